@@ -1,0 +1,92 @@
+package docstore
+
+// This file declares the requests and answers of the document service, the
+// one API every transport (REST, GraphQL, gRPC) calls.
+
+import (
+	"encoding/json"
+)
+
+// CollectionSpec is what a client supplies to create or replace a
+// collection.
+type CollectionSpec struct {
+	Name    string          `json:"name"`
+	Schema  json.RawMessage `json:"schema"`
+	Indexes []Index         `json:"indexes,omitempty"`
+}
+
+// Data is a document's content as decoded from a request: a JSON object
+// whose numbers are json.Number, arrays []any and objects map[string]any.
+type Data = map[string]any
+
+// CreateRequest creates a document. ID is optional (a UUIDv7 is generated).
+type CreateRequest struct {
+	Collection     string
+	ID             string
+	Data           Data
+	IdempotencyKey string
+}
+
+// ReplaceRequest replaces the data of an existing document. IfMatch, when
+// non-zero, is the version the document must have.
+type ReplaceRequest struct {
+	Collection     string
+	ID             string
+	Data           Data
+	IfMatch        int64
+	IdempotencyKey string
+}
+
+// PatchRequest applies a JSON Merge Patch (RFC 7386) to a document's data.
+type PatchRequest struct {
+	Collection     string
+	ID             string
+	Patch          Data
+	IfMatch        int64
+	IdempotencyKey string
+}
+
+// DeleteRequest deletes a document.
+type DeleteRequest struct {
+	Collection     string
+	ID             string
+	IfMatch        int64
+	IdempotencyKey string
+}
+
+// ListRequest is a list query in the language of the public API: Filter,
+// Sort and Fields are the strings a client sent (empty means default).
+type ListRequest struct {
+	Collection string
+	Filter     string
+	Sort       string // e.g. "-score,title"; default "id"
+	Fields     string // e.g. "title,author.name"; default all of data
+	Cursor     string // opaque, from a previous Page
+	Limit      int    // 0 means the default page size
+	Total      bool   // count all matching documents
+}
+
+// Page is one page of a list.
+type Page struct {
+	Items      []Document
+	NextCursor string // empty on the last page
+	Total      *int64 // set only when asked for
+}
+
+// BatchOp is one write of a batch. Op is OpCreate, OpReplace, OpPatch or
+// OpDelete; Data is the content (create, replace) or the merge patch (patch).
+type BatchOp struct {
+	Op         Operation `json:"op"`
+	Collection string    `json:"collection"`
+	ID         string    `json:"id,omitempty"`
+	Data       Data      `json:"data,omitempty"`
+	IfMatch    int64     `json:"ifMatch,omitempty"`
+}
+
+// BatchResult is the outcome of one op of a committed batch. Document is nil
+// for deletes.
+type BatchResult struct {
+	Op       Operation `json:"op"`
+	ID       string    `json:"id"`
+	Document *Document `json:"document,omitempty"`
+}

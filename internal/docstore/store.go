@@ -1,0 +1,76 @@
+package docstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/basaltdev/basalt/internal/query"
+)
+
+// Store is what the document service needs from a storage engine. Engines
+// keep no business rules: the service decides versions, validation and
+// events; the store persists them atomically.
+//
+// Errors: a missing collection or document is fault.NotFound; an insert
+// whose key exists is fault.Conflict; a conditional write whose expected
+// version does not match is fault.PreconditionFailed; an unreachable
+// database is fault.Unavailable. Anything else is fault.Internal.
+type Store interface {
+	// GetCollection returns the named collection.
+	GetCollection(ctx context.Context, name string) (Collection, error)
+	// ListCollections returns every collection, ordered by name.
+	ListCollections(ctx context.Context) ([]Collection, error)
+	// GetDocument returns one document.
+	GetDocument(ctx context.Context, collection, id string) (Document, error)
+	// ListDocuments returns at most p.Limit documents matching p.Filter in
+	// p.Sort order, starting after p.After.
+	ListDocuments(ctx context.Context, p ListParams) ([]Document, error)
+	// CountDocuments counts the documents matching filter (nil: all).
+	CountDocuments(ctx context.Context, collection string, filter query.Expr) (int64, error)
+	// Write runs fn in one read-write transaction. It commits, durably,
+	// only when fn returns nil; otherwise nothing fn did remains. fn may be
+	// called more than once if the engine retries a serialization failure.
+	Write(ctx context.Context, fn func(Tx) error) error
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+}
+
+// Tx is one read-write transaction of a Store.
+type Tx interface {
+	GetCollection(ctx context.Context, name string) (Collection, error)
+	// CreateCollection stores a new collection and creates its storage
+	// and indexes.
+	CreateCollection(ctx context.Context, c Collection) error
+	// UpdateCollection replaces the definition of c.Name if its stored
+	// version is prevVersion, and creates or drops indexes to match.
+	UpdateCollection(ctx context.Context, c Collection, prevVersion int64) error
+	// DeleteCollection drops a collection and all its documents.
+	DeleteCollection(ctx context.Context, name string, prevVersion int64) error
+	// EachDocument calls fn for every document of the collection, in id
+	// order, stopping at the first error.
+	EachDocument(ctx context.Context, collection string, fn func(Document) error) error
+
+	GetDocument(ctx context.Context, collection, id string) (Document, error)
+	// InsertDocument stores a new document (Conflict if the id exists).
+	InsertDocument(ctx context.Context, d Document) error
+	// UpdateDocument overwrites a document whose stored version is
+	// prevVersion (PreconditionFailed otherwise, NotFound if missing).
+	UpdateDocument(ctx context.Context, d Document, prevVersion int64) error
+	// DeleteDocument deletes a document whose stored version is
+	// prevVersion (PreconditionFailed otherwise, NotFound if missing).
+	DeleteDocument(ctx context.Context, collection, id string, prevVersion int64) error
+
+	// AppendOutbox records an event in the outbox.
+	AppendOutbox(ctx context.Context, e Event) error
+
+	// GetIdempotency returns the record for key; found is false if none.
+	GetIdempotency(ctx context.Context, key string) (rec IdempotencyRecord, found bool, err error)
+	// PutIdempotency stores a record (Conflict if the key exists).
+	PutIdempotency(ctx context.Context, rec IdempotencyRecord) error
+}
+
+// IdempotencyPurger is implemented by stores that can forget idempotency
+// records older than a cut-off; the service calls it periodically.
+type IdempotencyPurger interface {
+	PurgeIdempotency(ctx context.Context, before time.Time) (int64, error)
+}

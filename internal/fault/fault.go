@@ -1,0 +1,139 @@
+// Package fault is Basalt's error vocabulary: every service returns errors of
+// one of the kinds declared here, and every transport maps each kind exactly
+// once (REST to RFC 9457 problem bodies, GraphQL to extensions.code, gRPC to
+// status codes).
+package fault
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Kind classifies an error for clients. The string value is the stable,
+// machine-readable code that clients see.
+type Kind string
+
+// The kinds of error Basalt reports. Their string values are part of the
+// public API (the "code" member of problem bodies) and never change.
+const (
+	Internal            Kind = "internal"
+	Invalid             Kind = "invalid"
+	Validation          Kind = "validation"
+	Unauthenticated     Kind = "unauthenticated"
+	Forbidden           Kind = "forbidden"
+	NotFound            Kind = "not_found"
+	Conflict            Kind = "conflict"
+	PreconditionFailed  Kind = "precondition_failed"
+	NotModified         Kind = "not_modified"
+	PayloadTooLarge     Kind = "payload_too_large"
+	UnsupportedMedia    Kind = "unsupported_media_type"
+	IdempotencyMismatch Kind = "idempotency_mismatch"
+	TooManyRequests     Kind = "too_many_requests"
+	Unavailable         Kind = "unavailable"
+)
+
+// FieldError names one failing location of a request, as a JSON pointer
+// (RFC 6901) into the request, and says what is wrong there.
+type FieldError struct {
+	Pointer string `json:"pointer"`
+	Message string `json:"message"`
+}
+
+// Error is the error type every service returns.
+//
+// Msg is safe to show to clients; Err is the internal cause, logged but never
+// shown for Internal errors.
+type Error struct {
+	Kind   Kind
+	Op     string       // the operation that failed, e.g. "docstore.Create"
+	Msg    string       // user-safe description
+	Fields []FieldError // per-location details (validation errors)
+	Err    error        // wrapped cause, may be nil
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.Op != "" {
+		b.WriteString(e.Op)
+		b.WriteString(": ")
+	}
+	b.WriteString(string(e.Kind))
+	if e.Msg != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Msg)
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// New returns an error of the given kind with a user-safe message.
+func New(kind Kind, op, msg string) *Error {
+	return &Error{Kind: kind, Op: op, Msg: msg}
+}
+
+// Newf is New with a formatted message.
+func Newf(kind Kind, op, format string, args ...any) *Error {
+	return &Error{Kind: kind, Op: op, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Wrap returns an error of the given kind that wraps err. If err is nil Wrap
+// returns nil.
+func Wrap(kind Kind, op string, err error, msg string) error {
+	if err == nil {
+		return nil
+	}
+	return &Error{Kind: kind, Op: op, Msg: msg, Err: err}
+}
+
+// Internalf wraps an unexpected error as Internal. The detail is for logs.
+func Internalf(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var fe *Error
+	if errors.As(err, &fe) {
+		return err
+	}
+	return &Error{Kind: Internal, Op: op, Err: err}
+}
+
+// KindOf reports the kind of err: the kind of the outermost *Error in its
+// chain, or Internal for any other non-nil error.
+func KindOf(err error) Kind {
+	if err == nil {
+		return ""
+	}
+	var fe *Error
+	if errors.As(err, &fe) {
+		return fe.Kind
+	}
+	return Internal
+}
+
+// Is reports whether err is of the given kind.
+func Is(err error, kind Kind) bool { return err != nil && KindOf(err) == kind }
+
+// Message returns the user-safe message of err. Internal errors and errors
+// that are not *Error get a generic message so no detail leaks.
+func Message(err error) string {
+	var fe *Error
+	if errors.As(err, &fe) && fe.Kind != Internal {
+		return fe.Msg
+	}
+	return "an internal error occurred"
+}
+
+// FieldsOf returns the field errors carried by err, if any.
+func FieldsOf(err error) []FieldError {
+	var fe *Error
+	if errors.As(err, &fe) {
+		return fe.Fields
+	}
+	return nil
+}
