@@ -1,0 +1,74 @@
+package docstore
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// TimeFormat is how timestamps appear in the API: RFC 3339, UTC, with
+// microseconds.
+const TimeFormat = "2006-01-02T15:04:05.000000Z07:00"
+
+type documentJSON struct {
+	ID         string          `json:"id"`
+	Collection string          `json:"collection"`
+	Version    int64           `json:"version"`
+	CreatedAt  string          `json:"createdAt"`
+	UpdatedAt  string          `json:"updatedAt"`
+	Data       json.RawMessage `json:"data"`
+}
+
+// MarshalJSON renders a document in the public shape of API.md.
+func (d Document) MarshalJSON() ([]byte, error) {
+	data := d.Data
+	if len(data) == 0 {
+		data = json.RawMessage("{}")
+	}
+	return json.Marshal(documentJSON{
+		ID: d.ID, Collection: d.Collection, Version: d.Version,
+		CreatedAt: d.CreatedAt.UTC().Format(TimeFormat),
+		UpdatedAt: d.UpdatedAt.UTC().Format(TimeFormat),
+		Data:      data,
+	})
+}
+
+// UnmarshalJSON reads the shape MarshalJSON writes.
+func (d *Document) UnmarshalJSON(b []byte) error {
+	var j documentJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	created, err := time.Parse(time.RFC3339Nano, j.CreatedAt)
+	if err != nil {
+		return err
+	}
+	updated, err := time.Parse(time.RFC3339Nano, j.UpdatedAt)
+	if err != nil {
+		return err
+	}
+	*d = Document{ID: j.ID, Collection: j.Collection, Version: j.Version,
+		CreatedAt: created, UpdatedAt: updated, Data: j.Data}
+	return nil
+}
+
+type collectionJSON struct {
+	Name      string          `json:"name"`
+	Schema    json.RawMessage `json:"schema"`
+	Indexes   []Index         `json:"indexes"`
+	Version   int64           `json:"version"`
+	CreatedAt string          `json:"createdAt"`
+	UpdatedAt string          `json:"updatedAt"`
+}
+
+// MarshalJSON renders a collection in the public shape of API.md.
+func (c Collection) MarshalJSON() ([]byte, error) {
+	idx := c.Indexes
+	if idx == nil {
+		idx = []Index{}
+	}
+	return json.Marshal(collectionJSON{
+		Name: c.Name, Schema: c.Schema, Indexes: idx, Version: c.Version,
+		CreatedAt: c.CreatedAt.UTC().Format(TimeFormat),
+		UpdatedAt: c.UpdatedAt.UTC().Format(TimeFormat),
+	})
+}
