@@ -1,108 +1,199 @@
 // Package docstore is the document service: collections and documents with
 // schema validation, versions, idempotency and the outbox. Every transport
-// calls it; it calls a Store.
+// (REST, GraphQL, gRPC) calls it; it calls a Store.
 package docstore
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"sync"
 	"time"
+
+	"github.com/basaltdev/basalt/internal/fault"
 )
 
 // Options configures a Service.
 type Options struct {
 	Logger *slog.Logger
-	Now    func() time.Time
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
 	// CursorKey signs list cursors (HMAC-SHA256). At least 32 bytes.
 	CursorKey []byte
-	// IdempotencyTTL is how long a write's answer is kept for retries.
+	// IdempotencyTTL is how long a write's answer is kept for retries
+	// (default 24 h).
 	IdempotencyTTL time.Duration
+	// PurgeInterval is how often Run forgets expired idempotency records
+	// (default 1 min).
+	PurgeInterval time.Duration
+	// Limits bound requests; zero fields take DefaultLimits values.
+	Limits Limits
 }
 
 // Service is the document service.
 type Service struct {
-	store Store
-	opts  Options
+	store  Store
+	log    *slog.Logger
+	now    func() time.Time
+	key    []byte
+	ttl    time.Duration
+	purge  time.Duration
+	limits Limits
+
+	mu      sync.Mutex
+	schemas map[string]schemaEntry // collection name → compiled schema of one version
+}
+
+type schemaEntry struct {
+	version int64
+	schema  *compiledSchema
 }
 
 // NewService returns a Service over store.
 func NewService(store Store, opts Options) (*Service, error) {
-	return &Service{store: store, opts: opts}, nil
+	if store == nil {
+		return nil, errors.New("docstore: nil store")
+	}
+	if len(opts.CursorKey) < 32 {
+		return nil, errors.New("docstore: cursor key must be at least 32 bytes")
+	}
+	s := &Service{
+		store:   store,
+		log:     opts.Logger,
+		now:     opts.Now,
+		key:     append([]byte(nil), opts.CursorKey...),
+		ttl:     opts.IdempotencyTTL,
+		purge:   opts.PurgeInterval,
+		limits:  withDefaults(opts.Limits),
+		schemas: make(map[string]schemaEntry),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.ttl <= 0 {
+		s.ttl = 24 * time.Hour
+	}
+	if s.purge <= 0 {
+		s.purge = time.Minute
+	}
+	return s, nil
 }
 
-var errTODO = errors.New("not implemented yet")
-
-// CreateCollection creates a collection.
-func (s *Service) CreateCollection(ctx context.Context, spec CollectionSpec) (Collection, error) {
-	return Collection{}, errTODO
+func withDefaults(l Limits) Limits {
+	d := DefaultLimits()
+	set := func(v *int, def int) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	set(&l.MaxDocumentBytes, d.MaxDocumentBytes)
+	set(&l.MaxSchemaBytes, d.MaxSchemaBytes)
+	set(&l.MaxIndexes, d.MaxIndexes)
+	set(&l.MaxIndexFields, d.MaxIndexFields)
+	set(&l.MaxBatchOps, d.MaxBatchOps)
+	set(&l.DefaultPageSize, d.DefaultPageSize)
+	set(&l.MaxPageSize, d.MaxPageSize)
+	set(&l.MaxCursorBytes, d.MaxCursorBytes)
+	set(&l.MaxSchemaErrors, d.MaxSchemaErrors)
+	if l.Query == (Limits{}).Query {
+		l.Query = d.Query
+	}
+	return l
 }
 
-// GetCollection returns a collection.
-func (s *Service) GetCollection(ctx context.Context, name string) (Collection, error) {
-	return Collection{}, errTODO
-}
+// Limits returns the limits the service enforces.
+func (s *Service) Limits() Limits { return s.limits }
 
-// ListCollections returns all collections ordered by name.
-func (s *Service) ListCollections(ctx context.Context) ([]Collection, error) {
-	return nil, errTODO
-}
-
-// ReplaceCollection replaces a collection's schema and indexes. ifMatch,
-// when non-zero, is the version the collection must have. Existing
-// documents must all match the new schema.
-func (s *Service) ReplaceCollection(ctx context.Context, name string, spec CollectionSpec, ifMatch int64) (Collection, error) {
-	return Collection{}, errTODO
-}
-
-// PatchCollection applies a JSON Merge Patch to the collection definition
-// ({"schema":…, "indexes":…}) and replaces it with the result.
-func (s *Service) PatchCollection(ctx context.Context, name string, patch Data, ifMatch int64) (Collection, error) {
-	return Collection{}, errTODO
-}
-
-// DeleteCollection deletes a collection and its documents.
-func (s *Service) DeleteCollection(ctx context.Context, name string, ifMatch int64) error {
-	return errTODO
-}
-
-// CreateDocument creates a document.
-func (s *Service) CreateDocument(ctx context.Context, r CreateRequest) (Document, error) {
-	return Document{}, errTODO
-}
-
-// GetDocument returns a document.
-func (s *Service) GetDocument(ctx context.Context, collection, id string) (Document, error) {
-	return Document{}, errTODO
-}
-
-// ReplaceDocument replaces a document's data.
-func (s *Service) ReplaceDocument(ctx context.Context, r ReplaceRequest) (Document, error) {
-	return Document{}, errTODO
-}
-
-// PatchDocument merge-patches a document's data.
-func (s *Service) PatchDocument(ctx context.Context, r PatchRequest) (Document, error) {
-	return Document{}, errTODO
-}
-
-// DeleteDocument deletes a document.
-func (s *Service) DeleteDocument(ctx context.Context, r DeleteRequest) error {
-	return errTODO
-}
-
-// ListDocuments runs a list query.
-func (s *Service) ListDocuments(ctx context.Context, r ListRequest) (Page, error) {
-	return Page{}, errTODO
-}
-
-// Batch applies ops in one transaction: all or nothing.
-func (s *Service) Batch(ctx context.Context, ops []BatchOp, idempotencyKey string) ([]BatchResult, error) {
-	return nil, errTODO
-}
+// timestamp is the service's clock, in UTC, truncated to what storage keeps.
+func (s *Service) timestamp() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
 // Run purges expired idempotency records until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
-	<-ctx.Done()
-	return nil
+	p, ok := s.store.(IdempotencyPurger)
+	if !ok {
+		<-ctx.Done()
+		return nil
+	}
+	t := time.NewTicker(s.purge)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			n, err := p.PurgeIdempotency(ctx, s.now().Add(-s.ttl))
+			if err != nil && ctx.Err() == nil {
+				s.log.WarnContext(ctx, "purging idempotency records failed", "err", err)
+			} else if n > 0 {
+				s.log.DebugContext(ctx, "purged idempotency records", "count", n)
+			}
+		}
+	}
+}
+
+// schemaOf returns the compiled schema of c, compiling it at most once per
+// collection version.
+func (s *Service) schemaOf(op string, c Collection) (*compiledSchema, error) {
+	s.mu.Lock()
+	e, ok := s.schemas[c.Name]
+	s.mu.Unlock()
+	if ok && e.version == c.Version {
+		return e.schema, nil
+	}
+	cs, _, err := compileSchema(op, c.Name, c.Schema, s.limits)
+	if err != nil {
+		// A stored schema that no longer compiles is a server-side problem.
+		return nil, fault.Internalf(op, fmt.Errorf("stored schema of %q: %w", c.Name, err))
+	}
+	s.mu.Lock()
+	if cur, ok := s.schemas[c.Name]; !ok || cur.version <= c.Version {
+		s.schemas[c.Name] = schemaEntry{version: c.Version, schema: cs}
+	}
+	s.mu.Unlock()
+	return cs, nil
+}
+
+func (s *Service) forgetSchema(name string) {
+	s.mu.Lock()
+	delete(s.schemas, name)
+	s.mu.Unlock()
+}
+
+// collection loads a collection and its compiled schema.
+func (s *Service) collection(ctx context.Context, op, name string) (Collection, *compiledSchema, error) {
+	if err := checkCollectionName(op, name); err != nil {
+		return Collection{}, nil, err
+	}
+	c, err := s.store.GetCollection(ctx, name)
+	if err != nil {
+		return Collection{}, nil, s.storeErr(op, err)
+	}
+	cs, err := s.schemaOf(op, c)
+	if err != nil {
+		return Collection{}, nil, err
+	}
+	return c, cs, nil
+}
+
+// storeErr gives store errors the operation name of the service call while
+// keeping their kind.
+func (s *Service) storeErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var fe *fault.Error
+	if errors.As(err, &fe) {
+		if fe.Kind == fault.Internal {
+			return &fault.Error{Kind: fault.Internal, Op: op, Err: err}
+		}
+		return &fault.Error{Kind: fe.Kind, Op: op, Msg: fe.Msg, Fields: fe.Fields, Err: err}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return &fault.Error{Kind: fault.Unavailable, Op: op, Msg: "the request was cancelled or timed out", Err: err}
+	}
+	return fault.Internalf(op, err)
 }

@@ -1,0 +1,115 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// AttackConfig tunes the vegeta attackers that drive the load.
+type AttackConfig struct {
+	// Workers is the number of workers an attack starts with.
+	Workers uint64
+	// MaxWorkers bounds the workers (and so the connections) of an attack.
+	// Vegeta adds workers when all are busy, so load stays open-loop until
+	// this bound is reached; past it the step fails on throughput.
+	MaxWorkers uint64
+	// Timeout bounds each request.
+	Timeout time.Duration
+}
+
+// DefaultAttackConfig suits a small machine shared with the servers under test.
+func DefaultAttackConfig() AttackConfig {
+	return AttackConfig{Workers: 16, MaxWorkers: 512, Timeout: 2 * time.Second}
+}
+
+// Attacker runs constant-rate steps against one target set, reusing one
+// keep-alive HTTP client (and its connections) across steps.
+type Attacker struct {
+	cfg    AttackConfig
+	client *http.Client
+}
+
+// NewAttacker returns an Attacker with its own keep-alive connection pool.
+func NewAttacker(cfg AttackConfig) *Attacker {
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        int(cfg.MaxWorkers) + 16,
+		MaxIdleConnsPerHost: int(cfg.MaxWorkers) + 16,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	return &Attacker{cfg: cfg, client: &http.Client{Transport: tr, Timeout: cfg.Timeout}}
+}
+
+// Close releases the idle connections.
+func (a *Attacker) Close() {
+	a.client.CloseIdleConnections()
+}
+
+// Step sends requests from tr at rate per second for d and measures them.
+// Cancelling ctx stops the step early; the partial result is then returned
+// together with ctx's error.
+func (a *Attacker) Step(ctx context.Context, name string, tr vegeta.Targeter, rate int, d time.Duration) (StepResult, error) {
+	if rate <= 0 || d <= 0 {
+		return StepResult{}, fmt.Errorf("load: step needs a positive rate and duration, got %d/s for %s", rate, d)
+	}
+	atk := vegeta.NewAttacker(
+		vegeta.Client(a.client),
+		vegeta.Workers(a.cfg.Workers),
+		vegeta.MaxWorkers(a.cfg.MaxWorkers),
+		vegeta.MaxBody(0), // drain answers without keeping them
+		vegeta.Redirects(vegeta.NoFollow),
+	)
+	stop := context.AfterFunc(ctx, func() { atk.Stop() })
+	defer stop()
+
+	var m vegeta.Metrics
+	expected := int(float64(rate)*d.Seconds()) + 16
+	lat := make([]time.Duration, 0, expected)
+	var errs uint64
+	for r := range atk.Attack(tr, vegeta.Rate{Freq: rate, Per: time.Second}, d, name) {
+		m.Add(r)
+		lat = append(lat, r.Latency)
+		if r.Error != "" || r.Code < 200 || r.Code > 299 {
+			errs++
+		}
+	}
+	m.Close()
+
+	s := StepResult{
+		Rate:       rate,
+		Duration:   m.Duration,
+		Requests:   m.Requests,
+		Errors:     errs,
+		SentRate:   m.Rate,
+		Throughput: m.Throughput,
+		Max:        m.Latencies.Max,
+	}
+	if len(m.Errors) > 0 {
+		s.ErrorSamples = m.Errors[:min(len(m.Errors), 3)]
+	}
+	s.P50, s.P99, s.P999 = quantiles(lat)
+	return s, ctx.Err()
+}
+
+// quantiles returns the exact p50, p99 and p99.9 (nearest-rank) of lat,
+// sorting it in place. Vegeta's Metrics estimates quantiles with a t-digest
+// and exposes no p99.9, so the step keeps every latency instead.
+func quantiles(lat []time.Duration) (p50, p99, p999 time.Duration) {
+	if len(lat) == 0 {
+		return 0, 0, 0
+	}
+	slices.Sort(lat)
+	n := len(lat)
+	rank := func(perMille int) time.Duration {
+		r := (n*perMille + 999) / 1000 // ceil(n·q) in integers
+		return lat[min(max(r-1, 0), n-1)]
+	}
+	return rank(500), rank(990), rank(999)
+}

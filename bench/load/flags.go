@@ -1,0 +1,99 @@
+package load
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// DefaultConfig is the configuration of `make bench`: 100,000 documents,
+// 3 s steps and a 10 minute cap.
+func DefaultConfig() Config {
+	return Config{
+		Scenarios:   AllScenarios(),
+		Docs:        100_000,
+		BatchSize:   100,
+		SeedWorkers: 4,
+		Seed:        1,
+		Step:        3 * time.Second,
+		Warmup:      time.Second,
+		Settle:      250 * time.Millisecond,
+		MaxDuration: 10 * time.Minute,
+		MaxRequests: 5_000_000,
+		Search: SearchConfig{
+			StartRate:  200,
+			MaxRate:    100_000,
+			MinRate:    10,
+			Bisections: 4,
+			Precision:  0.05,
+			Criteria:   DefaultCriteria(),
+		},
+		Attack:     DefaultAttackConfig(),
+		Thresholds: DefaultThresholds(),
+	}
+}
+
+// RegisterFlags binds c's fields to flags of fs, with c's current values as
+// defaults.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.BasaltPath, "basalt", c.BasaltPath, "path of the basalt binary; empty runs the hello reference only")
+	fs.Func("basalt-arg", "extra argument for `basalt serve` (repeatable)", func(s string) error {
+		c.BasaltArgs = append(c.BasaltArgs, s)
+		return nil
+	})
+	fs.StringVar(&c.Token, "token", c.Token, "bearer token (access token or API key) sent to Basalt")
+	fs.Func("scenarios", "comma-separated scenarios (default "+strings.Join(c.Scenarios, ",")+")", func(s string) error {
+		c.Scenarios = nil
+		for _, name := range strings.Split(s, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				c.Scenarios = append(c.Scenarios, name)
+			}
+		}
+		return nil
+	})
+	fs.StringVar(&c.WorkDir, "workdir", c.WorkDir, "directory for Basalt's data and the server logs (default: a new temporary one)")
+	fs.BoolVar(&c.KeepWorkDir, "keep", c.KeepWorkDir, "keep the temporary work directory")
+
+	fs.IntVar(&c.Docs, "docs", c.Docs, "documents to seed before the read scenarios")
+	fs.IntVar(&c.BatchSize, "batch", c.BatchSize, "operations per seeding batch (≤ 100)")
+	fs.IntVar(&c.SeedWorkers, "seed-workers", c.SeedWorkers, "concurrent seeding batches")
+	fs.Uint64Var(&c.Seed, "seed", c.Seed, "random seed of the generated documents")
+
+	fs.DurationVar(&c.Step, "step", c.Step, "duration of each constant-rate step")
+	fs.DurationVar(&c.Warmup, "warmup", c.Warmup, "discarded warm-up at the start rate before each search (0 disables)")
+	fs.DurationVar(&c.Settle, "settle", c.Settle, "pause before each step")
+	fs.DurationVar(&c.MaxDuration, "max-duration", c.MaxDuration, "hard cap on the whole run")
+	fs.Int64Var(&c.MaxRequests, "max-requests", c.MaxRequests, "cap on the requests of all steps")
+
+	fs.IntVar(&c.Search.StartRate, "start-rate", c.Search.StartRate, "first rate of each search (req/s)")
+	fs.IntVar(&c.Search.MaxRate, "max-rate", c.Search.MaxRate, "highest rate ever offered (req/s)")
+	fs.IntVar(&c.Search.MinRate, "min-rate", c.Search.MinRate, "lowest rate tried when the start rate fails (req/s)")
+	fs.IntVar(&c.Search.Bisections, "bisect", c.Search.Bisections, "most bisection steps after bracketing")
+	fs.Float64Var(&c.Search.Precision, "precision", c.Search.Precision, "stop bisecting when the bracket is narrower than this fraction")
+	fs.Float64Var(&c.Search.Criteria.MinThroughputRatio, "min-throughput", c.Search.Criteria.MinThroughputRatio, "a step passes when throughput ≥ this fraction of the offered rate")
+	fs.Float64Var(&c.Search.Criteria.MaxErrorRatio, "max-errors", c.Search.Criteria.MaxErrorRatio, "a step passes when the error fraction is below this")
+	fs.DurationVar(&c.Search.Criteria.MaxP99, "max-p99", c.Search.Criteria.MaxP99, "a step passes when p99 latency is below this")
+
+	fs.Uint64Var(&c.Attack.Workers, "workers", c.Attack.Workers, "initial vegeta workers per step")
+	fs.Uint64Var(&c.Attack.MaxWorkers, "max-workers", c.Attack.MaxWorkers, "most vegeta workers (and connections) per step")
+	fs.DurationVar(&c.Attack.Timeout, "timeout", c.Attack.Timeout, "per-request timeout")
+
+	if c.Thresholds == nil {
+		c.Thresholds = map[string]float64{}
+	}
+	for _, name := range AllScenarios() {
+		if name == ScenarioHello {
+			continue
+		}
+		fs.Func("min-ratio-"+name, fmt.Sprintf("least max rate of %s relative to hello for PASS (default %g; 0 disables)", name, c.Thresholds[name]),
+			func(s string) error {
+				var v float64
+				if _, err := fmt.Sscan(s, &v); err != nil {
+					return fmt.Errorf("min-ratio-%s: %w", name, err)
+				}
+				c.Thresholds[name] = v
+				return nil
+			})
+	}
+}

@@ -1,0 +1,265 @@
+package load
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Environment describes where and how a run happened.
+type Environment struct {
+	// Command is the command line, shell-quoted.
+	Command string `json:"command"`
+	// CPUModel is the first "model name" of /proc/cpuinfo.
+	CPUModel string `json:"cpuModel"`
+	// NumCPU and GOMAXPROCS are the load generator's view of the machine.
+	NumCPU     int `json:"numCPU"`
+	GOMAXPROCS int `json:"gomaxprocs"`
+	// GoVersion, OS and Arch identify the toolchain and platform.
+	GoVersion string `json:"goVersion"`
+	OS        string `json:"os"`
+	Arch      string `json:"arch"`
+	// Started is when the run began.
+	Started time.Time `json:"started"`
+}
+
+// CurrentEnvironment describes this process; args is os.Args.
+func CurrentEnvironment(args []string) Environment {
+	return Environment{
+		Command:    QuoteCommand(args),
+		CPUModel:   cpuModel("/proc/cpuinfo"),
+		NumCPU:     runtime.NumCPU(),
+		GOMAXPROCS: runtime.GOMAXPROCS(0),
+		GoVersion:  runtime.Version(),
+		OS:         runtime.GOOS,
+		Arch:       runtime.GOARCH,
+		Started:    time.Now().UTC().Truncate(time.Second),
+	}
+}
+
+// cpuModel returns the first "model name" of a cpuinfo file, or "unknown".
+func cpuModel(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return "unknown"
+	}
+	defer func() { _ = f.Close() }()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}
+
+// QuoteCommand joins args, quoting those a POSIX shell would split or expand.
+func QuoteCommand(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,@%+") == "" {
+			out[i] = a
+			continue
+		}
+		out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(out, " ")
+}
+
+// Verdicts of a scenario against its threshold.
+const (
+	VerdictReference = "ref"
+	VerdictPass      = "PASS"
+	VerdictFail      = "FAIL"
+	VerdictNone      = "—"
+)
+
+// ScenarioReport is the outcome of one scenario.
+type ScenarioReport struct {
+	// Name is the scenario name (hello, get, list, create).
+	Name string `json:"name"`
+	// Search holds every step and the best one.
+	Search SearchResult `json:"search"`
+	// MaxRate is the highest sustained rate; 0 when no step passed.
+	MaxRate int `json:"maxRate"`
+	// Ratio is MaxRate over the hello reference's; 0 when unknown.
+	Ratio float64 `json:"ratio"`
+	// Threshold is the least Ratio that passes; 0 means no threshold.
+	Threshold float64 `json:"threshold"`
+	// Verdict is one of the Verdict constants.
+	Verdict string `json:"verdict"`
+	// Notes explain anything that qualifies the numbers.
+	Notes []string `json:"notes,omitempty"`
+	// Err is the error that ended the scenario, if any.
+	Err string `json:"error,omitempty"`
+}
+
+// Report is the outcome of a run.
+type Report struct {
+	// Env says where the run happened.
+	Env Environment `json:"environment"`
+	// Docs is the number of seeded documents (0 when Basalt did not run).
+	Docs int `json:"docs"`
+	// Step is the duration of each step.
+	Step time.Duration `json:"stepNs"`
+	// Criteria are the pass criteria of each step.
+	Criteria Criteria `json:"criteria"`
+	// Reference names the scenario the ratios are relative to.
+	Reference string `json:"reference"`
+	// Scenarios lists the scenarios in the order they ran.
+	Scenarios []ScenarioReport `json:"scenarios"`
+	// Notes are run-wide remarks.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Evaluate fills in every scenario's MaxRate, Ratio and Verdict.
+// thresholds maps scenario names to their least ratio to the reference;
+// a passing scenario also needs its p99 below r.Criteria.MaxP99.
+func (r *Report) Evaluate(thresholds map[string]float64) {
+	ref := 0
+	for i := range r.Scenarios {
+		s := &r.Scenarios[i]
+		s.MaxRate = 0
+		if s.Search.Best != nil {
+			s.MaxRate = s.Search.Best.Rate
+		}
+		if s.Name == r.Reference {
+			ref = s.MaxRate
+		}
+	}
+	for i := range r.Scenarios {
+		s := &r.Scenarios[i]
+		s.Threshold = thresholds[s.Name]
+		s.Ratio = 0
+		if ref > 0 {
+			s.Ratio = float64(s.MaxRate) / float64(ref)
+		}
+		switch {
+		case s.Name == r.Reference:
+			s.Verdict = VerdictReference
+		case s.Threshold == 0:
+			s.Verdict = VerdictNone
+		case ref == 0:
+			s.Verdict = VerdictFail
+			s.Notes = append(s.Notes, "no reference rate to compare with")
+		case s.Search.Best != nil && s.Ratio >= s.Threshold && s.Search.Best.P99 < r.Criteria.MaxP99:
+			s.Verdict = VerdictPass
+		default:
+			s.Verdict = VerdictFail
+		}
+	}
+}
+
+// Passed reports whether no scenario failed.
+func (r Report) Passed() bool {
+	for _, s := range r.Scenarios {
+		if s.Verdict == VerdictFail {
+			return false
+		}
+	}
+	return true
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("load: write JSON report: %w", err)
+	}
+	return nil
+}
+
+// WriteMarkdown writes the report as a Markdown section for
+// docs/performance.md: the run's context, then one table row per scenario.
+func (r Report) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	e := r.Env
+	fmt.Fprintf(&b, "Command: `%s`\n\n", e.Command)
+	fmt.Fprintf(&b, "Machine: %s, %d CPUs, GOMAXPROCS=%d, %s/%s, %s, %s\n\n",
+		e.CPUModel, e.NumCPU, e.GOMAXPROCS, e.OS, e.Arch, e.GoVersion, e.Started.Format(time.RFC3339))
+	fmt.Fprintf(&b, "Method: open-loop constant rate (vegeta), %s steps; a rate is sustained when throughput ≥ %s of it, errors < %s and p99 < %s. Documents seeded: %s.\n\n",
+		r.Step, percent(r.Criteria.MinThroughputRatio), percent(r.Criteria.MaxErrorRatio), r.Criteria.MaxP99, thousands(int64(r.Docs)))
+	b.WriteString("| scenario | max sustained req/s | p50 | p99 | p99.9 | errors | vs " + r.Reference + " | target | result |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|:---:|\n")
+	for _, s := range r.Scenarios {
+		rate, p50, p99, p999, errs := "none", "—", "—", "—", "—"
+		if best := s.Search.Best; best != nil {
+			rate = thousands(int64(best.Rate))
+			p50, p99, p999 = millis(best.P50), millis(best.P99), millis(best.P999)
+			errs = thousands(int64(best.Errors)) + " / " + thousands(int64(best.Requests))
+		}
+		ratio, target := "—", "—"
+		if s.Ratio > 0 || (s.Verdict != VerdictReference && s.Search.Best == nil && s.Threshold > 0) {
+			ratio = percent(s.Ratio)
+		}
+		if s.Threshold > 0 {
+			target = "≥ " + percent(s.Threshold)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			s.Name, rate, p50, p99, p999, errs, ratio, target, s.Verdict)
+	}
+	var notes []string
+	notes = append(notes, r.Notes...)
+	for _, s := range r.Scenarios {
+		for _, n := range s.Notes {
+			notes = append(notes, s.Name+": "+n)
+		}
+		if s.Err != "" {
+			notes = append(notes, s.Name+": error: "+s.Err)
+		}
+	}
+	if len(notes) > 0 {
+		b.WriteString("\n")
+		for _, n := range notes {
+			b.WriteString("- " + n + "\n")
+		}
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("load: write Markdown report: %w", err)
+	}
+	return nil
+}
+
+// millis formats d in milliseconds with a precision that suits its size.
+func millis(d time.Duration) string {
+	ms := float64(d) / float64(time.Millisecond)
+	switch {
+	case ms >= 100:
+		return strconv.FormatFloat(ms, 'f', 0, 64) + " ms"
+	case ms >= 10:
+		return strconv.FormatFloat(ms, 'f', 1, 64) + " ms"
+	default:
+		return strconv.FormatFloat(ms, 'f', 2, 64) + " ms"
+	}
+}
+
+// percent formats a fraction as a percentage without needless decimals.
+func percent(f float64) string {
+	p := strconv.FormatFloat(f*100, 'f', 1, 64)
+	return strings.TrimSuffix(p, ".0") + " %"
+}
+
+// thousands formats n with comma separators.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}

@@ -1,0 +1,250 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// The scenario names.
+const (
+	ScenarioHello  = "hello"
+	ScenarioGet    = "get"
+	ScenarioList   = "list"
+	ScenarioCreate = "create"
+)
+
+// AllScenarios lists the scenarios in the order a run performs them: the
+// reference first, writes last (they grow the collection).
+func AllScenarios() []string {
+	return []string{ScenarioHello, ScenarioGet, ScenarioList, ScenarioCreate}
+}
+
+// DefaultThresholds are the least ratios to hello that Basalt's acceptance
+// criteria require.
+func DefaultThresholds() map[string]float64 {
+	return map[string]float64{ScenarioGet: 0.25, ScenarioList: 0.11, ScenarioCreate: 0.14}
+}
+
+// Config is everything a run needs.
+type Config struct {
+	// Scenarios to run, a subset of AllScenarios (run in that order).
+	Scenarios []string
+	// HelloCommand runs the reference server when followed by "--addr ADDR".
+	HelloCommand []string
+	// BasaltPath is the basalt binary; empty runs the hello reference only.
+	BasaltPath string
+	// BasaltArgs are extra arguments after "serve --addr … --data-dir …".
+	BasaltArgs []string
+	// Token, when set, is sent to Basalt as a bearer token.
+	Token string
+	// WorkDir holds the data directory and server logs; empty means a new
+	// temporary directory, removed at the end unless KeepWorkDir.
+	WorkDir     string
+	KeepWorkDir bool
+	// Docs, BatchSize, SeedWorkers and Seed shape the seeded data.
+	Docs, BatchSize, SeedWorkers int
+	Seed                         uint64
+	// Step is the length of a step, Warmup of the discarded first step of a
+	// scenario, Settle the pause before each step.
+	Step, Warmup, Settle time.Duration
+	// MaxDuration caps the whole run; MaxRequests the requests of all steps.
+	MaxDuration time.Duration
+	MaxRequests int64
+	// Search bounds each scenario's rate search.
+	Search SearchConfig
+	// Attack tunes the load generator.
+	Attack AttackConfig
+	// Thresholds are the least ratios to hello, per scenario.
+	Thresholds map[string]float64
+	// Log receives progress lines.
+	Log io.Writer
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if len(c.Scenarios) == 0 {
+		return errors.New("load: no scenarios")
+	}
+	for _, s := range c.Scenarios {
+		if !slices.Contains(AllScenarios(), s) {
+			return fmt.Errorf("load: unknown scenario %q (have %s)", s, strings.Join(AllScenarios(), ", "))
+		}
+		if s != ScenarioHello && c.BasaltPath == "" {
+			return fmt.Errorf("load: scenario %q needs -basalt", s)
+		}
+	}
+	switch {
+	case slices.Contains(c.Scenarios, ScenarioHello) && len(c.HelloCommand) == 0:
+		return errors.New("load: no command for the hello server")
+	case c.Docs < 1 || c.BatchSize < 1 || c.BatchSize > 100 || c.SeedWorkers < 1:
+		return fmt.Errorf("load: need docs ≥ 1, 1 ≤ batch ≤ 100, seed workers ≥ 1 (got %d, %d, %d)", c.Docs, c.BatchSize, c.SeedWorkers)
+	case c.Step <= 0 || c.Warmup < 0 || c.Settle < 0:
+		return fmt.Errorf("load: need step > 0, warmup ≥ 0, settle ≥ 0 (got %s, %s, %s)", c.Step, c.Warmup, c.Settle)
+	case c.MaxDuration <= 0 || c.MaxRequests <= 0:
+		return fmt.Errorf("load: need positive max duration and max requests (got %s, %d)", c.MaxDuration, c.MaxRequests)
+	case c.Attack.Workers < 1 || c.Attack.MaxWorkers < c.Attack.Workers || c.Attack.Timeout <= 0:
+		return fmt.Errorf("load: need 1 ≤ workers ≤ max workers and a positive timeout (got %d, %d, %s)", c.Attack.Workers, c.Attack.MaxWorkers, c.Attack.Timeout)
+	}
+	return c.Search.Validate()
+}
+
+// teardownReserve is the part of MaxDuration kept for stopping the servers.
+const teardownReserve = 15 * time.Second
+
+// Run performs the configured scenarios and returns their report. On error
+// (including cancellation) the report holds what was measured so far.
+func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err error) {
+	rep = Report{Env: env, Step: cfg.Step, Criteria: cfg.Search.Criteria, Reference: ScenarioHello}
+	defer rep.Evaluate(cfg.Thresholds)
+	if err := cfg.Validate(); err != nil {
+		return rep, err
+	}
+	logf := func(format string, args ...any) {
+		if cfg.Log != nil {
+			fmt.Fprintf(cfg.Log, format+"\n", args...)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.MaxDuration)
+	defer cancel()
+	budget := NewBudget(time.Now().Add(max(cfg.MaxDuration-teardownReserve, cfg.MaxDuration/2)), cfg.MaxRequests, time.Now)
+
+	dir := cfg.WorkDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "basalt-bench-*"); err != nil {
+			return rep, fmt.Errorf("load: work directory: %w", err)
+		}
+		if !cfg.KeepWorkDir {
+			defer func() { err = errors.Join(err, os.RemoveAll(dir)) }()
+		}
+	}
+	logf("work directory: %s", dir)
+
+	left := len(cfg.Scenarios)
+	runOne := func(name string, tr vegeta.Targeter) error {
+		share := budget.Split(left)
+		defer budget.Return(share)
+		left--
+		sr := runScenario(ctx, cfg, share, name, tr, logf)
+		rep.Scenarios = append(rep.Scenarios, sr)
+		if ctx.Err() != nil {
+			return fmt.Errorf("load: scenario %s: %w", name, ctx.Err())
+		}
+		return nil
+	}
+
+	if slices.Contains(cfg.Scenarios, ScenarioHello) {
+		if err := withServer(ctx, ProcessSpec{
+			Name: "hello", Path: cfg.HelloCommand[0],
+			Args: func(addr string) []string {
+				return append(cfg.HelloCommand[1:len(cfg.HelloCommand):len(cfg.HelloCommand)], "--addr", addr)
+			},
+			ReadyPath: "/readyz", ReadyTimeout: 30 * time.Second,
+		}, filepath.Join(dir, "hello.log"), logf, func(p *Process) error {
+			return runOne(ScenarioHello, StaticTargeter(p.BaseURL+"/hello"))
+		}); err != nil {
+			return rep, err
+		}
+	}
+
+	var basaltScenarios []string
+	for _, s := range cfg.Scenarios {
+		if s != ScenarioHello {
+			basaltScenarios = append(basaltScenarios, s)
+		}
+	}
+	if len(basaltScenarios) == 0 {
+		rep.Notes = append(rep.Notes, "Basalt was not run: hello reference only")
+		return rep, nil
+	}
+	dataDir := filepath.Join(dir, "data")
+	err = withServer(ctx, ProcessSpec{
+		Name: "basalt", Path: cfg.BasaltPath,
+		Args: func(addr string) []string {
+			return append([]string{"serve", "--addr", addr, "--data-dir", dataDir}, cfg.BasaltArgs...)
+		},
+		ReadyPath: "/readyz", ReadyTimeout: 60 * time.Second,
+	}, filepath.Join(dir, "basalt.log"), logf, func(p *Process) error {
+		ids, err := seed(ctx, cfg, p.BaseURL, &rep, logf)
+		if err != nil {
+			return err
+		}
+		rep.Docs = len(ids)
+		for _, name := range basaltScenarios {
+			var tr vegeta.Targeter
+			switch name {
+			case ScenarioGet:
+				tr, err = GetTargeter(p.BaseURL, cfg.Token, ids)
+			case ScenarioList:
+				tr, err = ListTargeter(p.BaseURL, cfg.Token)
+			case ScenarioCreate:
+				tr, err = CreateTargeter(p.BaseURL, cfg.Token, cfg.Seed+1, 4096)
+			}
+			if err != nil {
+				return err
+			}
+			if err := runOne(name, tr); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return rep, err
+}
+
+// withServer starts spec with its output in logPath, calls use, and stops
+// the server again, also when use fails or ctx is cancelled.
+func withServer(ctx context.Context, spec ProcessSpec, logPath string, logf func(string, ...any), use func(*Process) error) (err error) {
+	out, err := os.Create(logPath)
+	if err != nil {
+		return fmt.Errorf("load: %s log: %w", spec.Name, err)
+	}
+	defer func() { err = errors.Join(err, out.Close()) }()
+	spec.Output = out
+	p, err := StartProcess(ctx, spec)
+	if err != nil {
+		return fmt.Errorf("%w (log: %s)", err, logPath)
+	}
+	logf("%s: pid %d on %s (log: %s)", spec.Name, p.Pid(), p.BaseURL, logPath)
+	defer func() {
+		if stopErr := p.Stop(10 * time.Second); stopErr != nil {
+			err = errors.Join(err, fmt.Errorf("%w (log: %s)", stopErr, logPath))
+		}
+	}()
+	return use(p)
+}
+
+// seed creates the bench collection and its documents.
+func seed(ctx context.Context, cfg Config, baseURL string, rep *Report, logf func(string, ...any)) ([]string, error) {
+	tr := &http.Transport{MaxIdleConnsPerHost: cfg.SeedWorkers, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	s := Seeder{BaseURL: baseURL, Token: cfg.Token, Client: &http.Client{Transport: tr, Timeout: time.Minute}}
+	if err := s.CreateCollection(ctx); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	every := max(cfg.Docs/10, 1)
+	next := every
+	ids, err := s.Seed(ctx, cfg.Docs, cfg.BatchSize, cfg.SeedWorkers, cfg.Seed, func(done int) {
+		if done >= next {
+			logf("seed: %d/%d documents (%.0f/s)", done, cfg.Docs, float64(done)/time.Since(start).Seconds())
+			next += every
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	took := time.Since(start)
+	rep.Notes = append(rep.Notes, fmt.Sprintf("seeded %s documents in batches of %d (%d concurrent) in %s (%.0f documents/s)",
+		thousands(int64(len(ids))), cfg.BatchSize, cfg.SeedWorkers, took.Round(100*time.Millisecond), float64(len(ids))/took.Seconds()))
+	return ids, nil
+}

@@ -1,0 +1,76 @@
+// Command basalt runs the Basalt server and its administrative commands.
+// It parses the command line, wires signals and calls the app package;
+// nothing else.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/basaltdev/basalt/internal/app"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = ""
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	cmd, err := app.ParseCommandLine(os.Args[1:], os.Getenv, os.Stdout, os.Stderr, os.Exit)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "basalt:", err)
+		return 2
+	}
+	cmd.Config.Version = buildVersion()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch cmd.Name {
+	case "version":
+		fmt.Println("basalt", cmd.Config.Version)
+		return 0
+	case "migrate":
+		err = app.Migrate(ctx, cmd.Config)
+	default:
+		err = app.Run(ctx, cmd.Config)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "basalt:", err)
+		return 1
+	}
+	return 0
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	rev, dirty := "", false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "devel"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if dirty {
+		rev += "-dirty"
+	}
+	return "devel-" + rev
+}

@@ -1,0 +1,245 @@
+package docstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/query"
+)
+
+// checkSpec validates a collection definition and returns its canonical
+// schema.
+func (s *Service) checkSpec(op string, spec CollectionSpec) (json.RawMessage, []Index, error) {
+	if err := checkCollectionName(op, spec.Name); err != nil {
+		return nil, nil, err
+	}
+	cs, canon, err := compileSchema(op, spec.Name, spec.Schema, s.limits)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(spec.Indexes) > s.limits.MaxIndexes {
+		return nil, nil, fault.Newf(fault.Invalid, op, "a collection has at most %d indexes", s.limits.MaxIndexes)
+	}
+	seen := make(map[string]bool, len(spec.Indexes))
+	indexes := make([]Index, 0, len(spec.Indexes))
+	for i, ix := range spec.Indexes {
+		ptr := fmt.Sprintf("/indexes/%d/fields", i)
+		if len(ix.Fields) == 0 || len(ix.Fields) > s.limits.MaxIndexFields {
+			return nil, nil, &fault.Error{Kind: fault.Invalid, Op: op,
+				Msg:    fmt.Sprintf("an index has 1 to %d fields", s.limits.MaxIndexFields),
+				Fields: []fault.FieldError{{Pointer: ptr, Message: "wrong number of fields"}}}
+		}
+		for j, f := range ix.Fields {
+			fd, ok := cs.fields.Lookup(f)
+			if !ok {
+				return nil, nil, &fault.Error{Kind: fault.Invalid, Op: op,
+					Msg:    fmt.Sprintf("index field %q is not a property of the schema", truncate(f, 80)),
+					Fields: []fault.FieldError{{Pointer: fmt.Sprintf("%s/%d", ptr, j), Message: "unknown field"}}}
+			}
+			switch fd.Type {
+			case query.TypeArray, query.TypeObject:
+				return nil, nil, &fault.Error{Kind: fault.Invalid, Op: op,
+					Msg:    fmt.Sprintf("index field %q is an %s; only scalar fields can be indexed", f, fd.Type),
+					Fields: []fault.FieldError{{Pointer: fmt.Sprintf("%s/%d", ptr, j), Message: "not a scalar field"}}}
+			}
+		}
+		key := strings.Join(ix.Fields, "\x00")
+		if seen[key] {
+			return nil, nil, &fault.Error{Kind: fault.Invalid, Op: op, Msg: "duplicate index",
+				Fields: []fault.FieldError{{Pointer: ptr, Message: "duplicate index"}}}
+		}
+		seen[key] = true
+		indexes = append(indexes, Index{Fields: append([]string(nil), ix.Fields...)})
+	}
+	return canon, indexes, nil
+}
+
+// CreateCollection creates a collection.
+func (s *Service) CreateCollection(ctx context.Context, spec CollectionSpec) (Collection, error) {
+	const op = "docstore.CreateCollection"
+	canon, indexes, err := s.checkSpec(op, spec)
+	if err != nil {
+		return Collection{}, err
+	}
+	now := s.timestamp()
+	c := Collection{Name: spec.Name, Schema: canon, Indexes: indexes, Version: 1, CreatedAt: now, UpdatedAt: now}
+	err = s.store.Write(ctx, func(tx Tx) error { return tx.CreateCollection(ctx, c) })
+	if err != nil {
+		if fault.Is(err, fault.Conflict) {
+			return Collection{}, fault.Newf(fault.Conflict, op, "collection %q already exists", spec.Name)
+		}
+		return Collection{}, s.storeErr(op, err)
+	}
+	return c, nil
+}
+
+// GetCollection returns a collection.
+func (s *Service) GetCollection(ctx context.Context, name string) (Collection, error) {
+	const op = "docstore.GetCollection"
+	if err := checkCollectionName(op, name); err != nil {
+		return Collection{}, err
+	}
+	c, err := s.store.GetCollection(ctx, name)
+	if err != nil {
+		return Collection{}, s.collectionErr(op, name, err)
+	}
+	return c, nil
+}
+
+func (s *Service) collectionErr(op, name string, err error) error {
+	if fault.Is(err, fault.NotFound) {
+		return fault.Newf(fault.NotFound, op, "collection %q does not exist", name)
+	}
+	return s.storeErr(op, err)
+}
+
+// ListCollections returns all collections ordered by name.
+func (s *Service) ListCollections(ctx context.Context) ([]Collection, error) {
+	cs, err := s.store.ListCollections(ctx)
+	if err != nil {
+		return nil, s.storeErr("docstore.ListCollections", err)
+	}
+	return cs, nil
+}
+
+// ReplaceCollection replaces a collection's schema and indexes. ifMatch,
+// when non-zero, is the version the collection must have. Every existing
+// document must match the new schema, or nothing changes and the error
+// lists the documents that do not.
+func (s *Service) ReplaceCollection(ctx context.Context, name string, spec CollectionSpec, ifMatch int64) (Collection, error) {
+	const op = "docstore.ReplaceCollection"
+	if spec.Name == "" {
+		spec.Name = name
+	}
+	if spec.Name != name {
+		return Collection{}, &fault.Error{Kind: fault.Invalid, Op: op, Msg: "a collection cannot be renamed",
+			Fields: []fault.FieldError{{Pointer: "/name", Message: "differs from the collection in the path"}}}
+	}
+	canon, indexes, err := s.checkSpec(op, spec)
+	if err != nil {
+		return Collection{}, err
+	}
+	cs, _, err := compileSchema(op, name, canon, s.limits)
+	if err != nil {
+		return Collection{}, err
+	}
+	var out Collection
+	err = s.store.Write(ctx, func(tx Tx) error {
+		cur, err := tx.GetCollection(ctx, name)
+		if err != nil {
+			return s.collectionErr(op, name, err)
+		}
+		if ifMatch != 0 && cur.Version != ifMatch {
+			return fault.Newf(fault.PreconditionFailed, op, "collection %q is at version %d, not %d", name, cur.Version, ifMatch)
+		}
+		if string(cur.Schema) != string(canon) {
+			if err := s.revalidate(ctx, op, tx, name, cs); err != nil {
+				return err
+			}
+		}
+		out = Collection{Name: name, Schema: canon, Indexes: indexes, Version: cur.Version + 1,
+			CreatedAt: cur.CreatedAt, UpdatedAt: s.timestamp()}
+		return tx.UpdateCollection(ctx, out, cur.Version)
+	})
+	if err != nil {
+		return Collection{}, s.storeErr(op, err)
+	}
+	s.forgetSchema(name)
+	return out, nil
+}
+
+// revalidate checks every document of a collection against a new schema.
+func (s *Service) revalidate(ctx context.Context, op string, tx Tx, name string, cs *compiledSchema) error {
+	var fields []fault.FieldError
+	bad := 0
+	err := tx.EachDocument(ctx, name, func(d Document) error {
+		v, err := decodeData(d.Data)
+		if err != nil {
+			return fault.Internalf(op, fmt.Errorf("stored document %s/%s: %w", name, d.ID, err))
+		}
+		if verr := cs.validator.Validate(v); verr != nil {
+			bad++
+			for _, f := range leafErrors(verr) {
+				if len(fields) < s.limits.MaxSchemaErrors {
+					fields = append(fields, fault.FieldError{Pointer: "/documents/" + d.ID + "/data" + f.Pointer, Message: f.Message})
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if bad > 0 {
+		return &fault.Error{Kind: fault.Validation, Op: op, Fields: fields,
+			Msg: fmt.Sprintf("%d existing document(s) do not match the new schema; nothing was changed", bad)}
+	}
+	return nil
+}
+
+// PatchCollection applies a JSON Merge Patch to the collection definition
+// ({"schema":…, "indexes":…}) and replaces it with the result.
+func (s *Service) PatchCollection(ctx context.Context, name string, patch Data, ifMatch int64) (Collection, error) {
+	const op = "docstore.PatchCollection"
+	for k := range patch {
+		if k != "schema" && k != "indexes" && k != "name" {
+			return Collection{}, &fault.Error{Kind: fault.Invalid, Op: op, Msg: fmt.Sprintf("unknown member %q", truncate(k, 80)),
+				Fields: []fault.FieldError{{Pointer: "/" + k, Message: "unknown member"}}}
+		}
+	}
+	cur, err := s.GetCollection(ctx, name)
+	if err != nil {
+		return Collection{}, err
+	}
+	if ifMatch == 0 {
+		ifMatch = cur.Version // the patch was computed against this version
+	}
+	curSchema, err := decodeData(cur.Schema)
+	if err != nil {
+		return Collection{}, fault.Internalf(op, err)
+	}
+	idx := make([]any, len(cur.Indexes))
+	for i, ix := range cur.Indexes {
+		fs := make([]any, len(ix.Fields))
+		for j, f := range ix.Fields {
+			fs[j] = f
+		}
+		idx[i] = map[string]any{"fields": fs}
+	}
+	merged := mergePatch(map[string]any{"name": name, "schema": curSchema, "indexes": idx}, patch)
+	raw, err := canonicalJSON(merged)
+	if err != nil {
+		return Collection{}, fault.Wrap(fault.Invalid, op, err, "invalid patch")
+	}
+	var spec CollectionSpec
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		return Collection{}, fault.Wrap(fault.Invalid, op, err, "the patched definition is not a valid collection")
+	}
+	return s.ReplaceCollection(ctx, name, spec, ifMatch)
+}
+
+// DeleteCollection deletes a collection and its documents.
+func (s *Service) DeleteCollection(ctx context.Context, name string, ifMatch int64) error {
+	const op = "docstore.DeleteCollection"
+	if err := checkCollectionName(op, name); err != nil {
+		return err
+	}
+	err := s.store.Write(ctx, func(tx Tx) error {
+		cur, err := tx.GetCollection(ctx, name)
+		if err != nil {
+			return s.collectionErr(op, name, err)
+		}
+		if ifMatch != 0 && cur.Version != ifMatch {
+			return fault.Newf(fault.PreconditionFailed, op, "collection %q is at version %d, not %d", name, cur.Version, ifMatch)
+		}
+		return tx.DeleteCollection(ctx, name, cur.Version)
+	})
+	if err != nil {
+		return s.storeErr(op, err)
+	}
+	s.forgetSchema(name)
+	return nil
+}

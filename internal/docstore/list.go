@@ -1,0 +1,268 @@
+package docstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/query"
+)
+
+// ListDocuments runs a list query: filter, sort, keyset pagination with
+// opaque signed cursors, field selection and an optional exact total.
+func (s *Service) ListDocuments(ctx context.Context, r ListRequest) (Page, error) {
+	const op = "docstore.ListDocuments"
+	c, cs, err := s.collection(ctx, op, r.Collection)
+	if err != nil {
+		return Page{}, s.collectionErr(op, r.Collection, err)
+	}
+	filter, err := query.ParseFilter(r.Filter, cs.fields, s.limits.Query)
+	if err != nil {
+		return Page{}, err
+	}
+	sortKeys, err := query.ParseSort(r.Sort, cs.fields, s.limits.Query)
+	if err != nil {
+		return Page{}, err
+	}
+	fields, err := query.ParseFields(r.Fields, cs.fields, s.limits.Query)
+	if err != nil {
+		return Page{}, err
+	}
+	limit := r.Limit
+	switch {
+	case limit < 0:
+		return Page{}, fault.New(fault.Invalid, op, "limit must not be negative")
+	case limit == 0:
+		limit = s.limits.DefaultPageSize
+	case limit > s.limits.MaxPageSize:
+		limit = s.limits.MaxPageSize
+	}
+	fp := fingerprint(c.Name, r.Filter, r.Sort)
+	var after []any
+	if r.Cursor != "" {
+		after, err = s.decodeCursor(op, r.Cursor, fp, sortKeys)
+		if err != nil {
+			return Page{}, err
+		}
+	}
+	docs, err := s.store.ListDocuments(ctx, ListParams{Collection: c.Name, Filter: filter, Sort: sortKeys, After: after, Limit: limit + 1})
+	if err != nil {
+		return Page{}, s.storeErr(op, err)
+	}
+	var page Page
+	if len(docs) > limit {
+		docs = docs[:limit]
+		last := docs[len(docs)-1]
+		page.NextCursor, err = s.encodeCursor(fp, sortKeys, last)
+		if err != nil {
+			return Page{}, fault.Internalf(op, err)
+		}
+	}
+	if len(fields) > 0 {
+		for i := range docs {
+			if docs[i].Data, err = project(docs[i].Data, fields); err != nil {
+				return Page{}, fault.Internalf(op, err)
+			}
+		}
+	}
+	page.Items = docs
+	if page.Items == nil {
+		page.Items = []Document{}
+	}
+	if r.Total {
+		n, err := s.store.CountDocuments(ctx, c.Name, filter)
+		if err != nil {
+			return Page{}, s.storeErr(op, err)
+		}
+		page.Total = &n
+	}
+	return page, nil
+}
+
+// fingerprint binds a cursor to the query it continues.
+func fingerprint(collection, filter, sort string) []byte {
+	h := sha256.New()
+	for _, p := range []string{collection, filter, sort} {
+		fmt.Fprintf(h, "%d:%s;", len(p), p)
+	}
+	return h.Sum(nil)[:12]
+}
+
+// cursorBody is what a cursor carries, before signing.
+type cursorBody struct {
+	Q     []byte            `json:"q"` // query fingerprint
+	After []json.RawMessage `json:"a"` // sort key values of the last row
+}
+
+const macSize = 16
+
+// encodeCursor returns the opaque cursor after document d.
+func (s *Service) encodeCursor(fp []byte, keys []query.SortKey, d Document) (string, error) {
+	var data map[string]any
+	after := make([]json.RawMessage, len(keys))
+	for i, k := range keys {
+		var v any
+		switch k.Field.System {
+		case query.SystemID:
+			v = d.ID
+		case query.SystemVersion:
+			v = d.Version
+		case query.SystemCreatedAt:
+			v = d.CreatedAt.UnixMicro()
+		case query.SystemUpdatedAt:
+			v = d.UpdatedAt.UnixMicro()
+		default:
+			if data == nil {
+				var err error
+				if data, err = decodeData(d.Data); err != nil {
+					return "", err
+				}
+			}
+			v = lookupPath(data, k.Field.Path)
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return "", err
+		}
+		after[i] = b
+	}
+	body, err := json.Marshal(cursorBody{Q: fp, After: after})
+	if err != nil {
+		return "", err
+	}
+	mac := hmac.New(sha256.New, s.key)
+	mac.Write(body)
+	sum := mac.Sum(nil)[:macSize]
+	return base64.RawURLEncoding.EncodeToString(append(body, sum...)), nil
+}
+
+// decodeCursor verifies a cursor and returns its keyset position in the
+// value types ListParams.After documents.
+func (s *Service) decodeCursor(op, cursor string, fp []byte, keys []query.SortKey) ([]any, error) {
+	bad := func(why string) error {
+		return &fault.Error{Kind: fault.Invalid, Op: op, Msg: "invalid cursor: " + why}
+	}
+	if len(cursor) > s.limits.MaxCursorBytes {
+		return nil, bad("too long")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil || len(raw) <= macSize {
+		return nil, bad("not a cursor issued by this server")
+	}
+	body, sum := raw[:len(raw)-macSize], raw[len(raw)-macSize:]
+	mac := hmac.New(sha256.New, s.key)
+	mac.Write(body)
+	if !hmac.Equal(sum, mac.Sum(nil)[:macSize]) {
+		return nil, bad("not a cursor issued by this server")
+	}
+	var cb cursorBody
+	if err := json.Unmarshal(body, &cb); err != nil {
+		return nil, bad("malformed")
+	}
+	if !bytes.Equal(cb.Q, fp) {
+		return nil, bad("it belongs to a different query (collection, filter and sort must not change between pages)")
+	}
+	if len(cb.After) != len(keys) {
+		return nil, bad("malformed")
+	}
+	after := make([]any, len(keys))
+	for i, k := range keys {
+		v, err := cursorValue(cb.After[i], k.Field)
+		if err != nil {
+			return nil, bad("malformed")
+		}
+		after[i] = v
+	}
+	return after, nil
+}
+
+// cursorValue decodes one keyset value for field f.
+func cursorValue(raw json.RawMessage, f query.Field) (any, error) {
+	if string(raw) == "null" {
+		return nil, nil
+	}
+	switch {
+	case f.System == query.SystemVersion:
+		var n int64
+		err := json.Unmarshal(raw, &n)
+		return n, err
+	case f.Type == query.TypeTime:
+		var n int64
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return nil, err
+		}
+		return time.UnixMicro(n).UTC(), nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	switch v.(type) {
+	case string, json.Number, bool:
+		return v, nil
+	default:
+		return nil, fmt.Errorf("unexpected cursor value %T", v)
+	}
+}
+
+// lookupPath returns the value at path in data, or nil.
+func lookupPath(data map[string]any, path []string) any {
+	var cur any = data
+	for _, p := range path {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[p]
+	}
+	switch cur.(type) {
+	case map[string]any, []any:
+		return nil
+	}
+	return cur
+}
+
+// project keeps only the selected paths of a document's data.
+func project(raw json.RawMessage, fields [][]string) (json.RawMessage, error) {
+	data, err := decodeData(raw)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{}
+	for _, path := range fields {
+		var src any = data
+		ok := true
+		for _, p := range path {
+			m, isMap := src.(map[string]any)
+			if !isMap {
+				ok = false
+				break
+			}
+			if src, ok = m[p]; !ok {
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		dst := out
+		for _, p := range path[:len(path)-1] {
+			next, isMap := dst[p].(map[string]any)
+			if !isMap {
+				next = map[string]any{}
+				dst[p] = next
+			}
+			dst = next
+		}
+		dst[path[len(path)-1]] = src
+	}
+	return canonicalJSON(out)
+}

@@ -1,0 +1,264 @@
+package restapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+
+	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/fault"
+)
+
+// collectionLocation is the path of one collection.
+func collectionLocation(name string) string {
+	return Base + "/collections/" + url.PathEscape(name)
+}
+
+// writeCollection answers status with c and its ETag (the definition's
+// version).
+func (a *API) writeCollection(w http.ResponseWriter, r *http.Request, status int, c docstore.Collection) {
+	w.Header().Set("ETag", etag(c.Version))
+	a.writeJSON(w, r, status, c)
+}
+
+// collectionList is the body of GET /v1/collections.
+type collectionList struct {
+	Items []docstore.Collection `json:"items"`
+}
+
+// listCollections serves GET /v1/collections: {"items":[…]} by name.
+func (a *API) listCollections(w http.ResponseWriter, r *http.Request) {
+	if _, err := parseQuery(r); err != nil {
+		a.WriteProblem(w, r, err)
+		return
+	}
+	cs, err := a.svc.ListCollections(r.Context())
+	if err != nil {
+		a.WriteProblem(w, r, err)
+		return
+	}
+	if cs == nil {
+		cs = []docstore.Collection{}
+	}
+	a.writeJSON(w, r, http.StatusOK, collectionList{Items: cs})
+}
+
+// collectionSpec converts a decoded body into a CollectionSpec. Members are
+// name (a string), schema (any JSON value; the service checks it) and
+// indexes ([{"fields":[…]}]); any other member is refused. pathName, when
+// set, is the name in the path: a body name must then equal it.
+func collectionSpec(body map[string]any, pathName string) (docstore.CollectionSpec, error) {
+	var spec docstore.CollectionSpec
+	for k, v := range body {
+		switch k {
+		case "name":
+			s, ok := v.(string)
+			if !ok {
+				return spec, bodyError("/name", "name must be a string")
+			}
+			spec.Name = s
+		case "schema":
+			raw, err := json.Marshal(v)
+			if err != nil {
+				return spec, fault.Internalf("restapi.collectionSpec", err)
+			}
+			spec.Schema = raw
+		case "indexes":
+			idx, err := indexes(v)
+			if err != nil {
+				return spec, err
+			}
+			spec.Indexes = idx
+		default:
+			return spec, bodyError("/"+escapeToken(k), "unknown member "+quote(k)+" (expected name, schema, indexes)")
+		}
+	}
+	if pathName != "" {
+		if spec.Name != "" && spec.Name != pathName {
+			return spec, bodyError("/name", "name must equal the collection name in the path")
+		}
+		spec.Name = pathName
+	}
+	return spec, nil
+}
+
+// indexes converts the indexes member.
+func indexes(v any) ([]docstore.Index, error) {
+	list, ok := v.([]any)
+	if !ok {
+		return nil, bodyError("/indexes", "indexes must be an array")
+	}
+	out := make([]docstore.Index, 0, len(list))
+	for i, item := range list {
+		at := "/indexes/" + itoa(i)
+		obj, ok := item.(map[string]any)
+		if !ok {
+			return nil, bodyError(at, "an index must be an object")
+		}
+		var idx docstore.Index
+		for k, fv := range obj {
+			if k != "fields" {
+				return nil, bodyError(at+"/"+escapeToken(k), "unknown member "+quote(k)+" (expected fields)")
+			}
+			fields, ok := fv.([]any)
+			if !ok {
+				return nil, bodyError(at+"/fields", "fields must be an array of strings")
+			}
+			for j, f := range fields {
+				s, ok := f.(string)
+				if !ok {
+					return nil, bodyError(at+"/fields/"+itoa(j), "a field must be a string")
+				}
+				idx.Fields = append(idx.Fields, s)
+			}
+		}
+		out = append(out, idx)
+	}
+	return out, nil
+}
+
+// createCollection serves POST /v1/collections: 201 with Location and ETag.
+func (a *API) createCollection(w http.ResponseWriter, r *http.Request) {
+	if err := firstError(func() error { _, err := parseQuery(r); return err }, func() error { return rejectIdempotencyKey(r) }); err != nil {
+		a.WriteProblem(w, r, err)
+		return
+	}
+	body, err := a.readBody(w, r, false)
+	if err != nil {
+		a.WriteProblem(w, r, err)
+		return
+	}
+	spec, err := collectionSpec(body, "")
+	if err != nil {
+		a.WriteProblem(w, r, err)
+		return
+	}
+	c, err := a.svc.CreateCollection(r.Context(), spec)
+	if err != nil {
+		a.WriteProblem(w, r, err)
+		return
+	}
+	w.Header().Set("Location", collectionLocation(c.Name))
+	a.writeCollection(w, r, http.StatusCreated, c)
+}
+
+// collectionTarget reads the collection of a one-collection route and
+// rejects query parameters.
+func collectionTarget(r *http.Request) (string, error) {
+	name, err := pathValue(r, "collection")
+	if err != nil {
+		return "", err
+	}
+	_, err = parseQuery(r)
+	return name, err
+}
+
+// getCollection serves GET /v1/collections/{collection}.
+func (a *API) getCollection(w http.ResponseWriter, r *http.Request) {
+	name, err := collectionTarget(r)
+	if err != nil {
+		a.WriteProblem(w, r, err)
+		return
+	}
+	c, err := a.svc.GetCollection(r.Context(), name)
+	if err != nil {
+		a.WriteProblem(w, r, err)
+		return
+	}
+	nm, err := notModified(r, c.Version)
+	if err != nil {
+		a.WriteProblem(w, r, err)
+		return
+	}
+	if nm {
+		w.Header().Set("ETag", etag(c.Version))
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	a.writeCollection(w, r, http.StatusOK, c)
+}
+
+// collectionWrite reads what PUT, PATCH and DELETE of a collection share.
+func collectionWrite(r *http.Request) (name string, ifMatch int64, err error) {
+	if name, err = collectionTarget(r); err != nil {
+		return "", 0, err
+	}
+	if err = rejectIdempotencyKey(r); err != nil {
+		return "", 0, err
+	}
+	ifMatch, err = parseIfMatch(r)
+	return name, ifMatch, err
+}
+
+// replaceCollection serves PUT /v1/collections/{collection}.
+func (a *API) replaceCollection(w http.ResponseWriter, r *http.Request) {
+	name, ifMatch, err := collectionWrite(r)
+	if err != nil {
+		a.WriteProblem(w, r, err)
+		return
+	}
+	body, err := a.readBody(w, r, false)
+	if err != nil {
+		a.WriteProblem(w, r, err)
+		return
+	}
+	spec, err := collectionSpec(body, name)
+	if err != nil {
+		a.WriteProblem(w, r, err)
+		return
+	}
+	c, err := a.svc.ReplaceCollection(r.Context(), name, spec, ifMatch)
+	if err != nil {
+		a.WriteProblem(w, r, err)
+		return
+	}
+	a.writeCollection(w, r, http.StatusOK, c)
+}
+
+// patchCollection serves PATCH /v1/collections/{collection}: a JSON Merge
+// Patch of {"schema":…, "indexes":…}, applied by the service.
+func (a *API) patchCollection(w http.ResponseWriter, r *http.Request) {
+	name, ifMatch, err := collectionWrite(r)
+	if err != nil {
+		a.WriteProblem(w, r, err)
+		return
+	}
+	patch, err := a.readBody(w, r, true)
+	if err != nil {
+		a.WriteProblem(w, r, err)
+		return
+	}
+	c, err := a.svc.PatchCollection(r.Context(), name, patch, ifMatch)
+	if err != nil {
+		a.WriteProblem(w, r, err)
+		return
+	}
+	a.writeCollection(w, r, http.StatusOK, c)
+}
+
+// deleteCollection serves DELETE /v1/collections/{collection}: 204.
+func (a *API) deleteCollection(w http.ResponseWriter, r *http.Request) {
+	name, ifMatch, err := collectionWrite(r)
+	if err == nil {
+		err = rejectBody(r)
+	}
+	if err != nil {
+		a.WriteProblem(w, r, err)
+		return
+	}
+	if err := a.svc.DeleteCollection(r.Context(), name, ifMatch); err != nil {
+		a.WriteProblem(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// firstError runs checks in order and returns the first error.
+func firstError(checks ...func() error) error {
+	for _, c := range checks {
+		if err := c(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,168 @@
+package restapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/basaltdev/basalt/internal/fault"
+)
+
+// ProblemContentType is the media type of every error body (RFC 9457).
+const ProblemContentType = "application/problem+json"
+
+// problemTypePrefix prefixes the code to form a problem's type URI.
+const problemTypePrefix = "urn:basalt:problem:"
+
+// Problem is the RFC 9457 body of every error answer, as API.md fixes it.
+type Problem struct {
+	Type   string             `json:"type"`
+	Title  string             `json:"title"`
+	Status int                `json:"status"`
+	Code   string             `json:"code"`
+	Detail string             `json:"detail,omitempty"`
+	Errors []fault.FieldError `json:"errors,omitempty"`
+}
+
+// kindInfo is how one fault kind appears over HTTP.
+type kindInfo struct {
+	status int
+	title  string
+}
+
+// kinds maps every fault kind to its status and title: the one place where
+// REST decides how an error looks.
+var kinds = map[fault.Kind]kindInfo{
+	fault.Invalid:             {http.StatusBadRequest, "The request is invalid"},
+	fault.Validation:          {http.StatusBadRequest, "The document does not match the schema"},
+	fault.Unauthenticated:     {http.StatusUnauthorized, "Authentication is required"},
+	fault.Forbidden:           {http.StatusForbidden, "The request is not allowed"},
+	fault.NotFound:            {http.StatusNotFound, "Not found"},
+	fault.Conflict:            {http.StatusConflict, "The request conflicts with the current state"},
+	fault.PreconditionFailed:  {http.StatusPreconditionFailed, "A precondition failed"},
+	fault.NotModified:         {http.StatusNotModified, "Not modified"},
+	fault.PayloadTooLarge:     {http.StatusRequestEntityTooLarge, "The request is too large"},
+	fault.UnsupportedMedia:    {http.StatusUnsupportedMediaType, "The media type is not supported"},
+	fault.IdempotencyMismatch: {http.StatusUnprocessableEntity, "The idempotency key was used for a different request"},
+	fault.TooManyRequests:     {http.StatusTooManyRequests, "Too many requests"},
+	fault.Internal:            {http.StatusInternalServerError, "Internal server error"},
+	fault.Unavailable:         {http.StatusServiceUnavailable, "The service is unavailable"},
+}
+
+// genericInternalDetail is what clients see for any internal error.
+const genericInternalDetail = "an internal error occurred"
+
+// ProblemFor returns the problem that represents err: its kind's status,
+// code and title, the user-safe message as detail and the field errors.
+// Errors that are not *fault.Error are internal, except *http.MaxBytesError
+// (payload_too_large). The detail of an internal error is generic.
+func ProblemFor(err error) Problem {
+	kind := fault.KindOf(err)
+	detail := fault.Message(err)
+	fields := fault.FieldsOf(err)
+	var mbe *http.MaxBytesError
+	if kind == fault.Internal && errors.As(err, &mbe) {
+		kind = fault.PayloadTooLarge
+		detail = "the request body is larger than " + strconv.FormatInt(mbe.Limit, 10) + " bytes"
+	}
+	info, ok := kinds[kind]
+	if !ok {
+		kind, info = fault.Internal, kinds[fault.Internal]
+	}
+	if kind == fault.Internal {
+		detail, fields = genericInternalDetail, nil
+	}
+	return Problem{
+		Type:   problemTypePrefix + string(kind),
+		Title:  info.title,
+		Status: info.status,
+		Code:   string(kind),
+		Detail: detail,
+		Errors: fields,
+	}
+}
+
+// WriteProblem answers r with the problem that represents err (see
+// ProblemFor). It is exported so middleware (panic recovery, body limits,
+// rate limits) answers exactly like the REST handlers. It does not log:
+// callers log internal errors once, with their own logger (the API's
+// handlers do so through API.WriteProblem).
+//
+// not_modified is answered 304 without a body; unavailable carries
+// Retry-After: 1 unless the caller set Retry-After already.
+func WriteProblem(w http.ResponseWriter, r *http.Request, err error) {
+	writeProblem(w, r, ProblemFor(err))
+}
+
+// writeProblem writes p as the answer.
+func writeProblem(w http.ResponseWriter, r *http.Request, p Problem) {
+	h := w.Header()
+	if p.Status == http.StatusNotModified {
+		w.WriteHeader(p.Status)
+		return
+	}
+	if p.Status == http.StatusServiceUnavailable && h.Get("Retry-After") == "" {
+		h.Set("Retry-After", "1")
+	}
+	body, err := json.Marshal(p)
+	if err != nil { // cannot happen: Problem holds only strings and ints
+		body = []byte(`{"type":"urn:basalt:problem:internal","title":"Internal server error","status":500,"code":"internal"}`)
+		p.Status = http.StatusInternalServerError
+	}
+	// A problem replaces whatever representation headers a handler set.
+	h.Del("ETag")
+	h.Del("Location")
+	h.Set("Content-Type", ProblemContentType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(p.Status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
+
+// WriteProblem is the package WriteProblem that also logs internal errors
+// (with their detail and the request id) through the API's logger.
+func (a *API) WriteProblem(w http.ResponseWriter, r *http.Request, err error) {
+	a.logError(r, err)
+	WriteProblem(w, r, err)
+}
+
+// maxLoggedRequestID bounds the client-supplied request id written to logs.
+const maxLoggedRequestID = 128
+
+// logError logs err once if it is internal. A request the client abandoned
+// is not an internal failure and is logged at debug level only.
+func (a *API) logError(r *http.Request, err error) {
+	kind := fault.KindOf(err)
+	var mbe *http.MaxBytesError
+	if kind != fault.Internal || errors.As(err, &mbe) {
+		return
+	}
+	rid := r.Header.Get("X-Request-ID")
+	if len(rid) > maxLoggedRequestID {
+		rid = rid[:maxLoggedRequestID]
+	}
+	attrs := []slog.Attr{
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.String("request_id", rid),
+		slog.Any("error", err),
+	}
+	level, msg := slog.LevelError, "restapi: internal error"
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		level, msg = slog.LevelDebug, "restapi: request canceled by the client"
+	}
+	a.log.LogAttrs(r.Context(), level, msg, attrs...)
+}
+
+// NotFoundHandler answers every request with a not_found problem. Mount it
+// as the server's fallback so unknown routes outside /v1 answer like Basalt.
+func NotFoundHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		WriteProblem(w, r, fault.New(fault.NotFound, "restapi", "no route matches "+r.URL.Path))
+	})
+}

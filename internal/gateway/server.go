@@ -1,0 +1,114 @@
+// Package gateway owns Basalt's listeners and the middleware every request
+// passes through (request ids, panic recovery, metrics, access logs). The
+// transports (restapi, and later graphqlapi and rpcapi) mount on its mux.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// Config configures the HTTP server.
+type Config struct {
+	Addr              string        // host:port; port 0 picks a free port
+	ReadHeaderTimeout time.Duration // default 10 s
+	ReadTimeout       time.Duration // default 60 s
+	WriteTimeout      time.Duration // default 60 s
+	IdleTimeout       time.Duration // default 120 s
+	MaxHeaderBytes    int           // default 64 KiB
+	// DrainTimeout bounds how long shutdown waits for in-flight requests.
+	DrainTimeout time.Duration // default 15 s
+}
+
+// Server serves one handler on one TCP listener until its context ends,
+// then drains in-flight requests.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	srv      *http.Server
+	ln       net.Listener
+	draining atomic.Bool
+}
+
+// NewServer returns a server for handler. Call Listen, then Run.
+func NewServer(cfg Config, handler http.Handler, log *slog.Logger) *Server {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.ReadHeaderTimeout, 10*time.Second)
+	def(&cfg.ReadTimeout, 60*time.Second)
+	def(&cfg.WriteTimeout, 60*time.Second)
+	def(&cfg.IdleTimeout, 120*time.Second)
+	def(&cfg.DrainTimeout, 15*time.Second)
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = 64 << 10
+	}
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true) // h2c for clients that ask for it
+	return &Server{
+		cfg: cfg,
+		log: log,
+		srv: &http.Server{
+			Handler:           handler,
+			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+			ReadTimeout:       cfg.ReadTimeout,
+			WriteTimeout:      cfg.WriteTimeout,
+			IdleTimeout:       cfg.IdleTimeout,
+			MaxHeaderBytes:    cfg.MaxHeaderBytes,
+			Protocols:         protocols,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		},
+	}
+}
+
+// Listen binds the listening socket and returns its address.
+func (s *Server) Listen() (net.Addr, error) {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	}
+	s.ln = ln
+	return ln.Addr(), nil
+}
+
+// Draining reports whether the server has begun shutting down; readiness
+// checks answer 503 from then on.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// Run serves until ctx ends, then stops accepting connections and waits up
+// to DrainTimeout for in-flight requests.
+func (s *Server) Run(ctx context.Context) error {
+	if s.ln == nil {
+		if _, err := s.Listen(); err != nil {
+			return err
+		}
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Serve(s.ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	s.draining.Store(true)
+	s.log.Info("draining HTTP server", "timeout", s.cfg.DrainTimeout.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.DrainTimeout)
+	defer cancel()
+	err := s.srv.Shutdown(sctx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("http server shutdown: %w", err)
+	}
+	return nil
+}

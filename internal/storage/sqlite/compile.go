@@ -1,0 +1,517 @@
+package sqlite
+
+// This file compiles checked filter ASTs, sort orders and keyset positions
+// to SQLite SQL. Values are always bound parameters; the only identifiers
+// that reach SQL text are system column names and JSON path literals built
+// from re-validated Field.Path elements, so the same text appears in
+// expression indexes and in queries (which SQLite needs to use the index).
+//
+// Null semantics (query.Compare): NOT is pushed down to the comparisons
+// (De Morgan), so above the leaves only AND and OR remain. A positive leaf
+// may evaluate to SQL NULL only when its field is null, and since AND/OR
+// are monotone a NULL leaf then selects exactly the rows FALSE would. A
+// negated leaf is written NOT IFNULL(leaf, 0) (or IS NOT NULL), which is
+// TRUE for null fields. So no SQL NULL changes a result and "!" is exact.
+//
+// Types: json_extract returns TEXT for strings, INTEGER or REAL for
+// numbers, 1/0 for booleans and NULL for null or missing. When the schema
+// types a field, that is unambiguous; for fields of query.TypeAny the leaf
+// also checks json_type so that true never equals 1 and "1" never equals 1.
+
+import (
+	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/query"
+)
+
+const compileOp = "sqlite.compile"
+
+// builder accumulates SQL text and its bound arguments.
+type builder struct {
+	sql  strings.Builder
+	args []any
+}
+
+func (b *builder) w(s ...string) {
+	for _, x := range s {
+		b.sql.WriteString(x)
+	}
+}
+
+func (b *builder) bind(v any) { b.sql.WriteByte('?'); b.args = append(b.args, v) }
+
+// validPathElement reports whether s matches [A-Za-z_][A-Za-z0-9_]{0,63}.
+func validPathElement(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
+		if !letter && (i == 0 || c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// jsonPath returns the SQL literal '$.a.b' for a data path.
+func jsonPath(path []string) (string, error) {
+	if len(path) == 0 {
+		return "", fault.New(fault.Invalid, compileOp, "empty field path")
+	}
+	var s strings.Builder
+	s.WriteString("'$")
+	for _, p := range path {
+		if !validPathElement(p) {
+			return "", fault.Newf(fault.Invalid, compileOp, "invalid field name %q", p)
+		}
+		s.WriteByte('.')
+		s.WriteString(p)
+	}
+	s.WriteByte('\'')
+	return s.String(), nil
+}
+
+// systemColumn maps a system field to its column.
+func systemColumn(s query.System) (string, bool) {
+	switch s {
+	case query.SystemID:
+		return "id", true
+	case query.SystemVersion:
+		return "version", true
+	case query.SystemCreatedAt:
+		return "created_at", true
+	case query.SystemUpdatedAt:
+		return "updated_at", true
+	}
+	return "", false
+}
+
+// fieldSQL returns the SQL expression of a field and, for data fields, its
+// JSON path literal.
+func fieldSQL(f query.Field) (expr, path string, err error) {
+	if f.System != query.SystemNone {
+		col, ok := systemColumn(f.System)
+		if !ok {
+			return "", "", fault.Newf(fault.Invalid, compileOp, "unknown system field %q", f.System)
+		}
+		return col, "", nil
+	}
+	path, err = jsonPath(f.Path)
+	if err != nil {
+		return "", "", err
+	}
+	return "json_extract(data," + path + ")", path, nil
+}
+
+// indexFieldSQL is fieldSQL for the dotted names of docstore.Index.
+func indexFieldSQL(name string) (string, error) {
+	if col, ok := systemColumn(query.System(name)); ok {
+		return col, nil
+	}
+	e, _, err := fieldSQL(query.Field{Path: strings.Split(name, ".")})
+	return e, err
+}
+
+// expr writes e, negated when neg is set.
+func (b *builder) expr(e query.Expr, neg bool) error {
+	switch e := e.(type) {
+	case *query.And:
+		return b.junction(e.Terms, neg, " AND ", " OR ", "1")
+	case *query.Or:
+		return b.junction(e.Terms, neg, " OR ", " AND ", "0")
+	case *query.Not:
+		if e == nil {
+			return fault.New(fault.Invalid, compileOp, "nil expression")
+		}
+		return b.expr(e.X, !neg)
+	case *query.Compare:
+		if e == nil {
+			return fault.New(fault.Invalid, compileOp, "nil expression")
+		}
+		return b.compare(e, neg)
+	}
+	return fault.Newf(fault.Invalid, compileOp, "unknown expression %T", e)
+}
+
+// junction writes terms joined by sep (or, negated, by negSep: De Morgan).
+// An empty And is true and an empty Or false.
+func (b *builder) junction(terms []query.Expr, neg bool, sep, negSep, empty string) error {
+	if len(terms) == 0 {
+		if neg == (empty == "1") {
+			b.w("0")
+		} else {
+			b.w("1")
+		}
+		return nil
+	}
+	if neg {
+		sep = negSep
+	}
+	b.w("(")
+	for i, t := range terms {
+		if i > 0 {
+			b.w(sep)
+		}
+		if err := b.expr(t, neg); err != nil {
+			return err
+		}
+	}
+	b.w(")")
+	return nil
+}
+
+// positive splits an operator into its positive form and whether it is
+// the negated form of it.
+func positive(op query.Op) (query.Op, bool) {
+	switch op {
+	case query.OpNe:
+		return query.OpEq, true
+	case query.OpNotContains:
+		return query.OpContains, true
+	case query.OpNotIn:
+		return query.OpIn, true
+	}
+	return op, false
+}
+
+// leafTarget is what a leaf compares: an SQL value expression and the SQL
+// expression of its JSON type (empty for system columns).
+type leafTarget struct {
+	x, jt string
+	typ   query.Type
+}
+
+func (b *builder) compare(c *query.Compare, neg bool) error {
+	op, opNeg := positive(c.Op)
+	x, path, err := fieldSQL(c.Field)
+	if err != nil {
+		return err
+	}
+	values := c.Values
+	if op != query.OpIn {
+		values = []query.Value{c.Value}
+	} else if len(values) == 0 {
+		return fault.New(fault.Invalid, compileOp, "empty in list")
+	}
+	if !c.Any {
+		t := leafTarget{x: x, typ: c.Field.Type}
+		if path != "" {
+			t.jt = "json_type(data," + path + ")"
+		}
+		return b.leaf(t, op, values, neg != opNeg)
+	}
+	if path == "" {
+		return fault.Newf(fault.Invalid, compileOp, "%s is not an array", c.Field.Name())
+	}
+	if neg {
+		b.w("NOT ")
+	}
+	b.w("EXISTS (SELECT 1 FROM json_each(data,", path, ") AS e WHERE ")
+	if err := b.leaf(leafTarget{x: "e.value", jt: "e.type", typ: c.Field.Items}, op, values, opNeg); err != nil {
+		return err
+	}
+	b.w(")")
+	return nil
+}
+
+// leaf writes one comparison of t with values under a positive operator,
+// negated when neg is set.
+func (b *builder) leaf(t leafTarget, op query.Op, values []query.Value, neg bool) error {
+	if op == query.OpEq && values[0].Kind == query.ValueNull {
+		if neg {
+			b.w(t.x, " IS NOT NULL")
+		} else {
+			b.w(t.x, " IS NULL")
+		}
+		return nil
+	}
+	if neg {
+		b.w("NOT IFNULL(")
+	}
+	if err := b.positiveLeaf(t, op, values); err != nil {
+		return err
+	}
+	if neg {
+		b.w(", 0)")
+	}
+	return nil
+}
+
+func (b *builder) positiveLeaf(t leafTarget, op query.Op, values []query.Value) error {
+	guarded := t.typ == query.TypeAny && t.jt != ""
+	switch op {
+	case query.OpIn:
+		var nonNull []query.Value
+		hasNull := false
+		for _, v := range values {
+			if v.Kind == query.ValueNull {
+				hasNull = true
+			} else {
+				nonNull = append(nonNull, v)
+			}
+		}
+		b.w("(")
+		if hasNull {
+			b.w(t.x, " IS NULL")
+			if len(nonNull) > 0 {
+				b.w(" OR ")
+			}
+		}
+		switch {
+		case len(nonNull) == 0:
+		case guarded:
+			for i, v := range nonNull {
+				if i > 0 {
+					b.w(" OR ")
+				}
+				if err := b.positiveLeaf(t, query.OpEq, []query.Value{v}); err != nil {
+					return err
+				}
+			}
+		default:
+			b.w(t.x, " IN (")
+			for i, v := range nonNull {
+				if i > 0 {
+					b.w(", ")
+				}
+				arg, err := bindValue(v)
+				if err != nil {
+					return err
+				}
+				b.bind(arg)
+			}
+			b.w(")")
+		}
+		b.w(")")
+		return nil
+	case query.OpContains:
+		if values[0].Kind != query.ValueString {
+			b.w("0")
+			return nil
+		}
+		b.w("(")
+		if guarded {
+			b.w(t.jt, " = 'text' AND ")
+		}
+		b.w("instr(lower(", t.x, "), lower(")
+		b.bind(values[0].Str)
+		b.w(")) > 0)")
+		return nil
+	}
+	sqlOp, ok := map[query.Op]string{query.OpEq: " = ", query.OpLt: " < ", query.OpLe: " <= ",
+		query.OpGt: " > ", query.OpGe: " >= "}[op]
+	if !ok {
+		return fault.Newf(fault.Invalid, compileOp, "unknown operator %d", op)
+	}
+	v := values[0]
+	if v.Kind == query.ValueNull {
+		b.w("0") // ordering with null never holds
+		return nil
+	}
+	if guarded && v.Kind == query.ValueBool && op == query.OpEq {
+		b.w(t.jt, map[bool]string{true: " = 'true'", false: " = 'false'"}[v.Bool])
+		return nil
+	}
+	arg, err := bindValue(v)
+	if err != nil {
+		return err
+	}
+	b.w("(")
+	if guarded {
+		switch v.Kind {
+		case query.ValueString:
+			b.w(t.jt, " = 'text' AND ")
+		case query.ValueNumber:
+			b.w(t.jt, " IN ('integer','real') AND ")
+		case query.ValueBool:
+			b.w(t.jt, " IN ('true','false') AND ")
+		}
+	}
+	b.w(t.x, sqlOp)
+	b.bind(arg)
+	b.w(")")
+	return nil
+}
+
+// bindValue converts a literal to the argument SQLite compares it as:
+// integral numbers as int64, other numbers as float64, booleans as 1/0
+// (what json_extract returns for them), times as Unix microseconds.
+func bindValue(v query.Value) (any, error) {
+	switch v.Kind {
+	case query.ValueString:
+		return v.Str, nil
+	case query.ValueNumber:
+		return bindNumber(v.Num), nil
+	case query.ValueBool:
+		if v.Bool {
+			return int64(1), nil
+		}
+		return int64(0), nil
+	case query.ValueTime:
+		return toMicros(v.Time), nil
+	}
+	return nil, fault.Newf(fault.Invalid, compileOp, "unknown value kind %d", v.Kind)
+}
+
+func bindNumber(f float64) any {
+	if f == math.Trunc(f) && f >= -(1<<63) && f < 1<<63 {
+		return int64(f)
+	}
+	return f
+}
+
+// bindAfter converts a keyset value of docstore.ListParams.After.
+func bindAfter(v any) (any, error) {
+	switch v := v.(type) {
+	case string, int64, float64:
+		return v, nil
+	case int:
+		return int64(v), nil
+	case json.Number:
+		if i, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+			return i, nil
+		}
+		f, err := strconv.ParseFloat(string(v), 64)
+		if err != nil {
+			return nil, fault.Newf(fault.Invalid, compileOp, "invalid cursor number %q", string(v))
+		}
+		return bindNumber(f), nil
+	case bool:
+		if v {
+			return int64(1), nil
+		}
+		return int64(0), nil
+	case time.Time:
+		return toMicros(v), nil
+	}
+	return nil, fault.Newf(fault.Invalid, compileOp, "invalid cursor value of type %T", v)
+}
+
+// compileList returns the query of a list.
+//
+// Keyset pagination: with sort keys k1…kn and the previous page's last row
+// a1…an, the next rows are those where, for some i, kj equals aj for every
+// j < i and ki comes after ai. In ascending order nulls come first, so
+// "after null" is IS NOT NULL and "after a" is > a; in descending order
+// nulls come last, so "after a" is < a OR IS NULL and nothing comes after
+// null. When a1 is not null and the first key ascends, a redundant
+// k1 >= a1 lets an index seek to the position.
+func compileList(p docstore.ListParams) (string, []any, error) {
+	table, err := tableName("sqlite.ListDocuments", p.Collection)
+	if err != nil {
+		return "", nil, err
+	}
+	keys := p.Sort
+	if n := len(keys); n == 0 || keys[n-1].Field.System != query.SystemID {
+		keys = append(keys[:n:n], query.SortKey{Field: query.Field{System: query.SystemID, Type: query.TypeString}})
+	}
+	exprs := make([]string, len(keys))
+	for i, k := range keys {
+		if exprs[i], _, err = fieldSQL(k.Field); err != nil {
+			return "", nil, err
+		}
+	}
+	var b builder
+	b.w("SELECT ", docColumns, " FROM ", table)
+	var conds []func() error
+	if p.Filter != nil {
+		conds = append(conds, func() error { return b.expr(p.Filter, false) })
+	}
+	if p.After != nil {
+		if len(p.After) != len(p.Sort) || len(p.Sort) != len(keys) {
+			return "", nil, fault.New(fault.Invalid, compileOp, "cursor does not match the sort order")
+		}
+		conds = append(conds, func() error { return b.keyset(keys, exprs, p.After) })
+	}
+	for i, c := range conds {
+		if i == 0 {
+			b.w(" WHERE (")
+		} else {
+			b.w(" AND (")
+		}
+		if err := c(); err != nil {
+			return "", nil, err
+		}
+		b.w(")")
+	}
+	b.w(" ORDER BY ")
+	for i, k := range keys {
+		if i > 0 {
+			b.w(", ")
+		}
+		b.w(exprs[i])
+		if k.Desc {
+			b.w(" DESC")
+		}
+	}
+	if p.Limit > 0 {
+		b.w(" LIMIT ")
+		b.bind(int64(p.Limit))
+	}
+	return b.sql.String(), b.args, nil
+}
+
+func (b *builder) keyset(keys []query.SortKey, exprs []string, after []any) error {
+	args := make([]any, len(after))
+	for i, a := range after {
+		if a == nil {
+			continue
+		}
+		v, err := bindAfter(a)
+		if err != nil {
+			return err
+		}
+		args[i] = v
+	}
+	if args[0] != nil && !keys[0].Desc {
+		b.w(exprs[0], " >= ")
+		b.bind(args[0])
+		b.w(" AND ")
+	}
+	b.w("(")
+	first := true
+	for i := range keys {
+		if keys[i].Desc && args[i] == nil {
+			continue // nothing sorts after null in descending order
+		}
+		if !first {
+			b.w(" OR ")
+		}
+		first = false
+		b.w("(")
+		for j := 0; j < i; j++ {
+			if args[j] == nil {
+				b.w(exprs[j], " IS NULL AND ")
+			} else {
+				b.w(exprs[j], " = ")
+				b.bind(args[j])
+				b.w(" AND ")
+			}
+		}
+		switch {
+		case !keys[i].Desc && args[i] == nil:
+			b.w(exprs[i], " IS NOT NULL")
+		case !keys[i].Desc:
+			b.w(exprs[i], " > ")
+			b.bind(args[i])
+		default:
+			b.w("(", exprs[i], " < ")
+			b.bind(args[i])
+			b.w(" OR ", exprs[i], " IS NULL)")
+		}
+		b.w(")")
+	}
+	if first {
+		b.w("0")
+	}
+	b.w(")")
+	return nil
+}

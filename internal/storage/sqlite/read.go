@@ -1,0 +1,162 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/fault"
+)
+
+// queryer is what reads need: the read pool or a write transaction.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// scanner is *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+func toMicros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// validName reports whether name is a collection name Basalt accepts:
+// [a-z][a-z0-9_]{0,62}. Only such names ever become part of SQL text.
+func validName(name string) bool {
+	if len(name) == 0 || len(name) > 63 || name[0] < 'a' || name[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// tableName returns the documents table of a collection, refusing any name
+// that is not a valid collection name.
+func tableName(op, collection string) (string, error) {
+	if !validName(collection) {
+		return "", fault.Newf(fault.Invalid, op, "invalid collection name %q", collection)
+	}
+	return "docs_" + collection, nil
+}
+
+func collectionNotFound(op, name string) error {
+	return fault.Newf(fault.NotFound, op, "collection %q not found", name)
+}
+
+// tableErr maps an error from a statement on a documents table: when the
+// collection does not exist (its table is missing) it is NotFound,
+// otherwise mapErr decides.
+func tableErr(ctx context.Context, q queryer, op, collection string, err error) error {
+	var fe *fault.Error
+	if errors.As(err, &fe) || ctx.Err() != nil {
+		return mapErr(op, err)
+	}
+	exists, cerr := collectionExists(ctx, q, collection)
+	if cerr == nil && !exists {
+		return collectionNotFound(op, collection)
+	}
+	return mapErr(op, err)
+}
+
+func collectionExists(ctx context.Context, q queryer, name string) (bool, error) {
+	var one int
+	err := q.QueryRowContext(ctx, `SELECT 1 FROM collections WHERE name = ?`, name).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func scanCollection(s scanner) (docstore.Collection, error) {
+	var c docstore.Collection
+	var schema, indexes []byte
+	var created, updated int64
+	if err := s.Scan(&c.Name, &schema, &indexes, &c.Version, &created, &updated); err != nil {
+		return c, err
+	}
+	c.Schema = json.RawMessage(schema)
+	if err := json.Unmarshal(indexes, &c.Indexes); err != nil {
+		return c, err
+	}
+	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return c, nil
+}
+
+func getCollection(ctx context.Context, q queryer, name string) (docstore.Collection, error) {
+	const op = "sqlite.GetCollection"
+	c, err := scanCollection(q.QueryRowContext(ctx,
+		`SELECT name, schema, indexes, version, created_at, updated_at FROM collections WHERE name = ?`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, collectionNotFound(op, name)
+	}
+	if err != nil {
+		return c, mapErr(op, err)
+	}
+	return c, nil
+}
+
+// docColumns is the select list that scanDocument reads.
+const docColumns = "id, version, created_at, updated_at, data"
+
+func scanDocument(s scanner, collection string) (docstore.Document, error) {
+	d := docstore.Document{Collection: collection}
+	var created, updated int64
+	var data []byte
+	if err := s.Scan(&d.ID, &d.Version, &created, &updated, &data); err != nil {
+		return d, err
+	}
+	d.CreatedAt, d.UpdatedAt = fromMicros(created), fromMicros(updated)
+	d.Data = json.RawMessage(data)
+	return d, nil
+}
+
+func getDocument(ctx context.Context, q queryer, collection, id string) (docstore.Document, error) {
+	const op = "sqlite.GetDocument"
+	table, err := tableName(op, collection)
+	if err != nil {
+		return docstore.Document{}, err
+	}
+	d, err := scanDocument(q.QueryRowContext(ctx,
+		`SELECT `+docColumns+` FROM `+table+` WHERE id = ?`, id), collection)
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, fault.Newf(fault.NotFound, op, "document %q not found in %q", id, collection)
+	}
+	if err != nil {
+		return d, tableErr(ctx, q, op, collection, err)
+	}
+	return d, nil
+}
+
+func listDocuments(ctx context.Context, q queryer, p docstore.ListParams) ([]docstore.Document, error) {
+	const op = "sqlite.ListDocuments"
+	text, args, err := compileList(p)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := q.QueryContext(ctx, text, args...)
+	if err != nil {
+		return nil, tableErr(ctx, q, op, p.Collection, err)
+	}
+	defer rows.Close()
+	var out []docstore.Document
+	for rows.Next() {
+		d, err := scanDocument(rows, p.Collection)
+		if err != nil {
+			return nil, mapErr(op, err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(op, err)
+	}
+	return out, nil
+}

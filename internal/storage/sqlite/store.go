@@ -1,0 +1,338 @@
+// Package sqlite is Basalt's embedded storage engine: a docstore.Store over
+// one SQLite file in WAL mode, through the pure-Go modernc.org/sqlite driver.
+//
+// Layout: the tables collections, outbox and idempotency (see migrations/),
+// and one table docs_<collection> per collection whose declared indexes are
+// expression indexes on json_extract(data, '$.path').
+//
+// Connections: one *sql.DB with exactly one connection does every write, in
+// BEGIN IMMEDIATE transactions, so writers queue in Go instead of spinning on
+// SQLITE_BUSY; a second *sql.DB of query_only connections serves reads from
+// WAL snapshots concurrently with the writer.
+//
+// Durability (Options.Synchronous):
+//
+//   - "normal" (the default): PRAGMA synchronous=NORMAL. A commit has been
+//     written to the WAL file when Write returns, so it survives the Basalt
+//     process being killed (kill -9, panic, OOM kill). The WAL is fsynced
+//     only at checkpoints, so an operating-system crash or power loss may lose
+//     the most recently acknowledged transactions; the database file is never
+//     corrupted and comes back in a consistent, earlier state.
+//   - "full": PRAGMA synchronous=FULL. The WAL is fsynced before every commit
+//     returns, so acknowledged writes also survive power loss and OS crashes,
+//     provided the disk honours fsync. Writes cost one fsync each.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/query"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+var (
+	_ docstore.Store             = (*Store)(nil)
+	_ docstore.IdempotencyPurger = (*Store)(nil)
+)
+
+// Options configures Open.
+type Options struct {
+	// Path is the database file. Its directory must exist.
+	Path string
+	// Synchronous is "normal" (default) or "full"; see the package
+	// documentation for what each survives.
+	Synchronous string
+	// ReadConns is the size of the read pool; 0 means 4·GOMAXPROCS.
+	ReadConns int
+	// BusyTimeout is how long a connection waits for a lock held by another
+	// process before failing with fault.Unavailable; 0 means 5s.
+	BusyTimeout time.Duration
+	// CacheSizeKiB is SQLite's page cache per connection; 0 means 16 MiB.
+	CacheSizeKiB int
+	// Logger receives lifecycle messages; nil discards them.
+	Logger *slog.Logger
+}
+
+// Store is the SQLite storage engine. It is safe for concurrent use.
+type Store struct {
+	write *sql.DB // exactly one connection
+	read  *sql.DB // query_only pool
+	log   *slog.Logger
+}
+
+// Open opens (creating if needed) the database at opts.Path, applies the
+// embedded migrations and returns a ready Store.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	const op = "sqlite.Open"
+	if opts.Path == "" {
+		return nil, fault.New(fault.Invalid, op, "database path is empty")
+	}
+	sync := strings.ToLower(opts.Synchronous)
+	switch sync {
+	case "":
+		sync = "normal"
+	case "normal", "full":
+	default:
+		return nil, fault.Newf(fault.Invalid, op, "synchronous must be \"normal\" or \"full\", not %q", opts.Synchronous)
+	}
+	if opts.ReadConns <= 0 {
+		opts.ReadConns = 4 * runtime.GOMAXPROCS(0)
+	}
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = 5 * time.Second
+	}
+	if opts.CacheSizeKiB <= 0 {
+		opts.CacheSizeKiB = 16 << 10
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+
+	common := []string{
+		"busy_timeout(" + strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10) + ")",
+		"foreign_keys(1)",
+		"cache_size(-" + strconv.Itoa(opts.CacheSizeKiB) + ")",
+		"temp_store(memory)",
+	}
+	writeDSN := dsn(opts.Path, append(common, "journal_mode(WAL)", "synchronous("+sync+")"), true)
+	readDSN := dsn(opts.Path, append(common, "query_only(1)"), false)
+
+	w, err := sql.Open("sqlite", writeDSN)
+	if err != nil {
+		return nil, fmt.Errorf("%s: open writer: %w", op, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, w); err != nil {
+		_ = w.Close()
+		return nil, mapErr(op, err)
+	}
+
+	r, err := sql.Open("sqlite", readDSN)
+	if err != nil {
+		_ = w.Close()
+		return nil, fmt.Errorf("%s: open readers: %w", op, err)
+	}
+	r.SetMaxOpenConns(opts.ReadConns)
+	r.SetMaxIdleConns(opts.ReadConns)
+	r.SetConnMaxLifetime(0)
+	r.SetConnMaxIdleTime(0)
+	if err := r.PingContext(ctx); err != nil {
+		_ = w.Close()
+		_ = r.Close()
+		return nil, mapErr(op, err)
+	}
+	log.Info("sqlite store opened", "path", opts.Path, "synchronous", sync, "read_conns", opts.ReadConns)
+	return &Store{write: w, read: r, log: log}, nil
+}
+
+// dsn builds a modernc.org/sqlite DSN: each pragma is one _pragma
+// parameter, executed on every new connection.
+func dsn(path string, pragmas []string, immediate bool) string {
+	v := url.Values{}
+	for _, p := range pragmas {
+		v.Add("_pragma", p)
+	}
+	if immediate {
+		v.Set("_txlock", "immediate")
+	}
+	return "file:" + path + "?" + v.Encode()
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys,
+		goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	return nil
+}
+
+// Close closes both connection pools.
+func (s *Store) Close() error {
+	return errors.Join(s.read.Close(), s.write.Close())
+}
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return mapErr("sqlite.Ping", err)
+	}
+	return nil
+}
+
+// GetCollection returns the named collection.
+func (s *Store) GetCollection(ctx context.Context, name string) (docstore.Collection, error) {
+	return getCollection(ctx, s.read, name)
+}
+
+// ListCollections returns every collection, ordered by name.
+func (s *Store) ListCollections(ctx context.Context) ([]docstore.Collection, error) {
+	const op = "sqlite.ListCollections"
+	rows, err := s.read.QueryContext(ctx,
+		`SELECT name, schema, indexes, version, created_at, updated_at FROM collections ORDER BY name`)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	var out []docstore.Collection
+	for rows.Next() {
+		c, err := scanCollection(rows)
+		if err != nil {
+			return nil, mapErr(op, err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(op, err)
+	}
+	return out, nil
+}
+
+// GetDocument returns one document.
+func (s *Store) GetDocument(ctx context.Context, collection, id string) (docstore.Document, error) {
+	return getDocument(ctx, s.read, collection, id)
+}
+
+// ListDocuments returns at most p.Limit documents (all of them when
+// p.Limit ≤ 0) matching p.Filter in p.Sort order, after the keyset p.After.
+// Ordering follows SQLite: nulls (and missing fields) sort first in
+// ascending order and last in descending order; strings compare by their
+// UTF-8 bytes.
+func (s *Store) ListDocuments(ctx context.Context, p docstore.ListParams) ([]docstore.Document, error) {
+	return listDocuments(ctx, s.read, p)
+}
+
+// CountDocuments counts the documents matching filter (nil: all).
+func (s *Store) CountDocuments(ctx context.Context, collection string, filter query.Expr) (int64, error) {
+	const op = "sqlite.CountDocuments"
+	table, err := tableName(op, collection)
+	if err != nil {
+		return 0, err
+	}
+	var b builder
+	b.sql.WriteString("SELECT count(*) FROM " + table)
+	if filter != nil {
+		b.sql.WriteString(" WHERE ")
+		if err := b.expr(filter, false); err != nil {
+			return 0, err
+		}
+	}
+	var n int64
+	if err := s.read.QueryRowContext(ctx, b.sql.String(), b.args...).Scan(&n); err != nil {
+		return 0, tableErr(ctx, s.read, op, collection, err)
+	}
+	return n, nil
+}
+
+// Write runs fn in one BEGIN IMMEDIATE transaction on the writer
+// connection. It commits only when fn returns nil; on an error or a panic
+// in fn the transaction is rolled back (and the panic continues).
+func (s *Store) Write(ctx context.Context, fn func(docstore.Tx) error) error {
+	const op = "sqlite.Write"
+	sqlTx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			if rerr := sqlTx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
+				s.log.Error("sqlite rollback failed", "err", rerr)
+			}
+		}
+	}()
+	if err := fn(&tx{tx: sqlTx}); err != nil {
+		return err
+	}
+	done = true
+	if err := sqlTx.Commit(); err != nil {
+		return mapErr(op, err)
+	}
+	return nil
+}
+
+// PurgeIdempotency deletes idempotency records created before the cut-off,
+// in batches so that writers are never blocked for long, and returns how
+// many it deleted.
+func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time) (int64, error) {
+	const op = "sqlite.PurgeIdempotency"
+	var total int64
+	for {
+		res, err := s.write.ExecContext(ctx, `DELETE FROM idempotency WHERE key IN
+			(SELECT key FROM idempotency WHERE created_at < ? LIMIT 1000)`, before.UnixMicro())
+		if err != nil {
+			return total, mapErr(op, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, mapErr(op, err)
+		}
+		total += n
+		if n < 1000 {
+			return total, nil
+		}
+	}
+}
+
+// ReadOutbox returns up to limit outbox events with a sequence number
+// greater than afterSeq, in sequence (which, with one writer, is commit)
+// order, and the sequence number of the last one returned (afterSeq when
+// none).
+func (s *Store) ReadOutbox(ctx context.Context, afterSeq int64, limit int) ([]docstore.Event, int64, error) {
+	const op = "sqlite.ReadOutbox"
+	rows, err := s.read.QueryContext(ctx, `SELECT seq, event_id, collection, document_id, operation, version, payload, created_at
+		FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
+	if err != nil {
+		return nil, afterSeq, mapErr(op, err)
+	}
+	defer rows.Close()
+	var out []docstore.Event
+	last := afterSeq
+	for rows.Next() {
+		var e docstore.Event
+		var operation string
+		var payload []byte
+		var at int64
+		if err := rows.Scan(&last, &e.ID, &e.Collection, &e.DocumentID, &operation, &e.Version, &payload, &at); err != nil {
+			return nil, afterSeq, mapErr(op, err)
+		}
+		e.Operation = docstore.Operation(operation)
+		e.Payload = payload
+		e.Time = fromMicros(at)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, afterSeq, mapErr(op, err)
+	}
+	return out, last, nil
+}
