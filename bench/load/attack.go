@@ -55,7 +55,7 @@ func (a *Attacker) Close() {
 // Step sends requests from tr at rate per second for d and measures them.
 // Cancelling ctx stops the step early; the partial result is then returned
 // together with ctx's error.
-func (a *Attacker) Step(ctx context.Context, name string, tr vegeta.Targeter, rate int, d time.Duration) (StepResult, error) {
+func (a *Attacker) Step(ctx context.Context, tr vegeta.Targeter, rate int, d time.Duration) (StepResult, error) {
 	if rate <= 0 || d <= 0 {
 		return StepResult{}, fmt.Errorf("load: step needs a positive rate and duration, got %d/s for %s", rate, d)
 	}
@@ -73,7 +73,8 @@ func (a *Attacker) Step(ctx context.Context, name string, tr vegeta.Targeter, ra
 	expected := int(float64(rate)*d.Seconds()) + 16
 	lat := make([]time.Duration, 0, expected)
 	var errs uint64
-	for r := range atk.Attack(tr, vegeta.Rate{Freq: rate, Per: time.Second}, d, name) {
+	// An empty attack name spares vegeta an X-Vegeta-Attack header per request.
+	for r := range atk.Attack(tr, vegeta.Rate{Freq: rate, Per: time.Second}, d, "") {
 		m.Add(r)
 		lat = append(lat, r.Latency)
 		if r.Error != "" || r.Code < 200 || r.Code > 299 {

@@ -102,7 +102,7 @@ func (p *Process) waitReady(ctx context.Context, path string, timeout time.Durat
 				return nil
 			}
 			last = fmt.Errorf("GET %s: status %d", path, resp.StatusCode)
-		} else {
+		} else if ctx.Err() == nil {
 			last = err
 		}
 		select {

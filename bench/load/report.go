@@ -184,8 +184,16 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "Command: `%s`\n\n", e.Command)
 	fmt.Fprintf(&b, "Machine: %s, %d CPUs, GOMAXPROCS=%d, %s/%s, %s, %s\n\n",
 		e.CPUModel, e.NumCPU, e.GOMAXPROCS, e.OS, e.Arch, e.GoVersion, e.Started.Format(time.RFC3339))
-	fmt.Fprintf(&b, "Method: open-loop constant rate (vegeta), %s steps; a rate is sustained when throughput ≥ %s of it, errors < %s and p99 < %s. Documents seeded: %s.\n\n",
-		r.Step, percent(r.Criteria.MinThroughputRatio), percent(r.Criteria.MaxErrorRatio), r.Criteria.MaxP99, thousands(int64(r.Docs)))
+	fmt.Fprintf(&b, "Method: open-loop constant rate (vegeta), %s steps; a rate is sustained when throughput ≥ %s of it, errors < %s and p99 < %s.",
+		r.Step, percent(r.Criteria.MinThroughputRatio), percent(r.Criteria.MaxErrorRatio), r.Criteria.MaxP99)
+	if r.Docs > 0 {
+		fmt.Fprintf(&b, " Read scenarios run over %s seeded documents.", thousands(int64(r.Docs)))
+	}
+	b.WriteString("\n\n")
+	refKnown := false
+	for _, s := range r.Scenarios {
+		refKnown = refKnown || (s.Name == r.Reference && s.MaxRate > 0)
+	}
 	b.WriteString("| scenario | max sustained req/s | p50 | p99 | p99.9 | errors | vs " + r.Reference + " | target | result |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|:---:|\n")
 	for _, s := range r.Scenarios {
@@ -196,7 +204,7 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 			errs = thousands(int64(best.Errors)) + " / " + thousands(int64(best.Requests))
 		}
 		ratio, target := "—", "—"
-		if s.Ratio > 0 || (s.Verdict != VerdictReference && s.Search.Best == nil && s.Threshold > 0) {
+		if refKnown {
 			ratio = percent(s.Ratio)
 		}
 		if s.Threshold > 0 {

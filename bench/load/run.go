@@ -86,8 +86,8 @@ func (c Config) Validate() error {
 	switch {
 	case slices.Contains(c.Scenarios, ScenarioHello) && len(c.HelloCommand) == 0:
 		return errors.New("load: no command for the hello server")
-	case c.Docs < 1 || c.BatchSize < 1 || c.BatchSize > 100 || c.SeedWorkers < 1:
-		return fmt.Errorf("load: need docs ≥ 1, 1 ≤ batch ≤ 100, seed workers ≥ 1 (got %d, %d, %d)", c.Docs, c.BatchSize, c.SeedWorkers)
+	case c.Docs < 1 || c.BatchSize < 1 || c.BatchSize > MaxBatch || c.SeedWorkers < 1:
+		return fmt.Errorf("load: need docs ≥ 1, 1 ≤ batch ≤ %d, seed workers ≥ 1 (got %d, %d, %d)", MaxBatch, c.Docs, c.BatchSize, c.SeedWorkers)
 	case c.Step <= 0 || c.Warmup < 0 || c.Settle < 0:
 		return fmt.Errorf("load: need step > 0, warmup ≥ 0, settle ≥ 0 (got %s, %s, %s)", c.Step, c.Warmup, c.Settle)
 	case c.MaxDuration <= 0 || c.MaxRequests <= 0:

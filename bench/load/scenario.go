@@ -19,7 +19,7 @@ func runScenario(ctx context.Context, cfg Config, budget *Budget, name string, t
 
 	if cfg.Warmup > 0 {
 		if err := budget.Take(cfg.Search.StartRate, cfg.Warmup, overhead); err == nil {
-			w, err := atk.Step(ctx, name, tr, cfg.Search.StartRate, cfg.Warmup)
+			w, err := atk.Step(ctx, tr, cfg.Search.StartRate, cfg.Warmup)
 			if err != nil {
 				sr.Err = err.Error()
 				return sr
@@ -36,7 +36,7 @@ func runScenario(ctx context.Context, cfg Config, budget *Budget, name string, t
 		if err := pause(ctx, cfg.Settle); err != nil {
 			return StepResult{}, err
 		}
-		s, err := atk.Step(ctx, name, tr, rate, cfg.Step)
+		s, err := atk.Step(ctx, tr, rate, cfg.Step)
 		if err != nil {
 			return s, err
 		}

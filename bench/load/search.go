@@ -54,11 +54,11 @@ func (s StepResult) ErrorRatio() float64 {
 type Criteria struct {
 	// MinThroughputRatio is the least fraction of the offered rate that must
 	// be served successfully (0.95).
-	MinThroughputRatio float64
+	MinThroughputRatio float64 `json:"minThroughputRatio"`
 	// MaxErrorRatio is the error fraction that must not be reached (0.001).
-	MaxErrorRatio float64
+	MaxErrorRatio float64 `json:"maxErrorRatio"`
 	// MaxP99 is the p99 latency that must not be reached (50 ms).
-	MaxP99 time.Duration
+	MaxP99 time.Duration `json:"maxP99Ns"`
 }
 
 // DefaultCriteria are the criteria of Basalt's performance acceptance tests.

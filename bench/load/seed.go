@@ -14,6 +14,9 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
+// MaxBatch is the most operations Basalt accepts in one POST /v1/batch.
+const MaxBatch = 100
+
 // Seeder fills the bench collection of a Basalt server.
 type Seeder struct {
 	// BaseURL is Basalt's http://host:port.
@@ -37,8 +40,8 @@ func (s Seeder) CreateCollection(ctx context.Context) error {
 // creation order. progress, when not nil, is called after each batch with
 // the number of documents created so far.
 func (s Seeder) Seed(ctx context.Context, n, batchSize, workers int, seed uint64, progress func(done int)) ([]string, error) {
-	if n < 1 || batchSize < 1 || workers < 1 {
-		return nil, fmt.Errorf("load: seed needs positive n, batch size and workers (got %d, %d, %d)", n, batchSize, workers)
+	if n < 1 || batchSize < 1 || batchSize > MaxBatch || workers < 1 {
+		return nil, fmt.Errorf("load: seed needs n ≥ 1, 1 ≤ batch size ≤ %d and workers ≥ 1 (got %d, %d, %d)", MaxBatch, n, batchSize, workers)
 	}
 	type op struct {
 		Op         string `json:"op"`

@@ -54,13 +54,15 @@ func operandType(c *Compare) Type {
 // checkOp checks that c.Op (with c.Any) applies to c.Field; pos is the
 // operator's offset.
 func (p *parser) checkOp(c *Compare, pos int) error {
-	f, name, op := c.Field, quoteName(c.Field.Name()), opText(c.Op, c.Any)
+	f := c.Field
+	name := func() string { return quoteName(f.Name()) }
+	op := func() string { return opText(c.Op, c.Any) }
 	if c.Any {
 		if f.Type != TypeArray {
-			return filterErr(pos, "operator %q needs an array field, but %s is %s", op, name, article(f.Type))
+			return filterErr(pos, "operator %q needs an array field, but %s is %s", op(), name(), article(f.Type))
 		}
 		if f.Items == TypeArray || f.Items == TypeObject {
-			return filterErr(pos, "operator %q compares scalar elements, but the elements of %s are %ss", op, name, f.Items)
+			return filterErr(pos, "operator %q compares scalar elements, but the elements of %s are %ss", op(), name(), f.Items)
 		}
 	}
 	t := operandType(c)
@@ -69,7 +71,7 @@ func (p *parser) checkOp(c *Compare, pos int) error {
 	case TypeArray, TypeObject:
 		ok = c.Op == OpEq || c.Op == OpNe // null checks only; the literal is checked later
 		if !ok {
-			return filterErr(pos, "%s is %s; it can only be compared with null (use ?= and friends for elements)", name, article(t))
+			return filterErr(pos, "%s is %s; it can only be compared with null%s", name(), article(t), elementHint(t))
 		}
 	case TypeAny, TypeBoolean:
 		ok = c.Op == OpEq || c.Op == OpNe || c.Op == OpIn || c.Op == OpNotIn
@@ -79,13 +81,13 @@ func (p *parser) checkOp(c *Compare, pos int) error {
 		ok = c.Op != OpContains && c.Op != OpNotContains
 	}
 	if !ok {
-		what := string(t.String()) + " field"
+		what := t.String() + " field"
 		if c.Any {
 			what = "array of " + t.String() + " field"
 		} else if t == TypeAny {
 			what = "field of mixed type"
 		}
-		return filterErr(pos, "operator %q does not apply to %s %s", op, what, name)
+		return filterErr(pos, "operator %q does not apply to %s %s", op(), what, name())
 	}
 	return nil
 }
@@ -93,7 +95,7 @@ func (p *parser) checkOp(c *Compare, pos int) error {
 // checkValue checks literal v against c (whose Op is already checked) and
 // returns it converted for the field (timestamps); pos is its offset.
 func checkValue(c *Compare, v Value, pos int) (Value, error) {
-	name := quoteName(c.Field.Name())
+	name := func() string { return quoteName(c.Field.Name()) }
 	if v.Kind == ValueNull {
 		switch {
 		case c.Op == OpIn || c.Op == OpNotIn:
@@ -111,7 +113,7 @@ func checkValue(c *Compare, v Value, pos int) (Value, error) {
 	case TypeAny:
 		return v, nil // any scalar; checkOp limited the operators
 	case TypeArray, TypeObject:
-		return v, filterErr(pos, "%s is %s; it can only be compared with null", name, article(t))
+		return v, filterErr(pos, "%s is %s; it can only be compared with null%s", name(), article(t), elementHint(t))
 	case TypeString, TypeTime:
 		want = ValueString
 	case TypeNumber, TypeInteger:
@@ -120,20 +122,23 @@ func checkValue(c *Compare, v Value, pos int) (Value, error) {
 		want = ValueBool
 	}
 	if v.Kind != want {
-		return v, filterErr(pos, "%s is %s field, so it cannot be compared with %s", name, article(t), kindArticle(v.Kind))
+		return v, filterErr(pos, "%s is %s field, so it cannot be compared with %s", name(), article(t), kindArticle(v.Kind))
 	}
 	switch t {
 	case TypeInteger:
 		if v.Num != math.Trunc(v.Num) {
-			return v, filterErr(pos, "%s is an integer field, so it cannot be compared with a fractional number", name)
+			return v, filterErr(pos, "%s is an integer field, so it cannot be compared with a fractional number", name())
 		}
 		if math.Abs(v.Num) > maxExactInt {
-			return v, filterErr(pos, "integer out of range for %s (at most 2^53 in magnitude)", name)
+			return v, filterErr(pos, "integer out of range for %s (at most 2^53 in magnitude)", name())
 		}
 	case TypeTime:
 		tm, err := time.Parse(time.RFC3339Nano, v.Str)
+		if y := tm.UTC().Year(); err == nil && (y < 1 || y > 9999) {
+			return v, filterErr(pos, "timestamp out of range for %s (years 0001 to 9999 in UTC)", name())
+		}
 		if err != nil {
-			return v, filterErr(pos, `%s needs an RFC 3339 timestamp such as "2026-01-02T15:04:05Z"`, name)
+			return v, filterErr(pos, `%s needs an RFC 3339 timestamp such as "2026-01-02T15:04:05Z"`, name())
 		}
 		return Value{Kind: ValueTime, Time: tm.UTC()}, nil
 	}
@@ -161,4 +166,12 @@ func kindArticle(k ValueKind) string {
 		return "a boolean"
 	}
 	return "null"
+}
+
+// elementHint points array comparisons to the any-of operators.
+func elementHint(t Type) string {
+	if t == TypeArray {
+		return ` (compare its elements with "?=", "?in" and the other "?" operators)`
+	}
+	return ""
 }

@@ -15,9 +15,10 @@ const (
 )
 
 // Format renders e in the filter language, with the fewest parentheses that
-// keep its structure (plus parentheses around the operand of "!" when it is
-// a comparison, for readability). For any e returned by ParseFilter,
-// ParseFilter(Format(e)) returns the same AST. Format(nil) is "".
+// keep its structure, so its nesting depth never exceeds that of the source
+// ("!(a = 1)" is written "!a = 1"). For any e returned by ParseFilter,
+// ParseFilter(Format(e)) returns the same AST under the same Limits.
+// Format(nil) is "".
 //
 // Format is meant for logs, tests and cache keys: strings are always
 // double-quoted with escapes for quotes, backslashes and control characters,
@@ -37,12 +38,6 @@ func formatExpr(b *strings.Builder, e Expr, prec int) {
 		formatTerms(b, e.Terms, " && ", precAnd, precUnary, prec)
 	case *Not:
 		b.WriteByte('!')
-		if c, ok := e.X.(*Compare); ok && c != nil {
-			b.WriteByte('(')
-			formatCompare(b, c)
-			b.WriteByte(')')
-			return
-		}
 		formatExpr(b, e.X, precUnary)
 	case *Compare:
 		formatCompare(b, e)

@@ -102,7 +102,7 @@ func (p *parser) parseOr(depth int) (Expr, error) {
 	if err != nil || p.tok.kind != tOr {
 		return first, err
 	}
-	terms := flatten(nil, first, true)
+	terms := flatten(make([]Expr, 0, 4), first, true)
 	for p.tok.kind == tOr {
 		if err := p.advance(); err != nil {
 			return nil, err
@@ -121,7 +121,7 @@ func (p *parser) parseAnd(depth int) (Expr, error) {
 	if err != nil || p.tok.kind != tAnd {
 		return first, err
 	}
-	terms := flatten(nil, first, false)
+	terms := flatten(make([]Expr, 0, 4), first, false)
 	for p.tok.kind == tAnd {
 		if err := p.advance(); err != nil {
 			return nil, err

@@ -9,8 +9,8 @@ package query
 // The result always ends with the id key, so the order is total: when src
 // does not name id, an ascending id key is appended; when it does, keys after
 // id (which could never change the order) are dropped. An empty src sorts by
-// id ascending. The implicit id key does not count against
-// lim.MaxSortKeys. Errors are *fault.Error values of kind fault.Invalid.
+// id ascending. The id key does not count against lim.MaxSortKeys, so
+// ParseSort(FormatSort(keys)) returns keys. Errors are *fault.Error values of kind fault.Invalid.
 func ParseSort(src string, s *Schema, lim Limits) ([]SortKey, error) {
 	lim = lim.withDefaults()
 	if len(src) > lim.MaxLength {
@@ -20,7 +20,8 @@ func ParseSort(src string, s *Schema, lim Limits) ([]SortKey, error) {
 	if isBlank(src) {
 		return []SortKey{{Field: id}}, nil
 	}
-	var keys []SortKey
+	keys := make([]SortKey, 0, 4)
+	names := make([]string, 0, 4) // the names of the keys, for duplicates
 	hasID := false
 	err := splitList(src, func(name string, pos int) error {
 		if name == "" {
@@ -46,15 +47,16 @@ func ParseSort(src string, s *Schema, lim Limits) ([]SortKey, error) {
 		default:
 			return errAt(opSort, "sort", pos, "cannot sort by %s: it is %s", quoteName(name), article(f.Type))
 		}
-		for _, o := range keys {
-			if o.Field.Name() == name {
+		for _, o := range names {
+			if o == name {
 				return errAt(opSort, "sort", pos, "duplicate sort key %s", quoteName(name))
 			}
 		}
-		if len(keys) >= lim.MaxSortKeys {
+		if f.System != SystemID && len(keys) >= lim.MaxSortKeys {
 			return errAt(opSort, "sort", pos, "more than %d sort keys", lim.MaxSortKeys)
 		}
 		k.Field = f
+		names = append(names, name)
 		if !hasID {
 			keys = append(keys, k)
 		}

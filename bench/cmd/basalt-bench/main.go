@@ -35,6 +35,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	jsonPath := fs.String("json", "", "also write the report as JSON to this file (- for stdout)")
 	strict := fs.Bool("strict", false, "exit with status 3 when a scenario FAILs its threshold")
 	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "basalt-bench: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
 	exe, err := os.Executable()
@@ -44,6 +51,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.HelloCommand = []string{exe, "hello"}
 	cfg.Log = stderr
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintf(stderr, "basalt-bench: %v\n", err)
+		return 2
+	}
 
 	env := load.CurrentEnvironment(args)
 	fmt.Fprintf(stderr, "command: %s\ncpu: %s, %d CPUs, GOMAXPROCS=%d, %s\n", env.Command, env.CPUModel, env.NumCPU, env.GOMAXPROCS, env.GoVersion)

@@ -2,7 +2,9 @@ package restapi
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/basaltdev/basalt/internal/docstore"
@@ -13,6 +15,10 @@ import (
 func escapeToken(s string) string { return jsonvalue.EscapePointerToken(s) }
 func quote(s string) string       { return strconv.Quote(s) }
 func itoa(i int) string           { return strconv.Itoa(i) }
+
+// sortedKeys returns the keys of m in order, so the first error reported
+// about a body does not depend on map iteration order.
+func sortedKeys(m map[string]any) []string { return slices.Sorted(maps.Keys(m)) }
 
 // batchResponse is the body of a committed batch.
 type batchResponse struct {
@@ -63,7 +69,8 @@ func (a *API) batch(w http.ResponseWriter, r *http.Request) {
 // (known op names, ids, data against schemas, versions).
 func batchOps(body map[string]any, maxOps int) ([]docstore.BatchOp, error) {
 	var raw []any
-	for k, v := range body {
+	for _, k := range sortedKeys(body) {
+		v := body[k]
 		if k != "operations" {
 			return nil, bodyError("/"+escapeToken(k), "unknown member "+quote(k)+" (expected operations)")
 		}
@@ -107,7 +114,8 @@ func batchOp(item any, at string) (docstore.BatchOp, error) {
 		return s, nil
 	}
 	var err error
-	for k, v := range obj {
+	for _, k := range sortedKeys(obj) {
+		v := obj[k]
 		switch k {
 		case "op":
 			var s string

@@ -49,7 +49,8 @@ func (a *API) listCollections(w http.ResponseWriter, r *http.Request) {
 // set, is the name in the path: a body name must then equal it.
 func collectionSpec(body map[string]any, pathName string) (docstore.CollectionSpec, error) {
 	var spec docstore.CollectionSpec
-	for k, v := range body {
+	for _, k := range sortedKeys(body) {
+		v := body[k]
 		switch k {
 		case "name":
 			s, ok := v.(string)
@@ -96,7 +97,8 @@ func indexes(v any) ([]docstore.Index, error) {
 			return nil, bodyError(at, "an index must be an object")
 		}
 		var idx docstore.Index
-		for k, fv := range obj {
+		for _, k := range sortedKeys(obj) {
+			fv := obj[k]
 			if k != "fields" {
 				return nil, bodyError(at+"/"+escapeToken(k), "unknown member "+quote(k)+" (expected fields)")
 			}

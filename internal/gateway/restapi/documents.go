@@ -104,7 +104,7 @@ func (a *API) createDocument(w http.ResponseWriter, r *http.Request) {
 		a.WriteProblem(w, r, err)
 		return
 	}
-	data, err := a.readBody(w, r, false)
+	data, err := a.readData(w, r, false)
 	if err != nil {
 		a.WriteProblem(w, r, err)
 		return
@@ -194,7 +194,7 @@ func (a *API) updateDocument(w http.ResponseWriter, r *http.Request, patch bool)
 		a.WriteProblem(w, r, err)
 		return
 	}
-	body, err := a.readBody(w, r, patch)
+	body, err := a.readData(w, r, patch)
 	if err != nil {
 		a.WriteProblem(w, r, err)
 		return

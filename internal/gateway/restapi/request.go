@@ -73,8 +73,19 @@ func checkContentType(r *http.Request, mergePatch bool) error {
 }
 
 // readBody reads the whole body, bounded by MaxBodyBytes, checks its media
-// type and decodes it as a JSON object.
+// type and decodes it as a JSON object. Pointers of decoding errors are
+// relative to the body.
 func (a *API) readBody(w http.ResponseWriter, r *http.Request, mergePatch bool) (map[string]any, error) {
+	return a.readBodyAt(w, r, mergePatch, "")
+}
+
+// readData is readBody for bodies that are a document's data: error
+// pointers start with /data, as the service's do.
+func (a *API) readData(w http.ResponseWriter, r *http.Request, mergePatch bool) (map[string]any, error) {
+	return a.readBodyAt(w, r, mergePatch, "/data")
+}
+
+func (a *API) readBodyAt(w http.ResponseWriter, r *http.Request, mergePatch bool, prefix string) (map[string]any, error) {
 	if err := checkContentType(r, mergePatch); err != nil {
 		return nil, err
 	}
@@ -90,7 +101,16 @@ func (a *API) readBody(w http.ResponseWriter, r *http.Request, mergePatch bool) 
 		return nil, fault.Wrap(fault.Invalid, "restapi", err, "the request body could not be read")
 	}
 	// Decoded values never alias buf, so it can go back to the pool.
-	return jsonvalue.DecodeObject(buf.Bytes(), a.opts.JSON)
+	m, err := jsonvalue.DecodeObject(buf.Bytes(), a.opts.JSON)
+	if err != nil && prefix != "" {
+		var fe *fault.Error
+		if errors.As(err, &fe) {
+			for i := range fe.Fields {
+				fe.Fields[i].Pointer = prefix + fe.Fields[i].Pointer
+			}
+		}
+	}
+	return m, err
 }
 
 // checkQuery rejects query parameters other than allowed (probably typos)

@@ -214,7 +214,9 @@ func (b *builder) compare(c *query.Compare, neg bool) error {
 	if neg {
 		b.w("NOT ")
 	}
-	b.w("EXISTS (SELECT 1 FROM json_each(data,", path, ") AS e WHERE ")
+	// Array elements have integer keys; this skips the single row json_each
+	// yields for a scalar or null.
+	b.w("EXISTS (SELECT 1 FROM json_each(data,", path, ") AS e WHERE typeof(e.key) = 'integer' AND ")
 	if err := b.leaf(leafTarget{x: "e.value", jt: "e.type", typ: c.Field.Items}, op, values, opNeg); err != nil {
 		return err
 	}

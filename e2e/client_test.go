@@ -1,0 +1,109 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/basaltdev/basalt/internal/app"
+)
+
+// client is a small HTTP client for scenarios.
+type client struct {
+	t    *testing.T
+	base string
+	http *http.Client
+}
+
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r response) JSON(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("response is not a JSON object: %v\n%s", err, r.Body)
+	}
+	return m
+}
+
+func (c *client) do(method, path string, body string, headers ...string) response {
+	c.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(c.t.Context(), method, c.base+path, rd)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return response{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+func (c *client) must(status int, method, path, body string, headers ...string) response {
+	c.t.Helper()
+	r := c.do(method, path, body, headers...)
+	if r.Status != status {
+		c.t.Fatalf("%s %s: status %d, want %d\n%s", method, path, r.Status, status, r.Body)
+	}
+	return r
+}
+
+// startApp runs app.Run on 127.0.0.1:0 with a fresh data directory and
+// returns a client for it. The server stops when the test ends.
+func startApp(t *testing.T) (*client, *syncBuffer) {
+	t.Helper()
+	cfg := app.DefaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	logs := &syncBuffer{}
+	cfg.Logs = logs
+	addr := make(chan string, 1)
+	cfg.Ready = func(a string) { addr <- a }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx, cfg) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("app.Run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("app.Run did not stop within 30s")
+		}
+	})
+	select {
+	case a := <-addr:
+		return &client{t: t, base: "http://" + a, http: &http.Client{Timeout: 30 * time.Second}}, logs
+	case err := <-done:
+		t.Fatalf("app.Run returned before serving: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("app.Run did not start within 30s")
+	}
+	return nil, nil
+}

@@ -1,0 +1,203 @@
+// Package storagetest is the conformance suite of docstore.Store: every
+// storage engine (SQLite, PostgreSQL) runs it, so the engines answer alike.
+//
+// An engine's test calls Run with a function that opens a fresh, empty
+// store for one test (and closes it in t.Cleanup). Subtests are named
+// engine=<engine>/contract=docstore/<Case>, so
+// go test -run 'engine=sqlite/contract=docstore/Filter' selects one case.
+//
+// Orders the suite expects of every engine: nulls and missing fields sort
+// first ascending and last descending; strings compare by their UTF-8 bytes;
+// numbers numerically regardless of how they were written; false before
+// true.
+package storagetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/fault"
+)
+
+// OutboxReader is implemented by stores whose outbox the suite can inspect
+// (the relay needs the same ability). ReadOutbox returns up to limit events
+// recorded after the position afterSeq, in recording order, and the
+// position of the last one returned (afterSeq when none). Position 0 is
+// before the first event.
+type OutboxReader interface {
+	ReadOutbox(ctx context.Context, afterSeq int64, limit int) ([]docstore.Event, int64, error)
+}
+
+// Run runs the docstore contract against the stores open returns.
+func Run(t *testing.T, engine string, open func(t *testing.T) docstore.Store) {
+	cases := []struct {
+		name string
+		fn   func(t *testing.T, s docstore.Store)
+	}{
+		{"CollectionCRUD", testCollectionCRUD},
+		{"CollectionInvalidNames", testCollectionInvalidNames},
+		{"CollectionIndexChanges", testCollectionIndexChanges},
+		{"CollectionDeleteDropsDocuments", testCollectionDeleteDropsDocuments},
+		{"DocumentCRUD", testDocumentCRUD},
+		{"DocumentRoundTrip", testDocumentRoundTrip},
+		{"DocumentMissingCollection", testDocumentMissingCollection},
+		{"ConditionalWrites", testConditionalWrites},
+		{"EachDocument", testEachDocument},
+		{"WriteRollbackOnError", testWriteRollbackOnError},
+		{"WriteRollbackOnPanic", testWriteRollbackOnPanic},
+		{"TxSeesOwnWrites", testTxSeesOwnWrites},
+		{"Outbox", testOutbox},
+		{"Idempotency", testIdempotency},
+		{"IdempotencyPurge", testIdempotencyPurge},
+		{"Filter", testFilter},
+		{"FilterRejectsUnsafeFields", testFilterRejectsUnsafeFields},
+		{"Sort", testSort},
+		{"Pagination", testPagination},
+		{"PaginationUnderConcurrentInserts", testPaginationConcurrent},
+		{"CountDocuments", testCountDocuments},
+	}
+	t.Run("engine="+engine, func(t *testing.T) {
+		t.Run("contract=docstore", func(t *testing.T) {
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					t.Parallel()
+					c.fn(t, open(t))
+				})
+			}
+		})
+	})
+}
+
+// at returns the time of the fixtures plus minutes: microsecond precision,
+// UTC.
+func at(minutes int) time.Time {
+	return time.Date(2026, 11, 26, 12, minutes, 0, 123456000, time.UTC)
+}
+
+func collection(name string, indexes ...docstore.Index) docstore.Collection {
+	return docstore.Collection{
+		Name: name, Schema: json.RawMessage(`{"type":"object"}`), Indexes: indexes,
+		Version: 1, CreatedAt: at(0), UpdatedAt: at(0),
+	}
+}
+
+func doc(coll, id, data string) docstore.Document {
+	return docstore.Document{Collection: coll, ID: id, Version: 1, CreatedAt: at(0), UpdatedAt: at(0),
+		Data: json.RawMessage(data)}
+}
+
+func write(t *testing.T, s docstore.Store, fn func(ctx context.Context, tx docstore.Tx) error) error {
+	t.Helper()
+	ctx := context.Background()
+	return s.Write(ctx, func(tx docstore.Tx) error { return fn(ctx, tx) })
+}
+
+func mustWrite(t *testing.T, s docstore.Store, fn func(ctx context.Context, tx docstore.Tx) error) {
+	t.Helper()
+	if err := write(t, s, fn); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+}
+
+func createCollection(t *testing.T, s docstore.Store, c docstore.Collection) {
+	t.Helper()
+	mustWrite(t, s, func(ctx context.Context, tx docstore.Tx) error { return tx.CreateCollection(ctx, c) })
+}
+
+func insert(t *testing.T, s docstore.Store, docs ...docstore.Document) {
+	t.Helper()
+	mustWrite(t, s, func(ctx context.Context, tx docstore.Tx) error {
+		for _, d := range docs {
+			if err := tx.InsertDocument(ctx, d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func wantKind(t *testing.T, what string, err error, kind fault.Kind) {
+	t.Helper()
+	if !fault.Is(err, kind) {
+		t.Fatalf("%s: got error %v (kind %q), want kind %q", what, err, fault.KindOf(err), kind)
+	}
+}
+
+func wantOK(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func sameDocument(t *testing.T, got, want docstore.Document) {
+	t.Helper()
+	if got.Collection != want.Collection || got.ID != want.ID || got.Version != want.Version ||
+		string(got.Data) != string(want.Data) {
+		t.Fatalf("document = %+v (data %s), want %+v (data %s)", got, got.Data, want, want.Data)
+	}
+	sameTime(t, "CreatedAt", got.CreatedAt, want.CreatedAt)
+	sameTime(t, "UpdatedAt", got.UpdatedAt, want.UpdatedAt)
+}
+
+func sameTime(t *testing.T, what string, got, want time.Time) {
+	t.Helper()
+	if !got.Equal(want) || got.Location() != time.UTC {
+		t.Fatalf("%s = %v, want %v in UTC", what, got, want.UTC())
+	}
+}
+
+func ids(docs []docstore.Document) []string {
+	out := make([]string, len(docs))
+	for i, d := range docs {
+		out[i] = d.ID
+	}
+	return out
+}
+
+func sameIDs(got, want []string) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// errBoom is what test transactions fail with.
+var errBoom = errors.New("boom")
+
+func outboxAll(t *testing.T, s docstore.Store) ([]docstore.Event, bool) {
+	t.Helper()
+	r, ok := s.(OutboxReader)
+	if !ok {
+		return nil, false
+	}
+	var all []docstore.Event
+	var seq int64
+	for {
+		evs, next, err := r.ReadOutbox(context.Background(), seq, 2)
+		wantOK(t, "ReadOutbox", err)
+		if len(evs) == 0 {
+			if next != seq {
+				t.Fatalf("ReadOutbox returned no events but moved from %d to %d", seq, next)
+			}
+			return all, true
+		}
+		if next <= seq {
+			t.Fatalf("ReadOutbox position did not advance: %d -> %d", seq, next)
+		}
+		all = append(all, evs...)
+		seq = next
+	}
+}
+
+func describe(v any) string { return fmt.Sprintf("%#v", v) }
