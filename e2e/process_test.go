@@ -176,7 +176,9 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 			}
 		})
 	}
+	loadStart := time.Now()
 	wg.Wait()
+	t.Logf("killed after %v of load", time.Since(loadStart))
 	select {
 	case <-killed:
 	default:

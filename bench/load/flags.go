@@ -27,6 +27,7 @@ func DefaultConfig() Config {
 			MinRate:    10,
 			Bisections: 4,
 			Precision:  0.05,
+			Retries:    1,
 			Criteria:   DefaultCriteria(),
 		},
 		Attack:     DefaultAttackConfig(),
@@ -70,6 +71,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Search.MaxRate, "max-rate", c.Search.MaxRate, "highest rate ever offered (req/s)")
 	fs.IntVar(&c.Search.MinRate, "min-rate", c.Search.MinRate, "lowest rate tried when the start rate fails (req/s)")
 	fs.IntVar(&c.Search.Bisections, "bisect", c.Search.Bisections, "most bisection steps after bracketing")
+	fs.IntVar(&c.Search.Retries, "retries", c.Search.Retries, "times a failing step is run again before its rate counts as failing")
 	fs.Float64Var(&c.Search.Precision, "precision", c.Search.Precision, "stop bisecting when the bracket is narrower than this fraction")
 	fs.Float64Var(&c.Search.Criteria.MinThroughputRatio, "min-throughput", c.Search.Criteria.MinThroughputRatio, "a step passes when throughput ≥ this fraction of the offered rate")
 	fs.Float64Var(&c.Search.Criteria.MaxErrorRatio, "max-errors", c.Search.Criteria.MaxErrorRatio, "a step passes when the error fraction is below this")

@@ -25,6 +25,9 @@ type Environment struct {
 	GoVersion string `json:"goVersion"`
 	OS        string `json:"os"`
 	Arch      string `json:"arch"`
+	// LoadAverage is /proc/loadavg's 1, 5 and 15 minute figures at the
+	// start: other work on a shared machine skews every number.
+	LoadAverage string `json:"loadAverage,omitempty"`
 	// Started is when the run began.
 	Started time.Time `json:"started"`
 }
@@ -32,15 +35,29 @@ type Environment struct {
 // CurrentEnvironment describes this process; args is os.Args.
 func CurrentEnvironment(args []string) Environment {
 	return Environment{
-		Command:    QuoteCommand(args),
-		CPUModel:   cpuModel("/proc/cpuinfo"),
-		NumCPU:     runtime.NumCPU(),
-		GOMAXPROCS: runtime.GOMAXPROCS(0),
-		GoVersion:  runtime.Version(),
-		OS:         runtime.GOOS,
-		Arch:       runtime.GOARCH,
-		Started:    time.Now().UTC().Truncate(time.Second),
+		Command:     QuoteCommand(args),
+		CPUModel:    cpuModel("/proc/cpuinfo"),
+		NumCPU:      runtime.NumCPU(),
+		GOMAXPROCS:  runtime.GOMAXPROCS(0),
+		GoVersion:   runtime.Version(),
+		OS:          runtime.GOOS,
+		Arch:        runtime.GOARCH,
+		Started:     time.Now().UTC().Truncate(time.Second),
+		LoadAverage: loadAverage("/proc/loadavg"),
 	}
+}
+
+// loadAverage returns the first three fields of a loadavg file, or "".
+func loadAverage(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // cpuModel returns the first "model name" of a cpuinfo file, or "unknown".
@@ -184,6 +201,9 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "Command: `%s`\n\n", e.Command)
 	fmt.Fprintf(&b, "Machine: %s, %d CPUs, GOMAXPROCS=%d, %s/%s, %s, %s\n\n",
 		e.CPUModel, e.NumCPU, e.GOMAXPROCS, e.OS, e.Arch, e.GoVersion, e.Started.Format(time.RFC3339))
+	if e.LoadAverage != "" {
+		fmt.Fprintf(&b, "Load average at start: %s\n\n", e.LoadAverage)
+	}
 	fmt.Fprintf(&b, "Method: open-loop constant rate (vegeta), %s steps; a rate is sustained when throughput ≥ %s of it, errors < %s and p99 < %s.",
 		r.Step, percent(r.Criteria.MinThroughputRatio), percent(r.Criteria.MaxErrorRatio), r.Criteria.MaxP99)
 	if r.Docs > 0 {

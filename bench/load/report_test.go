@@ -149,6 +149,16 @@ func TestCPUModel(t *testing.T) {
 	if got := cpuModel(path); got != "AMD EPYC 7B13" {
 		t.Errorf("cpuModel = %q", got)
 	}
+	loadavg := filepath.Join(t.TempDir(), "loadavg")
+	if err := os.WriteFile(loadavg, []byte("0.52 0.40 0.31 1/123 4567\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := loadAverage(loadavg); got != "0.52 0.40 0.31" {
+		t.Errorf("loadAverage = %q", got)
+	}
+	if got := loadAverage(filepath.Join(t.TempDir(), "missing")); got != "" {
+		t.Errorf("loadAverage(missing) = %q", got)
+	}
 	if got := cpuModel(filepath.Join(t.TempDir(), "missing")); got != "unknown" {
 		t.Errorf("cpuModel(missing) = %q", got)
 	}

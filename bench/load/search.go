@@ -99,6 +99,10 @@ type SearchConfig struct {
 	Bisections int
 	// Precision ends bisection once (fail-pass)/pass is below it (e.g. 0.05).
 	Precision float64
+	// Retries is how many times a failing step is run again before its rate
+	// counts as failing, so that a moment of noise on a shared machine does
+	// not end the search; a rate passes when any attempt passes.
+	Retries int
 	// Criteria judge each step.
 	Criteria Criteria
 }
@@ -112,8 +116,8 @@ func (c SearchConfig) Validate() error {
 		return fmt.Errorf("load: start rate %d below min rate %d", c.StartRate, c.MinRate)
 	case c.MaxRate < c.StartRate:
 		return fmt.Errorf("load: max rate %d below start rate %d", c.MaxRate, c.StartRate)
-	case c.Bisections < 0:
-		return fmt.Errorf("load: negative bisections %d", c.Bisections)
+	case c.Bisections < 0 || c.Retries < 0:
+		return fmt.Errorf("load: negative bisections %d or retries %d", c.Bisections, c.Retries)
 	}
 	return nil
 }
@@ -130,7 +134,8 @@ type SearchResult struct {
 
 // FindMaxRate finds the highest rate that passes cfg.Criteria: it doubles
 // from StartRate while steps pass (halving instead while they fail), then
-// bisects between the best passing and the lowest failing rate. It returns
+// bisects between the best passing and the lowest failing rate. A failing
+// step is retried up to cfg.Retries times before its rate counts as failing. It returns
 // the steps so far together with any runner error other than the budget
 // running out.
 func FindMaxRate(ctx context.Context, cfg SearchConfig, run StepRunner) (SearchResult, error) {
@@ -139,29 +144,36 @@ func FindMaxRate(ctx context.Context, cfg SearchConfig, run StepRunner) (SearchR
 		return res, err
 	}
 	failing := 0 // lowest failing rate; 0 means none yet
+	// step runs rate (with retries) and reports whether the search may go on.
 	step := func(rate int) (bool, error) {
-		s, err := run(ctx, rate)
-		if err != nil {
-			if errors.Is(err, ErrBudgetExhausted) {
-				res.Truncated = true
-				return false, nil
+		for attempt := 0; ; attempt++ {
+			s, err := run(ctx, rate)
+			if err != nil {
+				if errors.Is(err, ErrBudgetExhausted) {
+					res.Truncated = true
+					return false, nil
+				}
+				if s.Requests > 0 {
+					res.Steps = append(res.Steps, cfg.Criteria.Judge(s))
+				}
+				return false, fmt.Errorf("load: step at %d req/s: %w", rate, err)
 			}
-			if s.Requests > 0 {
-				res.Steps = append(res.Steps, cfg.Criteria.Judge(s))
+			s = cfg.Criteria.Judge(s)
+			res.Steps = append(res.Steps, s)
+			if s.Pass {
+				if res.Best == nil || s.Rate > res.Best.Rate {
+					best := s
+					res.Best = &best
+				}
+				return true, nil
 			}
-			return false, fmt.Errorf("load: step at %d req/s: %w", rate, err)
+			if attempt >= cfg.Retries {
+				if failing == 0 || rate < failing {
+					failing = rate
+				}
+				return true, nil
+			}
 		}
-		s = cfg.Criteria.Judge(s)
-		res.Steps = append(res.Steps, s)
-		if s.Pass {
-			if res.Best == nil || s.Rate > res.Best.Rate {
-				best := s
-				res.Best = &best
-			}
-		} else if failing == 0 || rate < failing {
-			failing = rate
-		}
-		return true, nil
 	}
 
 	// Bracket: double while passing, or halve while failing.

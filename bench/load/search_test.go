@@ -140,6 +140,33 @@ func TestFindMaxRate(t *testing.T) {
 	}
 }
 
+func TestFindMaxRateRetries(t *testing.T) {
+	// The first attempt at 400 req/s meets a noisy moment; the retry passes.
+	var rates []int
+	noisy := true
+	run := func(_ context.Context, rate int) (StepResult, error) {
+		rates = append(rates, rate)
+		s := StepResult{Rate: rate, Requests: 100, Throughput: float64(rate), P99: time.Millisecond}
+		if rate > 1000 || (rate == 400 && noisy) {
+			noisy = rate != 400
+			s.P99 = time.Second
+		}
+		return s, nil
+	}
+	cfg := testSearchConfig()
+	cfg.Retries, cfg.Bisections = 1, 0
+	res, err := FindMaxRate(context.Background(), cfg, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{100, 200, 400, 400, 800, 1600, 1600}; !slices.Equal(rates, want) {
+		t.Errorf("rates = %v, want %v", rates, want)
+	}
+	if res.Best == nil || res.Best.Rate != 800 || len(res.Steps) != 7 {
+		t.Errorf("best %+v after %d steps, want 800 after 7", res.Best, len(res.Steps))
+	}
+}
+
 func TestFindMaxRateRunnerError(t *testing.T) {
 	boom := errors.New("connection refused")
 	calls := 0
@@ -168,6 +195,7 @@ func TestSearchConfigValidate(t *testing.T) {
 		func(c *SearchConfig) { c.StartRate = 5 },
 		func(c *SearchConfig) { c.MaxRate = 50 },
 		func(c *SearchConfig) { c.Bisections = -1 },
+		func(c *SearchConfig) { c.Retries = -1 },
 	}
 	for i, mutate := range bad {
 		cfg := testSearchConfig()

@@ -197,7 +197,9 @@ func (s *Service) PatchDocument(ctx context.Context, r PatchRequest) (Document, 
 		return Document{}, fault.Wrap(fault.Invalid, op, err, "invalid patch")
 	}
 	return idempotent(ctx, s, op, r.IdempotencyKey, request{"patch", r.Collection, r.ID, canonPatch, r.IfMatch},
-		func(tx Tx) (Document, error) { return s.applyPatch(ctx, op, "/data", tx, r.Collection, r.ID, r.Patch, r.IfMatch) })
+		func(tx Tx) (Document, error) {
+			return s.applyPatch(ctx, op, "/data", tx, r.Collection, r.ID, r.Patch, r.IfMatch)
+		})
 }
 
 func (s *Service) applyPatch(ctx context.Context, op, prefix string, tx Tx, collection, id string, patch Data, ifMatch int64) (Document, error) {
@@ -271,7 +273,9 @@ func (s *Service) DeleteDocument(ctx context.Context, r DeleteRequest) error {
 		return err
 	}
 	_, err := idempotent(ctx, s, op, r.IdempotencyKey, request{"delete", r.Collection, r.ID, nil, r.IfMatch},
-		func(tx Tx) (struct{}, error) { return struct{}{}, s.applyDelete(ctx, op, tx, r.Collection, r.ID, r.IfMatch) })
+		func(tx Tx) (struct{}, error) {
+			return struct{}{}, s.applyDelete(ctx, op, tx, r.Collection, r.ID, r.IfMatch)
+		})
 	return err
 }
 

@@ -33,7 +33,9 @@ type fixture struct {
 	clock *clock
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureTB(t) }
+
+func newFixtureTB(t testing.TB) *fixture {
 	t.Helper()
 	st, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "basalt.db")})
 	if err != nil {
@@ -55,7 +57,9 @@ const postsSchema = `{"type":"object","properties":{
 	"author":{"type":"object","properties":{"name":{"type":"string"}}}
 },"required":["title"],"additionalProperties":false}`
 
-func (f *fixture) posts(t *testing.T) {
+func (f *fixture) posts(t *testing.T) { f.postsTB(t) }
+
+func (f *fixture) postsTB(t testing.TB) {
 	t.Helper()
 	_, err := f.svc.CreateCollection(t.Context(), docstore.CollectionSpec{Name: "posts", Schema: json.RawMessage(postsSchema),
 		Indexes: []docstore.Index{{Fields: []string{"score"}}}})
@@ -74,7 +78,9 @@ func (f *fixture) outbox(t *testing.T) []docstore.Event {
 	return evs
 }
 
-func data(t *testing.T, s string) docstore.Data {
+func data(t *testing.T, s string) docstore.Data { return dataTB(t, s) }
+
+func dataTB(t testing.TB, s string) docstore.Data {
 	t.Helper()
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()

@@ -57,7 +57,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	env := load.CurrentEnvironment(args)
-	fmt.Fprintf(stderr, "command: %s\ncpu: %s, %d CPUs, GOMAXPROCS=%d, %s\n", env.Command, env.CPUModel, env.NumCPU, env.GOMAXPROCS, env.GoVersion)
+	fmt.Fprintf(stderr, "command: %s\ncpu: %s, %d CPUs, GOMAXPROCS=%d, %s, load average %s\n",
+		env.Command, env.CPUModel, env.NumCPU, env.GOMAXPROCS, env.GoVersion, env.LoadAverage)
 	rep, runErr := load.Run(ctx, cfg, env)
 	if err := rep.WriteMarkdown(stdout); err != nil {
 		fmt.Fprintf(stderr, "basalt-bench: %v\n", err)

@@ -61,7 +61,9 @@ func checkContentType(r *http.Request, mergePatch bool) error {
 	if err != nil {
 		return unsupported
 	}
-	if mt != mediaJSON && !(mergePatch && mt == mediaMergePatch) {
+	switch {
+	case mt == mediaJSON, mergePatch && mt == mediaMergePatch:
+	default:
 		return unsupported
 	}
 	for k, v := range params {

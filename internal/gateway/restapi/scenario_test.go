@@ -296,3 +296,19 @@ func TestDocumentScenarios(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkGetDocument measures GET …/documents/{id} through the handler
+// against the real stack.
+func BenchmarkGetDocument(b *testing.B) {
+	s := newStack(b)
+	s.seedPosts()
+	req := httptest.NewRequest("GET", p1Path, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		s.handler.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatalf("status %d", rec.Code)
+		}
+	}
+}

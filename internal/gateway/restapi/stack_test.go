@@ -19,7 +19,7 @@ import (
 // stack is the real REST stack of one test: the REST API over the real
 // document service over a fresh SQLite database.
 type stack struct {
-	t       *testing.T
+	t       testing.TB
 	store   *sqlite.Store
 	svc     *docstore.Service
 	handler http.Handler
@@ -36,7 +36,7 @@ func testOptions(logs io.Writer) Options {
 	}
 }
 
-func newStack(t *testing.T) *stack {
+func newStack(t testing.TB) *stack {
 	t.Helper()
 	ctx := t.Context()
 	store, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), "basalt.db")})

@@ -397,19 +397,33 @@ func bindAfter(v any) (any, error) {
 	return nil, fault.Newf(fault.Invalid, compileOp, "invalid cursor value of type %T", v)
 }
 
-// compileList returns the query of a list.
+// listQuery is one SELECT of a list, with its bound arguments.
+type listQuery struct {
+	text string
+	args []any
+}
+
+// compileList returns the queries of a list: their rows, concatenated and
+// cut at p.Limit, are the page.
 //
 // Keyset pagination: with sort keys k1…kn and the previous page's last row
 // a1…an, the next rows are those where, for some i, kj equals aj for every
 // j < i and ki comes after ai. In ascending order nulls come first, so
 // "after null" is IS NOT NULL and "after a" is > a; in descending order
 // nulls come last, so "after a" is < a OR IS NULL and nothing comes after
-// null. When a1 is not null and the first key ascends, a redundant
-// k1 >= a1 lets an index seek to the position.
-func compileList(p docstore.ListParams) (string, []any, error) {
+// null. System fields are never null.
+//
+// So that an index on k1 is read from the cursor on rather than from its
+// start, the engine adds the redundant bound k1 >= a1 (ascending) or
+// k1 <= a1 (descending) and writes the disjunction with unary plus (+k),
+// which keeps SQLite from splitting it into a MULTI-INDEX OR that would
+// lose the index order. A bound cannot cover the nulls that follow a1 in
+// descending order, so when k1 may be null the list runs a second query
+// for them (k1 IS NULL), used only if the first returns a short page.
+func compileList(p docstore.ListParams) ([]listQuery, error) {
 	table, err := tableName("sqlite.ListDocuments", p.Collection)
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	keys := p.Sort
 	if n := len(keys); n == 0 || keys[n-1].Field.System != query.SystemID {
@@ -418,70 +432,91 @@ func compileList(p docstore.ListParams) (string, []any, error) {
 	exprs := make([]string, len(keys))
 	for i, k := range keys {
 		if exprs[i], _, err = fieldSQL(k.Field); err != nil {
-			return "", nil, err
+			return nil, err
 		}
 	}
-	var b builder
-	b.w("SELECT ", docColumns, " FROM ", table)
-	var conds []func() error
-	if p.Filter != nil {
-		conds = append(conds, func() error { return b.expr(p.Filter, false) })
-	}
+	var after []any
 	if p.After != nil {
 		if len(p.After) != len(p.Sort) || len(p.Sort) != len(keys) {
-			return "", nil, fault.New(fault.Invalid, compileOp, "cursor does not match the sort order")
+			return nil, fault.New(fault.Invalid, compileOp, "cursor does not match the sort order")
 		}
-		conds = append(conds, func() error { return b.keyset(keys, exprs, p.After) })
+		after = make([]any, len(p.After))
+		for i, a := range p.After {
+			if a == nil {
+				continue
+			}
+			if after[i], err = bindAfter(a); err != nil {
+				return nil, err
+			}
+		}
 	}
-	for i, c := range conds {
-		if i == 0 {
+	nullTail := after != nil && keys[0].Desc && after[0] != nil && keys[0].Field.System == query.SystemNone
+	var out []listQuery
+	for q := 0; q < 2; q++ {
+		var b builder
+		b.w("SELECT ", docColumns, " FROM ", table)
+		if p.Filter != nil {
 			b.w(" WHERE (")
-		} else {
-			b.w(" AND (")
+			if err := b.expr(p.Filter, false); err != nil {
+				return nil, err
+			}
+			b.w(")")
 		}
-		if err := c(); err != nil {
-			return "", nil, err
+		if q == 1 || after != nil {
+			if p.Filter != nil {
+				b.w(" AND ")
+			} else {
+				b.w(" WHERE ")
+			}
+			if q == 1 {
+				b.w(exprs[0], " IS NULL")
+			} else {
+				b.keyset(keys, exprs, after)
+			}
 		}
-		b.w(")")
+		b.w(" ORDER BY ")
+		for i, k := range keys {
+			if q == 1 && i == 0 {
+				continue // k1 is null in every row of the null tail
+			}
+			if i > q {
+				b.w(", ")
+			}
+			b.w(exprs[i])
+			if k.Desc {
+				b.w(" DESC")
+			}
+		}
+		if p.Limit > 0 {
+			b.w(" LIMIT ")
+			b.bind(int64(p.Limit))
+		}
+		out = append(out, listQuery{text: b.sql.String(), args: b.args})
+		if !nullTail {
+			break
+		}
 	}
-	b.w(" ORDER BY ")
-	for i, k := range keys {
-		if i > 0 {
-			b.w(", ")
-		}
-		b.w(exprs[i])
-		if k.Desc {
-			b.w(" DESC")
-		}
-	}
-	if p.Limit > 0 {
-		b.w(" LIMIT ")
-		b.bind(int64(p.Limit))
-	}
-	return b.sql.String(), b.args, nil
+	return out, nil
 }
 
-func (b *builder) keyset(keys []query.SortKey, exprs []string, after []any) error {
-	args := make([]any, len(after))
-	for i, a := range after {
-		if a == nil {
-			continue
+// keyset writes the condition "after the position a" (see compileList).
+// With a descending first key and a non-null a[0], it leaves out the nulls
+// of that key, which compileList's second query returns.
+func (b *builder) keyset(keys []query.SortKey, exprs []string, a []any) {
+	nullable := func(i int) bool { return keys[i].Field.System == query.SystemNone }
+	if a[0] != nil {
+		if keys[0].Desc {
+			b.w(exprs[0], " <= ")
+		} else {
+			b.w(exprs[0], " >= ")
 		}
-		v, err := bindAfter(a)
-		if err != nil {
-			return err
-		}
-		args[i] = v
-	}
-	if args[0] != nil && !keys[0].Desc {
-		b.w(exprs[0], " >= ")
-		b.bind(args[0])
+		b.bind(a[0])
 		b.w(" AND ")
 	}
 	b.w("(")
 	first := true
 	for i := range keys {
-		if keys[i].Desc && args[i] == nil {
+		if keys[i].Desc && a[i] == nil {
 			continue // nothing sorts after null in descending order
 		}
 		if !first {
@@ -490,24 +525,27 @@ func (b *builder) keyset(keys []query.SortKey, exprs []string, after []any) erro
 		first = false
 		b.w("(")
 		for j := 0; j < i; j++ {
-			if args[j] == nil {
-				b.w(exprs[j], " IS NULL AND ")
+			if a[j] == nil {
+				b.w("+", exprs[j], " IS NULL AND ")
 			} else {
-				b.w(exprs[j], " = ")
-				b.bind(args[j])
+				b.w("+", exprs[j], " = ")
+				b.bind(a[j])
 				b.w(" AND ")
 			}
 		}
 		switch {
-		case !keys[i].Desc && args[i] == nil:
-			b.w(exprs[i], " IS NOT NULL")
+		case !keys[i].Desc && a[i] == nil:
+			b.w("+", exprs[i], " IS NOT NULL")
 		case !keys[i].Desc:
-			b.w(exprs[i], " > ")
-			b.bind(args[i])
+			b.w("+", exprs[i], " > ")
+			b.bind(a[i])
+		case i == 0 || !nullable(i):
+			b.w("+", exprs[i], " < ")
+			b.bind(a[i])
 		default:
-			b.w("(", exprs[i], " < ")
-			b.bind(args[i])
-			b.w(" OR ", exprs[i], " IS NULL)")
+			b.w("(+", exprs[i], " < ")
+			b.bind(a[i])
+			b.w(" OR +", exprs[i], " IS NULL)")
 		}
 		b.w(")")
 	}
@@ -515,5 +553,4 @@ func (b *builder) keyset(keys []query.SortKey, exprs []string, after []any) erro
 		b.w("0")
 	}
 	b.w(")")
-	return nil
 }

@@ -105,7 +105,7 @@ func getCollection(ctx context.Context, q queryer, name string) (docstore.Collec
 }
 
 // docColumns is the select list that scanDocument reads.
-const docColumns = "id, version, created_at, updated_at, data"
+const docColumns = "id, version, created_at, updated_at, json(data)"
 
 func scanDocument(s scanner, collection string) (docstore.Document, error) {
 	d := docstore.Document{Collection: collection}
@@ -138,18 +138,33 @@ func getDocument(ctx context.Context, q queryer, collection, id string) (docstor
 
 func listDocuments(ctx context.Context, q queryer, p docstore.ListParams) ([]docstore.Document, error) {
 	const op = "sqlite.ListDocuments"
-	text, args, err := compileList(p)
+	queries, err := compileList(p)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := q.QueryContext(ctx, text, args...)
+	var out []docstore.Document
+	for _, lq := range queries {
+		if p.Limit > 0 && len(out) >= p.Limit {
+			break
+		}
+		if p.Limit > 0 {
+			lq.args[len(lq.args)-1] = int64(p.Limit - len(out))
+		}
+		if out, err = appendRows(ctx, q, op, p.Collection, lq, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func appendRows(ctx context.Context, q queryer, op, collection string, lq listQuery, out []docstore.Document) ([]docstore.Document, error) {
+	rows, err := q.QueryContext(ctx, lq.text, lq.args...)
 	if err != nil {
-		return nil, tableErr(ctx, q, op, p.Collection, err)
+		return nil, tableErr(ctx, q, op, collection, err)
 	}
 	defer rows.Close()
-	var out []docstore.Document
 	for rows.Next() {
-		d, err := scanDocument(rows, p.Collection)
+		d, err := scanDocument(rows, collection)
 		if err != nil {
 			return nil, mapErr(op, err)
 		}

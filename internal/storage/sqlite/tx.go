@@ -89,7 +89,7 @@ func (t *tx) CreateCollection(ctx context.Context, c docstore.Collection) error 
 		version    INTEGER NOT NULL,
 		created_at INTEGER NOT NULL,
 		updated_at INTEGER NOT NULL,
-		data       TEXT    NOT NULL
+		data       BLOB    NOT NULL -- SQLite JSONB
 	)`); err != nil {
 		return mapErr(op, err)
 	}
@@ -243,7 +243,7 @@ func (t *tx) InsertDocument(ctx context.Context, d docstore.Document) error {
 		return err
 	}
 	_, err = t.tx.ExecContext(ctx, `INSERT INTO `+table+` (id, version, created_at, updated_at, data)
-		VALUES (?, ?, ?, ?, ?)`, d.ID, d.Version, toMicros(d.CreatedAt), toMicros(d.UpdatedAt), docData(d))
+		VALUES (?, ?, ?, ?, jsonb(?))`, d.ID, d.Version, toMicros(d.CreatedAt), toMicros(d.UpdatedAt), docData(d))
 	if isConstraintUnique(err) {
 		return fault.Newf(fault.Conflict, op, "document %q already exists in %q", d.ID, d.Collection)
 	}
@@ -271,7 +271,7 @@ func (t *tx) UpdateDocument(ctx context.Context, d docstore.Document, prevVersio
 	if err != nil {
 		return err
 	}
-	res, err := t.tx.ExecContext(ctx, `UPDATE `+table+` SET version = ?, updated_at = ?, data = ?
+	res, err := t.tx.ExecContext(ctx, `UPDATE `+table+` SET version = ?, updated_at = ?, data = jsonb(?)
 		WHERE id = ? AND version = ?`, d.Version, toMicros(d.UpdatedAt), docData(d), d.ID, prevVersion)
 	if err != nil {
 		return tableErr(ctx, t.tx, op, d.Collection, err)

@@ -51,6 +51,9 @@ func testDocumentRoundTrip(t *testing.T, s docstore.Store) {
 		`{"a":1e2,"b":1.50,"c":-0,"d":12345678901234567890,"e":0.1}`,
 		`{"s":"\u003cb\u003e \"q\" \\ \n é 日本 😀","t":"'; DROP TABLE docs_raw; --"}`,
 		`{"n":null,"o":{"p":[1,{"q":[]},"x"]},"t":true,"f":false}`,
+		`{"e":[1E+2,-1.5e-7,0.0,-0.0,1.0e10,123456789012345678901234567890.5]}`,
+		`{"u":"\u00e9\u2028\u2029\/\t\b\f\r\u0000\ud83d\ude00","v":"\u0041"}`,
+		`{"deep":{"a":{"b":{"c":{"d":{"e":[[["x"]]]}}}}}}`,
 	}
 	when := time.Date(2026, 1, 2, 3, 4, 5, 678901000, fixedZone())
 	for i, text := range data {

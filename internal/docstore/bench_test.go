@@ -1,0 +1,34 @@
+package docstore_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/basaltdev/basalt/internal/docstore"
+)
+
+func BenchmarkCreateDocument(b *testing.B) {
+	f := newFixtureTB(b)
+	f.postsTB(b)
+	i := 0
+	for b.Loop() {
+		i++
+		if _, err := f.svc.CreateDocument(b.Context(), docstore.CreateRequest{Collection: "posts", Data: dataTB(b, fmt.Sprintf(`{"title":"t%d","score":%d}`, i, i))}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkGetDocument(b *testing.B) {
+	f := newFixtureTB(b)
+	f.postsTB(b)
+	d, err := f.svc.CreateDocument(b.Context(), docstore.CreateRequest{Collection: "posts", Data: dataTB(b, `{"title":"t","score":1}`)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := f.svc.GetDocument(b.Context(), "posts", d.ID); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
