@@ -64,7 +64,7 @@ func (s *Service) ListDocuments(ctx context.Context, r ListRequest) (Page, error
 			return Page{}, fault.Internalf(op, err)
 		}
 	}
-	if len(fields) > 0 {
+	if fields != nil { // nil: all of data; empty: system fields only
 		for i := range docs {
 			if docs[i].Data, err = project(docs[i].Data, fields); err != nil {
 				return Page{}, fault.Internalf(op, err)

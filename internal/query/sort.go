@@ -7,7 +7,7 @@ package query
 // sortable type: string, number, integer, boolean, or a system field.
 //
 // The result always ends with the id key, so the order is total: when src
-// does not name id, an ascending id key is appended; when it does, keys after
+// does not name id, an id key in the direction of the last key is appended; when it does, keys after
 // id (which could never change the order) are dropped. An empty src sorts by
 // id ascending. The id key does not count against lim.MaxSortKeys, so
 // ParseSort(FormatSort(keys)) returns keys. Errors are *fault.Error values of kind fault.Invalid.
@@ -67,7 +67,9 @@ func ParseSort(src string, s *Schema, lim Limits) ([]SortKey, error) {
 		return nil, err
 	}
 	if !hasID {
-		keys = append(keys, SortKey{Field: id})
+		// The tie-break follows the direction of the last key, so an
+		// index on (key, id) serves the whole order in one scan.
+		keys = append(keys, SortKey{Field: id, Desc: len(keys) > 0 && keys[len(keys)-1].Desc})
 	}
 	return keys, nil
 }
