@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -34,7 +33,11 @@ func basaltBinary(t *testing.T) string {
 			return
 		}
 		buildOnce.path = filepath.Join(dir, "basalt")
-		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+		gobin, err := exec.LookPath("go")
+		if err != nil {
+			buildOnce.err = err
+			return
+		}
 		cmd := exec.Command(gobin, "build", "-o", buildOnce.path, "../cmd/basalt")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -3,6 +3,7 @@ package gateway
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -70,7 +71,7 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 		defer func() {
 			m.inflight.Dec()
 			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
+				if err, ok := p.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 					panic(p)
 				}
 				m.log.Error("handler panicked", "request_id", id, "method", r.Method, "path", r.URL.Path, "panic", p)
