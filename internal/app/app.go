@@ -71,6 +71,7 @@ func Run(ctx context.Context, cfg Config) error {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	api.Register(mux)
+	mux.Handle("/", restapi.NotFoundHandler())
 	mw, err := gateway.NewMiddleware(log, reg, telemetry.LatencyBuckets, func(w http.ResponseWriter, r *http.Request) {
 		restapi.WriteProblem(w, r, fault.Internalf("gateway", errors.New("handler panicked")))
 	})

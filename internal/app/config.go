@@ -59,7 +59,7 @@ type cli struct {
 type storageFlags struct {
 	DataDir           string `help:"Directory of the embedded database and local state ($$BASALT_DATA_DIR)." default:"./basalt_data" placeholder:"DIR"`
 	DB                string `help:"Database URL; empty selects the embedded SQLite database in --data-dir ($$BASALT_DB)." placeholder:"URL"`
-	SQLiteSynchronous string `help:"SQLite durability: normal (acknowledged writes survive a crash of the process) or full (they also survive power loss, slower) ($$BASALT_SQLITE_SYNCHRONOUS)." default:"normal" enum:"normal,full"`
+	SQLiteSynchronous string `name:"sqlite-synchronous" help:"SQLite durability: normal (acknowledged writes survive a crash of the process) or full (they also survive power loss, slower) ($$BASALT_SQLITE_SYNCHRONOUS)." default:"normal" enum:"normal,full"`
 }
 
 type serveCmd struct {

@@ -1,0 +1,57 @@
+package fault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+)
+
+func TestKindsSurviveWrapping(t *testing.T) {
+	base := New(NotFound, "docstore.Get", `document "x" does not exist`)
+	wrapped := fmt.Errorf("handler: %w", base)
+	if KindOf(wrapped) != NotFound || !Is(wrapped, NotFound) || Is(wrapped, Conflict) {
+		t.Fatalf("kind of wrapped error = %q", KindOf(wrapped))
+	}
+	if Message(wrapped) != `document "x" does not exist` {
+		t.Fatalf("message = %q", Message(wrapped))
+	}
+	if KindOf(nil) != "" || Is(nil, Internal) {
+		t.Fatal("nil error has a kind")
+	}
+}
+
+func TestUnknownErrorsAreInternalAndHidden(t *testing.T) {
+	secret := errors.New("pq: password authentication failed for user basalt at 10.0.0.3")
+	for _, err := range []error{secret, Internalf("store.Get", secret), Wrap(Internal, "x", secret, "db detail")} {
+		if KindOf(err) != Internal {
+			t.Errorf("%v: kind %q", err, KindOf(err))
+		}
+		if Message(err) != "an internal error occurred" {
+			t.Errorf("%v: message leaks %q", err, Message(err))
+		}
+	}
+	if !errors.Is(Internalf("op", context.Canceled), context.Canceled) {
+		t.Error("Internalf hides the cause from errors.Is")
+	}
+	// Internalf keeps the kind of an error that already has one.
+	if k := KindOf(Internalf("op", New(Conflict, "inner", "exists"))); k != Conflict {
+		t.Errorf("kind = %q", k)
+	}
+	if Wrap(Invalid, "op", nil, "x") != nil || Internalf("op", nil) != nil {
+		t.Error("wrapping nil gave an error")
+	}
+}
+
+func TestFieldsAndText(t *testing.T) {
+	err := &Error{Kind: Validation, Op: "docstore.Create", Msg: "bad", Fields: []FieldError{{Pointer: "/data/a", Message: "is required"}}, Err: errors.New("cause")}
+	if got := FieldsOf(fmt.Errorf("x: %w", err)); len(got) != 1 || got[0].Pointer != "/data/a" {
+		t.Fatalf("fields = %+v", got)
+	}
+	if s := err.Error(); s != "docstore.Create: validation: bad: cause" {
+		t.Fatalf("Error() = %q", s)
+	}
+	if FieldsOf(errors.New("plain")) != nil {
+		t.Fatal("plain error has fields")
+	}
+}
