@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,24 @@ func CurrentEnvironment(args []string) Environment {
 		Started:     time.Now().UTC().Truncate(time.Second),
 		LoadAverage: loadAverage("/proc/loadavg"),
 	}
+}
+
+// busy returns a warning when the load average at the start exceeded the
+// number of CPUs, or "".
+func (e Environment) busy() string {
+	var load1 float64
+	if _, err := fmt.Sscan(e.LoadAverage, &load1); err != nil || e.NumCPU < 1 || load1 <= float64(e.NumCPU) {
+		return ""
+	}
+	return fmt.Sprintf("the machine was busy at the start (load average %.2f on %d CPUs): numbers are noisy; run again when it is idle", load1, e.NumCPU)
+}
+
+// appendOnce appends s to list unless it is there already.
+func appendOnce(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
 }
 
 // loadAverage returns the first three fields of a loadavg file, or "".
@@ -149,6 +168,16 @@ func (r *Report) Evaluate(thresholds map[string]float64) {
 		if s.Name == r.Reference {
 			ref = s.MaxRate
 		}
+	}
+	if ref > 0 {
+		for _, s := range r.Scenarios {
+			if s.Name != r.Reference && s.MaxRate > ref {
+				r.Notes = appendOnce(r.Notes, fmt.Sprintf("%s sustained more than %s: the reference was measured while the machine was busy, so the ratios are unreliable; run again", s.Name, r.Reference))
+			}
+		}
+	}
+	if busy := r.Env.busy(); busy != "" {
+		r.Notes = appendOnce(r.Notes, busy)
 	}
 	for i := range r.Scenarios {
 		s := &r.Scenarios[i]

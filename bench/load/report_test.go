@@ -65,6 +65,15 @@ func TestEvaluate(t *testing.T) {
 		t.Errorf("without reference: verdict %s notes %v, want FAIL with a note", s.Verdict, s.Notes)
 	}
 
+	odd := testReport()
+	odd.Env.LoadAverage = "13.32 11.80 6.41"
+	odd.Scenarios[1].Search.Best.Rate = 20000
+	odd.Evaluate(DefaultThresholds())
+	odd.Evaluate(DefaultThresholds()) // idempotent
+	if len(odd.Notes) != 3 || !strings.Contains(odd.Notes[1], "get sustained more than hello") || !strings.Contains(odd.Notes[2], "load average 13.32 on 2 CPUs") {
+		t.Errorf("notes = %q, want warnings about the reference and the load", odd.Notes)
+	}
+
 	slow := testReport()
 	slow.Scenarios[1].Search.Best.P99 = 50 * time.Millisecond
 	slow.Evaluate(map[string]float64{ScenarioGet: 0.25})

@@ -131,7 +131,8 @@ func TestServerDrainsInFlightRequests(t *testing.T) {
 	if err := <-runErr; err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if _, err := http.Get("http://" + addr.String() + "/"); err == nil {
+	if res, err := http.Get("http://" + addr.String() + "/"); err == nil {
+		res.Body.Close()
 		t.Fatal("server still accepts connections after Run returned")
 	}
 }
