@@ -84,6 +84,9 @@ type Command struct {
 // after --help.
 func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr io.Writer, exit func(int)) (Command, error) {
 	var c cli
+	if len(args) == 0 {
+		args = []string{"--help"} // a bare `basalt` explains itself
+	}
 	file, err := loadConfigFile(args, getenv)
 	if err != nil {
 		return Command{}, err

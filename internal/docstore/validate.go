@@ -57,8 +57,10 @@ func isSystemField(name string) bool {
 	return false
 }
 
-// validCollectionName reports whether name matches [a-z][a-z0-9_]{0,62}.
-func validCollectionName(name string) bool {
+// ValidCollectionName reports whether name matches [a-z][a-z0-9_]{0,62}.
+// Storage engines use it to refuse, once more, any other name before it
+// becomes part of SQL text.
+func ValidCollectionName(name string) bool {
 	if len(name) == 0 || len(name) > 63 || name[0] < 'a' || name[0] > 'z' {
 		return false
 	}
@@ -90,7 +92,7 @@ func isAlnum(c byte) bool {
 }
 
 func checkCollectionName(op, name string) error {
-	if !validCollectionName(name) {
+	if !ValidCollectionName(name) {
 		return fault.Newf(fault.Invalid, op, "collection name %q must match [a-z][a-z0-9_]{0,62}", truncate(name, 80))
 	}
 	return nil

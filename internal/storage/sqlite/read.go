@@ -24,25 +24,10 @@ func toMicros(t time.Time) int64 { return t.UnixMicro() }
 
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 
-// validName reports whether name is a collection name Basalt accepts:
-// [a-z][a-z0-9_]{0,62}. Only such names ever become part of SQL text.
-func validName(name string) bool {
-	if len(name) == 0 || len(name) > 63 || name[0] < 'a' || name[0] > 'z' {
-		return false
-	}
-	for i := 1; i < len(name); i++ {
-		c := name[i]
-		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
-			return false
-		}
-	}
-	return true
-}
-
 // tableName returns the documents table of a collection, refusing any name
 // that is not a valid collection name.
 func tableName(op, collection string) (string, error) {
-	if !validName(collection) {
+	if !docstore.ValidCollectionName(collection) { // defence in depth: only such names become SQL text
 		return "", fault.Newf(fault.Invalid, op, "invalid collection name %q", collection)
 	}
 	return "docs_" + collection, nil
