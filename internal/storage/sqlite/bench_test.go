@@ -88,7 +88,7 @@ func BenchmarkList(b *testing.B) {
 	score := query.Field{Path: []string{"score"}, Type: query.TypeNumber}
 	p := docstore.ListParams{Collection: "posts", Limit: 20,
 		Filter: &query.Compare{Field: score, Op: query.OpGt, Value: query.Value{Kind: query.ValueNumber, Num: 500}},
-		Sort:   []query.SortKey{{Field: score, Desc: true}, idKey(false)}}
+		Sort:   []query.SortKey{{Field: score, Desc: true}, idKey(true)}}
 	for _, c := range []struct {
 		name  string
 		after []any
@@ -116,13 +116,13 @@ func BenchmarkJSONFormat(b *testing.B) {
 	} {
 		b.Run(f.name, func(b *testing.B) {
 			table := "bench_" + f.name
-			if _, err := s.write.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+table+" (id TEXT PRIMARY KEY, data "+f.column+")"); err != nil {
+			if _, err := s.wconn.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+table+" (id TEXT PRIMARY KEY, data "+f.column+")"); err != nil {
 				b.Fatal(err)
 			}
-			if _, err := s.write.ExecContext(ctx, "DELETE FROM "+table); err != nil {
+			if _, err := s.wconn.ExecContext(ctx, "DELETE FROM "+table); err != nil {
 				b.Fatal(err)
 			}
-			tx, err := s.write.BeginTx(ctx, nil)
+			tx, err := s.wconn.BeginTx(ctx, nil)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -95,7 +95,7 @@ func TestIndexServesFilterAndSort(t *testing.T) {
 		}
 		return nil
 	})
-	if _, err := s.write.Exec("ANALYZE"); err != nil {
+	if _, err := s.wconn.ExecContext(context.Background(), "ANALYZE"); err != nil {
 		t.Fatal(err)
 	}
 	filter := &query.Compare{Field: scoreField, Op: query.OpGt, Value: query.Value{Kind: query.ValueNumber, Num: 10}}
@@ -166,10 +166,10 @@ func TestOpenOptions(t *testing.T) {
 		s := open(t, Options{Path: path, Synchronous: sync.opt}) // reopening re-runs migrations
 		var mode string
 		var level int
-		if err := s.write.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		if err := s.wconn.QueryRowContext(context.Background(), "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 			t.Fatalf("journal_mode %q, %v", mode, err)
 		}
-		if err := s.write.QueryRow("PRAGMA synchronous").Scan(&level); err != nil || level != sync.want {
+		if err := s.wconn.QueryRowContext(context.Background(), "PRAGMA synchronous").Scan(&level); err != nil || level != sync.want {
 			t.Fatalf("synchronous %q: %d, %v", sync.opt, level, err)
 		}
 		if _, err := s.read.Exec("CREATE TABLE nope (x)"); err == nil {

@@ -38,6 +38,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -76,10 +77,20 @@ type Options struct {
 
 // Store is the SQLite storage engine. It is safe for concurrent use.
 type Store struct {
-	write *sql.DB // exactly one connection
+	write *sql.DB // exactly one connection, pinned as wconn
 	read  *sql.DB // query_only pool
-	log   *slog.Logger
+	// wconn is the one write connection, held for the store's lifetime so
+	// statements prepared on it stay prepared; wmu serialises its users.
+	wconn  *sql.Conn
+	wmu    sync.Mutex
+	wstmts *stmtCache
+	rstmts *stmtCache
+	reads  cachedDB // queries on the read pool, through rstmts
+	log    *slog.Logger
 }
+
+// stmtCacheSize bounds the prepared statements kept per pool.
+const stmtCacheSize = 256
 
 // Open opens (creating if needed) the database at opts.Path, applies the
 // embedded migrations and returns a ready Store.
@@ -147,7 +158,15 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, mapErr(op, err)
 	}
 	log.Info("sqlite store opened", "path", opts.Path, "synchronous", sync, "read_conns", opts.ReadConns)
-	return &Store{write: w, read: r, log: log}, nil
+	wconn, err := w.Conn(ctx)
+	if err != nil {
+		_ = w.Close()
+		_ = r.Close()
+		return nil, mapErr(op, err)
+	}
+	st := &Store{write: w, read: r, wconn: wconn, log: log, wstmts: newStmtCache(wconn, stmtCacheSize), rstmts: newStmtCache(r, stmtCacheSize)}
+	st.reads = cachedDB{st.rstmts}
+	return st, nil
 }
 
 // dsn builds a modernc.org/sqlite DSN: each pragma is one _pragma
@@ -181,7 +200,9 @@ func migrate(ctx context.Context, db *sql.DB) error {
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
-	return errors.Join(s.read.Close(), s.write.Close())
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return errors.Join(s.rstmts.close(), s.wstmts.close(), s.wconn.Close(), s.read.Close(), s.write.Close())
 }
 
 // Ping reports whether the database answers.
@@ -195,13 +216,13 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // GetCollection returns the named collection.
 func (s *Store) GetCollection(ctx context.Context, name string) (docstore.Collection, error) {
-	return getCollection(ctx, s.read, name)
+	return getCollection(ctx, s.reads, name)
 }
 
 // ListCollections returns every collection, ordered by name.
 func (s *Store) ListCollections(ctx context.Context) ([]docstore.Collection, error) {
 	const op = "sqlite.ListCollections"
-	rows, err := s.read.QueryContext(ctx,
+	rows, err := s.reads.QueryContext(ctx,
 		`SELECT name, schema, indexes, version, created_at, updated_at FROM collections ORDER BY name`)
 	if err != nil {
 		return nil, mapErr(op, err)
@@ -223,7 +244,7 @@ func (s *Store) ListCollections(ctx context.Context) ([]docstore.Collection, err
 
 // GetDocument returns one document.
 func (s *Store) GetDocument(ctx context.Context, collection, id string) (docstore.Document, error) {
-	return getDocument(ctx, s.read, collection, id)
+	return getDocument(ctx, s.reads, collection, id)
 }
 
 // ListDocuments returns at most p.Limit documents (all of them when
@@ -232,7 +253,7 @@ func (s *Store) GetDocument(ctx context.Context, collection, id string) (docstor
 // ascending order and last in descending order; strings compare by their
 // UTF-8 bytes.
 func (s *Store) ListDocuments(ctx context.Context, p docstore.ListParams) ([]docstore.Document, error) {
-	return listDocuments(ctx, s.read, p)
+	return listDocuments(ctx, s.reads, p)
 }
 
 // CountDocuments counts the documents matching filter (nil: all).
@@ -251,8 +272,8 @@ func (s *Store) CountDocuments(ctx context.Context, collection string, filter qu
 		}
 	}
 	var n int64
-	if err := s.read.QueryRowContext(ctx, b.sql.String(), b.args...).Scan(&n); err != nil {
-		return 0, tableErr(ctx, s.read, op, collection, err)
+	if err := s.reads.QueryRowContext(ctx, b.sql.String(), b.args...).Scan(&n); err != nil {
+		return 0, tableErr(ctx, s.reads, op, collection, err)
 	}
 	return n, nil
 }
@@ -262,7 +283,9 @@ func (s *Store) CountDocuments(ctx context.Context, collection string, filter qu
 // in fn the transaction is rolled back (and the panic continues).
 func (s *Store) Write(ctx context.Context, fn func(docstore.Tx) error) error {
 	const op = "sqlite.Write"
-	sqlTx, err := s.write.BeginTx(ctx, nil)
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	sqlTx, err := s.wconn.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr(op, err)
 	}
@@ -274,7 +297,7 @@ func (s *Store) Write(ctx context.Context, fn func(docstore.Tx) error) error {
 			}
 		}
 	}()
-	if err := fn(&tx{tx: sqlTx}); err != nil {
+	if err := fn(&tx{tx: sqlTx, q: cachedTx{tx: sqlTx, c: s.wstmts}}); err != nil {
 		return err
 	}
 	done = true
@@ -291,8 +314,10 @@ func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time) (int64, 
 	const op = "sqlite.PurgeIdempotency"
 	var total int64
 	for {
-		res, err := s.write.ExecContext(ctx, `DELETE FROM idempotency WHERE key IN
+		s.wmu.Lock()
+		res, err := cachedDB{s.wstmts}.ExecContext(ctx, `DELETE FROM idempotency WHERE key IN
 			(SELECT key FROM idempotency WHERE created_at < ? LIMIT 1000)`, before.UnixMicro())
+		s.wmu.Unlock()
 		if err != nil {
 			return total, mapErr(op, err)
 		}
@@ -313,7 +338,7 @@ func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time) (int64, 
 // none).
 func (s *Store) ReadOutbox(ctx context.Context, afterSeq int64, limit int) ([]docstore.Event, int64, error) {
 	const op = "sqlite.ReadOutbox"
-	rows, err := s.read.QueryContext(ctx, `SELECT seq, event_id, collection, document_id, operation, version, payload, created_at
+	rows, err := s.reads.QueryContext(ctx, `SELECT seq, event_id, collection, document_id, operation, version, payload, created_at
 		FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
 	if err != nil {
 		return nil, afterSeq, mapErr(op, err)

@@ -15,17 +15,18 @@ import (
 
 // tx is a docstore.Tx over one BEGIN IMMEDIATE transaction.
 type tx struct {
-	tx *sql.Tx
+	tx *sql.Tx  // for DDL, which is never cached
+	q  cachedTx // for everything else
 }
 
 var _ docstore.Tx = (*tx)(nil)
 
 func (t *tx) GetCollection(ctx context.Context, name string) (docstore.Collection, error) {
-	return getCollection(ctx, t.tx, name)
+	return getCollection(ctx, t.q, name)
 }
 
 func (t *tx) GetDocument(ctx context.Context, collection, id string) (docstore.Document, error) {
-	return getDocument(ctx, t.tx, collection, id)
+	return getDocument(ctx, t.q, collection, id)
 }
 
 // indexName names the index of a field list deterministically:
@@ -75,7 +76,7 @@ func (t *tx) CreateCollection(ctx context.Context, c docstore.Collection) error 
 	if err != nil {
 		return fault.Internalf(op, err)
 	}
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO collections (name, schema, indexes, version, created_at, updated_at)
+	_, err = t.q.ExecContext(ctx, `INSERT INTO collections (name, schema, indexes, version, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?)`, c.Name, string(c.Schema), string(indexes), c.Version,
 		toMicros(c.CreatedAt), toMicros(c.UpdatedAt))
 	if isConstraintUnique(err) {
@@ -135,7 +136,7 @@ func (t *tx) UpdateCollection(ctx context.Context, c docstore.Collection, prevVe
 	if err != nil {
 		return fault.Internalf(op, err)
 	}
-	res, err := t.tx.ExecContext(ctx, `UPDATE collections SET schema = ?, indexes = ?, version = ?, updated_at = ?
+	res, err := t.q.ExecContext(ctx, `UPDATE collections SET schema = ?, indexes = ?, version = ?, updated_at = ?
 		WHERE name = ? AND version = ?`, string(c.Schema), string(indexes), c.Version, toMicros(c.UpdatedAt),
 		c.Name, prevVersion)
 	if err := affectedOne(op, res, err); err != nil {
@@ -193,7 +194,7 @@ func (t *tx) DeleteCollection(ctx context.Context, name string, prevVersion int6
 	if err != nil {
 		return err
 	}
-	res, err := t.tx.ExecContext(ctx, `DELETE FROM collections WHERE name = ? AND version = ?`, name, prevVersion)
+	res, err := t.q.ExecContext(ctx, `DELETE FROM collections WHERE name = ? AND version = ?`, name, prevVersion)
 	if err := affectedOne(op, res, err); err != nil {
 		if errors.Is(err, errNoRow) {
 			return t.versionMiss(ctx, op, name)
@@ -212,7 +213,7 @@ func (t *tx) EachDocument(ctx context.Context, collection string, fn func(docsto
 	if err != nil {
 		return err
 	}
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+docColumns+` FROM `+table+` ORDER BY id`)
+	rows, err := t.q.QueryContext(ctx, `SELECT `+docColumns+` FROM `+table+` ORDER BY id`)
 	if err != nil {
 		return tableErr(ctx, t.tx, op, collection, err)
 	}
@@ -242,7 +243,7 @@ func (t *tx) InsertDocument(ctx context.Context, d docstore.Document) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO `+table+` (id, version, created_at, updated_at, data)
+	_, err = t.q.ExecContext(ctx, `INSERT INTO `+table+` (id, version, created_at, updated_at, data)
 		VALUES (?, ?, ?, ?, jsonb(?))`, d.ID, d.Version, toMicros(d.CreatedAt), toMicros(d.UpdatedAt), docData(d))
 	if isConstraintUnique(err) {
 		return fault.Newf(fault.Conflict, op, "document %q already exists in %q", d.ID, d.Collection)
@@ -255,7 +256,7 @@ func (t *tx) InsertDocument(ctx context.Context, d docstore.Document) error {
 
 // docMiss explains why a conditional document statement changed no row.
 func (t *tx) docMiss(ctx context.Context, op, collection, id string) error {
-	_, err := getDocument(ctx, t.tx, collection, id)
+	_, err := getDocument(ctx, t.q, collection, id)
 	if err != nil {
 		if fault.Is(err, fault.NotFound) {
 			return fault.Wrap(fault.NotFound, op, err, fault.Message(err))
@@ -271,7 +272,7 @@ func (t *tx) UpdateDocument(ctx context.Context, d docstore.Document, prevVersio
 	if err != nil {
 		return err
 	}
-	res, err := t.tx.ExecContext(ctx, `UPDATE `+table+` SET version = ?, updated_at = ?, data = jsonb(?)
+	res, err := t.q.ExecContext(ctx, `UPDATE `+table+` SET version = ?, updated_at = ?, data = jsonb(?)
 		WHERE id = ? AND version = ?`, d.Version, toMicros(d.UpdatedAt), docData(d), d.ID, prevVersion)
 	if err != nil {
 		return tableErr(ctx, t.tx, op, d.Collection, err)
@@ -291,7 +292,7 @@ func (t *tx) DeleteDocument(ctx context.Context, collection, id string, prevVers
 	if err != nil {
 		return err
 	}
-	res, err := t.tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE id = ? AND version = ?`, id, prevVersion)
+	res, err := t.q.ExecContext(ctx, `DELETE FROM `+table+` WHERE id = ? AND version = ?`, id, prevVersion)
 	if err != nil {
 		return tableErr(ctx, t.tx, op, collection, err)
 	}
@@ -306,7 +307,7 @@ func (t *tx) DeleteDocument(ctx context.Context, collection, id string, prevVers
 
 func (t *tx) AppendOutbox(ctx context.Context, e docstore.Event) error {
 	const op = "sqlite.AppendOutbox"
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO outbox (event_id, collection, document_id, operation, version, payload, created_at)
+	_, err := t.q.ExecContext(ctx, `INSERT INTO outbox (event_id, collection, document_id, operation, version, payload, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, e.ID, e.Collection, e.DocumentID, string(e.Operation), e.Version,
 		string(e.Payload), toMicros(e.Time))
 	if isConstraintUnique(err) {
@@ -320,7 +321,7 @@ func (t *tx) GetIdempotency(ctx context.Context, key string) (docstore.Idempoten
 	rec := docstore.IdempotencyRecord{Key: key}
 	var hash, resp []byte
 	var at int64
-	err := t.tx.QueryRowContext(ctx, `SELECT request_hash, response, created_at FROM idempotency WHERE key = ?`, key).
+	err := t.q.QueryRowContext(ctx, `SELECT request_hash, response, created_at FROM idempotency WHERE key = ?`, key).
 		Scan(&hash, &resp, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return docstore.IdempotencyRecord{}, false, nil
@@ -338,7 +339,7 @@ func (t *tx) PutIdempotency(ctx context.Context, rec docstore.IdempotencyRecord)
 	if hash == nil {
 		hash = []byte{}
 	}
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO idempotency (key, request_hash, response, created_at)
+	_, err := t.q.ExecContext(ctx, `INSERT INTO idempotency (key, request_hash, response, created_at)
 		VALUES (?, ?, ?, ?)`, rec.Key, hash, string(rec.Response), toMicros(rec.CreatedAt))
 	if isConstraintUnique(err) {
 		return fault.Newf(fault.Conflict, op, "idempotency key %q already used", rec.Key)
