@@ -107,34 +107,36 @@ func (d cachedDB) ExecContext(ctx context.Context, query string, args ...any) (s
 	return st.ExecContext(ctx, args...)
 }
 
-// cachedTx runs statements inside a transaction through the cache of the
-// pool the transaction belongs to. Statements bound to the transaction are
-// released when it ends.
-type cachedTx struct {
-	tx *sql.Tx
-	c  *stmtCache
+// pinnedTx runs the statements of a write transaction on the pinned write
+// connection, where BEGIN IMMEDIATE … COMMIT is issued as plain SQL (so
+// several callers' transactions can share one commit, see commit.go).
+// Cancellation of the caller's context is ignored once a statement is
+// issued: interrupting SQLite in the middle of a write would roll back the
+// whole shared transaction.
+type pinnedTx struct {
+	conn *sql.Conn
+	c    *stmtCache // prepared on conn
 }
 
-func (t cachedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	st, err := t.c.get(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+func (t pinnedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return cachedDB{t.c}.QueryContext(context.WithoutCancel(ctx), query, args...)
 }
 
-func (t cachedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	st, err := t.c.get(ctx, query)
-	if err != nil {
-		return t.tx.QueryRowContext(ctx, query, args...) // reports the same error
-	}
-	return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+func (t pinnedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return cachedDB{t.c}.QueryRowContext(context.WithoutCancel(ctx), query, args...)
 }
 
-func (t cachedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	st, err := t.c.get(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+func (t pinnedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return cachedDB{t.c}.ExecContext(context.WithoutCancel(ctx), query, args...)
+}
+
+// ddl runs a statement that is not worth caching (schema changes).
+func (t pinnedTx) ddl(ctx context.Context, query string) error {
+	_, err := t.conn.ExecContext(context.WithoutCancel(ctx), query)
+	return err
+}
+
+// queryOnce runs a query that is not worth caching.
+func (t pinnedTx) queryOnce(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return t.conn.QueryContext(context.WithoutCancel(ctx), query, args...)
 }

@@ -80,13 +80,19 @@ type Store struct {
 	write *sql.DB // exactly one connection, pinned as wconn
 	read  *sql.DB // query_only pool
 	// wconn is the one write connection, held for the store's lifetime so
-	// statements prepared on it stay prepared; wmu serialises its users.
-	wconn  *sql.Conn
-	wmu    sync.Mutex
-	wstmts *stmtCache
-	rstmts *stmtCache
-	reads  cachedDB // queries on the read pool, through rstmts
-	log    *slog.Logger
+	// statements prepared on it stay prepared. Only the committer
+	// goroutine (commit.go) uses it.
+	wconn    *sql.Conn
+	writes   chan *writeReq // to the committer
+	closeMu  sync.RWMutex   // guards closed against Write's hand-over
+	closed   bool
+	stopped  chan struct{} // closed by Close after closed is set
+	loopDone chan struct{} // closed when the committer has returned
+	close    sync.Once
+	wstmts   *stmtCache
+	rstmts   *stmtCache
+	reads    cachedDB // queries on the read pool, through rstmts
+	log      *slog.Logger
 }
 
 // stmtCacheSize bounds the prepared statements kept per pool.
@@ -164,8 +170,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		_ = r.Close()
 		return nil, mapErr(op, err)
 	}
-	st := &Store{write: w, read: r, wconn: wconn, log: log, wstmts: newStmtCache(wconn, stmtCacheSize), rstmts: newStmtCache(r, stmtCacheSize)}
+	st := &Store{write: w, read: r, wconn: wconn, log: log,
+		wstmts: newStmtCache(wconn, stmtCacheSize), rstmts: newStmtCache(r, stmtCacheSize),
+		writes: make(chan *writeReq, maxGroup), stopped: make(chan struct{}), loopDone: make(chan struct{})}
 	st.reads = cachedDB{st.rstmts}
+	go st.commitLoop() // owned by st; Close stops it
 	return st, nil
 }
 
@@ -200,9 +209,16 @@ func migrate(ctx context.Context, db *sql.DB) error {
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	return errors.Join(s.rstmts.close(), s.wstmts.close(), s.wconn.Close(), s.read.Close(), s.write.Close())
+	var err error
+	s.close.Do(func() {
+		s.closeMu.Lock() // waits for hand-overs in progress
+		s.closed = true
+		s.closeMu.Unlock()
+		close(s.stopped)
+		<-s.loopDone // the committer finishes the group it is running
+		err = errors.Join(s.rstmts.close(), s.wstmts.close(), s.wconn.Close(), s.read.Close(), s.write.Close())
+	})
+	return err
 }
 
 // Ping reports whether the database answers.
@@ -278,35 +294,6 @@ func (s *Store) CountDocuments(ctx context.Context, collection string, filter qu
 	return n, nil
 }
 
-// Write runs fn in one BEGIN IMMEDIATE transaction on the writer
-// connection. It commits only when fn returns nil; on an error or a panic
-// in fn the transaction is rolled back (and the panic continues).
-func (s *Store) Write(ctx context.Context, fn func(docstore.Tx) error) error {
-	const op = "sqlite.Write"
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	sqlTx, err := s.wconn.BeginTx(ctx, nil)
-	if err != nil {
-		return mapErr(op, err)
-	}
-	done := false
-	defer func() {
-		if !done {
-			if rerr := sqlTx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
-				s.log.Error("sqlite rollback failed", "err", rerr)
-			}
-		}
-	}()
-	if err := fn(&tx{tx: sqlTx, q: cachedTx{tx: sqlTx, c: s.wstmts}}); err != nil {
-		return err
-	}
-	done = true
-	if err := sqlTx.Commit(); err != nil {
-		return mapErr(op, err)
-	}
-	return nil
-}
-
 // PurgeIdempotency deletes idempotency records created before the cut-off,
 // in batches so that writers are never blocked for long, and returns how
 // many it deleted.
@@ -314,16 +301,18 @@ func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time) (int64, 
 	const op = "sqlite.PurgeIdempotency"
 	var total int64
 	for {
-		s.wmu.Lock()
-		res, err := cachedDB{s.wstmts}.ExecContext(ctx, `DELETE FROM idempotency WHERE key IN
-			(SELECT key FROM idempotency WHERE created_at < ? LIMIT 1000)`, before.UnixMicro())
-		s.wmu.Unlock()
+		var n int64
+		err := s.Write(ctx, func(dt docstore.Tx) error {
+			res, err := dt.(*tx).q.ExecContext(ctx, `DELETE FROM idempotency WHERE key IN
+				(SELECT key FROM idempotency WHERE created_at < ? LIMIT 1000)`, before.UnixMicro())
+			if err != nil {
+				return mapErr(op, err)
+			}
+			n, err = res.RowsAffected()
+			return mapErr(op, err)
+		})
 		if err != nil {
-			return total, mapErr(op, err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, mapErr(op, err)
+			return total, err
 		}
 		total += n
 		if n < 1000 {

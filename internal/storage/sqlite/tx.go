@@ -13,10 +13,11 @@ import (
 	"github.com/basaltdev/basalt/internal/fault"
 )
 
-// tx is a docstore.Tx over one BEGIN IMMEDIATE transaction.
+// tx is a docstore.Tx over one write transaction. Its statements run on
+// the pinned write connection inside a BEGIN IMMEDIATE transaction, or a
+// savepoint of one, that commit.go manages.
 type tx struct {
-	tx *sql.Tx  // for DDL, which is never cached
-	q  cachedTx // for everything else
+	q pinnedTx
 }
 
 var _ docstore.Tx = (*tx)(nil)
@@ -85,7 +86,7 @@ func (t *tx) CreateCollection(ctx context.Context, c docstore.Collection) error 
 	if err != nil {
 		return mapErr(op, err)
 	}
-	if _, err := t.tx.ExecContext(ctx, `CREATE TABLE `+table+` (
+	if err := t.q.ddl(ctx, `CREATE TABLE `+table+` (
 		id         TEXT    PRIMARY KEY,
 		version    INTEGER NOT NULL,
 		created_at INTEGER NOT NULL,
@@ -95,7 +96,7 @@ func (t *tx) CreateCollection(ctx context.Context, c docstore.Collection) error 
 		return mapErr(op, err)
 	}
 	for _, stmt := range ddl {
-		if _, err := t.tx.ExecContext(ctx, stmt); err != nil {
+		if err := t.q.ddl(ctx, stmt); err != nil {
 			return mapErr(op, err)
 		}
 	}
@@ -112,7 +113,7 @@ func nonNilIndexes(ix []docstore.Index) []docstore.Index {
 // versionMiss explains why a conditional statement changed no row: the
 // collection is missing (NotFound) or has another version.
 func (t *tx) versionMiss(ctx context.Context, op, name string) error {
-	exists, err := collectionExists(ctx, t.tx, name)
+	exists, err := collectionExists(ctx, t.q, name)
 	if err != nil {
 		return mapErr(op, err)
 	}
@@ -151,14 +152,14 @@ func (t *tx) UpdateCollection(ctx context.Context, c docstore.Collection, prevVe
 	}
 	for name := range have {
 		if _, ok := want[name]; !ok {
-			if _, err := t.tx.ExecContext(ctx, "DROP INDEX "+name); err != nil {
+			if err := t.q.ddl(ctx, "DROP INDEX "+name); err != nil {
 				return mapErr(op, err)
 			}
 		}
 	}
 	for name, stmt := range want {
 		if !have[name] {
-			if _, err := t.tx.ExecContext(ctx, stmt); err != nil {
+			if err := t.q.ddl(ctx, stmt); err != nil {
 				return mapErr(op, err)
 			}
 		}
@@ -168,7 +169,7 @@ func (t *tx) UpdateCollection(ctx context.Context, c docstore.Collection, prevVe
 
 // indexNames returns the declared (not automatic) indexes of a table.
 func (t *tx) indexNames(ctx context.Context, table string) (map[string]bool, error) {
-	rows, err := t.tx.QueryContext(ctx,
+	rows, err := t.q.queryOnce(ctx,
 		`SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL`, table)
 	if err != nil {
 		return nil, err
@@ -201,7 +202,7 @@ func (t *tx) DeleteCollection(ctx context.Context, name string, prevVersion int6
 		}
 		return err
 	}
-	if _, err := t.tx.ExecContext(ctx, "DROP TABLE "+table); err != nil {
+	if err := t.q.ddl(ctx, "DROP TABLE "+table); err != nil {
 		return mapErr(op, err)
 	}
 	return nil
@@ -215,7 +216,7 @@ func (t *tx) EachDocument(ctx context.Context, collection string, fn func(docsto
 	}
 	rows, err := t.q.QueryContext(ctx, `SELECT `+docColumns+` FROM `+table+` ORDER BY id`)
 	if err != nil {
-		return tableErr(ctx, t.tx, op, collection, err)
+		return tableErr(ctx, t.q, op, collection, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -249,7 +250,7 @@ func (t *tx) InsertDocument(ctx context.Context, d docstore.Document) error {
 		return fault.Newf(fault.Conflict, op, "document %q already exists in %q", d.ID, d.Collection)
 	}
 	if err != nil {
-		return tableErr(ctx, t.tx, op, d.Collection, err)
+		return tableErr(ctx, t.q, op, d.Collection, err)
 	}
 	return nil
 }
@@ -275,7 +276,7 @@ func (t *tx) UpdateDocument(ctx context.Context, d docstore.Document, prevVersio
 	res, err := t.q.ExecContext(ctx, `UPDATE `+table+` SET version = ?, updated_at = ?, data = jsonb(?)
 		WHERE id = ? AND version = ?`, d.Version, toMicros(d.UpdatedAt), docData(d), d.ID, prevVersion)
 	if err != nil {
-		return tableErr(ctx, t.tx, op, d.Collection, err)
+		return tableErr(ctx, t.q, op, d.Collection, err)
 	}
 	if err := affectedOne(op, res, nil); err != nil {
 		if errors.Is(err, errNoRow) {
@@ -294,7 +295,7 @@ func (t *tx) DeleteDocument(ctx context.Context, collection, id string, prevVers
 	}
 	res, err := t.q.ExecContext(ctx, `DELETE FROM `+table+` WHERE id = ? AND version = ?`, id, prevVersion)
 	if err != nil {
-		return tableErr(ctx, t.tx, op, collection, err)
+		return tableErr(ctx, t.q, op, collection, err)
 	}
 	if err := affectedOne(op, res, nil); err != nil {
 		if errors.Is(err, errNoRow) {
