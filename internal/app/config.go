@@ -37,7 +37,7 @@ func DefaultConfig() Config {
 		Addr:              "127.0.0.1:8080",
 		DataDir:           "./basalt_data",
 		LogLevel:          "info",
-		SQLiteSynchronous: "normal",
+		SQLiteSynchronous: "full",
 		MaxBodyBytes:      1 << 20,
 		DrainTimeout:      15 * time.Second,
 	}
@@ -59,7 +59,7 @@ type cli struct {
 type storageFlags struct {
 	DataDir           string `help:"Directory of the embedded database and local state ($$BASALT_DATA_DIR)." default:"./basalt_data" placeholder:"DIR"`
 	DB                string `help:"Database URL; empty selects the embedded SQLite database in --data-dir ($$BASALT_DB)." placeholder:"URL"`
-	SQLiteSynchronous string `name:"sqlite-synchronous" help:"SQLite durability: normal (acknowledged writes survive a crash of the process) or full (they also survive power loss, slower) ($$BASALT_SQLITE_SYNCHRONOUS)." default:"normal" enum:"normal,full"`
+	SQLiteSynchronous string `name:"sqlite-synchronous" help:"SQLite durability: full (acknowledged writes survive power loss) or normal (they survive a crash of the process; the last ones may be lost on power loss) ($$BASALT_SQLITE_SYNCHRONOUS)." default:"full" enum:"full,normal"`
 }
 
 type serveCmd struct {

@@ -22,7 +22,7 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	want := DefaultConfig()
 	if cmd.Name != "serve" || cmd.Config.Addr != want.Addr || cmd.Config.DataDir != want.DataDir ||
-		cmd.Config.SQLiteSynchronous != "normal" || cmd.Config.MaxBodyBytes != 1<<20 || cmd.Config.DrainTimeout != 15*time.Second || cmd.Config.LogLevel != "info" {
+		cmd.Config.SQLiteSynchronous != "full" || cmd.Config.MaxBodyBytes != 1<<20 || cmd.Config.DrainTimeout != 15*time.Second || cmd.Config.LogLevel != "info" {
 		t.Fatalf("defaults = %+v", cmd.Config)
 	}
 }
@@ -33,7 +33,7 @@ func TestConfigPrecedence(t *testing.T) {
 	if err := os.WriteFile(file, []byte(`{"addr":"127.0.0.1:1001","data-dir":"/from/file","max-body-bytes":4096,"log-level":"warn","drain-timeout":"3s"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"BASALT_ADDR": "127.0.0.1:1002", "BASALT_SQLITE_SYNCHRONOUS": "full"}
+	env := map[string]string{"BASALT_ADDR": "127.0.0.1:1002", "BASALT_SQLITE_SYNCHRONOUS": "normal"}
 
 	// file only
 	cmd, err := parse(t, nil, "--config", file, "serve")
@@ -48,7 +48,7 @@ func TestConfigPrecedence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := cmd.Config; c.Addr != "127.0.0.1:1002" || c.SQLiteSynchronous != "full" || c.DataDir != "/from/file" {
+	if c := cmd.Config; c.Addr != "127.0.0.1:1002" || c.SQLiteSynchronous != "normal" || c.DataDir != "/from/file" {
 		t.Fatalf("env over file: %+v", c)
 	}
 	// flag beats env and file; BASALT_CONFIG names the file

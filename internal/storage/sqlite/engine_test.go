@@ -162,7 +162,7 @@ func TestOpenOptions(t *testing.T) {
 	for _, sync := range []struct {
 		opt  string
 		want int
-	}{{"", 1}, {"full", 2}, {"normal", 1}} {
+	}{{"", 2}, {"full", 2}, {"normal", 1}} {
 		s := open(t, Options{Path: path, Synchronous: sync.opt}) // reopening re-runs migrations
 		var mode string
 		var level int
