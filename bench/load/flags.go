@@ -20,7 +20,7 @@ func DefaultConfig() Config {
 		Warmup:      time.Second,
 		Settle:      250 * time.Millisecond,
 		MaxDuration: 10 * time.Minute,
-		MaxRequests: 5_000_000,
+		MaxRequests: 8_000_000, // enough for the hello reference to finish its search at ~50k req/s
 		Search: SearchConfig{
 			StartRate:  200,
 			MaxRate:    100_000,
