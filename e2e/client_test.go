@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/basaltdev/basalt/internal/app"
+	"github.com/basaltdev/basalt/internal/storage/pgtest"
 )
 
 // client is a small HTTP client for scenarios.
@@ -72,26 +73,44 @@ func (c *client) must(status int, method, path, body string, headers ...string) 
 	return r
 }
 
-// startApp runs app.Run on 127.0.0.1:0 with a fresh data directory and
-// returns a client for it. The server stops when the test ends.
-func startApp(t *testing.T) (*client, *syncBuffer) {
+// engines are the storage engines every scenario runs on.
+var engines = []string{"sqlite", "postgres"}
+
+// forEachEngine runs a scenario as a subtest per engine.
+func forEachEngine(t *testing.T, scenario func(t *testing.T, engine string)) {
+	for _, e := range engines {
+		t.Run("engine="+e, func(t *testing.T) { scenario(t, e) })
+	}
+}
+
+// startApp runs app.Run on 127.0.0.1:0 with a fresh data directory (and,
+// for postgres, a fresh database) and returns a client for it. The server
+// stops when the test ends.
+func startApp(t *testing.T, engine string) (*client, *syncBuffer) {
 	t.Helper()
 	cfg := app.DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	if engine == "postgres" {
+		cfg.DB = pgtest.URL(t)
+	}
 	logs := &syncBuffer{}
 	cfg.Logs = logs
 	addr := make(chan string, 1)
 	cfg.Ready = func(a string) { addr <- a }
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx, cfg) }()
+	done := make(chan struct{})
+	var runErr error
+	go func() {
+		runErr = app.Run(ctx, cfg)
+		close(done)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("app.Run: %v", err)
+		case <-done:
+			if runErr != nil {
+				t.Errorf("app.Run: %v", runErr)
 			}
 		case <-time.After(30 * time.Second):
 			t.Error("app.Run did not stop within 30s")
@@ -100,8 +119,8 @@ func startApp(t *testing.T) (*client, *syncBuffer) {
 	select {
 	case a := <-addr:
 		return &client{t: t, base: "http://" + a, http: &http.Client{Timeout: 30 * time.Second}}, logs
-	case err := <-done:
-		t.Fatalf("app.Run returned before serving: %v", err)
+	case <-done:
+		t.Fatalf("app.Run returned before serving: %v", runErr)
 	case <-time.After(30 * time.Second):
 		t.Fatal("app.Run did not start within 30s")
 	}

@@ -61,7 +61,11 @@ func TestREADMEWalkthrough(t *testing.T) {
 	if len(steps) < 8 {
 		t.Fatalf("README walkthrough has only %d steps", len(steps))
 	}
-	c, _ := startApp(t)
+	forEachEngine(t, func(t *testing.T, engine string) { runWalkthrough(t, engine, steps) })
+}
+
+func runWalkthrough(t *testing.T, engine string, steps []walkthroughStep) {
+	c, _ := startApp(t, engine)
 	host := strings.TrimPrefix(c.base, "http://")
 	for _, s := range steps {
 		cmd := strings.ReplaceAll(s.command, "localhost:8080", host)

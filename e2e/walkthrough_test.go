@@ -23,8 +23,10 @@ const postsCollection = `{
 
 // TestWalkthrough is the README's walk-through through app.Run on a random
 // port: create a collection, insert, query, patch with If-Match, delete.
-func TestWalkthrough(t *testing.T) {
-	c, _ := startApp(t)
+func TestWalkthrough(t *testing.T) { forEachEngine(t, walkthrough) }
+
+func walkthrough(t *testing.T, engine string) {
+	c, _ := startApp(t, engine)
 
 	c.must(200, "GET", "/healthz", "")
 	c.must(200, "GET", "/readyz", "")

@@ -9,20 +9,23 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/gateway"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
+	"github.com/basaltdev/basalt/internal/storage/postgres"
 	"github.com/basaltdev/basalt/internal/storage/sqlite"
 	"github.com/basaltdev/basalt/internal/storage/timing"
 	"github.com/basaltdev/basalt/internal/telemetry"
@@ -37,20 +40,25 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	reg := telemetry.NewRegistry()
 
-	raw, err := openStore(ctx, cfg, log)
+	db, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if cerr := raw.Close(); cerr != nil {
+		if cerr := db.Close(); cerr != nil {
 			log.Error("closing the database failed", "err", cerr)
 		}
 	}()
-	store, err := timing.New(raw, "sqlite", reg, telemetry.LatencyBuckets)
+	if db.collector != nil {
+		if err := reg.Register(db.collector); err != nil {
+			return err
+		}
+	}
+	store, err := timing.New(db.Store, db.engine, reg, telemetry.LatencyBuckets)
 	if err != nil {
 		return err
 	}
-	key, err := loadOrCreateKey(filepath.Join(cfg.DataDir, "cursor.key"))
+	key, err := cursorKey(ctx, db.Store)
 	if err != nil {
 		return err
 	}
@@ -145,19 +153,57 @@ func newLogger(cfg Config) (*slog.Logger, error) {
 	return telemetry.NewLogger(out, cfg.LogLevel)
 }
 
-// openStore opens (and migrates) the configured database.
-func openStore(ctx context.Context, cfg Config, log *slog.Logger) (*sqlite.Store, error) {
-	if cfg.DB != "" {
-		return nil, fmt.Errorf("--db %q: only the embedded SQLite database is available in this version; leave --db empty", cfg.DB)
+// database is an opened storage engine.
+type database struct {
+	docstore.Store
+	engine    string // "sqlite" or "postgres", the engine label of metrics
+	close     func() error
+	collector prometheus.Collector // engine statistics (connection pool), may be nil
+}
+
+func (d database) Close() error { return d.close() }
+
+// openStore opens (and migrates) the configured database: PostgreSQL when
+// --db is a postgres:// URL, else the embedded SQLite file in --data-dir.
+func openStore(ctx context.Context, cfg Config, log *slog.Logger) (database, error) {
+	switch {
+	case strings.HasPrefix(cfg.DB, "postgres://") || strings.HasPrefix(cfg.DB, "postgresql://"):
+		s, err := postgres.Open(ctx, postgres.Options{
+			URL:              cfg.DB,
+			MaxConns:         cfg.DBMaxConns,
+			AcquireTimeout:   cfg.DBAcquireTimeout,
+			StatementTimeout: cfg.DBStatementTimeout,
+			MaxConnLifetime:  cfg.DBConnLifetime,
+			Logger:           log,
+		})
+		if err != nil {
+			return database{}, fmt.Errorf("opening PostgreSQL: %w", err)
+		}
+		return database{Store: s, engine: "postgres", close: s.Close, collector: postgres.NewPoolCollector(s)}, nil
+	case cfg.DB != "":
+		return database{}, fmt.Errorf("--db %q: want a postgres:// URL, or nothing for the embedded SQLite database", redactURL(cfg.DB))
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
+		return database{}, fmt.Errorf("data directory: %w", err)
 	}
-	return sqlite.Open(ctx, sqlite.Options{
+	s, err := sqlite.Open(ctx, sqlite.Options{
 		Path:        filepath.Join(cfg.DataDir, "basalt.db"),
 		Synchronous: cfg.SQLiteSynchronous,
 		Logger:      log,
 	})
+	if err != nil {
+		return database{}, err
+	}
+	return database{Store: s, engine: "sqlite", close: s.Close}, nil
+}
+
+// redactURL hides a password in a database URL.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable)"
+	}
+	return u.Redacted()
 }
 
 // Migrate opens the database, applies pending migrations and closes it.
@@ -174,35 +220,18 @@ func Migrate(ctx context.Context, cfg Config) error {
 	return s.Close()
 }
 
-// loadOrCreateKey returns the 32-byte secret stored at path, creating it on
-// first start.
-func loadOrCreateKey(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err == nil {
-		if len(b) < 32 {
-			return nil, fmt.Errorf("%s: key is shorter than 32 bytes", path)
-		}
-		return b, nil
+// cursorKey returns the key that signs list cursors. It lives in the
+// database, so every process on one database accepts the others' cursors.
+func cursorKey(ctx context.Context, store docstore.Store) ([]byte, error) {
+	k, ok := store.(docstore.SecretKeeper)
+	if !ok {
+		return nil, fmt.Errorf("%T keeps no secrets", store)
 	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	candidate := make([]byte, 32)
+	_, _ = rand.Read(candidate) // crypto/rand.Read never fails
+	key, err := k.Secret(ctx, "cursor-signing-key", candidate)
 	if err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return loadOrCreateKey(path)
-		}
-		return nil, fmt.Errorf("creating %s: %w", path, err)
+		return nil, fmt.Errorf("cursor signing key: %w", err)
 	}
-	if _, err := f.Write(key); err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("writing %s: %w", path, err)
-	}
-	return key, f.Close()
+	return key, nil
 }

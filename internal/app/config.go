@@ -20,9 +20,14 @@ type Config struct {
 	DB                string
 	LogLevel          string
 	SQLiteSynchronous string
-	MaxBodyBytes      int64
-	DrainTimeout      time.Duration
-	Version           string
+	// PostgreSQL connection pool (--db postgres://…).
+	DBMaxConns         int32
+	DBAcquireTimeout   time.Duration
+	DBStatementTimeout time.Duration
+	DBConnLifetime     time.Duration
+	MaxBodyBytes       int64
+	DrainTimeout       time.Duration
+	Version            string
 
 	// Logs receives the JSON log lines (os.Stderr when nil).
 	Logs io.Writer
@@ -34,12 +39,16 @@ type Config struct {
 // DefaultConfig returns the configuration of a plain `basalt serve`.
 func DefaultConfig() Config {
 	return Config{
-		Addr:              "127.0.0.1:8080",
-		DataDir:           "./basalt_data",
-		LogLevel:          "info",
-		SQLiteSynchronous: "full",
-		MaxBodyBytes:      1 << 20,
-		DrainTimeout:      15 * time.Second,
+		Addr:               "127.0.0.1:8080",
+		DataDir:            "./basalt_data",
+		LogLevel:           "info",
+		SQLiteSynchronous:  "full",
+		DBMaxConns:         16,
+		DBAcquireTimeout:   2 * time.Second,
+		DBStatementTimeout: 5 * time.Second,
+		DBConnLifetime:     30 * time.Minute,
+		MaxBodyBytes:       1 << 20,
+		DrainTimeout:       15 * time.Second,
 	}
 }
 
@@ -57,9 +66,19 @@ type cli struct {
 }
 
 type storageFlags struct {
-	DataDir           string `help:"Directory of the embedded database and local state ($$BASALT_DATA_DIR)." default:"./basalt_data" placeholder:"DIR"`
-	DB                string `help:"Database URL; empty selects the embedded SQLite database in --data-dir ($$BASALT_DB)." placeholder:"URL"`
-	SQLiteSynchronous string `name:"sqlite-synchronous" help:"SQLite durability: full (acknowledged writes survive power loss) or normal (they survive a crash of the process; the last ones may be lost on power loss) ($$BASALT_SQLITE_SYNCHRONOUS)." default:"full" enum:"full,normal"`
+	DataDir            string        `help:"Directory of the embedded database and local state ($$BASALT_DATA_DIR)." default:"./basalt_data" placeholder:"DIR"`
+	DB                 string        `help:"Database URL: postgres://user:password@host:5432/db selects PostgreSQL; empty selects the embedded SQLite database in --data-dir ($$BASALT_DB)." placeholder:"URL"`
+	DBMaxConns         int32         `name:"db-max-conns" help:"PostgreSQL: most pooled connections per process ($$BASALT_DB_MAX_CONNS)." default:"16"`
+	DBAcquireTimeout   time.Duration `name:"db-acquire-timeout" help:"PostgreSQL: how long a request waits for a pooled connection before failing with 503 ($$BASALT_DB_ACQUIRE_TIMEOUT)." default:"2s"`
+	DBStatementTimeout time.Duration `name:"db-statement-timeout" help:"PostgreSQL: statement_timeout of every connection ($$BASALT_DB_STATEMENT_TIMEOUT)." default:"5s"`
+	DBConnLifetime     time.Duration `name:"db-conn-lifetime" help:"PostgreSQL: connections are replaced after this long ($$BASALT_DB_CONN_LIFETIME)." default:"30m"`
+	SQLiteSynchronous  string        `name:"sqlite-synchronous" help:"SQLite durability: full (acknowledged writes survive power loss) or normal (they survive a crash of the process; the last ones may be lost on power loss) ($$BASALT_SQLITE_SYNCHRONOUS)." default:"full" enum:"full,normal"`
+}
+
+func (f storageFlags) apply(cfg *Config) {
+	cfg.DataDir, cfg.DB, cfg.SQLiteSynchronous = f.DataDir, f.DB, f.SQLiteSynchronous
+	cfg.DBMaxConns, cfg.DBAcquireTimeout = f.DBMaxConns, f.DBAcquireTimeout
+	cfg.DBStatementTimeout, cfg.DBConnLifetime = f.DBStatementTimeout, f.DBConnLifetime
 }
 
 type serveCmd struct {
@@ -113,10 +132,10 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 	switch cmd {
 	case "serve":
 		cfg.Addr = c.Serve.Addr
-		cfg.DataDir, cfg.DB, cfg.SQLiteSynchronous = c.Serve.DataDir, c.Serve.DB, c.Serve.SQLiteSynchronous
+		c.Serve.apply(&cfg)
 		cfg.MaxBodyBytes, cfg.DrainTimeout = c.Serve.MaxBodyBytes, c.Serve.DrainTimeout
 	case "migrate":
-		cfg.DataDir, cfg.DB, cfg.SQLiteSynchronous = c.Migrate.DataDir, c.Migrate.DB, c.Migrate.SQLiteSynchronous
+		c.Migrate.apply(&cfg)
 	}
 	return Command{Name: cmd, Config: cfg}, cfg.validate()
 }
@@ -124,6 +143,12 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 func (c Config) validate() error {
 	if c.MaxBodyBytes < 1024 {
 		return errors.New("--max-body-bytes must be at least 1024")
+	}
+	if c.DBMaxConns < 1 {
+		return errors.New("--db-max-conns must be at least 1")
+	}
+	if c.DBAcquireTimeout <= 0 || c.DBStatementTimeout <= 0 {
+		return errors.New("--db-acquire-timeout and --db-statement-timeout must be positive")
 	}
 	if c.DrainTimeout < 0 {
 		return errors.New("--drain-timeout must not be negative")

@@ -74,3 +74,13 @@ type Tx interface {
 type IdempotencyPurger interface {
 	PurgeIdempotency(ctx context.Context, before time.Time) (int64, error)
 }
+
+// SecretKeeper is implemented by stores that keep server secrets, such as
+// the key that signs list cursors, in the database, so that every Basalt
+// process on one database shares them.
+type SecretKeeper interface {
+	// Secret returns the secret called name. If it has none yet, candidate
+	// becomes its value; when several processes race, the first one to
+	// store its candidate wins and all get that value.
+	Secret(ctx context.Context, name string, candidate []byte) ([]byte, error)
+}

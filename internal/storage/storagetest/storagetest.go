@@ -54,6 +54,7 @@ func Run(t *testing.T, engine string, open func(t *testing.T) docstore.Store) {
 		{"Outbox", testOutbox},
 		{"Idempotency", testIdempotency},
 		{"IdempotencyPurge", testIdempotencyPurge},
+		{"Secrets", testSecrets},
 		{"Filter", testFilter},
 		{"FilterRejectsUnsafeFields", testFilterRejectsUnsafeFields},
 		{"Sort", testSort},

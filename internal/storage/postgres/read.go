@@ -1,0 +1,224 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/fault"
+)
+
+// queryer is what reads need: a pooled connection or a transaction.
+type queryer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func toMicros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// maxIdent is PostgreSQL's identifier length (NAMEDATALEN - 1).
+const maxIdent = 63
+
+// shorten returns name if it has at most n bytes, and otherwise a prefix
+// of it followed by "_" and 16 hex digits of its SHA-256, n bytes in all,
+// so that distinct names stay distinct within PostgreSQL's identifier
+// length.
+func shorten(name string, n int) string {
+	if len(name) <= n {
+		return name
+	}
+	h := sha256.Sum256([]byte(name))
+	return name[:n-17] + "_" + hex.EncodeToString(h[:8])
+}
+
+// tableName returns the documents table of a collection, docs_<name>
+// (shortened for names over 58 bytes), refusing any name that is not a
+// valid collection name.
+func tableName(op, collection string) (string, error) {
+	if !docstore.ValidCollectionName(collection) { // defence in depth: only such names become SQL text
+		return "", fault.Newf(fault.Invalid, op, "invalid collection name %q", collection)
+	}
+	return "docs_" + shorten(collection, maxIdent-len("docs_")), nil
+}
+
+func collectionNotFound(op, name string) error {
+	return fault.Newf(fault.NotFound, op, "collection %q not found", name)
+}
+
+// tableErr maps an error from a statement on a documents table: a missing
+// table means a missing collection (NotFound), otherwise mapErr decides.
+func tableErr(op, collection string, err error) error {
+	if isUndefinedTable(err) {
+		return fault.Wrap(fault.NotFound, op, err, "collection \""+collection+"\" not found")
+	}
+	return mapErr(op, err)
+}
+
+func collectionExists(ctx context.Context, q queryer, name string) (bool, error) {
+	var one int
+	err := q.QueryRow(ctx, `SELECT 1 FROM collections WHERE name = $1`, name).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+const collectionColumns = "name, schema, indexes, version, created_at, updated_at"
+
+func scanCollection(s pgx.Row) (docstore.Collection, error) {
+	var c docstore.Collection
+	var schema, indexes string
+	var created, updated int64
+	if err := s.Scan(&c.Name, &schema, &indexes, &c.Version, &created, &updated); err != nil {
+		return c, err
+	}
+	c.Schema = json.RawMessage(schema)
+	if err := json.Unmarshal([]byte(indexes), &c.Indexes); err != nil {
+		return c, err
+	}
+	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return c, nil
+}
+
+func getCollection(ctx context.Context, q queryer, name string) (docstore.Collection, error) {
+	const op = "postgres.GetCollection"
+	c, err := scanCollection(q.QueryRow(ctx, `SELECT `+collectionColumns+` FROM collections WHERE name = $1`, name))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, collectionNotFound(op, name)
+	}
+	if err != nil {
+		return c, mapErr(op, err)
+	}
+	return c, nil
+}
+
+func listCollections(ctx context.Context, q queryer) ([]docstore.Collection, error) {
+	const op = "postgres.ListCollections"
+	rows, err := q.Query(ctx, `SELECT `+collectionColumns+` FROM collections ORDER BY name`)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	var out []docstore.Collection
+	for rows.Next() {
+		c, err := scanCollection(rows)
+		if err != nil {
+			return nil, mapErr(op, err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(op, err)
+	}
+	return out, nil
+}
+
+// docColumns is the select list that scanDocument reads: raw is the
+// document's JSON text exactly as written.
+const docColumns = "id, version, created_at, updated_at, raw"
+
+func scanDocument(s pgx.Row, collection string) (docstore.Document, error) {
+	d := docstore.Document{Collection: collection}
+	var created, updated int64
+	var data []byte
+	if err := s.Scan(&d.ID, &d.Version, &created, &updated, &data); err != nil {
+		return d, err
+	}
+	d.CreatedAt, d.UpdatedAt = fromMicros(created), fromMicros(updated)
+	d.Data = json.RawMessage(data)
+	return d, nil
+}
+
+func getDocument(ctx context.Context, q queryer, collection, id string) (docstore.Document, error) {
+	const op = "postgres.GetDocument"
+	table, err := tableName(op, collection)
+	if err != nil {
+		return docstore.Document{}, err
+	}
+	d, err := scanDocument(q.QueryRow(ctx, `SELECT `+docColumns+` FROM `+table+` WHERE id = $1`, id), collection)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return d, fault.Newf(fault.NotFound, op, "document %q not found in %q", id, collection)
+	}
+	if err != nil {
+		return d, tableErr(op, collection, err)
+	}
+	return d, nil
+}
+
+func listDocuments(ctx context.Context, q queryer, p docstore.ListParams) ([]docstore.Document, error) {
+	const op = "postgres.ListDocuments"
+	queries, err := compileList(p)
+	if err != nil {
+		return nil, err
+	}
+	var out []docstore.Document
+	for _, lq := range queries {
+		if p.Limit > 0 && len(out) >= p.Limit {
+			break
+		}
+		if p.Limit > 0 {
+			lq.args[len(lq.args)-1] = int64(p.Limit - len(out))
+		}
+		if out, err = appendRows(ctx, q, op, p.Collection, lq.text, lq.args, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func appendRows(ctx context.Context, q queryer, op, collection, text string, args []any, out []docstore.Document) ([]docstore.Document, error) {
+	rows, err := q.Query(ctx, text, args...)
+	if err != nil {
+		return nil, tableErr(op, collection, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		d, err := scanDocument(rows, collection)
+		if err != nil {
+			return nil, mapErr(op, err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, tableErr(op, collection, err)
+	}
+	return out, nil
+}
+
+// jsonbText returns the document text to parse into the jsonb column. The
+// raw column keeps the exact bytes; jsonb cannot hold U+0000, so each
+// \u0000 escape is read as \ufffd (U+FFFD, the replacement character) for
+// filtering and indexing only.
+func jsonbText(data []byte) string {
+	if !bytes.Contains(data, []byte(`\u0000`)) {
+		return string(data)
+	}
+	out := make([]byte, 0, len(data))
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if c != '\\' || i+1 >= len(data) {
+			out = append(out, c)
+			continue
+		}
+		// In JSON text a backslash only starts an escape inside a string.
+		if data[i+1] == 'u' && i+6 <= len(data) && string(data[i+2:i+6]) == "0000" {
+			out = append(out, `\ufffd`...)
+			i += 5
+			continue
+		}
+		out = append(out, c, data[i+1])
+		i++
+	}
+	return string(out)
+}
