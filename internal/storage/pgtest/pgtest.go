@@ -147,41 +147,99 @@ func ping(u string) error {
 	return conn.Ping(ctx)
 }
 
-// startCluster runs initdb and pg_ctl from the installed PostgreSQL.
+// startCluster starts the throwaway cluster shared by this process's tests.
 func (s *server) startCluster() error {
-	initdb, err := findBinary("initdb")
+	c, err := newCluster()
 	if err != nil {
 		return err
+	}
+	s.dataDir, s.pgCtl, s.as, s.admin = c.dataDir, c.pgCtl, c.as, c.admin
+	return nil
+}
+
+// Cluster is a PostgreSQL cluster of one test's own, which the test may
+// stop and start (to test what Basalt does when its database goes away).
+type Cluster struct {
+	root, dataDir, pgCtl, as, opts string
+	admin                          string
+}
+
+// StartCluster starts a new cluster from the installed binaries on a free
+// port. It is stopped and removed when t ends.
+func StartCluster(t testing.TB) *Cluster {
+	t.Helper()
+	c, err := newCluster()
+	if err != nil {
+		t.Fatalf("pgtest: starting a cluster: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = command(c.as, c.pgCtl, "-D", c.dataDir, "-m", "immediate", "-w", "stop").Run()
+		_ = os.RemoveAll(c.root)
+	})
+	return c
+}
+
+// AdminURL is the URL of the cluster's postgres database.
+func (c *Cluster) AdminURL() string { return c.admin }
+
+// Stop stops the cluster at once (pg_ctl -m immediate: no checkpoint, like
+// a crash; connections are cut).
+func (c *Cluster) Stop(t testing.TB) {
+	t.Helper()
+	if out, err := command(c.as, c.pgCtl, "-D", c.dataDir, "-m", "immediate", "-w", "stop").CombinedOutput(); err != nil {
+		t.Fatalf("pg_ctl stop: %v\n%s", err, out)
+	}
+}
+
+// Start starts the cluster again after Stop, on the same port.
+func (c *Cluster) Start(t testing.TB) {
+	t.Helper()
+	if err := c.start(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (c *Cluster) start() error {
+	if out, err := command(c.as, c.pgCtl, "-D", c.dataDir, "-o", c.opts, "-l", filepath.Join(c.root, "log"), "-w", "-t", "60", "start").CombinedOutput(); err != nil {
+		return fmt.Errorf("pg_ctl start: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// newCluster runs initdb and pg_ctl from the installed PostgreSQL.
+func newCluster() (*Cluster, error) {
+	initdb, err := findBinary("initdb")
+	if err != nil {
+		return nil, err
 	}
 	pgCtl, err := findBinary("pg_ctl")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	root, err := os.MkdirTemp("", "basalt-pgtest-")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// PostgreSQL refuses to run as root; as root, run it as the postgres
 	// account the Debian package creates.
 	as, err := runAs(root)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	dataDir := filepath.Join(root, "data")
-	if out, err := command(as, initdb, "-D", dataDir, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C").CombinedOutput(); err != nil {
-		return fmt.Errorf("initdb: %w\n%s", err, out)
+	c := &Cluster{root: root, dataDir: filepath.Join(root, "data"), pgCtl: pgCtl, as: as}
+	if out, err := command(as, initdb, "-D", c.dataDir, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
 	}
 	port, err := freePort()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", port, root)
-	if out, err := command(as, pgCtl, "-D", dataDir, "-o", opts, "-l", filepath.Join(root, "log"), "-w", "-t", "60", "start").CombinedOutput(); err != nil {
-		return fmt.Errorf("pg_ctl start: %w\n%s", err, out)
+	c.opts = fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", port, root)
+	if err := c.start(); err != nil {
+		return nil, err
 	}
-	s.dataDir, s.pgCtl, s.as = dataDir, pgCtl, as
-	s.admin = "postgres://postgres@127.0.0.1:" + strconv.Itoa(port) + "/postgres?sslmode=disable"
-	return ping(s.admin)
+	c.admin = "postgres://postgres@127.0.0.1:" + strconv.Itoa(port) + "/postgres?sslmode=disable"
+	return c, ping(c.admin)
 }
 
 // runAs returns the account to run PostgreSQL as ("" for this process's

@@ -3,7 +3,6 @@ package pgtest
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -42,17 +41,16 @@ func TestURLGivesAFreshDatabaseThatIsDropped(t *testing.T) {
 // TestThrowawayCluster starts a cluster from the installed binaries, as
 // pgtest does on machines without a running server.
 func TestThrowawayCluster(t *testing.T) {
-	s := &server{}
-	if err := s.startCluster(); err != nil {
+	c := StartCluster(t)
+	if err := ping(c.AdminURL()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if out, err := command(s.as, s.pgCtl, "-D", s.dataDir, "-m", "immediate", "-w", "stop").CombinedOutput(); err != nil {
-			t.Errorf("pg_ctl stop: %v\n%s", err, out)
-		}
-		_ = os.RemoveAll(filepath.Dir(s.dataDir))
-	})
-	if err := ping(s.admin); err != nil {
-		t.Fatal(err)
+	c.Stop(t)
+	if err := ping(c.AdminURL()); err == nil {
+		t.Fatal("cluster answers after Stop")
+	}
+	c.Start(t)
+	if err := ping(c.AdminURL()); err != nil {
+		t.Fatalf("cluster does not answer after Start: %v", err)
 	}
 }
