@@ -97,7 +97,11 @@ func walkthrough(t *testing.T, engine string) {
 		t.Errorf("openapi = %v", oa["openapi"])
 	}
 	r = c.must(200, "GET", "/metrics", "")
-	for _, want := range []string{"basalt_http_requests_total", "basalt_db_duration_seconds", `route="POST /v1/collections/{collection}/documents"`} {
+	want := []string{"basalt_http_requests_total", `basalt_db_duration_seconds_count{engine="` + engine + `"`, `route="POST /v1/collections/{collection}/documents"`}
+	if engine == "postgres" {
+		want = append(want, "basalt_db_pool_conns", "basalt_db_pool_acquires_total")
+	}
+	for _, want := range want {
 		if !strings.Contains(string(r.Body), want) {
 			t.Errorf("metrics lack %s", want)
 		}
