@@ -135,14 +135,19 @@ func (s *Service) ReplaceCollection(ctx context.Context, name string, spec Colle
 		if ifMatch != 0 && cur.Version != ifMatch {
 			return fault.Newf(fault.PreconditionFailed, op, "collection %q is at version %d, not %d", name, cur.Version, ifMatch)
 		}
-		if string(cur.Schema) != string(canon) {
-			if err := s.revalidate(ctx, op, tx, name, cs); err != nil {
-				return err
-			}
-		}
 		out = Collection{Name: name, Schema: canon, Indexes: indexes, Version: cur.Version + 1,
 			CreatedAt: cur.CreatedAt, UpdatedAt: s.timestamp()}
-		return tx.UpdateCollection(ctx, out, cur.Version)
+		// Change the definition first, then check the documents: once the
+		// definition is changed, writes validated against the old one have
+		// committed (or wait and see the new one), so the check sees every
+		// document. A failed check rolls the change back.
+		if err := tx.UpdateCollection(ctx, out, cur.Version); err != nil {
+			return err
+		}
+		if string(cur.Schema) != string(canon) {
+			return s.revalidate(ctx, op, tx, name, cs)
+		}
+		return nil
 	})
 	if err != nil {
 		return Collection{}, s.storeErr(op, err)

@@ -1,9 +1,11 @@
 package docstore
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -14,6 +16,10 @@ import (
 
 // maxIdempotencyKey bounds client-supplied Idempotency-Key values.
 const maxIdempotencyKey = 255
+
+// errIdempotencyRace says another request stored an answer for the same
+// key while this one ran; the transaction is rolled back and run again.
+var errIdempotencyRace = errors.New("idempotency key stored concurrently")
 
 // CreateDocument creates a document.
 func (s *Service) CreateDocument(ctx context.Context, r CreateRequest) (Document, error) {
@@ -68,7 +74,7 @@ func (s *Service) recheck(ctx context.Context, op string, tx Tx, w preparedWrite
 	if err != nil {
 		return s.collectionErr(op, w.coll.Name, err)
 	}
-	if c.Version == w.coll.Version {
+	if c.Version == w.coll.Version && bytes.Equal(c.Schema, w.coll.Schema) {
 		return nil
 	}
 	cs, err := s.schemaOf(op, c)
@@ -338,7 +344,7 @@ func idempotent[T any](ctx context.Context, s *Service, op, key string, req requ
 		}
 		hash = req.hash()
 	}
-	err := s.store.Write(ctx, func(tx Tx) error {
+	write1 := func(tx Tx) error {
 		var zero T
 		out = zero
 		if key != "" {
@@ -366,12 +372,27 @@ func idempotent[T any](ctx context.Context, s *Service, op, key string, req requ
 				return fault.Internalf(op, err)
 			}
 			if err := tx.PutIdempotency(ctx, IdempotencyRecord{Key: key, RequestHash: hash, Response: b, CreatedAt: s.timestamp()}); err != nil {
+				if fault.Is(err, fault.Conflict) {
+					return errIdempotencyRace
+				}
 				return err
 			}
 		}
 		out = res
 		return nil
-	})
+	}
+	// Concurrent requests with one key can all miss the record and run the
+	// write (on engines with concurrent writers); the ones that lose the
+	// race to store the answer roll back and run again, and then find it.
+	var err error
+	for range 4 {
+		if err = s.store.Write(ctx, write1); !errors.Is(err, errIdempotencyRace) {
+			break
+		}
+	}
+	if errors.Is(err, errIdempotencyRace) {
+		err = fault.New(fault.Unavailable, op, "concurrent requests with this Idempotency-Key; retry")
+	}
 	if err != nil {
 		var zero T
 		return zero, s.storeErr(op, err)

@@ -4,6 +4,7 @@
 package docstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -45,8 +46,13 @@ type Service struct {
 	schemas map[string]schemaEntry // collection name → compiled schema of one version
 }
 
+// schemaEntry is a compiled schema and the exact definition it was
+// compiled from. A hit needs the same schema bytes, not only the same
+// version: a collection deleted and created again (by another process, say)
+// starts again at version 1.
 type schemaEntry struct {
 	version int64
+	raw     []byte
 	schema  *compiledSchema
 }
 
@@ -141,7 +147,7 @@ func (s *Service) schemaOf(op string, c Collection) (*compiledSchema, error) {
 	s.mu.Lock()
 	e, ok := s.schemas[c.Name]
 	s.mu.Unlock()
-	if ok && e.version == c.Version {
+	if ok && e.version == c.Version && bytes.Equal(e.raw, c.Schema) {
 		return e.schema, nil
 	}
 	cs, _, err := compileSchema(op, c.Name, c.Schema, s.limits)
@@ -151,7 +157,7 @@ func (s *Service) schemaOf(op string, c Collection) (*compiledSchema, error) {
 	}
 	s.mu.Lock()
 	if cur, ok := s.schemas[c.Name]; !ok || cur.version <= c.Version {
-		s.schemas[c.Name] = schemaEntry{version: c.Version, schema: cs}
+		s.schemas[c.Name] = schemaEntry{version: c.Version, raw: append([]byte(nil), c.Schema...), schema: cs}
 	}
 	s.mu.Unlock()
 	return cs, nil

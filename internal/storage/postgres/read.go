@@ -92,8 +92,21 @@ func scanCollection(s pgx.Row) (docstore.Collection, error) {
 }
 
 func getCollection(ctx context.Context, q queryer, name string) (docstore.Collection, error) {
+	return getCollectionSQL(ctx, q, name, `SELECT `+collectionColumns+` FROM collections WHERE name = $1`)
+}
+
+// getCollectionShared reads a collection inside a write transaction and
+// holds a share lock on its row until the transaction ends, so the
+// definition cannot change under a write validated against it: a schema
+// change (an UPDATE of the row) waits for such writes to commit, and writes
+// that start later wait for the change and see the new definition.
+func getCollectionShared(ctx context.Context, q queryer, name string) (docstore.Collection, error) {
+	return getCollectionSQL(ctx, q, name, `SELECT `+collectionColumns+` FROM collections WHERE name = $1 FOR SHARE`)
+}
+
+func getCollectionSQL(ctx context.Context, q queryer, name, query string) (docstore.Collection, error) {
 	const op = "postgres.GetCollection"
-	c, err := scanCollection(q.QueryRow(ctx, `SELECT `+collectionColumns+` FROM collections WHERE name = $1`, name))
+	c, err := scanCollection(q.QueryRow(ctx, query, name))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, collectionNotFound(op, name)
 	}

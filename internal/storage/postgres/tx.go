@@ -23,7 +23,7 @@ type tx struct {
 var _ docstore.Tx = (*tx)(nil)
 
 func (t *tx) GetCollection(ctx context.Context, name string) (docstore.Collection, error) {
-	return getCollection(ctx, t.q, name)
+	return getCollectionShared(ctx, t.q, name)
 }
 
 func (t *tx) GetDocument(ctx context.Context, collection, id string) (docstore.Document, error) {
