@@ -30,8 +30,10 @@ func DefaultConfig() Config {
 			Retries:    1,
 			Criteria:   DefaultCriteria(),
 		},
-		Attack:     DefaultAttackConfig(),
-		Thresholds: DefaultThresholds(),
+		Attack:  DefaultAttackConfig(),
+		DB:      DBSQLite,
+		PGURL:   DefaultPGURL,
+		PGBench: DefaultPGBenchConfig(),
 	}
 }
 
@@ -43,6 +45,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		c.BasaltArgs = append(c.BasaltArgs, s)
 		return nil
 	})
+	fs.StringVar(&c.DB, "db", c.DB, "engine Basalt runs on: "+DBSQLite+" (a fresh data directory) or "+DBPostgres+" (a fresh database created through -pg-url, dropped at the end)")
+	fs.StringVar(&c.PGURL, "pg-url", c.PGURL, "with -db "+DBPostgres+": URL of an existing PostgreSQL database used to create and drop the bench's databases")
+	fs.StringVar(&c.PGBench.Path, "pgbench", c.PGBench.Path, "with -db "+DBPostgres+": pgbench binary for the database's own ceiling (default: from PATH or /usr/lib/postgresql/*/bin; "+PGBenchOff+" skips it)")
 	fs.StringVar(&c.Token, "token", c.Token, "bearer token (access token or API key) sent to Basalt")
 	fs.Func("scenarios", "comma-separated scenarios (default "+strings.Join(c.Scenarios, ",")+")", func(s string) error {
 		c.Scenarios = nil
@@ -84,11 +89,13 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	if c.Thresholds == nil {
 		c.Thresholds = map[string]float64{}
 	}
+	sqlite, postgres := DefaultThresholdsFor(DBSQLite), DefaultThresholdsFor(DBPostgres)
 	for _, name := range AllScenarios() {
 		if name == ScenarioHello {
 			continue
 		}
-		fs.Func("min-ratio-"+name, fmt.Sprintf("least max rate of %s relative to hello for PASS (default %g; 0 disables)", name, c.Thresholds[name]),
+		fs.Func("min-ratio-"+name, fmt.Sprintf("least max rate of %s relative to hello for PASS (default %g with -db %s, %g with -db %s; 0 disables)",
+			name, sqlite[name], DBSQLite, postgres[name], DBPostgres),
 			func(s string) error {
 				var v float64
 				if _, err := fmt.Sscan(s, &v); err != nil {

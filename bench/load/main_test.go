@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // TestMain lets the test binary stand in for the servers under test: run as
@@ -30,8 +32,19 @@ func childServer(mode string, args []string) int {
 	fs := flag.NewFlagSet(mode, flag.ContinueOnError)
 	addr := fs.String("addr", "", "")
 	fs.String("data-dir", "", "")
+	db := fs.String("db", "", "")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *db != "" {
+		// Like Basalt, refuse to start without the database.
+		conn, err := pgx.Connect(context.Background(), *db)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		_ = conn.Close(context.Background())
+		fmt.Fprintf(os.Stderr, "db=%s\n", conn.Config().Database)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -140,6 +141,10 @@ type ScenarioReport struct {
 type Report struct {
 	// Env says where the run happened.
 	Env Environment `json:"environment"`
+	// Engine is the storage engine Basalt ran on ("" when it did not run).
+	Engine string `json:"engine,omitempty"`
+	// PGBench is PostgreSQL's own select-only rate (postgres mode only).
+	PGBench *PGBenchResult `json:"pgbench,omitempty"`
 	// Docs is the number of seeded documents (0 when Basalt did not run).
 	Docs int `json:"docs"`
 	// Step is the duration of each step.
@@ -178,6 +183,14 @@ func (r *Report) Evaluate(thresholds map[string]float64) {
 	}
 	if busy := r.Env.busy(); busy != "" {
 		r.Notes = appendOnce(r.Notes, busy)
+	}
+	if pg := r.PGBench; pg != nil {
+		pg.GetRatio = 0
+		for _, s := range r.Scenarios {
+			if s.Name == ScenarioGet && s.MaxRate > 0 && pg.TPS > 0 {
+				pg.GetRatio = float64(s.MaxRate) / pg.TPS
+			}
+		}
 	}
 	for i := range r.Scenarios {
 		s := &r.Scenarios[i]
@@ -233,6 +246,9 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 	if e.LoadAverage != "" {
 		fmt.Fprintf(&b, "Load average at start: %s\n\n", e.LoadAverage)
 	}
+	if r.Engine != "" {
+		fmt.Fprintf(&b, "Engine: %s\n\n", r.Engine)
+	}
 	fmt.Fprintf(&b, "Method: open-loop constant rate (vegeta), %s steps; a rate is sustained when throughput ≥ %s of it, errors < %s and p99 < %s.",
 		r.Step, percent(r.Criteria.MinThroughputRatio), percent(r.Criteria.MaxErrorRatio), r.Criteria.MaxP99)
 	if r.Docs > 0 {
@@ -262,6 +278,9 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			s.Name, rate, p50, p99, p999, errs, ratio, target, s.Verdict)
 	}
+	if line := r.PGBench.markdown(r.Scenarios); line != "" {
+		b.WriteString("\n" + line + "\n")
+	}
 	var notes []string
 	notes = append(notes, r.Notes...)
 	for _, s := range r.Scenarios {
@@ -282,6 +301,30 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 		return fmt.Errorf("load: write Markdown report: %w", err)
 	}
 	return nil
+}
+
+// markdown is the report's line about PostgreSQL's own ceiling; "" for a
+// nil result.
+func (pg *PGBenchResult) markdown(scenarios []ScenarioReport) string {
+	switch {
+	case pg == nil:
+		return ""
+	case pg.Skipped != "":
+		return "PostgreSQL itself, pgbench -S: not measured: " + pg.Skipped + "."
+	case pg.TPS <= 0:
+		return "PostgreSQL itself, pgbench -S: not measured: " + pg.Err + "."
+	}
+	line := fmt.Sprintf("PostgreSQL itself, pgbench -S: %s tx/s (`%s` after `pgbench -i -s %d`, %s transactions, %s failed, latency average %.3f ms; without initial connection time).",
+		thousands(int64(math.Round(pg.TPS))), pg.Command, pg.Scale, thousands(pg.Transactions), thousands(pg.Failed), pg.LatencyMs)
+	for _, s := range scenarios {
+		if s.Name == ScenarioGet && pg.GetRatio > 0 {
+			line += fmt.Sprintf(" Basalt get-by-id: %s req/s, %s of it.", thousands(int64(s.MaxRate)), percent(pg.GetRatio))
+		}
+	}
+	if pg.Err != "" {
+		line += " Error: " + pg.Err + "."
+	}
+	return line
 }
 
 // millis formats d in milliseconds with a precision that suits its size.

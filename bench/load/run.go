@@ -64,7 +64,15 @@ type Config struct {
 	Search SearchConfig
 	// Attack tunes the load generator.
 	Attack AttackConfig
-	// Thresholds are the least ratios to hello, per scenario.
+	// DB is the engine Basalt runs on: DBSQLite (a fresh data directory) or
+	// DBPostgres (a fresh database created through PGURL, dropped at the end).
+	DB string
+	// PGURL is the PostgreSQL admin database (postgres:// URL) of postgres mode.
+	PGURL string
+	// PGBench shapes postgres mode's measurement of PostgreSQL itself.
+	PGBench PGBenchConfig
+	// Thresholds are the least ratios to hello, per scenario, that override
+	// the engine's defaults (DefaultThresholdsFor).
 	Thresholds map[string]float64
 	// Log receives progress lines.
 	Log io.Writer
@@ -95,17 +103,44 @@ func (c Config) Validate() error {
 	case c.Attack.Workers < 1 || c.Attack.MaxWorkers < c.Attack.Workers || c.Attack.Timeout <= 0:
 		return fmt.Errorf("load: need 1 ≤ workers ≤ max workers and a positive timeout (got %d, %d, %s)", c.Attack.Workers, c.Attack.MaxWorkers, c.Attack.Timeout)
 	}
+	switch c.DB {
+	case DBSQLite:
+	case DBPostgres:
+		if _, err := parsePGURL(c.PGURL); err != nil {
+			return err
+		}
+		if c.PGBench.Scale < 1 || c.PGBench.Clients < 1 || c.PGBench.Threads < 1 || c.PGBench.Threads > c.PGBench.Clients || c.PGBench.Duration < time.Second {
+			return fmt.Errorf("load: need pgbench scale, clients ≥ 1, 1 ≤ threads ≤ clients and a duration ≥ 1s (got %+v)", c.PGBench)
+		}
+	default:
+		return fmt.Errorf("load: unknown -db %q (want %s or %s)", c.DB, DBSQLite, DBPostgres)
+	}
 	return c.Search.Validate()
+}
+
+// EffectiveThresholds are the engine's default thresholds with c.Thresholds
+// applied on top.
+func (c Config) EffectiveThresholds() map[string]float64 {
+	th := DefaultThresholdsFor(c.DB)
+	for k, v := range c.Thresholds {
+		th[k] = v
+	}
+	return th
 }
 
 // teardownReserve is the part of MaxDuration kept for stopping the servers.
 const teardownReserve = 15 * time.Second
 
+// pgbenchReserve is the part of MaxDuration kept in postgres mode for the
+// pgbench measurement after the Basalt scenarios (-i -s 10 takes about a
+// second, -S runs for PGBench.Duration).
+const pgbenchReserve = 30 * time.Second
+
 // Run performs the configured scenarios and returns their report. On error
 // (including cancellation) the report holds what was measured so far.
 func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err error) {
 	rep = Report{Env: env, Step: cfg.Step, Criteria: cfg.Search.Criteria, Reference: ScenarioHello}
-	defer rep.Evaluate(cfg.Thresholds)
+	defer func() { rep.Evaluate(cfg.EffectiveThresholds()) }()
 	if err := cfg.Validate(); err != nil {
 		return rep, err
 	}
@@ -116,7 +151,11 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.MaxDuration)
 	defer cancel()
-	budget := NewBudget(time.Now().Add(max(cfg.MaxDuration-teardownReserve, cfg.MaxDuration/2)), cfg.MaxRequests, time.Now)
+	reserve := teardownReserve
+	if cfg.DB == DBPostgres {
+		reserve += pgbenchReserve + cfg.PGBench.Duration
+	}
+	budget := NewBudget(time.Now().Add(max(cfg.MaxDuration-reserve, cfg.MaxDuration/2)), cfg.MaxRequests, time.Now)
 
 	dir := cfg.WorkDir
 	if dir == "" {
@@ -128,6 +167,20 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 		}
 	}
 	logf("work directory: %s", dir)
+
+	// In postgres mode, fail before any measurement when PostgreSQL is not
+	// reachable.
+	var (
+		admin     PGAdmin
+		pgVersion string
+	)
+	if cfg.DB == DBPostgres && slices.ContainsFunc(cfg.Scenarios, func(s string) bool { return s != ScenarioHello }) {
+		admin = PGAdmin{URL: cfg.PGURL}
+		if pgVersion, err = admin.ServerVersion(ctx); err != nil {
+			return rep, err
+		}
+		logf("postgres: %s at %s", pgVersion, RedactURL(cfg.PGURL))
+	}
 
 	left := len(cfg.Scenarios)
 	runOne := func(name string, tr vegeta.Targeter) error {
@@ -167,10 +220,35 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 		return rep, nil
 	}
 	dataDir := filepath.Join(dir, "data")
+	serveArgs := []string{"--data-dir", dataDir}
+	rep.Engine = "SQLite (embedded, a fresh data directory)"
+	if cfg.DB == DBPostgres {
+		name, err := NewDatabaseName("")
+		if err != nil {
+			return rep, err
+		}
+		dbURL, err := DatabaseURL(cfg.PGURL, name)
+		if err != nil {
+			return rep, err
+		}
+		if err := admin.CreateDatabase(ctx, name); err != nil {
+			return rep, err
+		}
+		logf("postgres: created database %s", name)
+		defer func() {
+			if dropErr := admin.DropDatabase(ctx, name); dropErr != nil {
+				err = errors.Join(err, dropErr)
+			} else {
+				logf("postgres: dropped database %s", name)
+			}
+		}()
+		serveArgs = append(serveArgs, "--db", dbURL)
+		rep.Engine = fmt.Sprintf("PostgreSQL %s (a fresh database on %s, dropped at the end)", pgVersion, pgHost(cfg.PGURL))
+	}
 	err = withServer(ctx, ProcessSpec{
 		Name: "basalt", Path: cfg.BasaltPath,
 		Args: func(addr string) []string {
-			return append([]string{"serve", "--addr", addr, "--data-dir", dataDir}, cfg.BasaltArgs...)
+			return append(append([]string{"serve", "--addr", addr}, serveArgs...), cfg.BasaltArgs...)
 		},
 		ReadyPath: "/readyz", ReadyTimeout: 60 * time.Second,
 	}, filepath.Join(dir, "basalt.log"), logf, func(p *Process) error {
@@ -198,7 +276,20 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 		}
 		return nil
 	})
+	if cfg.DB == DBPostgres && err == nil && ctx.Err() == nil {
+		pg := RunPGBench(ctx, admin, cfg.PGBench, logf)
+		rep.PGBench = &pg
+	}
 	return rep, err
+}
+
+// pgHost is the host:port of a postgres:// URL.
+func pgHost(pgURL string) string {
+	u, err := parsePGURL(pgURL)
+	if err != nil || u.Host == "" {
+		return "the default host"
+	}
+	return u.Host
 }
 
 // withServer starts spec with its output in logPath, calls use, and stops

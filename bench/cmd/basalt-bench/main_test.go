@@ -17,6 +17,8 @@ func TestRunRejectsBadInvocations(t *testing.T) {
 		{[]string{"basalt-bench", "-scenarios", "hello,delete"}, 2, `unknown scenario "delete"`},
 		{[]string{"basalt-bench", "-scenarios", "get"}, 2, "needs -basalt"},
 		{[]string{"basalt-bench", "stray"}, 2, "unexpected arguments"},
+		{[]string{"basalt-bench", "-basalt", "bin/basalt", "-db", "mysql"}, 2, `unknown -db "mysql"`},
+		{[]string{"basalt-bench", "-basalt", "bin/basalt", "-db", "postgres", "-pg-url", "host=db"}, 2, "want postgres://"},
 		{[]string{"basalt-bench", "hello", "--addr", "not-an-address"}, 1, "basalt-bench hello"},
 	}
 	for _, tt := range tests {
