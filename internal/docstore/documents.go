@@ -57,12 +57,21 @@ func (s *Service) prepareData(ctx context.Context, op, prefix, collection, id st
 	if err != nil {
 		return preparedWrite{}, err
 	}
-	c, cs, err := s.collection(ctx, op, collection)
+	c, cs, fresh, err := s.cachedCollection(ctx, op, collection)
 	if err != nil {
 		return preparedWrite{}, s.collectionErr(op, collection, err)
 	}
 	if err := cs.validate(op, prefix, map[string]any(data), s.limits.MaxSchemaErrors); err != nil {
-		return preparedWrite{}, err
+		if fresh {
+			return preparedWrite{}, err
+		}
+		// The cached definition may be stale: refuse only on the current one.
+		if c, cs, err = s.collection(ctx, op, collection); err != nil {
+			return preparedWrite{}, s.collectionErr(op, collection, err)
+		}
+		if err := cs.validate(op, prefix, map[string]any(data), s.limits.MaxSchemaErrors); err != nil {
+			return preparedWrite{}, err
+		}
 	}
 	return preparedWrite{coll: c, id: id, data: data, canon: canon, prefix: prefix}, nil
 }

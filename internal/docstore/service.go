@@ -54,6 +54,7 @@ type schemaEntry struct {
 	version int64
 	raw     []byte
 	schema  *compiledSchema
+	coll    Collection // the definition last seen, for cachedCollection
 }
 
 // NewService returns a Service over store.
@@ -156,9 +157,10 @@ func (s *Service) schemaOf(op string, c Collection) (*compiledSchema, error) {
 		return nil, fault.Internalf(op, fmt.Errorf("stored schema of %q: %w", c.Name, err))
 	}
 	s.mu.Lock()
-	if cur, ok := s.schemas[c.Name]; !ok || cur.version <= c.Version {
-		s.schemas[c.Name] = schemaEntry{version: c.Version, raw: append([]byte(nil), c.Schema...), schema: cs}
-	}
+	// The definition read last wins, even at a lower version (a collection
+	// deleted and created again starts over at 1); a stale one is caught
+	// by the transaction's re-check.
+	s.schemas[c.Name] = schemaEntry{version: c.Version, raw: append([]byte(nil), c.Schema...), schema: cs, coll: c}
 	s.mu.Unlock()
 	return cs, nil
 }
@@ -183,6 +185,25 @@ func (s *Service) collection(ctx context.Context, op, name string) (Collection, 
 		return Collection{}, nil, err
 	}
 	return c, cs, nil
+}
+
+// cachedCollection returns the definition of a collection this process saw
+// last, without asking the database, for the checks a write makes before
+// its transaction. It may be stale: the transaction re-reads the definition
+// under a lock and validates again if it changed (recheck), and a write the
+// cached schema refuses is checked against a fresh read (prepareData).
+func (s *Service) cachedCollection(ctx context.Context, op, name string) (c Collection, cs *compiledSchema, fresh bool, err error) {
+	if err := checkCollectionName(op, name); err != nil {
+		return Collection{}, nil, false, err
+	}
+	s.mu.Lock()
+	e, ok := s.schemas[name]
+	s.mu.Unlock()
+	if ok && e.coll.Name != "" {
+		return e.coll, e.schema, false, nil
+	}
+	c, cs, err = s.collection(ctx, op, name)
+	return c, cs, true, err
 }
 
 // storeErr gives store errors the operation name of the service call while

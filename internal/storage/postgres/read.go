@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -95,13 +96,34 @@ func getCollection(ctx context.Context, q queryer, name string) (docstore.Collec
 	return getCollectionSQL(ctx, q, name, `SELECT `+collectionColumns+` FROM collections WHERE name = $1`)
 }
 
+// collectionLockClass is the first key of the advisory locks that guard
+// collection definitions (the second is hashtext of the name), so they do
+// not collide with advisory locks of other applications on the database.
+const collectionLockClass = 0x0BA5A17
+
 // getCollectionShared reads a collection inside a write transaction and
-// holds a share lock on its row until the transaction ends, so the
-// definition cannot change under a write validated against it: a schema
-// change (an UPDATE of the row) waits for such writes to commit, and writes
-// that start later wait for the change and see the new definition.
+// holds a shared advisory lock on its name until the transaction ends, so
+// the definition cannot change under a write validated against it: a
+// definition change takes the lock exclusively (lockCollection), so it
+// waits for such writes to commit, and writes that start later wait for the
+// change and see the new definition. Advisory locks live in the lock
+// manager only; unlike SELECT … FOR SHARE they write nothing to the
+// collections row, which every write of the collection would contend on.
 func getCollectionShared(ctx context.Context, q queryer, name string) (docstore.Collection, error) {
-	return getCollectionSQL(ctx, q, name, `SELECT `+collectionColumns+` FROM collections WHERE name = $1 FOR SHARE`)
+	// The lock is its own statement: a statement reads from a snapshot
+	// taken when it starts, so a SELECT that waited for the lock inside
+	// itself could still return the definition from before the change.
+	if _, err := q.Exec(ctx, `SELECT pg_advisory_xact_lock_shared(`+strconv.Itoa(collectionLockClass)+`, hashtext($1))`, name); err != nil {
+		return docstore.Collection{}, mapErr("postgres.GetCollection", err)
+	}
+	return getCollection(ctx, q, name)
+}
+
+// lockCollection takes the exclusive advisory lock of a collection's
+// definition, until the transaction ends.
+func lockCollection(ctx context.Context, q queryer, name string) error {
+	_, err := q.Exec(ctx, `SELECT pg_advisory_xact_lock(`+strconv.Itoa(collectionLockClass)+`, hashtext($1))`, name)
+	return err
 }
 
 func getCollectionSQL(ctx context.Context, q queryer, name, query string) (docstore.Collection, error) {

@@ -140,6 +140,9 @@ func (t *tx) UpdateCollection(ctx context.Context, c docstore.Collection, prevVe
 	if err != nil {
 		return fault.Internalf(op, err)
 	}
+	if err := lockCollection(ctx, t.q, c.Name); err != nil {
+		return mapErr(op, err)
+	}
 	tag, err := t.q.Exec(ctx, `UPDATE collections SET schema = $1, indexes = $2, version = $3, updated_at = $4
 		WHERE name = $5 AND version = $6`, string(c.Schema), string(indexes), c.Version, toMicros(c.UpdatedAt),
 		c.Name, prevVersion)
@@ -198,6 +201,9 @@ func (t *tx) DeleteCollection(ctx context.Context, name string, prevVersion int6
 	table, err := tableName(op, name)
 	if err != nil {
 		return err
+	}
+	if err := lockCollection(ctx, t.q, name); err != nil {
+		return mapErr(op, err)
 	}
 	tag, err := t.q.Exec(ctx, `DELETE FROM collections WHERE name = $1 AND version = $2`, name, prevVersion)
 	if err != nil {
