@@ -1,15 +1,12 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -23,63 +20,6 @@ import (
 
 	"github.com/basaltdev/basalt/internal/storage/pgtest"
 )
-
-// launch starts `basalt serve` like startProcess but does not wait for it:
-// the returned function waits until the process serves. Starting several
-// processes before waiting on any makes them race through start-up
-// (migrations, the shared cursor key) at the same time.
-func launch(t *testing.T, dataDir string, extra ...string) (wait func() *server) {
-	t.Helper()
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir}, extra...)
-	cmd := exec.Command(basaltBinary(t), args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &server{cmd: cmd, done: make(chan struct{}), logs: &syncBuffer{}}
-	addrc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Bytes()
-			_, _ = s.logs.Write(append(line, '\n'))
-			var entry struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
-			}
-			if json.Unmarshal(line, &entry) == nil && entry.Msg == "basalt is serving" {
-				addrc <- entry.Addr
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-		s.err = cmd.Wait()
-		close(s.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-s.done:
-		default:
-			_ = cmd.Process.Kill()
-			<-s.done
-		}
-	})
-	return func() *server {
-		t.Helper()
-		select {
-		case s.addr = <-addrc:
-			return s
-		case <-s.done:
-			t.Fatalf("basalt exited before serving: %v\n%s", s.err, s.logs.String())
-		case <-time.After(60 * time.Second):
-			t.Fatalf("basalt did not start within 60s\n%s", s.logs.String())
-		}
-		return nil
-	}
-}
 
 // twoProcesses starts two basalt processes on one fresh PostgreSQL
 // database, concurrently, and returns them with the database URL.

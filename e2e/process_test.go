@@ -70,8 +70,18 @@ func (s *server) wait(timeout time.Duration) (exited bool, err error) {
 }
 
 // startProcess starts `basalt serve` on a random port with dataDir and
-// waits until it logs its address.
+// waits until it logs its address (see launch).
 func startProcess(t *testing.T, dataDir string, extra ...string) *server {
+	t.Helper()
+	return launch(t, dataDir, extra...)()
+}
+
+// launch starts `basalt serve` on a random port with dataDir but does not
+// wait for it: the returned function waits until the process logs its
+// address. Starting several
+// processes before waiting on any makes them race through start-up
+// (migrations, the shared cursor key) at the same time.
+func launch(t *testing.T, dataDir string, extra ...string) (wait func() *server) {
 	t.Helper()
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir}, extra...)
 	cmd := exec.Command(basaltBinary(t), args...)
@@ -110,15 +120,18 @@ func startProcess(t *testing.T, dataDir string, extra ...string) *server {
 			<-s.done
 		}
 	})
-	select {
-	case s.addr = <-addrc:
-		return s
-	case <-s.done:
-		t.Fatalf("basalt exited before serving: %v\n%s", s.err, s.logs.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("basalt did not start within 60s\n%s", s.logs.String())
+	return func() *server {
+		t.Helper()
+		select {
+		case s.addr = <-addrc:
+			return s
+		case <-s.done:
+			t.Fatalf("basalt exited before serving: %v\n%s", s.err, s.logs.String())
+		case <-time.After(60 * time.Second):
+			t.Fatalf("basalt did not start within 60s\n%s", s.logs.String())
+		}
+		return nil
 	}
-	return nil
 }
 
 func (s *server) client(t *testing.T) *client {
