@@ -264,7 +264,7 @@ func testTxSeesOwnWrites(t *testing.T, s docstore.Store) {
 
 func testOutbox(t *testing.T, s docstore.Store) {
 	if _, ok := s.(OutboxReader); !ok {
-		t.Skip("the store does not implement storagetest.OutboxReader")
+		t.Fatalf("%T does not implement storagetest.OutboxReader: every engine must expose its outbox", s)
 	}
 	createCollection(t, s, collection("posts"))
 	var want []docstore.Event
@@ -328,7 +328,7 @@ func testIdempotency(t *testing.T, s docstore.Store) {
 func testIdempotencyPurge(t *testing.T, s docstore.Store) {
 	p, ok := s.(docstore.IdempotencyPurger)
 	if !ok {
-		t.Skip("the store does not implement docstore.IdempotencyPurger")
+		t.Fatalf("%T does not implement docstore.IdempotencyPurger: every engine must forget old idempotency records", s)
 	}
 	ctx := context.Background()
 	mustWrite(t, s, func(ctx context.Context, tx docstore.Tx) error {
