@@ -1,0 +1,146 @@
+package password
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+
+	"golang.org/x/crypto/argon2"
+
+	"github.com/basaltdev/basalt/internal/fault"
+)
+
+// MaxPasswordBytes is the longest password Basalt accepts, in bytes. The
+// bound keeps a single request from feeding megabytes into the hash.
+const MaxPasswordBytes = 1024
+
+// Hasher hashes and verifies passwords with fixed argon2id parameters. At
+// most maxConcurrent hashes run at once; further calls wait for a slot. A
+// Hasher is safe for concurrent use.
+type Hasher struct {
+	params Params
+	sem    chan struct{} // one token per running hash
+	dummy  string        // a hash no password matches, for DummyVerify
+}
+
+// New returns a Hasher that makes new hashes with p and runs at most
+// maxConcurrent hashes at once. Each running hash holds p.Memory KiB, so
+// maxConcurrent × p.Memory bounds the memory hashing uses.
+func New(p Params, maxConcurrent int) (*Hasher, error) {
+	const op = "password.New"
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if maxConcurrent < 1 {
+		return nil, fault.Newf(fault.Invalid, op, "maxConcurrent must be at least 1, got %d", maxConcurrent)
+	}
+	// The dummy hash has the current parameters and random salt and key, so
+	// verifying against it costs exactly what a real verify costs and never
+	// succeeds in practice.
+	salt := make([]byte, p.SaltLen)
+	key := make([]byte, p.KeyLen)
+	if _, err := rand.Read(salt); err != nil {
+		return nil, fault.Internalf(op, err)
+	}
+	if _, err := rand.Read(key); err != nil {
+		return nil, fault.Internalf(op, err)
+	}
+	return &Hasher{
+		params: p,
+		sem:    make(chan struct{}, maxConcurrent),
+		dummy:  encode(p, salt, key),
+	}, nil
+}
+
+// Params returns the parameters h uses for new hashes.
+func (h *Hasher) Params() Params { return h.params }
+
+// Hash returns the PHC-encoded argon2id hash of password with a fresh random
+// salt. It fails with fault.Invalid for an empty password or one longer than
+// MaxPasswordBytes, and with fault.Unavailable (wrapping the context error)
+// if ctx ends while waiting for a hashing slot.
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	const op = "password.Hash"
+	if err := checkPassword(op, password); err != nil {
+		return "", err
+	}
+	salt := make([]byte, h.params.SaltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return "", fault.Internalf(op, err)
+	}
+	release, err := h.acquire(ctx, op)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	key := argon2.IDKey([]byte(password), salt, h.params.Iterations, h.params.Memory, h.params.Parallelism, h.params.KeyLen)
+	return encode(h.params, salt, key), nil
+}
+
+// Verify reports whether password matches the stored hash encoded. When it
+// does, needsRehash reports whether encoded was made with parameters other
+// than h's, so the caller should store a fresh Hash of password; needsRehash
+// is always false when ok is false.
+//
+// Verify fails with fault.Invalid for an empty or over-long password, with
+// fault.Internal when encoded is not a well-formed hash (stored data is
+// Basalt's responsibility, not the client's), and with fault.Unavailable
+// (wrapping the context error) if ctx ends while waiting for a slot.
+func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, needsRehash bool, err error) {
+	const op = "password.Verify"
+	if err := checkPassword(op, password); err != nil {
+		return false, false, err
+	}
+	p, salt, want, err := Parse(encoded)
+	if err != nil {
+		return false, false, fault.Wrap(fault.Internal, op, err, "")
+	}
+	release, err := h.acquire(ctx, op)
+	if err != nil {
+		return false, false, err
+	}
+	defer release()
+	got := argon2.IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLen)
+	if subtle.ConstantTimeCompare(got, want) != 1 {
+		return false, false, nil
+	}
+	return true, p != h.params, nil
+}
+
+// DummyVerify does the work of Verify against a hash no password matches.
+// Callers run it when an account does not exist, so looking up an unknown
+// account takes as long as a wrong password and does not reveal which
+// accounts exist.
+func (h *Hasher) DummyVerify(ctx context.Context, password string) {
+	_, _, _ = h.Verify(ctx, password, h.dummy)
+}
+
+// acquire waits for a hashing slot or for ctx to end. The returned function
+// frees the slot.
+func (h *Hasher) acquire(ctx context.Context, op string) (release func(), err error) {
+	// A context that has already ended never starts a hash, even if a slot
+	// is free.
+	if err := ctx.Err(); err != nil {
+		return nil, unavailable(op, err)
+	}
+	select {
+	case h.sem <- struct{}{}:
+		return func() { <-h.sem }, nil
+	case <-ctx.Done():
+		return nil, unavailable(op, ctx.Err())
+	}
+}
+
+func unavailable(op string, err error) error {
+	return fault.Wrap(fault.Unavailable, op, err, "the server is busy verifying passwords; try again")
+}
+
+func checkPassword(op, password string) error {
+	switch {
+	case password == "":
+		return fault.New(fault.Invalid, op, "the password must not be empty")
+	case len(password) > MaxPasswordBytes:
+		return fault.Newf(fault.Invalid, op, "the password must be at most %d bytes", MaxPasswordBytes)
+	}
+	return nil
+}
