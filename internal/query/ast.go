@@ -128,6 +128,22 @@ const (
 	OpNotIn                     // not in [..]
 )
 
+// Positive splits an operator into its positive form and whether op is the
+// negation of it: != is the negation of =, !~ of ~, not in of in. Engines
+// compile the positive form and negate it, so that a negated comparison is
+// exactly the complement of the positive one (two-valued logic).
+func (op Op) Positive() (Op, bool) {
+	switch op {
+	case OpNe:
+		return OpEq, true
+	case OpNotContains:
+		return OpContains, true
+	case OpNotIn:
+		return OpIn, true
+	}
+	return op, false
+}
+
 // Expr is a node of a checked filter expression: *And, *Or, *Not or *Compare.
 type Expr interface{ isExpr() }
 

@@ -254,22 +254,8 @@ func (b *builder) junction(terms []query.Expr, neg bool, sep, negSep string, emp
 	return nil
 }
 
-// positive splits an operator into its positive form and whether it is
-// the negated form of it.
-func positive(op query.Op) (query.Op, bool) {
-	switch op {
-	case query.OpNe:
-		return query.OpEq, true
-	case query.OpNotContains:
-		return query.OpContains, true
-	case query.OpNotIn:
-		return query.OpIn, true
-	}
-	return op, false
-}
-
 func (b *builder) compare(c *query.Compare, neg bool) error {
-	op, opNeg := positive(c.Op)
+	op, opNeg := c.Op.Positive()
 	t, err := fieldTarget(c.Field)
 	if err != nil {
 		return err

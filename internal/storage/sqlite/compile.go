@@ -168,20 +168,6 @@ func (b *builder) junction(terms []query.Expr, neg bool, sep, negSep, empty stri
 	return nil
 }
 
-// positive splits an operator into its positive form and whether it is
-// the negated form of it.
-func positive(op query.Op) (query.Op, bool) {
-	switch op {
-	case query.OpNe:
-		return query.OpEq, true
-	case query.OpNotContains:
-		return query.OpContains, true
-	case query.OpNotIn:
-		return query.OpIn, true
-	}
-	return op, false
-}
-
 // leafTarget is what a leaf compares: an SQL value expression and the SQL
 // expression of its JSON type (empty for system columns).
 type leafTarget struct {
@@ -190,7 +176,7 @@ type leafTarget struct {
 }
 
 func (b *builder) compare(c *query.Compare, neg bool) error {
-	op, opNeg := positive(c.Op)
+	op, opNeg := c.Op.Positive()
 	x, path, err := fieldSQL(c.Field)
 	if err != nil {
 		return err
