@@ -1,0 +1,312 @@
+// Package ratelimittest is the conformance suite of ratelimit.Limiter: every
+// limiter Basalt ships (in-process memory, Redis) runs it, so they answer
+// alike to the microsecond.
+//
+// A limiter's test calls Run with a function that returns a fresh limiter
+// (no key seen yet, e.g. a new key prefix on a shared Redis) reading the
+// time from the now it is given; the suite drives that clock. Subtests are
+// named impl=<impl>/contract=ratelimit/<Case>, so
+// go test -run 'impl=memory/contract=ratelimit/RetryAfter' selects one case.
+package ratelimittest
+
+import (
+	"context"
+	"errors"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/basaltdev/basalt/internal/ratelimit"
+)
+
+// Run runs the ratelimit contract against the limiters newLimiter returns.
+func Run(t *testing.T, impl string, newLimiter func(t *testing.T, now func() time.Time) ratelimit.Limiter) {
+	cases := []struct {
+		name string
+		fn   func(t *testing.T, s *suite)
+	}{
+		{"BurstThenDenied", testBurstThenDenied},
+		{"SteadyRate", testSteadyRate},
+		{"RetryAfterExactAndHonoured", testRetryAfter},
+		{"KeysIndependent", testKeysIndependent},
+		{"MultipleEvents", testMultipleEvents},
+		{"MoreThanBurst", testMoreThanBurst},
+		{"RemainingAndResetAfter", testRemainingAndResetAfter},
+		{"MicrosecondResolution", testMicrosecondResolution},
+		{"RoundedEmissionInterval", testRoundedEmissionInterval},
+		{"InvalidArguments", testInvalidArguments},
+		{"CanceledContext", testCanceledContext},
+		{"Concurrency", testConcurrency},
+	}
+	t.Run("impl="+impl, func(t *testing.T) {
+		t.Run("contract=ratelimit", func(t *testing.T) {
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					t.Parallel()
+					s := &suite{clock: &clock{t: start}}
+					s.lim = newLimiter(t, s.clock.now)
+					c.fn(t, s)
+				})
+			}
+		})
+	})
+}
+
+// start is where every case's clock begins: a whole second, UTC.
+var start = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type suite struct {
+	clock *clock
+	lim   ratelimit.Limiter
+}
+
+func (s *suite) allow(t *testing.T, key string, l ratelimit.Limit, n int) ratelimit.Decision {
+	t.Helper()
+	d, err := s.lim.Allow(context.Background(), key, l, n)
+	if err != nil {
+		t.Fatalf("Allow(%q, %+v, %d): %v", key, l, n, err)
+	}
+	return d
+}
+
+// expect calls Allow and compares the whole Decision.
+func (s *suite) expect(t *testing.T, key string, l ratelimit.Limit, n int, want ratelimit.Decision) {
+	t.Helper()
+	if got := s.allow(t, key, l, n); got != want {
+		t.Fatalf("at +%v Allow(%q, %+v, %d) = %+v, want %+v",
+			s.clock.now().Sub(start), key, l, n, got, want)
+	}
+}
+
+func allowed(remaining int, resetAfter time.Duration) ratelimit.Decision {
+	return ratelimit.Decision{Allowed: true, Remaining: remaining, ResetAfter: resetAfter}
+}
+
+func denied(remaining int, retryAfter, resetAfter time.Duration) ratelimit.Decision {
+	return ratelimit.Decision{Remaining: remaining, RetryAfter: retryAfter, ResetAfter: resetAfter}
+}
+
+const ms = time.Millisecond
+
+func testBurstThenDenied(t *testing.T, s *suite) {
+	l := ratelimit.Limit{Rate: 10, Burst: 5} // T = 100ms
+	for i := range 5 {
+		s.expect(t, "k", l, 1, allowed(4-i, time.Duration(i+1)*100*ms))
+	}
+	s.expect(t, "k", l, 1, denied(0, 100*ms, 500*ms))
+	// A denied request consumes nothing: asking again is the same answer.
+	s.expect(t, "k", l, 1, denied(0, 100*ms, 500*ms))
+}
+
+func testSteadyRate(t *testing.T, s *suite) {
+	l := ratelimit.Limit{Rate: 10, Burst: 2} // T = 100ms
+	s.expect(t, "k", l, 1, allowed(1, 100*ms))
+	s.expect(t, "k", l, 1, allowed(0, 200*ms))
+	for range 20 {
+		s.clock.advance(100 * ms)
+		s.expect(t, "k", l, 1, allowed(0, 200*ms))
+	}
+	// One microsecond early is too early.
+	s.clock.advance(100*ms - time.Microsecond)
+	s.expect(t, "k", l, 1, denied(0, time.Microsecond, 100*ms+time.Microsecond))
+	s.clock.advance(time.Microsecond)
+	s.expect(t, "k", l, 1, allowed(0, 200*ms))
+}
+
+func testRetryAfter(t *testing.T, s *suite) {
+	l := ratelimit.Limit{Rate: 4, Burst: 2} // T = 250ms
+	s.expect(t, "k", l, 1, allowed(1, 250*ms))
+	s.expect(t, "k", l, 1, allowed(0, 500*ms))
+	s.clock.advance(123456 * time.Microsecond)
+	d := s.allow(t, "k", l, 1)
+	want := denied(0, 126544*time.Microsecond, 376544*time.Microsecond)
+	if d != want {
+		t.Fatalf("Allow = %+v, want %+v", d, want)
+	}
+	s.clock.advance(d.RetryAfter)
+	s.expect(t, "k", l, 1, allowed(0, 500*ms))
+
+	// For n = 2 the wait covers both events.
+	s.clock.advance(10 * ms)
+	d = s.allow(t, "k", l, 2)
+	want = denied(0, 490*ms, 490*ms)
+	if d != want {
+		t.Fatalf("Allow n=2 = %+v, want %+v", d, want)
+	}
+	s.clock.advance(d.RetryAfter)
+	s.expect(t, "k", l, 2, allowed(0, 500*ms))
+}
+
+func testKeysIndependent(t *testing.T, s *suite) {
+	l := ratelimit.Limit{Rate: 1, Burst: 1}
+	s.expect(t, "account:alice", l, 1, allowed(0, time.Second))
+	s.expect(t, "account:alice", l, 1, denied(0, time.Second, time.Second))
+	s.expect(t, "account:bob", l, 1, allowed(0, time.Second))
+	s.expect(t, "ip:192.0.2.1", l, 1, allowed(0, time.Second))
+	s.expect(t, "", l, 1, allowed(0, time.Second))
+	s.expect(t, "account:alice", l, 1, denied(0, time.Second, time.Second))
+}
+
+func testMultipleEvents(t *testing.T, s *suite) {
+	l := ratelimit.Limit{Rate: 10, Burst: 10} // T = 100ms
+	s.expect(t, "k", l, 3, allowed(7, 300*ms))
+	s.expect(t, "k", l, 7, allowed(0, 1000*ms))
+	s.expect(t, "k", l, 1, denied(0, 100*ms, 1000*ms))
+	s.clock.advance(250 * ms)
+	s.expect(t, "k", l, 3, denied(2, 50*ms, 750*ms))
+	s.expect(t, "k", l, 2, allowed(0, 950*ms))
+	// n = Burst on a full bucket is allowed.
+	s.expect(t, "other", l, 10, allowed(0, 1000*ms))
+}
+
+func testMoreThanBurst(t *testing.T, s *suite) {
+	l := ratelimit.Limit{Rate: 10, Burst: 3}
+	s.expect(t, "k", l, 4, denied(3, ratelimit.RetryNever, 0))
+	// Nothing was consumed.
+	s.expect(t, "k", l, 3, allowed(0, 300*ms))
+	s.expect(t, "k", l, 4, denied(0, ratelimit.RetryNever, 300*ms))
+	s.clock.advance(time.Hour)
+	s.expect(t, "k", l, 4, denied(3, ratelimit.RetryNever, 0))
+}
+
+func testRemainingAndResetAfter(t *testing.T, s *suite) {
+	l := ratelimit.Limit{Rate: 2, Burst: 4} // T = 500ms
+	s.expect(t, "k", l, 0, allowed(4, 0))
+	s.expect(t, "k", l, 1, allowed(3, 500*ms))
+	s.clock.advance(200 * ms)
+	// A partly refilled event does not count.
+	s.expect(t, "k", l, 0, allowed(3, 300*ms))
+	s.clock.advance(300 * ms)
+	s.expect(t, "k", l, 0, allowed(4, 0))
+	s.expect(t, "k", l, 4, allowed(0, 2000*ms))
+	s.expect(t, "k", l, 0, allowed(0, 2000*ms))
+	s.clock.advance(1250 * ms)
+	s.expect(t, "k", l, 0, allowed(2, 750*ms))
+	s.expect(t, "k", l, 3, denied(2, 250*ms, 750*ms))
+	s.clock.advance(10 * time.Second)
+	s.expect(t, "k", l, 0, allowed(4, 0))
+}
+
+func testMicrosecondResolution(t *testing.T, s *suite) {
+	l := ratelimit.Limit{Rate: 1, Burst: 1}
+	s.clock.advance(500 * time.Nanosecond) // truncated: still at start
+	s.expect(t, "k", l, 1, allowed(0, time.Second))
+	s.clock.advance(time.Second - 500*time.Nanosecond - time.Nanosecond) // start+1s-1ns → start+1s-1µs
+	s.expect(t, "k", l, 1, denied(0, time.Microsecond, time.Microsecond))
+	s.clock.advance(time.Nanosecond)
+	s.expect(t, "k", l, 1, allowed(0, time.Second))
+}
+
+func testRoundedEmissionInterval(t *testing.T, s *suite) {
+	l := ratelimit.Limit{Rate: 3, Burst: 2} // T = 333333.33µs → 333333µs
+	if got := l.EmissionInterval(); got != 333333*time.Microsecond {
+		t.Fatalf("EmissionInterval = %v", got)
+	}
+	s.expect(t, "k", l, 2, allowed(0, 666666*time.Microsecond))
+	s.expect(t, "k", l, 1, denied(0, 333333*time.Microsecond, 666666*time.Microsecond))
+	l = ratelimit.Limit{Rate: 1.0 / 60, Burst: 1} // one a minute
+	s.expect(t, "slow", l, 1, allowed(0, time.Minute))
+	s.expect(t, "slow", l, 1, denied(0, time.Minute, time.Minute))
+}
+
+func testInvalidArguments(t *testing.T, s *suite) {
+	ok := ratelimit.Limit{Rate: 1, Burst: 1}
+	bad := []struct {
+		l ratelimit.Limit
+		n int
+	}{
+		{ratelimit.Limit{Rate: 0, Burst: 1}, 1},
+		{ratelimit.Limit{Rate: -1, Burst: 1}, 1},
+		{ratelimit.Limit{Rate: math.NaN(), Burst: 1}, 1},
+		{ratelimit.Limit{Rate: math.Inf(1), Burst: 1}, 1},
+		{ratelimit.Limit{Rate: 1e7, Burst: 1}, 1},
+		{ratelimit.Limit{Rate: 1, Burst: 0}, 1},
+		{ratelimit.Limit{Rate: 1, Burst: -3}, 1},
+		{ratelimit.Limit{Rate: 1e-9, Burst: 1}, 1},
+		{ratelimit.Limit{Rate: 1, Burst: math.MaxInt}, 1},
+		{ok, -1},
+	}
+	for _, b := range bad {
+		d, err := s.lim.Allow(context.Background(), "k", b.l, b.n)
+		if !errors.Is(err, ratelimit.ErrInvalid) {
+			t.Errorf("Allow(%+v, %d) error = %v, want ErrInvalid", b.l, b.n, err)
+		}
+		if d != (ratelimit.Decision{}) {
+			t.Errorf("Allow(%+v, %d) decision = %+v, want zero", b.l, b.n, d)
+		}
+	}
+	// Nothing was counted.
+	s.expect(t, "k", ok, 1, allowed(0, time.Second))
+}
+
+func testCanceledContext(t *testing.T, s *suite) {
+	l := ratelimit.Limit{Rate: 1, Burst: 1}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	d, err := s.lim.Allow(ctx, "k", l, 1)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Allow with canceled context: error = %v, want context.Canceled", err)
+	}
+	if d != (ratelimit.Decision{}) {
+		t.Fatalf("decision = %+v, want zero", d)
+	}
+	s.expect(t, "k", l, 1, allowed(0, time.Second))
+}
+
+func testConcurrency(t *testing.T, s *suite) {
+	const burst, workers = 7, 100
+	l := ratelimit.Limit{Rate: 1, Burst: burst}
+	var (
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		remaining = map[int]int{}
+		errs      []error
+	)
+	for range workers {
+		wg.Go(func() {
+			d, err := s.lim.Allow(context.Background(), "shared", l, 1)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			if d.Allowed {
+				remaining[d.Remaining]++
+			}
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	// Exactly Burst allowed, each seeing a different Remaining: the
+	// decisions were atomic.
+	for r := range burst {
+		if remaining[r] != 1 {
+			t.Fatalf("allowed decisions by Remaining = %v, want each of 0..%d once", remaining, burst-1)
+		}
+	}
+	if len(remaining) != burst {
+		t.Fatalf("allowed decisions by Remaining = %v, want %d in all", remaining, burst)
+	}
+	s.expect(t, "shared", l, 1, denied(0, time.Second, burst*time.Second))
+}
