@@ -16,7 +16,10 @@ func (s *Service) Batch(ctx context.Context, ops []BatchOp, idempotencyKey strin
 		return nil, fault.New(fault.Invalid, op, "a batch needs at least one operation")
 	}
 	if len(ops) > s.limits.MaxBatchOps {
-		return nil, fault.Newf(fault.Invalid, op, "a batch has at most %d operations", s.limits.MaxBatchOps)
+		// A size limit like the body's, answered the same way: split the batch.
+		return nil, &fault.Error{Kind: fault.PayloadTooLarge, Op: op,
+			Msg:    fmt.Sprintf("a batch has at most %d operations", s.limits.MaxBatchOps),
+			Fields: []fault.FieldError{{Pointer: "/operations", Message: fmt.Sprintf("has %d operations", len(ops))}}}
 	}
 	// Check everything that does not depend on stored state first, so a
 	// bad batch is refused before the transaction starts.

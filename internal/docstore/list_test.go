@@ -203,5 +203,5 @@ func TestBatchIsAllOrNothing(t *testing.T) {
 		many[i] = docstore.BatchOp{Op: docstore.OpDelete, Collection: "posts", ID: "x"}
 	}
 	_, err = f.svc.Batch(ctx, many, "")
-	wantKind(t, err, fault.Invalid)
+	wantKind(t, err, fault.PayloadTooLarge)
 }

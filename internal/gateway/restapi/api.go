@@ -20,11 +20,8 @@ import (
 	"github.com/basaltdev/basalt/internal/jsonvalue"
 )
 
-// Defaults applied to zero fields of Options.
-const (
-	DefaultMaxBodyBytes = 1 << 20 // 1 MiB
-	DefaultMaxBatchOps  = 100
-)
+// DefaultMaxBodyBytes applies when Options.MaxBodyBytes is zero.
+const DefaultMaxBodyBytes = 1 << 20 // 1 MiB
 
 // Options configures an API.
 type Options struct {
@@ -34,8 +31,6 @@ type Options struct {
 	// MaxBodyBytes bounds every request body; larger bodies are answered
 	// 413 payload_too_large. Default 1 MiB.
 	MaxBodyBytes int64
-	// MaxBatchOps bounds the operations of one POST /v1/batch. Default 100.
-	MaxBatchOps int
 	// JSON bounds the structure of request bodies (depth, string length,
 	// number of values). Zero fields take jsonvalue's defaults.
 	JSON jsonvalue.Limits
@@ -53,9 +48,6 @@ type API struct {
 func New(svc *docstore.Service, opts Options) *API {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if opts.MaxBatchOps <= 0 {
-		opts.MaxBatchOps = DefaultMaxBatchOps
 	}
 	log := opts.Logger
 	if log == nil {

@@ -116,7 +116,7 @@ func TestBatchScenarios(t *testing.T) {
 		{name: "too many operations", method: "POST", path: "/v1/batch",
 			body: ops(`{"op":"delete","collection":"posts","id":"p1"}`, `{"op":"delete","collection":"posts","id":"p2"}`,
 				`{"op":"delete","collection":"posts","id":"p3"}`, `{"op":"delete","collection":"posts","id":"p4"}`),
-			status: 413, code: "payload_too_large"},
+			status: 413, code: "payload_too_large", has: []string{"at most 3 operations"}},
 		{name: "unknown op member", method: "POST", path: "/v1/batch",
 			body: ops(`{"op":"delete","collection":"posts","id":"p1","if_match":1}`), status: 400, code: "invalid",
 			has: []string{`"pointer":"/operations/0/if_match"`}},

@@ -8,7 +8,6 @@ import (
 	"strconv"
 
 	"github.com/basaltdev/basalt/internal/docstore"
-	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/jsonvalue"
 )
 
@@ -29,10 +28,9 @@ type batchResponse struct {
 // transaction, answered 200 {"results":[…]} in operation order.
 //
 // Each operation is {"op", "collection", "id", "data", "ifMatch"} (see
-// batchOps). More than Options.MaxBatchOps operations are answered 413
-// payload_too_large, like a body over MaxBodyBytes: both are size limits,
-// and a client handles both by splitting the batch. Idempotency-Key applies
-// to the whole batch.
+// batchOps). The service bounds the number of operations (413
+// payload_too_large, like a body over MaxBodyBytes: a client handles both by
+// splitting the batch). Idempotency-Key applies to the whole batch.
 func (a *API) batch(w http.ResponseWriter, r *http.Request) {
 	if _, err := parseQuery(r); err != nil {
 		a.WriteProblem(w, r, err)
@@ -48,7 +46,7 @@ func (a *API) batch(w http.ResponseWriter, r *http.Request) {
 		a.WriteProblem(w, r, err)
 		return
 	}
-	ops, err := batchOps(body, a.opts.MaxBatchOps)
+	ops, err := batchOps(body)
 	if err != nil {
 		a.WriteProblem(w, r, err)
 		return
@@ -67,7 +65,7 @@ func (a *API) batch(w http.ResponseWriter, r *http.Request) {
 // batchOps converts a decoded batch body into operations. It checks the
 // shape only (members and their JSON types); the service checks the rest
 // (known op names, ids, data against schemas, versions).
-func batchOps(body map[string]any, maxOps int) ([]docstore.BatchOp, error) {
+func batchOps(body map[string]any) ([]docstore.BatchOp, error) {
 	var raw []any
 	for _, k := range sortedKeys(body) {
 		v := body[k]
@@ -82,11 +80,6 @@ func batchOps(body map[string]any, maxOps int) ([]docstore.BatchOp, error) {
 	}
 	if raw == nil {
 		return nil, bodyError("/operations", "operations is required")
-	}
-	if len(raw) > maxOps {
-		return nil, &fault.Error{Kind: fault.PayloadTooLarge, Op: "restapi",
-			Msg:    "a batch has at most " + itoa(maxOps) + " operations",
-			Fields: []fault.FieldError{{Pointer: "/operations", Message: "has " + itoa(len(raw)) + " operations"}}}
 	}
 	ops := make([]docstore.BatchOp, 0, len(raw))
 	for i, item := range raw {

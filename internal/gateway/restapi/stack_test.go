@@ -32,7 +32,6 @@ func testOptions(logs io.Writer) Options {
 	return Options{
 		Logger:       slog.New(slog.NewJSONHandler(logs, nil)),
 		MaxBodyBytes: 4096,
-		MaxBatchOps:  3,
 	}
 }
 
@@ -48,7 +47,8 @@ func newStack(t testing.TB) *stack {
 			t.Errorf("closing the store: %v", err)
 		}
 	})
-	svc, err := docstore.NewService(store, docstore.Options{CursorKey: bytes.Repeat([]byte("k"), 32)})
+	svc, err := docstore.NewService(store, docstore.Options{CursorKey: bytes.Repeat([]byte("k"), 32),
+		Limits: docstore.Limits{MaxBatchOps: 3}}) // small, so the bound is cheap to reach
 	if err != nil {
 		t.Fatalf("docstore.NewService: %v", err)
 	}
