@@ -112,9 +112,6 @@ func withDefaults(l Limits) Limits {
 	return l
 }
 
-// Limits returns the limits the service enforces.
-func (s *Service) Limits() Limits { return s.limits }
-
 // timestamp is the service's clock, in UTC, truncated to what storage keeps.
 func (s *Service) timestamp() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 

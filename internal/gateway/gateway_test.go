@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -119,7 +120,7 @@ func TestServerDrainsInFlightRequests(t *testing.T) {
 	cancel() // shutdown begins while the request is in flight
 	deadline := time.Now().Add(5 * time.Second)
 	for !s.Draining() && time.Now().Before(deadline) {
-		runtimeGosched()
+		runtime.Gosched()
 	}
 	if !s.Draining() {
 		t.Fatal("server not draining after cancel")

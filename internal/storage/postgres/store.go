@@ -194,10 +194,6 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Pool returns the connection pool, for pool statistics (Pool().Stat())
-// and for features such as LISTEN that need a connection of their own.
-func (s *Store) Pool() *pgxpool.Pool { return s.pool }
-
 // Stat returns the pool's statistics, to be exported as metrics.
 func (s *Store) Stat() *pgxpool.Stat { return s.pool.Stat() }
 

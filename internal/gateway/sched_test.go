@@ -1,5 +1,0 @@
-package gateway
-
-import "runtime"
-
-func runtimeGosched() { runtime.Gosched() }
