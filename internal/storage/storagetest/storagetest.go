@@ -35,10 +35,7 @@ type OutboxReader interface {
 
 // Run runs the docstore contract against the stores open returns.
 func Run(t *testing.T, engine string, open func(t *testing.T) docstore.Store) {
-	cases := []struct {
-		name string
-		fn   func(t *testing.T, s docstore.Store)
-	}{
+	cases := []testCase{
 		{"CollectionCRUD", testCollectionCRUD},
 		{"CollectionInvalidNames", testCollectionInvalidNames},
 		{"CollectionIndexChanges", testCollectionIndexChanges},
@@ -62,6 +59,7 @@ func Run(t *testing.T, engine string, open func(t *testing.T) docstore.Store) {
 		{"PaginationUnderConcurrentInserts", testPaginationConcurrent},
 		{"CountDocuments", testCountDocuments},
 	}
+	cases = append(cases, accessCases()...)
 	t.Run("engine="+engine, func(t *testing.T) {
 		t.Run("contract=docstore", func(t *testing.T) {
 			for _, c := range cases {
@@ -71,7 +69,21 @@ func Run(t *testing.T, engine string, open func(t *testing.T) docstore.Store) {
 				})
 			}
 		})
+		t.Run("contract=accounts", func(t *testing.T) {
+			for _, c := range accountsCases() {
+				t.Run(c.name, func(t *testing.T) {
+					t.Parallel()
+					c.fn(t, open(t))
+				})
+			}
+		})
 	})
+}
+
+// testCase is one case of the suite.
+type testCase struct {
+	name string
+	fn   func(t *testing.T, s docstore.Store)
 }
 
 // at returns the time of the fixtures plus minutes: microsecond precision,
