@@ -23,6 +23,7 @@ const (
 	KindAnonymous Kind = iota
 	KindUser           // an account, through an access token
 	KindAPIKey         // a service, through an API key
+	KindSystem         // Basalt itself, acting on an operator's command (CLI)
 )
 
 func (k Kind) String() string {
@@ -31,6 +32,8 @@ func (k Kind) String() string {
 		return "user"
 	case KindAPIKey:
 		return "apikey"
+	case KindSystem:
+		return "system"
 	default:
 		return "anonymous"
 	}
@@ -62,6 +65,10 @@ type Principal struct {
 
 // Anonymous is the principal of a request without credentials.
 func Anonymous() Principal { return Principal{} }
+
+// System is the principal of an operator's command run by Basalt itself,
+// such as "basalt admin create": an admin that no credential can claim.
+func System() Principal { return Principal{Kind: KindSystem, Roles: []string{RoleAdmin}} }
 
 // Authenticated reports whether the caller presented valid credentials.
 func (p Principal) Authenticated() bool { return p.Kind != KindAnonymous }

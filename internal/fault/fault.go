@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Kind classifies an error for clients. The string value is the stable,
@@ -50,6 +51,9 @@ type Error struct {
 	Msg    string       // user-safe description
 	Fields []FieldError // per-location details (validation errors)
 	Err    error        // wrapped cause, may be nil
+	// RetryAfter, when positive, is how long a client should wait before
+	// trying again (TooManyRequests, Unavailable).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -101,6 +105,16 @@ func Internalf(op string, err error) error {
 		return err
 	}
 	return &Error{Kind: Internal, Op: op, Err: err}
+}
+
+// RetryAfterOf returns the RetryAfter of the outermost *Error in err's
+// chain, or 0.
+func RetryAfterOf(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }
 
 // KindOf reports the kind of err: the kind of the outermost *Error in its

@@ -1,0 +1,74 @@
+package accounts
+
+// This file declares the requests and answers of the account service, the
+// one API every transport calls.
+
+import "time"
+
+// SignUpRequest creates an account.
+type SignUpRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// LoginRequest starts a session. Device is a label the client chooses
+// ("Ada's phone"); UserAgent and IP come from the transport.
+type LoginRequest struct {
+	Email     string `json:"email"`
+	Password  string `json:"password"`
+	Device    string `json:"device,omitempty"`
+	UserAgent string `json:"-"`
+	IP        string `json:"-"`
+}
+
+// RefreshRequest exchanges a refresh token for its successor.
+type RefreshRequest struct {
+	RefreshToken string `json:"refreshToken"`
+	UserAgent    string `json:"-"`
+	IP           string `json:"-"`
+}
+
+// Tokens is the answer to a login or a refresh.
+type Tokens struct {
+	AccessToken      string    `json:"accessToken"`
+	TokenType        string    `json:"tokenType"` // always "Bearer"
+	ExpiresIn        int64     `json:"expiresIn"` // seconds
+	AccessExpiresAt  time.Time `json:"accessTokenExpiresAt"`
+	RefreshToken     string    `json:"refreshToken"`
+	RefreshExpiresAt time.Time `json:"refreshTokenExpiresAt"` // the earlier of the idle and the absolute end
+	Session          Session   `json:"-"`
+}
+
+// ChangePasswordRequest changes the caller's password.
+type ChangePasswordRequest struct {
+	CurrentPassword string `json:"currentPassword"`
+	NewPassword     string `json:"newPassword"`
+}
+
+// ResetPasswordRequest sets a new password with an emailed reset token.
+type ResetPasswordRequest struct {
+	Token       string `json:"token"`
+	NewPassword string `json:"newPassword"`
+}
+
+// AccountUpdate is an admin's change to an account; nil fields stay.
+type AccountUpdate struct {
+	Disabled *bool     `json:"disabled,omitempty"`
+	Roles    *[]string `json:"roles,omitempty"`
+}
+
+// NewAccount is an admin's request to create an account.
+type NewAccount struct {
+	Email    string   `json:"email"`
+	Password string   `json:"password"`
+	Roles    []string `json:"roles,omitempty"`
+	Verified bool     `json:"verified,omitempty"`
+}
+
+// APIKeySpec describes an API key to create.
+type APIKeySpec struct {
+	Name      string    `json:"name"`
+	Roles     []string  `json:"roles,omitempty"`
+	Scopes    []string  `json:"scopes"`
+	ExpiresAt time.Time `json:"expiresAt,omitzero"`
+}
