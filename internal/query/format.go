@@ -41,6 +41,10 @@ func formatExpr(b *strings.Builder, e Expr, prec int) {
 		formatExpr(b, e.X, precUnary)
 	case *Compare:
 		formatCompare(b, e)
+	case *authField:
+		formatAuthField(b, e)
+	case *authTest:
+		formatAuthTest(b, e)
 	}
 }
 

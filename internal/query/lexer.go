@@ -23,6 +23,7 @@ const (
 	tOr             // ||
 	tNot            // !
 	tOp             // a comparison operator, in token.op and token.any
+	tRef            // a reference such as @auth.id (rules only); token.str is the name after "@"
 )
 
 // token is one token of a filter. pos and end are byte offsets into the
@@ -42,6 +43,7 @@ type lexer struct {
 	src    string
 	pos    int
 	maxStr int
+	refs   bool // lex "@name" as tRef (access rules); filters reject "@"
 }
 
 // next returns the next token. Errors are *fault.Error values.
@@ -125,6 +127,9 @@ func (l *lexer) next() (token, error) {
 	case '"', '\'':
 		return l.lexString(start, c)
 	case '@':
+		if l.refs {
+			return l.lexRef(start)
+		}
 		return token{}, filterErr(start, `references such as "@auth.id" are not supported in filters`)
 	}
 	switch {

@@ -68,6 +68,15 @@ type parser struct {
 	s     *Schema
 	lim   Limits
 	terms int
+	rule  bool // parsing an access rule (ParseRule): auth references are allowed
+}
+
+// what names the language being parsed, for error messages.
+func (p *parser) what() string {
+	if p.rule {
+		return "rule"
+	}
+	return "filter"
 }
 
 func (p *parser) advance() error {
@@ -84,7 +93,7 @@ func (p *parser) unexpected(want string) error {
 	t := p.tok
 	switch t.kind {
 	case tEOF:
-		return filterErr(t.pos, "unexpected end of filter, expected %s", want)
+		return filterErr(t.pos, "unexpected end of %s, expected %s", p.what(), want)
 	case tIdent:
 		switch t.str {
 		case "and", "AND", "And":
@@ -183,6 +192,8 @@ func (p *parser) parseUnary(depth int) (Expr, error) {
 		return e, p.advance()
 	case tIdent:
 		return p.parseCompare()
+	case tRef:
+		return p.parseAuthTest()
 	}
 	return nil, p.unexpected("a field name, ( or !")
 }
@@ -191,9 +202,8 @@ func (p *parser) parseUnary(depth int) (Expr, error) {
 // field name.
 func (p *parser) parseCompare() (Expr, error) {
 	ft := p.tok
-	p.terms++
-	if p.terms > p.lim.MaxTerms {
-		return nil, filterErr(ft.pos, "filter has more than %d comparisons", p.lim.MaxTerms)
+	if err := p.countTerm(ft.pos); err != nil {
+		return nil, err
 	}
 	f, ok := p.s.Lookup(ft.str)
 	if !ok {
@@ -230,6 +240,9 @@ func (p *parser) parseCompare() (Expr, error) {
 	if err := p.advance(); err != nil {
 		return nil, err
 	}
+	if p.tok.kind == tRef {
+		return p.parseAuthOperand(c, opPos)
+	}
 	if c.Op != OpIn && c.Op != OpNotIn {
 		v, err := p.literal(c)
 		if err != nil {
@@ -238,29 +251,50 @@ func (p *parser) parseCompare() (Expr, error) {
 		c.Value = v
 		return c, nil
 	}
+	vs, err := p.list(func() (Value, error) { return p.literal(c) })
+	if err != nil {
+		return nil, err
+	}
+	c.Values = vs
+	return c, nil
+}
+
+// countTerm counts one more comparison, starting at pos, against the limit.
+func (p *parser) countTerm(pos int) error {
+	p.terms++
+	if p.terms > p.lim.MaxTerms {
+		return filterErr(pos, "%s has more than %d comparisons", p.what(), p.lim.MaxTerms)
+	}
+	return nil
+}
+
+// list parses a bracketed, non-empty list of literals, each parsed, checked
+// and advanced past by literal; the current token must be its "[".
+func (p *parser) list(literal func() (Value, error)) ([]Value, error) {
 	if p.tok.kind != tLBrack {
 		return nil, p.unexpected(`"[" to start the list`)
 	}
+	var vs []Value
 	for {
 		if err := p.advance(); err != nil {
 			return nil, err
 		}
-		if len(c.Values) == 0 && p.tok.kind == tRBrack {
+		if len(vs) == 0 && p.tok.kind == tRBrack {
 			return nil, filterErr(p.tok.pos, "empty list; an in list needs at least one value")
 		}
-		if len(c.Values) >= p.lim.MaxInList {
+		if len(vs) >= p.lim.MaxInList {
 			return nil, filterErr(p.tok.pos, "list has more than %d values", p.lim.MaxInList)
 		}
-		v, err := p.literal(c)
+		v, err := literal()
 		if err != nil {
 			return nil, err
 		}
-		c.Values = append(c.Values, v)
+		vs = append(vs, v)
 		switch p.tok.kind {
 		case tComma:
 			continue
 		case tRBrack:
-			return c, p.advance()
+			return vs, p.advance()
 		}
 		return nil, p.unexpected(`"," or "]"`)
 	}
@@ -270,27 +304,34 @@ func (p *parser) parseCompare() (Expr, error) {
 // advances past it.
 func (p *parser) literal(c *Compare) (Value, error) {
 	t := p.tok
-	var v Value
-	switch t.kind {
-	case tString:
-		v = Value{Kind: ValueString, Str: t.str}
-	case tNumber:
-		v = Value{Kind: ValueNumber, Num: t.num}
-	case tIdent:
-		switch t.str {
-		case "true", "false":
-			v = Value{Kind: ValueBool, Bool: t.str == "true"}
-		case "null":
-			v = Value{Kind: ValueNull}
-		default:
-			return Value{}, filterErr(t.pos, "unexpected %s, expected a literal (strings must be quoted)", quoteName(t.str))
-		}
-	default:
-		return Value{}, p.unexpected("a literal (string, number, true, false or null)")
+	v, err := p.literalValue()
+	if err != nil {
+		return Value{}, err
 	}
-	v, err := checkValue(c, v, t.pos)
+	v, err = checkValue(c, v, t.pos)
 	if err != nil {
 		return Value{}, err
 	}
 	return v, p.advance()
+}
+
+// literalValue returns the literal at the current token, unchecked, without
+// advancing.
+func (p *parser) literalValue() (Value, error) {
+	t := p.tok
+	switch t.kind {
+	case tString:
+		return Value{Kind: ValueString, Str: t.str}, nil
+	case tNumber:
+		return Value{Kind: ValueNumber, Num: t.num}, nil
+	case tIdent:
+		switch t.str {
+		case "true", "false":
+			return Value{Kind: ValueBool, Bool: t.str == "true"}, nil
+		case "null":
+			return Value{Kind: ValueNull}, nil
+		}
+		return Value{}, filterErr(t.pos, "unexpected %s, expected a literal (strings must be quoted)", quoteName(t.str))
+	}
+	return Value{}, p.unexpected("a literal (string, number, true, false or null)")
 }

@@ -9,6 +9,7 @@ import "time"
 type SignUpRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
+	IP       string `json:"-"`
 }
 
 // LoginRequest starts a session. Device is a label the client chooses

@@ -147,7 +147,8 @@ type Tx interface {
 
 	// GetSession reads a session and locks it until the transaction ends,
 	// so that concurrent refreshes of one session run one after another
-	// (PostgreSQL: SELECT … FOR UPDATE).
+	// (PostgreSQL: SELECT … FOR NO KEY UPDATE; the other Get methods of a
+	// Tx lock their row the same way there).
 	GetSession(ctx context.Context, id string) (Session, error)
 	InsertSession(ctx context.Context, s Session) error
 	// UpdateSession overwrites every field of the session with s.ID.

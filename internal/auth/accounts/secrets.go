@@ -1,0 +1,104 @@
+package accounts
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/mail"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/basaltdev/basalt/internal/auth/password"
+	"github.com/basaltdev/basalt/internal/fault"
+)
+
+// Opaque credentials are a prefix naming their kind and 256 random bits in
+// unpadded base64url. Only their SHA-256 is stored.
+const (
+	refreshPrefix = "bsr_" // refresh tokens
+	apiKeyPrefix  = "bsk_" // API keys
+	emailPrefix   = "bse_" // emailed one-time tokens
+	secretLen     = 32
+	// maxCredentialLen bounds every opaque credential a client sends.
+	maxCredentialLen = 128
+	// apiKeyShown is how many characters of an API key listings show.
+	apiKeyShown = len(apiKeyPrefix) + 6
+)
+
+func encodeSecret(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// newSecret returns prefix followed by 256 fresh random bits.
+func newSecret(prefix string) (string, error) {
+	b := make([]byte, secretLen)
+	if _, err := rand.Read(b); err != nil {
+		return "", fault.Internalf("accounts.secret", err)
+	}
+	return prefix + encodeSecret(b), nil
+}
+
+// hashSecret is what the store keeps of a credential.
+func hashSecret(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+// wellFormed reports whether s looks like a credential of the given kind:
+// the prefix and exactly 256 bits of canonical base64url.
+func wellFormed(s, prefix string) bool {
+	if len(s) > maxCredentialLen || !strings.HasPrefix(s, prefix) {
+		return false
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s[len(prefix):])
+	return err == nil && len(b) == secretLen
+}
+
+// successor derives the refresh token that follows t in its chain. Only a
+// holder of t and of the derivation key can compute it, so a retried
+// refresh gets the same successor although the successor itself is never
+// stored.
+func successor(key []byte, t string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("basalt refresh successor\x00"))
+	m.Write([]byte(t))
+	return refreshPrefix + encodeSecret(m.Sum(nil))
+}
+
+// normalizeEmail trims and lower-cases an email address and checks that it
+// is a bare address (no display name) of at most 254 bytes.
+func normalizeEmail(op, email string) (string, error) {
+	e := strings.ToLower(strings.TrimSpace(email))
+	bad := func(msg string) error {
+		return &fault.Error{Kind: fault.Validation, Op: op, Msg: "invalid email address",
+			Fields: []fault.FieldError{{Pointer: "/email", Message: msg}}}
+	}
+	switch {
+	case e == "":
+		return "", bad("is required")
+	case len(e) > 254 || !utf8.ValidString(e):
+		return "", bad("must be a valid address of at most 254 bytes")
+	}
+	a, err := mail.ParseAddress(e)
+	if err != nil || a.Address != e || a.Name != "" || strings.ContainsAny(e, " \t\r\n<>") {
+		return "", bad("must be a plain address such as ada@example.com")
+	}
+	return e, nil
+}
+
+// checkNewPassword checks a password chosen for an account.
+func checkNewPassword(op, pointer, pw string) error {
+	msg := ""
+	switch {
+	case len(pw) < MinPasswordBytes:
+		msg = "must be at least 8 bytes long"
+	case len(pw) > password.MaxPasswordBytes:
+		msg = "must be at most 1024 bytes long"
+	case !utf8.ValidString(pw):
+		msg = "must be valid UTF-8"
+	}
+	if msg == "" {
+		return nil
+	}
+	return &fault.Error{Kind: fault.Validation, Op: op, Msg: "invalid password",
+		Fields: []fault.FieldError{{Pointer: pointer, Message: msg}}}
+}
