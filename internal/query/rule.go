@@ -33,7 +33,7 @@ func asRuleErr(err error) error {
 // anonymous caller. References may appear only in these comparisons:
 //
 //	field = @auth.id        field != @auth.id       (also @auth.type; string or mixed field)
-//	field ?= @auth.id       field ?!= @auth.id      (also @auth.type; array of strings or of mixed elements)
+//	field ?= @auth.id                               (also @auth.type; array of strings or of mixed elements)
 //	field in @auth.roles    field not in @auth.roles    field ?in @auth.roles
 //	@auth.id = "…"  @auth.id != "…"  @auth.id = null  @auth.id != null
 //	@auth.id in ["…", …]    @auth.id not in ["…", …]    (also @auth.type)
@@ -126,7 +126,7 @@ func (t Truth) String() string {
 //
 // Semantics: an anonymous caller has a null @auth.id and @auth.type and no
 // roles. A field compared with a null caller value (or with an empty role
-// list) is false, and the negated forms (!=, ?!=, not in) are true.
+// list) is false, and the negated forms (!=, not in) are true.
 // Comparisons of the caller with literals are decided here.
 //
 // The bound filter keeps the rule's limits: no more comparisons and no
@@ -248,7 +248,11 @@ func (p *parser) parseAuthOperand(c *Compare, opPos int) (Expr, error) {
 			return nil, ruleErr(opPos, `operator %q does not apply to @auth.roles; use "%s in @auth.roles", "not in" or "?in"`, op, c.Field.Name())
 		}
 	} else if c.Op != OpEq && c.Op != OpNe {
-		return nil, ruleErr(opPos, `operator %q does not apply to %s; use "=" or "!=" (or "?=" and "?!=" for array fields)`, op, ref)
+		return nil, ruleErr(opPos, `operator %q does not apply to %s; use "=" or "!=" (or "?=" for array fields)`, op, ref)
+	} else if c.Any && c.Op == OpNe {
+		// "some element is not the caller" is almost never what a rule
+		// means, and it holds for anonymous callers: refuse it.
+		return nil, ruleErr(opPos, `operator "?!=" is not allowed with %s; write "!(%s ?= %s)" for "the caller is not among them"`, ref, c.Field.Name(), ref)
 	}
 	switch t := operandType(c); {
 	case !c.Any && t == TypeArray:

@@ -111,7 +111,6 @@ var validRules = []struct {
 	{`author.id = @auth.id`, `(= author.id:string @auth.id)`, `author.id = @auth.id`},
 	{`null = @auth.id`, `(= null:string @auth.id)`, `null = @auth.id`},
 	{`editors ?= @auth.id`, `(any= editors:array/string @auth.id)`, `editors ?= @auth.id`},
-	{`editors ?!= @auth.id`, `(any!= editors:array/string @auth.id)`, `editors ?!= @auth.id`},
 	{`labels ?= @auth.type`, `(any= labels:array/any @auth.type)`, `labels ?= @auth.type`},
 	{`team in @auth.roles`, `(in team:string @auth.roles)`, `team in @auth.roles`},
 	{`team not  in @auth.roles`, `(not-in team:string @auth.roles)`, `team not in @auth.roles`},
@@ -193,7 +192,9 @@ var invalidRules = []struct {
 	{`@auth.roles ?= editors`, `a field must come first: write "editors ?= @auth.roles"`},
 	{`owner in [@auth.id]`, `unexpected "@auth.id", expected a literal`},
 	// Fields compared with the caller: operators.
-	{`owner < @auth.id`, `rule: operator "<" does not apply to @auth.id; use "=" or "!=" (or "?=" and "?!=" for array fields) at offset 6`},
+	{`owner < @auth.id`, `rule: operator "<" does not apply to @auth.id; use "=" or "!=" (or "?=" for array fields) at offset 6`},
+	{`editors ?!= @auth.id`, `rule: operator "?!=" is not allowed with @auth.id; write "!(editors ?= @auth.id)" for "the caller is not among them" at offset 8`},
+	{`labels ?!= @auth.type`, `operator "?!=" is not allowed with @auth.type`},
 	{`owner >= @auth.type`, `operator ">=" does not apply to @auth.type`},
 	{`owner ~ @auth.id`, `operator "~" does not apply to @auth.id`},
 	{`owner !~ @auth.id`, `operator "!~" does not apply to @auth.id`},
@@ -351,8 +352,8 @@ var bindCases = []bindCase{
 	{`team = @auth.type`, anonymous, "never"},
 	{`editors ?= @auth.id`, anonymous, "never"},
 	{`editors ?= @auth.id`, userU1, `editors ?= "u1"`},
-	{`editors ?!= @auth.id`, anonymous, "always"},
-	{`editors ?!= @auth.id`, userU1, `editors ?!= "u1"`},
+	{`!(editors ?= @auth.id)`, anonymous, "always"},
+	{`!(editors ?= @auth.id)`, userU1, `!(editors ?= "u1")`},
 	{`labels ?= @auth.id`, userU1, `labels ?= "u1"`},
 	// Fields compared with the caller's roles.
 	{`team in @auth.roles`, anonymous, "never"},
@@ -519,7 +520,7 @@ func TestBindExactCompare(t *testing.T) {
 	}{
 		{`owner = @auth.id`, &Compare{Field: field("owner"), Op: OpEq, Value: str("u2")}},
 		{`misc != @auth.type`, &Compare{Field: field("misc"), Op: OpNe, Value: str("user")}},
-		{`labels ?!= @auth.id`, &Compare{Field: field("labels"), Op: OpNe, Any: true, Value: str("u2")}},
+		{`labels ?= @auth.id`, &Compare{Field: field("labels"), Op: OpEq, Any: true, Value: str("u2")}},
 		{`team not in @auth.roles`, &Compare{Field: field("team"), Op: OpNotIn, Values: []Value{str("editor"), str("viewer")}}},
 		{`editors ?in @auth.roles`, &Compare{Field: field("editors"), Op: OpIn, Any: true, Values: []Value{str("editor"), str("viewer")}}},
 		{`id = @auth.id`, &Compare{Field: Field{System: SystemID, Type: TypeString}, Op: OpEq, Value: str("u2")}},
@@ -813,7 +814,6 @@ func TestRuleDocExamples(t *testing.T) {
 		{`!(blocked ?= @auth.id)`, "u1", `!(blocked ?= "u1")`},
 		{`!(blocked ?= @auth.id)`, "anonymous", "always"},
 		{`@auth.roles ?!= "admin"`, "u1 admin staff", "always"},
-		{`editors ?!= @auth.id`, "anonymous", "always"},
 	} {
 		r, err := ParseRule(c.rule, s, DefaultLimits())
 		if err != nil {
@@ -847,8 +847,8 @@ func TestRuleDocExamples(t *testing.T) {
 // ruleAtoms are the comparisons random rules are built from.
 var ruleAtoms = []string{
 	`owner = @auth.id`, `owner != @auth.id`, `misc = @auth.id`, `misc != @auth.type`,
-	`team = @auth.type`, `editors ?= @auth.id`, `editors ?!= @auth.id`, `labels ?= @auth.id`,
-	`labels ?!= @auth.type`, `team in @auth.roles`, `team not in @auth.roles`, `misc in @auth.roles`,
+	`team = @auth.type`, `editors ?= @auth.id`, `!(editors ?= @auth.id)`, `labels ?= @auth.id`,
+	`!(labels ?= @auth.type)`, `team in @auth.roles`, `team not in @auth.roles`, `misc in @auth.roles`,
 	`misc not in @auth.roles`, `editors ?in @auth.roles`, `labels ?in @auth.roles`,
 	`@auth.id = null`, `@auth.id != null`, `@auth.id = "u1"`, `@auth.id != "u2"`,
 	`@auth.id in ["u1", "u2"]`, `@auth.id not in ["u1"]`, `@auth.type = "user"`,
