@@ -10,9 +10,11 @@ import (
 // CollectionSpec is what a client supplies to create or replace a
 // collection.
 type CollectionSpec struct {
-	Name    string          `json:"name"`
-	Schema  json.RawMessage `json:"schema"`
-	Indexes []Index         `json:"indexes,omitempty"`
+	Name         string          `json:"name"`
+	Schema       json.RawMessage `json:"schema"`
+	Indexes      []Index         `json:"indexes,omitempty"`
+	Rules        Rules           `json:"rules"`
+	HiddenFields []string        `json:"hiddenFields,omitempty"`
 }
 
 // Data is a document's content as decoded from a request: a JSON object

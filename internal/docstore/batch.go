@@ -8,10 +8,13 @@ import (
 	"github.com/basaltdev/basalt/internal/fault"
 )
 
-// Batch applies ops in one transaction: all or nothing. Errors point at the
-// failing operation ("/operations/3/data/title").
+// Batch applies ops in one transaction: all or nothing. Each operation is
+// checked against the access rules exactly like the single-document call;
+// any refusal rolls the whole batch back. Errors point at the failing
+// operation ("/operations/3/data/title").
 func (s *Service) Batch(ctx context.Context, ops []BatchOp, idempotencyKey string) ([]BatchResult, error) {
 	const op = "docstore.Batch"
+	c := callerOf(ctx)
 	if len(ops) == 0 {
 		return nil, fault.New(fault.Invalid, op, "a batch needs at least one operation")
 	}
@@ -30,9 +33,14 @@ func (s *Service) Batch(ctx context.Context, ops []BatchOp, idempotencyKey strin
 		if err := checkCollectionName(op, o.Collection); err != nil {
 			return nil, at(err, prefix+"/collection")
 		}
+		if act, ok := batchAction(o.Op); ok {
+			if err := c.scope(op, o.Collection, act); err != nil {
+				return nil, at(err, prefix)
+			}
+		}
 		switch o.Op {
 		case OpCreate:
-			w, err := s.prepareCreate(ctx, op, prefix+"/data", o.Collection, o.ID, o.Data)
+			w, err := s.prepareCreate(ctx, op, prefix+"/data", c, o.Collection, o.ID, o.Data)
 			if err != nil {
 				return nil, at(err, prefix)
 			}
@@ -41,7 +49,7 @@ func (s *Service) Batch(ctx context.Context, ops []BatchOp, idempotencyKey strin
 			if err := checkDocumentID(op, o.ID); err != nil {
 				return nil, at(err, prefix+"/id")
 			}
-			w, err := s.prepareData(ctx, op, prefix+"/data", o.Collection, o.ID, o.Data)
+			w, err := s.prepareData(ctx, op, prefix+"/data", c, actUpdate, o.Collection, o.ID, o.Data)
 			if err != nil {
 				return nil, at(err, prefix)
 			}
@@ -70,7 +78,7 @@ func (s *Service) Batch(ctx context.Context, ops []BatchOp, idempotencyKey strin
 		}
 	}
 	req := request{Op: "batch", Body: batchHash(ops, canon)}
-	return idempotent(ctx, s, op, idempotencyKey, req, func(tx Tx) ([]BatchResult, error) {
+	results, err := idempotent(ctx, s, op, idempotencyKey, req, func(tx Tx) ([]BatchResult, error) {
 		results := make([]BatchResult, len(ops))
 		for i, o := range ops {
 			prefix := fmt.Sprintf("/operations/%d", i)
@@ -80,13 +88,13 @@ func (s *Service) Batch(ctx context.Context, ops []BatchOp, idempotencyKey strin
 			)
 			switch o.Op {
 			case OpCreate:
-				d, err = s.applyCreate(ctx, op, tx, prepared[i])
+				d, err = s.applyCreate(ctx, op, tx, c, prepared[i])
 			case OpReplace:
-				d, err = s.applyReplace(ctx, op, tx, prepared[i], o.IfMatch)
+				d, err = s.applyReplace(ctx, op, tx, c, prepared[i], o.IfMatch)
 			case OpPatch:
-				d, err = s.applyPatch(ctx, op, prefix+"/data", tx, o.Collection, o.ID, o.Data, o.IfMatch)
+				d, err = s.applyPatch(ctx, op, prefix+"/data", tx, c, o.Collection, o.ID, o.Data, o.IfMatch)
 			case OpDelete:
-				err = s.applyDelete(ctx, op, tx, o.Collection, o.ID, o.IfMatch)
+				err = s.applyDelete(ctx, op, tx, c, o.Collection, o.ID, o.IfMatch)
 				d.ID = o.ID
 			}
 			if err != nil {
@@ -100,6 +108,32 @@ func (s *Service) Batch(ctx context.Context, ops []BatchOp, idempotencyKey strin
 		}
 		return results, nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range results {
+		if d := results[i].Document; d != nil {
+			shown, err := s.shownAfterWrite(ctx, op, c, d.Collection, *d)
+			if err != nil {
+				return nil, err
+			}
+			results[i].Document = &shown
+		}
+	}
+	return results, nil
+}
+
+// batchAction is the rule action of a batch operation.
+func batchAction(o Operation) (int, bool) {
+	switch o {
+	case OpCreate:
+		return actCreate, true
+	case OpReplace, OpPatch:
+		return actUpdate, true
+	case OpDelete:
+		return actDelete, true
+	}
+	return 0, false
 }
 
 // at says which operation of a batch an error is about: it prefixes the

@@ -13,7 +13,7 @@ func BenchmarkCreateDocument(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		if _, err := f.svc.CreateDocument(b.Context(), docstore.CreateRequest{Collection: "posts", Data: dataTB(b, fmt.Sprintf(`{"title":"t%d","score":%d}`, i, i))}); err != nil {
+		if _, err := f.svc.CreateDocument(adminCtx(b), docstore.CreateRequest{Collection: "posts", Data: dataTB(b, fmt.Sprintf(`{"title":"t%d","score":%d}`, i, i))}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -22,12 +22,12 @@ func BenchmarkCreateDocument(b *testing.B) {
 func BenchmarkGetDocument(b *testing.B) {
 	f := newFixtureTB(b)
 	f.postsTB(b)
-	d, err := f.svc.CreateDocument(b.Context(), docstore.CreateRequest{Collection: "posts", Data: dataTB(b, `{"title":"t","score":1}`)})
+	d, err := f.svc.CreateDocument(adminCtx(b), docstore.CreateRequest{Collection: "posts", Data: dataTB(b, `{"title":"t","score":1}`)})
 	if err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		if _, err := f.svc.GetDocument(b.Context(), "posts", d.ID); err != nil {
+		if _, err := f.svc.GetDocument(adminCtx(b), "posts", d.ID); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -10,62 +10,84 @@ import (
 	"github.com/basaltdev/basalt/internal/query"
 )
 
-// checkSpec validates a collection definition and returns its canonical
-// schema.
-func (s *Service) checkSpec(op string, spec CollectionSpec) (json.RawMessage, []Index, error) {
+// checkedSpec is a collection definition that passed checkSpec.
+type checkedSpec struct {
+	canon   json.RawMessage // the canonical schema
+	indexes []Index
+	rules   Rules
+	hidden  []string
+	cs      *compiledSchema // with its access definition
+}
+
+// checkSpec validates a collection definition: name, schema, indexes,
+// rules (parsed against the schema) and hidden fields.
+func (s *Service) checkSpec(op string, spec CollectionSpec) (checkedSpec, error) {
 	if err := checkCollectionName(op, spec.Name); err != nil {
-		return nil, nil, err
+		return checkedSpec{}, err
 	}
 	cs, canon, err := compileSchema(op, spec.Name, spec.Schema, s.limits)
 	if err != nil {
-		return nil, nil, err
+		return checkedSpec{}, err
 	}
 	if len(spec.Indexes) > s.limits.MaxIndexes {
-		return nil, nil, fault.Newf(fault.Invalid, op, "a collection has at most %d indexes", s.limits.MaxIndexes)
+		return checkedSpec{}, fault.Newf(fault.Invalid, op, "a collection has at most %d indexes", s.limits.MaxIndexes)
 	}
 	seen := make(map[string]bool, len(spec.Indexes))
 	indexes := make([]Index, 0, len(spec.Indexes))
 	for i, ix := range spec.Indexes {
 		ptr := fmt.Sprintf("/indexes/%d/fields", i)
 		if len(ix.Fields) == 0 || len(ix.Fields) > s.limits.MaxIndexFields {
-			return nil, nil, &fault.Error{Kind: fault.Invalid, Op: op,
+			return checkedSpec{}, &fault.Error{Kind: fault.Invalid, Op: op,
 				Msg:    fmt.Sprintf("an index has 1 to %d fields", s.limits.MaxIndexFields),
 				Fields: []fault.FieldError{{Pointer: ptr, Message: "wrong number of fields"}}}
 		}
 		for j, f := range ix.Fields {
 			fd, ok := cs.fields.Lookup(f)
 			if !ok {
-				return nil, nil, &fault.Error{Kind: fault.Invalid, Op: op,
+				return checkedSpec{}, &fault.Error{Kind: fault.Invalid, Op: op,
 					Msg:    fmt.Sprintf("index field %q is not a property of the schema", truncate(f, 80)),
 					Fields: []fault.FieldError{{Pointer: fmt.Sprintf("%s/%d", ptr, j), Message: "unknown field"}}}
 			}
 			switch fd.Type {
 			case query.TypeArray, query.TypeObject:
-				return nil, nil, &fault.Error{Kind: fault.Invalid, Op: op,
+				return checkedSpec{}, &fault.Error{Kind: fault.Invalid, Op: op,
 					Msg:    fmt.Sprintf("index field %q is an %s; only scalar fields can be indexed", f, fd.Type),
 					Fields: []fault.FieldError{{Pointer: fmt.Sprintf("%s/%d", ptr, j), Message: "not a scalar field"}}}
 			}
 		}
 		key := strings.Join(ix.Fields, "\x00")
 		if seen[key] {
-			return nil, nil, &fault.Error{Kind: fault.Invalid, Op: op, Msg: "duplicate index",
+			return checkedSpec{}, &fault.Error{Kind: fault.Invalid, Op: op, Msg: "duplicate index",
 				Fields: []fault.FieldError{{Pointer: ptr, Message: "duplicate index"}}}
 		}
 		seen[key] = true
 		indexes = append(indexes, Index{Fields: append([]string(nil), ix.Fields...)})
 	}
-	return canon, indexes, nil
+	rules := spec.Rules.clone()
+	var hidden []string
+	if len(spec.HiddenFields) > 0 {
+		hidden = append([]string(nil), spec.HiddenFields...)
+	}
+	cs.access, err = compileAccess(op, canon, cs.fields, rules, hidden, s.limits)
+	if err != nil {
+		return checkedSpec{}, err
+	}
+	return checkedSpec{canon: canon, indexes: indexes, rules: rules, hidden: hidden, cs: cs}, nil
 }
 
 // CreateCollection creates a collection.
 func (s *Service) CreateCollection(ctx context.Context, spec CollectionSpec) (Collection, error) {
 	const op = "docstore.CreateCollection"
-	canon, indexes, err := s.checkSpec(op, spec)
+	if err := requireAdmin(ctx, op); err != nil {
+		return Collection{}, err
+	}
+	cs, err := s.checkSpec(op, spec)
 	if err != nil {
 		return Collection{}, err
 	}
 	now := s.timestamp()
-	c := Collection{Name: spec.Name, Schema: canon, Indexes: indexes, Version: 1, CreatedAt: now, UpdatedAt: now}
+	c := Collection{Name: spec.Name, Schema: cs.canon, Indexes: cs.indexes, Rules: cs.rules, HiddenFields: cs.hidden,
+		Version: 1, CreatedAt: now, UpdatedAt: now}
 	err = s.store.Write(ctx, func(tx Tx) error { return tx.CreateCollection(ctx, c) })
 	if err != nil {
 		if fault.Is(err, fault.Conflict) {
@@ -79,6 +101,9 @@ func (s *Service) CreateCollection(ctx context.Context, spec CollectionSpec) (Co
 // GetCollection returns a collection.
 func (s *Service) GetCollection(ctx context.Context, name string) (Collection, error) {
 	const op = "docstore.GetCollection"
+	if err := requireAdmin(ctx, op); err != nil {
+		return Collection{}, err
+	}
 	if err := checkCollectionName(op, name); err != nil {
 		return Collection{}, err
 	}
@@ -98,19 +123,28 @@ func (s *Service) collectionErr(op, name string, err error) error {
 
 // ListCollections returns all collections ordered by name.
 func (s *Service) ListCollections(ctx context.Context) ([]Collection, error) {
+	const op = "docstore.ListCollections"
+	if err := requireAdmin(ctx, op); err != nil {
+		return nil, err
+	}
 	cs, err := s.store.ListCollections(ctx)
 	if err != nil {
-		return nil, s.storeErr("docstore.ListCollections", err)
+		return nil, s.storeErr(op, err)
 	}
 	return cs, nil
 }
 
-// ReplaceCollection replaces a collection's schema and indexes. ifMatch,
-// when non-zero, is the version the collection must have. Every existing
-// document must match the new schema, or nothing changes and the error
-// lists the documents that do not.
+// ReplaceCollection replaces a collection's definition: schema, indexes,
+// rules and hidden fields (what spec leaves out is reset: no indexes,
+// admin-only rules, no hidden fields). ifMatch, when non-zero, is the
+// version the collection must have. Every existing document must match
+// the new schema, or nothing changes and the error lists the documents
+// that do not.
 func (s *Service) ReplaceCollection(ctx context.Context, name string, spec CollectionSpec, ifMatch int64) (Collection, error) {
 	const op = "docstore.ReplaceCollection"
+	if err := requireAdmin(ctx, op); err != nil {
+		return Collection{}, err
+	}
 	if spec.Name == "" {
 		spec.Name = name
 	}
@@ -118,14 +152,11 @@ func (s *Service) ReplaceCollection(ctx context.Context, name string, spec Colle
 		return Collection{}, &fault.Error{Kind: fault.Invalid, Op: op, Msg: "a collection cannot be renamed",
 			Fields: []fault.FieldError{{Pointer: "/name", Message: "differs from the collection in the path"}}}
 	}
-	canon, indexes, err := s.checkSpec(op, spec)
+	checked, err := s.checkSpec(op, spec)
 	if err != nil {
 		return Collection{}, err
 	}
-	cs, _, err := compileSchema(op, name, canon, s.limits)
-	if err != nil {
-		return Collection{}, err
-	}
+	canon := checked.canon
 	var out Collection
 	err = s.store.Write(ctx, func(tx Tx) error {
 		cur, err := tx.GetCollection(ctx, name)
@@ -135,8 +166,8 @@ func (s *Service) ReplaceCollection(ctx context.Context, name string, spec Colle
 		if ifMatch != 0 && cur.Version != ifMatch {
 			return fault.Newf(fault.PreconditionFailed, op, "collection %q is at version %d, not %d", name, cur.Version, ifMatch)
 		}
-		out = Collection{Name: name, Schema: canon, Indexes: indexes, Version: cur.Version + 1,
-			CreatedAt: cur.CreatedAt, UpdatedAt: s.timestamp()}
+		out = Collection{Name: name, Schema: canon, Indexes: checked.indexes, Rules: checked.rules,
+			HiddenFields: checked.hidden, Version: cur.Version + 1, CreatedAt: cur.CreatedAt, UpdatedAt: s.timestamp()}
 		// Change the definition first, then check the documents: once the
 		// definition is changed, writes validated against the old one have
 		// committed (or wait and see the new one), so the check sees every
@@ -145,7 +176,7 @@ func (s *Service) ReplaceCollection(ctx context.Context, name string, spec Colle
 			return err
 		}
 		if string(cur.Schema) != string(canon) {
-			return s.revalidate(ctx, op, tx, name, cs)
+			return s.revalidate(ctx, op, tx, name, checked.cs)
 		}
 		return nil
 	})
@@ -186,11 +217,17 @@ func (s *Service) revalidate(ctx context.Context, op string, tx Tx, name string,
 }
 
 // PatchCollection applies a JSON Merge Patch to the collection definition
-// ({"schema":…, "indexes":…}) and replaces it with the result.
+// ({"schema":…, "indexes":…, "rules":…, "hiddenFields":…}) and replaces it
+// with the result: {"rules":{"list":null}} makes listing admin-only again.
 func (s *Service) PatchCollection(ctx context.Context, name string, patch Data, ifMatch int64) (Collection, error) {
 	const op = "docstore.PatchCollection"
+	if err := requireAdmin(ctx, op); err != nil {
+		return Collection{}, err
+	}
 	for k := range patch {
-		if k != "schema" && k != "indexes" && k != "name" {
+		switch k {
+		case "schema", "indexes", "name", "rules", "hiddenFields":
+		default:
 			return Collection{}, &fault.Error{Kind: fault.Invalid, Op: op, Msg: fmt.Sprintf("unknown member %q", truncate(k, 80)),
 				Fields: []fault.FieldError{{Pointer: "/" + k, Message: "unknown member"}}}
 		}
@@ -214,7 +251,20 @@ func (s *Service) PatchCollection(ctx context.Context, name string, patch Data, 
 		}
 		idx[i] = map[string]any{"fields": fs}
 	}
-	merged := mergePatch(map[string]any{"name": name, "schema": curSchema, "indexes": idx}, patch)
+	rules := map[string]any{}
+	for i, r := range cur.Rules.byAction() {
+		if r != nil {
+			rules[actionName(i)] = *r
+		}
+	}
+	hidden := make([]any, len(cur.HiddenFields))
+	for i, h := range cur.HiddenFields {
+		hidden[i] = h
+	}
+	merged := mergePatch(map[string]any{"name": name, "schema": curSchema, "indexes": idx, "rules": rules, "hiddenFields": hidden}, patch)
+	if err := checkAccessShape(op, merged); err != nil {
+		return Collection{}, err
+	}
 	raw, err := canonicalJSON(merged)
 	if err != nil {
 		return Collection{}, fault.Wrap(fault.Invalid, op, err, "invalid patch")
@@ -226,9 +276,52 @@ func (s *Service) PatchCollection(ctx context.Context, name string, patch Data, 
 	return s.ReplaceCollection(ctx, name, spec, ifMatch)
 }
 
+// checkAccessShape checks the JSON shape of the rules and hiddenFields
+// members of a decoded definition: rules an object whose members are
+// actions with a string or null, hiddenFields an array of strings.
+func checkAccessShape(op string, def map[string]any) error {
+	bad := func(ptr, msg string) error {
+		return &fault.Error{Kind: fault.Invalid, Op: op, Msg: ptr + ": " + msg,
+			Fields: []fault.FieldError{{Pointer: ptr, Message: msg}}}
+	}
+	if v, ok := def["rules"]; ok && v != nil {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return bad("/rules", "must be an object")
+		}
+		for k, r := range m {
+			known := false
+			for i := range numActions {
+				known = known || k == actionName(i)
+			}
+			if !known {
+				return bad(pointer([]string{"rules", truncate(k, 80)}), "unknown action (expected list, get, create, update or delete)")
+			}
+			if _, ok := r.(string); !ok && r != nil {
+				return bad("/rules/"+k, "must be a string or null")
+			}
+		}
+	}
+	if v, ok := def["hiddenFields"]; ok && v != nil {
+		list, ok := v.([]any)
+		if !ok {
+			return bad("/hiddenFields", "must be an array of strings")
+		}
+		for i, f := range list {
+			if _, ok := f.(string); !ok {
+				return bad(fmt.Sprintf("/hiddenFields/%d", i), "must be a string")
+			}
+		}
+	}
+	return nil
+}
+
 // DeleteCollection deletes a collection and its documents.
 func (s *Service) DeleteCollection(ctx context.Context, name string, ifMatch int64) error {
 	const op = "docstore.DeleteCollection"
+	if err := requireAdmin(ctx, op); err != nil {
+		return err
+	}
 	if err := checkCollectionName(op, name); err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package docstore
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -21,80 +20,127 @@ const maxIdempotencyKey = 255
 // key while this one ran; the transaction is rolled back and run again.
 var errIdempotencyRace = errors.New("idempotency key stored concurrently")
 
-// CreateDocument creates a document.
+// CreateDocument creates a document. Callers who are not admins need the
+// create rule to hold for the new document; the answer leaves out hidden
+// fields for them.
 func (s *Service) CreateDocument(ctx context.Context, r CreateRequest) (Document, error) {
 	const op = "docstore.CreateDocument"
-	w, err := s.prepareCreate(ctx, op, "/data", r.Collection, r.ID, r.Data)
+	c := callerOf(ctx)
+	w, err := s.prepareCreate(ctx, op, "/data", c, r.Collection, r.ID, r.Data)
 	if err != nil {
 		return Document{}, err
 	}
-	return idempotent(ctx, s, op, r.IdempotencyKey, request{"create", r.Collection, r.ID, w.canon, 0},
-		func(tx Tx) (Document, error) { return s.applyCreate(ctx, op, tx, w) })
+	d, err := idempotent(ctx, s, op, r.IdempotencyKey, request{"create", r.Collection, r.ID, w.canon, 0},
+		func(tx Tx) (Document, error) { return s.applyCreate(ctx, op, tx, c, w) })
+	if err != nil {
+		return Document{}, err
+	}
+	return s.shownAfterWrite(ctx, op, c, r.Collection, d)
 }
 
 // preparedWrite is a write checked outside the transaction: name, id and
-// data are valid and data matches the schema of collection version
-// coll.Version.
+// data are valid, data matches the schema of collection version
+// coll.Version and its rules do not refuse the caller outright.
 type preparedWrite struct {
 	coll   Collection
+	cs     *compiledSchema // of coll
 	id     string
 	data   Data
 	canon  []byte
 	prefix string // JSON pointer prefix for errors about data
 }
 
-func (s *Service) prepareCreate(ctx context.Context, op, prefix, collection, id string, data Data) (preparedWrite, error) {
+func (s *Service) prepareCreate(ctx context.Context, op, prefix string, c caller, collection, id string, data Data) (preparedWrite, error) {
+	if err := checkCollectionName(op, collection); err != nil {
+		return preparedWrite{}, err
+	}
+	if err := c.scope(op, collection, actCreate); err != nil {
+		return preparedWrite{}, err
+	}
 	if id != "" {
 		if err := checkDocumentID(op, id); err != nil {
 			return preparedWrite{}, err
 		}
 	}
-	return s.prepareData(ctx, op, prefix, collection, id, data)
+	return s.prepareData(ctx, op, prefix, c, actCreate, collection, id, data)
 }
 
-func (s *Service) prepareData(ctx context.Context, op, prefix, collection, id string, data Data) (preparedWrite, error) {
+// prepareData checks a create (act actCreate) or replace (actUpdate)
+// before its transaction: the rules must not refuse the caller whatever
+// the document (so refused callers learn nothing of the schema), and data
+// must match the schema.
+func (s *Service) prepareData(ctx context.Context, op, prefix string, c caller, act int, collection, id string, data Data) (preparedWrite, error) {
 	canon, err := checkData(op, prefix, data, s.limits)
 	if err != nil {
 		return preparedWrite{}, err
 	}
-	c, cs, fresh, err := s.cachedCollection(ctx, op, collection)
+	coll, cs, fresh, err := s.cachedCollection(ctx, op, collection)
 	if err != nil {
 		return preparedWrite{}, s.collectionErr(op, collection, err)
+	}
+	refused := func(cs *compiledSchema) error {
+		if act == actUpdate {
+			// Whether the caller may see the document comes first.
+			_, _, err := cs.access.decideExisting(op, collection, c, act)
+			return err
+		}
+		v, err := cs.access.decide(op, collection, c, act)
+		if err == nil && v.none {
+			err = ruleRefused(op, collection, act)
+		}
+		return err
+	}
+	// The cached definition may be stale: refuse only on the current one.
+	if err := refused(cs); err != nil {
+		if fresh {
+			return preparedWrite{}, err
+		}
+		if coll, cs, err = s.collection(ctx, op, collection); err != nil {
+			return preparedWrite{}, s.collectionErr(op, collection, err)
+		}
+		fresh = true
+		if err := refused(cs); err != nil {
+			return preparedWrite{}, err
+		}
 	}
 	if err := cs.validate(op, prefix, map[string]any(data), s.limits.MaxSchemaErrors); err != nil {
 		if fresh {
 			return preparedWrite{}, err
 		}
-		// The cached definition may be stale: refuse only on the current one.
-		if c, cs, err = s.collection(ctx, op, collection); err != nil {
+		if coll, cs, err = s.collection(ctx, op, collection); err != nil {
 			return preparedWrite{}, s.collectionErr(op, collection, err)
+		}
+		if err := refused(cs); err != nil {
+			return preparedWrite{}, err
 		}
 		if err := cs.validate(op, prefix, map[string]any(data), s.limits.MaxSchemaErrors); err != nil {
 			return preparedWrite{}, err
 		}
 	}
-	return preparedWrite{coll: c, id: id, data: data, canon: canon, prefix: prefix}, nil
+	return preparedWrite{coll: coll, cs: cs, id: id, data: data, canon: canon, prefix: prefix}, nil
 }
 
 // recheck makes sure the collection did not change between validation and
-// the transaction; if it did, the data is validated again.
-func (s *Service) recheck(ctx context.Context, op string, tx Tx, w preparedWrite) error {
+// the transaction; if it did, the data is validated again. It returns the
+// compiled definition current in the transaction, whose rules apply.
+func (s *Service) recheck(ctx context.Context, op string, tx Tx, w preparedWrite) (*compiledSchema, error) {
 	c, err := tx.GetCollection(ctx, w.coll.Name)
 	if err != nil {
-		return s.collectionErr(op, w.coll.Name, err)
+		return nil, s.collectionErr(op, w.coll.Name, err)
 	}
-	if c.Version == w.coll.Version && bytes.Equal(c.Schema, w.coll.Schema) {
-		return nil
+	if sameDefinition(c, w.coll) {
+		return w.cs, nil
 	}
 	cs, err := s.schemaOf(op, c)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return cs.validate(op, w.prefix, map[string]any(w.data), s.limits.MaxSchemaErrors)
+	return cs, cs.validate(op, w.prefix, map[string]any(w.data), s.limits.MaxSchemaErrors)
 }
 
-func (s *Service) applyCreate(ctx context.Context, op string, tx Tx, w preparedWrite) (Document, error) {
-	if err := s.recheck(ctx, op, tx, w); err != nil {
+func (s *Service) applyCreate(ctx context.Context, op string, tx Tx, c caller, w preparedWrite) (Document, error) {
+	cs, err := s.recheck(ctx, op, tx, w)
+	if err != nil {
 		return Document{}, err
 	}
 	id := w.id
@@ -113,10 +159,15 @@ func (s *Service) applyCreate(ctx context.Context, op string, tx Tx, w preparedW
 		}
 		return Document{}, err
 	}
+	if err := s.checkWritten(ctx, op, tx, c, cs.access, d.Collection, id, actCreate); err != nil {
+		return Document{}, err
+	}
 	return d, s.appendEvent(ctx, tx, OpCreate, d)
 }
 
-// GetDocument returns a document.
+// GetDocument returns a document. For callers who are not admins, a
+// document the get rule does not let them see is NotFound, like a missing
+// one, and hidden fields are left out.
 func (s *Service) GetDocument(ctx context.Context, collection, id string) (Document, error) {
 	const op = "docstore.GetDocument"
 	if err := checkCollectionName(op, collection); err != nil {
@@ -125,11 +176,38 @@ func (s *Service) GetDocument(ctx context.Context, collection, id string) (Docum
 	if err := checkDocumentID(op, id); err != nil {
 		return Document{}, err
 	}
-	d, err := s.store.GetDocument(ctx, collection, id)
+	c := callerOf(ctx)
+	if c.admin {
+		if err := c.scope(op, collection, actGet); err != nil {
+			return Document{}, err
+		}
+		d, err := s.store.GetDocument(ctx, collection, id)
+		if err != nil {
+			return Document{}, s.documentErr(op, collection, id, err)
+		}
+		return d, nil
+	}
+	_, cs, err := s.readCollection(ctx, op, collection)
+	if err != nil {
+		return Document{}, s.collectionErr(op, collection, err)
+	}
+	v, err := cs.access.decide(op, collection, c, actGet)
+	if err != nil {
+		return Document{}, err
+	}
+	var d Document
+	switch {
+	case v.none:
+		err = fault.New(fault.NotFound, op, "no such document")
+	case v.filter == nil:
+		d, err = s.store.GetDocument(ctx, collection, id)
+	default:
+		d, err = s.store.GetDocumentWhere(ctx, collection, id, v.filter)
+	}
 	if err != nil {
 		return Document{}, s.documentErr(op, collection, id, err)
 	}
-	return d, nil
+	return s.shown(op, c, cs.access, d)
 }
 
 func (s *Service) documentErr(op, collection, id string, err error) error {
@@ -139,21 +217,35 @@ func (s *Service) documentErr(op, collection, id string, err error) error {
 	return s.storeErr(op, err)
 }
 
-// ReplaceDocument replaces a document's data.
+// ReplaceDocument replaces a document's data. Callers who are not admins
+// need the get and update rules to hold for the stored document, and the
+// update rule for the new content.
 func (s *Service) ReplaceDocument(ctx context.Context, r ReplaceRequest) (Document, error) {
 	const op = "docstore.ReplaceDocument"
+	if err := checkCollectionName(op, r.Collection); err != nil {
+		return Document{}, err
+	}
 	if err := checkDocumentID(op, r.ID); err != nil {
 		return Document{}, err
 	}
-	w, err := s.prepareData(ctx, op, "/data", r.Collection, r.ID, r.Data)
+	c := callerOf(ctx)
+	if err := c.scope(op, r.Collection, actUpdate); err != nil {
+		return Document{}, err
+	}
+	w, err := s.prepareData(ctx, op, "/data", c, actUpdate, r.Collection, r.ID, r.Data)
 	if err != nil {
 		return Document{}, err
 	}
-	return idempotent(ctx, s, op, r.IdempotencyKey, request{"replace", r.Collection, r.ID, w.canon, r.IfMatch},
-		func(tx Tx) (Document, error) { return s.applyReplace(ctx, op, tx, w, r.IfMatch) })
+	d, err := idempotent(ctx, s, op, r.IdempotencyKey, request{"replace", r.Collection, r.ID, w.canon, r.IfMatch},
+		func(tx Tx) (Document, error) { return s.applyReplace(ctx, op, tx, c, w, r.IfMatch) })
+	if err != nil {
+		return Document{}, err
+	}
+	return s.shownAfterWrite(ctx, op, c, r.Collection, d)
 }
 
-func (s *Service) current(ctx context.Context, op string, tx Tx, collection, id string, ifMatch int64) (Document, error) {
+// current reads the document a write changes, inside its transaction.
+func (s *Service) current(ctx context.Context, op string, tx Tx, collection, id string) (Document, error) {
 	cur, err := tx.GetDocument(ctx, collection, id)
 	if err != nil {
 		if fault.Is(err, fault.NotFound) {
@@ -163,23 +255,43 @@ func (s *Service) current(ctx context.Context, op string, tx Tx, collection, id 
 		}
 		return Document{}, s.documentErr(op, collection, id, err)
 	}
-	if ifMatch != 0 && cur.Version != ifMatch {
-		return Document{}, fault.Newf(fault.PreconditionFailed, op, "document %q is at version %d, not %d", id, cur.Version, ifMatch)
-	}
 	return cur, nil
 }
 
-func (s *Service) applyReplace(ctx context.Context, op string, tx Tx, w preparedWrite, ifMatch int64) (Document, error) {
-	if err := s.recheck(ctx, op, tx, w); err != nil {
+// checkVersion applies If-Match: ifMatch, when non-zero, is the version
+// the document must have.
+func checkVersion(op string, cur Document, ifMatch int64) error {
+	if ifMatch != 0 && cur.Version != ifMatch {
+		return fault.Newf(fault.PreconditionFailed, op, "document %q is at version %d, not %d", cur.ID, cur.Version, ifMatch)
+	}
+	return nil
+}
+
+func (s *Service) applyReplace(ctx context.Context, op string, tx Tx, c caller, w preparedWrite, ifMatch int64) (Document, error) {
+	cs, err := s.recheck(ctx, op, tx, w)
+	if err != nil {
 		return Document{}, err
 	}
-	cur, err := s.current(ctx, op, tx, w.coll.Name, w.id, ifMatch)
+	get, write, err := cs.access.decideExisting(op, w.coll.Name, c, actUpdate)
 	if err != nil {
+		return Document{}, err
+	}
+	cur, err := s.current(ctx, op, tx, w.coll.Name, w.id)
+	if err != nil {
+		return Document{}, err
+	}
+	if err := s.checkExisting(ctx, op, tx, get, write, cur.Collection, cur.ID, actUpdate); err != nil {
+		return Document{}, err
+	}
+	if err := checkVersion(op, cur, ifMatch); err != nil {
 		return Document{}, err
 	}
 	d := Document{Collection: cur.Collection, ID: cur.ID, Version: cur.Version + 1,
 		CreatedAt: cur.CreatedAt, UpdatedAt: s.later(cur.UpdatedAt), Data: w.canon}
 	if err := tx.UpdateDocument(ctx, d, cur.Version); err != nil {
+		return Document{}, err
+	}
+	if err := s.checkWritten(ctx, op, tx, c, cs.access, d.Collection, d.ID, actUpdate); err != nil {
 		return Document{}, err
 	}
 	return d, s.appendEvent(ctx, tx, OpReplace, d)
@@ -195,13 +307,18 @@ func (s *Service) later(prev time.Time) time.Time {
 	return now
 }
 
-// PatchDocument merge-patches a document's data (RFC 7386).
+// PatchDocument merge-patches a document's data (RFC 7386), under the
+// same rules as ReplaceDocument.
 func (s *Service) PatchDocument(ctx context.Context, r PatchRequest) (Document, error) {
 	const op = "docstore.PatchDocument"
 	if err := checkCollectionName(op, r.Collection); err != nil {
 		return Document{}, err
 	}
 	if err := checkDocumentID(op, r.ID); err != nil {
+		return Document{}, err
+	}
+	c := callerOf(ctx)
+	if err := c.scope(op, r.Collection, actUpdate); err != nil {
 		return Document{}, err
 	}
 	if r.Patch == nil {
@@ -211,13 +328,17 @@ func (s *Service) PatchDocument(ctx context.Context, r PatchRequest) (Document, 
 	if err != nil {
 		return Document{}, fault.Wrap(fault.Invalid, op, err, "invalid patch")
 	}
-	return idempotent(ctx, s, op, r.IdempotencyKey, request{"patch", r.Collection, r.ID, canonPatch, r.IfMatch},
+	d, err := idempotent(ctx, s, op, r.IdempotencyKey, request{"patch", r.Collection, r.ID, canonPatch, r.IfMatch},
 		func(tx Tx) (Document, error) {
-			return s.applyPatch(ctx, op, "/data", tx, r.Collection, r.ID, r.Patch, r.IfMatch)
+			return s.applyPatch(ctx, op, "/data", tx, c, r.Collection, r.ID, r.Patch, r.IfMatch)
 		})
+	if err != nil {
+		return Document{}, err
+	}
+	return s.shownAfterWrite(ctx, op, c, r.Collection, d)
 }
 
-func (s *Service) applyPatch(ctx context.Context, op, prefix string, tx Tx, collection, id string, patch Data, ifMatch int64) (Document, error) {
+func (s *Service) applyPatch(ctx context.Context, op, prefix string, tx Tx, c caller, collection, id string, patch Data, ifMatch int64) (Document, error) {
 	for _, f := range systemFields {
 		if _, ok := patch[f]; ok {
 			return Document{}, &fault.Error{Kind: fault.Invalid, Op: op,
@@ -225,16 +346,26 @@ func (s *Service) applyPatch(ctx context.Context, op, prefix string, tx Tx, coll
 				Fields: []fault.FieldError{{Pointer: prefix + "/" + f, Message: "is a system field"}}}
 		}
 	}
-	c, err := tx.GetCollection(ctx, collection)
+	coll, err := tx.GetCollection(ctx, collection)
 	if err != nil {
 		return Document{}, s.collectionErr(op, collection, err)
 	}
-	cs, err := s.schemaOf(op, c)
+	cs, err := s.schemaOf(op, coll)
 	if err != nil {
 		return Document{}, err
 	}
-	cur, err := s.current(ctx, op, tx, collection, id, ifMatch)
+	get, write, err := cs.access.decideExisting(op, collection, c, actUpdate)
 	if err != nil {
+		return Document{}, err
+	}
+	cur, err := s.current(ctx, op, tx, collection, id)
+	if err != nil {
+		return Document{}, err
+	}
+	if err := s.checkExisting(ctx, op, tx, get, write, collection, id, actUpdate); err != nil {
+		return Document{}, err
+	}
+	if err := checkVersion(op, cur, ifMatch); err != nil {
 		return Document{}, err
 	}
 	data, err := decodeData(cur.Data)
@@ -252,6 +383,9 @@ func (s *Service) applyPatch(ctx context.Context, op, prefix string, tx Tx, coll
 	d := Document{Collection: cur.Collection, ID: cur.ID, Version: cur.Version + 1,
 		CreatedAt: cur.CreatedAt, UpdatedAt: s.later(cur.UpdatedAt), Data: canon}
 	if err := tx.UpdateDocument(ctx, d, cur.Version); err != nil {
+		return Document{}, err
+	}
+	if err := s.checkWritten(ctx, op, tx, c, cs.access, d.Collection, d.ID, actUpdate); err != nil {
 		return Document{}, err
 	}
 	return d, s.appendEvent(ctx, tx, OpPatch, d)
@@ -278,7 +412,9 @@ func deepCopy(v any) any {
 	}
 }
 
-// DeleteDocument deletes a document.
+// DeleteDocument deletes a document. Callers who are not admins need the
+// get rule (else NotFound) and the delete rule (else Forbidden) to hold for
+// it.
 func (s *Service) DeleteDocument(ctx context.Context, r DeleteRequest) error {
 	const op = "docstore.DeleteDocument"
 	if err := checkCollectionName(op, r.Collection); err != nil {
@@ -287,16 +423,44 @@ func (s *Service) DeleteDocument(ctx context.Context, r DeleteRequest) error {
 	if err := checkDocumentID(op, r.ID); err != nil {
 		return err
 	}
+	c := callerOf(ctx)
+	if err := c.scope(op, r.Collection, actDelete); err != nil {
+		return err
+	}
 	_, err := idempotent(ctx, s, op, r.IdempotencyKey, request{"delete", r.Collection, r.ID, nil, r.IfMatch},
 		func(tx Tx) (struct{}, error) {
-			return struct{}{}, s.applyDelete(ctx, op, tx, r.Collection, r.ID, r.IfMatch)
+			return struct{}{}, s.applyDelete(ctx, op, tx, c, r.Collection, r.ID, r.IfMatch)
 		})
 	return err
 }
 
-func (s *Service) applyDelete(ctx context.Context, op string, tx Tx, collection, id string, ifMatch int64) error {
-	cur, err := s.current(ctx, op, tx, collection, id, ifMatch)
+func (s *Service) applyDelete(ctx context.Context, op string, tx Tx, c caller, collection, id string, ifMatch int64) error {
+	var get, write verdict
+	if c.admin {
+		if err := c.scope(op, collection, actDelete); err != nil {
+			return err
+		}
+	} else {
+		coll, err := tx.GetCollection(ctx, collection)
+		if err != nil {
+			return s.collectionErr(op, collection, err)
+		}
+		cs, err := s.schemaOf(op, coll)
+		if err != nil {
+			return err
+		}
+		if get, write, err = cs.access.decideExisting(op, collection, c, actDelete); err != nil {
+			return err
+		}
+	}
+	cur, err := s.current(ctx, op, tx, collection, id)
 	if err != nil {
+		return err
+	}
+	if err := s.checkExisting(ctx, op, tx, get, write, collection, id, actDelete); err != nil {
+		return err
+	}
+	if err := checkVersion(op, cur, ifMatch); err != nil {
 		return err
 	}
 	if err := tx.DeleteDocument(ctx, collection, id, cur.Version); err != nil {
@@ -343,7 +507,9 @@ func (r request) hash() []byte {
 // idempotent runs write in one transaction. With a key, the first answer is
 // stored in the same transaction and a retry with the same key and request
 // gets it back without writing again; the same key with a different request
-// is refused.
+// is refused. Keys are scoped to the caller (principal kind and ID), so two
+// callers sending the same key never see each other's answers; anonymous
+// callers share one scope. The stored answer is the admin's view of it.
 func idempotent[T any](ctx context.Context, s *Service, op, key string, req request, write func(Tx) (T, error)) (T, error) {
 	var out T
 	var hash []byte
@@ -352,6 +518,7 @@ func idempotent[T any](ctx context.Context, s *Service, op, key string, req requ
 			return out, fault.Newf(fault.Invalid, op, "Idempotency-Key is longer than %d bytes", maxIdempotencyKey)
 		}
 		hash = req.hash()
+		key = callerOf(ctx).identity() + ":" + key
 	}
 	write1 := func(tx Tx) error {
 		var zero T

@@ -33,12 +33,12 @@ func FuzzListDocuments(f *testing.F) {
 		`{"title":"POST %_ 02","tags":["t2"]}`,
 		`{"title":"ünïcode","score":3,"author":{}}`,
 	} {
-		if _, err := fx.svc.CreateDocument(f.Context(), docstore.CreateRequest{Collection: "posts", ID: "p0" + string(rune('0'+i)), Data: dataTB(f, body)}); err != nil {
+		if _, err := fx.svc.CreateDocument(adminCtx(f), docstore.CreateRequest{Collection: "posts", ID: "p0" + string(rune('0'+i)), Data: dataTB(f, body)}); err != nil {
 			f.Fatal(err)
 		}
 	}
 	f.Fuzz(func(t *testing.T, filter, sort string) {
-		page, err := fx.svc.ListDocuments(t.Context(), docstore.ListRequest{Collection: "posts", Filter: filter, Sort: sort, Limit: 2, Total: true})
+		page, err := fx.svc.ListDocuments(adminCtx(t), docstore.ListRequest{Collection: "posts", Filter: filter, Sort: sort, Limit: 2, Total: true})
 		if err != nil {
 			if k := fault.KindOf(err); k != fault.Invalid {
 				t.Fatalf("filter %q sort %q: %v error %v", filter, sort, k, err)
@@ -49,7 +49,7 @@ func FuzzListDocuments(f *testing.F) {
 			t.Fatalf("page has %d items but total is %d", len(page.Items), *page.Total)
 		}
 		if page.NextCursor != "" {
-			if _, err := fx.svc.ListDocuments(t.Context(), docstore.ListRequest{Collection: "posts", Filter: filter, Sort: sort, Limit: 2, Cursor: page.NextCursor}); err != nil {
+			if _, err := fx.svc.ListDocuments(adminCtx(t), docstore.ListRequest{Collection: "posts", Filter: filter, Sort: sort, Limit: 2, Cursor: page.NextCursor}); err != nil {
 				t.Fatalf("next page of filter %q sort %q: %v", filter, sort, err)
 			}
 		}

@@ -52,22 +52,30 @@ func (d *Document) UnmarshalJSON(b []byte) error {
 }
 
 type collectionJSON struct {
-	Name      string          `json:"name"`
-	Schema    json.RawMessage `json:"schema"`
-	Indexes   []Index         `json:"indexes"`
-	Version   int64           `json:"version"`
-	CreatedAt string          `json:"createdAt"`
-	UpdatedAt string          `json:"updatedAt"`
+	Name         string          `json:"name"`
+	Schema       json.RawMessage `json:"schema"`
+	Indexes      []Index         `json:"indexes"`
+	Rules        Rules           `json:"rules"`
+	HiddenFields []string        `json:"hiddenFields"`
+	Version      int64           `json:"version"`
+	CreatedAt    string          `json:"createdAt"`
+	UpdatedAt    string          `json:"updatedAt"`
 }
 
-// MarshalJSON renders a collection in the public shape of API.md.
+// MarshalJSON renders a collection in the public shape of API.md: rules
+// always has its five members (null when unset) and hiddenFields is an
+// array ([] when none).
 func (c Collection) MarshalJSON() ([]byte, error) {
 	idx := c.Indexes
 	if idx == nil {
 		idx = []Index{}
 	}
+	hidden := c.HiddenFields
+	if hidden == nil {
+		hidden = []string{}
+	}
 	return json.Marshal(collectionJSON{
-		Name: c.Name, Schema: c.Schema, Indexes: idx, Version: c.Version,
+		Name: c.Name, Schema: c.Schema, Indexes: idx, Rules: c.Rules, HiddenFields: hidden, Version: c.Version,
 		CreatedAt: c.CreatedAt.UTC().Format(TimeFormat),
 		UpdatedAt: c.UpdatedAt.UTC().Format(TimeFormat),
 	})

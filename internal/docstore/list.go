@@ -16,21 +16,41 @@ import (
 
 // ListDocuments runs a list query: filter, sort, keyset pagination with
 // opaque signed cursors, field selection and an optional exact total.
+//
+// For callers who are not admins the list rule narrows the query (a rule
+// that never holds gives an empty page), hidden fields cannot be named in
+// filter, sort or fields (they are unknown fields) and are left out of the
+// items. Cursors are bound to the caller.
 func (s *Service) ListDocuments(ctx context.Context, r ListRequest) (Page, error) {
 	const op = "docstore.ListDocuments"
+	if err := checkCollectionName(op, r.Collection); err != nil {
+		return Page{}, err
+	}
+	who := callerOf(ctx)
+	if err := who.scope(op, r.Collection, actList); err != nil {
+		return Page{}, err
+	}
 	c, cs, err := s.collection(ctx, op, r.Collection)
 	if err != nil {
 		return Page{}, s.collectionErr(op, r.Collection, err)
 	}
-	filter, err := query.ParseFilter(r.Filter, cs.fields, s.limits.Query)
+	v, err := cs.access.decide(op, c.Name, who, actList)
 	if err != nil {
 		return Page{}, err
 	}
-	sortKeys, err := query.ParseSort(r.Sort, cs.fields, s.limits.Query)
+	fieldsOf := cs.fields
+	if !who.admin {
+		fieldsOf = cs.access.public
+	}
+	filter, err := query.ParseFilter(r.Filter, fieldsOf, s.limits.Query)
 	if err != nil {
 		return Page{}, err
 	}
-	fields, err := query.ParseFields(r.Fields, cs.fields, s.limits.Query)
+	sortKeys, err := query.ParseSort(r.Sort, fieldsOf, s.limits.Query)
+	if err != nil {
+		return Page{}, err
+	}
+	fields, err := query.ParseFields(r.Fields, fieldsOf, s.limits.Query)
 	if err != nil {
 		return Page{}, err
 	}
@@ -43,7 +63,7 @@ func (s *Service) ListDocuments(ctx context.Context, r ListRequest) (Page, error
 	case limit > s.limits.MaxPageSize:
 		limit = s.limits.MaxPageSize
 	}
-	fp := fingerprint(c.Name, r.Filter, r.Sort)
+	fp := fingerprint(c.Name, r.Filter, r.Sort, who.identity())
 	var after []any
 	if r.Cursor != "" {
 		after, err = s.decodeCursor(op, r.Cursor, fp, sortKeys)
@@ -51,6 +71,14 @@ func (s *Service) ListDocuments(ctx context.Context, r ListRequest) (Page, error
 			return Page{}, err
 		}
 	}
+	if v.none {
+		page := Page{Items: []Document{}}
+		if r.Total {
+			page.Total = new(int64)
+		}
+		return page, nil
+	}
+	filter = andFilter(v.filter, filter)
 	docs, err := s.store.ListDocuments(ctx, ListParams{Collection: c.Name, Filter: filter, Sort: sortKeys, After: after, Limit: limit + 1})
 	if err != nil {
 		return Page{}, s.storeErr(op, err)
@@ -64,11 +92,14 @@ func (s *Service) ListDocuments(ctx context.Context, r ListRequest) (Page, error
 			return Page{}, fault.Internalf(op, err)
 		}
 	}
-	if fields != nil { // nil: all of data; empty: system fields only
-		for i := range docs {
+	for i := range docs {
+		if fields != nil { // nil: all of data; empty: system fields only
 			if docs[i].Data, err = project(docs[i].Data, fields); err != nil {
 				return Page{}, fault.Internalf(op, err)
 			}
+		}
+		if docs[i], err = s.shown(op, who, cs.access, docs[i]); err != nil {
+			return Page{}, err
 		}
 	}
 	page.Items = docs
@@ -85,10 +116,11 @@ func (s *Service) ListDocuments(ctx context.Context, r ListRequest) (Page, error
 	return page, nil
 }
 
-// fingerprint binds a cursor to the query it continues.
-func fingerprint(collection, filter, sort string) []byte {
+// fingerprint binds a cursor to the query it continues and to the caller
+// it was issued to.
+func fingerprint(collection, filter, sort, caller string) []byte {
 	h := sha256.New()
-	for _, p := range []string{collection, filter, sort} {
+	for _, p := range []string{collection, filter, sort, caller} {
 		fmt.Fprintf(h, "%d:%s;", len(p), p)
 	}
 	return h.Sum(nil)[:12]
@@ -166,7 +198,7 @@ func (s *Service) decodeCursor(op, cursor string, fp []byte, keys []query.SortKe
 		return nil, bad("malformed")
 	}
 	if !bytes.Equal(cb.Q, fp) {
-		return nil, bad("it belongs to a different query (collection, filter and sort must not change between pages)")
+		return nil, bad("it belongs to a different query (collection, filter and sort must not change between pages, and only the caller it was issued to may use it)")
 	}
 	if len(cb.After) != len(keys) {
 		return nil, bad("malformed")

@@ -17,7 +17,7 @@ func seed(t *testing.T, f *fixture, n int) {
 		if i%4 == 0 {
 			body = fmt.Sprintf(`{"title":"post %02d","tags":["t%d"]}`, i, i%3) // no score
 		}
-		if _, err := f.svc.CreateDocument(t.Context(), docstore.CreateRequest{Collection: "posts", ID: fmt.Sprintf("p%02d", i), Data: data(t, body)}); err != nil {
+		if _, err := f.svc.CreateDocument(adminCtx(t), docstore.CreateRequest{Collection: "posts", ID: fmt.Sprintf("p%02d", i), Data: data(t, body)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -35,7 +35,7 @@ func TestListFilterSortPaginate(t *testing.T) {
 	f := newFixture(t)
 	f.posts(t)
 	seed(t, f, 20)
-	ctx := t.Context()
+	ctx := adminCtx(t)
 
 	page, err := f.svc.ListDocuments(ctx, docstore.ListRequest{Collection: "posts", Filter: `score >= 3 && tags ?= "t1"`, Sort: "-score,title", Total: true})
 	if err != nil {
@@ -85,7 +85,7 @@ func TestListRejectsBadQueries(t *testing.T) {
 	f := newFixture(t)
 	f.posts(t)
 	seed(t, f, 5)
-	ctx := t.Context()
+	ctx := adminCtx(t)
 	first, err := f.svc.ListDocuments(ctx, docstore.ListRequest{Collection: "posts", Sort: "title", Limit: 2})
 	if err != nil || first.NextCursor == "" {
 		t.Fatalf("first page: %+v %v", first, err)
@@ -138,7 +138,7 @@ func TestListRejectsBadQueries(t *testing.T) {
 func TestBatchIsAllOrNothing(t *testing.T) {
 	f := newFixture(t)
 	f.posts(t)
-	ctx := t.Context()
+	ctx := adminCtx(t)
 	if _, err := f.svc.CreateDocument(ctx, docstore.CreateRequest{Collection: "posts", ID: "a", Data: data(t, `{"title":"A"}`)}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package docstore_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -24,7 +23,7 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // committed before the change checked the documents (and the change fails),
 // or waits and is validated against the new schema (and fails).
 func TestSchemaChangeRacingWrites(t *testing.T) {
-	st, err := postgres.Open(t.Context(), postgres.Options{URL: pgtest.URL(t)})
+	st, err := postgres.Open(adminCtx(t), postgres.Options{URL: pgtest.URL(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +32,7 @@ func TestSchemaChangeRacingWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
+	ctx := adminCtx(t)
 	oldSchema := json.RawMessage(`{"type":"object","properties":{"n":{"type":["integer","string"]}}}`)
 	newSchema := json.RawMessage(`{"type":"object","properties":{"n":{"type":"string"}}}`)
 	changed, refused := 0, 0

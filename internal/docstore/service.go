@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -30,6 +31,13 @@ type Options struct {
 	PurgeInterval time.Duration
 	// Limits bound requests; zero fields take DefaultLimits values.
 	Limits Limits
+	// DefinitionTTL is how long reads trust the definition of a collection
+	// (its rules and hidden fields) that this process read last, before
+	// reading it again (default 1 s). Changes made through this process
+	// apply at once; those made through another process sharing the
+	// database apply to reads here within DefinitionTTL. Writes always
+	// check the current definition. Negative: read it every time.
+	DefinitionTTL time.Duration
 }
 
 // Service is the document service.
@@ -41,20 +49,20 @@ type Service struct {
 	ttl    time.Duration
 	purge  time.Duration
 	limits Limits
+	defTTL time.Duration
 
 	mu      sync.Mutex
 	schemas map[string]schemaEntry // collection name → compiled schema of one version
 }
 
-// schemaEntry is a compiled schema and the exact definition it was
-// compiled from. A hit needs the same schema bytes, not only the same
-// version: a collection deleted and created again (by another process, say)
-// starts again at version 1.
+// schemaEntry is a compiled schema and access definition, and the exact
+// definition they were compiled from. A hit needs the same schema bytes,
+// rules and hidden fields, not only the same version: a collection deleted
+// and created again (by another process, say) starts again at version 1.
 type schemaEntry struct {
-	version int64
-	raw     []byte
-	schema  *compiledSchema
-	coll    Collection // the definition last seen, for cachedCollection
+	schema *compiledSchema
+	coll   Collection // the definition last seen, for cachedCollection
+	loaded time.Time  // when coll was read (monotonic), for readCollection
 }
 
 // NewService returns a Service over store.
@@ -73,6 +81,7 @@ func NewService(store Store, opts Options) (*Service, error) {
 		ttl:     opts.IdempotencyTTL,
 		purge:   opts.PurgeInterval,
 		limits:  withDefaults(opts.Limits),
+		defTTL:  opts.DefinitionTTL,
 		schemas: make(map[string]schemaEntry),
 	}
 	if s.log == nil {
@@ -86,6 +95,9 @@ func NewService(store Store, opts Options) (*Service, error) {
 	}
 	if s.purge <= 0 {
 		s.purge = time.Minute
+	}
+	if s.defTTL == 0 {
+		s.defTTL = time.Second
 	}
 	return s, nil
 }
@@ -106,6 +118,7 @@ func withDefaults(l Limits) Limits {
 	set(&l.MaxPageSize, d.MaxPageSize)
 	set(&l.MaxCursorBytes, d.MaxCursorBytes)
 	set(&l.MaxSchemaErrors, d.MaxSchemaErrors)
+	set(&l.MaxHiddenFields, d.MaxHiddenFields)
 	if l.Query == (Limits{}).Query {
 		l.Query = d.Query
 	}
@@ -139,25 +152,39 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// schemaOf returns the compiled schema of c, compiling it at most once per
-// collection version.
+// sameDefinition reports whether a and b are the same definition of a
+// collection, as far as validation and access checks go.
+func sameDefinition(a, b Collection) bool {
+	return a.Version == b.Version && bytes.Equal(a.Schema, b.Schema) && a.Rules.Equal(b.Rules) &&
+		slices.Equal(a.HiddenFields, b.HiddenFields)
+}
+
+// schemaOf returns the compiled schema and access definition of c,
+// compiling them at most once per collection version.
 func (s *Service) schemaOf(op string, c Collection) (*compiledSchema, error) {
 	s.mu.Lock()
 	e, ok := s.schemas[c.Name]
-	s.mu.Unlock()
-	if ok && e.version == c.Version && bytes.Equal(e.raw, c.Schema) {
+	if ok && sameDefinition(e.coll, c) {
+		e.loaded = time.Now() // c was just read: the entry is current
+		s.schemas[c.Name] = e
+		s.mu.Unlock()
 		return e.schema, nil
 	}
+	s.mu.Unlock()
 	cs, _, err := compileSchema(op, c.Name, c.Schema, s.limits)
 	if err != nil {
 		// A stored schema that no longer compiles is a server-side problem.
 		return nil, fault.Internalf(op, fmt.Errorf("stored schema of %q: %w", c.Name, err))
 	}
+	cs.access, err = compileAccess(op, c.Schema, cs.fields, c.Rules, c.HiddenFields, s.limits)
+	if err != nil {
+		return nil, fault.Internalf(op, fmt.Errorf("stored access definition of %q: %w", c.Name, err))
+	}
 	s.mu.Lock()
 	// The definition read last wins, even at a lower version (a collection
 	// deleted and created again starts over at 1); a stale one is caught
 	// by the transaction's re-check.
-	s.schemas[c.Name] = schemaEntry{version: c.Version, raw: append([]byte(nil), c.Schema...), schema: cs, coll: c}
+	s.schemas[c.Name] = schemaEntry{schema: cs, coll: c, loaded: time.Now()}
 	s.mu.Unlock()
 	return cs, nil
 }
@@ -201,6 +228,22 @@ func (s *Service) cachedCollection(ctx context.Context, op, name string) (c Coll
 	}
 	c, cs, err = s.collection(ctx, op, name)
 	return c, cs, true, err
+}
+
+// readCollection returns the definition of a collection for a read by a
+// caller who is not an admin: the one this process saw last when it is
+// younger than DefinitionTTL, else the current one.
+func (s *Service) readCollection(ctx context.Context, op, name string) (Collection, *compiledSchema, error) {
+	if err := checkCollectionName(op, name); err != nil {
+		return Collection{}, nil, err
+	}
+	s.mu.Lock()
+	e, ok := s.schemas[name]
+	s.mu.Unlock()
+	if ok && e.coll.Name != "" && time.Since(e.loaded) < s.defTTL {
+		return e.coll, e.schema, nil
+	}
+	return s.collection(ctx, op, name)
 }
 
 // storeErr gives store errors the operation name of the service call while

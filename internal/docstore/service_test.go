@@ -9,10 +9,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/storage/sqlite"
 )
+
+// adminCtx returns tb's context carrying an admin: the caller of the tests
+// that are not about access.
+func adminCtx(tb testing.TB) context.Context {
+	return auth.WithPrincipal(tb.Context(), auth.Principal{Kind: auth.KindUser, ID: "admin-1", Roles: []string{auth.RoleAdmin}})
+}
 
 // clock is an injected clock that advances one second per reading.
 type clock struct {
@@ -37,7 +44,7 @@ func newFixture(t *testing.T) *fixture { return newFixtureTB(t) }
 
 func newFixtureTB(t testing.TB) *fixture {
 	t.Helper()
-	st, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "basalt.db")})
+	st, err := sqlite.Open(adminCtx(t), sqlite.Options{Path: filepath.Join(t.TempDir(), "basalt.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +68,7 @@ func (f *fixture) posts(t *testing.T) { f.postsTB(t) }
 
 func (f *fixture) postsTB(t testing.TB) {
 	t.Helper()
-	_, err := f.svc.CreateCollection(t.Context(), docstore.CollectionSpec{Name: "posts", Schema: json.RawMessage(postsSchema),
+	_, err := f.svc.CreateCollection(adminCtx(t), docstore.CollectionSpec{Name: "posts", Schema: json.RawMessage(postsSchema),
 		Indexes: []docstore.Index{{Fields: []string{"score"}}}})
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +78,7 @@ func (f *fixture) postsTB(t testing.TB) {
 // outbox returns every outbox event.
 func (f *fixture) outbox(t *testing.T) []docstore.Event {
 	t.Helper()
-	evs, _, err := f.store.ReadOutbox(t.Context(), 0, 10000)
+	evs, _, err := f.store.ReadOutbox(adminCtx(t), 0, 10000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +107,7 @@ func wantKind(t *testing.T, err error, kind fault.Kind) {
 
 func TestCollections(t *testing.T) {
 	f := newFixture(t)
-	ctx := t.Context()
+	ctx := adminCtx(t)
 	c, err := f.svc.CreateCollection(ctx, docstore.CollectionSpec{Name: "posts", Schema: json.RawMessage(postsSchema)})
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +152,7 @@ func TestCollections(t *testing.T) {
 func TestSchemaChangeValidatesExistingDocuments(t *testing.T) {
 	f := newFixture(t)
 	f.posts(t)
-	ctx := t.Context()
+	ctx := adminCtx(t)
 	for _, s := range []string{`{"title":"a","score":1}`, `{"title":"b"}`} {
 		if _, err := f.svc.CreateDocument(ctx, docstore.CreateRequest{Collection: "posts", Data: data(t, s)}); err != nil {
 			t.Fatal(err)
@@ -190,7 +197,7 @@ func TestSchemaChangeValidatesExistingDocuments(t *testing.T) {
 func TestDocumentLifecycle(t *testing.T) {
 	f := newFixture(t)
 	f.posts(t)
-	ctx := t.Context()
+	ctx := adminCtx(t)
 
 	d, err := f.svc.CreateDocument(ctx, docstore.CreateRequest{Collection: "posts", Data: data(t, `{"title":"Hello","score":7,"author":{"name":"Ada"}}`)})
 	if err != nil {
@@ -260,7 +267,7 @@ func TestDocumentLifecycle(t *testing.T) {
 func TestDocumentBadInputChangesNothing(t *testing.T) {
 	f := newFixture(t)
 	f.posts(t)
-	ctx := t.Context()
+	ctx := adminCtx(t)
 	cases := []struct {
 		name string
 		req  docstore.CreateRequest
@@ -304,7 +311,7 @@ func TestDocumentBadInputChangesNothing(t *testing.T) {
 func TestIdempotency(t *testing.T) {
 	f := newFixture(t)
 	f.posts(t)
-	ctx := t.Context()
+	ctx := adminCtx(t)
 	req := docstore.CreateRequest{Collection: "posts", Data: data(t, `{"title":"once"}`), IdempotencyKey: "key-1"}
 	first, err := f.svc.CreateDocument(ctx, req)
 	if err != nil {
@@ -340,7 +347,7 @@ func TestIdempotencyConcurrentRetries(t *testing.T) {
 	ids := make([]string, 8)
 	for i := range ids {
 		wg.Go(func() {
-			d, err := f.svc.CreateDocument(context.Background(), docstore.CreateRequest{Collection: "posts", Data: data(t, `{"title":"x"}`), IdempotencyKey: "same"})
+			d, err := f.svc.CreateDocument(adminCtx(t), docstore.CreateRequest{Collection: "posts", Data: data(t, `{"title":"x"}`), IdempotencyKey: "same"})
 			if err != nil {
 				t.Error(err)
 				return

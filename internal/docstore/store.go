@@ -22,6 +22,11 @@ type Store interface {
 	ListCollections(ctx context.Context) ([]Collection, error)
 	// GetDocument returns one document.
 	GetDocument(ctx context.Context, collection, id string) (Document, error)
+	// GetDocumentWhere returns one document if it matches filter (a
+	// checked filter, compiled as ListDocuments compiles one). A document
+	// that exists but does not match is NotFound, exactly like a missing
+	// one.
+	GetDocumentWhere(ctx context.Context, collection, id string, filter query.Expr) (Document, error)
 	// ListDocuments returns at most p.Limit documents matching p.Filter in
 	// p.Sort order, starting after p.After.
 	ListDocuments(ctx context.Context, p ListParams) ([]Document, error)
@@ -51,6 +56,10 @@ type Tx interface {
 	EachDocument(ctx context.Context, collection string, fn func(Document) error) error
 
 	GetDocument(ctx context.Context, collection, id string) (Document, error)
+	// MatchDocument reports whether the document exists and matches
+	// filter (nil: any document), as this transaction sees it, its own
+	// writes included. A missing collection is NotFound.
+	MatchDocument(ctx context.Context, collection, id string, filter query.Expr) (bool, error)
 	// InsertDocument stores a new document (Conflict if the id exists).
 	InsertDocument(ctx context.Context, d Document) error
 	// UpdateDocument overwrites a document whose stored version is

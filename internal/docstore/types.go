@@ -4,17 +4,81 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/query"
 )
 
 // Collection is a named set of documents sharing a JSON Schema.
 type Collection struct {
-	Name      string
-	Schema    json.RawMessage // JSON Schema draft 2020-12, canonical JSON
-	Indexes   []Index
-	Version   int64 // starts at 1, +1 on every change of the definition
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Name    string
+	Schema  json.RawMessage // JSON Schema draft 2020-12, canonical JSON
+	Indexes []Index
+	// Rules say who may list, get, create, update and delete documents.
+	Rules Rules
+	// HiddenFields are data paths (author.email) removed from the
+	// documents returned to callers who are not admins.
+	HiddenFields []string
+	Version      int64 // starts at 1, +1 on every change of the definition
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Rules are the access rules of a collection, one per action on its
+// documents. For each action, nil (JSON null, the default) lets admins only;
+// a pointer to "" lets everyone, anonymous callers included; any other
+// string is a rule expression (see query.ParseRule) that must hold for the
+// caller and the document.
+type Rules struct {
+	List   *string `json:"list"`
+	Get    *string `json:"get"`
+	Create *string `json:"create"`
+	Update *string `json:"update"`
+	Delete *string `json:"delete"`
+}
+
+// Indexes of the actions in Rules.byAction order.
+const (
+	actList = iota
+	actGet
+	actCreate
+	actUpdate
+	actDelete
+	numActions
+)
+
+// actionName returns the name of action i as rules, scopes and JSON name
+// it (auth.ActionList, …).
+func actionName(i int) string {
+	return [numActions]string{auth.ActionList, auth.ActionGet, auth.ActionCreate, auth.ActionUpdate, auth.ActionDelete}[i]
+}
+
+// byAction returns the rules in action order (actList, actGet, …).
+func (r Rules) byAction() [numActions]*string {
+	return [numActions]*string{r.List, r.Get, r.Create, r.Update, r.Delete}
+}
+
+// Equal reports whether r and o give every action the same rule.
+func (r Rules) Equal(o Rules) bool {
+	a, b := r.byAction(), o.byAction()
+	for i := range a {
+		x, y := a[i], b[i]
+		if (x == nil) != (y == nil) || (x != nil && *x != *y) {
+			return false
+		}
+	}
+	return true
+}
+
+// clone returns a copy of r that shares no pointer with it.
+func (r Rules) clone() Rules {
+	c := func(p *string) *string {
+		if p == nil {
+			return nil
+		}
+		v := *p
+		return &v
+	}
+	return Rules{List: c(r.List), Get: c(r.Get), Create: c(r.Create), Update: c(r.Update), Delete: c(r.Delete)}
 }
 
 // Index declares fields that a storage engine indexes for filters and sorts.

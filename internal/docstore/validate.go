@@ -25,6 +25,7 @@ type Limits struct {
 	MaxPageSize      int // larger limits are capped to this
 	MaxCursorBytes   int
 	MaxSchemaErrors  int // validation errors reported per request
+	MaxHiddenFields  int // hidden fields per collection
 	Query            query.Limits
 }
 
@@ -40,6 +41,7 @@ func DefaultLimits() Limits {
 		MaxPageSize:      200,
 		MaxCursorBytes:   2048,
 		MaxSchemaErrors:  20,
+		MaxHiddenFields:  64,
 		Query:            query.DefaultLimits(),
 	}
 }
@@ -128,6 +130,7 @@ func canonicalJSON(v any) ([]byte, error) {
 type compiledSchema struct {
 	validator *jsonschema.Schema
 	fields    *query.Schema
+	access    *access // set for a whole collection definition (schemaOf, checkSpec)
 }
 
 // compileSchema checks a collection schema and compiles it. It never loads

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/jsonvalue"
@@ -34,6 +35,9 @@ type Options struct {
 	// JSON bounds the structure of request bodies (depth, string length,
 	// number of values). Zero fields take jsonvalue's defaults.
 	JSON jsonvalue.Limits
+	// Authenticator checks the bearer credentials of requests (see
+	// Authenticate). Nil makes every request anonymous.
+	Authenticator auth.Authenticator
 }
 
 // API serves the REST routes over a document service.
@@ -66,7 +70,8 @@ const Base = "/v1"
 const catchAll = Base + "/"
 
 // Register adds the routes of API.md (collections, documents, batch and the
-// OpenAPI document) to mux, plus a fallback for every other path under /v1
+// OpenAPI document) to mux, each behind Authenticate with
+// Options.Authenticator, plus a fallback for every other path under /v1
 // that answers 404 or, when the path exists with other methods, 405 with
 // Allow — both as problems.
 func (a *API) Register(mux *http.ServeMux) {
@@ -96,7 +101,7 @@ func (a *API) Register(mux *http.ServeMux) {
 		{"GET " + Base + "/openapi.json", a.openAPI},
 	}
 	for _, rt := range routes {
-		mux.HandleFunc(rt.pattern, rt.h)
+		mux.Handle(rt.pattern, authenticate(a.opts.Authenticator, a.WriteProblem, rt.h))
 	}
 	mux.Handle(catchAll, fallback{mux: mux})
 }

@@ -44,9 +44,10 @@ func (a *API) listCollections(w http.ResponseWriter, r *http.Request) {
 }
 
 // collectionSpec converts a decoded body into a CollectionSpec. Members are
-// name (a string), schema (any JSON value; the service checks it) and
-// indexes ([{"fields":[…]}]); any other member is refused. pathName, when
-// set, is the name in the path: a body name must then equal it.
+// name (a string), schema (any JSON value; the service checks it), indexes
+// ([{"fields":[…]}]), rules ({"list": "…" or null, …}) and hiddenFields
+// (["…", …]); any other member is refused. pathName, when set, is the name
+// in the path: a body name must then equal it.
 func collectionSpec(body map[string]any, pathName string) (docstore.CollectionSpec, error) {
 	var spec docstore.CollectionSpec
 	for _, k := range sortedKeys(body) {
@@ -70,8 +71,20 @@ func collectionSpec(body map[string]any, pathName string) (docstore.CollectionSp
 				return spec, err
 			}
 			spec.Indexes = idx
+		case "rules":
+			rules, err := accessRules(v)
+			if err != nil {
+				return spec, err
+			}
+			spec.Rules = rules
+		case "hiddenFields":
+			hidden, err := hiddenFields(v)
+			if err != nil {
+				return spec, err
+			}
+			spec.HiddenFields = hidden
 		default:
-			return spec, bodyError("/"+escapeToken(k), "unknown member "+quote(k)+" (expected name, schema, indexes)")
+			return spec, bodyError("/"+escapeToken(k), "unknown member "+quote(k)+" (expected name, schema, indexes, rules, hiddenFields)")
 		}
 	}
 	if pathName != "" {
@@ -81,6 +94,67 @@ func collectionSpec(body map[string]any, pathName string) (docstore.CollectionSp
 		spec.Name = pathName
 	}
 	return spec, nil
+}
+
+// accessRules converts the rules member: null, or an object whose members
+// are actions with a rule string or null. "" and null differ: "" lets
+// everyone in, null admins only.
+func accessRules(v any) (docstore.Rules, error) {
+	var rules docstore.Rules
+	if v == nil {
+		return rules, nil
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return rules, bodyError("/rules", "rules must be an object")
+	}
+	for _, k := range sortedKeys(obj) {
+		at := "/rules/" + escapeToken(k)
+		var dst **string
+		switch k {
+		case "list":
+			dst = &rules.List
+		case "get":
+			dst = &rules.Get
+		case "create":
+			dst = &rules.Create
+		case "update":
+			dst = &rules.Update
+		case "delete":
+			dst = &rules.Delete
+		default:
+			return rules, bodyError(at, "unknown member "+quote(k)+" (expected list, get, create, update, delete)")
+		}
+		switch r := obj[k].(type) {
+		case nil:
+		case string:
+			*dst = &r
+		default:
+			return rules, bodyError(at, "a rule must be a string or null")
+		}
+	}
+	return rules, nil
+}
+
+// hiddenFields converts the hiddenFields member: null or an array of
+// strings.
+func hiddenFields(v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return nil, bodyError("/hiddenFields", "hiddenFields must be an array of strings")
+	}
+	out := make([]string, 0, len(list))
+	for i, item := range list {
+		s, ok := item.(string)
+		if !ok {
+			return nil, bodyError("/hiddenFields/"+itoa(i), "a hidden field must be a string")
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 
 // indexes converts the indexes member.
@@ -218,7 +292,8 @@ func (a *API) replaceCollection(w http.ResponseWriter, r *http.Request) {
 }
 
 // patchCollection serves PATCH /v1/collections/{collection}: a JSON Merge
-// Patch of {"schema":…, "indexes":…}, applied by the service.
+// Patch of {"schema":…, "indexes":…, "rules":…, "hiddenFields":…}, applied
+// by the service.
 func (a *API) patchCollection(w http.ResponseWriter, r *http.Request) {
 	name, ifMatch, err := collectionWrite(r)
 	if err != nil {

@@ -21,6 +21,7 @@ func FuzzWrites(f *testing.F) {
 		check := func(method, path string, headers map[string]string, body string) {
 			req := httptest.NewRequestWithContext(t.Context(), method, path, strings.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+adminToken)
 			for k, v := range headers {
 				req.Header.Set(k, v)
 			}

@@ -52,10 +52,16 @@ func BuildOpenAPI(cs []docstore.Collection) (*openapi3.T, error) {
 		},
 		Paths: openapi3.NewPaths(),
 		Components: &openapi3.Components{
-			Schemas:    fixedSchemas(),
-			Parameters: fixedParameters(),
-			Responses:  problemResponses(),
+			Schemas:         fixedSchemas(),
+			Parameters:      fixedParameters(),
+			Responses:       problemResponses(),
+			SecuritySchemes: securitySchemes(),
 		},
+		// Credentials are optional: access rules may admit anonymous
+		// callers. Operations for admins only require them.
+		Security: *openapi3.NewSecurityRequirements().
+			With(openapi3.NewSecurityRequirement().Authenticate(bearerAuth)).
+			With(openapi3.NewSecurityRequirement()),
 	}
 	addCollectionPaths(doc)
 	addDocumentPaths(doc, "/v1/collections/{collection}/documents", "Document", "Document", "DocumentList", nil)
@@ -63,11 +69,12 @@ func BuildOpenAPI(cs []docstore.Collection) (*openapi3.T, error) {
 		OperationID: "batch", Summary: "Apply several writes in one transaction", Tags: []string{"batch"},
 		Parameters:  params("IdempotencyKey"),
 		RequestBody: jsonBody(schemaRef("BatchRequest"), mediaJSON),
-		Responses:   responses(200, okResponse("Every operation committed", schemaRef("BatchResponse")), 400, 404, 409, 412, 413, 415, 422),
+		Responses:   responses(200, okResponse("Every operation committed", schemaRef("BatchResponse")), 400, 401, 403, 404, 409, 412, 413, 415, 422),
 	}})
 	doc.Paths.Set("/v1/openapi.json", &openapi3.PathItem{Get: &openapi3.Operation{
-		OperationID: "getOpenAPI", Summary: "This document", Tags: []string{"meta"},
-		Responses: responses(200, okResponse("The OpenAPI 3.1 document", &openapi3.SchemaRef{Value: openapi3.NewObjectSchema()})),
+		OperationID: "getOpenAPI", Summary: "This document (admins only: it shows every collection's definition)", Tags: []string{"meta"},
+		Security:  adminOnly(),
+		Responses: responses(200, okResponse("The OpenAPI 3.1 document", &openapi3.SchemaRef{Value: openapi3.NewObjectSchema()}), 401, 403),
 	}})
 	for _, c := range cs {
 		base := "Collection_" + c.Name
@@ -126,6 +133,23 @@ func rewriteRefs(v any, base string) any {
 		}
 	}
 	return v
+}
+
+// bearerAuth names the security scheme of Authorization: Bearer.
+const bearerAuth = "bearerAuth"
+
+// securitySchemes is the one scheme: a bearer access token or API key.
+func securitySchemes() openapi3.SecuritySchemes {
+	return openapi3.SecuritySchemes{bearerAuth: &openapi3.SecuritySchemeRef{Value: &openapi3.SecurityScheme{
+		Type: "http", Scheme: "bearer", BearerFormat: "JWT or API key",
+		Description: "An access token (JWT) from /v1/auth/login or an API key. Without it the caller is anonymous.",
+	}}}
+}
+
+// adminOnly is the security of operations that need credentials (of an
+// admin).
+func adminOnly() *openapi3.SecurityRequirements {
+	return openapi3.NewSecurityRequirements().With(openapi3.NewSecurityRequirement().Authenticate(bearerAuth))
 }
 
 func schemaRef(name string) *openapi3.SchemaRef {
@@ -193,30 +217,32 @@ func responses(code int, ok *openapi3.ResponseRef, errCodes ...int) *openapi3.Re
 	return rs
 }
 
-// addCollectionPaths adds the routes of collection definitions.
+// addCollectionPaths adds the routes of collection definitions, which are
+// for admins only.
 func addCollectionPaths(doc *openapi3.T) {
 	coll := schemaRef("Collection")
+	tags := []string{"collections"}
 	doc.Paths.Set("/v1/collections", &openapi3.PathItem{
-		Get: &openapi3.Operation{OperationID: "listCollections", Summary: "List collections", Tags: []string{"collections"},
-			Responses: responses(200, okResponse("The collections by name", schemaRef("CollectionList")))},
-		Post: &openapi3.Operation{OperationID: "createCollection", Summary: "Create a collection", Tags: []string{"collections"},
+		Get: &openapi3.Operation{OperationID: "listCollections", Summary: "List collections", Tags: tags, Security: adminOnly(),
+			Responses: responses(200, okResponse("The collections by name", schemaRef("CollectionList")), 401, 403)},
+		Post: &openapi3.Operation{OperationID: "createCollection", Summary: "Create a collection", Tags: tags, Security: adminOnly(),
 			RequestBody: jsonBody(schemaRef("CollectionSpec"), mediaJSON),
-			Responses:   responses(201, okResponse("Created", coll, "ETag", "Location"), 400, 409, 413, 415)},
+			Responses:   responses(201, okResponse("Created", coll, "ETag", "Location"), 400, 401, 403, 409, 413, 415)},
 	})
 	doc.Paths.Set("/v1/collections/{collection}", &openapi3.PathItem{
 		Parameters: params("CollectionName"),
-		Get: &openapi3.Operation{OperationID: "getCollection", Summary: "Get a collection", Tags: []string{"collections"},
+		Get: &openapi3.Operation{OperationID: "getCollection", Summary: "Get a collection", Tags: tags, Security: adminOnly(),
 			Parameters: params("IfNoneMatch"),
-			Responses:  responses(200, okResponse("The collection", coll, "ETag"), 304, 404)},
-		Put: &openapi3.Operation{OperationID: "replaceCollection", Summary: "Replace a collection's schema and indexes", Tags: []string{"collections"},
+			Responses:  responses(200, okResponse("The collection", coll, "ETag"), 304, 401, 403, 404)},
+		Put: &openapi3.Operation{OperationID: "replaceCollection", Summary: "Replace a collection's definition", Tags: tags, Security: adminOnly(),
 			Parameters: params("IfMatch"), RequestBody: jsonBody(schemaRef("CollectionSpec"), mediaJSON),
-			Responses: responses(200, okResponse("The new definition", coll, "ETag"), 400, 404, 409, 412, 413, 415)},
-		Patch: &openapi3.Operation{OperationID: "patchCollection", Summary: "Merge-patch a collection's definition", Tags: []string{"collections"},
+			Responses: responses(200, okResponse("The new definition", coll, "ETag"), 400, 401, 403, 404, 409, 412, 413, 415)},
+		Patch: &openapi3.Operation{OperationID: "patchCollection", Summary: "Merge-patch a collection's definition", Tags: tags, Security: adminOnly(),
 			Parameters: params("IfMatch"), RequestBody: jsonBody(schemaRef("MergePatch"), mediaMergePatch, mediaJSON),
-			Responses: responses(200, okResponse("The new definition", coll, "ETag"), 400, 404, 409, 412, 413, 415)},
-		Delete: &openapi3.Operation{OperationID: "deleteCollection", Summary: "Delete a collection and its documents", Tags: []string{"collections"},
+			Responses: responses(200, okResponse("The new definition", coll, "ETag"), 400, 401, 403, 404, 409, 412, 413, 415)},
+		Delete: &openapi3.Operation{OperationID: "deleteCollection", Summary: "Delete a collection and its documents", Tags: tags, Security: adminOnly(),
 			Parameters: params("IfMatch"),
-			Responses:  responses(204, okResponse("Deleted", nil), 400, 404, 412)},
+			Responses:  responses(204, okResponse("Deleted", nil), 400, 401, 403, 404, 412)},
 	})
 }
 
@@ -243,25 +269,25 @@ func addDocumentPaths(doc *openapi3.T, base, suffix, data, list string, c *docst
 		Parameters: common,
 		Get: &openapi3.Operation{OperationID: "listDocuments" + suffix, Summary: "List or query documents", Tags: tags,
 			Parameters: params("Filter", "Sort", "Limit", "Cursor", "Fields", "Total"),
-			Responses:  responses(200, okResponse("One page of documents", schemaRef(list)), 400, 404)},
+			Responses:  responses(200, okResponse("One page of documents", schemaRef(list)), 400, 401, 403, 404)},
 		Post: &openapi3.Operation{OperationID: "createDocument" + suffix, Summary: "Create a document; the body is its data", Tags: tags,
 			Parameters: params("CreateID", "IdempotencyKey"), RequestBody: jsonBody(dataRef, mediaJSON),
-			Responses: responses(201, okResponse("Created", docRef, "ETag", "Location"), 400, 404, 409, 413, 415, 422)},
+			Responses: responses(201, okResponse("Created", docRef, "ETag", "Location"), 400, 401, 403, 404, 409, 413, 415, 422)},
 	})
 	oneParams := append(common, params("DocumentID")...)
 	doc.Paths.Set(base+"/{id}", &openapi3.PathItem{
 		Parameters: oneParams,
 		Get: &openapi3.Operation{OperationID: "getDocument" + suffix, Summary: "Get a document", Tags: tags,
 			Parameters: params("IfNoneMatch"),
-			Responses:  responses(200, okResponse("The document", docRef, "ETag"), 304, 404)},
+			Responses:  responses(200, okResponse("The document", docRef, "ETag"), 304, 401, 403, 404)},
 		Put: &openapi3.Operation{OperationID: "replaceDocument" + suffix, Summary: "Replace a document's data", Tags: tags,
 			Parameters: params("IfMatch", "IdempotencyKey"), RequestBody: jsonBody(dataRef, mediaJSON),
-			Responses: responses(200, okResponse("The document after the write", docRef, "ETag"), 400, 404, 409, 412, 413, 415, 422)},
+			Responses: responses(200, okResponse("The document after the write", docRef, "ETag"), 400, 401, 403, 404, 409, 412, 413, 415, 422)},
 		Patch: &openapi3.Operation{OperationID: "patchDocument" + suffix, Summary: "Merge-patch (RFC 7386) a document's data", Tags: tags,
 			Parameters: params("IfMatch", "IdempotencyKey"), RequestBody: jsonBody(schemaRef("MergePatch"), mediaMergePatch, mediaJSON),
-			Responses: responses(200, okResponse("The document after the write", docRef, "ETag"), 400, 404, 409, 412, 413, 415, 422)},
+			Responses: responses(200, okResponse("The document after the write", docRef, "ETag"), 400, 401, 403, 404, 409, 412, 413, 415, 422)},
 		Delete: &openapi3.Operation{OperationID: "deleteDocument" + suffix, Summary: "Delete a document", Tags: tags,
 			Parameters: params("IfMatch", "IdempotencyKey"),
-			Responses:  responses(204, okResponse("Deleted", nil), 400, 404, 412, 422)},
+			Responses:  responses(204, okResponse("Deleted", nil), 400, 401, 403, 404, 412, 422)},
 	})
 }

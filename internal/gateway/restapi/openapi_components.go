@@ -86,16 +86,27 @@ func fixedSchemas() openapi3.Schemas {
 		"detail": strSchema("What went wrong with this request"),
 		"errors": arrayOf(schemaRef("FieldError")),
 	}, false)
+	rule := openapi3.NewStringSchema().WithTypes("string", "null")
+	rule.Description = `null: admins only; "": everyone, anonymous callers included; otherwise a rule expression over ` +
+		`the document and @auth.id, @auth.type, @auth.roles`
+	ruleProps := openapi3.Schemas{}
+	for _, a := range []string{"list", "get", "create", "update", "delete"} {
+		ruleProps[a] = &openapi3.SchemaRef{Value: rule}
+	}
+	hidden := arrayOf(strSchema("A data path, like author.email"))
+	hidden.Value.Description = "Data fields left out of the documents returned to callers who are not admins"
 	return openapi3.Schemas{
+		"Rules":      withDescription(object(nil, ruleProps, true), "The access rule of each action on documents; a missing member is null"),
 		"Data":       withDescription(anyObject, "A document's data: one JSON object"),
 		"MergePatch": withDescription(&openapi3.SchemaRef{Value: openapi3.NewObjectSchema()}, "A JSON Merge Patch (RFC 7386): null removes a member"),
 		"Index":      index,
 		"CollectionSpec": object([]string{"name", "schema"}, openapi3.Schemas{
 			"name": name, "schema": withDescription(&openapi3.SchemaRef{Value: openapi3.NewObjectSchema()}, "A JSON Schema (2020-12) for the data"),
-			"indexes": arrayOf(schemaRef("Index")),
+			"indexes": arrayOf(schemaRef("Index")), "rules": schemaRef("Rules"), "hiddenFields": hidden,
 		}, true),
-		"Collection": object([]string{"name", "schema", "indexes", "version", "createdAt", "updatedAt"}, openapi3.Schemas{
+		"Collection": object([]string{"name", "schema", "indexes", "rules", "hiddenFields", "version", "createdAt", "updatedAt"}, openapi3.Schemas{
 			"name": name, "schema": {Value: openapi3.NewObjectSchema()}, "indexes": arrayOf(schemaRef("Index")),
+			"rules": schemaRef("Rules"), "hiddenFields": hidden,
 			"version": versionSchema(), "createdAt": timeSchema(), "updatedAt": timeSchema(),
 		}, true),
 		"CollectionList": object([]string{"items"}, openapi3.Schemas{"items": arrayOf(schemaRef("Collection"))}, true),
@@ -150,7 +161,7 @@ func fixedParameters() openapi3.ParametersMap {
 }
 
 // problemCodes are the statuses that have a named problem response.
-var problemCodes = []int{400, 404, 409, 412, 413, 415, 422}
+var problemCodes = []int{400, 401, 403, 404, 409, 412, 413, 415, 422}
 
 // problemResponses are the error responses operations reference.
 func problemResponses() openapi3.ResponseBodies {
@@ -168,6 +179,9 @@ func problemResponses() openapi3.ResponseBodies {
 	}
 	for _, c := range problemCodes {
 		out[fmt.Sprintf("Problem%d", c)] = problem(http.StatusText(c))
+	}
+	out["Problem401"].Value.Headers = openapi3.Headers{
+		"WWW-Authenticate": header(`The challenge: Bearer realm="basalt", with error="invalid_token" when a credential was rejected`),
 	}
 	return out
 }

@@ -19,7 +19,7 @@ func TestOpenAPIDocument(t *testing.T) {
 	s.seedPosts()
 	withDefs := `{"type":"object","$defs":{"tag":{"type":"string","minLength":1}},` +
 		`"properties":{"tags":{"type":"array","items":{"$ref":"#/$defs/tag"}},"n":{"type":["integer","null"],"exclusiveMinimum":0}}}`
-	if _, err := s.svc.CreateCollection(t.Context(), docstore.CollectionSpec{Name: "notes", Schema: json.RawMessage(withDefs)}); err != nil {
+	if _, err := s.svc.CreateCollection(adminCtx(t), docstore.CollectionSpec{Name: "notes", Schema: json.RawMessage(withDefs)}); err != nil {
 		t.Fatal(err)
 	}
 	rec := s.do("GET", "/v1/openapi.json", nil, "")
@@ -69,6 +69,28 @@ func TestOpenAPIDocument(t *testing.T) {
 		t.Errorf("list parameters = %v", names)
 	}
 
+	// Credentials: one bearer scheme, optional for documents, required
+	// for the admin routes; 401 and 403 are documented.
+	scheme := doc.Components.SecuritySchemes["bearerAuth"]
+	if scheme == nil || scheme.Value.Type != "http" || scheme.Value.Scheme != "bearer" {
+		t.Errorf("security scheme = %+v", scheme)
+	}
+	if len(doc.Security) != 2 || len(doc.Security[1]) != 0 {
+		t.Errorf("document security = %v, want bearerAuth or none", doc.Security)
+	}
+	colls := doc.Paths.Find("/v1/collections").Get
+	if colls.Security == nil || len(*colls.Security) != 1 || colls.Responses.Status(401) == nil || colls.Responses.Status(403) == nil {
+		t.Errorf("listCollections security %v, responses %v", colls.Security, colls.Responses)
+	}
+	if list.Responses.Status(401) == nil || list.Responses.Status(403) == nil {
+		t.Errorf("listDocuments lacks 401/403")
+	}
+	for _, name := range []string{"rules", "hiddenFields"} {
+		if doc.Components.Schemas["Collection"].Value.Properties[name] == nil || doc.Components.Schemas["CollectionSpec"].Value.Properties[name] == nil {
+			t.Errorf("collection schemas lack %s", name)
+		}
+	}
+
 	// The collection schema is embedded as the data schema, with its local
 	// references rewritten to stay inside the embedded copy.
 	posts := doc.Components.Schemas["Collection_posts.Data"].Value
@@ -98,6 +120,12 @@ func TestOpenAPIDocument(t *testing.T) {
 	validate("Collection_posts.DocumentList", s.do("GET", docsPath+"?limit=1&total=true", nil, "").Body.Bytes())
 	validate("CollectionList", s.do("GET", "/v1/collections", nil, "").Body.Bytes())
 	validate("Problem", s.do("GET", docsPath+"/nope", nil, "").Body.Bytes())
+	validate("Problem", s.do("GET", "/v1/collections", map[string]string{"Authorization": ""}, "").Body.Bytes())
+	if _, err := s.svc.ReplaceCollection(adminCtx(t), "notes", docstore.CollectionSpec{Schema: json.RawMessage(withDefs),
+		Rules: docstore.Rules{List: new(""), Get: new(`n > 1`)}, HiddenFields: []string{"n"}}, 0); err != nil {
+		t.Fatal(err)
+	}
+	validate("Collection", s.do("GET", "/v1/collections/notes", nil, "").Body.Bytes())
 	var bad any
 	_ = json.Unmarshal([]byte(`{"title":1}`), &bad)
 	if doc.Components.Schemas["Collection_posts.Data"].Value.VisitJSON(bad, openapi3.EnableJSONSchema2020()) == nil {

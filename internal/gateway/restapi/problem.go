@@ -92,7 +92,8 @@ func ProblemFor(err error) Problem {
 // handlers do so through API.WriteProblem).
 //
 // not_modified is answered 304 without a body; unavailable carries
-// Retry-After: 1 unless the caller set Retry-After already.
+// Retry-After: 1 and unauthenticated WWW-Authenticate: Bearer
+// realm="basalt", unless the caller set these headers already.
 func WriteProblem(w http.ResponseWriter, r *http.Request, err error) {
 	writeProblem(w, r, ProblemFor(err))
 }
@@ -106,6 +107,9 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p Problem) {
 	}
 	if p.Status == http.StatusServiceUnavailable && h.Get("Retry-After") == "" {
 		h.Set("Retry-After", "1")
+	}
+	if p.Status == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
+		h.Set("WWW-Authenticate", challenge)
 	}
 	body, err := json.Marshal(p)
 	if err != nil { // cannot happen: Problem holds only strings and ints

@@ -125,7 +125,7 @@ func TestCollectionScenarios(t *testing.T) {
 			status: 201, header: map[string]string{"Location": "/v1/collections/notes", "ETag": `"1"`},
 			has: []string{`"name":"notes"`, `"version":1`},
 			check: func(t *testing.T, s *stack, _ *httptest.ResponseRecorder) {
-				if _, err := s.svc.GetCollection(t.Context(), "notes"); err != nil {
+				if _, err := s.svc.GetCollection(adminCtx(t), "notes"); err != nil {
 					t.Errorf("collection notes after create: %v", err)
 				}
 			}},
@@ -158,7 +158,7 @@ func TestCollectionScenarios(t *testing.T) {
 			headers: map[string]string{"Content-Type": "text/plain"}, body: `{}`, status: 415, code: "unsupported_media_type"},
 		{name: "delete", seed: true, method: "DELETE", path: "/v1/collections/posts", headers: ifMatch1, status: 204,
 			check: func(t *testing.T, s *stack, _ *httptest.ResponseRecorder) {
-				if _, err := s.svc.GetCollection(t.Context(), "posts"); err == nil {
+				if _, err := s.svc.GetCollection(adminCtx(t), "posts"); err == nil {
 					t.Error("collection posts still exists")
 				}
 			}},

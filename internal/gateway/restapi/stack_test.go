@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,7 +13,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/storage/sqlite"
 )
 
@@ -26,12 +29,55 @@ type stack struct {
 	logs    *bytes.Buffer
 }
 
+// Test credentials that testAuthenticator knows. Requests of the scenarios
+// carry adminToken unless they set Authorization themselves.
+const (
+	adminToken   = "test-admin"
+	ownerToken   = "user-u1"  // user u1
+	otherToken   = "user-u2"  // user u2
+	readerToken  = "key-read" // API key r1 with scope *:read
+	downToken    = "down"     // the authenticator cannot decide
+	brokenToken  = "broken"   // the authenticator fails unexpectedly
+	nobodyToken  = "nobody"   // accepted without a principal
+	unknownToken = "unknown"
+)
+
+// testAuthenticator maps the test credentials to principals.
+func testAuthenticator() auth.Authenticator {
+	return auth.AuthenticatorFunc(func(_ context.Context, credential string) (auth.Principal, error) {
+		switch credential {
+		case adminToken:
+			return auth.Principal{Kind: auth.KindUser, ID: "admin-1", Roles: []string{auth.RoleAdmin}}, nil
+		case ownerToken:
+			return auth.Principal{Kind: auth.KindUser, ID: "u1"}, nil
+		case otherToken:
+			return auth.Principal{Kind: auth.KindUser, ID: "u2"}, nil
+		case readerToken:
+			return auth.Principal{Kind: auth.KindAPIKey, ID: "r1", Scopes: []string{"*:read"}}, nil
+		case downToken:
+			return auth.Principal{}, fault.New(fault.Unavailable, "test.Authenticate", "cannot check the session right now")
+		case brokenToken:
+			return auth.Principal{}, errors.New("the session store exploded")
+		case nobodyToken:
+			return auth.Principal{}, nil
+		}
+		return auth.Principal{}, fault.New(fault.Unauthenticated, "test.Authenticate", "invalid or expired credential")
+	})
+}
+
+// adminCtx returns tb's context carrying an admin, for direct calls of the
+// service.
+func adminCtx(tb testing.TB) context.Context {
+	return auth.WithPrincipal(tb.Context(), auth.Principal{Kind: auth.KindUser, ID: "admin-1", Roles: []string{auth.RoleAdmin}})
+}
+
 // testOptions are the API options of the scenarios: small limits, so the
 // bounds are cheap to reach.
 func testOptions(logs io.Writer) Options {
 	return Options{
-		Logger:       slog.New(slog.NewJSONHandler(logs, nil)),
-		MaxBodyBytes: 4096,
+		Logger:        slog.New(slog.NewJSONHandler(logs, nil)),
+		MaxBodyBytes:  4096,
+		Authenticator: testAuthenticator(),
 	}
 }
 
@@ -66,7 +112,7 @@ const postsSchema = `{"type":"object","properties":{"title":{"type":"string"},"s
 // p2 (score 3).
 func (s *stack) seedPosts() {
 	s.t.Helper()
-	ctx := s.t.Context()
+	ctx := adminCtx(s.t)
 	if _, err := s.svc.CreateCollection(ctx, docstore.CollectionSpec{Name: "posts", Schema: json.RawMessage(postsSchema)}); err != nil {
 		s.t.Fatalf("seeding posts: %v", err)
 	}
@@ -83,7 +129,8 @@ func (s *stack) seedPosts() {
 	}
 }
 
-// do sends one request through the handler.
+// do sends one request through the handler, as an admin unless headers
+// set Authorization ("" sends none: anonymous).
 func (s *stack) do(method, path string, headers map[string]string, body string) *httptest.ResponseRecorder {
 	s.t.Helper()
 	var rd io.Reader
@@ -94,6 +141,7 @@ func (s *stack) do(method, path string, headers map[string]string, body string) 
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
 	for k, v := range headers {
 		if v == "" {
 			req.Header.Del(k)
@@ -120,7 +168,7 @@ func (s *stack) outbox() []docstore.Event {
 // assert that a refused request changed nothing.
 func (s *stack) snapshot() string {
 	s.t.Helper()
-	ctx := context.WithoutCancel(s.t.Context())
+	ctx := context.WithoutCancel(adminCtx(s.t))
 	var b strings.Builder
 	cs, err := s.store.ListCollections(ctx)
 	if err != nil {
@@ -150,7 +198,7 @@ func (s *stack) snapshot() string {
 // when it does not exist.
 func (s *stack) document(collection, id string) (docstore.Document, bool) {
 	s.t.Helper()
-	d, err := s.svc.GetDocument(s.t.Context(), collection, id)
+	d, err := s.svc.GetDocument(adminCtx(s.t), collection, id)
 	if err != nil {
 		return docstore.Document{}, false
 	}

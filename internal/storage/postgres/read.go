@@ -15,6 +15,7 @@ import (
 
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/query"
 )
 
 // queryer is what reads need: a pooled connection or a transaction.
@@ -75,18 +76,42 @@ func collectionExists(ctx context.Context, q queryer, name string) (bool, error)
 	return err == nil, err
 }
 
-const collectionColumns = "name, schema, indexes, version, created_at, updated_at"
+const collectionColumns = "name, schema, indexes, access, version, created_at, updated_at"
+
+// accessJSON is the content of the access column: a collection's rules and
+// hidden fields.
+type accessJSON struct {
+	Rules        docstore.Rules `json:"rules"`
+	HiddenFields []string       `json:"hiddenFields"`
+}
+
+func encodeAccess(c docstore.Collection) (string, error) {
+	hidden := c.HiddenFields
+	if hidden == nil {
+		hidden = []string{}
+	}
+	b, err := json.Marshal(accessJSON{Rules: c.Rules, HiddenFields: hidden})
+	return string(b), err
+}
 
 func scanCollection(s pgx.Row) (docstore.Collection, error) {
 	var c docstore.Collection
-	var schema, indexes string
+	var schema, indexes, acc string
 	var created, updated int64
-	if err := s.Scan(&c.Name, &schema, &indexes, &c.Version, &created, &updated); err != nil {
+	if err := s.Scan(&c.Name, &schema, &indexes, &acc, &c.Version, &created, &updated); err != nil {
 		return c, err
 	}
 	c.Schema = json.RawMessage(schema)
 	if err := json.Unmarshal([]byte(indexes), &c.Indexes); err != nil {
 		return c, err
+	}
+	var a accessJSON
+	if err := json.Unmarshal([]byte(acc), &a); err != nil {
+		return c, err
+	}
+	c.Rules = a.Rules
+	if len(a.HiddenFields) > 0 {
+		c.HiddenFields = a.HiddenFields
 	}
 	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return c, nil
@@ -189,6 +214,57 @@ func getDocument(ctx context.Context, q queryer, collection, id string) (docstor
 		return d, tableErr(op, collection, err)
 	}
 	return d, nil
+}
+
+// getDocumentWhere returns one document if it matches filter (nil: any).
+func getDocumentWhere(ctx context.Context, q queryer, op, collection, id string, filter query.Expr) (docstore.Document, error) {
+	table, err := tableName(op, collection)
+	if err != nil {
+		return docstore.Document{}, err
+	}
+	var b builder
+	b.w("SELECT ", docColumns, " FROM ", table, " WHERE id = ")
+	b.bind(id, kindText)
+	if filter != nil {
+		b.w(" AND (")
+		if err := b.expr(filter, false); err != nil {
+			return docstore.Document{}, err
+		}
+		b.w(")")
+	}
+	d, err := scanDocument(q.QueryRow(ctx, b.sql.String(), b.args...), collection)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return d, fault.Newf(fault.NotFound, op, "document %q not found in %q", id, collection)
+	}
+	if err != nil {
+		return d, tableErr(op, collection, err)
+	}
+	return d, nil
+}
+
+// matchDocument reports whether a document exists and matches filter
+// (nil: any).
+func matchDocument(ctx context.Context, q queryer, op, collection, id string, filter query.Expr) (bool, error) {
+	table, err := tableName(op, collection)
+	if err != nil {
+		return false, err
+	}
+	var b builder
+	b.w("SELECT EXISTS (SELECT 1 FROM ", table, " WHERE id = ")
+	b.bind(id, kindText)
+	if filter != nil {
+		b.w(" AND (")
+		if err := b.expr(filter, false); err != nil {
+			return false, err
+		}
+		b.w(")")
+	}
+	b.w(")")
+	var found bool
+	if err := q.QueryRow(ctx, b.sql.String(), b.args...).Scan(&found); err != nil {
+		return false, tableErr(op, collection, err)
+	}
+	return found, nil
 }
 
 func listDocuments(ctx context.Context, q queryer, p docstore.ListParams) ([]docstore.Document, error) {

@@ -260,6 +260,17 @@ func (s *Store) GetDocument(ctx context.Context, collection, id string) (d docst
 	return d, err
 }
 
+// GetDocumentWhere returns one document if it matches filter; one that
+// does not is NotFound, like a missing one.
+func (s *Store) GetDocumentWhere(ctx context.Context, collection, id string, filter query.Expr) (d docstore.Document, err error) {
+	const op = "postgres.GetDocumentWhere"
+	err = s.read(ctx, op, func(q queryer) error {
+		d, err = getDocumentWhere(ctx, q, op, collection, id, filter)
+		return err
+	})
+	return d, err
+}
+
 // ListDocuments returns at most p.Limit documents (all of them when
 // p.Limit ≤ 0) matching p.Filter in p.Sort order, after the keyset
 // p.After, in the order the package documentation describes.

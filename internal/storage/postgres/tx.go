@@ -30,6 +30,12 @@ func (t *tx) GetDocument(ctx context.Context, collection, id string) (docstore.D
 	return getDocument(ctx, t.q, collection, id)
 }
 
+// MatchDocument reports whether the document exists and matches filter, as
+// this transaction sees it.
+func (t *tx) MatchDocument(ctx context.Context, collection, id string, filter query.Expr) (bool, error) {
+	return matchDocument(ctx, t.q, "postgres.MatchDocument", collection, id, filter)
+}
+
 // indexDDL returns the CREATE INDEX statements of a collection's indexes,
 // keyed by index name. An index's columns are the expressions queries on
 // its fields compile to, which depend on the fields' types in the schema;
@@ -85,9 +91,13 @@ func (t *tx) CreateCollection(ctx context.Context, c docstore.Collection) error 
 	if err != nil {
 		return fault.Internalf(op, err)
 	}
+	acc, err := encodeAccess(c)
+	if err != nil {
+		return fault.Internalf(op, err)
+	}
 	tag, err := t.q.Exec(ctx, `INSERT INTO collections (`+collectionColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING`, c.Name, string(c.Schema), string(indexes),
-		c.Version, toMicros(c.CreatedAt), toMicros(c.UpdatedAt))
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name) DO NOTHING`, c.Name, string(c.Schema), string(indexes),
+		acc, c.Version, toMicros(c.CreatedAt), toMicros(c.UpdatedAt))
 	if err != nil {
 		return mapErr(op, err)
 	}
@@ -140,11 +150,15 @@ func (t *tx) UpdateCollection(ctx context.Context, c docstore.Collection, prevVe
 	if err != nil {
 		return fault.Internalf(op, err)
 	}
+	acc, err := encodeAccess(c)
+	if err != nil {
+		return fault.Internalf(op, err)
+	}
 	if err := lockCollection(ctx, t.q, c.Name); err != nil {
 		return mapErr(op, err)
 	}
-	tag, err := t.q.Exec(ctx, `UPDATE collections SET schema = $1, indexes = $2, version = $3, updated_at = $4
-		WHERE name = $5 AND version = $6`, string(c.Schema), string(indexes), c.Version, toMicros(c.UpdatedAt),
+	tag, err := t.q.Exec(ctx, `UPDATE collections SET schema = $1, indexes = $2, access = $3, version = $4, updated_at = $5
+		WHERE name = $6 AND version = $7`, string(c.Schema), string(indexes), acc, c.Version, toMicros(c.UpdatedAt),
 		c.Name, prevVersion)
 	if err != nil {
 		return mapErr(op, err)

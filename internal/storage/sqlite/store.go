@@ -242,7 +242,7 @@ func (s *Store) GetCollection(ctx context.Context, name string) (docstore.Collec
 func (s *Store) ListCollections(ctx context.Context) ([]docstore.Collection, error) {
 	const op = "sqlite.ListCollections"
 	rows, err := s.reads.QueryContext(ctx,
-		`SELECT name, schema, indexes, version, created_at, updated_at FROM collections ORDER BY name`)
+		`SELECT `+collectionColumns+` FROM collections ORDER BY name`)
 	if err != nil {
 		return nil, mapErr(op, err)
 	}
@@ -264,6 +264,12 @@ func (s *Store) ListCollections(ctx context.Context) ([]docstore.Collection, err
 // GetDocument returns one document.
 func (s *Store) GetDocument(ctx context.Context, collection, id string) (docstore.Document, error) {
 	return getDocument(ctx, s.reads, collection, id)
+}
+
+// GetDocumentWhere returns one document if it matches filter; one that
+// does not is NotFound, like a missing one.
+func (s *Store) GetDocumentWhere(ctx context.Context, collection, id string, filter query.Expr) (docstore.Document, error) {
+	return getDocumentWhere(ctx, s.reads, "sqlite.GetDocumentWhere", collection, id, filter)
 }
 
 // ListDocuments returns at most p.Limit documents (all of them when

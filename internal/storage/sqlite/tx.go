@@ -11,6 +11,7 @@ import (
 
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/query"
 )
 
 // tx is a docstore.Tx over one write transaction. Its statements run on
@@ -28,6 +29,12 @@ func (t *tx) GetCollection(ctx context.Context, name string) (docstore.Collectio
 
 func (t *tx) GetDocument(ctx context.Context, collection, id string) (docstore.Document, error) {
 	return getDocument(ctx, t.q, collection, id)
+}
+
+// MatchDocument reports whether the document exists and matches filter, as
+// this transaction sees it.
+func (t *tx) MatchDocument(ctx context.Context, collection, id string, filter query.Expr) (bool, error) {
+	return matchDocument(ctx, t.q, "sqlite.MatchDocument", collection, id, filter)
 }
 
 // indexName names the index of a field list deterministically:
@@ -77,8 +84,12 @@ func (t *tx) CreateCollection(ctx context.Context, c docstore.Collection) error 
 	if err != nil {
 		return fault.Internalf(op, err)
 	}
-	_, err = t.q.ExecContext(ctx, `INSERT INTO collections (name, schema, indexes, version, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, c.Name, string(c.Schema), string(indexes), c.Version,
+	acc, err := encodeAccess(c)
+	if err != nil {
+		return fault.Internalf(op, err)
+	}
+	_, err = t.q.ExecContext(ctx, `INSERT INTO collections (`+collectionColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, c.Name, string(c.Schema), string(indexes), acc, c.Version,
 		toMicros(c.CreatedAt), toMicros(c.UpdatedAt))
 	if isConstraintUnique(err) {
 		return fault.Newf(fault.Conflict, op, "collection %q already exists", c.Name)
@@ -137,8 +148,12 @@ func (t *tx) UpdateCollection(ctx context.Context, c docstore.Collection, prevVe
 	if err != nil {
 		return fault.Internalf(op, err)
 	}
-	res, err := t.q.ExecContext(ctx, `UPDATE collections SET schema = ?, indexes = ?, version = ?, updated_at = ?
-		WHERE name = ? AND version = ?`, string(c.Schema), string(indexes), c.Version, toMicros(c.UpdatedAt),
+	acc, err := encodeAccess(c)
+	if err != nil {
+		return fault.Internalf(op, err)
+	}
+	res, err := t.q.ExecContext(ctx, `UPDATE collections SET schema = ?, indexes = ?, access = ?, version = ?, updated_at = ?
+		WHERE name = ? AND version = ?`, string(c.Schema), string(indexes), acc, c.Version, toMicros(c.UpdatedAt),
 		c.Name, prevVersion)
 	if err := affectedOne(op, res, err); err != nil {
 		if errors.Is(err, errNoRow) {

@@ -65,6 +65,12 @@ func (s *Store) GetDocument(ctx context.Context, collection, id string) (d docst
 	return s.next.GetDocument(ctx, collection, id)
 }
 
+// GetDocumentWhere implements docstore.Store.
+func (s *Store) GetDocumentWhere(ctx context.Context, collection, id string, filter query.Expr) (d docstore.Document, err error) {
+	defer func(t time.Time) { s.observe("get_document_where", t, err) }(time.Now())
+	return s.next.GetDocumentWhere(ctx, collection, id, filter)
+}
+
 // ListDocuments implements docstore.Store.
 func (s *Store) ListDocuments(ctx context.Context, p docstore.ListParams) (ds []docstore.Document, err error) {
 	defer func(t time.Time) { s.observe("list_documents", t, err) }(time.Now())
