@@ -36,6 +36,10 @@ func run() int {
 		return 0
 	case "migrate":
 		err = app.Migrate(ctx, cmd.Config)
+	case "admin create":
+		err = app.CreateAdmin(ctx, cmd.Config)
+	case "keys rotate":
+		err = app.RotateKeys(ctx, cmd.Config)
 	default:
 		err = app.Run(ctx, cmd.Config)
 	}

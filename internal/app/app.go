@@ -21,10 +21,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/basaltdev/basalt/internal/auth"
+	"github.com/basaltdev/basalt/internal/auth/accounts"
+	"github.com/basaltdev/basalt/internal/auth/mail"
+	"github.com/basaltdev/basalt/internal/auth/password"
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/gateway"
+	"github.com/basaltdev/basalt/internal/gateway/authapi"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
+	"github.com/basaltdev/basalt/internal/ratelimit"
+	"github.com/basaltdev/basalt/internal/ratelimit/memory"
 	"github.com/basaltdev/basalt/internal/storage/postgres"
 	"github.com/basaltdev/basalt/internal/storage/sqlite"
 	"github.com/basaltdev/basalt/internal/storage/timing"
@@ -66,8 +73,20 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	queue, err := mailQueue(cfg, log)
+	if err != nil {
+		return err
+	}
+	acc, err := accountService(ctx, cfg, db, log, reg, queue)
+	if err != nil {
+		return err
+	}
+	if err := acc.Start(ctx); err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
 
-	api := restapi.New(svc, restapi.Options{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes})
+	api := restapi.New(svc, restapi.Options{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, Authenticator: acc})
+	authAPI := authapi.New(acc, authapi.Options{Logger: log, TrustedProxies: cfg.Auth.TrustedProxies})
 	mux := http.NewServeMux()
 	var srv *gateway.Server
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -79,6 +98,7 @@ func Run(ctx context.Context, cfg Config) error {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	api.Register(mux)
+	authAPI.Register(mux)
 	mux.Handle("/", restapi.NotFoundHandler())
 	mw, err := gateway.NewMiddleware(log, reg, telemetry.LatencyBuckets, func(w http.ResponseWriter, r *http.Request) {
 		restapi.WriteProblem(w, r, fault.Internalf("gateway", errors.New("handler panicked")))
@@ -96,8 +116,107 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Ready != nil {
 		cfg.Ready(addr.String())
 	}
-	return runAll(ctx, log, srv.Run, svc.Run)
+	return runAll(ctx, log, srv.Run, svc.Run, acc.Run, queue.Run)
 }
+
+// mailQueue returns the queue of outgoing mail: SMTP when --smtp-addr is
+// set, else the log (for development: mail, tokens included, is logged).
+func mailQueue(cfg Config, log *slog.Logger) (*mail.Queue, error) {
+	sender := mail.NewLogSender(log)
+	if a := cfg.Auth; a.SMTPAddr != "" {
+		var err error
+		sender, err = mail.NewSMTPSender(mail.SMTPConfig{Addr: a.SMTPAddr, From: a.SMTPFrom,
+			Username: a.SMTPUsername, Password: a.SMTPPass, StartTLS: a.SMTPStartTLS})
+		if err != nil {
+			return nil, fmt.Errorf("--smtp-*: %w", err)
+		}
+	} else {
+		log.Warn("no --smtp-addr: verification and password reset mail is written to the log")
+	}
+	return mail.NewQueue(sender, 1024, log), nil
+}
+
+// accountService builds the account service over the opened database.
+func accountService(ctx context.Context, cfg Config, db database, log *slog.Logger, reg prometheus.Registerer, m accounts.Mailer) (*accounts.Service, error) {
+	a := cfg.Auth
+	hasher, err := password.New(password.Params{
+		Memory: a.PasswordMemoryKiB, Iterations: a.PasswordIterations, Parallelism: a.PasswordParallelism,
+		SaltLen: 16, KeyLen: 32,
+	}, a.PasswordMaxConcurrent)
+	if err != nil {
+		return nil, fmt.Errorf("--password-*: %w", err)
+	}
+	derivation, err := secret(ctx, db.Store, "refresh-derivation-key")
+	if err != nil {
+		return nil, err
+	}
+	return accounts.NewService(db.accounts, accounts.Options{
+		Logger: log, Hasher: hasher, Issuer: a.Issuer, Audience: a.Audience,
+		AccessTTL: a.AccessTTL, SessionIdle: a.SessionIdle, SessionLifetime: a.SessionLifetime,
+		RefreshGrace: a.RefreshGrace, RequireVerified: a.RequireVerified, Mail: m,
+		Limiter:       memory.New(time.Now, 100_000),
+		LoginPerIP:    ratelimit.Limit{Rate: float64(time.Second) / float64(a.LoginIPInterval), Burst: a.LoginIPBurst},
+		LoginPerEmail: ratelimit.Limit{Rate: float64(time.Second) / float64(a.LoginEmailInterval), Burst: a.LoginEmailBurst},
+		DerivationKey: derivation,
+		Registerer:    reg,
+	})
+}
+
+// CreateAdmin makes an account with the admin role ("basalt admin create").
+func CreateAdmin(ctx context.Context, cfg Config) error {
+	return withAccounts(ctx, cfg, func(acc *accounts.Service, log *slog.Logger) error {
+		a, err := acc.CreateAccount(auth.WithPrincipal(ctx, auth.System()), accounts.NewAccount{
+			Email: cfg.Admin.Email, Password: cfg.Admin.Password, Roles: []string{auth.RoleAdmin}, Verified: true,
+		})
+		if err != nil {
+			return err
+		}
+		log.Info("admin account created", "id", a.ID, "email", a.Email)
+		return nil
+	})
+}
+
+// RotateKeys adds a signing key ("basalt keys rotate").
+func RotateKeys(ctx context.Context, cfg Config) error {
+	return withAccounts(ctx, cfg, func(acc *accounts.Service, log *slog.Logger) error {
+		if err := acc.Start(ctx); err != nil {
+			return err
+		}
+		k, err := acc.RotateKeys(auth.WithPrincipal(ctx, auth.System()))
+		if err != nil {
+			return err
+		}
+		log.Info("signing key added; it signs within seconds, the previous keys retire after the access-token lifetime", "kid", k.ID)
+		return nil
+	})
+}
+
+// withAccounts opens the database and runs fn with an account service.
+func withAccounts(ctx context.Context, cfg Config, fn func(*accounts.Service, *slog.Logger) error) error {
+	log, err := newLogger(cfg)
+	if err != nil {
+		return err
+	}
+	db, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := db.Close(); cerr != nil {
+			log.Error("closing the database failed", "err", cerr)
+		}
+	}()
+	acc, err := accountService(ctx, cfg, db, log, nil, discardMail{})
+	if err != nil {
+		return err
+	}
+	return fn(acc, log)
+}
+
+// discardMail drops mail: commands run by operators send none.
+type discardMail struct{}
+
+func (discardMail) Enqueue(mail.Message) error { return nil }
 
 // runAll runs components until ctx ends or one of them fails; then it
 // cancels the others and waits for all of them.
@@ -156,6 +275,7 @@ func newLogger(cfg Config) (*slog.Logger, error) {
 // database is an opened storage engine.
 type database struct {
 	docstore.Store
+	accounts  accounts.Store
 	engine    string // "sqlite" or "postgres", the engine label of metrics
 	close     func() error
 	collector prometheus.Collector // engine statistics (connection pool), may be nil
@@ -179,7 +299,7 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger) (database, err
 		if err != nil {
 			return database{}, fmt.Errorf("opening PostgreSQL: %w", err)
 		}
-		return database{Store: s, engine: "postgres", close: s.Close, collector: postgres.NewPoolCollector(s)}, nil
+		return database{Store: s, accounts: s, engine: "postgres", close: s.Close, collector: postgres.NewPoolCollector(s)}, nil
 	case cfg.DB != "":
 		return database{}, fmt.Errorf("--db %q: want a postgres:// URL, or nothing for the embedded SQLite database", redactURL(cfg.DB))
 	}
@@ -194,7 +314,7 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger) (database, err
 	if err != nil {
 		return database{}, err
 	}
-	return database{Store: s, engine: "sqlite", close: s.Close}, nil
+	return database{Store: s, accounts: s, engine: "sqlite", close: s.Close}, nil
 }
 
 // redactURL hides a password in a database URL.
@@ -220,18 +340,24 @@ func Migrate(ctx context.Context, cfg Config) error {
 	return s.Close()
 }
 
-// cursorKey returns the key that signs list cursors. It lives in the
-// database, so every process on one database accepts the others' cursors.
+// cursorKey returns the key that signs list cursors.
 func cursorKey(ctx context.Context, store docstore.Store) ([]byte, error) {
+	return secret(ctx, store, "cursor-signing-key")
+}
+
+// secret returns a 32-byte server secret. It lives in the database, so
+// every process on one database shares it (and accepts the others'
+// cursors, derives the same refresh tokens).
+func secret(ctx context.Context, store docstore.Store, name string) ([]byte, error) {
 	k, ok := store.(docstore.SecretKeeper)
 	if !ok {
 		return nil, fmt.Errorf("%T keeps no secrets", store)
 	}
 	candidate := make([]byte, 32)
 	_, _ = rand.Read(candidate) // crypto/rand.Read never fails
-	key, err := k.Secret(ctx, "cursor-signing-key", candidate)
+	key, err := k.Secret(ctx, name, candidate)
 	if err != nil {
-		return nil, fmt.Errorf("cursor signing key: %w", err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return key, nil
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -28,12 +30,55 @@ type Config struct {
 	MaxBodyBytes       int64
 	DrainTimeout       time.Duration
 	Version            string
+	Auth               AuthConfig
+	// Admin is the account "basalt admin create" makes.
+	Admin AdminAccount
 
 	// Logs receives the JSON log lines (os.Stderr when nil).
 	Logs io.Writer
 	// Ready, when set, is called with the listening address once Basalt
 	// accepts requests. Tests use it with Addr "127.0.0.1:0".
 	Ready func(addr string)
+}
+
+// AuthConfig configures accounts, sessions and tokens.
+type AuthConfig struct {
+	Issuer, Audience       string
+	AccessTTL              time.Duration
+	SessionIdle            time.Duration
+	SessionLifetime        time.Duration
+	RefreshGrace           time.Duration
+	RequireVerified        bool
+	PasswordMemoryKiB      uint32
+	PasswordIterations     uint32
+	PasswordParallelism    uint8
+	PasswordMaxConcurrent  int
+	LoginIPBurst           int
+	LoginIPInterval        time.Duration
+	LoginEmailBurst        int
+	LoginEmailInterval     time.Duration
+	TrustedProxies         []netip.Prefix
+	SMTPAddr, SMTPFrom     string
+	SMTPUsername, SMTPPass string
+	SMTPStartTLS           bool
+}
+
+// AdminAccount is an account made from the command line.
+type AdminAccount struct {
+	Email, Password string
+}
+
+// DefaultAuthConfig returns the defaults of AuthConfig.
+func DefaultAuthConfig() AuthConfig {
+	return AuthConfig{
+		Issuer: "basalt", Audience: "basalt",
+		AccessTTL: 10 * time.Minute, SessionIdle: 30 * 24 * time.Hour, SessionLifetime: 90 * 24 * time.Hour,
+		RefreshGrace:      10 * time.Second,
+		PasswordMemoryKiB: 19456, PasswordIterations: 2, PasswordParallelism: 1,
+		PasswordMaxConcurrent: max(1, runtime.GOMAXPROCS(0)/2),
+		LoginIPBurst:          20, LoginIPInterval: time.Second,
+		LoginEmailBurst: 10, LoginEmailInterval: 6 * time.Second,
+	}
 }
 
 // DefaultConfig returns the configuration of a plain `basalt serve`.
@@ -49,6 +94,7 @@ func DefaultConfig() Config {
 		DBConnLifetime:     30 * time.Minute,
 		MaxBodyBytes:       1 << 20,
 		DrainTimeout:       15 * time.Second,
+		Auth:               DefaultAuthConfig(),
 	}
 }
 
@@ -62,7 +108,80 @@ type cli struct {
 
 	Serve   serveCmd   `cmd:"" help:"Run the Basalt server (the default: SQLite in --data-dir, listening on --addr)."`
 	Migrate migrateCmd `cmd:"" help:"Apply database migrations and exit."`
-	Version struct{}   `cmd:"" help:"Print the version and exit."`
+	Admin   struct {
+		Create adminCreateCmd `cmd:"" help:"Create an account with the admin role (the address must not have an account yet)."`
+	} `cmd:"" help:"Manage admin accounts."`
+	Keys struct {
+		Rotate keysRotateCmd `cmd:"" help:"Add a new signing key for access tokens; the old keys verify until their last token expires, then retire."`
+	} `cmd:"" help:"Manage the signing keys of access tokens."`
+	Version struct{} `cmd:"" help:"Print the version and exit."`
+}
+
+type adminCreateCmd struct {
+	storageFlags
+	Email    string `help:"Email address of the new admin ($$BASALT_EMAIL)." required:"" placeholder:"ADDRESS"`
+	Password string `help:"Password of the new admin, at least 8 bytes; prefer the environment variable to the flag, which other users can see in the process list ($$BASALT_PASSWORD)." required:"" placeholder:"PASSWORD"`
+}
+
+type keysRotateCmd struct {
+	storageFlags
+	AccessTTL time.Duration `name:"auth-access-ttl" help:"Lifetime of access tokens, which decides when the old keys retire; use the servers' value ($$BASALT_AUTH_ACCESS_TTL)." default:"10m"`
+}
+
+// authFlags configure accounts, sessions and tokens.
+type authFlags struct {
+	AuthIssuer          string        `name:"auth-issuer" help:"The iss claim of access tokens ($$BASALT_AUTH_ISSUER)." default:"basalt"`
+	AuthAudience        string        `name:"auth-audience" help:"The aud claim of access tokens ($$BASALT_AUTH_AUDIENCE)." default:"basalt"`
+	AuthAccessTTL       time.Duration `name:"auth-access-ttl" help:"Lifetime of access tokens ($$BASALT_AUTH_ACCESS_TTL)." default:"10m"`
+	AuthSessionIdle     time.Duration `name:"auth-session-idle" help:"A session not refreshed for this long ends ($$BASALT_AUTH_SESSION_IDLE)." default:"720h"`
+	AuthSessionLifetime time.Duration `name:"auth-session-lifetime" help:"Every session ends this long after login ($$BASALT_AUTH_SESSION_LIFETIME)." default:"2160h"`
+	AuthRefreshGrace    time.Duration `name:"auth-refresh-grace" help:"How long a retried refresh with a just-used token gets the same new token instead of revoking the session ($$BASALT_AUTH_REFRESH_GRACE)." default:"10s"`
+	AuthRequireVerified bool          `name:"auth-require-verified" help:"Refuse logins until the email address is verified ($$BASALT_AUTH_REQUIRE_VERIFIED)."`
+	PasswordMemoryKiB   uint32        `name:"password-memory-kib" help:"argon2id memory per hash, KiB ($$BASALT_PASSWORD_MEMORY_KIB)." default:"19456"`
+	PasswordIterations  uint32        `name:"password-iterations" help:"argon2id passes ($$BASALT_PASSWORD_ITERATIONS)." default:"2"`
+	PasswordParallelism uint8         `name:"password-parallelism" help:"argon2id lanes ($$BASALT_PASSWORD_PARALLELISM)." default:"1"`
+	PasswordConcurrency int           `name:"password-max-concurrent" help:"Most password hashes computed at once; 0 means half the CPUs ($$BASALT_PASSWORD_MAX_CONCURRENT)." default:"0"`
+	LoginIPBurst        int           `name:"login-ip-burst" help:"Login and sign-up attempts one IP may make in a burst ($$BASALT_LOGIN_IP_BURST)." default:"20"`
+	LoginIPInterval     time.Duration `name:"login-ip-interval" help:"After the burst, one attempt per IP per this interval ($$BASALT_LOGIN_IP_INTERVAL)." default:"1s"`
+	LoginEmailBurst     int           `name:"login-email-burst" help:"Login attempts on one account in a burst ($$BASALT_LOGIN_EMAIL_BURST)." default:"10"`
+	LoginEmailInterval  time.Duration `name:"login-email-interval" help:"After the burst, one attempt per account per this interval ($$BASALT_LOGIN_EMAIL_INTERVAL)." default:"6s"`
+	TrustedProxies      []string      `name:"trusted-proxies" help:"Comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed; by default the client IP is the socket's peer ($$BASALT_TRUSTED_PROXIES)." placeholder:"CIDR,…"`
+	SMTPAddr            string        `name:"smtp-addr" help:"SMTP server (host:port) for verification and reset mail; empty logs mail instead, for development ($$BASALT_SMTP_ADDR)." placeholder:"HOST:PORT"`
+	SMTPFrom            string        `name:"smtp-from" help:"From address of mail ($$BASALT_SMTP_FROM)." placeholder:"ADDRESS"`
+	SMTPUsername        string        `name:"smtp-username" help:"SMTP user ($$BASALT_SMTP_USERNAME)."`
+	SMTPPassword        string        `name:"smtp-password" help:"SMTP password ($$BASALT_SMTP_PASSWORD)."`
+	SMTPStartTLS        bool          `name:"smtp-starttls" help:"Use STARTTLS (required with a username unless the server is on localhost) ($$BASALT_SMTP_STARTTLS)."`
+}
+
+func (f authFlags) apply(cfg *Config) error {
+	a := &cfg.Auth
+	a.Issuer, a.Audience, a.AccessTTL = f.AuthIssuer, f.AuthAudience, f.AuthAccessTTL
+	a.SessionIdle, a.SessionLifetime, a.RefreshGrace = f.AuthSessionIdle, f.AuthSessionLifetime, f.AuthRefreshGrace
+	a.RequireVerified = f.AuthRequireVerified
+	a.PasswordMemoryKiB, a.PasswordIterations, a.PasswordParallelism = f.PasswordMemoryKiB, f.PasswordIterations, f.PasswordParallelism
+	if f.PasswordConcurrency > 0 {
+		a.PasswordMaxConcurrent = f.PasswordConcurrency
+	}
+	a.LoginIPBurst, a.LoginIPInterval = f.LoginIPBurst, f.LoginIPInterval
+	a.LoginEmailBurst, a.LoginEmailInterval = f.LoginEmailBurst, f.LoginEmailInterval
+	a.SMTPAddr, a.SMTPFrom, a.SMTPUsername, a.SMTPPass, a.SMTPStartTLS = f.SMTPAddr, f.SMTPFrom, f.SMTPUsername, f.SMTPPassword, f.SMTPStartTLS
+	a.TrustedProxies = nil
+	for _, s := range f.TrustedProxies {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			if addr, aerr := netip.ParseAddr(s); aerr == nil {
+				p = netip.PrefixFrom(addr, addr.BitLen())
+			} else {
+				return fmt.Errorf("--trusted-proxies: %q is not a CIDR or an IP address", s)
+			}
+		}
+		a.TrustedProxies = append(a.TrustedProxies, p.Masked())
+	}
+	return nil
 }
 
 type storageFlags struct {
@@ -86,6 +205,7 @@ type serveCmd struct {
 	storageFlags
 	MaxBodyBytes int64         `help:"Largest request body accepted, in bytes ($$BASALT_MAX_BODY_BYTES)." default:"1048576"`
 	DrainTimeout time.Duration `help:"How long shutdown waits for in-flight requests ($$BASALT_DRAIN_TIMEOUT)." default:"15s"`
+	authFlags
 }
 
 type migrateCmd struct {
@@ -94,7 +214,7 @@ type migrateCmd struct {
 
 // Command is a parsed command line.
 type Command struct {
-	Name   string // serve, migrate or version
+	Name   string // serve, migrate, "admin create", "keys rotate" or version
 	Config Config
 }
 
@@ -128,14 +248,27 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 	}
 	cfg := DefaultConfig()
 	cfg.LogLevel = c.LogLevel
-	cmd := strings.Fields(kctx.Command())[0]
+	words := strings.Fields(kctx.Command())
+	cmd := words[0]
+	if (cmd == "admin" || cmd == "keys") && len(words) > 1 {
+		cmd += " " + words[1]
+	}
 	switch cmd {
 	case "serve":
 		cfg.Addr = c.Serve.Addr
-		c.Serve.apply(&cfg)
+		c.Serve.storageFlags.apply(&cfg)
 		cfg.MaxBodyBytes, cfg.DrainTimeout = c.Serve.MaxBodyBytes, c.Serve.DrainTimeout
+		if err := c.Serve.authFlags.apply(&cfg); err != nil {
+			return Command{}, err
+		}
 	case "migrate":
 		c.Migrate.apply(&cfg)
+	case "admin create":
+		c.Admin.Create.apply(&cfg)
+		cfg.Admin = AdminAccount{Email: c.Admin.Create.Email, Password: c.Admin.Create.Password}
+	case "keys rotate":
+		c.Keys.Rotate.apply(&cfg)
+		cfg.Auth.AccessTTL = c.Keys.Rotate.AccessTTL
 	}
 	return Command{Name: cmd, Config: cfg}, cfg.validate()
 }
@@ -152,6 +285,22 @@ func (c Config) validate() error {
 	}
 	if c.DrainTimeout < 0 {
 		return errors.New("--drain-timeout must not be negative")
+	}
+	a := c.Auth
+	if a.AccessTTL < time.Minute || a.AccessTTL > 24*time.Hour {
+		return errors.New("--auth-access-ttl must be between 1m and 24h")
+	}
+	if a.SessionIdle < time.Minute || a.SessionLifetime < a.SessionIdle {
+		return errors.New("--auth-session-idle must be at least 1m and --auth-session-lifetime at least as long")
+	}
+	if a.RefreshGrace < 0 || a.RefreshGrace > time.Minute {
+		return errors.New("--auth-refresh-grace must be between 0s and 1m")
+	}
+	if a.LoginIPBurst < 1 || a.LoginEmailBurst < 1 || a.LoginIPInterval <= 0 || a.LoginEmailInterval <= 0 {
+		return errors.New("--login-*-burst must be at least 1 and --login-*-interval positive")
+	}
+	if a.SMTPAddr != "" && a.SMTPFrom == "" {
+		return errors.New("--smtp-from is required with --smtp-addr")
 	}
 	return nil
 }

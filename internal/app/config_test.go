@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +82,13 @@ func TestConfigErrors(t *testing.T) {
 		{"bad env enum", map[string]string{"BASALT_LOG_LEVEL": "loud"}, []string{"serve"}, "log-level"},
 		{"tiny body limit", nil, []string{"serve", "--max-body-bytes", "10"}, "max-body-bytes"},
 		{"unknown flag", nil, []string{"serve", "--nope"}, "nope"},
+		{"bad trusted proxy", nil, []string{"serve", "--trusted-proxies", "10.0.0.0/8,not-a-net"}, "trusted-proxies"},
+		{"short access ttl", nil, []string{"serve", "--auth-access-ttl", "1s"}, "auth-access-ttl"},
+		{"long grace", nil, []string{"serve", "--auth-refresh-grace", "2m"}, "auth-refresh-grace"},
+		{"lifetime shorter than idle", nil, []string{"serve", "--auth-session-idle", "2h", "--auth-session-lifetime", "1h"}, "auth-session"},
+		{"smtp without from", nil, []string{"serve", "--smtp-addr", "127.0.0.1:25"}, "smtp-from"},
+		{"zero login burst", nil, []string{"serve", "--login-ip-burst", "0"}, "login"},
+		{"admin without email", nil, []string{"admin", "create", "--password", "x"}, "email"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -102,6 +110,61 @@ func TestHelpListsCommandsAndEnvironment(t *testing.T) {
 	for _, want := range []string{"--addr", "BASALT_ADDR", "--data-dir", "--sqlite-synchronous", "--config"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("serve --help lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestAuthFlags(t *testing.T) {
+	env := map[string]string{"BASALT_AUTH_ACCESS_TTL": "15m", "BASALT_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7"}
+	cmd, err := parse(t, env, "serve", "--auth-require-verified", "--login-email-burst", "3", "--password-max-concurrent", "3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := cmd.Config.Auth
+	if a.AccessTTL != 15*time.Minute || !a.RequireVerified || a.LoginEmailBurst != 3 || a.PasswordMaxConcurrent != 3 ||
+		a.SessionIdle != 720*time.Hour || a.PasswordMemoryKiB != 19456 || a.Issuer != "basalt" {
+		t.Fatalf("auth = %+v", a)
+	}
+	if len(a.TrustedProxies) != 2 || a.TrustedProxies[0].String() != "10.0.0.0/8" || a.TrustedProxies[1].String() != "192.168.1.7/32" {
+		t.Fatalf("trusted proxies = %v", a.TrustedProxies)
+	}
+}
+
+func TestAdminAndKeysCommands(t *testing.T) {
+	cmd, err := parse(t, map[string]string{"BASALT_PASSWORD": "from the environment"}, "admin", "create", "--email", "a@example.com", "--data-dir", "/d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cmd.Name != "admin create" || cmd.Config.Admin.Email != "a@example.com" || cmd.Config.Admin.Password != "from the environment" || cmd.Config.DataDir != "/d" {
+		t.Fatalf("admin create = %q %+v", cmd.Name, cmd.Config)
+	}
+	cmd, err = parse(t, nil, "keys", "rotate", "--auth-access-ttl", "20m", "--db", "postgres://x@127.0.0.1/db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cmd.Name != "keys rotate" || cmd.Config.Auth.AccessTTL != 20*time.Minute || cmd.Config.DB != "postgres://x@127.0.0.1/db" {
+		t.Fatalf("keys rotate = %q %+v", cmd.Name, cmd.Config)
+	}
+}
+
+// TestConfigurationPageListsEveryFlag keeps docs/configuration.md complete.
+func TestConfigurationPageListsEveryFlag(t *testing.T) {
+	page, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	_, _ = ParseCommandLine([]string{"serve", "--help"}, func(string) string { return "" }, &out, &out, func(int) {})
+	flags := regexp.MustCompile(`--[a-z][a-z0-9-]+`).FindAllString(out.String(), -1)
+	if len(flags) < 20 {
+		t.Fatalf("found only %d flags in serve --help", len(flags))
+	}
+	for _, f := range flags {
+		if f == "--help" {
+			continue
+		}
+		if !strings.Contains(string(page), "`"+f+"`") {
+			t.Errorf("docs/configuration.md does not document %s", f)
 		}
 	}
 }

@@ -1,0 +1,263 @@
+package authapi
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// apiKey is the decoded API key view.
+type apiKey struct {
+	ID         string   `json:"id"`
+	Name       string   `json:"name"`
+	Prefix     string   `json:"prefix"`
+	Roles      []string `json:"roles"`
+	Scopes     []string `json:"scopes"`
+	CreatedBy  *string  `json:"createdBy"`
+	CreatedAt  string   `json:"createdAt"`
+	ExpiresAt  *string  `json:"expiresAt"`
+	LastUsedAt *string  `json:"lastUsedAt"`
+	RevokedAt  *string  `json:"revokedAt"`
+	Key        string   `json:"key"`
+}
+
+type signingKey struct {
+	KID       string  `json:"kid"`
+	CreatedAt string  `json:"createdAt"`
+	NotAfter  *string `json:"notAfter"`
+}
+
+func TestAdminAccounts(t *testing.T) {
+	s := newStack(t)
+	root := s.admin()
+	as := root.AccessToken
+
+	// Create: 201 with Location; the email is taken afterwards.
+	rec := s.expect(request{method: "POST", path: "/v1/admin/accounts", bearer: as,
+		body: `{"email":"ada@example.com","password":"` + testPassword + `","roles":["editor"],"verified":true}`}, 201)
+	ada := decodeJSON[account](t, rec)
+	if loc := rec.Header().Get("Location"); loc != "/v1/admin/accounts/"+ada.ID {
+		t.Errorf("Location = %q", loc)
+	}
+	if ada.Email != "ada@example.com" || !ada.Verified || strings.Join(ada.Roles, ",") != "editor" {
+		t.Fatalf("created = %+v", ada)
+	}
+	s.expect(request{method: "POST", path: "/v1/admin/accounts", bearer: as,
+		body: `{"email":"ada@example.com","password":"` + testPassword + `"}`}, 409)
+	s.expect(request{method: "POST", path: "/v1/admin/accounts", bearer: as,
+		body: `{"email":"bob@example.com","password":"` + testPassword + `","roles":["Not A Role"]}`}, 400)
+	for _, e := range []string{"bob", "cid", "dan"} {
+		s.expect(request{method: "POST", path: "/v1/admin/accounts", bearer: as,
+			body: `{"email":"` + e + `@example.com","password":"` + testPassword + `"}`}, 201)
+	}
+
+	// Get.
+	got := decodeJSON[account](t, s.expect(request{method: "GET", path: "/v1/admin/accounts/" + ada.ID, bearer: as}, 200))
+	if got.ID != ada.ID || got.Email != ada.Email {
+		t.Fatalf("get = %+v", got)
+	}
+	s.expect(request{method: "GET", path: "/v1/admin/accounts/nope", bearer: as}, 404)
+
+	// List in pages of two: five accounts (root included) in three pages.
+	var seen []string
+	path := "/v1/admin/accounts?limit=2"
+	for pages := 0; ; pages++ {
+		if pages > 3 {
+			t.Fatal("pagination does not end")
+		}
+		page := decodeJSON[items[account]](t, s.expect(request{method: "GET", path: path, bearer: as}, 200))
+		for _, a := range page.Items {
+			seen = append(seen, a.Email)
+		}
+		if page.NextCursor == nil {
+			if len(page.Items) != 1 {
+				t.Errorf("last page has %d items", len(page.Items))
+			}
+			break
+		}
+		path = "/v1/admin/accounts?limit=2&cursor=" + *page.NextCursor
+	}
+	if want := "ada@example.com,bob@example.com,cid@example.com,dan@example.com,root@example.com"; strings.Join(sortedCopy(seen), ",") != want {
+		t.Fatalf("listed %v", seen)
+	}
+	all := decodeJSON[items[account]](t, s.expect(request{method: "GET", path: "/v1/admin/accounts", bearer: as}, 200))
+	if len(all.Items) != 5 || all.NextCursor != nil {
+		t.Fatalf("default page: %d items, nextCursor %v", len(all.Items), all.NextCursor)
+	}
+	for _, q := range []string{"limit=0", "limit=-1", "limit=x", "cursor=", "limit=1&limit=2", "after=x"} {
+		s.expect(request{method: "GET", path: "/v1/admin/accounts?" + q, bearer: as}, 400)
+	}
+
+	// Sessions of an account, and an admin revoking one.
+	adaTok := s.login("ada@example.com", testPassword)
+	list := decodeJSON[items[session]](t, s.expect(request{method: "GET", path: "/v1/admin/accounts/" + ada.ID + "/sessions", bearer: as}, 200))
+	if len(list.Items) != 1 || list.Items[0].ID != adaTok.Session.ID || list.Items[0].Current {
+		t.Fatalf("account sessions = %+v", list)
+	}
+	s.expect(request{method: "DELETE", path: "/v1/admin/sessions/" + adaTok.Session.ID, bearer: as}, 204)
+	s.expect(request{method: "GET", path: "/v1/auth/me", bearer: adaTok.AccessToken}, 401)
+
+	// Patch: roles and disabled; absent members stay.
+	adaTok = s.login("ada@example.com", testPassword)
+	patched := decodeJSON[account](t, s.expect(request{method: "PATCH", path: "/v1/admin/accounts/" + ada.ID, bearer: as,
+		body: `{"roles":["editor","viewer"]}`, headers: map[string]string{"Content-Type": "application/merge-patch+json"}}, 200))
+	if strings.Join(patched.Roles, ",") != "editor,viewer" || patched.Disabled {
+		t.Fatalf("patched = %+v", patched)
+	}
+	patched = decodeJSON[account](t, s.expect(request{method: "PATCH", path: "/v1/admin/accounts/" + ada.ID, bearer: as,
+		body: `{"disabled":true}`}, 200))
+	if !patched.Disabled || strings.Join(patched.Roles, ",") != "editor,viewer" {
+		t.Fatalf("disabled = %+v", patched)
+	}
+	s.expect(request{method: "GET", path: "/v1/auth/me", bearer: adaTok.AccessToken}, 401)
+	s.expect(request{method: "POST", path: "/v1/auth/login", body: `{"email":"ada@example.com","password":"` + testPassword + `"}`}, 403)
+	s.expect(request{method: "PATCH", path: "/v1/admin/accounts/" + ada.ID, bearer: as, body: `{"disabled":"yes"}`}, 400)
+	s.expect(request{method: "PATCH", path: "/v1/admin/accounts/" + ada.ID, bearer: as, body: `{"roles":null}`}, 400)
+	s.expect(request{method: "PATCH", path: "/v1/admin/accounts/" + ada.ID, bearer: as, body: `{"email":"x@example.com"}`}, 400)
+	s.expect(request{method: "PATCH", path: "/v1/admin/accounts/nope", bearer: as, body: `{"disabled":false}`}, 404)
+
+	// Delete.
+	s.expect(request{method: "DELETE", path: "/v1/admin/accounts/" + ada.ID, bearer: as, body: `{}`}, 400) // takes no body
+	s.expect(request{method: "DELETE", path: "/v1/admin/accounts/" + ada.ID, bearer: as}, 204)
+	s.expect(request{method: "GET", path: "/v1/admin/accounts/" + ada.ID, bearer: as}, 404)
+}
+
+func TestAdminAPIKeys(t *testing.T) {
+	s := newStack(t)
+	root := s.admin()
+	as := root.AccessToken
+	expires := s.clock.Now().Add(48 * time.Hour).Format(time.RFC3339)
+
+	rec := s.expect(request{method: "POST", path: "/v1/admin/api-keys", bearer: as,
+		body: `{"name":"ci","scopes":["posts:read"],"roles":["admin"],"expiresAt":"` + expires + `"}`}, 201)
+	created := decodeJSON[apiKey](t, rec)
+	if !strings.HasPrefix(created.Key, "bsk_") || !strings.HasPrefix(created.Key, created.Prefix) || created.Prefix == created.Key ||
+		created.Name != "ci" || created.ExpiresAt == nil || created.RevokedAt != nil || created.LastUsedAt != nil {
+		t.Fatalf("created = %s", rec.Body.String())
+	}
+	me := decodeJSON[account](t, s.expect(request{method: "GET", path: "/v1/auth/me", bearer: as}, 200))
+	if created.CreatedBy == nil || *created.CreatedBy != me.ID {
+		t.Errorf("createdBy = %v, want %s", created.CreatedBy, me.ID)
+	}
+	if cc := rec.Header().Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control = %q", cc)
+	}
+	if exp := parseStamp(t, "expiresAt", *created.ExpiresAt); !exp.Equal(s.clock.Now().Add(48 * time.Hour)) {
+		t.Errorf("expiresAt = %v", exp)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &raw); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := raw["hash"]; ok {
+		t.Errorf("creation answer shows the hash: %s", rec.Body.String())
+	}
+
+	// The key authenticates (it has the admin role).
+	list := decodeJSON[items[apiKey]](t, s.expect(request{method: "GET", path: "/v1/admin/api-keys", bearer: created.Key}, 200))
+	if len(list.Items) != 1 || list.Items[0].ID != created.ID || list.Items[0].Key != "" || list.Items[0].Prefix != created.Prefix {
+		t.Fatalf("list = %+v", list)
+	}
+
+	s.expect(request{method: "POST", path: "/v1/admin/api-keys", bearer: as, body: `{"name":"x","scopes":[]}`}, 400)
+	s.expect(request{method: "POST", path: "/v1/admin/api-keys", bearer: as, body: `{"name":"x","scopes":["posts:fly"]}`}, 400)
+	s.expect(request{method: "POST", path: "/v1/admin/api-keys", bearer: as, body: `{"name":"x","scopes":["*:*"],"expiresAt":"soon"}`}, 400)
+	s.expect(request{method: "POST", path: "/v1/admin/api-keys", bearer: as, body: `{"name":"x","scopes":"*:*"}`}, 400)
+
+	s.expect(request{method: "DELETE", path: "/v1/admin/api-keys/" + created.ID, bearer: as}, 204)
+	s.expect(request{method: "GET", path: "/v1/admin/api-keys", bearer: created.Key}, 401)
+	list = decodeJSON[items[apiKey]](t, s.expect(request{method: "GET", path: "/v1/admin/api-keys", bearer: as}, 200))
+	if len(list.Items) != 1 || list.Items[0].RevokedAt == nil {
+		t.Fatalf("after revocation = %+v", list)
+	}
+	s.expect(request{method: "DELETE", path: "/v1/admin/api-keys/nope", bearer: as}, 404)
+
+	if leaks := s.leaked(created.Key, func(e exchange) bool { return e.method == "POST" && e.path == "/v1/admin/api-keys" }); len(leaks) > 0 {
+		t.Fatalf("the API key secret appears in other answers: %+v", leaks)
+	}
+}
+
+func TestAdminSigningKeys(t *testing.T) {
+	s := newStack(t)
+	as := s.admin().AccessToken
+	before := decodeJSON[items[signingKey]](t, s.expect(request{method: "GET", path: "/v1/admin/keys", bearer: as}, 200))
+	if len(before.Items) != 1 || before.Items[0].KID == "" || before.Items[0].NotAfter != nil {
+		t.Fatalf("keys = %+v", before)
+	}
+	s.clock.Advance(time.Minute)
+	rec := s.expect(request{method: "POST", path: "/v1/admin/keys/rotate", bearer: as}, 201)
+	rotated := decodeJSON[signingKey](t, rec)
+	if rotated.KID == "" || rotated.KID == before.Items[0].KID || rotated.NotAfter != nil {
+		t.Fatalf("rotated = %s", rec.Body.String())
+	}
+	after := decodeJSON[items[signingKey]](t, s.expect(request{method: "GET", path: "/v1/admin/keys", bearer: as}, 200))
+	if len(after.Items) != 2 || after.Items[0].KID != before.Items[0].KID || after.Items[0].NotAfter == nil ||
+		after.Items[1].KID != rotated.KID || after.Items[1].NotAfter != nil {
+		t.Fatalf("keys after rotation = %+v", after)
+	}
+	jwks := s.expect(request{method: "GET", path: "/.well-known/jwks.json"}, 200).Body.String()
+	if !strings.Contains(jwks, before.Items[0].KID) || !strings.Contains(jwks, rotated.KID) {
+		t.Fatalf("JWKS after rotation = %s", jwks)
+	}
+	s.expect(request{method: "POST", path: "/v1/admin/keys/rotate", bearer: as, body: `{"now":true}`}, 400)
+}
+
+// TestAdminRoutesNeedAnAdmin: anonymous callers get 401 with
+// WWW-Authenticate, users and scoped keys without the admin role 403.
+func TestAdminRoutesNeedAnAdmin(t *testing.T) {
+	s := newStack(t)
+	as := s.admin().AccessToken
+	user := s.user("ada@example.com").AccessToken
+	key := decodeJSON[apiKey](t, s.expect(request{method: "POST", path: "/v1/admin/api-keys", bearer: as,
+		body: `{"name":"reader","scopes":["*:read"]}`}, 201)).Key
+	routes := []request{
+		{method: "GET", path: "/v1/admin/accounts"},
+		{method: "POST", path: "/v1/admin/accounts", body: `{"email":"x@example.com","password":"` + testPassword + `"}`},
+		{method: "GET", path: "/v1/admin/accounts/x"},
+		{method: "PATCH", path: "/v1/admin/accounts/x", body: `{"disabled":true}`},
+		{method: "DELETE", path: "/v1/admin/accounts/x"},
+		{method: "GET", path: "/v1/admin/accounts/x/sessions"},
+		{method: "GET", path: "/v1/admin/api-keys"},
+		{method: "POST", path: "/v1/admin/api-keys", body: `{"name":"x","scopes":["*:*"]}`},
+		{method: "DELETE", path: "/v1/admin/api-keys/x"},
+		{method: "GET", path: "/v1/admin/keys"},
+		{method: "POST", path: "/v1/admin/keys/rotate"},
+	}
+	for _, rt := range routes {
+		rec := s.expect(rt, 401)
+		if rec.Header().Get("WWW-Authenticate") == "" {
+			t.Errorf("%s %s: 401 without WWW-Authenticate", rt.method, rt.path)
+		}
+		if rec.Header().Get("Cache-Control") != "no-store" {
+			t.Errorf("%s %s: 401 without Cache-Control: no-store", rt.method, rt.path)
+		}
+		rt.bearer = "not-a-token"
+		s.expect(rt, 401)
+		rt.bearer = user
+		s.expect(rt, 403)
+		rt.bearer = key
+		s.expect(rt, 403)
+	}
+	// A user's routes refuse anonymous callers and API keys alike.
+	for _, rt := range []request{
+		{method: "POST", path: "/v1/auth/logout"},
+		{method: "GET", path: "/v1/auth/me"},
+		{method: "DELETE", path: "/v1/auth/me", body: `{"password":"` + testPassword + `"}`},
+		{method: "GET", path: "/v1/auth/sessions"},
+		{method: "DELETE", path: "/v1/auth/sessions/x"},
+		{method: "POST", path: "/v1/auth/password", body: `{"currentPassword":"` + testPassword + `","newPassword":"a new password"}`},
+		{method: "POST", path: "/v1/auth/verify/request"},
+	} {
+		rec := s.expect(rt, 401)
+		if rec.Header().Get("WWW-Authenticate") == "" {
+			t.Errorf("%s %s: 401 without WWW-Authenticate", rt.method, rt.path)
+		}
+		rt.bearer = "bsk_forged"
+		s.expect(rt, 401)
+		if rt.path != "/v1/auth/sessions/x" { // an API key may name a session, which it does not own
+			rt.bearer = key
+			s.expect(rt, 401)
+		}
+	}
+}

@@ -1,0 +1,319 @@
+package authapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/basaltdev/basalt/internal/auth"
+	"github.com/basaltdev/basalt/internal/auth/accounts"
+)
+
+// The /v1/auth routes: what a user does with their own account.
+
+// signUp serves POST /v1/auth/signup: {"email","password"} → 202 without a
+// body, whether or not the address already has an account.
+func (a *API) signUp(w http.ResponseWriter, r *http.Request) {
+	body, err := a.read(w, r)
+	if err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	req := accounts.SignUpRequest{
+		Email:    body.str("email"),
+		Password: body.str("password"),
+		IP:       ClientIP(r, a.opts.TrustedProxies),
+	}
+	if err := body.done(); err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	if err := a.svc.SignUp(r.Context(), req); err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// login serves POST /v1/auth/login: {"email","password","device"} → 200
+// with the tokens and the new session.
+func (a *API) login(w http.ResponseWriter, r *http.Request) {
+	body, err := a.read(w, r)
+	if err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	req := accounts.LoginRequest{
+		Email:     body.str("email"),
+		Password:  body.str("password"),
+		Device:    body.str("device"),
+		UserAgent: userAgent(r),
+		IP:        ClientIP(r, a.opts.TrustedProxies),
+	}
+	if err := body.done(); err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	t, err := a.svc.Login(r.Context(), req)
+	if err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	a.writeJSON(w, r, http.StatusOK, viewTokens(t))
+}
+
+// refresh serves POST /v1/auth/refresh: {"refreshToken"} → 200 with the
+// successor tokens.
+func (a *API) refresh(w http.ResponseWriter, r *http.Request) {
+	body, err := a.read(w, r)
+	if err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	req := accounts.RefreshRequest{
+		RefreshToken: body.str("refreshToken"),
+		UserAgent:    userAgent(r),
+		IP:           ClientIP(r, a.opts.TrustedProxies),
+	}
+	if err := body.done(); err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	t, err := a.svc.Refresh(r.Context(), req)
+	if err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	a.writeJSON(w, r, http.StatusOK, viewTokens(t))
+}
+
+// logout serves POST /v1/auth/logout (no body, or {}) → 204: the caller's
+// session ends.
+func (a *API) logout(w http.ResponseWriter, r *http.Request) {
+	if err := a.readEmpty(w, r); err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	if err := a.svc.Logout(r.Context()); err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// me serves GET /v1/auth/me: the caller's account.
+func (a *API) me(w http.ResponseWriter, r *http.Request) {
+	if _, err := parseQuery(r); err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	acct, err := a.svc.Me(r.Context())
+	if err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	a.writeJSON(w, r, http.StatusOK, viewAccount(acct))
+}
+
+// deleteMe serves DELETE /v1/auth/me: {"password"} → 204; the account and
+// its sessions are gone.
+func (a *API) deleteMe(w http.ResponseWriter, r *http.Request) {
+	body, err := a.read(w, r)
+	if err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	pw := body.str("password")
+	if err := body.done(); err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	if err := a.svc.DeleteMe(r.Context(), pw); err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// sessions serves GET /v1/auth/sessions: {"items":[session…]}, the
+// caller's sessions; "current" marks the one the request was made in.
+func (a *API) sessions(w http.ResponseWriter, r *http.Request) {
+	if _, err := parseQuery(r); err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	ss, err := a.svc.Sessions(r.Context())
+	if err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	a.writeJSON(w, r, http.StatusOK, itemsView[sessionView]{Items: viewSessions(ss, auth.FromContext(r.Context()).SessionID)})
+}
+
+// revokeSession serves DELETE /v1/auth/sessions/{id} and DELETE
+// /v1/admin/sessions/{id} → 204. The service allows a user their own
+// sessions and an admin any.
+func (a *API) revokeSession(w http.ResponseWriter, r *http.Request) {
+	id, err := a.target(r)
+	if err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	if err := a.svc.RevokeSession(r.Context(), id); err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// changePassword serves POST /v1/auth/password:
+// {"currentPassword","newPassword"} → 204.
+func (a *API) changePassword(w http.ResponseWriter, r *http.Request) {
+	body, err := a.read(w, r)
+	if err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	req := accounts.ChangePasswordRequest{
+		CurrentPassword: body.str("currentPassword"),
+		NewPassword:     body.str("newPassword"),
+	}
+	if err := body.done(); err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	if err := a.svc.ChangePassword(r.Context(), req); err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// requestPasswordReset serves POST /v1/auth/password/reset: {"email"} →
+// 202, whether or not the address has an account.
+func (a *API) requestPasswordReset(w http.ResponseWriter, r *http.Request) {
+	body, err := a.read(w, r)
+	if err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	email := body.str("email")
+	if err := body.done(); err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	if err := a.svc.RequestPasswordReset(r.Context(), email); err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// resetPassword serves POST /v1/auth/password/reset/confirm:
+// {"token","newPassword"} → 204.
+func (a *API) resetPassword(w http.ResponseWriter, r *http.Request) {
+	body, err := a.read(w, r)
+	if err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	req := accounts.ResetPasswordRequest{Token: body.str("token"), NewPassword: body.str("newPassword")}
+	if err := body.done(); err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	if err := a.svc.ResetPassword(r.Context(), req); err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// requestVerification serves POST /v1/auth/verify/request (no body, or
+// {}) → 202: a verification message is on its way to the caller.
+func (a *API) requestVerification(w http.ResponseWriter, r *http.Request) {
+	if err := a.readEmpty(w, r); err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	if err := a.svc.RequestVerification(r.Context()); err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// verifyEmail serves POST /v1/auth/verify: {"token"} → 204.
+func (a *API) verifyEmail(w http.ResponseWriter, r *http.Request) {
+	body, err := a.read(w, r)
+	if err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	tok := body.str("token")
+	if err := body.done(); err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	if err := a.svc.VerifyEmail(r.Context(), tok); err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// jwks serves GET /.well-known/jwks.json: the public keys that verify
+// access tokens, cacheable for a minute (a new key is published before it
+// signs).
+func (a *API) jwks(w http.ResponseWriter, r *http.Request) {
+	if _, err := parseQuery(r); err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	doc, err := a.svc.JWKS(r.Context())
+	if err != nil {
+		a.writeProblem(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "public, max-age=60")
+	h.Set("Content-Length", strconv.Itoa(len(doc)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(doc)
+	}
+}
+
+// read reads the JSON object body of r (see readObject).
+func (a *API) read(w http.ResponseWriter, r *http.Request) (*object, error) {
+	if _, err := parseQuery(r); err != nil {
+		return nil, err
+	}
+	o, err := readObject(w, r, a.opts.MaxBodyBytes, false)
+	return &o, err
+}
+
+// readEmpty accepts no body, or an empty JSON object, for requests that
+// take no parameters.
+func (a *API) readEmpty(w http.ResponseWriter, r *http.Request) error {
+	if _, err := parseQuery(r); err != nil {
+		return err
+	}
+	o, err := readOptionalObject(w, r, a.opts.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	return o.done()
+}
+
+// target returns the {id} of a request that takes no body and no query.
+func (a *API) target(r *http.Request) (string, error) {
+	id, err := pathValue(r, "id")
+	if err != nil {
+		return "", err
+	}
+	if _, err := parseQuery(r); err != nil {
+		return "", err
+	}
+	return id, rejectBody(r)
+}
