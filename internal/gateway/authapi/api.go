@@ -15,12 +15,10 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/basaltdev/basalt/internal/auth/accounts"
 	"github.com/basaltdev/basalt/internal/fault"
@@ -197,35 +195,13 @@ func (a *API) writeJSON(w http.ResponseWriter, r *http.Request, status int, v an
 const maxLoggedRequestID = 128
 
 // writeProblem answers r with the problem for err through
-// restapi.WriteProblem, after logging an internal error once and adding
-// the headers the error calls for: Retry-After on 429 and 503 (from
-// fault.RetryAfterOf, at least one second), WWW-Authenticate on 401.
+// restapi.WriteProblem (which adds Retry-After and WWW-Authenticate), after
+// logging an internal error once.
 func (a *API) writeProblem(w http.ResponseWriter, r *http.Request, err error) {
-	h := w.Header()
-	switch fault.KindOf(err) {
-	case fault.Internal:
+	if fault.KindOf(err) == fault.Internal {
 		a.logInternal(r, err)
-	case fault.TooManyRequests, fault.Unavailable:
-		h.Set("Retry-After", retryAfter(fault.RetryAfterOf(err)))
-	case fault.Unauthenticated:
-		if h.Get("WWW-Authenticate") == "" {
-			h.Set("WWW-Authenticate", `Bearer realm="basalt"`)
-		}
 	}
 	restapi.WriteProblem(w, r, err)
-}
-
-// retryAfter renders d as a Retry-After value: whole seconds, rounded up,
-// at least 1.
-func retryAfter(d time.Duration) string {
-	s := math.Ceil(d.Seconds())
-	if s < 1 {
-		s = 1
-	}
-	if s > math.MaxInt32 {
-		s = math.MaxInt32
-	}
-	return strconv.FormatInt(int64(s), 10)
 }
 
 // logInternal logs an internal error with the request's method, path and

@@ -129,17 +129,6 @@ func TestReadObject(t *testing.T) {
 	}
 }
 
-func TestRetryAfter(t *testing.T) {
-	for d, want := range map[time.Duration]string{
-		0: "1", time.Millisecond: "1", time.Second: "1", 1500 * time.Millisecond: "2", time.Minute: "60",
-		-time.Second: "1", 1 << 62: "2147483647",
-	} {
-		if got := retryAfter(d); got != want {
-			t.Errorf("retryAfter(%v) = %q, want %q", d, got, want)
-		}
-	}
-}
-
 // TestBodiesOfUnknownLength: chunked or HTTP/2 bodies without
 // Content-Length count by their content, not their framing.
 func TestBodiesOfUnknownLength(t *testing.T) {

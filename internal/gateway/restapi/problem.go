@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/basaltdev/basalt/internal/fault"
 )
@@ -91,11 +93,22 @@ func ProblemFor(err error) Problem {
 // callers log internal errors once, with their own logger (the API's
 // handlers do so through API.WriteProblem).
 //
-// not_modified is answered 304 without a body; unavailable carries
-// Retry-After: 1 and unauthenticated WWW-Authenticate: Bearer
-// realm="basalt", unless the caller set these headers already.
+// not_modified is answered 304 without a body; too_many_requests and
+// unavailable carry Retry-After (the error's fault.RetryAfterOf in whole
+// seconds, rounded up, at least 1) and unauthenticated WWW-Authenticate:
+// Bearer realm="basalt", unless the caller set these headers already.
 func WriteProblem(w http.ResponseWriter, r *http.Request, err error) {
+	if d := fault.RetryAfterOf(err); d > 0 && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", retryAfterSeconds(d))
+	}
 	writeProblem(w, r, ProblemFor(err))
+}
+
+// retryAfterSeconds renders d as a Retry-After value: whole seconds,
+// rounded up, at least 1.
+func retryAfterSeconds(d time.Duration) string {
+	s := int64(min(d, math.MaxInt32*time.Second)+time.Second-1) / int64(time.Second)
+	return strconv.FormatInt(max(s, 1), 10)
 }
 
 // writeProblem writes p as the answer.
@@ -105,7 +118,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p Problem) {
 		w.WriteHeader(p.Status)
 		return
 	}
-	if p.Status == http.StatusServiceUnavailable && h.Get("Retry-After") == "" {
+	if (p.Status == http.StatusServiceUnavailable || p.Status == http.StatusTooManyRequests) && h.Get("Retry-After") == "" {
 		h.Set("Retry-After", "1")
 	}
 	if p.Status == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
