@@ -29,7 +29,7 @@ func validRole(r string) bool {
 	}
 	for i := 1; i < len(r); i++ {
 		c := r[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' && c != '-' {
 			return false
 		}
 	}
