@@ -14,12 +14,24 @@ import (
 	"github.com/basaltdev/basalt/internal/storage/pgtest"
 )
 
-// client is a small HTTP client for scenarios.
+// client is a small HTTP client for scenarios. It sends its bearer token,
+// if it has one, with every request that does not set Authorization itself.
 type client struct {
-	t    *testing.T
-	base string
-	http *http.Client
+	t     *testing.T
+	base  string
+	http  *http.Client
+	token string // access token or API key; "" for an anonymous client
 }
+
+// as returns a client for the same server that sends token ("" for none).
+func (c *client) as(token string) *client {
+	cp := *c
+	cp.token = token
+	return &cp
+}
+
+// anonymous returns a client for the same server that sends no credentials.
+func (c *client) anonymous() *client { return c.as("") }
 
 type response struct {
 	Status int
@@ -48,6 +60,9 @@ func (c *client) do(method, path string, body string, headers ...string) respons
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
@@ -84,9 +99,20 @@ func forEachEngine(t *testing.T, scenario func(t *testing.T, engine string)) {
 }
 
 // startApp runs app.Run on 127.0.0.1:0 with a fresh data directory (and,
-// for postgres, a fresh database) and returns a client for it. The server
-// stops when the test ends.
+// for postgres, a fresh database) in which it has created the admin
+// account (adminEmail), and returns a client logged in as the admin. The
+// server stops when the test ends.
 func startApp(t *testing.T, engine string) (*client, *syncBuffer) {
+	t.Helper()
+	c, _, logs := serveApp(t, engine, true)
+	return c.as(c.login(adminEmail, adminPassword).AccessToken), logs
+}
+
+// serveApp runs app.Run like startApp and returns an anonymous client, the
+// server's configuration and its logs. With withAdmin, app.CreateAdmin
+// creates the admin account (adminEmail, adminPassword) before the server
+// starts; without, the database has no account at all.
+func serveApp(t *testing.T, engine string, withAdmin bool) (*client, app.Config, *syncBuffer) {
 	t.Helper()
 	cfg := app.DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
@@ -96,6 +122,13 @@ func startApp(t *testing.T, engine string) (*client, *syncBuffer) {
 	}
 	logs := &syncBuffer{}
 	cfg.Logs = logs
+	if withAdmin {
+		admin := cfg
+		admin.Admin = app.AdminAccount{Email: adminEmail, Password: adminPassword}
+		if err := app.CreateAdmin(t.Context(), admin); err != nil {
+			t.Fatalf("app.CreateAdmin: %v\n%s", err, logs.String())
+		}
+	}
 	addr := make(chan string, 1)
 	cfg.Ready = func(a string) { addr <- a }
 	ctx, cancel := context.WithCancel(context.Background())
@@ -118,11 +151,11 @@ func startApp(t *testing.T, engine string) (*client, *syncBuffer) {
 	})
 	select {
 	case a := <-addr:
-		return &client{t: t, base: "http://" + a, http: &http.Client{Timeout: 30 * time.Second}}, logs
+		return &client{t: t, base: "http://" + a, http: &http.Client{Timeout: 30 * time.Second}}, cfg, logs
 	case <-done:
 		t.Fatalf("app.Run returned before serving: %v", runErr)
 	case <-time.After(30 * time.Second):
 		t.Fatal("app.Run did not start within 30s")
 	}
-	return nil, nil
+	return nil, cfg, nil
 }

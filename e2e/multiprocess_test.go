@@ -22,19 +22,24 @@ import (
 )
 
 // twoProcesses starts two basalt processes on one fresh PostgreSQL
-// database, concurrently, and returns them with the database URL.
+// database, concurrently, creates the admin account with `basalt admin
+// create` while they run, and returns them, their clients acting as the
+// admin, with the database URL.
 func twoProcesses(t *testing.T) (a, b *server, db string) {
 	t.Helper()
 	db = pgtest.URL(t)
 	basaltBinary(t) // build first, so that both processes start together
 	waitA := launch(t, filepath.Join(t.TempDir(), "a"), "--db", db)
 	waitB := launch(t, filepath.Join(t.TempDir(), "b"), "--db", db)
-	return waitA(), waitB(), db
+	a, b = waitA(), waitB()
+	actAsAdmin(t, []string{"--data-dir", filepath.Join(t.TempDir(), "admin"), "--db", db}, a, b)
+	return a, b, db
 }
 
 // hit is one HTTP exchange from a goroutine that is not the test's: it
-// returns errors instead of failing the test.
-func hit(ctx context.Context, hc *http.Client, method, u, body string, headers ...string) (int, []byte, error) {
+// returns errors instead of failing the test. A token that is not empty is
+// sent as the bearer token.
+func hit(ctx context.Context, hc *http.Client, token, method, u, body string, headers ...string) (int, []byte, error) {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -45,6 +50,9 @@ func hit(ctx context.Context, hc *http.Client, method, u, body string, headers .
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
@@ -144,10 +152,11 @@ func compareAndSet(t *testing.T, a, b *server) {
 		wg        sync.WaitGroup
 	)
 	for w := range workers {
-		base := "http://" + []*server{a, b}[w%2].addr + "/v1/collections/counters/documents/c"
+		p := []*server{a, b}[w%2]
+		base := "http://" + p.addr + "/v1/collections/counters/documents/c"
 		wg.Go(func() {
 			for i := 0; i < 10000 && successes.Load() < wantIncrements && ctx.Err() == nil; i++ {
-				st, body, err := hit(ctx, hc, "GET", base, "")
+				st, body, err := hit(ctx, hc, p.token, "GET", base, "")
 				if err != nil || st != 200 {
 					t.Errorf("worker %d GET: %d %v %s", w, st, err, body)
 					return
@@ -158,7 +167,7 @@ func compareAndSet(t *testing.T, a, b *server) {
 					return
 				}
 				n, _ := cur.Data["n"].(float64)
-				st, body, err = hit(ctx, hc, "PATCH", base, fmt.Sprintf(`{"n":%d}`, int64(n)+1),
+				st, body, err = hit(ctx, hc, p.token, "PATCH", base, fmt.Sprintf(`{"n":%d}`, int64(n)+1),
 					"Content-Type", "application/merge-patch+json", "If-Match", fmt.Sprintf(`"%d"`, cur.Version))
 				switch {
 				case err != nil:
@@ -249,7 +258,7 @@ func batchesAllOrNothing(t *testing.T, a, b *server) {
 					return
 				}
 				name := fmt.Sprintf("w%d-b%d", w, i)
-				st, body, err := hit(ctx, hc, "GET", "http://"+p.addr+"/v1/collections/ledger/documents/shared", "")
+				st, body, err := hit(ctx, hc, p.token, "GET", "http://"+p.addr+"/v1/collections/ledger/documents/shared", "")
 				if err != nil || st != 200 {
 					t.Errorf("%s GET shared: %d %v %s", name, st, err, body)
 					return
@@ -270,7 +279,7 @@ func batchesAllOrNothing(t *testing.T, a, b *server) {
 					{"op":"create","collection":"ledger","id":%q,"data":{"batch":%q}},
 					{"op":"patch","collection":"ledger","id":"shared","data":{"seen":{%q:true}},"ifMatch":%d}]}`,
 					ids[0], name, second, name, name, shared.Version)
-				st, body, err = hit(ctx, hc, "POST", "http://"+p.addr+"/v1/batch", batch)
+				st, body, err = hit(ctx, hc, p.token, "POST", "http://"+p.addr+"/v1/batch", batch)
 				if err != nil {
 					if ctx.Err() == nil {
 						t.Errorf("%s: %v", name, err)
@@ -445,7 +454,7 @@ func TestMultiProcessConcurrentIdempotentRetries(t *testing.T) {
 			p := []*server{a, b}[w%2]
 			wg.Go(func() {
 				<-ready
-				st, body, err := hit(ctx, hc, "POST", "http://"+p.addr+"/v1/collections/orders/documents", `{"item":"rock"}`, "Idempotency-Key", key)
+				st, body, err := hit(ctx, hc, p.token, "POST", "http://"+p.addr+"/v1/collections/orders/documents", `{"item":"rock"}`, "Idempotency-Key", key)
 				if err != nil {
 					t.Errorf("%v", err)
 					return

@@ -20,7 +20,9 @@ import (
 // the database's return, and lose no acknowledged write.
 func TestPostgresOutage(t *testing.T) {
 	cluster := pgtest.StartCluster(t)
-	s := startProcess(t, filepath.Join(t.TempDir(), "data"), "--db", cluster.AdminURL(), "--db-acquire-timeout", "1s", "--db-statement-timeout", "2s")
+	dataDir := filepath.Join(t.TempDir(), "data")
+	s := startProcess(t, dataDir, "--db", cluster.AdminURL(), "--db-acquire-timeout", "1s", "--db-statement-timeout", "2s")
+	actAsAdmin(t, []string{"--data-dir", dataDir, "--db", cluster.AdminURL()}, s)
 	c := s.client(t)
 	c.must(201, "POST", "/v1/collections", `{"name":"events","schema":{"type":"object","properties":{"n":{"type":"integer"}}}}`)
 
@@ -64,6 +66,7 @@ func TestPostgresOutage(t *testing.T) {
 				id := fmt.Sprintf("w%d-%d", w, i)
 				req, _ := http.NewRequestWithContext(ctx, "POST", c.base+"/v1/collections/events/documents?id="+id, strings.NewReader(fmt.Sprintf(`{"n":%d}`, i)))
 				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+c.token)
 				start := time.Now()
 				res, err := httpc.Do(req)
 				r := result{id: id, elapsed: time.Since(start), at: time.Now(), err: err}

@@ -57,6 +57,8 @@ type server struct {
 	done chan struct{} // closed when the process has exited
 	err  error         // the exit status, valid after done is closed
 	logs *syncBuffer
+	// token is the access token the server's clients send ("" for none).
+	token string
 }
 
 // wait returns the exit status once the process has exited.
@@ -134,8 +136,9 @@ func launch(t *testing.T, dataDir string, extra ...string) (wait func() *server)
 	}
 }
 
+// client returns a client of the server that sends s.token.
 func (s *server) client(t *testing.T) *client {
-	return &client{t: t, base: "http://" + s.addr, http: &http.Client{Timeout: 10 * time.Second}}
+	return &client{t: t, base: "http://" + s.addr, http: &http.Client{Timeout: 10 * time.Second}, token: s.token}
 }
 
 // TestKill9KeepsAcknowledgedWrites kills a real server process with SIGKILL
@@ -144,6 +147,7 @@ func (s *server) client(t *testing.T) *client {
 func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "data")
 	s := startProcess(t, dataDir)
+	actAsAdmin(t, []string{"--data-dir", dataDir}, s) // on SQLite, while the server runs
 	c := s.client(t)
 	c.must(201, "POST", "/v1/collections", `{"name":"events","schema":{"type":"object","properties":{"n":{"type":"integer"},"writer":{"type":"integer"}},"required":["n"]}}`)
 
@@ -172,6 +176,7 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 				body := fmt.Sprintf(`{"n":%d,"writer":%d}`, i, w)
 				req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+s.addr+"/v1/collections/events/documents?id="+id, strings.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+s.token)
 				res, err := httpc.Do(req)
 				if err != nil {
 					return // the server is gone
@@ -205,6 +210,7 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 	}
 
 	s2 := startProcess(t, dataDir)
+	s2.token = s.token // the session survived the kill too
 	c2 := s2.client(t)
 	mu.Lock()
 	defer mu.Unlock()
