@@ -7,6 +7,7 @@ import (
 
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/auth/accounts"
+	"github.com/basaltdev/basalt/internal/gateway/restapi"
 )
 
 // The /v1/admin routes: accounts, sessions, API keys and signing keys. The
@@ -22,28 +23,28 @@ func accountLocation(id string) string {
 // {"items":[account…],"nextCursor":…} by ID. nextCursor is null on the
 // last page; otherwise it is passed as cursor to get the next one.
 func (a *API) listAccounts(w http.ResponseWriter, r *http.Request) {
-	q, err := parseQuery(r, "limit", "cursor")
+	q, err := restapi.ParseQuery(r, "limit", "cursor")
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	limit := 0
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
-			a.writeProblem(w, r, badRequest("limit must be a positive integer"))
+			a.resp.WriteProblem(w, r, restapi.BadRequest("limit must be a positive integer"))
 			return
 		}
 		limit = n
 	}
 	cursor := q.Get("cursor")
-	if q.Has("cursor") && (cursor == "" || len(cursor) > maxPathValue) {
-		a.writeProblem(w, r, badRequest("cursor must be the nextCursor of a previous page"))
+	if q.Has("cursor") && (cursor == "" || len(cursor) > restapi.MaxPathValue) {
+		a.resp.WriteProblem(w, r, restapi.BadRequest("cursor must be the nextCursor of a previous page"))
 		return
 	}
 	accts, err := a.svc.ListAccounts(r.Context(), cursor, limit)
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	page := pageView[accountView]{Items: mapSlice(accts, viewAccount)}
@@ -53,14 +54,14 @@ func (a *API) listAccounts(w http.ResponseWriter, r *http.Request) {
 		last := accts[len(accts)-1].ID
 		more, err := a.svc.ListAccounts(r.Context(), last, 1)
 		if err != nil {
-			a.writeProblem(w, r, err)
+			a.resp.WriteProblem(w, r, err)
 			return
 		}
 		if len(more) > 0 {
 			page.NextCursor = &last
 		}
 	}
-	a.writeJSON(w, r, http.StatusOK, page)
+	a.resp.WriteJSON(w, r, http.StatusOK, page)
 }
 
 // createAccount serves POST /v1/admin/accounts:
@@ -69,56 +70,56 @@ func (a *API) listAccounts(w http.ResponseWriter, r *http.Request) {
 func (a *API) createAccount(w http.ResponseWriter, r *http.Request) {
 	body, err := a.read(w, r)
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	n := accounts.NewAccount{Email: body.str("email"), Password: body.str("password")}
 	n.Roles, _ = body.strList("roles")
 	n.Verified, _ = body.boolean("verified")
 	if err := body.done(); err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	acct, err := a.svc.CreateAccount(r.Context(), n)
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	w.Header().Set("Location", accountLocation(acct.ID))
-	a.writeJSON(w, r, http.StatusCreated, viewAccount(acct))
+	a.resp.WriteJSON(w, r, http.StatusCreated, viewAccount(acct))
 }
 
 // getAccount serves GET /v1/admin/accounts/{id}.
 func (a *API) getAccount(w http.ResponseWriter, r *http.Request) {
 	id, err := a.target(r)
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	acct, err := a.svc.GetAccount(r.Context(), id)
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
-	a.writeJSON(w, r, http.StatusOK, viewAccount(acct))
+	a.resp.WriteJSON(w, r, http.StatusOK, viewAccount(acct))
 }
 
 // updateAccount serves PATCH /v1/admin/accounts/{id}: {"disabled","roles"}
 // (application/merge-patch+json or application/json; absent members stay)
 // → 200 with the account.
 func (a *API) updateAccount(w http.ResponseWriter, r *http.Request) {
-	id, err := pathValue(r, "id")
+	id, err := restapi.PathValue(r, "id")
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
-	if _, err := parseQuery(r); err != nil {
-		a.writeProblem(w, r, err)
+	if _, err := restapi.ParseQuery(r); err != nil {
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	body, err := readObject(w, r, a.opts.MaxBodyBytes, true)
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	var u accounts.AccountUpdate
@@ -129,26 +130,26 @@ func (a *API) updateAccount(w http.ResponseWriter, r *http.Request) {
 		u.Roles = &roles
 	}
 	if err := body.done(); err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	acct, err := a.svc.UpdateAccount(r.Context(), id, u)
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
-	a.writeJSON(w, r, http.StatusOK, viewAccount(acct))
+	a.resp.WriteJSON(w, r, http.StatusOK, viewAccount(acct))
 }
 
 // deleteAccount serves DELETE /v1/admin/accounts/{id} → 204.
 func (a *API) deleteAccount(w http.ResponseWriter, r *http.Request) {
 	id, err := a.target(r)
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	if err := a.svc.DeleteAccount(r.Context(), id); err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -159,30 +160,30 @@ func (a *API) deleteAccount(w http.ResponseWriter, r *http.Request) {
 func (a *API) accountSessions(w http.ResponseWriter, r *http.Request) {
 	id, err := a.target(r)
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	ss, err := a.svc.AccountSessions(r.Context(), id)
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
-	a.writeJSON(w, r, http.StatusOK, itemsView[sessionView]{Items: viewSessions(ss, auth.FromContext(r.Context()).SessionID)})
+	a.resp.WriteJSON(w, r, http.StatusOK, itemsView[sessionView]{Items: viewSessions(ss, auth.FromContext(r.Context()).SessionID)})
 }
 
 // listAPIKeys serves GET /v1/admin/api-keys: {"items":[API key…]}, without
 // their secrets.
 func (a *API) listAPIKeys(w http.ResponseWriter, r *http.Request) {
-	if _, err := parseQuery(r); err != nil {
-		a.writeProblem(w, r, err)
+	if _, err := restapi.ParseQuery(r); err != nil {
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	keys, err := a.svc.ListAPIKeys(r.Context())
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
-	a.writeJSON(w, r, http.StatusOK, itemsView[apiKeyView]{Items: mapSlice(keys, viewAPIKey)})
+	a.resp.WriteJSON(w, r, http.StatusOK, itemsView[apiKeyView]{Items: mapSlice(keys, viewAPIKey)})
 }
 
 // createAPIKey serves POST /v1/admin/api-keys:
@@ -191,7 +192,7 @@ func (a *API) listAPIKeys(w http.ResponseWriter, r *http.Request) {
 func (a *API) createAPIKey(w http.ResponseWriter, r *http.Request) {
 	body, err := a.read(w, r)
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	spec := accounts.APIKeySpec{Name: body.str("name")}
@@ -199,15 +200,15 @@ func (a *API) createAPIKey(w http.ResponseWriter, r *http.Request) {
 	spec.Roles, _ = body.strList("roles")
 	spec.ExpiresAt = body.timestamp("expiresAt")
 	if err := body.done(); err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	k, secret, err := a.svc.CreateAPIKey(r.Context(), spec)
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
-	a.writeJSON(w, r, http.StatusCreated, newAPIKeyView{apiKeyView: viewAPIKey(k), Key: secret})
+	a.resp.WriteJSON(w, r, http.StatusCreated, newAPIKeyView{apiKeyView: viewAPIKey(k), Key: secret})
 }
 
 // revokeAPIKey serves DELETE /v1/admin/api-keys/{id} → 204. The key stays
@@ -215,11 +216,11 @@ func (a *API) createAPIKey(w http.ResponseWriter, r *http.Request) {
 func (a *API) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 	id, err := a.target(r)
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	if err := a.svc.RevokeAPIKey(r.Context(), id); err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -228,29 +229,29 @@ func (a *API) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 // listSigningKeys serves GET /v1/admin/keys: {"items":[signing key…]},
 // oldest first, without private keys.
 func (a *API) listSigningKeys(w http.ResponseWriter, r *http.Request) {
-	if _, err := parseQuery(r); err != nil {
-		a.writeProblem(w, r, err)
+	if _, err := restapi.ParseQuery(r); err != nil {
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	keys, err := a.svc.ListSigningKeys(r.Context())
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
-	a.writeJSON(w, r, http.StatusOK, itemsView[signingKeyView]{Items: mapSlice(keys, viewSigningKey)})
+	a.resp.WriteJSON(w, r, http.StatusOK, itemsView[signingKeyView]{Items: mapSlice(keys, viewSigningKey)})
 }
 
 // rotateKeys serves POST /v1/admin/keys/rotate (no body, or {}) → 201 with
 // the new signing key, which signs once every process has loaded it.
 func (a *API) rotateKeys(w http.ResponseWriter, r *http.Request) {
 	if err := a.readEmpty(w, r); err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	k, err := a.svc.RotateKeys(r.Context())
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
-	a.writeJSON(w, r, http.StatusCreated, viewSigningKey(k))
+	a.resp.WriteJSON(w, r, http.StatusCreated, viewSigningKey(k))
 }

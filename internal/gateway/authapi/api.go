@@ -6,22 +6,19 @@
 // Like restapi, it is thin: each handler decodes the request strictly and
 // within bounds, calls one accounts.Service method and encodes the answer.
 // The service decides who may do what; routes that need a caller are
-// wrapped in restapi.Authenticate, which only says who the caller is. Every
-// error is an RFC 9457 problem written by restapi.WriteProblem.
+// wrapped in restapi's bearer authentication, which only says who the
+// caller is. Requests are decoded and answers written with restapi's shared
+// HTTP plumbing (restapi.ParseQuery, restapi.ReadBody, restapi.Responder,
+// …), so these routes accept and refuse requests exactly like the document
+// routes, and every error is an RFC 9457 problem of restapi.WriteProblem.
 package authapi
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"strconv"
-	"strings"
 
 	"github.com/basaltdev/basalt/internal/auth/accounts"
-	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
 )
 
@@ -47,7 +44,7 @@ type Options struct {
 type API struct {
 	svc  *accounts.Service
 	opts Options
-	log  *slog.Logger
+	resp *restapi.Responder
 }
 
 // New returns the account API over svc.
@@ -55,11 +52,7 @@ func New(svc *accounts.Service, opts Options) *API {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &API{svc: svc, opts: opts, log: log}
+	return &API{svc: svc, opts: opts, resp: restapi.NewResponder("authapi", opts.Logger)}
 }
 
 // Route prefixes.
@@ -71,7 +64,7 @@ const (
 )
 
 // route is one method and path with its handler. public routes run without
-// authentication; the others run behind restapi.Authenticate.
+// authentication; the others run behind restapi's bearer authentication.
 type route struct {
 	method, path string
 	public       bool
@@ -121,7 +114,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	for _, rt := range a.routes() {
 		var h http.Handler = rt.h
 		if !rt.public {
-			h = restapi.Authenticate(a.svc, h)
+			h = a.resp.Authenticate(a.svc, h)
 		}
 		if rt.path != JWKSPath {
 			h = noStore(h)
@@ -136,7 +129,10 @@ func (a *API) Register(mux *http.ServeMux) {
 		}
 	}
 	for _, p := range paths {
-		mux.Handle(p, methodNotAllowed(allowed[p]))
+		allow := allowed[p]
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			restapi.WriteMethodNotAllowed(w, r, allow)
+		})
 	}
 }
 
@@ -146,82 +142,4 @@ func noStore(next http.Handler) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		next.ServeHTTP(w, r)
 	})
-}
-
-// methodNotAllowed answers 405 with Allow, as a problem whose code is
-// "invalid" (the request is wrong; the fault vocabulary has no kind for
-// this transport-level answer), exactly like restapi's fallback.
-func methodNotAllowed(allow []string) http.Handler {
-	allowHeader := strings.Join(allow, ", ")
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := restapi.ProblemFor(fault.New(fault.Invalid, op, "method "+r.Method+" is not allowed for "+r.URL.Path))
-		p.Status, p.Title = http.StatusMethodNotAllowed, "Method not allowed"
-		body, err := json.Marshal(p)
-		if err != nil { // cannot happen: Problem holds only strings and ints
-			restapi.WriteProblem(w, r, fault.Internalf(op, err))
-			return
-		}
-		h := w.Header()
-		h.Set("Allow", allowHeader)
-		h.Set("Content-Type", restapi.ProblemContentType)
-		h.Set("Content-Length", strconv.Itoa(len(body)))
-		h.Set("X-Content-Type-Options", "nosniff")
-		w.WriteHeader(http.StatusMethodNotAllowed)
-		if r.Method != http.MethodHead {
-			_, _ = w.Write(body)
-		}
-	})
-}
-
-// writeJSON answers status with v encoded as JSON.
-func (a *API) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		a.writeProblem(w, r, fault.Internalf(op+".encode", err))
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(buf.Bytes())
-	}
-}
-
-// maxLoggedRequestID bounds the client-supplied request id written to logs.
-const maxLoggedRequestID = 128
-
-// writeProblem answers r with the problem for err through
-// restapi.WriteProblem (which adds Retry-After and WWW-Authenticate), after
-// logging an internal error once.
-func (a *API) writeProblem(w http.ResponseWriter, r *http.Request, err error) {
-	if fault.KindOf(err) == fault.Internal {
-		a.logInternal(r, err)
-	}
-	restapi.WriteProblem(w, r, err)
-}
-
-// logInternal logs an internal error with the request's method, path and
-// id. A request the client abandoned is logged at debug level only.
-func (a *API) logInternal(r *http.Request, err error) {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return
-	}
-	rid := r.Header.Get("X-Request-ID")
-	if len(rid) > maxLoggedRequestID {
-		rid = rid[:maxLoggedRequestID]
-	}
-	level, msg := slog.LevelError, "authapi: internal error"
-	if r.Context().Err() != nil {
-		level, msg = slog.LevelDebug, "authapi: request canceled by the client"
-	}
-	a.log.LogAttrs(r.Context(), level, msg,
-		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
-		slog.String("request_id", rid),
-		slog.Any("error", err))
 }

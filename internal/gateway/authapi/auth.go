@@ -6,6 +6,7 @@ import (
 
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/auth/accounts"
+	"github.com/basaltdev/basalt/internal/gateway/restapi"
 )
 
 // The /v1/auth routes: what a user does with their own account.
@@ -15,7 +16,7 @@ import (
 func (a *API) signUp(w http.ResponseWriter, r *http.Request) {
 	body, err := a.read(w, r)
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	req := accounts.SignUpRequest{
@@ -24,11 +25,11 @@ func (a *API) signUp(w http.ResponseWriter, r *http.Request) {
 		IP:       ClientIP(r, a.opts.TrustedProxies),
 	}
 	if err := body.done(); err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	if err := a.svc.SignUp(r.Context(), req); err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusAccepted)
@@ -39,7 +40,7 @@ func (a *API) signUp(w http.ResponseWriter, r *http.Request) {
 func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	body, err := a.read(w, r)
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	req := accounts.LoginRequest{
@@ -50,15 +51,15 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		IP:        ClientIP(r, a.opts.TrustedProxies),
 	}
 	if err := body.done(); err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	t, err := a.svc.Login(r.Context(), req)
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
-	a.writeJSON(w, r, http.StatusOK, viewTokens(t))
+	a.resp.WriteJSON(w, r, http.StatusOK, viewTokens(t))
 }
 
 // refresh serves POST /v1/auth/refresh: {"refreshToken"} → 200 with the
@@ -66,7 +67,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 func (a *API) refresh(w http.ResponseWriter, r *http.Request) {
 	body, err := a.read(w, r)
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	req := accounts.RefreshRequest{
@@ -75,26 +76,26 @@ func (a *API) refresh(w http.ResponseWriter, r *http.Request) {
 		IP:           ClientIP(r, a.opts.TrustedProxies),
 	}
 	if err := body.done(); err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	t, err := a.svc.Refresh(r.Context(), req)
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
-	a.writeJSON(w, r, http.StatusOK, viewTokens(t))
+	a.resp.WriteJSON(w, r, http.StatusOK, viewTokens(t))
 }
 
 // logout serves POST /v1/auth/logout (no body, or {}) → 204: the caller's
 // session ends.
 func (a *API) logout(w http.ResponseWriter, r *http.Request) {
 	if err := a.readEmpty(w, r); err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	if err := a.svc.Logout(r.Context()); err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -102,16 +103,16 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) {
 
 // me serves GET /v1/auth/me: the caller's account.
 func (a *API) me(w http.ResponseWriter, r *http.Request) {
-	if _, err := parseQuery(r); err != nil {
-		a.writeProblem(w, r, err)
+	if _, err := restapi.ParseQuery(r); err != nil {
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	acct, err := a.svc.Me(r.Context())
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
-	a.writeJSON(w, r, http.StatusOK, viewAccount(acct))
+	a.resp.WriteJSON(w, r, http.StatusOK, viewAccount(acct))
 }
 
 // deleteMe serves DELETE /v1/auth/me: {"password"} → 204; the account and
@@ -119,16 +120,16 @@ func (a *API) me(w http.ResponseWriter, r *http.Request) {
 func (a *API) deleteMe(w http.ResponseWriter, r *http.Request) {
 	body, err := a.read(w, r)
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	pw := body.str("password")
 	if err := body.done(); err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	if err := a.svc.DeleteMe(r.Context(), pw); err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -137,16 +138,16 @@ func (a *API) deleteMe(w http.ResponseWriter, r *http.Request) {
 // sessions serves GET /v1/auth/sessions: {"items":[session…]}, the
 // caller's sessions; "current" marks the one the request was made in.
 func (a *API) sessions(w http.ResponseWriter, r *http.Request) {
-	if _, err := parseQuery(r); err != nil {
-		a.writeProblem(w, r, err)
+	if _, err := restapi.ParseQuery(r); err != nil {
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	ss, err := a.svc.Sessions(r.Context())
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
-	a.writeJSON(w, r, http.StatusOK, itemsView[sessionView]{Items: viewSessions(ss, auth.FromContext(r.Context()).SessionID)})
+	a.resp.WriteJSON(w, r, http.StatusOK, itemsView[sessionView]{Items: viewSessions(ss, auth.FromContext(r.Context()).SessionID)})
 }
 
 // revokeSession serves DELETE /v1/auth/sessions/{id} and DELETE
@@ -155,11 +156,11 @@ func (a *API) sessions(w http.ResponseWriter, r *http.Request) {
 func (a *API) revokeSession(w http.ResponseWriter, r *http.Request) {
 	id, err := a.target(r)
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	if err := a.svc.RevokeSession(r.Context(), id); err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -170,7 +171,7 @@ func (a *API) revokeSession(w http.ResponseWriter, r *http.Request) {
 func (a *API) changePassword(w http.ResponseWriter, r *http.Request) {
 	body, err := a.read(w, r)
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	req := accounts.ChangePasswordRequest{
@@ -178,11 +179,11 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request) {
 		NewPassword:     body.str("newPassword"),
 	}
 	if err := body.done(); err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	if err := a.svc.ChangePassword(r.Context(), req); err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -193,16 +194,16 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request) {
 func (a *API) requestPasswordReset(w http.ResponseWriter, r *http.Request) {
 	body, err := a.read(w, r)
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	email := body.str("email")
 	if err := body.done(); err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	if err := a.svc.RequestPasswordReset(r.Context(), email); err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusAccepted)
@@ -213,16 +214,16 @@ func (a *API) requestPasswordReset(w http.ResponseWriter, r *http.Request) {
 func (a *API) resetPassword(w http.ResponseWriter, r *http.Request) {
 	body, err := a.read(w, r)
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	req := accounts.ResetPasswordRequest{Token: body.str("token"), NewPassword: body.str("newPassword")}
 	if err := body.done(); err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	if err := a.svc.ResetPassword(r.Context(), req); err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -232,11 +233,11 @@ func (a *API) resetPassword(w http.ResponseWriter, r *http.Request) {
 // {}) → 202: a verification message is on its way to the caller.
 func (a *API) requestVerification(w http.ResponseWriter, r *http.Request) {
 	if err := a.readEmpty(w, r); err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	if err := a.svc.RequestVerification(r.Context()); err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusAccepted)
@@ -246,16 +247,16 @@ func (a *API) requestVerification(w http.ResponseWriter, r *http.Request) {
 func (a *API) verifyEmail(w http.ResponseWriter, r *http.Request) {
 	body, err := a.read(w, r)
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	tok := body.str("token")
 	if err := body.done(); err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	if err := a.svc.VerifyEmail(r.Context(), tok); err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -265,13 +266,13 @@ func (a *API) verifyEmail(w http.ResponseWriter, r *http.Request) {
 // access tokens, cacheable for a minute (a new key is published before it
 // signs).
 func (a *API) jwks(w http.ResponseWriter, r *http.Request) {
-	if _, err := parseQuery(r); err != nil {
-		a.writeProblem(w, r, err)
+	if _, err := restapi.ParseQuery(r); err != nil {
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	doc, err := a.svc.JWKS(r.Context())
 	if err != nil {
-		a.writeProblem(w, r, err)
+		a.resp.WriteProblem(w, r, err)
 		return
 	}
 	h := w.Header()
@@ -286,7 +287,7 @@ func (a *API) jwks(w http.ResponseWriter, r *http.Request) {
 
 // read reads the JSON object body of r (see readObject).
 func (a *API) read(w http.ResponseWriter, r *http.Request) (*object, error) {
-	if _, err := parseQuery(r); err != nil {
+	if _, err := restapi.ParseQuery(r); err != nil {
 		return nil, err
 	}
 	o, err := readObject(w, r, a.opts.MaxBodyBytes, false)
@@ -296,7 +297,7 @@ func (a *API) read(w http.ResponseWriter, r *http.Request) (*object, error) {
 // readEmpty accepts no body, or an empty JSON object, for requests that
 // take no parameters.
 func (a *API) readEmpty(w http.ResponseWriter, r *http.Request) error {
-	if _, err := parseQuery(r); err != nil {
+	if _, err := restapi.ParseQuery(r); err != nil {
 		return err
 	}
 	o, err := readOptionalObject(w, r, a.opts.MaxBodyBytes)
@@ -308,12 +309,12 @@ func (a *API) readEmpty(w http.ResponseWriter, r *http.Request) error {
 
 // target returns the {id} of a request that takes no body and no query.
 func (a *API) target(r *http.Request) (string, error) {
-	id, err := pathValue(r, "id")
+	id, err := restapi.PathValue(r, "id")
 	if err != nil {
 		return "", err
 	}
-	if _, err := parseQuery(r); err != nil {
+	if _, err := restapi.ParseQuery(r); err != nil {
 		return "", err
 	}
-	return id, rejectBody(r)
+	return id, restapi.RejectBody(r)
 }

@@ -2,22 +2,21 @@
 // the document service. Handlers are thin: they decode the request (strictly
 // and within bounds), call one docstore.Service method and encode its answer.
 // Every error becomes an RFC 9457 problem through one mapping (WriteProblem).
+//
+// The package also exports the HTTP plumbing of every Basalt REST transport
+// (PathValue, ParseQuery, CheckContentType, ReadBody, RejectBody,
+// WriteMethodNotAllowed and Responder), which the account transport
+// (authapi) uses too: all /v1 routes decode and answer alike.
 package restapi
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
-	"sync"
 
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/docstore"
-	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/jsonvalue"
 )
 
@@ -44,8 +43,7 @@ type Options struct {
 type API struct {
 	svc  *docstore.Service
 	opts Options
-	log  *slog.Logger
-	bufs sync.Pool // *bytes.Buffer for request and response bodies
+	resp *Responder
 }
 
 // New returns the REST API over svc.
@@ -53,14 +51,7 @@ func New(svc *docstore.Service, opts Options) *API {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &API{
-		svc: svc, opts: opts, log: log,
-		bufs: sync.Pool{New: func() any { return new(bytes.Buffer) }},
-	}
+	return &API{svc: svc, opts: opts, resp: NewResponder("restapi", opts.Logger)}
 }
 
 // Base is the path prefix of every route of this package.
@@ -101,7 +92,7 @@ func (a *API) Register(mux *http.ServeMux) {
 		{"GET " + Base + "/openapi.json", a.openAPI},
 	}
 	for _, rt := range routes {
-		mux.Handle(rt.pattern, authenticate(a.opts.Authenticator, a.WriteProblem, rt.h))
+		mux.Handle(rt.pattern, a.resp.Authenticate(a.opts.Authenticator, rt.h))
 	}
 	mux.Handle(catchAll, fallback{mux: mux})
 }
@@ -131,50 +122,7 @@ func (f fallback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if slices.Contains(allow, http.MethodGet) && !slices.Contains(allow, http.MethodHead) {
 		allow = append(allow, http.MethodHead)
 	}
-	w.Header().Set("Allow", strings.Join(allow, ", "))
-	// The fault vocabulary has no kind for this transport-level answer: it
-	// keeps the code "invalid" (the request is wrong) with status 405.
-	p := ProblemFor(fault.New(fault.Invalid, "restapi", "method "+r.Method+" is not allowed for "+r.URL.Path))
-	p.Status, p.Title = http.StatusMethodNotAllowed, "Method not allowed"
-	writeProblem(w, r, p)
-}
-
-// maxPooledBuffer is the largest buffer returned to the pool.
-const maxPooledBuffer = 64 << 10
-
-func (a *API) getBuffer() *bytes.Buffer {
-	b, _ := a.bufs.Get().(*bytes.Buffer)
-	if b == nil {
-		b = new(bytes.Buffer)
-	}
-	b.Reset()
-	return b
-}
-
-func (a *API) putBuffer(b *bytes.Buffer) {
-	if b.Cap() <= maxPooledBuffer {
-		a.bufs.Put(b)
-	}
-}
-
-// writeJSON answers status with v encoded as JSON. The body is encoded into
-// a pooled buffer first, so an encoding failure still gets a clean problem.
-func (a *API) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
-	buf := a.getBuffer()
-	defer a.putBuffer(buf)
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		a.WriteProblem(w, r, fault.Internalf("restapi.encode", err))
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		_, _ = io.Copy(w, buf)
-	}
+	WriteMethodNotAllowed(w, r, allow)
 }
 
 // etag renders a version as a strong entity tag.

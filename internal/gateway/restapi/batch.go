@@ -32,7 +32,7 @@ type batchResponse struct {
 // payload_too_large, like a body over MaxBodyBytes: a client handles both by
 // splitting the batch). Idempotency-Key applies to the whole batch.
 func (a *API) batch(w http.ResponseWriter, r *http.Request) {
-	if _, err := parseQuery(r); err != nil {
+	if _, err := ParseQuery(r); err != nil {
 		a.WriteProblem(w, r, err)
 		return
 	}
@@ -59,7 +59,7 @@ func (a *API) batch(w http.ResponseWriter, r *http.Request) {
 	if results == nil {
 		results = []docstore.BatchResult{}
 	}
-	a.writeJSON(w, r, http.StatusOK, batchResponse{Results: results})
+	a.resp.WriteJSON(w, r, http.StatusOK, batchResponse{Results: results})
 }
 
 // batchOps converts a decoded batch body into operations. It checks the
@@ -70,16 +70,16 @@ func batchOps(body map[string]any) ([]docstore.BatchOp, error) {
 	for _, k := range sortedKeys(body) {
 		v := body[k]
 		if k != "operations" {
-			return nil, bodyError("/"+escapeToken(k), "unknown member "+quote(k)+" (expected operations)")
+			return nil, BodyError("/"+escapeToken(k), "unknown member "+quote(k)+" (expected operations)")
 		}
 		list, ok := v.([]any)
 		if !ok {
-			return nil, bodyError("/operations", "operations must be an array")
+			return nil, BodyError("/operations", "operations must be an array")
 		}
 		raw = list
 	}
 	if raw == nil {
-		return nil, bodyError("/operations", "operations is required")
+		return nil, BodyError("/operations", "operations is required")
 	}
 	ops := make([]docstore.BatchOp, 0, len(raw))
 	for i, item := range raw {
@@ -97,12 +97,12 @@ func batchOp(item any, at string) (docstore.BatchOp, error) {
 	var op docstore.BatchOp
 	obj, ok := item.(map[string]any)
 	if !ok {
-		return op, bodyError(at, "an operation must be an object")
+		return op, BodyError(at, "an operation must be an object")
 	}
 	str := func(k string, v any) (string, error) {
 		s, ok := v.(string)
 		if !ok {
-			return "", bodyError(at+"/"+k, k+" must be a string")
+			return "", BodyError(at+"/"+k, k+" must be a string")
 		}
 		return s, nil
 	}
@@ -121,20 +121,20 @@ func batchOp(item any, at string) (docstore.BatchOp, error) {
 		case "data":
 			m, ok := v.(map[string]any)
 			if !ok {
-				err = bodyError(at+"/data", "data must be an object")
+				err = BodyError(at+"/data", "data must be an object")
 			}
 			op.Data = m
 		case "ifMatch":
 			op.IfMatch, err = version(v, at+"/ifMatch")
 		default:
-			err = bodyError(at+"/"+escapeToken(k), "unknown member "+quote(k)+" (expected op, collection, id, data, ifMatch)")
+			err = BodyError(at+"/"+escapeToken(k), "unknown member "+quote(k)+" (expected op, collection, id, data, ifMatch)")
 		}
 		if err != nil {
 			return op, err
 		}
 	}
 	if op.Op == "" {
-		return op, bodyError(at+"/op", "op is required")
+		return op, BodyError(at+"/op", "op is required")
 	}
 	return op, nil
 }
@@ -147,5 +147,5 @@ func version(v any, at string) (int64, error) {
 			return i, nil
 		}
 	}
-	return 0, bodyError(at, "ifMatch must be a positive integer version")
+	return 0, BodyError(at, "ifMatch must be a positive integer version")
 }

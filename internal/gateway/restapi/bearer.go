@@ -35,6 +35,13 @@ func Authenticate(a auth.Authenticator, next http.Handler) http.Handler {
 	return authenticate(a, WriteProblem, next)
 }
 
+// Authenticate is the package Authenticate whose failures are answered by
+// rs.WriteProblem: an authenticator that fails for an unknown reason (a 500)
+// is logged once, like every internal error of the transport.
+func (rs *Responder) Authenticate(a auth.Authenticator, next http.Handler) http.Handler {
+	return authenticate(a, rs.WriteProblem, next)
+}
+
 // authenticate is Authenticate with the function that answers failures
 // (the API's, which also logs internal errors).
 func authenticate(a auth.Authenticator, fail func(http.ResponseWriter, *http.Request, error), next http.Handler) http.Handler {

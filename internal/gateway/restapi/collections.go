@@ -18,7 +18,7 @@ func collectionLocation(name string) string {
 // version).
 func (a *API) writeCollection(w http.ResponseWriter, r *http.Request, status int, c docstore.Collection) {
 	w.Header().Set("ETag", etag(c.Version))
-	a.writeJSON(w, r, status, c)
+	a.resp.WriteJSON(w, r, status, c)
 }
 
 // collectionList is the body of GET /v1/collections.
@@ -28,7 +28,7 @@ type collectionList struct {
 
 // listCollections serves GET /v1/collections: {"items":[…]} by name.
 func (a *API) listCollections(w http.ResponseWriter, r *http.Request) {
-	if _, err := parseQuery(r); err != nil {
+	if _, err := ParseQuery(r); err != nil {
 		a.WriteProblem(w, r, err)
 		return
 	}
@@ -40,7 +40,7 @@ func (a *API) listCollections(w http.ResponseWriter, r *http.Request) {
 	if cs == nil {
 		cs = []docstore.Collection{}
 	}
-	a.writeJSON(w, r, http.StatusOK, collectionList{Items: cs})
+	a.resp.WriteJSON(w, r, http.StatusOK, collectionList{Items: cs})
 }
 
 // collectionSpec converts a decoded body into a CollectionSpec. Members are
@@ -56,7 +56,7 @@ func collectionSpec(body map[string]any, pathName string) (docstore.CollectionSp
 		case "name":
 			s, ok := v.(string)
 			if !ok {
-				return spec, bodyError("/name", "name must be a string")
+				return spec, BodyError("/name", "name must be a string")
 			}
 			spec.Name = s
 		case "schema":
@@ -84,12 +84,12 @@ func collectionSpec(body map[string]any, pathName string) (docstore.CollectionSp
 			}
 			spec.HiddenFields = hidden
 		default:
-			return spec, bodyError("/"+escapeToken(k), "unknown member "+quote(k)+" (expected name, schema, indexes, rules, hiddenFields)")
+			return spec, BodyError("/"+escapeToken(k), "unknown member "+quote(k)+" (expected name, schema, indexes, rules, hiddenFields)")
 		}
 	}
 	if pathName != "" {
 		if spec.Name != "" && spec.Name != pathName {
-			return spec, bodyError("/name", "name must equal the collection name in the path")
+			return spec, BodyError("/name", "name must equal the collection name in the path")
 		}
 		spec.Name = pathName
 	}
@@ -106,7 +106,7 @@ func accessRules(v any) (docstore.Rules, error) {
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {
-		return rules, bodyError("/rules", "rules must be an object")
+		return rules, BodyError("/rules", "rules must be an object")
 	}
 	for _, k := range sortedKeys(obj) {
 		at := "/rules/" + escapeToken(k)
@@ -123,14 +123,14 @@ func accessRules(v any) (docstore.Rules, error) {
 		case "delete":
 			dst = &rules.Delete
 		default:
-			return rules, bodyError(at, "unknown member "+quote(k)+" (expected list, get, create, update, delete)")
+			return rules, BodyError(at, "unknown member "+quote(k)+" (expected list, get, create, update, delete)")
 		}
 		switch r := obj[k].(type) {
 		case nil:
 		case string:
 			*dst = &r
 		default:
-			return rules, bodyError(at, "a rule must be a string or null")
+			return rules, BodyError(at, "a rule must be a string or null")
 		}
 	}
 	return rules, nil
@@ -144,13 +144,13 @@ func hiddenFields(v any) ([]string, error) {
 	}
 	list, ok := v.([]any)
 	if !ok {
-		return nil, bodyError("/hiddenFields", "hiddenFields must be an array of strings")
+		return nil, BodyError("/hiddenFields", "hiddenFields must be an array of strings")
 	}
 	out := make([]string, 0, len(list))
 	for i, item := range list {
 		s, ok := item.(string)
 		if !ok {
-			return nil, bodyError("/hiddenFields/"+itoa(i), "a hidden field must be a string")
+			return nil, BodyError("/hiddenFields/"+itoa(i), "a hidden field must be a string")
 		}
 		out = append(out, s)
 	}
@@ -161,29 +161,29 @@ func hiddenFields(v any) ([]string, error) {
 func indexes(v any) ([]docstore.Index, error) {
 	list, ok := v.([]any)
 	if !ok {
-		return nil, bodyError("/indexes", "indexes must be an array")
+		return nil, BodyError("/indexes", "indexes must be an array")
 	}
 	out := make([]docstore.Index, 0, len(list))
 	for i, item := range list {
 		at := "/indexes/" + itoa(i)
 		obj, ok := item.(map[string]any)
 		if !ok {
-			return nil, bodyError(at, "an index must be an object")
+			return nil, BodyError(at, "an index must be an object")
 		}
 		var idx docstore.Index
 		for _, k := range sortedKeys(obj) {
 			fv := obj[k]
 			if k != "fields" {
-				return nil, bodyError(at+"/"+escapeToken(k), "unknown member "+quote(k)+" (expected fields)")
+				return nil, BodyError(at+"/"+escapeToken(k), "unknown member "+quote(k)+" (expected fields)")
 			}
 			fields, ok := fv.([]any)
 			if !ok {
-				return nil, bodyError(at+"/fields", "fields must be an array of strings")
+				return nil, BodyError(at+"/fields", "fields must be an array of strings")
 			}
 			for j, f := range fields {
 				s, ok := f.(string)
 				if !ok {
-					return nil, bodyError(at+"/fields/"+itoa(j), "a field must be a string")
+					return nil, BodyError(at+"/fields/"+itoa(j), "a field must be a string")
 				}
 				idx.Fields = append(idx.Fields, s)
 			}
@@ -195,7 +195,7 @@ func indexes(v any) ([]docstore.Index, error) {
 
 // createCollection serves POST /v1/collections: 201 with Location and ETag.
 func (a *API) createCollection(w http.ResponseWriter, r *http.Request) {
-	if err := firstError(func() error { _, err := parseQuery(r); return err }, func() error { return rejectIdempotencyKey(r) }); err != nil {
+	if err := firstError(func() error { _, err := ParseQuery(r); return err }, func() error { return rejectIdempotencyKey(r) }); err != nil {
 		a.WriteProblem(w, r, err)
 		return
 	}
@@ -221,11 +221,11 @@ func (a *API) createCollection(w http.ResponseWriter, r *http.Request) {
 // collectionTarget reads the collection of a one-collection route and
 // rejects query parameters.
 func collectionTarget(r *http.Request) (string, error) {
-	name, err := pathValue(r, "collection")
+	name, err := PathValue(r, "collection")
 	if err != nil {
 		return "", err
 	}
-	_, err = parseQuery(r)
+	_, err = ParseQuery(r)
 	return name, err
 }
 
@@ -317,7 +317,7 @@ func (a *API) patchCollection(w http.ResponseWriter, r *http.Request) {
 func (a *API) deleteCollection(w http.ResponseWriter, r *http.Request) {
 	name, ifMatch, err := collectionWrite(r)
 	if err == nil {
-		err = rejectBody(r)
+		err = RejectBody(r)
 	}
 	if err != nil {
 		a.WriteProblem(w, r, err)

@@ -45,12 +45,12 @@ type listPage struct {
 // query parameters filter, sort, limit, cursor, fields and total; any other
 // parameter is a 400, as it is most likely a typo.
 func (a *API) listDocuments(w http.ResponseWriter, r *http.Request) {
-	coll, err := pathValue(r, "collection")
+	coll, err := PathValue(r, "collection")
 	if err != nil {
 		a.WriteProblem(w, r, err)
 		return
 	}
-	q, err := parseQuery(r, "filter", "sort", "limit", "cursor", "fields", "total")
+	q, err := ParseQuery(r, "filter", "sort", "limit", "cursor", "fields", "total")
 	if err != nil {
 		a.WriteProblem(w, r, err)
 		return
@@ -62,7 +62,7 @@ func (a *API) listDocuments(w http.ResponseWriter, r *http.Request) {
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
-			a.WriteProblem(w, r, badRequest("limit must be a non-negative integer"))
+			a.WriteProblem(w, r, BadRequest("limit must be a non-negative integer"))
 			return
 		}
 		req.Limit = n
@@ -70,7 +70,7 @@ func (a *API) listDocuments(w http.ResponseWriter, r *http.Request) {
 	if s := q.Get("total"); s != "" {
 		b, err := strconv.ParseBool(s)
 		if err != nil {
-			a.WriteProblem(w, r, badRequest("total must be true or false"))
+			a.WriteProblem(w, r, BadRequest("total must be true or false"))
 			return
 		}
 		req.Total = b
@@ -87,7 +87,7 @@ func (a *API) listDocuments(w http.ResponseWriter, r *http.Request) {
 	if page.NextCursor != "" {
 		out.NextCursor = &page.NextCursor
 	}
-	a.writeJSON(w, r, http.StatusOK, out)
+	a.resp.WriteJSON(w, r, http.StatusOK, out)
 }
 
 // createDocument serves POST /v1/collections/{collection}/documents.
@@ -97,19 +97,19 @@ func (a *API) listDocuments(w http.ResponseWriter, r *http.Request) {
 // (POST …/documents?id=post-1); otherwise the service generates one. The
 // answer is 201 with Location and ETag.
 func (a *API) createDocument(w http.ResponseWriter, r *http.Request) {
-	coll, err := pathValue(r, "collection")
+	coll, err := PathValue(r, "collection")
 	if err != nil {
 		a.WriteProblem(w, r, err)
 		return
 	}
-	q, err := parseQuery(r, "id")
+	q, err := ParseQuery(r, "id")
 	if err != nil {
 		a.WriteProblem(w, r, err)
 		return
 	}
 	id := q.Get("id")
-	if len(id) > maxPathValue {
-		a.WriteProblem(w, r, badRequest("id must have at most 1024 characters"))
+	if len(id) > MaxPathValue {
+		a.WriteProblem(w, r, BadRequest("id must have at most 1024 characters"))
 		return
 	}
 	key, err := parseIdempotencyKey(r)
@@ -136,13 +136,13 @@ func (a *API) createDocument(w http.ResponseWriter, r *http.Request) {
 // documentTarget reads the collection and id of a one-document route and
 // rejects any query parameter.
 func documentTarget(r *http.Request) (coll, id string, err error) {
-	if coll, err = pathValue(r, "collection"); err != nil {
+	if coll, err = PathValue(r, "collection"); err != nil {
 		return "", "", err
 	}
-	if id, err = pathValue(r, "id"); err != nil {
+	if id, err = PathValue(r, "id"); err != nil {
 		return "", "", err
 	}
-	if _, err = parseQuery(r); err != nil {
+	if _, err = ParseQuery(r); err != nil {
 		return "", "", err
 	}
 	return coll, id, nil
@@ -241,7 +241,7 @@ func (a *API) deleteDocument(w http.ResponseWriter, r *http.Request) {
 		a.WriteProblem(w, r, err)
 		return
 	}
-	if err := rejectBody(r); err != nil {
+	if err := RejectBody(r); err != nil {
 		a.WriteProblem(w, r, err)
 		return
 	}
@@ -253,12 +253,4 @@ func (a *API) deleteDocument(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// rejectBody refuses a body on a request that takes none.
-func rejectBody(r *http.Request) error {
-	if r.ContentLength > 0 || len(r.TransferEncoding) > 0 {
-		return &fault.Error{Kind: fault.Invalid, Op: "restapi", Msg: "this request takes no body"}
-	}
-	return nil
 }

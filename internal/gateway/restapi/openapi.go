@@ -20,7 +20,7 @@ const OpenAPIVersion = "3.1.0"
 
 // openAPI serves GET /v1/openapi.json, built from the current collections.
 func (a *API) openAPI(w http.ResponseWriter, r *http.Request) {
-	if _, err := parseQuery(r); err != nil {
+	if _, err := ParseQuery(r); err != nil {
 		a.WriteProblem(w, r, err)
 		return
 	}
@@ -34,7 +34,7 @@ func (a *API) openAPI(w http.ResponseWriter, r *http.Request) {
 		a.WriteProblem(w, r, err)
 		return
 	}
-	a.writeJSON(w, r, http.StatusOK, doc)
+	a.resp.WriteJSON(w, r, http.StatusOK, doc)
 }
 
 // BuildOpenAPI returns the OpenAPI 3.1 document of the REST API for the

@@ -1,10 +1,8 @@
 package restapi
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"math"
 	"net/http"
 	"strconv"
@@ -144,36 +142,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p Problem) {
 // WriteProblem is the package WriteProblem that also logs internal errors
 // (with their detail and the request id) through the API's logger.
 func (a *API) WriteProblem(w http.ResponseWriter, r *http.Request, err error) {
-	a.logError(r, err)
-	WriteProblem(w, r, err)
-}
-
-// maxLoggedRequestID bounds the client-supplied request id written to logs.
-const maxLoggedRequestID = 128
-
-// logError logs err once if it is internal. A request the client abandoned
-// is not an internal failure and is logged at debug level only.
-func (a *API) logError(r *http.Request, err error) {
-	kind := fault.KindOf(err)
-	var mbe *http.MaxBytesError
-	if kind != fault.Internal || errors.As(err, &mbe) {
-		return
-	}
-	rid := r.Header.Get("X-Request-ID")
-	if len(rid) > maxLoggedRequestID {
-		rid = rid[:maxLoggedRequestID]
-	}
-	attrs := []slog.Attr{
-		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
-		slog.String("request_id", rid),
-		slog.Any("error", err),
-	}
-	level, msg := slog.LevelError, "restapi: internal error"
-	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-		level, msg = slog.LevelDebug, "restapi: request canceled by the client"
-	}
-	a.log.LogAttrs(r.Context(), level, msg, attrs...)
+	a.resp.WriteProblem(w, r, err)
 }
 
 // NotFoundHandler answers every request with a not_found problem. Mount it

@@ -2,77 +2,13 @@ package restapi
 
 import (
 	"errors"
-	"mime"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/jsonvalue"
 )
-
-// Media types accepted in request bodies.
-const (
-	mediaJSON       = "application/json"
-	mediaMergePatch = "application/merge-patch+json"
-)
-
-// maxPathValue bounds a path segment (collection name or document id)
-// before the service sees it; the service applies the exact rules.
-const maxPathValue = 1024
-
-// badRequest returns an Invalid error about a header, the path or the query
-// string; msg names the part, as problem "errors" hold body pointers only.
-func badRequest(msg string) error {
-	return &fault.Error{Kind: fault.Invalid, Op: "restapi", Msg: msg}
-}
-
-// bodyError returns an Invalid error about the body member at pointer.
-func bodyError(pointer, msg string) error {
-	return &fault.Error{Kind: fault.Invalid, Op: "restapi", Msg: msg,
-		Fields: []fault.FieldError{{Pointer: pointer, Message: msg}}}
-}
-
-// pathValue returns the path wildcard name after a length check.
-func pathValue(r *http.Request, name string) (string, error) {
-	v := r.PathValue(name)
-	if v == "" || len(v) > maxPathValue {
-		return "", badRequest("the " + name + " in the path must have 1 to 1024 characters")
-	}
-	return v, nil
-}
-
-// checkContentType requires a JSON body: application/json, or also
-// application/merge-patch+json when mergePatch, with no parameter other
-// than charset=utf-8.
-func checkContentType(r *http.Request, mergePatch bool) error {
-	ct := r.Header.Get("Content-Type")
-	want := "application/json"
-	if mergePatch {
-		want = "application/merge-patch+json or application/json"
-	}
-	unsupported := &fault.Error{Kind: fault.UnsupportedMedia, Op: "restapi",
-		Msg: "the request body must be " + want + " (optionally with charset=utf-8)"}
-	if ct == "" {
-		return unsupported
-	}
-	mt, params, err := mime.ParseMediaType(ct)
-	if err != nil {
-		return unsupported
-	}
-	switch {
-	case mt == mediaJSON, mergePatch && mt == mediaMergePatch:
-	default:
-		return unsupported
-	}
-	for k, v := range params {
-		if k != "charset" || !strings.EqualFold(v, "utf-8") {
-			return unsupported
-		}
-	}
-	return nil
-}
 
 // readBody reads the whole body, bounded by MaxBodyBytes, checks its media
 // type and decodes it as a JSON object. Pointers of decoding errors are
@@ -88,19 +24,13 @@ func (a *API) readData(w http.ResponseWriter, r *http.Request, mergePatch bool) 
 }
 
 func (a *API) readBodyAt(w http.ResponseWriter, r *http.Request, mergePatch bool, prefix string) (map[string]any, error) {
-	if err := checkContentType(r, mergePatch); err != nil {
+	if err := CheckContentType(r, mergePatch); err != nil {
 		return nil, err
 	}
-	buf := a.getBuffer()
-	defer a.putBuffer(buf)
-	body := http.MaxBytesReader(w, r.Body, a.opts.MaxBodyBytes)
-	if _, err := buf.ReadFrom(body); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, &fault.Error{Kind: fault.PayloadTooLarge, Op: "restapi",
-				Msg: "the request body is larger than " + strconv.FormatInt(mbe.Limit, 10) + " bytes", Err: err}
-		}
-		return nil, fault.Wrap(fault.Invalid, "restapi", err, "the request body could not be read")
+	buf := a.resp.getBuffer()
+	defer a.resp.putBuffer(buf)
+	if err := ReadBody(w, r, a.opts.MaxBodyBytes, buf); err != nil {
+		return nil, err
 	}
 	// Decoded values never alias buf, so it can go back to the pool.
 	m, err := jsonvalue.DecodeObject(buf.Bytes(), a.opts.JSON)
@@ -115,36 +45,6 @@ func (a *API) readBodyAt(w http.ResponseWriter, r *http.Request, mergePatch bool
 	return m, err
 }
 
-// checkQuery rejects query parameters other than allowed (probably typos)
-// and parameters given more than once.
-func checkQuery(q url.Values, allowed ...string) error {
-	for k, vs := range q {
-		ok := false
-		for _, a := range allowed {
-			if k == a {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return badRequest("unknown query parameter " + strconv.Quote(k))
-		}
-		if len(vs) > 1 {
-			return badRequest("query parameter " + strconv.Quote(k) + " is given more than once")
-		}
-	}
-	return nil
-}
-
-// parseQuery parses the raw query strictly (a malformed escape is a 400).
-func parseQuery(r *http.Request, allowed ...string) (url.Values, error) {
-	q, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return nil, badRequest("the query string is malformed")
-	}
-	return q, checkQuery(q, allowed...)
-}
-
 // singleHeader returns the one value of header name, "" if absent, and an
 // error if it is repeated.
 func singleHeader(r *http.Request, name string) (string, error) {
@@ -155,7 +55,7 @@ func singleHeader(r *http.Request, name string) (string, error) {
 	case 1:
 		return strings.TrimSpace(vs[0]), nil
 	}
-	return "", badRequest(name + " must be given once")
+	return "", BadRequest(name + " must be given once")
 }
 
 // parseIfMatch reads If-Match: one strong entity tag holding a version
@@ -168,7 +68,7 @@ func parseIfMatch(r *http.Request) (int64, error) {
 	}
 	version, ok := parseETag(v)
 	if !ok {
-		return 0, badRequest(`If-Match must be "*" or one strong entity tag holding a version, like "3"`)
+		return 0, BadRequest(`If-Match must be "*" or one strong entity tag holding a version, like "3"`)
 	}
 	return version, nil
 }
@@ -197,7 +97,7 @@ func notModified(r *http.Request, version int64) (bool, error) {
 	if len(vs) == 0 {
 		return false, nil
 	}
-	malformed := badRequest(`If-None-Match must be "*" or a list of entity tags`)
+	malformed := BadRequest(`If-None-Match must be "*" or a list of entity tags`)
 	for _, line := range vs {
 		for tag := range strings.SplitSeq(line, ",") {
 			tag = strings.TrimSpace(tag)
@@ -225,16 +125,16 @@ func parseIdempotencyKey(r *http.Request) (string, error) {
 	v, err := singleHeader(r, "Idempotency-Key")
 	if err != nil || v == "" {
 		if err == nil && len(r.Header.Values("Idempotency-Key")) == 1 {
-			return "", badRequest("Idempotency-Key must not be empty")
+			return "", BadRequest("Idempotency-Key must not be empty")
 		}
 		return "", err
 	}
 	if len(v) > maxIdempotencyKey {
-		return "", badRequest("Idempotency-Key must have at most 255 characters")
+		return "", BadRequest("Idempotency-Key must have at most 255 characters")
 	}
 	for i := 0; i < len(v); i++ {
 		if v[i] < 0x20 || v[i] > 0x7e {
-			return "", badRequest("Idempotency-Key must be printable ASCII")
+			return "", BadRequest("Idempotency-Key must be printable ASCII")
 		}
 	}
 	return v, nil
@@ -244,7 +144,7 @@ func parseIdempotencyKey(r *http.Request) (string, error) {
 // honour it (collection writes), rather than silently ignoring it.
 func rejectIdempotencyKey(r *http.Request) error {
 	if len(r.Header.Values("Idempotency-Key")) > 0 {
-		return badRequest("Idempotency-Key is not supported on collection writes")
+		return BadRequest("Idempotency-Key is not supported on collection writes")
 	}
 	return nil
 }

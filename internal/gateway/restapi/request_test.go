@@ -102,37 +102,3 @@ func TestParseIdempotencyKey(t *testing.T) {
 		}
 	}
 }
-
-func TestCheckContentType(t *testing.T) {
-	tests := []struct {
-		ct         string
-		mergePatch bool
-		ok         bool
-	}{
-		{"application/json", false, true},
-		{"application/json; charset=utf-8", false, true},
-		{"Application/JSON; charset=UTF-8", false, true},
-		{"application/merge-patch+json", true, true},
-		{"application/json", true, true},
-		{"application/merge-patch+json", false, false},
-		{"", false, false},
-		{"text/plain", false, false},
-		{"application/json; charset=iso-8859-1", false, false},
-		{"application/json; boundary=x", false, false},
-		{"application/json;;", false, false},
-		{"application/problem+json", false, false},
-	}
-	for _, tc := range tests {
-		r := httptest.NewRequest("POST", "/", nil)
-		if tc.ct != "" {
-			r.Header.Set("Content-Type", tc.ct)
-		}
-		err := checkContentType(r, tc.mergePatch)
-		if (err == nil) != tc.ok {
-			t.Errorf("Content-Type %q (merge patch %v): %v, want ok=%v", tc.ct, tc.mergePatch, err, tc.ok)
-		}
-		if err != nil && !fault.Is(err, fault.UnsupportedMedia) {
-			t.Errorf("Content-Type %q: kind %q", tc.ct, fault.KindOf(err))
-		}
-	}
-}
