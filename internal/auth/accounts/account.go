@@ -212,7 +212,8 @@ func (s *Service) ChangePassword(ctx context.Context, r ChangePasswordRequest) e
 }
 
 // RequestPasswordReset emails a reset token if the address has an account.
-// The answer is the same either way.
+// The answer is the same either way, and so is the time it takes: the
+// token is stored and mailed after answering, by Run.
 func (s *Service) RequestPasswordReset(ctx context.Context, email string) error {
 	const op = "accounts.RequestPasswordReset"
 	email, err := normalizeEmail(op, email)
@@ -232,6 +233,12 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 	if !acct.DisabledAt.IsZero() {
 		return nil
 	}
+	s.later("password reset mail", func(ctx context.Context) error { return s.sendReset(ctx, acct) })
+	return nil
+}
+
+// sendReset stores a new reset token for acct and mails it.
+func (s *Service) sendReset(ctx context.Context, acct Account) error {
 	tok, err := newSecret(emailPrefix)
 	if err != nil {
 		return err

@@ -108,7 +108,17 @@ type Service struct {
 	keys    *keyring
 	revoked *revocation.Set
 	apiKeys *apiKeyCache
+	jobs    chan job // work done after answering (see later)
 }
+
+// job is work Run does in the background for a request.
+type job struct {
+	name string
+	fn   func(context.Context) error
+}
+
+// jobQueue bounds the background work waiting for Run.
+const jobQueue = 256
 
 // NewService returns the account service over store.
 func NewService(store Store, opts Options) (*Service, error) {
@@ -189,6 +199,7 @@ func NewService(store Store, opts Options) (*Service, error) {
 		return nil, err
 	}
 	s.apiKeys = newAPIKeyCache(opts.Now)
+	s.jobs = make(chan job, jobQueue)
 	return s, nil
 }
 
@@ -200,8 +211,8 @@ func (s *Service) Start(ctx context.Context) error {
 
 // Run keeps the service current until ctx ends: it follows the revocation
 // feed, reloads signing keys every second, and purges what expired every
-// minute, and stores API keys' last use every 10 seconds. It returns nil
-// when ctx ends.
+// minute, stores API keys' last use every 10 seconds, and does the work
+// requests leave for later. It returns nil when ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	if err := s.Start(ctx); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("accounts: loading signing keys: %w", err)
@@ -230,6 +241,10 @@ func (s *Service) Run(ctx context.Context) error {
 				s.log.Warn("accounts: storing API key use", "err", err)
 			}
 			return nil
+		case j := <-s.jobs:
+			if err := j.fn(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("accounts: background work failed", "job", j.name, "err", err)
+			}
 		case <-useTick.C:
 			if err := s.FlushAPIKeyUse(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("accounts: storing API key use", "err", err)
@@ -246,6 +261,18 @@ func (s *Service) Run(ctx context.Context) error {
 				s.log.Debug("accounts: purged expired rows", "rows", n)
 			}
 		}
+	}
+}
+
+// later queues fn for Run, so that the request that asks for it is
+// answered without waiting for it — and without revealing, by how long the
+// answer takes, whether there was anything to do. A full queue drops the
+// work and logs it.
+func (s *Service) later(name string, fn func(context.Context) error) {
+	select {
+	case s.jobs <- job{name: name, fn: fn}:
+	default:
+		s.log.Error("accounts: background work dropped: queue full", "job", name)
 	}
 }
 

@@ -2,6 +2,7 @@ package authapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -60,9 +61,22 @@ func (m *mailbox) Enqueue(msg mail.Message) error {
 var emailToken = regexp.MustCompile(`bse_[A-Za-z0-9_-]{43}`)
 
 // token returns the token of the last mail to addr whose subject contains
-// subject.
+// subject, waiting for it: some mail is sent after the request is
+// answered.
 func (m *mailbox) token(t testing.TB, to, subject string) string {
 	t.Helper()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); <-tick.C {
+		if tok := m.find(to, subject); tok != "" {
+			return tok
+		}
+	}
+	t.Fatalf("no mail %q with a token to %s within 5s", subject, to)
+	return ""
+}
+
+func (m *mailbox) find(to, subject string) string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i := len(m.msgs) - 1; i >= 0; i-- {
@@ -72,7 +86,6 @@ func (m *mailbox) token(t testing.TB, to, subject string) string {
 			}
 		}
 	}
-	t.Fatalf("no mail %q with a token to %s", subject, to)
 	return ""
 }
 
@@ -147,6 +160,15 @@ func newStack(t testing.TB, tune ...stackOption) *stack {
 	if err := s.svc.Start(ctx); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.svc.Run(runCtx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
 	mux := http.NewServeMux()
 	New(s.svc, apiOpts).Register(mux)
 	s.handler = mux
