@@ -303,6 +303,7 @@ func BenchmarkGetDocument(b *testing.B) {
 	s := newStack(b)
 	s.seedPosts()
 	req := httptest.NewRequest("GET", p1Path, nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
 	b.ReportAllocs()
 	for b.Loop() {
 		rec := httptest.NewRecorder()
