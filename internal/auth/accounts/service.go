@@ -109,6 +109,7 @@ type Service struct {
 	revoked *revocation.Set
 	apiKeys *apiKeyCache
 	jobs    chan job // work done after answering (see later)
+	metrics *metrics
 }
 
 // job is work Run does in the background for a request.
@@ -200,6 +201,9 @@ func NewService(store Store, opts Options) (*Service, error) {
 	}
 	s.apiKeys = newAPIKeyCache(opts.Now)
 	s.jobs = make(chan job, jobQueue)
+	if s.metrics, err = newMetrics(opts.Registerer); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

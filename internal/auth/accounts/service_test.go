@@ -6,9 +6,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/auth/accounts"
@@ -783,3 +787,32 @@ func TestBadCredentials(t *testing.T) {
 }
 
 func decodeSegment(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
+
+func TestMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	f := newFixture(t, engines()["sqlite"], func(o *accounts.Options) { o.Registerer = reg })
+	tok := f.user(t, "ada@example.com")
+	_, _ = f.svc.Login(bg, accounts.LoginRequest{Email: "ada@example.com", Password: "wrong password"})
+	if _, err := f.svc.Refresh(bg, accounts.RefreshRequest{RefreshToken: tok.RefreshToken}); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = f.svc.Refresh(bg, accounts.RefreshRequest{RefreshToken: tok.RefreshToken}) // retry in grace
+	_, _ = f.svc.Refresh(bg, accounts.RefreshRequest{RefreshToken: "bsr_nope"})
+	f.clock.Advance(time.Minute)
+	_, _ = f.svc.Refresh(bg, accounts.RefreshRequest{RefreshToken: tok.RefreshToken}) // reuse
+	want := `
+# HELP basalt_auth_logins_total Login attempts by outcome: ok, bad_credentials, throttled, refused (disabled or unverified), invalid, error.
+# TYPE basalt_auth_logins_total counter
+basalt_auth_logins_total{outcome="bad_credentials"} 1
+basalt_auth_logins_total{outcome="ok"} 1
+# HELP basalt_auth_refreshes_total Refresh-token exchanges by outcome: ok, retry (same successor within the grace window), reuse (session revoked), rejected, error.
+# TYPE basalt_auth_refreshes_total counter
+basalt_auth_refreshes_total{outcome="ok"} 1
+basalt_auth_refreshes_total{outcome="rejected"} 1
+basalt_auth_refreshes_total{outcome="retry"} 1
+basalt_auth_refreshes_total{outcome="reuse"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "basalt_auth_logins_total", "basalt_auth_refreshes_total"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -29,6 +29,12 @@ const (
 // work (an unknown address is verified against a dummy hash). Attempts are
 // throttled per IP and per address before any hashing.
 func (s *Service) Login(ctx context.Context, r LoginRequest) (Tokens, error) {
+	t, err := s.login(ctx, r)
+	s.metrics.logins.WithLabelValues(loginOutcome(err)).Inc()
+	return t, err
+}
+
+func (s *Service) login(ctx context.Context, r LoginRequest) (Tokens, error) {
 	const op = "accounts.Login"
 	email, err := normalizeEmail(op, r.Email)
 	if err != nil {
@@ -126,18 +132,19 @@ func (s *Service) Refresh(ctx context.Context, r RefreshRequest) (Tokens, error)
 	const op = "accounts.Refresh"
 	rejected := fault.New(fault.Unauthenticated, op, badRefreshMsg)
 	if !wellFormed(r.RefreshToken, refreshPrefix) {
+		s.metrics.refreshes.WithLabelValues("rejected").Inc()
 		return Tokens{}, rejected
 	}
 	hash := hashSecret(r.RefreshToken)
 	next := successor(s.opts.DerivationKey, r.RefreshToken)
 	now := s.timestamp()
 	var (
-		acct   Account
-		sess   Session
-		reused bool
+		acct          Account
+		sess          Session
+		reused, retry bool
 	)
 	err := s.store.AuthWrite(ctx, func(tx Tx) error {
-		reused = false
+		reused, retry = false, false
 		rt, err := tx.GetRefreshToken(ctx, hash)
 		if err != nil {
 			return notFoundAs(err, errRefreshRejected)
@@ -179,21 +186,29 @@ func (s *Service) Refresh(ctx context.Context, r RefreshRequest) (Tokens, error)
 			return err
 		}
 		if err == nil && succ.UsedAt.IsZero() && !now.After(rt.UsedAt.Add(s.opts.RefreshGrace)) {
-			return nil // a retry: the same successor again
+			retry = true // the same successor again
+			return nil
 		}
 		reused = true
 		return s.revokeInTx(ctx, tx, &sess, "reuse", now)
 	})
+	outcome := "ok"
+	defer func() { s.metrics.refreshes.WithLabelValues(outcome).Inc() }()
 	switch {
 	case errors.Is(err, errRefreshRejected):
+		outcome = "rejected"
 		return Tokens{}, rejected
 	case err != nil:
+		outcome = "error"
 		return Tokens{}, err
 	case reused:
+		outcome = "reuse"
 		s.revoked.Add(sess.ID, now)
 		s.log.Warn("accounts: a spent refresh token was presented again; session revoked",
 			"session", sess.ID, "account", sess.AccountID, "ip", r.IP)
 		return Tokens{}, rejected
+	case retry:
+		outcome = "retry"
 	}
 	return s.tokens(acct, sess, next, now)
 }
