@@ -56,8 +56,14 @@ func (a *Attacker) Close() {
 // Cancelling ctx stops the step early; the partial result is then returned
 // together with ctx's error.
 func (a *Attacker) Step(ctx context.Context, tr vegeta.Targeter, rate int, d time.Duration) (StepResult, error) {
+	s, _, err := a.measure(ctx, tr, rate, d)
+	return s, err
+}
+
+// measure is Step that also returns every latency of the step, sorted.
+func (a *Attacker) measure(ctx context.Context, tr vegeta.Targeter, rate int, d time.Duration) (StepResult, []time.Duration, error) {
 	if rate <= 0 || d <= 0 {
-		return StepResult{}, fmt.Errorf("load: step needs a positive rate and duration, got %d/s for %s", rate, d)
+		return StepResult{}, nil, fmt.Errorf("load: step needs a positive rate and duration, got %d/s for %s", rate, d)
 	}
 	atk := vegeta.NewAttacker(
 		vegeta.Client(a.client),
@@ -92,11 +98,55 @@ func (a *Attacker) Step(ctx context.Context, tr vegeta.Targeter, rate int, d tim
 		Throughput: m.Throughput,
 		Max:        m.Latencies.Max,
 	}
+	if len(m.StatusCodes) > 0 {
+		s.StatusCodes = m.StatusCodes
+	}
 	if len(m.Errors) > 0 {
 		s.ErrorSamples = m.Errors[:min(len(m.Errors), 3)]
 	}
 	s.P50, s.P99, s.P999 = quantiles(lat)
-	return s, ctx.Err()
+	return s, lat, ctx.Err()
+}
+
+// mergeSteps pools steps at the same rate (with their latencies, lats[i]
+// belonging to steps[i]) into one result, with exact quantiles over every
+// latency.
+func mergeSteps(steps []StepResult, lats [][]time.Duration) StepResult {
+	if len(steps) == 0 {
+		return StepResult{}
+	}
+	m := StepResult{Rate: steps[0].Rate}
+	var (
+		all    []time.Duration
+		served float64 // successful requests, from each step's throughput
+	)
+	for i, s := range steps {
+		m.Duration += s.Duration
+		m.Requests += s.Requests
+		m.Errors += s.Errors
+		m.Max = max(m.Max, s.Max)
+		served += s.Throughput * s.Duration.Seconds()
+		for code, n := range s.StatusCodes {
+			if m.StatusCodes == nil {
+				m.StatusCodes = map[string]int{}
+			}
+			m.StatusCodes[code] += n
+		}
+		for _, e := range s.ErrorSamples {
+			if len(m.ErrorSamples) < 3 && !slices.Contains(m.ErrorSamples, e) {
+				m.ErrorSamples = append(m.ErrorSamples, e)
+			}
+		}
+		if i < len(lats) {
+			all = append(all, lats[i]...)
+		}
+	}
+	if secs := m.Duration.Seconds(); secs > 0 {
+		m.SentRate = float64(m.Requests) / secs
+		m.Throughput = served / secs
+	}
+	m.P50, m.P99, m.P999 = quantiles(all)
+	return m
 }
 
 // quantiles returns the exact p50, p99 and p99.9 (nearest-rank) of lat,

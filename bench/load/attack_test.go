@@ -67,6 +67,9 @@ func TestStepCountsErrors(t *testing.T) {
 	if s.Requests == 0 || s.Errors != s.Requests || len(s.ErrorSamples) == 0 {
 		t.Errorf("404s: %d errors of %d, samples %v; want all failed", s.Errors, s.Requests, s.ErrorSamples)
 	}
+	if len(s.StatusCodes) != 1 || s.StatusCodes["404"] != int(s.Requests) {
+		t.Errorf("status codes %v, want %d × 404", s.StatusCodes, s.Requests)
+	}
 	if _, err := atk.Step(context.Background(), StaticTargeter(base), 0, time.Second); err == nil {
 		t.Error("Step accepted a zero rate")
 	}

@@ -31,6 +31,7 @@ func DefaultConfig() Config {
 			Criteria:   DefaultCriteria(),
 		},
 		Attack:  DefaultAttackConfig(),
+		Storm:   DefaultStormConfig(),
 		DB:      DBSQLite,
 		PGURL:   DefaultPGURL,
 		PGBench: DefaultPGBenchConfig(),
@@ -48,7 +49,6 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DB, "db", c.DB, "engine Basalt runs on: "+DBSQLite+" (a fresh data directory) or "+DBPostgres+" (a fresh database created through -pg-url, dropped at the end)")
 	fs.StringVar(&c.PGURL, "pg-url", c.PGURL, "with -db "+DBPostgres+": URL of an existing PostgreSQL database used to create and drop the bench's databases")
 	fs.StringVar(&c.PGBench.Path, "pgbench", c.PGBench.Path, "with -db "+DBPostgres+": pgbench binary for the database's own ceiling (default: from PATH or /usr/lib/postgresql/*/bin; "+PGBenchOff+" skips it)")
-	fs.StringVar(&c.Token, "token", c.Token, "bearer token (access token or API key) sent to Basalt")
 	fs.Func("scenarios", "comma-separated scenarios (default "+strings.Join(c.Scenarios, ",")+")", func(s string) error {
 		c.Scenarios = nil
 		for _, name := range strings.Split(s, ",") {
@@ -86,16 +86,26 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Uint64Var(&c.Attack.MaxWorkers, "max-workers", c.Attack.MaxWorkers, "most vegeta workers (and connections) per step")
 	fs.DurationVar(&c.Attack.Timeout, "timeout", c.Attack.Timeout, "per-request timeout")
 
+	fs.IntVar(&c.Storm.GetRate, "storm-get-rate", c.Storm.GetRate, "login-storm: GET-by-id rate of both phases (req/s); 0 means half of get's highest sustained rate in the same run")
+	fs.IntVar(&c.Storm.LoginRate, "storm-rate", c.Storm.LoginRate, "login-storm: wrong-password logins per second during the storm phases (each is a full password hash)")
+	fs.DurationVar(&c.Storm.Step, "storm-step", c.Storm.Step, "login-storm: duration of each phase (without, then with the storm)")
+	fs.IntVar(&c.Storm.Rounds, "storm-rounds", c.Storm.Rounds, "login-storm: rounds of a phase without and a phase with the storm; latencies are pooled per kind of phase")
+	fs.Float64Var(&c.Storm.MaxP99Ratio, "max-ratio-login-storm", c.Storm.MaxP99Ratio, "login-storm: largest GET p99 with the storm, as a multiple of the p99 without, for PASS (0 disables)")
+
 	if c.Thresholds == nil {
 		c.Thresholds = map[string]float64{}
 	}
 	sqlite, postgres := DefaultThresholdsFor(DBSQLite), DefaultThresholdsFor(DBPostgres)
 	for _, name := range AllScenarios() {
-		if name == ScenarioHello {
+		if name == ScenarioHello || name == ScenarioLoginStorm {
 			continue
 		}
-		fs.Func("min-ratio-"+name, fmt.Sprintf("least max rate of %s relative to hello for PASS (default %g with -db %s, %g with -db %s; 0 disables)",
-			name, sqlite[name], DBSQLite, postgres[name], DBPostgres),
+		base := BaselineOf(name)
+		if base == "" {
+			base = ScenarioHello
+		}
+		fs.Func("min-ratio-"+name, fmt.Sprintf("least max rate of %s relative to %s for PASS (default %g with -db %s, %g with -db %s; 0 disables)",
+			name, base, sqlite[name], DBSQLite, postgres[name], DBPostgres),
 			func(s string) error {
 				var v float64
 				if _, err := fmt.Sscan(s, &v); err != nil {

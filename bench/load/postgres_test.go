@@ -43,13 +43,14 @@ func TestFlagDefaultsPerMode(t *testing.T) {
 		db   string
 		want map[string]float64
 	}{
-		{nil, DBSQLite, map[string]float64{ScenarioGet: 0.25, ScenarioList: 0.11, ScenarioCreate: 0.14}},
-		{[]string{"-db", "sqlite"}, DBSQLite, map[string]float64{ScenarioGet: 0.25, ScenarioList: 0.11, ScenarioCreate: 0.14}},
-		{[]string{"-db", "postgres"}, DBPostgres, map[string]float64{ScenarioGet: 0.12, ScenarioList: 0.06, ScenarioCreate: 0.08}},
+		{nil, DBSQLite, map[string]float64{ScenarioGet: 0.25, ScenarioGetAuth: 0.9, ScenarioList: 0.11, ScenarioCreate: 0.14}},
+		{[]string{"-db", "sqlite"}, DBSQLite, map[string]float64{ScenarioGet: 0.25, ScenarioGetAuth: 0.9, ScenarioList: 0.11, ScenarioCreate: 0.14}},
+		{[]string{"-db", "postgres"}, DBPostgres, map[string]float64{ScenarioGet: 0.12, ScenarioGetAuth: 0.9, ScenarioList: 0.06, ScenarioCreate: 0.08}},
 		// An explicit threshold wins whatever the flag order.
-		{[]string{"-min-ratio-get", "0.2", "-db", "postgres"}, DBPostgres, map[string]float64{ScenarioGet: 0.2, ScenarioList: 0.06, ScenarioCreate: 0.08}},
-		{[]string{"-db", "postgres", "-min-ratio-create", "0"}, DBPostgres, map[string]float64{ScenarioGet: 0.12, ScenarioList: 0.06, ScenarioCreate: 0}},
-		{[]string{"-min-ratio-list", "0.5"}, DBSQLite, map[string]float64{ScenarioGet: 0.25, ScenarioList: 0.5, ScenarioCreate: 0.14}},
+		{[]string{"-min-ratio-get", "0.2", "-db", "postgres"}, DBPostgres, map[string]float64{ScenarioGet: 0.2, ScenarioGetAuth: 0.9, ScenarioList: 0.06, ScenarioCreate: 0.08}},
+		{[]string{"-db", "postgres", "-min-ratio-create", "0"}, DBPostgres, map[string]float64{ScenarioGet: 0.12, ScenarioGetAuth: 0.9, ScenarioList: 0.06, ScenarioCreate: 0}},
+		{[]string{"-min-ratio-list", "0.5"}, DBSQLite, map[string]float64{ScenarioGet: 0.25, ScenarioGetAuth: 0.9, ScenarioList: 0.5, ScenarioCreate: 0.14}},
+		{[]string{"-min-ratio-get-auth", "0.95", "-db", "postgres"}, DBPostgres, map[string]float64{ScenarioGet: 0.12, ScenarioGetAuth: 0.95, ScenarioList: 0.06, ScenarioCreate: 0.08}},
 	}
 	for _, tt := range tests {
 		cfg := parseFlags(t, tt.args...)

@@ -127,8 +127,18 @@ type ScenarioReport struct {
 	MaxRate int `json:"maxRate"`
 	// Ratio is MaxRate over the hello reference's; 0 when unknown.
 	Ratio float64 `json:"ratio"`
-	// Threshold is the least Ratio that passes; 0 means no threshold.
+	// Baseline names the scenario whose rate Threshold is relative to
+	// (see BaselineOf); empty means the reference.
+	Baseline string `json:"baseline,omitempty"`
+	// BaselineRatio is MaxRate over Baseline's; 0 when unknown or when
+	// there is no Baseline.
+	BaselineRatio float64 `json:"baselineRatio,omitempty"`
+	// Threshold is the least Ratio (or BaselineRatio, with a Baseline) that
+	// passes; 0 means no threshold.
 	Threshold float64 `json:"threshold"`
+	// Storm is the outcome of the login-storm scenario, which has no rate
+	// search and decides its verdict on its own threshold.
+	Storm *StormReport `json:"storm,omitempty"`
 	// Verdict is one of the Verdict constants.
 	Verdict string `json:"verdict"`
 	// Notes explain anything that qualifies the numbers.
@@ -159,11 +169,24 @@ type Report struct {
 	Notes []string `json:"notes,omitempty"`
 }
 
-// Evaluate fills in every scenario's MaxRate, Ratio and Verdict.
-// thresholds maps scenario names to their least ratio to the reference;
-// a passing scenario also needs its p99 below r.Criteria.MaxP99.
+// BaselineOf names the scenario whose highest sustained rate the threshold
+// of scenario is relative to: get for get-auth (the same request without
+// authentication), "" (the reference) for the others.
+func BaselineOf(scenario string) string {
+	if scenario == ScenarioGetAuth {
+		return ScenarioGet
+	}
+	return ""
+}
+
+// Evaluate fills in every scenario's MaxRate, Ratio, BaselineRatio and
+// Verdict. thresholds maps scenario names to their least ratio to the
+// reference, or to their baseline (BaselineOf); a passing scenario also
+// needs its p99 below r.Criteria.MaxP99. The login storm is judged on its
+// own threshold (StormReport).
 func (r *Report) Evaluate(thresholds map[string]float64) {
 	ref := 0
+	rates := map[string]int{}
 	for i := range r.Scenarios {
 		s := &r.Scenarios[i]
 		s.MaxRate = 0
@@ -173,6 +196,7 @@ func (r *Report) Evaluate(thresholds map[string]float64) {
 		if s.Name == r.Reference {
 			ref = s.MaxRate
 		}
+		rates[s.Name] = s.MaxRate
 	}
 	if ref > 0 {
 		for _, s := range r.Scenarios {
@@ -199,14 +223,32 @@ func (r *Report) Evaluate(thresholds map[string]float64) {
 		if ref > 0 {
 			s.Ratio = float64(s.MaxRate) / float64(ref)
 		}
+		s.Baseline, s.BaselineRatio = BaselineOf(s.Name), 0
+		if base := rates[s.Baseline]; s.Baseline != "" && base > 0 {
+			s.BaselineRatio = float64(s.MaxRate) / float64(base)
+		}
 		switch {
 		case s.Name == r.Reference:
 			s.Verdict = VerdictReference
+		case s.Storm != nil:
+			s.Threshold = 0
+			var notes []string
+			s.Verdict, notes = s.Storm.evaluate(r.Criteria)
+			for _, n := range notes {
+				s.Notes = appendOnce(s.Notes, n)
+			}
 		case s.Threshold == 0:
 			s.Verdict = VerdictNone
+		case s.Baseline != "":
+			s.Verdict = VerdictFail
+			if rates[s.Baseline] == 0 {
+				s.Notes = appendOnce(s.Notes, "no "+s.Baseline+" rate in this run to compare with")
+			} else if s.Search.Best != nil && s.BaselineRatio >= s.Threshold && s.Search.Best.P99 < r.Criteria.MaxP99 {
+				s.Verdict = VerdictPass
+			}
 		case ref == 0:
 			s.Verdict = VerdictFail
-			s.Notes = append(s.Notes, "no reference rate to compare with")
+			s.Notes = appendOnce(s.Notes, "no reference rate to compare with")
 		case s.Search.Best != nil && s.Ratio >= s.Threshold && s.Search.Best.P99 < r.Criteria.MaxP99:
 			s.Verdict = VerdictPass
 		default:
@@ -261,7 +303,12 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 	}
 	b.WriteString("| scenario | max sustained req/s | p50 | p99 | p99.9 | errors | vs " + r.Reference + " | target | result |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|:---:|\n")
+	var after []string // lines after the table
 	for _, s := range r.Scenarios {
+		if s.Storm != nil {
+			after = append(after, s.Storm.markdown(s.Verdict))
+			continue
+		}
 		rate, p50, p99, p999, errs := "none", "—", "—", "—", "—"
 		if best := s.Search.Best; best != nil {
 			rate = thousands(int64(best.Rate))
@@ -274,9 +321,18 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 		}
 		if s.Threshold > 0 {
 			target = "≥ " + percent(s.Threshold)
+			if s.Baseline != "" {
+				target += " of " + s.Baseline
+			}
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			s.Name, rate, p50, p99, p999, errs, ratio, target, s.Verdict)
+		if line := baselineLine(s, r.Scenarios); line != "" {
+			after = append(after, line)
+		}
+	}
+	for _, line := range after {
+		b.WriteString("\n" + line + "\n")
 	}
 	if line := r.PGBench.markdown(r.Scenarios); line != "" {
 		b.WriteString("\n" + line + "\n")
@@ -301,6 +357,25 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 		return fmt.Errorf("load: write Markdown report: %w", err)
 	}
 	return nil
+}
+
+// baselineLine is the report's line comparing s with its baseline
+// scenario, e.g. "get-auth: 25,600 req/s, 94.1 % of get (27,200 req/s) in
+// this run (target ≥ 90 %): PASS."; "" without a baseline.
+func baselineLine(s ScenarioReport, all []ScenarioReport) string {
+	if s.Baseline == "" {
+		return ""
+	}
+	idx := slices.IndexFunc(all, func(o ScenarioReport) bool { return o.Name == s.Baseline })
+	if idx < 0 || all[idx].MaxRate == 0 || s.MaxRate == 0 {
+		return fmt.Sprintf("%s: not compared with %s (no sustained rate for both in this run): %s.", s.Name, s.Baseline, s.Verdict)
+	}
+	target := "no target"
+	if s.Threshold > 0 {
+		target = "target ≥ " + percent(s.Threshold)
+	}
+	return fmt.Sprintf("%s: %s req/s, **%s of %s** (%s req/s) in this run (%s): %s.",
+		s.Name, thousands(int64(s.MaxRate)), percent(s.BaselineRatio), s.Baseline, thousands(int64(all[idx].MaxRate)), target, s.Verdict)
 }
 
 // markdown is the report's line about PostgreSQL's own ceiling; "" for a

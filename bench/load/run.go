@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,22 +18,26 @@ import (
 
 // The scenario names.
 const (
-	ScenarioHello  = "hello"
-	ScenarioGet    = "get"
-	ScenarioList   = "list"
-	ScenarioCreate = "create"
+	ScenarioHello      = "hello"
+	ScenarioGet        = "get"
+	ScenarioGetAuth    = "get-auth"
+	ScenarioList       = "list"
+	ScenarioLoginStorm = "login-storm"
+	ScenarioCreate     = "create"
 )
 
 // AllScenarios lists the scenarios in the order a run performs them: the
-// reference first, writes last (they grow the collection).
+// reference first, get before the scenarios compared with it, writes last
+// (they grow the collection).
 func AllScenarios() []string {
-	return []string{ScenarioHello, ScenarioGet, ScenarioList, ScenarioCreate}
+	return []string{ScenarioHello, ScenarioGet, ScenarioGetAuth, ScenarioList, ScenarioLoginStorm, ScenarioCreate}
 }
 
-// DefaultThresholds are the least ratios to hello that Basalt's acceptance
-// criteria require.
+// DefaultThresholds are the least ratios to hello (to get, for get-auth:
+// see BaselineOf) that Basalt's acceptance criteria require on SQLite.
+// The login storm has its own threshold (StormConfig.MaxP99Ratio).
 func DefaultThresholds() map[string]float64 {
-	return map[string]float64{ScenarioGet: 0.25, ScenarioList: 0.11, ScenarioCreate: 0.14}
+	return map[string]float64{ScenarioGet: 0.25, ScenarioGetAuth: 0.90, ScenarioList: 0.11, ScenarioCreate: 0.14}
 }
 
 // Config is everything a run needs.
@@ -43,10 +48,9 @@ type Config struct {
 	HelloCommand []string
 	// BasaltPath is the basalt binary; empty runs the hello reference only.
 	BasaltPath string
-	// BasaltArgs are extra arguments after "serve --addr … --data-dir …".
+	// BasaltArgs are extra arguments after "serve --addr … --data-dir …"
+	// and the run's own (see Run); they win over the run's own.
 	BasaltArgs []string
-	// Token, when set, is sent to Basalt as a bearer token.
-	Token string
 	// WorkDir holds the data directory and server logs; empty means a new
 	// temporary directory, removed at the end unless KeepWorkDir.
 	WorkDir     string
@@ -64,6 +68,8 @@ type Config struct {
 	Search SearchConfig
 	// Attack tunes the load generator.
 	Attack AttackConfig
+	// Storm shapes the login-storm scenario.
+	Storm StormConfig
 	// DB is the engine Basalt runs on: DBSQLite (a fresh data directory) or
 	// DBPostgres (a fresh database created through PGURL, dropped at the end).
 	DB string
@@ -71,8 +77,8 @@ type Config struct {
 	PGURL string
 	// PGBench shapes postgres mode's measurement of PostgreSQL itself.
 	PGBench PGBenchConfig
-	// Thresholds are the least ratios to hello, per scenario, that override
-	// the engine's defaults (DefaultThresholdsFor).
+	// Thresholds are the least ratios to hello (to get, for get-auth), per
+	// scenario, that override the engine's defaults (DefaultThresholdsFor).
 	Thresholds map[string]float64
 	// Log receives progress lines.
 	Log io.Writer
@@ -102,6 +108,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("load: need positive max duration and max requests (got %s, %d)", c.MaxDuration, c.MaxRequests)
 	case c.Attack.Workers < 1 || c.Attack.MaxWorkers < c.Attack.Workers || c.Attack.Timeout <= 0:
 		return fmt.Errorf("load: need 1 ≤ workers ≤ max workers and a positive timeout (got %d, %d, %s)", c.Attack.Workers, c.Attack.MaxWorkers, c.Attack.Timeout)
+	}
+	if slices.Contains(c.Scenarios, ScenarioLoginStorm) {
+		if err := c.Storm.Validate(); err != nil {
+			return err
+		}
+		if c.Storm.GetRate == 0 && !slices.Contains(c.Scenarios, ScenarioGet) {
+			return fmt.Errorf("load: scenario %s needs scenario %s in the same run (its GET rate is half of get's) or -storm-get-rate", ScenarioLoginStorm, ScenarioGet)
+		}
 	}
 	switch c.DB {
 	case DBSQLite:
@@ -182,17 +196,26 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 		logf("postgres: %s at %s", pgVersion, RedactURL(cfg.PGURL))
 	}
 
-	left := len(cfg.Scenarios)
-	runOne := func(name string, tr vegeta.Targeter) error {
+	left := 0 // scenarios still to run, each named once
+	for _, s := range AllScenarios() {
+		if slices.Contains(cfg.Scenarios, s) {
+			left++
+		}
+	}
+	// runOne runs one scenario within its share of what is left of the
+	// budget and adds its report.
+	runOne := func(name string, measure func(share *Budget) ScenarioReport) error {
 		share := budget.Split(left)
 		defer budget.Return(share)
 		left--
-		sr := runScenario(ctx, cfg, share, name, tr, logf)
-		rep.Scenarios = append(rep.Scenarios, sr)
+		rep.Scenarios = append(rep.Scenarios, measure(share))
 		if ctx.Err() != nil {
 			return fmt.Errorf("load: scenario %s: %w", name, ctx.Err())
 		}
 		return nil
+	}
+	search := func(name string, sc SearchConfig, tr vegeta.Targeter) func(*Budget) ScenarioReport {
+		return func(share *Budget) ScenarioReport { return runScenario(ctx, cfg, sc, share, name, tr, logf) }
 	}
 
 	if slices.Contains(cfg.Scenarios, ScenarioHello) {
@@ -203,15 +226,17 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 			},
 			ReadyPath: "/readyz", ReadyTimeout: 30 * time.Second,
 		}, filepath.Join(dir, "hello.log"), logf, func(p *Process) error {
-			return runOne(ScenarioHello, StaticTargeter(p.BaseURL+"/hello"))
+			return runOne(ScenarioHello, search(ScenarioHello, cfg.Search, StaticTargeter(p.BaseURL+"/hello")))
 		}); err != nil {
 			return rep, err
 		}
 	}
 
+	// The Basalt scenarios, in the order of AllScenarios whatever the
+	// order asked for: get-auth and login-storm build on get's rate.
 	var basaltScenarios []string
-	for _, s := range cfg.Scenarios {
-		if s != ScenarioHello {
+	for _, s := range AllScenarios() {
+		if s != ScenarioHello && slices.Contains(cfg.Scenarios, s) {
 			basaltScenarios = append(basaltScenarios, s)
 		}
 	}
@@ -220,7 +245,7 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 		return rep, nil
 	}
 	dataDir := filepath.Join(dir, "data")
-	serveArgs := []string{"--data-dir", dataDir}
+	storageArgs := []string{"--data-dir", dataDir}
 	rep.Engine = "SQLite (embedded, a fresh data directory)"
 	if cfg.DB == DBPostgres {
 		name, err := NewDatabaseName("")
@@ -242,35 +267,85 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 				logf("postgres: dropped database %s", name)
 			}
 		}()
-		serveArgs = append(serveArgs, "--db", dbURL)
+		storageArgs = append(storageArgs, "--db", dbURL)
 		rep.Engine = fmt.Sprintf("PostgreSQL %s (a fresh database on %s, dropped at the end)", pgVersion, pgHost(cfg.PGURL))
 	}
+	runArgs := basaltRunArgs(cfg)
+	runNote := "Basalt ran with `" + strings.Join(runArgs, " ") + "`" + runArgsWhy(cfg)
+	if len(cfg.BasaltArgs) > 0 {
+		runNote += ", then `" + QuoteCommand(cfg.BasaltArgs) + "` (-basalt-arg, which wins)"
+	}
+	rep.Notes = append(rep.Notes, runNote)
 	err = withServer(ctx, ProcessSpec{
 		Name: "basalt", Path: cfg.BasaltPath,
 		Args: func(addr string) []string {
-			return append(append([]string{"serve", "--addr", addr}, serveArgs...), cfg.BasaltArgs...)
+			args := append([]string{"serve", "--addr", addr}, storageArgs...)
+			return append(append(args, runArgs...), cfg.BasaltArgs...)
 		},
 		ReadyPath: "/readyz", ReadyTimeout: 60 * time.Second,
 	}, filepath.Join(dir, "basalt.log"), logf, func(p *Process) error {
-		ids, err := seed(ctx, cfg, p.BaseURL, &rep, logf)
+		fx, err := setUp(ctx, cfg, p.BaseURL, storageArgs, slices.Contains(basaltScenarios, ScenarioGetAuth), &rep, logf)
 		if err != nil {
 			return err
 		}
-		rep.Docs = len(ids)
+		rep.Docs = len(fx.ids)
 		for _, name := range basaltScenarios {
-			var tr vegeta.Targeter
+			var measure func(*Budget) ScenarioReport
 			switch name {
 			case ScenarioGet:
-				tr, err = GetTargeter(p.BaseURL, cfg.Token, ids)
+				tr, err := GetTargeter(p.BaseURL, Collection, "", fx.ids)
+				if err != nil {
+					return err
+				}
+				measure = search(name, cfg.Search, tr)
+			case ScenarioGetAuth:
+				tr, err := GetTargeter(p.BaseURL, OwnedCollection, fx.session.Token, fx.ownedIDs)
+				if err != nil {
+					return err
+				}
+				sc, note := getAuthSearch(cfg, rep.rate(ScenarioGet))
+				run := search(name, sc, tr)
+				measure = func(share *Budget) ScenarioReport {
+					sr := run(share)
+					if note != "" {
+						sr.Notes = append(sr.Notes, note)
+					}
+					return sr
+				}
 			case ScenarioList:
-				tr, err = ListTargeter(p.BaseURL, cfg.Token)
+				tr, err := ListTargeter(p.BaseURL)
+				if err != nil {
+					return err
+				}
+				measure = search(name, cfg.Search, tr)
+			case ScenarioLoginStorm:
+				getTr, err := GetTargeter(p.BaseURL, Collection, "", fx.ids)
+				if err != nil {
+					return err
+				}
+				loginTr, err := LoginTargeter(p.BaseURL, fx.user.WrongPassword())
+				if err != nil {
+					return err
+				}
+				measure = func(share *Budget) ScenarioReport {
+					getRate := cfg.Storm.GetRate
+					if getRate == 0 {
+						getRate = rep.rate(ScenarioGet) / 2
+					}
+					if getRate < 1 {
+						return ScenarioReport{Name: name, Storm: &StormReport{LoginRate: cfg.Storm.LoginRate, Step: cfg.Storm.Step, MaxP99Ratio: cfg.Storm.MaxP99Ratio},
+							Err: "no GET rate: get sustained no rate in this run (set -storm-get-rate)"}
+					}
+					return runStorm(ctx, cfg, share, getRate, getTr, loginTr, logf)
+				}
 			case ScenarioCreate:
-				tr, err = CreateTargeter(p.BaseURL, cfg.Token, cfg.Seed+1, 4096)
+				tr, err := CreateTargeter(p.BaseURL, cfg.Seed+1, 4096)
+				if err != nil {
+					return err
+				}
+				measure = search(name, cfg.Search, tr)
 			}
-			if err != nil {
-				return err
-			}
-			if err := runOne(name, tr); err != nil {
+			if err := runOne(name, measure); err != nil {
 				return err
 			}
 		}
@@ -281,6 +356,144 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 		rep.PGBench = &pg
 	}
 	return rep, err
+}
+
+// rate is the highest sustained rate of scenario so far; 0 when it did not
+// run or sustained none.
+func (r *Report) rate(scenario string) int {
+	for _, s := range r.Scenarios {
+		if s.Name == scenario && s.Search.Best != nil {
+			return s.Search.Best.Rate
+		}
+	}
+	return 0
+}
+
+// getAuthSearch is the rate search of get-auth: when get sustained
+// getRate in this run, it starts at the target fraction of getRate, so
+// that the very rate the target asks for is tried (with its retries)
+// rather than only approached by doubling. The note says so.
+func getAuthSearch(cfg Config, getRate int) (SearchConfig, string) {
+	sc := cfg.Search
+	th := cfg.EffectiveThresholds()[ScenarioGetAuth]
+	if getRate <= 0 || th <= 0 {
+		return sc, ""
+	}
+	sc.StartRate = min(max(int(math.Ceil(th*float64(getRate))), sc.MinRate), sc.MaxRate)
+	return sc, fmt.Sprintf("the search started at %s req/s (%s of get's rate), so that the target rate itself was tried",
+		thousands(int64(sc.StartRate)), percent(th))
+}
+
+// accessTTLMargin is how much longer than the run an access token lives.
+const accessTTLMargin = 5 * time.Minute
+
+// AccessTTL is the access-token lifetime a run gives Basalt: the run's cap
+// plus accessTTLMargin, in whole minutes, at least Basalt's default of 10
+// minutes and at most its limit of 24 hours. The tokens of a run are then
+// never refused for their age.
+func AccessTTL(maxDuration time.Duration) time.Duration {
+	ttl := (maxDuration + accessTTLMargin + time.Minute - 1).Truncate(time.Minute)
+	return min(max(ttl, 10*time.Minute), 24*time.Hour)
+}
+
+// basaltRunArgs are the arguments a run adds to `basalt serve` (before
+// cfg.BasaltArgs): a token lifetime longer than the run, and with the
+// login storm, loosened login throttling (StormBasaltArgs).
+func basaltRunArgs(cfg Config) []string {
+	args := []string{"--auth-access-ttl=" + AccessTTL(cfg.MaxDuration).String()}
+	if slices.Contains(cfg.Scenarios, ScenarioLoginStorm) {
+		args = append(args, StormBasaltArgs()...)
+	}
+	return args
+}
+
+// runArgsWhy explains basaltRunArgs in the report.
+func runArgsWhy(cfg Config) string {
+	why := ": access tokens outlive the run"
+	if slices.Contains(cfg.Scenarios, ScenarioLoginStorm) {
+		why += ", and login throttling is loosened so that every storm login is hashed"
+	}
+	return why
+}
+
+// fixture is what the scenarios need from the set-up.
+type fixture struct {
+	// user is the bench user, session its login.
+	user    Account
+	session Session
+	// ids are the documents of Collection, ownedIDs those of
+	// OwnedCollection (only with get-auth), in creation order.
+	ids, ownedIDs []string
+}
+
+// setUp prepares a fresh Basalt at baseURL for the scenarios: it creates
+// the admin (`basalt admin create` on storageArgs) and logs in as admin;
+// creates Collection, open to everyone, and with owned OwnedCollection,
+// whose rules let only a document's owner in; signs up and logs in the
+// bench user; and seeds cfg.Docs identical documents into each collection
+// (owner: the bench user), as admin through POST /v1/batch.
+func setUp(ctx context.Context, cfg Config, baseURL string, storageArgs []string, owned bool, rep *Report, logf func(string, ...any)) (fixture, error) {
+	var fx fixture
+	tr := &http.Transport{MaxIdleConnsPerHost: cfg.SeedWorkers, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	c := Client{BaseURL: baseURL, HTTP: &http.Client{Transport: tr, Timeout: time.Minute}}
+
+	admin, err := NewAccount("admin")
+	if err != nil {
+		return fx, err
+	}
+	if err := CreateAdmin(ctx, cfg.BasaltPath, storageArgs, admin); err != nil {
+		return fx, err
+	}
+	adminSession, err := c.Login(ctx, admin)
+	if err != nil {
+		return fx, err
+	}
+	logf("set-up: admin %s created (basalt admin create) and logged in", admin.Email)
+
+	collections := []struct{ name, rule string }{{Collection, ""}}
+	if owned {
+		collections = append(collections, struct{ name, rule string }{OwnedCollection, OwnerRule})
+	}
+	for _, col := range collections {
+		spec, err := CollectionSpec(col.name, col.rule)
+		if err != nil {
+			return fx, err
+		}
+		if err := c.CreateCollection(ctx, adminSession.Token, spec); err != nil {
+			return fx, err
+		}
+		logf("set-up: collection %s created, every rule %q", col.name, col.rule)
+	}
+
+	if fx.user, err = NewAccount("user"); err != nil {
+		return fx, err
+	}
+	if err := c.SignUp(ctx, fx.user); err != nil {
+		return fx, err
+	}
+	if fx.session, err = c.Login(ctx, fx.user); err != nil {
+		return fx, err
+	}
+	logf("set-up: user %s (account %s) signed up and logged in; access token valid until %s",
+		fx.user.Email, fx.session.AccountID, fx.session.Expires.UTC().Format(time.RFC3339))
+	if end, ok := ctx.Deadline(); ok && owned && fx.session.Expires.Before(end) {
+		return fx, fmt.Errorf("load: the bench user's access token expires at %s, before the run may end (%s): give Basalt an --auth-access-ttl of at least %s or lower -max-duration",
+			fx.session.Expires.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339), AccessTTL(cfg.MaxDuration))
+	}
+
+	for _, col := range collections {
+		ids, err := seed(ctx, cfg, c, adminSession.Token, col.name, fx.session.AccountID, rep, logf)
+		if err != nil {
+			return fx, err
+		}
+		if col.name == Collection {
+			fx.ids = ids
+		} else {
+			fx.ownedIDs = ids
+		}
+	}
+	return fx, nil
 }
 
 // pgHost is the host:port of a postgres:// URL.
@@ -314,20 +527,16 @@ func withServer(ctx context.Context, spec ProcessSpec, logPath string, logf func
 	return use(p)
 }
 
-// seed creates the bench collection and its documents.
-func seed(ctx context.Context, cfg Config, baseURL string, rep *Report, logf func(string, ...any)) ([]string, error) {
-	tr := &http.Transport{MaxIdleConnsPerHost: cfg.SeedWorkers, DisableCompression: true}
-	defer tr.CloseIdleConnections()
-	s := Seeder{BaseURL: baseURL, Token: cfg.Token, Client: &http.Client{Transport: tr, Timeout: time.Minute}}
-	if err := s.CreateCollection(ctx); err != nil {
-		return nil, err
-	}
+// seed fills collection with cfg.Docs documents drawn from cfg.Seed (so
+// every collection gets the same ones), each owned by owner.
+func seed(ctx context.Context, cfg Config, c Client, token, collection, owner string, rep *Report, logf func(string, ...any)) ([]string, error) {
 	start := time.Now()
 	every := max(cfg.Docs/10, 1)
 	next := every
-	ids, err := s.Seed(ctx, cfg.Docs, cfg.BatchSize, cfg.SeedWorkers, cfg.Seed, func(done int) {
+	spec := SeedSpec{Collection: collection, Owner: owner, Docs: cfg.Docs, BatchSize: cfg.BatchSize, Workers: cfg.SeedWorkers, Seed: cfg.Seed}
+	ids, err := c.Seed(ctx, token, spec, func(done int) {
 		if done >= next {
-			logf("seed: %d/%d documents (%.0f/s)", done, cfg.Docs, float64(done)/time.Since(start).Seconds())
+			logf("seed: %s %d/%d documents (%.0f/s)", collection, done, cfg.Docs, float64(done)/time.Since(start).Seconds())
 			next += every
 		}
 	})
@@ -335,7 +544,7 @@ func seed(ctx context.Context, cfg Config, baseURL string, rep *Report, logf fun
 		return nil, err
 	}
 	took := time.Since(start)
-	rep.Notes = append(rep.Notes, fmt.Sprintf("seeded %s documents in batches of %d (%d concurrent) in %s (%.0f documents/s)",
-		thousands(int64(len(ids))), cfg.BatchSize, cfg.SeedWorkers, took.Round(100*time.Millisecond), float64(len(ids))/took.Seconds()))
+	rep.Notes = append(rep.Notes, fmt.Sprintf("seeded %s documents into %s in batches of %d (%d concurrent) in %s (%.0f documents/s)",
+		thousands(int64(len(ids))), collection, cfg.BatchSize, cfg.SeedWorkers, took.Round(100*time.Millisecond), float64(len(ids))/took.Seconds()))
 	return ids, nil
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -80,6 +82,8 @@ func testConfig(t *testing.T) Config {
 	// A race-instrumented binary on a shared machine is slow; the point here
 	// is the plumbing, not the numbers.
 	cfg.Search.Criteria.MaxP99 = time.Second
+	cfg.Storm.Step = 200 * time.Millisecond
+	cfg.Storm.MaxP99Ratio = 1000
 	return cfg
 }
 
@@ -87,33 +91,130 @@ func TestRunEndToEnd(t *testing.T) {
 	cfg := testConfig(t)
 	var log bytes.Buffer
 	cfg.Log = &log
+	// Asked for in another order, run in AllScenarios' order.
+	cfg.Scenarios = []string{ScenarioCreate, ScenarioLoginStorm, ScenarioGetAuth, ScenarioList, ScenarioGet, ScenarioHello}
 	rep, err := Run(context.Background(), cfg, CurrentEnvironment([]string{"basalt-bench"}))
 	if err != nil {
 		t.Fatalf("Run: %v\nlog:\n%s", err, log.String())
 	}
-	if rep.Docs != 250 || len(rep.Scenarios) != 4 {
+	if rep.Docs != 250 || len(rep.Scenarios) != len(AllScenarios()) {
 		t.Fatalf("docs %d, %d scenarios", rep.Docs, len(rep.Scenarios))
 	}
 	for i, s := range rep.Scenarios {
 		if s.Name != AllScenarios()[i] {
 			t.Errorf("scenario %d is %s, want %s", i, s.Name, AllScenarios()[i])
 		}
+		if s.Name == ScenarioLoginStorm {
+			continue
+		}
 		if s.Err != "" || s.Search.Best == nil || len(s.Search.Steps) < 2 || s.Verdict == "" {
 			t.Errorf("%s: err %q best %+v steps %d verdict %q", s.Name, s.Err, s.Search.Best, len(s.Search.Steps), s.Verdict)
 		}
+		// Every request was answered 2xx: get-auth read documents its
+		// user owns, with a token that had not expired.
+		for _, st := range s.Search.Steps {
+			if st.Errors > 0 {
+				t.Errorf("%s: step at %d/s had %d errors: %v", s.Name, st.Rate, st.Errors, st.ErrorSamples)
+			}
+		}
 	}
+	getRate := rep.rate(ScenarioGet)
+	ga := rep.Scenarios[2]
+	if ga.Baseline != ScenarioGet || ga.BaselineRatio != float64(ga.MaxRate)/float64(getRate) || ga.Threshold != 0.9 {
+		t.Errorf("get-auth: baseline %q ratio %v threshold %v (get %d/s)", ga.Baseline, ga.BaselineRatio, ga.Threshold, getRate)
+	}
+	if first := ga.Search.Steps[0].Rate; first != int(math.Ceil(0.9*float64(getRate))) || len(ga.Notes) == 0 {
+		t.Errorf("get-auth search started at %d/s (notes %q), want 90 %% of get's %d/s", first, ga.Notes, getRate)
+	}
+
+	storm := rep.Scenarios[4]
+	st := storm.Storm
+	if storm.Err != "" || st == nil || len(st.Rounds) != cfg.Storm.Rounds || storm.Verdict != VerdictPass {
+		t.Fatalf("login-storm: err %q verdict %s notes %q report %+v", storm.Err, storm.Verdict, storm.Notes, st)
+	}
+	if st.GetRate != getRate/2 || st.LoginRate != 20 || st.P99Ratio <= 0 {
+		t.Errorf("login-storm: GET %d/s (get %d/s), logins %d/s, p99 ratio %v", st.GetRate, getRate, st.LoginRate, st.P99Ratio)
+	}
+	// Every storm login reached the password check: the run loosened the throttles.
+	if n := st.Logins.Requests; n < 4 || st.Logins.StatusCodes["401"] != int(n) || len(st.Logins.StatusCodes) != 1 {
+		t.Errorf("storm logins %d, answers %v; want only 401s", n, st.Logins.StatusCodes)
+	}
+	if st.Quiet.Requests == 0 || st.Quiet.Requests+st.Storm.Requests != st.Rounds[0].Quiet.Requests+st.Rounds[1].Quiet.Requests+st.Rounds[0].Storm.Requests+st.Rounds[1].Storm.Requests {
+		t.Errorf("pooled phases %+v / %+v", st.Quiet, st.Storm)
+	}
+
 	var md bytes.Buffer
 	if err := rep.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| hello |", "| get |", "| list |", "| create |", "seeded 250 documents"} {
+	for _, want := range []string{"| hello |", "| get |", "| get-auth |", "≥ 90 % of get |", "| list |", "| create |",
+		"seeded 250 documents into bench ", "seeded 250 documents into bench_owned ", "--auth-access-ttl=10m0s --login-ip-burst=1000000 --login-email-burst=1000000",
+		"get-auth: ", " of get** (", "Login storm:", "| with storm |", "401 × ", "GET p99 with the storm is "} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, md.String())
 		}
 	}
+	if strings.Contains(md.String(), "| login-storm |") {
+		t.Errorf("the login storm has a row in the rate table:\n%s", md.String())
+	}
 	for _, f := range []string{"hello.log", "basalt.log"} {
 		if _, err := os.Stat(filepath.Join(cfg.WorkDir, f)); err != nil {
 			t.Errorf("server log: %v", err)
+		}
+	}
+	// The passwords of the run never reach its log or report.
+	for _, secret := range regexp.MustCompile(`[0-9a-f]{32}`).FindAllString(log.String()+md.String(), -1) {
+		t.Errorf("log or report holds something like a password: %s", secret)
+	}
+}
+
+// TestRunStormThrottled: with the throttle that Basalt would otherwise
+// apply (an explicit -basalt-arg wins over the run's own), most storm
+// logins are answered 429, and the storm does not count.
+func TestRunStormThrottled(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Scenarios = []string{ScenarioLoginStorm}
+	cfg.Storm.GetRate, cfg.Storm.Rounds = 20, 1
+	cfg.BasaltArgs = []string{"--login-ip-burst=5"} // three go to the set-up
+	var log bytes.Buffer
+	cfg.Log = &log
+	rep, err := Run(context.Background(), cfg, Environment{})
+	if err != nil {
+		t.Fatalf("Run: %v\nlog:\n%s", err, log.String())
+	}
+	s := rep.Scenarios[0]
+	if s.Verdict != VerdictFail || s.Storm == nil || s.Storm.Logins.StatusCodes["401"] != 2 || s.Storm.Logins.StatusCodes["429"] < 2 {
+		t.Fatalf("verdict %s, storm %+v", s.Verdict, s.Storm)
+	}
+	if len(s.Notes) == 0 || !strings.Contains(s.Notes[0], "2 of ") || !strings.Contains(s.Notes[0], "429 × ") {
+		t.Errorf("notes %q, want the answer counts", s.Notes)
+	}
+	if !strings.Contains(strings.Join(rep.Notes, "\n"), "then `--login-ip-burst=5` (-basalt-arg, which wins)") {
+		t.Errorf("notes %q do not show the -basalt-arg", rep.Notes)
+	}
+}
+
+// TestRunTokenTooShort: a run whose access tokens would expire before it
+// may end stops before seeding, and says what to change.
+func TestRunTokenTooShort(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Scenarios = []string{ScenarioGet, ScenarioGetAuth}
+	cfg.BasaltArgs = []string{"--auth-access-ttl=1m"}
+	_, err := Run(context.Background(), cfg, Environment{})
+	if err == nil || !strings.Contains(err.Error(), "--auth-access-ttl of at least 10m0s") {
+		t.Errorf("err = %v, want advice on --auth-access-ttl", err)
+	}
+}
+
+func TestAccessTTL(t *testing.T) {
+	for d, want := range map[time.Duration]time.Duration{
+		time.Minute:                  10 * time.Minute,
+		10 * time.Minute:             15 * time.Minute,
+		10*time.Minute + time.Second: 16 * time.Minute,
+		30 * time.Hour:               24 * time.Hour,
+	} {
+		if got := AccessTTL(d); got != want {
+			t.Errorf("AccessTTL(%s) = %s, want %s", d, got, want)
 		}
 	}
 }
@@ -151,6 +252,11 @@ func TestConfigValidate(t *testing.T) {
 		"no request budget":  func(c *Config) { c.MaxRequests = 0 },
 		"workers above max":  func(c *Config) { c.Attack.Workers = c.Attack.MaxWorkers + 1 },
 		"bad search":         func(c *Config) { c.Search.MinRate = 0 },
+		"storm without get":  func(c *Config) { c.Scenarios = []string{ScenarioHello, ScenarioLoginStorm} },
+		"storm no logins":    func(c *Config) { c.Storm.LoginRate = 0 },
+		"storm no rounds":    func(c *Config) { c.Storm.Rounds = 0 },
+		"storm zero step":    func(c *Config) { c.Storm.Step = 0 },
+		"storm negative":     func(c *Config) { c.Storm.MaxP99Ratio = -1 },
 	}
 	for name, mutate := range bad {
 		cfg := testConfig(t)
@@ -161,5 +267,29 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if err := testConfig(t).Validate(); err != nil {
 		t.Errorf("test config: %v", err)
+	}
+	storm := testConfig(t)
+	storm.Scenarios, storm.Storm.GetRate = []string{ScenarioLoginStorm}, 100
+	if err := storm.Validate(); err != nil {
+		t.Errorf("storm with its own GET rate: %v", err)
+	}
+}
+
+func TestStormFlags(t *testing.T) {
+	cfg := parseFlags(t)
+	if cfg.Storm != DefaultStormConfig() || cfg.Storm.LoginRate != 20 || cfg.Storm.MaxP99Ratio != 2 || cfg.Storm.GetRate != 0 {
+		t.Errorf("defaults %+v", cfg.Storm)
+	}
+	cfg = parseFlags(t, "-storm-get-rate", "5000", "-storm-rate", "40", "-storm-step", "10s", "-storm-rounds", "3", "-max-ratio-login-storm", "1.5")
+	if want := (StormConfig{GetRate: 5000, LoginRate: 40, Step: 10 * time.Second, Rounds: 3, MaxP99Ratio: 1.5}); cfg.Storm != want {
+		t.Errorf("parsed %+v, want %+v", cfg.Storm, want)
+	}
+	args := strings.Join(basaltRunArgs(cfg), " ")
+	if args != "--auth-access-ttl=15m0s --login-ip-burst=1000000 --login-email-burst=1000000" {
+		t.Errorf("run args %q", args)
+	}
+	cfg.Scenarios = []string{ScenarioHello, ScenarioGet}
+	if args := strings.Join(basaltRunArgs(cfg), " "); args != "--auth-access-ttl=15m0s" {
+		t.Errorf("run args without the storm %q", args)
 	}
 }

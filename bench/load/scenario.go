@@ -9,22 +9,23 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
-// runScenario warms up, then searches the highest sustained rate of one
-// scenario within budget. Failures end up in the report, not in an error.
-func runScenario(ctx context.Context, cfg Config, budget *Budget, name string, tr vegeta.Targeter, logf func(string, ...any)) ScenarioReport {
+// runScenario warms up at search.StartRate, then searches the highest
+// sustained rate of one scenario within budget. Failures end up in the
+// report, not in an error.
+func runScenario(ctx context.Context, cfg Config, search SearchConfig, budget *Budget, name string, tr vegeta.Targeter, logf func(string, ...any)) ScenarioReport {
 	sr := ScenarioReport{Name: name}
 	atk := NewAttacker(cfg.Attack)
 	defer atk.Close()
 	overhead := cfg.Settle + cfg.Attack.Timeout
 
 	if cfg.Warmup > 0 {
-		if err := budget.Take(cfg.Search.StartRate, cfg.Warmup, overhead); err == nil {
-			w, err := atk.Step(ctx, tr, cfg.Search.StartRate, cfg.Warmup)
+		if err := budget.Take(search.StartRate, cfg.Warmup, overhead); err == nil {
+			w, err := atk.Step(ctx, tr, search.StartRate, cfg.Warmup)
 			if err != nil {
 				sr.Err = err.Error()
 				return sr
 			}
-			logf("%-6s warm-up %s", name, stepLine(cfg.Search.Criteria.Judge(w)))
+			logf("%-6s warm-up %s", name, stepLine(search.Criteria.Judge(w)))
 		}
 	}
 
@@ -40,13 +41,13 @@ func runScenario(ctx context.Context, cfg Config, budget *Budget, name string, t
 		if err != nil {
 			return s, err
 		}
-		logf("%-6s %s", name, stepLine(cfg.Search.Criteria.Judge(s)))
+		logf("%-6s %s", name, stepLine(search.Criteria.Judge(s)))
 		if s.Requests > 0 && s.Errors == s.Requests {
 			return s, fmt.Errorf("every request failed (e.g. %s)", strings.Join(s.ErrorSamples, "; "))
 		}
 		return s, nil
 	}
-	res, err := FindMaxRate(ctx, cfg.Search, run)
+	res, err := FindMaxRate(ctx, search, run)
 	sr.Search = res
 	if err != nil {
 		sr.Err = err.Error()
@@ -54,11 +55,11 @@ func runScenario(ctx context.Context, cfg Config, budget *Budget, name string, t
 	if res.Truncated {
 		sr.Notes = append(sr.Notes, "search cut short by the run's time or request budget")
 	}
-	if res.Best != nil && res.Best.Rate >= cfg.Search.MaxRate {
-		sr.Notes = append(sr.Notes, fmt.Sprintf("reached -max-rate %d: the real maximum may be higher", cfg.Search.MaxRate))
+	if res.Best != nil && res.Best.Rate >= search.MaxRate {
+		sr.Notes = append(sr.Notes, fmt.Sprintf("reached -max-rate %d: the real maximum may be higher", search.MaxRate))
 	}
 	if res.Best == nil && err == nil {
-		sr.Notes = append(sr.Notes, fmt.Sprintf("no rate down to %d req/s was sustained", cfg.Search.MinRate))
+		sr.Notes = append(sr.Notes, fmt.Sprintf("no rate down to %d req/s was sustained", search.MinRate))
 	}
 	return sr
 }

@@ -35,6 +35,8 @@ type StepResult struct {
 	P99  time.Duration `json:"p99Ns"`
 	P999 time.Duration `json:"p999Ns"`
 	Max  time.Duration `json:"maxNs"`
+	// StatusCodes counts the answers by HTTP status ("0": no answer).
+	StatusCodes map[string]int `json:"statusCodes,omitempty"`
 	// ErrorSamples holds a few distinct error messages.
 	ErrorSamples []string `json:"errorSamples,omitempty"`
 	// Pass and Reason are filled in by Criteria.Judge.

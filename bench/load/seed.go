@@ -17,29 +17,46 @@ import (
 // MaxBatch is the most operations Basalt accepts in one POST /v1/batch.
 const MaxBatch = 100
 
-// Seeder fills the bench collection of a Basalt server.
-type Seeder struct {
+// Client makes a run's set-up calls to Basalt's REST API: accounts,
+// collections and seeding. The measured load goes through vegeta instead.
+type Client struct {
 	// BaseURL is Basalt's http://host:port.
 	BaseURL string
-	// Token, when set, is sent as a bearer token.
-	Token string
-	// Client sends the requests.
-	Client *http.Client
+	// HTTP sends the requests.
+	HTTP *http.Client
 }
 
-// CreateCollection creates the bench collection (CollectionSpec).
-func (s Seeder) CreateCollection(ctx context.Context) error {
-	if _, err := s.post(ctx, "/v1/collections", []byte(CollectionSpec)); err != nil {
-		return fmt.Errorf("load: create collection %q: %w", Collection, err)
+// CreateCollection creates a collection from spec (see CollectionSpec) as
+// the caller whose access token is token (an admin: collections are
+// managed by admins only).
+func (c Client) CreateCollection(ctx context.Context, token string, spec []byte) error {
+	if _, err := c.call(ctx, http.MethodPost, "/v1/collections", token, spec); err != nil {
+		return fmt.Errorf("load: create collection: %w", err)
 	}
 	return nil
 }
 
-// Seed creates n documents in batches of batchSize with workers concurrent
-// batches, drawing their content from seed, and returns their ids in
-// creation order. progress, when not nil, is called after each batch with
-// the number of documents created so far.
-func (s Seeder) Seed(ctx context.Context, n, batchSize, workers int, seed uint64, progress func(done int)) ([]string, error) {
+// SeedSpec says which documents Seed creates.
+type SeedSpec struct {
+	// Collection receives the documents.
+	Collection string
+	// Owner, when not empty, is the owner field of every document;
+	// otherwise it is drawn like the other fields.
+	Owner string
+	// Docs is the number of documents, created in batches of BatchSize
+	// with Workers concurrent batches.
+	Docs, BatchSize, Workers int
+	// Seed draws the documents' content: the same seed gives the same
+	// documents.
+	Seed uint64
+}
+
+// Seed creates the documents of spec through POST /v1/batch as the caller
+// whose access token is token, and returns their ids in creation order.
+// progress, when not nil, is called after each batch with the number of
+// documents created so far.
+func (c Client) Seed(ctx context.Context, token string, spec SeedSpec, progress func(done int)) ([]string, error) {
+	n, batchSize, workers := spec.Docs, spec.BatchSize, spec.Workers
 	if n < 1 || batchSize < 1 || batchSize > MaxBatch || workers < 1 {
 		return nil, fmt.Errorf("load: seed needs n ≥ 1, 1 ≤ batch size ≤ %d and workers ≥ 1 (got %d, %d, %d)", MaxBatch, n, batchSize, workers)
 	}
@@ -48,7 +65,7 @@ func (s Seeder) Seed(ctx context.Context, n, batchSize, workers int, seed uint64
 		Collection string `json:"collection"`
 		Data       Doc    `json:"data"`
 	}
-	r := rand.New(rand.NewPCG(seed, 0x5eed))
+	r := rand.New(rand.NewPCG(spec.Seed, 0x5eed))
 	ids := make([]string, n)
 	var (
 		mu   sync.Mutex
@@ -60,7 +77,11 @@ func (s Seeder) Seed(ctx context.Context, n, batchSize, workers int, seed uint64
 		end := min(start+batchSize, n)
 		ops := make([]op, 0, end-start)
 		for i := start; i < end; i++ {
-			ops = append(ops, op{Op: "create", Collection: Collection, Data: NewDoc(r, "doc", i)})
+			d := NewDoc(r, "doc", i)
+			if spec.Owner != "" {
+				d.Owner = spec.Owner
+			}
+			ops = append(ops, op{Op: "create", Collection: spec.Collection, Data: d})
 		}
 		body, err := json.Marshal(map[string]any{"operations": ops})
 		if err != nil {
@@ -70,16 +91,16 @@ func (s Seeder) Seed(ctx context.Context, n, batchSize, workers int, seed uint64
 			break
 		}
 		g.Go(func() error {
-			resp, err := s.post(gctx, "/v1/batch", body)
+			resp, err := c.call(gctx, http.MethodPost, "/v1/batch", token, body)
 			if err != nil {
-				return fmt.Errorf("load: seed batch at %d: %w", start, err)
+				return fmt.Errorf("load: seed %s batch at %d: %w", spec.Collection, start, err)
 			}
 			got, err := batchIDs(resp)
 			if err != nil {
-				return fmt.Errorf("load: seed batch at %d: %w", start, err)
+				return fmt.Errorf("load: seed %s batch at %d: %w", spec.Collection, start, err)
 			}
 			if len(got) != end-start {
-				return fmt.Errorf("load: seed batch at %d: %d ids for %d operations", start, len(got), end-start)
+				return fmt.Errorf("load: seed %s batch at %d: %d ids for %d operations", spec.Collection, start, len(got), end-start)
 			}
 			copy(ids[start:end], got)
 			if progress != nil {
@@ -100,25 +121,30 @@ func (s Seeder) Seed(ctx context.Context, n, batchSize, workers int, seed uint64
 	return ids, nil
 }
 
-// post sends body to path and returns the answer of a 2xx, or an error
-// carrying the status and the start of the problem document.
-func (s Seeder) post(ctx context.Context, path string, body []byte) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.BaseURL+path, bytes.NewReader(body))
+// call sends body (nil for none) to path with token (when not empty) as a
+// bearer token, and returns the answer of a 2xx, or an error carrying the
+// status and the start of the problem document.
+func (c Client) call(ctx context.Context, method, path, token string, body []byte) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, rd)
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
 	}
-	req.Header = jsonHeader(s.Token)
-	resp, err := s.Client.Do(req)
+	req.Header = jsonHeader(token)
+	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("POST %s: %w", path, err)
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 	out, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return nil, fmt.Errorf("POST %s: read answer: %w", path, err)
+		return nil, fmt.Errorf("%s %s: read answer: %w", method, path, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, fmt.Errorf("POST %s: status %d: %s", path, resp.StatusCode, bytes.TrimSpace(out[:min(len(out), 300)]))
+		return nil, fmt.Errorf("%s %s: status %d: %s", method, path, resp.StatusCode, bytes.TrimSpace(out[:min(len(out), 300)]))
 	}
 	return out, nil
 }

@@ -11,18 +11,52 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
-// Collection is the name of the collection the Basalt scenarios use.
-const Collection = "bench"
+// The collections of the Basalt scenarios.
+const (
+	// Collection is open to everyone, anonymous callers included (every
+	// rule ""): its reads go through the same path as with no access
+	// control at all (no token, no rule evaluation).
+	Collection = "bench"
+	// OwnedCollection has the schema of Collection and OwnerRule for every
+	// action: only a document's owner may see or change it.
+	OwnedCollection = "bench_owned"
+)
 
-// CollectionSpec is the body of POST /v1/collections that creates the bench
-// collection: a schema declaring every field of Doc and an index on score.
-const CollectionSpec = `{"name":"` + Collection + `","schema":{"type":"object","properties":{` +
+// OwnerRule is the access rule of every action on OwnedCollection.
+const OwnerRule = "owner = @auth.id"
+
+// docSchema is the JSON Schema of both collections: it declares every
+// field of Doc.
+const docSchema = `{"type":"object","properties":{` +
 	`"title":{"type":"string","maxLength":200},` +
 	`"score":{"type":"integer","minimum":0,"maximum":999},` +
 	`"tags":{"type":"array","items":{"type":"string"},"maxItems":8},` +
 	`"owner":{"type":"string"}},` +
-	`"required":["title","score"]},` +
-	`"indexes":[{"fields":["score"]}]}`
+	`"required":["title","score"]}`
+
+// CollectionSpec returns the body of POST /v1/collections that creates the
+// collection name with the bench schema, an index on score, and rule as
+// the rule of all five actions (list, get, create, update, delete); ""
+// lets everyone, anonymous callers included, do everything.
+func CollectionSpec(name, rule string) ([]byte, error) {
+	type index struct {
+		Fields []string `json:"fields"`
+	}
+	rules := map[string]string{}
+	for _, action := range []string{"list", "get", "create", "update", "delete"} {
+		rules[action] = rule
+	}
+	b, err := json.Marshal(struct {
+		Name    string            `json:"name"`
+		Schema  json.RawMessage   `json:"schema"`
+		Indexes []index           `json:"indexes"`
+		Rules   map[string]string `json:"rules"`
+	}{name, json.RawMessage(docSchema), []index{{Fields: []string{"score"}}}, rules})
+	if err != nil {
+		return nil, fmt.Errorf("load: encode collection %q: %w", name, err)
+	}
+	return b, nil
+}
 
 // Doc is the data of one bench document.
 type Doc struct {
@@ -79,11 +113,12 @@ func pickTargeter(urls []string, h http.Header) (vegeta.Targeter, error) {
 	}, nil
 }
 
-// GetTargeter fetches documents by id, drawn uniformly from ids.
-func GetTargeter(baseURL, token string, ids []string) (vegeta.Targeter, error) {
+// GetTargeter fetches documents of collection by id, drawn uniformly from
+// ids, sending token (when not empty) as a bearer token.
+func GetTargeter(baseURL, collection, token string, ids []string) (vegeta.Targeter, error) {
 	urls := make([]string, len(ids))
 	for i, id := range ids {
-		urls[i] = baseURL + "/v1/collections/" + Collection + "/documents/" + url.PathEscape(id)
+		urls[i] = baseURL + "/v1/collections/" + url.PathEscape(collection) + "/documents/" + url.PathEscape(id)
 	}
 	return pickTargeter(urls, jsonHeader(token))
 }
@@ -101,17 +136,17 @@ func ListURL(baseURL string, minScore int) string {
 
 // ListTargeter lists first pages with a threshold drawn from 0..899, so that
 // every page is full and the index on score serves both filter and sort.
-func ListTargeter(baseURL, token string) (vegeta.Targeter, error) {
+func ListTargeter(baseURL string) (vegeta.Targeter, error) {
 	urls := make([]string, 900)
 	for i := range urls {
 		urls[i] = ListURL(baseURL, i)
 	}
-	return pickTargeter(urls, jsonHeader(token))
+	return pickTargeter(urls, jsonHeader(""))
 }
 
-// CreateTargeter creates new documents with bodies drawn from n precomputed
-// ones (generated from seed).
-func CreateTargeter(baseURL, token string, seed uint64, n int) (vegeta.Targeter, error) {
+// CreateTargeter creates new documents in Collection, anonymously, with
+// bodies drawn from n precomputed ones (generated from seed).
+func CreateTargeter(baseURL string, seed uint64, n int) (vegeta.Targeter, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("load: create targeter needs at least one body, got %d", n)
 	}
@@ -125,9 +160,25 @@ func CreateTargeter(baseURL, token string, seed uint64, n int) (vegeta.Targeter,
 		bodies[i] = b
 	}
 	u := baseURL + "/v1/collections/" + Collection + "/documents"
-	h := jsonHeader(token)
+	h := jsonHeader("")
 	return func(t *vegeta.Target) error {
 		t.Method, t.URL, t.Header, t.Body = http.MethodPost, u, h, bodies[rand.IntN(len(bodies))]
+		return nil
+	}, nil
+}
+
+// LoginTargeter sends POST /v1/auth/login with acct's email and password.
+// With a wrong password, each request costs Basalt a full password hash
+// and is answered 401 (unless a login throttle answers 429 first).
+func LoginTargeter(baseURL string, acct Account) (vegeta.Targeter, error) {
+	body, err := json.Marshal(map[string]string{"email": acct.Email, "password": acct.Password})
+	if err != nil {
+		return nil, fmt.Errorf("load: encode login body: %w", err)
+	}
+	u := baseURL + "/v1/auth/login"
+	h := jsonHeader("")
+	return func(t *vegeta.Target) error {
+		t.Method, t.URL, t.Header, t.Body = http.MethodPost, u, h, body
 		return nil
 	}, nil
 }

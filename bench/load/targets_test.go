@@ -8,10 +8,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
@@ -23,26 +27,39 @@ func jsonDecode(resp *http.Response, v any) error {
 	return nil
 }
 
-func TestCollectionSpecIsValidJSON(t *testing.T) {
-	var spec struct {
-		Name   string `json:"name"`
-		Schema struct {
-			Properties map[string]any `json:"properties"`
-		} `json:"schema"`
-		Indexes []struct {
-			Fields []string `json:"fields"`
-		} `json:"indexes"`
-	}
-	if err := json.Unmarshal([]byte(CollectionSpec), &spec); err != nil {
-		t.Fatal(err)
-	}
-	if spec.Name != Collection || len(spec.Schema.Properties) != 4 || len(spec.Indexes) != 1 || spec.Indexes[0].Fields[0] != "score" {
-		t.Errorf("spec = %+v", spec)
+func TestCollectionSpec(t *testing.T) {
+	for _, tt := range []struct{ name, rule string }{{Collection, ""}, {OwnedCollection, OwnerRule}} {
+		b, err := CollectionSpec(tt.name, tt.rule)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var spec struct {
+			Name   string `json:"name"`
+			Schema struct {
+				Properties map[string]any `json:"properties"`
+			} `json:"schema"`
+			Indexes []struct {
+				Fields []string `json:"fields"`
+			} `json:"indexes"`
+			Rules map[string]*string `json:"rules"`
+		}
+		if err := json.Unmarshal(b, &spec); err != nil {
+			t.Fatal(err)
+		}
+		if spec.Name != tt.name || len(spec.Schema.Properties) != 4 || len(spec.Indexes) != 1 || spec.Indexes[0].Fields[0] != "score" || len(spec.Rules) != 5 {
+			t.Errorf("spec = %+v", spec)
+		}
+		// Every action has the rule, present even when "" (absent would mean admins only).
+		for _, action := range []string{"list", "get", "create", "update", "delete"} {
+			if r := spec.Rules[action]; r == nil || *r != tt.rule {
+				t.Errorf("%s: rule of %s = %v, want %q", tt.name, action, r, tt.rule)
+			}
+		}
 	}
 }
 
 func TestTargeters(t *testing.T) {
-	get, err := GetTargeter("http://h", "tok", []string{"a", "b/c"})
+	get, err := GetTargeter("http://h", Collection, "tok", []string{"a", "b/c"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,8 +77,16 @@ func TestTargeters(t *testing.T) {
 	if want := []string{"http://h/v1/collections/bench/documents/a", "http://h/v1/collections/bench/documents/b%2Fc"}; len(seen) != 2 || !seen[want[0]] || !seen[want[1]] {
 		t.Errorf("get URLs = %v, want %v", seen, want)
 	}
-	if _, err := GetTargeter("http://h", "", nil); err == nil {
+	if _, err := GetTargeter("http://h", Collection, "", nil); err == nil {
 		t.Error("GetTargeter accepted no ids")
+	}
+	owned, err := GetTargeter("http://h", OwnedCollection, "", []string{"a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ot vegeta.Target
+	if err := owned(&ot); err != nil || ot.URL != "http://h/v1/collections/bench_owned/documents/a" || ot.Header.Get("Authorization") != "" {
+		t.Errorf("anonymous get target %+v, %v", ot, err)
 	}
 
 	u, err := url.Parse(ListURL("http://h", 500))
@@ -74,7 +99,7 @@ func TestTargeters(t *testing.T) {
 	if !strings.Contains(u.RawQuery, "filter=score+%3E%3D+500") {
 		t.Errorf("list filter not URL-encoded: %s", u.RawQuery)
 	}
-	list, err := ListTargeter("http://h", "")
+	list, err := ListTargeter("http://h")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +108,7 @@ func TestTargeters(t *testing.T) {
 		t.Errorf("list target %+v, %v", lt, err)
 	}
 
-	create, err := CreateTargeter("http://h", "", 7, 16)
+	create, err := CreateTargeter("http://h", 7, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,15 +121,31 @@ func TestTargeters(t *testing.T) {
 		ct.Header.Get("Content-Type") != "application/json" || !strings.HasPrefix(doc.Title, "new ") || len(doc.Tags) == 0 {
 		t.Errorf("create target %s %s %s: %+v (%v)", ct.Method, ct.URL, ct.Body, doc, err)
 	}
-	if _, err := CreateTargeter("http://h", "", 7, 0); err == nil {
+	if _, err := CreateTargeter("http://h", 7, 0); err == nil {
 		t.Error("CreateTargeter accepted no bodies")
+	}
+
+	acct := Account{Email: "user@bench.invalid", Password: "0123456789abcdef"}
+	login, err := LoginTargeter("http://h", acct.WrongPassword())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lg vegeta.Target
+	if err := login(&lg); err != nil {
+		t.Fatal(err)
+	}
+	var creds map[string]string
+	if err := json.Unmarshal(lg.Body, &creds); err != nil || lg.Method != http.MethodPost || lg.URL != "http://h/v1/auth/login" ||
+		lg.Header.Get("Content-Type") != "application/json" || creds["email"] != acct.Email || creds["password"] == acct.Password || len(creds["password"]) < 8 {
+		t.Errorf("login target %s %s %s (%v)", lg.Method, lg.URL, lg.Body, err)
 	}
 }
 
 func TestTargetersDoNotAllocate(t *testing.T) {
-	get, _ := GetTargeter("http://h", "", []string{"a", "b", "c"})
-	create, _ := CreateTargeter("http://h", "", 1, 8)
-	for name, tr := range map[string]vegeta.Targeter{"get": get, "create": create} {
+	get, _ := GetTargeter("http://h", Collection, "", []string{"a", "b", "c"})
+	create, _ := CreateTargeter("http://h", 1, 8)
+	login, _ := LoginTargeter("http://h", Account{Email: "a@b.invalid", Password: "wrong-password"})
+	for name, tr := range map[string]vegeta.Targeter{"get": get, "create": create, "login": login} {
 		var tg vegeta.Target
 		if n := testing.AllocsPerRun(100, func() { _ = tr(&tg) }); n != 0 {
 			t.Errorf("%s targeter: %v allocations per call", name, n)
@@ -143,40 +184,140 @@ func TestBatchIDs(t *testing.T) {
 	}
 }
 
-func TestSeeder(t *testing.T) {
-	srv := httptest.NewServer(newFakeBasalt())
-	defer srv.Close()
-	s := Seeder{BaseURL: srv.URL, Client: srv.Client()}
-	ctx := context.Background()
-	if err := s.CreateCollection(ctx); err != nil {
+// fakeClient is a Client of an in-process fake Basalt whose admin was
+// made by the fake "admin create" (the test binary, see TestMain).
+func fakeClient(t *testing.T, opts fakeOptions) (Client, Account) {
+	t.Helper()
+	opts.dataDir = t.TempDir()
+	srv := httptest.NewServer(newFakeBasalt(opts))
+	t.Cleanup(srv.Close)
+	admin, err := NewAccount("admin")
+	if err != nil {
 		t.Fatal(err)
 	}
+	if err := CreateAdmin(context.Background(), os.Args[0], []string{"--data-dir", opts.dataDir}, admin); err != nil {
+		t.Fatal(err)
+	}
+	return Client{BaseURL: srv.URL, HTTP: srv.Client()}, admin
+}
+
+func TestClientAccounts(t *testing.T) {
+	ctx := context.Background()
+	c, admin := fakeClient(t, defaultFakeOptions())
+	start := time.Now()
+	s, err := c.Login(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.AccountID != "admin-1" || !strings.HasPrefix(s.Token, "tok-") || s.Expires.Before(start.Add(10*time.Minute-time.Second)) || s.Expires.After(time.Now().Add(10*time.Minute)) {
+		t.Errorf("admin session %+v", s)
+	}
+
+	user, err := NewAccount("user")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := NewAccount("user")
+	if user.Email != "user@bench.invalid" || len(user.Password) != 32 || user.Password == other.Password || user.WrongPassword().Password == user.Password {
+		t.Errorf("accounts %+v %+v", user, other)
+	}
+	if _, err := c.Login(ctx, user); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("login before sign-up: %v, want a 401", err)
+	}
+	if err := c.SignUp(ctx, user); err != nil {
+		t.Fatal(err)
+	}
+	us, err := c.Login(ctx, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if us.AccountID == "" || us.AccountID == s.AccountID || us.Token == s.Token {
+		t.Errorf("user session %+v, admin %+v", us, s)
+	}
+	if _, err := c.Login(ctx, user.WrongPassword()); err == nil || !strings.Contains(err.Error(), "401") || strings.Contains(err.Error(), user.Password) {
+		t.Errorf("wrong password: %v, want a 401 without the password", err)
+	}
+
+	if err := CreateAdmin(ctx, os.Args[0], []string{"--data-dir", filepath.Join(t.TempDir(), "missing")}, admin); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("admin create on a missing directory: %v, want its output", err)
+	}
+}
+
+func TestClientSeed(t *testing.T) {
+	ctx := context.Background()
+	c, admin := fakeClient(t, defaultFakeOptions())
+	as, err := c.Login(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, _ := NewAccount("user")
+	if err := c.SignUp(ctx, user); err != nil {
+		t.Fatal(err)
+	}
+	us, err := c.Login(ctx, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, _ := CollectionSpec(Collection, "")
+	owned, _ := CollectionSpec(OwnedCollection, OwnerRule)
+	if err := c.CreateCollection(ctx, us.Token, open); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Errorf("collection created by a user: %v, want a 403", err)
+	}
+	for _, spec := range [][]byte{open, owned} {
+		if err := c.CreateCollection(ctx, as.Token, spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	var last atomic.Int64
-	ids, err := s.Seed(ctx, 250, 100, 3, 1, func(done int) { last.Store(int64(done)) })
+	spec := SeedSpec{Collection: OwnedCollection, Owner: us.AccountID, Docs: 250, BatchSize: 100, Workers: 3, Seed: 1}
+	ids, err := c.Seed(ctx, as.Token, spec, func(done int) { last.Store(int64(done)) })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ids) != 250 || last.Load() != 250 || slices.Contains(ids, "") {
 		t.Fatalf("%d ids (progress %d): %v", len(ids), last.Load(), ids)
 	}
-	// Every id names a document that exists with the content seeded for it.
-	resp, err := srv.Client().Get(srv.URL + "/v1/collections/bench/documents/" + ids[42])
-	if err != nil {
-		t.Fatal(err)
+	// Every id names a document with the content seeded for it, which only
+	// its owner (and admins) may read.
+	r := rand.New(rand.NewPCG(1, 0x5eed))
+	var want Doc
+	for i := range 43 {
+		want = NewDoc(r, "doc", i)
 	}
-	defer func() { _ = resp.Body.Close() }()
-	var got struct {
-		Data Doc `json:"data"`
-	}
-	if err := jsonDecode(resp, &got); err != nil || got.Data.Title == "" {
-		t.Errorf("document %s: %+v, %v", ids[42], got, err)
+	want.Owner = us.AccountID
+	for token, status := range map[string]int{"": http.StatusNotFound, us.Token: http.StatusOK, as.Token: http.StatusOK} {
+		req, _ := http.NewRequest(http.MethodGet, c.BaseURL+"/v1/collections/bench_owned/documents/"+ids[42], nil)
+		req.Header = jsonHeader(token)
+		resp, err := c.HTTP.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct {
+			Data Doc `json:"data"`
+		}
+		if resp.StatusCode == http.StatusOK {
+			if err := jsonDecode(resp, &got); err != nil || !reflect.DeepEqual(got.Data, want) {
+				t.Errorf("document %s: %+v, %v; want %+v", ids[42], got.Data, err, want)
+			}
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != status {
+			t.Errorf("GET with token %q: %d, want %d", token, resp.StatusCode, status)
+		}
 	}
 
-	if _, err := s.Seed(ctx, 10, 101, 1, 1, nil); err == nil {
+	bad := spec
+	bad.BatchSize = MaxBatch + 1
+	if _, err := c.Seed(ctx, as.Token, bad, nil); err == nil {
 		t.Error("Seed accepted 101 operations per batch")
 	}
-	bad := Seeder{BaseURL: srv.URL + "/nowhere", Client: srv.Client()}
-	if _, err := bad.Seed(ctx, 10, 5, 2, 1, nil); err == nil || !strings.Contains(err.Error(), "404") {
-		t.Errorf("seeding a missing endpoint: err = %v, want a 404", err)
+	spec.Docs = 10
+	if _, err := c.Seed(ctx, us.Token, spec, nil); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Errorf("seeding as a user: err = %v, want a 403", err)
+	}
+	spec.Collection = "missing"
+	if _, err := c.Seed(ctx, as.Token, spec, nil); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("seeding a missing collection: err = %v, want a 404", err)
 	}
 }
