@@ -169,8 +169,9 @@ func TestRunEndToEnd(t *testing.T) {
 }
 
 // TestRunStormThrottled: with the throttle that Basalt would otherwise
-// apply (an explicit -basalt-arg wins over the run's own), most storm
-// logins are answered 429, and the storm does not count.
+// apply (an explicit -basalt-arg wins over the run's own), storm logins
+// beyond it are answered 429, counted and reported; the storm still counts
+// as long as some were hashed.
 func TestRunStormThrottled(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Scenarios = []string{ScenarioLoginStorm}
@@ -183,10 +184,10 @@ func TestRunStormThrottled(t *testing.T) {
 		t.Fatalf("Run: %v\nlog:\n%s", err, log.String())
 	}
 	s := rep.Scenarios[0]
-	if s.Verdict != VerdictFail || s.Storm == nil || s.Storm.Logins.StatusCodes["401"] != 2 || s.Storm.Logins.StatusCodes["429"] < 2 {
+	if s.Storm == nil || s.Storm.Logins.StatusCodes["401"] != 2 || s.Storm.Logins.StatusCodes["429"] < 2 {
 		t.Fatalf("verdict %s, storm %+v", s.Verdict, s.Storm)
 	}
-	if len(s.Notes) == 0 || !strings.Contains(s.Notes[0], "2 of ") || !strings.Contains(s.Notes[0], "429 × ") {
+	if len(s.Notes) == 0 || !strings.Contains(s.Notes[0], "2 storm logins were hashed (401) and ") {
 		t.Errorf("notes %q, want the answer counts", s.Notes)
 	}
 	if !strings.Contains(strings.Join(rep.Notes, "\n"), "then `--login-ip-burst=5` (-basalt-arg, which wins)") {

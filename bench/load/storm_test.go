@@ -73,8 +73,9 @@ func TestStormEvaluate(t *testing.T) {
 			st.Quiet.P99 = 60 * time.Millisecond
 			return st
 		}(), VerdictPass, 2, ""},
-		{"throttled", stormReport(5*time.Millisecond, map[string]int{"401": 30, "429": 70}), VerdictFail, 1.25, "30 of 100 storm logins were answered 401 (401 × 30, 429 × 70)"},
-		{"no answers", stormReport(5*time.Millisecond, map[string]int{"401": 90, "0": 10}), VerdictFail, 1.25, "no answer × 10"},
+		{"partly refused", stormReport(5*time.Millisecond, map[string]int{"401": 30, "429": 70}), VerdictPass, 1.25, "30 storm logins were hashed (401) and 70 refused (429)"},
+		{"nothing hashed", stormReport(5*time.Millisecond, map[string]int{"429": 100}), VerdictFail, 1.25, "no storm login was hashed (429 × 100)"},
+		{"no answers", stormReport(5*time.Millisecond, map[string]int{"401": 90, "0": 10}), VerdictFail, 1.25, "other answers than 401 and 429 (no answer × 10, 401 × 90)"},
 		{"GET failing", func() *StormReport {
 			st := stormReport(5*time.Millisecond, map[string]int{"401": 100})
 			st.Storm.Errors, st.Storm.Throughput = 500, 900

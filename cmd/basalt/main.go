@@ -41,6 +41,7 @@ func run() int {
 	case "keys rotate":
 		err = app.RotateKeys(ctx, cmd.Config)
 	default:
+		app.ReserveHashingProcessors(cmd.Config)
 		err = app.Run(ctx, cmd.Config)
 	}
 	if err != nil {

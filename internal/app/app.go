@@ -10,10 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -119,6 +121,16 @@ func Run(ctx context.Context, cfg Config) error {
 	return runAll(ctx, log, srv.Run, svc.Run, acc.Run, queue.Run)
 }
 
+// ReserveHashingProcessors gives the Go runtime one processor per
+// password-hashing slot on top of what it has. Hashes run on threads of the
+// lowest OS priority (password.InBackground); with a processor of their
+// own, a running hash never holds one that requests need, so a storm of
+// logins slows logins, not the rest of the API. cmd/basalt calls it once
+// before serving; it changes the whole process.
+func ReserveHashingProcessors(cfg Config) {
+	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + cfg.Auth.PasswordMaxConcurrent)
+}
+
 // mailQueue returns the queue of outgoing mail: SMTP when --smtp-addr is
 // set, else the log (for development: mail, tokens included, is logged).
 func mailQueue(cfg Config, log *slog.Logger) (*mail.Queue, error) {
@@ -142,7 +154,8 @@ func accountService(ctx context.Context, cfg Config, db database, log *slog.Logg
 	hasher, err := password.New(password.Params{
 		Memory: a.PasswordMemoryKiB, Iterations: a.PasswordIterations, Parallelism: a.PasswordParallelism,
 		SaltLen: 16, KeyLen: 32,
-	}, a.PasswordMaxConcurrent)
+	}, a.PasswordMaxConcurrent, password.InBackground(),
+		password.MaxRate(a.PasswordMaxRate, max(1, int(math.Ceil(a.PasswordMaxRate)))))
 	if err != nil {
 		return nil, fmt.Errorf("--password-*: %w", err)
 	}

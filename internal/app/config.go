@@ -53,6 +53,7 @@ type AuthConfig struct {
 	PasswordIterations     uint32
 	PasswordParallelism    uint8
 	PasswordMaxConcurrent  int
+	PasswordMaxRate        float64 // hashes started per second
 	LoginIPBurst           int
 	LoginIPInterval        time.Duration
 	LoginEmailBurst        int
@@ -76,6 +77,7 @@ func DefaultAuthConfig() AuthConfig {
 		RefreshGrace:      10 * time.Second,
 		PasswordMemoryKiB: 19456, PasswordIterations: 2, PasswordParallelism: 1,
 		PasswordMaxConcurrent: max(1, runtime.GOMAXPROCS(0)/2),
+		PasswordMaxRate:       float64(5 * runtime.GOMAXPROCS(0)),
 		LoginIPBurst:          20, LoginIPInterval: time.Second,
 		LoginEmailBurst: 10, LoginEmailInterval: 6 * time.Second,
 	}
@@ -141,6 +143,7 @@ type authFlags struct {
 	PasswordIterations  uint32        `name:"password-iterations" help:"argon2id passes ($$BASALT_PASSWORD_ITERATIONS)." default:"2"`
 	PasswordParallelism uint8         `name:"password-parallelism" help:"argon2id lanes ($$BASALT_PASSWORD_PARALLELISM)." default:"1"`
 	PasswordConcurrency int           `name:"password-max-concurrent" help:"Most password hashes computed at once; 0 means half the CPUs ($$BASALT_PASSWORD_MAX_CONCURRENT)." default:"0"`
+	PasswordMaxRate     float64       `name:"password-max-rate" help:"Most password hashes started per second by this process (logins, sign-ups, password changes), beyond which they are answered 429; 0 means 5 per CPU ($$BASALT_PASSWORD_MAX_RATE)." default:"0"`
 	LoginIPBurst        int           `name:"login-ip-burst" help:"Login and sign-up attempts one IP may make in a burst ($$BASALT_LOGIN_IP_BURST)." default:"20"`
 	LoginIPInterval     time.Duration `name:"login-ip-interval" help:"After the burst, one attempt per IP per this interval ($$BASALT_LOGIN_IP_INTERVAL)." default:"1s"`
 	LoginEmailBurst     int           `name:"login-email-burst" help:"Login attempts on one account in a burst ($$BASALT_LOGIN_EMAIL_BURST)." default:"10"`
@@ -161,6 +164,12 @@ func (f authFlags) apply(cfg *Config) error {
 	a.PasswordMemoryKiB, a.PasswordIterations, a.PasswordParallelism = f.PasswordMemoryKiB, f.PasswordIterations, f.PasswordParallelism
 	if f.PasswordConcurrency > 0 {
 		a.PasswordMaxConcurrent = f.PasswordConcurrency
+	}
+	if f.PasswordMaxRate < 0 {
+		return errors.New("--password-max-rate must not be negative")
+	}
+	if f.PasswordMaxRate > 0 {
+		a.PasswordMaxRate = f.PasswordMaxRate
 	}
 	a.LoginIPBurst, a.LoginIPInterval = f.LoginIPBurst, f.LoginIPInterval
 	a.LoginEmailBurst, a.LoginEmailInterval = f.LoginEmailBurst, f.LoginEmailInterval

@@ -1,0 +1,99 @@
+package password
+
+import (
+	"context"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/basaltdev/basalt/internal/fault"
+)
+
+func TestInBackgroundHashesAlike(t *testing.T) {
+	p := Params{Memory: MinMemoryKiB, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
+	bg, err := New(p, 1, InBackground())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fg, err := New(p, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, pair := range [][2]*Hasher{{bg, fg}, {fg, bg}} {
+		enc, err := pair[0].Hash(ctx, "correct horse")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, _, err := pair[1].Verify(ctx, "correct horse", enc); !ok || err != nil {
+			t.Fatalf("Verify = %v, %v", ok, err)
+		}
+		if ok, _, _ := pair[1].Verify(ctx, "wrong horse", enc); ok {
+			t.Fatal("a wrong password verified")
+		}
+	}
+}
+
+func TestLowerThreadPriority(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("thread scheduling policies are set on Linux only")
+	}
+	got := make(chan [2]int, 1)
+	errs := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		before, err := threadPolicy()
+		if err != nil {
+			errs <- err
+			return
+		}
+		lowerThreadPriority()
+		after, err := threadPolicy()
+		if err != nil {
+			errs <- err
+			return
+		}
+		got <- [2]int{before, after}
+	}()
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	case g := <-got:
+		if g[1] != schedIdle || g[0] == schedIdle {
+			t.Fatalf("policy before %d, after %d; want the thread at SCHED_IDLE (%d) and the process not", g[0], g[1], schedIdle)
+		}
+	}
+	// This goroutine's thread was not touched.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if mine, err := threadPolicy(); err != nil || mine == schedIdle {
+		t.Fatalf("the test's own thread has policy %d, %v", mine, err)
+	}
+}
+
+func TestMaxRate(t *testing.T) {
+	p := Params{Memory: MinMemoryKiB, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
+	if _, err := New(p, 1, MaxRate(0, 1)); !fault.Is(err, fault.Invalid) {
+		t.Fatalf("zero rate: %v", err)
+	}
+	h, err := New(p, 2, MaxRate(0.001, 3)) // a burst of 3, then one every 1000 s
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	enc, err := h.Hash(ctx, "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _, err := h.Verify(ctx, "correct horse", enc); !ok || err != nil {
+		t.Fatalf("Verify = %v, %v", ok, err)
+	}
+	h.DummyVerify(ctx, "anything") // spends the third
+	_, _, err = h.Verify(ctx, "correct horse", enc)
+	if !fault.Is(err, fault.TooManyRequests) || fault.RetryAfterOf(err) < 900*time.Second {
+		t.Fatalf("over budget: %v (retry after %v)", err, fault.RetryAfterOf(err))
+	}
+	if _, err := h.Hash(ctx, "another one"); !fault.Is(err, fault.TooManyRequests) {
+		t.Fatalf("Hash over budget: %v", err)
+	}
+}
