@@ -12,4 +12,6 @@ const schedIdle = -1
 func lowerThreadPriority() {}
 
 // threadPolicy is not known on this system.
-func threadPolicy() (int, error) { return 0, errors.New("thread scheduling policies are not supported here") }
+func threadPolicy() (int, error) {
+	return 0, errors.New("thread scheduling policies are not supported here")
+}
