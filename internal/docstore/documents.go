@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/query"
 )
 
 // maxIdempotencyKey bounds client-supplied Idempotency-Key values.
@@ -202,7 +203,21 @@ func (s *Service) GetDocument(ctx context.Context, collection, id string) (Docum
 	case v.filter == nil:
 		d, err = s.store.GetDocument(ctx, collection, id)
 	default:
-		d, err = s.store.GetDocumentWhere(ctx, collection, id, v.filter)
+		// The rule is applied here rather than in the query, so that a read
+		// by id costs the database no more than without a rule. A document
+		// the rule hides is NotFound, exactly like a missing one.
+		if d, err = s.store.GetDocument(ctx, collection, id); err != nil {
+			break
+		}
+		ok, merr := query.Match(v.filter, query.Document{ID: d.ID, Version: d.Version,
+			CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, Data: d.Data})
+		if merr != nil {
+			// A bound rule always applies, and stored data is JSON.
+			return Document{}, fault.Wrap(fault.Internal, op, merr, "cannot apply the get rule")
+		}
+		if !ok {
+			err = fault.New(fault.NotFound, op, "no such document")
+		}
 	}
 	if err != nil {
 		return Document{}, s.documentErr(op, collection, id, err)
