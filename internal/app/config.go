@@ -77,7 +77,7 @@ func DefaultAuthConfig() AuthConfig {
 		RefreshGrace:      10 * time.Second,
 		PasswordMemoryKiB: 19456, PasswordIterations: 2, PasswordParallelism: 1,
 		PasswordMaxConcurrent: max(1, runtime.GOMAXPROCS(0)/2),
-		PasswordMaxRate:       float64(5 * runtime.GOMAXPROCS(0)),
+		PasswordMaxRate:       float64(3 * runtime.GOMAXPROCS(0)),
 		LoginIPBurst:          20, LoginIPInterval: time.Second,
 		LoginEmailBurst: 10, LoginEmailInterval: 6 * time.Second,
 	}
@@ -143,7 +143,7 @@ type authFlags struct {
 	PasswordIterations  uint32        `name:"password-iterations" help:"argon2id passes ($$BASALT_PASSWORD_ITERATIONS)." default:"2"`
 	PasswordParallelism uint8         `name:"password-parallelism" help:"argon2id lanes ($$BASALT_PASSWORD_PARALLELISM)." default:"1"`
 	PasswordConcurrency int           `name:"password-max-concurrent" help:"Most password hashes computed at once; 0 means half the CPUs ($$BASALT_PASSWORD_MAX_CONCURRENT)." default:"0"`
-	PasswordMaxRate     float64       `name:"password-max-rate" help:"Most password hashes started per second by this process (logins, sign-ups, password changes), beyond which they are answered 429; 0 means 5 per CPU ($$BASALT_PASSWORD_MAX_RATE)." default:"0"`
+	PasswordMaxRate     float64       `name:"password-max-rate" help:"Most password hashes started per second by this process (logins, sign-ups, password changes), beyond which they are answered 429; 0 means 3 per CPU ($$BASALT_PASSWORD_MAX_RATE)." default:"0"`
 	LoginIPBurst        int           `name:"login-ip-burst" help:"Login and sign-up attempts one IP may make in a burst ($$BASALT_LOGIN_IP_BURST)." default:"20"`
 	LoginIPInterval     time.Duration `name:"login-ip-interval" help:"After the burst, one attempt per IP per this interval ($$BASALT_LOGIN_IP_INTERVAL)." default:"1s"`
 	LoginEmailBurst     int           `name:"login-email-burst" help:"Login attempts on one account in a burst ($$BASALT_LOGIN_EMAIL_BURST)." default:"10"`
