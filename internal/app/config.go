@@ -241,7 +241,7 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 	}
 	parser, err := kong.New(&c,
 		kong.Name("basalt"),
-		kong.Description("Basalt: a self-hostable backend for application developers. JSON document collections with schemas, filters and cursor pagination over REST, in one binary."),
+		kong.Description("Basalt: a self-hostable backend for application developers. JSON document collections with schemas, filters and cursor pagination, accounts, revocable tokens, API keys and access rules over REST, in one binary."),
 		kong.UsageOnError(),
 		kong.Writers(stdout, stderr),
 		kong.Exit(exit),
