@@ -126,7 +126,9 @@ func Run(ctx context.Context, cfg Config) error {
 // lowest OS priority (password.InBackground); with a processor of their
 // own, a running hash never holds one that requests need, so a storm of
 // logins slows logins, not the rest of the API. cmd/basalt calls it once
-// before serving; it changes the whole process.
+// before serving; it changes the whole process, and, as any explicit
+// setting does, stops the runtime from adjusting GOMAXPROCS to later
+// changes of the CPU limit.
 func ReserveHashingProcessors(cfg Config) {
 	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + cfg.Auth.PasswordMaxConcurrent)
 }
