@@ -16,7 +16,7 @@ import (
 
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/auth/accounts"
-	"github.com/basaltdev/basalt/internal/auth/mail"
+	"github.com/basaltdev/basalt/internal/auth/accounts/accountstest"
 	"github.com/basaltdev/basalt/internal/auth/password"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/ratelimit"
@@ -28,76 +28,12 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-// clock is a settable clock shared by the service and the test.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// mailbox records the mail the service sends.
-type mailbox struct {
-	mu   sync.Mutex
-	msgs []mail.Message
-}
-
-func (m *mailbox) Enqueue(msg mail.Message) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.msgs = append(m.msgs, msg)
-	return nil
-}
-
-func (m *mailbox) all() []mail.Message {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return slices.Clone(m.msgs)
-}
-
-var emailToken = regexp.MustCompile(`bse_[A-Za-z0-9_-]{43}`)
-
-// lastToken returns the token of the last mail to addr with subject,
-// waiting for it: some mail is sent after the request is answered.
-func (m *mailbox) lastToken(t *testing.T, to, subject string) string {
-	t.Helper()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.Now().Add(5 * time.Second)
-	for ; time.Now().Before(deadline); <-tick.C {
-		msgs := m.all()
-		for i := len(msgs) - 1; i >= 0; i-- {
-			if msgs[i].To == to && msgs[i].Subject == subject {
-				tok := emailToken.FindString(msgs[i].Text)
-				if tok == "" {
-					t.Fatalf("mail %q to %s carries no token: %q", subject, to, msgs[i].Text)
-				}
-				return tok
-			}
-		}
-	}
-	t.Fatalf("no mail %q to %s within 5s", subject, to)
-	return ""
-}
-
 // fixture is one account service over a fresh database.
 type fixture struct {
 	svc   *accounts.Service
 	store accounts.Store
-	clock *clock
-	mail  *mailbox
+	clock *accountstest.Clock
+	mail  *accountstest.Mailbox
 }
 
 type openFunc func(t *testing.T) accounts.Store
@@ -145,7 +81,7 @@ func fastHasher(t *testing.T) *password.Hasher {
 
 func newFixture(t *testing.T, open openFunc, tune ...func(*accounts.Options)) *fixture {
 	t.Helper()
-	f := &fixture{store: open(t), clock: newClock(), mail: &mailbox{}}
+	f := &fixture{store: open(t), clock: accountstest.NewClock(), mail: &accountstest.Mailbox{}}
 	f.svc = f.service(t, tune...)
 	ctx, cancel := context.WithCancel(bg)
 	done := make(chan error, 1)
@@ -241,7 +177,7 @@ func TestSignUpLoginRefreshLogout(t *testing.T) {
 		}
 
 		// Verify the address with the mailed token; it works once.
-		vt := f.mail.lastToken(t, "ada@example.com", "Verify your email address")
+		vt := f.mail.Token(t, "ada@example.com", "Verify your email address")
 		if err := f.svc.VerifyEmail(bg, vt); err != nil {
 			t.Fatal(err)
 		}
@@ -301,8 +237,8 @@ func TestLoginAnswersAlikeForUnknownAndWrong(t *testing.T) {
 		if err := f.svc.RequestPasswordReset(bg, "ada@example.com"); err != nil {
 			t.Fatal(err)
 		}
-		f.mail.lastToken(t, "ada@example.com", "Reset your password")
-		for _, m := range f.mail.all() {
+		f.mail.Token(t, "ada@example.com", "Reset your password")
+		for _, m := range f.mail.All() {
 			if m.To == "nobody@example.com" {
 				t.Fatalf("mail sent to an unknown address: %+v", m)
 			}
@@ -480,7 +416,7 @@ func TestPasswordReset(t *testing.T) {
 		if err := f.svc.RequestPasswordReset(bg, "ADA@example.com"); err != nil {
 			t.Fatal(err)
 		}
-		rt := f.mail.lastToken(t, "ada@example.com", "Reset your password")
+		rt := f.mail.Token(t, "ada@example.com", "Reset your password")
 		err := f.svc.ResetPassword(bg, accounts.ResetPasswordRequest{Token: rt, NewPassword: "short"})
 		wantKind(t, "short password", err, fault.Validation)
 		err = f.svc.ResetPassword(bg, accounts.ResetPasswordRequest{Token: "bse_" + rt[4:len(rt)-1] + "A", NewPassword: "brand new password"})
@@ -498,7 +434,7 @@ func TestPasswordReset(t *testing.T) {
 		if err := f.svc.RequestPasswordReset(bg, "ada@example.com"); err != nil {
 			t.Fatal(err)
 		}
-		rt = f.mail.lastToken(t, "ada@example.com", "Reset your password")
+		rt = f.mail.Token(t, "ada@example.com", "Reset your password")
 		f.clock.Advance(accounts.DefaultResetTTL + time.Second)
 		err = f.svc.ResetPassword(bg, accounts.ResetPasswordRequest{Token: rt, NewPassword: "late password"})
 		wantKind(t, "expired token", err, fault.Validation)
@@ -751,7 +687,7 @@ func TestRequireVerified(t *testing.T) {
 		}
 		_, err := f.svc.Login(bg, accounts.LoginRequest{Email: "ada@example.com", Password: "correct horse"})
 		wantKind(t, "unverified login", err, fault.Forbidden)
-		if err := f.svc.VerifyEmail(bg, f.mail.lastToken(t, "ada@example.com", "Verify your email address")); err != nil {
+		if err := f.svc.VerifyEmail(bg, f.mail.Token(t, "ada@example.com", "Verify your email address")); err != nil {
 			t.Fatal(err)
 		}
 		f.login(t, "ada@example.com", "correct horse")

@@ -58,7 +58,7 @@ func TestUserFlow(t *testing.T) {
 	if rec.Body.Len() != 0 || rec.Header().Get("Cache-Control") != "no-store" {
 		t.Fatalf("sign-up answer: body %q, Cache-Control %q", rec.Body.String(), rec.Header().Get("Cache-Control"))
 	}
-	verify := s.mail.token(t, "ada@example.com", "Verify")
+	verify := s.mail.Token(t, "ada@example.com", "Verify")
 
 	// Login, with the client's address and User-Agent on the session.
 	rec = s.expect(request{method: "POST", path: "/v1/auth/login", remoteAddr: "203.0.113.9:4321",
@@ -97,9 +97,9 @@ func TestUserFlow(t *testing.T) {
 	}
 
 	// A verified caller asking for verification again gets 202 and no mail.
-	before := s.mail.count()
+	before := s.mail.Count()
 	s.expect(request{method: "POST", path: "/v1/auth/verify/request", bearer: tok.AccessToken}, 202)
-	if s.mail.count() != before {
+	if s.mail.Count() != before {
 		t.Error("a verified address got another verification mail")
 	}
 
@@ -155,7 +155,7 @@ func TestPasswordReset(t *testing.T) {
 	s := newStack(t)
 	tok := s.user("ada@example.com")
 	s.expect(request{method: "POST", path: "/v1/auth/password/reset", body: `{"email":"ada@example.com"}`}, 202)
-	reset := s.mail.token(t, "ada@example.com", "Reset")
+	reset := s.mail.Token(t, "ada@example.com", "Reset")
 	s.expect(request{method: "POST", path: "/v1/auth/password/reset/confirm", body: `{"token":"` + reset + `","newPassword":"short"}`}, 400)
 	s.expect(request{method: "POST", path: "/v1/auth/password/reset/confirm", body: `{"token":"bse_nope","newPassword":"a new password"}`}, 400)
 	s.expect(request{method: "POST", path: "/v1/auth/password/reset/confirm", body: `{"token":"` + reset + `","newPassword":"a new password"}`}, 204)
@@ -168,9 +168,9 @@ func TestRequestVerification(t *testing.T) {
 	s := newStack(t)
 	s.expect(request{method: "POST", path: "/v1/auth/signup", body: `{"email":"ada@example.com","password":"` + testPassword + `"}`}, 202)
 	tok := s.login("ada@example.com", testPassword)
-	first := s.mail.token(t, "ada@example.com", "Verify")
+	first := s.mail.Token(t, "ada@example.com", "Verify")
 	s.expect(request{method: "POST", path: "/v1/auth/verify/request", bearer: tok.AccessToken, body: `{}`}, 202)
-	second := s.mail.token(t, "ada@example.com", "Verify")
+	second := s.mail.Token(t, "ada@example.com", "Verify")
 	if second == first {
 		t.Fatal("no new verification token")
 	}

@@ -10,16 +10,14 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/auth/accounts"
-	"github.com/basaltdev/basalt/internal/auth/mail"
+	"github.com/basaltdev/basalt/internal/auth/accounts/accountstest"
 	"github.com/basaltdev/basalt/internal/auth/password"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
 	"github.com/basaltdev/basalt/internal/ratelimit"
@@ -27,80 +25,12 @@ import (
 	"github.com/basaltdev/basalt/internal/storage/sqlite"
 )
 
-// clock is the settable clock of the service and its limiter.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// mailbox records the mail the service sends.
-type mailbox struct {
-	mu   sync.Mutex
-	msgs []mail.Message
-}
-
-func (m *mailbox) Enqueue(msg mail.Message) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.msgs = append(m.msgs, msg)
-	return nil
-}
-
-var emailToken = regexp.MustCompile(`bse_[A-Za-z0-9_-]{43}`)
-
-// token returns the token of the last mail to addr whose subject contains
-// subject, waiting for it: some mail is sent after the request is
-// answered.
-func (m *mailbox) token(t testing.TB, to, subject string) string {
-	t.Helper()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); <-tick.C {
-		if tok := m.find(to, subject); tok != "" {
-			return tok
-		}
-	}
-	t.Fatalf("no mail %q with a token to %s within 5s", subject, to)
-	return ""
-}
-
-func (m *mailbox) find(to, subject string) string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for i := len(m.msgs) - 1; i >= 0; i-- {
-		if msg := m.msgs[i]; msg.To == to && strings.Contains(msg.Subject, subject) {
-			if tok := emailToken.FindString(msg.Text); tok != "" {
-				return tok
-			}
-		}
-	}
-	return ""
-}
-
-func (m *mailbox) count() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.msgs)
-}
-
 // stack is the real account API of one test: authapi over the account
 // service over a fresh SQLite database.
 type stack struct {
 	t       testing.TB
-	clock   *clock
-	mail    *mailbox
+	clock   *accountstest.Clock
+	mail    *accountstest.Mailbox
 	svc     *accounts.Service
 	handler http.Handler
 	logs    *bytes.Buffer
@@ -136,7 +66,7 @@ func newStack(t testing.TB, tune ...stackOption) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{t: t, clock: &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}, mail: &mailbox{}, logs: new(bytes.Buffer)}
+	s := &stack{t: t, clock: accountstest.NewClock(), mail: &accountstest.Mailbox{}, logs: new(bytes.Buffer)}
 	svcOpts := accounts.Options{
 		Now:           s.clock.Now,
 		Hasher:        hasher,
@@ -281,7 +211,7 @@ type tokens struct {
 func (s *stack) signUp(email string) {
 	s.t.Helper()
 	s.expect(request{method: "POST", path: "/v1/auth/signup", body: `{"email":"` + email + `","password":"` + testPassword + `"}`}, 202)
-	tok := s.mail.token(s.t, email, "Verify")
+	tok := s.mail.Token(s.t, email, "Verify")
 	s.expect(request{method: "POST", path: "/v1/auth/verify", body: `{"token":"` + tok + `"}`}, 204)
 }
 
