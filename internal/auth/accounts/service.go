@@ -310,16 +310,14 @@ func (f feed) Revoked(ctx context.Context, id string) (bool, error) {
 	if !fault.Is(err, fault.NotFound) {
 		return false, err
 	}
-	keys, err := f.s.store.ListAPIKeys(ctx)
-	if err != nil {
+	k, err := f.s.store.APIKeyByID(ctx, id)
+	switch {
+	case fault.Is(err, fault.NotFound):
+		return true, nil
+	case err != nil:
 		return false, err
 	}
-	for _, k := range keys {
-		if k.ID == id {
-			return !k.RevokedAt.IsZero(), nil
-		}
-	}
-	return true, nil
+	return !k.RevokedAt.IsZero(), nil
 }
 
 // timestamp is the service's clock in UTC at microsecond precision.

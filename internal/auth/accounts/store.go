@@ -114,6 +114,8 @@ type Store interface {
 	ListSessions(ctx context.Context, accountID string) ([]Session, error)
 	// APIKeyByHash reads the API key whose Hash is hash.
 	APIKeyByHash(ctx context.Context, hash []byte) (APIKey, error)
+	// APIKeyByID reads one API key.
+	APIKeyByID(ctx context.Context, id string) (APIKey, error)
 	// ListAPIKeys returns every API key, by ID.
 	ListAPIKeys(ctx context.Context) ([]APIKey, error)
 	// SigningKeys returns every signing key, oldest first.

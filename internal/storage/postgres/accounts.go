@@ -324,6 +324,17 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (k accounts.APIKe
 	return k, err
 }
 
+// APIKeyByID reads one API key.
+func (s *Store) APIKeyByID(ctx context.Context, id string) (k accounts.APIKey, err error) {
+	const op = "postgres.APIKeyByID"
+	err = s.read(ctx, op, func(q queryer) error {
+		k, err = authGet(ctx, q, op, "API key not found", scanAPIKey,
+			`SELECT `+apiKeyColumns+` FROM api_keys WHERE id = $1`, id)
+		return err
+	})
+	return k, err
+}
+
 // ListAPIKeys returns every API key, by ID.
 func (s *Store) ListAPIKeys(ctx context.Context) (out []accounts.APIKey, err error) {
 	const op = "postgres.ListAPIKeys"

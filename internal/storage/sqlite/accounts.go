@@ -454,6 +454,12 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (accounts.APIKey,
 	return queryOne(ctx, s.reads, "sqlite.APIKeyByHash", apiKeyNotFound, scanAPIKey, selectAPIKeyByHash, blob(hash))
 }
 
+// APIKeyByID reads one API key.
+func (s *Store) APIKeyByID(ctx context.Context, id string) (accounts.APIKey, error) {
+	return queryOne(ctx, s.reads, "sqlite.APIKeyByID", apiKeyNotFound, scanAPIKey,
+		`SELECT `+apiKeyColumns+` FROM api_keys WHERE id = ?`, id)
+}
+
 // ListAPIKeys returns every API key, by ID.
 func (s *Store) ListAPIKeys(ctx context.Context) ([]accounts.APIKey, error) {
 	return queryAll(ctx, s.reads, "sqlite.ListAPIKeys", scanAPIKey,

@@ -121,6 +121,9 @@ func testAPIKeys(t *testing.T, s docstore.Store) {
 		got, err := a.APIKeyByHash(ctx, want.Hash)
 		wantOK(t, "APIKeyByHash "+want.ID, err)
 		same(t, "APIKeyByHash "+want.ID, diffAPIKey(got, want))
+		got, err = a.APIKeyByID(ctx, want.ID)
+		wantOK(t, "APIKeyByID "+want.ID, err)
+		same(t, "APIKeyByID "+want.ID, diffAPIKey(got, want))
 		got, err = inTx(a, func(ctx context.Context, tx accounts.Tx) (accounts.APIKey, error) { return tx.GetAPIKey(ctx, want.ID) })
 		wantOK(t, "Tx.GetAPIKey "+want.ID, err)
 		same(t, "Tx.GetAPIKey "+want.ID, diffAPIKey(got, want))
@@ -132,6 +135,8 @@ func testAPIKeys(t *testing.T, s docstore.Store) {
 
 	_, err = a.APIKeyByHash(ctx, hashOf("api-key", "unknown"))
 	wantKind(t, "APIKeyByHash of an unknown hash", err, fault.NotFound)
+	_, err = a.APIKeyByID(ctx, apiKeyID(9))
+	wantKind(t, "APIKeyByID of a missing key", err, fault.NotFound)
 	_, err = a.APIKeyByHash(ctx, full.Hash[:16])
 	wantKind(t, "APIKeyByHash of a hash prefix", err, fault.NotFound)
 	_, err = inTx(a, func(ctx context.Context, tx accounts.Tx) (accounts.APIKey, error) {
