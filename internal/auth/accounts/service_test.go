@@ -752,3 +752,33 @@ basalt_auth_refreshes_total{outcome="reuse"} 1
 		t.Fatal(err)
 	}
 }
+
+// TestStaleFeedAsksTheDatabase: a process whose revocation feed never
+// synced (its Run is not running) answers every check from the database,
+// for sessions and API keys alike.
+func TestStaleFeedAsksTheDatabase(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, open openFunc) {
+		f := newFixture(t, open)
+		stale := f.service(t) // never runs: every check falls back
+		tok := f.user(t, "ada@example.com")
+		_, secret, err := f.svc.CreateAPIKey(admin, accounts.APIKeySpec{Name: "etl", Scopes: []string{"*:*"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.as(t, stale, tok.AccessToken)
+		p, err := stale.Authenticate(bg, secret) // cached by the stale process from here on
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.Logout(f.as(t, f.svc, tok.AccessToken)); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.RevokeAPIKey(admin, p.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, err = stale.Authenticate(bg, tok.AccessToken)
+		wantKind(t, "revoked session on a stale process", err, fault.Unauthenticated)
+		_, err = stale.Authenticate(bg, secret)
+		wantKind(t, "revoked API key on a stale process", err, fault.Unauthenticated)
+	})
+}
