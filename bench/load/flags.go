@@ -89,8 +89,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Storm.GetRate, "storm-get-rate", c.Storm.GetRate, "login-storm: GET-by-id rate of both phases (req/s); 0 means half of get's highest sustained rate in the same run")
 	fs.IntVar(&c.Storm.LoginRate, "storm-rate", c.Storm.LoginRate, "login-storm: wrong-password logins per second during the storm phases (each is a full password hash)")
 	fs.DurationVar(&c.Storm.Step, "storm-step", c.Storm.Step, "login-storm: duration of each phase (without, then with the storm)")
-	fs.IntVar(&c.Storm.Rounds, "storm-rounds", c.Storm.Rounds, "login-storm: rounds of a phase without and a phase with the storm; latencies are pooled per kind of phase")
-	fs.Float64Var(&c.Storm.MaxP99Ratio, "max-ratio-login-storm", c.Storm.MaxP99Ratio, "login-storm: largest GET p99 with the storm, as a multiple of the p99 without, for PASS (0 disables)")
+	fs.IntVar(&c.Storm.Rounds, "storm-rounds", c.Storm.Rounds, "login-storm: rounds of a phase without and a phase with the storm; the verdict is on the median of the rounds' p99 ratios")
+	fs.Float64Var(&c.Storm.MaxP99Ratio, "max-ratio-login-storm", c.Storm.MaxP99Ratio, "login-storm: largest median, over the rounds, of the GET p99 with the storm as a multiple of the p99 without, for PASS (0 disables)")
 
 	if c.Thresholds == nil {
 		c.Thresholds = map[string]float64{}

@@ -22,12 +22,18 @@ func main() {
 }
 
 func run() int {
+	if code, ok := app.RunPasswordWorker(os.Getenv, os.Stdin, os.Stdout, os.Stderr); ok {
+		return code
+	}
 	cmd, err := app.ParseCommandLine(os.Args[1:], os.Getenv, os.Stdout, os.Stderr, os.Exit)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "basalt:", err)
 		return 2
 	}
 	cmd.Config.Version = buildVersion()
+	if exe, err := os.Executable(); err == nil {
+		cmd.Config.Executable = exe
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	switch cmd.Name {
@@ -41,7 +47,6 @@ func run() int {
 	case "keys rotate":
 		err = app.RotateKeys(ctx, cmd.Config)
 	default:
-		app.ReserveHashingProcessors(cmd.Config)
 		err = app.Run(ctx, cmd.Config)
 	}
 	if err != nil {

@@ -9,13 +9,13 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -79,10 +79,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	acc, err := accountService(ctx, cfg, db, log, reg, queue)
+	acc, hasher, err := accountService(ctx, cfg, db, log, reg, queue)
 	if err != nil {
 		return err
 	}
+	defer closeHasher(hasher, log)
 	if err := acc.Start(ctx); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
@@ -121,18 +122,6 @@ func Run(ctx context.Context, cfg Config) error {
 	return runAll(ctx, log, srv.Run, svc.Run, acc.Run, queue.Run)
 }
 
-// ReserveHashingProcessors gives the Go runtime one processor per
-// password-hashing slot on top of what it has. Hashes run on threads of the
-// lowest OS priority (password.InBackground); with a processor of their
-// own, a running hash never holds one that requests need, so a storm of
-// logins slows logins, not the rest of the API. cmd/basalt calls it once
-// before serving; it changes the whole process, and, as any explicit
-// setting does, stops the runtime from adjusting GOMAXPROCS to later
-// changes of the CPU limit.
-func ReserveHashingProcessors(cfg Config) {
-	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + cfg.Auth.PasswordMaxConcurrent)
-}
-
 // mailQueue returns the queue of outgoing mail: SMTP when --smtp-addr is
 // set, else the log (for development: mail, tokens included, is logged).
 func mailQueue(cfg Config, log *slog.Logger) (*mail.Queue, error) {
@@ -150,22 +139,33 @@ func mailQueue(cfg Config, log *slog.Logger) (*mail.Queue, error) {
 	return mail.NewQueue(sender, 1024, log), nil
 }
 
-// accountService builds the account service over the opened database.
-func accountService(ctx context.Context, cfg Config, db database, log *slog.Logger, reg prometheus.Registerer, m accounts.Mailer) (*accounts.Service, error) {
+// accountService builds the account service over the opened database, and
+// the password hasher it uses, which the caller closes after the service's
+// last use. With cfg.Executable the hasher runs hashes in a worker process
+// (password.InWorker); without, in-process.
+func accountService(ctx context.Context, cfg Config, db database, log *slog.Logger, reg prometheus.Registerer, m accounts.Mailer) (*accounts.Service, *password.Hasher, error) {
 	a := cfg.Auth
+	opts := []password.Option{password.MaxRate(a.PasswordMaxRate, max(1, int(math.Ceil(a.PasswordMaxRate))))}
+	if cfg.Executable != "" {
+		stderr := cfg.Logs
+		if stderr == nil {
+			stderr = os.Stderr
+		}
+		opts = append(opts, password.InWorker(workerCommand(cfg.Executable, stderr)))
+	}
 	hasher, err := password.New(password.Params{
 		Memory: a.PasswordMemoryKiB, Iterations: a.PasswordIterations, Parallelism: a.PasswordParallelism,
 		SaltLen: 16, KeyLen: 32,
-	}, a.PasswordMaxConcurrent, password.InBackground(),
-		password.MaxRate(a.PasswordMaxRate, max(1, int(math.Ceil(a.PasswordMaxRate)))))
+	}, a.PasswordMaxConcurrent, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("--password-*: %w", err)
+		return nil, nil, fmt.Errorf("--password-*: %w", err)
 	}
 	derivation, err := secret(ctx, db.Store, "refresh-derivation-key")
 	if err != nil {
-		return nil, err
+		closeHasher(hasher, log)
+		return nil, nil, err
 	}
-	return accounts.NewService(db.accounts, accounts.Options{
+	acc, err := accounts.NewService(db.accounts, accounts.Options{
 		Logger: log, Hasher: hasher, Issuer: a.Issuer, Audience: a.Audience,
 		AccessTTL: a.AccessTTL, SessionIdle: a.SessionIdle, SessionLifetime: a.SessionLifetime,
 		RefreshGrace: a.RefreshGrace, RequireVerified: a.RequireVerified, Mail: m,
@@ -175,6 +175,32 @@ func accountService(ctx context.Context, cfg Config, db database, log *slog.Logg
 		DerivationKey: derivation,
 		Registerer:    reg,
 	})
+	if err != nil {
+		closeHasher(hasher, log)
+		return nil, nil, err
+	}
+	return acc, hasher, nil
+}
+
+// workerCommand starts exe as the password worker: through /proc/self/exe
+// when that is exe (Linux), so a worker restarted after the binary at exe
+// was replaced by an upgrade is still this version.
+func workerCommand(exe string, stderr io.Writer) password.Command {
+	c := password.Command{Path: exe, Stderr: stderr}
+	const self = "/proc/self/exe"
+	if a, err := os.Stat(exe); err == nil {
+		if b, err := os.Stat(self); err == nil && os.SameFile(a, b) {
+			c.Path, c.Name = self, exe
+		}
+	}
+	return c
+}
+
+// closeHasher stops the hasher's worker process, if it has one.
+func closeHasher(h *password.Hasher, log *slog.Logger) {
+	if err := h.Close(); err != nil {
+		log.Error("stopping the password worker failed", "err", err)
+	}
 }
 
 // CreateAdmin makes an account with the admin role ("basalt admin create").
@@ -221,10 +247,11 @@ func withAccounts(ctx context.Context, cfg Config, fn func(*accounts.Service, *s
 			log.Error("closing the database failed", "err", cerr)
 		}
 	}()
-	acc, err := accountService(ctx, cfg, db, log, nil, discardMail{})
+	acc, hasher, err := accountService(ctx, cfg, db, log, nil, discardMail{})
 	if err != nil {
 		return err
 	}
+	defer closeHasher(hasher, log)
 	return fn(acc, log)
 }
 
@@ -375,4 +402,20 @@ func secret(ctx context.Context, store docstore.Store, name string) ([]byte, err
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return key, nil
+}
+
+// RunPasswordWorker runs the process as Basalt's password-hashing worker
+// when getenv says it was started as one (password.WorkerEnv): it answers
+// hash requests on stdin and stdout until stdin ends. ok is false for any
+// other start.
+func RunPasswordWorker(getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) (code int, ok bool) {
+	slots, ok := password.WorkerSlots(getenv)
+	if !ok {
+		return 0, false
+	}
+	if err := password.ServeWorker(stdin, stdout, stderr, slots); err != nil {
+		fmt.Fprintln(stderr, "basalt:", err)
+		return 1, true
+	}
+	return 0, true
 }

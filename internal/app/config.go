@@ -34,6 +34,11 @@ type Config struct {
 	// Admin is the account "basalt admin create" makes.
 	Admin AdminAccount
 
+	// Executable is the Basalt binary, which serve starts again as its
+	// password-hashing worker (password.InWorker); empty hashes in-process,
+	// on threads of the lowest priority.
+	Executable string
+
 	// Logs receives the JSON log lines (os.Stderr when nil).
 	Logs io.Writer
 	// Ready, when set, is called with the listening address once Basalt

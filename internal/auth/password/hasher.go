@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
-	"runtime"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -22,26 +21,16 @@ const MaxPasswordBytes = 1024
 // most maxConcurrent hashes run at once; further calls wait for a slot. A
 // Hasher is safe for concurrent use.
 type Hasher struct {
-	params     Params
-	sem        chan struct{} // one token per running hash
-	dummy      string        // a hash no password matches, for DummyVerify
-	background bool          // hash on threads of the lowest OS priority
-	budget     *memory.Limiter
-	rate       ratelimit.Limit
+	params Params
+	sem    chan struct{} // one token per running hash
+	dummy  string        // a hash no password matches, for DummyVerify
+	worker *worker       // hash in a separate process (InWorker)
+	budget *memory.Limiter
+	rate   ratelimit.Limit
 }
 
 // Option tunes a Hasher.
 type Option func(*Hasher)
-
-// InBackground makes the Hasher compute every hash on an OS thread of its
-// own at the lowest scheduling priority (on Linux the SCHED_IDLE policy,
-// or nice 19 where that is refused; elsewhere the thread keeps its
-// priority). The kernel then runs hashes only on CPU time
-// that serving requests leaves idle, so a storm of logins slows logins, not
-// everything else. Give the Go runtime one processor per hashing slot
-// (GOMAXPROCS = CPUs + maxConcurrent), or a running hash still occupies a
-// processor other requests need.
-func InBackground() Option { return func(h *Hasher) { h.background = true } }
 
 // MaxRate caps how many hashes start per second, with bursts of up to
 // burst, whatever their cause (logins of known or unknown accounts,
@@ -91,7 +80,25 @@ func New(p Params, maxConcurrent int, opts ...Option) (*Hasher, error) {
 			return nil, fault.Wrap(fault.Invalid, op, err, "invalid hashing rate")
 		}
 	}
+	if h.worker != nil {
+		// Started now, so that a worker that cannot start stops Basalt from
+		// starting rather than failing every login later.
+		h.worker.slots = maxConcurrent
+		if _, err := h.worker.running(); err != nil {
+			return nil, fault.Internalf(op, err)
+		}
+	}
 	return h, nil
+}
+
+// Close stops the hashing worker, if the Hasher has one (InWorker), after
+// the hashes it is computing; hashes asked for afterwards fail with
+// fault.Unavailable. Without a worker Close does nothing.
+func (h *Hasher) Close() error {
+	if h.worker == nil {
+		return nil
+	}
+	return h.worker.close(5 * time.Second)
 }
 
 // Params returns the parameters h uses for new hashes.
@@ -115,7 +122,10 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 		return "", err
 	}
 	defer release()
-	key := h.derive(password, salt, h.params)
+	key, err := h.derive(ctx, password, salt, h.params)
+	if err != nil {
+		return "", err
+	}
 	return encode(h.params, salt, key), nil
 }
 
@@ -142,7 +152,10 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, need
 		return false, false, err
 	}
 	defer release()
-	got := h.derive(password, salt, p)
+	got, err := h.derive(ctx, password, salt, p)
+	if err != nil {
+		return false, false, err
+	}
 	if subtle.ConstantTimeCompare(got, want) != 1 {
 		return false, false, nil
 	}
@@ -157,22 +170,14 @@ func (h *Hasher) DummyVerify(ctx context.Context, password string) {
 	_, _, _ = h.Verify(ctx, password, h.dummy)
 }
 
-// derive computes the argon2id key of password. The caller holds a slot
-// until it returns, so a hash in progress always counts against the limit.
-func (h *Hasher) derive(password string, salt []byte, p Params) []byte {
-	if !h.background {
-		return argon2.IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLen)
+// derive computes the argon2id key of password, in the worker process when
+// h has one and in the calling goroutine otherwise. The caller holds a slot
+// until it returns, so a hash in progress counts against the limit.
+func (h *Hasher) derive(ctx context.Context, password string, salt []byte, p Params) ([]byte, error) {
+	if h.worker != nil {
+		return h.worker.derive(ctx, password, salt, p)
 	}
-	out := make(chan []byte, 1)
-	go func() {
-		// The thread is never unlocked: without privileges its priority
-		// cannot be raised again, so it ends with this goroutine instead of
-		// returning to the pool that serves requests.
-		runtime.LockOSThread()
-		lowerThreadPriority()
-		out <- argon2.IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLen)
-	}()
-	return <-out
+	return argon2.IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLen), nil
 }
 
 // acquire waits for a hashing slot or for ctx to end. The returned function

@@ -8,31 +8,6 @@ import (
 	"github.com/basaltdev/basalt/internal/fault"
 )
 
-func TestInBackgroundHashesAlike(t *testing.T) {
-	p := Params{Memory: MinMemoryKiB, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
-	bg, err := New(p, 1, InBackground())
-	if err != nil {
-		t.Fatal(err)
-	}
-	fg, err := New(p, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	for _, pair := range [][2]*Hasher{{bg, fg}, {fg, bg}} {
-		enc, err := pair[0].Hash(ctx, "correct horse")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ok, _, err := pair[1].Verify(ctx, "correct horse", enc); !ok || err != nil {
-			t.Fatalf("Verify = %v, %v", ok, err)
-		}
-		if ok, _, _ := pair[1].Verify(ctx, "wrong horse", enc); ok {
-			t.Fatal("a wrong password verified")
-		}
-	}
-}
-
 func TestMaxRate(t *testing.T) {
 	p := Params{Memory: MinMemoryKiB, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
 	if _, err := New(p, 1, MaxRate(0, 1)); !fault.Is(err, fault.Invalid) {
