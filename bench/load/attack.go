@@ -60,15 +60,33 @@ func (a *Attacker) Step(ctx context.Context, tr vegeta.Targeter, rate int, d tim
 	return s, err
 }
 
+// Saturate sends requests from tr as fast as workers clients can, each
+// sending its next request when its last one is answered (closed loop), for
+// d, and measures them: Throughput is the highest rate Basalt answered
+// with that many requests in flight. The result's Rate is 0.
+func (a *Attacker) Saturate(ctx context.Context, tr vegeta.Targeter, workers uint64, d time.Duration) (StepResult, error) {
+	if workers < 1 || d <= 0 {
+		return StepResult{}, fmt.Errorf("load: saturation needs workers and a positive duration, got %d for %s", workers, d)
+	}
+	s, _, err := a.attack(ctx, tr, vegeta.Rate{}, workers, workers, 0, d)
+	return s, err
+}
+
 // measure is Step that also returns every latency of the step, sorted.
 func (a *Attacker) measure(ctx context.Context, tr vegeta.Targeter, rate int, d time.Duration) (StepResult, []time.Duration, error) {
 	if rate <= 0 || d <= 0 {
 		return StepResult{}, nil, fmt.Errorf("load: step needs a positive rate and duration, got %d/s for %s", rate, d)
 	}
+	return a.attack(ctx, tr, vegeta.Rate{Freq: rate, Per: time.Second}, a.cfg.Workers, a.cfg.MaxWorkers, rate, d)
+}
+
+// attack runs one vegeta attack paced by pace (zero: as fast as the workers
+// go) and measures it; rate is what the result reports as offered.
+func (a *Attacker) attack(ctx context.Context, tr vegeta.Targeter, pace vegeta.Rate, workers, maxWorkers uint64, rate int, d time.Duration) (StepResult, []time.Duration, error) {
 	atk := vegeta.NewAttacker(
 		vegeta.Client(a.client),
-		vegeta.Workers(a.cfg.Workers),
-		vegeta.MaxWorkers(a.cfg.MaxWorkers),
+		vegeta.Workers(workers),
+		vegeta.MaxWorkers(maxWorkers),
 		vegeta.MaxBody(0), // drain answers without keeping them
 		vegeta.Redirects(vegeta.NoFollow),
 	)
@@ -76,11 +94,11 @@ func (a *Attacker) measure(ctx context.Context, tr vegeta.Targeter, rate int, d 
 	defer stop()
 
 	var m vegeta.Metrics
-	expected := int(float64(rate)*d.Seconds()) + 16
+	expected := max(int(float64(rate)*d.Seconds()), 1024) + 16
 	lat := make([]time.Duration, 0, expected)
 	var errs uint64
 	// An empty attack name spares vegeta an X-Vegeta-Attack header per request.
-	for r := range atk.Attack(tr, vegeta.Rate{Freq: rate, Per: time.Second}, d, "") {
+	for r := range atk.Attack(tr, pace, d, "") {
 		m.Add(r)
 		lat = append(lat, r.Latency)
 		if r.Error != "" || r.Code < 200 || r.Code > 299 {

@@ -20,7 +20,7 @@ func DefaultConfig() Config {
 		Warmup:      time.Second,
 		Settle:      250 * time.Millisecond,
 		MaxDuration: 10 * time.Minute,
-		MaxRequests: 8_000_000, // enough for the hello reference to finish its search at ~50k req/s
+		MaxRequests: 12_000_000, // enough for the hello reference to finish its search at ~50k req/s, and get-auth its paired comparison
 		Search: SearchConfig{
 			StartRate:  200,
 			MaxRate:    100_000,
@@ -32,6 +32,7 @@ func DefaultConfig() Config {
 		},
 		Attack:  DefaultAttackConfig(),
 		Storm:   DefaultStormConfig(),
+		Paired:  DefaultPairedConfig(),
 		DB:      DBSQLite,
 		PGURL:   DefaultPGURL,
 		PGBench: DefaultPGBenchConfig(),
@@ -85,6 +86,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Uint64Var(&c.Attack.Workers, "workers", c.Attack.Workers, "initial vegeta workers per step")
 	fs.Uint64Var(&c.Attack.MaxWorkers, "max-workers", c.Attack.MaxWorkers, "most vegeta workers (and connections) per step")
 	fs.DurationVar(&c.Attack.Timeout, "timeout", c.Attack.Timeout, "per-request timeout")
+
+	fs.IntVar(&c.Paired.Rounds, "paired-rounds", c.Paired.Rounds, "get-auth: rounds of get and get-auth at full speed, back to back, whose median throughput ratio decides get-auth's verdict (0: judge on the rate searches instead)")
+	fs.DurationVar(&c.Paired.Step, "paired-step", c.Paired.Step, "get-auth: duration of each full-speed phase of the paired comparison")
+	fs.Uint64Var(&c.Paired.Workers, "paired-workers", c.Paired.Workers, "get-auth: clients of each full-speed phase (each with one request in flight)")
 
 	fs.IntVar(&c.Storm.GetRate, "storm-get-rate", c.Storm.GetRate, "login-storm: GET-by-id rate of both phases (req/s); 0 means half of get's highest sustained rate in the same run")
 	fs.IntVar(&c.Storm.LoginRate, "storm-rate", c.Storm.LoginRate, "login-storm: wrong-password logins per second during the storm phases (each is a full password hash)")

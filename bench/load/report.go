@@ -139,6 +139,9 @@ type ScenarioReport struct {
 	// Storm is the outcome of the login-storm scenario, which has no rate
 	// search and decides its verdict on its own threshold.
 	Storm *StormReport `json:"storm,omitempty"`
+	// Paired is get-auth's paired comparison with get; when it ran, it
+	// decides the verdict instead of BaselineRatio.
+	Paired *PairedReport `json:"paired,omitempty"`
 	// Verdict is one of the Verdict constants.
 	Verdict string `json:"verdict"`
 	// Notes explain anything that qualifies the numbers.
@@ -239,6 +242,15 @@ func (r *Report) Evaluate(thresholds map[string]float64) {
 			}
 		case s.Threshold == 0:
 			s.Verdict = VerdictNone
+		case s.Baseline != "" && s.Paired != nil:
+			ok, notes := s.Paired.evaluate(r.Criteria, s.Threshold)
+			s.Verdict = VerdictFail
+			if ok {
+				s.Verdict = VerdictPass
+			}
+			for _, n := range notes {
+				s.Notes = appendOnce(s.Notes, n)
+			}
 		case s.Baseline != "":
 			s.Verdict = VerdictFail
 			if rates[s.Baseline] == 0 {
@@ -367,7 +379,16 @@ func baselineLine(s ScenarioReport, all []ScenarioReport) string {
 		return ""
 	}
 	idx := slices.IndexFunc(all, func(o ScenarioReport) bool { return o.Name == s.Baseline })
-	if idx < 0 || all[idx].MaxRate == 0 || s.MaxRate == 0 {
+	searched := idx >= 0 && all[idx].MaxRate > 0 && s.MaxRate > 0
+	if s.Paired != nil {
+		line := s.Paired.markdown(s.Name, s.Baseline, s.Threshold, s.Verdict)
+		if searched {
+			line = fmt.Sprintf("%s: %s req/s, %s of %s (%s req/s) by the rate searches, for reference; the paired comparison decides:\n\n%s",
+				s.Name, thousands(int64(s.MaxRate)), percent(s.BaselineRatio), s.Baseline, thousands(int64(all[idx].MaxRate)), line)
+		}
+		return line
+	}
+	if !searched {
 		return fmt.Sprintf("%s: not compared with %s (no sustained rate for both in this run): %s.", s.Name, s.Baseline, s.Verdict)
 	}
 	target := "no target"

@@ -70,6 +70,9 @@ type Config struct {
 	Attack AttackConfig
 	// Storm shapes the login-storm scenario.
 	Storm StormConfig
+	// Paired shapes get-auth's paired comparison with get, which decides
+	// its verdict.
+	Paired PairedConfig
 	// DB is the engine Basalt runs on: DBSQLite (a fresh data directory) or
 	// DBPostgres (a fresh database created through PGURL, dropped at the end).
 	DB string
@@ -108,6 +111,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("load: need positive max duration and max requests (got %s, %d)", c.MaxDuration, c.MaxRequests)
 	case c.Attack.Workers < 1 || c.Attack.MaxWorkers < c.Attack.Workers || c.Attack.Timeout <= 0:
 		return fmt.Errorf("load: need 1 ≤ workers ≤ max workers and a positive timeout (got %d, %d, %s)", c.Attack.Workers, c.Attack.MaxWorkers, c.Attack.Timeout)
+	}
+	if slices.Contains(c.Scenarios, ScenarioGetAuth) {
+		if err := c.Paired.Validate(); err != nil {
+			return err
+		}
 	}
 	if slices.Contains(c.Scenarios, ScenarioLoginStorm) {
 		if err := c.Storm.Validate(); err != nil {
@@ -303,12 +311,30 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 				if err != nil {
 					return err
 				}
+				baseTr, err := GetTargeter(p.BaseURL, Collection, "", fx.ids)
+				if err != nil {
+					return err
+				}
 				sc, note := getAuthSearch(cfg, rep.rate(ScenarioGet))
 				run := search(name, sc, tr)
 				measure = func(share *Budget) ScenarioReport {
 					sr := run(share)
 					if note != "" {
 						sr.Notes = append(sr.Notes, note)
+					}
+					if cfg.Paired.Rounds > 0 && sr.Err == "" {
+						// Full speed is about the searched maximum; a quarter
+						// more leaves room for a faster moment.
+						est := rep.rate(ScenarioGet)
+						if sr.Search.Best != nil {
+							est = max(est, sr.Search.Best.Rate)
+						}
+						est += est / 4
+						paired, err := runPaired(ctx, cfg, share, est, baseTr, tr, logf)
+						sr.Paired = paired
+						if err != nil {
+							sr.Err = err.Error()
+						}
 					}
 					return sr
 				}

@@ -83,6 +83,7 @@ func testConfig(t *testing.T) Config {
 	// is the plumbing, not the numbers.
 	cfg.Search.Criteria.MaxP99 = time.Second
 	cfg.Storm.Step, cfg.Storm.Rounds = 200*time.Millisecond, 2
+	cfg.Paired = PairedConfig{Rounds: 2, Step: 200 * time.Millisecond, Workers: 4}
 	cfg.Storm.MaxP99Ratio = 1000
 	return cfg
 }
@@ -123,6 +124,25 @@ func TestRunEndToEnd(t *testing.T) {
 	if ga.Baseline != ScenarioGet || ga.BaselineRatio != float64(ga.MaxRate)/float64(getRate) || ga.Threshold != 0.9 {
 		t.Errorf("get-auth: baseline %q ratio %v threshold %v (get %d/s)", ga.Baseline, ga.BaselineRatio, ga.Threshold, getRate)
 	}
+	// The paired comparison ran both requests at full speed, each round
+	// answered without errors, and decided the verdict.
+	if p := ga.Paired; p == nil || len(p.Rounds) != 2 || p.Median <= 0 || p.Workers != 4 {
+		t.Errorf("get-auth paired comparison: %+v", p)
+	} else {
+		for i, r := range p.Rounds {
+			if r.Base.Requests == 0 || r.Auth.Requests == 0 || r.Base.Errors+r.Auth.Errors > 0 || r.Base.Rate != 0 ||
+				r.Ratio != r.Auth.Throughput/r.Base.Throughput {
+				t.Errorf("paired round %d: %+v", i+1, r)
+			}
+		}
+		want := VerdictFail
+		if p.Median >= 0.9 {
+			want = VerdictPass
+		}
+		if ga.Verdict != want {
+			t.Errorf("get-auth verdict %s with a paired median of %v", ga.Verdict, p.Median)
+		}
+	}
 	if first := ga.Search.Steps[0].Rate; first != int(math.Ceil(0.9*float64(getRate))) || len(ga.Notes) == 0 {
 		t.Errorf("get-auth search started at %d/s (notes %q), want 90 %% of get's %d/s", first, ga.Notes, getRate)
 	}
@@ -149,7 +169,7 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 	for _, want := range []string{"| hello |", "| get |", "| get-auth |", "≥ 90 % of get |", "| list |", "| create |",
 		"seeded 250 documents into bench ", "seeded 250 documents into bench_owned ", "--auth-access-ttl=10m0s --login-ip-burst=1000000 --login-email-burst=1000000",
-		"get-auth: ", " of get** (", "Login storm:", "| with storm |", "401 × ", "GET p99 with the storm, as a multiple of the p99 without, per round: "} {
+		"get-auth: ", " of get (", "by the rate searches, for reference; the paired comparison decides:\n\nget-auth against get, paired: 2 round(s) of 200ms each at full speed (4 clients, closed loop)", "; median **", "Login storm:", "| with storm |", "401 × ", "GET p99 with the storm, as a multiple of the p99 without, per round: "} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, md.String())
 		}
