@@ -19,8 +19,8 @@ func DefaultConfig() Config {
 		Step:        3 * time.Second,
 		Warmup:      time.Second,
 		Settle:      250 * time.Millisecond,
-		MaxDuration: 10 * time.Minute,
-		MaxRequests: 12_000_000, // enough for the hello reference to finish its search at ~50k req/s, and get-auth its paired comparison
+		MaxDuration: 12 * time.Minute, // room for every scenario on PostgreSQL, paired comparison included
+		MaxRequests: 12_000_000,       // enough for the hello reference to finish its search at ~50k req/s, and get-auth its paired comparison
 		Search: SearchConfig{
 			StartRate:  200,
 			MaxRate:    100_000,

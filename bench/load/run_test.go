@@ -306,11 +306,11 @@ func TestStormFlags(t *testing.T) {
 		t.Errorf("parsed %+v, want %+v", cfg.Storm, want)
 	}
 	args := strings.Join(basaltRunArgs(cfg), " ")
-	if args != "--auth-access-ttl=15m0s --login-ip-burst=1000000 --login-email-burst=1000000" {
+	if args != "--auth-access-ttl=17m0s --login-ip-burst=1000000 --login-email-burst=1000000" {
 		t.Errorf("run args %q", args)
 	}
 	cfg.Scenarios = []string{ScenarioHello, ScenarioGet}
-	if args := strings.Join(basaltRunArgs(cfg), " "); args != "--auth-access-ttl=15m0s" {
+	if args := strings.Join(basaltRunArgs(cfg), " "); args != "--auth-access-ttl=17m0s" {
 		t.Errorf("run args without the storm %q", args)
 	}
 }
