@@ -88,6 +88,16 @@ func matchErr(format string, args ...any) error {
 	return fault.Newf(fault.Invalid, opMatch, format, args...)
 }
 
+// checkMatchTerms checks the terms of an And or Or at depth.
+func checkMatchTerms(terms []Expr, depth int) error {
+	for _, t := range terms {
+		if err := checkMatchExpr(t, depth); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // checkMatchExpr checks that e is a filter the engines compile.
 func checkMatchExpr(e Expr, depth int) error {
 	if depth > maxMatchDepth {
@@ -98,22 +108,12 @@ func checkMatchExpr(e Expr, depth int) error {
 		if e == nil {
 			return matchErr("nil expression")
 		}
-		for _, t := range e.Terms {
-			if err := checkMatchExpr(t, depth+1); err != nil {
-				return err
-			}
-		}
-		return nil
+		return checkMatchTerms(e.Terms, depth+1)
 	case *Or:
 		if e == nil {
 			return matchErr("nil expression")
 		}
-		for _, t := range e.Terms {
-			if err := checkMatchExpr(t, depth+1); err != nil {
-				return err
-			}
-		}
-		return nil
+		return checkMatchTerms(e.Terms, depth+1)
 	case *Not:
 		if e == nil {
 			return matchErr("nil expression")

@@ -245,13 +245,13 @@ func (w *worker) derive(ctx context.Context, password string, salt []byte, prm P
 	const op = "password.derive"
 	p, err := w.running()
 	if err != nil {
-		return nil, fault.Wrap(fault.Unavailable, op, err, "password checks are unavailable right now; try again")
+		return nil, workerDown(op, err)
 	}
 	ch := make(chan workerResponse, 1)
 	p.mu.Lock()
 	if p.err != nil {
 		p.mu.Unlock()
-		return nil, fault.Wrap(fault.Unavailable, op, p.err, "password checks are unavailable right now; try again")
+		return nil, workerDown(op, p.err)
 	}
 	p.next++
 	id := p.next
@@ -264,12 +264,12 @@ func (w *worker) derive(ctx context.Context, password string, salt []byte, prm P
 	p.mu.Unlock()
 	if err != nil {
 		_ = p.cmd.Process.Kill() // read then fails the others and a later call restarts it
-		return nil, fault.Wrap(fault.Unavailable, op, err, "password checks are unavailable right now; try again")
+		return nil, workerDown(op, err)
 	}
 	select {
 	case resp := <-ch:
 		if resp.Error != "" {
-			return nil, fault.Wrap(fault.Unavailable, op, errors.New(resp.Error), "password checks are unavailable right now; try again")
+			return nil, workerDown(op, errors.New(resp.Error))
 		}
 		return resp.Key, nil
 	case <-ctx.Done():
@@ -280,6 +280,12 @@ func (w *worker) derive(ctx context.Context, password string, salt []byte, prm P
 		p.mu.Unlock()
 		return nil, unavailable(op, ctx.Err())
 	}
+}
+
+// workerDown is the error of a hash the worker could not compute: 503, try
+// again (a later hash starts a new worker).
+func workerDown(op string, err error) error {
+	return fault.Wrap(fault.Unavailable, op, err, "password checks are unavailable right now; try again")
 }
 
 // close stops the worker: it closes its input, so the worker finishes what
