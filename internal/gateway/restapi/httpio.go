@@ -80,8 +80,13 @@ func ParseQuery(r *http.Request, allowed ...string) (url.Values, error) {
 
 // CheckContentType requires a JSON body: application/json, or also
 // application/merge-patch+json when mergePatch, with no parameter other
-// than charset=utf-8. Anything else is a 415.
+// than charset=utf-8. Anything else is a 415. More than one Content-Type
+// header is a 400, as more than one Authorization header is a 401: a proxy
+// in front of Basalt could read another one than Basalt does.
 func CheckContentType(r *http.Request, mergePatch bool) error {
+	if len(r.Header.Values("Content-Type")) > 1 {
+		return BadRequest("Content-Type must be given once")
+	}
 	want := mediaJSON
 	if mergePatch {
 		want = mediaMergePatch + " or " + mediaJSON

@@ -52,6 +52,42 @@ func TestCheckContentType(t *testing.T) {
 	}
 }
 
+// TestCheckContentTypeOnce refuses a request with two Content-Type lines,
+// as it refuses two Authorization lines: a proxy and Basalt could read
+// different ones.
+func TestCheckContentTypeOnce(t *testing.T) {
+	for _, cts := range [][]string{
+		{"application/json", "application/json"},
+		{"application/json", "text/plain"},
+		{"text/plain", "application/json"},
+		{"application/merge-patch+json", ""},
+	} {
+		r := httptest.NewRequest("PATCH", "/", nil)
+		r.Header["Content-Type"] = cts
+		err := CheckContentType(r, true)
+		if !fault.Is(err, fault.Invalid) || !strings.Contains(fault.Message(err), "once") {
+			t.Errorf("Content-Type %q: %v, want an invalid error asking for one header", cts, err)
+		}
+	}
+
+	// Through the whole stack: a 400 problem, and nothing is written.
+	s := newStack(t)
+	s.seedPosts()
+	before := s.snapshot()
+	req := httptest.NewRequestWithContext(t.Context(), "POST", docsPath, strings.NewReader(`{"title":"two types"}`))
+	req.Header["Content-Type"] = []string{"application/json", "application/json"}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	rec := httptest.NewRecorder()
+	s.handler.ServeHTTP(rec, req)
+	if rec.Code != http.StatusBadRequest {
+		t.Fatalf("two Content-Type lines: status %d, want 400; %s", rec.Code, rec.Body)
+	}
+	assertProblem(t, rec, "invalid")
+	if after := s.snapshot(); after != before {
+		t.Errorf("a refused request changed the state:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
 func TestPathValue(t *testing.T) {
 	for _, tc := range []struct {
 		value string
