@@ -26,6 +26,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Refresh-token exchanges by outcome: ok, retry (same successor within the grace window), reuse (session revoked), rejected, error.",
 		}, []string{"outcome"}),
 	}
+	// Every series exists from the start at zero: a rate() or increase()
+	// over a series that appears only with its first event misses that
+	// event, and the first reuse of a stolen token is the one that matters.
+	for _, o := range loginOutcomes {
+		m.logins.WithLabelValues(o)
+	}
+	for _, o := range refreshOutcomes {
+		m.refreshes.WithLabelValues(o)
+	}
 	if reg == nil {
 		return m, nil
 	}
@@ -39,6 +48,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	return m, nil
 }
+
+// The outcome labels of the metrics: a fixed set, created at zero.
+var (
+	loginOutcomes   = []string{"ok", "bad_credentials", "throttled", "refused", "invalid", "error"}
+	refreshOutcomes = []string{"ok", "retry", "reuse", "rejected", "error"}
+)
 
 // loginOutcome names the outcome of a login for the metrics.
 func loginOutcome(err error) string {

@@ -497,8 +497,9 @@ func TestRevokeSessions(t *testing.T) {
 		// A user cannot see or revoke another user's session.
 		wantKind(t, "revoking another's session", f.svc.RevokeSession(adaCtx, bob.Session.ID), fault.NotFound)
 		f.as(t, f.svc, bob.AccessToken)
-		// An admin can.
-		if err := f.svc.RevokeSession(admin, bob.Session.ID); err != nil {
+		// An admin can, as admin (the user route revokes only one's own).
+		wantKind(t, "revoking another's session on the user route", f.svc.RevokeAnySession(adaCtx, bob.Session.ID), fault.Forbidden)
+		if err := f.svc.RevokeAnySession(admin, bob.Session.ID); err != nil {
 			t.Fatal(err)
 		}
 		_, err := f.svc.Authenticate(bg, bob.AccessToken)
@@ -751,13 +752,46 @@ func TestMetrics(t *testing.T) {
 # HELP basalt_auth_logins_total Login attempts by outcome: ok, bad_credentials, throttled, refused (disabled or unverified), invalid, error.
 # TYPE basalt_auth_logins_total counter
 basalt_auth_logins_total{outcome="bad_credentials"} 1
+basalt_auth_logins_total{outcome="error"} 0
+basalt_auth_logins_total{outcome="invalid"} 0
 basalt_auth_logins_total{outcome="ok"} 1
+basalt_auth_logins_total{outcome="refused"} 0
+basalt_auth_logins_total{outcome="throttled"} 0
 # HELP basalt_auth_refreshes_total Refresh-token exchanges by outcome: ok, retry (same successor within the grace window), reuse (session revoked), rejected, error.
 # TYPE basalt_auth_refreshes_total counter
+basalt_auth_refreshes_total{outcome="error"} 0
 basalt_auth_refreshes_total{outcome="ok"} 1
 basalt_auth_refreshes_total{outcome="rejected"} 1
 basalt_auth_refreshes_total{outcome="retry"} 1
 basalt_auth_refreshes_total{outcome="reuse"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "basalt_auth_logins_total", "basalt_auth_refreshes_total"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMetricsStartAtZero: every outcome has its series from the start, so
+// an alert on the rate of reuse or bad_credentials works from the first
+// event, not only from the second scrape after it.
+func TestMetricsStartAtZero(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	newFixture(t, engines()["sqlite"], func(o *accounts.Options) { o.Registerer = reg })
+	want := `
+# HELP basalt_auth_logins_total Login attempts by outcome: ok, bad_credentials, throttled, refused (disabled or unverified), invalid, error.
+# TYPE basalt_auth_logins_total counter
+basalt_auth_logins_total{outcome="bad_credentials"} 0
+basalt_auth_logins_total{outcome="error"} 0
+basalt_auth_logins_total{outcome="invalid"} 0
+basalt_auth_logins_total{outcome="ok"} 0
+basalt_auth_logins_total{outcome="refused"} 0
+basalt_auth_logins_total{outcome="throttled"} 0
+# HELP basalt_auth_refreshes_total Refresh-token exchanges by outcome: ok, retry (same successor within the grace window), reuse (session revoked), rejected, error.
+# TYPE basalt_auth_refreshes_total counter
+basalt_auth_refreshes_total{outcome="error"} 0
+basalt_auth_refreshes_total{outcome="ok"} 0
+basalt_auth_refreshes_total{outcome="rejected"} 0
+basalt_auth_refreshes_total{outcome="retry"} 0
+basalt_auth_refreshes_total{outcome="reuse"} 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "basalt_auth_logins_total", "basalt_auth_refreshes_total"); err != nil {
 		t.Fatal(err)
