@@ -216,7 +216,7 @@ func (s *Service) ChangePassword(ctx context.Context, r ChangePasswordRequest) e
 // token is stored and mailed after answering, by Run.
 func (s *Service) RequestPasswordReset(ctx context.Context, email string) error {
 	const op = "accounts.RequestPasswordReset"
-	email, err := normalizeEmail(op, email)
+	email, err := lookupEmail(op, email)
 	if err != nil {
 		return err
 	}

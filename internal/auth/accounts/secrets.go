@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"net/mail"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/basaltdev/basalt/internal/auth/password"
@@ -64,25 +65,74 @@ func successor(key []byte, t string) string {
 	return refreshPrefix + encodeSecret(m.Sum(nil))
 }
 
-// normalizeEmail trims and lower-cases an email address and checks that it
-// is a bare address (no display name) of at most 254 bytes.
+// normalizeEmail trims and lower-cases an email address an account is to
+// have, and checks it: a bare address (no display name) of at most 254
+// bytes, without characters that make it display as another address
+// (invisible, bidirectional-control and separator characters), and with a
+// domain name rather than an IP address.
 func normalizeEmail(op, email string) (string, error) {
-	e := strings.ToLower(strings.TrimSpace(email))
-	bad := func(msg string) error {
-		return &fault.Error{Kind: fault.Validation, Op: op, Msg: "invalid email address",
-			Fields: []fault.FieldError{{Pointer: "/email", Message: msg}}}
+	e, err := lookupEmail(op, email)
+	if err != nil {
+		return "", err
 	}
+	for _, r := range e {
+		if lookalike(r) {
+			return "", badEmail(op, "must not contain invisible or bidirectional control characters, or spaces")
+		}
+	}
+	if ipDomain(e[strings.LastIndexByte(e, '@')+1:]) {
+		return "", badEmail(op, "must have a domain name, not an IP address")
+	}
+	return e, nil
+}
+
+// lookupEmail trims and lower-cases an email address given to find an
+// account, and checks that it is a bare address (no display name) of at
+// most 254 bytes. It is laxer than normalizeEmail, so that accounts made
+// before its checks existed can still sign in.
+func lookupEmail(op, email string) (string, error) {
+	e := strings.ToLower(strings.TrimSpace(email))
 	switch {
 	case e == "":
-		return "", bad("is required")
+		return "", badEmail(op, "is required")
 	case len(e) > 254 || !utf8.ValidString(e):
-		return "", bad("must be a valid address of at most 254 bytes")
+		return "", badEmail(op, "must be a valid address of at most 254 bytes")
 	}
 	a, err := mail.ParseAddress(e)
 	if err != nil || a.Address != e || a.Name != "" || strings.ContainsAny(e, " \t\r\n<>") {
-		return "", bad("must be a plain address such as ada@example.com")
+		return "", badEmail(op, "must be a plain address such as ada@example.com")
 	}
 	return e, nil
+}
+
+func badEmail(op, msg string) error {
+	return &fault.Error{Kind: fault.Validation, Op: op, Msg: "invalid email address",
+		Fields: []fault.FieldError{{Pointer: "/email", Message: msg}}}
+}
+
+// lookalike reports whether r may make an address display as another one:
+// control and format characters (bidirectional controls, zero-width
+// characters, soft hyphens, byte order marks), line and paragraph
+// separators, spaces, variation selectors and the invisible fillers and
+// joiners that are letters or marks by category.
+func lookalike(r rune) bool {
+	switch r {
+	case '\u034f', '\u115f', '\u1160', '\u17b4', '\u17b5', '\u3164', '\uffa0':
+		return true
+	}
+	return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Zs, unicode.Variation_Selector)
+}
+
+// ipDomain reports whether the domain of an address is an IP address: a
+// literal in brackets, or a name whose last label is numeric (no top-level
+// domain is), such as 10.0.0.1.
+func ipDomain(d string) bool {
+	if strings.HasPrefix(d, "[") {
+		return true
+	}
+	d = strings.TrimSuffix(d, ".")
+	last := d[strings.LastIndexByte(d, '.')+1:]
+	return last != "" && strings.Trim(last, "0123456789") == ""
 }
 
 // checkNewPassword checks a password chosen for an account.

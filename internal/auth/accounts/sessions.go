@@ -36,7 +36,7 @@ func (s *Service) Login(ctx context.Context, r LoginRequest) (Tokens, error) {
 
 func (s *Service) login(ctx context.Context, r LoginRequest) (Tokens, error) {
 	const op = "accounts.Login"
-	email, err := normalizeEmail(op, r.Email)
+	email, err := lookupEmail(op, r.Email)
 	if err != nil {
 		return Tokens{}, err
 	}

@@ -1,0 +1,61 @@
+package accounts_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/basaltdev/basalt/internal/auth/accounts"
+	"github.com/basaltdev/basalt/internal/fault"
+)
+
+// TestNewAddressesRefuseLookalikes: an address that displays as another
+// (bidirectional controls, zero-width and other invisible characters, line
+// and paragraph separators) or that names a host by IP address is refused
+// at sign-up and by admins, with a message that says why.
+func TestNewAddressesRefuseLookalikes(t *testing.T) {
+	f := newFixture(t, engines()["sqlite"])
+	for _, tc := range []struct{ name, email, msg string }{
+		{"right-to-left override", "ada\u202e@example.com", "invisible or bidirectional"},
+		{"left-to-right mark", "ada@example.com\u200e", "invisible or bidirectional"},
+		{"bidi isolate", "\u2067ada@example.com", "invisible or bidirectional"},
+		{"arabic letter mark", "ada\u061c@example.com", "invisible or bidirectional"},
+		{"zero-width space", "ad\u200ba@example.com", "invisible or bidirectional"},
+		{"zero-width joiner", "ada@exa\u200dmple.com", "invisible or bidirectional"},
+		{"word joiner", "ada@example\u2060.com", "invisible or bidirectional"},
+		{"byte order mark", "\ufeffada@example.com", "invisible or bidirectional"},
+		{"soft hyphen", "ada@ex\u00adample.com", "invisible or bidirectional"},
+		{"line separator", "ada@exa\u2028mple.com", "invisible or bidirectional"},
+		{"paragraph separator", "ada\u2029x@example.com", "invisible or bidirectional"},
+		{"IPv4 literal", "ada@[127.0.0.1]", "IP address"},
+		{"bare IPv4", "ada@10.0.0.1", "IP address"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for what, err := range map[string]error{
+				"sign-up": f.svc.SignUp(bg, accounts.SignUpRequest{Email: tc.email, Password: "correct horse", IP: "192.0.2.1"}),
+				"admin create": func() error {
+					_, err := f.svc.CreateAccount(admin, accounts.NewAccount{Email: tc.email, Password: "correct horse"})
+					return err
+				}(),
+			} {
+				wantKind(t, what, err, fault.Validation)
+				if fs := fault.FieldsOf(err); len(fs) != 1 || fs[0].Pointer != "/email" || !strings.Contains(fs[0].Message, tc.msg) {
+					t.Fatalf("%s: %v, want a message about %q at /email", what, err, tc.msg)
+				}
+			}
+		})
+	}
+	if n := f.mail.Count(); n != 0 {
+		t.Fatalf("%d messages sent to refused addresses", n)
+	}
+	// Looking an address up stays lax, so that accounts made before these
+	// checks can still sign in and reset their passwords.
+	_, err := f.svc.Login(bg, accounts.LoginRequest{Email: "ada@[127.0.0.1]", Password: "correct horse"})
+	wantKind(t, "login with an IP-literal address", err, fault.Unauthenticated)
+	if err := f.svc.RequestPasswordReset(bg, "ada​@example.com"); err != nil {
+		t.Fatalf("reset of an address with a zero-width space: %v", err)
+	}
+	// Plain international addresses stay welcome.
+	if err := f.svc.SignUp(bg, accounts.SignUpRequest{Email: "zoë@exämple.com", Password: "correct horse"}); err != nil {
+		t.Fatalf("an address with accents: %v", err)
+	}
+}
