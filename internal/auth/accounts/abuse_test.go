@@ -3,9 +3,11 @@ package accounts_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/basaltdev/basalt/internal/auth/accounts"
 	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/ratelimit"
 )
 
 // TestNewAddressesRefuseLookalikes: an address that displays as another
@@ -57,5 +59,51 @@ func TestNewAddressesRefuseLookalikes(t *testing.T) {
 	// Plain international addresses stay welcome.
 	if err := f.svc.SignUp(bg, accounts.SignUpRequest{Email: "zoë@exämple.com", Password: "correct horse"}); err != nil {
 		t.Fatalf("an address with accents: %v", err)
+	}
+}
+
+// TestSignUpThrottledPerAddress: sign-ups are limited per address like
+// reset requests, so an address that has an account cannot be flooded with
+// "someone tried to sign up" mail; an address without one is throttled
+// after the same number of attempts, so the limit reveals nothing.
+func TestSignUpThrottledPerAddress(t *testing.T) {
+	f := newFixture(t, engines()["sqlite"], func(o *accounts.Options) {
+		o.LoginPerEmail = ratelimit.Limit{Rate: 1.0 / 60, Burst: 3}
+	})
+	attempts := func(email string) []error {
+		var errs []error
+		for range 4 {
+			errs = append(errs, f.svc.SignUp(bg, accounts.SignUpRequest{Email: email, Password: "correct horse"}))
+		}
+		return errs
+	}
+	f.user(t, "ada@example.com")
+	f.clock.Advance(time.Minute) // the sign-up's attempt is refilled
+	known, unknown := attempts("ada@example.com"), attempts("new@example.com")
+	for i := range known {
+		want := fault.Kind("")
+		if i == 3 {
+			want = fault.TooManyRequests
+		}
+		if fault.KindOf(known[i]) != want || fault.KindOf(unknown[i]) != want {
+			t.Fatalf("sign-up %d: known address %v, new address %v; want kind %q for both", i+1, known[i], unknown[i], want)
+		}
+	}
+	if fault.RetryAfterOf(known[3]) != fault.RetryAfterOf(unknown[3]) {
+		t.Errorf("Retry-After differs: %v vs %v", fault.RetryAfterOf(known[3]), fault.RetryAfterOf(unknown[3]))
+	}
+	tried := 0
+	for _, m := range f.mail.All() {
+		if m.To == "ada@example.com" && strings.Contains(m.Subject, "Sign-up attempt") {
+			tried++
+		}
+	}
+	if tried != 3 {
+		t.Fatalf("%d sign-up attempt mails, want 3", tried)
+	}
+	// The limit refills.
+	f.clock.Advance(time.Minute)
+	if err := f.svc.SignUp(bg, accounts.SignUpRequest{Email: "ada@example.com", Password: "correct horse"}); err != nil {
+		t.Fatalf("after a minute: %v", err)
 	}
 }

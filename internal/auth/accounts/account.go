@@ -18,7 +18,10 @@ const badEmailTokenMsg = "invalid or expired token"
 // SignUp creates an account and emails a verification token. Its answer
 // never says whether the address already had an account: the owner of an
 // existing address gets an email saying someone tried to sign up instead,
-// and both paths hash the password, so they take the same time.
+// and both paths hash the password, so they take the same time. Attempts
+// are throttled per IP and per address (which bounds the mail an address
+// can be sent) before any hashing, whether or not the address has an
+// account.
 func (s *Service) SignUp(ctx context.Context, r SignUpRequest) error {
 	const op = "accounts.SignUp"
 	email, err := normalizeEmail(op, r.Email)
@@ -28,7 +31,7 @@ func (s *Service) SignUp(ctx context.Context, r SignUpRequest) error {
 	if err := checkNewPassword(op, "/password", r.Password); err != nil {
 		return err
 	}
-	if err := s.throttle(ctx, op, r.IP, ""); err != nil {
+	if err := s.throttle(ctx, op, r.IP, "signup:"+email); err != nil {
 		return err
 	}
 	hash, err := s.hasher.Hash(ctx, r.Password)
