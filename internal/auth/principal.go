@@ -9,6 +9,8 @@ import (
 	"context"
 	"slices"
 	"strings"
+
+	"github.com/basaltdev/basalt/internal/fault"
 )
 
 // RoleAdmin is the role that may use the management API and that access
@@ -59,8 +61,13 @@ type Principal struct {
 	// Roles are the caller's roles; RoleAdmin among them makes it an admin.
 	Roles []string
 	// Scopes restrict an API key to some collections and actions (see
-	// Allows). Users have no scopes and are not restricted by them.
+	// Allows) and to some management areas (see Permits). Users have no
+	// scopes and are not restricted by them.
 	Scopes []string
+	// Account is, for an API key, the account behind it: the account that
+	// created it, or that created the key that created it. Empty when the
+	// key was made without an account (by the operator's command line).
+	Account string
 }
 
 // Anonymous is the principal of a request without credentials.
@@ -76,6 +83,44 @@ func (p Principal) Authenticated() bool { return p.Kind != KindAnonymous }
 // IsAdmin reports whether p has the admin role.
 func (p Principal) IsAdmin() bool { return slices.Contains(p.Roles, RoleAdmin) }
 
+// Management scopes. An API key needs the scope of an area, besides the
+// admin role, to act in it; "*:*" and the other document scopes never grant
+// one. Their actions are no document action, so no document scope (whose
+// left side may name a collection called "admin" or "collections") reads
+// the same.
+const (
+	// ScopeCollectionsView reads collection definitions.
+	ScopeCollectionsView = "collections:view"
+	// ScopeCollectionsManage creates, changes and deletes collections, and
+	// reads their definitions.
+	ScopeCollectionsManage = "collections:manage"
+	// ScopeAdminAccounts lists, reads, creates, changes, disables and
+	// deletes accounts.
+	ScopeAdminAccounts = "admin:accounts"
+	// ScopeAdminSessions lists any account's sessions and revokes them.
+	ScopeAdminSessions = "admin:sessions"
+	// ScopeAdminAPIKeys lists, creates and revokes API keys.
+	ScopeAdminAPIKeys = "admin:api-keys"
+	// ScopeAdminSigningKeys lists and rotates the token signing keys.
+	ScopeAdminSigningKeys = "admin:signing-keys"
+)
+
+// ManagementScopes are every management scope, in the order docs list them.
+func ManagementScopes() []string {
+	return []string{ScopeCollectionsView, ScopeCollectionsManage, ScopeAdminAccounts,
+		ScopeAdminSessions, ScopeAdminAPIKeys, ScopeAdminSigningKeys}
+}
+
+// isManagementScope reports whether s is one of ManagementScopes.
+func isManagementScope(s string) bool {
+	switch s {
+	case ScopeCollectionsView, ScopeCollectionsManage, ScopeAdminAccounts,
+		ScopeAdminSessions, ScopeAdminAPIKeys, ScopeAdminSigningKeys:
+		return true
+	}
+	return false
+}
+
 // Allows reports whether p's scopes permit action on collection. Only API
 // keys carry scopes; every other principal is allowed (access rules still
 // apply). A scope is "<collection>:<action>", where either side may be "*",
@@ -85,29 +130,129 @@ func (p Principal) Allows(collection, action string) bool {
 	if p.Kind != KindAPIKey {
 		return true
 	}
-	for _, s := range p.Scopes {
+	return scopesAllow(p.Scopes, collection, action)
+}
+
+// scopesAllow reports whether one of scopes grants action on collection
+// ("*" as collection: on every collection).
+func scopesAllow(scopes []string, collection, action string) bool {
+	for _, s := range scopes {
 		c, a, ok := strings.Cut(s, ":")
 		if !ok || (c != "*" && c != collection) {
 			continue
 		}
-		switch a {
-		case "*", action:
+		if actionCovers(a, action) {
 			return true
-		case "read":
-			if action == ActionList || action == ActionGet {
-				return true
-			}
-		case "write":
-			if action == ActionCreate || action == ActionUpdate || action == ActionDelete {
-				return true
-			}
 		}
 	}
 	return false
 }
 
-// ValidScope reports whether s is a well-formed scope.
+// actionCovers reports whether the action part of a document scope grants
+// action.
+func actionCovers(scope, action string) bool {
+	switch scope {
+	case "*", action:
+		return true
+	case "read":
+		return action == ActionList || action == ActionGet
+	case "write":
+		return action == ActionCreate || action == ActionUpdate || action == ActionDelete
+	}
+	return false
+}
+
+// Permits reports whether p's scopes permit the management area scope
+// (one of the Scope constants). Only API keys carry scopes; every other
+// principal is permitted (the admin role is still required).
+// ScopeCollectionsManage includes ScopeCollectionsView.
+func (p Principal) Permits(scope string) bool {
+	if p.Kind != KindAPIKey {
+		return true
+	}
+	for _, s := range p.Scopes {
+		if s == scope || (scope == ScopeCollectionsView && s == ScopeCollectionsManage) {
+			return true
+		}
+	}
+	return false
+}
+
+// Manage admits p to the management area scope for operation op: an
+// anonymous caller is Unauthenticated; a caller without the admin role, or
+// an API key whose scopes do not permit the area, is Forbidden.
+func (p Principal) Manage(op, scope string) error {
+	switch {
+	case !p.Authenticated():
+		return fault.New(fault.Unauthenticated, op, "authentication required")
+	case !p.IsAdmin():
+		return fault.New(fault.Forbidden, op, "only admins may do this")
+	case !p.Permits(scope):
+		return fault.Newf(fault.Forbidden, op, "the API key's scopes do not include %q", scope)
+	}
+	return nil
+}
+
+// Covers reports whether p's scopes grant everything scopes grant, so that
+// p may hand scopes on (to a new API key). Principals without scopes cover
+// every scope. Every scope is checked on its own, action by action, so
+// "posts:list" and "posts:get" together cover "posts:read"; a scope on
+// every collection ("*:…") is covered only by scopes on every collection.
+func (p Principal) Covers(scopes []string) bool {
+	if p.Kind != KindAPIKey {
+		return true
+	}
+	for _, s := range scopes {
+		if isManagementScope(s) {
+			if !p.Permits(s) {
+				return false
+			}
+			continue
+		}
+		c, a, ok := strings.Cut(s, ":")
+		if !ok {
+			return false
+		}
+		for _, act := range [...]string{ActionList, ActionGet, ActionCreate, ActionUpdate, ActionDelete} {
+			if actionCovers(a, act) && !scopesAllow(p.Scopes, c, act) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// MayGrantRoles reports whether p may give roles to an account or an API
+// key. Admin users may give any role. An API key may give only roles it
+// has itself, and since an account is bounded by no scope, it may give an
+// account roles only when its own scopes are unbounded too (every document
+// action on every collection, and for the admin role every management
+// scope); account is true when the roles are for an account.
+func (p Principal) MayGrantRoles(roles []string, account bool) bool {
+	if p.Kind != KindAPIKey || len(roles) == 0 {
+		return true
+	}
+	for _, r := range roles {
+		if !slices.Contains(p.Roles, r) {
+			return false
+		}
+	}
+	if !account {
+		return true
+	}
+	all := []string{"*:*"}
+	if slices.Contains(roles, RoleAdmin) {
+		all = append(all, ManagementScopes()...)
+	}
+	return p.Covers(all)
+}
+
+// ValidScope reports whether s is a well-formed scope: a document scope
+// ("<collection or *>:<action>") or one of the management scopes.
 func ValidScope(s string) bool {
+	if isManagementScope(s) {
+		return true
+	}
 	c, a, ok := strings.Cut(s, ":")
 	if !ok || c == "" || len(s) > 128 {
 		return false

@@ -160,16 +160,11 @@ func errAuthRequired(op string) error {
 	return fault.New(fault.Unauthenticated, op, "authentication required")
 }
 
-// requireAdmin admits admins only: the management of collections.
-func requireAdmin(ctx context.Context, op string) error {
-	c := callerOf(ctx)
-	switch {
-	case !c.p.Authenticated():
-		return errAuthRequired(op)
-	case !c.admin:
-		return fault.New(fault.Forbidden, op, "only admins may manage collections")
-	}
-	return nil
+// requireAdmin admits admins only, and API keys only with scope: the
+// management of collections (auth.ScopeCollectionsManage) and the reading
+// of their definitions (auth.ScopeCollectionsView).
+func requireAdmin(ctx context.Context, op, scope string) error {
+	return auth.FromContext(ctx).Manage(op, scope)
 }
 
 // scope refuses an API key whose scopes do not cover act on collection.

@@ -714,9 +714,16 @@ func TestAccessManagementAdminsOnly(t *testing.T) {
 			t.Errorf("anonymous answer %q", fault.Message(err))
 		}
 	}
-	if _, err := f.svc.GetCollection(as(t, "adminKey"), "notes"); err != nil {
-		t.Fatalf("admin API key: %v", err)
+	// An admin API key needs a management scope besides the role.
+	_, err := f.svc.GetCollection(as(t, "adminKey"), "notes")
+	wantKind(t, err, fault.Forbidden)
+	viewer := auth.WithPrincipal(context.Background(), auth.Principal{Kind: auth.KindAPIKey, ID: "k-view",
+		Roles: []string{auth.RoleAdmin}, Scopes: []string{auth.ScopeCollectionsView}})
+	if _, err := f.svc.GetCollection(viewer, "notes"); err != nil {
+		t.Fatalf("admin API key with %s: %v", auth.ScopeCollectionsView, err)
 	}
+	err = f.svc.DeleteCollection(viewer, "notes", 0)
+	wantKind(t, err, fault.Forbidden)
 	cs, err := f.svc.ListCollections(as(t, "admin"))
 	if err != nil || len(cs) != 1 || cs[0].Version != 1 {
 		t.Fatalf("collections after refused changes = %v, %v", cs, err)

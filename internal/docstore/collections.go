@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/query"
 )
@@ -78,7 +79,7 @@ func (s *Service) checkSpec(op string, spec CollectionSpec) (checkedSpec, error)
 // CreateCollection creates a collection.
 func (s *Service) CreateCollection(ctx context.Context, spec CollectionSpec) (Collection, error) {
 	const op = "docstore.CreateCollection"
-	if err := requireAdmin(ctx, op); err != nil {
+	if err := requireAdmin(ctx, op, auth.ScopeCollectionsManage); err != nil {
 		return Collection{}, err
 	}
 	cs, err := s.checkSpec(op, spec)
@@ -101,7 +102,7 @@ func (s *Service) CreateCollection(ctx context.Context, spec CollectionSpec) (Co
 // GetCollection returns a collection.
 func (s *Service) GetCollection(ctx context.Context, name string) (Collection, error) {
 	const op = "docstore.GetCollection"
-	if err := requireAdmin(ctx, op); err != nil {
+	if err := requireAdmin(ctx, op, auth.ScopeCollectionsView); err != nil {
 		return Collection{}, err
 	}
 	if err := checkCollectionName(op, name); err != nil {
@@ -124,7 +125,7 @@ func (s *Service) collectionErr(op, name string, err error) error {
 // ListCollections returns all collections ordered by name.
 func (s *Service) ListCollections(ctx context.Context) ([]Collection, error) {
 	const op = "docstore.ListCollections"
-	if err := requireAdmin(ctx, op); err != nil {
+	if err := requireAdmin(ctx, op, auth.ScopeCollectionsView); err != nil {
 		return nil, err
 	}
 	cs, err := s.store.ListCollections(ctx)
@@ -142,7 +143,7 @@ func (s *Service) ListCollections(ctx context.Context) ([]Collection, error) {
 // that do not.
 func (s *Service) ReplaceCollection(ctx context.Context, name string, spec CollectionSpec, ifMatch int64) (Collection, error) {
 	const op = "docstore.ReplaceCollection"
-	if err := requireAdmin(ctx, op); err != nil {
+	if err := requireAdmin(ctx, op, auth.ScopeCollectionsManage); err != nil {
 		return Collection{}, err
 	}
 	if spec.Name == "" {
@@ -221,7 +222,7 @@ func (s *Service) revalidate(ctx context.Context, op string, tx Tx, name string,
 // with the result: {"rules":{"list":null}} makes listing admin-only again.
 func (s *Service) PatchCollection(ctx context.Context, name string, patch Data, ifMatch int64) (Collection, error) {
 	const op = "docstore.PatchCollection"
-	if err := requireAdmin(ctx, op); err != nil {
+	if err := requireAdmin(ctx, op, auth.ScopeCollectionsManage); err != nil {
 		return Collection{}, err
 	}
 	for k := range patch {
@@ -319,7 +320,7 @@ func checkAccessShape(op string, def map[string]any) error {
 // DeleteCollection deletes a collection and its documents.
 func (s *Service) DeleteCollection(ctx context.Context, name string, ifMatch int64) error {
 	const op = "docstore.DeleteCollection"
-	if err := requireAdmin(ctx, op); err != nil {
+	if err := requireAdmin(ctx, op, auth.ScopeCollectionsManage); err != nil {
 		return err
 	}
 	if err := checkCollectionName(op, name); err != nil {

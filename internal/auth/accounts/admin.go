@@ -53,11 +53,26 @@ func checkRoles(op, pointer string, roles []string) ([]string, error) {
 	return out, nil
 }
 
+// mayGrant refuses to let the caller of ctx give roles it may not give
+// (see auth.Principal.MayGrantRoles): account says whether they are for an
+// account or for an API key.
+func mayGrant(ctx context.Context, op string, roles []string, account bool) error {
+	if auth.FromContext(ctx).MayGrantRoles(roles, account) {
+		return nil
+	}
+	msg := "an API key may give only roles it has itself"
+	if account {
+		msg = "an API key may give an account only roles it has itself, and only when its scopes are unbounded (\"*:*\", and every management scope for the admin role)"
+	}
+	return &fault.Error{Kind: fault.Forbidden, Op: op, Msg: msg,
+		Fields: []fault.FieldError{{Pointer: "/roles", Message: "grants more than the calling key has"}}}
+}
+
 // CreateAccount creates an account with roles, as an admin (or the
 // operator's "basalt admin create").
 func (s *Service) CreateAccount(ctx context.Context, n NewAccount) (Account, error) {
 	const op = "accounts.CreateAccount"
-	if err := requireAdmin(ctx, op); err != nil {
+	if err := requireAdmin(ctx, op, auth.ScopeAdminAccounts); err != nil {
 		return Account{}, err
 	}
 	email, err := normalizeEmail(op, n.Email)
@@ -69,6 +84,9 @@ func (s *Service) CreateAccount(ctx context.Context, n NewAccount) (Account, err
 	}
 	roles, err := checkRoles(op, "/roles", n.Roles)
 	if err != nil {
+		return Account{}, err
+	}
+	if err := mayGrant(ctx, op, roles, true); err != nil {
 		return Account{}, err
 	}
 	hash, err := s.hasher.Hash(ctx, n.Password)
@@ -95,7 +113,7 @@ func (s *Service) CreateAccount(ctx context.Context, n NewAccount) (Account, err
 // ListAccounts returns up to limit accounts after the ID after, by ID.
 // Admins only.
 func (s *Service) ListAccounts(ctx context.Context, after string, limit int) ([]Account, error) {
-	if err := requireAdmin(ctx, "accounts.ListAccounts"); err != nil {
+	if err := requireAdmin(ctx, "accounts.ListAccounts", auth.ScopeAdminAccounts); err != nil {
 		return nil, err
 	}
 	if limit <= 0 {
@@ -110,7 +128,7 @@ func (s *Service) ListAccounts(ctx context.Context, after string, limit int) ([]
 
 // GetAccount returns an account. Admins only.
 func (s *Service) GetAccount(ctx context.Context, id string) (Account, error) {
-	if err := requireAdmin(ctx, "accounts.GetAccount"); err != nil {
+	if err := requireAdmin(ctx, "accounts.GetAccount", auth.ScopeAdminAccounts); err != nil {
 		return Account{}, err
 	}
 	return s.store.AccountByID(ctx, id)
@@ -121,13 +139,16 @@ func (s *Service) GetAccount(ctx context.Context, id string) (Account, error) {
 // next refresh (revoke the sessions to apply them at once). Admins only.
 func (s *Service) UpdateAccount(ctx context.Context, id string, u AccountUpdate) (Account, error) {
 	const op = "accounts.UpdateAccount"
-	if err := requireAdmin(ctx, op); err != nil {
+	if err := requireAdmin(ctx, op, auth.ScopeAdminAccounts); err != nil {
 		return Account{}, err
 	}
 	var roles []string
 	if u.Roles != nil {
 		var err error
 		if roles, err = checkRoles(op, "/roles", *u.Roles); err != nil {
+			return Account{}, err
+		}
+		if err := mayGrant(ctx, op, roles, true); err != nil {
 			return Account{}, err
 		}
 	}
@@ -168,7 +189,7 @@ func (s *Service) UpdateAccount(ctx context.Context, id string, u AccountUpdate)
 
 // DeleteAccount deletes an account and ends its sessions. Admins only.
 func (s *Service) DeleteAccount(ctx context.Context, id string) error {
-	if err := requireAdmin(ctx, "accounts.DeleteAccount"); err != nil {
+	if err := requireAdmin(ctx, "accounts.DeleteAccount", auth.ScopeAdminAccounts); err != nil {
 		return err
 	}
 	return s.deleteAccount(ctx, id)
@@ -178,7 +199,7 @@ func (s *Service) DeleteAccount(ctx context.Context, id string) error {
 // shown this once and stored only as a hash. Admins only.
 func (s *Service) CreateAPIKey(ctx context.Context, spec APIKeySpec) (APIKey, string, error) {
 	const op = "accounts.CreateAPIKey"
-	if err := requireAdmin(ctx, op); err != nil {
+	if err := requireAdmin(ctx, op, auth.ScopeAdminAPIKeys); err != nil {
 		return APIKey{}, "", err
 	}
 	switch {
@@ -195,7 +216,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, spec APIKeySpec) (APIKey, st
 	for i, sc := range spec.Scopes {
 		if !auth.ValidScope(sc) {
 			return APIKey{}, "", fieldErr(op, fmt.Sprintf("/scopes/%d", i),
-				`must be "<collection or *>:<list|get|create|update|delete|read|write|*>"`)
+				`must be "<collection or *>:<list|get|create|update|delete|read|write|*>" or a management scope such as "admin:accounts"`)
 		}
 		if !slices.Contains(scopes, sc) {
 			scopes = append(scopes, sc)
@@ -203,6 +224,15 @@ func (s *Service) CreateAPIKey(ctx context.Context, spec APIKeySpec) (APIKey, st
 	}
 	roles, err := checkRoles(op, "/roles", spec.Roles)
 	if err != nil {
+		return APIKey{}, "", err
+	}
+	p := auth.FromContext(ctx)
+	if !p.Covers(scopes) {
+		return APIKey{}, "", &fault.Error{Kind: fault.Forbidden, Op: op,
+			Msg:    "an API key may not create a key with scopes beyond its own",
+			Fields: []fault.FieldError{{Pointer: "/scopes", Message: "grants more than the calling key's scopes"}}}
+	}
+	if err := mayGrant(ctx, op, roles, false); err != nil {
 		return APIKey{}, "", err
 	}
 	now := s.timestamp()
@@ -219,7 +249,10 @@ func (s *Service) CreateAPIKey(ctx context.Context, spec APIKeySpec) (APIKey, st
 	}
 	k := APIKey{
 		ID: id.String(), Name: spec.Name, Prefix: secret[:apiKeyShown], Hash: hashSecret(secret),
-		Roles: roles, Scopes: scopes, CreatedBy: auth.FromContext(ctx).ID, CreatedAt: now,
+		Roles: roles, Scopes: scopes, CreatedBy: p.ID, CreatedAt: now,
+	}
+	if p.Kind == auth.KindAPIKey {
+		k.CreatedBy, k.CreatedByKey = p.Account, p.ID
 	}
 	if !spec.ExpiresAt.IsZero() {
 		k.ExpiresAt = spec.ExpiresAt.UTC().Truncate(time.Microsecond)
@@ -233,7 +266,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, spec APIKeySpec) (APIKey, st
 
 // ListAPIKeys returns every API key, without hashes. Admins only.
 func (s *Service) ListAPIKeys(ctx context.Context) ([]APIKey, error) {
-	if err := requireAdmin(ctx, "accounts.ListAPIKeys"); err != nil {
+	if err := requireAdmin(ctx, "accounts.ListAPIKeys", auth.ScopeAdminAPIKeys); err != nil {
 		return nil, err
 	}
 	keys, err := s.store.ListAPIKeys(ctx)
@@ -247,7 +280,7 @@ func (s *Service) ListAPIKeys(ctx context.Context) ([]APIKey, error) {
 // revocation bound. Admins only.
 func (s *Service) RevokeAPIKey(ctx context.Context, id string) error {
 	const op = "accounts.RevokeAPIKey"
-	if err := requireAdmin(ctx, op); err != nil {
+	if err := requireAdmin(ctx, op, auth.ScopeAdminAPIKeys); err != nil {
 		return err
 	}
 	now := s.timestamp()

@@ -70,7 +70,7 @@ func (s *Service) authenticateAPIKey(ctx context.Context, credential string) (au
 		return auth.Principal{}, rejected
 	}
 	s.apiKeys.used(k.ID, now)
-	return auth.Principal{Kind: auth.KindAPIKey, ID: k.ID, Roles: k.Roles, Scopes: k.Scopes}, nil
+	return auth.Principal{Kind: auth.KindAPIKey, ID: k.ID, Roles: k.Roles, Scopes: k.Scopes, Account: k.CreatedBy}, nil
 }
 
 // apiKeyCache remembers API keys (and unknown keys) for a short time, so

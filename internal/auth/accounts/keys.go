@@ -152,7 +152,7 @@ func newSigningKey(now time.Time) (SigningKey, error) {
 // token they may sign has expired, then retire. Admins only.
 func (s *Service) RotateKeys(ctx context.Context) (SigningKey, error) {
 	const op = "accounts.RotateKeys"
-	if err := requireAdmin(ctx, op); err != nil {
+	if err := requireAdmin(ctx, op, auth.ScopeAdminSigningKeys); err != nil {
 		return SigningKey{}, err
 	}
 	now := s.timestamp()
@@ -191,7 +191,7 @@ func (s *Service) RotateKeys(ctx context.Context) (SigningKey, error) {
 // ListSigningKeys returns the signing keys, oldest first, without their
 // private halves. Admins only.
 func (s *Service) ListSigningKeys(ctx context.Context) ([]SigningKey, error) {
-	if err := requireAdmin(ctx, "accounts.ListSigningKeys"); err != nil {
+	if err := requireAdmin(ctx, "accounts.ListSigningKeys", auth.ScopeAdminSigningKeys); err != nil {
 		return nil, err
 	}
 	keys, err := s.store.SigningKeys(ctx)
@@ -210,25 +210,22 @@ func (s *Service) JWKS(context.Context) ([]byte, error) {
 	return snap.jwks, nil
 }
 
-// requireAdmin answers Unauthenticated for anonymous callers and Forbidden
-// for callers without the admin role.
-func requireAdmin(ctx context.Context, op string) error {
+// requireAdmin admits the caller of ctx to the management area scope (see
+// auth.Principal.Manage).
+func requireAdmin(ctx context.Context, op, scope string) error {
+	return auth.FromContext(ctx).Manage(op, scope)
+}
+
+// requireUser returns the calling account's ID and session. Anonymous
+// callers are Unauthenticated; other callers who are not a signed-in user
+// (API keys) are Forbidden: these routes act on the caller's own account.
+func requireUser(ctx context.Context, op string) (auth.Principal, error) {
 	p := auth.FromContext(ctx)
 	switch {
 	case !p.Authenticated():
-		return fault.New(fault.Unauthenticated, op, "authentication required")
-	case !p.IsAdmin():
-		return fault.New(fault.Forbidden, op, "only admins may do this")
-	}
-	return nil
-}
-
-// requireUser returns the calling account's ID and session, or
-// Unauthenticated when the caller is not a signed-in user.
-func requireUser(ctx context.Context, op string) (auth.Principal, error) {
-	p := auth.FromContext(ctx)
-	if p.Kind != auth.KindUser || p.ID == "" {
 		return p, fault.New(fault.Unauthenticated, op, "sign in as a user to do this")
+	case p.Kind != auth.KindUser || p.ID == "":
+		return p, fault.New(fault.Forbidden, op, "only a signed-in user may do this; an API key has no account of its own")
 	}
 	return p, nil
 }

@@ -256,28 +256,36 @@ func (s *Service) Sessions(ctx context.Context) ([]Session, error) {
 // AccountSessions returns an account's sessions, newest first. Admins
 // only.
 func (s *Service) AccountSessions(ctx context.Context, accountID string) ([]Session, error) {
-	if err := requireAdmin(ctx, "accounts.AccountSessions"); err != nil {
+	if err := requireAdmin(ctx, "accounts.AccountSessions", auth.ScopeAdminSessions); err != nil {
 		return nil, err
 	}
 	return s.store.ListSessions(ctx, accountID)
 }
 
-// RevokeSession ends a session of the caller's own, or, for admins, any
-// session. A session the caller may not revoke is NotFound.
+// RevokeSession ends one of the caller's own sessions. Any other session,
+// whoever the caller, is NotFound (admins revoke other accounts' sessions
+// with RevokeAnySession).
 func (s *Service) RevokeSession(ctx context.Context, id string) error {
 	const op = "accounts.RevokeSession"
-	p := auth.FromContext(ctx)
-	if !p.Authenticated() {
-		return fault.New(fault.Unauthenticated, op, "authentication required")
+	p, err := requireUser(ctx, op)
+	if err != nil {
+		return err
 	}
-	reason := "user"
-	if p.IsAdmin() {
-		reason = "admin"
-	}
-	err := s.revokeSession(ctx, id, reason, func(sess Session) bool {
-		return p.IsAdmin() || (p.Kind == auth.KindUser && sess.AccountID == p.ID)
-	})
+	err = s.revokeSession(ctx, id, "user", func(sess Session) bool { return sess.AccountID == p.ID })
 	if errors.Is(err, errRefreshRejected) || fault.Is(err, fault.NotFound) {
+		return fault.New(fault.NotFound, op, "no such session")
+	}
+	return err
+}
+
+// RevokeAnySession ends any account's session. Admins only.
+func (s *Service) RevokeAnySession(ctx context.Context, id string) error {
+	const op = "accounts.RevokeAnySession"
+	if err := requireAdmin(ctx, op, auth.ScopeAdminSessions); err != nil {
+		return err
+	}
+	err := s.revokeSession(ctx, id, "admin", func(Session) bool { return true })
+	if fault.Is(err, fault.NotFound) {
 		return fault.New(fault.NotFound, op, "no such session")
 	}
 	return err

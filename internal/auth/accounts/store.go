@@ -63,17 +63,20 @@ const (
 // stored; Prefix is the first characters of the key, shown in listings so
 // that people can tell keys apart.
 type APIKey struct {
-	ID         string // UUIDv7
-	Name       string
-	Prefix     string
-	Hash       []byte // SHA-256 of the whole key; unique
-	Roles      []string
-	Scopes     []string
-	CreatedBy  string // account ID of the admin who created it, may be empty (CLI)
-	CreatedAt  time.Time
-	ExpiresAt  time.Time // zero: never
-	LastUsedAt time.Time // zero: never used
-	RevokedAt  time.Time // zero while usable
+	ID        string // UUIDv7
+	Name      string
+	Prefix    string
+	Hash      []byte // SHA-256 of the whole key; unique
+	Roles     []string
+	Scopes    []string
+	CreatedBy string // account behind the creator (see auth.Principal.Account), may be empty
+	// CreatedByKey is the API key that created this one, empty when an
+	// account (or the operator's command line) did.
+	CreatedByKey string
+	CreatedAt    time.Time
+	ExpiresAt    time.Time // zero: never
+	LastUsedAt   time.Time // zero: never used
+	RevokedAt    time.Time // zero while usable
 }
 
 // SigningKey is an Ed25519 key that signs access tokens. The newest key

@@ -214,16 +214,7 @@ func (a *API) createAPIKey(w http.ResponseWriter, r *http.Request) {
 // revokeAPIKey serves DELETE /v1/admin/api-keys/{id} → 204. The key stays
 // listed, with revokedAt.
 func (a *API) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
-	id, err := a.target(r)
-	if err != nil {
-		a.resp.WriteProblem(w, r, err)
-		return
-	}
-	if err := a.svc.RevokeAPIKey(r.Context(), id); err != nil {
-		a.resp.WriteProblem(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	a.revoke(w, r, a.svc.RevokeAPIKey)
 }
 
 // listSigningKeys serves GET /v1/admin/keys: {"items":[signing key…]},

@@ -9,17 +9,19 @@ import (
 
 // apiKey is the decoded API key view.
 type apiKey struct {
-	ID         string   `json:"id"`
-	Name       string   `json:"name"`
-	Prefix     string   `json:"prefix"`
-	Roles      []string `json:"roles"`
-	Scopes     []string `json:"scopes"`
-	CreatedBy  *string  `json:"createdBy"`
-	CreatedAt  string   `json:"createdAt"`
-	ExpiresAt  *string  `json:"expiresAt"`
-	LastUsedAt *string  `json:"lastUsedAt"`
-	RevokedAt  *string  `json:"revokedAt"`
-	Key        string   `json:"key"`
+	ID        string   `json:"id"`
+	Name      string   `json:"name"`
+	Prefix    string   `json:"prefix"`
+	Roles     []string `json:"roles"`
+	Scopes    []string `json:"scopes"`
+	CreatedBy *string  `json:"createdBy"`
+	// CreatedByKey is the key that created this one.
+	CreatedByKey *string `json:"createdByKey"`
+	CreatedAt    string  `json:"createdAt"`
+	ExpiresAt    *string `json:"expiresAt"`
+	LastUsedAt   *string `json:"lastUsedAt"`
+	RevokedAt    *string `json:"revokedAt"`
+	Key          string  `json:"key"`
 }
 
 type signingKey struct {
@@ -130,7 +132,7 @@ func TestAdminAPIKeys(t *testing.T) {
 	expires := s.clock.Now().Add(48 * time.Hour).Format(time.RFC3339)
 
 	rec := s.expect(request{method: "POST", path: "/v1/admin/api-keys", bearer: as,
-		body: `{"name":"ci","scopes":["posts:read"],"roles":["admin"],"expiresAt":"` + expires + `"}`}, 201)
+		body: `{"name":"ci","scopes":["posts:read","admin:api-keys"],"roles":["admin"],"expiresAt":"` + expires + `"}`}, 201)
 	created := decodeJSON[apiKey](t, rec)
 	if !strings.HasPrefix(created.Key, "bsk_") || !strings.HasPrefix(created.Key, created.Prefix) || created.Prefix == created.Key ||
 		created.Name != "ci" || created.ExpiresAt == nil || created.RevokedAt != nil || created.LastUsedAt != nil {
@@ -154,7 +156,11 @@ func TestAdminAPIKeys(t *testing.T) {
 		t.Errorf("creation answer shows the hash: %s", rec.Body.String())
 	}
 
-	// The key authenticates (it has the admin role).
+	if created.CreatedByKey != nil {
+		t.Errorf("createdByKey = %v, want null for a key an account created", *created.CreatedByKey)
+	}
+
+	// The key authenticates (it has the admin role and the admin:api-keys scope).
 	list := decodeJSON[items[apiKey]](t, s.expect(request{method: "GET", path: "/v1/admin/api-keys", bearer: created.Key}, 200))
 	if len(list.Items) != 1 || list.Items[0].ID != created.ID || list.Items[0].Key != "" || list.Items[0].Prefix != created.Prefix {
 		t.Fatalf("list = %+v", list)
@@ -239,7 +245,8 @@ func TestAdminRoutesNeedAnAdmin(t *testing.T) {
 		rt.bearer = key
 		s.expect(rt, 403)
 	}
-	// A user's routes refuse anonymous callers and API keys alike.
+	// A user's routes refuse anonymous callers (401) and API keys (403: they
+	// have no account of their own).
 	for _, rt := range []request{
 		{method: "POST", path: "/v1/auth/logout"},
 		{method: "GET", path: "/v1/auth/me"},
@@ -255,9 +262,87 @@ func TestAdminRoutesNeedAnAdmin(t *testing.T) {
 		}
 		rt.bearer = "bsk_forged"
 		s.expect(rt, 401)
-		if rt.path != "/v1/auth/sessions/x" { // an API key may name a session, which it does not own
-			rt.bearer = key
-			s.expect(rt, 401)
+		rt.bearer = key
+		s.expect(rt, 403)
+	}
+}
+
+// TestAPIKeysCannotEscalate: a key hands on at most its own scopes and
+// roles, gives accounts roles only when its own scopes are unbounded, and
+// the keys it makes record the account behind it and its own ID.
+func TestAPIKeysCannotEscalate(t *testing.T) {
+	s := newStack(t)
+	as := s.admin().AccessToken
+	adminID := decodeJSON[account](t, s.expect(request{method: "GET", path: "/v1/auth/me", bearer: as}, 200)).ID
+	newKey := func(bearer, body string, want int) apiKey {
+		t.Helper()
+		rec := s.expect(request{method: "POST", path: "/v1/admin/api-keys", bearer: bearer, body: body}, want)
+		if want != 201 {
+			return apiKey{}
+		}
+		return decodeJSON[apiKey](t, rec)
+	}
+	narrow := newKey(as, `{"name":"narrow","scopes":["posts:read","admin:api-keys"],"roles":["admin","editor"]}`, 201)
+
+	// Within its own scopes and roles: allowed, and recorded.
+	child := newKey(narrow.Key, `{"name":"child","scopes":["posts:get"],"roles":["editor"]}`, 201)
+	if child.CreatedBy == nil || *child.CreatedBy != adminID {
+		t.Errorf("child createdBy = %v, want the account behind the key %s", child.CreatedBy, adminID)
+	}
+	if child.CreatedByKey == nil || *child.CreatedByKey != narrow.ID {
+		t.Errorf("child createdByKey = %v, want %s", child.CreatedByKey, narrow.ID)
+	}
+	// A grandchild still names the account.
+	grand := newKey(narrow.Key, `{"name":"grand","scopes":["admin:api-keys"],"roles":["admin"]}`, 201)
+	grandchild := newKey(grand.Key, `{"name":"grandchild","scopes":["admin:api-keys"]}`, 201)
+	if grandchild.CreatedBy == nil || *grandchild.CreatedBy != adminID || *grandchild.CreatedByKey != grand.ID {
+		t.Errorf("grandchild created by %v / %v", grandchild.CreatedBy, grandchild.CreatedByKey)
+	}
+
+	// Beyond its scopes or roles: 403, and nothing is created.
+	before := len(decodeJSON[items[apiKey]](t, s.expect(request{method: "GET", path: "/v1/admin/api-keys", bearer: as}, 200)).Items)
+	for _, body := range []string{
+		`{"name":"x","scopes":["*:*"]}`,
+		`{"name":"x","scopes":["posts:write"]}`,
+		`{"name":"x","scopes":["*:read"]}`,
+		`{"name":"x","scopes":["posts:read","admin:accounts"]}`,
+		`{"name":"x","scopes":["collections:manage"]}`,
+		`{"name":"x","scopes":["posts:read"],"roles":["moderator"]}`,
+	} {
+		newKey(narrow.Key, body, 403)
+	}
+	// A key without the admin role cannot even try.
+	newKey(child.Key, `{"name":"x","scopes":["posts:get"]}`, 403)
+	after := len(decodeJSON[items[apiKey]](t, s.expect(request{method: "GET", path: "/v1/admin/api-keys", bearer: as}, 200)).Items)
+	if after != before {
+		t.Errorf("refused creations made keys: %d → %d", before, after)
+	}
+
+	// Accounts: a key with admin:accounts but bounded scopes may create
+	// plain accounts, not admins or accounts with roles.
+	accountsKey := newKey(as, `{"name":"hr","scopes":["admin:accounts"],"roles":["admin","editor"]}`, 201)
+	create := func(bearer, body string, want int) {
+		t.Helper()
+		s.expect(request{method: "POST", path: "/v1/admin/accounts", bearer: bearer, body: body}, want)
+	}
+	create(accountsKey.Key, `{"email":"plain@example.com","password":"`+testPassword+`"}`, 201)
+	create(accountsKey.Key, `{"email":"boss@example.com","password":"`+testPassword+`","roles":["admin"]}`, 403)
+	create(accountsKey.Key, `{"email":"ed@example.com","password":"`+testPassword+`","roles":["editor"]}`, 403)
+	s.expect(request{method: "POST", path: "/v1/auth/login", body: `{"email":"boss@example.com","password":"` + testPassword + `"}`}, 401)
+	plain := decodeJSON[items[account]](t, s.expect(request{method: "GET", path: "/v1/admin/accounts", bearer: accountsKey.Key}, 200))
+	var plainID string
+	for _, a := range plain.Items {
+		if a.Email == "plain@example.com" {
+			plainID = a.ID
 		}
 	}
+	if plainID == "" {
+		t.Fatalf("plain@example.com not listed: %+v", plain)
+	}
+	s.expect(request{method: "PATCH", path: "/v1/admin/accounts/" + plainID, bearer: accountsKey.Key, body: `{"roles":["admin"]}`}, 403)
+	s.expect(request{method: "PATCH", path: "/v1/admin/accounts/" + plainID, bearer: accountsKey.Key, body: `{"disabled":true}`}, 200)
+
+	// An unbounded admin key may.
+	full := newKey(as, `{"name":"root","roles":["admin"],"scopes":["*:*","collections:manage","admin:accounts","admin:sessions","admin:api-keys","admin:signing-keys"]}`, 201)
+	create(full.Key, `{"email":"boss@example.com","password":"`+testPassword+`","roles":["admin"]}`, 201)
 }

@@ -93,7 +93,7 @@ func (a *API) routes() []route {
 		{"PATCH", adminBase + "/accounts/{id}", false, a.updateAccount},
 		{"DELETE", adminBase + "/accounts/{id}", false, a.deleteAccount},
 		{"GET", adminBase + "/accounts/{id}/sessions", false, a.accountSessions},
-		{"DELETE", adminBase + "/sessions/{id}", false, a.revokeSession},
+		{"DELETE", adminBase + "/sessions/{id}", false, a.revokeAnySession},
 		{"GET", adminBase + "/api-keys", false, a.listAPIKeys},
 		{"POST", adminBase + "/api-keys", false, a.createAPIKey},
 		{"DELETE", adminBase + "/api-keys/{id}", false, a.revokeAPIKey},

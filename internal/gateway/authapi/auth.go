@@ -1,6 +1,7 @@
 package authapi
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
@@ -150,16 +151,27 @@ func (a *API) sessions(w http.ResponseWriter, r *http.Request) {
 	a.resp.WriteJSON(w, r, http.StatusOK, itemsView[sessionView]{Items: viewSessions(ss, auth.FromContext(r.Context()).SessionID)})
 }
 
-// revokeSession serves DELETE /v1/auth/sessions/{id} and DELETE
-// /v1/admin/sessions/{id} → 204. The service allows a user their own
-// sessions and an admin any.
+// revokeSession serves DELETE /v1/auth/sessions/{id} → 204: one of the
+// caller's own sessions.
 func (a *API) revokeSession(w http.ResponseWriter, r *http.Request) {
+	a.revoke(w, r, a.svc.RevokeSession)
+}
+
+// revokeAnySession serves DELETE /v1/admin/sessions/{id} → 204: any
+// account's session, for admins.
+func (a *API) revokeAnySession(w http.ResponseWriter, r *http.Request) {
+	a.revoke(w, r, a.svc.RevokeAnySession)
+}
+
+// revoke answers a DELETE of the {id} in the path with revoke's verdict:
+// 204 or a problem.
+func (a *API) revoke(w http.ResponseWriter, r *http.Request, revoke func(context.Context, string) error) {
 	id, err := a.target(r)
 	if err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}
-	if err := a.svc.RevokeSession(r.Context(), id); err != nil {
+	if err := revoke(r.Context(), id); err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}

@@ -168,7 +168,7 @@ func TestNoSecretsInAnswers(t *testing.T) {
 	root := s.admin()
 	as := root.AccessToken
 	user := s.user("ada@example.com")
-	key := decodeJSON[apiKey](t, s.expect(request{method: "POST", path: "/v1/admin/api-keys", bearer: as, body: `{"name":"ci","scopes":["*:*"],"roles":["admin"]}`}, 201))
+	key := decodeJSON[apiKey](t, s.expect(request{method: "POST", path: "/v1/admin/api-keys", bearer: as, body: `{"name":"ci","scopes":["*:*","admin:api-keys"],"roles":["admin"]}`}, 201))
 	adaID := decodeJSON[account](t, s.expect(request{method: "GET", path: "/v1/auth/me", bearer: user.AccessToken}, 200)).ID
 	for _, rt := range []request{
 		{method: "GET", path: "/v1/auth/sessions", bearer: user.AccessToken},

@@ -129,30 +129,34 @@ func viewTokens(t accounts.Tokens) tokensView {
 }
 
 type apiKeyView struct {
-	ID         string   `json:"id"`
-	Name       string   `json:"name"`
-	Prefix     string   `json:"prefix"`
-	Roles      []string `json:"roles"`
-	Scopes     []string `json:"scopes"`
-	CreatedBy  *string  `json:"createdBy"`
-	CreatedAt  string   `json:"createdAt"`
-	ExpiresAt  *string  `json:"expiresAt"`
-	LastUsedAt *string  `json:"lastUsedAt"`
-	RevokedAt  *string  `json:"revokedAt"`
+	ID        string   `json:"id"`
+	Name      string   `json:"name"`
+	Prefix    string   `json:"prefix"`
+	Roles     []string `json:"roles"`
+	Scopes    []string `json:"scopes"`
+	CreatedBy *string  `json:"createdBy"`
+	// CreatedByKey is the API key that created this one, null when an
+	// account did.
+	CreatedByKey *string `json:"createdByKey"`
+	CreatedAt    string  `json:"createdAt"`
+	ExpiresAt    *string `json:"expiresAt"`
+	LastUsedAt   *string `json:"lastUsedAt"`
+	RevokedAt    *string `json:"revokedAt"`
 }
 
 func viewAPIKey(k accounts.APIKey) apiKeyView {
 	return apiKeyView{
-		ID:         k.ID,
-		Name:       k.Name,
-		Prefix:     k.Prefix,
-		Roles:      list(k.Roles),
-		Scopes:     list(k.Scopes),
-		CreatedBy:  nullString(k.CreatedBy),
-		CreatedAt:  stamp(k.CreatedAt),
-		ExpiresAt:  nullStamp(k.ExpiresAt),
-		LastUsedAt: nullStamp(k.LastUsedAt),
-		RevokedAt:  nullStamp(k.RevokedAt),
+		ID:           k.ID,
+		Name:         k.Name,
+		Prefix:       k.Prefix,
+		Roles:        list(k.Roles),
+		Scopes:       list(k.Scopes),
+		CreatedBy:    nullString(k.CreatedBy),
+		CreatedByKey: nullString(k.CreatedByKey),
+		CreatedAt:    stamp(k.CreatedAt),
+		ExpiresAt:    nullStamp(k.ExpiresAt),
+		LastUsedAt:   nullStamp(k.LastUsedAt),
+		RevokedAt:    nullStamp(k.RevokedAt),
 	}
 }
 

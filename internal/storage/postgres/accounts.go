@@ -300,12 +300,12 @@ func scanOneTimeToken(r rowScanner) (accounts.OneTimeToken, error) {
 
 // API keys.
 
-const apiKeyColumns = "id, name, prefix, hash, roles, scopes, created_by, created_at, expires_at, last_used_at, revoked_at"
+const apiKeyColumns = "id, name, prefix, hash, roles, scopes, created_by, created_by_key, created_at, expires_at, last_used_at, revoked_at"
 
 func scanAPIKey(r rowScanner) (accounts.APIKey, error) {
 	var k accounts.APIKey
 	var created, expires, lastUsed, revoked pgtype.Timestamptz
-	if err := r.Scan(&k.ID, &k.Name, &k.Prefix, &k.Hash, &k.Roles, &k.Scopes, &k.CreatedBy, &created, &expires,
+	if err := r.Scan(&k.ID, &k.Name, &k.Prefix, &k.Hash, &k.Roles, &k.Scopes, &k.CreatedBy, &k.CreatedByKey, &created, &expires,
 		&lastUsed, &revoked); err != nil {
 		return k, err
 	}
@@ -590,9 +590,9 @@ func (t *authTx) GetAPIKey(ctx context.Context, id string) (accounts.APIKey, err
 
 func (t *authTx) InsertAPIKey(ctx context.Context, k accounts.APIKey) error {
 	return authInsert(ctx, t.q, "postgres.InsertAPIKey", "an API key with this ID or hash already exists",
-		`INSERT INTO api_keys (`+apiKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		`INSERT INTO api_keys (`+apiKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		ON CONFLICT DO NOTHING`,
-		k.ID, k.Name, k.Prefix, nonNilBytes(k.Hash), nonNilStrings(k.Roles), nonNilStrings(k.Scopes), k.CreatedBy,
+		k.ID, k.Name, k.Prefix, nonNilBytes(k.Hash), nonNilStrings(k.Roles), nonNilStrings(k.Scopes), k.CreatedBy, k.CreatedByKey,
 		k.CreatedAt, nullTime(k.ExpiresAt), nullTime(k.LastUsedAt), nullTime(k.RevokedAt))
 }
 
@@ -602,10 +602,10 @@ func (t *authTx) InsertAPIKey(ctx context.Context, k accounts.APIKey) error {
 func (t *authTx) UpdateAPIKey(ctx context.Context, k accounts.APIKey) error {
 	const op = "postgres.UpdateAPIKey"
 	tag, err := t.q.Exec(ctx, `UPDATE api_keys SET name = $2, prefix = $3, hash = $4, roles = $5, scopes = $6,
-		created_by = $7, created_at = $8, expires_at = $9, last_used_at = $10, revoked_at = $11
+		created_by = $7, created_by_key = $12, created_at = $8, expires_at = $9, last_used_at = $10, revoked_at = $11
 		WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM api_keys WHERE hash = $4 AND id <> $1)`,
 		k.ID, k.Name, k.Prefix, nonNilBytes(k.Hash), nonNilStrings(k.Roles), nonNilStrings(k.Scopes), k.CreatedBy,
-		k.CreatedAt, nullTime(k.ExpiresAt), nullTime(k.LastUsedAt), nullTime(k.RevokedAt))
+		k.CreatedAt, nullTime(k.ExpiresAt), nullTime(k.LastUsedAt), nullTime(k.RevokedAt), k.CreatedByKey)
 	if err != nil {
 		return authErr(op, err)
 	}

@@ -419,14 +419,14 @@ func (t *authTx) DeleteOneTimeTokens(ctx context.Context, accountID, purpose str
 
 // API keys.
 
-const apiKeyColumns = "id, name, prefix, hash, roles, scopes, created_by, created_at, expires_at, last_used_at, revoked_at"
+const apiKeyColumns = "id, name, prefix, hash, roles, scopes, created_by, created_by_key, created_at, expires_at, last_used_at, revoked_at"
 
 func scanAPIKey(s scanner) (accounts.APIKey, error) {
 	var k accounts.APIKey
 	var roles, scopes []byte
 	var created int64
 	var expires, lastUsed, revoked sql.NullInt64
-	if err := s.Scan(&k.ID, &k.Name, &k.Prefix, &k.Hash, &roles, &scopes, &k.CreatedBy, &created,
+	if err := s.Scan(&k.ID, &k.Name, &k.Prefix, &k.Hash, &roles, &scopes, &k.CreatedBy, &k.CreatedByKey, &created,
 		&expires, &lastUsed, &revoked); err != nil {
 		return k, err
 	}
@@ -473,8 +473,8 @@ func (t *authTx) GetAPIKey(ctx context.Context, id string) (accounts.APIKey, err
 
 func (t *authTx) InsertAPIKey(ctx context.Context, k accounts.APIKey) error {
 	const op = "sqlite.InsertAPIKey"
-	_, err := t.q.ExecContext(ctx, `INSERT INTO api_keys (`+apiKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		k.ID, k.Name, k.Prefix, blob(k.Hash), stringsJSON(k.Roles), stringsJSON(k.Scopes), k.CreatedBy,
+	_, err := t.q.ExecContext(ctx, `INSERT INTO api_keys (`+apiKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, k.Name, k.Prefix, blob(k.Hash), stringsJSON(k.Roles), stringsJSON(k.Scopes), k.CreatedBy, k.CreatedByKey,
 		toMicros(k.CreatedAt), nullMicros(k.ExpiresAt), nullMicros(k.LastUsedAt), nullMicros(k.RevokedAt))
 	if err != nil {
 		return constraintErr(op, err, apiKeyExists, apiKeyExists, "")
@@ -486,9 +486,9 @@ func (t *authTx) UpdateAPIKey(ctx context.Context, k accounts.APIKey) error {
 	const op = "sqlite.UpdateAPIKey"
 	return t.execOne(ctx, op, apiKeyNotFound,
 		func(err error) error { return constraintErr(op, err, apiKeyExists, apiKeyExists, "") },
-		`UPDATE api_keys SET name = ?, prefix = ?, hash = ?, roles = ?, scopes = ?, created_by = ?, created_at = ?,
+		`UPDATE api_keys SET name = ?, prefix = ?, hash = ?, roles = ?, scopes = ?, created_by = ?, created_by_key = ?, created_at = ?,
 			expires_at = ?, last_used_at = ?, revoked_at = ? WHERE id = ?`,
-		k.Name, k.Prefix, blob(k.Hash), stringsJSON(k.Roles), stringsJSON(k.Scopes), k.CreatedBy,
+		k.Name, k.Prefix, blob(k.Hash), stringsJSON(k.Roles), stringsJSON(k.Scopes), k.CreatedBy, k.CreatedByKey,
 		toMicros(k.CreatedAt), nullMicros(k.ExpiresAt), nullMicros(k.LastUsedAt), nullMicros(k.RevokedAt), k.ID)
 }
 

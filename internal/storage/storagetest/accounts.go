@@ -349,6 +349,7 @@ func diffAPIKey(got, want accounts.APIKey) string {
 	d.list("Roles", got.Roles, want.Roles)
 	d.list("Scopes", got.Scopes, want.Scopes)
 	d.str("CreatedBy", got.CreatedBy, want.CreatedBy)
+	d.str("CreatedByKey", got.CreatedByKey, want.CreatedByKey)
 	d.when("CreatedAt", got.CreatedAt, want.CreatedAt)
 	d.when("ExpiresAt", got.ExpiresAt, want.ExpiresAt)
 	d.when("LastUsedAt", got.LastUsedAt, want.LastUsedAt)

@@ -107,7 +107,7 @@ func testAPIKeys(t *testing.T, s docstore.Store) {
 	full := accounts.APIKey{
 		ID: apiKeyID(3), Name: "CI deploy — ünïcode", Prefix: "bsk_live_3f9a", Hash: awkwardHash(9),
 		Roles: []string{"deployer", "reader"}, Scopes: []string{"documents:write", "collections:posts:read"},
-		CreatedBy: accountID(1), CreatedAt: at(3).In(fixedZone()), ExpiresAt: at(1000).In(westZone()),
+		CreatedBy: accountID(1), CreatedByKey: apiKeyID(2), CreatedAt: at(3).In(fixedZone()), ExpiresAt: at(1000).In(westZone()),
 	}
 	// Creation order is the reverse of ID order.
 	cli := newAPIKey(1) // created from the command line: no creator
@@ -199,7 +199,7 @@ func testUpdateAPIKey(t *testing.T, s docstore.Store) {
 	oldHash := two.Hash
 	two = accounts.APIKey{ID: two.ID, Name: "service two, v2", Prefix: "bsk_two2", Hash: awkwardHash(2),
 		Roles: []string{"writer", "reader"}, Scopes: []string{"documents:read", "search"}, CreatedBy: accountID(1),
-		CreatedAt: at(21).In(fixedZone()), ExpiresAt: at(22), LastUsedAt: at(23).In(westZone()), RevokedAt: at(24)}
+		CreatedByKey: apiKeyID(1), CreatedAt: at(21).In(fixedZone()), ExpiresAt: at(22), LastUsedAt: at(23).In(westZone()), RevokedAt: at(24)}
 	update(two)
 	checkAPIKey(t, a, "after overwriting every field", one)
 	checkAPIKey(t, a, "after overwriting every field", two)
