@@ -107,3 +107,33 @@ func TestSignUpThrottledPerAddress(t *testing.T) {
 		t.Fatalf("after a minute: %v", err)
 	}
 }
+
+// TestCurrentPasswordGuessesThrottled: changing the password and deleting
+// the account check the current password under the account's login limit,
+// so a stolen access token does not open an unthrottled way to guess it.
+func TestCurrentPasswordGuessesThrottled(t *testing.T) {
+	f := newFixture(t, engines()["sqlite"], func(o *accounts.Options) {
+		o.LoginPerEmail = ratelimit.Limit{Rate: 1.0 / 60, Burst: 3}
+	})
+	tok := f.user(t, "ada@example.com")
+	f.clock.Advance(time.Minute) // the login's attempt is refilled
+	ctx := f.as(t, f.svc, tok.AccessToken)
+	wrong := accounts.ChangePasswordRequest{CurrentPassword: "guess guess", NewPassword: "new password"}
+	wantKind(t, "guess 1", f.svc.ChangePassword(ctx, wrong), fault.Forbidden)
+	wantKind(t, "guess 2", f.svc.DeleteMe(ctx, "guess guess"), fault.Forbidden)
+	wantKind(t, "guess 3", f.svc.ChangePassword(ctx, wrong), fault.Forbidden)
+	right := accounts.ChangePasswordRequest{CurrentPassword: "correct horse", NewPassword: "new password"}
+	err := f.svc.ChangePassword(ctx, right)
+	wantKind(t, "change after three guesses", err, fault.TooManyRequests)
+	if fault.RetryAfterOf(err) < time.Second {
+		t.Errorf("RetryAfter = %v", fault.RetryAfterOf(err))
+	}
+	wantKind(t, "delete after three guesses", f.svc.DeleteMe(ctx, "correct horse"), fault.TooManyRequests)
+	// The guesses count against logins of the account too.
+	_, err = f.svc.Login(bg, accounts.LoginRequest{Email: "ada@example.com", Password: "correct horse", IP: "192.0.2.7"})
+	wantKind(t, "login after three guesses", err, fault.TooManyRequests)
+	f.clock.Advance(time.Minute)
+	if err := f.svc.ChangePassword(ctx, right); err != nil {
+		t.Fatalf("a minute later: %v", err)
+	}
+}

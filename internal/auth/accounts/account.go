@@ -137,10 +137,15 @@ func (s *Service) DeleteMe(ctx context.Context, password string) error {
 }
 
 // checkPassword verifies the current password of an account; a wrong one
-// is Forbidden.
+// is Forbidden. Each check spends an attempt of the account's login limit
+// before hashing, so a stolen access token cannot guess the password any
+// faster than a login can.
 func (s *Service) checkPassword(ctx context.Context, op, pointer, pw string, acct Account) error {
 	if pw == "" {
 		return fieldErr(op, pointer, "is required")
+	}
+	if err := s.throttle(ctx, op, "", acct.Email); err != nil {
+		return err
 	}
 	ok, _, err := s.hasher.Verify(ctx, pw, acct.PasswordHash)
 	if err != nil && !fault.Is(err, fault.Invalid) {
