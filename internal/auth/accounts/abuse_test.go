@@ -1,11 +1,14 @@
 package accounts_test
 
 import (
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/basaltdev/basalt/internal/auth/accounts"
+	"github.com/basaltdev/basalt/internal/auth/password"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/ratelimit"
 )
@@ -135,5 +138,89 @@ func TestCurrentPasswordGuessesThrottled(t *testing.T) {
 	f.clock.Advance(time.Minute)
 	if err := f.svc.ChangePassword(ctx, right); err != nil {
 		t.Fatalf("a minute later: %v", err)
+	}
+}
+
+// TestUnknownAddressesAnswerLikeKnownOnes: a login with a wrong password
+// gets the same answer — kind, message, fields, Retry-After — for an
+// address that has an account and for one that has none, in every state
+// the service can be in: normal, throttled per IP, throttled per account,
+// hashing budget spent, hasher unavailable.
+func TestUnknownAddressesAnswerLikeKnownOnes(t *testing.T) {
+	f := newFixture(t, engines()["sqlite"])
+	f.user(t, "ada@example.com")
+	params := password.Params{Memory: password.MinMemoryKiB, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
+	tight := func(o *accounts.Options) {
+		o.LoginPerIP = ratelimit.Limit{Rate: 1.0 / 600, Burst: 2}
+		o.LoginPerEmail = ratelimit.Limit{Rate: 1.0 / 600, Burst: 2}
+	}
+	login := func(svc *accounts.Service, email, ip string) error {
+		_, err := svc.Login(bg, accounts.LoginRequest{Email: email, Password: "wrong password", IP: ip})
+		return err
+	}
+	for _, tc := range []struct {
+		name    string
+		svc     func(t *testing.T) *accounts.Service
+		prepare func(svc *accounts.Service, email, ip string) // brings the state about for one attempt
+		want    fault.Kind
+	}{
+		{name: "normal", svc: func(t *testing.T) *accounts.Service { return f.service(t, tight) },
+			want: fault.Unauthenticated},
+		{name: "throttled per IP", svc: func(t *testing.T) *accounts.Service { return f.service(t, tight) },
+			prepare: func(svc *accounts.Service, _, ip string) {
+				for range 2 {
+					_ = login(svc, "someone@example.net", ip)
+				}
+			},
+			want: fault.TooManyRequests},
+		{name: "throttled per account", svc: func(t *testing.T) *accounts.Service { return f.service(t, tight) },
+			prepare: func(svc *accounts.Service, email, ip string) {
+				for i := range 2 {
+					_ = login(svc, email, ip+"0"+strconv.Itoa(i))
+				}
+			},
+			want: fault.TooManyRequests},
+		{name: "hashing budget spent", svc: func(t *testing.T) *accounts.Service {
+			h, err := password.New(params, 2, password.MaxRate(0.001, 1)) // one hash, then one per 1000 s
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.Hash(bg, "spends the budget"); err != nil {
+				t.Fatal(err)
+			}
+			return f.service(t, func(o *accounts.Options) { o.Hasher = h })
+		}, want: fault.TooManyRequests},
+		{name: "hasher unavailable", svc: func(t *testing.T) *accounts.Service {
+			h, err := password.New(params, 2, password.InWorker(password.Command{Path: "cat", Args: []string{}}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := h.Close(); err != nil {
+				t.Fatal(err)
+			}
+			return f.service(t, func(o *accounts.Options) { o.Hasher = h })
+		}, want: fault.Unavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			svc := tc.svc(t)
+			var errs [2]error
+			for i, email := range []string{"ada@example.com", "nobody@example.com"} {
+				ip := "192.0.2." + strconv.Itoa(10+i)
+				if tc.prepare != nil {
+					tc.prepare(svc, email, ip)
+				}
+				errs[i] = login(svc, email, ip)
+			}
+			known, unknown := errs[0], errs[1]
+			wantKind(t, "known address", known, tc.want)
+			wantKind(t, "unknown address", unknown, tc.want)
+			seconds := func(d time.Duration) time.Duration { return (d + time.Second - 1) / time.Second }
+			if fault.Message(known) != fault.Message(unknown) ||
+				!slices.Equal(fault.FieldsOf(known), fault.FieldsOf(unknown)) ||
+				seconds(fault.RetryAfterOf(known)) != seconds(fault.RetryAfterOf(unknown)) {
+				t.Fatalf("answers differ:\nknown   %v (retry after %v)\nunknown %v (retry after %v)",
+					known, fault.RetryAfterOf(known), unknown, fault.RetryAfterOf(unknown))
+			}
+		})
 	}
 }

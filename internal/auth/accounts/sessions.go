@@ -26,8 +26,10 @@ const (
 // Login checks an email address and password and starts a session.
 //
 // Unknown addresses and wrong passwords get the same answer after the same
-// work (an unknown address is verified against a dummy hash). Attempts are
-// throttled per IP and per address before any hashing.
+// work (an unknown address is verified against a dummy hash), in every
+// state: the throttles are keyed by the address as given, and the hasher's
+// refusals (budget spent, hasher unavailable) are answered alike. Attempts
+// are throttled per IP and per address before any hashing.
 func (s *Service) Login(ctx context.Context, r LoginRequest) (Tokens, error) {
 	t, err := s.login(ctx, r)
 	s.metrics.logins.WithLabelValues(loginOutcome(err)).Inc()
@@ -50,14 +52,16 @@ func (s *Service) login(ctx context.Context, r LoginRequest) (Tokens, error) {
 		return Tokens{}, err
 	}
 	acct, err := s.store.AccountByEmail(ctx, email)
-	if fault.Is(err, fault.NotFound) {
-		s.hasher.DummyVerify(ctx, r.Password)
-		return Tokens{}, fault.New(fault.Unauthenticated, op, badCredentialsMsg)
-	}
-	if err != nil {
+	known := err == nil
+	if err != nil && !fault.Is(err, fault.NotFound) {
 		return Tokens{}, err
 	}
-	ok, rehash, err := s.hasher.Verify(ctx, r.Password, acct.PasswordHash)
+	var ok, rehash bool
+	if known {
+		ok, rehash, err = s.hasher.Verify(ctx, r.Password, acct.PasswordHash)
+	} else {
+		err = s.hasher.DummyVerify(ctx, r.Password)
+	}
 	if err != nil {
 		if fault.Is(err, fault.Invalid) { // the password itself is out of bounds
 			return Tokens{}, fault.New(fault.Unauthenticated, op, badCredentialsMsg)

@@ -25,12 +25,19 @@ func TestMaxRate(t *testing.T) {
 	if ok, _, err := h.Verify(ctx, "correct horse", enc); !ok || err != nil {
 		t.Fatalf("Verify = %v, %v", ok, err)
 	}
-	h.DummyVerify(ctx, "anything") // spends the third
+	if err := h.DummyVerify(ctx, "anything"); err != nil { // spends the third
+		t.Fatalf("DummyVerify: %v", err)
+	}
 	_, _, err = h.Verify(ctx, "correct horse", enc)
 	if !fault.Is(err, fault.TooManyRequests) || fault.RetryAfterOf(err) < 900*time.Second {
 		t.Fatalf("over budget: %v (retry after %v)", err, fault.RetryAfterOf(err))
 	}
 	if _, err := h.Hash(ctx, "another one"); !fault.Is(err, fault.TooManyRequests) {
 		t.Fatalf("Hash over budget: %v", err)
+	}
+	// DummyVerify, which stands in for Verify when an account does not
+	// exist, fails alike: an unknown account must not answer otherwise.
+	if err := h.DummyVerify(ctx, "another one"); !fault.Is(err, fault.TooManyRequests) || fault.RetryAfterOf(err) < 900*time.Second {
+		t.Fatalf("DummyVerify over budget: %v", err)
 	}
 }

@@ -162,12 +162,15 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, need
 	return true, p != h.params, nil
 }
 
-// DummyVerify does the work of Verify against a hash no password matches.
-// Callers run it when an account does not exist, so looking up an unknown
-// account takes as long as a wrong password and does not reveal which
-// accounts exist.
-func (h *Hasher) DummyVerify(ctx context.Context, password string) {
-	_, _, _ = h.Verify(ctx, password, h.dummy)
+// DummyVerify does the work of Verify against a hash no password matches,
+// and fails as Verify would (fault.Invalid, fault.TooManyRequests,
+// fault.Unavailable). Callers run it when an account does not exist, and
+// answer its errors as they answer Verify's, so looking up an unknown
+// account takes as long, and fails alike, as a wrong password: neither the
+// time nor the answer reveals which accounts exist.
+func (h *Hasher) DummyVerify(ctx context.Context, password string) error {
+	_, _, err := h.Verify(ctx, password, h.dummy)
+	return err
 }
 
 // derive computes the argon2id key of password, in the worker process when

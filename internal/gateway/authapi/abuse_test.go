@@ -1,8 +1,14 @@
 package authapi
 
 import (
+	"maps"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/basaltdev/basalt/internal/auth/accounts"
+	"github.com/basaltdev/basalt/internal/auth/password"
 )
 
 // TestLookalikeAddressesRefused: sign-up and admin create answer 400 with a
@@ -22,5 +28,34 @@ func TestLookalikeAddressesRefused(t *testing.T) {
 	}
 	if n := s.mail.Count(); n != 0 {
 		t.Errorf("%d messages sent to refused addresses", n)
+	}
+}
+
+// TestSpentBudgetRevealsNoAccount: while the hashing budget is spent, a
+// login for an address with an account and one for an address without get
+// the same status, headers and body.
+func TestSpentBudgetRevealsNoAccount(t *testing.T) {
+	s := newStack(t, func(o *accounts.Options, _ *Options) {
+		h, err := password.New(password.Params{Memory: password.MinMemoryKiB, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32},
+			2, password.MaxRate(0.001, 2)) // two hashes, then one per 1000 s
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Hasher = h
+	})
+	s.signUp("ada@example.com")              // one hash
+	s.login("ada@example.com", testPassword) // the other
+	var recs []*httptest.ResponseRecorder
+	for _, email := range []string{"ada@example.com", "nobody@example.com"} {
+		recs = append(recs, s.do(request{method: "POST", path: "/v1/auth/login", remoteAddr: "198.51.100.20:1000",
+			body: `{"email":"` + email + `","password":"wrong password"}`}))
+	}
+	known, unknown := recs[0], recs[1]
+	if known.Code != 429 {
+		t.Fatalf("known address over budget: %d %s", known.Code, known.Body.String())
+	}
+	if unknown.Code != known.Code || unknown.Body.String() != known.Body.String() || !maps.EqualFunc(known.Header(), unknown.Header(), slices.Equal) {
+		t.Fatalf("answers differ:\nknown   %d %v %s\nunknown %d %v %s", known.Code, known.Header(), known.Body.String(),
+			unknown.Code, unknown.Header(), unknown.Body.String())
 	}
 }
