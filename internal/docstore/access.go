@@ -190,6 +190,11 @@ func (a *access) decide(op, collection string, c caller, act int) (verdict, erro
 	if err := c.scope(op, collection, act); err != nil {
 		return verdict{}, err
 	}
+	return a.ruleVerdict(op, collection, c, act)
+}
+
+// ruleVerdict applies the rule of act, without the scopes, to a caller.
+func (a *access) ruleVerdict(op, collection string, c caller, act int) (verdict, error) {
 	if c.admin || a.open[act] {
 		return verdict{}, nil
 	}
@@ -312,9 +317,17 @@ func (s *Service) checkExisting(ctx context.Context, op string, tx Tx, get, writ
 // act (update or delete) for a write to an existing document, or the
 // refusal that does not depend on the document. Writes call it before they
 // read the document, so such a refusal is the same whether the document
-// exists or not.
+// exists or not. An update answers with the stored document, so it needs
+// the get scope as well as the update scope; a delete shows nothing and
+// needs only the delete scope (the get rule still decides whether the
+// caller may see the document at all).
 func (a *access) decideExisting(op, collection string, c caller, act int) (get, write verdict, err error) {
-	if get, err = a.decide(op, collection, c, actGet); err != nil {
+	if act == actDelete {
+		get, err = a.ruleVerdict(op, collection, c, actGet)
+	} else {
+		get, err = a.decide(op, collection, c, actGet)
+	}
+	if err != nil {
 		return verdict{}, verdict{}, err
 	}
 	if write, err = a.decide(op, collection, c, act); err != nil {

@@ -104,6 +104,16 @@ func (a *API) routes() []route {
 	}
 }
 
+// RoutePatterns returns the pattern ("METHOD /path") of every route
+// Register adds, the 405 answers aside.
+func RoutePatterns() []string {
+	var out []string
+	for _, rt := range (&API{}).routes() {
+		out = append(out, rt.method+" "+rt.path)
+	}
+	return out
+}
+
 // Register adds the routes to mux. Every path also answers other methods
 // with a 405 problem listing the allowed ones in Allow. Every answer but
 // the JWKS carries Cache-Control: no-store: they hold tokens, secrets or

@@ -57,8 +57,9 @@ func New(svc *docstore.Service, opts Options) *API {
 // Base is the path prefix of every route of this package.
 const Base = "/v1"
 
-// catchAll is the pattern that answers unknown /v1 routes and wrong methods.
-const catchAll = Base + "/"
+// CatchAll is the pattern that answers unknown /v1 routes and wrong
+// methods (the metrics label its requests as unmatched).
+const CatchAll = Base + "/"
 
 // Register adds the routes of API.md (collections, documents, batch and the
 // OpenAPI document) to mux, each behind Authenticate with
@@ -66,16 +67,35 @@ const catchAll = Base + "/"
 // that answers 404 or, when the path exists with other methods, 405 with
 // Allow — both as problems.
 func (a *API) Register(mux *http.ServeMux) {
+	for _, rt := range a.routes() {
+		mux.Handle(rt.pattern, a.resp.Authenticate(a.opts.Authenticator, rt.h))
+	}
+	mux.Handle(CatchAll, fallback{mux: mux})
+}
+
+// RoutePatterns returns the pattern ("METHOD /path") of every route
+// Register adds, the fallback aside.
+func RoutePatterns() []string {
+	var out []string
+	for _, rt := range (&API{}).routes() {
+		out = append(out, rt.pattern)
+	}
+	return out
+}
+
+type route struct {
+	pattern string
+	h       http.HandlerFunc
+}
+
+func (a *API) routes() []route {
 	const (
 		colls = Base + "/collections"
 		coll  = colls + "/{collection}"
 		docs  = coll + "/documents"
 		doc   = docs + "/{id}"
 	)
-	routes := []struct {
-		pattern string
-		h       http.HandlerFunc
-	}{
+	return []route{
 		{"GET " + colls, a.listCollections},
 		{"POST " + colls, a.createCollection},
 		{"GET " + coll, a.getCollection},
@@ -91,10 +111,6 @@ func (a *API) Register(mux *http.ServeMux) {
 		{"POST " + Base + "/batch", a.batch},
 		{"GET " + Base + "/openapi.json", a.openAPI},
 	}
-	for _, rt := range routes {
-		mux.Handle(rt.pattern, a.resp.Authenticate(a.opts.Authenticator, rt.h))
-	}
-	mux.Handle(catchAll, fallback{mux: mux})
 }
 
 // probeMethods are the methods tried to build the Allow header of a 405.
@@ -111,7 +127,7 @@ func (f fallback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for _, m := range probeMethods {
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, pattern := f.mux.Handler(probe); pattern != "" && pattern != catchAll {
+		if _, pattern := f.mux.Handler(probe); pattern != "" && pattern != CatchAll {
 			allow = append(allow, m)
 		}
 	}

@@ -1,0 +1,385 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/basaltdev/basalt/internal/app"
+	"github.com/basaltdev/basalt/internal/auth"
+	"github.com/basaltdev/basalt/internal/gateway/authapi"
+	"github.com/basaltdev/basalt/internal/gateway/restapi"
+)
+
+// The callers of the authorization table, one column each: anonymous, a
+// user without roles, an admin user, and API keys with the admin role and
+// one scope each, plus a key with every scope but no role.
+var callers = []string{
+	"anon", "user", "admin",
+	"posts:read", "posts:write", "*:*",
+	auth.ScopeCollectionsView, auth.ScopeCollectionsManage,
+	auth.ScopeAdminAccounts, auth.ScopeAdminSessions, auth.ScopeAdminAPIKeys, auth.ScopeAdminSigningKeys,
+	"no-role",
+}
+
+// codes is the expected status of each column of callers, in order.
+type codes [13]int
+
+// call is one request of a cell.
+type call struct {
+	method, path, body string
+	headers            []string
+	bearer             string // instead of the column's credential, when set
+}
+
+// authzRow is one route of the table. req builds the request of one
+// caller's cell (creating what the request acts on, so that every cell
+// starts alike); gone, for routes that delete, reports whether the target
+// is gone afterwards, which must agree with the answer.
+type authzRow struct {
+	route string // the pattern the server registers
+	req   func(f *authzFixture, caller string) (call, string)
+	gone  func(f *authzFixture, target string) bool
+	want  codes
+}
+
+// Expected answers by group of callers, to keep the rows readable.
+//
+//	anon user admin p:r  p:w  *:*  c:v  c:m  a:acc a:ses a:key a:sig no-role
+var (
+	everyone = func(code int) codes {
+		return codes{code, code, code, code, code, code, code, code, code, code, code, code, code}
+	}
+	// Documents of posts: everyone may read, admins write (rules), and a
+	// key needs the document scope.
+	readPosts  = codes{200, 200, 200, 200, 403, 200, 403, 403, 403, 403, 403, 403, 200}
+	writePosts = func(ok int) codes { return codes{401, 403, ok, 403, ok, ok, 403, 403, 403, 403, 403, 403, 403} }
+	// An update answers with the document, so a key needs get as well.
+	updatePosts = codes{401, 403, 200, 403, 403, 200, 403, 403, 403, 403, 403, 403, 403}
+	// Management: admins, and admin keys with the area's scope.
+	manage = func(ok int, scopes ...string) codes {
+		c := codes{401, 403, ok}
+		for i, who := range callers[3:] {
+			c[3+i] = 403
+			if slices.Contains(scopes, who) {
+				c[3+i] = ok
+			}
+		}
+		return c
+	}
+	// A user's own account: users and admins, never API keys.
+	self = func(ok int) codes { return codes{401, ok, ok, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403} }
+)
+
+// TestAuthorizationTable walks every route with every kind of caller and
+// checks each answer against the table, which must name every route the
+// server registers.
+func TestAuthorizationTable(t *testing.T) {
+	f := newAuthzFixture(t)
+	rows := authzRows()
+
+	registered := append(restapi.RoutePatterns(), authapi.RoutePatterns()...)
+	registered = append(registered, "GET /healthz", "GET /readyz", "GET /metrics")
+	var inTable []string
+	for _, r := range rows {
+		inTable = append(inTable, r.route)
+	}
+	for _, p := range registered {
+		if !slices.Contains(inTable, p) {
+			t.Errorf("route %q is not in the authorization table", p)
+		}
+	}
+	for _, p := range inTable {
+		if !slices.Contains(registered, p) {
+			t.Errorf("the authorization table names %q, which the server does not register", p)
+		}
+	}
+
+	for _, row := range rows {
+		t.Run(row.route, func(t *testing.T) {
+			for i, who := range callers {
+				f.t = t
+				c, target := row.req(f, who)
+				bearer := f.bearer(who)
+				if c.bearer != "" {
+					bearer = c.bearer
+				}
+				r := f.base.as(bearer).do(c.method, c.path, c.body, c.headers...)
+				if r.Status != row.want[i] {
+					t.Errorf("%s: %s %s: status %d, want %d\n%s", who, c.method, c.path, r.Status, row.want[i], r.Body)
+					continue
+				}
+				if r.Status >= 400 && r.Header.Get("Content-Type") != "application/problem+json" {
+					t.Errorf("%s: %s %s: %d with Content-Type %q", who, c.method, c.path, r.Status, r.Header.Get("Content-Type"))
+				}
+				if row.gone != nil {
+					if gone := row.gone(f, target); gone != (r.Status < 300) {
+						t.Errorf("%s: %s %s answered %d, and the target is gone: %v", who, c.method, c.path, r.Status, gone)
+					}
+				}
+			}
+		})
+	}
+}
+
+// authzFixture is the server of the table with its callers' credentials.
+type authzFixture struct {
+	t     *testing.T
+	base  *client // anonymous
+	admin *client
+	user  *client // the user column's account
+	keys  map[string]string
+	seq   atomic.Int64
+}
+
+const authzPassword = "authz test password"
+
+func newAuthzFixture(t *testing.T) *authzFixture {
+	c, _, _ := serveApp(t, "sqlite", true, func(cfg *app.Config) {
+		// The table logs in far more often than a person would.
+		cfg.Auth.LoginIPBurst, cfg.Auth.LoginEmailBurst = 100_000, 100_000
+		cfg.Auth.PasswordMaxRate = 100_000
+		cfg.Auth.PasswordMemoryKiB = 8192
+	})
+	f := &authzFixture{t: t, base: c, keys: map[string]string{}}
+	f.admin = c.as(c.login(adminEmail, adminPassword).AccessToken)
+	f.user = c.as(c.signUp("user@authz.test", authzPassword).AccessToken)
+	f.admin.must(201, "POST", "/v1/collections",
+		`{"name":"posts","schema":{"type":"object","properties":{"title":{"type":"string"}}},"rules":{"list":"","get":""}}`)
+	every := append([]string{"*:*"}, auth.ManagementScopes()...)
+	for _, who := range callers[3:] {
+		roles, scopes := []string{auth.RoleAdmin}, []string{who}
+		if who == "no-role" {
+			roles, scopes = nil, every
+		}
+		body := fmt.Sprintf(`{"name":%q,"roles":%s,"scopes":%s}`, who, jsonList(roles), jsonList(scopes))
+		var k struct{ Key string }
+		decodeInto(t, f.admin.must(201, "POST", "/v1/admin/api-keys", body), &k)
+		f.keys[who] = k.Key
+	}
+	return f
+}
+
+func decodeInto(t *testing.T, r response, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("%v\n%s", err, r.Body)
+	}
+}
+
+func jsonList(s []string) string {
+	if len(s) == 0 {
+		return "[]"
+	}
+	return `["` + strings.Join(s, `","`) + `"]`
+}
+
+// bearer is the credential of a column.
+func (f *authzFixture) bearer(who string) string {
+	switch who {
+	case "anon":
+		return ""
+	case "user":
+		return f.user.token
+	case "admin":
+		return f.admin.token
+	}
+	return f.keys[who]
+}
+
+// name returns a name no earlier cell used.
+func (f *authzFixture) name(prefix string) string {
+	return fmt.Sprintf("%s%d", prefix, f.seq.Add(1))
+}
+
+// account creates a fresh account (with roles) and returns its ID and
+// email address.
+func (f *authzFixture) account(roles ...string) (id, email string) {
+	email = f.name("acct") + "@authz.test"
+	body := fmt.Sprintf(`{"email":%q,"password":%q,"roles":%s}`, email, authzPassword, jsonList(roles))
+	return f.admin.must(201, "POST", "/v1/admin/accounts", body).JSON(f.t)["id"].(string), email
+}
+
+// fresh returns, for the user and admin columns, a bearer of a new account
+// of that kind (for routes that change or end the caller's own account),
+// and the column's usual credential for the others.
+func (f *authzFixture) fresh(who string) (bearer, email string) {
+	switch who {
+	case "user", "admin":
+		var roles []string
+		if who == "admin" {
+			roles = []string{auth.RoleAdmin}
+		}
+		_, email = f.account(roles...)
+		return f.base.login(email, authzPassword).AccessToken, email
+	}
+	return f.bearer(who), ""
+}
+
+// post creates a document of posts and returns its ID.
+func (f *authzFixture) post() string {
+	id := f.name("p")
+	f.admin.must(201, "POST", "/v1/collections/posts/documents?id="+id, `{"title":"t"}`)
+	return id
+}
+
+// collection creates a collection and returns its name.
+func (f *authzFixture) collection() string {
+	n := f.name("c")
+	f.admin.must(201, "POST", "/v1/collections", `{"name":"`+n+`"}`)
+	return n
+}
+
+func fixed(method, path, body string) func(*authzFixture, string) (call, string) {
+	return func(*authzFixture, string) (call, string) { return call{method: method, path: path, body: body}, "" }
+}
+
+func authzRows() []authzRow {
+	const docs = "/v1/collections/posts/documents"
+	return []authzRow{
+		// Process routes: open to everyone (the metrics token is not any of these).
+		{route: "GET /healthz", req: fixed("GET", "/healthz", ""), want: everyone(200)},
+		{route: "GET /readyz", req: fixed("GET", "/readyz", ""), want: everyone(200)},
+		{route: "GET /metrics", req: fixed("GET", "/metrics", ""), want: everyone(401)},
+
+		// Collections.
+		{route: "GET /v1/collections", req: fixed("GET", "/v1/collections", ""),
+			want: manage(200, auth.ScopeCollectionsView, auth.ScopeCollectionsManage)},
+		{route: "POST /v1/collections", req: func(f *authzFixture, _ string) (call, string) {
+			return call{method: "POST", path: "/v1/collections", body: `{"name":"` + f.name("n") + `"}`}, ""
+		}, want: manage(201, auth.ScopeCollectionsManage)},
+		{route: "GET /v1/collections/{collection}", req: fixed("GET", "/v1/collections/posts", ""),
+			want: manage(200, auth.ScopeCollectionsView, auth.ScopeCollectionsManage)},
+		{route: "PUT /v1/collections/{collection}", req: func(f *authzFixture, _ string) (call, string) {
+			return call{method: "PUT", path: "/v1/collections/" + f.collection(), body: `{"schema":{"type":"object"}}`}, ""
+		}, want: manage(200, auth.ScopeCollectionsManage)},
+		{route: "PATCH /v1/collections/{collection}", req: func(f *authzFixture, _ string) (call, string) {
+			return call{method: "PATCH", path: "/v1/collections/" + f.collection(), body: `{"rules":{"get":""}}`,
+				headers: []string{"Content-Type", "application/merge-patch+json"}}, ""
+		}, want: manage(200, auth.ScopeCollectionsManage)},
+		{route: "DELETE /v1/collections/{collection}", req: func(f *authzFixture, _ string) (call, string) {
+			n := f.collection()
+			return call{method: "DELETE", path: "/v1/collections/" + n}, n
+		}, gone: func(f *authzFixture, n string) bool {
+			return f.admin.do("GET", "/v1/collections/"+n, "").Status == 404
+		}, want: manage(204, auth.ScopeCollectionsManage)},
+		{route: "GET /v1/openapi.json", req: fixed("GET", "/v1/openapi.json", ""),
+			want: manage(200, auth.ScopeCollectionsView, auth.ScopeCollectionsManage)},
+
+		// Documents.
+		{route: "GET /v1/collections/{collection}/documents", req: fixed("GET", docs, ""), want: readPosts},
+		{route: "POST /v1/collections/{collection}/documents", req: fixed("POST", docs, `{"title":"new"}`), want: writePosts(201)},
+		{route: "GET /v1/collections/{collection}/documents/{id}", req: func(f *authzFixture, _ string) (call, string) {
+			return call{method: "GET", path: docs + "/" + f.post()}, ""
+		}, want: readPosts},
+		{route: "PUT /v1/collections/{collection}/documents/{id}", req: func(f *authzFixture, _ string) (call, string) {
+			return call{method: "PUT", path: docs + "/" + f.post(), body: `{"title":"replaced"}`}, ""
+		}, want: updatePosts},
+		{route: "PATCH /v1/collections/{collection}/documents/{id}", req: func(f *authzFixture, _ string) (call, string) {
+			return call{method: "PATCH", path: docs + "/" + f.post(), body: `{"title":"patched"}`,
+				headers: []string{"Content-Type", "application/merge-patch+json"}}, ""
+		}, want: updatePosts},
+		{route: "DELETE /v1/collections/{collection}/documents/{id}", req: func(f *authzFixture, _ string) (call, string) {
+			id := f.post()
+			return call{method: "DELETE", path: docs + "/" + id}, id
+		}, gone: func(f *authzFixture, id string) bool {
+			return f.admin.do("GET", docs+"/"+id, "").Status == 404
+		}, want: writePosts(204)},
+		{route: "POST /v1/batch", req: fixed("POST", "/v1/batch",
+			`{"operations":[{"op":"create","collection":"posts","data":{"title":"batched"}}]}`), want: writePosts(200)},
+
+		// The caller's own account.
+		{route: "POST /v1/auth/signup", req: func(f *authzFixture, _ string) (call, string) {
+			return call{method: "POST", path: "/v1/auth/signup", body: credentials(f.t, f.name("s")+"@authz.test", authzPassword)}, ""
+		}, want: everyone(202)},
+		{route: "POST /v1/auth/login", req: fixed("POST", "/v1/auth/login", `{"email":"user@authz.test","password":"`+authzPassword+`"}`),
+			want: everyone(200)},
+		{route: "POST /v1/auth/refresh", req: func(f *authzFixture, _ string) (call, string) {
+			tk := f.base.login("user@authz.test", authzPassword)
+			return call{method: "POST", path: "/v1/auth/refresh", body: `{"refreshToken":"` + tk.RefreshToken + `"}`}, ""
+		}, want: everyone(200)},
+		{route: "POST /v1/auth/logout", req: func(f *authzFixture, who string) (call, string) {
+			b, _ := f.fresh(who)
+			return call{method: "POST", path: "/v1/auth/logout", bearer: b}, b
+		}, gone: func(f *authzFixture, b string) bool {
+			return b != "" && f.base.as(b).do("GET", "/v1/auth/sessions", "").Status == 401
+		}, want: self(204)},
+		{route: "GET /v1/auth/me", req: fixed("GET", "/v1/auth/me", ""), want: self(200)},
+		{route: "DELETE /v1/auth/me", req: func(f *authzFixture, who string) (call, string) {
+			b, email := f.fresh(who)
+			return call{method: "DELETE", path: "/v1/auth/me", body: `{"password":"` + authzPassword + `"}`, bearer: b}, email
+		}, gone: func(f *authzFixture, email string) bool {
+			return email != "" && f.base.do("POST", "/v1/auth/login", credentials(f.t, email, authzPassword)).Status == 401
+		}, want: self(204)},
+		{route: "GET /v1/auth/sessions", req: fixed("GET", "/v1/auth/sessions", ""), want: self(200)},
+		{route: "DELETE /v1/auth/sessions/{id}", req: func(f *authzFixture, who string) (call, string) {
+			// A second session of the caller's own account.
+			email := "user@authz.test"
+			if who == "admin" {
+				email = adminEmail
+			}
+			pw := map[string]string{adminEmail: adminPassword}[email]
+			if pw == "" {
+				pw = authzPassword
+			}
+			return call{method: "DELETE", path: "/v1/auth/sessions/" + f.base.login(email, pw).Session.ID}, ""
+		}, want: self(204)},
+		{route: "POST /v1/auth/password", req: func(f *authzFixture, who string) (call, string) {
+			b, _ := f.fresh(who)
+			return call{method: "POST", path: "/v1/auth/password", bearer: b,
+				body: `{"currentPassword":"` + authzPassword + `","newPassword":"another password"}`}, ""
+		}, want: self(204)},
+		{route: "POST /v1/auth/password/reset", req: fixed("POST", "/v1/auth/password/reset", `{"email":"user@authz.test"}`),
+			want: everyone(202)},
+		{route: "POST /v1/auth/password/reset/confirm", req: fixed("POST", "/v1/auth/password/reset/confirm",
+			`{"token":"bse_made-up","newPassword":"a new password"}`), want: everyone(400)},
+		{route: "POST /v1/auth/verify/request", req: fixed("POST", "/v1/auth/verify/request", ""), want: self(202)},
+		{route: "POST /v1/auth/verify", req: fixed("POST", "/v1/auth/verify", `{"token":"bse_made-up"}`), want: everyone(400)},
+
+		// Administration.
+		{route: "GET /v1/admin/accounts", req: fixed("GET", "/v1/admin/accounts", ""), want: manage(200, auth.ScopeAdminAccounts)},
+		{route: "POST /v1/admin/accounts", req: func(f *authzFixture, _ string) (call, string) {
+			return call{method: "POST", path: "/v1/admin/accounts", body: credentials(f.t, f.name("a")+"@authz.test", authzPassword)}, ""
+		}, want: manage(201, auth.ScopeAdminAccounts)},
+		{route: "GET /v1/admin/accounts/{id}", req: func(f *authzFixture, _ string) (call, string) {
+			id, _ := f.account()
+			return call{method: "GET", path: "/v1/admin/accounts/" + id}, ""
+		}, want: manage(200, auth.ScopeAdminAccounts)},
+		{route: "PATCH /v1/admin/accounts/{id}", req: func(f *authzFixture, _ string) (call, string) {
+			id, _ := f.account()
+			return call{method: "PATCH", path: "/v1/admin/accounts/" + id, body: `{"disabled":true}`}, ""
+		}, want: manage(200, auth.ScopeAdminAccounts)},
+		{route: "DELETE /v1/admin/accounts/{id}", req: func(f *authzFixture, _ string) (call, string) {
+			id, _ := f.account()
+			return call{method: "DELETE", path: "/v1/admin/accounts/" + id}, id
+		}, gone: func(f *authzFixture, id string) bool {
+			return f.admin.do("GET", "/v1/admin/accounts/"+id, "").Status == 404
+		}, want: manage(204, auth.ScopeAdminAccounts)},
+		{route: "GET /v1/admin/accounts/{id}/sessions", req: func(f *authzFixture, _ string) (call, string) {
+			return call{method: "GET", path: "/v1/admin/accounts/" + f.user.accountID() + "/sessions"}, ""
+		}, want: manage(200, auth.ScopeAdminSessions)},
+		{route: "DELETE /v1/admin/sessions/{id}", req: func(f *authzFixture, _ string) (call, string) {
+			tk := f.base.login("user@authz.test", authzPassword)
+			return call{method: "DELETE", path: "/v1/admin/sessions/" + tk.Session.ID}, tk.AccessToken
+		}, gone: func(f *authzFixture, access string) bool {
+			return f.base.as(access).do("GET", "/v1/auth/me", "").Status == 401
+		}, want: manage(204, auth.ScopeAdminSessions)},
+		{route: "GET /v1/admin/api-keys", req: fixed("GET", "/v1/admin/api-keys", ""), want: manage(200, auth.ScopeAdminAPIKeys)},
+		{route: "POST /v1/admin/api-keys", req: fixed("POST", "/v1/admin/api-keys", `{"name":"made","scopes":["admin:api-keys"]}`),
+			want: manage(201, auth.ScopeAdminAPIKeys)},
+		{route: "DELETE /v1/admin/api-keys/{id}", req: func(f *authzFixture, _ string) (call, string) {
+			var k struct{ ID, Key string }
+			decodeInto(f.t, f.admin.must(201, "POST", "/v1/admin/api-keys", `{"name":"victim","scopes":["posts:read"]}`), &k)
+			return call{method: "DELETE", path: "/v1/admin/api-keys/" + k.ID}, k.Key
+		}, gone: func(f *authzFixture, key string) bool {
+			return f.base.as(key).do("GET", docs, "").Status == 401
+		}, want: manage(204, auth.ScopeAdminAPIKeys)},
+		{route: "GET /v1/admin/keys", req: fixed("GET", "/v1/admin/keys", ""), want: manage(200, auth.ScopeAdminSigningKeys)},
+		{route: "POST /v1/admin/keys/rotate", req: fixed("POST", "/v1/admin/keys/rotate", ""), want: manage(201, auth.ScopeAdminSigningKeys)},
+
+		{route: "GET /.well-known/jwks.json", req: fixed("GET", "/.well-known/jwks.json", ""), want: everyone(200)},
+	}
+}
