@@ -108,17 +108,25 @@ func startApp(t *testing.T, engine string) (*client, *syncBuffer) {
 	return c.as(c.login(adminEmail, adminPassword).AccessToken), logs
 }
 
+// metricsToken is the --metrics-token of the servers of the scenarios.
+const metricsToken = "e2e-metrics-token-0123456789"
+
 // serveApp runs app.Run like startApp and returns an anonymous client, the
 // server's configuration and its logs. With withAdmin, app.CreateAdmin
 // creates the admin account (adminEmail, adminPassword) before the server
-// starts; without, the database has no account at all.
-func serveApp(t *testing.T, engine string, withAdmin bool) (*client, app.Config, *syncBuffer) {
+// starts; without, the database has no account at all. The server serves
+// /metrics to metricsToken; configure changes the configuration further.
+func serveApp(t *testing.T, engine string, withAdmin bool, configure ...func(*app.Config)) (*client, app.Config, *syncBuffer) {
 	t.Helper()
 	cfg := app.DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	cfg.MetricsToken = metricsToken
 	if engine == "postgres" {
 		cfg.DB = pgtest.URL(t)
+	}
+	for _, f := range configure {
+		f(&cfg)
 	}
 	logs := &syncBuffer{}
 	cfg.Logs = logs

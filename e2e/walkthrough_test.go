@@ -96,7 +96,7 @@ func walkthrough(t *testing.T, engine string) {
 	if oa := r.JSON(t); !strings.HasPrefix(oa["openapi"].(string), "3.1") {
 		t.Errorf("openapi = %v", oa["openapi"])
 	}
-	r = c.must(200, "GET", "/metrics", "")
+	r = c.must(200, "GET", "/metrics", "", "Authorization", "Bearer "+metricsToken)
 	want := []string{"basalt_http_requests_total", `basalt_db_duration_seconds_count{engine="` + engine + `"`, `route="POST /v1/collections/{collection}/documents"`}
 	if engine == "postgres" {
 		want = append(want, "basalt_db_pool_conns", "basalt_db_pool_acquires_total")

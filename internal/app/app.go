@@ -7,7 +7,6 @@ package app
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,14 +20,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/auth/accounts"
 	"github.com/basaltdev/basalt/internal/auth/mail"
 	"github.com/basaltdev/basalt/internal/auth/password"
 	"github.com/basaltdev/basalt/internal/docstore"
-	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/gateway"
 	"github.com/basaltdev/basalt/internal/gateway/authapi"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
@@ -92,24 +89,27 @@ func Run(ctx context.Context, cfg Config) error {
 	authAPI := authapi.New(acc, authapi.Options{Logger: log, TrustedProxies: cfg.Auth.TrustedProxies})
 	mux := http.NewServeMux()
 	var srv *gateway.Server
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
-	})
+	mux.HandleFunc("GET /healthz", healthz)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ready(w, r, srv, store)
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mountMetrics(mux, cfg, reg, log)
 	api.Register(mux)
 	authAPI.Register(mux)
 	mux.Handle("/", restapi.NotFoundHandler())
-	mw, err := gateway.NewMiddleware(log, reg, telemetry.LatencyBuckets, func(w http.ResponseWriter, r *http.Request) {
-		restapi.WriteProblem(w, r, fault.Internalf("gateway", errors.New("handler panicked")))
+	mw, err := gateway.NewMiddleware(gateway.MiddlewareOptions{
+		Logger: log, Registerer: reg, Buckets: telemetry.LatencyBuckets,
+		Fallbacks: []string{"/", restapi.CatchAll},
+		Problem:   restapi.WriteStatusProblem,
 	})
 	if err != nil {
 		return err
 	}
 	srv = gateway.NewServer(gateway.Config{Addr: cfg.Addr, DrainTimeout: cfg.DrainTimeout}, mw.Wrap(mux), log)
+	metricsSrv, err := metricsListener(cfg, reg, mw, srv, store, log)
+	if err != nil {
+		return err
+	}
 	addr, err := srv.Listen()
 	if err != nil {
 		return err
@@ -119,7 +119,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Ready != nil {
 		cfg.Ready(addr.String())
 	}
-	return runAll(ctx, log, srv.Run, svc.Run, acc.Run, queue.Run)
+	return runAll(ctx, log, srv.Run, runMetrics(metricsSrv), svc.Run, acc.Run, queue.Run)
 }
 
 // mailQueue returns the queue of outgoing mail: SMTP when --smtp-addr is

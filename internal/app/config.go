@@ -44,6 +44,16 @@ type Config struct {
 	// Ready, when set, is called with the listening address once Basalt
 	// accepts requests. Tests use it with Addr "127.0.0.1:0".
 	Ready func(addr string)
+
+	// MetricsAddr is the separate listener of /metrics (with /healthz and
+	// /readyz); empty serves /metrics on Addr, and only with MetricsToken.
+	MetricsAddr string
+	// MetricsToken is the bearer token /metrics is served to; empty serves
+	// it to nobody on Addr, and to anyone on MetricsAddr.
+	MetricsToken string
+	// MetricsReady, when set, is called with the address of the metrics
+	// listener once it accepts requests.
+	MetricsReady func(addr string)
 }
 
 // AuthConfig configures accounts, sessions and tokens.
@@ -219,6 +229,8 @@ type serveCmd struct {
 	storageFlags
 	MaxBodyBytes int64         `help:"Largest request body accepted, in bytes ($$BASALT_MAX_BODY_BYTES)." default:"1048576"`
 	DrainTimeout time.Duration `help:"How long shutdown waits for in-flight requests ($$BASALT_DRAIN_TIMEOUT)." default:"15s"`
+	MetricsAddr  string        `name:"metrics-addr" help:"Separate listen address of /metrics, /healthz and /readyz (plain HTTP, for a private network); /metrics then leaves --addr ($$BASALT_METRICS_ADDR)." placeholder:"HOST:PORT"`
+	MetricsToken string        `name:"metrics-token" help:"Bearer token that /metrics is served to (16 or more visible characters); without it and without --metrics-addr, /metrics is not served. Prefer the environment variable to the flag ($$BASALT_METRICS_TOKEN)." placeholder:"TOKEN"`
 	authFlags
 }
 
@@ -272,6 +284,7 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 		cfg.Addr = c.Serve.Addr
 		c.Serve.storageFlags.apply(&cfg)
 		cfg.MaxBodyBytes, cfg.DrainTimeout = c.Serve.MaxBodyBytes, c.Serve.DrainTimeout
+		cfg.MetricsAddr, cfg.MetricsToken = c.Serve.MetricsAddr, c.Serve.MetricsToken
 		if err := c.Serve.authFlags.apply(&cfg); err != nil {
 			return Command{}, err
 		}
@@ -299,6 +312,9 @@ func (c Config) validate() error {
 	}
 	if c.DrainTimeout < 0 {
 		return errors.New("--drain-timeout must not be negative")
+	}
+	if err := validateMetricsToken(c.MetricsToken); err != nil {
+		return err
 	}
 	a := c.Auth
 	if a.AccessTTL < time.Minute || a.AccessTTL > 24*time.Hour {

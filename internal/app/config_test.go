@@ -168,3 +168,25 @@ func TestConfigurationPageListsEveryFlag(t *testing.T) {
 		}
 	}
 }
+
+func TestMetricsFlags(t *testing.T) {
+	cmd, err := parse(t, nil, "serve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cmd.Config; c.MetricsAddr != "" || c.MetricsToken != "" {
+		t.Fatalf("metrics are on by default: addr %q, token %q", c.MetricsAddr, c.MetricsToken)
+	}
+	cmd, err = parse(t, map[string]string{"BASALT_METRICS_TOKEN": "0123456789abcdef"}, "serve", "--metrics-addr", "10.0.0.1:9090")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cmd.Config; c.MetricsAddr != "10.0.0.1:9090" || c.MetricsToken != "0123456789abcdef" {
+		t.Fatalf("metrics addr %q, token %q", c.MetricsAddr, c.MetricsToken)
+	}
+	for _, bad := range []string{"short", "sixteen chars ok", strings.Repeat("x", 1025), "0123456789abcdef\x7f"} {
+		if _, err := parse(t, nil, "serve", "--metrics-token", bad); err == nil || !strings.Contains(err.Error(), "metrics-token") {
+			t.Errorf("--metrics-token %q: %v", bad, err)
+		}
+	}
+}

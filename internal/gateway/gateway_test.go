@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,15 +19,25 @@ import (
 func newTestMiddleware(t *testing.T) (*Middleware, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	m, err := NewMiddleware(slog.New(slog.DiscardHandler), reg, []float64{0.1}, func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/problem+json")
-		w.WriteHeader(http.StatusInternalServerError)
-		_, _ = io.WriteString(w, `{"code":"internal"}`)
+	m, err := NewMiddleware(MiddlewareOptions{
+		Logger: slog.New(slog.DiscardHandler), Registerer: reg, Buckets: []float64{0.1},
+		Fallbacks: []string{"/", "/v1/"},
+		Problem:   testProblem,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m, reg
+}
+
+// testProblem writes a problem with the status, and the detail as code.
+func testProblem(w http.ResponseWriter, _ *http.Request, status int, detail string) {
+	if detail == "" && status == http.StatusInternalServerError {
+		detail = "internal"
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_, _ = fmt.Fprintf(w, `{"status":%d,"code":%q}`, status, detail)
 }
 
 func TestMiddlewareRequestIDsMetricsAndPanics(t *testing.T) {

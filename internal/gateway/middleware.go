@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -16,23 +17,52 @@ import (
 // sends a well-formed one and generated otherwise.
 const RequestIDHeader = "X-Request-ID"
 
-// Middleware wraps every request with a request id, panic recovery,
-// metrics and a debug access log.
-type Middleware struct {
-	log      *slog.Logger
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	inflight prometheus.Gauge
-	// OnPanic writes the answer for a handler that panicked.
-	onPanic func(w http.ResponseWriter, r *http.Request)
+// ProblemWriter answers r with an error of the given status in the API's
+// error format (application/problem+json), for the answers the gateway
+// decides itself, such as a 500 after a panic. detail is safe to show to
+// the client; "" lets the writer choose.
+type ProblemWriter func(w http.ResponseWriter, r *http.Request, status int, detail string)
+
+// MiddlewareOptions configure NewMiddleware.
+type MiddlewareOptions struct {
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer // receives the HTTP metrics
+	Buckets    []float64             // of the latency histogram
+	// Fallbacks are the patterns of catch-all routes (such as "/"), which
+	// answer requests that no route matches: their requests are labelled
+	// route="unmatched", like requests the mux answers itself.
+	Fallbacks []string
+	// Problem writes the answers the middleware decides.
+	Problem ProblemWriter
 }
 
-// NewMiddleware registers the HTTP metrics with reg. onPanic answers a
-// request whose handler panicked (after headers are sent nothing can be
-// answered; the connection is closed).
-func NewMiddleware(log *slog.Logger, reg prometheus.Registerer, buckets []float64, onPanic func(http.ResponseWriter, *http.Request)) (*Middleware, error) {
+// Middleware wraps every request with a request id, panic recovery,
+// metrics and a debug access log.
+//
+// The labels of the metrics come from a fixed set whatever clients send:
+// method is one of methods or "other", route a registered pattern or
+// "unmatched", code a status that HTTP defines or "other".
+type Middleware struct {
+	log       *slog.Logger
+	requests  *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	inflight  prometheus.Gauge
+	fallbacks map[string]bool
+	problem   ProblemWriter
+}
+
+// methods are the request methods the metrics name; others are "other".
+var methods = []string{
+	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+	http.MethodPatch, http.MethodDelete, http.MethodOptions,
+}
+
+// NewMiddleware registers the HTTP metrics with opts.Registerer. After a
+// handler panicked, opts.Problem answers 500 if nothing was sent yet;
+// otherwise the connection is closed.
+func NewMiddleware(opts MiddlewareOptions) (*Middleware, error) {
 	m := &Middleware{
-		log: log,
+		log: opts.Logger,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "basalt_http_requests_total",
 			Help: "HTTP requests served, by method, route pattern and status code.",
@@ -40,20 +70,54 @@ func NewMiddleware(log *slog.Logger, reg prometheus.Registerer, buckets []float6
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "basalt_http_request_duration_seconds",
 			Help:    "HTTP request latency, by method, route pattern and status code.",
-			Buckets: buckets,
+			Buckets: opts.Buckets,
 		}, []string{"method", "route", "code"}),
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "basalt_http_requests_in_flight",
 			Help: "HTTP requests being served.",
 		}),
-		onPanic: onPanic,
+		fallbacks: map[string]bool{},
+		problem:   opts.Problem,
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	if m.problem == nil {
+		return nil, errors.New("gateway: MiddlewareOptions.Problem is required")
+	}
+	for _, p := range opts.Fallbacks {
+		m.fallbacks[p] = true
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inflight} {
-		if err := reg.Register(c); err != nil {
+		if err := opts.Registerer.Register(c); err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
+}
+
+// methodLabel bounds the method label.
+func methodLabel(method string) string {
+	if slices.Contains(methods, method) {
+		return method
+	}
+	return "other"
+}
+
+// routeLabel bounds the route label to the registered patterns.
+func (m *Middleware) routeLabel(pattern string) string {
+	if pattern == "" || m.fallbacks[pattern] {
+		return "unmatched"
+	}
+	return pattern
+}
+
+// codeLabel bounds the code label to the statuses HTTP defines.
+func codeLabel(status int) string {
+	if http.StatusText(status) == "" {
+		return "other"
+	}
+	return strconv.Itoa(status)
 }
 
 // Wrap returns next wrapped in the middleware.
@@ -76,7 +140,7 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 				}
 				m.log.Error("handler panicked", "request_id", id, "method", r.Method, "path", r.URL.Path, "panic", p)
 				if rec.status == 0 {
-					m.onPanic(rec, r)
+					m.problem(rec, r, http.StatusInternalServerError, "")
 				} else {
 					panic(http.ErrAbortHandler)
 				}
@@ -85,13 +149,9 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 			if status == 0 {
 				status = http.StatusOK
 			}
-			route := r.Pattern
-			if route == "" {
-				route = "unmatched"
-			}
-			code := strconv.Itoa(status)
-			m.requests.WithLabelValues(r.Method, route, code).Inc()
-			m.duration.WithLabelValues(r.Method, route, code).Observe(time.Since(start).Seconds())
+			method, route, code := methodLabel(r.Method), m.routeLabel(r.Pattern), codeLabel(status)
+			m.requests.WithLabelValues(method, route, code).Inc()
+			m.duration.WithLabelValues(method, route, code).Observe(time.Since(start).Seconds())
 			if m.log.Enabled(r.Context(), slog.LevelDebug) {
 				m.log.Debug("request", "request_id", id, "method", r.Method, "path", r.URL.Path,
 					"route", route, "status", status, "duration_ms", float64(time.Since(start).Microseconds())/1000)
@@ -126,8 +186,11 @@ type statusRecorder struct {
 	status int
 }
 
+// WriteHeader records the first final status: informational answers
+// (103 Early Hints) come before the answer and are not it; 101 Switching
+// Protocols is final.
 func (r *statusRecorder) WriteHeader(code int) {
-	if r.status == 0 {
+	if r.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		r.status = code
 	}
 	r.ResponseWriter.WriteHeader(code)

@@ -102,6 +102,45 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, err error) {
 	writeProblem(w, r, ProblemFor(err))
 }
 
+// WriteStatusProblem answers r with a problem of the given status, for the
+// answers decided before any route runs, such as the gateway's 500 after a
+// panic. The code is the fault kind answered with
+// that status (payload_too_large for 414 and 431; invalid for another 4xx
+// or for 501 and 505, which refuse what the client asked for; internal for
+// another 5xx); detail, which must be safe to show, defaults to the
+// status's text and is generic for a 500.
+func WriteStatusProblem(w http.ResponseWriter, r *http.Request, status int, detail string) {
+	writeProblem(w, r, StatusProblem(status, detail))
+}
+
+// StatusProblem returns the problem WriteStatusProblem writes.
+func StatusProblem(status int, detail string) Problem {
+	kind := fault.Invalid
+	switch status {
+	case http.StatusRequestURITooLong, http.StatusRequestHeaderFieldsTooLarge:
+		kind = fault.PayloadTooLarge
+	case http.StatusNotImplemented, http.StatusHTTPVersionNotSupported:
+	default:
+		for k, info := range kinds {
+			if info.status == status && k != fault.Validation {
+				kind = k
+				break
+			}
+		}
+		if kinds[kind].status != status && status >= 500 {
+			kind = fault.Internal
+		}
+	}
+	if detail == "" {
+		detail = http.StatusText(status)
+	}
+	p := ProblemFor(fault.New(kind, "gateway", detail))
+	if p.Status != status {
+		p.Status, p.Title = status, http.StatusText(status)
+	}
+	return p
+}
+
 // retryAfterSeconds renders d as a Retry-After value: whole seconds,
 // rounded up, at least 1.
 func retryAfterSeconds(d time.Duration) string {

@@ -129,3 +129,34 @@ func TestInternalErrorsAreLoggedOnce(t *testing.T) {
 		t.Errorf("client error was logged: %s", logs.String())
 	}
 }
+
+func TestWriteStatusProblem(t *testing.T) {
+	tests := []struct {
+		status      int
+		detail      string
+		code, title string
+		wantDetail  string
+	}{
+		{400, "malformed Host header", "invalid", "The request is invalid", "malformed Host header"},
+		{404, "no route matches /x", "not_found", "Not found", "no route matches /x"},
+		{431, "", "payload_too_large", "Request Header Fields Too Large", "Request Header Fields Too Large"},
+		{414, "the URL is too long", "payload_too_large", "Request URI Too Long", "the URL is too long"},
+		{501, "unsupported transfer encoding", "invalid", "Not Implemented", "unsupported transfer encoding"},
+		{505, "", "invalid", "HTTP Version Not Supported", "HTTP Version Not Supported"},
+		{418, "", "invalid", "I'm a teapot", "I'm a teapot"},
+		{500, "the secret is 42", "internal", "Internal server error", genericInternalDetail},
+		{503, "draining", "unavailable", "The service is unavailable", "draining"},
+	}
+	for _, tc := range tests {
+		rec := httptest.NewRecorder()
+		WriteStatusProblem(rec, httptest.NewRequest("GET", "/", nil), tc.status, tc.detail)
+		var p Problem
+		if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+			t.Fatalf("%d: %v %s", tc.status, err, rec.Body)
+		}
+		if rec.Code != tc.status || p.Status != tc.status || p.Code != tc.code || p.Title != tc.title || p.Detail != tc.wantDetail ||
+			p.Type != "urn:basalt:problem:"+tc.code || rec.Header().Get("Content-Type") != ProblemContentType {
+			t.Errorf("%d %q: answered %d %+v %v", tc.status, tc.detail, rec.Code, p, rec.Header())
+		}
+	}
+}

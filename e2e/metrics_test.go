@@ -1,0 +1,147 @@
+package e2e
+
+import (
+	"crypto/rand"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/basaltdev/basalt/internal/app"
+)
+
+// scrape reads the metrics at base+"/metrics" with the bearer token (none
+// when ""), failing the test unless the answer is 200.
+func scrape(t *testing.T, base, token string) string {
+	t.Helper()
+	c := &client{t: t, base: base, http: &http.Client{Timeout: 30 * time.Second}}
+	r := c.as(token).must(200, "GET", "/metrics", "")
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+		t.Errorf("metrics Content-Type = %q", ct)
+	}
+	return string(r.Body)
+}
+
+// assertProblem checks that r is a problem+json answer with code.
+func assertProblem(t *testing.T, r response, code string) {
+	t.Helper()
+	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("Content-Type = %q, want application/problem+json; %s", ct, r.Body)
+	}
+	if p := r.JSON(t); p["code"] != code {
+		t.Errorf("problem code = %v, want %s; %s", p["code"], code, r.Body)
+	}
+}
+
+// TestMetricsAccess: /metrics is served only to the --metrics-token, or on
+// the separate --metrics-addr; with neither it is not served at all.
+func TestMetricsAccess(t *testing.T) {
+	t.Run("default", func(t *testing.T) {
+		c, _, _ := serveApp(t, "sqlite", false, func(cfg *app.Config) { cfg.MetricsToken = "" })
+		assertProblem(t, c.must(404, "GET", "/metrics", ""), "not_found")
+		c.must(200, "GET", "/healthz", "")
+	})
+
+	t.Run("token", func(t *testing.T) {
+		c, _, _ := serveApp(t, "sqlite", false)
+		r := c.must(401, "GET", "/metrics", "")
+		assertProblem(t, r, "unauthenticated")
+		if !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer") {
+			t.Errorf("WWW-Authenticate = %q", r.Header.Get("WWW-Authenticate"))
+		}
+		assertProblem(t, c.as(metricsToken+"x").must(401, "GET", "/metrics", ""), "unauthenticated")
+		assertProblem(t, c.as(metricsToken[:len(metricsToken)-1]).must(401, "GET", "/metrics", ""), "unauthenticated")
+		assertProblem(t, c.must(401, "GET", "/metrics", "", "Authorization", "Basic "+metricsToken), "unauthenticated")
+		body := scrape(t, c.base, metricsToken)
+		// The security counters exist before anything happened.
+		for _, want := range []string{
+			`basalt_auth_refreshes_total{outcome="reuse"} 0`,
+			`basalt_auth_logins_total{outcome="bad_credentials"} 0`,
+			"basalt_http_requests_total",
+		} {
+			if !strings.Contains(body, want) {
+				t.Errorf("metrics lack %s", want)
+			}
+		}
+	})
+
+	t.Run("separate address", func(t *testing.T) {
+		metricsAddr := make(chan string, 1)
+		c, _, _ := serveApp(t, "sqlite", false, func(cfg *app.Config) {
+			cfg.MetricsToken = ""
+			cfg.MetricsAddr = "127.0.0.1:0"
+			cfg.MetricsReady = func(addr string) { metricsAddr <- addr }
+		})
+		assertProblem(t, c.must(404, "GET", "/metrics", "", "Authorization", "Bearer "+metricsToken), "not_found")
+		var addr string
+		select {
+		case addr = <-metricsAddr:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the metrics listener did not start")
+		}
+		m := &client{t: t, base: "http://" + addr, http: &http.Client{Timeout: 30 * time.Second}}
+		if body := scrape(t, m.base, ""); !strings.Contains(body, "basalt_http_requests_total") {
+			t.Errorf("metrics lack basalt_http_requests_total")
+		}
+		m.must(200, "GET", "/healthz", "")
+		m.must(200, "GET", "/readyz", "")
+		assertProblem(t, m.must(404, "GET", "/v1/collections", ""), "not_found")
+	})
+}
+
+// TestMetricsSeriesAreBounded sends what any anonymous client can send —
+// an unknown method of 3,000 bytes, random paths — to the real server and
+// checks that the HTTP metrics get no new series from it.
+func TestMetricsSeriesAreBounded(t *testing.T) {
+	c, _, _ := serveApp(t, "sqlite", false)
+	send := func(method, path string) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), method, c.base+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := c.http.Do(req)
+		if err != nil {
+			t.Fatalf("%.20s… %s: %v", method, path, err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		_ = res.Body.Close()
+		if res.StatusCode < 400 {
+			t.Fatalf("%.20s… %s: %d", method, path, res.StatusCode)
+		}
+	}
+	series := regexp.MustCompile(`(?m)^basalt_http_requests_total\{.*$`)
+	long := strings.Repeat("X", 3000)
+	// One of each kind first: an unknown method and GET on an unknown path
+	// outside and inside /v1, the unknown method on a known path, and a
+	// scrape.
+	for _, p := range []string{"/nowhere", "/v1/nowhere", "/v1/collections"} {
+		send(long, p)
+		if p != "/v1/collections" {
+			send("GET", p)
+		}
+	}
+	scrape(t, c.base, metricsToken)
+	before := series.FindAllString(scrape(t, c.base, metricsToken), -1)
+	for i := range 50 {
+		send(long[:3000-i], "/"+rand.Text())
+		send(long[:1+i], "/v1/"+rand.Text()+"/"+rand.Text())
+		send("GET", "/v1/"+rand.Text())
+		send("GET", "/"+rand.Text())
+	}
+	body := scrape(t, c.base, metricsToken)
+	after := series.FindAllString(body, -1)
+	if strings.Contains(body, "XXXX") {
+		t.Error("a request method became a label")
+	}
+	if len(after) != len(before) {
+		t.Errorf("%d request series before the hostile requests, %d after:\n%s", len(before), len(after), strings.Join(after, "\n"))
+	}
+	for _, s := range after {
+		if !strings.Contains(s, `method="other"`) && !strings.Contains(s, `method="GET"`) {
+			t.Errorf("unexpected series %s", s)
+		}
+	}
+}
