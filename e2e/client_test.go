@@ -122,6 +122,9 @@ func serveApp(t *testing.T, engine string, withAdmin bool, configure ...func(*ap
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.MetricsToken = metricsToken
+	// Every client of the scenarios is 127.0.0.1, standing for many users:
+	// it may use the whole hashing budget.
+	cfg.Auth.PasswordIPShare = 1
 	if engine == "postgres" {
 		cfg.DB = pgtest.URL(t)
 	}

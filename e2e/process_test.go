@@ -85,7 +85,9 @@ func startProcess(t *testing.T, dataDir string, extra ...string) *server {
 // (migrations, the shared cursor key) at the same time.
 func launch(t *testing.T, dataDir string, extra ...string) (wait func() *server) {
 	t.Helper()
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir}, extra...)
+	// Every client is 127.0.0.1, standing for many users: it may use the
+	// whole hashing budget.
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--password-ip-share=1"}, extra...)
 	cmd := exec.Command(basaltBinary(t), args...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	stderr, err := cmd.StderrPipe()

@@ -72,6 +72,7 @@ func childServer(mode string, args []string) int {
 	fs.DurationVar(&opts.ttl, "auth-access-ttl", opts.ttl, "")
 	fs.IntVar(&opts.ipBurst, "login-ip-burst", opts.ipBurst, "")
 	fs.IntVar(&opts.emailBurst, "login-email-burst", opts.emailBurst, "")
+	fs.Float64("password-ip-share", 0.5, "accepted; the fake has no hashing budget")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -168,7 +168,7 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"| hello |", "| get |", "| get-auth |", "≥ 90 % of get |", "| list |", "| create |",
-		"seeded 250 documents into bench ", "seeded 250 documents into bench_owned ", "--auth-access-ttl=10m0s --login-ip-burst=1000000 --login-email-burst=1000000",
+		"seeded 250 documents into bench ", "seeded 250 documents into bench_owned ", "--auth-access-ttl=10m0s --login-ip-burst=1000000 --login-email-burst=1000000 --password-ip-share=1",
 		"get-auth: ", " of get (", "by the rate searches, for reference; the paired comparison decides:\n\nget-auth against get, paired: 2 round(s) of 200ms each at full speed (4 clients, closed loop)", "; median **", "Login storm:", "| with storm |", "401 × ", "GET p99 with the storm, as a multiple of the p99 without, per round: "} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, md.String())
@@ -306,7 +306,7 @@ func TestStormFlags(t *testing.T) {
 		t.Errorf("parsed %+v, want %+v", cfg.Storm, want)
 	}
 	args := strings.Join(basaltRunArgs(cfg), " ")
-	if args != "--auth-access-ttl=17m0s --login-ip-burst=1000000 --login-email-burst=1000000" {
+	if args != "--auth-access-ttl=17m0s --login-ip-burst=1000000 --login-email-burst=1000000 --password-ip-share=1" {
 		t.Errorf("run args %q", args)
 	}
 	cfg.Scenarios = []string{ScenarioHello, ScenarioGet}

@@ -69,11 +69,13 @@ func (c StormConfig) Validate() error {
 const StormThrottleBurst = 1_000_000
 
 // StormBasaltArgs are the `basalt serve` arguments of a run with the login
-// storm: throttling loosened (see StormThrottleBurst). Hashing concurrency
+// storm: throttling loosened (see StormThrottleBurst), and the storm's one
+// IP allowed the whole hashing budget, as a storm from many addresses
+// would have it. Hashing concurrency
 // stays at Basalt's default.
 func StormBasaltArgs() []string {
 	b := strconv.Itoa(StormThrottleBurst)
-	return []string{"--login-ip-burst=" + b, "--login-email-burst=" + b}
+	return []string{"--login-ip-burst=" + b, "--login-email-burst=" + b, "--password-ip-share=1"}
 }
 
 // StormRound is one quiet-then-storm pair.

@@ -69,6 +69,7 @@ type AuthConfig struct {
 	PasswordParallelism    uint8
 	PasswordMaxConcurrent  int
 	PasswordMaxRate        float64 // hashes started per second
+	PasswordIPShare        float64 // the share of PasswordMaxRate one client IP may use
 	LoginIPBurst           int
 	LoginIPInterval        time.Duration
 	LoginEmailBurst        int
@@ -93,6 +94,7 @@ func DefaultAuthConfig() AuthConfig {
 		PasswordMemoryKiB: 19456, PasswordIterations: 2, PasswordParallelism: 1,
 		PasswordMaxConcurrent: max(1, runtime.GOMAXPROCS(0)/2),
 		PasswordMaxRate:       float64(3 * runtime.GOMAXPROCS(0)),
+		PasswordIPShare:       0.5,
 		LoginIPBurst:          20, LoginIPInterval: time.Second,
 		LoginEmailBurst: 10, LoginEmailInterval: 6 * time.Second,
 	}
@@ -159,6 +161,7 @@ type authFlags struct {
 	PasswordParallelism uint8         `name:"password-parallelism" help:"argon2id lanes ($$BASALT_PASSWORD_PARALLELISM)." default:"1"`
 	PasswordConcurrency int           `name:"password-max-concurrent" help:"Most password hashes computed at once; 0 means half the CPUs ($$BASALT_PASSWORD_MAX_CONCURRENT)." default:"0"`
 	PasswordMaxRate     float64       `name:"password-max-rate" help:"Most password hashes started per second by this process (logins, sign-ups, password changes), beyond which they are answered 429; 0 means 3 per CPU ($$BASALT_PASSWORD_MAX_RATE)." default:"0"`
+	PasswordIPShare     float64       `name:"password-ip-share" help:"Largest share of --password-max-rate the hashes for one client IP (its logins, sign-ups, password resets) may use, beyond which they are answered 429; 1 lets one IP use it all ($$BASALT_PASSWORD_IP_SHARE)." default:"0.5"`
 	LoginIPBurst        int           `name:"login-ip-burst" help:"Login and sign-up attempts one IP may make in a burst ($$BASALT_LOGIN_IP_BURST)." default:"20"`
 	LoginIPInterval     time.Duration `name:"login-ip-interval" help:"After the burst, one attempt per IP per this interval ($$BASALT_LOGIN_IP_INTERVAL)." default:"1s"`
 	LoginEmailBurst     int           `name:"login-email-burst" help:"Login attempts on one account in a burst ($$BASALT_LOGIN_EMAIL_BURST)." default:"10"`
@@ -186,6 +189,7 @@ func (f authFlags) apply(cfg *Config) error {
 	if f.PasswordMaxRate > 0 {
 		a.PasswordMaxRate = f.PasswordMaxRate
 	}
+	a.PasswordIPShare = f.PasswordIPShare
 	a.LoginIPBurst, a.LoginIPInterval = f.LoginIPBurst, f.LoginIPInterval
 	a.LoginEmailBurst, a.LoginEmailInterval = f.LoginEmailBurst, f.LoginEmailInterval
 	a.SMTPAddr, a.SMTPFrom, a.SMTPUsername, a.SMTPPass, a.SMTPStartTLS = f.SMTPAddr, f.SMTPFrom, f.SMTPUsername, f.SMTPPassword, f.SMTPStartTLS
@@ -325,6 +329,9 @@ func (c Config) validate() error {
 	}
 	if a.RefreshGrace < 0 || a.RefreshGrace > time.Minute {
 		return errors.New("--auth-refresh-grace must be between 0s and 1m")
+	}
+	if !(a.PasswordIPShare > 0 && a.PasswordIPShare <= 1) {
+		return errors.New("--password-ip-share must be more than 0 and at most 1")
 	}
 	if a.LoginIPBurst < 1 || a.LoginEmailBurst < 1 || a.LoginIPInterval <= 0 || a.LoginEmailInterval <= 0 {
 		return errors.New("--login-*-burst must be at least 1 and --login-*-interval positive")

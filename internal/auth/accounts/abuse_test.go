@@ -180,6 +180,15 @@ func TestUnknownAddressesAnswerLikeKnownOnes(t *testing.T) {
 				}
 			},
 			want: fault.TooManyRequests},
+		{name: "hashing share of the IP spent", svc: func(t *testing.T) *accounts.Service {
+			return f.service(t, func(o *accounts.Options) { o.Hasher = hasherWithBudget(t, 100) })
+		},
+			prepare: func(svc *accounts.Service, _, ip string) {
+				for i := range 50 {
+					_ = login(svc, "someone"+strconv.Itoa(i)+"@example.net", ip)
+				}
+			},
+			want: fault.TooManyRequests},
 		{name: "hashing budget spent", svc: func(t *testing.T) *accounts.Service {
 			h, err := password.New(params, 2, password.MaxRate(0.001, 1)) // one hash, then one per 1000 s
 			if err != nil {
@@ -222,5 +231,86 @@ func TestUnknownAddressesAnswerLikeKnownOnes(t *testing.T) {
 					known, fault.RetryAfterOf(known), unknown, fault.RetryAfterOf(unknown))
 			}
 		})
+	}
+}
+
+// hasherWithBudget returns a fast hasher that starts burst hashes and then
+// one per 1000 s: a budget that does not refill during a test.
+func hasherWithBudget(t *testing.T, burst int) *password.Hasher {
+	t.Helper()
+	h, err := password.New(password.Params{Memory: password.MinMemoryKiB, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32},
+		2, password.MaxRate(0.001, burst))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// TestResetConfirmChecksTheTokenFirst: made-up reset tokens are refused
+// before any hashing, and throttled per IP, so a loop of them from one IP
+// neither spends the hashing budget nor keeps others from logging in.
+func TestResetConfirmChecksTheTokenFirst(t *testing.T) {
+	f := newFixture(t, engines()["sqlite"], func(o *accounts.Options) {
+		o.Hasher = hasherWithBudget(t, 4)
+		o.LoginPerIP = ratelimit.Limit{Rate: 1.0 / 600, Burst: 5}
+	})
+	if err := f.svc.SignUp(bg, accounts.SignUpRequest{Email: "ada@example.com", Password: "correct horse"}); err != nil {
+		t.Fatal(err) // the first hash
+	}
+	made := "bse_" + strings.Repeat("A", 43)
+	for i := range 5 {
+		err := f.svc.ResetPassword(bg, accounts.ResetPasswordRequest{Token: made, NewPassword: "brand new password", IP: "198.51.100.1"})
+		wantKind(t, "made-up token "+strconv.Itoa(i+1), err, fault.Validation)
+	}
+	err := f.svc.ResetPassword(bg, accounts.ResetPasswordRequest{Token: made, NewPassword: "brand new password", IP: "198.51.100.1"})
+	wantKind(t, "the sixth from one IP", err, fault.TooManyRequests)
+	// Nothing was hashed: the budget still has three hashes.
+	if _, err := f.svc.Login(bg, accounts.LoginRequest{Email: "ada@example.com", Password: "correct horse", IP: "203.0.113.5"}); err != nil {
+		t.Fatalf("login after the flood: %v", err)
+	}
+	// A real token still works, from a fresh IP.
+	if err := f.svc.RequestPasswordReset(bg, "ada@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	tok := f.mail.Token(t, "ada@example.com", "Reset your password")
+	if err := f.svc.ResetPassword(bg, accounts.ResetPasswordRequest{Token: tok, NewPassword: "brand new password", IP: "203.0.113.6"}); err != nil {
+		t.Fatalf("reset with the mailed token: %v", err)
+	}
+	_, err = f.svc.Login(bg, accounts.LoginRequest{Email: "ada@example.com", Password: "brand new password", IP: "203.0.113.5"})
+	if err != nil {
+		t.Fatalf("login with the new password: %v", err)
+	}
+}
+
+// TestOneIPCannotTakeTheWholeHashBudget: with the per-IP throttle loosened,
+// one IP flooding logins with made-up addresses gets at most its share of
+// the hashing budget (half by default), and a login from another IP still
+// gets its hash.
+func TestOneIPCannotTakeTheWholeHashBudget(t *testing.T) {
+	f := newFixture(t, engines()["sqlite"], func(o *accounts.Options) {
+		o.Hasher = hasherWithBudget(t, 4)
+		o.LoginPerIP = ratelimit.Limit{Rate: 1000, Burst: 1000}
+		o.LoginPerEmail = ratelimit.Limit{Rate: 1000, Burst: 1000}
+	})
+	if err := f.svc.SignUp(bg, accounts.SignUpRequest{Email: "ada@example.com", Password: "correct horse"}); err != nil {
+		t.Fatal(err) // the first hash
+	}
+	hashed, refused := 0, 0
+	for i := range 20 {
+		_, err := f.svc.Login(bg, accounts.LoginRequest{Email: "x" + strconv.Itoa(i) + "@example.com", Password: "guess guess", IP: "198.51.100.1"})
+		switch fault.KindOf(err) {
+		case fault.Unauthenticated:
+			hashed++
+		case fault.TooManyRequests:
+			refused++
+		default:
+			t.Fatalf("flood login %d: %v", i, err)
+		}
+	}
+	if hashed != 2 || refused != 18 {
+		t.Fatalf("the flooding IP got %d hashes and %d refusals; want 2 (half the budget) and 18", hashed, refused)
+	}
+	if _, err := f.svc.Login(bg, accounts.LoginRequest{Email: "ada@example.com", Password: "correct horse", IP: "203.0.113.5"}); err != nil {
+		t.Fatalf("login from another IP during the flood: %v", err)
 	}
 }

@@ -34,6 +34,9 @@ func (s *Service) SignUp(ctx context.Context, r SignUpRequest) error {
 	if err := s.throttle(ctx, op, r.IP, "signup:"+email); err != nil {
 		return err
 	}
+	if err := s.spendHash(ctx, op, r.IP); err != nil {
+		return err
+	}
 	hash, err := s.hasher.Hash(ctx, r.Password)
 	if err != nil {
 		return err
@@ -84,27 +87,41 @@ func (s *Service) send(m mail.Message) {
 
 // throttle spends one attempt of the per-IP and the per-address budget.
 func (s *Service) throttle(ctx context.Context, op, ip, email string) error {
-	if s.opts.Limiter == nil {
-		return nil
-	}
-	check := func(key string, l ratelimit.Limit) error {
-		d, err := s.opts.Limiter.Allow(ctx, key, l, 1)
-		if err != nil {
-			return err
-		}
-		if !d.Allowed {
-			return &fault.Error{Kind: fault.TooManyRequests, Op: op, Msg: "too many attempts; try again later",
-				RetryAfter: max(d.RetryAfter, time.Second)}
-		}
-		return nil
-	}
 	if ip != "" {
-		if err := check("auth:ip:"+ip, s.opts.LoginPerIP); err != nil {
+		if err := s.allow(ctx, op, "auth:ip:"+ip, s.opts.LoginPerIP); err != nil {
 			return err
 		}
 	}
 	if email != "" {
-		return check("auth:email:"+email, s.opts.LoginPerEmail)
+		return s.allow(ctx, op, "auth:email:"+email, s.opts.LoginPerEmail)
+	}
+	return nil
+}
+
+// spendHash counts a hash about to start for a client IP against the share
+// of the hashing budget one IP may use (Options.HashSharePerIP). Callers
+// spend it before anything that depends on the account, so that it answers
+// alike for every address.
+func (s *Service) spendHash(ctx context.Context, op, ip string) error {
+	if ip == "" || s.hashPerIP == (ratelimit.Limit{}) {
+		return nil
+	}
+	return s.allow(ctx, op, "hash:ip:"+ip, s.hashPerIP)
+}
+
+// allow spends one event of key under l: TooManyRequests, with a
+// Retry-After of at least a second, when there is none left.
+func (s *Service) allow(ctx context.Context, op, key string, l ratelimit.Limit) error {
+	if s.opts.Limiter == nil {
+		return nil
+	}
+	d, err := s.opts.Limiter.Allow(ctx, key, l, 1)
+	if err != nil {
+		return err
+	}
+	if !d.Allowed {
+		return &fault.Error{Kind: fault.TooManyRequests, Op: op, Msg: "too many attempts; try again later",
+			RetryAfter: max(d.RetryAfter, time.Second)}
 	}
 	return nil
 }
@@ -271,6 +288,9 @@ func (s *Service) sendReset(ctx context.Context, acct Account) error {
 
 // ResetPassword sets a new password with an emailed reset token, marks the
 // address verified (the token proves it) and ends every session.
+//
+// Attempts are throttled per IP like logins, and the token is checked
+// before the new password is hashed, so made-up tokens cost no hash.
 func (s *Service) ResetPassword(ctx context.Context, r ResetPasswordRequest) error {
 	const op = "accounts.ResetPassword"
 	if err := checkNewPassword(op, "/newPassword", r.NewPassword); err != nil {
@@ -279,11 +299,26 @@ func (s *Service) ResetPassword(ctx context.Context, r ResetPasswordRequest) err
 	if !wellFormed(r.Token, emailPrefix) {
 		return fieldErr(op, "/token", badEmailTokenMsg)
 	}
+	if err := s.throttle(ctx, op, r.IP, ""); err != nil {
+		return err
+	}
+	now := s.timestamp()
+	// A transaction that rolls back once the token has passed every check:
+	// the token stays unused until the hash below is ready.
+	err := s.useEmailToken(ctx, r.Token, PurposeResetPassword, now, func(Tx, *Account) error { return errTokenUsable })
+	if !errors.Is(err, errTokenUsable) {
+		if err == nil {
+			err = fault.Internalf(op, errors.New("a token check committed"))
+		}
+		return err
+	}
+	if err := s.spendHash(ctx, op, r.IP); err != nil {
+		return err
+	}
 	hash, err := s.hasher.Hash(ctx, r.NewPassword)
 	if err != nil {
 		return err
 	}
-	now := s.timestamp()
 	var revoked []string
 	err = s.useEmailToken(ctx, r.Token, PurposeResetPassword, now, func(tx Tx, a *Account) error {
 		a.PasswordHash = hash
@@ -348,8 +383,12 @@ func (s *Service) VerifyEmail(ctx context.Context, tok string) error {
 	})
 }
 
-// errEmailToken rolls back a transaction that met an unusable token.
-var errEmailToken = errors.New("email token rejected")
+// errEmailToken rolls back a transaction that met an unusable token;
+// errTokenUsable one that only checked a token, which passed.
+var (
+	errEmailToken  = errors.New("email token rejected")
+	errTokenUsable = errors.New("email token usable")
+)
 
 // useEmailToken consumes a one-time token and applies change to its
 // account, in one transaction.

@@ -46,10 +46,12 @@ type ChangePasswordRequest struct {
 	NewPassword     string `json:"newPassword"`
 }
 
-// ResetPasswordRequest sets a new password with an emailed reset token.
+// ResetPasswordRequest sets a new password with an emailed reset token. IP
+// comes from the transport.
 type ResetPasswordRequest struct {
 	Token       string `json:"token"`
 	NewPassword string `json:"newPassword"`
+	IP          string `json:"-"`
 }
 
 // AccountUpdate is an admin's change to an account; nil fields stay.

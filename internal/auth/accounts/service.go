@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -76,6 +77,15 @@ type Options struct {
 	// per IP and per account. Limiter nil disables throttling.
 	Limiter                   ratelimit.Limiter
 	LoginPerIP, LoginPerEmail ratelimit.Limit
+	// HashSharePerIP is the largest share of the hasher's budget
+	// (password.MaxRate) that the hashes started for one client IP — its
+	// logins, sign-ups and password resets — may use: at most
+	// HashSharePerIP × the budget's rate per second, and HashSharePerIP ×
+	// its burst (rounded up) at once. The rest of the budget stays for
+	// everyone else while one IP floods. In (0, 1]; 0 means
+	// DefaultHashSharePerIP, and 1 lets one IP use the whole budget. It
+	// needs a Limiter and a hasher with a budget.
+	HashSharePerIP float64
 	// DerivationKey (at least 32 bytes, shared by every process on the
 	// database) derives a refresh token's successor from the token, so a
 	// retried refresh can be answered with the same successor although only
@@ -96,6 +106,9 @@ var (
 	DefaultLoginPerEmail = ratelimit.Limit{Rate: 1.0 / 6, Burst: 10}
 )
 
+// DefaultHashSharePerIP lets one client IP use half the hashing budget.
+const DefaultHashSharePerIP = 0.5
+
 // Service is the account service.
 type Service struct {
 	store   Store
@@ -110,6 +123,10 @@ type Service struct {
 	apiKeys *apiKeyCache
 	jobs    chan job // work done after answering (see later)
 	metrics *metrics
+
+	// hashPerIP is the share of the hashing budget one IP may use; the
+	// zero Limit when unlimited (see Options.HashSharePerIP).
+	hashPerIP ratelimit.Limit
 }
 
 // job is work Run does in the background for a request.
@@ -172,6 +189,10 @@ func NewService(store Store, opts Options) (*Service, error) {
 			return nil, fault.Wrap(fault.Invalid, op, err, "invalid login limit")
 		}
 	}
+	hashPerIP, err := hashShare(opts.Hasher, opts.HashSharePerIP)
+	if err != nil {
+		return nil, fault.Wrap(fault.Invalid, op, err, "invalid hashing share per IP")
+	}
 	issuer, err := token.NewIssuer(opts.Issuer, opts.Audience, opts.AccessTTL, opts.Now)
 	if err != nil {
 		return nil, err
@@ -200,11 +221,30 @@ func NewService(store Store, opts Options) (*Service, error) {
 		return nil, err
 	}
 	s.apiKeys = newAPIKeyCache(opts.Now)
+	s.hashPerIP = hashPerIP
 	s.jobs = make(chan job, jobQueue)
 	if s.metrics, err = newMetrics(opts.Registerer); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// hashShare returns the limit of the hashes one IP may start: share of
+// h's budget, rounded up to whole hashes in a burst; the zero Limit when
+// one IP may use it all (share 1, or no budget).
+func hashShare(h *password.Hasher, share float64) (ratelimit.Limit, error) {
+	if share == 0 {
+		share = DefaultHashSharePerIP
+	}
+	if math.IsNaN(share) || share <= 0 || share > 1 {
+		return ratelimit.Limit{}, fmt.Errorf("%v is not in (0, 1]", share)
+	}
+	budget, ok := h.Budget()
+	if !ok || share == 1 {
+		return ratelimit.Limit{}, nil
+	}
+	l := ratelimit.Limit{Rate: budget.Rate * share, Burst: max(1, int(math.Ceil(float64(budget.Burst)*share)))}
+	return l, l.Validate()
 }
 
 // Start loads the signing keys, creating the first one when the database

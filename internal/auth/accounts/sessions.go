@@ -51,6 +51,9 @@ func (s *Service) login(ctx context.Context, r LoginRequest) (Tokens, error) {
 	if err := s.throttle(ctx, op, r.IP, email); err != nil {
 		return Tokens{}, err
 	}
+	if err := s.spendHash(ctx, op, r.IP); err != nil {
+		return Tokens{}, err
+	}
 	acct, err := s.store.AccountByEmail(ctx, email)
 	known := err == nil
 	if err != nil && !fault.Is(err, fault.NotFound) {

@@ -101,6 +101,10 @@ func (h *Hasher) Close() error {
 	return h.worker.close(5 * time.Second)
 }
 
+// Budget returns the hashing budget set with MaxRate, and whether there is
+// one.
+func (h *Hasher) Budget() (ratelimit.Limit, bool) { return h.rate, h.budget != nil }
+
 // Params returns the parameters h uses for new hashes.
 func (h *Hasher) Params() Params { return h.params }
 

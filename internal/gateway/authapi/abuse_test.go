@@ -9,6 +9,7 @@ import (
 
 	"github.com/basaltdev/basalt/internal/auth/accounts"
 	"github.com/basaltdev/basalt/internal/auth/password"
+	"github.com/basaltdev/basalt/internal/ratelimit"
 )
 
 // TestLookalikeAddressesRefused: sign-up and admin create answer 400 with a
@@ -41,7 +42,7 @@ func TestSpentBudgetRevealsNoAccount(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		o.Hasher = h
+		o.Hasher, o.HashSharePerIP = h, 1 // every request here comes from one IP; this test is about the budget
 	})
 	s.signUp("ada@example.com")              // one hash
 	s.login("ada@example.com", testPassword) // the other
@@ -58,4 +59,31 @@ func TestSpentBudgetRevealsNoAccount(t *testing.T) {
 		t.Fatalf("answers differ:\nknown   %d %v %s\nunknown %d %v %s", known.Code, known.Header(), known.Body.String(),
 			unknown.Code, unknown.Header(), unknown.Body.String())
 	}
+}
+
+// TestResetConfirmFloodLeavesLoginsAlone: a loop of made-up reset tokens
+// from one IP is throttled like logins and hashes nothing, so a login from
+// another IP still gets its hash.
+func TestResetConfirmFloodLeavesLoginsAlone(t *testing.T) {
+	s := newStack(t, func(o *accounts.Options, _ *Options) {
+		h, err := password.New(password.Params{Memory: password.MinMemoryKiB, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32},
+			2, password.MaxRate(0.001, 2)) // two hashes, then one per 1000 s
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Hasher = h
+		o.LoginPerIP = ratelimit.Limit{Rate: 1.0 / 600, Burst: 10}
+	})
+	s.signUp("ada@example.com") // one hash
+	flood := request{method: "POST", path: "/v1/auth/password/reset/confirm", remoteAddr: "198.51.100.66:4000",
+		body: `{"token":"bse_` + strings.Repeat("Q", 43) + `","newPassword":"a new password"}`}
+	for range 10 {
+		s.expect(flood, 400)
+	}
+	if ra := s.expect(flood, 429).Header().Get("Retry-After"); ra == "" {
+		t.Error("429 without Retry-After")
+	}
+	rec := s.expect(request{method: "POST", path: "/v1/auth/login", remoteAddr: "203.0.113.9:5000",
+		body: `{"email":"ada@example.com","password":"` + testPassword + `"}`}, 200)
+	decodeJSON[tokens](t, rec)
 }

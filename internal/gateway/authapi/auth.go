@@ -229,7 +229,8 @@ func (a *API) resetPassword(w http.ResponseWriter, r *http.Request) {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}
-	req := accounts.ResetPasswordRequest{Token: body.str("token"), NewPassword: body.str("newPassword")}
+	req := accounts.ResetPasswordRequest{Token: body.str("token"), NewPassword: body.str("newPassword"),
+		IP: ClientIP(r, a.opts.TrustedProxies)}
 	if err := body.done(); err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return
