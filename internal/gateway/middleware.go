@@ -19,8 +19,8 @@ const RequestIDHeader = "X-Request-ID"
 
 // ProblemWriter answers r with an error of the given status in the API's
 // error format (application/problem+json), for the answers the gateway
-// decides itself, such as a 500 after a panic. detail is safe to show to
-// the client; "" lets the writer choose.
+// decides itself: a 500 after a panic, a 431 for oversized headers. detail
+// is safe to show to the client; "" lets the writer choose.
 type ProblemWriter func(w http.ResponseWriter, r *http.Request, status int, detail string)
 
 // MiddlewareOptions configure NewMiddleware.
@@ -34,7 +34,16 @@ type MiddlewareOptions struct {
 	Fallbacks []string
 	// Problem writes the answers the middleware decides.
 	Problem ProblemWriter
+	// MaxHeaderBytes bounds the request line and header block of a request
+	// (as sent over HTTP/1.1); a larger one is answered 431. Default
+	// DefaultMaxHeaderBytes.
+	MaxHeaderBytes int
 }
+
+// DefaultMaxHeaderBytes is the default of MiddlewareOptions.MaxHeaderBytes.
+// The Server's own limit (Config.MaxHeaderBytes) is set well above it, so
+// that an oversized request gets the middleware's 431 problem.
+const DefaultMaxHeaderBytes = 64 << 10
 
 // Middleware wraps every request with a request id, panic recovery,
 // metrics and a debug access log.
@@ -49,6 +58,7 @@ type Middleware struct {
 	inflight  prometheus.Gauge
 	fallbacks map[string]bool
 	problem   ProblemWriter
+	maxHeader int
 }
 
 // methods are the request methods the metrics name; others are "other".
@@ -78,6 +88,10 @@ func NewMiddleware(opts MiddlewareOptions) (*Middleware, error) {
 		}),
 		fallbacks: map[string]bool{},
 		problem:   opts.Problem,
+		maxHeader: opts.MaxHeaderBytes,
+	}
+	if m.maxHeader <= 0 {
+		m.maxHeader = DefaultMaxHeaderBytes
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
@@ -157,8 +171,34 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 					"route", route, "status", status, "duration_ms", float64(time.Since(start).Microseconds())/1000)
 			}
 		}()
+		if headerBytes(r, m.maxHeader) > m.maxHeader {
+			w.Header().Set("Connection", "close")
+			m.problem(rec, r, http.StatusRequestHeaderFieldsTooLarge,
+				"the request line and headers are larger than "+strconv.Itoa(m.maxHeader)+" bytes")
+			return
+		}
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// headerBytes returns the size of r's request line and header block as
+// HTTP/1.1 sends them (for HTTP/2, the same fields counted alike), or a
+// number above limit as soon as the count passes it.
+func headerBytes(r *http.Request, limit int) int {
+	n := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto) + 2
+	if r.RequestURI == "" {
+		n += len(r.URL.RequestURI())
+	}
+	n += len("Host: ") + len(r.Host) + 2
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + 2 + len(v) + 2
+		}
+		if n > limit {
+			return n
+		}
+	}
+	return n + 2
 }
 
 // validRequestID accepts 1–128 visible ASCII characters.

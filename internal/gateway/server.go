@@ -21,7 +21,10 @@ type Config struct {
 	ReadTimeout       time.Duration // default 60 s
 	WriteTimeout      time.Duration // default 60 s
 	IdleTimeout       time.Duration // default 120 s
-	MaxHeaderBytes    int           // default 64 KiB
+	// MaxHeaderBytes is net/http's limit on the request line and headers,
+	// beyond which it answers 431 itself; default 4 × DefaultMaxHeaderBytes,
+	// well above the middleware's limit, which answers first.
+	MaxHeaderBytes int
 	// DrainTimeout bounds how long shutdown waits for in-flight requests.
 	DrainTimeout time.Duration // default 15 s
 }
@@ -49,7 +52,7 @@ func NewServer(cfg Config, handler http.Handler, log *slog.Logger) *Server {
 	def(&cfg.IdleTimeout, 120*time.Second)
 	def(&cfg.DrainTimeout, 15*time.Second)
 	if cfg.MaxHeaderBytes <= 0 {
-		cfg.MaxHeaderBytes = 64 << 10
+		cfg.MaxHeaderBytes = 4 * DefaultMaxHeaderBytes
 	}
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
@@ -76,7 +79,7 @@ func (s *Server) Listen() (net.Addr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
-	s.ln = ln
+	s.ln = problemListener{ln} // net/http's own error answers become problems
 	return ln.Addr(), nil
 }
 

@@ -103,8 +103,9 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // WriteStatusProblem answers r with a problem of the given status, for the
-// answers decided before any route runs, such as the gateway's 500 after a
-// panic. The code is the fault kind answered with
+// answers decided before any route runs: by the gateway (500 after a
+// panic, 431 for oversized headers) or by the HTTP server for requests it
+// cannot parse (400, 501, 505). The code is the fault kind answered with
 // that status (payload_too_large for 414 and 431; invalid for another 4xx
 // or for 501 and 505, which refuse what the client asked for; internal for
 // another 5xx); detail, which must be safe to show, defaults to the
