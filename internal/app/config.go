@@ -162,9 +162,9 @@ type authFlags struct {
 	PasswordConcurrency int           `name:"password-max-concurrent" help:"Most password hashes computed at once; 0 means half the CPUs ($$BASALT_PASSWORD_MAX_CONCURRENT)." default:"0"`
 	PasswordMaxRate     float64       `name:"password-max-rate" help:"Most password hashes started per second by this process (logins, sign-ups, password changes), beyond which they are answered 429; 0 means 3 per CPU ($$BASALT_PASSWORD_MAX_RATE)." default:"0"`
 	PasswordIPShare     float64       `name:"password-ip-share" help:"Largest share of --password-max-rate the hashes for one client IP (its logins, sign-ups, password resets) may use, beyond which they are answered 429; 1 lets one IP use it all ($$BASALT_PASSWORD_IP_SHARE)." default:"0.5"`
-	LoginIPBurst        int           `name:"login-ip-burst" help:"Login and sign-up attempts one IP may make in a burst ($$BASALT_LOGIN_IP_BURST)." default:"20"`
+	LoginIPBurst        int           `name:"login-ip-burst" help:"Login, sign-up and reset-confirmation attempts one IP may make in a burst ($$BASALT_LOGIN_IP_BURST)." default:"20"`
 	LoginIPInterval     time.Duration `name:"login-ip-interval" help:"After the burst, one attempt per IP per this interval ($$BASALT_LOGIN_IP_INTERVAL)." default:"1s"`
-	LoginEmailBurst     int           `name:"login-email-burst" help:"Login attempts on one account in a burst ($$BASALT_LOGIN_EMAIL_BURST)." default:"10"`
+	LoginEmailBurst     int           `name:"login-email-burst" help:"Login attempts and current-password checks on one account in a burst; also sign-ups, reset and verification requests per address ($$BASALT_LOGIN_EMAIL_BURST)." default:"10"`
 	LoginEmailInterval  time.Duration `name:"login-email-interval" help:"After the burst, one attempt per account per this interval ($$BASALT_LOGIN_EMAIL_INTERVAL)." default:"6s"`
 	TrustedProxies      []string      `name:"trusted-proxies" help:"Comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed; by default the client IP is the socket's peer ($$BASALT_TRUSTED_PROXIES)." placeholder:"CIDR,…"`
 	SMTPAddr            string        `name:"smtp-addr" help:"SMTP server (host:port) for verification and reset mail; empty logs mail instead, for development ($$BASALT_SMTP_ADDR)." placeholder:"HOST:PORT"`
