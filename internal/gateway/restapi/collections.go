@@ -255,20 +255,20 @@ func (a *API) getCollection(w http.ResponseWriter, r *http.Request) {
 }
 
 // collectionWrite reads what PUT, PATCH and DELETE of a collection share.
-func collectionWrite(r *http.Request) (name string, ifMatch int64, err error) {
+func collectionWrite(r *http.Request) (name string, cond ifMatch, err error) {
 	if name, err = collectionTarget(r); err != nil {
-		return "", 0, err
+		return "", ifMatch{}, err
 	}
 	if err = rejectIdempotencyKey(r); err != nil {
-		return "", 0, err
+		return "", ifMatch{}, err
 	}
-	ifMatch, err = parseIfMatch(r)
-	return name, ifMatch, err
+	cond, err = parseIfMatch(r)
+	return name, cond, err
 }
 
 // replaceCollection serves PUT /v1/collections/{collection}.
 func (a *API) replaceCollection(w http.ResponseWriter, r *http.Request) {
-	name, ifMatch, err := collectionWrite(r)
+	name, cond, err := collectionWrite(r)
 	if err != nil {
 		a.WriteProblem(w, r, err)
 		return
@@ -283,7 +283,11 @@ func (a *API) replaceCollection(w http.ResponseWriter, r *http.Request) {
 		a.WriteProblem(w, r, err)
 		return
 	}
-	c, err := a.svc.ReplaceCollection(r.Context(), name, spec, ifMatch)
+	var c docstore.Collection
+	err = cond.apply(func(version int64) (err error) {
+		c, err = a.svc.ReplaceCollection(r.Context(), name, spec, version)
+		return err
+	})
 	if err != nil {
 		a.WriteProblem(w, r, err)
 		return
@@ -295,7 +299,7 @@ func (a *API) replaceCollection(w http.ResponseWriter, r *http.Request) {
 // Patch of {"schema":…, "indexes":…, "rules":…, "hiddenFields":…}, applied
 // by the service.
 func (a *API) patchCollection(w http.ResponseWriter, r *http.Request) {
-	name, ifMatch, err := collectionWrite(r)
+	name, cond, err := collectionWrite(r)
 	if err != nil {
 		a.WriteProblem(w, r, err)
 		return
@@ -305,7 +309,11 @@ func (a *API) patchCollection(w http.ResponseWriter, r *http.Request) {
 		a.WriteProblem(w, r, err)
 		return
 	}
-	c, err := a.svc.PatchCollection(r.Context(), name, patch, ifMatch)
+	var c docstore.Collection
+	err = cond.apply(func(version int64) (err error) {
+		c, err = a.svc.PatchCollection(r.Context(), name, patch, version)
+		return err
+	})
 	if err != nil {
 		a.WriteProblem(w, r, err)
 		return
@@ -315,7 +323,7 @@ func (a *API) patchCollection(w http.ResponseWriter, r *http.Request) {
 
 // deleteCollection serves DELETE /v1/collections/{collection}: 204.
 func (a *API) deleteCollection(w http.ResponseWriter, r *http.Request) {
-	name, ifMatch, err := collectionWrite(r)
+	name, cond, err := collectionWrite(r)
 	if err == nil {
 		err = RejectBody(r)
 	}
@@ -323,7 +331,8 @@ func (a *API) deleteCollection(w http.ResponseWriter, r *http.Request) {
 		a.WriteProblem(w, r, err)
 		return
 	}
-	if err := a.svc.DeleteCollection(r.Context(), name, ifMatch); err != nil {
+	err = cond.apply(func(version int64) error { return a.svc.DeleteCollection(r.Context(), name, version) })
+	if err != nil {
 		a.WriteProblem(w, r, err)
 		return
 	}

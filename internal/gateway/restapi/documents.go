@@ -175,14 +175,14 @@ func (a *API) getDocument(w http.ResponseWriter, r *http.Request) {
 }
 
 // writeConditions reads If-Match and Idempotency-Key.
-func writeConditions(r *http.Request) (ifMatch int64, key string, err error) {
-	if ifMatch, err = parseIfMatch(r); err != nil {
-		return 0, "", err
+func writeConditions(r *http.Request) (cond ifMatch, key string, err error) {
+	if cond, err = parseIfMatch(r); err != nil {
+		return ifMatch{}, "", err
 	}
 	if key, err = parseIdempotencyKey(r); err != nil {
-		return 0, "", err
+		return ifMatch{}, "", err
 	}
-	return ifMatch, key, nil
+	return cond, key, nil
 }
 
 // replaceDocument serves PUT …/documents/{id}: the body is the new data.
@@ -202,7 +202,7 @@ func (a *API) updateDocument(w http.ResponseWriter, r *http.Request, patch bool)
 		a.WriteProblem(w, r, err)
 		return
 	}
-	ifMatch, key, err := writeConditions(r)
+	cond, key, err := writeConditions(r)
 	if err != nil {
 		a.WriteProblem(w, r, err)
 		return
@@ -213,15 +213,18 @@ func (a *API) updateDocument(w http.ResponseWriter, r *http.Request, patch bool)
 		return
 	}
 	var d docstore.Document
-	if patch {
-		d, err = a.svc.PatchDocument(r.Context(), docstore.PatchRequest{
-			Collection: coll, ID: id, Patch: body, IfMatch: ifMatch, IdempotencyKey: key,
-		})
-	} else {
-		d, err = a.svc.ReplaceDocument(r.Context(), docstore.ReplaceRequest{
-			Collection: coll, ID: id, Data: body, IfMatch: ifMatch, IdempotencyKey: key,
-		})
-	}
+	err = cond.apply(func(version int64) (err error) {
+		if patch {
+			d, err = a.svc.PatchDocument(r.Context(), docstore.PatchRequest{
+				Collection: coll, ID: id, Patch: body, IfMatch: version, IdempotencyKey: key,
+			})
+		} else {
+			d, err = a.svc.ReplaceDocument(r.Context(), docstore.ReplaceRequest{
+				Collection: coll, ID: id, Data: body, IfMatch: version, IdempotencyKey: key,
+			})
+		}
+		return err
+	})
 	if err != nil {
 		a.WriteProblem(w, r, err)
 		return
@@ -236,7 +239,7 @@ func (a *API) deleteDocument(w http.ResponseWriter, r *http.Request) {
 		a.WriteProblem(w, r, err)
 		return
 	}
-	ifMatch, key, err := writeConditions(r)
+	cond, key, err := writeConditions(r)
 	if err != nil {
 		a.WriteProblem(w, r, err)
 		return
@@ -245,8 +248,10 @@ func (a *API) deleteDocument(w http.ResponseWriter, r *http.Request) {
 		a.WriteProblem(w, r, err)
 		return
 	}
-	err = a.svc.DeleteDocument(r.Context(), docstore.DeleteRequest{
-		Collection: coll, ID: id, IfMatch: ifMatch, IdempotencyKey: key,
+	err = cond.apply(func(version int64) error {
+		return a.svc.DeleteDocument(r.Context(), docstore.DeleteRequest{
+			Collection: coll, ID: id, IfMatch: version, IdempotencyKey: key,
+		})
 	})
 	if err != nil {
 		a.WriteProblem(w, r, err)

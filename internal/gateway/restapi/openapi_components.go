@@ -154,7 +154,7 @@ func fixedParameters() openapi3.ParametersMap {
 		"Fields":         str(openapi3.NewQueryParameter("fields"), "Comma-separated data fields to return"),
 		"Total":          str(total, "Also count every matching document"),
 		"CreateID":       str(openapi3.NewQueryParameter("id"), "The id of the new document; generated when absent"),
-		"IfMatch":        str(openapi3.NewHeaderParameter("If-Match"), `Write only if the version is this strong entity tag ("3"); * requires existence`),
+		"IfMatch":        str(openapi3.NewHeaderParameter("If-Match"), `Write only if the version is one of these strong entity tags ("3", or a list "3", "4"); weak tags never match; * requires existence`),
 		"IfNoneMatch":    str(openapi3.NewHeaderParameter("If-None-Match"), "Answer 304 if the current ETag is listed"),
 		"IdempotencyKey": str(openapi3.NewHeaderParameter("Idempotency-Key"), "1 to 255 printable ASCII characters; a retry gets the first answer"),
 	}

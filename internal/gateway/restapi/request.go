@@ -2,7 +2,9 @@ package restapi
 
 import (
 	"errors"
+	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -58,19 +60,114 @@ func singleHeader(r *http.Request, name string) (string, error) {
 	return "", BadRequest(name + " must be given once")
 }
 
-// parseIfMatch reads If-Match: one strong entity tag holding a version
-// ("3"), or "*" (the target must exist, which every conditional write
-// requires anyway: 0). Weak tags, lists and other tags are malformed.
-func parseIfMatch(r *http.Request) (int64, error) {
-	v, err := singleHeader(r, "If-Match")
-	if err != nil || v == "" || v == "*" {
-		return 0, err
+// ifMatch is an If-Match condition (RFC 9110 §13.1.1): none or "*" (the
+// target must exist, which every conditional write requires anyway), or a
+// list of entity tags of which the target's must be one. If-Match compares
+// strongly: weak tags never match, and neither do tags that hold no
+// version.
+type ifMatch struct {
+	list     bool    // a list of tags was given
+	versions []int64 // the versions of its strong tags, distinct, ascending
+}
+
+// maxIfMatchTags bounds the entity tags of If-Match: each version in a list
+// may cost the service one attempt at the write.
+const maxIfMatchTags = 16
+
+// neverMatches is a version no document or collection reaches: the
+// condition of a list none of whose tags can match.
+const neverMatches = math.MaxInt64
+
+// parseIfMatch reads If-Match: "*", or a comma-separated list of entity
+// tags ("3", W/"3"); several header lines form one list. Anything else, "*"
+// beside a tag, or more than maxIfMatchTags tags is a 400.
+func parseIfMatch(r *http.Request) (ifMatch, error) {
+	lines := r.Header.Values("If-Match")
+	if len(lines) == 0 {
+		return ifMatch{}, nil
 	}
-	version, ok := parseETag(v)
-	if !ok {
-		return 0, BadRequest(`If-Match must be "*" or one strong entity tag holding a version, like "3"`)
+	malformed := BadRequest(`If-Match must be "*" or a comma-separated list of entity tags, like "3"`)
+	if len(lines) == 1 && strings.TrimSpace(lines[0]) == "*" {
+		return ifMatch{}, nil
 	}
-	return version, nil
+	c := ifMatch{list: true}
+	tags := 0
+	for _, line := range lines {
+		for tag := range strings.SplitSeq(line, ",") {
+			tag = strings.TrimSpace(tag)
+			if tag == "" { // RFC 9110 §5.6.1: empty list elements are ignored
+				continue
+			}
+			weak := strings.HasPrefix(tag, "W/")
+			if !entityTag(strings.TrimPrefix(tag, "W/")) {
+				return ifMatch{}, malformed
+			}
+			if tags++; tags > maxIfMatchTags {
+				return ifMatch{}, BadRequest("If-Match must list at most " + strconv.Itoa(maxIfMatchTags) + " entity tags")
+			}
+			if v, ok := parseETag(tag); ok && !weak && !slices.Contains(c.versions, v) {
+				c.versions = append(c.versions, v)
+			}
+		}
+	}
+	if tags == 0 {
+		return ifMatch{}, malformed
+	}
+	slices.Sort(c.versions)
+	return c, nil
+}
+
+// entityTag reports whether s is an opaque-tag of RFC 9110 §8.8.3: a
+// quoted string of visible characters other than '"' (or obs-text).
+func entityTag(s string) bool {
+	if len(s) < 2 || s[0] != '"' || s[len(s)-1] != '"' {
+		return false
+	}
+	for i := 1; i < len(s)-1; i++ {
+		if c := s[i]; c < 0x21 || c == '"' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// apply runs write, a write that takes the version the target must have (0
+// for none), under the condition: with a list of several versions it tries
+// each in turn, so the write happens only at a version the list names,
+// atomically. A 412 from a list of several tags, or from one whose tags
+// cannot match, says so; an idempotency mismatch at one version of a list
+// is not final while another may replay the first answer.
+func (c ifMatch) apply(write func(version int64) error) error {
+	failed := func() error {
+		return fault.New(fault.PreconditionFailed, "restapi",
+			"the current version is none of those If-Match names (weak tags never match)")
+	}
+	switch {
+	case !c.list:
+		return write(0)
+	case len(c.versions) == 0:
+		if err := write(neverMatches); !fault.Is(err, fault.PreconditionFailed) {
+			return err
+		}
+		return failed()
+	case len(c.versions) == 1:
+		return write(c.versions[0])
+	}
+	var mismatch error
+	for _, v := range c.versions {
+		err := write(v)
+		switch {
+		case fault.Is(err, fault.PreconditionFailed):
+		case fault.Is(err, fault.IdempotencyMismatch):
+			mismatch = err
+		default:
+			return err
+		}
+	}
+	if mismatch != nil {
+		return mismatch
+	}
+	return failed()
 }
 
 // parseETag reads a strong entity tag holding a positive version.

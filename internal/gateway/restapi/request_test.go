@@ -2,6 +2,8 @@ package restapi
 
 import (
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/basaltdev/basalt/internal/fault"
@@ -10,23 +12,42 @@ import (
 func TestParseIfMatch(t *testing.T) {
 	tests := []struct {
 		header []string
-		want   int64
+		want   ifMatch
 		ok     bool
 	}{
-		{nil, 0, true},
-		{[]string{`"3"`}, 3, true},
-		{[]string{` "12" `}, 12, true},
-		{[]string{`*`}, 0, true},
-		{[]string{`W/"3"`}, 0, false},
-		{[]string{`3`}, 0, false},
-		{[]string{`"0"`}, 0, false},
-		{[]string{`"03"`}, 0, false},
-		{[]string{`"-1"`}, 0, false},
-		{[]string{`"3", "4"`}, 0, false},
-		{[]string{`"3"`, `"4"`}, 0, false},
-		{[]string{`"9223372036854775808"`}, 0, false},
-		{[]string{`""`}, 0, false},
-		{[]string{`"a"`}, 0, false},
+		{nil, ifMatch{}, true},
+		{[]string{`"3"`}, ifMatch{list: true, versions: []int64{3}}, true},
+		{[]string{` "12" `}, ifMatch{list: true, versions: []int64{12}}, true},
+		{[]string{`*`}, ifMatch{}, true},
+		{[]string{` * `}, ifMatch{}, true},
+		// RFC 9110: a list matches if any member does; If-Match compares
+		// strongly, so weak tags never match, and neither do tags that
+		// hold no version. Lines combine; empty elements are allowed.
+		{[]string{`W/"3"`}, ifMatch{list: true}, true},
+		{[]string{`"3", "4"`}, ifMatch{list: true, versions: []int64{3, 4}}, true},
+		{[]string{`"4"`, `"3"`}, ifMatch{list: true, versions: []int64{3, 4}}, true},
+		{[]string{`"4",W/"3", "4" ,, "x"`}, ifMatch{list: true, versions: []int64{4}}, true},
+		{[]string{`"0"`}, ifMatch{list: true}, true},
+		{[]string{`"03"`}, ifMatch{list: true}, true},
+		{[]string{`"-1"`}, ifMatch{list: true}, true},
+		{[]string{`"9223372036854775808"`}, ifMatch{list: true}, true},
+		{[]string{`""`}, ifMatch{list: true}, true},
+		{[]string{`"a"`}, ifMatch{list: true}, true},
+		{[]string{`"a!#~"`}, ifMatch{list: true}, true},
+		// Malformed.
+		{[]string{`3`}, ifMatch{}, false},
+		{[]string{`"3`}, ifMatch{}, false},
+		{[]string{`w/"3"`}, ifMatch{}, false},
+		{[]string{`W/ "3"`}, ifMatch{}, false},
+		{[]string{`"a b"`}, ifMatch{}, false},
+		{[]string{`"a"b"`}, ifMatch{}, false},
+		{[]string{`"3" "4"`}, ifMatch{}, false},
+		{[]string{`*, "3"`}, ifMatch{}, false},
+		{[]string{`*`, `"3"`}, ifMatch{}, false},
+		{[]string{`*`, `*`}, ifMatch{}, false},
+		{[]string{``}, ifMatch{}, false},
+		{[]string{` , `}, ifMatch{}, false},
+		{[]string{strings.Repeat(`"1",`, maxIfMatchTags+1)}, ifMatch{}, false},
 	}
 	for _, tc := range tests {
 		r := httptest.NewRequest("PUT", "/", nil)
@@ -34,8 +55,8 @@ func TestParseIfMatch(t *testing.T) {
 			r.Header.Add("If-Match", h)
 		}
 		got, err := parseIfMatch(r)
-		if (err == nil) != tc.ok || got != tc.want {
-			t.Errorf("If-Match %q = %d, %v; want %d, ok=%v", tc.header, got, err, tc.want, tc.ok)
+		if (err == nil) != tc.ok || got.list != tc.want.list || !slices.Equal(got.versions, tc.want.versions) {
+			t.Errorf("If-Match %q = %+v, %v; want %+v, ok=%v", tc.header, got, err, tc.want, tc.ok)
 		}
 		if err != nil && !fault.Is(err, fault.Invalid) {
 			t.Errorf("If-Match %q: error kind %q", tc.header, fault.KindOf(err))
