@@ -216,6 +216,7 @@ func TestRewriteCanned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer res.Body.Close()
 	body, _ := io.ReadAll(res.Body)
 	if res.StatusCode != 400 || res.Header.Get("Content-Type") != restapi.ProblemContentType || !strings.Contains(string(body), "HTTPS") {
 		t.Fatalf("%d %v %s", res.StatusCode, res.Header, body)
