@@ -36,6 +36,14 @@ func run() int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cmd.Name == "serve" && cmd.Config.TLSCert != "" {
+		// SIGHUP re-reads the TLS certificate; without TLS it stops the
+		// process, as it always did.
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		cmd.Config.Reload = hup
+	}
 	switch cmd.Name {
 	case "version":
 		fmt.Println("basalt", cmd.Config.Version)

@@ -105,7 +105,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	srv = gateway.NewServer(gateway.Config{Addr: cfg.Addr, DrainTimeout: cfg.DrainTimeout}, mw.Wrap(mux), log)
+	srv = gateway.NewServer(gateway.Config{Addr: cfg.Addr, DrainTimeout: cfg.DrainTimeout,
+		TLSCert: cfg.TLSCert, TLSKey: cfg.TLSKey, Reload: cfg.Reload}, mw.Wrap(mux), log)
 	metricsSrv, err := metricsListener(cfg, reg, mw, srv, store, log)
 	if err != nil {
 		return err
@@ -114,7 +115,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	log.Info("basalt is serving", "addr", addr.String(), "data_dir", cfg.DataDir, "version", cfg.Version,
+	log.Info("basalt is serving", "addr", addr.String(), "tls", srv.TLS(), "data_dir", cfg.DataDir, "version", cfg.Version,
 		"sqlite_synchronous", cfg.SQLiteSynchronous)
 	if cfg.Ready != nil {
 		cfg.Ready(addr.String())

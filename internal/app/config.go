@@ -29,8 +29,12 @@ type Config struct {
 	DBConnLifetime     time.Duration
 	MaxBodyBytes       int64
 	DrainTimeout       time.Duration
-	Version            string
-	Auth               AuthConfig
+	// TLSCert and TLSKey are PEM files; with both, Basalt serves HTTPS.
+	TLSCert, TLSKey string
+	// Reload re-reads the TLS certificate on each value (main sends SIGHUP).
+	Reload  <-chan os.Signal
+	Version string
+	Auth    AuthConfig
 	// Admin is the account "basalt admin create" makes.
 	Admin AdminAccount
 
@@ -235,6 +239,8 @@ type serveCmd struct {
 	DrainTimeout time.Duration `help:"How long shutdown waits for in-flight requests ($$BASALT_DRAIN_TIMEOUT)." default:"15s"`
 	MetricsAddr  string        `name:"metrics-addr" help:"Separate listen address of /metrics, /healthz and /readyz (plain HTTP, for a private network); /metrics then leaves --addr ($$BASALT_METRICS_ADDR)." placeholder:"HOST:PORT"`
 	MetricsToken string        `name:"metrics-token" help:"Bearer token that /metrics is served to (16 or more visible characters); without it and without --metrics-addr, /metrics is not served. Prefer the environment variable to the flag ($$BASALT_METRICS_TOKEN)." placeholder:"TOKEN"`
+	TLSCert      string        `name:"tls-cert" help:"PEM file of the TLS certificate chain; with --tls-key, Basalt serves HTTPS (HTTP/2 and HTTP/1.1) and re-reads both files on SIGHUP ($$BASALT_TLS_CERT)." placeholder:"FILE"`
+	TLSKey       string        `name:"tls-key" help:"PEM file of the TLS private key ($$BASALT_TLS_KEY)." placeholder:"FILE"`
 	authFlags
 }
 
@@ -289,6 +295,7 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 		c.Serve.storageFlags.apply(&cfg)
 		cfg.MaxBodyBytes, cfg.DrainTimeout = c.Serve.MaxBodyBytes, c.Serve.DrainTimeout
 		cfg.MetricsAddr, cfg.MetricsToken = c.Serve.MetricsAddr, c.Serve.MetricsToken
+		cfg.TLSCert, cfg.TLSKey = c.Serve.TLSCert, c.Serve.TLSKey
 		if err := c.Serve.authFlags.apply(&cfg); err != nil {
 			return Command{}, err
 		}
@@ -319,6 +326,9 @@ func (c Config) validate() error {
 	}
 	if err := validateMetricsToken(c.MetricsToken); err != nil {
 		return err
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together: give both, or neither for plain HTTP")
 	}
 	a := c.Auth
 	if a.AccessTTL < time.Minute || a.AccessTTL > 24*time.Hour {

@@ -89,6 +89,8 @@ func TestConfigErrors(t *testing.T) {
 		{"smtp without from", nil, []string{"serve", "--smtp-addr", "127.0.0.1:25"}, "smtp-from"},
 		{"zero login burst", nil, []string{"serve", "--login-ip-burst", "0"}, "login"},
 		{"admin without email", nil, []string{"admin", "create", "--password", "x"}, "email"},
+		{"tls certificate without key", nil, []string{"serve", "--tls-cert", "/etc/basalt/tls.crt"}, "--tls-key"},
+		{"tls key without certificate", map[string]string{"BASALT_TLS_KEY": "/etc/basalt/tls.key"}, []string{"serve"}, "--tls-cert"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

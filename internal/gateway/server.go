@@ -1,15 +1,19 @@
-// Package gateway owns Basalt's listeners and the middleware every request
-// passes through (request ids, panic recovery, metrics, access logs). The
+// Package gateway owns Basalt's listeners (plain HTTP/1.1 and h2c, or
+// HTTPS with HTTP/1.1 and HTTP/2) and the middleware every request passes
+// through (request ids, panic recovery, metrics, access logs). The
 // transports (restapi, and later graphqlapi and rpcapi) mount on its mux.
 package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -27,6 +31,14 @@ type Config struct {
 	MaxHeaderBytes int
 	// DrainTimeout bounds how long shutdown waits for in-flight requests.
 	DrainTimeout time.Duration // default 15 s
+	// TLSCert and TLSKey name the PEM files of the certificate chain and
+	// its private key. With both the server speaks HTTPS only (HTTP/2 and
+	// HTTP/1.1, chosen by ALPN); with neither, plain HTTP/1.1 and h2c.
+	TLSCert, TLSKey string
+	// Reload: each value received re-reads TLSCert and TLSKey (the process
+	// sends SIGHUP here). A certificate that fails to load is logged and
+	// the previous one stays in use.
+	Reload <-chan os.Signal
 }
 
 // Server serves one handler on one TCP listener until its context ends,
@@ -36,6 +48,7 @@ type Server struct {
 	log      *slog.Logger
 	srv      *http.Server
 	ln       net.Listener
+	certs    *certReloader // nil without TLS
 	draining atomic.Bool
 }
 
@@ -56,11 +69,21 @@ func NewServer(cfg Config, handler http.Handler, log *slog.Logger) *Server {
 	}
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
-	protocols.SetUnencryptedHTTP2(true) // h2c for clients that ask for it
+	var certs *certReloader
+	var tlsConf *tls.Config
+	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+		certs = newCertReloader(cfg.TLSCert, cfg.TLSKey, log)
+		tlsConf = tlsConfig(certs)
+		protocols.SetHTTP2(true)
+	} else {
+		protocols.SetUnencryptedHTTP2(true) // h2c for clients that ask for it
+	}
 	return &Server{
-		cfg: cfg,
-		log: log,
+		cfg:   cfg,
+		log:   log,
+		certs: certs,
 		srv: &http.Server{
+			TLSConfig:         tlsConf,
 			Handler:           handler,
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			ReadTimeout:       cfg.ReadTimeout,
@@ -73,8 +96,18 @@ func NewServer(cfg Config, handler http.Handler, log *slog.Logger) *Server {
 	}
 }
 
-// Listen binds the listening socket and returns its address.
+// Listen loads the TLS certificate, if the server has one, binds the
+// listening socket and returns its address.
 func (s *Server) Listen() (net.Addr, error) {
+	if s.certs != nil {
+		if s.cfg.TLSCert == "" || s.cfg.TLSKey == "" {
+			return nil, errors.New("TLS needs both a certificate and a key file")
+		}
+		if err := s.certs.load(); err != nil {
+			return nil, err
+		}
+		s.certs.logCertificate("TLS certificate loaded")
+	}
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
@@ -83,12 +116,16 @@ func (s *Server) Listen() (net.Addr, error) {
 	return ln.Addr(), nil
 }
 
+// TLS reports whether the server speaks HTTPS.
+func (s *Server) TLS() bool { return s.certs != nil }
+
 // Draining reports whether the server has begun shutting down; readiness
 // checks answer 503 from then on.
 func (s *Server) Draining() bool { return s.draining.Load() }
 
 // Run serves until ctx ends, then stops accepting connections and waits up
-// to DrainTimeout for in-flight requests.
+// to DrainTimeout for in-flight requests. With TLS it reloads the
+// certificate on each value of Config.Reload meanwhile.
 func (s *Server) Run(ctx context.Context) error {
 	if s.ln == nil {
 		if _, err := s.Listen(); err != nil {
@@ -96,7 +133,16 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- s.srv.Serve(s.ln) }()
+	if s.certs != nil {
+		rctx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() { s.certs.run(rctx, s.cfg.Reload) })
+		defer wg.Wait()
+		defer stop()
+		go func() { errc <- s.srv.ServeTLS(s.ln, "", "") }()
+	} else {
+		go func() { errc <- s.srv.Serve(s.ln) }()
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http server: %w", err)

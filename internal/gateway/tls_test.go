@@ -1,0 +1,310 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// testCA issues certificates for 127.0.0.1 that clients trusting pool
+// accept.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pool *x509.CertPool
+}
+
+func newTestCA(t *testing.T) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "Basalt test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &testCA{cert: cert, key: key, pool: pool}
+}
+
+// issue writes a certificate for 127.0.0.1 with serial to certFile and its
+// key to keyFile.
+func (ca *testCA) issue(t *testing.T, serial int64, certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Replace the files the way deployment tools do: write aside, rename.
+	write := func(path, typ string, b []byte) {
+		tmp := path + ".new"
+		if err := os.WriteFile(tmp, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(certFile, "CERTIFICATE", der)
+	write(keyFile, "PRIVATE KEY", keyDER)
+}
+
+// lockedBuffer is a log sink safe for concurrent use.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// waitFor polls cond until it holds or 10 s have passed.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		<-time.After(5 * time.Millisecond) // the polling interval
+	}
+}
+
+func TestTLSServesHTTP2AndReloadsTheCertificate(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	ca := newTestCA(t)
+	ca.issue(t, 100, certFile, keyFile)
+
+	logs := &lockedBuffer{}
+	reload := make(chan os.Signal, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"proto":"`+r.Proto+`"}`)
+	})
+	s := NewServer(Config{Addr: "127.0.0.1:0", TLSCert: certFile, TLSKey: keyFile, Reload: reload}, h,
+		slog.New(slog.NewTextHandler(logs, nil)))
+	addr, err := s.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.TLS() {
+		t.Fatal("TLS() = false with a certificate")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() { runErr <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-runErr; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	url := "https://" + addr.String() + "/"
+
+	// get makes a request on a new connection, so each sees the
+	// certificate served at that moment.
+	get := func(t *testing.T, h2 bool, conf *tls.Config) (*http.Response, error) {
+		t.Helper()
+		if conf == nil {
+			conf = &tls.Config{RootCAs: ca.pool}
+		}
+		tr := &http.Transport{TLSClientConfig: conf, DisableKeepAlives: true, ForceAttemptHTTP2: h2}
+		if !h2 {
+			tr.Protocols = new(http.Protocols)
+			tr.Protocols.SetHTTP1(true)
+		}
+		defer tr.CloseIdleConnections()
+		res, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get(url)
+		if err != nil {
+			return nil, err
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res, nil
+	}
+	serial := func(t *testing.T) int64 {
+		t.Helper()
+		res, err := get(t, true, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.TLS.PeerCertificates[0].SerialNumber.Int64()
+	}
+
+	res, err := get(t, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ProtoMajor != 2 || res.TLS.NegotiatedProtocol != "h2" {
+		t.Fatalf("protocol %s (ALPN %q), want HTTP/2 negotiated by ALPN", res.Proto, res.TLS.NegotiatedProtocol)
+	}
+	if res.TLS.Version != tls.VersionTLS13 {
+		t.Errorf("TLS version %x, want TLS 1.3 when the client offers it", res.TLS.Version)
+	}
+	if got := res.TLS.PeerCertificates[0].SerialNumber.Int64(); got != 100 {
+		t.Fatalf("served certificate %d, want 100", got)
+	}
+	if res, err := get(t, false, nil); err != nil || res.ProtoMajor != 1 {
+		t.Fatalf("HTTP/1.1 client: %v, %v", res, err)
+	}
+	if res, err := get(t, true, &tls.Config{RootCAs: ca.pool, MaxVersion: tls.VersionTLS12}); err != nil || res.TLS.Version != tls.VersionTLS12 {
+		t.Fatalf("TLS 1.2 client: %v, %v", res, err)
+	}
+	cbc := &tls.Config{RootCAs: ca.pool, MaxVersion: tls.VersionTLS12,
+		CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA}}
+	if _, err := get(t, false, cbc); err == nil {
+		t.Fatal("a TLS 1.2 client offering only CBC-mode cipher suites was served")
+	}
+	// (HTTP/1.1: HTTP/2 itself refuses TLS below 1.2.)
+	if _, err := get(t, false, &tls.Config{RootCAs: ca.pool, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}); err == nil {
+		t.Fatal("a TLS 1.1 client was served")
+	}
+	plain, err := http.Get("http://" + addr.String() + "/")
+	if err == nil {
+		plain.Body.Close()
+		if plain.StatusCode != http.StatusBadRequest {
+			t.Fatalf("plain HTTP on the TLS port answered %d", plain.StatusCode)
+		}
+	}
+
+	// New files and a reload: new connections get the new certificate.
+	ca.issue(t, 200, certFile, keyFile)
+	reload <- syscall.SIGHUP
+	waitFor(t, "the new certificate", func() bool { return serial(t) == 200 })
+	waitFor(t, "the reload log line", func() bool { return strings.Contains(logs.String(), "TLS certificate reloaded") })
+
+	// A broken pair is refused and the certificate in use stays.
+	if err := os.WriteFile(keyFile, []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reload <- syscall.SIGHUP
+	waitFor(t, "the failed reload", func() bool { return strings.Contains(logs.String(), "TLS certificate reload failed") })
+	if got := serial(t); got != 200 {
+		t.Fatalf("after a failed reload the server serves certificate %d, want 200", got)
+	}
+}
+
+func TestTLSRefusesBadFilesAtStart(t *testing.T) {
+	dir := t.TempDir()
+	ca := newTestCA(t)
+	certFile, keyFile := filepath.Join(dir, "a.crt"), filepath.Join(dir, "a.key")
+	ca.issue(t, 1, certFile, keyFile)
+	otherCert, otherKey := filepath.Join(dir, "b.crt"), filepath.Join(dir, "b.key")
+	ca.issue(t, 2, otherCert, otherKey)
+	log := slog.New(slog.DiscardHandler)
+	for _, c := range []struct {
+		name, cert, key, want string
+	}{
+		{"certificate without key", certFile, "", "both"},
+		{"key without certificate", "", keyFile, "both"},
+		{"missing file", certFile, filepath.Join(dir, "nope.key"), "nope.key"},
+		{"key of another certificate", certFile, otherKey, "private key does not match"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := NewServer(Config{Addr: "127.0.0.1:0", TLSCert: c.cert, TLSKey: c.key}, http.NotFoundHandler(), log)
+			_, err := s.Listen()
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Listen error = %v, want one mentioning %q", err, c.want)
+			}
+			if s.ln != nil {
+				t.Fatal("the socket was bound despite the error")
+			}
+		})
+	}
+}
+
+// Without TLS the server speaks HTTP/1.1 and h2c, and a reload channel is
+// ignored.
+func TestPlainServerSpeaksH2C(t *testing.T) {
+	s := NewServer(Config{Addr: "127.0.0.1:0"}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, r.Proto)
+	}), slog.New(slog.DiscardHandler))
+	addr, err := s.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.TLS() {
+		t.Fatal("TLS() = true without a certificate")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() { runErr <- s.Run(ctx) }()
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	defer tr.CloseIdleConnections()
+	res, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("http://" + addr.String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if string(b) != "HTTP/2.0" {
+		t.Fatalf("h2c request served as %q", b)
+	}
+	tr.CloseIdleConnections()
+	cancel()
+	if err := <-runErr; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+}
