@@ -2,10 +2,9 @@ package query
 
 // This file evaluates checked filters in memory, against one document, with
 // the semantics the storage engines give them in SQL (see Compare). Where
-// the engines differ — for documents that break their collection's schema,
-// for filters the checker never produces, and for numbers SQLite cannot
-// hold exactly (more digits than a float64 keeps, integers beyond int64) —
-// Match reads them as the PostgreSQL engine does:
+// the engines differ — for documents that break their collection's schema
+// and for filters the checker never produces — Match reads them as the
+// PostgreSQL engine does:
 //
 //   - A data field is read as a value of one JSON type at a time. For a
 //     comparison with a literal, that is the literal's type: a field whose
@@ -15,9 +14,9 @@ package query
 //     type: a string, number, integer or boolean field is null when its
 //     value is not of that type; a field of any other type when it is
 //     missing or JSON null.
-//   - Numbers compare by exact decimal value, however they are written
-//     (10, 10.0, 1e1, 1E+1) and however many digits they have; a literal
-//     compares as the shortest decimal that reads back as its float64.
+//   - Numbers compare as the float64 ReadNumber reads, however they are
+//     written (10, 10.0, 1e1, 1E+1 and 10.000000000000000001 are all 10,
+//     -0 is 0), as every engine compares them (see number.go).
 //   - Strings compare by their bytes (UTF-8 order); "~" looks for a
 //     substring after folding ASCII letters only. A literal's U+0000 reads
 //     as U+FFFD (PostgreSQL text cannot hold U+0000, so the engine stores
@@ -31,7 +30,6 @@ package query
 import (
 	"bytes"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf16"
@@ -351,16 +349,11 @@ func compareJSON(v jsonValue, lit Value) (r int, ok bool, err error) {
 		if v.kind != jsonNumber {
 			return 0, false, nil
 		}
-		var a, b [40]byte
-		x, err := parseDecimal(a[:0], v.text)
-		if err != nil {
-			return 0, false, err
+		x, ok := ReadNumber(v.text)
+		if !ok {
+			return 0, false, errInvalidJSON
 		}
-		y, err := literalDecimal(b[:0], lit.Num)
-		if err != nil {
-			return 0, false, err
-		}
-		return x.cmp(y), true, nil
+		return compareFloats(x, lit.Num), true, nil
 	case ValueBool:
 		if v.kind != jsonTrue && v.kind != jsonFalse {
 			return 0, false, nil
@@ -429,6 +422,17 @@ func integerLiteral(v Value) (int64, bool) {
 }
 
 func compareInts(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// compareFloats compares two numbers that are not NaN (-0 equals 0).
+func compareFloats(a, b float64) int {
 	switch {
 	case a < b:
 		return -1
@@ -804,125 +808,4 @@ func unescape(body []byte) ([]byte, error) {
 		}
 	}
 	return out, nil
-}
-
-// decimal is an exact decimal number: 0.digits × 10^exp, negative when neg
-// is set. digits has no leading or trailing zeros; it is empty for zero.
-type decimal struct {
-	neg    bool
-	digits []byte
-	exp    int64
-}
-
-// maxExponent bounds decimal exponents: numbers beyond it compare as if
-// they had it, which no float64 literal comes near.
-const maxExponent = 1 << 40
-
-// parseDecimal parses a JSON number (an exponent may have a "+" sign),
-// appending its digits to dst.
-func parseDecimal(dst, text []byte) (decimal, error) {
-	i, n := 0, len(text)
-	var d decimal
-	if i < n && text[i] == '-' {
-		d.neg = true
-		i++
-	}
-	intStart := i
-	for i < n && text[i] >= '0' && text[i] <= '9' {
-		i++
-	}
-	intDigits := text[intStart:i]
-	if len(intDigits) == 0 {
-		return decimal{}, errInvalidJSON
-	}
-	var fracDigits []byte
-	if i < n && text[i] == '.' {
-		i++
-		start := i
-		for i < n && text[i] >= '0' && text[i] <= '9' {
-			i++
-		}
-		if fracDigits = text[start:i]; len(fracDigits) == 0 {
-			return decimal{}, errInvalidJSON
-		}
-	}
-	var exp int64
-	if i < n && (text[i] == 'e' || text[i] == 'E') {
-		i++
-		expNeg := false
-		if i < n && (text[i] == '+' || text[i] == '-') {
-			expNeg = text[i] == '-'
-			i++
-		}
-		start := i
-		for i < n && text[i] >= '0' && text[i] <= '9' {
-			if exp < maxExponent {
-				exp = exp*10 + int64(text[i]-'0')
-			}
-			i++
-		}
-		if i == start {
-			return decimal{}, errInvalidJSON
-		}
-		if expNeg {
-			exp = -exp
-		}
-	}
-	if i != n {
-		return decimal{}, errInvalidJSON
-	}
-	// The value is 0.(intDigits fracDigits) × 10^(len(intDigits)+exp).
-	exp += int64(len(intDigits))
-	for len(intDigits) > 0 && intDigits[0] == '0' {
-		intDigits = intDigits[1:]
-		exp--
-	}
-	if len(intDigits) == 0 {
-		for len(fracDigits) > 0 && fracDigits[0] == '0' {
-			fracDigits = fracDigits[1:]
-			exp--
-		}
-	}
-	dst = append(append(dst, intDigits...), fracDigits...)
-	for len(dst) > 0 && dst[len(dst)-1] == '0' {
-		dst = dst[:len(dst)-1]
-	}
-	if len(dst) == 0 {
-		return decimal{}, nil
-	}
-	d.digits, d.exp = dst, max(min(exp, maxExponent), -maxExponent)
-	return d, nil
-}
-
-// literalDecimal is the decimal a number literal compares as: the shortest
-// decimal that reads back as f.
-func literalDecimal(dst []byte, f float64) (decimal, error) {
-	var buf [32]byte
-	return parseDecimal(dst, strconv.AppendFloat(buf[:0], f, 'g', -1, 64))
-}
-
-func (d decimal) sign() int {
-	switch {
-	case len(d.digits) == 0:
-		return 0
-	case d.neg:
-		return -1
-	}
-	return 1
-}
-
-// cmp compares d with e.
-func (d decimal) cmp(e decimal) int {
-	s := d.sign()
-	if t := e.sign(); s != t {
-		return compareInts(int64(s), int64(t))
-	}
-	if s == 0 {
-		return 0
-	}
-	r := compareInts(d.exp, e.exp)
-	if r == 0 {
-		r = bytes.Compare(d.digits, e.digits)
-	}
-	return r * s
 }

@@ -42,18 +42,21 @@ var matchCases = []struct {
 	filter, data string
 	want         bool
 }{
-	// Numbers compare by decimal value, however written.
+	// Numbers compare as float64, however written (see ReadNumber).
 	{`rating = 10`, `{"rating":10}`, true},
 	{`rating = 10`, `{"rating":10.0}`, true},
 	{`rating = 10`, `{"rating":1e1}`, true},
 	{`rating = 10`, `{"rating":1E+1}`, true},
 	{`rating = 10`, `{"rating":100e-1}`, true},
 	{`rating = 10`, `{"rating":0.010e3}`, true},
-	{`rating = 10`, `{"rating":10.000000000000000001}`, false},
-	{`rating > 10`, `{"rating":10.000000000000000001}`, true},
-	{`rating < 10`, `{"rating":9.999999999999999999}`, true},
+	{`rating = 10`, `{"rating":10.000000000000000001}`, true},
+	{`rating > 10`, `{"rating":10.000000000000000001}`, false},
+	{`rating < 10`, `{"rating":9.999999999999999999}`, false},
+	{`rating > 10`, `{"rating":10.000000000000002}`, true},
+	{`rating <= 3`, `{"rating":3.0000000000000000001}`, true},
 	{`rating = 9.99`, `{"rating":9.99}`, true},
 	{`rating = 0.1`, `{"rating":0.1}`, true},
+	{`rating = 0.1`, `{"rating":0.1000000000000000055511151231257827021181583404541015625}`, true},
 	{`rating = 0`, `{"rating":-0}`, true},
 	{`rating = 0`, `{"rating":-0.0e7}`, true},
 	{`rating < 0`, `{"rating":-0}`, false},
@@ -61,19 +64,24 @@ var matchCases = []struct {
 	{`rating >= -0.0000001`, `{"rating":-1e-7}`, true},
 	{`rating < -2`, `{"rating":-10}`, true},
 	{`rating > -2`, `{"rating":-1.5}`, true},
-	// Big numbers: exact on the data side; a literal is the shortest
-	// decimal of its float64 (1152921504606846976 reads as 1.152921504606847e18).
-	{`rating = 9007199254740992`, `{"rating":9007199254740993}`, false},
+	// Big numbers round to a float64: 9007199254740993 is 2^53, and so is
+	// 9007199254740993.0000000001, whose digits beyond the 19th are dropped.
+	{`rating = 9007199254740992`, `{"rating":9007199254740993}`, true},
 	{`rating < 9007199254740992`, `{"rating":9007199254740993}`, false},
-	{`rating > 9007199254740992`, `{"rating":9007199254740993}`, true},
+	{`rating > 9007199254740992`, `{"rating":9007199254740993}`, false},
+	{`rating = 9007199254740992`, `{"rating":9007199254740993.0000000001}`, true},
+	{`rating > 9007199254740992`, `{"rating":9007199254740995}`, true},
 	{`rating = 1152921504606846976`, `{"rating":1152921504606847000}`, true},
-	{`rating < 1152921504606846976`, `{"rating":1152921504606846976}`, true},
+	{`rating < 1152921504606846976`, `{"rating":1152921504606846976}`, false},
 	{`rating = 1e300`, `{"rating":1` + strings.Repeat("0", 300) + `}`, true},
 	{`rating > 1e308`, `{"rating":1e309}`, true},
 	{`rating > 1e308`, `{"rating":1e99999999999999999999999}`, true},
-	{`rating > 0`, `{"rating":1e-99999999999999999999999}`, true},
+	{`rating < -1e308`, `{"rating":-1e309}`, true},
+	{`rating = 0`, `{"rating":1e-99999999999999999999999}`, true},
 	{`rating < 0.000001`, `{"rating":1e-400}`, true},
-	{`rating = 0`, `{"rating":123456789012345678901234567890e-400}`, false},
+	{`rating = 0`, `{"rating":123456789012345678901234567890e-400}`, true},
+	{`rating = 5e-324`, `{"rating":3e-324}`, true},
+	{`rating = 0`, `{"rating":2e-324}`, true},
 	{`score = 3`, `{"score":3.0}`, true},
 	{`score >= 5`, `{"score":5.0}`, true},
 	{`score in [1, 3, 5]`, `{"score":3e0}`, true},
@@ -579,6 +587,45 @@ func refRat(s string) (*big.Rat, bool) {
 	return r, ok
 }
 
+// refRead reads a JSON number (whose exponent refRat accepts) as the
+// engines compare it: its leading significant digits, 20 of them when the
+// first 19 are below 1844674407370955160 and 19 otherwise, the rest
+// dropped, rounded to the nearest float64 by math/big.
+func refRead(s string) float64 {
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	exp := 0
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		exp, _ = strconv.Atoi(strings.TrimPrefix(s[i+1:], "+"))
+		s = s[:i]
+	}
+	intPart, frac, _ := strings.Cut(s, ".")
+	digits := intPart + frac
+	exp += len(intPart) // the value is 0.digits × 10^exp
+	for len(digits) > 0 && digits[0] == '0' {
+		digits, exp = digits[1:], exp-1
+	}
+	keep := 19
+	if padded := digits + strings.Repeat("0", 19); padded[:19] < "1844674407370955160" {
+		keep = 20
+	}
+	if len(digits) > keep {
+		digits = digits[:keep]
+	}
+	if digits == "" {
+		return 0
+	}
+	r, ok := new(big.Rat).SetString("0." + digits + "e" + strconv.Itoa(exp))
+	if !ok {
+		panic("reference: number " + s)
+	}
+	f, _ := r.Float64()
+	if neg {
+		f = -f
+	}
+	return f
+}
+
 func refMatch(e Expr, d Document, data any) bool {
 	switch e := e.(type) {
 	case *And:
@@ -685,12 +732,14 @@ func refCompare(v any, lit Value) (int, bool) {
 		}
 	case json.Number:
 		if lit.Kind == ValueNumber {
-			a, _ := refRat(string(x))
-			b, ok := new(big.Rat).SetString(strconv.FormatFloat(lit.Num, 'g', -1, 64))
-			if !ok {
-				panic("reference: literal " + strconv.FormatFloat(lit.Num, 'g', -1, 64))
+			a := refRead(string(x))
+			switch {
+			case a < lit.Num:
+				return -1, true
+			case a > lit.Num:
+				return 1, true
 			}
-			return a.Cmp(b), true
+			return 0, true
 		}
 	case bool:
 		if lit.Kind == ValueBool {

@@ -14,7 +14,10 @@ package postgres
 // (byte order, whatever the database collation). A JSON null, a missing
 // field and a value of another JSON type are all SQL NULL. Fields of
 // query.TypeAny are compared through the typed value of the literal's
-// kind, so true never equals 1 and "1" never equals 1.
+// kind, so true never equals 1 and "1" never equals 1. A numeric, exact,
+// is compared with the bounds of the numbers that read as the literal
+// (query.RangeOf), so that numbers compare as the float64 they read as,
+// as in the SQLite engine, while the index on the numeric still serves.
 //
 // Null semantics (query.Compare): NOT is pushed down to the comparisons
 // (De Morgan), so above the leaves only AND and OR remain. A positive leaf
@@ -345,6 +348,12 @@ func (b *builder) positiveLeaf(t target, op query.Op, values []query.Value) erro
 		b.w("FALSE") // a value of another type never compares
 		return nil
 	}
+	if k == kindNumeric {
+		b.w("(")
+		b.number(x, op, v.Num)
+		b.w(")")
+		return nil
+	}
 	b.w("(", x, sqlOp)
 	b.bind(arg, k)
 	if op == query.OpEq {
@@ -354,9 +363,59 @@ func (b *builder) positiveLeaf(t target, op query.Op, values []query.Value) erro
 	return nil
 }
 
+// number writes "x op f" for a numeric x and a number literal f, with the
+// semantics of query.ReadNumber: x compares as the float64 it reads as.
+// The numeric is exact, so it is compared with the bounds of the numbers
+// that read as f (query.RangeOf), which keeps an index on x usable.
+func (b *builder) number(x string, op query.Op, f float64) {
+	r := query.RangeOf(f)
+	above := func(lo query.Bound) { // x reads as f or more
+		if lo.Inclusive {
+			b.w(x, " >= ")
+		} else {
+			b.w(x, " > ")
+		}
+		b.bind(lo.Decimal, kindNumeric)
+	}
+	below := func(hi query.Bound) { // x reads as f or less
+		if hi.Inclusive {
+			b.w(x, " <= ")
+		} else {
+			b.w(x, " < ")
+		}
+		b.bind(hi.Decimal, kindNumeric)
+	}
+	switch op {
+	case query.OpEq:
+		above(r.Lo)
+		b.w(" AND ")
+		below(r.Hi)
+	case query.OpGe:
+		above(r.Lo)
+	case query.OpLe:
+		below(r.Hi)
+	case query.OpLt: // not "f or more"
+		if r.Lo.Inclusive {
+			b.w(x, " < ")
+		} else {
+			b.w(x, " <= ")
+		}
+		b.bind(r.Lo.Decimal, kindNumeric)
+	case query.OpGt: // not "f or less"
+		if r.Hi.Inclusive {
+			b.w(x, " > ")
+		} else {
+			b.w(x, " >= ")
+		}
+		b.bind(r.Hi.Decimal, kindNumeric)
+	}
+}
+
 // containment writes the redundant condition AND data @> '{"a":{"b":v}}'
-// for the equality of a data field with v, which the GIN jsonb_path_ops
-// index can answer. Equality implies containment, so it changes no result.
+// for the equality of a data field with a string or boolean v, which the
+// GIN jsonb_path_ops index can answer. Equality implies containment, so it
+// changes no result. Not for numbers: jsonb containment compares them
+// exactly, while many numbers read as the same float64.
 func (b *builder) containment(path []string, v query.Value) {
 	if len(path) == 0 {
 		return
@@ -365,11 +424,6 @@ func (b *builder) containment(path []string, v query.Value) {
 	switch v.Kind {
 	case query.ValueString:
 		lit = nulFree(v.Str)
-	case query.ValueNumber:
-		if math.IsInf(v.Num, 0) || math.IsNaN(v.Num) {
-			return
-		}
-		lit = json.Number(strconv.FormatFloat(v.Num, 'g', -1, 64))
 	case query.ValueBool:
 		lit = v.Bool
 	default:
@@ -433,6 +487,18 @@ func (b *builder) in(t target, values []query.Value) error {
 			b.w("FALSE")
 			continue
 		}
+		if k == kindNumeric {
+			// Each number stands for a range of numerics.
+			for i, arg := range byKind[k] {
+				if i > 0 {
+					b.w(" OR ")
+				}
+				b.w("(")
+				b.number(x, query.OpEq, arg.(float64))
+				b.w(")")
+			}
+			continue
+		}
 		b.w(x, " IN (")
 		for i, arg := range byKind[k] {
 			if i > 0 {
@@ -447,17 +513,20 @@ func (b *builder) in(t target, values []query.Value) error {
 }
 
 // bindValue converts a literal to the argument and kind it is compared as,
-// given the kind of the field: numbers as decimal text (or int64 for
-// bigint columns), times as Unix microseconds.
+// given the kind of the field: numbers as float64 for builder.number (or
+// int64 for bigint columns), times as Unix microseconds.
 func bindValue(v query.Value, field kind) (any, kind, error) {
 	switch v.Kind {
 	case query.ValueString:
 		return nulFree(v.Str), kindText, nil
 	case query.ValueNumber:
+		if math.IsInf(v.Num, 0) || math.IsNaN(v.Num) {
+			return nil, 0, fault.Newf(fault.Invalid, compileOp, "number literal %v is not finite", v.Num)
+		}
 		if field == kindBigint && v.Num == math.Trunc(v.Num) && v.Num >= -(1<<63) && v.Num < 1<<63 {
 			return int64(v.Num), kindBigint, nil
 		}
-		return strconv.FormatFloat(v.Num, 'g', -1, 64), kindNumeric, nil
+		return v.Num, kindNumeric, nil // compared through builder.number
 	case query.ValueBool:
 		return v.Bool, kindBool, nil
 	case query.ValueTime:

@@ -17,6 +17,7 @@ package sqlite
 // numbers, 1/0 for booleans and NULL for null or missing. When the schema
 // types a field, that is unambiguous; for fields of query.TypeAny the leaf
 // also checks json_type so that true never equals 1 and "1" never equals 1.
+// Numbers compare as the float64 query.ReadNumber reads (builder.number).
 
 import (
 	"encoding/json"
@@ -265,18 +266,40 @@ func (b *builder) positiveLeaf(t leafTarget, op query.Op, values []query.Value) 
 				}
 			}
 		default:
-			b.w(t.x, " IN (")
-			for i, v := range nonNull {
-				if i > 0 {
-					b.w(", ")
-				}
-				arg, err := bindValue(v)
-				if err != nil {
+			// Numbers beyond 2^53 stand for a range of integers each.
+			var exact, wide []query.Value
+			for _, v := range nonNull {
+				if _, err := bindValue(v); err != nil {
 					return err
 				}
-				b.bind(arg)
+				if v.Kind == query.ValueNumber && t.jt != "" && math.Abs(v.Num) >= 1<<53 {
+					wide = append(wide, v)
+				} else {
+					exact = append(exact, v)
+				}
 			}
-			b.w(")")
+			if len(exact) > 0 {
+				b.w(t.x, " IN (")
+				for i, v := range exact {
+					if i > 0 {
+						b.w(", ")
+					}
+					arg, err := bindValue(v)
+					if err != nil {
+						return err
+					}
+					b.bind(arg)
+				}
+				b.w(")")
+			}
+			for i, v := range wide {
+				if i > 0 || len(exact) > 0 {
+					b.w(" OR ")
+				}
+				b.w("(")
+				b.number(t.x, query.OpEq, v.Num)
+				b.w(")")
+			}
 		}
 		b.w(")")
 		return nil
@@ -323,10 +346,84 @@ func (b *builder) positiveLeaf(t leafTarget, op query.Op, values []query.Value) 
 			b.w(t.jt, " IN ('true','false') AND ")
 		}
 	}
-	b.w(t.x, sqlOp)
-	b.bind(arg)
+	if v.Kind == query.ValueNumber && t.jt != "" {
+		b.number(t.x, op, v.Num)
+	} else {
+		b.w(t.x, sqlOp)
+		b.bind(arg)
+	}
 	b.w(")")
 	return nil
+}
+
+// number writes "x op f" for a number x read from data by json_extract,
+// with the semantics of query.ReadNumber: x compares as a float64.
+// json_extract returns a REAL that is already that float64 or, for
+// numbers written as integers within int64, the exact INTEGER, and SQLite
+// compares INTEGER with REAL exactly. Below 2^53 every integer is a
+// float64, so x is compared with f itself. Beyond, f is an integer and the
+// bound is the least or greatest int64 that rounds to f: no float64 lies
+// between f and that bound, so REAL values compare alike with it.
+func (b *builder) number(x string, op query.Op, f float64) {
+	if math.Abs(f) < 1<<53 {
+		b.w(x, map[query.Op]string{query.OpEq: " = ", query.OpLt: " < ", query.OpLe: " <= ",
+			query.OpGt: " > ", query.OpGe: " >= "}[op])
+		b.bind(bindNumber(f))
+		return
+	}
+	lo, hi := numberBounds(f)
+	switch op {
+	case query.OpEq:
+		b.w(x, " >= ")
+		b.bind(lo)
+		b.w(" AND ", x, " <= ")
+		b.bind(hi)
+	case query.OpLt:
+		b.w(x, " < ")
+		b.bind(lo)
+	case query.OpGe:
+		b.w(x, " >= ")
+		b.bind(lo)
+	case query.OpLe:
+		b.w(x, " <= ")
+		b.bind(hi)
+	case query.OpGt:
+		b.w(x, " > ")
+		b.bind(hi)
+	}
+}
+
+// numberBounds returns, for a float64 f beyond ±2^53, the arguments lo
+// and hi that SQLite values (INTEGER or REAL) compare with as with f: x >=
+// lo exactly when x reads as f or more, x <= hi exactly when x reads as f
+// or less (see builder.number).
+func numberBounds(f float64) (lo, hi any) {
+	lo, hi = f, f
+	// The int64 values are -2^63 … 2^63-1; 2^63-1 rounds to 2^63.
+	if f >= -(1<<63) && f <= 1<<63 {
+		// The least int64 that rounds to f or more.
+		lo = searchInt64(func(n int64) bool { return float64(n) >= f })
+	}
+	if f >= -(1<<63) && f < 1<<63 {
+		// The greatest int64 that rounds to f or less.
+		hi = searchInt64(func(n int64) bool { return float64(n) > f }) - 1
+	}
+	return lo, hi
+}
+
+// searchInt64 returns the least int64 for which the monotone pred holds
+// (math.MaxInt64 when it holds for none).
+func searchInt64(pred func(int64) bool) int64 {
+	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+	for lo < hi {
+		mid := lo + int64((uint64(hi)-uint64(lo))/2)
+		if pred(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
 }
 
 // bindValue converts a literal to the argument SQLite compares it as:
@@ -337,6 +434,9 @@ func bindValue(v query.Value) (any, error) {
 	case query.ValueString:
 		return v.Str, nil
 	case query.ValueNumber:
+		if math.IsInf(v.Num, 0) || math.IsNaN(v.Num) {
+			return nil, fault.Newf(fault.Invalid, compileOp, "number literal %v is not finite", v.Num)
+		}
 		return bindNumber(v.Num), nil
 	case query.ValueBool:
 		if v.Bool {

@@ -162,3 +162,23 @@ func jsonbRendering(t *testing.T, data []byte) []byte {
 	write(v)
 	return []byte(b.String())
 }
+
+// TestMatchNumbers runs query.Match over the number fixture for every
+// number case, with the data as the fixture writes it and as PostgreSQL
+// prints jsonb.
+func TestMatchNumbers(t *testing.T) {
+	for _, c := range numberCases() {
+		for _, f := range numberFixture() {
+			want := false
+			for _, id := range c.want {
+				want = want || id == f[0]
+			}
+			for _, data := range [][]byte{[]byte(f[1]), jsonbRendering(t, []byte(f[1]))} {
+				got, err := query.Match(c.expr, query.Document{ID: f[0], Version: 1, Data: data})
+				if err != nil || got != want {
+					t.Errorf("filter %s on %s: Match = %v, %v; want %v", c.name, data, got, err, want)
+				}
+			}
+		}
+	}
+}

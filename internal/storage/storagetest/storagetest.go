@@ -54,6 +54,8 @@ func Run(t *testing.T, engine string, open func(t *testing.T) docstore.Store) {
 		{"Secrets", testSecrets},
 		{"Filter", testFilter},
 		{"FilterRejectsUnsafeFields", testFilterRejectsUnsafeFields},
+		{"Numbers", testNumbers},
+		{"NumbersRandom", testNumbersRandom},
 		{"Sort", testSort},
 		{"Pagination", testPagination},
 		{"PaginationUnderConcurrentInserts", testPaginationConcurrent},
