@@ -105,8 +105,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	handler, err := gateway.NewHandler(mw, mux, gateway.HandlerConfig{CORSOrigins: cfg.CORSOrigins, CompressMinBytes: cfg.CompressMinBytes})
+	if err != nil {
+		return err
+	}
 	srv = gateway.NewServer(gateway.Config{Addr: cfg.Addr, DrainTimeout: cfg.DrainTimeout,
-		TLSCert: cfg.TLSCert, TLSKey: cfg.TLSKey, Reload: cfg.Reload}, mw.Wrap(mux), log)
+		TLSCert: cfg.TLSCert, TLSKey: cfg.TLSKey, Reload: cfg.Reload}, handler, log)
 	metricsSrv, err := metricsListener(cfg, reg, mw, srv, store, log)
 	if err != nil {
 		return err

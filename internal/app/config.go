@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/basaltdev/basalt/internal/gateway"
 )
 
 // Config is everything a Basalt process needs to run.
@@ -32,9 +34,14 @@ type Config struct {
 	// TLSCert and TLSKey are PEM files; with both, Basalt serves HTTPS.
 	TLSCert, TLSKey string
 	// Reload re-reads the TLS certificate on each value (main sends SIGHUP).
-	Reload  <-chan os.Signal
-	Version string
-	Auth    AuthConfig
+	Reload <-chan os.Signal
+	// CORSOrigins are the origins browser apps may call from.
+	CORSOrigins []string
+	// CompressMinBytes is the smallest JSON answer compressed; 0 turns
+	// compression off.
+	CompressMinBytes int
+	Version          string
+	Auth             AuthConfig
 	// Admin is the account "basalt admin create" makes.
 	Admin AdminAccount
 
@@ -117,6 +124,7 @@ func DefaultConfig() Config {
 		DBConnLifetime:     30 * time.Minute,
 		MaxBodyBytes:       1 << 20,
 		DrainTimeout:       15 * time.Second,
+		CompressMinBytes:   gateway.DefaultCompressMinBytes,
 		Auth:               DefaultAuthConfig(),
 	}
 }
@@ -241,6 +249,8 @@ type serveCmd struct {
 	MetricsToken string        `name:"metrics-token" help:"Bearer token that /metrics is served to (16 or more visible characters); without it and without --metrics-addr, /metrics is not served. Prefer the environment variable to the flag ($$BASALT_METRICS_TOKEN)." placeholder:"TOKEN"`
 	TLSCert      string        `name:"tls-cert" help:"PEM file of the TLS certificate chain; with --tls-key, Basalt serves HTTPS (HTTP/2 and HTTP/1.1) and re-reads both files on SIGHUP ($$BASALT_TLS_CERT)." placeholder:"FILE"`
 	TLSKey       string        `name:"tls-key" help:"PEM file of the TLS private key ($$BASALT_TLS_KEY)." placeholder:"FILE"`
+	CORSOrigins  []string      `name:"cors-origins" help:"Comma-separated origins (scheme://host[:port]) of browser apps allowed to call the API, or * for any; none by default ($$BASALT_CORS_ORIGINS)." placeholder:"ORIGIN,…"`
+	CompressMin  int           `name:"compress-min-bytes" help:"Smallest JSON answer compressed (zstd or gzip, as the client accepts); 0 turns compression off ($$BASALT_COMPRESS_MIN_BYTES)." default:"1024"`
 	authFlags
 }
 
@@ -296,6 +306,7 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 		cfg.MaxBodyBytes, cfg.DrainTimeout = c.Serve.MaxBodyBytes, c.Serve.DrainTimeout
 		cfg.MetricsAddr, cfg.MetricsToken = c.Serve.MetricsAddr, c.Serve.MetricsToken
 		cfg.TLSCert, cfg.TLSKey = c.Serve.TLSCert, c.Serve.TLSKey
+		cfg.CORSOrigins, cfg.CompressMinBytes = c.Serve.CORSOrigins, c.Serve.CompressMin
 		if err := c.Serve.authFlags.apply(&cfg); err != nil {
 			return Command{}, err
 		}
@@ -329,6 +340,12 @@ func (c Config) validate() error {
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("--tls-cert and --tls-key go together: give both, or neither for plain HTTP")
+	}
+	if _, err := gateway.ParseCORSOrigins(c.CORSOrigins); err != nil {
+		return err
+	}
+	if c.CompressMinBytes < 0 {
+		return errors.New("--compress-min-bytes must not be negative")
 	}
 	a := c.Auth
 	if a.AccessTTL < time.Minute || a.AccessTTL > 24*time.Hour {

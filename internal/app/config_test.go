@@ -91,6 +91,9 @@ func TestConfigErrors(t *testing.T) {
 		{"admin without email", nil, []string{"admin", "create", "--password", "x"}, "email"},
 		{"tls certificate without key", nil, []string{"serve", "--tls-cert", "/etc/basalt/tls.crt"}, "--tls-key"},
 		{"tls key without certificate", map[string]string{"BASALT_TLS_KEY": "/etc/basalt/tls.key"}, []string{"serve"}, "--tls-cert"},
+		{"cors origin with a path", nil, []string{"serve", "--cors-origins", "https://app.example.com/"}, "--cors-origins"},
+		{"cors star with origins", map[string]string{"BASALT_CORS_ORIGINS": "*,https://app.example.com"}, []string{"serve"}, "--cors-origins"},
+		{"negative compression threshold", nil, []string{"serve", "--compress-min-bytes=-1"}, "--compress-min-bytes"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -129,6 +132,26 @@ func TestAuthFlags(t *testing.T) {
 	}
 	if len(a.TrustedProxies) != 2 || a.TrustedProxies[0].String() != "10.0.0.0/8" || a.TrustedProxies[1].String() != "192.168.1.7/32" {
 		t.Fatalf("trusted proxies = %v", a.TrustedProxies)
+	}
+}
+
+func TestBrowserFlags(t *testing.T) {
+	cmd, err := parse(t, nil, "serve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cmd.Config; c.TLSCert != "" || c.TLSKey != "" || len(c.CORSOrigins) != 0 || c.CompressMinBytes != 1024 {
+		t.Fatalf("defaults: TLS %q %q, CORS %q, compression %d", c.TLSCert, c.TLSKey, c.CORSOrigins, c.CompressMinBytes)
+	}
+	env := map[string]string{"BASALT_CORS_ORIGINS": "https://app.example.com,http://localhost:5173", "BASALT_TLS_KEY": "/k.pem"}
+	cmd, err = parse(t, env, "serve", "--tls-cert", "/c.pem", "--compress-min-bytes", "0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cmd.Config
+	if c.TLSCert != "/c.pem" || c.TLSKey != "/k.pem" || c.CompressMinBytes != 0 ||
+		len(c.CORSOrigins) != 2 || c.CORSOrigins[0] != "https://app.example.com" || c.CORSOrigins[1] != "http://localhost:5173" {
+		t.Fatalf("TLS %q %q, CORS %q, compression %d", c.TLSCert, c.TLSKey, c.CORSOrigins, c.CompressMinBytes)
 	}
 }
 

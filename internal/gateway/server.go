@@ -1,7 +1,8 @@
 // Package gateway owns Basalt's listeners (plain HTTP/1.1 and h2c, or
 // HTTPS with HTTP/1.1 and HTTP/2) and the middleware every request passes
-// through (request ids, panic recovery, metrics, access logs). The
-// transports (restapi, and later graphqlapi and rpcapi) mount on its mux.
+// through (request ids, panic recovery, metrics, access logs, CORS,
+// compression). The transports (restapi, and later graphqlapi and rpcapi)
+// mount on its mux.
 package gateway
 
 import (
