@@ -231,3 +231,31 @@ func TestRewriteCanned(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainHTTPToTheTLSPortIsAProblem: net/http's answer to plain HTTP on
+// the TLS listener, written under the TLS layer, is a problem too.
+func TestPlainHTTPToTheTLSPortIsAProblem(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := dir+"/tls.crt", dir+"/tls.key"
+	newTestCA(t).issue(t, 1, certFile, keyFile)
+	s := NewServer(Config{Addr: "127.0.0.1:0", TLSCert: certFile, TLSKey: keyFile},
+		http.NotFoundHandler(), slog.New(slog.DiscardHandler))
+	addr, err := s.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	res, body := rawExchange(t, addr.String(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if res.StatusCode != http.StatusBadRequest || res.Header.Get("Content-Type") != restapi.ProblemContentType ||
+		!strings.Contains(string(body), "HTTPS") {
+		t.Fatalf("%d %v %s", res.StatusCode, res.Header, body)
+	}
+}
