@@ -49,6 +49,14 @@ func newCompression(minBytes int) (func(http.Handler) http.Handler, error) {
 			if tags := stripCodingSuffixes(r.Header); tags != nil {
 				w = &notModifiedTagWriter{ResponseWriter: w, tags: tags}
 			}
+			if len(r.Header["Accept-Encoding"]) == 0 {
+				// Nothing to negotiate (API clients often send no
+				// Accept-Encoding): what gzhttp does then, without its
+				// wrapper.
+				w.Header().Add("Vary", "Accept-Encoding")
+				next.ServeHTTP(w, r)
+				return
+			}
 			inner.ServeHTTP(w, r)
 		})
 	}, nil

@@ -144,6 +144,9 @@ func TestCompression(t *testing.T) {
 		{name: "client ranks gzip higher", method: "GET", path: "/big", acceptEncoding: "zstd;q=0.5, gzip", status: 200, encoding: "gzip", etag: `"3-gzip"`, body: big},
 		{name: "client ranks zstd higher", method: "GET", path: "/big", acceptEncoding: "gzip;q=0.5, zstd", status: 200, encoding: "zstd", etag: `"3-zstd"`, body: big},
 		{name: "identity asked", method: "GET", path: "/big", acceptEncoding: "", status: 200, encoding: "", etag: `"3"`, body: big},
+		{name: "no Accept-Encoding", method: "GET", path: "/big", acceptEncoding: "none", status: 200, encoding: "", etag: `"3"`, body: big},
+		{name: "no Accept-Encoding, conditional write with a compressed tag", method: "PUT", path: "/big", acceptEncoding: "none", headers: []string{"If-Match", `"3-zstd"`}, status: 200, encoding: "", etag: `"3"`, body: big},
+		{name: "no Accept-Encoding, revalidation of a compressed copy", method: "GET", path: "/big", acceptEncoding: "none", headers: []string{"If-None-Match", `"3-gzip"`}, status: 304, encoding: "", etag: `"3-gzip"`},
 		{name: "gzip refused", method: "GET", path: "/big", acceptEncoding: "gzip;q=0, br", status: 200, encoding: "", etag: `"3"`, body: big},
 		{name: "below the threshold", method: "GET", path: "/small", acceptEncoding: "gzip, zstd", status: 200, encoding: "", etag: `"3"`},
 		{name: "problem+json", method: "GET", path: "/problem", acceptEncoding: "gzip", status: 200, encoding: "gzip", etag: `"3-gzip"`, body: big},
@@ -164,7 +167,9 @@ func TestCompression(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			req.Header.Set("Accept-Encoding", c.acceptEncoding)
+			if c.acceptEncoding != "none" {
+				req.Header.Set("Accept-Encoding", c.acceptEncoding)
+			}
 			for i := 0; i+1 < len(c.headers); i += 2 {
 				req.Header.Set(c.headers[i], c.headers[i+1])
 			}
