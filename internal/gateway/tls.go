@@ -56,7 +56,7 @@ func (c *certReloader) logCertificate(msg string) {
 	cert := c.cert.Load()
 	leaf := cert.Leaf
 	sum := sha256.Sum256(leaf.Raw)
-	attrs := []any{"subject", leaf.Subject.String(), "dns_names", leaf.DNSNames,
+	attrs := []any{"subject", leaf.Subject.String(), "dns_names", leaf.DNSNames, "ip_addresses", leaf.IPAddresses,
 		"not_after", leaf.NotAfter.UTC().Format(time.RFC3339), "sha256", hex.EncodeToString(sum[:])}
 	c.log.Info(msg, attrs...)
 	if now := c.now(); now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {

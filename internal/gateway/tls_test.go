@@ -233,6 +233,9 @@ func TestTLSServesHTTP2AndReloadsTheCertificate(t *testing.T) {
 	reload <- syscall.SIGHUP
 	waitFor(t, "the new certificate", func() bool { return serial(t) == 200 })
 	waitFor(t, "the reload log line", func() bool { return strings.Contains(logs.String(), "TLS certificate reloaded") })
+	if !strings.Contains(logs.String(), "ip_addresses=[127.0.0.1]") {
+		t.Errorf("the reload log line does not name the certificate's addresses:\n%s", logs)
+	}
 
 	// A broken pair is refused and the certificate in use stays.
 	if err := os.WriteFile(keyFile, []byte("not a key"), 0o600); err != nil {
