@@ -210,8 +210,18 @@ func (b *browser) request(method, path, body string) *http.Request {
 	return req
 }
 
+// reply is what the scenario reads of an answer (whose body do has read
+// and closed).
+type reply struct {
+	StatusCode int
+	Proto      string
+	ProtoMajor int
+	Header     http.Header
+	TLS        *tls.ConnectionState
+}
+
 // do sends req and returns the answer with its body decoded.
-func (b *browser) do(req *http.Request) (*http.Response, []byte) {
+func (b *browser) do(req *http.Request) (reply, []byte) {
 	b.t.Helper()
 	res, err := b.http.Do(req)
 	if err != nil {
@@ -235,7 +245,7 @@ func (b *browser) do(req *http.Request) (*http.Response, []byte) {
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	return res, body
+	return reply{StatusCode: res.StatusCode, Proto: res.Proto, ProtoMajor: res.ProtoMajor, Header: res.Header, TLS: res.TLS}, body
 }
 
 // preflight sends the preflight a browser sends before a cross-origin
@@ -265,7 +275,7 @@ func (b *browser) preflight(path, method, headers string) {
 // fetch sends a cross-origin request from browserOrigin with token (if
 // any) and the header pairs, and checks that the app may read the answer
 // and its headers.
-func (b *browser) fetch(method, path, body, token string, headers ...string) (*http.Response, []byte) {
+func (b *browser) fetch(method, path, body, token string, headers ...string) (reply, []byte) {
 	b.t.Helper()
 	req := b.request(method, path, body)
 	req.Header.Set("Origin", browserOrigin)

@@ -120,7 +120,7 @@ type notModifiedTagWriter struct {
 
 func (w *notModifiedTagWriter) WriteHeader(code int) {
 	if code == http.StatusNotModified {
-		h := w.ResponseWriter.Header()
+		h := w.Header()
 		if etag := h.Get("ETag"); etag != "" {
 			weak, opaque := strings.HasPrefix(etag, "W/"), strings.TrimPrefix(etag, "W/")
 			for _, t := range w.tags {

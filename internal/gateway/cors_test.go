@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -123,7 +124,25 @@ func browserPreflight(path, origin, method, headers string) string {
 
 // rawRoundTrip sends the request text as is over a new connection to
 // srv and reads the answer.
-func rawRoundTrip(t *testing.T, srv *httptest.Server, request string) (*http.Response, string) {
+// answer is what the tests read of a response whose body has been read and
+// closed.
+type answer struct {
+	StatusCode int
+	Proto      string
+	ProtoMajor int
+	Header     http.Header
+	Close      bool
+	TLS        *tls.ConnectionState
+}
+
+// answerOf returns what the tests read of res, whose body the caller
+// closes.
+func answerOf(res *http.Response) answer {
+	return answer{StatusCode: res.StatusCode, Proto: res.Proto, ProtoMajor: res.ProtoMajor,
+		Header: res.Header, Close: res.Close, TLS: res.TLS}
+}
+
+func rawRoundTrip(t *testing.T, srv *httptest.Server, request string) (answer, string) {
 	t.Helper()
 	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
 	if err != nil {
@@ -143,7 +162,7 @@ func rawRoundTrip(t *testing.T, srv *httptest.Server, request string) (*http.Res
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res, string(b)
+	return answerOf(res), string(b)
 }
 
 func newChainServer(t *testing.T, cfg HandlerConfig) (*httptest.Server, *atomic.Int64, *prometheus.Registry) {
@@ -279,7 +298,7 @@ func TestCORSPreflightAsBrowsersSendIt(t *testing.T) {
 func TestCORSActualRequests(t *testing.T) {
 	const app = "https://app.example.com"
 	srv, _, _ := newChainServer(t, HandlerConfig{CORSOrigins: []string{app}, CompressMinBytes: DefaultCompressMinBytes})
-	get := func(t *testing.T, path, origin, token string) *http.Response {
+	get := func(t *testing.T, path, origin, token string) answer {
 		t.Helper()
 		req, err := http.NewRequest("GET", srv.URL+path, nil)
 		if err != nil {
@@ -296,7 +315,7 @@ func TestCORSActualRequests(t *testing.T) {
 		}
 		_, _ = io.Copy(io.Discard, res.Body)
 		res.Body.Close()
-		return res
+		return answerOf(res)
 	}
 	exposed := func(h http.Header) []string {
 		var names []string

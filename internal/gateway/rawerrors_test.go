@@ -99,7 +99,7 @@ func startRawServer(t *testing.T) string {
 }
 
 // rawExchange sends raw bytes on a new connection and reads one answer.
-func rawExchange(t *testing.T, addr, raw string) (*http.Response, []byte) {
+func rawExchange(t *testing.T, addr, raw string) (answer, []byte) {
 	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -119,7 +119,7 @@ func rawExchange(t *testing.T, addr, raw string) (*http.Response, []byte) {
 	if err != nil {
 		t.Fatalf("%.40q: reading the body: %v", raw, err)
 	}
-	return res, body
+	return answerOf(res), body
 }
 
 // TestServerErrorsAreProblems sends malformed requests over raw TCP: what

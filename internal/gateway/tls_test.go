@@ -164,7 +164,7 @@ func TestTLSServesHTTP2AndReloadsTheCertificate(t *testing.T) {
 
 	// get makes a request on a new connection, so each sees the
 	// certificate served at that moment.
-	get := func(t *testing.T, h2 bool, conf *tls.Config) (*http.Response, error) {
+	get := func(t *testing.T, h2 bool, conf *tls.Config) (answer, error) {
 		t.Helper()
 		if conf == nil {
 			conf = &tls.Config{RootCAs: ca.pool}
@@ -177,11 +177,11 @@ func TestTLSServesHTTP2AndReloadsTheCertificate(t *testing.T) {
 		defer tr.CloseIdleConnections()
 		res, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get(url)
 		if err != nil {
-			return nil, err
+			return answer{}, err
 		}
 		_, _ = io.Copy(io.Discard, res.Body)
 		res.Body.Close()
-		return res, nil
+		return answerOf(res), nil
 	}
 	serial := func(t *testing.T) int64 {
 		t.Helper()

@@ -56,7 +56,7 @@ func TestNewAddressesRefuseLookalikes(t *testing.T) {
 	// checks can still sign in and reset their passwords.
 	_, err := f.svc.Login(bg, accounts.LoginRequest{Email: "ada@[127.0.0.1]", Password: "correct horse"})
 	wantKind(t, "login with an IP-literal address", err, fault.Unauthenticated)
-	if err := f.svc.RequestPasswordReset(bg, "ada​@example.com"); err != nil {
+	if err := f.svc.RequestPasswordReset(bg, "ada\u200b@example.com"); err != nil {
 		t.Fatalf("reset of an address with a zero-width space: %v", err)
 	}
 	// Plain international addresses stay welcome.

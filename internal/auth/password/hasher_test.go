@@ -201,7 +201,9 @@ func TestDummyVerify(t *testing.T) {
 	if err != nil || p != h.Params() {
 		t.Fatalf("Parse(dummy) = %+v, %v; want %+v", p, err, h.Params())
 	}
-	h.DummyVerify(t.Context(), "any password")
+	if err := h.DummyVerify(t.Context(), "any password"); err != nil {
+		t.Fatalf("DummyVerify = %v", err)
+	}
 	// The slot is given back.
 	release, err := h.acquire(t.Context(), "test")
 	if err != nil {
@@ -232,7 +234,7 @@ func TestConcurrencyCap(t *testing.T) {
 		}()
 		dummyDone := make(chan struct{})
 		go func() {
-			h.DummyVerify(ctx, "pw")
+			_ = h.DummyVerify(ctx, "pw") // cancelled below; only its return matters
 			close(dummyDone)
 		}()
 		synctest.Wait() // all three are blocked waiting for the slot
