@@ -306,6 +306,12 @@ func hex4(b []byte) (rune, bool) {
 // most 2^53 (9007199254740992 has 16 digits).
 const maxSafeDigits = 15
 
+// MaxFractionDigits is the most digits a number may have after the decimal
+// point once its exponent is applied (1e-5 has 5, 1.25e-3 has 5): what
+// PostgreSQL's numeric stores, so that both engines store every number
+// this package accepts.
+const MaxFractionDigits = 16383
+
 // number decodes a number, keeping its text as a json.Number.
 func (d *decoder) number() (any, error) {
 	start := d.i
@@ -331,27 +337,46 @@ func (d *decoder) number() (any, error) {
 	}
 	intDigits := i - intStart
 	isInt := true
+	fracDigits := 0
 	if i < len(d.b) && d.b[i] == '.' {
 		i++
 		isInt = false
-		if digits() == 0 {
+		if fracDigits = digits(); fracDigits == 0 {
 			d.i = i
 			return nil, d.syntaxErr("invalid number: digits expected after '.'")
 		}
 	}
+	scale := fracDigits // digits after the point once the exponent is applied
 	if i < len(d.b) && (d.b[i] == 'e' || d.b[i] == 'E') {
 		i++
 		isInt = false
+		negative := i < len(d.b) && d.b[i] == '-'
 		if i < len(d.b) && (d.b[i] == '+' || d.b[i] == '-') {
 			i++
 		}
+		expStart := i
 		if digits() == 0 {
 			d.i = i
 			return nil, d.syntaxErr("invalid number: digits expected in exponent")
 		}
+		// An exponent beyond what can matter saturates (a positive one is
+		// refused below as beyond float64 range anyway).
+		exp, err := strconv.Atoi(string(d.b[expStart:i]))
+		if err != nil || exp > 1<<20 {
+			exp = 1 << 20
+		}
+		if negative {
+			scale += exp
+		} else {
+			scale -= exp
+		}
 	}
 	d.i = i
 	s := string(d.b[start:i])
+	if scale > MaxFractionDigits {
+		d.i = start
+		return nil, d.fail("number %s has more than %d digits after the decimal point", truncate(s), MaxFractionDigits)
+	}
 	if isInt {
 		if intDigits > maxSafeDigits {
 			u, err := strconv.ParseUint(string(d.b[intStart:i]), 10, 64)

@@ -28,6 +28,9 @@ func acceptCases() []acceptCase {
 		{"min safe int", `-9007199254740992`, json.Number("-9007199254740992")},
 		{"large float", `1.7976931348623157e308`, json.Number("1.7976931348623157e308")},
 		{"underflow is zero", `1e-400`, json.Number("1e-400")},
+		{"smallest scale both engines store", `1e-16383`, json.Number("1e-16383")},
+		{"a long fraction within the scale", `1.25e-16381`, json.Number("1.25e-16381")},
+		{"a fraction the exponent shortens", `0.` + strings.Repeat("1", 16390) + `e10`, json.Number(`0.` + strings.Repeat("1", 16390) + `e10`)},
 		{"big exponent notation", `1E20`, json.Number("1E20")},
 		{"string", `"basalt"`, "basalt"},
 		{"escapes", `"a\"\\\/\b\f\n\r\tz"`, "a\"\\/\b\f\n\r\tz"},
@@ -121,6 +124,13 @@ func rejectCases() []rejectCase {
 		{name: "key too long", in: `{"abcdef":1}`, lim: Limits{MaxString: 5}, msg: "longer than 5"},
 		{name: "too many values", in: `[1,2,3]`, lim: Limits{MaxMembers: 3}, pointer: "/2", msg: "too many values"},
 		{name: "pointer escaping", in: `{"a/b":{"m~n":[1,]}}`, pointer: "/a~1b/m~0n/1", msg: "unexpected character"},
+		// What PostgreSQL's numeric cannot store: too many digits after the
+		// decimal point, written out or through the exponent.
+		{name: "tiny exponent", in: `{"n":1e-20000}`, pointer: "/n", msg: "more than 16383 digits after the decimal point"},
+		{name: "just too tiny", in: `{"n":1e-16384}`, pointer: "/n", msg: "digits after the decimal point"},
+		{name: "tiny with fraction", in: `{"n":0.5e-16383}`, pointer: "/n", msg: "digits after the decimal point"},
+		{name: "huge negative exponent", in: `{"n":[1E-99999999999999999999999]}`, pointer: "/n/0", msg: "digits after the decimal point"},
+		{name: "long fraction", in: `{"n":0.` + strings.Repeat("1", 16384) + `}`, pointer: "/n", msg: "digits after the decimal point"},
 	}
 }
 
