@@ -29,6 +29,7 @@ package query
 
 import (
 	"bytes"
+	"cmp"
 	"math"
 	"strings"
 	"time"
@@ -353,7 +354,7 @@ func compareJSON(v jsonValue, lit Value) (r int, ok bool, err error) {
 		if !ok {
 			return 0, false, errInvalidJSON
 		}
-		return compareFloats(x, lit.Num), true, nil
+		return cmp.Compare(x, lit.Num), true, nil // neither is NaN; -0 equals 0
 	case ValueBool:
 		if v.kind != jsonTrue && v.kind != jsonFalse {
 			return 0, false, nil
@@ -403,7 +404,7 @@ func matchSystem(c *Compare, op Op, d *Document) bool {
 		return false
 	}
 	m, ok := integerLiteral(c.Value)
-	return ok && holds(op, compareInts(n, m))
+	return ok && holds(op, cmp.Compare(n, m))
 }
 
 // integerLiteral returns the integer a literal compares as with version,
@@ -419,27 +420,6 @@ func integerLiteral(v Value) (int64, bool) {
 		}
 	}
 	return 0, false
-}
-
-func compareInts(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-// compareFloats compares two numbers that are not NaN (-0 equals 0).
-func compareFloats(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func compareBools(a, b bool) int {
