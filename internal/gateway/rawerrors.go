@@ -4,11 +4,12 @@ package gateway
 // by writing a fixed plain-text answer straight to the connection: a
 // request line or header it cannot parse (400), headers beyond
 // http.Server.MaxHeaderBytes (431), an unknown transfer coding (501), an
-// unsupported HTTP version (505), plain HTTP sent to the TLS port (400).
-// Basalt answers every error as application/problem+json, so the
-// connections of its listeners recognise these fixed writes and send the
-// equivalent problem instead, with the same status, still closing the
-// connection.
+// unsupported HTTP version (505). Basalt answers every error as
+// application/problem+json, so the connections of its listeners recognise
+// these fixed writes and send the equivalent problem instead, with the same
+// status, still closing the connection. With TLS they sit above the
+// encryption (tlslistener.go), which also answers plain HTTP sent to the
+// TLS port (400) with a problem.
 //
 // The recognition is exact: net/http writes each of them in one Write
 // call, as "HTTP/1.x <status line>" followed by exactly the header block
@@ -30,10 +31,6 @@ import (
 
 // cannedHeaders is the header block of net/http's own error answers.
 const cannedHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
-
-// cannedHTTPToHTTPS is net/http's answer to plain HTTP on a TLS listener,
-// written to the connection under the TLS layer.
-const cannedHTTPToHTTPS = "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
 
 // problemListener hands out connections that turn net/http's own error
 // answers into problems.
@@ -89,9 +86,6 @@ func (c *problemConn) Write(b []byte) (int, error) {
 // rewriteCanned returns the problem answer that replaces b, one of
 // net/http's own error answers, or nil if b is not one.
 func rewriteCanned(b []byte) []byte {
-	if string(b) == cannedHTTPToHTTPS {
-		return problemAnswer(http.StatusBadRequest, "this port speaks HTTPS; the request was sent in plain HTTP")
-	}
 	i := bytes.Index(b, []byte(cannedHeaders))
 	if i < 0 || !bytes.HasPrefix(b, []byte("HTTP/1.1 ")) {
 		return nil

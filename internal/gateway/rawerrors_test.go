@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -70,8 +71,10 @@ func TestMiddlewareLimitsHeaders(t *testing.T) {
 }
 
 // startRawServer runs a Server with the real middleware and problem
-// writer and a handler that answers 204, and returns its address.
-func startRawServer(t *testing.T) string {
+// writer and a handler that answers 204, and returns its address. With
+// certFile and keyFile it serves TLS; the handler then names the TLS
+// version of the request in X-Test-TLS.
+func startRawServer(t *testing.T, certFile, keyFile string) string {
 	t.Helper()
 	m, err := NewMiddleware(MiddlewareOptions{
 		Registerer: prometheus.NewRegistry(), Buckets: []float64{1},
@@ -80,8 +83,14 @@ func startRawServer(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
-	s := NewServer(Config{Addr: "127.0.0.1:0", DrainTimeout: time.Second}, h, slog.New(slog.DiscardHandler))
+	h := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS != nil {
+			w.Header().Set("X-Test-TLS", tls.VersionName(r.TLS.Version))
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	s := NewServer(Config{Addr: "127.0.0.1:0", DrainTimeout: time.Second, TLSCert: certFile, TLSKey: keyFile},
+		h, slog.New(slog.DiscardHandler))
 	addr, err := s.Listen()
 	if err != nil {
 		t.Fatal(err)
@@ -106,6 +115,12 @@ func rawExchange(t *testing.T, addr, raw string) (answer, []byte) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	return exchangeOn(t, conn, raw)
+}
+
+// exchangeOn sends raw bytes on conn and reads one answer.
+func exchangeOn(t *testing.T, conn net.Conn, raw string) (answer, []byte) {
+	t.Helper()
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	// Write concurrently: the server may answer, and stop reading, before
 	// a huge request is written.
@@ -122,18 +137,18 @@ func rawExchange(t *testing.T, addr, raw string) (answer, []byte) {
 	return answerOf(res), body
 }
 
-// TestServerErrorsAreProblems sends malformed requests over raw TCP: what
-// Go's HTTP server answers by itself, before any handler, is answered as
-// problem+json with the same status, and the connection is closed.
-func TestServerErrorsAreProblems(t *testing.T) {
-	addr := startRawServer(t)
+// malformedRequest is a request Go's HTTP server refuses by itself, and
+// the problem Basalt answers instead.
+type malformedRequest struct {
+	name, raw string
+	status    int
+	code      string
+}
+
+func malformedRequests() []malformedRequest {
 	huge := strings.Repeat("a", 4*DefaultMaxHeaderBytes+8<<10) // beyond the HTTP server's own limit
 	big := strings.Repeat("a", DefaultMaxHeaderBytes+1<<10)    // beyond the middleware's
-	for _, tc := range []struct {
-		name, raw string
-		status    int
-		code      string
-	}{
+	return []malformedRequest{
 		// (Requests of 14 bytes at least: a shorter one could still become
 		// the h2c preface, and the server waits for more.)
 		{"garbage request line", "GARBAGE GARBAGE GARBAGE\r\n\r\n", 400, "invalid"},
@@ -149,36 +164,39 @@ func TestServerErrorsAreProblems(t *testing.T) {
 		{"huge header", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + huge + "\r\n\r\n", 431, "payload_too_large"},
 		{"big URL", "GET /" + big + " HTTP/1.1\r\nHost: x\r\n\r\n", 431, "payload_too_large"},
 		{"big header", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + big + "\r\n\r\n", 431, "payload_too_large"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			res, body := rawExchange(t, addr, tc.raw)
-			if res.StatusCode != tc.status {
-				t.Errorf("status %d, want %d; %s", res.StatusCode, tc.status, body)
-			}
-			if ct := res.Header.Get("Content-Type"); ct != restapi.ProblemContentType {
-				t.Errorf("Content-Type %q; body %q", ct, body)
-			}
-			if !res.Close {
-				t.Errorf("the answer keeps the connection open: %v", res.Header)
-			}
-			var p restapi.Problem
-			if err := json.Unmarshal(body, &p); err != nil {
-				t.Fatalf("body %q: %v", body, err)
-			}
-			if p.Status != tc.status || p.Code != tc.code || p.Type != "urn:basalt:problem:"+tc.code || p.Title == "" || p.Detail == "" {
-				t.Errorf("problem %+v", p)
-			}
-		})
 	}
+}
 
-	// A well-formed request on the same server still works, on a
-	// connection kept alive over several requests.
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
+// checkProblem checks the answer to tc: a problem with tc's status and
+// code that closes the connection.
+func checkProblem(t *testing.T, tc malformedRequest, res answer, body []byte) {
+	t.Helper()
+	if res.StatusCode != tc.status {
+		t.Errorf("status %d, want %d; %s", res.StatusCode, tc.status, body)
 	}
-	defer conn.Close()
+	if ct := res.Header.Get("Content-Type"); ct != restapi.ProblemContentType {
+		t.Errorf("Content-Type %q; body %q", ct, body)
+	}
+	if !res.Close {
+		t.Errorf("the answer keeps the connection open: %v", res.Header)
+	}
+	var p restapi.Problem
+	if err := json.Unmarshal(body, &p); err != nil {
+		t.Fatalf("body %q: %v", body, err)
+	}
+	if p.Status != tc.status || p.Code != tc.code || p.Type != "urn:basalt:problem:"+tc.code || p.Title == "" || p.Detail == "" {
+		t.Errorf("problem %+v", p)
+	}
+}
+
+// checkKeepAliveThenBroken sends well-formed requests on conn, kept alive,
+// then a broken one, whose answer must be a problem too. It returns the
+// X-Test-TLS header of the last good answer.
+func checkKeepAliveThenBroken(t *testing.T, conn net.Conn) string {
+	t.Helper()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	br := bufio.NewReader(conn)
+	var tlsVersion string
 	for range 3 {
 		if _, err := io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 			t.Fatal(err)
@@ -191,9 +209,8 @@ func TestServerErrorsAreProblems(t *testing.T) {
 		if res.StatusCode != http.StatusNoContent || res.Close {
 			t.Fatalf("status %d, close %v", res.StatusCode, res.Close)
 		}
+		tlsVersion = res.Header.Get("X-Test-TLS")
 	}
-	// ... and an error after good requests on a kept-alive connection is a
-	// problem too.
 	if _, err := io.WriteString(conn, "BROKEN REQUEST LINE\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -205,22 +222,77 @@ func TestServerErrorsAreProblems(t *testing.T) {
 	if res.StatusCode != http.StatusBadRequest || res.Header.Get("Content-Type") != restapi.ProblemContentType {
 		t.Fatalf("status %d, headers %v", res.StatusCode, res.Header)
 	}
+	return tlsVersion
 }
 
-// TestRewriteCanned: the answer to plain HTTP on the TLS port (written
-// under the TLS layer) is a problem too, and an ordinary answer that
-// merely starts like a fixed one is left alone.
-func TestRewriteCanned(t *testing.T) {
-	got := rewriteCanned([]byte(cannedHTTPToHTTPS))
-	res, err := http.ReadResponse(bufio.NewReader(strings.NewReader(string(got))), nil)
+// TestServerErrorsAreProblems sends malformed requests over raw TCP: what
+// Go's HTTP server answers by itself, before any handler, is answered as
+// problem+json with the same status, and the connection is closed.
+func TestServerErrorsAreProblems(t *testing.T) {
+	addr := startRawServer(t, "", "")
+	for _, tc := range malformedRequests() {
+		t.Run(tc.name, func(t *testing.T) {
+			res, body := rawExchange(t, addr, tc.raw)
+			checkProblem(t, tc, res, body)
+		})
+	}
+
+	// A well-formed request on the same server still works, on a
+	// connection kept alive over several requests, and an error after
+	// good requests on a kept-alive connection is a problem too.
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	if res.StatusCode != 400 || res.Header.Get("Content-Type") != restapi.ProblemContentType || !strings.Contains(string(body), "HTTPS") {
-		t.Fatalf("%d %v %s", res.StatusCode, res.Header, body)
+	defer conn.Close()
+	if v := checkKeepAliveThenBroken(t, conn); v != "" {
+		t.Errorf("a plain HTTP request has TLS %s", v)
 	}
+}
+
+// TestServerErrorsAreProblemsOverTLS: with TLS, what Go's HTTP server
+// answers by itself to a malformed HTTP/1.1 request inside the encrypted
+// connection is a problem too, whether the client chose HTTP/1.1 by ALPN
+// or chose nothing.
+func TestServerErrorsAreProblemsOverTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := dir+"/tls.crt", dir+"/tls.key"
+	ca := newTestCA(t)
+	ca.issue(t, 1, certFile, keyFile)
+	addr := startRawServer(t, certFile, keyFile)
+	dial := func(t *testing.T, alpn []string) *tls.Conn {
+		t.Helper()
+		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: ca.pool, NextProtos: alpn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := conn.ConnectionState().NegotiatedProtocol; got != strings.Join(alpn, "") {
+			t.Fatalf("ALPN chose %q for %q", got, alpn)
+		}
+		return conn
+	}
+	for _, alpn := range [][]string{{"http/1.1"}, nil} {
+		t.Run("alpn="+strings.Join(alpn, ""), func(t *testing.T) {
+			for _, tc := range malformedRequests() {
+				t.Run(tc.name, func(t *testing.T) {
+					conn := dial(t, alpn)
+					defer conn.Close()
+					res, body := exchangeOn(t, conn, tc.raw)
+					checkProblem(t, tc, res, body)
+				})
+			}
+			conn := dial(t, alpn)
+			defer conn.Close()
+			if v := checkKeepAliveThenBroken(t, conn); v != "TLS 1.3" {
+				t.Errorf("the handler saw TLS %q, want TLS 1.3", v)
+			}
+		})
+	}
+}
+
+// TestRewriteCanned: an ordinary answer that merely starts like one of
+// net/http's fixed ones is left alone.
+func TestRewriteCanned(t *testing.T) {
 	for _, b := range []string{
 		"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nDate: Fri, 04 Dec 2026 18:00:00 GMT\r\n\r\nhello",
 		"HTTP/1.1 200 OK" + cannedHeaders + "fine",
@@ -232,8 +304,8 @@ func TestRewriteCanned(t *testing.T) {
 	}
 }
 
-// TestPlainHTTPToTheTLSPortIsAProblem: net/http's answer to plain HTTP on
-// the TLS listener, written under the TLS layer, is a problem too.
+// TestPlainHTTPToTheTLSPortIsAProblem: plain HTTP sent to the TLS port is
+// answered with a problem too.
 func TestPlainHTTPToTheTLSPortIsAProblem(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := dir+"/tls.crt", dir+"/tls.key"
@@ -253,9 +325,11 @@ func TestPlainHTTPToTheTLSPortIsAProblem(t *testing.T) {
 			t.Errorf("Run: %v", err)
 		}
 	}()
-	res, body := rawExchange(t, addr.String(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	if res.StatusCode != http.StatusBadRequest || res.Header.Get("Content-Type") != restapi.ProblemContentType ||
-		!strings.Contains(string(body), "HTTPS") {
-		t.Fatalf("%d %v %s", res.StatusCode, res.Header, body)
+	for _, method := range []string{"GET", "POST", "PATCH", "DELETE"} {
+		res, body := rawExchange(t, addr.String(), method+" / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+		if res.StatusCode != http.StatusBadRequest || res.Header.Get("Content-Type") != restapi.ProblemContentType ||
+			!strings.Contains(string(body), "HTTPS") {
+			t.Errorf("%s: %d %v %s", method, res.StatusCode, res.Header, body)
+		}
 	}
 }

@@ -48,8 +48,9 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	srv      *http.Server
-	ln       net.Listener
+	ln       net.Listener  // TCP
 	certs    *certReloader // nil without TLS
+	tlsConf  *tls.Config   // nil without TLS
 	draining atomic.Bool
 }
 
@@ -79,12 +80,16 @@ func NewServer(cfg Config, handler http.Handler, log *slog.Logger) *Server {
 	} else {
 		protocols.SetUnencryptedHTTP2(true) // h2c for clients that ask for it
 	}
+	// With TLS, the server completes the handshakes itself (tlsListener),
+	// so http.Server has no TLSConfig: it serves the *tls.Conns it is
+	// handed with ALPN "h2" as HTTP/2 (Serve sets that up), and the others
+	// as HTTP/1.1.
 	return &Server{
-		cfg:   cfg,
-		log:   log,
-		certs: certs,
+		cfg:     cfg,
+		log:     log,
+		certs:   certs,
+		tlsConf: tlsConf,
 		srv: &http.Server{
-			TLSConfig:         tlsConf,
 			Handler:           handler,
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			ReadTimeout:       cfg.ReadTimeout,
@@ -113,7 +118,7 @@ func (s *Server) Listen() (net.Addr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
-	s.ln = problemListener{ln} // net/http's own error answers become problems
+	s.ln = ln
 	return ln.Addr(), nil
 }
 
@@ -133,17 +138,24 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	errc := make(chan error, 1)
+	// Either listener turns net/http's own error answers into problems.
+	// Serve closes it when it fails, Shutdown below otherwise; the TLS one
+	// stops its handshakes then.
+	var ln net.Listener
 	if s.certs != nil {
 		rctx, stop := context.WithCancel(ctx)
 		var wg sync.WaitGroup
 		wg.Go(func() { s.certs.run(rctx, s.cfg.Reload) })
 		defer wg.Wait()
 		defer stop()
-		go func() { errc <- s.srv.ServeTLS(s.ln, "", "") }()
+		// The handshake has the time limit net/http would give it.
+		timeout := min(s.cfg.ReadHeaderTimeout, s.cfg.ReadTimeout, s.cfg.WriteTimeout)
+		ln = newTLSListener(s.ln, s.tlsConf, timeout, s.log)
 	} else {
-		go func() { errc <- s.srv.Serve(s.ln) }()
+		ln = problemListener{s.ln}
 	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http server: %w", err)

@@ -93,9 +93,10 @@ func (c *certReloader) run(ctx context.Context, reload <-chan os.Signal) {
 // with TLS 1.2 only ECDHE key exchange with AEAD ciphers (Go would also
 // accept CBC-mode suites). Go's defaults choose the rest: the TLS 1.3
 // suites and the key exchanges (hybrid post-quantum X25519MLKEM768
-// first). The certificate comes from c.
+// first). ALPN offers HTTP/2, then HTTP/1.1. The certificate comes from c.
 func tlsConfig(c *certReloader) *tls.Config {
 	return &tls.Config{
+		NextProtos: []string{"h2", "http/1.1"},
 		MinVersion: tls.VersionTLS12,
 		CipherSuites: []uint16{ // TLS 1.2 only; TLS 1.3's are not configurable
 			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,

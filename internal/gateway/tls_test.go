@@ -311,3 +311,143 @@ func TestPlainServerSpeaksH2C(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTLSHandshakeIsBounded: a client that connects to the TLS port and
+// never completes its handshake is disconnected after the header timeout,
+// and does not hold up shutdown.
+func TestTLSHandshakeIsBounded(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	ca := newTestCA(t)
+	ca.issue(t, 1, certFile, keyFile)
+	start := func(t *testing.T, readHeaderTimeout time.Duration) (addr string, stop func() error) {
+		t.Helper()
+		s := NewServer(Config{Addr: "127.0.0.1:0", TLSCert: certFile, TLSKey: keyFile, ReadHeaderTimeout: readHeaderTimeout},
+			http.NotFoundHandler(), slog.New(slog.DiscardHandler))
+		a, err := s.Listen()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx) }()
+		stopped := false
+		stop = func() error {
+			if stopped {
+				return nil
+			}
+			stopped = true
+			cancel()
+			return <-done
+		}
+		t.Cleanup(func() { _ = stop() })
+		return a.String(), stop
+	}
+	// silent connects and sends nothing; closed reports, within 5 s, that
+	// the server closed the connection.
+	silent := func(t *testing.T, addr string) (closed func() bool) {
+		t.Helper()
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return func() bool {
+			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, err := conn.Read(make([]byte, 1))
+			return err != nil && !errors.Is(err, os.ErrDeadlineExceeded)
+		}
+	}
+
+	t.Run("timeout", func(t *testing.T) {
+		addr, _ := start(t, 200*time.Millisecond)
+		if !silent(t, addr)() {
+			t.Fatal("a connection without a handshake is still open after 5 s")
+		}
+	})
+	t.Run("shutdown", func(t *testing.T) {
+		addr, stop := start(t, time.Minute)
+		closed := silent(t, addr)
+		// A request on another connection shows the server accepted the
+		// silent one before the stop.
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool}}
+		defer tr.CloseIdleConnections()
+		res, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("https://" + addr + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = res.Body.Close()
+		tr.CloseIdleConnections()
+		began := time.Now()
+		if err := stop(); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		if d := time.Since(began); d > 3*time.Second {
+			t.Errorf("shutdown took %v", d)
+		}
+		if !closed() {
+			t.Fatal("a connection without a handshake is still open after shutdown")
+		}
+	})
+}
+
+// TestTLSServerDrainsInFlightRequests: with TLS, shutdown lets requests in
+// flight over HTTP/2 and over HTTP/1.1 finish, then refuses connections.
+func TestTLSServerDrainsInFlightRequests(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	ca := newTestCA(t)
+	ca.issue(t, 1, certFile, keyFile)
+	release := make(chan struct{})
+	started := make(chan string, 2)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started <- r.Proto
+		<-release
+		_, _ = io.WriteString(w, "done over "+r.Proto)
+	})
+	s := NewServer(Config{Addr: "127.0.0.1:0", DrainTimeout: 10 * time.Second, TLSCert: certFile, TLSKey: keyFile},
+		h, slog.New(slog.DiscardHandler))
+	addr, err := s.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runErr := make(chan error, 1)
+	go func() { runErr <- s.Run(ctx) }()
+
+	url := "https://" + addr.String() + "/"
+	body := make(chan string, 2)
+	for _, h2 := range []bool{true, false} {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool}, ForceAttemptHTTP2: h2}
+		defer tr.CloseIdleConnections()
+		go func() {
+			res, err := (&http.Client{Transport: tr, Timeout: 20 * time.Second}).Get(url)
+			if err != nil {
+				body <- "error: " + err.Error()
+				return
+			}
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			body <- string(b)
+		}()
+	}
+	protos := map[string]bool{<-started: true, <-started: true}
+	if !protos["HTTP/2.0"] || !protos["HTTP/1.1"] {
+		t.Fatalf("requests served over %v", protos)
+	}
+	cancel() // shutdown begins while the requests are in flight
+	waitFor(t, "draining", s.Draining)
+	close(release)
+	got := map[string]bool{<-body: true, <-body: true}
+	if !got["done over HTTP/2.0"] || !got["done over HTTP/1.1"] {
+		t.Fatalf("in-flight requests got %v", got)
+	}
+	if err := <-runErr; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if conn, err := net.Dial("tcp", addr.String()); err == nil {
+		conn.Close()
+		t.Fatal("server still accepts connections after Run returned")
+	}
+}
