@@ -1,19 +1,11 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -27,6 +19,7 @@ import (
 
 	"github.com/basaltdev/basalt/internal/app"
 	"github.com/basaltdev/basalt/internal/storage/pgtest"
+	"github.com/basaltdev/basalt/internal/tlstest"
 )
 
 // browserOrigin is the origin of the browser app of TestBrowserApp.
@@ -40,11 +33,11 @@ func TestBrowserApp(t *testing.T) { forEachEngine(t, browserApp) }
 
 func browserApp(t *testing.T, engine string) {
 	dir := t.TempDir()
-	ca := newE2ECA(t)
+	ca := tlstest.NewCA(t)
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	ca.issue(t, 10, certFile, keyFile)
+	ca.Issue(t, 10, certFile, keyFile)
 	reload := make(chan os.Signal, 1)
-	b := serveBrowserApp(t, engine, ca.pool, func(cfg *app.Config) {
+	b := serveBrowserApp(t, engine, ca.Pool, func(cfg *app.Config) {
 		cfg.TLSCert, cfg.TLSKey, cfg.Reload = certFile, keyFile, reload
 		cfg.CORSOrigins = []string{browserOrigin, "http://localhost:5173"}
 	})
@@ -123,7 +116,7 @@ func browserApp(t *testing.T, engine string) {
 	}
 
 	// A new certificate, a reload: new connections get it.
-	ca.issue(t, 20, certFile, keyFile)
+	ca.Issue(t, 20, certFile, keyFile)
 	reload <- syscall.SIGHUP
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -306,74 +299,4 @@ func (b *browser) fetch(method, path, body, token string, headers ...string) (re
 		b.t.Fatalf("%s %s: Vary %q", method, path, vary)
 	}
 	return res, data
-}
-
-// e2eCA issues certificates for 127.0.0.1.
-type e2eCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pool *x509.CertPool
-}
-
-func newE2ECA(t *testing.T) *e2eCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Basalt e2e CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &e2eCA{cert: cert, key: key, pool: pool}
-}
-
-// issue writes a certificate for 127.0.0.1 and its key, each replaced by a
-// rename.
-func (ca *e2eCA) issue(t *testing.T, serial int64, certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:   time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []struct {
-		path, typ string
-		der       []byte
-	}{{certFile, "CERTIFICATE", der}, {keyFile, "PRIVATE KEY", keyDER}} {
-		var buf bytes.Buffer
-		if err := pem.Encode(&buf, &pem.Block{Type: f.typ, Bytes: f.der}); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(f.path+".new", buf.Bytes(), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(f.path+".new", f.path); err != nil {
-			t.Fatal(err)
-		}
-	}
 }

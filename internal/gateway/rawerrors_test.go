@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
+	"github.com/basaltdev/basalt/internal/tlstest"
 )
 
 // TestMiddlewareLimitsHeaders: a request line and header block over the
@@ -257,12 +258,12 @@ func TestServerErrorsAreProblems(t *testing.T) {
 func TestServerErrorsAreProblemsOverTLS(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := dir+"/tls.crt", dir+"/tls.key"
-	ca := newTestCA(t)
-	ca.issue(t, 1, certFile, keyFile)
+	ca := tlstest.NewCA(t)
+	ca.Issue(t, 1, certFile, keyFile)
 	addr := startRawServer(t, certFile, keyFile)
 	dial := func(t *testing.T, alpn []string) *tls.Conn {
 		t.Helper()
-		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: ca.pool, NextProtos: alpn})
+		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: ca.Pool, NextProtos: alpn})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -309,7 +310,7 @@ func TestRewriteCanned(t *testing.T) {
 func TestPlainHTTPToTheTLSPortIsAProblem(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := dir+"/tls.crt", dir+"/tls.key"
-	newTestCA(t).issue(t, 1, certFile, keyFile)
+	tlstest.NewCA(t).Issue(t, 1, certFile, keyFile)
 	s := NewServer(Config{Addr: "127.0.0.1:0", TLSCert: certFile, TLSKey: keyFile},
 		http.NotFoundHandler(), slog.New(slog.DiscardHandler))
 	addr, err := s.Listen()

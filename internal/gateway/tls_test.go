@@ -3,17 +3,10 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -23,82 +16,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/basaltdev/basalt/internal/tlstest"
 )
-
-// testCA issues certificates for 127.0.0.1 that clients trusting pool
-// accept.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pool *x509.CertPool
-}
-
-func newTestCA(t *testing.T) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "Basalt test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &testCA{cert: cert, key: key, pool: pool}
-}
-
-// issue writes a certificate for 127.0.0.1 with serial to certFile and its
-// key to keyFile.
-func (ca *testCA) issue(t *testing.T, serial int64, certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Replace the files the way deployment tools do: write aside, rename.
-	write := func(path, typ string, b []byte) {
-		tmp := path + ".new"
-		if err := os.WriteFile(tmp, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(certFile, "CERTIFICATE", der)
-	write(keyFile, "PRIVATE KEY", keyDER)
-}
 
 // lockedBuffer is a log sink safe for concurrent use.
 type lockedBuffer struct {
@@ -133,8 +53,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestTLSServesHTTP2AndReloadsTheCertificate(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	ca := newTestCA(t)
-	ca.issue(t, 100, certFile, keyFile)
+	ca := tlstest.NewCA(t)
+	ca.Issue(t, 100, certFile, keyFile)
 
 	logs := &lockedBuffer{}
 	reload := make(chan os.Signal, 1)
@@ -167,7 +87,7 @@ func TestTLSServesHTTP2AndReloadsTheCertificate(t *testing.T) {
 	get := func(t *testing.T, h2 bool, conf *tls.Config) (answer, error) {
 		t.Helper()
 		if conf == nil {
-			conf = &tls.Config{RootCAs: ca.pool}
+			conf = &tls.Config{RootCAs: ca.Pool}
 		}
 		tr := &http.Transport{TLSClientConfig: conf, DisableKeepAlives: true, ForceAttemptHTTP2: h2}
 		if !h2 {
@@ -208,16 +128,16 @@ func TestTLSServesHTTP2AndReloadsTheCertificate(t *testing.T) {
 	if res, err := get(t, false, nil); err != nil || res.ProtoMajor != 1 {
 		t.Fatalf("HTTP/1.1 client: %v, %v", res, err)
 	}
-	if res, err := get(t, true, &tls.Config{RootCAs: ca.pool, MaxVersion: tls.VersionTLS12}); err != nil || res.TLS.Version != tls.VersionTLS12 {
+	if res, err := get(t, true, &tls.Config{RootCAs: ca.Pool, MaxVersion: tls.VersionTLS12}); err != nil || res.TLS.Version != tls.VersionTLS12 {
 		t.Fatalf("TLS 1.2 client: %v, %v", res, err)
 	}
-	cbc := &tls.Config{RootCAs: ca.pool, MaxVersion: tls.VersionTLS12,
+	cbc := &tls.Config{RootCAs: ca.Pool, MaxVersion: tls.VersionTLS12,
 		CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA}}
 	if _, err := get(t, false, cbc); err == nil {
 		t.Fatal("a TLS 1.2 client offering only CBC-mode cipher suites was served")
 	}
 	// (HTTP/1.1: HTTP/2 itself refuses TLS below 1.2.)
-	if _, err := get(t, false, &tls.Config{RootCAs: ca.pool, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}); err == nil {
+	if _, err := get(t, false, &tls.Config{RootCAs: ca.Pool, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}); err == nil {
 		t.Fatal("a TLS 1.1 client was served")
 	}
 	plain, err := http.Get("http://" + addr.String() + "/")
@@ -229,7 +149,7 @@ func TestTLSServesHTTP2AndReloadsTheCertificate(t *testing.T) {
 	}
 
 	// New files and a reload: new connections get the new certificate.
-	ca.issue(t, 200, certFile, keyFile)
+	ca.Issue(t, 200, certFile, keyFile)
 	reload <- syscall.SIGHUP
 	waitFor(t, "the new certificate", func() bool { return serial(t) == 200 })
 	waitFor(t, "the reload log line", func() bool { return strings.Contains(logs.String(), "TLS certificate reloaded") })
@@ -250,11 +170,11 @@ func TestTLSServesHTTP2AndReloadsTheCertificate(t *testing.T) {
 
 func TestTLSRefusesBadFilesAtStart(t *testing.T) {
 	dir := t.TempDir()
-	ca := newTestCA(t)
+	ca := tlstest.NewCA(t)
 	certFile, keyFile := filepath.Join(dir, "a.crt"), filepath.Join(dir, "a.key")
-	ca.issue(t, 1, certFile, keyFile)
+	ca.Issue(t, 1, certFile, keyFile)
 	otherCert, otherKey := filepath.Join(dir, "b.crt"), filepath.Join(dir, "b.key")
-	ca.issue(t, 2, otherCert, otherKey)
+	ca.Issue(t, 2, otherCert, otherKey)
 	log := slog.New(slog.DiscardHandler)
 	for _, c := range []struct {
 		name, cert, key, want string
@@ -318,8 +238,8 @@ func TestPlainServerSpeaksH2C(t *testing.T) {
 func TestTLSHandshakeIsBounded(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	ca := newTestCA(t)
-	ca.issue(t, 1, certFile, keyFile)
+	ca := tlstest.NewCA(t)
+	ca.Issue(t, 1, certFile, keyFile)
 	start := func(t *testing.T, readHeaderTimeout time.Duration) (addr string, stop func() error) {
 		t.Helper()
 		s := NewServer(Config{Addr: "127.0.0.1:0", TLSCert: certFile, TLSKey: keyFile, ReadHeaderTimeout: readHeaderTimeout},
@@ -370,7 +290,7 @@ func TestTLSHandshakeIsBounded(t *testing.T) {
 		closed := silent(t, addr)
 		// A request on another connection shows the server accepted the
 		// silent one before the stop.
-		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool}}
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool}}
 		defer tr.CloseIdleConnections()
 		res, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("https://" + addr + "/")
 		if err != nil {
@@ -396,8 +316,8 @@ func TestTLSHandshakeIsBounded(t *testing.T) {
 func TestTLSServerDrainsInFlightRequests(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	ca := newTestCA(t)
-	ca.issue(t, 1, certFile, keyFile)
+	ca := tlstest.NewCA(t)
+	ca.Issue(t, 1, certFile, keyFile)
 	release := make(chan struct{})
 	started := make(chan string, 2)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -419,7 +339,7 @@ func TestTLSServerDrainsInFlightRequests(t *testing.T) {
 	url := "https://" + addr.String() + "/"
 	body := make(chan string, 2)
 	for _, h2 := range []bool{true, false} {
-		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool}, ForceAttemptHTTP2: h2}
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool}, ForceAttemptHTTP2: h2}
 		defer tr.CloseIdleConnections()
 		go func() {
 			res, err := (&http.Client{Transport: tr, Timeout: 20 * time.Second}).Get(url)

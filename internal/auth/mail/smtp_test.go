@@ -4,16 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"io"
 	"log/slog"
-	"math/big"
 	"mime"
 	"mime/quotedprintable"
 	"net"
@@ -25,6 +19,7 @@ import (
 	"time"
 
 	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/tlstest"
 )
 
 var t0 = time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
@@ -295,7 +290,9 @@ func TestSMTPDelivers(t *testing.T) {
 }
 
 func TestSMTPStartTLSAndAuth(t *testing.T) {
-	serverTLS, roots := testTLS(t)
+	ca := tlstest.NewCA(t)
+	serverTLS := &tls.Config{Certificates: []tls.Certificate{ca.Leaf(t, 2)}, MinVersion: tls.VersionTLS12}
+	roots := ca.Pool
 	srv := startSMTP(t, func(s *smtpServer) { s.tls, s.auth = serverTLS, true })
 	s := newSender(t, SMTPConfig{
 		Addr: srv.addr(), From: "no-reply@basalt.example",
@@ -454,36 +451,4 @@ func TestLogSender(t *testing.T) {
 			t.Errorf("log lacks %s: %s", want, out)
 		}
 	}
-}
-
-// testTLS returns a server TLS config with a fresh self-signed certificate
-// for 127.0.0.1 and a pool that trusts it.
-func testTLS(t *testing.T) (*tls.Config, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(cert)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}, roots
 }
