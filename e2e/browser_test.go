@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -18,7 +17,6 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/basaltdev/basalt/internal/app"
-	"github.com/basaltdev/basalt/internal/storage/pgtest"
 	"github.com/basaltdev/basalt/internal/tlstest"
 )
 
@@ -139,51 +137,14 @@ type browser struct {
 	http *http.Client
 }
 
-// serveBrowserApp runs app.Run over TLS like serveApp, with the admin
-// account, and returns a browser trusting pool.
+// serveBrowserApp runs app.Run with serveApp, with the admin account, and
+// returns a browser for it that trusts pool (configure sets up TLS).
 func serveBrowserApp(t *testing.T, engine string, pool *x509.CertPool, configure func(*app.Config)) *browser {
 	t.Helper()
-	cfg := app.DefaultConfig()
-	cfg.Addr = "127.0.0.1:0"
-	cfg.DataDir = filepath.Join(t.TempDir(), "data")
-	if engine == "postgres" {
-		cfg.DB = pgtest.URL(t)
-	}
-	configure(&cfg)
-	logs := &syncBuffer{}
-	cfg.Logs = logs
-	admin := cfg
-	admin.Admin = app.AdminAccount{Email: adminEmail, Password: adminPassword}
-	if err := app.CreateAdmin(t.Context(), admin); err != nil {
-		t.Fatalf("app.CreateAdmin: %v\n%s", err, logs.String())
-	}
-	addr := make(chan string, 1)
-	cfg.Ready = func(a string) { addr <- a }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx, cfg) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("app.Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("app.Run did not stop within 30s")
-		}
-	})
+	c, _, _ := serveApp(t, engine, true, configure)
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true, DisableCompression: true}
 	t.Cleanup(tr.CloseIdleConnections)
-	select {
-	case a := <-addr:
-		return &browser{t: t, base: "https://" + a, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
-	case err := <-done:
-		t.Fatalf("app.Run returned before serving: %v\n%s", err, logs.String())
-	case <-time.After(30 * time.Second):
-		t.Fatal("app.Run did not start within 30s")
-	}
-	return nil
+	return &browser{t: t, base: c.base, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 }
 
 func (b *browser) request(method, path, body string) *http.Request {

@@ -160,9 +160,13 @@ func serveApp(t *testing.T, engine string, withAdmin bool, configure ...func(*ap
 			t.Error("app.Run did not stop within 30s")
 		}
 	})
+	scheme := "http://"
+	if cfg.TLSCert != "" {
+		scheme = "https://" // the client needs the server's CA: see serveBrowserApp
+	}
 	select {
 	case a := <-addr:
-		return &client{t: t, base: "http://" + a, http: &http.Client{Timeout: 30 * time.Second}}, cfg, logs
+		return &client{t: t, base: scheme + a, http: &http.Client{Timeout: 30 * time.Second}}, cfg, logs
 	case <-done:
 		t.Fatalf("app.Run returned before serving: %v", runErr)
 	case <-time.After(30 * time.Second):
