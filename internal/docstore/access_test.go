@@ -383,9 +383,9 @@ func TestAccessUpdateAndDelete(t *testing.T) {
 		}
 		// If-Match is checked after the rules: a stale version is 412 for
 		// the owner only.
-		err = f.svc.DeleteDocument(other, docstore.DeleteRequest{Collection: "notes", ID: "d1", IfMatch: 1})
+		err = f.svc.DeleteDocument(other, docstore.DeleteRequest{Collection: "notes", ID: "d1", IfMatch: docstore.Version(1)})
 		wantKind(t, err, fault.Forbidden)
-		err = f.svc.DeleteDocument(owner, docstore.DeleteRequest{Collection: "notes", ID: "d1", IfMatch: 1})
+		err = f.svc.DeleteDocument(owner, docstore.DeleteRequest{Collection: "notes", ID: "d1", IfMatch: docstore.Version(1)})
 		wantKind(t, err, fault.PreconditionFailed)
 		if err := f.svc.DeleteDocument(owner, docstore.DeleteRequest{Collection: "notes", ID: "d1"}); err != nil {
 			t.Fatal(err)
@@ -704,11 +704,11 @@ func TestAccessManagementAdminsOnly(t *testing.T) {
 		wantKind(t, err, want)
 		_, err = f.svc.ListCollections(ctx)
 		wantKind(t, err, want)
-		_, err = f.svc.ReplaceCollection(ctx, "notes", docstore.CollectionSpec{Schema: json.RawMessage(notesSchema)}, 0)
+		_, err = f.svc.ReplaceCollection(ctx, "notes", docstore.CollectionSpec{Schema: json.RawMessage(notesSchema)}, nil)
 		wantKind(t, err, want)
-		_, err = f.svc.PatchCollection(ctx, "notes", data(t, `{"rules":{"get":""}}`), 0)
+		_, err = f.svc.PatchCollection(ctx, "notes", data(t, `{"rules":{"get":""}}`), nil)
 		wantKind(t, err, want)
-		err = f.svc.DeleteCollection(ctx, "notes", 0)
+		err = f.svc.DeleteCollection(ctx, "notes", nil)
 		wantKind(t, err, want)
 		if who == "anon" && fault.Message(err) != "authentication required" {
 			t.Errorf("anonymous answer %q", fault.Message(err))
@@ -722,7 +722,7 @@ func TestAccessManagementAdminsOnly(t *testing.T) {
 	if _, err := f.svc.GetCollection(viewer, "notes"); err != nil {
 		t.Fatalf("admin API key with %s: %v", auth.ScopeCollectionsView, err)
 	}
-	err = f.svc.DeleteCollection(viewer, "notes", 0)
+	err = f.svc.DeleteCollection(viewer, "notes", nil)
 	wantKind(t, err, fault.Forbidden)
 	cs, err := f.svc.ListCollections(as(t, "admin"))
 	if err != nil || len(cs) != 1 || cs[0].Version != 1 {
@@ -777,28 +777,28 @@ func TestAccessDefinition(t *testing.T) {
 	// PUT and by PATCH; so is one that drops a hidden field.
 	noOwner := json.RawMessage(`{"type":"object","properties":{"title":{"type":"string"},"secret":{"type":"string"}}}`)
 	_, err = f.svc.ReplaceCollection(admin, "notes", docstore.CollectionSpec{Schema: noOwner,
-		Rules: docstore.Rules{List: rule(`owner = @auth.id`)}}, 0)
+		Rules: docstore.Rules{List: rule(`owner = @auth.id`)}}, nil)
 	wantKind(t, err, fault.Validation)
 	if fs := fault.FieldsOf(err); len(fs) == 0 || fs[0].Pointer != "/rules/list" {
 		t.Errorf("fields = %v", fs)
 	}
-	_, err = f.svc.PatchCollection(admin, "notes", data(t, `{"schema":{"properties":{"owner":null}}}`), 0)
+	_, err = f.svc.PatchCollection(admin, "notes", data(t, `{"schema":{"properties":{"owner":null}}}`), nil)
 	wantKind(t, err, fault.Validation)
 	if fs := fault.FieldsOf(err); len(fs) == 0 || fs[0].Pointer != "/rules/list" {
 		t.Errorf("fields = %v", fs)
 	}
-	_, err = f.svc.PatchCollection(admin, "notes", data(t, `{"schema":{"properties":{"author":{"properties":{"email":null}}}}}`), 0)
+	_, err = f.svc.PatchCollection(admin, "notes", data(t, `{"schema":{"properties":{"author":{"properties":{"email":null}}}}}`), nil)
 	wantKind(t, err, fault.Validation)
 	if fs := fault.FieldsOf(err); len(fs) == 0 || fs[0].Pointer != "/hiddenFields/1" {
 		t.Errorf("fields = %v", fs)
 	}
 	for _, patch := range []string{`{"rules":{"bogus":""}}`, `{"rules":{"list":1}}`, `{"rules":"x"}`, `{"hiddenFields":[1]}`, `{"hiddenFields":"secret"}`} {
-		_, err = f.svc.PatchCollection(admin, "notes", data(t, patch), 0)
+		_, err = f.svc.PatchCollection(admin, "notes", data(t, patch), nil)
 		wantKind(t, err, fault.Invalid)
 	}
 
 	// PATCH merges rules: null removes one, "" opens one, the rest stay.
-	got, err := f.svc.PatchCollection(admin, "notes", data(t, `{"rules":{"list":null,"create":""},"hiddenFields":["author.email"]}`), 0)
+	got, err := f.svc.PatchCollection(admin, "notes", data(t, `{"rules":{"list":null,"create":""},"hiddenFields":["author.email"]}`), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -811,7 +811,7 @@ func TestAccessDefinition(t *testing.T) {
 		t.Fatalf("read back = %+v, %v", read, err)
 	}
 	// PUT replaces the whole definition: what it leaves out is reset.
-	got, err = f.svc.ReplaceCollection(admin, "notes", docstore.CollectionSpec{Schema: json.RawMessage(notesSchema)}, 0)
+	got, err = f.svc.ReplaceCollection(admin, "notes", docstore.CollectionSpec{Schema: json.RawMessage(notesSchema)}, nil)
 	if err != nil || got.Rules.Get != nil || got.Rules.Create != nil || len(got.HiddenFields) != 0 {
 		t.Fatalf("replaced = %+v, %v", got, err)
 	}
@@ -835,7 +835,7 @@ func TestAccessRuleChangesApply(t *testing.T) {
 			t.Fatalf("get before the change = %s, %v", d.Data, err)
 		}
 	}
-	if _, err := f.svc.PatchCollection(as(t, "admin"), "notes", data(t, `{"rules":{"get":"owner = @auth.id"},"hiddenFields":[]}`), 0); err != nil {
+	if _, err := f.svc.PatchCollection(as(t, "admin"), "notes", data(t, `{"rules":{"get":"owner = @auth.id"},"hiddenFields":[]}`), nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, svc := range []*docstore.Service{f.svc, second} {
@@ -862,7 +862,7 @@ func TestAccessRefusalsDoNotRevealExistence(t *testing.T) {
 			wantKind(t, err, want)
 			_, err = f.svc.PatchDocument(ctx, docstore.PatchRequest{Collection: "notes", ID: id, Patch: data(t, `{}`)})
 			wantKind(t, err, want)
-			err = f.svc.DeleteDocument(ctx, docstore.DeleteRequest{Collection: "notes", ID: id, IfMatch: 7})
+			err = f.svc.DeleteDocument(ctx, docstore.DeleteRequest{Collection: "notes", ID: id, IfMatch: docstore.Version(7)})
 			wantKind(t, err, want)
 			_, err = f.svc.Batch(ctx, []docstore.BatchOp{{Op: docstore.OpPatch, Collection: "notes", ID: id, Data: data(t, `{}`)}}, "")
 			wantKind(t, err, want)

@@ -5,6 +5,9 @@ package docstore
 
 import (
 	"encoding/json"
+	"slices"
+	"strconv"
+	"strings"
 )
 
 // CollectionSpec is what a client supplies to create or replace a
@@ -29,13 +32,39 @@ type CreateRequest struct {
 	IdempotencyKey string
 }
 
-// ReplaceRequest replaces the data of an existing document. IfMatch, when
-// non-zero, is the version the document must have.
+// Versions are the versions a conditional write accepts (HTTP's If-Match,
+// gRPC's expected version): the write happens only when the current
+// version is one of them, and fails with fault.PreconditionFailed
+// otherwise. Empty accepts any version. No version is 0, so Versions{0}
+// accepts none (a condition none of whose tags names a version).
+type Versions []int64
+
+// Version is the condition of one expected version; 0 for none.
+func Version(v int64) Versions {
+	if v == 0 {
+		return nil
+	}
+	return Versions{v}
+}
+
+func (vs Versions) accepts(cur int64) bool { return len(vs) == 0 || slices.Contains(vs, cur) }
+
+// String lists the versions, for messages.
+func (vs Versions) String() string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = strconv.FormatInt(v, 10)
+	}
+	return strings.Join(parts, " or ")
+}
+
+// ReplaceRequest replaces the data of an existing document, at one of the
+// versions IfMatch names.
 type ReplaceRequest struct {
 	Collection     string
 	ID             string
 	Data           Data
-	IfMatch        int64
+	IfMatch        Versions
 	IdempotencyKey string
 }
 
@@ -44,7 +73,7 @@ type PatchRequest struct {
 	Collection     string
 	ID             string
 	Patch          Data
-	IfMatch        int64
+	IfMatch        Versions
 	IdempotencyKey string
 }
 
@@ -52,7 +81,7 @@ type PatchRequest struct {
 type DeleteRequest struct {
 	Collection     string
 	ID             string
-	IfMatch        int64
+	IfMatch        Versions
 	IdempotencyKey string
 }
 

@@ -90,11 +90,11 @@ func (s *Service) Batch(ctx context.Context, ops []BatchOp, idempotencyKey strin
 			case OpCreate:
 				d, err = s.applyCreate(ctx, op, tx, c, prepared[i])
 			case OpReplace:
-				d, err = s.applyReplace(ctx, op, tx, c, prepared[i], o.IfMatch)
+				d, err = s.applyReplace(ctx, op, tx, c, prepared[i], Version(o.IfMatch))
 			case OpPatch:
-				d, err = s.applyPatch(ctx, op, prefix+"/data", tx, c, o.Collection, o.ID, o.Data, o.IfMatch)
+				d, err = s.applyPatch(ctx, op, prefix+"/data", tx, c, o.Collection, o.ID, o.Data, Version(o.IfMatch))
 			case OpDelete:
-				err = s.applyDelete(ctx, op, tx, c, o.Collection, o.ID, o.IfMatch)
+				err = s.applyDelete(ctx, op, tx, c, o.Collection, o.ID, Version(o.IfMatch))
 				d.ID = o.ID
 			}
 			if err != nil {

@@ -137,11 +137,11 @@ func (s *Service) ListCollections(ctx context.Context) ([]Collection, error) {
 
 // ReplaceCollection replaces a collection's definition: schema, indexes,
 // rules and hidden fields (what spec leaves out is reset: no indexes,
-// admin-only rules, no hidden fields). ifMatch, when non-zero, is the
-// version the collection must have. Every existing document must match
+// admin-only rules, no hidden fields), at one of the versions ifMatch
+// names. Every existing document must match
 // the new schema, or nothing changes and the error lists the documents
 // that do not.
-func (s *Service) ReplaceCollection(ctx context.Context, name string, spec CollectionSpec, ifMatch int64) (Collection, error) {
+func (s *Service) ReplaceCollection(ctx context.Context, name string, spec CollectionSpec, ifMatch Versions) (Collection, error) {
 	const op = "docstore.ReplaceCollection"
 	if err := requireAdmin(ctx, op, auth.ScopeCollectionsManage); err != nil {
 		return Collection{}, err
@@ -164,8 +164,8 @@ func (s *Service) ReplaceCollection(ctx context.Context, name string, spec Colle
 		if err != nil {
 			return s.collectionErr(op, name, err)
 		}
-		if ifMatch != 0 && cur.Version != ifMatch {
-			return fault.Newf(fault.PreconditionFailed, op, "collection %q is at version %d, not %d", name, cur.Version, ifMatch)
+		if !ifMatch.accepts(cur.Version) {
+			return fault.Newf(fault.PreconditionFailed, op, "collection %q is at version %d, not %s", name, cur.Version, ifMatch)
 		}
 		out = Collection{Name: name, Schema: canon, Indexes: checked.indexes, Rules: checked.rules,
 			HiddenFields: checked.hidden, Version: cur.Version + 1, CreatedAt: cur.CreatedAt, UpdatedAt: s.timestamp()}
@@ -220,7 +220,7 @@ func (s *Service) revalidate(ctx context.Context, op string, tx Tx, name string,
 // PatchCollection applies a JSON Merge Patch to the collection definition
 // ({"schema":…, "indexes":…, "rules":…, "hiddenFields":…}) and replaces it
 // with the result: {"rules":{"list":null}} makes listing admin-only again.
-func (s *Service) PatchCollection(ctx context.Context, name string, patch Data, ifMatch int64) (Collection, error) {
+func (s *Service) PatchCollection(ctx context.Context, name string, patch Data, ifMatch Versions) (Collection, error) {
 	const op = "docstore.PatchCollection"
 	if err := requireAdmin(ctx, op, auth.ScopeCollectionsManage); err != nil {
 		return Collection{}, err
@@ -237,9 +237,10 @@ func (s *Service) PatchCollection(ctx context.Context, name string, patch Data, 
 	if err != nil {
 		return Collection{}, err
 	}
-	if ifMatch == 0 {
-		ifMatch = cur.Version // the patch was computed against this version
+	if !ifMatch.accepts(cur.Version) {
+		return Collection{}, fault.Newf(fault.PreconditionFailed, op, "collection %q is at version %d, not %s", name, cur.Version, ifMatch)
 	}
+	ifMatch = Versions{cur.Version} // the patch is computed against this version
 	curSchema, err := decodeData(cur.Schema)
 	if err != nil {
 		return Collection{}, fault.Internalf(op, err)
@@ -318,7 +319,7 @@ func checkAccessShape(op string, def map[string]any) error {
 }
 
 // DeleteCollection deletes a collection and its documents.
-func (s *Service) DeleteCollection(ctx context.Context, name string, ifMatch int64) error {
+func (s *Service) DeleteCollection(ctx context.Context, name string, ifMatch Versions) error {
 	const op = "docstore.DeleteCollection"
 	if err := requireAdmin(ctx, op, auth.ScopeCollectionsManage); err != nil {
 		return err
@@ -331,8 +332,8 @@ func (s *Service) DeleteCollection(ctx context.Context, name string, ifMatch int
 		if err != nil {
 			return s.collectionErr(op, name, err)
 		}
-		if ifMatch != 0 && cur.Version != ifMatch {
-			return fault.Newf(fault.PreconditionFailed, op, "collection %q is at version %d, not %d", name, cur.Version, ifMatch)
+		if !ifMatch.accepts(cur.Version) {
+			return fault.Newf(fault.PreconditionFailed, op, "collection %q is at version %d, not %s", name, cur.Version, ifMatch)
 		}
 		return tx.DeleteCollection(ctx, name, cur.Version)
 	})

@@ -31,7 +31,7 @@ func (s *Service) CreateDocument(ctx context.Context, r CreateRequest) (Document
 	if err != nil {
 		return Document{}, err
 	}
-	d, err := idempotent(ctx, s, op, r.IdempotencyKey, request{"create", r.Collection, r.ID, w.canon, 0},
+	d, err := idempotent(ctx, s, op, r.IdempotencyKey, newRequest("create", r.Collection, r.ID, w.canon, nil),
 		func(tx Tx) (Document, error) { return s.applyCreate(ctx, op, tx, c, w) })
 	if err != nil {
 		return Document{}, err
@@ -251,7 +251,7 @@ func (s *Service) ReplaceDocument(ctx context.Context, r ReplaceRequest) (Docume
 	if err != nil {
 		return Document{}, err
 	}
-	d, err := idempotent(ctx, s, op, r.IdempotencyKey, request{"replace", r.Collection, r.ID, w.canon, r.IfMatch},
+	d, err := idempotent(ctx, s, op, r.IdempotencyKey, newRequest("replace", r.Collection, r.ID, w.canon, r.IfMatch),
 		func(tx Tx) (Document, error) { return s.applyReplace(ctx, op, tx, c, w, r.IfMatch) })
 	if err != nil {
 		return Document{}, err
@@ -273,16 +273,16 @@ func (s *Service) current(ctx context.Context, op string, tx Tx, collection, id 
 	return cur, nil
 }
 
-// checkVersion applies If-Match: ifMatch, when non-zero, is the version
+// checkVersion applies If-Match: ifMatch, when not empty, lists the versions
 // the document must have.
-func checkVersion(op string, cur Document, ifMatch int64) error {
-	if ifMatch != 0 && cur.Version != ifMatch {
-		return fault.Newf(fault.PreconditionFailed, op, "document %q is at version %d, not %d", cur.ID, cur.Version, ifMatch)
+func checkVersion(op string, cur Document, ifMatch Versions) error {
+	if !ifMatch.accepts(cur.Version) {
+		return fault.Newf(fault.PreconditionFailed, op, "document %q is at version %d, not %s", cur.ID, cur.Version, ifMatch)
 	}
 	return nil
 }
 
-func (s *Service) applyReplace(ctx context.Context, op string, tx Tx, c caller, w preparedWrite, ifMatch int64) (Document, error) {
+func (s *Service) applyReplace(ctx context.Context, op string, tx Tx, c caller, w preparedWrite, ifMatch Versions) (Document, error) {
 	cs, err := s.recheck(ctx, op, tx, w)
 	if err != nil {
 		return Document{}, err
@@ -343,7 +343,7 @@ func (s *Service) PatchDocument(ctx context.Context, r PatchRequest) (Document, 
 	if err != nil {
 		return Document{}, fault.Wrap(fault.Invalid, op, err, "invalid patch")
 	}
-	d, err := idempotent(ctx, s, op, r.IdempotencyKey, request{"patch", r.Collection, r.ID, canonPatch, r.IfMatch},
+	d, err := idempotent(ctx, s, op, r.IdempotencyKey, newRequest("patch", r.Collection, r.ID, canonPatch, r.IfMatch),
 		func(tx Tx) (Document, error) {
 			return s.applyPatch(ctx, op, "/data", tx, c, r.Collection, r.ID, r.Patch, r.IfMatch)
 		})
@@ -353,7 +353,7 @@ func (s *Service) PatchDocument(ctx context.Context, r PatchRequest) (Document, 
 	return s.shownAfterWrite(ctx, op, c, r.Collection, d)
 }
 
-func (s *Service) applyPatch(ctx context.Context, op, prefix string, tx Tx, c caller, collection, id string, patch Data, ifMatch int64) (Document, error) {
+func (s *Service) applyPatch(ctx context.Context, op, prefix string, tx Tx, c caller, collection, id string, patch Data, ifMatch Versions) (Document, error) {
 	for _, f := range systemFields {
 		if _, ok := patch[f]; ok {
 			return Document{}, &fault.Error{Kind: fault.Invalid, Op: op,
@@ -442,14 +442,14 @@ func (s *Service) DeleteDocument(ctx context.Context, r DeleteRequest) error {
 	if err := c.scope(op, r.Collection, actDelete); err != nil {
 		return err
 	}
-	_, err := idempotent(ctx, s, op, r.IdempotencyKey, request{"delete", r.Collection, r.ID, nil, r.IfMatch},
+	_, err := idempotent(ctx, s, op, r.IdempotencyKey, newRequest("delete", r.Collection, r.ID, nil, r.IfMatch),
 		func(tx Tx) (struct{}, error) {
 			return struct{}{}, s.applyDelete(ctx, op, tx, c, r.Collection, r.ID, r.IfMatch)
 		})
 	return err
 }
 
-func (s *Service) applyDelete(ctx context.Context, op string, tx Tx, c caller, collection, id string, ifMatch int64) error {
+func (s *Service) applyDelete(ctx context.Context, op string, tx Tx, c caller, collection, id string, ifMatch Versions) error {
 	var get, write verdict
 	if c.admin {
 		if err := c.scope(op, collection, actDelete); err != nil {
@@ -511,6 +511,23 @@ type request struct {
 	ID         string `json:"id"`
 	Body       []byte `json:"body"`
 	IfMatch    int64  `json:"ifMatch"`
+	// IfMatchAny holds a condition of several versions (IfMatch is then
+	// 0), so that the hash of a request with one version or none stays
+	// what it always was.
+	IfMatchAny []int64 `json:"ifMatchAny,omitempty"`
+}
+
+// newRequest identifies a write for idempotency.
+func newRequest(op, collection, id string, body []byte, ifMatch Versions) request {
+	r := request{Op: op, Collection: collection, ID: id, Body: body}
+	switch {
+	case len(ifMatch) == 0:
+	case len(ifMatch) == 1 && ifMatch[0] != 0:
+		r.IfMatch = ifMatch[0]
+	default:
+		r.IfMatchAny = ifMatch
+	}
+	return r
 }
 
 func (r request) hash() []byte {

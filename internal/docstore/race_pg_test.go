@@ -55,7 +55,7 @@ func TestSchemaChangeRacingWrites(t *testing.T) {
 		var replaceErr error
 		wg.Go(func() {
 			<-start
-			_, replaceErr = svc.ReplaceCollection(ctx, name, docstore.CollectionSpec{Schema: newSchema}, 0)
+			_, replaceErr = svc.ReplaceCollection(ctx, name, docstore.CollectionSpec{Schema: newSchema}, nil)
 		})
 		close(start)
 		wg.Wait()

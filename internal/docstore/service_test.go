@@ -159,7 +159,7 @@ func TestSchemaChangeValidatesExistingDocuments(t *testing.T) {
 		}
 	}
 	stricter := strings.Replace(postsSchema, `"required":["title"]`, `"required":["title","score"]`, 1)
-	_, err := f.svc.ReplaceCollection(ctx, "posts", docstore.CollectionSpec{Schema: json.RawMessage(stricter)}, 0)
+	_, err := f.svc.ReplaceCollection(ctx, "posts", docstore.CollectionSpec{Schema: json.RawMessage(stricter)}, nil)
 	wantKind(t, err, fault.Validation)
 	fields := fault.FieldsOf(err)
 	if len(fields) != 1 || !strings.HasPrefix(fields[0].Pointer, "/documents/") {
@@ -170,24 +170,32 @@ func TestSchemaChangeValidatesExistingDocuments(t *testing.T) {
 		t.Fatalf("refused change still changed the collection: %+v", c)
 	}
 	looser := strings.Replace(postsSchema, `"additionalProperties":false`, `"additionalProperties":true`, 1)
-	c, err = f.svc.ReplaceCollection(ctx, "posts", docstore.CollectionSpec{Schema: json.RawMessage(looser)}, 1)
+	c, err = f.svc.ReplaceCollection(ctx, "posts", docstore.CollectionSpec{Schema: json.RawMessage(looser)}, docstore.Version(1))
 	if err != nil || c.Version != 2 {
 		t.Fatalf("replace = %+v, %v", c, err)
 	}
-	_, err = f.svc.ReplaceCollection(ctx, "posts", docstore.CollectionSpec{Schema: json.RawMessage(looser)}, 1)
+	_, err = f.svc.ReplaceCollection(ctx, "posts", docstore.CollectionSpec{Schema: json.RawMessage(looser)}, docstore.Version(1))
 	wantKind(t, err, fault.PreconditionFailed)
 	// A document with an extra member is now accepted.
 	if _, err := f.svc.CreateDocument(ctx, docstore.CreateRequest{Collection: "posts", Data: data(t, `{"title":"c","extra":true}`)}); err != nil {
 		t.Fatal(err)
 	}
-	c, err = f.svc.PatchCollection(ctx, "posts", data(t, `{"indexes":[{"fields":["title"]}]}`), 0)
+	c, err = f.svc.PatchCollection(ctx, "posts", data(t, `{"indexes":[{"fields":["title"]}]}`), nil)
 	if err != nil || c.Version != 3 || len(c.Indexes) != 1 || c.Indexes[0].Fields[0] != "title" {
 		t.Fatalf("patch = %+v, %v", c, err)
 	}
-	if err := f.svc.DeleteCollection(ctx, "posts", 2); !fault.Is(err, fault.PreconditionFailed) {
-		t.Fatalf("delete with stale version: %v", err)
+	// A patch under a condition of several versions applies at one of
+	// them, and only then.
+	_, err = f.svc.PatchCollection(ctx, "posts", data(t, `{"indexes":[]}`), docstore.Versions{1, 2, 4})
+	wantKind(t, err, fault.PreconditionFailed)
+	c, err = f.svc.PatchCollection(ctx, "posts", data(t, `{"indexes":[]}`), docstore.Versions{1, 3})
+	if err != nil || c.Version != 4 || len(c.Indexes) != 0 {
+		t.Fatalf("patch at one of two versions = %+v, %v", c, err)
 	}
-	if err := f.svc.DeleteCollection(ctx, "posts", 3); err != nil {
+	if err := f.svc.DeleteCollection(ctx, "posts", docstore.Versions{2, 3}); !fault.Is(err, fault.PreconditionFailed) {
+		t.Fatalf("delete with stale versions: %v", err)
+	}
+	if err := f.svc.DeleteCollection(ctx, "posts", docstore.Versions{3, 4}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = f.svc.GetCollection(ctx, "posts")
@@ -215,7 +223,7 @@ func TestDocumentLifecycle(t *testing.T) {
 	}
 
 	// Patch: nested merge, null removes.
-	p, err := f.svc.PatchDocument(ctx, docstore.PatchRequest{Collection: "posts", ID: d.ID, IfMatch: 1,
+	p, err := f.svc.PatchDocument(ctx, docstore.PatchRequest{Collection: "posts", ID: d.ID, IfMatch: docstore.Version(1),
 		Patch: data(t, `{"score":null,"author":{"name":"Grace"},"tags":["x"]}`)})
 	if err != nil {
 		t.Fatal(err)
@@ -224,7 +232,7 @@ func TestDocumentLifecycle(t *testing.T) {
 		t.Fatalf("patched = %+v %s", p, p.Data)
 	}
 	// Stale version.
-	_, err = f.svc.PatchDocument(ctx, docstore.PatchRequest{Collection: "posts", ID: d.ID, IfMatch: 1, Patch: data(t, `{"score":1}`)})
+	_, err = f.svc.PatchDocument(ctx, docstore.PatchRequest{Collection: "posts", ID: d.ID, IfMatch: docstore.Version(1), Patch: data(t, `{"score":1}`)})
 	wantKind(t, err, fault.PreconditionFailed)
 	// A patch that breaks the schema changes nothing.
 	_, err = f.svc.PatchDocument(ctx, docstore.PatchRequest{Collection: "posts", ID: d.ID, Patch: data(t, `{"title":null}`)})
@@ -233,23 +241,42 @@ func TestDocumentLifecycle(t *testing.T) {
 		t.Fatalf("fields = %+v", fields)
 	}
 	// Replace.
-	r, err := f.svc.ReplaceDocument(ctx, docstore.ReplaceRequest{Collection: "posts", ID: d.ID, IfMatch: 2, Data: data(t, `{"title":"New"}`)})
+	r, err := f.svc.ReplaceDocument(ctx, docstore.ReplaceRequest{Collection: "posts", ID: d.ID, IfMatch: docstore.Version(2), Data: data(t, `{"title":"New"}`)})
 	if err != nil || r.Version != 3 || string(r.Data) != `{"title":"New"}` {
 		t.Fatalf("replace = %+v, %v", r, err)
 	}
 	_, err = f.svc.ReplaceDocument(ctx, docstore.ReplaceRequest{Collection: "posts", ID: "missing", Data: data(t, `{"title":"x"}`)})
 	wantKind(t, err, fault.NotFound)
+	// A condition of several versions accepts any of them, and only them;
+	// Versions{0} accepts none.
+	for _, vs := range []docstore.Versions{{1, 2}, {4, 5}, {0}} {
+		_, err = f.svc.PatchDocument(ctx, docstore.PatchRequest{Collection: "posts", ID: d.ID, IfMatch: vs, Patch: data(t, `{"score":2}`)})
+		wantKind(t, err, fault.PreconditionFailed)
+	}
+	// The same idempotency key with a condition that accepts nothing is
+	// another request than without one.
+	keyed := docstore.PatchRequest{Collection: "posts", ID: d.ID, Patch: data(t, `{"score":3}`), IdempotencyKey: "k-versions"}
+	if _, err := f.svc.PatchDocument(ctx, keyed); err != nil {
+		t.Fatal(err)
+	}
+	keyed.IfMatch = docstore.Versions{0}
+	_, err = f.svc.PatchDocument(ctx, keyed)
+	wantKind(t, err, fault.IdempotencyMismatch)
+	r, err = f.svc.PatchDocument(ctx, docstore.PatchRequest{Collection: "posts", ID: d.ID, IfMatch: docstore.Versions{2, 4, 9}, Patch: data(t, `{"score":null}`)})
+	if err != nil || r.Version != 5 {
+		t.Fatalf("patch at one of several versions = %+v, %v", r, err)
+	}
 	// Delete.
-	err = f.svc.DeleteDocument(ctx, docstore.DeleteRequest{Collection: "posts", ID: d.ID, IfMatch: 2})
+	err = f.svc.DeleteDocument(ctx, docstore.DeleteRequest{Collection: "posts", ID: d.ID, IfMatch: docstore.Version(3)})
 	wantKind(t, err, fault.PreconditionFailed)
-	if err := f.svc.DeleteDocument(ctx, docstore.DeleteRequest{Collection: "posts", ID: d.ID, IfMatch: 3}); err != nil {
+	if err := f.svc.DeleteDocument(ctx, docstore.DeleteRequest{Collection: "posts", ID: d.ID, IfMatch: docstore.Version(5)}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = f.svc.GetDocument(ctx, "posts", d.ID)
 	wantKind(t, err, fault.NotFound)
 
 	evs := f.outbox(t)
-	ops := []docstore.Operation{docstore.OpCreate, docstore.OpPatch, docstore.OpReplace, docstore.OpDelete}
+	ops := []docstore.Operation{docstore.OpCreate, docstore.OpPatch, docstore.OpReplace, docstore.OpPatch, docstore.OpPatch, docstore.OpDelete}
 	if len(evs) != len(ops) {
 		t.Fatalf("outbox has %d events, want %d: %+v", len(evs), len(ops), evs)
 	}

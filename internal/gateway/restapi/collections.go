@@ -255,12 +255,12 @@ func (a *API) getCollection(w http.ResponseWriter, r *http.Request) {
 }
 
 // collectionWrite reads what PUT, PATCH and DELETE of a collection share.
-func collectionWrite(r *http.Request) (name string, cond ifMatch, err error) {
+func collectionWrite(r *http.Request) (name string, cond docstore.Versions, err error) {
 	if name, err = collectionTarget(r); err != nil {
-		return "", ifMatch{}, err
+		return "", nil, err
 	}
 	if err = rejectIdempotencyKey(r); err != nil {
-		return "", ifMatch{}, err
+		return "", nil, err
 	}
 	cond, err = parseIfMatch(r)
 	return name, cond, err
@@ -283,11 +283,7 @@ func (a *API) replaceCollection(w http.ResponseWriter, r *http.Request) {
 		a.WriteProblem(w, r, err)
 		return
 	}
-	var c docstore.Collection
-	err = cond.apply(func(version int64) (err error) {
-		c, err = a.svc.ReplaceCollection(r.Context(), name, spec, version)
-		return err
-	})
+	c, err := a.svc.ReplaceCollection(r.Context(), name, spec, cond)
 	if err != nil {
 		a.WriteProblem(w, r, err)
 		return
@@ -309,11 +305,7 @@ func (a *API) patchCollection(w http.ResponseWriter, r *http.Request) {
 		a.WriteProblem(w, r, err)
 		return
 	}
-	var c docstore.Collection
-	err = cond.apply(func(version int64) (err error) {
-		c, err = a.svc.PatchCollection(r.Context(), name, patch, version)
-		return err
-	})
+	c, err := a.svc.PatchCollection(r.Context(), name, patch, cond)
 	if err != nil {
 		a.WriteProblem(w, r, err)
 		return
@@ -331,8 +323,7 @@ func (a *API) deleteCollection(w http.ResponseWriter, r *http.Request) {
 		a.WriteProblem(w, r, err)
 		return
 	}
-	err = cond.apply(func(version int64) error { return a.svc.DeleteCollection(r.Context(), name, version) })
-	if err != nil {
+	if err := a.svc.DeleteCollection(r.Context(), name, cond); err != nil {
 		a.WriteProblem(w, r, err)
 		return
 	}

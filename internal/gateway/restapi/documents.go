@@ -175,12 +175,12 @@ func (a *API) getDocument(w http.ResponseWriter, r *http.Request) {
 }
 
 // writeConditions reads If-Match and Idempotency-Key.
-func writeConditions(r *http.Request) (cond ifMatch, key string, err error) {
+func writeConditions(r *http.Request) (cond docstore.Versions, key string, err error) {
 	if cond, err = parseIfMatch(r); err != nil {
-		return ifMatch{}, "", err
+		return nil, "", err
 	}
 	if key, err = parseIdempotencyKey(r); err != nil {
-		return ifMatch{}, "", err
+		return nil, "", err
 	}
 	return cond, key, nil
 }
@@ -213,18 +213,15 @@ func (a *API) updateDocument(w http.ResponseWriter, r *http.Request, patch bool)
 		return
 	}
 	var d docstore.Document
-	err = cond.apply(func(version int64) (err error) {
-		if patch {
-			d, err = a.svc.PatchDocument(r.Context(), docstore.PatchRequest{
-				Collection: coll, ID: id, Patch: body, IfMatch: version, IdempotencyKey: key,
-			})
-		} else {
-			d, err = a.svc.ReplaceDocument(r.Context(), docstore.ReplaceRequest{
-				Collection: coll, ID: id, Data: body, IfMatch: version, IdempotencyKey: key,
-			})
-		}
-		return err
-	})
+	if patch {
+		d, err = a.svc.PatchDocument(r.Context(), docstore.PatchRequest{
+			Collection: coll, ID: id, Patch: body, IfMatch: cond, IdempotencyKey: key,
+		})
+	} else {
+		d, err = a.svc.ReplaceDocument(r.Context(), docstore.ReplaceRequest{
+			Collection: coll, ID: id, Data: body, IfMatch: cond, IdempotencyKey: key,
+		})
+	}
 	if err != nil {
 		a.WriteProblem(w, r, err)
 		return
@@ -248,10 +245,8 @@ func (a *API) deleteDocument(w http.ResponseWriter, r *http.Request) {
 		a.WriteProblem(w, r, err)
 		return
 	}
-	err = cond.apply(func(version int64) error {
-		return a.svc.DeleteDocument(r.Context(), docstore.DeleteRequest{
-			Collection: coll, ID: id, IfMatch: version, IdempotencyKey: key,
-		})
+	err = a.svc.DeleteDocument(r.Context(), docstore.DeleteRequest{
+		Collection: coll, ID: id, IfMatch: cond, IdempotencyKey: key,
 	})
 	if err != nil {
 		a.WriteProblem(w, r, err)

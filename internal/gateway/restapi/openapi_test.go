@@ -122,7 +122,7 @@ func TestOpenAPIDocument(t *testing.T) {
 	validate("Problem", s.do("GET", docsPath+"/nope", nil, "").Body.Bytes())
 	validate("Problem", s.do("GET", "/v1/collections", map[string]string{"Authorization": ""}, "").Body.Bytes())
 	if _, err := s.svc.ReplaceCollection(adminCtx(t), "notes", docstore.CollectionSpec{Schema: json.RawMessage(withDefs),
-		Rules: docstore.Rules{List: new(""), Get: new(`n > 1`)}, HiddenFields: []string{"n"}}, 0); err != nil {
+		Rules: docstore.Rules{List: new(""), Get: new(`n > 1`)}, HiddenFields: []string{"n"}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	validate("Collection", s.do("GET", "/v1/collections/notes", nil, "").Body.Bytes())

@@ -2,12 +2,12 @@ package restapi
 
 import (
 	"errors"
-	"math"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/jsonvalue"
 )
@@ -60,37 +60,27 @@ func singleHeader(r *http.Request, name string) (string, error) {
 	return "", BadRequest(name + " must be given once")
 }
 
-// ifMatch is an If-Match condition (RFC 9110 §13.1.1): none or "*" (the
-// target must exist, which every conditional write requires anyway), or a
-// list of entity tags of which the target's must be one. If-Match compares
-// strongly: weak tags never match, and neither do tags that hold no
-// version.
-type ifMatch struct {
-	list     bool    // a list of tags was given
-	versions []int64 // the versions of its strong tags, distinct, ascending
-}
-
-// maxIfMatchTags bounds the entity tags of If-Match: each version in a list
-// may cost the service one attempt at the write.
+// maxIfMatchTags bounds the entity tags of If-Match.
 const maxIfMatchTags = 16
 
-// neverMatches is a version no document or collection reaches: the
-// condition of a list none of whose tags can match.
-const neverMatches = math.MaxInt64
-
-// parseIfMatch reads If-Match: "*", or a comma-separated list of entity
-// tags ("3", W/"3"); several header lines form one list. Anything else, "*"
-// beside a tag, or more than maxIfMatchTags tags is a 400.
-func parseIfMatch(r *http.Request) (ifMatch, error) {
+// parseIfMatch reads If-Match (RFC 9110 §13.1.1) as the versions a write
+// accepts: none for no header or "*" (the target must exist, which every
+// conditional write requires anyway), else the versions of the listed
+// entity tags ("3", W/"3"; several header lines form one list), of which
+// the target's must be one. If-Match compares strongly: weak tags never
+// match, and neither do tags that hold no version, so a list of only such
+// tags is docstore.Versions{0}, which no version matches. Anything else,
+// "*" beside a tag, or more than maxIfMatchTags tags is a 400.
+func parseIfMatch(r *http.Request) (docstore.Versions, error) {
 	lines := r.Header.Values("If-Match")
 	if len(lines) == 0 {
-		return ifMatch{}, nil
+		return nil, nil
 	}
 	malformed := BadRequest(`If-Match must be "*" or a comma-separated list of entity tags, like "3"`)
 	if len(lines) == 1 && strings.TrimSpace(lines[0]) == "*" {
-		return ifMatch{}, nil
+		return nil, nil
 	}
-	c := ifMatch{list: true}
+	var versions docstore.Versions
 	tags := 0
 	for _, line := range lines {
 		for tag := range strings.SplitSeq(line, ",") {
@@ -100,21 +90,24 @@ func parseIfMatch(r *http.Request) (ifMatch, error) {
 			}
 			weak := strings.HasPrefix(tag, "W/")
 			if !entityTag(strings.TrimPrefix(tag, "W/")) {
-				return ifMatch{}, malformed
+				return nil, malformed
 			}
 			if tags++; tags > maxIfMatchTags {
-				return ifMatch{}, BadRequest("If-Match must list at most " + strconv.Itoa(maxIfMatchTags) + " entity tags")
+				return nil, BadRequest("If-Match must list at most " + strconv.Itoa(maxIfMatchTags) + " entity tags")
 			}
-			if v, ok := parseETag(tag); ok && !weak && !slices.Contains(c.versions, v) {
-				c.versions = append(c.versions, v)
+			if v, ok := parseETag(tag); ok && !weak && !slices.Contains(versions, v) {
+				versions = append(versions, v)
 			}
 		}
 	}
 	if tags == 0 {
-		return ifMatch{}, malformed
+		return nil, malformed
 	}
-	slices.Sort(c.versions)
-	return c, nil
+	if len(versions) == 0 {
+		return docstore.Versions{0}, nil
+	}
+	slices.Sort(versions)
+	return versions, nil
 }
 
 // entityTag reports whether s is an opaque-tag of RFC 9110 §8.8.3: a
@@ -129,45 +122,6 @@ func entityTag(s string) bool {
 		}
 	}
 	return true
-}
-
-// apply runs write, a write that takes the version the target must have (0
-// for none), under the condition: with a list of several versions it tries
-// each in turn, so the write happens only at a version the list names,
-// atomically. A 412 from a list of several tags, or from one whose tags
-// cannot match, says so; an idempotency mismatch at one version of a list
-// is not final while another may replay the first answer.
-func (c ifMatch) apply(write func(version int64) error) error {
-	failed := func() error {
-		return fault.New(fault.PreconditionFailed, "restapi",
-			"the current version is none of those If-Match names (weak tags never match)")
-	}
-	switch {
-	case !c.list:
-		return write(0)
-	case len(c.versions) == 0:
-		if err := write(neverMatches); !fault.Is(err, fault.PreconditionFailed) {
-			return err
-		}
-		return failed()
-	case len(c.versions) == 1:
-		return write(c.versions[0])
-	}
-	var mismatch error
-	for _, v := range c.versions {
-		err := write(v)
-		switch {
-		case fault.Is(err, fault.PreconditionFailed):
-		case fault.Is(err, fault.IdempotencyMismatch):
-			mismatch = err
-		default:
-			return err
-		}
-	}
-	if mismatch != nil {
-		return mismatch
-	}
-	return failed()
 }
 
 // parseETag reads a strong entity tag holding a positive version.

@@ -6,48 +6,49 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/fault"
 )
 
 func TestParseIfMatch(t *testing.T) {
 	tests := []struct {
 		header []string
-		want   ifMatch
+		want   docstore.Versions
 		ok     bool
 	}{
-		{nil, ifMatch{}, true},
-		{[]string{`"3"`}, ifMatch{list: true, versions: []int64{3}}, true},
-		{[]string{` "12" `}, ifMatch{list: true, versions: []int64{12}}, true},
-		{[]string{`*`}, ifMatch{}, true},
-		{[]string{` * `}, ifMatch{}, true},
+		{nil, nil, true},
+		{[]string{`"3"`}, docstore.Versions{3}, true},
+		{[]string{` "12" `}, docstore.Versions{12}, true},
+		{[]string{`*`}, nil, true},
+		{[]string{` * `}, nil, true},
 		// RFC 9110: a list matches if any member does; If-Match compares
 		// strongly, so weak tags never match, and neither do tags that
 		// hold no version. Lines combine; empty elements are allowed.
-		{[]string{`W/"3"`}, ifMatch{list: true}, true},
-		{[]string{`"3", "4"`}, ifMatch{list: true, versions: []int64{3, 4}}, true},
-		{[]string{`"4"`, `"3"`}, ifMatch{list: true, versions: []int64{3, 4}}, true},
-		{[]string{`"4",W/"3", "4" ,, "x"`}, ifMatch{list: true, versions: []int64{4}}, true},
-		{[]string{`"0"`}, ifMatch{list: true}, true},
-		{[]string{`"03"`}, ifMatch{list: true}, true},
-		{[]string{`"-1"`}, ifMatch{list: true}, true},
-		{[]string{`"9223372036854775808"`}, ifMatch{list: true}, true},
-		{[]string{`""`}, ifMatch{list: true}, true},
-		{[]string{`"a"`}, ifMatch{list: true}, true},
-		{[]string{`"a!#~"`}, ifMatch{list: true}, true},
+		{[]string{`W/"3"`}, docstore.Versions{0}, true},
+		{[]string{`"3", "4"`}, docstore.Versions{3, 4}, true},
+		{[]string{`"4"`, `"3"`}, docstore.Versions{3, 4}, true},
+		{[]string{`"4",W/"3", "4" ,, "x"`}, docstore.Versions{4}, true},
+		{[]string{`"0"`}, docstore.Versions{0}, true},
+		{[]string{`"03"`}, docstore.Versions{0}, true},
+		{[]string{`"-1"`}, docstore.Versions{0}, true},
+		{[]string{`"9223372036854775808"`}, docstore.Versions{0}, true},
+		{[]string{`""`}, docstore.Versions{0}, true},
+		{[]string{`"a"`}, docstore.Versions{0}, true},
+		{[]string{`"a!#~"`}, docstore.Versions{0}, true},
 		// Malformed.
-		{[]string{`3`}, ifMatch{}, false},
-		{[]string{`"3`}, ifMatch{}, false},
-		{[]string{`w/"3"`}, ifMatch{}, false},
-		{[]string{`W/ "3"`}, ifMatch{}, false},
-		{[]string{`"a b"`}, ifMatch{}, false},
-		{[]string{`"a"b"`}, ifMatch{}, false},
-		{[]string{`"3" "4"`}, ifMatch{}, false},
-		{[]string{`*, "3"`}, ifMatch{}, false},
-		{[]string{`*`, `"3"`}, ifMatch{}, false},
-		{[]string{`*`, `*`}, ifMatch{}, false},
-		{[]string{``}, ifMatch{}, false},
-		{[]string{` , `}, ifMatch{}, false},
-		{[]string{strings.Repeat(`"1",`, maxIfMatchTags+1)}, ifMatch{}, false},
+		{[]string{`3`}, nil, false},
+		{[]string{`"3`}, nil, false},
+		{[]string{`w/"3"`}, nil, false},
+		{[]string{`W/ "3"`}, nil, false},
+		{[]string{`"a b"`}, nil, false},
+		{[]string{`"a"b"`}, nil, false},
+		{[]string{`"3" "4"`}, nil, false},
+		{[]string{`*, "3"`}, nil, false},
+		{[]string{`*`, `"3"`}, nil, false},
+		{[]string{`*`, `*`}, nil, false},
+		{[]string{``}, nil, false},
+		{[]string{` , `}, nil, false},
+		{[]string{strings.Repeat(`"1",`, maxIfMatchTags+1)}, nil, false},
 	}
 	for _, tc := range tests {
 		r := httptest.NewRequest("PUT", "/", nil)
@@ -55,7 +56,7 @@ func TestParseIfMatch(t *testing.T) {
 			r.Header.Add("If-Match", h)
 		}
 		got, err := parseIfMatch(r)
-		if (err == nil) != tc.ok || got.list != tc.want.list || !slices.Equal(got.versions, tc.want.versions) {
+		if (err == nil) != tc.ok || !slices.Equal(got, tc.want) || (got == nil) != (tc.want == nil) {
 			t.Errorf("If-Match %q = %+v, %v; want %+v, ok=%v", tc.header, got, err, tc.want, tc.ok)
 		}
 		if err != nil && !fault.Is(err, fault.Invalid) {
