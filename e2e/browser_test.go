@@ -104,7 +104,7 @@ func browserApp(t *testing.T, engine string) {
 	}
 
 	// Another origin's preflight gets no permission.
-	req := b.request("OPTIONS", "/v1/collections/posts/documents/big", "")
+	req := b.request("OPTIONS", "/v1/collections/posts/documents/big", "", "")
 	req.Header.Set("Origin", "https://evil.example")
 	req.Header.Set("Access-Control-Request-Method", "DELETE")
 	req.Header.Set("Access-Control-Request-Headers", "authorization")
@@ -119,7 +119,7 @@ func browserApp(t *testing.T, engine string) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		b.http.CloseIdleConnections()
-		res, _ := b.do(b.request("GET", "/healthz", ""))
+		res, _ := b.do(b.request("GET", "/healthz", "", ""))
 		if res.TLS.PeerCertificates[0].SerialNumber.Int64() == 20 {
 			break
 		}
@@ -147,20 +147,15 @@ func serveBrowserApp(t *testing.T, engine string, pool *x509.CertPool, configure
 	return &browser{t: t, base: c.base, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 }
 
-func (b *browser) request(method, path, body string) *http.Request {
+// request is a request of the browser app (see newRequest for the rest).
+func (b *browser) request(method, path, body, token string, headers ...string) *http.Request {
 	b.t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(b.t.Context(), method, b.base+path, rd)
+	browserHeaders := []string{"Accept", "*/*", "Accept-Encoding", "gzip, deflate, br, zstd",
+		"Sec-Fetch-Mode", "cors", "Sec-Fetch-Site", "cross-site"}
+	req, err := newRequest(b.t.Context(), method, b.base+path, body, token, append(browserHeaders, headers...)...)
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	req.Header.Set("Accept", "*/*")
-	req.Header.Set("Accept-Encoding", "gzip, deflate, br, zstd")
-	req.Header.Set("Sec-Fetch-Mode", "cors")
-	req.Header.Set("Sec-Fetch-Site", "cross-site")
 	return req
 }
 
@@ -207,7 +202,7 @@ func (b *browser) do(req *http.Request) (reply, []byte) {
 // comma-separated), and checks the permission.
 func (b *browser) preflight(path, method, headers string) {
 	b.t.Helper()
-	req := b.request("OPTIONS", path, "")
+	req := b.request("OPTIONS", path, "", "")
 	req.Header.Set("Origin", browserOrigin)
 	req.Header.Set("Access-Control-Request-Method", method)
 	req.Header.Set("Access-Control-Request-Headers", headers)
@@ -231,17 +226,7 @@ func (b *browser) preflight(path, method, headers string) {
 // and its headers.
 func (b *browser) fetch(method, path, body, token string, headers ...string) (reply, []byte) {
 	b.t.Helper()
-	req := b.request(method, path, body)
-	req.Header.Set("Origin", browserOrigin)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
+	req := b.request(method, path, body, token, append([]string{"Origin", browserOrigin}, headers...)...)
 	res, data := b.do(req)
 	if got := res.Header.Get("Access-Control-Allow-Origin"); got != browserOrigin {
 		b.t.Fatalf("%s %s: Access-Control-Allow-Origin %q", method, path, got)

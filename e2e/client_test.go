@@ -48,24 +48,35 @@ func (r response) JSON(t *testing.T) map[string]any {
 	return m
 }
 
-func (c *client) do(method, path string, body string, headers ...string) response {
-	c.t.Helper()
+// newRequest is a request of the scenarios: a body that is not empty is
+// sent as application/json, a token that is not empty as the bearer token,
+// and headers are name, value pairs set last.
+func newRequest(ctx context.Context, method, u, body, token string, headers ...string) (*http.Request, error) {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(c.t.Context(), method, c.base+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
-		c.t.Fatal(err)
+		return nil, err
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
+	}
+	return req, nil
+}
+
+func (c *client) do(method, path string, body string, headers ...string) response {
+	c.t.Helper()
+	req, err := newRequest(c.t.Context(), method, c.base+path, body, c.token, headers...)
+	if err != nil {
+		c.t.Fatal(err)
 	}
 	res, err := c.http.Do(req)
 	if err != nil {

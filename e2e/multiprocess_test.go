@@ -40,22 +40,9 @@ func twoProcesses(t *testing.T) (a, b *server, db string) {
 // returns errors instead of failing the test. A token that is not empty is
 // sent as the bearer token.
 func hit(ctx context.Context, hc *http.Client, token, method, u, body string, headers ...string) (int, []byte, error) {
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	req, err := newRequest(ctx, method, u, body, token, headers...)
 	if err != nil {
 		return 0, nil, err
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
 	}
 	res, err := hc.Do(req)
 	if err != nil {
