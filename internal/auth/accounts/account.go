@@ -303,13 +303,9 @@ func (s *Service) ResetPassword(ctx context.Context, r ResetPasswordRequest) err
 		return err
 	}
 	now := s.timestamp()
-	// A transaction that rolls back once the token has passed every check:
-	// the token stays unused until the hash below is ready.
-	err := s.useEmailToken(ctx, r.Token, PurposeResetPassword, now, func(Tx, *Account) error { return errTokenUsable })
-	if !errors.Is(err, errTokenUsable) {
-		if err == nil {
-			err = fault.Internalf(op, errors.New("a token check committed"))
-		}
+	// Read the token first, so a made-up one costs no hash; it is taken
+	// (and checked again) in the transaction that sets the password.
+	if err := s.checkEmailToken(ctx, r.Token, PurposeResetPassword, now); err != nil {
 		return err
 	}
 	if err := s.spendHash(ctx, op, r.IP); err != nil {
@@ -383,12 +379,35 @@ func (s *Service) VerifyEmail(ctx context.Context, tok string) error {
 	})
 }
 
-// errEmailToken rolls back a transaction that met an unusable token;
-// errTokenUsable one that only checked a token, which passed.
-var (
-	errEmailToken  = errors.New("email token rejected")
-	errTokenUsable = errors.New("email token usable")
-)
+// errEmailToken rolls back a transaction that met an unusable token.
+var errEmailToken = errors.New("email token rejected")
+
+// checkEmailToken reports, reading only, whether useEmailToken would take
+// tok now: a one-time token of purpose that has not expired, of an account
+// that is not disabled. It answers like useEmailToken when it would not.
+func (s *Service) checkEmailToken(ctx context.Context, tok, purpose string, now time.Time) error {
+	err := func() error {
+		ot, err := s.store.OneTimeToken(ctx, hashSecret(tok), purpose)
+		if err != nil {
+			return notFoundAs(err, errEmailToken)
+		}
+		if !now.Before(ot.ExpiresAt) {
+			return errEmailToken
+		}
+		a, err := s.store.AccountByID(ctx, ot.AccountID)
+		if err != nil {
+			return notFoundAs(err, errEmailToken)
+		}
+		if !a.DisabledAt.IsZero() {
+			return errEmailToken
+		}
+		return nil
+	}()
+	if errors.Is(err, errEmailToken) {
+		return fieldErr("accounts.checkEmailToken", "/token", badEmailTokenMsg)
+	}
+	return err
+}
 
 // useEmailToken consumes a one-time token and applies change to its
 // account, in one transaction.

@@ -121,6 +121,9 @@ type Store interface {
 	APIKeyByID(ctx context.Context, id string) (APIKey, error)
 	// ListAPIKeys returns every API key, by ID.
 	ListAPIKeys(ctx context.Context) ([]APIKey, error)
+	// OneTimeToken reads, without taking it, the one-time token whose
+	// hash and purpose match, expired or not (Tx.TakeOneTimeToken uses it).
+	OneTimeToken(ctx context.Context, hash []byte, purpose string) (OneTimeToken, error)
 	// SigningKeys returns every signing key, oldest first.
 	SigningKeys(ctx context.Context) ([]SigningKey, error)
 	// RevocationsSince returns the revocations with RevokedAt >= since,

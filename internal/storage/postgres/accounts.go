@@ -335,6 +335,18 @@ func (s *Store) APIKeyByID(ctx context.Context, id string) (k accounts.APIKey, e
 	return k, err
 }
 
+// OneTimeToken reads the token whose hash and purpose match, expired or
+// not.
+func (s *Store) OneTimeToken(ctx context.Context, hash []byte, purpose string) (ot accounts.OneTimeToken, err error) {
+	const op = "postgres.OneTimeToken"
+	err = s.read(ctx, op, func(q queryer) error {
+		ot, err = authGet(ctx, q, op, "one-time token not found", scanOneTimeToken,
+			`SELECT `+oneTimeTokenColumns+` FROM one_time_tokens WHERE hash = $1 AND purpose = $2`, nonNilBytes(hash), purpose)
+		return err
+	})
+	return ot, err
+}
+
 // ListAPIKeys returns every API key, by ID.
 func (s *Store) ListAPIKeys(ctx context.Context) (out []accounts.APIKey, err error) {
 	const op = "postgres.ListAPIKeys"

@@ -401,6 +401,12 @@ func (t *authTx) InsertOneTimeToken(ctx context.Context, o accounts.OneTimeToken
 	return nil
 }
 
+// OneTimeToken reads the token with this hash and purpose, expired or not.
+func (s *Store) OneTimeToken(ctx context.Context, hash []byte, purpose string) (accounts.OneTimeToken, error) {
+	return queryOne(ctx, s.reads, "sqlite.OneTimeToken", "token not found", scanOneTimeToken,
+		`SELECT `+oneTimeColumns+` FROM one_time_tokens WHERE hash = ? AND purpose = ?`, blob(hash), purpose)
+}
+
 // TakeOneTimeToken deletes and returns the token with this hash and
 // purpose, whether or not it has expired: judging ExpiresAt is the
 // service's business. NotFound when there is no such token.
