@@ -24,11 +24,13 @@ const (
 // in the order they were enqueued. A message that fails is tried again a few
 // times with exponential backoff (never when the failure is fault.Invalid,
 // which cannot get better), then logged and dropped. Messages still queued
-// when Run returns are not sent.
+// when Run returns are not sent: to stop without losing mail, call Flush
+// before ending Run's context.
 type Queue struct {
 	sender   Sender
 	log      *slog.Logger
 	pending  chan Message
+	flushes  chan chan struct{} // Flush's requests to Run
 	attempts int
 	backoff  time.Duration
 }
@@ -46,6 +48,7 @@ func NewQueue(s Sender, capacity int, log *slog.Logger) *Queue {
 		sender:   s,
 		log:      log,
 		pending:  make(chan Message, capacity),
+		flushes:  make(chan chan struct{}),
 		attempts: DefaultSendAttempts,
 		backoff:  DefaultRetryBackoff,
 	}
@@ -84,7 +87,42 @@ func (q *Queue) Run(ctx context.Context) error {
 			return nil
 		case m := <-q.pending:
 			q.send(ctx, m)
+		case done := <-q.flushes:
+			for ctx.Err() == nil && q.sendNext(ctx) {
+			}
+			close(done)
 		}
+	}
+}
+
+// sendNext sends the next queued message, if there is one.
+func (q *Queue) sendNext(ctx context.Context) bool {
+	select {
+	case m := <-q.pending:
+		q.send(ctx, m)
+		return true
+	default:
+		return false
+	}
+}
+
+// Flush has Run send every message queued — those queued while it flushes
+// too — and returns nil once the queue is empty, or ctx's error if ctx
+// ends first (Run keeps sending then). It needs Run to be running. A
+// server calls it at shutdown, once nothing enqueues any more, before it
+// ends Run's context.
+func (q *Queue) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	select {
+	case q.flushes <- done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

@@ -233,6 +233,49 @@ func TestQueueStopsOnCancel(t *testing.T) {
 	}
 }
 
+// TestQueueFlushSendsEverythingQueued: Flush returns once every message
+// queued has been sent, so that ending Run's context afterwards loses
+// nothing; a Flush whose context ends first returns its error and leaves
+// Run sending.
+func TestQueueFlushSendsEverythingQueued(t *testing.T) {
+	f := &fakeSender{}
+	q := NewQueue(f, 10, nil)
+	for _, s := range []string{"a", "b", "c"} {
+		if err := q.Enqueue(msg(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop := runQueue(t, q)
+	if err := q.Flush(t.Context()); err != nil {
+		t.Fatalf("Flush = %v", err)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if _, sent := f.snapshot(); strings.Join(sent, ",") != "a,b,c" || q.Len() != 0 {
+		t.Fatalf("sent %v, %d left; want a,b,c and none", sent, q.Len())
+	}
+
+	// A send that does not finish: Flush gives up with its context.
+	f = &fakeSender{block: true, started: make(chan string, 1)}
+	q = NewQueue(f, 10, nil)
+	if err := q.Enqueue(msg("slow")); err != nil {
+		t.Fatal(err)
+	}
+	stop = runQueue(t, q)
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		<-f.started
+		cancel()
+	}()
+	if err := q.Flush(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Flush = %v, want context.Canceled", err)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+}
+
 func TestQueueEnqueueNeverBlocks(t *testing.T) {
 	q := NewQueue(&fakeSender{}, 2, nil)
 	for i := range 2 {
