@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
@@ -248,9 +249,34 @@ func hashShare(h *password.Hasher, share float64) (ratelimit.Limit, error) {
 }
 
 // Start loads the signing keys, creating the first one when the database
-// has none. Call it before serving requests (Run calls it too).
+// has none, and reads the revocation feed once (a failure of that is
+// logged: Run keeps trying). Call it before serving requests (Run calls it
+// too).
 func (s *Service) Start(ctx context.Context) error {
-	return s.keys.load(ctx, true)
+	if err := s.keys.load(ctx, true); err != nil {
+		return err
+	}
+	if err := s.revoked.Sync(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("accounts: reading the revocation feed failed; retrying", "err", err)
+	}
+	return nil
+}
+
+// Ready returns nil when the service is ready to serve: its signing keys
+// are loaded and its revocation set has caught up with the feed (Start
+// does both). Otherwise its error says what is missing.
+func (s *Service) Ready() error {
+	var missing []string
+	if !s.keys.loaded() {
+		missing = append(missing, "signing keys are not loaded")
+	}
+	if !s.revoked.CaughtUp() {
+		missing = append(missing, "the revocation feed has not been read")
+	}
+	if len(missing) > 0 {
+		return fault.New(fault.Unavailable, "accounts.Ready", strings.Join(missing, "; "))
+	}
+	return nil
 }
 
 // Run keeps the service current until ctx ends: it follows the revocation
@@ -279,16 +305,18 @@ func (s *Service) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			// The work requests left (mail they asked for) and the API
+			// key use they recorded are done before returning, within a
+			// bound.
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownWork)
 			defer cancel()
+			s.runQueuedJobs(fctx)
 			if err := s.FlushAPIKeyUse(fctx); err != nil {
 				s.log.Warn("accounts: storing API key use", "err", err)
 			}
 			return nil
 		case j := <-s.jobs:
-			if err := j.fn(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("accounts: background work failed", "job", j.name, "err", err)
-			}
+			s.runJob(ctx, j)
 		case <-useTick.C:
 			if err := s.FlushAPIKeyUse(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("accounts: storing API key use", "err", err)
@@ -308,6 +336,35 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
+// shutdownWork bounds what Run does after its context ends.
+const shutdownWork = 5 * time.Second
+
+// runJob does j within shutdownWork, even if ctx ends meanwhile: a job
+// that started is finished.
+func (s *Service) runJob(ctx context.Context, j job) {
+	jctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownWork)
+	defer cancel()
+	if err := j.fn(jctx); err != nil {
+		s.log.Error("accounts: background work failed", "job", j.name, "err", err)
+	}
+}
+
+// runQueuedJobs does the work waiting in the queue, until it is empty or
+// ctx ends.
+func (s *Service) runQueuedJobs(ctx context.Context) {
+	for ctx.Err() == nil {
+		select {
+		case j := <-s.jobs:
+			s.runJob(ctx, j)
+		default:
+			return
+		}
+	}
+	if n := len(s.jobs); n > 0 {
+		s.log.Error("accounts: background work dropped: shutting down", "jobs", n)
+	}
+}
+
 // later queues fn for Run, so that the request that asks for it is
 // answered without waiting for it — and without revealing, by how long the
 // answer takes, whether there was anything to do. A full queue drops the
@@ -319,11 +376,6 @@ func (s *Service) later(name string, fn func(context.Context) error) {
 		s.log.Error("accounts: background work dropped: queue full", "job", name)
 	}
 }
-
-// Ready reports whether the service can answer authentication right now
-// without failing closed: signing keys are loaded and the revocation feed
-// is fresh.
-func (s *Service) Ready() bool { return s.keys.loaded() && s.revoked.Synced() }
 
 // feed adapts the store to revocation.Feed.
 type feed struct{ s *Service }

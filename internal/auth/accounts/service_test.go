@@ -798,13 +798,14 @@ basalt_auth_refreshes_total{outcome="reuse"} 0
 	}
 }
 
-// TestStaleFeedAsksTheDatabase: a process whose revocation feed never
-// synced (its Run is not running) answers every check from the database,
-// for sessions and API keys alike.
+// TestStaleFeedAsksTheDatabase: a process whose revocation feed is stale
+// (its Run is not running) answers every check from the database, for
+// sessions and API keys alike.
 func TestStaleFeedAsksTheDatabase(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, open openFunc) {
 		f := newFixture(t, open)
-		stale := f.service(t) // never runs: every check falls back
+		stale := f.service(t) // never runs: once the read of Start is old, every check falls back
+		f.clock.Advance(time.Second)
 		tok := f.user(t, "ada@example.com")
 		_, secret, err := f.svc.CreateAPIKey(admin, accounts.APIKeySpec{Name: "etl", Scopes: []string{"*:*"}})
 		if err != nil {
@@ -825,5 +826,62 @@ func TestStaleFeedAsksTheDatabase(t *testing.T) {
 		wantKind(t, "revoked session on a stale process", err, fault.Unauthenticated)
 		_, err = stale.Authenticate(bg, secret)
 		wantKind(t, "revoked API key on a stale process", err, fault.Unauthenticated)
+	})
+}
+
+// TestReadyAfterStart: a service is not ready before Start has loaded its
+// signing keys and read the revocation feed, and says what is missing; it
+// is ready after.
+func TestReadyAfterStart(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, open openFunc) {
+		svc, err := accounts.NewService(open(t), accounts.Options{
+			Hasher: fastHasher(t), Mail: &accountstest.Mailbox{},
+			DerivationKey: []byte("0123456789abcdef0123456789abcdef"),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = svc.Ready()
+		wantKind(t, "Ready before Start", err, fault.Unavailable)
+		for _, want := range []string{"signing keys", "revocation feed"} {
+			if !strings.Contains(fault.Message(err), want) {
+				t.Errorf("Ready before Start = %q, want it to name the %s", fault.Message(err), want)
+			}
+		}
+		if err := svc.Start(bg); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.Ready(); err != nil {
+			t.Fatalf("Ready after Start = %v", err)
+		}
+	})
+}
+
+// TestRunFinishesQueuedWorkWhenStopped: work a request left for Run (a
+// password reset mail) is done when Run's context ends before Run got to
+// it, so a server that stops right after answering still sends the mail.
+func TestRunFinishesQueuedWorkWhenStopped(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, open openFunc) {
+		f := newFixture(t, open)
+		f.user(t, "ada@example.com")
+		other := f.service(t) // not running
+		if err := other.RequestPasswordReset(bg, "ada@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(bg)
+		cancel()
+		if err := other.Run(ctx); err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+		// Run has returned: the mail is there now or never.
+		n := 0
+		for _, m := range f.mail.All() {
+			if m.To == "ada@example.com" && m.Subject == "Reset your password" {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("%d reset mails after Run returned, want 1: %+v", n, f.mail.All())
+		}
 	})
 }

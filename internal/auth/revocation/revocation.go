@@ -336,6 +336,14 @@ func (s *Set) Len() int {
 	return len(s.entries)
 }
 
+// Sync polls the feed once, now, as Run does every Interval. Calling it
+// before serving makes the set fresh from the first request.
+func (s *Set) Sync(ctx context.Context) error { return s.poll(ctx) }
+
+// CaughtUp reports whether a poll has ever succeeded: whether the set has
+// read the feed's revocations of the whole Retention.
+func (s *Set) CaughtUp() bool { return s.lastSync.Load() != nil }
+
 // Synced reports whether the set is fresh now: its last successful poll
 // started at most MaxStaleness ago. A process whose set is not synced still
 // answers correctly, by asking the database, but more slowly; readiness

@@ -707,3 +707,27 @@ func BenchmarkRevokedFresh(b *testing.B) {
 		})
 	})
 }
+
+// TestSyncCatchesUp: a set has not caught up until a poll succeeded; Sync
+// polls at once, without Run.
+func TestSyncCatchesUp(t *testing.T) {
+	c := newClock()
+	feed := &fakeFeed{}
+	feed.put("s1", c.Now(), true)
+	s := newSet(t, feed, c, Options{})
+	if s.CaughtUp() || s.Synced() {
+		t.Fatal("a new set has caught up")
+	}
+	if err := s.Sync(context.Background()); err != nil {
+		t.Fatalf("Sync = %v", err)
+	}
+	if !s.CaughtUp() || !s.Synced() {
+		t.Fatal("not caught up after Sync")
+	}
+	wantRevoked(t, s, "s1", true)
+	// Stale later, but it has caught up once.
+	c.Advance(time.Hour)
+	if s.Synced() || !s.CaughtUp() {
+		t.Fatalf("an hour later: synced %v, caught up %v", s.Synced(), s.CaughtUp())
+	}
+}
