@@ -95,14 +95,15 @@ func Wrap(kind Kind, op string, err error, msg string) error {
 	return &Error{Kind: kind, Op: op, Msg: msg, Err: err}
 }
 
-// Internalf wraps an unexpected error as Internal. The detail is for logs.
+// Internalf wraps an unexpected error as Internal, whatever err is: an
+// inner *Error keeps its place in the chain (for errors.Is, errors.As and
+// logs), but its kind, message, fields and RetryAfter no longer reach
+// clients, who see a generic message. Callers that mean to pass a kind
+// through (a cancellation, a not-found that is really a not-found) check
+// for it before calling Internalf. The detail is for logs.
 func Internalf(op string, err error) error {
 	if err == nil {
 		return nil
-	}
-	var fe *Error
-	if errors.As(err, &fe) {
-		return err
 	}
 	return &Error{Kind: Internal, Op: op, Err: err}
 }

@@ -34,9 +34,23 @@ func TestUnknownErrorsAreInternalAndHidden(t *testing.T) {
 	if !errors.Is(Internalf("op", context.Canceled), context.Canceled) {
 		t.Error("Internalf hides the cause from errors.Is")
 	}
-	// Internalf keeps the kind of an error that already has one.
-	if k := KindOf(Internalf("op", New(Conflict, "inner", "exists"))); k != Conflict {
-		t.Errorf("kind = %q", k)
+	// Internalf is Internal even around an error of another kind, whose
+	// message, fields and RetryAfter stay hidden but which errors.As finds.
+	inner := &Error{Kind: Validation, Op: "docstore.compileSchema", Msg: "schema: $ref to /definitions/x is not supported",
+		Fields: []FieldError{{Pointer: "/schema", Message: "bad"}}, RetryAfter: 3}
+	err := Internalf("docstore.schema", fmt.Errorf("stored schema of %q: %w", "posts", inner))
+	if k := KindOf(err); k != Internal {
+		t.Errorf("kind = %q, want internal", k)
+	}
+	if m := Message(err); m != "an internal error occurred" {
+		t.Errorf("message leaks %q", m)
+	}
+	if FieldsOf(err) != nil || RetryAfterOf(err) != 0 {
+		t.Errorf("fields %v, retry after %v leak", FieldsOf(err), RetryAfterOf(err))
+	}
+	var got *Error
+	if !errors.As(errors.Unwrap(errors.Unwrap(err)), &got) || got != inner {
+		t.Error("Internalf hides the inner error from errors.As")
 	}
 	if Wrap(Invalid, "op", nil, "x") != nil || Internalf("op", nil) != nil {
 		t.Error("wrapping nil gave an error")
