@@ -85,7 +85,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("signing keys: %w", err)
 	}
 
-	api := restapi.New(svc, restapi.Options{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, Authenticator: acc})
+	api := restapi.New(svc, restapi.Options{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, Authenticator: acc,
+		OpenAPI: openAPIDescribers(cfg)})
 	authAPI := authapi.New(acc, authapi.Options{Logger: log, TrustedProxies: cfg.Auth.TrustedProxies})
 	mux := http.NewServeMux()
 	var srv *gateway.Server

@@ -107,22 +107,7 @@ func publicSchema(schema []byte, hidden [][]string) (*query.Schema, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, path := range hidden {
-		obj := root
-		for i, p := range path {
-			props, _ := obj["properties"].(map[string]any)
-			if props == nil {
-				break
-			}
-			if i == len(path)-1 {
-				delete(props, p)
-				break
-			}
-			if obj, _ = props[p].(map[string]any); obj == nil {
-				break
-			}
-		}
-	}
+	removeHiddenProperties(root, hidden)
 	raw, err := canonicalJSON(root)
 	if err != nil {
 		return nil, err

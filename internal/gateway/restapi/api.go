@@ -37,6 +37,9 @@ type Options struct {
 	// Authenticator checks the bearer credentials of requests (see
 	// Authenticate). Nil makes every request anonymous.
 	Authenticator auth.Authenticator
+	// OpenAPI describe the routes that other packages serve beside these
+	// in the document of GET /v1/openapi.json (see BuildOpenAPI).
+	OpenAPI []OpenAPIDescriber
 }
 
 // API serves the REST routes over a document service.

@@ -1,35 +1,42 @@
 package restapi
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
+	"context"
 	"net/http"
-	"strings"
+	"slices"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/docstore"
-	"github.com/basaltdev/basalt/internal/fault"
 )
 
 // OpenAPIVersion is the OpenAPI version of the document GET
 // /v1/openapi.json serves. OpenAPI 3.1 schemas are JSON Schema 2020-12, the
-// dialect of collection schemas, so those embed unchanged.
+// dialect of collection schemas, so those embed with their definitions
+// hoisted into components.
 const OpenAPIVersion = "3.1.0"
 
-// openAPI serves GET /v1/openapi.json, built from the current collections.
+// OpenAPIDescriber adds the routes of one transport (paths, schemas, tags)
+// to the OpenAPI document served to the caller in ctx, leaving out what
+// that caller can never reach. Options.OpenAPI lists the describers of the
+// routes other packages serve on the same server.
+type OpenAPIDescriber func(ctx context.Context, doc *openapi3.T) error
+
+// openAPI serves GET /v1/openapi.json to every caller: the document
+// describes what the caller in the request context may reach (see
+// docstore.Service.Catalog), plus the routes of Options.OpenAPI.
 func (a *API) openAPI(w http.ResponseWriter, r *http.Request) {
 	if _, err := ParseQuery(r); err != nil {
 		a.WriteProblem(w, r, err)
 		return
 	}
-	cs, err := a.svc.ListCollections(r.Context())
+	cat, err := a.svc.Catalog(r.Context())
 	if err != nil {
 		a.WriteProblem(w, r, err)
 		return
 	}
-	doc, err := BuildOpenAPI(cs)
+	doc, err := BuildOpenAPI(r.Context(), cat, a.opts.OpenAPI...)
 	if err != nil {
 		a.WriteProblem(w, r, err)
 		return
@@ -37,20 +44,28 @@ func (a *API) openAPI(w http.ResponseWriter, r *http.Request) {
 	a.resp.WriteJSON(w, r, http.StatusOK, doc)
 }
 
-// BuildOpenAPI returns the OpenAPI 3.1 document of the REST API for the
-// given collections: the fixed routes, plus for each collection its own
-// document paths whose request and response schemas embed the collection's
-// JSON Schema as the data schema (components/schemas/<name>.Data).
-func BuildOpenAPI(cs []docstore.Collection) (*openapi3.T, error) {
+// BuildOpenAPI returns the OpenAPI 3.1 document of the REST API as cat
+// allows it: the collection routes a caller who may see definitions gets,
+// the generic document routes and the batch with the actions some
+// collection could admit, and for each collection of cat its own document
+// routes, whose schemas embed the collection's JSON Schema. The routes of
+// more are added before the collections, so that collection schemas take
+// names no other schema or generated type has.
+func BuildOpenAPI(ctx context.Context, cat docstore.Catalog, more ...OpenAPIDescriber) (*openapi3.T, error) {
 	doc := &openapi3.T{
 		OpenAPI:           OpenAPIVersion,
 		JSONSchemaDialect: "https://json-schema.org/draft/2020-12/schema",
 		Info: &openapi3.Info{
-			Title:       "Basalt REST API",
-			Version:     "v1",
-			Description: "Collections of JSON documents with schemas, versions, lists and batches.",
+			Title:   "Basalt API",
+			Version: "v1",
+			Description: "Collections of JSON documents with schemas, versions, lists and batches, and the accounts that use them. " +
+				"This document describes what its caller may reach: fetch it with your credentials.",
+			License: &openapi3.License{Name: "Apache-2.0", Identifier: "Apache-2.0"},
 		},
-		Paths: openapi3.NewPaths(),
+		// The document is served by the server it describes; a relative
+		// URL keeps it right behind proxies and on any address.
+		Servers: openapi3.Servers{{URL: "/", Description: "The server that served this document"}},
+		Paths:   openapi3.NewPaths(),
 		Components: &openapi3.Components{
 			Schemas:         fixedSchemas(),
 			Parameters:      fixedParameters(),
@@ -58,236 +73,273 @@ func BuildOpenAPI(cs []docstore.Collection) (*openapi3.T, error) {
 			SecuritySchemes: securitySchemes(),
 		},
 		// Credentials are optional: access rules may admit anonymous
-		// callers. Operations for admins only require them.
-		Security: *openapi3.NewSecurityRequirements().
-			With(openapi3.NewSecurityRequirement().Authenticate(bearerAuth)).
-			With(openapi3.NewSecurityRequirement()),
+		// callers. Every operation states its own requirement.
+		Security: *OptionalBearer(),
 	}
-	addCollectionPaths(doc)
-	addDocumentPaths(doc, "/v1/collections/{collection}/documents", "Document", "Document", "DocumentList", nil)
-	doc.Paths.Set("/v1/batch", &openapi3.PathItem{Post: &openapi3.Operation{
-		OperationID: "batch", Summary: "Apply several writes in one transaction", Tags: []string{"batch"},
-		Parameters:  params("IdempotencyKey"),
-		RequestBody: jsonBody(schemaRef("BatchRequest"), mediaJSON),
-		Responses:   responses(200, okResponse("Every operation committed", schemaRef("BatchResponse")), 400, 401, 403, 404, 409, 412, 413, 415, 422),
-	}})
-	doc.Paths.Set("/v1/openapi.json", &openapi3.PathItem{Get: &openapi3.Operation{
-		OperationID: "getOpenAPI", Summary: "This document (admins only: it shows every collection's definition)", Tags: []string{"meta"},
-		Security:  adminOnly(),
-		Responses: responses(200, okResponse("The OpenAPI 3.1 document", &openapi3.SchemaRef{Value: openapi3.NewObjectSchema()}), 401, 403),
-	}})
-	for _, c := range cs {
-		base := "Collection_" + c.Name
-		data, err := dataSchema(c, base+".Data")
-		if err != nil {
+	AddTag(doc, "meta", "This document")
+	doc.Paths.Set("/v1/openapi.json", &openapi3.PathItem{Get: Operation("getOpenAPI", "meta",
+		"This OpenAPI document",
+		"The OpenAPI 3.1 document of this server as the caller may use it: anonymous callers see the public routes, "+
+			"their own account's routes and the collections whose rules could admit them; admins see everything. "+
+			"Hidden fields never appear in the schemas shown to callers who are not admins.",
+		OptionalBearer(), nil, Responses(200, JSONResponse("The OpenAPI 3.1 document", anyObject("An OpenAPI 3.1 document")), 400))})
+	addCollectionPaths(doc, cat)
+	addGenericPaths(doc, cat)
+	for _, d := range more {
+		if err := d(ctx, doc); err != nil {
 			return nil, err
 		}
-		s := doc.Components.Schemas
-		s[base+".Data"] = data
-		s[base+".Document"] = documentSchema(schemaRef(base+".Data"), c.Name)
-		s[base+".DocumentList"] = listSchema(schemaRef(base + ".Document"))
-		addDocumentPaths(doc, "/v1/collections/"+c.Name+"/documents", "_"+c.Name, base+".Data", base+".DocumentList", &c)
 	}
+	if err := addCollections(doc, cat); err != nil {
+		return nil, err
+	}
+	pruneTags(doc)
 	return doc, nil
 }
 
-// dataSchema converts a collection's JSON Schema for embedding at
-// components/schemas/<key>: local references ("#/$defs/x") are rewritten to
-// point inside the embedded copy.
-func dataSchema(c docstore.Collection, key string) (*openapi3.SchemaRef, error) {
-	raw := c.Schema
-	if len(bytes.TrimSpace(raw)) == 0 {
-		raw = json.RawMessage(`{"type":"object"}`)
+// AddTag declares a tag at the top level of doc, once.
+func AddTag(doc *openapi3.T, name, description string) {
+	if doc.Tags.Get(name) == nil {
+		doc.Tags = append(doc.Tags, &openapi3.Tag{Name: name, Description: description})
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fault.Internalf("restapi.BuildOpenAPI", fmt.Errorf("schema of collection %q: %w", c.Name, err))
-	}
-	rewritten, err := json.Marshal(rewriteRefs(v, "#/components/schemas/"+escapeToken(key)))
-	if err != nil {
-		return nil, fault.Internalf("restapi.BuildOpenAPI", err)
-	}
-	var s openapi3.Schema
-	if err := json.Unmarshal(rewritten, &s); err != nil {
-		return nil, fault.Internalf("restapi.BuildOpenAPI", fmt.Errorf("schema of collection %q: %w", c.Name, err))
-	}
-	return &openapi3.SchemaRef{Value: &s}, nil
 }
 
-// rewriteRefs prefixes every local "$ref" ("#…") in a schema with base.
-func rewriteRefs(v any, base string) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, child := range t {
-			if s, ok := child.(string); ok && k == "$ref" && strings.HasPrefix(s, "#") {
-				t[k] = base + strings.TrimPrefix(s, "#")
-				continue
+// pruneTags drops the declared tags that no operation uses (a caller who
+// may reach none of their routes).
+func pruneTags(doc *openapi3.T) {
+	used := map[string]bool{}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			for _, t := range op.Tags {
+				used[t] = true
 			}
-			t[k] = rewriteRefs(child, base)
-		}
-	case []any:
-		for i, child := range t {
-			t[i] = rewriteRefs(child, base)
 		}
 	}
-	return v
+	doc.Tags = slices.DeleteFunc(doc.Tags, func(t *openapi3.Tag) bool { return !used[t.Name] })
+}
+
+// Operation is an operation with its id, one tag, a summary and a
+// description, its security (nil: none required) and its parameters.
+func Operation(id, tag, summary, description string, security *openapi3.SecurityRequirements,
+	body *openapi3.RequestBodyRef, rs *openapi3.Responses, parameters ...string) *openapi3.Operation {
+	if security == nil {
+		security = Public()
+	}
+	op := &openapi3.Operation{OperationID: id, Tags: []string{tag}, Summary: summary, Description: description,
+		Security: security, RequestBody: body, Responses: rs}
+	if len(parameters) > 0 {
+		op.Parameters = params(parameters...)
+	}
+	return op
 }
 
 // bearerAuth names the security scheme of Authorization: Bearer.
 const bearerAuth = "bearerAuth"
 
-// securitySchemes is the one scheme: a bearer access token or API key.
+// metricsAuth names the security scheme of the metrics token.
+const metricsAuth = "metricsToken"
+
+// securitySchemes are the bearer credentials of callers (an access token
+// or an API key) and the metrics token of scrapers.
 func securitySchemes() openapi3.SecuritySchemes {
-	return openapi3.SecuritySchemes{bearerAuth: &openapi3.SecuritySchemeRef{Value: &openapi3.SecurityScheme{
-		Type: "http", Scheme: "bearer", BearerFormat: "JWT or API key",
-		Description: "An access token (JWT) from /v1/auth/login or an API key. Without it the caller is anonymous.",
-	}}}
+	return openapi3.SecuritySchemes{
+		bearerAuth: &openapi3.SecuritySchemeRef{Value: &openapi3.SecurityScheme{
+			Type: "http", Scheme: "bearer", BearerFormat: "JWT or API key",
+			Description: "An access token (JWT) from /v1/auth/login or an API key. Without it the caller is anonymous.",
+		}},
+		metricsAuth: &openapi3.SecuritySchemeRef{Value: &openapi3.SecurityScheme{
+			Type: "http", Scheme: "bearer",
+			Description: "The metrics token of --metrics-token, for Prometheus scrapers; no account credential is accepted.",
+		}},
+	}
 }
 
-// adminOnly is the security of operations that need credentials (of an
-// admin).
-func adminOnly() *openapi3.SecurityRequirements {
+// Bearer is the security of operations that need credentials.
+func Bearer() *openapi3.SecurityRequirements {
 	return openapi3.NewSecurityRequirements().With(openapi3.NewSecurityRequirement().Authenticate(bearerAuth))
 }
 
-func schemaRef(name string) *openapi3.SchemaRef {
-	return openapi3.NewSchemaRef("#/components/schemas/"+name, nil)
+// OptionalBearer is the security of operations that anonymous callers may
+// use too: credentials, or none.
+func OptionalBearer() *openapi3.SecurityRequirements {
+	return openapi3.NewSecurityRequirements().
+		With(openapi3.NewSecurityRequirement().Authenticate(bearerAuth)).
+		With(openapi3.NewSecurityRequirement())
 }
 
-// params references the named component parameters.
-func params(names ...string) openapi3.Parameters {
-	out := make(openapi3.Parameters, 0, len(names))
-	for _, n := range names {
-		out = append(out, &openapi3.ParameterRef{Ref: "#/components/parameters/" + n})
+// Public is the security of operations that take no credentials.
+func Public() *openapi3.SecurityRequirements {
+	return openapi3.NewSecurityRequirements()
+}
+
+// MetricsToken is the security of the metrics route.
+func MetricsToken() *openapi3.SecurityRequirements {
+	return openapi3.NewSecurityRequirements().With(openapi3.NewSecurityRequirement().Authenticate(metricsAuth))
+}
+
+// addCollectionPaths adds the routes of collection definitions that cat
+// lets the caller use.
+func addCollectionPaths(doc *openapi3.T, cat docstore.Catalog) {
+	if !cat.ViewDefinitions {
+		return
+	}
+	AddTag(doc, "collections", "Collection definitions: schema, indexes, access rules and hidden fields (admins)")
+	coll := SchemaRef("Collection")
+	const tag = "collections"
+	list := &openapi3.PathItem{Get: Operation("listCollections", tag, "List collections",
+		"Every collection definition, ordered by name.",
+		Bearer(), nil, Responses(200, JSONResponse("The collections by name", SchemaRef("CollectionList")), 400, 401, 403))}
+	one := &openapi3.PathItem{Parameters: params("CollectionName"),
+		Get: Operation("getCollection", tag, "Get a collection",
+			"One collection definition, with its version as the ETag.",
+			Bearer(), nil, Responses(200, JSONResponse("The collection", coll, "ETag"), 304, 400, 401, 403, 404), "IfNoneMatch")}
+	if cat.ManageDefinitions {
+		list.Post = Operation("createCollection", tag, "Create a collection",
+			"Creates a collection from its name, JSON Schema (2020-12), indexes, access rules and hidden fields.",
+			Bearer(), JSONBody(SchemaRef("CollectionSpec"), mediaJSON),
+			Responses(201, JSONResponse("Created", coll, "ETag", "Location"), 400, 401, 403, 409, 413, 415))
+		one.Put = Operation("replaceCollection", tag, "Replace a collection's definition",
+			"Replaces the schema, indexes, rules and hidden fields; every stored document must match the new schema.",
+			Bearer(), JSONBody(SchemaRef("CollectionSpec"), mediaJSON),
+			Responses(200, JSONResponse("The new definition", coll, "ETag"), 400, 401, 403, 404, 409, 412, 413, 415), "IfMatch")
+		one.Patch = Operation("patchCollection", tag, "Merge-patch a collection's definition",
+			"Applies a JSON Merge Patch (RFC 7386) to the definition; every stored document must match the resulting schema.",
+			Bearer(), JSONBody(SchemaRef("MergePatch"), mediaMergePatch, mediaJSON),
+			Responses(200, JSONResponse("The new definition", coll, "ETag"), 400, 401, 403, 404, 409, 412, 413, 415), "IfMatch")
+		one.Delete = Operation("deleteCollection", tag, "Delete a collection and its documents",
+			"Deletes the collection, its documents and its indexes.",
+			Bearer(), nil, Responses(204, JSONResponse("Deleted", nil), 400, 401, 403, 404, 412), "IfMatch")
+	}
+	doc.Paths.Set("/v1/collections", list)
+	doc.Paths.Set("/v1/collections/{collection}", one)
+}
+
+// actionsOf is the union of the actions of cat's collections.
+func actionsOf(cat docstore.Catalog) map[string]bool {
+	out := map[string]bool{}
+	for _, c := range cat.Collections {
+		for _, a := range c.Actions {
+			out[a] = true
+		}
 	}
 	return out
 }
 
-func jsonBody(s *openapi3.SchemaRef, mediaTypes ...string) *openapi3.RequestBodyRef {
-	content := openapi3.Content{}
-	for _, mt := range mediaTypes {
-		content[mt] = &openapi3.MediaType{Schema: s}
+// addGenericPaths adds the document routes that take the collection name
+// as a parameter, and the batch, with the actions some collection of cat
+// admits. For a caller who may not see definitions, the collection
+// parameter lists the collections they may use.
+func addGenericPaths(doc *openapi3.T, cat docstore.Catalog) {
+	acts := actionsOf(cat)
+	if len(acts) == 0 {
+		return
 	}
-	return &openapi3.RequestBodyRef{Value: &openapi3.RequestBody{Required: true, Content: content}}
+	if !cat.ViewDefinitions {
+		p := doc.Components.Parameters["CollectionName"].Value
+		s := openapi3.NewStringSchema()
+		for _, c := range cat.Collections {
+			s.Enum = append(s.Enum, c.Name)
+		}
+		p.Schema = &openapi3.SchemaRef{Value: s}
+	}
+	AddTag(doc, "documents", "Documents of collections: lists and queries, reads, and conditional writes")
+	addDocumentPaths(doc, "/v1/collections/{collection}/documents", "", acts,
+		SchemaRef("Data"), SchemaRef("Document"), SchemaRef("DocumentList"), "CollectionName")
+	if acts[auth.ActionCreate] || acts[auth.ActionUpdate] || acts[auth.ActionDelete] {
+		AddTag(doc, "batch", "Several writes in one transaction")
+		doc.Paths.Set("/v1/batch", &openapi3.PathItem{Post: Operation("batch", "batch", "Apply several writes in one transaction",
+			"Creates, replaces, patches and deletes documents of any collections in one transaction: every operation "+
+				"commits, or none does and the problem names the one that failed.",
+			OptionalBearer(), JSONBody(SchemaRef("BatchRequest"), mediaJSON),
+			Responses(200, JSONResponse("Every operation committed", SchemaRef("BatchResults")), 400, 401, 403, 404, 409, 412, 413, 415, 422),
+			"IdempotencyKey")})
+	}
 }
 
-// header is a response header of type string.
-func header(desc string) *openapi3.HeaderRef {
-	return &openapi3.HeaderRef{Value: &openapi3.Header{Parameter: openapi3.Parameter{
-		Description: desc, Schema: &openapi3.SchemaRef{Value: openapi3.NewStringSchema()},
-	}}}
+// addDocumentPaths adds the list, create and one-document routes at base
+// whose action is in acts. suffix ends the operation ids; data is the
+// request schema, doc and list the answers'; common names the path
+// parameters shared by every route.
+func addDocumentPaths(doc *openapi3.T, base, suffix string, acts map[string]bool, data, docRef, list *openapi3.SchemaRef, common ...string) {
+	const tag = "documents"
+	sec := OptionalBearer()
+	coll := &openapi3.PathItem{Parameters: params(common...)}
+	if acts[auth.ActionList] {
+		coll.Get = Operation("listDocuments"+suffix, tag, "List or query documents",
+			"One page of the documents the caller may list, filtered, sorted and projected (fields=) as asked; "+
+				"pass nextCursor as cursor for the next page.",
+			sec, nil, Responses(200, JSONResponse("One page of documents", list), 400, 401, 403, 404),
+			"Filter", "Sort", "Limit", "Cursor", "Fields", "Total")
+	}
+	if acts[auth.ActionCreate] {
+		coll.Post = Operation("createDocument"+suffix, tag, "Create a document; the body is its data",
+			"Validates the body against the collection's schema and stores it as a new document at version 1.",
+			sec, JSONBody(data, mediaJSON),
+			Responses(201, JSONResponse("Created", docRef, "ETag", "Location"), 400, 401, 403, 404, 409, 413, 415, 422),
+			"CreateID", "IdempotencyKey")
+	}
+	if coll.Get != nil || coll.Post != nil {
+		doc.Paths.Set(base, coll)
+	}
+	one := &openapi3.PathItem{Parameters: params(append(common, "DocumentID")...)}
+	if acts[auth.ActionGet] {
+		one.Get = Operation("getDocument"+suffix, tag, "Get a document",
+			"One document the caller may see, with its version as the ETag.",
+			sec, nil, Responses(200, JSONResponse("The document", docRef, "ETag"), 304, 400, 401, 403, 404), "IfNoneMatch")
+	}
+	if acts[auth.ActionUpdate] {
+		one.Put = Operation("replaceDocument"+suffix, tag, "Replace a document's data",
+			"Replaces the data, which must match the collection's schema; If-Match makes the write conditional.",
+			sec, JSONBody(data, mediaJSON),
+			Responses(200, JSONResponse("The document after the write", docRef, "ETag"), 400, 401, 403, 404, 409, 412, 413, 415, 422),
+			"IfMatch", "IdempotencyKey")
+		one.Patch = Operation("patchDocument"+suffix, tag, "Merge-patch (RFC 7386) a document's data",
+			"Applies a JSON Merge Patch to the data (null removes a member); the result must match the collection's schema.",
+			sec, JSONBody(SchemaRef("MergePatch"), mediaMergePatch, mediaJSON),
+			Responses(200, JSONResponse("The document after the write", docRef, "ETag"), 400, 401, 403, 404, 409, 412, 413, 415, 422),
+			"IfMatch", "IdempotencyKey")
+	}
+	if acts[auth.ActionDelete] {
+		one.Delete = Operation("deleteDocument"+suffix, tag, "Delete a document",
+			"Deletes the document; If-Match makes the delete conditional.",
+			sec, nil, Responses(204, JSONResponse("Deleted", nil), 400, 401, 403, 404, 412, 422), "IfMatch", "IdempotencyKey")
+	}
+	if len(one.Operations()) > 0 {
+		doc.Paths.Set(base+"/{id}", one)
+	}
 }
 
-// okResponse is a JSON success answer; headers are "ETag" and "Location".
-func okResponse(desc string, s *openapi3.SchemaRef, headers ...string) *openapi3.ResponseRef {
-	resp := openapi3.NewResponse().WithDescription(desc)
-	if s != nil {
-		resp.Content = openapi3.Content{mediaJSON: &openapi3.MediaType{Schema: s}}
-	}
-	if len(headers) > 0 {
-		resp.Headers = openapi3.Headers{}
-		for _, h := range headers {
-			switch h {
-			case "ETag":
-				resp.Headers[h] = header(`The version as a strong entity tag, like "3"`)
-			case "Location":
-				resp.Headers[h] = header("The path of the created resource")
-			}
+// addCollections adds, for each collection of cat, its document routes
+// with their own schemas: the collection's data as written
+// (Collection_<name>.Data), as returned (.ReadData, which a projection or
+// hidden fields cannot break) and its documents and lists.
+func addCollections(doc *openapi3.T, cat docstore.Catalog) error {
+	names := newSchemaNames(doc)
+	for _, c := range cat.Collections {
+		for _, suffix := range []string{"listDocuments", "createDocument", "getDocument", "replaceDocument", "patchDocument", "deleteDocument"} {
+			names.reserveOperation(suffix + "_" + c.Name)
 		}
 	}
-	return &openapi3.ResponseRef{Value: resp}
-}
-
-// responses builds a Responses object: a success code and its response,
-// then error codes that reference the problem responses; every operation
-// also gets the default problem response.
-func responses(code int, ok *openapi3.ResponseRef, errCodes ...int) *openapi3.Responses {
-	opts := []openapi3.NewResponsesOption{openapi3.WithStatus(code, ok)}
-	for _, c := range errCodes {
-		ref := fmt.Sprintf("#/components/responses/Problem%d", c)
-		if c == http.StatusNotModified {
-			ref = "#/components/responses/NotModified"
+	for _, c := range cat.Collections {
+		base := names.take("Collection_" + c.Name)
+		h, err := newHoister(c.Name, c.Schema, base, names)
+		if err != nil {
+			return err
 		}
-		opts = append(opts, openapi3.WithStatus(c, &openapi3.ResponseRef{Ref: ref}))
+		data, read, err := h.hoist(doc.Components.Schemas)
+		if err != nil {
+			return err
+		}
+		docName := names.take(base + ".Document")
+		listName := names.take(base + ".DocumentList")
+		doc.Components.Schemas[docName] = documentSchema(SchemaRef(read), c.Name)
+		doc.Components.Schemas[listName] = listSchema(SchemaRef(docName))
+		acts := map[string]bool{}
+		for _, a := range c.Actions {
+			acts[a] = true
+		}
+		addDocumentPaths(doc, "/v1/collections/"+c.Name+"/documents", "_"+c.Name, acts,
+			SchemaRef(data), SchemaRef(docName), SchemaRef(listName))
 	}
-	rs := openapi3.NewResponses(opts...)
-	rs.Set("default", &openapi3.ResponseRef{Ref: "#/components/responses/ProblemDefault"})
-	return rs
-}
-
-// addCollectionPaths adds the routes of collection definitions, which are
-// for admins only.
-func addCollectionPaths(doc *openapi3.T) {
-	coll := schemaRef("Collection")
-	tags := []string{"collections"}
-	doc.Paths.Set("/v1/collections", &openapi3.PathItem{
-		Get: &openapi3.Operation{OperationID: "listCollections", Summary: "List collections", Tags: tags, Security: adminOnly(),
-			Responses: responses(200, okResponse("The collections by name", schemaRef("CollectionList")), 401, 403)},
-		Post: &openapi3.Operation{OperationID: "createCollection", Summary: "Create a collection", Tags: tags, Security: adminOnly(),
-			RequestBody: jsonBody(schemaRef("CollectionSpec"), mediaJSON),
-			Responses:   responses(201, okResponse("Created", coll, "ETag", "Location"), 400, 401, 403, 409, 413, 415)},
-	})
-	doc.Paths.Set("/v1/collections/{collection}", &openapi3.PathItem{
-		Parameters: params("CollectionName"),
-		Get: &openapi3.Operation{OperationID: "getCollection", Summary: "Get a collection", Tags: tags, Security: adminOnly(),
-			Parameters: params("IfNoneMatch"),
-			Responses:  responses(200, okResponse("The collection", coll, "ETag"), 304, 401, 403, 404)},
-		Put: &openapi3.Operation{OperationID: "replaceCollection", Summary: "Replace a collection's definition", Tags: tags, Security: adminOnly(),
-			Parameters: params("IfMatch"), RequestBody: jsonBody(schemaRef("CollectionSpec"), mediaJSON),
-			Responses: responses(200, okResponse("The new definition", coll, "ETag"), 400, 401, 403, 404, 409, 412, 413, 415)},
-		Patch: &openapi3.Operation{OperationID: "patchCollection", Summary: "Merge-patch a collection's definition", Tags: tags, Security: adminOnly(),
-			Parameters: params("IfMatch"), RequestBody: jsonBody(schemaRef("MergePatch"), mediaMergePatch, mediaJSON),
-			Responses: responses(200, okResponse("The new definition", coll, "ETag"), 400, 401, 403, 404, 409, 412, 413, 415)},
-		Delete: &openapi3.Operation{OperationID: "deleteCollection", Summary: "Delete a collection and its documents", Tags: tags, Security: adminOnly(),
-			Parameters: params("IfMatch"),
-			Responses:  responses(204, okResponse("Deleted", nil), 400, 401, 403, 404, 412)},
-	})
-}
-
-// addDocumentPaths adds list, create and one-document routes at base. For a
-// named collection c, the collection wildcard is fixed and operation ids
-// carry suffix; data and list name the request and list schemas.
-func addDocumentPaths(doc *openapi3.T, base, suffix, data, list string, c *docstore.Collection) {
-	docRef := schemaRef("Document")
-	if c != nil {
-		docRef = schemaRef("Collection_" + c.Name + ".Document")
-	} else {
-		suffix = ""
-	}
-	var common openapi3.Parameters
-	if c == nil {
-		common = params("CollectionName")
-	}
-	tags := []string{"documents"}
-	dataRef := schemaRef(data)
-	if c == nil {
-		dataRef = schemaRef("Data")
-	}
-	doc.Paths.Set(base, &openapi3.PathItem{
-		Parameters: common,
-		Get: &openapi3.Operation{OperationID: "listDocuments" + suffix, Summary: "List or query documents", Tags: tags,
-			Parameters: params("Filter", "Sort", "Limit", "Cursor", "Fields", "Total"),
-			Responses:  responses(200, okResponse("One page of documents", schemaRef(list)), 400, 401, 403, 404)},
-		Post: &openapi3.Operation{OperationID: "createDocument" + suffix, Summary: "Create a document; the body is its data", Tags: tags,
-			Parameters: params("CreateID", "IdempotencyKey"), RequestBody: jsonBody(dataRef, mediaJSON),
-			Responses: responses(201, okResponse("Created", docRef, "ETag", "Location"), 400, 401, 403, 404, 409, 413, 415, 422)},
-	})
-	oneParams := append(common, params("DocumentID")...)
-	doc.Paths.Set(base+"/{id}", &openapi3.PathItem{
-		Parameters: oneParams,
-		Get: &openapi3.Operation{OperationID: "getDocument" + suffix, Summary: "Get a document", Tags: tags,
-			Parameters: params("IfNoneMatch"),
-			Responses:  responses(200, okResponse("The document", docRef, "ETag"), 304, 401, 403, 404)},
-		Put: &openapi3.Operation{OperationID: "replaceDocument" + suffix, Summary: "Replace a document's data", Tags: tags,
-			Parameters: params("IfMatch", "IdempotencyKey"), RequestBody: jsonBody(dataRef, mediaJSON),
-			Responses: responses(200, okResponse("The document after the write", docRef, "ETag"), 400, 401, 403, 404, 409, 412, 413, 415, 422)},
-		Patch: &openapi3.Operation{OperationID: "patchDocument" + suffix, Summary: "Merge-patch (RFC 7386) a document's data", Tags: tags,
-			Parameters: params("IfMatch", "IdempotencyKey"), RequestBody: jsonBody(schemaRef("MergePatch"), mediaMergePatch, mediaJSON),
-			Responses: responses(200, okResponse("The document after the write", docRef, "ETag"), 400, 401, 403, 404, 409, 412, 413, 415, 422)},
-		Delete: &openapi3.Operation{OperationID: "deleteDocument" + suffix, Summary: "Delete a document", Tags: tags,
-			Parameters: params("IfMatch", "IdempotencyKey"),
-			Responses:  responses(204, okResponse("Deleted", nil), 400, 401, 403, 404, 412, 422)},
-	})
+	return nil
 }

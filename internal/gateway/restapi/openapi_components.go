@@ -7,16 +7,26 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 )
 
-// This file holds the fixed components of the OpenAPI document: schemas of
-// the public shapes (API.md), parameters and problem responses.
+// This file holds the fixed components of the OpenAPI document (schemas of
+// the public shapes of API.md, parameters and problem responses) and the
+// builders that the describers of other transports (authapi) use too.
 
-func strSchema(desc string) *openapi3.SchemaRef {
+// MediaJSON and MediaMergePatch are the media types of request bodies.
+const (
+	MediaJSON       = mediaJSON
+	MediaMergePatch = mediaMergePatch
+)
+
+// String is a string schema.
+func String(desc string) *openapi3.SchemaRef {
 	s := openapi3.NewStringSchema()
 	s.Description = desc
 	return &openapi3.SchemaRef{Value: s}
 }
 
-func object(required []string, props openapi3.Schemas, closed bool) *openapi3.SchemaRef {
+// Object is an object schema with the given properties; closed objects
+// have no other members.
+func Object(required []string, props openapi3.Schemas, closed bool) *openapi3.SchemaRef {
 	s := openapi3.NewObjectSchema()
 	s.Required = required
 	s.Properties = props
@@ -27,7 +37,8 @@ func object(required []string, props openapi3.Schemas, closed bool) *openapi3.Sc
 	return &openapi3.SchemaRef{Value: s}
 }
 
-func arrayOf(items *openapi3.SchemaRef) *openapi3.SchemaRef {
+// ArrayOf is an array schema.
+func ArrayOf(items *openapi3.SchemaRef) *openapi3.SchemaRef {
 	s := openapi3.NewArraySchema()
 	s.Items = items
 	return &openapi3.SchemaRef{Value: s}
@@ -40,22 +51,41 @@ func versionSchema() *openapi3.SchemaRef {
 	return &openapi3.SchemaRef{Value: s}
 }
 
-func timeSchema() *openapi3.SchemaRef {
+// Timestamp is an RFC 3339 timestamp.
+func Timestamp() *openapi3.SchemaRef {
 	s := openapi3.NewDateTimeSchema()
 	s.Description = "RFC 3339, UTC"
+	return &openapi3.SchemaRef{Value: s}
+}
+
+// Nullable makes s accept null too (s must have a type).
+func Nullable(s *openapi3.SchemaRef, desc string) *openapi3.SchemaRef {
+	types := append(s.Value.Type.Slice(), "null")
+	s.Value.Type = (*openapi3.Types)(&types)
+	if desc != "" {
+		s.Value.Description = desc
+	}
+	return s
+}
+
+// anyObject is an open JSON object: any members.
+func anyObject(desc string) *openapi3.SchemaRef {
+	s := openapi3.NewObjectSchema()
+	s.AdditionalProperties = openapi3.AdditionalProperties{Has: new(true)}
+	s.Description = desc
 	return &openapi3.SchemaRef{Value: s}
 }
 
 // documentSchema is a document whose data follows data; collection, when
 // set, is the only value of the collection member.
 func documentSchema(data *openapi3.SchemaRef, collection string) *openapi3.SchemaRef {
-	coll := strSchema("The collection name")
+	coll := String("The collection name")
 	if collection != "" {
 		coll.Value.Const = collection
 	}
-	return object([]string{"id", "collection", "version", "createdAt", "updatedAt", "data"}, openapi3.Schemas{
-		"id": strSchema("The document id"), "collection": coll, "version": versionSchema(),
-		"createdAt": timeSchema(), "updatedAt": timeSchema(), "data": data,
+	return Object([]string{"id", "collection", "version", "createdAt", "updatedAt", "data"}, openapi3.Schemas{
+		"id": String("The document id"), "collection": coll, "version": versionSchema(),
+		"createdAt": Timestamp(), "updatedAt": Timestamp(), "data": data,
 	}, true)
 }
 
@@ -65,26 +95,27 @@ func listSchema(item *openapi3.SchemaRef) *openapi3.SchemaRef {
 	cursor.Description = "Pass as cursor to get the next page; null on the last page"
 	total := openapi3.NewInt64Schema()
 	total.Description = "The number of matching documents, present only when total=true"
-	return object([]string{"items", "nextCursor"}, openapi3.Schemas{
-		"items": arrayOf(item), "nextCursor": {Value: cursor}, "total": {Value: total},
+	capped := openapi3.NewBoolSchema()
+	capped.Description = "Present with total: true when more documents match than the server counts (total is then the cap)"
+	return Object([]string{"items", "nextCursor"}, openapi3.Schemas{
+		"items": ArrayOf(item), "nextCursor": {Value: cursor}, "total": {Value: total}, "totalCapped": {Value: capped},
 	}, true)
 }
 
 // fixedSchemas are the schemas that do not depend on collections.
 func fixedSchemas() openapi3.Schemas {
-	anyObject := &openapi3.SchemaRef{Value: openapi3.NewObjectSchema()}
-	index := object([]string{"fields"}, openapi3.Schemas{"fields": arrayOf(strSchema("A data path or system field"))}, true)
-	name := strSchema("The collection name")
+	index := Object([]string{"fields"}, openapi3.Schemas{"fields": ArrayOf(String("A data path or system field"))}, true)
+	name := String("The collection name")
 	name.Value.Pattern = "^[a-z][a-z0-9_]{0,62}$"
-	op := strSchema("The write to apply")
+	op := String("The write to apply")
 	op.Value.Enum = []any{"create", "replace", "patch", "delete"}
-	problem := object([]string{"type", "title", "status", "code"}, openapi3.Schemas{
-		"type":   strSchema("urn:basalt:problem:<code>"),
-		"title":  strSchema("A short summary of the kind of problem"),
+	problem := Object([]string{"type", "title", "status", "code"}, openapi3.Schemas{
+		"type":   String("urn:basalt:problem:<code>"),
+		"title":  String("A short summary of the kind of problem"),
 		"status": {Value: openapi3.NewIntegerSchema()},
-		"code":   strSchema("The stable machine-readable error code"),
-		"detail": strSchema("What went wrong with this request"),
-		"errors": arrayOf(schemaRef("FieldError")),
+		"code":   String("The stable machine-readable error code"),
+		"detail": String("What went wrong with this request"),
+		"errors": ArrayOf(SchemaRef("FieldError")),
 	}, false)
 	rule := openapi3.NewStringSchema().WithTypes("string", "null")
 	rule.Description = `null: admins only; "": everyone, anonymous callers included; otherwise a rule expression over ` +
@@ -93,36 +124,36 @@ func fixedSchemas() openapi3.Schemas {
 	for _, a := range []string{"list", "get", "create", "update", "delete"} {
 		ruleProps[a] = &openapi3.SchemaRef{Value: rule}
 	}
-	hidden := arrayOf(strSchema("A data path, like author.email"))
+	hidden := ArrayOf(String("A data path, like author.email"))
 	hidden.Value.Description = "Data fields left out of the documents returned to callers who are not admins"
 	return openapi3.Schemas{
-		"Rules":      withDescription(object(nil, ruleProps, true), "The access rule of each action on documents; a missing member is null"),
-		"Data":       withDescription(anyObject, "A document's data: one JSON object"),
-		"MergePatch": withDescription(&openapi3.SchemaRef{Value: openapi3.NewObjectSchema()}, "A JSON Merge Patch (RFC 7386): null removes a member"),
+		"Rules":      withDescription(Object(nil, ruleProps, true), "The access rule of each action on documents; a missing member is null"),
+		"Data":       anyObject("A document's data: one JSON object"),
+		"MergePatch": anyObject("A JSON Merge Patch (RFC 7386): null removes a member"),
 		"Index":      index,
-		"CollectionSpec": object([]string{"name", "schema"}, openapi3.Schemas{
-			"name": name, "schema": withDescription(&openapi3.SchemaRef{Value: openapi3.NewObjectSchema()}, "A JSON Schema (2020-12) for the data"),
-			"indexes": arrayOf(schemaRef("Index")), "rules": schemaRef("Rules"), "hiddenFields": hidden,
+		"CollectionSpec": Object([]string{"name", "schema"}, openapi3.Schemas{
+			"name": name, "schema": anyObject("A JSON Schema (2020-12) for the data"),
+			"indexes": ArrayOf(SchemaRef("Index")), "rules": SchemaRef("Rules"), "hiddenFields": hidden,
 		}, true),
-		"Collection": object([]string{"name", "schema", "indexes", "rules", "hiddenFields", "version", "createdAt", "updatedAt"}, openapi3.Schemas{
-			"name": name, "schema": {Value: openapi3.NewObjectSchema()}, "indexes": arrayOf(schemaRef("Index")),
-			"rules": schemaRef("Rules"), "hiddenFields": hidden,
-			"version": versionSchema(), "createdAt": timeSchema(), "updatedAt": timeSchema(),
+		"Collection": Object([]string{"name", "schema", "indexes", "rules", "hiddenFields", "version", "createdAt", "updatedAt"}, openapi3.Schemas{
+			"name": name, "schema": anyObject("The JSON Schema (2020-12) of the data"), "indexes": ArrayOf(SchemaRef("Index")),
+			"rules": SchemaRef("Rules"), "hiddenFields": hidden,
+			"version": versionSchema(), "createdAt": Timestamp(), "updatedAt": Timestamp(),
 		}, true),
-		"CollectionList": object([]string{"items"}, openapi3.Schemas{"items": arrayOf(schemaRef("Collection"))}, true),
-		"Document":       documentSchema(schemaRef("Data"), ""),
-		"DocumentList":   listSchema(schemaRef("Document")),
-		"BatchOperation": object([]string{"op", "collection"}, openapi3.Schemas{
-			"op": op, "collection": strSchema("The collection name"), "id": strSchema("The document id; optional for create"),
-			"data": withDescription(anyObject, "The data (create, replace) or merge patch (patch)"), "ifMatch": versionSchema(),
+		"CollectionList": Object([]string{"items"}, openapi3.Schemas{"items": ArrayOf(SchemaRef("Collection"))}, true),
+		"Document":       documentSchema(SchemaRef("Data"), ""),
+		"DocumentList":   listSchema(SchemaRef("Document")),
+		"BatchOperation": Object([]string{"op", "collection"}, openapi3.Schemas{
+			"op": op, "collection": String("The collection name"), "id": String("The document id; optional for create"),
+			"data": anyObject("The data (create, replace) or merge patch (patch)"), "ifMatch": versionSchema(),
 		}, true),
-		"BatchRequest": object([]string{"operations"}, openapi3.Schemas{"operations": arrayOf(schemaRef("BatchOperation"))}, true),
-		"BatchResult": object([]string{"op", "id"}, openapi3.Schemas{
-			"op": op, "id": strSchema("The document id"), "document": schemaRef("Document"),
+		"BatchRequest": Object([]string{"operations"}, openapi3.Schemas{"operations": ArrayOf(SchemaRef("BatchOperation"))}, true),
+		"BatchResult": Object([]string{"op", "id"}, openapi3.Schemas{
+			"op": op, "id": String("The document id"), "document": SchemaRef("Document"),
 		}, true),
-		"BatchResponse": object([]string{"results"}, openapi3.Schemas{"results": arrayOf(schemaRef("BatchResult"))}, true),
-		"FieldError": object([]string{"pointer", "message"}, openapi3.Schemas{
-			"pointer": strSchema("A JSON pointer (RFC 6901) into the request body"), "message": strSchema("What is wrong there"),
+		"BatchResults": Object([]string{"results"}, openapi3.Schemas{"results": ArrayOf(SchemaRef("BatchResult"))}, true),
+		"FieldError": Object([]string{"pointer", "message"}, openapi3.Schemas{
+			"pointer": String("A JSON pointer (RFC 6901) into the request body"), "message": String("What is wrong there"),
 		}, false),
 		"Problem": problem,
 	}
@@ -161,13 +192,13 @@ func fixedParameters() openapi3.ParametersMap {
 }
 
 // problemCodes are the statuses that have a named problem response.
-var problemCodes = []int{400, 401, 403, 404, 409, 412, 413, 415, 422}
+var problemCodes = []int{400, 401, 403, 404, 409, 410, 412, 413, 415, 422, 429, 503}
 
 // problemResponses are the error responses operations reference.
 func problemResponses() openapi3.ResponseBodies {
 	problem := func(desc string) *openapi3.ResponseRef {
 		r := openapi3.NewResponse().WithDescription(desc)
-		r.Content = openapi3.Content{ProblemContentType: &openapi3.MediaType{Schema: schemaRef("Problem")}}
+		r.Content = openapi3.Content{ProblemContentType: &openapi3.MediaType{Schema: SchemaRef("Problem")}}
 		return &openapi3.ResponseRef{Value: r}
 	}
 	out := openapi3.ResponseBodies{
@@ -184,4 +215,83 @@ func problemResponses() openapi3.ResponseBodies {
 		"WWW-Authenticate": header(`The challenge: Bearer realm="basalt", with error="invalid_token" when a credential was rejected`),
 	}
 	return out
+}
+
+// SchemaRef references the component schema name.
+func SchemaRef(name string) *openapi3.SchemaRef {
+	return openapi3.NewSchemaRef("#/components/schemas/"+escapeToken(name), nil)
+}
+
+// params references the named component parameters.
+func params(names ...string) openapi3.Parameters {
+	out := make(openapi3.Parameters, 0, len(names))
+	for _, n := range names {
+		out = append(out, &openapi3.ParameterRef{Ref: "#/components/parameters/" + n})
+	}
+	return out
+}
+
+// JSONBody is a required request body of schema s in the media types.
+func JSONBody(s *openapi3.SchemaRef, mediaTypes ...string) *openapi3.RequestBodyRef {
+	content := openapi3.Content{}
+	for _, mt := range mediaTypes {
+		content[mt] = &openapi3.MediaType{Schema: s}
+	}
+	return &openapi3.RequestBodyRef{Value: &openapi3.RequestBody{Required: true, Content: content}}
+}
+
+// OptionalJSONBody is JSONBody for requests that may also come without a
+// body.
+func OptionalJSONBody(s *openapi3.SchemaRef) *openapi3.RequestBodyRef {
+	b := JSONBody(s, mediaJSON)
+	b.Value.Required = false
+	return b
+}
+
+// header is a response header of type string.
+func header(desc string) *openapi3.HeaderRef {
+	return &openapi3.HeaderRef{Value: &openapi3.Header{Parameter: openapi3.Parameter{
+		Description: desc, Schema: &openapi3.SchemaRef{Value: openapi3.NewStringSchema()},
+	}}}
+}
+
+// JSONResponse is a JSON success answer of schema s (nil: no body);
+// headers are among "ETag", "Location" and "Cache-Control".
+func JSONResponse(desc string, s *openapi3.SchemaRef, headers ...string) *openapi3.ResponseRef {
+	resp := openapi3.NewResponse().WithDescription(desc)
+	if s != nil {
+		resp.Content = openapi3.Content{mediaJSON: &openapi3.MediaType{Schema: s}}
+	}
+	if len(headers) > 0 {
+		resp.Headers = openapi3.Headers{}
+		for _, h := range headers {
+			switch h {
+			case "ETag":
+				resp.Headers[h] = header(`The version as a strong entity tag, like "3"`)
+			case "Location":
+				resp.Headers[h] = header("The path of the created resource")
+			case "Cache-Control":
+				resp.Headers[h] = header("How long caches may keep the answer")
+			}
+		}
+	}
+	return &openapi3.ResponseRef{Value: resp}
+}
+
+// Responses builds a Responses object: a success code and its response,
+// then error codes that reference the problem responses (304: the not
+// modified answer); every operation also gets the default problem
+// response.
+func Responses(code int, ok *openapi3.ResponseRef, errCodes ...int) *openapi3.Responses {
+	opts := []openapi3.NewResponsesOption{openapi3.WithStatus(code, ok)}
+	for _, c := range errCodes {
+		ref := fmt.Sprintf("#/components/responses/Problem%d", c)
+		if c == http.StatusNotModified {
+			ref = "#/components/responses/NotModified"
+		}
+		opts = append(opts, openapi3.WithStatus(c, &openapi3.ResponseRef{Ref: ref}))
+	}
+	rs := openapi3.NewResponses(opts...)
+	rs.Set("default", &openapi3.ResponseRef{Ref: "#/components/responses/ProblemDefault"})
+	return rs
 }
