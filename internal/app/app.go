@@ -68,7 +68,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	svc, err := docstore.NewService(store, docstore.Options{Logger: log, CursorKey: key})
+	svc, err := docstore.NewService(store, docstore.Options{Logger: log, CursorKey: key,
+		Limits: docstore.Limits{ListTotalCap: cfg.ListTotalCap}})
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/gateway"
 )
 
@@ -40,8 +41,11 @@ type Config struct {
 	// CompressMinBytes is the smallest JSON answer compressed; 0 turns
 	// compression off.
 	CompressMinBytes int
-	Version          string
-	Auth             AuthConfig
+	// ListTotalCap is the most documents a list's total counts (1 to
+	// docstore.MaxListTotalCap); beyond it the total says it is capped.
+	ListTotalCap int
+	Version      string
+	Auth         AuthConfig
 	// Admin is the account "basalt admin create" makes.
 	Admin AdminAccount
 
@@ -125,6 +129,7 @@ func DefaultConfig() Config {
 		MaxBodyBytes:       1 << 20,
 		DrainTimeout:       15 * time.Second,
 		CompressMinBytes:   gateway.DefaultCompressMinBytes,
+		ListTotalCap:       docstore.DefaultListTotalCap,
 		Auth:               DefaultAuthConfig(),
 	}
 }
@@ -251,6 +256,7 @@ type serveCmd struct {
 	TLSKey       string        `name:"tls-key" help:"PEM file of the TLS private key ($$BASALT_TLS_KEY)." placeholder:"FILE"`
 	CORSOrigins  []string      `name:"cors-origins" help:"Comma-separated origins (scheme://host[:port]) of browser apps allowed to call the API, or * for any; none by default ($$BASALT_CORS_ORIGINS)." placeholder:"ORIGIN,…"`
 	CompressMin  int           `name:"compress-min-bytes" help:"Smallest JSON answer compressed (zstd or gzip, as the client accepts); 0 turns compression off ($$BASALT_COMPRESS_MIN_BYTES)." default:"1024"`
+	ListTotalCap int           `name:"list-total-cap" help:"Most documents a list with total=true counts (1 to 1000000); when more match, the answer has total = the cap and totalCapped = true ($$BASALT_LIST_TOTAL_CAP)." default:"10000"`
 	authFlags
 }
 
@@ -307,6 +313,7 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 		cfg.MetricsAddr, cfg.MetricsToken = c.Serve.MetricsAddr, c.Serve.MetricsToken
 		cfg.TLSCert, cfg.TLSKey = c.Serve.TLSCert, c.Serve.TLSKey
 		cfg.CORSOrigins, cfg.CompressMinBytes = c.Serve.CORSOrigins, c.Serve.CompressMin
+		cfg.ListTotalCap = c.Serve.ListTotalCap
 		if err := c.Serve.authFlags.apply(&cfg); err != nil {
 			return Command{}, err
 		}
@@ -346,6 +353,9 @@ func (c Config) validate() error {
 	}
 	if c.CompressMinBytes < 0 {
 		return errors.New("--compress-min-bytes must not be negative")
+	}
+	if c.ListTotalCap < 1 || c.ListTotalCap > docstore.MaxListTotalCap {
+		return fmt.Errorf("--list-total-cap must be between 1 and %d", docstore.MaxListTotalCap)
 	}
 	a := c.Auth
 	if a.AccessTTL < time.Minute || a.AccessTTL > 24*time.Hour {

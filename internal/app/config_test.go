@@ -94,6 +94,8 @@ func TestConfigErrors(t *testing.T) {
 		{"cors origin with a path", nil, []string{"serve", "--cors-origins", "https://app.example.com/"}, "--cors-origins"},
 		{"cors star with origins", map[string]string{"BASALT_CORS_ORIGINS": "*,https://app.example.com"}, []string{"serve"}, "--cors-origins"},
 		{"negative compression threshold", nil, []string{"serve", "--compress-min-bytes=-1"}, "--compress-min-bytes"},
+		{"zero list total cap", nil, []string{"serve", "--list-total-cap=0"}, "--list-total-cap"},
+		{"list total cap above the bound", map[string]string{"BASALT_LIST_TOTAL_CAP": "1000001"}, []string{"serve"}, "--list-total-cap"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -152,6 +154,21 @@ func TestBrowserFlags(t *testing.T) {
 	if c.TLSCert != "/c.pem" || c.TLSKey != "/k.pem" || c.CompressMinBytes != 0 ||
 		len(c.CORSOrigins) != 2 || c.CORSOrigins[0] != "https://app.example.com" || c.CORSOrigins[1] != "http://localhost:5173" {
 		t.Fatalf("TLS %q %q, CORS %q, compression %d", c.TLSCert, c.TLSKey, c.CORSOrigins, c.CompressMinBytes)
+	}
+}
+
+func TestListTotalCapFlag(t *testing.T) {
+	cmd, err := parse(t, nil, "serve")
+	if err != nil || cmd.Config.ListTotalCap != 10000 {
+		t.Fatalf("default list total cap %d, %v; want 10000", cmd.Config.ListTotalCap, err)
+	}
+	cmd, err = parse(t, map[string]string{"BASALT_LIST_TOTAL_CAP": "500"}, "serve")
+	if err != nil || cmd.Config.ListTotalCap != 500 {
+		t.Fatalf("BASALT_LIST_TOTAL_CAP=500: %d, %v", cmd.Config.ListTotalCap, err)
+	}
+	cmd, err = parse(t, map[string]string{"BASALT_LIST_TOTAL_CAP": "500"}, "serve", "--list-total-cap", "1000000")
+	if err != nil || cmd.Config.ListTotalCap != 1000000 {
+		t.Fatalf("--list-total-cap 1000000: %d, %v", cmd.Config.ListTotalCap, err)
 	}
 }
 

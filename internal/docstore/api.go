@@ -101,7 +101,12 @@ type ListRequest struct {
 type Page struct {
 	Items      []Document
 	NextCursor string // empty on the last page
-	Total      *int64 // set only when asked for
+	// Total is set only when asked for: the number of documents matching
+	// the filter (and the caller's list rule), whatever the cursor. It is
+	// exact up to Limits.ListTotalCap; when more documents match, Total
+	// is the cap and TotalCapped is set.
+	Total       *int64
+	TotalCapped bool
 }
 
 // BatchOp is one write of a batch. Op is OpCreate, OpReplace, OpPatch or

@@ -15,7 +15,10 @@ import (
 )
 
 // ListDocuments runs a list query: filter, sort, keyset pagination with
-// opaque signed cursors, field selection and an optional exact total.
+// opaque signed cursors, field selection and an optional total, exact up
+// to Limits.ListTotalCap (Page.TotalCapped beyond). The total counts every
+// document the filter and the caller's list rule select, wherever the
+// cursor stands.
 //
 // For callers who are not admins the list rule narrows the query (a rule
 // that never holds gives an empty page), hidden fields cannot be named in
@@ -107,13 +110,31 @@ func (s *Service) ListDocuments(ctx context.Context, r ListRequest) (Page, error
 		page.Items = []Document{}
 	}
 	if r.Total {
-		n, err := s.store.CountDocuments(ctx, c.Name, filter)
-		if err != nil {
+		if page.Total, page.TotalCapped, err = s.total(ctx, c, filter, after == nil && page.NextCursor == "", len(page.Items)); err != nil {
 			return Page{}, s.storeErr(op, err)
 		}
-		page.Total = &n
 	}
 	return page, nil
+}
+
+// total counts the documents filter selects in c, up to the cap (and
+// reports whether more match). When the page just listed is the first and
+// the last (whole), its n items are every match and nothing is counted.
+func (s *Service) total(ctx context.Context, c Collection, filter query.Expr, whole bool, n int) (*int64, bool, error) {
+	cp := int64(s.limits.ListTotalCap)
+	total := int64(n)
+	if !whole {
+		// One more than the cap tells "exactly the cap" from "more".
+		var err error
+		total, err = s.store.CountDocuments(ctx, CountParams{Collection: c.Name, Filter: filter, Limit: cp + 1, Indexes: c.Indexes})
+		if err != nil {
+			return nil, false, err
+		}
+	}
+	if total > cp {
+		return &cp, true, nil
+	}
+	return &total, false, nil
 }
 
 // fingerprint binds a cursor to the query it continues and to the caller

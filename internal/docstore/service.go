@@ -119,6 +119,8 @@ func withDefaults(l Limits) Limits {
 	set(&l.MaxCursorBytes, d.MaxCursorBytes)
 	set(&l.MaxSchemaErrors, d.MaxSchemaErrors)
 	set(&l.MaxHiddenFields, d.MaxHiddenFields)
+	set(&l.ListTotalCap, d.ListTotalCap)
+	l.ListTotalCap = min(l.ListTotalCap, MaxListTotalCap)
 	if l.Query == (Limits{}).Query {
 		l.Query = d.Query
 	}

@@ -30,8 +30,11 @@ type Store interface {
 	// ListDocuments returns at most p.Limit documents matching p.Filter in
 	// p.Sort order, starting after p.After.
 	ListDocuments(ctx context.Context, p ListParams) ([]Document, error)
-	// CountDocuments counts the documents matching filter (nil: all).
-	CountDocuments(ctx context.Context, collection string, filter query.Expr) (int64, error)
+	// CountDocuments counts the documents matching p.Filter, but no more
+	// than p.Limit of them when p.Limit is positive, so that its work is
+	// bounded by p.Limit rather than by the size of the collection. It
+	// reads the collection's indexes (p.Indexes) as ListDocuments does.
+	CountDocuments(ctx context.Context, p CountParams) (int64, error)
 	// Write runs fn in one read-write transaction. It commits, durably,
 	// only when fn returns nil; otherwise nothing fn did remains. fn may be
 	// called more than once if the engine retries a serialization failure.

@@ -143,3 +143,18 @@ type ListParams struct {
 	// Limit is the most rows to return.
 	Limit int
 }
+
+// CountParams is a checked, engine-neutral count query.
+type CountParams struct {
+	Collection string
+	// Filter is nil for "every document".
+	Filter query.Expr
+	// Limit, when positive, is the most documents counted: the count
+	// stops there, so a result of Limit means "Limit or more".
+	Limit int64
+	// Indexes are the collection's declared indexes (Collection.Indexes).
+	// An engine may name one whose first field the filter bounds, so that
+	// its planner reads the matches from that index and stops after Limit
+	// of them instead of scanning the collection.
+	Indexes []Index
+}

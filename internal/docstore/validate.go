@@ -26,8 +26,19 @@ type Limits struct {
 	MaxCursorBytes   int
 	MaxSchemaErrors  int // validation errors reported per request
 	MaxHiddenFields  int // hidden fields per collection
-	Query            query.Limits
+	// ListTotalCap is the most documents a list's total counts (at most
+	// MaxListTotalCap); when more match, the total is the cap and says so.
+	ListTotalCap int
+	Query        query.Limits
 }
+
+// DefaultListTotalCap is the default of Limits.ListTotalCap, and
+// MaxListTotalCap its largest value: a count reads up to that many index
+// entries (or rows), about a second of a database's time at a million.
+const (
+	DefaultListTotalCap = 10_000
+	MaxListTotalCap     = 1_000_000
+)
 
 // DefaultLimits returns the limits Basalt runs with unless configured.
 func DefaultLimits() Limits {
@@ -42,6 +53,7 @@ func DefaultLimits() Limits {
 		MaxCursorBytes:   2048,
 		MaxSchemaErrors:  20,
 		MaxHiddenFields:  64,
+		ListTotalCap:     DefaultListTotalCap,
 		Query:            query.DefaultLimits(),
 	}
 }

@@ -34,11 +34,13 @@ func (a *API) writeDocument(w http.ResponseWriter, r *http.Request, status int, 
 }
 
 // listPage is the body of a list answer: nextCursor is null on the last
-// page and total appears only when asked for.
+// page; total and totalCapped appear only when asked for (totalCapped:
+// more documents match than the server counts, and total is that cap).
 type listPage struct {
-	Items      []docstore.Document `json:"items"`
-	NextCursor *string             `json:"nextCursor"`
-	Total      *int64              `json:"total,omitempty"`
+	Items       []docstore.Document `json:"items"`
+	NextCursor  *string             `json:"nextCursor"`
+	Total       *int64              `json:"total,omitempty"`
+	TotalCapped *bool               `json:"totalCapped,omitempty"`
 }
 
 // listDocuments serves GET /v1/collections/{collection}/documents with the
@@ -81,6 +83,9 @@ func (a *API) listDocuments(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := listPage{Items: page.Items, Total: page.Total}
+	if page.Total != nil {
+		out.TotalCapped = &page.TotalCapped
+	}
 	if out.Items == nil {
 		out.Items = []docstore.Document{}
 	}

@@ -94,7 +94,7 @@ func newStack(t testing.TB) *stack {
 		}
 	})
 	svc, err := docstore.NewService(store, docstore.Options{CursorKey: bytes.Repeat([]byte("k"), 32),
-		Limits: docstore.Limits{MaxBatchOps: 3}}) // small, so the bound is cheap to reach
+		Limits: docstore.Limits{MaxBatchOps: 3, ListTotalCap: 1}}) // small, so the bounds are cheap to reach
 	if err != nil {
 		t.Fatalf("docstore.NewService: %v", err)
 	}

@@ -298,7 +298,7 @@ func TestLongCollectionNames(t *testing.T) {
 		})
 	}
 	for _, name := range []string{a, b} {
-		n, err := s.CountDocuments(ctx, name, nil)
+		n, err := s.CountDocuments(ctx, docstore.CountParams{Collection: name})
 		if err != nil || n != 1 {
 			t.Fatalf("CountDocuments(%s) = %d, %v; want 1", name, n, err)
 		}
@@ -322,8 +322,8 @@ func TestNULCharacter(t *testing.T) {
 	if err != nil || string(d.Data) != data {
 		t.Fatalf("GetDocument = %s, %v; want %s", d.Data, err, data)
 	}
-	n, err := s.CountDocuments(ctx, "nul", &query.Compare{Field: query.Field{Path: []string{"b"}, Type: query.TypeString},
-		Op: query.OpEq, Value: query.Value{Kind: query.ValueString, Str: `\u0000`}})
+	n, err := s.CountDocuments(ctx, docstore.CountParams{Collection: "nul", Filter: &query.Compare{Field: query.Field{Path: []string{"b"}, Type: query.TypeString},
+		Op: query.OpEq, Value: query.Value{Kind: query.ValueString, Str: `\u0000`}}})
 	if err != nil || n != 1 {
 		t.Fatalf("CountDocuments(b = \\u0000) = %d, %v; want 1", n, err)
 	}

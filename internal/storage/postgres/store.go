@@ -53,6 +53,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -104,6 +106,10 @@ type Store struct {
 	closed         atomic.Bool
 }
 
+// cancelGrace is how long a cancelled statement's connection waits for
+// the server to confirm the cancel request before it is closed instead.
+const cancelGrace = time.Second
+
 // maxWriteAttempts is how often Write runs fn when transactions keep
 // failing with serialization failures or deadlocks.
 const maxWriteAttempts = 4
@@ -142,6 +148,13 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	cfg.ConnConfig.ConnectTimeout = opts.AcquireTimeout
 	cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
 	cfg.ConnConfig.RuntimeParams["application_name"] = "basalt"
+	// A request that ends (its client went away, its deadline passed)
+	// cancels its statement on the server too. pgx's default only gives
+	// up on the connection, and the server would run the statement on,
+	// up to statement_timeout, for nobody.
+	cfg.ConnConfig.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: cancelGrace}
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, mapErr(op, err)
@@ -282,25 +295,18 @@ func (s *Store) ListDocuments(ctx context.Context, p docstore.ListParams) (out [
 	return out, err
 }
 
-// CountDocuments counts the documents matching filter (nil: all).
-func (s *Store) CountDocuments(ctx context.Context, collection string, filter query.Expr) (int64, error) {
+// CountDocuments counts the documents matching p.Filter, at most p.Limit
+// of them when p.Limit is positive (see compileCount).
+func (s *Store) CountDocuments(ctx context.Context, p docstore.CountParams) (int64, error) {
 	const op = "postgres.CountDocuments"
-	table, err := tableName(op, collection)
+	text, args, err := compileCount(p)
 	if err != nil {
 		return 0, err
 	}
-	var b builder
-	b.w("SELECT count(*) FROM ", table)
-	if filter != nil {
-		b.w(" WHERE ")
-		if err := b.expr(filter, false); err != nil {
-			return 0, err
-		}
-	}
 	var n int64
 	err = s.read(ctx, op, func(q queryer) error {
-		if err := q.QueryRow(ctx, b.sql.String(), b.args...).Scan(&n); err != nil {
-			return tableErr(op, collection, err)
+		if err := q.QueryRow(ctx, text, args...).Scan(&n); err != nil {
+			return tableErr(op, p.Collection, err)
 		}
 		return nil
 	})

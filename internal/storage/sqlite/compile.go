@@ -585,6 +585,89 @@ func compileList(p docstore.ListParams) ([]listQuery, error) {
 	return out, nil
 }
 
+// compileCount returns the query of a count.
+//
+// With a limit, the count is over a subquery that stops after p.Limit
+// matches, so that the work is bounded by the limit, not by the
+// collection. The WHERE clause is the one compileList writes, whose
+// expressions are those of the indexes; and when the filter bounds the
+// first field of a declared index (or the id), the subquery is ordered
+// by it, so that SQLite reads the matches from that index and stops after
+// p.Limit of them, as for a list sorted by that field, rather than
+// scanning the table when other conditions make the range look large.
+// The order changes no count.
+func compileCount(p docstore.CountParams) (string, []any, error) {
+	table, err := tableName("sqlite.CountDocuments", p.Collection)
+	if err != nil {
+		return "", nil, err
+	}
+	var b builder
+	if p.Limit > 0 {
+		b.w("SELECT count(*) FROM (SELECT 1 FROM ", table)
+	} else {
+		b.w("SELECT count(*) FROM ", table)
+	}
+	if p.Filter != nil {
+		b.w(" WHERE (")
+		if err := b.expr(p.Filter, false); err != nil {
+			return "", nil, err
+		}
+		b.w(")")
+	}
+	if p.Limit > 0 {
+		if col, ok := countIndexColumn(p.Filter, p.Indexes); ok {
+			b.w(" ORDER BY ", col)
+		}
+		b.w(" LIMIT ")
+		b.bind(p.Limit)
+		b.w(")")
+	}
+	return b.sql.String(), b.args, nil
+}
+
+// countIndexColumn returns the first column of an index SQLite can read
+// the matches of filter from: that of the id (the primary key) or of a
+// declared index whose first field a conjunct of filter compares with a
+// literal (=, <, <=, >, >=), when the field is typed (an untyped one may
+// be compared through its JSON type instead).
+func countIndexColumn(filter query.Expr, indexes []docstore.Index) (string, bool) {
+	first := make(map[string]bool, len(indexes))
+	for _, ix := range indexes {
+		if len(ix.Fields) > 0 {
+			first[ix.Fields[0]] = true
+		}
+	}
+	for _, c := range conjuncts(filter, nil) {
+		op, neg := c.Op.Positive()
+		if neg || c.Any || op == query.OpIn || op == query.OpContains || c.Value.Kind == query.ValueNull {
+			continue
+		}
+		if c.Field.System != query.SystemID && (!first[c.Field.Name()] || c.Field.Type == query.TypeAny) {
+			continue
+		}
+		if col, _, err := fieldSQL(c.Field); err == nil {
+			return col, true
+		}
+	}
+	return "", false
+}
+
+// conjuncts appends the comparisons whose conjunction e is, as far as
+// nested ANDs go, to out.
+func conjuncts(e query.Expr, out []*query.Compare) []*query.Compare {
+	switch e := e.(type) {
+	case *query.And:
+		for _, t := range e.Terms {
+			out = conjuncts(t, out)
+		}
+	case *query.Compare:
+		if e != nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // keyset writes the condition "after the position a" (see compileList).
 // With a descending first key and a non-null a[0], it leaves out the nulls
 // of that key, which compileList's second query returns.

@@ -281,24 +281,17 @@ func (s *Store) ListDocuments(ctx context.Context, p docstore.ListParams) ([]doc
 	return listDocuments(ctx, s.reads, p)
 }
 
-// CountDocuments counts the documents matching filter (nil: all).
-func (s *Store) CountDocuments(ctx context.Context, collection string, filter query.Expr) (int64, error) {
+// CountDocuments counts the documents matching p.Filter, at most p.Limit
+// of them when p.Limit is positive (see compileCount).
+func (s *Store) CountDocuments(ctx context.Context, p docstore.CountParams) (int64, error) {
 	const op = "sqlite.CountDocuments"
-	table, err := tableName(op, collection)
+	text, args, err := compileCount(p)
 	if err != nil {
 		return 0, err
 	}
-	var b builder
-	b.sql.WriteString("SELECT count(*) FROM " + table)
-	if filter != nil {
-		b.sql.WriteString(" WHERE ")
-		if err := b.expr(filter, false); err != nil {
-			return 0, err
-		}
-	}
 	var n int64
-	if err := s.reads.QueryRowContext(ctx, b.sql.String(), b.args...).Scan(&n); err != nil {
-		return 0, tableErr(ctx, s.reads, op, collection, err)
+	if err := s.reads.QueryRowContext(ctx, text, args...).Scan(&n); err != nil {
+		return 0, tableErr(ctx, s.reads, op, p.Collection, err)
 	}
 	return n, nil
 }

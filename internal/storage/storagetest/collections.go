@@ -156,7 +156,7 @@ func testCollectionDeleteDropsDocuments(t *testing.T, s docstore.Store) {
 	wantKind(t, "ListDocuments of a deleted collection", err, fault.NotFound)
 
 	createCollection(t, s, collection("notes"))
-	n, err := s.CountDocuments(ctx, "notes", nil)
+	n, err := s.CountDocuments(ctx, docstore.CountParams{Collection: "notes"})
 	wantOK(t, "CountDocuments", err)
 	if n != 0 {
 		t.Fatalf("a re-created collection has %d documents, want 0", n)

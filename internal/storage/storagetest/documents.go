@@ -85,7 +85,7 @@ func testDocumentMissingCollection(t *testing.T, s docstore.Store) {
 	_, err = s.ListDocuments(ctx, docstore.ListParams{Collection: "ghosts", Limit: 5,
 		Sort: []query.SortKey{{Field: sys(query.SystemID)}}})
 	wantKind(t, "ListDocuments", err, fault.NotFound)
-	_, err = s.CountDocuments(ctx, "ghosts", nil)
+	_, err = s.CountDocuments(ctx, docstore.CountParams{Collection: "ghosts"})
 	wantKind(t, "CountDocuments", err, fault.NotFound)
 	for name, fn := range map[string]func(ctx context.Context, tx docstore.Tx) error{
 		"InsertDocument": func(ctx context.Context, tx docstore.Tx) error {
@@ -368,13 +368,13 @@ func testIdempotencyPurge(t *testing.T, s docstore.Store) {
 func testCountDocuments(t *testing.T, s docstore.Store) {
 	ctx := context.Background()
 	loadFixture(t, s)
-	n, err := s.CountDocuments(ctx, "fx", nil)
+	n, err := s.CountDocuments(ctx, docstore.CountParams{Collection: "fx"})
 	wantOK(t, "CountDocuments", err)
 	if n != int64(len(fixture())) {
 		t.Fatalf("CountDocuments = %d, want %d", n, len(fixture()))
 	}
 	for _, c := range filterCases()[:20] {
-		n, err := s.CountDocuments(ctx, "fx", c.expr)
+		n, err := s.CountDocuments(ctx, docstore.CountParams{Collection: "fx", Filter: c.expr})
 		wantOK(t, "CountDocuments "+c.name, err)
 		if n != int64(len(c.want)) {
 			t.Fatalf("CountDocuments(%s) = %d, want %d", c.name, n, len(c.want))

@@ -203,7 +203,7 @@ func testFilterRejectsUnsafeFields(t *testing.T, s docstore.Store) {
 		_, err = s.ListDocuments(ctx, docstore.ListParams{Collection: "fx", Limit: 5,
 			Sort: []query.SortKey{{Field: f}, {Field: sys(query.SystemID)}}})
 		wantKind(t, "sort on "+describe(path), err, fault.Invalid)
-		_, err = s.CountDocuments(ctx, "fx", cmp(f, query.OpEq, null()))
+		_, err = s.CountDocuments(ctx, docstore.CountParams{Collection: "fx", Filter: cmp(f, query.OpEq, null())})
 		wantKind(t, "count on "+describe(path), err, fault.Invalid)
 	}
 	_, err := s.ListDocuments(ctx, docstore.ListParams{Collection: "fx; DROP TABLE collections", Limit: 5,

@@ -181,7 +181,7 @@ func testNumbers(t *testing.T, s docstore.Store) {
 		if got := ids(docs); !sameIDs(got, c.want) {
 			t.Errorf("filter %s: listed %v, want %v", c.name, got, c.want)
 		}
-		count, err := s.CountDocuments(ctx, "nx", c.expr)
+		count, err := s.CountDocuments(ctx, docstore.CountParams{Collection: "nx", Filter: c.expr})
 		wantOK(t, "CountDocuments", err)
 		if count != int64(len(c.want)) {
 			t.Errorf("filter %s: counted %d, want %d", c.name, count, len(c.want))
@@ -282,7 +282,7 @@ func testNumbersRandom(t *testing.T, s docstore.Store) {
 				if !sameIDs(ids(got), want) {
 					t.Fatalf("filter %s: listed %v, query.Match selects %v", query.Format(e), ids(got), want)
 				}
-				count, err := s.CountDocuments(ctx, "nr", e)
+				count, err := s.CountDocuments(ctx, docstore.CountParams{Collection: "nr", Filter: e})
 				wantOK(t, "CountDocuments", err)
 				if count != int64(len(want)) {
 					t.Fatalf("filter %s: counted %d, query.Match selects %d", query.Format(e), count, len(want))

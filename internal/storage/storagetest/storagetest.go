@@ -62,6 +62,7 @@ func Run(t *testing.T, engine string, open func(t *testing.T) docstore.Store) {
 		{"CountDocuments", testCountDocuments},
 	}
 	cases = append(cases, accessCases()...)
+	cases = append(cases, countCases()...)
 	t.Run("engine="+engine, func(t *testing.T) {
 		t.Run("contract=docstore", func(t *testing.T) {
 			for _, c := range cases {

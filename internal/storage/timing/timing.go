@@ -78,9 +78,9 @@ func (s *Store) ListDocuments(ctx context.Context, p docstore.ListParams) (ds []
 }
 
 // CountDocuments implements docstore.Store.
-func (s *Store) CountDocuments(ctx context.Context, collection string, filter query.Expr) (n int64, err error) {
+func (s *Store) CountDocuments(ctx context.Context, p docstore.CountParams) (n int64, err error) {
 	defer func(t time.Time) { s.observe("count_documents", t, err) }(time.Now())
-	return s.next.CountDocuments(ctx, collection, filter)
+	return s.next.CountDocuments(ctx, p)
 }
 
 // Write implements docstore.Store; it times the whole transaction.
