@@ -131,7 +131,7 @@ func TestOpenAPIDocument(t *testing.T) {
 				t.Errorf("no operation %s", id)
 			}
 		}
-		for _, want := range []string{"privateEmail", "internalScore", "ledger"} {
+		for _, want := range []string{"privateEmail", "internalScore", "ledger", "CollectionSpec", "metricsToken"} {
 			if !bytes.Contains(full.text, []byte(want)) {
 				t.Errorf("the admin's document lacks %s", want)
 			}
@@ -148,7 +148,8 @@ func TestOpenAPIDocument(t *testing.T) {
 		key := admin.as(k.Key)
 		for name, c := range map[string]*client{"anonymous": admin.anonymous(), "user": user, "apikey": key} {
 			d := fetchOpenAPI(t, c)
-			for _, secret := range []string{"privateEmail", "internalScore", "ledger", "/v1/admin", "createCollection", "getMetrics"} {
+			for _, secret := range []string{"privateEmail", "internalScore", "ledger", "/v1/admin", "createCollection", "getMetrics",
+				"CollectionSpec", "metricsToken", "AccountPage"} {
 				if bytes.Contains(d.text, []byte(secret)) {
 					t.Errorf("%s: the document names %s", name, secret)
 				}
@@ -161,6 +162,14 @@ func TestOpenAPIDocument(t *testing.T) {
 			createNotes := bytes.Contains(d.text, []byte(`"operationId":"createDocument_notes"`))
 			if createNotes != (name == "user") {
 				t.Errorf("%s: createDocument_notes shown: %v", name, createNotes)
+			}
+			// Reads are open to anonymous callers; creating needs a user.
+			notes := d.doc.Paths.Find("/v1/collections/notes/documents")
+			if sec := notes.Get.Security; sec == nil || len(*sec) != 2 {
+				t.Errorf("%s: listDocuments_notes security %v, want a bearer or none", name, sec)
+			}
+			if notes.Post != nil && (notes.Post.Security == nil || len(*notes.Post.Security) != 1) {
+				t.Errorf("%s: createDocument_notes security %v, want a bearer", name, notes.Post.Security)
 			}
 			ownAccount := bytes.Contains(d.text, []byte(`"operationId":"getMe"`))
 			if ownAccount != (name != "apikey") {

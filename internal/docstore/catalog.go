@@ -34,6 +34,9 @@ type CatalogEntry struct {
 	// admit: those whose verdict for this caller is not statically "no
 	// document". An action left out is always refused.
 	Actions []string
+	// Anonymous are the actions among Actions that could admit callers
+	// without credentials too; the others need credentials.
+	Anonymous []string
 	// Schema is the collection's JSON Schema as the caller may see it:
 	// for callers who are not admins, without the hidden fields (removed
 	// from "properties" and "required" along their paths).
@@ -71,17 +74,20 @@ func (s *Service) Catalog(ctx context.Context) (Catalog, error) {
 			return Catalog{}, err
 		}
 		a := compiled.access
-		var actions []string
+		var actions, anonymous []string
 		for act := range numActions {
-			v, err := a.decide(op, c.Name, who, act)
+			ok, err := a.couldAdmit(op, c.Name, who, act)
 			if err != nil {
-				if k := fault.KindOf(err); k != fault.Forbidden && k != fault.Unauthenticated {
-					return Catalog{}, err
-				}
+				return Catalog{}, err
+			}
+			if !ok {
 				continue
 			}
-			if !v.none {
-				actions = append(actions, actionName(act))
+			actions = append(actions, actionName(act))
+			if ok, err = a.couldAdmit(op, c.Name, caller{}, act); err != nil {
+				return Catalog{}, err
+			} else if ok {
+				anonymous = append(anonymous, actionName(act))
 			}
 		}
 		if len(actions) == 0 {
@@ -93,9 +99,22 @@ func (s *Service) Catalog(ctx context.Context) (Catalog, error) {
 				return Catalog{}, fault.Internalf(op, fmt.Errorf("schema of %q without hidden fields: %w", c.Name, err))
 			}
 		}
-		cat.Collections = append(cat.Collections, CatalogEntry{Name: c.Name, Actions: actions, Schema: schema})
+		cat.Collections = append(cat.Collections, CatalogEntry{Name: c.Name, Actions: actions, Anonymous: anonymous, Schema: schema})
 	}
 	return cat, nil
+}
+
+// couldAdmit reports whether the scopes and the rule of act could admit
+// the caller c: whether its verdict is not statically "no document".
+func (a *access) couldAdmit(op, collection string, c caller, act int) (bool, error) {
+	v, err := a.decide(op, collection, c, act)
+	if err != nil {
+		if k := fault.KindOf(err); k != fault.Forbidden && k != fault.Unauthenticated {
+			return false, err
+		}
+		return false, nil
+	}
+	return !v.none, nil
 }
 
 // schemaWithoutHidden returns a JSON Schema from which the properties at

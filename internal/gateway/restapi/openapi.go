@@ -2,13 +2,18 @@ package restapi
 
 import (
 	"context"
+	"encoding/json"
+	"maps"
 	"net/http"
+	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/fault"
 )
 
 // OpenAPIVersion is the OpenAPI version of the document GET
@@ -82,7 +87,7 @@ func BuildOpenAPI(ctx context.Context, cat docstore.Catalog, more ...OpenAPIDesc
 		"The OpenAPI 3.1 document of this server as the caller may use it: anonymous callers see the public routes, "+
 			"their own account's routes and the collections whose rules could admit them; admins see everything. "+
 			"Hidden fields never appear in the schemas shown to callers who are not admins.",
-		OptionalBearer(), nil, Responses(200, JSONResponse("The OpenAPI 3.1 document", anyObject("An OpenAPI 3.1 document")), 400))})
+		OptionalBearer(), nil, Responses(200, JSONResponse("The OpenAPI 3.1 document", anyObject("An OpenAPI 3.1 document")), 400, 401))})
 	addCollectionPaths(doc, cat)
 	addGenericPaths(doc, cat)
 	for _, d := range more {
@@ -94,7 +99,71 @@ func BuildOpenAPI(ctx context.Context, cat docstore.Catalog, more ...OpenAPIDesc
 		return nil, err
 	}
 	pruneTags(doc)
+	if err := pruneComponents(doc); err != nil {
+		return nil, err
+	}
 	return doc, nil
+}
+
+// componentRef finds the references to components in JSON text.
+var componentRef = regexp.MustCompile(`"#/components/(schemas|parameters|responses)/([^"]+)"`)
+
+// pruneComponents drops the components that no operation uses, directly
+// or through other components, and the security schemes no operation
+// names: a caller is not told about shapes of routes they cannot reach.
+func pruneComponents(doc *openapi3.T) error {
+	type key struct{ kind, name string }
+	used := map[key]bool{}
+	schemes := map[string]bool{}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			if op.Security != nil {
+				for _, req := range *op.Security {
+					for name := range req {
+						schemes[name] = true
+					}
+				}
+			}
+		}
+	}
+	root, err := json.Marshal(doc.Paths)
+	if err != nil {
+		return fault.Internalf("restapi.BuildOpenAPI", err)
+	}
+	queue := [][]byte{root}
+	for len(queue) > 0 {
+		text := queue[0]
+		queue = queue[1:]
+		for _, m := range componentRef.FindAllSubmatch(text, -1) {
+			k := key{string(m[1]), strings.ReplaceAll(strings.ReplaceAll(string(m[2]), "~1", "/"), "~0", "~")}
+			if used[k] {
+				continue
+			}
+			used[k] = true
+			var v any
+			switch k.kind {
+			case "schemas":
+				v = doc.Components.Schemas[k.name]
+			case "parameters":
+				v = doc.Components.Parameters[k.name]
+			case "responses":
+				v = doc.Components.Responses[k.name]
+			}
+			raw, err := json.Marshal(v)
+			if err != nil {
+				return fault.Internalf("restapi.BuildOpenAPI", err)
+			}
+			queue = append(queue, raw)
+		}
+	}
+	c := doc.Components
+	maps.DeleteFunc(c.Schemas, func(name string, _ *openapi3.SchemaRef) bool { return !used[key{"schemas", name}] })
+	maps.DeleteFunc(c.Parameters, func(name string, _ *openapi3.ParameterRef) bool { return !used[key{"parameters", name}] })
+	maps.DeleteFunc(c.Responses, func(name string, _ *openapi3.ResponseRef) bool { return !used[key{"responses", name}] })
+	maps.DeleteFunc(c.SecuritySchemes, func(name string, _ *openapi3.SecuritySchemeRef) bool {
+		return !schemes[name] && name != bearerAuth // the document's own security names bearerAuth
+	})
+	return nil
 }
 
 // AddTag declares a tag at the top level of doc, once.
@@ -214,15 +283,28 @@ func addCollectionPaths(doc *openapi3.T, cat docstore.Catalog) {
 	doc.Paths.Set("/v1/collections/{collection}", one)
 }
 
-// actionsOf is the union of the actions of cat's collections.
-func actionsOf(cat docstore.Catalog) map[string]bool {
-	out := map[string]bool{}
+// actionsOf is the union of the actions of cat's collections, and of the
+// actions that could admit anonymous callers.
+func actionsOf(cat docstore.Catalog) (acts, anonymous map[string]bool) {
+	acts, anonymous = map[string]bool{}, map[string]bool{}
 	for _, c := range cat.Collections {
 		for _, a := range c.Actions {
-			out[a] = true
+			acts[a] = true
+		}
+		for _, a := range c.Anonymous {
+			anonymous[a] = true
 		}
 	}
-	return out
+	return acts, anonymous
+}
+
+// security is the security of an operation on documents: credentials
+// optional when the action could admit anonymous callers, else required.
+func security(anonymous bool) *openapi3.SecurityRequirements {
+	if anonymous {
+		return OptionalBearer()
+	}
+	return Bearer()
 }
 
 // addGenericPaths adds the document routes that take the collection name
@@ -230,7 +312,7 @@ func actionsOf(cat docstore.Catalog) map[string]bool {
 // admits. For a caller who may not see definitions, the collection
 // parameter lists the collections they may use.
 func addGenericPaths(doc *openapi3.T, cat docstore.Catalog) {
-	acts := actionsOf(cat)
+	acts, anonymous := actionsOf(cat)
 	if len(acts) == 0 {
 		return
 	}
@@ -243,38 +325,40 @@ func addGenericPaths(doc *openapi3.T, cat docstore.Catalog) {
 		p.Schema = &openapi3.SchemaRef{Value: s}
 	}
 	AddTag(doc, "documents", "Documents of collections: lists and queries, reads, and conditional writes")
-	addDocumentPaths(doc, "/v1/collections/{collection}/documents", "", acts,
+	addDocumentPaths(doc, "/v1/collections/{collection}/documents", "", acts, anonymous,
 		SchemaRef("Data"), SchemaRef("Document"), SchemaRef("DocumentList"), "CollectionName")
 	if acts[auth.ActionCreate] || acts[auth.ActionUpdate] || acts[auth.ActionDelete] {
 		AddTag(doc, "batch", "Several writes in one transaction")
 		doc.Paths.Set("/v1/batch", &openapi3.PathItem{Post: Operation("batch", "batch", "Apply several writes in one transaction",
 			"Creates, replaces, patches and deletes documents of any collections in one transaction: every operation "+
 				"commits, or none does and the problem names the one that failed.",
-			OptionalBearer(), JSONBody(SchemaRef("BatchRequest"), mediaJSON),
+			security(anonymous[auth.ActionCreate] || anonymous[auth.ActionUpdate] || anonymous[auth.ActionDelete]),
+			JSONBody(SchemaRef("BatchRequest"), mediaJSON),
 			Responses(200, JSONResponse("Every operation committed", SchemaRef("BatchResults")), 400, 401, 403, 404, 409, 412, 413, 415, 422),
 			"IdempotencyKey")})
 	}
 }
 
 // addDocumentPaths adds the list, create and one-document routes at base
-// whose action is in acts. suffix ends the operation ids; data is the
-// request schema, doc and list the answers'; common names the path
+// whose action is in acts; those in anonymous take credentials
+// optionally, the others require them. suffix ends the operation ids; data
+// is the request schema, doc and list the answers'; common names the path
 // parameters shared by every route.
-func addDocumentPaths(doc *openapi3.T, base, suffix string, acts map[string]bool, data, docRef, list *openapi3.SchemaRef, common ...string) {
+func addDocumentPaths(doc *openapi3.T, base, suffix string, acts, anonymous map[string]bool, data, docRef, list *openapi3.SchemaRef,
+	common ...string) {
 	const tag = "documents"
-	sec := OptionalBearer()
 	coll := &openapi3.PathItem{Parameters: params(common...)}
 	if acts[auth.ActionList] {
 		coll.Get = Operation("listDocuments"+suffix, tag, "List or query documents",
 			"One page of the documents the caller may list, filtered, sorted and projected (fields=) as asked; "+
 				"pass nextCursor as cursor for the next page.",
-			sec, nil, Responses(200, JSONResponse("One page of documents", list), 400, 401, 403, 404),
+			security(anonymous[auth.ActionList]), nil, Responses(200, JSONResponse("One page of documents", list), 400, 401, 403, 404),
 			"Filter", "Sort", "Limit", "Cursor", "Fields", "Total")
 	}
 	if acts[auth.ActionCreate] {
 		coll.Post = Operation("createDocument"+suffix, tag, "Create a document; the body is its data",
 			"Validates the body against the collection's schema and stores it as a new document at version 1.",
-			sec, JSONBody(data, mediaJSON),
+			security(anonymous[auth.ActionCreate]), JSONBody(data, mediaJSON),
 			Responses(201, JSONResponse("Created", docRef, "ETag", "Location"), 400, 401, 403, 404, 409, 413, 415, 422),
 			"CreateID", "IdempotencyKey")
 	}
@@ -285,24 +369,24 @@ func addDocumentPaths(doc *openapi3.T, base, suffix string, acts map[string]bool
 	if acts[auth.ActionGet] {
 		one.Get = Operation("getDocument"+suffix, tag, "Get a document",
 			"One document the caller may see, with its version as the ETag.",
-			sec, nil, Responses(200, JSONResponse("The document", docRef, "ETag"), 304, 400, 401, 403, 404), "IfNoneMatch")
+			security(anonymous[auth.ActionGet]), nil, Responses(200, JSONResponse("The document", docRef, "ETag"), 304, 400, 401, 403, 404), "IfNoneMatch")
 	}
 	if acts[auth.ActionUpdate] {
 		one.Put = Operation("replaceDocument"+suffix, tag, "Replace a document's data",
 			"Replaces the data, which must match the collection's schema; If-Match makes the write conditional.",
-			sec, JSONBody(data, mediaJSON),
+			security(anonymous[auth.ActionUpdate]), JSONBody(data, mediaJSON),
 			Responses(200, JSONResponse("The document after the write", docRef, "ETag"), 400, 401, 403, 404, 409, 412, 413, 415, 422),
 			"IfMatch", "IdempotencyKey")
 		one.Patch = Operation("patchDocument"+suffix, tag, "Merge-patch (RFC 7386) a document's data",
 			"Applies a JSON Merge Patch to the data (null removes a member); the result must match the collection's schema.",
-			sec, JSONBody(SchemaRef("MergePatch"), mediaMergePatch, mediaJSON),
+			security(anonymous[auth.ActionUpdate]), JSONBody(SchemaRef("MergePatch"), mediaMergePatch, mediaJSON),
 			Responses(200, JSONResponse("The document after the write", docRef, "ETag"), 400, 401, 403, 404, 409, 412, 413, 415, 422),
 			"IfMatch", "IdempotencyKey")
 	}
 	if acts[auth.ActionDelete] {
 		one.Delete = Operation("deleteDocument"+suffix, tag, "Delete a document",
 			"Deletes the document; If-Match makes the delete conditional.",
-			sec, nil, Responses(204, JSONResponse("Deleted", nil), 400, 401, 403, 404, 412, 422), "IfMatch", "IdempotencyKey")
+			security(anonymous[auth.ActionDelete]), nil, Responses(204, JSONResponse("Deleted", nil), 400, 401, 403, 404, 412, 422), "IfMatch", "IdempotencyKey")
 	}
 	if len(one.Operations()) > 0 {
 		doc.Paths.Set(base+"/{id}", one)
@@ -334,11 +418,8 @@ func addCollections(doc *openapi3.T, cat docstore.Catalog) error {
 		listName := names.take(base + ".DocumentList")
 		doc.Components.Schemas[docName] = documentSchema(SchemaRef(read), c.Name)
 		doc.Components.Schemas[listName] = listSchema(SchemaRef(docName))
-		acts := map[string]bool{}
-		for _, a := range c.Actions {
-			acts[a] = true
-		}
-		addDocumentPaths(doc, "/v1/collections/"+c.Name+"/documents", "_"+c.Name, acts,
+		acts, anonymous := actionsOf(docstore.Catalog{Collections: []docstore.CatalogEntry{c}})
+		addDocumentPaths(doc, "/v1/collections/"+c.Name+"/documents", "_"+c.Name, acts, anonymous,
 			SchemaRef(data), SchemaRef(docName), SchemaRef(listName))
 	}
 	return nil

@@ -1,0 +1,82 @@
+package docstore_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/basaltdev/basalt/internal/auth"
+	"github.com/basaltdev/basalt/internal/docstore"
+)
+
+// TestCatalog checks what each kind of caller may reach: the collections
+// whose rules and scopes could admit them, with those actions only, which
+// of them admit anonymous callers too, and schemas without hidden fields
+// for callers who are not admins.
+func TestCatalog(t *testing.T) {
+	onEngines(t, func(t *testing.T, f *accessFixture) {
+		schema := `{"type":"object","properties":{"title":{"type":"string"},"owner":{"type":"string"},` +
+			`"salary":{"type":"integer"},"author":{"type":"object","properties":{"name":{"type":"string"},"email":{"type":"string"}},` +
+			`"required":["name","email"]}},"required":["title","salary"]}`
+		for _, sp := range []docstore.CollectionSpec{
+			{Name: "board", Schema: json.RawMessage(schema), HiddenFields: []string{"salary", "author.email"},
+				Rules: docstore.Rules{List: new(""), Get: new(""), Create: new("@auth.id != null"), Update: new("owner = @auth.id")}},
+			{Name: "vault", Schema: json.RawMessage(schema)},
+			{Name: "sealed", Schema: json.RawMessage(schema), Rules: docstore.Rules{Get: new("@auth.id = null && @auth.id != null")}},
+		} {
+			if _, err := f.svc.CreateCollection(as(t, "admin"), sp); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// describe renders a catalog as "board:list,get(list,get)" lines:
+		// the actions, then those open to anonymous callers.
+		describe := func(c docstore.Catalog) string {
+			var b strings.Builder
+			fmt.Fprintf(&b, "view=%v manage=%v\n", c.ViewDefinitions, c.ManageDefinitions)
+			for _, e := range c.Collections {
+				fmt.Fprintf(&b, "%s:%s(%s)\n", e.Name, strings.Join(e.Actions, ","), strings.Join(e.Anonymous, ","))
+			}
+			return b.String()
+		}
+		viewer := auth.Principal{Kind: auth.KindAPIKey, ID: "k4", Roles: []string{auth.RoleAdmin},
+			Scopes: []string{auth.ScopeCollectionsView, "board:read"}}
+		for who, want := range map[string]string{
+			"anonymous": "view=false manage=false\nboard:list,get(list,get)\n",
+			"owner":     "view=false manage=false\nboard:list,get,create,update(list,get)\n",
+			"key":       "view=false manage=false\nboard:list,get,create,update(list,get)\n",
+			"keyOut":    "view=false manage=false\n",
+			"admin": "view=true manage=true\nboard:list,get,create,update,delete(list,get)\n" +
+				"sealed:list,get,create,update,delete()\nvault:list,get,create,update,delete()\n",
+		} {
+			cat, err := f.svc.Catalog(as(t, who))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := describe(cat); got != want {
+				t.Errorf("%s: catalog\n%s want\n%s", who, got, want)
+			}
+			for _, e := range cat.Collections {
+				hidden := strings.Contains(string(e.Schema), "salary") || strings.Contains(string(e.Schema), "email")
+				if hidden != (who == "admin") {
+					t.Errorf("%s: schema of %s: %s", who, e.Name, e.Schema)
+				}
+			}
+		}
+		cat, err := f.svc.Catalog(auth.WithPrincipal(t.Context(), viewer))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := describe(cat), "view=true manage=false\nboard:list,get(list,get)\n"; got != want {
+			t.Errorf("viewer: catalog\n%s want\n%s", got, want)
+		}
+		// Hidden fields leave the required lists along their paths too.
+		cat, err = f.svc.Catalog(as(t, "owner"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := string(cat.Collections[0].Schema); !strings.Contains(s, `"required":["name"]`) || !strings.Contains(s, `"required":["title"]`) {
+			t.Errorf("owner's board schema: %s", s)
+		}
+	})
+}
