@@ -1,6 +1,7 @@
 package docstore
 
 import (
+	"bytes"
 	"encoding/json"
 	"time"
 )
@@ -18,13 +19,26 @@ type documentJSON struct {
 	Data       json.RawMessage `json:"data"`
 }
 
+// marshalUnescaped is json.Marshal without the escaping of &, < and >:
+// documents and collections show them as themselves (an encoder that
+// embeds this output re-escapes nothing unless it escapes HTML itself).
+func marshalUnescaped(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
 // MarshalJSON renders a document in the public shape of API.md.
 func (d Document) MarshalJSON() ([]byte, error) {
 	data := d.Data
 	if len(data) == 0 {
 		data = json.RawMessage("{}")
 	}
-	return json.Marshal(documentJSON{
+	return marshalUnescaped(documentJSON{
 		ID: d.ID, Collection: d.Collection, Version: d.Version,
 		CreatedAt: d.CreatedAt.UTC().Format(TimeFormat),
 		UpdatedAt: d.UpdatedAt.UTC().Format(TimeFormat),
@@ -74,7 +88,7 @@ func (c Collection) MarshalJSON() ([]byte, error) {
 	if hidden == nil {
 		hidden = []string{}
 	}
-	return json.Marshal(collectionJSON{
+	return marshalUnescaped(collectionJSON{
 		Name: c.Name, Schema: c.Schema, Indexes: idx, Rules: c.Rules, HiddenFields: hidden, Version: c.Version,
 		CreatedAt: c.CreatedAt.UTC().Format(TimeFormat),
 		UpdatedAt: c.UpdatedAt.UTC().Format(TimeFormat),

@@ -34,6 +34,23 @@ const (
 	Unavailable         Kind = "unavailable"
 )
 
+// Problem types name a problem more precisely than its kind, for problems
+// a client must tell apart from others of their kind (the REST transport
+// shows them as the problem's type URI, with a title of their own). An
+// error without a type is of the type named like its kind. Their values
+// are part of the public API.
+const (
+	TypeSignupClosed   = "signup_closed"   // public sign-up is off (--auth-signup=closed)
+	TypeInviteRequired = "invite_required" // sign-up needs an invitation (--auth-signup=invite)
+	TypeInviteInvalid  = "invite_invalid"  // the invitation is unknown, used, expired or for another address
+)
+
+// Types returns every problem type of the constants above, for transports
+// that must name each one and for their tests.
+func Types() []string {
+	return []string{TypeSignupClosed, TypeInviteRequired, TypeInviteInvalid}
+}
+
 // FieldError names one failing location of a request, as a JSON pointer
 // (RFC 6901) into the request, and says what is wrong there.
 type FieldError struct {
@@ -46,7 +63,10 @@ type FieldError struct {
 // Msg is safe to show to clients; Err is the internal cause, logged but never
 // shown for Internal errors.
 type Error struct {
-	Kind   Kind
+	Kind Kind
+	// Type is one of the problem types declared above, or empty for the
+	// type named like Kind.
+	Type   string
 	Op     string       // the operation that failed, e.g. "docstore.Create"
 	Msg    string       // user-safe description
 	Fields []FieldError // per-location details (validation errors)
@@ -129,6 +149,23 @@ func KindOf(err error) Kind {
 		return fe.Kind
 	}
 	return Internal
+}
+
+// TypeOf reports the problem type of err: the Type of the outermost *Error
+// in its chain or, when that has none, its kind; "internal" for an
+// Internal error or any other non-nil error.
+func TypeOf(err error) string {
+	if err == nil {
+		return ""
+	}
+	var fe *Error
+	if !errors.As(err, &fe) || fe.Kind == Internal {
+		return string(Internal)
+	}
+	if fe.Type != "" {
+		return fe.Type
+	}
+	return string(fe.Kind)
 }
 
 // Is reports whether err is of the given kind.

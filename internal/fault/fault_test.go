@@ -69,3 +69,23 @@ func TestFieldsAndText(t *testing.T) {
 		t.Fatal("plain error has fields")
 	}
 }
+
+func TestTypeOf(t *testing.T) {
+	closed := &Error{Kind: Forbidden, Type: TypeSignupClosed, Op: "accounts.SignUp", Msg: "sign-up is closed"}
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{New(NotFound, "op", "gone"), "not_found"},
+		{closed, "signup_closed"},
+		{fmt.Errorf("handler: %w", closed), "signup_closed"},
+		{Internalf("op", closed), "internal"},
+		{&Error{Kind: Internal, Type: TypeSignupClosed}, "internal"},
+		{errors.New("plain"), "internal"},
+	} {
+		if got := TypeOf(tc.err); got != tc.want {
+			t.Errorf("TypeOf(%v) = %q, want %q", tc.err, got, tc.want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package restapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"math"
@@ -33,12 +34,18 @@ type kindInfo struct {
 	title  string
 }
 
-// kinds maps every fault kind to its status and title: the one place where
-// REST decides how an error looks.
+// kinds maps every fault kind to its status and the title of the problem
+// type named like the kind: the one place where REST decides how an error
+// looks. The problem types that share a kind have their titles in
+// typeTitles.
 var kinds = map[fault.Kind]kindInfo{
-	fault.Invalid:             {http.StatusBadRequest, "The request is invalid"},
-	fault.Validation:          {http.StatusBadRequest, "The document does not match the schema"},
-	fault.Unauthenticated:     {http.StatusUnauthorized, "Authentication is required"},
+	fault.Invalid: {http.StatusBadRequest, "The request is invalid"},
+	// Validation is a document its schema refuses, but also a schema
+	// change that existing documents fail, rules that do not fit the
+	// schema, or a bad member of an account request (email, password,
+	// token): the title fits them all, the detail and errors say which.
+	fault.Validation:          {http.StatusBadRequest, "Members of the request are not valid"},
+	fault.Unauthenticated:     {http.StatusUnauthorized, "The request is not authenticated"},
 	fault.Forbidden:           {http.StatusForbidden, "The request is not allowed"},
 	fault.NotFound:            {http.StatusNotFound, "Not found"},
 	fault.Conflict:            {http.StatusConflict, "The request conflicts with the current state"},
@@ -52,32 +59,45 @@ var kinds = map[fault.Kind]kindInfo{
 	fault.Unavailable:         {http.StatusServiceUnavailable, "The service is unavailable"},
 }
 
+// typeTitles are the titles of the problem types that share a kind with
+// others (fault.Types): each names its own problem.
+var typeTitles = map[string]string{
+	fault.TypeSignupClosed:   "Sign-up is closed",
+	fault.TypeInviteRequired: "Sign-up needs an invitation",
+	fault.TypeInviteInvalid:  "The invitation is not valid",
+}
+
 // genericInternalDetail is what clients see for any internal error.
 const genericInternalDetail = "an internal error occurred"
 
-// ProblemFor returns the problem that represents err: its kind's status,
-// code and title, the user-safe message as detail and the field errors.
+// ProblemFor returns the problem that represents err: its kind's status
+// and code, its problem type (fault.TypeOf) and that type's title, the
+// user-safe message as detail and the field errors.
 // Errors that are not *fault.Error are internal, except *http.MaxBytesError
 // (payload_too_large). The detail of an internal error is generic.
 func ProblemFor(err error) Problem {
-	kind := fault.KindOf(err)
+	kind, typ := fault.KindOf(err), fault.TypeOf(err)
 	detail := fault.Message(err)
 	fields := fault.FieldsOf(err)
 	var mbe *http.MaxBytesError
 	if kind == fault.Internal && errors.As(err, &mbe) {
-		kind = fault.PayloadTooLarge
+		kind, typ = fault.PayloadTooLarge, string(fault.PayloadTooLarge)
 		detail = "the request body is larger than " + strconv.FormatInt(mbe.Limit, 10) + " bytes"
 	}
 	info, ok := kinds[kind]
 	if !ok {
 		kind, info = fault.Internal, kinds[fault.Internal]
 	}
+	title, ok := typeTitles[typ]
+	if !ok { // the type named like the kind, or one this table lacks
+		typ, title = string(kind), info.title
+	}
 	if kind == fault.Internal {
 		detail, fields = genericInternalDetail, nil
 	}
 	return Problem{
-		Type:   problemTypePrefix + string(kind),
-		Title:  info.title,
+		Type:   problemTypePrefix + typ,
+		Title:  title,
 		Status: info.status,
 		Code:   string(kind),
 		Detail: detail,
@@ -149,6 +169,19 @@ func retryAfterSeconds(d time.Duration) string {
 	return strconv.FormatInt(max(s, 1), 10)
 }
 
+// MarshalProblem encodes p as JSON without escaping HTML characters: a
+// detail or a pointer with &, < or > shows them as themselves, not as
+// \u0026, \u003c and \u003e (problem bodies are never embedded in HTML).
+func MarshalProblem(p Problem) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(p); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
 // writeProblem writes p as the answer.
 func writeProblem(w http.ResponseWriter, r *http.Request, p Problem) {
 	h := w.Header()
@@ -162,7 +195,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p Problem) {
 	if p.Status == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
 		h.Set("WWW-Authenticate", challenge)
 	}
-	body, err := json.Marshal(p)
+	body, err := MarshalProblem(p)
 	if err != nil { // cannot happen: Problem holds only strings and ints
 		body = []byte(`{"type":"urn:basalt:problem:internal","title":"Internal server error","status":500,"code":"internal"}`)
 		p.Status = http.StatusInternalServerError
