@@ -46,6 +46,9 @@ func (a *API) openAPI(w http.ResponseWriter, r *http.Request) {
 		a.WriteProblem(w, r, err)
 		return
 	}
+	// The document depends on the caller: a cache must not hand one
+	// caller's to another.
+	w.Header().Add("Vary", "Authorization")
 	a.resp.WriteJSON(w, r, http.StatusOK, doc)
 }
 

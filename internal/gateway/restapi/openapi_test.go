@@ -2,6 +2,7 @@ package restapi
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -19,6 +20,9 @@ func (s *stack) loadOpenAPI(authorization string) (*openapi3.T, string) {
 	rec := s.do("GET", "/v1/openapi.json", map[string]string{"Authorization": authorization}, "")
 	if rec.Code != 200 {
 		s.t.Fatalf("status %d: %s", rec.Code, rec.Body.String())
+	}
+	if vary := rec.Header().Values("Vary"); !slices.Contains(vary, "Authorization") {
+		s.t.Errorf("Vary = %q: the document depends on the caller", vary)
 	}
 	doc, err := openapi3.NewLoader().LoadFromData(rec.Body.Bytes())
 	if err != nil {
