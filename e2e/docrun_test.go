@@ -57,7 +57,7 @@ var (
 	// curlCommandRe finds a curl command, in a block or in inline code: the
 	// word curl followed by an option, a quoted argument, a variable or a
 	// URL (so prose that names the tool, "`curl` and `jq`", is not one).
-	curlCommandRe = regexp.MustCompile("(?:^|[\\s`|;(&])curl\\s+(?:[-'\"$]|https?://|localhost)")
+	curlCommandRe = regexp.MustCompile("(?:^|[\\s`|;(&'\"])curl\\s+(?:[-'\"$]|https?://|localhost)")
 	notRunRe      = regexp.MustCompile(`^<!-- not run: (.+?) -->$`)
 )
 
@@ -226,20 +226,27 @@ type docSession struct {
 	env  []string
 }
 
-// runDocSteps runs steps in one sh session in a fresh directory and checks
-// how each step ends, failing the test at the first step that does not
-// end as its header says.
+// runDocSteps runs steps in one sh session in a fresh directory and fails
+// the test at the first step that does not end as its header says.
 func runDocSteps(t *testing.T, s docSession, steps []docStep) {
 	t.Helper()
-	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
+	if err := execDocSteps(ctx, t.TempDir(), s, steps); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// execDocSteps runs steps in one sh session in dir and checks how each
+// step ends: the error describes the first step that does not end as its
+// header says.
+func execDocSteps(ctx context.Context, dir string, s docSession, steps []docStep) error {
 	cmd := exec.CommandContext(ctx, "sh", "-c", docScript(steps, s.host, s.bin))
 	cmd.Dir = dir
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, s.env...)
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("the examples' script failed: %v\n%s", err, out)
+		return fmt.Errorf("the examples' script failed: %w\n%s", err, out)
 	}
 
 	outcomes := make([]*stepOutcome, len(steps))
@@ -248,7 +255,7 @@ func runDocSteps(t *testing.T, s docSession, steps []docStep) {
 		if v, ok := strings.CutPrefix(line, stepMarker); ok {
 			i, err := strconv.Atoi(v)
 			if err != nil || i < 0 || i >= len(steps) || outcomes[i] != nil {
-				t.Fatalf("unexpected step marker %q\n%s", line, out)
+				return fmt.Errorf("unexpected step marker %q\n%s", line, out)
 			}
 			cur = &stepOutcome{lastStatus: -1}
 			outcomes[i] = cur
@@ -256,7 +263,7 @@ func runDocSteps(t *testing.T, s docSession, steps []docStep) {
 		}
 		if cur == nil {
 			if strings.TrimSpace(line) != "" {
-				t.Errorf("output before the first step: %q", line)
+				return fmt.Errorf("output before the first step: %q", line)
 			}
 			continue
 		}
@@ -280,22 +287,23 @@ func runDocSteps(t *testing.T, s docSession, steps []docStep) {
 	for i, s := range steps {
 		o := outcomes[i]
 		if o == nil || !o.exitReported {
-			t.Fatalf("%s: %s\ndid not run to its end\n%s", s.where, s.comment, out)
+			return fmt.Errorf("%s: %s\ndid not run to its end\n%s", s.where, s.comment, out)
 		}
-		fail := func(format string, args ...any) {
-			t.Helper()
-			t.Fatalf("%s: %s\n%s%s\noutput:\n%s", s.where, s.comment, s.command, fmt.Sprintf(format, args...), o.output.String())
-		}
+		var problem string
 		switch {
 		case s.exit && o.exitStatus != s.status:
-			fail("exit status %d, want %d", o.exitStatus, s.status)
+			problem = fmt.Sprintf("exit status %d, want %d", o.exitStatus, s.status)
 		case s.exit:
 		case o.lastStatus != s.status:
-			fail("HTTP status %d, want %d", o.lastStatus, s.status)
+			problem = fmt.Sprintf("HTTP status %d, want %d", o.lastStatus, s.status)
 		case len(o.failed) > 0:
-			fail("%s", strings.Join(o.failed, "; "))
+			problem = strings.Join(o.failed, "; ")
 		case o.exitStatus != 0:
-			fail("exit status %d, want 0", o.exitStatus)
+			problem = fmt.Sprintf("exit status %d, want 0", o.exitStatus)
+		}
+		if problem != "" {
+			return fmt.Errorf("%s: %s\n%s%s\noutput:\n%s", s.where, s.comment, s.command, problem, o.output.String())
 		}
 	}
+	return nil
 }
