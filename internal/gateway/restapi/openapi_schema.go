@@ -245,7 +245,8 @@ func (h *hoister) component(v variant) string {
 // components of their own), local references name components, $id and
 // $schema are dropped (they would change what references resolve
 // against), and in the returned variant (read) nothing a projection can
-// drop is required, at this level and in every object property below.
+// drop is required, at this level and in every property below whose
+// members a projection can name.
 func (h *hoister) convert(node any, read bool) any {
 	m, ok := node.(map[string]any)
 	if !ok {
@@ -288,7 +289,7 @@ func (h *hoister) convert(node any, read bool) any {
 			}
 			conv := make(map[string]any, len(children))
 			for name, child := range children {
-				conv[name] = h.convert(child, read && (k == "properties" || inPlace[k]))
+				conv[name] = h.convert(child, read && (inPlace[k] || k == "properties" && projectable(child)))
 			}
 			out[k] = conv
 		default:
@@ -296,6 +297,20 @@ func (h *hoister) convert(node any, read bool) any {
 		}
 	}
 	return out
+}
+
+// projectable reports whether a projection can name members of the
+// values of the property schema s, which must then not require them: only
+// a property with properties of its own has fields a query can address
+// (see query.SchemaFromJSON); a value a projection cannot go into is
+// returned whole or not at all.
+func projectable(s any) bool {
+	m, ok := s.(map[string]any)
+	if !ok {
+		return false
+	}
+	_, ok = m["properties"].(map[string]any)
+	return ok
 }
 
 // target returns the JSON pointer a local reference ("#/…" or "#anchor")
