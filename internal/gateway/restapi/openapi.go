@@ -331,6 +331,14 @@ func addGenericPaths(doc *openapi3.T, cat docstore.Catalog) {
 	addDocumentPaths(doc, "/v1/collections/{collection}/documents", "", acts, anonymous,
 		SchemaRef("Data"), SchemaRef("Document"), SchemaRef("DocumentList"), "CollectionName")
 	if acts[auth.ActionCreate] || acts[auth.ActionUpdate] || acts[auth.ActionDelete] {
+		if !cat.ViewDefinitions {
+			coll := doc.Components.Schemas["BatchOperation"].Value.Properties["collection"].Value
+			for _, c := range cat.Collections {
+				if c.Allows(auth.ActionCreate) || c.Allows(auth.ActionUpdate) || c.Allows(auth.ActionDelete) {
+					coll.Enum = append(coll.Enum, c.Name)
+				}
+			}
+		}
 		AddTag(doc, "batch", "Several writes in one transaction")
 		doc.Paths.Set("/v1/batch", &openapi3.PathItem{Post: Operation("batch", "batch", "Apply several writes in one transaction",
 			"Creates, replaces, patches and deletes documents of any collections in one transaction: every operation "+

@@ -253,6 +253,11 @@ func TestOpenAPIForCallers(t *testing.T) {
 			}
 		}
 	}
+	// The user's batch names the collections they may write.
+	userDoc, _ := s.loadOpenAPI("Bearer " + ownerToken)
+	if enum := userDoc.Components.Schemas["BatchOperation"].Value.Properties["collection"].Value.Enum; len(enum) != 1 || enum[0] != "public_posts" {
+		t.Errorf("user: batch collections %v, want [public_posts]", enum)
+	}
 	// Admins see everything, hidden fields included.
 	doc, text := s.loadOpenAPI("Bearer " + adminToken)
 	for _, want := range []string{"secretSalary", "innerSecret", "listDocuments_payroll", "listDocuments_sealed", "createCollection"} {
