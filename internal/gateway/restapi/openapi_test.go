@@ -280,7 +280,7 @@ func TestOpenAPIDefinitions(t *testing.T) {
 		`"children":{"type":"array","items":{"$ref":"#/$defs/node"}},"meta":{"$ref":"#/$defs/node/$defs/meta"}},"required":["label"],` +
 		`"$defs":{"meta":{"type":"object","properties":{"k":{"type":"string"}},"required":["k"]}}},` +
 		`"leaf":{"type":"string"}},` +
-		`"properties":{"root":{"$ref":"#/$defs/node"},"parent":{"$ref":"#"},"at":{"$ref":"#/properties/root"},"data":{"$ref":"#/$defs/leaf"},` +
+		`"properties":{"anything":true,"never":false,"root":{"$ref":"#/$defs/node"},"parent":{"$ref":"#"},"at":{"$ref":"#/properties/root"},"data":{"$ref":"#/$defs/leaf"},` +
 		`"box":{"type":"object","properties":{"inner":{"type":"string"}},"required":["inner"],"allOf":[{"$ref":"#/$defs/node"}]}},` +
 		`"required":["root"]}`
 	if _, err := s.svc.CreateCollection(adminCtx(t), docstore.CollectionSpec{Name: "trees", Schema: json.RawMessage(schema),
