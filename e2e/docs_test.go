@@ -1,0 +1,80 @@
+package e2e
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/basaltdev/basalt/internal/app"
+)
+
+// The first admin every docs page finds, made as the README makes it
+// (`basalt admin create`): the one thing a reader has before a page's own
+// set-up steps.
+const (
+	docsAdminEmail    = "admin@example.com"
+	docsAdminPassword = "a long admin password"
+)
+
+// TestDocs runs every curl example of docs/*.md (see docrun_test.go for
+// the convention): each page's examples in order, in one shell session,
+// against a fresh server per page and engine that has only the README's
+// first admin. A curl command outside a runnable example fails the test,
+// so no example goes untried; the few marked as not run are logged with
+// their reason.
+func TestDocs(t *testing.T) {
+	needShellTools(t)
+	paths, err := filepath.Glob("../docs/*.md")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no docs pages: %v", err)
+	}
+	var notRun []string
+	steps := 0
+	for _, path := range paths {
+		page := loadDocPage(t, path)
+		notRun = append(notRun, page.notRun...)
+		steps += len(page.steps)
+		if len(page.steps) == 0 && len(page.errs) == 0 {
+			continue
+		}
+		t.Run(strings.TrimSuffix(filepath.Base(path), ".md"), func(t *testing.T) {
+			if len(page.errs) > 0 {
+				t.Fatalf("%s breaks the convention of runnable examples (see e2e/docrun_test.go):\n%s", path, strings.Join(page.errs, "\n"))
+			}
+			t.Parallel()
+			forEachEngine(t, func(t *testing.T, engine string) {
+				t.Parallel()
+				runDocPage(t, engine, page)
+			})
+		})
+	}
+	if len(notRun) > 0 {
+		t.Logf("examples not run:\n%s", strings.Join(notRun, "\n"))
+	}
+	if steps == 0 {
+		t.Fatal("docs pages have no runnable example")
+	}
+}
+
+// runDocPage runs a page's examples against a fresh server on engine with
+// the README's first admin.
+func runDocPage(t *testing.T, engine string, page docPage) {
+	c, cfg, logs := serveApp(t, engine, false)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server logs:\n%s", logs.String())
+		}
+	})
+	admin := cfg
+	admin.Admin = app.AdminAccount{Email: docsAdminEmail, Password: docsAdminPassword}
+	if err := app.CreateAdmin(t.Context(), admin); err != nil {
+		t.Fatalf("app.CreateAdmin: %v\n%s", err, logs.String())
+	}
+	// What the reader's shell has besides: the server's storage and its
+	// metrics token.
+	env := []string{"BASALT_DATA_DIR=" + cfg.DataDir, "BASALT_METRICS_TOKEN=" + cfg.MetricsToken}
+	if cfg.DB != "" {
+		env = append(env, "BASALT_DB="+cfg.DB)
+	}
+	runDocSteps(t, docSession{host: strings.TrimPrefix(c.base, "http://"), env: env}, page.steps)
+}
