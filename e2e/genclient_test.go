@@ -28,34 +28,36 @@ func TestGeneratedClient(t *testing.T) {
 	goBin := goCommand(t)
 	spec := readmePostsCollection(t)
 
-	// The document a client developer generates from: a server that has
-	// the README's posts collection, as its admin sees it (the admin's
-	// document describes every route).
+	// The documents client developers generate from: a server that has
+	// the README's posts collection, as its admin sees it (every route,
+	// the one the walk-through uses), as a user sees it and as an
+	// anonymous caller sees it (what each may reach). Each must generate
+	// a client that compiles.
 	admin, _ := startApp(t, "sqlite")
 	admin.must(201, "POST", "/v1/collections", string(spec))
-	doc := admin.must(200, "GET", "/v1/openapi.json", "").Body
+	user := admin.as(admin.signUp("reader@basalt.test", "a reader's password").AccessToken)
+	docs := map[string][]byte{
+		"basalt":    admin.must(200, "GET", "/v1/openapi.json", "").Body,
+		"user":      user.must(200, "GET", "/v1/openapi.json", "").Body,
+		"anonymous": admin.anonymous().must(200, "GET", "/v1/openapi.json", "").Body,
+	}
 
 	dir := t.TempDir()
 	if err := os.CopyFS(dir, os.DirFS(genclientDir)); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "basalt"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, "openapi.json"), doc)
-	// The generator's minimal configuration, nothing else.
-	writeFile(t, filepath.Join(dir, "oapi-codegen.yaml"), []byte("package: basalt\n"+
-		"generate:\n  client: true\n  models: true\n"+
-		"output: "+filepath.Join(dir, "basalt", "basalt.gen.go")+"\n"))
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	runGo(t, goBin, root, nil, "tool", "-modfile="+filepath.Join(root, "tools", "go.mod"),
-		"oapi-codegen", "-config", filepath.Join(dir, "oapi-codegen.yaml"), filepath.Join(dir, "openapi.json"))
+	for pkg, doc := range docs {
+		generateClient(t, goBin, root, filepath.Join(dir, pkg), pkg, doc)
+	}
 	t.Logf("generated in %v", time.Since(start).Round(time.Millisecond))
+	modMod := []string{"GOFLAGS=" + strings.TrimSpace(os.Getenv("GOFLAGS")+" -mod=mod")}
+	runGo(t, goBin, dir, modMod, "build", "./...")
 	walk := filepath.Join(dir, "walk")
-	runGo(t, goBin, dir, []string{"GOFLAGS=" + strings.TrimSpace(os.Getenv("GOFLAGS")+" -mod=mod")}, "build", "-o", walk, ".")
+	runGo(t, goBin, dir, modMod, "build", "-o", walk, ".")
 	t.Logf("generated and built in %v", time.Since(start).Round(time.Millisecond))
 
 	forEachEngine(t, func(t *testing.T, engine string) {
@@ -73,6 +75,22 @@ func TestGeneratedClient(t *testing.T) {
 		}
 		t.Logf("%s", bytes.TrimSpace(out[bytes.LastIndexByte(bytes.TrimSpace(out), '\n')+1:]))
 	})
+}
+
+// generateClient generates package pkg in dir from the OpenAPI document
+// doc with the pinned oapi-codegen (tools/go.mod in the repository at
+// root) and the generator's minimal configuration, nothing else.
+func generateClient(t *testing.T, goBin, root, dir, pkg string, doc []byte) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec, config := filepath.Join(dir, "openapi.json"), filepath.Join(dir, "oapi-codegen.yaml")
+	writeFile(t, spec, doc)
+	writeFile(t, config, []byte("package: "+pkg+"\n"+
+		"generate:\n  client: true\n  models: true\n"+
+		"output: "+filepath.Join(dir, pkg+".gen.go")+"\n"))
+	runGo(t, goBin, root, nil, "tool", "-modfile="+filepath.Join(root, "tools", "go.mod"), "oapi-codegen", "-config", config, spec)
 }
 
 // goCommand returns the go command of the toolchain that runs the tests.
