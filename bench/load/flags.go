@@ -11,8 +11,9 @@ import (
 // 3 s steps and a 10 minute cap.
 func DefaultConfig() Config {
 	return Config{
-		Scenarios:   AllScenarios(),
+		Scenarios:   DefaultScenarios(),
 		Docs:        100_000,
+		LargeDocs:   1_000_000,
 		BatchSize:   100,
 		SeedWorkers: 4,
 		Seed:        1,
@@ -63,6 +64,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.KeepWorkDir, "keep", c.KeepWorkDir, "keep the temporary work directory")
 
 	fs.IntVar(&c.Docs, "docs", c.Docs, "documents to seed before the read scenarios")
+	fs.IntVar(&c.LargeDocs, "large-docs", c.LargeDocs, "documents to seed into "+LargeCollection+" for "+ScenarioListTotal1M)
 	fs.IntVar(&c.BatchSize, "batch", c.BatchSize, "operations per seeding batch (≤ 100)")
 	fs.IntVar(&c.SeedWorkers, "seed-workers", c.SeedWorkers, "concurrent seeding batches")
 	fs.Uint64Var(&c.Seed, "seed", c.Seed, "random seed of the generated documents")

@@ -190,8 +190,16 @@ func newFakeBasalt(opts fakeOptions) http.Handler {
 			return
 		}
 		q := r.URL.Query()
-		if !strings.HasPrefix(q.Get("filter"), "score >= ") || q.Get("sort") != "-score" || q.Get("limit") != "20" {
+		if !strings.HasPrefix(q.Get("filter"), "score >= ") || q.Get("sort") != "-score" || q.Get("limit") != "20" ||
+			(q.Has("total") && q.Get("total") != "true") {
 			http.Error(w, "bad list", http.StatusBadRequest)
+			return
+		}
+		if q.Has("total") {
+			f.mu.Lock()
+			n := len(f.docs[r.PathValue("c")])
+			f.mu.Unlock()
+			_, _ = fmt.Fprintf(w, `{"items":[],"nextCursor":null,"total":%d,"totalCapped":false}`, n)
 			return
 		}
 		_, _ = w.Write([]byte(`{"items":[],"nextCursor":null}`))

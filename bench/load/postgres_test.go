@@ -37,6 +37,10 @@ func parseFlags(t *testing.T, args ...string) Config {
 	return cfg
 }
 
+// listTotalThresholds are the default least ratios to hello of list-total
+// and list-total-1m, per engine.
+var listTotalThresholds = map[string][2]float64{DBSQLite: {0.01, 0.01}, DBPostgres: {0.01, 0.01}}
+
 func TestFlagDefaultsPerMode(t *testing.T) {
 	tests := []struct {
 		args []string
@@ -57,6 +61,8 @@ func TestFlagDefaultsPerMode(t *testing.T) {
 		if cfg.DB != tt.db {
 			t.Errorf("%q: db %q, want %q", tt.args, cfg.DB, tt.db)
 		}
+		// list-total's defaults, which no case here overrides.
+		tt.want[ScenarioListTotal], tt.want[ScenarioListTotal1M] = listTotalThresholds[tt.db][0], listTotalThresholds[tt.db][1]
 		if got := cfg.EffectiveThresholds(); !maps.Equal(got, tt.want) {
 			t.Errorf("%q: thresholds %v, want %v", tt.args, got, tt.want)
 		}

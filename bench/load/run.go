@@ -18,26 +18,45 @@ import (
 
 // The scenario names.
 const (
-	ScenarioHello      = "hello"
-	ScenarioGet        = "get"
-	ScenarioGetAuth    = "get-auth"
-	ScenarioList       = "list"
-	ScenarioLoginStorm = "login-storm"
-	ScenarioCreate     = "create"
+	ScenarioHello     = "hello"
+	ScenarioGet       = "get"
+	ScenarioGetAuth   = "get-auth"
+	ScenarioList      = "list"
+	ScenarioListTotal = "list-total"
+	// ScenarioListTotal1M is list-total on LargeCollection (Config.LargeDocs
+	// documents, a million by default), run only when asked for: seeding
+	// it takes minutes.
+	ScenarioListTotal1M = "list-total-1m"
+	ScenarioLoginStorm  = "login-storm"
+	ScenarioCreate      = "create"
 )
 
 // AllScenarios lists the scenarios in the order a run performs them: the
 // reference first, get before the scenarios compared with it, writes last
 // (they grow the collection).
 func AllScenarios() []string {
-	return []string{ScenarioHello, ScenarioGet, ScenarioGetAuth, ScenarioList, ScenarioLoginStorm, ScenarioCreate}
+	return []string{ScenarioHello, ScenarioGet, ScenarioGetAuth, ScenarioList, ScenarioListTotal, ScenarioListTotal1M,
+		ScenarioLoginStorm, ScenarioCreate}
+}
+
+// DefaultScenarios are the scenarios of a run that names none: all but
+// ScenarioListTotal1M.
+func DefaultScenarios() []string {
+	var out []string
+	for _, s := range AllScenarios() {
+		if s != ScenarioListTotal1M {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // DefaultThresholds are the least ratios to hello (to get, for get-auth:
 // see BaselineOf) that Basalt's acceptance criteria require on SQLite.
 // The login storm has its own threshold (StormConfig.MaxP99Ratio).
 func DefaultThresholds() map[string]float64 {
-	return map[string]float64{ScenarioGet: 0.25, ScenarioGetAuth: 0.90, ScenarioList: 0.11, ScenarioCreate: 0.14}
+	return map[string]float64{ScenarioGet: 0.25, ScenarioGetAuth: 0.90, ScenarioList: 0.11,
+		ScenarioListTotal: 0.01, ScenarioListTotal1M: 0.01, ScenarioCreate: 0.14}
 }
 
 // Config is everything a run needs.
@@ -57,7 +76,10 @@ type Config struct {
 	KeepWorkDir bool
 	// Docs, BatchSize, SeedWorkers and Seed shape the seeded data.
 	Docs, BatchSize, SeedWorkers int
-	Seed                         uint64
+	// LargeDocs is the size of LargeCollection, seeded only for
+	// ScenarioListTotal1M.
+	LargeDocs int
+	Seed      uint64
 	// Step is the length of a step, Warmup of the discarded first step of a
 	// scenario, Settle the pause before each step.
 	Step, Warmup, Settle time.Duration
@@ -111,6 +133,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("load: need positive max duration and max requests (got %s, %d)", c.MaxDuration, c.MaxRequests)
 	case c.Attack.Workers < 1 || c.Attack.MaxWorkers < c.Attack.Workers || c.Attack.Timeout <= 0:
 		return fmt.Errorf("load: need 1 ≤ workers ≤ max workers and a positive timeout (got %d, %d, %s)", c.Attack.Workers, c.Attack.MaxWorkers, c.Attack.Timeout)
+	}
+	if slices.Contains(c.Scenarios, ScenarioListTotal1M) && c.LargeDocs < 1 {
+		return fmt.Errorf("load: scenario %s needs large docs ≥ 1 (got %d)", ScenarioListTotal1M, c.LargeDocs)
 	}
 	if slices.Contains(c.Scenarios, ScenarioGetAuth) {
 		if err := c.Paired.Validate(); err != nil {
@@ -292,7 +317,8 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 		},
 		ReadyPath: "/readyz", ReadyTimeout: 60 * time.Second,
 	}, filepath.Join(dir, "basalt.log"), logf, func(p *Process) error {
-		fx, err := setUp(ctx, cfg, p.BaseURL, storageArgs, slices.Contains(basaltScenarios, ScenarioGetAuth), &rep, logf)
+		fx, err := setUp(ctx, cfg, p.BaseURL, storageArgs, slices.Contains(basaltScenarios, ScenarioGetAuth),
+			slices.Contains(basaltScenarios, ScenarioListTotal1M), &rep, logf)
 		if err != nil {
 			return err
 		}
@@ -340,6 +366,16 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 				}
 			case ScenarioList:
 				tr, err := ListTargeter(p.BaseURL)
+				if err != nil {
+					return err
+				}
+				measure = search(name, cfg.Search, tr)
+			case ScenarioListTotal, ScenarioListTotal1M:
+				coll := Collection
+				if name == ScenarioListTotal1M {
+					coll = LargeCollection
+				}
+				tr, err := ListTotalTargeter(p.BaseURL, coll)
 				if err != nil {
 					return err
 				}
@@ -454,11 +490,13 @@ type fixture struct {
 
 // setUp prepares a fresh Basalt at baseURL for the scenarios: it creates
 // the admin (`basalt admin create` on storageArgs) and logs in as admin;
-// creates Collection, open to everyone, and with owned OwnedCollection,
-// whose rules let only a document's owner in; signs up and logs in the
-// bench user; and seeds cfg.Docs identical documents into each collection
-// (owner: the bench user), as admin through POST /v1/batch.
-func setUp(ctx context.Context, cfg Config, baseURL string, storageArgs []string, owned bool, rep *Report, logf func(string, ...any)) (fixture, error) {
+// creates Collection, open to everyone, with owned OwnedCollection, whose
+// rules let only a document's owner in, and with large LargeCollection,
+// open like Collection; signs up and logs in the bench user; and seeds
+// cfg.Docs identical documents into Collection and OwnedCollection and
+// cfg.LargeDocs into LargeCollection (owner: the bench user), as admin
+// through POST /v1/batch.
+func setUp(ctx context.Context, cfg Config, baseURL string, storageArgs []string, owned, large bool, rep *Report, logf func(string, ...any)) (fixture, error) {
 	var fx fixture
 	tr := &http.Transport{MaxIdleConnsPerHost: cfg.SeedWorkers, DisableCompression: true}
 	defer tr.CloseIdleConnections()
@@ -477,9 +515,16 @@ func setUp(ctx context.Context, cfg Config, baseURL string, storageArgs []string
 	}
 	logf("set-up: admin %s created (basalt admin create) and logged in", admin.Email)
 
-	collections := []struct{ name, rule string }{{Collection, ""}}
+	type coll struct {
+		name, rule string
+		docs       int
+	}
+	collections := []coll{{Collection, "", cfg.Docs}}
 	if owned {
-		collections = append(collections, struct{ name, rule string }{OwnedCollection, OwnerRule})
+		collections = append(collections, coll{OwnedCollection, OwnerRule, cfg.Docs})
+	}
+	if large {
+		collections = append(collections, coll{LargeCollection, "", cfg.LargeDocs})
 	}
 	for _, col := range collections {
 		spec, err := CollectionSpec(col.name, col.rule)
@@ -509,13 +554,14 @@ func setUp(ctx context.Context, cfg Config, baseURL string, storageArgs []string
 	}
 
 	for _, col := range collections {
-		ids, err := seed(ctx, cfg, c, adminSession.Token, col.name, fx.session.AccountID, rep, logf)
+		ids, err := seed(ctx, cfg, c, adminSession.Token, col.name, col.docs, fx.session.AccountID, rep, logf)
 		if err != nil {
 			return fx, err
 		}
-		if col.name == Collection {
+		switch col.name {
+		case Collection:
 			fx.ids = ids
-		} else {
+		case OwnedCollection:
 			fx.ownedIDs = ids
 		}
 	}
@@ -553,16 +599,16 @@ func withServer(ctx context.Context, spec ProcessSpec, logPath string, logf func
 	return use(p)
 }
 
-// seed fills collection with cfg.Docs documents drawn from cfg.Seed (so
-// every collection gets the same ones), each owned by owner.
-func seed(ctx context.Context, cfg Config, c Client, token, collection, owner string, rep *Report, logf func(string, ...any)) ([]string, error) {
+// seed fills collection with n documents drawn from cfg.Seed (so every
+// collection gets the same first ones), each owned by owner.
+func seed(ctx context.Context, cfg Config, c Client, token, collection string, n int, owner string, rep *Report, logf func(string, ...any)) ([]string, error) {
 	start := time.Now()
-	every := max(cfg.Docs/10, 1)
+	every := max(n/10, 1)
 	next := every
-	spec := SeedSpec{Collection: collection, Owner: owner, Docs: cfg.Docs, BatchSize: cfg.BatchSize, Workers: cfg.SeedWorkers, Seed: cfg.Seed}
+	spec := SeedSpec{Collection: collection, Owner: owner, Docs: n, BatchSize: cfg.BatchSize, Workers: cfg.SeedWorkers, Seed: cfg.Seed}
 	ids, err := c.Seed(ctx, token, spec, func(done int) {
 		if done >= next {
-			logf("seed: %s %d/%d documents (%.0f/s)", collection, done, cfg.Docs, float64(done)/time.Since(start).Seconds())
+			logf("seed: %s %d/%d documents (%.0f/s)", collection, done, n, float64(done)/time.Since(start).Seconds())
 			next += every
 		}
 	})

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -75,7 +76,7 @@ func testConfig(t *testing.T) Config {
 	cfg.HelloCommand = []string{os.Args[0], "hello"}
 	cfg.BasaltPath = os.Args[0]
 	cfg.WorkDir = t.TempDir()
-	cfg.Docs, cfg.SeedWorkers = 250, 2
+	cfg.Docs, cfg.LargeDocs, cfg.SeedWorkers = 250, 300, 2
 	cfg.Step, cfg.Warmup, cfg.Settle = 200*time.Millisecond, 100*time.Millisecond, 0
 	cfg.MaxDuration = 2 * time.Minute
 	cfg.Search.StartRate, cfg.Search.MaxRate, cfg.Search.MinRate, cfg.Search.Bisections = 20, 80, 10, 1
@@ -93,7 +94,8 @@ func TestRunEndToEnd(t *testing.T) {
 	var log bytes.Buffer
 	cfg.Log = &log
 	// Asked for in another order, run in AllScenarios' order.
-	cfg.Scenarios = []string{ScenarioCreate, ScenarioLoginStorm, ScenarioGetAuth, ScenarioList, ScenarioGet, ScenarioHello}
+	cfg.Scenarios = []string{ScenarioCreate, ScenarioLoginStorm, ScenarioListTotal1M, ScenarioGetAuth, ScenarioList, ScenarioListTotal,
+		ScenarioGet, ScenarioHello}
 	rep, err := Run(context.Background(), cfg, CurrentEnvironment([]string{"basalt-bench"}))
 	if err != nil {
 		t.Fatalf("Run: %v\nlog:\n%s", err, log.String())
@@ -147,7 +149,7 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Errorf("get-auth search started at %d/s (notes %q), want 90 %% of get's %d/s", first, ga.Notes, getRate)
 	}
 
-	storm := rep.Scenarios[4]
+	storm := rep.Scenarios[slices.IndexFunc(rep.Scenarios, func(s ScenarioReport) bool { return s.Name == ScenarioLoginStorm })]
 	st := storm.Storm
 	if storm.Err != "" || st == nil || len(st.Rounds) != cfg.Storm.Rounds || storm.Verdict != VerdictPass {
 		t.Fatalf("login-storm: err %q verdict %s notes %q report %+v", storm.Err, storm.Verdict, storm.Notes, st)
@@ -167,8 +169,8 @@ func TestRunEndToEnd(t *testing.T) {
 	if err := rep.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| hello |", "| get |", "| get-auth |", "≥ 90 % of get |", "| list |", "| create |",
-		"seeded 250 documents into bench ", "seeded 250 documents into bench_owned ", "--auth-access-ttl=10m0s --login-ip-burst=1000000 --login-email-burst=1000000 --password-ip-share=1",
+	for _, want := range []string{"| hello |", "| get |", "| get-auth |", "≥ 90 % of get |", "| list |", "| list-total |", "| list-total-1m |", "| create |",
+		"seeded 250 documents into bench ", "seeded 250 documents into bench_owned ", "seeded 300 documents into bench_large ", "--auth-access-ttl=10m0s --login-ip-burst=1000000 --login-email-burst=1000000 --password-ip-share=1",
 		"get-auth: ", " of get (", "by the rate searches, for reference; the paired comparison decides:\n\nget-auth against get, paired: 2 round(s) of 200ms each at full speed (4 clients, closed loop)", "; median **", "Login storm:", "| with storm |", "401 × ", "GET p99 with the storm, as a multiple of the p99 without, per round: "} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, md.String())

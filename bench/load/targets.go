@@ -20,6 +20,9 @@ const (
 	// OwnedCollection has the schema of Collection and OwnerRule for every
 	// action: only a document's owner may see or change it.
 	OwnedCollection = "bench_owned"
+	// LargeCollection has the schema, index and rules of Collection and
+	// Config.LargeDocs documents (list-total-1m).
+	LargeCollection = "bench_large"
 )
 
 // OwnerRule is the access rule of every action on OwnedCollection.
@@ -140,6 +143,29 @@ func ListTargeter(baseURL string) (vegeta.Targeter, error) {
 	urls := make([]string, 900)
 	for i := range urls {
 		urls[i] = ListURL(baseURL, i)
+	}
+	return pickTargeter(urls, jsonHeader(""))
+}
+
+// ListTotalURL is the list query of the list-total scenarios: list's
+// query on collection, with the total.
+func ListTotalURL(baseURL, collection string, minScore int) string {
+	q := url.Values{
+		"filter": {"score >= " + strconv.Itoa(minScore)},
+		"sort":   {"-score"},
+		"limit":  {"20"},
+		"total":  {"true"},
+	}
+	return baseURL + "/v1/collections/" + url.PathEscape(collection) + "/documents?" + q.Encode()
+}
+
+// ListTotalTargeter lists first pages of collection with their total and
+// a threshold drawn from 0..899: 10 % to 100 % of the documents match, so
+// the count reads the index on score up to the server's cap.
+func ListTotalTargeter(baseURL, collection string) (vegeta.Targeter, error) {
+	urls := make([]string, 900)
+	for i := range urls {
+		urls[i] = ListTotalURL(baseURL, collection, i)
 	}
 	return pickTargeter(urls, jsonHeader(""))
 }
