@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -77,4 +78,22 @@ func runDocPage(t *testing.T, engine string, page docPage) {
 		env = append(env, "BASALT_DB="+cfg.DB)
 	}
 	runDocSteps(t, docSession{host: strings.TrimPrefix(c.base, "http://"), env: env}, page.steps)
+}
+
+// TestDocsAgreeOnTheEmptyRule keeps the pages that define rules saying the
+// same about the empty rule, which opens an action to everyone (the
+// collections page runs it: an anonymous list answered 200).
+func TestDocsAgreeOnTheEmptyRule(t *testing.T) {
+	const emptyRule = "The empty rule `\"\"` opens the action to everyone, anonymous callers included:\n" +
+		"it is not an expression, and a rule of spaces only is refused (`400`). `null`,\n" +
+		"or leaving the rule out, keeps the action for admins.\n"
+	for _, path := range []string{"../docs/collections.md", "../docs/rules.md"} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), emptyRule) {
+			t.Errorf("%s does not say, as written here:\n%s", path, emptyRule)
+		}
+	}
 }
