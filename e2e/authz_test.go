@@ -367,6 +367,9 @@ func authzRows() []authzRow {
 		}, gone: func(f *authzFixture, access string) bool {
 			return f.base.as(access).do("GET", "/v1/auth/me", "").Status == 401
 		}, want: manage(204, auth.ScopeAdminSessions)},
+		{route: "POST /v1/admin/invites", req: func(f *authzFixture, _ string) (call, string) {
+			return call{method: "POST", path: "/v1/admin/invites", body: `{"email":"` + f.name("i") + `@authz.test"}`}, ""
+		}, want: manage(202, auth.ScopeAdminAccounts)},
 		{route: "GET /v1/admin/api-keys", req: fixed("GET", "/v1/admin/api-keys", ""), want: manage(200, auth.ScopeAdminAPIKeys)},
 		{route: "POST /v1/admin/api-keys", req: fixed("POST", "/v1/admin/api-keys", `{"name":"made","scopes":["admin:api-keys"]}`),
 			want: manage(201, auth.ScopeAdminAPIKeys)},

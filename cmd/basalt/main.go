@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 
@@ -46,7 +47,7 @@ func run() int {
 	}
 	switch cmd.Name {
 	case "version":
-		fmt.Println("basalt", cmd.Config.Version)
+		fmt.Print(versionText(cmd.Config.Version))
 		return 0
 	case "migrate":
 		err = app.Migrate(ctx, cmd.Config)
@@ -62,6 +63,30 @@ func run() int {
 		return 1
 	}
 	return 0
+}
+
+// versionText is what "basalt version" and "basalt --version" print: the
+// version, the Go version that built the binary and, when the build
+// recorded it, the VCS revision.
+func versionText(v string) string {
+	text := "basalt " + v + "\n" + "go " + runtime.Version() + "\n"
+	if info, ok := debug.ReadBuildInfo(); ok {
+		rev, modified := "", ""
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				if s.Value == "true" {
+					modified = " (modified)"
+				}
+			}
+		}
+		if rev != "" {
+			text += "revision " + rev + modified + "\n"
+		}
+	}
+	return text
 }
 
 func buildVersion() string {

@@ -176,6 +176,7 @@ func accountService(ctx context.Context, cfg Config, db database, log *slog.Logg
 		Logger: log, Hasher: hasher, Issuer: a.Issuer, Audience: a.Audience,
 		AccessTTL: a.AccessTTL, SessionIdle: a.SessionIdle, SessionLifetime: a.SessionLifetime,
 		RefreshGrace: a.RefreshGrace, RequireVerified: a.RequireVerified, Mail: m, HashSharePerIP: a.PasswordIPShare,
+		Signup: accounts.SignupMode(a.Signup), InviteTTL: a.InviteTTL,
 		Limiter:       memory.New(time.Now, 100_000),
 		LoginPerIP:    ratelimit.Limit{Rate: float64(time.Second) / float64(a.LoginIPInterval), Burst: a.LoginIPBurst},
 		LoginPerEmail: ratelimit.Limit{Rate: float64(time.Second) / float64(a.LoginEmailInterval), Burst: a.LoginEmailBurst},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/basaltdev/basalt/internal/auth/accounts"
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/gateway"
 )
@@ -79,6 +80,8 @@ type AuthConfig struct {
 	SessionLifetime        time.Duration
 	RefreshGrace           time.Duration
 	RequireVerified        bool
+	Signup                 string        // open, closed or invite (accounts.SignupMode)
+	InviteTTL              time.Duration // lifetime of invitations
 	PasswordMemoryKiB      uint32
 	PasswordIterations     uint32
 	PasswordParallelism    uint8
@@ -105,7 +108,8 @@ func DefaultAuthConfig() AuthConfig {
 	return AuthConfig{
 		Issuer: "basalt", Audience: "basalt",
 		AccessTTL: 10 * time.Minute, SessionIdle: 30 * 24 * time.Hour, SessionLifetime: 90 * 24 * time.Hour,
-		RefreshGrace:      10 * time.Second,
+		RefreshGrace: 10 * time.Second,
+		Signup:       "open", InviteTTL: 7 * 24 * time.Hour,
 		PasswordMemoryKiB: 19456, PasswordIterations: 2, PasswordParallelism: 1,
 		PasswordMaxConcurrent: max(1, runtime.GOMAXPROCS(0)/2),
 		PasswordMaxRate:       float64(3 * runtime.GOMAXPROCS(0)),
@@ -145,18 +149,30 @@ type cli struct {
 	Serve   serveCmd   `cmd:"" help:"Run the Basalt server (the default: SQLite in --data-dir, listening on --addr)."`
 	Migrate migrateCmd `cmd:"" help:"Apply database migrations and exit."`
 	Admin   struct {
-		Create adminCreateCmd `cmd:"" help:"Create an account with the admin role (the address must not have an account yet)."`
+		Create adminCreateCmd `cmd:"" help:"Create an account with the admin role (the address must not have an account yet). Without a prompt: the password comes from --password or, better, the environment variable BASALT_PASSWORD, and must be ${password_rules}."`
 	} `cmd:"" help:"Manage admin accounts."`
 	Keys struct {
 		Rotate keysRotateCmd `cmd:"" help:"Add a new signing key for access tokens; the old keys verify until their last token expires, then retire."`
 	} `cmd:"" help:"Manage the signing keys of access tokens."`
-	Version struct{} `cmd:"" help:"Print the version and exit."`
+	Version     struct{}    `cmd:"" help:"Print the version, the Go version and the VCS revision, and exit."`
+	VersionFlag versionFlag `name:"version" help:"Print the version, the Go version and the VCS revision, and exit (as the version command)."`
 }
+
+// versionFlag is --version, which ParseCommandLine answers as the version
+// command whatever else the command line holds.
+type versionFlag bool
+
+// errVersionFlag stops parsing at --version, before kong asks for a
+// command.
+var errVersionFlag = errors.New("--version")
+
+// BeforeReset is the kong hook that runs when --version is given.
+func (versionFlag) BeforeReset() error { return errVersionFlag }
 
 type adminCreateCmd struct {
 	storageFlags
 	Email    string `help:"Email address of the new admin ($$BASALT_EMAIL)." required:"" placeholder:"ADDRESS"`
-	Password string `help:"Password of the new admin, at least 8 bytes; prefer the environment variable to the flag, which other users can see in the process list ($$BASALT_PASSWORD)." required:"" placeholder:"PASSWORD"`
+	Password string `help:"Password of the new admin: ${password_rules}. Prefer the environment variable BASALT_PASSWORD to the flag, which other users can see in the process list ($$BASALT_PASSWORD)." required:"" placeholder:"PASSWORD"`
 }
 
 type keysRotateCmd struct {
@@ -173,6 +189,8 @@ type authFlags struct {
 	AuthSessionLifetime time.Duration `name:"auth-session-lifetime" help:"Every session ends this long after login ($$BASALT_AUTH_SESSION_LIFETIME)." default:"2160h"`
 	AuthRefreshGrace    time.Duration `name:"auth-refresh-grace" help:"How long a retried refresh with a just-used token gets the same new token instead of revoking the session ($$BASALT_AUTH_REFRESH_GRACE)." default:"10s"`
 	AuthRequireVerified bool          `name:"auth-require-verified" help:"Refuse logins until the email address is verified ($$BASALT_AUTH_REQUIRE_VERIFIED)."`
+	AuthSignup          string        `name:"auth-signup" help:"Who may sign up with POST /v1/auth/signup: open (anyone), closed (nobody: admins create accounts) or invite (only addresses an admin invited) ($$BASALT_AUTH_SIGNUP)." default:"open" enum:"open,closed,invite"`
+	AuthInviteTTL       time.Duration `name:"auth-invite-ttl" help:"How long an invitation to sign up stays valid ($$BASALT_AUTH_INVITE_TTL)." default:"168h"`
 	PasswordMemoryKiB   uint32        `name:"password-memory-kib" help:"argon2id memory per hash, KiB ($$BASALT_PASSWORD_MEMORY_KIB)." default:"19456"`
 	PasswordIterations  uint32        `name:"password-iterations" help:"argon2id passes ($$BASALT_PASSWORD_ITERATIONS)." default:"2"`
 	PasswordParallelism uint8         `name:"password-parallelism" help:"argon2id lanes ($$BASALT_PASSWORD_PARALLELISM)." default:"1"`
@@ -196,6 +214,7 @@ func (f authFlags) apply(cfg *Config) error {
 	a.Issuer, a.Audience, a.AccessTTL = f.AuthIssuer, f.AuthAudience, f.AuthAccessTTL
 	a.SessionIdle, a.SessionLifetime, a.RefreshGrace = f.AuthSessionIdle, f.AuthSessionLifetime, f.AuthRefreshGrace
 	a.RequireVerified = f.AuthRequireVerified
+	a.Signup, a.InviteTTL = f.AuthSignup, f.AuthInviteTTL
 	a.PasswordMemoryKiB, a.PasswordIterations, a.PasswordParallelism = f.PasswordMemoryKiB, f.PasswordIterations, f.PasswordParallelism
 	if f.PasswordConcurrency > 0 {
 		a.PasswordMaxConcurrent = f.PasswordConcurrency
@@ -290,11 +309,15 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 		kong.Exit(exit),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Resolvers(&envFileResolver{getenv: getenv, file: file}),
+		kong.Vars{"password_rules": accounts.PasswordRules()},
 	)
 	if err != nil {
 		return Command{}, err
 	}
 	kctx, err := parser.Parse(args)
+	if errors.Is(err, errVersionFlag) {
+		return Command{Name: "version", Config: DefaultConfig()}, nil
+	}
 	if err != nil {
 		return Command{}, err
 	}
@@ -366,6 +389,9 @@ func (c Config) validate() error {
 	}
 	if a.RefreshGrace < 0 || a.RefreshGrace > time.Minute {
 		return errors.New("--auth-refresh-grace must be between 0s and 1m")
+	}
+	if a.InviteTTL < time.Minute {
+		return errors.New("--auth-invite-ttl must be at least 1m")
 	}
 	if !(a.PasswordIPShare > 0 && a.PasswordIPShare <= 1) {
 		return errors.New("--password-ip-share must be more than 0 and at most 1")

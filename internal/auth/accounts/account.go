@@ -22,8 +22,19 @@ const badEmailTokenMsg = "invalid or expired token"
 // are throttled per IP and per address (which bounds the mail an address
 // can be sent) before any hashing, whether or not the address has an
 // account.
+//
+// The sign-up mode (Options.Signup) decides who may sign up: in
+// SignupClosed nobody (Forbidden, type signup_closed), in SignupInvite
+// only with an invitation (Forbidden, type invite_required). With an
+// invitation (r.Invite, in open mode too), the account gets the invited
+// roles and a verified address, and the invitation is used up; one that is
+// unknown, used, expired or for another address is Forbidden, type
+// invite_invalid, checked before the password is hashed.
 func (s *Service) SignUp(ctx context.Context, r SignUpRequest) error {
 	const op = "accounts.SignUp"
+	if err := s.checkSignupMode(op, r); err != nil {
+		return err
+	}
 	email, err := normalizeEmail(op, r.Email)
 	if err != nil {
 		return err
@@ -34,6 +45,12 @@ func (s *Service) SignUp(ctx context.Context, r SignUpRequest) error {
 	if err := s.throttle(ctx, op, r.IP, "signup:"+email); err != nil {
 		return err
 	}
+	now := s.timestamp()
+	if r.Invite != "" {
+		if err := s.checkInvite(ctx, op, r.Invite, email, now); err != nil {
+			return err
+		}
+	}
 	if err := s.spendHash(ctx, op, r.IP); err != nil {
 		return err
 	}
@@ -41,7 +58,9 @@ func (s *Service) SignUp(ctx context.Context, r SignUpRequest) error {
 	if err != nil {
 		return err
 	}
-	now := s.timestamp()
+	if r.Invite != "" {
+		return s.signUpInvited(ctx, op, r.Invite, email, hash, now)
+	}
 	id, err := uuid.NewV7()
 	if err != nil {
 		return fault.Internalf(op, err)
@@ -60,16 +79,22 @@ func (s *Service) SignUp(ctx context.Context, r SignUpRequest) error {
 	})
 	switch {
 	case fault.Is(err, fault.Conflict):
-		s.send(mail.Message{To: email, Subject: "Sign-up attempt for your account",
-			Text: "Someone tried to create an account with this email address, which already has one.\n" +
-				"If it was you, sign in instead, or reset your password if you forgot it.\n" +
-				"If it was not you, you can ignore this message.\n"})
+		s.send(existingAccountMail(email))
 		return nil
 	case err != nil:
 		return err
 	}
 	s.send(verificationMail(email, verify, s.opts.VerifyTTL))
 	return nil
+}
+
+// existingAccountMail tells the owner of an address that has an account
+// that someone tried to sign up with it.
+func existingAccountMail(to string) mail.Message {
+	return mail.Message{To: to, Subject: "Sign-up attempt for your account",
+		Text: "Someone tried to create an account with this email address, which already has one.\n" +
+			"If it was you, sign in instead, or reset your password if you forgot it.\n" +
+			"If it was not you, you can ignore this message.\n"}
 }
 
 func verificationMail(to, tok string, ttl time.Duration) mail.Message {

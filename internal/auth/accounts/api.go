@@ -5,11 +5,28 @@ package accounts
 
 import "time"
 
-// SignUpRequest creates an account.
+// SignUpRequest creates an account. Invite is the token of an invitation
+// to Email (see Service.Invite): needed in SignupInvite mode, accepted in
+// SignupOpen mode too.
 type SignUpRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
+	Invite   string `json:"invite,omitempty"`
 	IP       string `json:"-"`
+}
+
+// InviteRequest invites an address to sign up with roles.
+type InviteRequest struct {
+	Email string   `json:"email"`
+	Roles []string `json:"roles,omitempty"`
+}
+
+// Invitation is an invitation that was sent: to whom, with which roles,
+// valid until when.
+type Invitation struct {
+	Email     string
+	Roles     []string
+	ExpiresAt time.Time
 }
 
 // LoginRequest starts a session. Device is a label the client chooses

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"net/mail"
 	"strings"
 	"unicode"
@@ -135,20 +136,28 @@ func ipDomain(d string) bool {
 	return last != "" && strings.Trim(last, "0123456789") == ""
 }
 
-// checkNewPassword checks a password chosen for an account.
+// PasswordRules describes the passwords accepted for new accounts, for
+// help texts: "8 to 1024 bytes of valid UTF-8".
+func PasswordRules() string {
+	return fmt.Sprintf("%d to %d bytes of valid UTF-8", MinPasswordBytes, password.MaxPasswordBytes)
+}
+
+// checkNewPassword checks a password chosen for an account against
+// PasswordRules. The message names the rule that is broken, so that a
+// command line that shows only the message still explains it.
 func checkNewPassword(op, pointer, pw string) error {
 	msg := ""
 	switch {
 	case len(pw) < MinPasswordBytes:
-		msg = "must be at least 8 bytes long"
+		msg = fmt.Sprintf("must be at least %d bytes long", MinPasswordBytes)
 	case len(pw) > password.MaxPasswordBytes:
-		msg = "must be at most 1024 bytes long"
+		msg = fmt.Sprintf("must be at most %d bytes long", password.MaxPasswordBytes)
 	case !utf8.ValidString(pw):
 		msg = "must be valid UTF-8"
 	}
 	if msg == "" {
 		return nil
 	}
-	return &fault.Error{Kind: fault.Validation, Op: op, Msg: "invalid password",
+	return &fault.Error{Kind: fault.Validation, Op: op, Msg: "the password " + msg,
 		Fields: []fault.FieldError{{Pointer: pointer, Message: msg}}}
 }

@@ -28,6 +28,7 @@ const (
 	DefaultRefreshGrace    = 10 * time.Second
 	DefaultVerifyTTL       = 48 * time.Hour
 	DefaultResetTTL        = time.Hour
+	DefaultInviteTTL       = 7 * 24 * time.Hour
 	// DefaultKeyPropagation is how long a new signing key is published
 	// before it signs, so that every process verifies it first.
 	DefaultKeyPropagation = 5 * time.Second
@@ -64,8 +65,11 @@ type Options struct {
 	// whose answer they lost (default 10 s). Outside it, presenting a used
 	// token revokes the whole session.
 	RefreshGrace time.Duration
-	// VerifyTTL and ResetTTL are the lifetimes of emailed tokens.
-	VerifyTTL, ResetTTL time.Duration
+	// VerifyTTL, ResetTTL and InviteTTL are the lifetimes of emailed
+	// tokens (defaults 48 h, 1 h and 7 days).
+	VerifyTTL, ResetTTL, InviteTTL time.Duration
+	// Signup says who may sign up (default SignupOpen).
+	Signup SignupMode
 	// KeyPropagation is how long a new signing key waits before it signs
 	// (default 5 s; every process reloads keys every second).
 	KeyPropagation time.Duration
@@ -172,6 +176,14 @@ func NewService(store Store, opts Options) (*Service, error) {
 	def(&opts.RefreshGrace, DefaultRefreshGrace)
 	def(&opts.VerifyTTL, DefaultVerifyTTL)
 	def(&opts.ResetTTL, DefaultResetTTL)
+	def(&opts.InviteTTL, DefaultInviteTTL)
+	switch opts.Signup {
+	case "":
+		opts.Signup = SignupOpen
+	case SignupOpen, SignupClosed, SignupInvite:
+	default:
+		return nil, fault.Newf(fault.Invalid, op, "sign-up mode %q is not open, closed or invite", opts.Signup)
+	}
 	def(&opts.KeyPropagation, DefaultKeyPropagation)
 	if opts.Issuer == "" {
 		opts.Issuer = "basalt"

@@ -43,12 +43,18 @@ type RefreshToken struct {
 	UsedAt     time.Time // zero until the token is exchanged for its successor
 }
 
-// OneTimeToken is an emailed token (verification, password reset). Only its
-// SHA-256 is stored; it is deleted when used.
+// OneTimeToken is an emailed token (verification, password reset,
+// invitation). Only its SHA-256 is stored; it is deleted when used.
 type OneTimeToken struct {
-	Hash      []byte
-	Purpose   string // PurposeVerifyEmail or PurposeResetPassword
+	Hash    []byte
+	Purpose string // PurposeVerifyEmail, PurposeResetPassword or PurposeInvite
+	// AccountID is the account the token acts on; empty for an
+	// invitation, whose address has no account yet.
 	AccountID string
+	// Email and Roles are set on invitations: the invited address
+	// (normalized) and the roles its account gets.
+	Email     string
+	Roles     []string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }
@@ -57,6 +63,7 @@ type OneTimeToken struct {
 const (
 	PurposeVerifyEmail   = "verify-email"
 	PurposeResetPassword = "reset-password"
+	PurposeInvite        = "invite"
 )
 
 // APIKey is a credential for a service. Only the SHA-256 of the secret is

@@ -89,6 +89,29 @@ func (a *API) createAccount(w http.ResponseWriter, r *http.Request) {
 	a.resp.WriteJSON(w, r, http.StatusCreated, viewAccount(acct))
 }
 
+// createInvite serves POST /v1/admin/invites: {"email","roles"} → 202
+// with the invitation ({"email","roles","expiresAt"}); the token goes to
+// the address by mail only.
+func (a *API) createInvite(w http.ResponseWriter, r *http.Request) {
+	body, err := a.read(w, r)
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	req := accounts.InviteRequest{Email: body.str("email")}
+	req.Roles, _ = body.strList("roles")
+	if err := body.done(); err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	inv, err := a.svc.Invite(r.Context(), req)
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	a.resp.WriteJSON(w, r, http.StatusAccepted, viewInvite(inv))
+}
+
 // getAccount serves GET /v1/admin/accounts/{id}.
 func (a *API) getAccount(w http.ResponseWriter, r *http.Request) {
 	id, err := a.target(r)

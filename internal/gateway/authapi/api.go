@@ -94,6 +94,7 @@ func (a *API) routes() []route {
 		{"DELETE", adminBase + "/accounts/{id}", false, a.deleteAccount},
 		{"GET", adminBase + "/accounts/{id}/sessions", false, a.accountSessions},
 		{"DELETE", adminBase + "/sessions/{id}", false, a.revokeAnySession},
+		{"POST", adminBase + "/invites", false, a.createInvite},
 		{"GET", adminBase + "/api-keys", false, a.listAPIKeys},
 		{"POST", adminBase + "/api-keys", false, a.createAPIKey},
 		{"DELETE", adminBase + "/api-keys/{id}", false, a.revokeAPIKey},

@@ -12,8 +12,9 @@ import (
 
 // The /v1/auth routes: what a user does with their own account.
 
-// signUp serves POST /v1/auth/signup: {"email","password"} → 202 without a
-// body, whether or not the address already has an account.
+// signUp serves POST /v1/auth/signup: {"email","password","invite"} → 202
+// without a body, whether or not the address already has an account; 403
+// when the sign-up mode or the invitation refuses it.
 func (a *API) signUp(w http.ResponseWriter, r *http.Request) {
 	body, err := a.read(w, r)
 	if err != nil {
@@ -23,6 +24,7 @@ func (a *API) signUp(w http.ResponseWriter, r *http.Request) {
 	req := accounts.SignUpRequest{
 		Email:    body.str("email"),
 		Password: body.str("password"),
+		Invite:   body.str("invite"),
 		IP:       ClientIP(r, a.opts.TrustedProxies),
 	}
 	if err := body.done(); err != nil {

@@ -65,8 +65,9 @@ func publicRoutes(paths *openapi3.Paths) {
 	tokens := restapi.JSONResponse("The access and refresh tokens and the new session", restapi.SchemaRef("Tokens"))
 	paths.Set(authBase+"/signup", &openapi3.PathItem{Post: restapi.Operation("signUp", tag, "Sign up",
 		"Starts the creation of an account for the email address: the answer is 202 whether or not the address already "+
-			"has an account (an email tells its owner what happened), so nobody learns which addresses are registered.",
-		nil, body("SignUpRequest"), restapi.Responses(202, accepted, 400, 413, 415, 422, 429))})
+			"has an account (an email tells its owner what happened), so nobody learns which addresses are registered; "+
+			"403 when sign-ups are closed, or by invitation and the invite token is missing or wrong.",
+		nil, body("SignUpRequest"), restapi.Responses(202, accepted, 400, 403, 413, 415, 422, 429))})
 	paths.Set(authBase+"/login", &openapi3.PathItem{Post: restapi.Operation("login", tag, "Log in",
 		"Checks the email address and password and opens a session: the answer holds a short-lived access token "+
 			"(send it as Authorization: Bearer) and a refresh token.",
@@ -143,6 +144,11 @@ func adminRoutes(paths *openapi3.Paths, allowed func(scope string) bool) {
 				sec, restapi.JSONBody(ref("NewAccount"), restapi.MediaJSON),
 				restapi.Responses(201, restapi.JSONResponse("Created", ref("Account"), "Location"), 400, 401, 403, 409, 413, 415, 422)),
 		})
+		paths.Set(adminBase+"/invites", &openapi3.PathItem{Post: restapi.Operation("createInvite", tag, "Invite someone to sign up",
+			"Emails an invitation to the address, with roles for the account it signs up; the token travels by mail only. "+
+				"In the invite-only sign-up mode, signUp needs one.",
+			sec, restapi.JSONBody(ref("InviteRequest"), restapi.MediaJSON),
+			restapi.Responses(202, restapi.JSONResponse("The invitation is on its way", ref("Invitation")), 400, 401, 403, 413, 415, 422, 429))})
 		paths.Set(adminBase+"/accounts/{id}", &openapi3.PathItem{Parameters: openapi3.Parameters{param("AccountID")},
 			Get: restapi.Operation("getAccount", tag, "Get an account", "One account.",
 				sec, nil, restapi.Responses(200, restapi.JSONResponse("The account", ref("Account")), 400, 401, 403, 404)),
@@ -231,7 +237,11 @@ func schemas() openapi3.Schemas {
 	newKey["key"] = str("The secret, shown this once: send it as Authorization: Bearer")
 	cursor := nullString("Pass as cursor to get the next page; null on the last page")
 	return openapi3.Schemas{
-		"SignUpRequest":   obj([]string{"email", "password"}, openapi3.Schemas{"email": email, "password": password}),
+		"SignUpRequest": obj([]string{"email", "password"}, openapi3.Schemas{"email": email, "password": password,
+			"invite": str("The emailed invitation token, when sign-up is by invitation")}),
+		"InviteRequest": obj([]string{"email"}, openapi3.Schemas{"email": email, "roles": roles}),
+		"Invitation": obj([]string{"email", "roles", "expiresAt"}, openapi3.Schemas{"email": email, "roles": roles,
+			"expiresAt": restapi.Timestamp()}),
 		"LoginRequest":    obj([]string{"email", "password"}, openapi3.Schemas{"email": email, "password": password, "device": str("A name for the device, shown in the sessions")}),
 		"RefreshRequest":  obj([]string{"refreshToken"}, openapi3.Schemas{"refreshToken": str("The refresh token of the last login or refresh")}),
 		"DeleteMeRequest": obj([]string{"password"}, openapi3.Schemas{"password": str("The current password")}),

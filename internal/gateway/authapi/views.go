@@ -42,6 +42,16 @@ func list(s []string) []string {
 	return s
 }
 
+type inviteView struct {
+	Email     string   `json:"email"`
+	Roles     []string `json:"roles"`
+	ExpiresAt string   `json:"expiresAt"`
+}
+
+func viewInvite(i accounts.Invitation) inviteView {
+	return inviteView{Email: i.Email, Roles: list(i.Roles), ExpiresAt: stamp(i.ExpiresAt)}
+}
+
 type accountView struct {
 	ID         string   `json:"id"`
 	Email      string   `json:"email"`

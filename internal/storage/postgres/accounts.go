@@ -286,14 +286,18 @@ func scanRefreshToken(r rowScanner) (accounts.RefreshToken, error) {
 	return t, nil
 }
 
-const oneTimeTokenColumns = "hash, purpose, account_id, created_at, expires_at"
+// oneTimeTokenColumns are the columns of a one-time token; account_id is
+// NULL for an invitation, which has no account yet.
+const oneTimeTokenColumns = "hash, purpose, account_id, email, roles, created_at, expires_at"
 
 func scanOneTimeToken(r rowScanner) (accounts.OneTimeToken, error) {
 	var t accounts.OneTimeToken
+	var account pgtype.Text
 	var created, expires pgtype.Timestamptz
-	if err := r.Scan(&t.Hash, &t.Purpose, &t.AccountID, &created, &expires); err != nil {
+	if err := r.Scan(&t.Hash, &t.Purpose, &account, &t.Email, &t.Roles, &created, &expires); err != nil {
 		return t, err
 	}
+	t.AccountID = account.String
 	t.CreatedAt, t.ExpiresAt = utcTime(created), utcTime(expires)
 	return t, nil
 }
@@ -577,8 +581,9 @@ func (t *authTx) LatestRefreshToken(ctx context.Context, sessionID string) (acco
 
 func (t *authTx) InsertOneTimeToken(ctx context.Context, o accounts.OneTimeToken) error {
 	return authInsert(ctx, t.q, "postgres.InsertOneTimeToken", "this one-time token already exists",
-		`INSERT INTO one_time_tokens (`+oneTimeTokenColumns+`) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
-		nonNilBytes(o.Hash), o.Purpose, o.AccountID, o.CreatedAt, o.ExpiresAt)
+		`INSERT INTO one_time_tokens (`+oneTimeTokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+		nonNilBytes(o.Hash), o.Purpose, pgtype.Text{String: o.AccountID, Valid: o.AccountID != ""}, o.Email,
+		nonNilStrings(o.Roles), o.CreatedAt, o.ExpiresAt)
 }
 
 // TakeOneTimeToken deletes and returns the token whose hash and purpose

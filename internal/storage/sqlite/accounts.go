@@ -379,22 +379,35 @@ func (t *authTx) LatestRefreshToken(ctx context.Context, sessionID string) (acco
 
 // One-time tokens.
 
-const oneTimeColumns = "hash, purpose, account_id, created_at, expires_at"
+// oneTimeColumns are the columns of a one-time token; account_id is NULL
+// for an invitation, which has no account yet.
+const oneTimeColumns = "hash, purpose, account_id, email, roles, created_at, expires_at"
 
 func scanOneTimeToken(s scanner) (accounts.OneTimeToken, error) {
 	var o accounts.OneTimeToken
+	var account sql.NullString
+	var roles []byte
 	var created, expires int64
-	if err := s.Scan(&o.Hash, &o.Purpose, &o.AccountID, &created, &expires); err != nil {
+	if err := s.Scan(&o.Hash, &o.Purpose, &account, &o.Email, &roles, &created, &expires); err != nil {
 		return o, err
 	}
+	var err error
+	if o.Roles, err = parseStrings(roles); err != nil {
+		return o, err
+	}
+	o.AccountID = account.String
 	o.CreatedAt, o.ExpiresAt = fromMicros(created), fromMicros(expires)
 	return o, nil
 }
 
 func (t *authTx) InsertOneTimeToken(ctx context.Context, o accounts.OneTimeToken) error {
 	const op = "sqlite.InsertOneTimeToken"
-	_, err := t.q.ExecContext(ctx, `INSERT INTO one_time_tokens (`+oneTimeColumns+`) VALUES (?, ?, ?, ?, ?)`,
-		blob(o.Hash), o.Purpose, o.AccountID, toMicros(o.CreatedAt), toMicros(o.ExpiresAt))
+	var account any
+	if o.AccountID != "" {
+		account = o.AccountID
+	}
+	_, err := t.q.ExecContext(ctx, `INSERT INTO one_time_tokens (`+oneTimeColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		blob(o.Hash), o.Purpose, account, o.Email, stringsJSON(o.Roles), toMicros(o.CreatedAt), toMicros(o.ExpiresAt))
 	if err != nil {
 		return constraintErr(op, err, "the token already exists", "the token already exists", accountNotFound)
 	}

@@ -335,6 +335,8 @@ func diffOneTimeToken(got, want accounts.OneTimeToken) string {
 	d.blob("Hash", got.Hash, want.Hash)
 	d.str("Purpose", got.Purpose, want.Purpose)
 	d.str("AccountID", got.AccountID, want.AccountID)
+	d.str("Email", got.Email, want.Email)
+	d.list("Roles", got.Roles, want.Roles)
 	d.when("CreatedAt", got.CreatedAt, want.CreatedAt)
 	d.when("ExpiresAt", got.ExpiresAt, want.ExpiresAt)
 	return d.String()

@@ -57,6 +57,20 @@ func testOneTimeTokens(t *testing.T, s docstore.Store) {
 	wantTake(t, a, "TakeOneTimeToken with the right purpose after a wrong one", reset)
 
 	wantTake(t, a, "TakeOneTimeToken of an expired token", expired)
+
+	// An invitation belongs to no account: it names an address and roles.
+	invite := accounts.OneTimeToken{Hash: hashOf("one-time", "invite"), Purpose: accounts.PurposeInvite,
+		Email: "ïnvited+1@example.com", Roles: []string{"editor", "reader"}, CreatedAt: at(5), ExpiresAt: at(5).AddDate(0, 0, 7)}
+	bare := accounts.OneTimeToken{Hash: hashOf("one-time", "bare invite"), Purpose: accounts.PurposeInvite,
+		Email: "bare@example.com", CreatedAt: at(6).In(westZone()), ExpiresAt: at(66)}
+	insertOneTimeTokens(t, a, invite, bare)
+	// Deleting an account's tokens, of any purpose, leaves invitations.
+	mustAuthWrite(t, a, func(ctx context.Context, tx accounts.Tx) error {
+		return tx.DeleteOneTimeTokens(ctx, accountID(1), accounts.PurposeInvite)
+	})
+	wantNoTake(t, a, "TakeOneTimeToken of an invitation with another purpose", invite.Hash, accounts.PurposeVerifyEmail)
+	wantTake(t, a, "TakeOneTimeToken of an invitation", invite)
+	wantTake(t, a, "TakeOneTimeToken of an invitation without roles", bare)
 	wantTake(t, a, "TakeOneTimeToken of a hash with NUL and high bytes", awkward)
 	wantNoTake(t, a, "TakeOneTimeToken of an unknown hash", hashOf("one-time", "unknown"), accounts.PurposeVerifyEmail)
 
