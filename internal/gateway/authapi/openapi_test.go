@@ -2,6 +2,9 @@ package authapi
 
 import (
 	"encoding/json"
+	"maps"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -114,5 +117,47 @@ func TestDescribeOpenAPI(t *testing.T) {
 		if err := admin.Components.Schemas[schema].Value.VisitJSON(decoded, openapi3.EnableJSONSchema2020()); err != nil {
 			t.Errorf("%s does not match schema %s: %v", raw, schema, err)
 		}
+	}
+}
+
+// unknownMember finds, in a problem, the members a handler accepts (see
+// object.done).
+var unknownMember = regexp.MustCompile(`unknown member \\"zzz\\" \(expected ([^)]*)\)`)
+
+// TestOpenAPIRequestSchemas sends every described request body a member
+// the handler does not know, and checks that the members the handler
+// names as accepted are exactly the properties of the described schema.
+func TestOpenAPIRequestSchemas(t *testing.T) {
+	s := newStack(t)
+	admin := s.admin()
+	doc := describe(t, auth.Principal{Kind: auth.KindUser, ID: "a1", Roles: []string{auth.RoleAdmin}})
+	checked := 0
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if op.RequestBody == nil {
+				continue
+			}
+			schema := op.RequestBody.Value.Content.Get("application/json").Schema
+			props := doc.Components.Schemas[strings.TrimPrefix(schema.Ref, "#/components/schemas/")].Value.Properties
+			want := slices.Sorted(maps.Keys(props))
+			rec := s.do(request{method: method, path: strings.ReplaceAll(path, "{id}", "x"), body: `{"zzz":1}`, bearer: admin.AccessToken})
+			m := unknownMember.FindStringSubmatch(rec.Body.String())
+			if rec.Code != 400 || m == nil {
+				t.Errorf("%s %s: %d %s", method, path, rec.Code, rec.Body.String())
+				continue
+			}
+			got := []string{}
+			if m[1] != "no members" {
+				got = strings.Split(m[1], ", ")
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s %s (%s): the handler accepts %v, the schema describes %v", method, path, op.OperationID, got, want)
+			}
+			checked++
+		}
+	}
+	if checked < 15 {
+		t.Errorf("only %d request bodies checked", checked)
 	}
 }
