@@ -200,10 +200,11 @@ func (rs *Responder) putBuffer(b *bytes.Buffer) {
 	}
 }
 
-// WriteJSON answers status with v encoded as JSON (HTML characters are not
-// escaped). The body is encoded before anything is written, so an encoding
-// failure is still answered with a clean internal problem. HEAD requests
-// get the headers only.
+// WriteJSON answers status with v encoded as JSON, HTML characters
+// unescaped: &, < and > appear as themselves, also in what a
+// json.Marshaler of v wrote (see unescapeHTML). The body is encoded before
+// anything is written, so an encoding failure is still answered with a
+// clean internal problem. HEAD requests get the headers only.
 func (rs *Responder) WriteJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	buf := rs.getBuffer()
 	defer rs.putBuffer(buf)
@@ -213,13 +214,58 @@ func (rs *Responder) WriteJSON(w http.ResponseWriter, r *http.Request, status in
 		rs.WriteProblem(w, r, fault.Internalf(rs.name+".encode", err))
 		return
 	}
+	body := unescapeHTML(buf.Bytes())
 	h := w.Header()
 	h.Set("Content-Type", mediaJSON)
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
-		_, _ = io.Copy(w, buf)
+		_, _ = w.Write(body)
 	}
+}
+
+// unescapeHTML turns the \u0026, \u003c and \u003e that encoding/json
+// writes for &, < and > back into those characters, in place, and returns
+// the shortened JSON. An encoder's SetEscapeHTML(false) does not reach the
+// output of a json.Marshaler (kin-openapi's documents, for one), which
+// json.Marshal escaped already. An escaped backslash followed by u0026 is
+// left alone: only a backslash that starts an escape is read as one.
+func unescapeHTML(b []byte) []byte {
+	if !bytes.Contains(b, []byte(`\u00`)) {
+		return b
+	}
+	out := b[:0]
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c != '\\' || i+1 == len(b) {
+			out = append(out, c)
+			continue
+		}
+		if b[i+1] == 'u' && i+5 < len(b) && b[i+2] == '0' && b[i+3] == '0' {
+			if r := htmlEscaped(b[i+4], b[i+5]); r != 0 {
+				out = append(out, r)
+				i += 5
+				continue
+			}
+		}
+		out = append(out, c, b[i+1]) // an escape that stays: both bytes
+		i++
+	}
+	return out
+}
+
+// htmlEscaped returns the character of the escape \u00XY that unescapeHTML
+// undoes, or 0 for another one.
+func htmlEscaped(x, y byte) byte {
+	switch {
+	case x == '2' && y == '6':
+		return '&'
+	case x == '3' && y == 'c':
+		return '<'
+	case x == '3' && y == 'e':
+		return '>'
+	}
+	return 0
 }
 
 // WriteProblem is the package WriteProblem that first logs err if it is

@@ -11,6 +11,8 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -361,5 +363,48 @@ func TestResponderAuthenticate(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
 	if len(lines) != 1 || !strings.Contains(lines[0], "the session store exploded") {
 		t.Errorf("logs: %s", logs.String())
+	}
+}
+
+func TestUnescapeHTML(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`{"a":"x"}`, `{"a":"x"}`},
+		{`{"a":"R\u0026D \u003cb\u003e"}`, `{"a":"R&D <b>"}`},
+		// An escaped backslash before u0026 is a backslash and the text u0026.
+		{`{"a":"\\u0026"}`, `{"a":"\\u0026"}`},
+		{`{"a":"\\\u0026"}`, `{"a":"\\&"}`},
+		// Other escapes stay.
+		{`{"a":"\u0000\u2028\"\n"}`, `{"a":"\u0000\u2028\"\n"}`},
+		{`"\u00`, `"\u00`},
+	} {
+		if got := string(unescapeHTML([]byte(tc.in))); got != tc.want {
+			t.Errorf("unescapeHTML(%s) = %s, want %s", tc.in, got, tc.want)
+		}
+		if json.Valid([]byte(tc.in)) {
+			var a, b any
+			_ = json.Unmarshal([]byte(tc.in), &a)
+			if err := json.Unmarshal(unescapeHTML([]byte(tc.in)), &b); err != nil || !reflect.DeepEqual(a, b) {
+				t.Errorf("unescapeHTML(%s) changed the value: %v, %v", tc.in, b, err)
+			}
+		}
+	}
+}
+
+// htmlMarshaler escapes HTML in its own output, as json.Marshal does.
+type htmlMarshaler struct{ S string }
+
+func (m htmlMarshaler) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]string{"s": m.S})
+}
+
+// TestWriteJSONIsNotHTMLEscaped: &, < and > appear as themselves even in
+// what a json.Marshaler wrote (kin-openapi's OpenAPI documents do).
+func TestWriteJSONIsNotHTMLEscaped(t *testing.T) {
+	rec := httptest.NewRecorder()
+	NewResponder("test", nil).WriteJSON(rec, httptest.NewRequest("GET", "/", nil), 200,
+		map[string]any{"plain": "R&D <b>", "marshaler": htmlMarshaler{S: "a && b > c"}})
+	want := `{"marshaler":{"s":"a && b > c"},"plain":"R&D <b>"}` + "\n"
+	if got := rec.Body.String(); got != want || rec.Header().Get("Content-Length") != strconv.Itoa(len(want)) {
+		t.Errorf("body %q (Content-Length %s), want %q", got, rec.Header().Get("Content-Length"), want)
 	}
 }
