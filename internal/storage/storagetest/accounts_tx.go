@@ -333,7 +333,12 @@ func testPurgeAuth(t *testing.T, s docstore.Store) {
 	oldOTT := newOneTimeToken("old", accounts.PurposeVerifyEmail, 1, 30, 90)      // purged
 	cutOTT := newOneTimeToken("cut", accounts.PurposeResetPassword, 1, 40, 100)   // kept
 	freshOTT := newOneTimeToken("fresh", accounts.PurposeVerifyEmail, 2, 95, 200) // kept
-	insertOneTimeTokens(t, a, oldOTT, cutOTT, freshOTT)
+	// Invitations belong to no account; they expire like the others.
+	oldInvite := accounts.OneTimeToken{Hash: hashOf("one-time", "old invite"), Purpose: accounts.PurposeInvite,
+		Email: "old@example.com", CreatedAt: at(20), ExpiresAt: at(80)} // purged
+	liveInvite := accounts.OneTimeToken{Hash: hashOf("one-time", "live invite"), Purpose: accounts.PurposeInvite,
+		Email: "live@example.com", Roles: []string{"editor"}, CreatedAt: at(20), ExpiresAt: at(300)} // kept
+	insertOneTimeTokens(t, a, oldOTT, cutOTT, freshOTT, oldInvite, liveInvite)
 
 	oldRev := accounts.Revocation{ID: revoked.ID, RevokedAt: at(60)}   // purged
 	lateRev := accounts.Revocation{ID: apiKeyID(1), RevokedAt: at(99)} // purged
@@ -357,11 +362,11 @@ func testPurgeAuth(t *testing.T, s docstore.Store) {
 	revokedKey.RevokedAt = at(20)
 	insertAPIKeys(t, a, expiredKey, revokedKey)
 
-	const wantDeleted = 3 + 4 + 1 + 2 + 1 // sessions, their refresh tokens, one-time tokens, revocations, signing keys
+	const wantDeleted = 3 + 4 + 2 + 2 + 1 // sessions, their refresh tokens, one-time tokens, revocations, signing keys
 	n, err := a.PurgeAuth(ctx, before.In(fixedZone()))
 	wantOK(t, "PurgeAuth", err)
 	if n != wantDeleted {
-		t.Errorf("PurgeAuth deleted %d rows, want %d: 3 sessions, their 4 refresh tokens, 1 one-time token, "+
+		t.Errorf("PurgeAuth deleted %d rows, want %d: 3 sessions, their 4 refresh tokens, 2 one-time tokens, "+
 			"2 revocations, 1 signing key", n, wantDeleted)
 	}
 
@@ -398,6 +403,8 @@ func testPurgeAuth(t *testing.T, s docstore.Store) {
 		t.Errorf("second PurgeAuth deleted %d rows, want 0", n)
 	}
 	wantNoTake(t, a, "TakeOneTimeToken of a purged token", oldOTT.Hash, oldOTT.Purpose)
+	wantNoTake(t, a, "TakeOneTimeToken of a purged invitation", oldInvite.Hash, oldInvite.Purpose)
+	wantTake(t, a, "TakeOneTimeToken of a kept invitation", liveInvite)
 	wantTake(t, a, "TakeOneTimeToken of a token expiring at the cut", cutOTT)
 	wantTake(t, a, "TakeOneTimeToken of a fresh token", freshOTT)
 }
