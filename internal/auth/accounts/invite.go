@@ -74,7 +74,7 @@ func (s *Service) Invite(ctx context.Context, r InviteRequest) (Invitation, erro
 		return Invitation{}, err
 	}
 	if p := auth.FromContext(ctx); p.ID != "" {
-		if err := s.allow(ctx, op, "invite:by:"+string(p.Kind)+":"+p.ID, s.opts.LoginPerIP); err != nil {
+		if err := s.allow(ctx, op, "invite:by:"+p.Kind.String()+":"+p.ID, s.opts.LoginPerIP); err != nil {
 			return Invitation{}, err
 		}
 	}

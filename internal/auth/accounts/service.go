@@ -76,7 +76,8 @@ type Options struct {
 	// RequireVerified refuses logins of accounts whose email address is
 	// not verified.
 	RequireVerified bool
-	// Mail receives verification and reset messages. Required.
+	// Mail receives verification, reset and invitation messages.
+	// Required.
 	Mail Mailer
 	// Limiter and the two limits throttle logins and emailed-token requests
 	// per IP and per account. Limiter nil disables throttling.

@@ -1,6 +1,7 @@
 package accounts_test
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/auth/accounts"
 	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/ratelimit"
 )
 
 // wantProblem wants err to be Forbidden of the problem type typ.
@@ -175,4 +177,41 @@ func TestInviteAuthorization(t *testing.T) {
 		}
 		f.mail.Token(t, "x@example.com", "You are invited")
 	})
+}
+
+// TestInviteThrottles: invitations are throttled per invited address (on
+// the per-address limit of reset and verification mail) and per inviter
+// (on the per-IP limit), so neither one address nor one admin's credential
+// can be used to flood mailboxes.
+func TestInviteThrottles(t *testing.T) {
+	f := newFixture(t, engines()["sqlite"], func(o *accounts.Options) {
+		o.LoginPerIP = ratelimit.Limit{Rate: 1.0 / 3600, Burst: 3}
+		o.LoginPerEmail = ratelimit.Limit{Rate: 1.0 / 3600, Burst: 2}
+	})
+	ann := auth.WithPrincipal(bg, auth.Principal{Kind: auth.KindUser, ID: "ann", Roles: []string{auth.RoleAdmin}})
+	bob := auth.WithPrincipal(bg, auth.Principal{Kind: auth.KindUser, ID: "bob", Roles: []string{auth.RoleAdmin}})
+	invite := func(ctx context.Context, email string) error {
+		_, err := f.svc.Invite(ctx, accounts.InviteRequest{Email: email})
+		return err
+	}
+	// Per address: the third invitation to one address is refused,
+	// whoever sends it.
+	for i, ctx := range []context.Context{ann, bob} {
+		if err := invite(ctx, "x@example.com"); err != nil {
+			t.Fatalf("invitation %d to x: %v", i+1, err)
+		}
+	}
+	wantKind(t, "third invitation to one address", invite(bob, "x@example.com"), fault.TooManyRequests)
+	// Per inviter: ann has two of her three invitations left (the refused
+	// attempt was bob's and spent one of his).
+	if err := invite(ann, "y@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if err := invite(ann, "z@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	wantKind(t, "ann's fourth invitation", invite(ann, "w@example.com"), fault.TooManyRequests)
+	if err := invite(bob, "w@example.com"); err != nil {
+		t.Fatalf("bob's invitation after ann's were spent: %v", err)
+	}
 }
