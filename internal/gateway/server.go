@@ -52,7 +52,17 @@ type Server struct {
 	certs    *certReloader // nil without TLS
 	tlsConf  *tls.Config   // nil without TLS
 	draining atomic.Bool
+	inFlight inFlight // handlers running
 }
+
+// ErrDrainTimeout is the error of Run when DrainTimeout passed before the
+// in-flight requests finished, and their connections were closed.
+var ErrDrainTimeout = errors.New("drain timeout: in-flight requests were cut off")
+
+// handlerGrace bounds how long Run waits, after a drain timed out and the
+// connections were closed, for the handlers of the requests it cut off to
+// return (their contexts are cancelled).
+const handlerGrace = 5 * time.Second
 
 // NewServer returns a server for handler. Call Listen, then Run.
 func NewServer(cfg Config, handler http.Handler, log *slog.Logger) *Server {
@@ -84,22 +94,23 @@ func NewServer(cfg Config, handler http.Handler, log *slog.Logger) *Server {
 	// so http.Server has no TLSConfig: it serves the *tls.Conns it is
 	// handed with ALPN "h2" as HTTP/2 (Serve sets that up), and the others
 	// as HTTP/1.1.
-	return &Server{
+	s := &Server{
 		cfg:     cfg,
 		log:     log,
 		certs:   certs,
 		tlsConf: tlsConf,
-		srv: &http.Server{
-			Handler:           handler,
-			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-			ReadTimeout:       cfg.ReadTimeout,
-			WriteTimeout:      cfg.WriteTimeout,
-			IdleTimeout:       cfg.IdleTimeout,
-			MaxHeaderBytes:    cfg.MaxHeaderBytes,
-			Protocols:         protocols,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		},
 	}
+	s.srv = &http.Server{
+		Handler:           s.inFlight.wrap(handler),
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		Protocols:         protocols,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return s
 }
 
 // Listen loads the TLS certificate, if the server has one, binds the
@@ -129,15 +140,24 @@ func (s *Server) TLS() bool { return s.certs != nil }
 // checks answer 503 from then on.
 func (s *Server) Draining() bool { return s.draining.Load() }
 
-// Run serves until ctx ends, then stops accepting connections and waits up
-// to DrainTimeout for in-flight requests. With TLS it reloads the
-// certificate on each value of Config.Reload meanwhile.
+// Run serves until ctx ends, then drains: Draining reports true at once,
+// the listener stops accepting connections, and the requests in flight run
+// to their normal answers. It returns nil when they have all finished
+// within DrainTimeout. Otherwise it cancels the contexts of the requests
+// still running, closes their connections, waits briefly for their handlers
+// to return and returns an error wrapping ErrDrainTimeout. With TLS it
+// reloads the certificate on each value of Config.Reload meanwhile.
 func (s *Server) Run(ctx context.Context) error {
 	if s.ln == nil {
 		if _, err := s.Listen(); err != nil {
 			return err
 		}
 	}
+	// Requests' contexts end when their connection is cut off at the end
+	// of a drain that timed out (or when the client goes away).
+	base, cutOff := context.WithCancel(context.WithoutCancel(ctx))
+	defer cutOff()
+	s.srv.BaseContext = func(net.Listener) context.Context { return base }
 	// Either listener turns net/http's own error answers into problems.
 	// Serve closes it when it fails, Shutdown below otherwise; the TLS one
 	// stops its handshakes then.
@@ -161,16 +181,88 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
+	// Readiness fails before anything else changes.
 	s.draining.Store(true)
-	s.log.Info("draining HTTP server", "timeout", s.cfg.DrainTimeout.String())
+	addr := s.ln.Addr().String()
+	s.log.Info("draining HTTP server", "addr", addr, "timeout", s.cfg.DrainTimeout.String(), "requests", s.inFlight.count())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.DrainTimeout)
 	defer cancel()
 	err := s.srv.Shutdown(sctx)
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
 	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return s.cutOff(cutOff)
+	}
 	if err != nil {
 		return fmt.Errorf("http server shutdown: %w", err)
 	}
+	s.log.Info("HTTP server drained", "addr", addr)
 	return nil
+}
+
+// cutOff ends a drain that timed out: it cancels the requests' contexts,
+// closes every connection and waits up to handlerGrace for the handlers.
+func (s *Server) cutOff(cancelRequests context.CancelFunc) error {
+	n := s.inFlight.count()
+	s.log.Warn("drain timeout passed: cutting off the requests still in flight", "addr", s.ln.Addr().String(),
+		"requests", n, "timeout", s.cfg.DrainTimeout.String())
+	cancelRequests()
+	if err := s.srv.Close(); err != nil {
+		s.log.Warn("closing connections", "err", err)
+	}
+	t := time.NewTimer(handlerGrace)
+	defer t.Stop()
+	select {
+	case <-s.inFlight.idle():
+	case <-t.C:
+		s.log.Error("request handlers still running after their connections were closed", "requests", s.inFlight.count())
+	}
+	return fmt.Errorf("http server: %w (%d after %s)", ErrDrainTimeout, n, s.cfg.DrainTimeout)
+}
+
+// inFlight counts the handlers running.
+type inFlight struct {
+	mu    sync.Mutex
+	n     int
+	zeroc chan struct{} // closed when n drops to 0; nil until idle asks
+}
+
+func (f *inFlight) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.add(1)
+		defer f.add(-1)
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (f *inFlight) add(d int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n += d
+	if f.n == 0 && f.zeroc != nil {
+		close(f.zeroc)
+		f.zeroc = nil
+	}
+}
+
+func (f *inFlight) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.n
+}
+
+// idle returns a channel closed once no handler runs.
+func (f *inFlight) idle() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n == 0 {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	if f.zeroc == nil {
+		f.zeroc = make(chan struct{})
+	}
+	return f.zeroc
 }
