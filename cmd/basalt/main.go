@@ -29,7 +29,7 @@ func run() int {
 	cmd, err := app.ParseCommandLine(os.Args[1:], os.Getenv, os.Stdout, os.Stderr, os.Exit)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "basalt:", err)
-		return 2
+		return app.ExitUsage
 	}
 	cmd.Config.Version = buildVersion()
 	if exe, err := os.Executable(); err == nil {
@@ -60,9 +60,8 @@ func run() int {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "basalt:", err)
-		return 1
 	}
-	return 0
+	return app.ExitCode(err) // documented in docs/operations.md
 }
 
 // versionText is what "basalt version" and "basalt --version" print: the

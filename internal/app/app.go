@@ -7,6 +7,8 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,7 +18,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +27,7 @@ import (
 	"github.com/basaltdev/basalt/internal/auth/mail"
 	"github.com/basaltdev/basalt/internal/auth/password"
 	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/gateway"
 	"github.com/basaltdev/basalt/internal/gateway/authapi"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
@@ -46,6 +48,22 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	reg := telemetry.NewRegistry()
 
+	if cfg.DB == "" {
+		// One server per SQLite data directory; with PostgreSQL, several
+		// processes on one database is how Basalt scales out.
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+		lock, err := lockDataDir(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := lock.release(); err != nil {
+				log.Error("releasing the data directory lock failed", "err", err)
+			}
+		}()
+	}
 	db, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -90,11 +108,9 @@ func Run(ctx context.Context, cfg Config) error {
 		OpenAPI: openAPIDescribers(cfg)})
 	authAPI := authapi.New(acc, authapi.Options{Logger: log, TrustedProxies: cfg.Auth.TrustedProxies})
 	mux := http.NewServeMux()
-	var srv *gateway.Server
+	readyz := &readiness{store: store, accounts: acc}
 	mux.HandleFunc("GET /healthz", healthz)
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ready(w, r, srv, store)
-	})
+	mux.Handle("GET /readyz", readyz)
 	mountMetrics(mux, cfg, reg, log)
 	api.Register(mux)
 	authAPI.Register(mux)
@@ -111,9 +127,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	srv = gateway.NewServer(gateway.Config{Addr: cfg.Addr, DrainTimeout: cfg.DrainTimeout,
+	srv := gateway.NewServer(gateway.Config{Addr: cfg.Addr, DrainTimeout: cfg.DrainTimeout,
 		TLSCert: cfg.TLSCert, TLSKey: cfg.TLSKey, Reload: cfg.Reload}, handler, log)
-	metricsSrv, err := metricsListener(cfg, reg, mw, srv, store, log)
+	readyz.srv = srv
+	metricsSrv, err := metricsListener(cfg, reg, mw, readyz, log)
 	if err != nil {
 		return err
 	}
@@ -121,12 +138,42 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	log.Info("basalt is serving", "addr", addr.String(), "tls", srv.TLS(), "data_dir", cfg.DataDir, "version", cfg.Version,
-		"sqlite_synchronous", cfg.SQLiteSynchronous)
+	log.Info("basalt is serving", append([]any{"addr", addr.String(), "tls", srv.TLS(), "version", cfg.Version},
+		storageAttrs(cfg)...)...)
 	if cfg.Ready != nil {
 		cfg.Ready(addr.String())
 	}
-	return runAll(ctx, log, srv.Run, runMetrics(metricsSrv), svc.Run, acc.Run, queue.Run)
+	// Stopped in this order once the listeners have drained: the account
+	// service queues mail (password resets) in the work it finishes, the
+	// mail queue then sends everything queued. The password worker and
+	// the database close after (deferred above).
+	err = serve(ctx, log, srv, metricsSrv, []component{
+		{name: "account service", run: acc.Run},
+		{name: "mail queue", run: queue.Run, flush: queue.Flush},
+		{name: "document service", run: svc.Run},
+	})
+	if errors.Is(err, gateway.ErrDrainTimeout) {
+		log.Warn("basalt stopped: requests were cut off at the drain timeout", "exit_code", ExitDrainTimeout)
+	} else if err == nil {
+		log.Info("basalt stopped")
+	}
+	return err
+}
+
+// storageAttrs are the log attributes that say which database a command
+// uses: the engine, and that engine's settings only.
+func storageAttrs(cfg Config) []any {
+	if cfg.DB == "" {
+		return []any{"engine", "sqlite", "data_dir", cfg.DataDir, "sqlite_synchronous", cfg.SQLiteSynchronous}
+	}
+	host, name := "(unparsable)", ""
+	if u, err := url.Parse(cfg.DB); err == nil {
+		host, name = u.Host, strings.TrimPrefix(u.Path, "/")
+		if host == "" {
+			host = u.Query().Get("host")
+		}
+	}
+	return []any{"engine", "postgres", "db_host", host, "db_name", name, "db_max_conns", cfg.DBMaxConns}
 }
 
 // mailQueue returns the queue of outgoing mail: SMTP when --smtp-addr is
@@ -268,50 +315,47 @@ type discardMail struct{}
 
 func (discardMail) Enqueue(mail.Message) error { return nil }
 
-// runAll runs components until ctx ends or one of them fails; then it
-// cancels the others and waits for all of them.
-func runAll(ctx context.Context, log *slog.Logger, runs ...func(context.Context) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-	)
-	for _, run := range runs {
-		wg.Go(func() {
-			if err := run(ctx); err != nil {
-				mu.Lock()
-				if first == nil {
-					first = err
-				}
-				mu.Unlock()
-				log.Error("component failed", "err", err)
-			}
-			cancel()
-		})
-	}
-	wg.Wait()
-	return first
+// readiness answers GET /readyz: 200 while the server is not draining,
+// the database answers and the account service is ready; otherwise 503
+// with Retry-After and a JSON body that names what is not ready.
+type readiness struct {
+	srv      *gateway.Server // nil until the server exists
+	store    docstore.Store
+	accounts *accounts.Service
 }
 
-func ready(w http.ResponseWriter, r *http.Request, srv *gateway.Server, store docstore.Store) {
+func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	if srv != nil && srv.Draining() {
+	w.Header().Set("Cache-Control", "no-store")
+	if rd.srv != nil && rd.srv.Draining() {
 		w.Header().Set("Retry-After", "1")
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte(`{"status":"draining"}` + "\n"))
 		return
 	}
+	checks := map[string]string{"database": "ok", "accounts": "ok"}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := store.Ping(ctx); err != nil {
+	if err := rd.store.Ping(ctx); err != nil {
+		checks["database"] = "unavailable"
+	}
+	if err := rd.accounts.Ready(); err != nil {
+		checks["accounts"] = fault.Message(err)
+	}
+	body := struct {
+		Status string            `json:"status"`
+		Checks map[string]string `json:"checks"`
+	}{Status: "ready", Checks: checks}
+	for _, v := range checks {
+		if v != "ok" {
+			body.Status = "not ready"
+		}
+	}
+	if body.Status != "ready" {
 		w.Header().Set("Retry-After", "1")
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte(`{"status":"database unavailable"}` + "\n"))
-		return
 	}
-	_, _ = w.Write([]byte(`{"status":"ready"}` + "\n"))
+	_ = json.NewEncoder(w).Encode(body)
 }
 
 func newLogger(cfg Config) (*slog.Logger, error) {
@@ -386,7 +430,7 @@ func Migrate(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	log.Info("database is migrated", "data_dir", cfg.DataDir)
+	log.Info("database is migrated", storageAttrs(cfg)...)
 	return s.Close()
 }
 

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -13,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/gateway"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
@@ -99,17 +97,17 @@ func mountMetrics(mux *http.ServeMux, cfg Config, reg *prometheus.Registry, log 
 
 // metricsListener returns the server of --metrics-addr, bound to its
 // address, or a nil server without --metrics-addr. It serves /metrics,
-// /healthz and /readyz (ready while main is and the database answers);
-// every other path is a 404 problem.
-func metricsListener(cfg Config, reg *prometheus.Registry, mw *gateway.Middleware, main *gateway.Server,
-	store docstore.Store, log *slog.Logger) (*gateway.Server, error) {
+// /healthz and /readyz (the main listener's readiness: readyz); every other
+// path is a 404 problem. It keeps serving while the main listener drains.
+func metricsListener(cfg Config, reg *prometheus.Registry, mw *gateway.Middleware, readyz http.Handler,
+	log *slog.Logger) (*gateway.Server, error) {
 	if cfg.MetricsAddr == "" {
 		return nil, nil
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metricsHandler(reg, cfg.MetricsToken))
 	mux.HandleFunc("GET /healthz", healthz)
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { ready(w, r, main, store) })
+	mux.Handle("GET /readyz", readyz)
 	mux.Handle("/", restapi.NotFoundHandler())
 	srv := gateway.NewServer(gateway.Config{Addr: cfg.MetricsAddr, DrainTimeout: cfg.DrainTimeout}, mw.Wrap(mux), log)
 	addr, err := srv.Listen()
@@ -121,18 +119,6 @@ func metricsListener(cfg Config, reg *prometheus.Registry, mw *gateway.Middlewar
 		cfg.MetricsReady(addr.String())
 	}
 	return srv, nil
-}
-
-// runMetrics runs the metrics listener, if there is one, until ctx ends
-// (without one it only waits: a component that returns stops the others).
-func runMetrics(srv *gateway.Server) func(context.Context) error {
-	return func(ctx context.Context) error {
-		if srv == nil {
-			<-ctx.Done()
-			return nil
-		}
-		return srv.Run(ctx)
-	}
 }
 
 // healthz answers the liveness check.
