@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -146,5 +147,51 @@ func TestServerDrainsInFlightRequests(t *testing.T) {
 	if res, err := http.Get("http://" + addr.String() + "/"); err == nil {
 		res.Body.Close()
 		t.Fatal("server still accepts connections after Run returned")
+	}
+}
+
+// TestServerCutsOffAtDrainTimeout: a request still running when
+// DrainTimeout passes has its context cancelled and its connection closed,
+// and Run reports ErrDrainTimeout once its handler has returned.
+func TestServerCutsOffAtDrainTimeout(t *testing.T) {
+	started := make(chan struct{})
+	handlerDone := make(chan error, 1)
+	h := http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-r.Context().Done() // never finishes by itself
+		handlerDone <- r.Context().Err()
+	})
+	s := NewServer(Config{Addr: "127.0.0.1:0", DrainTimeout: 50 * time.Millisecond}, h, slog.New(slog.DiscardHandler))
+	addr, err := s.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() { runErr <- s.Run(ctx) }()
+	clientErr := make(chan error, 1)
+	go func() {
+		res, err := http.Get("http://" + addr.String() + "/")
+		if err == nil {
+			res.Body.Close()
+		}
+		clientErr <- err
+	}()
+	<-started
+	cancel()
+	err = <-runErr
+	if !errors.Is(err, ErrDrainTimeout) {
+		t.Fatalf("Run = %v, want ErrDrainTimeout", err)
+	}
+	select {
+	case herr := <-handlerDone:
+		if !errors.Is(herr, context.Canceled) {
+			t.Errorf("handler's context ended with %v", herr)
+		}
+	default:
+		t.Error("Run returned before the cut-off handler")
+	}
+	if err := <-clientErr; err == nil {
+		t.Error("the cut-off request was answered")
 	}
 }
