@@ -43,7 +43,7 @@ var benchDBName = regexp.MustCompile(`^` + DBPrefix + `[a-z0-9_]{1,40}$`)
 func DefaultThresholdsFor(db string) map[string]float64 {
 	if db == DBPostgres {
 		return map[string]float64{ScenarioGet: 0.12, ScenarioGetAuth: 0.90, ScenarioList: 0.06,
-			ScenarioListTotal: 0.01, ScenarioListTotal1M: 0.01, ScenarioCreate: 0.08}
+			ScenarioListTotal: 0.001, ScenarioListTotal1M: 0.001, ScenarioCreate: 0.08}
 	}
 	return DefaultThresholds()
 }

@@ -39,7 +39,7 @@ func parseFlags(t *testing.T, args ...string) Config {
 
 // listTotalThresholds are the default least ratios to hello of list-total
 // and list-total-1m, per engine.
-var listTotalThresholds = map[string][2]float64{DBSQLite: {0.01, 0.01}, DBPostgres: {0.01, 0.01}}
+var listTotalThresholds = map[string][2]float64{DBSQLite: {0.01, 0.01}, DBPostgres: {0.001, 0.001}}
 
 func TestFlagDefaultsPerMode(t *testing.T) {
 	tests := []struct {
