@@ -190,3 +190,31 @@ type SortKey struct {
 	Field Field
 	Desc  bool
 }
+
+// Bounds returns the comparisons of e's top-level conjunction (as far as
+// nested ANDs go) that bound a field to a range by a literal: =, <, <=, >
+// and >= with a non-null value, not negated and not over array elements.
+// Every document matching e satisfies each of them, so an engine may read
+// e's matches from an index on such a field.
+func Bounds(e Expr) []*Compare {
+	var out []*Compare
+	var walk func(Expr)
+	walk = func(e Expr) {
+		switch e := e.(type) {
+		case *And:
+			for _, t := range e.Terms {
+				walk(t)
+			}
+		case *Compare:
+			if e == nil || e.Any || e.Value.Kind == ValueNull {
+				return
+			}
+			switch e.Op {
+			case OpEq, OpLt, OpLe, OpGt, OpGe:
+				out = append(out, e)
+			}
+		}
+	}
+	walk(e)
+	return out
+}

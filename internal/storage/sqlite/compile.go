@@ -637,11 +637,7 @@ func countIndexColumn(filter query.Expr, indexes []docstore.Index) (string, bool
 			first[ix.Fields[0]] = true
 		}
 	}
-	for _, c := range conjuncts(filter, nil) {
-		op, neg := c.Op.Positive()
-		if neg || c.Any || op == query.OpIn || op == query.OpContains || c.Value.Kind == query.ValueNull {
-			continue
-		}
+	for _, c := range query.Bounds(filter) {
 		if c.Field.System != query.SystemID && (!first[c.Field.Name()] || c.Field.Type == query.TypeAny) {
 			continue
 		}
@@ -650,22 +646,6 @@ func countIndexColumn(filter query.Expr, indexes []docstore.Index) (string, bool
 		}
 	}
 	return "", false
-}
-
-// conjuncts appends the comparisons whose conjunction e is, as far as
-// nested ANDs go, to out.
-func conjuncts(e query.Expr, out []*query.Compare) []*query.Compare {
-	switch e := e.(type) {
-	case *query.And:
-		for _, t := range e.Terms {
-			out = conjuncts(t, out)
-		}
-	case *query.Compare:
-		if e != nil {
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 // keyset writes the condition "after the position a" (see compileList).
