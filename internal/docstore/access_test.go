@@ -10,6 +10,7 @@ import (
 
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/storage/pgtest"
 	"github.com/basaltdev/basalt/internal/storage/postgres"
@@ -19,7 +20,7 @@ import (
 // engineStore is a storage engine whose outbox tests can read.
 type engineStore interface {
 	docstore.Store
-	ReadOutbox(ctx context.Context, afterSeq int64, limit int) ([]docstore.Event, int64, error)
+	ReadOutbox(ctx context.Context, afterSeq int64, limit int) ([]eventbus.Event, int64, error)
 }
 
 // accessFixture is a service over one engine, for the access tests.
@@ -130,7 +131,7 @@ func (f *accessFixture) seedNotes(t *testing.T, name string) {
 	}
 }
 
-func (f *accessFixture) outbox(t *testing.T) []docstore.Event {
+func (f *accessFixture) outbox(t *testing.T) []eventbus.Event {
 	t.Helper()
 	evs, _, err := f.store.ReadOutbox(t.Context(), 0, 10000)
 	if err != nil {

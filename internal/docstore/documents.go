@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/query"
 )
@@ -500,8 +501,22 @@ func (s *Service) appendEvent(ctx context.Context, tx Tx, op Operation, d Docume
 	if err != nil {
 		return fault.Internalf("docstore.appendEvent", err)
 	}
-	return tx.AppendOutbox(ctx, Event{ID: u.String(), Collection: d.Collection, DocumentID: d.ID,
-		Operation: op, Version: d.Version, Payload: payload, Time: d.UpdatedAt})
+	return tx.AppendOutbox(ctx, eventbus.Event{ID: u.String(), Type: documentEventType(op), Collection: d.Collection,
+		DocumentID: d.ID, Version: d.Version, Payload: payload, Time: d.UpdatedAt})
+}
+
+// documentEventType is the event type of a document write.
+func documentEventType(op Operation) eventbus.Type {
+	switch op {
+	case OpCreate:
+		return eventbus.DocumentCreated
+	case OpReplace:
+		return eventbus.DocumentReplaced
+	case OpPatch:
+		return eventbus.DocumentPatched
+	default:
+		return eventbus.DocumentDeleted
+	}
 }
 
 // request is the part of a write that identifies it for idempotency.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/storage/sqlite"
 )
@@ -76,7 +77,7 @@ func (f *fixture) postsTB(t testing.TB) {
 }
 
 // outbox returns every outbox event.
-func (f *fixture) outbox(t *testing.T) []docstore.Event {
+func (f *fixture) outbox(t *testing.T) []eventbus.Event {
 	t.Helper()
 	evs, _, err := f.store.ReadOutbox(adminCtx(t), 0, 10000)
 	if err != nil {
@@ -276,12 +277,12 @@ func TestDocumentLifecycle(t *testing.T) {
 	wantKind(t, err, fault.NotFound)
 
 	evs := f.outbox(t)
-	ops := []docstore.Operation{docstore.OpCreate, docstore.OpPatch, docstore.OpReplace, docstore.OpPatch, docstore.OpPatch, docstore.OpDelete}
+	ops := []eventbus.Type{eventbus.DocumentCreated, eventbus.DocumentPatched, eventbus.DocumentReplaced, eventbus.DocumentPatched, eventbus.DocumentPatched, eventbus.DocumentDeleted}
 	if len(evs) != len(ops) {
 		t.Fatalf("outbox has %d events, want %d: %+v", len(evs), len(ops), evs)
 	}
 	for i, e := range evs {
-		if e.Operation != ops[i] || e.Version != int64(i+1) || e.DocumentID != d.ID || e.Collection != "posts" {
+		if e.Type != ops[i] || e.Version != int64(i+1) || e.DocumentID != d.ID || e.Collection != "posts" {
 			t.Errorf("event %d = %+v", i, e)
 		}
 	}

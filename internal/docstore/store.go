@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/query"
 )
 
@@ -72,8 +73,11 @@ type Tx interface {
 	// prevVersion (PreconditionFailed otherwise, NotFound if missing).
 	DeleteDocument(ctx context.Context, collection, id string, prevVersion int64) error
 
-	// AppendOutbox records an event in the outbox.
-	AppendOutbox(ctx context.Context, e Event) error
+	// AppendOutbox records a change event in the outbox, in the same
+	// transaction as the write it describes (Conflict if e.ID exists).
+	// The store ignores e.Position: the relay numbers events once they
+	// have committed (see eventbus.Log).
+	AppendOutbox(ctx context.Context, e eventbus.Event) error
 
 	// GetIdempotency returns the record for key; found is false if none.
 	GetIdempotency(ctx context.Context, key string) (rec IdempotencyRecord, found bool, err error)

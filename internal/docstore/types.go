@@ -108,17 +108,6 @@ const (
 	OpDelete  Operation = "delete"
 )
 
-// Event is one outbox row: the record of one committed document write.
-type Event struct {
-	ID         string // UUIDv7
-	Collection string
-	DocumentID string
-	Operation  Operation
-	Version    int64           // the document version the write produced (for deletes: the deleted version + 1)
-	Payload    json.RawMessage // the document after the write as the API shows it; for deletes, {"id":…} only
-	Time       time.Time
-}
-
 // IdempotencyRecord remembers the first answer to a write sent with an
 // Idempotency-Key, so a retry gets the same answer.
 type IdempotencyRecord struct {

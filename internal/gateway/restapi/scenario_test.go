@@ -185,7 +185,7 @@ func TestDocumentScenarios(t *testing.T) {
 					t.Errorf("p3 after create = %s, %v", d.Data, ok)
 				}
 				ev := s.outbox()
-				if last := ev[len(ev)-1]; last.DocumentID != "p3" || last.Operation != "create" || last.Version != 1 {
+				if last := ev[len(ev)-1]; last.DocumentID != "p3" || last.Type != "document.created" || last.Version != 1 {
 					t.Errorf("last event = %+v", last)
 				}
 			}},

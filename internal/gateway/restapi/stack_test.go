@@ -15,6 +15,7 @@ import (
 
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/storage/sqlite"
 )
@@ -155,7 +156,7 @@ func (s *stack) do(method, path string, headers map[string]string, body string) 
 }
 
 // outbox returns every outbox event.
-func (s *stack) outbox() []docstore.Event {
+func (s *stack) outbox() []eventbus.Event {
 	s.t.Helper()
 	events, _, err := s.store.ReadOutbox(s.t.Context(), 0, 100_000)
 	if err != nil {
@@ -189,7 +190,7 @@ func (s *stack) snapshot() string {
 		}
 	}
 	for _, e := range s.outbox() {
-		b.WriteString(e.ID + " " + string(e.Operation) + " " + e.DocumentID + "\n")
+		b.WriteString(e.ID + " " + string(e.Type) + " " + e.DocumentID + "\n")
 	}
 	return b.String()
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/query"
 )
@@ -341,11 +342,11 @@ func (t *tx) DeleteDocument(ctx context.Context, collection, id string, prevVers
 	return nil
 }
 
-func (t *tx) AppendOutbox(ctx context.Context, e docstore.Event) error {
+func (t *tx) AppendOutbox(ctx context.Context, e eventbus.Event) error {
 	const op = "postgres.AppendOutbox"
-	tag, err := t.q.Exec(ctx, `INSERT INTO outbox (event_id, collection, document_id, operation, version, payload, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING`, e.ID, e.Collection, e.DocumentID,
-		string(e.Operation), e.Version, string(e.Payload), toMicros(e.Time))
+	tag, err := t.q.Exec(ctx, `INSERT INTO outbox (event_id, type, collection, document_id, version, payload, batch_id, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id) DO NOTHING`, e.ID, string(e.Type), e.Collection,
+		e.DocumentID, e.Version, string(e.Payload), e.BatchID, toMicros(e.Time))
 	if err != nil {
 		return mapErr(op, err)
 	}

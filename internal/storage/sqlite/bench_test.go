@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/query"
 )
 
@@ -50,8 +51,8 @@ func BenchmarkInsert(b *testing.B) {
 					if err := tx.InsertDocument(ctx, d); err != nil {
 						return err
 					}
-					return tx.AppendOutbox(ctx, docstore.Event{ID: "ev" + d.ID, Collection: "posts",
-						DocumentID: d.ID, Operation: docstore.OpCreate, Version: 1, Payload: d.Data})
+					return tx.AppendOutbox(ctx, eventbus.Event{ID: "ev" + d.ID, Collection: "posts",
+						DocumentID: d.ID, Type: eventbus.DocumentCreated, Version: 1, Payload: d.Data})
 				})
 				if err != nil {
 					b.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/fault"
 )
 
@@ -149,7 +150,7 @@ func TestConcurrentWritersAllLand(t *testing.T) {
 				if i%7 == 0 {
 					return errors.New("every seventh writer changes its mind")
 				}
-				return tx.AppendOutbox(ctx, docstore.Event{ID: fmt.Sprintf("e%03d", i), Collection: "c", DocumentID: fmt.Sprintf("d%03d", i), Operation: docstore.OpCreate, Version: 1, Payload: []byte(`{}`), Time: time.Now()})
+				return tx.AppendOutbox(ctx, eventbus.Event{ID: fmt.Sprintf("e%03d", i), Collection: "c", DocumentID: fmt.Sprintf("d%03d", i), Type: eventbus.DocumentCreated, Version: 1, Payload: []byte(`{}`), Time: time.Now()})
 			})
 		})
 	}

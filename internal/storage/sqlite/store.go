@@ -48,6 +48,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/query"
 )
@@ -327,25 +328,25 @@ func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time) (int64, 
 // greater than afterSeq, in sequence (which, with one writer, is commit)
 // order, and the sequence number of the last one returned (afterSeq when
 // none).
-func (s *Store) ReadOutbox(ctx context.Context, afterSeq int64, limit int) ([]docstore.Event, int64, error) {
+func (s *Store) ReadOutbox(ctx context.Context, afterSeq int64, limit int) ([]eventbus.Event, int64, error) {
 	const op = "sqlite.ReadOutbox"
-	rows, err := s.reads.QueryContext(ctx, `SELECT seq, event_id, collection, document_id, operation, version, payload, created_at
+	rows, err := s.reads.QueryContext(ctx, `SELECT seq, event_id, type, collection, document_id, version, payload, batch_id, created_at
 		FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
 	if err != nil {
 		return nil, afterSeq, mapErr(op, err)
 	}
 	defer rows.Close()
-	var out []docstore.Event
+	var out []eventbus.Event
 	last := afterSeq
 	for rows.Next() {
-		var e docstore.Event
-		var operation string
+		var e eventbus.Event
+		var typ string
 		var payload []byte
 		var at int64
-		if err := rows.Scan(&last, &e.ID, &e.Collection, &e.DocumentID, &operation, &e.Version, &payload, &at); err != nil {
+		if err := rows.Scan(&last, &e.ID, &typ, &e.Collection, &e.DocumentID, &e.Version, &payload, &e.BatchID, &at); err != nil {
 			return nil, afterSeq, mapErr(op, err)
 		}
-		e.Operation = docstore.Operation(operation)
+		e.Type = eventbus.Type(typ)
 		e.Payload = payload
 		e.Time = fromMicros(at)
 		out = append(out, e)

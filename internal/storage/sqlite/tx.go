@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/query"
 )
@@ -321,11 +322,11 @@ func (t *tx) DeleteDocument(ctx context.Context, collection, id string, prevVers
 	return nil
 }
 
-func (t *tx) AppendOutbox(ctx context.Context, e docstore.Event) error {
+func (t *tx) AppendOutbox(ctx context.Context, e eventbus.Event) error {
 	const op = "sqlite.AppendOutbox"
-	_, err := t.q.ExecContext(ctx, `INSERT INTO outbox (event_id, collection, document_id, operation, version, payload, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, e.ID, e.Collection, e.DocumentID, string(e.Operation), e.Version,
-		string(e.Payload), toMicros(e.Time))
+	_, err := t.q.ExecContext(ctx, `INSERT INTO outbox (event_id, type, collection, document_id, version, payload, batch_id, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, string(e.Type), e.Collection, e.DocumentID, e.Version,
+		string(e.Payload), e.BatchID, toMicros(e.Time))
 	if isConstraintUnique(err) {
 		return fault.Newf(fault.Conflict, op, "event %q already recorded", e.ID)
 	}

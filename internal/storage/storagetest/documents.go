@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/query"
 )
@@ -184,8 +185,8 @@ func sideEffects(ctx context.Context, tx docstore.Tx) error {
 	return tx.PutIdempotency(ctx, docstore.IdempotencyRecord{Key: "k1", RequestHash: []byte{1}, Response: json.RawMessage(`{}`), CreatedAt: at(0)})
 }
 
-func event(id, docID string, version int64) docstore.Event {
-	return docstore.Event{ID: id, Collection: "posts", DocumentID: docID, Operation: docstore.OpCreate,
+func event(id, docID string, version int64) eventbus.Event {
+	return eventbus.Event{ID: id, Collection: "posts", DocumentID: docID, Type: eventbus.DocumentCreated,
 		Version: version, Payload: json.RawMessage(`{"id":"` + docID + `"}`), Time: at(int(version))}
 }
 
@@ -267,11 +268,11 @@ func testOutbox(t *testing.T, s docstore.Store) {
 		t.Fatalf("%T does not implement storagetest.OutboxReader: every engine must expose its outbox", s)
 	}
 	createCollection(t, s, collection("posts"))
-	var want []docstore.Event
+	var want []eventbus.Event
 	for i := 1; i <= 5; i++ {
 		e := event(fmt.Sprintf("e%d", i), fmt.Sprintf("p%d", i%2), int64(i))
 		if i == 3 {
-			e.Operation, e.Payload = docstore.OpDelete, json.RawMessage(`{"id":"p1"}`)
+			e.Type, e.Payload = eventbus.DocumentDeleted, json.RawMessage(`{"id":"p1"}`)
 		}
 		mustWrite(t, s, func(ctx context.Context, tx docstore.Tx) error { return tx.AppendOutbox(ctx, e) })
 		want = append(want, e)
@@ -293,7 +294,7 @@ func testOutbox(t *testing.T, s docstore.Store) {
 	for i := range want {
 		g, w := got[i], want[i]
 		if g.ID != w.ID || g.Collection != w.Collection || g.DocumentID != w.DocumentID ||
-			g.Operation != w.Operation || g.Version != w.Version || string(g.Payload) != string(w.Payload) {
+			g.Type != w.Type || g.BatchID != w.BatchID || g.Version != w.Version || string(g.Payload) != string(w.Payload) {
 			t.Fatalf("event %d = %+v, want %+v", i, g, w)
 		}
 		sameTime(t, "event time", g.Time, w.Time)

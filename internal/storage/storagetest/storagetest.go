@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/fault"
 )
 
@@ -30,7 +31,7 @@ import (
 // position of the last one returned (afterSeq when none). Position 0 is
 // before the first event.
 type OutboxReader interface {
-	ReadOutbox(ctx context.Context, afterSeq int64, limit int) ([]docstore.Event, int64, error)
+	ReadOutbox(ctx context.Context, afterSeq int64, limit int) ([]eventbus.Event, int64, error)
 }
 
 // Run runs the docstore contract against the stores open returns.
@@ -191,13 +192,13 @@ func sameIDs(got, want []string) bool {
 // errBoom is what test transactions fail with.
 var errBoom = errors.New("boom")
 
-func outboxAll(t *testing.T, s docstore.Store) ([]docstore.Event, bool) {
+func outboxAll(t *testing.T, s docstore.Store) ([]eventbus.Event, bool) {
 	t.Helper()
 	r, ok := s.(OutboxReader)
 	if !ok {
 		return nil, false
 	}
-	var all []docstore.Event
+	var all []eventbus.Event
 	var seq int64
 	for {
 		evs, next, err := r.ReadOutbox(context.Background(), seq, 2)
