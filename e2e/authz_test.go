@@ -22,11 +22,12 @@ var callers = []string{
 	"posts:read", "posts:write", "*:*",
 	auth.ScopeCollectionsView, auth.ScopeCollectionsManage,
 	auth.ScopeAdminAccounts, auth.ScopeAdminSessions, auth.ScopeAdminAPIKeys, auth.ScopeAdminSigningKeys,
+	auth.ScopeAdminEvents, auth.ScopeAdminWebhooks,
 	"no-role",
 }
 
 // codes is the expected status of each column of callers, in order.
-type codes [13]int
+type codes [15]int
 
 // call is one request of a cell.
 type call struct {
@@ -48,17 +49,17 @@ type authzRow struct {
 
 // Expected answers by group of callers, to keep the rows readable.
 //
-//	anon user admin p:r  p:w  *:*  c:v  c:m  a:acc a:ses a:key a:sig no-role
+//	anon user admin p:r  p:w  *:*  c:v  c:m  a:acc a:ses a:key a:sig a:ev a:wh no-role
 var (
 	everyone = func(code int) codes {
-		return codes{code, code, code, code, code, code, code, code, code, code, code, code, code}
+		return codes{code, code, code, code, code, code, code, code, code, code, code, code, code, code, code}
 	}
 	// Documents of posts: everyone may read, admins write (rules), and a
 	// key needs the document scope.
-	readPosts  = codes{200, 200, 200, 200, 403, 200, 403, 403, 403, 403, 403, 403, 200}
-	writePosts = func(ok int) codes { return codes{401, 403, ok, 403, ok, ok, 403, 403, 403, 403, 403, 403, 403} }
+	readPosts  = codes{200, 200, 200, 200, 403, 200, 403, 403, 403, 403, 403, 403, 403, 403, 200}
+	writePosts = func(ok int) codes { return codes{401, 403, ok, 403, ok, ok, 403, 403, 403, 403, 403, 403, 403, 403, 403} }
 	// An update answers with the document, so a key needs get as well.
-	updatePosts = codes{401, 403, 200, 403, 403, 200, 403, 403, 403, 403, 403, 403, 403}
+	updatePosts = codes{401, 403, 200, 403, 403, 200, 403, 403, 403, 403, 403, 403, 403, 403, 403}
 	// Management: admins, and admin keys with the area's scope.
 	manage = func(ok int, scopes ...string) codes {
 		c := codes{401, 403, ok}
@@ -71,7 +72,7 @@ var (
 		return c
 	}
 	// A user's own account: users and admins, never API keys.
-	self = func(ok int) codes { return codes{401, ok, ok, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403} }
+	self = func(ok int) codes { return codes{401, ok, ok, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403} }
 )
 
 // TestAuthorizationTable walks every route with every kind of caller and

@@ -103,19 +103,25 @@ const (
 	ScopeAdminAPIKeys = "admin:api-keys"
 	// ScopeAdminSigningKeys lists and rotates the token signing keys.
 	ScopeAdminSigningKeys = "admin:signing-keys"
+	// ScopeAdminEvents reads the change-event consumers' state and lists,
+	// retries and discards their dead letters.
+	ScopeAdminEvents = "admin:events"
+	// ScopeAdminWebhooks lists, registers, changes and deletes webhooks,
+	// reads their deliveries and redelivers them.
+	ScopeAdminWebhooks = "admin:webhooks"
 )
 
 // ManagementScopes are every management scope, in the order docs list them.
 func ManagementScopes() []string {
 	return []string{ScopeCollectionsView, ScopeCollectionsManage, ScopeAdminAccounts,
-		ScopeAdminSessions, ScopeAdminAPIKeys, ScopeAdminSigningKeys}
+		ScopeAdminSessions, ScopeAdminAPIKeys, ScopeAdminSigningKeys, ScopeAdminEvents, ScopeAdminWebhooks}
 }
 
 // isManagementScope reports whether s is one of ManagementScopes.
 func isManagementScope(s string) bool {
 	switch s {
 	case ScopeCollectionsView, ScopeCollectionsManage, ScopeAdminAccounts,
-		ScopeAdminSessions, ScopeAdminAPIKeys, ScopeAdminSigningKeys:
+		ScopeAdminSessions, ScopeAdminAPIKeys, ScopeAdminSigningKeys, ScopeAdminEvents, ScopeAdminWebhooks:
 		return true
 	}
 	return false
