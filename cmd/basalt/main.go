@@ -55,6 +55,8 @@ func run() int {
 		err = app.CreateAdmin(ctx, cmd.Config)
 	case "keys rotate":
 		err = app.RotateKeys(ctx, cmd.Config)
+	case "dev kafka":
+		err = app.DevKafka(ctx, cmd.Config, os.Stdout)
 	default:
 		err = app.Run(ctx, cmd.Config)
 	}

@@ -45,10 +45,14 @@ type Config struct {
 	// ListTotalCap is the most documents a list's total counts (1 to
 	// docstore.MaxListTotalCap); beyond it the total says it is capped.
 	ListTotalCap int
-	Version      string
-	Auth         AuthConfig
+	// Realtime configures realtime subscriptions.
+	Realtime RealtimeConfig
+	Version  string
+	Auth     AuthConfig
 	// Admin is the account "basalt admin create" makes.
 	Admin AdminAccount
+	// DevKafka is the cluster "basalt dev kafka" runs.
+	DevKafka DevKafkaConfig
 
 	// Executable is the Basalt binary, which serve starts again as its
 	// password-hashing worker (password.InWorker); empty hashes in-process,
@@ -134,6 +138,7 @@ func DefaultConfig() Config {
 		DrainTimeout:       15 * time.Second,
 		CompressMinBytes:   gateway.DefaultCompressMinBytes,
 		ListTotalCap:       docstore.DefaultListTotalCap,
+		Realtime:           DefaultRealtimeConfig(),
 		Auth:               DefaultAuthConfig(),
 	}
 }
@@ -156,6 +161,9 @@ type cli struct {
 	} `cmd:"" help:"Manage the signing keys of access tokens."`
 	Version     struct{}    `cmd:"" help:"Print the version, the Go version and the VCS revision, and exit."`
 	VersionFlag versionFlag `name:"version" help:"Print the version, the Go version and the VCS revision, and exit (as the version command)."`
+	Dev         struct {
+		Kafka devKafkaCmd `cmd:"" help:"Run a Kafka-protocol development cluster in this process (franz-go's kfake) for trying --kafka by hand; not for production."`
+	} `cmd:"" help:"Tools for development."`
 }
 
 // versionFlag is --version, which ParseCommandLine answers as the version
@@ -277,6 +285,7 @@ type serveCmd struct {
 	CompressMin  int           `name:"compress-min-bytes" help:"Smallest JSON answer compressed (zstd or gzip, as the client accepts); 0 turns compression off ($$BASALT_COMPRESS_MIN_BYTES)." default:"1024"`
 	ListTotalCap int           `name:"list-total-cap" help:"Most documents a list with total=true counts (1 to 1000000); when more match, the answer has total = the cap and totalCapped = true ($$BASALT_LIST_TOTAL_CAP)." default:"10000"`
 	authFlags
+	realtimeFlags
 }
 
 type migrateCmd struct {
@@ -285,7 +294,7 @@ type migrateCmd struct {
 
 // Command is a parsed command line.
 type Command struct {
-	Name   string // serve, migrate, "admin create", "keys rotate" or version
+	Name   string // serve, migrate, "admin create", "keys rotate", "dev kafka" or version
 	Config Config
 }
 
@@ -325,7 +334,7 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 	cfg.LogLevel = c.LogLevel
 	words := strings.Fields(kctx.Command())
 	cmd := words[0]
-	if (cmd == "admin" || cmd == "keys") && len(words) > 1 {
+	if (cmd == "admin" || cmd == "keys" || cmd == "dev") && len(words) > 1 {
 		cmd += " " + words[1]
 	}
 	switch cmd {
@@ -337,6 +346,7 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 		cfg.TLSCert, cfg.TLSKey = c.Serve.TLSCert, c.Serve.TLSKey
 		cfg.CORSOrigins, cfg.CompressMinBytes = c.Serve.CORSOrigins, c.Serve.CompressMin
 		cfg.ListTotalCap = c.Serve.ListTotalCap
+		c.Serve.realtimeFlags.apply(&cfg)
 		if err := c.Serve.authFlags.apply(&cfg); err != nil {
 			return Command{}, err
 		}
@@ -348,6 +358,8 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 	case "keys rotate":
 		c.Keys.Rotate.apply(&cfg)
 		cfg.Auth.AccessTTL = c.Keys.Rotate.AccessTTL
+	case "dev kafka":
+		c.Dev.Kafka.apply(&cfg)
 	}
 	return Command{Name: cmd, Config: cfg}, cfg.validate()
 }
@@ -379,6 +391,9 @@ func (c Config) validate() error {
 	}
 	if c.ListTotalCap < 1 || c.ListTotalCap > docstore.MaxListTotalCap {
 		return fmt.Errorf("--list-total-cap must be between 1 and %d", docstore.MaxListTotalCap)
+	}
+	if err := c.Realtime.validate(); err != nil {
+		return err
 	}
 	a := c.Auth
 	if a.AccessTTL < time.Minute || a.AccessTTL > 24*time.Hour {
@@ -461,7 +476,7 @@ func (r *envFileResolver) Validate(app *kong.Application) error {
 }
 
 func (r *envFileResolver) Resolve(_ *kong.Context, _ *kong.Path, flag *kong.Flag) (any, error) {
-	if flag.Name == "help" || flag.Name == "config" {
+	if flag.Name == "help" || flag.Name == "config" || flag.Tag.Has("noresolve") {
 		return nil, nil
 	}
 	if v := r.getenv(envName(flag.Name)); v != "" {
