@@ -158,9 +158,9 @@ func (s *stack) do(method, path string, headers map[string]string, body string) 
 // outbox returns every outbox event.
 func (s *stack) outbox() []eventbus.Event {
 	s.t.Helper()
-	events, _, err := s.store.ReadOutbox(s.t.Context(), 0, 100_000)
+	events, err := s.store.ReadEvents(s.t.Context(), 0, 100_000)
 	if err != nil {
-		s.t.Fatalf("ReadOutbox: %v", err)
+		s.t.Fatalf("ReadEvents: %v", err)
 	}
 	return events
 }

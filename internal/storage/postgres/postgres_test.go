@@ -11,8 +11,6 @@ import (
 	"github.com/basaltdev/basalt/internal/storage/storagetest"
 )
 
-var _ storagetest.OutboxReader = (*postgres.Store)(nil)
-
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // openStore opens a store on a fresh, empty database.

@@ -155,7 +155,7 @@ func TestConcurrentWritersAllLand(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	evs, _, err := s.ReadOutbox(ctx, 0, 1000)
+	evs, err := s.ReadEvents(ctx, 0, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,6 @@ import (
 	"github.com/basaltdev/basalt/internal/storage/storagetest"
 )
 
-var _ storagetest.OutboxReader = (*sqlite.Store)(nil)
-
 func openStore(t testing.TB) *sqlite.Store {
 	t.Helper()
 	s, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(t.TempDir(), "basalt.db")})

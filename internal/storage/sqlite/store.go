@@ -48,7 +48,6 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/basaltdev/basalt/internal/docstore"
-	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/query"
 )
@@ -97,6 +96,8 @@ type Store struct {
 	rstmts   *stmtCache
 	reads    cachedDB // queries on the read pool, through rstmts
 	log      *slog.Logger
+	// cursorLocks are the event consumers' locks (LockCursor).
+	cursorLocks cursorLocks
 }
 
 // stmtCacheSize bounds the prepared statements kept per pool.
@@ -322,37 +323,4 @@ func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time) (int64, 
 			return total, nil
 		}
 	}
-}
-
-// ReadOutbox returns up to limit outbox events with a sequence number
-// greater than afterSeq, in sequence (which, with one writer, is commit)
-// order, and the sequence number of the last one returned (afterSeq when
-// none).
-func (s *Store) ReadOutbox(ctx context.Context, afterSeq int64, limit int) ([]eventbus.Event, int64, error) {
-	const op = "sqlite.ReadOutbox"
-	rows, err := s.reads.QueryContext(ctx, `SELECT seq, event_id, type, collection, document_id, version, payload, batch_id, created_at
-		FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
-	if err != nil {
-		return nil, afterSeq, mapErr(op, err)
-	}
-	defer rows.Close()
-	var out []eventbus.Event
-	last := afterSeq
-	for rows.Next() {
-		var e eventbus.Event
-		var typ string
-		var payload []byte
-		var at int64
-		if err := rows.Scan(&last, &e.ID, &typ, &e.Collection, &e.DocumentID, &e.Version, &payload, &e.BatchID, &at); err != nil {
-			return nil, afterSeq, mapErr(op, err)
-		}
-		e.Type = eventbus.Type(typ)
-		e.Payload = payload
-		e.Time = fromMicros(at)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, afterSeq, mapErr(op, err)
-	}
-	return out, last, nil
 }

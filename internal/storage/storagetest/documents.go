@@ -264,8 +264,8 @@ func testTxSeesOwnWrites(t *testing.T, s docstore.Store) {
 }
 
 func testOutbox(t *testing.T, s docstore.Store) {
-	if _, ok := s.(OutboxReader); !ok {
-		t.Fatalf("%T does not implement storagetest.OutboxReader: every engine must expose its outbox", s)
+	if _, ok := s.(eventbus.Log); !ok {
+		t.Fatalf("%T does not implement eventbus.Log: every engine must expose its outbox", s)
 	}
 	createCollection(t, s, collection("posts"))
 	var want []eventbus.Event
