@@ -289,6 +289,12 @@ func authzRows() []authzRow {
 		}, gone: func(f *authzFixture, id string) bool {
 			return f.admin.do("GET", docs+"/"+id, "").Status == 404
 		}, want: writePosts(204)},
+		// Realtime: HEAD makes every check of a subscription and answers
+		// without opening the stream.
+		{route: "GET /v1/collections/{collection}/events", req: fixed("HEAD", "/v1/collections/posts/events", ""), want: readPosts},
+		{route: "GET /v1/collections/{collection}/documents/{id}/events", req: func(f *authzFixture, _ string) (call, string) {
+			return call{method: "HEAD", path: docs + "/" + f.post() + "/events"}, ""
+		}, want: readPosts},
 		{route: "POST /v1/batch", req: fixed("POST", "/v1/batch",
 			`{"operations":[{"op":"create","collection":"posts","data":{"title":"batched"}}]}`), want: writePosts(200)},
 

@@ -27,6 +27,7 @@ import (
 	"github.com/basaltdev/basalt/internal/auth/mail"
 	"github.com/basaltdev/basalt/internal/auth/password"
 	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/gateway"
 	"github.com/basaltdev/basalt/internal/gateway/authapi"
@@ -104,8 +105,16 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("signing keys: %w", err)
 	}
 
+	// news tells this process's readers of the event log (realtime) that
+	// it may hold new events: the relay notifies it.
+	news := &eventbus.Signal{}
+	hub, err := realtimeHub(cfg, db, news, log, reg)
+	if err != nil {
+		return err
+	}
 	api := restapi.New(svc, restapi.Options{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, Authenticator: acc,
-		OpenAPI: openAPIDescribers(cfg)})
+		OpenAPI: openAPIDescribers(cfg), Realtime: hub, Heartbeat: cfg.Realtime.Heartbeat,
+		ClientIP: func(r *http.Request) string { return authapi.ClientIP(r, cfg.Auth.TrustedProxies) }})
 	authAPI := authapi.New(acc, authapi.Options{Logger: log, TrustedProxies: cfg.Auth.TrustedProxies})
 	mux := http.NewServeMux()
 	readyz := &readiness{store: store, accounts: acc}
@@ -130,6 +139,15 @@ func Run(ctx context.Context, cfg Config) error {
 	srv := gateway.NewServer(gateway.Config{Addr: cfg.Addr, DrainTimeout: cfg.DrainTimeout,
 		TLSCert: cfg.TLSCert, TLSKey: cfg.TLSKey, Reload: cfg.Reload}, handler, log)
 	readyz.srv = srv
+	comps := []component{
+		{name: "account service", run: acc.Run},
+		{name: "mail queue", run: queue.Run, flush: queue.Flush},
+		{name: "document service", run: svc.Run},
+	}
+	if hub != nil {
+		srv.OnDrain(hub.Drain) // event streams end when the drain begins
+		comps = append([]component{{name: "realtime hub", run: hub.Run}}, comps...)
+	}
 	metricsSrv, err := metricsListener(cfg, reg, mw, readyz, log)
 	if err != nil {
 		return err
@@ -147,11 +165,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// service queues mail (password resets) in the work it finishes, the
 	// mail queue then sends everything queued. The password worker and
 	// the database close after (deferred above).
-	err = serve(ctx, log, srv, metricsSrv, []component{
-		{name: "account service", run: acc.Run},
-		{name: "mail queue", run: queue.Run, flush: queue.Flush},
-		{name: "document service", run: svc.Run},
-	})
+	err = serve(ctx, log, srv, metricsSrv, comps)
 	if errors.Is(err, gateway.ErrDrainTimeout) {
 		log.Warn("basalt stopped: requests were cut off at the drain timeout", "exit_code", ExitDrainTimeout)
 	} else if err == nil {

@@ -45,8 +45,10 @@ type Config struct {
 	// ListTotalCap is the most documents a list's total counts (1 to
 	// docstore.MaxListTotalCap); beyond it the total says it is capped.
 	ListTotalCap int
-	Version      string
-	Auth         AuthConfig
+	// Realtime configures realtime subscriptions.
+	Realtime RealtimeConfig
+	Version  string
+	Auth     AuthConfig
 	// Admin is the account "basalt admin create" makes.
 	Admin AdminAccount
 	// DevKafka is the cluster "basalt dev kafka" runs.
@@ -136,6 +138,7 @@ func DefaultConfig() Config {
 		DrainTimeout:       15 * time.Second,
 		CompressMinBytes:   gateway.DefaultCompressMinBytes,
 		ListTotalCap:       docstore.DefaultListTotalCap,
+		Realtime:           DefaultRealtimeConfig(),
 		Auth:               DefaultAuthConfig(),
 	}
 }
@@ -282,6 +285,7 @@ type serveCmd struct {
 	CompressMin  int           `name:"compress-min-bytes" help:"Smallest JSON answer compressed (zstd or gzip, as the client accepts); 0 turns compression off ($$BASALT_COMPRESS_MIN_BYTES)." default:"1024"`
 	ListTotalCap int           `name:"list-total-cap" help:"Most documents a list with total=true counts (1 to 1000000); when more match, the answer has total = the cap and totalCapped = true ($$BASALT_LIST_TOTAL_CAP)." default:"10000"`
 	authFlags
+	realtimeFlags
 }
 
 type migrateCmd struct {
@@ -342,6 +346,7 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 		cfg.TLSCert, cfg.TLSKey = c.Serve.TLSCert, c.Serve.TLSKey
 		cfg.CORSOrigins, cfg.CompressMinBytes = c.Serve.CORSOrigins, c.Serve.CompressMin
 		cfg.ListTotalCap = c.Serve.ListTotalCap
+		c.Serve.realtimeFlags.apply(&cfg)
 		if err := c.Serve.authFlags.apply(&cfg); err != nil {
 			return Command{}, err
 		}
@@ -386,6 +391,9 @@ func (c Config) validate() error {
 	}
 	if c.ListTotalCap < 1 || c.ListTotalCap > docstore.MaxListTotalCap {
 		return fmt.Errorf("--list-total-cap must be between 1 and %d", docstore.MaxListTotalCap)
+	}
+	if err := c.Realtime.validate(); err != nil {
+		return err
 	}
 	a := c.Auth
 	if a.AccessTTL < time.Minute || a.AccessTTL > 24*time.Hour {

@@ -140,6 +140,12 @@ func (s *Server) TLS() bool { return s.certs != nil }
 // checks answer 503 from then on.
 func (s *Server) Draining() bool { return s.draining.Load() }
 
+// OnDrain registers f to be called when the drain begins, before Run
+// waits for the requests in flight: long-lived answers (event streams)
+// end then rather than hold the drain until its timeout. f runs in its own
+// goroutine and must not block.
+func (s *Server) OnDrain(f func()) { s.srv.RegisterOnShutdown(f) }
+
 // Run serves until ctx ends, then drains: Draining reports true at once,
 // the listener stops accepting connections, and the requests in flight run
 // to their normal answers. It returns nil when they have all finished

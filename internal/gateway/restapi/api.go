@@ -14,10 +14,12 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/jsonvalue"
+	"github.com/basaltdev/basalt/internal/realtime"
 )
 
 // DefaultMaxBodyBytes applies when Options.MaxBodyBytes is zero.
@@ -40,6 +42,15 @@ type Options struct {
 	// OpenAPI describe the routes that other packages serve beside these
 	// in the document of GET /v1/openapi.json (see BuildOpenAPI).
 	OpenAPI []OpenAPIDescriber
+	// Realtime serves the event streams (GET …/events); nil answers them
+	// 503.
+	Realtime *realtime.Hub
+	// Heartbeat is the interval of the comments that keep an idle event
+	// stream open through proxies (default DefaultHeartbeat).
+	Heartbeat time.Duration
+	// ClientIP returns the client address of a request, which the limit
+	// of streams per address counts; nil takes the socket peer's.
+	ClientIP func(*http.Request) string
 }
 
 // API serves the REST routes over a document service.
@@ -111,6 +122,8 @@ func (a *API) routes() []route {
 		{"PUT " + doc, a.replaceDocument},
 		{"PATCH " + doc, a.patchDocument},
 		{"DELETE " + doc, a.deleteDocument},
+		{"GET " + coll + "/events", a.collectionEvents},
+		{"GET " + doc + "/events", a.documentEvents},
 		{"POST " + Base + "/batch", a.batch},
 		{"GET " + Base + "/openapi.json", a.openAPI},
 	}

@@ -330,6 +330,7 @@ func addGenericPaths(doc *openapi3.T, cat docstore.Catalog) {
 	AddTag(doc, "documents", "Documents of collections: lists and queries, reads, and conditional writes")
 	addDocumentPaths(doc, "/v1/collections/{collection}/documents", "", acts, anonymous,
 		SchemaRef("Data"), SchemaRef("Document"), SchemaRef("DocumentList"), "CollectionName")
+	addEventPaths(doc, acts, anonymous)
 	if acts[auth.ActionCreate] || acts[auth.ActionUpdate] || acts[auth.ActionDelete] {
 		if !cat.ViewDefinitions {
 			coll := doc.Components.Schemas["BatchOperation"].Value.Properties["collection"].Value
