@@ -61,7 +61,6 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/basaltdev/basalt/internal/docstore"
-	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/query"
 )
@@ -386,43 +385,4 @@ func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time) (int64, 
 			return total, nil
 		}
 	}
-}
-
-// ReadOutbox returns up to limit outbox events with a sequence number
-// greater than afterSeq, in sequence order, and the sequence number of the
-// last one returned (afterSeq when none).
-//
-// Sequence numbers are taken when a row is inserted, not when its
-// transaction commits, so a row may become visible after rows with higher
-// numbers: a reader that has moved past it must look back (the relay's
-// job; see the outbox package).
-func (s *Store) ReadOutbox(ctx context.Context, afterSeq int64, limit int) ([]eventbus.Event, int64, error) {
-	const op = "postgres.ReadOutbox"
-	var out []eventbus.Event
-	last := afterSeq
-	err := s.read(ctx, op, func(q queryer) error {
-		rows, err := q.Query(ctx, `SELECT seq, event_id, type, collection, document_id, version, payload, batch_id, created_at
-			FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2`, afterSeq, limit)
-		if err != nil {
-			return mapErr(op, err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var e eventbus.Event
-			var typ, payload string
-			var at int64
-			if err := rows.Scan(&last, &e.ID, &typ, &e.Collection, &e.DocumentID, &e.Version, &payload, &e.BatchID, &at); err != nil {
-				return mapErr(op, err)
-			}
-			e.Type = eventbus.Type(typ)
-			e.Payload = []byte(payload)
-			e.Time = fromMicros(at)
-			out = append(out, e)
-		}
-		return mapErr(op, rows.Err())
-	})
-	if err != nil {
-		return nil, afterSeq, err
-	}
-	return out, last, nil
 }

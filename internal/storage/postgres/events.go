@@ -1,0 +1,363 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/basaltdev/basalt/internal/eventbus"
+	"github.com/basaltdev/basalt/internal/fault"
+)
+
+// The event log.
+//
+// An outbox row's seq is taken when it is inserted, but transactions commit
+// in any order: a row with a low seq may become visible after rows with
+// higher ones were read. So readers never follow seq. Sequence gives
+// committed rows their position instead, under the row lock of event_log
+// (SELECT … FOR UPDATE), which serializes every sequencer of every process:
+// after taking the lock, each statement of the sequencer's transaction
+// (READ COMMITTED) sees every earlier sequencer's commit, numbers the
+// committed rows that have no position yet with the positions that follow
+// last_position, and raises last_position. A row whose transaction commits
+// late is numbered by the next Sequence, with a higher position than any
+// given before. Positions are given in whole transactions, so readers see
+// them as a prefix with no holes (apart from trimmed events).
+//
+// Each Sequence that numbered events sends NOTIFY basalt_events (payload:
+// the new last position); ListenEvents delivers it to other processes.
+
+var (
+	_ eventbus.Log     = (*Store)(nil)
+	_ eventbus.Cursors = (*Store)(nil)
+	_ eventbus.Waker   = (*Store)(nil)
+)
+
+// eventsChannel is the LISTEN/NOTIFY channel of newly numbered events.
+const eventsChannel = "basalt_events"
+
+// trimBatch bounds the rows one trimming transaction deletes.
+const trimBatch = 1000
+
+// inTx runs fn in one READ COMMITTED transaction on a pooled connection.
+func (s *Store) inTx(ctx context.Context, op string, fn func(q pgx.Tx) error) error {
+	c, err := s.acquire(ctx, op)
+	if err != nil {
+		return err
+	}
+	defer c.Release()
+	return mapErr(op, pgx.BeginFunc(ctx, c, fn))
+}
+
+// Sequence numbers up to limit committed events that have no position yet,
+// in seq order, and returns how many it numbered.
+func (s *Store) Sequence(ctx context.Context, limit int) (int, error) {
+	const op = "postgres.Sequence"
+	if limit <= 0 {
+		return 0, fault.Newf(fault.Invalid, op, "limit must be positive, not %d", limit)
+	}
+	var n int
+	err := s.inTx(ctx, op, func(q pgx.Tx) error {
+		n = 0
+		var last int64
+		if err := q.QueryRow(ctx, `SELECT last_position FROM event_log WHERE id = 1 FOR UPDATE`).Scan(&last); err != nil {
+			return mapErr(op, err)
+		}
+		tag, err := q.Exec(ctx, `UPDATE outbox o SET position = $1 + u.n
+			FROM (SELECT seq, row_number() OVER (ORDER BY seq) AS n
+				FROM outbox WHERE position IS NULL ORDER BY seq LIMIT $2) u
+			WHERE o.seq = u.seq`, last, limit)
+		if err != nil {
+			return mapErr(op, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil
+		}
+		last += tag.RowsAffected()
+		if _, err := q.Exec(ctx, `UPDATE event_log SET last_position = $1 WHERE id = 1`, last); err != nil {
+			return mapErr(op, err)
+		}
+		if _, err := q.Exec(ctx, `SELECT pg_notify($1, $2)`, eventsChannel, strconv.FormatInt(last, 10)); err != nil {
+			return mapErr(op, err)
+		}
+		n = int(tag.RowsAffected())
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// ReadEvents returns up to limit numbered events with a position above
+// after, in position order.
+func (s *Store) ReadEvents(ctx context.Context, after int64, limit int) ([]eventbus.Event, error) {
+	const op = "postgres.ReadEvents"
+	if limit <= 0 {
+		return nil, fault.Newf(fault.Invalid, op, "limit must be positive, not %d", limit)
+	}
+	var out []eventbus.Event
+	err := s.read(ctx, op, func(q queryer) error {
+		rows, err := q.Query(ctx, `SELECT position, event_id, type, collection, document_id, version, payload, batch_id, created_at
+			FROM outbox WHERE position > $1 ORDER BY position LIMIT $2`, after, limit)
+		if err != nil {
+			return mapErr(op, err)
+		}
+		defer rows.Close()
+		out = make([]eventbus.Event, 0, min(limit, 256))
+		for rows.Next() {
+			var e eventbus.Event
+			var typ, payload string
+			var at int64
+			if err := rows.Scan(&e.Position, &e.ID, &typ, &e.Collection, &e.DocumentID, &e.Version, &payload, &e.BatchID, &at); err != nil {
+				return mapErr(op, err)
+			}
+			e.Type = eventbus.Type(typ)
+			e.Payload = []byte(payload)
+			e.Time = fromMicros(at)
+			out = append(out, e)
+		}
+		return mapErr(op, rows.Err())
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// LogBounds returns the position up to which events were trimmed and the
+// last position given.
+func (s *Store) LogBounds(ctx context.Context) (trimmed, newest int64, err error) {
+	const op = "postgres.LogBounds"
+	err = s.read(ctx, op, func(q queryer) error {
+		return mapErr(op, q.QueryRow(ctx, `SELECT trimmed, last_position FROM event_log WHERE id = 1`).Scan(&trimmed, &newest))
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	return trimmed, newest, nil
+}
+
+// TrimEvents deletes the numbered events with a position ≤ upTo whose time
+// is before the cut-off, in batches, and raises the trimmed bound to just
+// below the oldest numbered event left (to the last position given when
+// none is left). The bound is computed under the event_log row lock, so no
+// Sequence gives positions meanwhile; an event kept because it is recent
+// keeps the bound below itself.
+func (s *Store) TrimEvents(ctx context.Context, before time.Time, upTo int64) (int64, error) {
+	const op = "postgres.TrimEvents"
+	var total int64
+	for {
+		var n int64
+		err := s.inTx(ctx, op, func(q pgx.Tx) error {
+			tag, err := q.Exec(ctx, `DELETE FROM outbox WHERE seq IN
+				(SELECT seq FROM outbox WHERE position <= $1 AND created_at < $2 ORDER BY position LIMIT $3)`,
+				upTo, toMicros(before), trimBatch)
+			if err != nil {
+				return mapErr(op, err)
+			}
+			if n = tag.RowsAffected(); n == 0 {
+				return nil
+			}
+			// Lock first: the next statement's snapshot then includes
+			// every Sequence that committed before.
+			if _, err := q.Exec(ctx, `SELECT 1 FROM event_log WHERE id = 1 FOR UPDATE`); err != nil {
+				return mapErr(op, err)
+			}
+			_, err = q.Exec(ctx, `UPDATE event_log SET trimmed = GREATEST(trimmed,
+					COALESCE((SELECT min(position) - 1 FROM outbox WHERE position IS NOT NULL), last_position))
+				WHERE id = 1`)
+			return mapErr(op, err)
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if n < trimBatch {
+			return total, nil
+		}
+	}
+}
+
+// LogSize returns how many events the outbox holds (numbered or not) and
+// the total size of their payloads in bytes.
+func (s *Store) LogSize(ctx context.Context) (events, bytes int64, err error) {
+	const op = "postgres.LogSize"
+	err = s.read(ctx, op, func(q queryer) error {
+		return mapErr(op, q.QueryRow(ctx,
+			`SELECT count(*), COALESCE(sum(octet_length(payload)), 0) FROM outbox`).Scan(&events, &bytes))
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	return events, bytes, nil
+}
+
+// Cursor returns the position stored for the consumer called name.
+func (s *Store) Cursor(ctx context.Context, name string) (pos int64, found bool, err error) {
+	const op = "postgres.Cursor"
+	err = s.read(ctx, op, func(q queryer) error {
+		err := q.QueryRow(ctx, `SELECT position FROM event_cursors WHERE name = $1`, name).Scan(&pos)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		found = err == nil
+		return mapErr(op, err)
+	})
+	if err != nil {
+		return 0, false, err
+	}
+	return pos, found, nil
+}
+
+// SetCursor stores the position of the consumer called name.
+func (s *Store) SetCursor(ctx context.Context, name string, pos int64) error {
+	const op = "postgres.SetCursor"
+	if name == "" {
+		return fault.New(fault.Invalid, op, "a cursor needs a name")
+	}
+	return s.read(ctx, op, func(q queryer) error {
+		_, err := q.Exec(ctx, `INSERT INTO event_cursors (name, position, updated_at) VALUES ($1, $2, $3)
+			ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`,
+			name, pos, toMicros(time.Now()))
+		return mapErr(op, err)
+	})
+}
+
+// ListCursors returns every stored cursor, ordered by name (bytewise).
+func (s *Store) ListCursors(ctx context.Context) ([]eventbus.Cursor, error) {
+	const op = "postgres.ListCursors"
+	var out []eventbus.Cursor
+	err := s.read(ctx, op, func(q queryer) error {
+		rows, err := q.Query(ctx, `SELECT name, position, updated_at FROM event_cursors ORDER BY name`)
+		if err != nil {
+			return mapErr(op, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c eventbus.Cursor
+			var at int64
+			if err := rows.Scan(&c.Name, &c.Position, &at); err != nil {
+				return mapErr(op, err)
+			}
+			c.UpdatedAt = fromMicros(at)
+			out = append(out, c)
+		}
+		return mapErr(op, rows.Err())
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// LockCursor holds name's lock, across every process on the database, until
+// unlock is called or ctx ends: a session advisory lock on a hash of
+// "basalt.cursor:"+name, held by a pooled connection that is kept out of
+// the pool meanwhile. Waiting for it is bounded by ctx only, not by the
+// statement timeout.
+func (s *Store) LockCursor(ctx context.Context, name string) (func(), error) {
+	const op = "postgres.LockCursor"
+	if err := ctx.Err(); err != nil {
+		return nil, mapErr(op, err)
+	}
+	c, err := s.acquire(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+	key := "basalt.cursor:" + name
+	// The lock is the session's; the transaction only scopes the
+	// statement timeout's suspension.
+	err = pgx.BeginFunc(ctx, c, func(q pgx.Tx) error {
+		if _, err := q.Exec(ctx, `SET LOCAL statement_timeout = 0`); err != nil {
+			return err
+		}
+		_, err := q.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended($1, 0))`, key)
+		return err
+	})
+	if err != nil {
+		// The wait was cancelled or the connection failed: close the
+		// session, so that no lock it might hold survives.
+		s.discard(c)
+		return nil, mapErr(op, err)
+	}
+	var once sync.Once
+	release := func() {
+		once.Do(func() {
+			rctx, cancel := context.WithTimeout(context.Background(), s.acquireTimeout)
+			defer cancel()
+			var unlocked bool
+			if err := c.QueryRow(rctx, `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, key).Scan(&unlocked); err != nil || !unlocked {
+				s.log.Warn("postgres: releasing a cursor lock failed; closing its session", "cursor", name, "err", err)
+				s.discard(c)
+				return
+			}
+			c.Release()
+		})
+	}
+	stop := context.AfterFunc(ctx, release)
+	return func() {
+		stop()
+		release()
+	}, nil
+}
+
+// discard closes a pooled connection's session and gives it back, so that
+// the pool drops it.
+func (s *Store) discard(c *pgxpool.Conn) {
+	cctx, cancel := context.WithTimeout(context.Background(), s.acquireTimeout)
+	defer cancel()
+	_ = c.Conn().Close(cctx)
+	c.Release()
+}
+
+// ListenEvents calls fn after each notice that a Sequence (of any process)
+// numbered events, until ctx ends (it then returns nil). It listens on a
+// connection of its own, outside the pool, and returns an error when that
+// connection fails; the caller then polls, and may listen again.
+func (s *Store) ListenEvents(ctx context.Context, fn func()) error {
+	const op = "postgres.ListenEvents"
+	if s.closed.Load() {
+		return fault.New(fault.Unavailable, op, "the store is closed")
+	}
+	cfg := s.pool.Config().ConnConfig
+	// Waiting for a notice is not a statement: when ctx ends, stop reading
+	// at once instead of asking the server to cancel.
+	cfg.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.DeadlineContextWatcherHandler{Conn: c.Conn()}
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return mapErr(op, err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), s.acquireTimeout)
+		defer cancel()
+		_ = conn.Close(cctx)
+	}()
+	if _, err := conn.Exec(ctx, "LISTEN "+eventsChannel); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return mapErr(op, err)
+	}
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return mapErr(op, err)
+		}
+		fn()
+	}
+}
