@@ -1,0 +1,38 @@
+-- +goose Up
+-- Webhooks: endpoints registered by admins, and one delivery per webhook
+-- and event (see internal/webhook). Times are Unix microseconds.
+CREATE TABLE webhooks (
+    id          TEXT    PRIMARY KEY,
+    url         TEXT    NOT NULL,
+    collection  TEXT    NOT NULL, -- a collection name, or '*' for every one
+    event_types TEXT    NOT NULL DEFAULT '[]', -- JSON array; empty: every type
+    secret      TEXT    NOT NULL, -- whsec_<base64>
+    enabled     INTEGER NOT NULL,
+    description TEXT    NOT NULL DEFAULT '',
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    created_by  TEXT    NOT NULL DEFAULT ''
+);
+
+CREATE TABLE webhook_deliveries (
+    id               TEXT    PRIMARY KEY, -- UUIDv7: id order is creation order
+    webhook_id       TEXT    NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+    event_id         TEXT    NOT NULL,
+    position         INTEGER NOT NULL,
+    event            TEXT    NOT NULL, -- the envelope as JSON
+    status           TEXT    NOT NULL, -- pending, delivering, succeeded, failed
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at  INTEGER NOT NULL, -- due time, or the end of a delivering lease
+    last_status_code INTEGER NOT NULL DEFAULT 0,
+    last_error       TEXT    NOT NULL DEFAULT '',
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    UNIQUE (webhook_id, event_id) -- an event redelivered by the stream adds no second delivery
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
+    WHERE status IN ('pending', 'delivering');
+CREATE INDEX webhook_deliveries_list ON webhook_deliveries (webhook_id, id);
+
+-- +goose Down
+DROP TABLE webhook_deliveries;
+DROP TABLE webhooks;
