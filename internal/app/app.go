@@ -26,6 +26,7 @@ import (
 	"github.com/basaltdev/basalt/internal/auth/accounts"
 	"github.com/basaltdev/basalt/internal/auth/mail"
 	"github.com/basaltdev/basalt/internal/auth/password"
+	"github.com/basaltdev/basalt/internal/consumer"
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/fault"
@@ -387,6 +388,12 @@ type database struct {
 	engine    string // "sqlite" or "postgres", the engine label of metrics
 	close     func() error
 	collector prometheus.Collector // engine statistics (connection pool), may be nil
+	// The event log and what the relay and consumers keep beside it, on
+	// the engine itself (not through the timing wrapper).
+	log         eventbus.Log
+	cursors     eventbus.Cursors
+	deadLetters consumer.DeadLetterStore
+	waker       eventbus.Waker // nil when the engine cannot tell of other processes' events (SQLite)
 }
 
 func (d database) Close() error { return d.close() }
@@ -407,7 +414,8 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger) (database, err
 		if err != nil {
 			return database{}, fmt.Errorf("opening PostgreSQL: %w", err)
 		}
-		return database{Store: s, accounts: s, engine: "postgres", close: s.Close, collector: postgres.NewPoolCollector(s)}, nil
+		return database{Store: s, accounts: s, engine: "postgres", close: s.Close, collector: postgres.NewPoolCollector(s),
+			log: s, cursors: s, deadLetters: s, waker: s}, nil
 	case cfg.DB != "":
 		return database{}, fmt.Errorf("--db %q: want a postgres:// URL, or nothing for the embedded SQLite database", redactURL(cfg.DB))
 	}
@@ -422,7 +430,7 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger) (database, err
 	if err != nil {
 		return database{}, err
 	}
-	return database{Store: s, accounts: s, engine: "sqlite", close: s.Close}, nil
+	return database{Store: s, accounts: s, engine: "sqlite", close: s.Close, log: s, cursors: s, deadLetters: s}, nil
 }
 
 // redactURL hides a password in a database URL.
