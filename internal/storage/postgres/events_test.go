@@ -512,3 +512,70 @@ func TestLockCursorAcrossStores(t *testing.T) {
 	}
 	ua()
 }
+
+// TestTrimWhileSequencing trims everything again and again while events
+// are written and numbered: the trimmed bound never passes an event that
+// is still in the log, and positions keep growing from where they were.
+func TestTrimWhileSequencing(t *testing.T) {
+	s := open(t, Options{})
+	ctx := t.Context()
+	const total = 120
+	writerDone := make(chan error, 1)
+	go func() {
+		for i := range total {
+			err := s.Write(ctx, func(tx docstore.Tx) error {
+				return tx.AppendOutbox(ctx, testEvent(fmt.Sprintf("e%d", i), "d", int64(i+1)))
+			})
+			if err == nil {
+				_, err = s.Sequence(ctx, 10)
+			}
+			if err != nil {
+				writerDone <- err
+				return
+			}
+		}
+		writerDone <- nil
+	}()
+	far := time.UnixMicro(1_900_000_000_000_000)
+	var lastTrimmed int64
+	for done := false; !done; {
+		select {
+		case err := <-writerDone:
+			if err != nil {
+				t.Fatalf("writer: %v", err)
+			}
+			done = true
+			sequenceAll(t, s)
+		default:
+		}
+		_, newest, err := s.LogBounds(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.TrimEvents(ctx, far, newest); err != nil {
+			t.Fatalf("TrimEvents: %v", err)
+		}
+		trimmed, _, err := s.LogBounds(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if trimmed < lastTrimmed {
+			t.Fatalf("trimmed went back from %d to %d", lastTrimmed, trimmed)
+		}
+		lastTrimmed = trimmed
+		first, err := s.ReadEvents(ctx, 0, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(first) == 1 && first[0].Position <= trimmed {
+			t.Fatalf("event %s at %d is still in the log, at or below trimmed %d", first[0].ID, first[0].Position, trimmed)
+		}
+	}
+	trimmed, newest, err := s.LogBounds(ctx)
+	if err != nil || trimmed != total || newest != total {
+		t.Fatalf("LogBounds at the end = %d, %d, %v; want %d, %d", trimmed, newest, err, total, total)
+	}
+	if n, _, err := s.LogSize(ctx); err != nil || n != 0 {
+		t.Fatalf("LogSize at the end = %d, %v; want 0", n, err)
+	}
+}
