@@ -15,6 +15,12 @@
 // transaction that changes the collection, since PostgreSQL DDL is
 // transactional. Timestamps are bigint Unix microseconds (UTC).
 //
+// Change events: the outbox is also the event log (events.go); since
+// transactions commit out of seq order, Sequence gives committed rows their
+// position under the event_log row lock, and NOTIFY tells other processes.
+// event_cursors and event_dead_letters keep consumers' positions and events
+// set aside (deadletters.go); consumers' locks are advisory locks.
+//
 // Ordering (the same as the SQLite engine, checked by storagetest): nulls
 // and missing fields sort first ascending and last descending; strings
 // compare by their UTF-8 bytes (COLLATE "C"), whatever the database

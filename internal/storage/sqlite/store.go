@@ -8,6 +8,11 @@
 // canonical JSON the service writes): BenchmarkJSONFormat measures
 // json_extract-heavy scans about 2.6 times faster than over JSON text.
 //
+// Change events: the outbox is also the event log (events.go), whose
+// positions are outbox seq, in commit order because there is one writer;
+// event_log, event_cursors and event_dead_letters keep the log's trimmed
+// bound, consumers' positions and events set aside (deadletters.go).
+//
 // Connections: one connection, pinned for the store's lifetime, does every
 // write, in BEGIN IMMEDIATE transactions that concurrent writers share
 // (group commit, see commit.go), so writers queue in Go instead of spinning
