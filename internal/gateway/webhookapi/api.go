@@ -1,0 +1,471 @@
+// Package webhookapi is the REST transport of the webhook service: the
+// /v1/admin/webhooks routes. Like restapi and authapi it is thin: each
+// handler decodes the request strictly and within bounds (with restapi's
+// shared plumbing), calls one webhook.Service method and encodes the
+// answer; the service decides who may do what, and every error is an
+// RFC 9457 problem.
+package webhookapi
+
+import (
+	"bytes"
+	"log/slog"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/basaltdev/basalt/internal/auth"
+	"github.com/basaltdev/basalt/internal/gateway/restapi"
+	"github.com/basaltdev/basalt/internal/jsonvalue"
+	"github.com/basaltdev/basalt/internal/webhook"
+)
+
+// maxBodyBytes bounds request bodies: a URL, a description and a list of
+// event types.
+const maxBodyBytes = 16 << 10
+
+// Base is the path of the webhooks.
+const Base = "/v1/admin/webhooks"
+
+// API serves the webhook routes over a webhook service.
+type API struct {
+	svc  *webhook.Service
+	auth auth.Authenticator
+	resp *restapi.Responder
+}
+
+// New returns the webhook API; authn says who the caller is.
+func New(svc *webhook.Service, authn auth.Authenticator, log *slog.Logger) *API {
+	return &API{svc: svc, auth: authn, resp: restapi.NewResponder("webhookapi", log)}
+}
+
+type route struct {
+	method, path string
+	h            http.HandlerFunc
+}
+
+func (a *API) routes() []route {
+	const (
+		one        = Base + "/{id}"
+		deliveries = one + "/deliveries"
+	)
+	return []route{
+		{"GET", Base, a.list},
+		{"POST", Base, a.create},
+		{"GET", one, a.get},
+		{"PATCH", one, a.update},
+		{"DELETE", one, a.remove},
+		{"POST", one + "/rotate-secret", a.rotate},
+		{"GET", deliveries, a.listDeliveries},
+		{"GET", deliveries + "/{deliveryId}", a.getDelivery},
+		{"POST", deliveries + "/{deliveryId}/redeliver", a.redeliver},
+	}
+}
+
+// RoutePatterns returns the pattern ("METHOD /path") of every route.
+func RoutePatterns() []string {
+	var out []string
+	for _, rt := range (&API{}).routes() {
+		out = append(out, rt.method+" "+rt.path)
+	}
+	return out
+}
+
+// Register adds the routes to mux, each behind bearer authentication,
+// with a 405 problem (and Allow) for other methods on their paths. Answers
+// carry Cache-Control: no-store (secrets, delivery records).
+func (a *API) Register(mux *http.ServeMux) {
+	allowed := map[string][]string{}
+	var paths []string
+	for _, rt := range a.routes() {
+		h := a.resp.Authenticate(a.auth, noStore(rt.h))
+		mux.Handle(rt.method+" "+rt.path, h)
+		if _, ok := allowed[rt.path]; !ok {
+			paths = append(paths, rt.path)
+		}
+		allowed[rt.path] = append(allowed[rt.path], rt.method)
+		if rt.method == http.MethodGet {
+			allowed[rt.path] = append(allowed[rt.path], http.MethodHead)
+		}
+	}
+	for _, p := range paths {
+		allow := allowed[p]
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			restapi.WriteMethodNotAllowed(w, r, allow)
+		})
+	}
+}
+
+func noStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// list serves GET /v1/admin/webhooks: {"items":[webhook…]}, without
+// secrets.
+func (a *API) list(w http.ResponseWriter, r *http.Request) {
+	if _, err := restapi.ParseQuery(r); err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	hooks, err := a.svc.List(r.Context())
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	items := make([]webhookView, 0, len(hooks))
+	for _, h := range hooks {
+		items = append(items, viewWebhook(h))
+	}
+	a.resp.WriteJSON(w, r, http.StatusOK, itemsView[webhookView]{Items: items})
+}
+
+// create serves POST /v1/admin/webhooks:
+// {"url","collection","types","description","enabled"} → 201 with the
+// webhook and, this once, its secret.
+func (a *API) create(w http.ResponseWriter, r *http.Request) {
+	body, err := a.read(w, r, false)
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	n := webhook.NewWebhook{URL: body.str("url"), Collection: body.str("collection"), Description: body.str("description")}
+	n.Types, _ = body.strList("types")
+	if b, ok := body.boolean("enabled"); ok {
+		n.Enabled = &b
+	}
+	if err := body.done(); err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	hook, err := a.svc.Create(r.Context(), n)
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	w.Header().Set("Location", Base+"/"+hook.ID)
+	a.resp.WriteJSON(w, r, http.StatusCreated, newWebhookView{webhookView: viewWebhook(hook), Secret: hook.Secret})
+}
+
+// get serves GET /v1/admin/webhooks/{id}.
+func (a *API) get(w http.ResponseWriter, r *http.Request) {
+	id, err := target(r, "id")
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	hook, err := a.svc.Get(r.Context(), id)
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	a.resp.WriteJSON(w, r, http.StatusOK, viewWebhook(hook))
+}
+
+// update serves PATCH /v1/admin/webhooks/{id}:
+// {"url","types","description","enabled"} (a merge patch: absent members
+// stay) → 200 with the webhook.
+func (a *API) update(w http.ResponseWriter, r *http.Request) {
+	id, err := restapi.PathValue(r, "id")
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	body, err := a.read(w, r, true)
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	var u webhook.Update
+	if _, ok := body.m["url"]; ok {
+		s := body.str("url")
+		u.URL = &s
+	}
+	if _, ok := body.m["description"]; ok {
+		s := body.str("description")
+		u.Description = &s
+	}
+	if types, ok := body.strList("types"); ok {
+		u.Types = &types
+	}
+	if b, ok := body.boolean("enabled"); ok {
+		u.Enabled = &b
+	}
+	if err := body.done(); err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	hook, err := a.svc.Update(r.Context(), id, u)
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	a.resp.WriteJSON(w, r, http.StatusOK, viewWebhook(hook))
+}
+
+// remove serves DELETE /v1/admin/webhooks/{id} → 204.
+func (a *API) remove(w http.ResponseWriter, r *http.Request) {
+	id, err := target(r, "id")
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	if err := a.svc.Delete(r.Context(), id); err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// rotate serves POST /v1/admin/webhooks/{id}/rotate-secret (no body, or
+// {}) → 200 with the webhook and its new secret.
+func (a *API) rotate(w http.ResponseWriter, r *http.Request) {
+	id, err := restapi.PathValue(r, "id")
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	if err := a.readEmpty(w, r); err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	hook, err := a.svc.RotateSecret(r.Context(), id)
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	a.resp.WriteJSON(w, r, http.StatusOK, newWebhookView{webhookView: viewWebhook(hook), Secret: hook.Secret})
+}
+
+// listDeliveries serves GET /v1/admin/webhooks/{id}/deliveries?limit=&cursor=:
+// {"items":[delivery…],"nextCursor":…}, newest first.
+func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request) {
+	id, err := restapi.PathValue(r, "id")
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	q, err := restapi.ParseQuery(r, "limit", "cursor")
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	limit := 0
+	if s := q.Get("limit"); q.Has("limit") {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > webhook.MaxPageSize {
+			a.resp.WriteProblem(w, r, restapi.BadRequest("limit must be an integer from 1 to "+strconv.Itoa(webhook.MaxPageSize)))
+			return
+		}
+		limit = n
+	}
+	cursor := q.Get("cursor")
+	if q.Has("cursor") && (cursor == "" || len(cursor) > restapi.MaxPathValue) {
+		a.resp.WriteProblem(w, r, restapi.BadRequest("cursor must be the nextCursor of a previous page"))
+		return
+	}
+	if err := restapi.RejectBody(r); err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	ds, next, err := a.svc.ListDeliveries(r.Context(), id, cursor, limit)
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	page := deliveryPage{Items: make([]deliveryView, 0, len(ds))}
+	for _, d := range ds {
+		page.Items = append(page.Items, viewDelivery(d))
+	}
+	if next != "" {
+		page.NextCursor = &next
+	}
+	a.resp.WriteJSON(w, r, http.StatusOK, page)
+}
+
+// getDelivery serves GET /v1/admin/webhooks/{id}/deliveries/{deliveryId}.
+func (a *API) getDelivery(w http.ResponseWriter, r *http.Request) {
+	hookID, id, err := deliveryTarget(r)
+	if err == nil {
+		_, err = restapi.ParseQuery(r)
+	}
+	if err == nil {
+		err = restapi.RejectBody(r)
+	}
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	d, err := a.svc.GetDelivery(r.Context(), hookID, id)
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	a.resp.WriteJSON(w, r, http.StatusOK, viewDelivery(d))
+}
+
+// redeliver serves POST …/deliveries/{deliveryId}/redeliver (no body, or
+// {}) → 202 with the delivery, pending and due now.
+func (a *API) redeliver(w http.ResponseWriter, r *http.Request) {
+	hookID, id, err := deliveryTarget(r)
+	if err == nil {
+		err = a.readEmpty(w, r)
+	}
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	d, err := a.svc.Redeliver(r.Context(), hookID, id)
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	a.resp.WriteJSON(w, r, http.StatusAccepted, viewDelivery(d))
+}
+
+func target(r *http.Request, name string) (string, error) {
+	id, err := restapi.PathValue(r, name)
+	if err != nil {
+		return "", err
+	}
+	if _, err := restapi.ParseQuery(r); err != nil {
+		return "", err
+	}
+	return id, restapi.RejectBody(r)
+}
+
+func deliveryTarget(r *http.Request) (hookID, id string, err error) {
+	if hookID, err = restapi.PathValue(r, "id"); err != nil {
+		return "", "", err
+	}
+	id, err = restapi.PathValue(r, "deliveryId")
+	return hookID, id, err
+}
+
+// read checks the query (none) and the media type, and decodes the body
+// as one JSON object; mergePatch also accepts application/merge-patch+json.
+func (a *API) read(w http.ResponseWriter, r *http.Request, mergePatch bool) (*object, error) {
+	if _, err := restapi.ParseQuery(r); err != nil {
+		return nil, err
+	}
+	if err := restapi.CheckContentType(r, mergePatch); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := restapi.ReadBody(w, r, maxBodyBytes, &buf); err != nil {
+		return nil, err
+	}
+	return decodeObject(buf.Bytes())
+}
+
+// readEmpty accepts no body, or an empty JSON object.
+func (a *API) readEmpty(w http.ResponseWriter, r *http.Request) error {
+	if _, err := restapi.ParseQuery(r); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := restapi.ReadBody(w, r, maxBodyBytes, &buf); err != nil || buf.Len() == 0 {
+		return err
+	}
+	if err := restapi.CheckContentType(r, false); err != nil {
+		return err
+	}
+	o, err := decodeObject(buf.Bytes())
+	if err != nil {
+		return err
+	}
+	return o.done()
+}
+
+func decodeObject(b []byte) (*object, error) {
+	m, err := jsonvalue.DecodeObject(b, jsonvalue.Limits{MaxDepth: 3, MaxString: 4 << 10, MaxMembers: 64})
+	if err != nil {
+		return nil, err
+	}
+	return &object{m: m}, nil
+}
+
+// object is a decoded request body; its accessors record the first error
+// with a pointer to the member, and done refuses members nobody asked for.
+type object struct {
+	m    map[string]any
+	used []string
+	err  error
+}
+
+func (o *object) take(name string) (any, bool) {
+	o.used = append(o.used, name)
+	v, ok := o.m[name]
+	return v, ok
+}
+
+func (o *object) fail(pointer, msg string) {
+	if o.err == nil {
+		o.err = restapi.BodyError(pointer, msg)
+	}
+}
+
+func (o *object) str(name string) string {
+	v, ok := o.take(name)
+	if !ok {
+		return ""
+	}
+	s, isString := v.(string)
+	if !isString {
+		o.fail("/"+name, name+" must be a string")
+	}
+	return s
+}
+
+func (o *object) boolean(name string) (b, present bool) {
+	v, ok := o.take(name)
+	if !ok {
+		return false, false
+	}
+	b, isBool := v.(bool)
+	if !isBool {
+		o.fail("/"+name, name+" must be true or false")
+	}
+	return b, true
+}
+
+func (o *object) strList(name string) ([]string, bool) {
+	v, ok := o.take(name)
+	if !ok {
+		return nil, false
+	}
+	items, isArray := v.([]any)
+	if !isArray {
+		o.fail("/"+name, name+" must be an array of strings")
+		return nil, true
+	}
+	list := make([]string, 0, len(items))
+	for i, item := range items {
+		s, isString := item.(string)
+		if !isString {
+			o.fail("/"+name+"/"+strconv.Itoa(i), name+" must hold strings only")
+			return nil, true
+		}
+		list = append(list, s)
+	}
+	return list, true
+}
+
+func (o *object) done() error {
+	if o.err != nil {
+		return o.err
+	}
+	for _, k := range slices.Sorted(maps.Keys(o.m)) {
+		if !slices.Contains(o.used, k) {
+			expected := "no members"
+			if len(o.used) > 0 {
+				expected = strings.Join(o.used, ", ")
+			}
+			return restapi.BodyError("/"+jsonvalue.EscapePointerToken(k), "unknown member "+strconv.Quote(k)+" (expected "+expected+")")
+		}
+	}
+	return nil
+}
