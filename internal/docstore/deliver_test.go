@@ -36,7 +36,7 @@ const (
 
 // delivered runs events through d as who and returns what was delivered,
 // as "type id data" lines (data without the system fields).
-func delivered(t *testing.T, ctx context.Context, d *docstore.Delivery, evs ...eventbus.Event) []string {
+func delivered(ctx context.Context, t *testing.T, d *docstore.Delivery, evs ...eventbus.Event) []string {
 	t.Helper()
 	var out []string
 	for _, e := range evs {
@@ -136,7 +136,7 @@ func TestDeliveryDecisions(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Subscribe: %v", err)
 				}
-				got := delivered(t, ctx, d, tc.events...)
+				got := delivered(ctx, t, d, tc.events...)
 				if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
 					t.Errorf("delivered:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
 				}
@@ -167,25 +167,25 @@ func TestDeliveryFollowsRuleChanges(t *testing.T) {
 			t.Fatal(err)
 		}
 		c1 := docEvent(t, eventbus.DocumentCreated, "notes", "d1", bodyD1)
-		if got := delivered(t, owner, d, c1); len(got) != 1 {
+		if got := delivered(owner, t, d, c1); len(got) != 1 {
 			t.Fatalf("before the change: %v", got)
 		}
 		// A read caches the definition in this process.
 		if _, err := here.GetDocument(owner, "notes", "d1"); err != nil {
 			t.Fatal(err)
 		}
-		replaced := changeRules(t, f, admin, docstore.Rules{List: rule(""), Get: rule(`owner = "nobody"`)})
-		if got := delivered(t, owner, d, replaced); len(got) != 0 {
+		replaced := changeRules(admin, t, f, docstore.Rules{List: rule(""), Get: rule(`owner = "nobody"`)})
+		if got := delivered(owner, t, d, replaced); len(got) != 0 {
 			t.Errorf("a caller who may not view definitions got %v", got)
 		}
-		if got := delivered(t, admin, adm, replaced); len(got) != 1 {
+		if got := delivered(admin, t, adm, replaced); len(got) != 1 {
 			t.Errorf("the admin got %v, want the collection.replaced event", got)
 		}
-		if got := delivered(t, owner, d, c1, docEvent(t, eventbus.DocumentDeleted, "notes", "d1", "")); len(got) != 0 {
+		if got := delivered(owner, t, d, c1, docEvent(t, eventbus.DocumentDeleted, "notes", "d1", "")); len(got) != 0 {
 			t.Errorf("after the rule change the owner got %v", got)
 		}
 		// A list rule that now refuses the caller ends the stream.
-		replaced = changeRules(t, f, admin, docstore.Rules{List: nil, Get: rule("")})
+		replaced = changeRules(admin, t, f, docstore.Rules{List: nil, Get: rule("")})
 		dec, err := d.Deliver(owner, replaced)
 		if err != nil || dec.End != docstore.EndRefused || dec.Deliver {
 			t.Errorf("after the list rule closed: %+v, %v; want the stream refused", dec, err)
@@ -213,7 +213,7 @@ func TestDeliveryFollowsRuleChanges(t *testing.T) {
 
 // changeRules replaces the rules of notes and returns the
 // collection.replaced event of the change.
-func changeRules(t *testing.T, f *accessFixture, admin context.Context, rules docstore.Rules) eventbus.Event {
+func changeRules(admin context.Context, t *testing.T, f *accessFixture, rules docstore.Rules) eventbus.Event {
 	t.Helper()
 	c, err := f.svc.ReplaceCollection(admin, "notes", docstore.CollectionSpec{Name: "notes", Schema: json.RawMessage(notesSchema),
 		Rules: rules, HiddenFields: []string{"secret", "author.email"}}, nil)

@@ -85,7 +85,9 @@ func newStreamServer(t *testing.T) *streamServer {
 	t.Cleanup(func() {
 		cancel()
 		stopHub()
-		<-hubDone
+		if err := <-hubDone; err != nil {
+			t.Errorf("hub: %v", err)
+		}
 	})
 	if _, err := svc.CreateCollection(auth.WithPrincipal(t.Context(), auth.System()), docstore.CollectionSpec{
 		Name: "posts", Schema: json.RawMessage(`{"type":"object"}`)}); err != nil {
@@ -110,6 +112,7 @@ func (ss *streamServer) streamLines(t *testing.T) <-chan string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = res.Body.Close() })
 	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/event-stream" || res.Header.Get("Content-Encoding") != "" {
 		_ = res.Body.Close()
 		t.Fatalf("status %d, Content-Type %q, Content-Encoding %q", res.StatusCode, res.Header.Get("Content-Type"), res.Header.Get("Content-Encoding"))
@@ -117,7 +120,6 @@ func (ss *streamServer) streamLines(t *testing.T) <-chan string {
 	lines := make(chan string, 1024)
 	go func() {
 		defer close(lines)
-		defer res.Body.Close()
 		sc := bufio.NewScanner(res.Body)
 		for sc.Scan() {
 			lines <- sc.Text()

@@ -80,8 +80,8 @@ type Options struct {
 	// SlowAfter and MaxLag say when a subscription whose queue overflowed
 	// is dropped: when it has handled no event for SlowAfter (default
 	// 5 s), or is more than MaxLag events behind (default 10,000).
-	SlowAfter time.Duration
-	MaxLag    int64
+	SlowAfter  time.Duration
+	MaxLag     int64
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 }

@@ -160,7 +160,7 @@ func TestLiveEvents(t *testing.T) {
 	}
 	f.write("d3")
 	pos := f.expect(all, "d1", "d0", "d3")
-	if !(pos[0] < pos[1] && pos[1] < pos[2]) {
+	if pos[0] >= pos[1] || pos[1] >= pos[2] {
 		t.Errorf("positions not increasing: %v", pos)
 	}
 	f.expect(one, "d0")
