@@ -21,6 +21,7 @@ import (
 	"github.com/basaltdev/basalt/internal/eventbus/memory"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/storage/pgtest"
+	"github.com/basaltdev/basalt/internal/storage/postgres"
 	"github.com/basaltdev/basalt/internal/storage/sqlite"
 )
 
@@ -576,4 +577,14 @@ func TestNewRefusesBadConfig(t *testing.T) {
 			t.Fatalf("New(%s) with a shared registry: %v", name, err)
 		}
 	}
+}
+
+// The poison case on PostgreSQL: dead letters and cursors in its tables.
+func TestPoisonEventIsDeadLetteredPostgres(t *testing.T) {
+	s, err := postgres.Open(context.Background(), postgres.Options{URL: pgtest.URL(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	testPoison(t, s)
 }

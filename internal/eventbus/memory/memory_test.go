@@ -11,6 +11,7 @@ import (
 	"github.com/basaltdev/basalt/internal/eventbus/eventbustest"
 	"github.com/basaltdev/basalt/internal/eventbus/memory"
 	"github.com/basaltdev/basalt/internal/storage/pgtest"
+	"github.com/basaltdev/basalt/internal/storage/postgres"
 	"github.com/basaltdev/basalt/internal/storage/sqlite"
 )
 
@@ -34,6 +35,34 @@ func TestConformanceSQLite(t *testing.T) {
 					return newBus(t, memory.Config{Log: store, Cursors: store, News: news, PollInterval: time.Minute})
 				},
 				Append: eventbustest.LogAppend(store, store),
+			}
+		},
+	})
+}
+
+// On PostgreSQL, each bus stands for a process of its own: its own
+// connection pool and no shared signal, so a bus learns of another's events
+// by polling (in production the relay's LISTEN wakes it sooner).
+func TestConformancePostgres(t *testing.T) {
+	eventbustest.Run(t, eventbustest.Harness{
+		Name: "memory-postgres",
+		New: func(t *testing.T) eventbustest.Env {
+			url := pgtest.URL(t)
+			open := func(t *testing.T) *postgres.Store {
+				store, err := postgres.Open(context.Background(), postgres.Options{URL: url})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = store.Close() })
+				return store
+			}
+			writer := open(t)
+			return eventbustest.Env{
+				Open: func(t *testing.T) eventbus.Bus {
+					store := open(t)
+					return newBus(t, memory.Config{Log: store, Cursors: store, PollInterval: 20 * time.Millisecond})
+				},
+				Append: eventbustest.LogAppend(writer, writer),
 			}
 		},
 	})
