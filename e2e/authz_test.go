@@ -12,6 +12,7 @@ import (
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/gateway/authapi"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
+	"github.com/basaltdev/basalt/internal/gateway/webhookapi"
 )
 
 // The callers of the authorization table, one column each: anonymous, a
@@ -83,6 +84,7 @@ func TestAuthorizationTable(t *testing.T) {
 	rows := authzRows()
 
 	registered := append(restapi.RoutePatterns(), authapi.RoutePatterns()...)
+	registered = append(registered, webhookapi.RoutePatterns()...)
 	registered = append(registered, "GET /healthz", "GET /readyz", "GET /metrics")
 	var inTable []string
 	for _, r := range rows {
@@ -240,7 +242,7 @@ func fixed(method, path, body string) func(*authzFixture, string) (call, string)
 
 func authzRows() []authzRow {
 	const docs = "/v1/collections/posts/documents"
-	return []authzRow{
+	rows := []authzRow{
 		// Process routes: open to everyone (the metrics token is not any of these).
 		{route: "GET /healthz", req: fixed("GET", "/healthz", ""), want: everyone(200)},
 		{route: "GET /readyz", req: fixed("GET", "/readyz", ""), want: everyone(200)},
@@ -391,5 +393,46 @@ func authzRows() []authzRow {
 		{route: "POST /v1/admin/keys/rotate", req: fixed("POST", "/v1/admin/keys/rotate", ""), want: manage(201, auth.ScopeAdminSigningKeys)},
 
 		{route: "GET /.well-known/jwks.json", req: fixed("GET", "/.well-known/jwks.json", ""), want: everyone(200)},
+	}
+	return append(rows, webhookRows()...)
+}
+
+// webhookRows are the rows of /v1/admin/webhooks. The webhooks point at a
+// public address (no name to resolve) and wait for an event that never
+// comes (posts is never deleted), so no cell sends anything.
+func webhookRows() []authzRow {
+	const hooks = "/v1/admin/webhooks"
+	const spec = `{"url":"https://93.184.216.34/hook","collection":"posts","types":["collection.deleted"]}`
+	var shared string // one webhook for the cells that leave it in place
+	hook := func(f *authzFixture) string {
+		if shared == "" {
+			shared = f.admin.must(201, "POST", hooks, spec).JSON(f.t)["id"].(string)
+		}
+		return shared
+	}
+	on := func(method, suffix, body string) func(*authzFixture, string) (call, string) {
+		return func(f *authzFixture, _ string) (call, string) {
+			return call{method: method, path: hooks + "/" + hook(f) + suffix, body: body}, ""
+		}
+	}
+	const missing = "/deliveries/0193b000-0000-7000-8000-000000000000"
+	return []authzRow{
+		{route: "GET " + hooks, req: fixed("GET", hooks, ""), want: manage(200, auth.ScopeAdminWebhooks)},
+		{route: "POST " + hooks, req: fixed("POST", hooks, spec), want: manage(201, auth.ScopeAdminWebhooks)},
+		{route: "GET " + hooks + "/{id}", req: on("GET", "", ""), want: manage(200, auth.ScopeAdminWebhooks)},
+		{route: "PATCH " + hooks + "/{id}", req: on("PATCH", "", `{"description":"changed"}`), want: manage(200, auth.ScopeAdminWebhooks)},
+		{route: "DELETE " + hooks + "/{id}", req: func(f *authzFixture, _ string) (call, string) {
+			id := f.admin.must(201, "POST", hooks, spec).JSON(f.t)["id"].(string)
+			return call{method: "DELETE", path: hooks + "/" + id}, id
+		}, gone: func(f *authzFixture, id string) bool {
+			return f.admin.do("GET", hooks+"/"+id, "").Status == 404
+		}, want: manage(204, auth.ScopeAdminWebhooks)},
+		{route: "POST " + hooks + "/{id}/rotate-secret", req: on("POST", "/rotate-secret", ""), want: manage(200, auth.ScopeAdminWebhooks)},
+		{route: "GET " + hooks + "/{id}/deliveries", req: on("GET", "/deliveries", ""), want: manage(200, auth.ScopeAdminWebhooks)},
+		// No delivery exists: the callers admitted learn that, the others
+		// learn nothing.
+		{route: "GET " + hooks + "/{id}/deliveries/{deliveryId}", req: on("GET", missing, ""), want: manage(404, auth.ScopeAdminWebhooks)},
+		{route: "POST " + hooks + "/{id}/deliveries/{deliveryId}/redeliver", req: on("POST", missing+"/redeliver", ""),
+			want: manage(404, auth.ScopeAdminWebhooks)},
 	}
 }

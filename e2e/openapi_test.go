@@ -10,6 +10,7 @@ import (
 
 	"github.com/basaltdev/basalt/internal/gateway/authapi"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
+	"github.com/basaltdev/basalt/internal/gateway/webhookapi"
 )
 
 // openAPIOperationIDs are the operation ids generated clients call.
@@ -108,6 +109,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		// generated clients call.
 		full := fetchOpenAPI(t, admin)
 		routes := append(restapi.RoutePatterns(), authapi.RoutePatterns()...)
+		routes = append(routes, webhookapi.RoutePatterns()...)
 		routes = append(routes, "GET /healthz", "GET /readyz", "GET /metrics")
 		for _, pattern := range routes {
 			method, path, _ := strings.Cut(pattern, " ")

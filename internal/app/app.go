@@ -33,6 +33,7 @@ import (
 	"github.com/basaltdev/basalt/internal/gateway"
 	"github.com/basaltdev/basalt/internal/gateway/authapi"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
+	"github.com/basaltdev/basalt/internal/gateway/webhookapi"
 	"github.com/basaltdev/basalt/internal/ratelimit"
 	"github.com/basaltdev/basalt/internal/ratelimit/memory"
 	"github.com/basaltdev/basalt/internal/storage/postgres"
@@ -117,6 +118,10 @@ func Run(ctx context.Context, cfg Config) error {
 		OpenAPI: openAPIDescribers(cfg), Realtime: hub, Heartbeat: cfg.Realtime.Heartbeat,
 		ClientIP: func(r *http.Request) string { return authapi.ClientIP(r, cfg.Auth.TrustedProxies) }})
 	authAPI := authapi.New(acc, authapi.Options{Logger: log, TrustedProxies: cfg.Auth.TrustedProxies})
+	hooks, err := newWebhooks(cfg, db, nil, svc, log, reg)
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	readyz := &readiness{store: store, accounts: acc}
 	mux.HandleFunc("GET /healthz", healthz)
@@ -124,6 +129,7 @@ func Run(ctx context.Context, cfg Config) error {
 	mountMetrics(mux, cfg, reg, log)
 	api.Register(mux)
 	authAPI.Register(mux)
+	webhookapi.New(hooks.svc, acc, log).Register(mux)
 	mux.Handle("/", restapi.NotFoundHandler())
 	mw, err := gateway.NewMiddleware(gateway.MiddlewareOptions{
 		Logger: log, Registerer: reg, Buckets: telemetry.LatencyBuckets,
@@ -145,6 +151,7 @@ func Run(ctx context.Context, cfg Config) error {
 		{name: "mail queue", run: queue.Run, flush: queue.Flush},
 		{name: "document service", run: svc.Run},
 	}
+	comps = append(hooks.components(), comps...)
 	if hub != nil {
 		srv.OnDrain(hub.Drain) // event streams end when the drain begins
 		comps = append([]component{{name: "realtime hub", run: hub.Run}}, comps...)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/basaltdev/basalt/internal/auth/accounts"
 	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/eventbus/kafka"
 	"github.com/basaltdev/basalt/internal/gateway"
 )
 
@@ -47,12 +48,17 @@ type Config struct {
 	ListTotalCap int
 	// Realtime configures realtime subscriptions.
 	Realtime RealtimeConfig
+	// Webhooks configures webhook deliveries.
+	Webhooks WebhookConfig
 	Version  string
 	Auth     AuthConfig
 	// Admin is the account "basalt admin create" makes.
 	Admin AdminAccount
 	// DevKafka is the cluster "basalt dev kafka" runs.
 	DevKafka DevKafkaConfig
+	// Kafka, with brokers, carries change events through Kafka instead
+	// of the in-process bus.
+	Kafka KafkaConfig
 
 	// Executable is the Basalt binary, which serve starts again as its
 	// password-hashing worker (password.InWorker); empty hashes in-process,
@@ -139,7 +145,9 @@ func DefaultConfig() Config {
 		CompressMinBytes:   gateway.DefaultCompressMinBytes,
 		ListTotalCap:       docstore.DefaultListTotalCap,
 		Realtime:           DefaultRealtimeConfig(),
+		Webhooks:           DefaultWebhookConfig(),
 		Auth:               DefaultAuthConfig(),
+		Kafka:              KafkaConfig{TopicPrefix: kafka.DefaultTopicPrefix},
 	}
 }
 
@@ -286,6 +294,8 @@ type serveCmd struct {
 	ListTotalCap int           `name:"list-total-cap" help:"Most documents a list with total=true counts (1 to 1000000); when more match, the answer has total = the cap and totalCapped = true ($$BASALT_LIST_TOTAL_CAP)." default:"10000"`
 	authFlags
 	realtimeFlags
+	kafkaFlags
+	webhookFlags
 }
 
 type migrateCmd struct {
@@ -347,6 +357,10 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 		cfg.CORSOrigins, cfg.CompressMinBytes = c.Serve.CORSOrigins, c.Serve.CompressMin
 		cfg.ListTotalCap = c.Serve.ListTotalCap
 		c.Serve.realtimeFlags.apply(&cfg)
+		c.Serve.kafkaFlags.apply(&cfg)
+		if err := c.Serve.webhookFlags.apply(&cfg); err != nil {
+			return Command{}, err
+		}
 		if err := c.Serve.authFlags.apply(&cfg); err != nil {
 			return Command{}, err
 		}
@@ -393,6 +407,12 @@ func (c Config) validate() error {
 		return fmt.Errorf("--list-total-cap must be between 1 and %d", docstore.MaxListTotalCap)
 	}
 	if err := c.Realtime.validate(); err != nil {
+		return err
+	}
+	if err := c.Kafka.validate(); err != nil {
+		return err
+	}
+	if err := c.Webhooks.validate(); err != nil {
 		return err
 	}
 	a := c.Auth
