@@ -16,7 +16,6 @@ import (
 
 	"github.com/basaltdev/basalt/internal/auth/accounts"
 	"github.com/basaltdev/basalt/internal/docstore"
-	"github.com/basaltdev/basalt/internal/eventbus/kafka"
 	"github.com/basaltdev/basalt/internal/gateway"
 )
 
@@ -56,9 +55,6 @@ type Config struct {
 	Admin AdminAccount
 	// DevKafka is the cluster "basalt dev kafka" runs.
 	DevKafka DevKafkaConfig
-	// Kafka, with brokers, carries change events through Kafka instead
-	// of the in-process bus.
-	Kafka KafkaConfig
 
 	// Executable is the Basalt binary, which serve starts again as its
 	// password-hashing worker (password.InWorker); empty hashes in-process,
@@ -147,7 +143,6 @@ func DefaultConfig() Config {
 		Realtime:           DefaultRealtimeConfig(),
 		Webhooks:           DefaultWebhookConfig(),
 		Auth:               DefaultAuthConfig(),
-		Kafka:              KafkaConfig{TopicPrefix: kafka.DefaultTopicPrefix},
 	}
 }
 
@@ -294,7 +289,6 @@ type serveCmd struct {
 	ListTotalCap int           `name:"list-total-cap" help:"Most documents a list with total=true counts (1 to 1000000); when more match, the answer has total = the cap and totalCapped = true ($$BASALT_LIST_TOTAL_CAP)." default:"10000"`
 	authFlags
 	realtimeFlags
-	kafkaFlags
 	webhookFlags
 }
 
@@ -357,7 +351,6 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 		cfg.CORSOrigins, cfg.CompressMinBytes = c.Serve.CORSOrigins, c.Serve.CompressMin
 		cfg.ListTotalCap = c.Serve.ListTotalCap
 		c.Serve.realtimeFlags.apply(&cfg)
-		c.Serve.kafkaFlags.apply(&cfg)
 		if err := c.Serve.webhookFlags.apply(&cfg); err != nil {
 			return Command{}, err
 		}
@@ -407,9 +400,6 @@ func (c Config) validate() error {
 		return fmt.Errorf("--list-total-cap must be between 1 and %d", docstore.MaxListTotalCap)
 	}
 	if err := c.Realtime.validate(); err != nil {
-		return err
-	}
-	if err := c.Kafka.validate(); err != nil {
 		return err
 	}
 	if err := c.Webhooks.validate(); err != nil {
