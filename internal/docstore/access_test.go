@@ -17,10 +17,23 @@ import (
 	"github.com/basaltdev/basalt/internal/storage/sqlite"
 )
 
-// engineStore is a storage engine whose outbox tests can read.
+// engineStore is a storage engine whose event log tests can read.
 type engineStore interface {
 	docstore.Store
-	ReadOutbox(ctx context.Context, afterSeq int64, limit int) ([]eventbus.Event, int64, error)
+	eventbus.Log
+}
+
+// readLog returns every event of log, numbering the committed ones first.
+func readLog(ctx context.Context, t *testing.T, log eventbus.Log) []eventbus.Event {
+	t.Helper()
+	if _, err := log.Sequence(ctx, 100000); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := log.ReadEvents(ctx, 0, 100000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
 }
 
 // accessFixture is a service over one engine, for the access tests.
@@ -131,13 +144,10 @@ func (f *accessFixture) seedNotes(t *testing.T, name string) {
 	}
 }
 
+// outbox returns the outbox's document events.
 func (f *accessFixture) outbox(t *testing.T) []eventbus.Event {
 	t.Helper()
-	evs, _, err := f.store.ReadOutbox(t.Context(), 0, 10000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return evs
+	return documentEvents(readLog(t.Context(), t, f.store))
 }
 
 // noIdempotencyRecord fails if the caller of ctx has an answer stored

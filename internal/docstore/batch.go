@@ -77,8 +77,15 @@ func (s *Service) Batch(ctx context.Context, ops []BatchOp, idempotencyKey strin
 			return nil, at(fault.Newf(fault.Invalid, op, "unknown operation %q (want create, replace, patch or delete)", truncate(string(o.Op), 40)), prefix+"/op")
 		}
 	}
+	// Every operation's event carries the batch's id. A retry of the
+	// transaction keeps it; an idempotent replay writes no events.
+	batchID, err := newEventID(op)
+	if err != nil {
+		return nil, err
+	}
 	req := request{Op: "batch", Body: batchHash(ops, canon)}
 	results, err := idempotent(ctx, s, op, idempotencyKey, req, func(tx Tx) ([]BatchResult, error) {
+		tx = batchTx{Tx: tx, batchID: batchID}
 		results := make([]BatchResult, len(ops))
 		for i, o := range ops {
 			prefix := fmt.Sprintf("/operations/%d", i)

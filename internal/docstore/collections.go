@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/basaltdev/basalt/internal/auth"
+	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/query"
 )
@@ -89,7 +90,12 @@ func (s *Service) CreateCollection(ctx context.Context, spec CollectionSpec) (Co
 	now := s.timestamp()
 	c := Collection{Name: spec.Name, Schema: cs.canon, Indexes: cs.indexes, Rules: cs.rules, HiddenFields: cs.hidden,
 		Version: 1, CreatedAt: now, UpdatedAt: now}
-	err = s.store.Write(ctx, func(tx Tx) error { return tx.CreateCollection(ctx, c) })
+	err = s.write(ctx, func(tx Tx) error {
+		if err := tx.CreateCollection(ctx, c); err != nil {
+			return err
+		}
+		return s.appendCollectionEvent(ctx, tx, eventbus.CollectionCreated, c)
+	})
 	if err != nil {
 		if fault.Is(err, fault.Conflict) {
 			return Collection{}, fault.Newf(fault.Conflict, op, "collection %q already exists", spec.Name)
@@ -159,7 +165,7 @@ func (s *Service) ReplaceCollection(ctx context.Context, name string, spec Colle
 	}
 	canon := checked.canon
 	var out Collection
-	err = s.store.Write(ctx, func(tx Tx) error {
+	err = s.write(ctx, func(tx Tx) error {
 		cur, err := tx.GetCollection(ctx, name)
 		if err != nil {
 			return s.collectionErr(op, name, err)
@@ -177,9 +183,11 @@ func (s *Service) ReplaceCollection(ctx context.Context, name string, spec Colle
 			return err
 		}
 		if string(cur.Schema) != string(canon) {
-			return s.revalidate(ctx, op, tx, name, checked.cs)
+			if err := s.revalidate(ctx, op, tx, name, checked.cs); err != nil {
+				return err
+			}
 		}
-		return nil
+		return s.appendCollectionEvent(ctx, tx, eventbus.CollectionReplaced, out)
 	})
 	if err != nil {
 		return Collection{}, s.storeErr(op, err)
@@ -327,7 +335,7 @@ func (s *Service) DeleteCollection(ctx context.Context, name string, ifMatch Ver
 	if err := checkCollectionName(op, name); err != nil {
 		return err
 	}
-	err := s.store.Write(ctx, func(tx Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		cur, err := tx.GetCollection(ctx, name)
 		if err != nil {
 			return s.collectionErr(op, name, err)
@@ -335,7 +343,10 @@ func (s *Service) DeleteCollection(ctx context.Context, name string, ifMatch Ver
 		if !ifMatch.accepts(cur.Version) {
 			return fault.Newf(fault.PreconditionFailed, op, "collection %q is at version %d, not %s", name, cur.Version, ifMatch)
 		}
-		return tx.DeleteCollection(ctx, name, cur.Version)
+		if err := tx.DeleteCollection(ctx, name, cur.Version); err != nil {
+			return err
+		}
+		return s.appendCollectionDeleted(ctx, tx, cur)
 	})
 	if err != nil {
 		return s.storeErr(op, err)

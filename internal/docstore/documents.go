@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/query"
 )
@@ -486,39 +485,6 @@ func (s *Service) applyDelete(ctx context.Context, op string, tx Tx, c caller, c
 	return s.appendEvent(ctx, tx, OpDelete, gone)
 }
 
-// appendEvent records a committed write in the outbox.
-func (s *Service) appendEvent(ctx context.Context, tx Tx, op Operation, d Document) error {
-	u, err := uuid.NewV7()
-	if err != nil {
-		return fault.Internalf("docstore.appendEvent", err)
-	}
-	var payload []byte
-	if op == OpDelete {
-		payload, err = json.Marshal(map[string]any{"id": d.ID, "collection": d.Collection, "version": d.Version})
-	} else {
-		payload, err = json.Marshal(d)
-	}
-	if err != nil {
-		return fault.Internalf("docstore.appendEvent", err)
-	}
-	return tx.AppendOutbox(ctx, eventbus.Event{ID: u.String(), Type: documentEventType(op), Collection: d.Collection,
-		DocumentID: d.ID, Version: d.Version, Payload: payload, Time: d.UpdatedAt})
-}
-
-// documentEventType is the event type of a document write.
-func documentEventType(op Operation) eventbus.Type {
-	switch op {
-	case OpCreate:
-		return eventbus.DocumentCreated
-	case OpReplace:
-		return eventbus.DocumentReplaced
-	case OpPatch:
-		return eventbus.DocumentPatched
-	default:
-		return eventbus.DocumentDeleted
-	}
-}
-
 // request is the part of a write that identifies it for idempotency.
 type request struct {
 	Op         string `json:"op"`
@@ -609,7 +575,7 @@ func idempotent[T any](ctx context.Context, s *Service, op, key string, req requ
 	// race to store the answer roll back and run again, and then find it.
 	var err error
 	for range 4 {
-		if err = s.store.Write(ctx, write1); !errors.Is(err, errIdempotencyRace) {
+		if err = s.write(ctx, write1); !errors.Is(err, errIdempotencyRace) {
 			break
 		}
 	}

@@ -38,6 +38,12 @@ type Options struct {
 	// database apply to reads here within DefinitionTTL. Writes always
 	// check the current definition. Negative: read it every time.
 	DefinitionTTL time.Duration
+	// Committed, when set, is called after each write that recorded
+	// change events has committed (never for a write that failed or
+	// recorded none, such as an idempotent replay), so that the relay
+	// publishes them at once rather than at its next poll. It must not
+	// block: the write's caller waits for it.
+	Committed func()
 }
 
 // Service is the document service.
@@ -50,6 +56,8 @@ type Service struct {
 	purge  time.Duration
 	limits Limits
 	defTTL time.Duration
+	// committed is Options.Committed.
+	committed func()
 
 	mu      sync.Mutex
 	schemas map[string]schemaEntry // collection name → compiled schema of one version
@@ -74,15 +82,16 @@ func NewService(store Store, opts Options) (*Service, error) {
 		return nil, errors.New("docstore: cursor key must be at least 32 bytes")
 	}
 	s := &Service{
-		store:   store,
-		log:     opts.Logger,
-		now:     opts.Now,
-		key:     append([]byte(nil), opts.CursorKey...),
-		ttl:     opts.IdempotencyTTL,
-		purge:   opts.PurgeInterval,
-		limits:  withDefaults(opts.Limits),
-		defTTL:  opts.DefinitionTTL,
-		schemas: make(map[string]schemaEntry),
+		store:     store,
+		log:       opts.Logger,
+		now:       opts.Now,
+		key:       append([]byte(nil), opts.CursorKey...),
+		ttl:       opts.IdempotencyTTL,
+		purge:     opts.PurgeInterval,
+		limits:    withDefaults(opts.Limits),
+		defTTL:    opts.DefinitionTTL,
+		committed: opts.Committed,
+		schemas:   make(map[string]schemaEntry),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

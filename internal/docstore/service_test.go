@@ -76,14 +76,22 @@ func (f *fixture) postsTB(t testing.TB) {
 	}
 }
 
-// outbox returns every outbox event.
+// outbox returns the outbox's document events (collection events are the
+// subject of events_test.go).
 func (f *fixture) outbox(t *testing.T) []eventbus.Event {
 	t.Helper()
-	evs, _, err := f.store.ReadOutbox(adminCtx(t), 0, 10000)
-	if err != nil {
-		t.Fatal(err)
+	return documentEvents(readLog(adminCtx(t), t, f.store))
+}
+
+// documentEvents returns the events of evs that are about documents.
+func documentEvents(evs []eventbus.Event) []eventbus.Event {
+	var out []eventbus.Event
+	for _, e := range evs {
+		if !e.Type.IsCollection() {
+			out = append(out, e)
+		}
 	}
-	return evs
+	return out
 }
 
 func data(t *testing.T, s string) docstore.Data { return dataTB(t, s) }
