@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/fault"
@@ -260,22 +259,23 @@ func (s *Store) ListCursors(ctx context.Context) ([]eventbus.Cursor, error) {
 
 // LockCursor holds name's lock, across every process on the database, until
 // unlock is called or ctx ends: a session advisory lock on a hash of
-// "basalt.cursor:"+name, held by a pooled connection that is kept out of
-// the pool meanwhile. Waiting for it is bounded by ctx only, not by the
-// statement timeout.
+// "basalt.cursor:"+name. The session is a connection of its own, outside the
+// pool: consumers hold their locks for as long as they run, and waiting
+// processes wait for as long as that, which must not take connections from
+// requests. Waiting is bounded by ctx only, not by the statement timeout.
 func (s *Store) LockCursor(ctx context.Context, name string) (func(), error) {
 	const op = "postgres.LockCursor"
 	if err := ctx.Err(); err != nil {
 		return nil, mapErr(op, err)
 	}
-	c, err := s.acquire(ctx, op)
+	conn, err := s.connect(ctx, op)
 	if err != nil {
 		return nil, err
 	}
 	key := "basalt.cursor:" + name
 	// The lock is the session's; the transaction only scopes the
 	// statement timeout's suspension.
-	err = pgx.BeginFunc(ctx, c, func(q pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, conn, func(q pgx.Tx) error {
 		if _, err := q.Exec(ctx, `SET LOCAL statement_timeout = 0`); err != nil {
 			return err
 		}
@@ -283,9 +283,9 @@ func (s *Store) LockCursor(ctx context.Context, name string) (func(), error) {
 		return err
 	})
 	if err != nil {
-		// The wait was cancelled or the connection failed: close the
+		// The wait was cancelled or the connection failed: end the
 		// session, so that no lock it might hold survives.
-		s.discard(c)
+		s.closeConn(conn)
 		return nil, mapErr(op, err)
 	}
 	var once sync.Once
@@ -294,12 +294,11 @@ func (s *Store) LockCursor(ctx context.Context, name string) (func(), error) {
 			rctx, cancel := context.WithTimeout(context.Background(), s.acquireTimeout)
 			defer cancel()
 			var unlocked bool
-			if err := c.QueryRow(rctx, `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, key).Scan(&unlocked); err != nil || !unlocked {
-				s.log.Warn("postgres: releasing a cursor lock failed; closing its session", "cursor", name, "err", err)
-				s.discard(c)
-				return
+			if err := conn.QueryRow(rctx, `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, key).Scan(&unlocked); err != nil || !unlocked {
+				// Ending the session releases the lock anyway.
+				s.log.Warn("postgres: releasing a cursor lock failed; ending its session", "cursor", name, "err", err)
 			}
-			c.Release()
+			s.closeConn(conn)
 		})
 	}
 	stop := context.AfterFunc(ctx, release)
@@ -309,13 +308,23 @@ func (s *Store) LockCursor(ctx context.Context, name string) (func(), error) {
 	}, nil
 }
 
-// discard closes a pooled connection's session and gives it back, so that
-// the pool drops it.
-func (s *Store) discard(c *pgxpool.Conn) {
-	cctx, cancel := context.WithTimeout(context.Background(), s.acquireTimeout)
+// connect opens a connection outside the pool, configured like the pool's.
+func (s *Store) connect(ctx context.Context, op string) (*pgx.Conn, error) {
+	if s.closed.Load() {
+		return nil, fault.New(fault.Unavailable, op, "the store is closed")
+	}
+	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	return conn, nil
+}
+
+// closeConn ends a connection's session.
+func (s *Store) closeConn(conn *pgx.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.acquireTimeout)
 	defer cancel()
-	_ = c.Conn().Close(cctx)
-	c.Release()
+	_ = conn.Close(ctx)
 }
 
 // ListenEvents calls fn after each notice that a Sequence (of any process)
@@ -340,11 +349,7 @@ func (s *Store) ListenEvents(ctx context.Context, fn func()) error {
 		}
 		return mapErr(op, err)
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), s.acquireTimeout)
-		defer cancel()
-		_ = conn.Close(cctx)
-	}()
+	defer s.closeConn(conn)
 	if _, err := conn.Exec(ctx, "LISTEN "+eventsChannel); err != nil {
 		if ctx.Err() != nil {
 			return nil

@@ -455,8 +455,8 @@ func TestListenEvents(t *testing.T) {
 
 // TestLockCursorAcrossStores checks the lock between two stores (two
 // processes), that waiting is bounded by the caller's context and not by
-// the statement timeout, and that the holding connection goes back to the
-// pool (each store has one connection).
+// the statement timeout, and that neither holding nor waiting takes a
+// connection from the pool (each store has one).
 func TestLockCursorAcrossStores(t *testing.T) {
 	url := pgtest.URL(t)
 	opts := Options{URL: url, MaxConns: 1, StatementTimeout: 200 * time.Millisecond}
@@ -465,6 +465,9 @@ func TestLockCursorAcrossStores(t *testing.T) {
 	unlock, err := a.LockCursor(ctx, "relay")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if err := a.Ping(ctx); err != nil {
+		t.Fatalf("a's pool while a holds a lock: %v", err)
 	}
 	start := time.Now()
 	wctx, cancel := context.WithTimeout(ctx, 800*time.Millisecond)
@@ -484,11 +487,17 @@ func TestLockCursorAcrossStores(t *testing.T) {
 	u()
 	got := make(chan error, 1)
 	var ub func()
+	waiting := make(chan struct{})
 	go func() {
 		var err error
+		close(waiting)
 		ub, err = b.LockCursor(ctx, "relay")
 		got <- err
 	}()
+	<-waiting
+	if err := b.Ping(ctx); err != nil { // b waits, or is about to
+		t.Fatalf("b's pool while b waits for a lock: %v", err)
+	}
 	unlock()
 	select {
 	case err := <-got:
@@ -498,7 +507,6 @@ func TestLockCursorAcrossStores(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("b did not get the lock after a released it")
 	}
-	// a's only connection is back in its pool.
 	if err := a.Ping(ctx); err != nil {
 		t.Fatalf("a after unlock: %v", err)
 	}
