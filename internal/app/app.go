@@ -152,10 +152,8 @@ func Run(ctx context.Context, cfg Config) error {
 		{name: "document service", run: svc.Run},
 	}
 	comps = append(hooks.components(), comps...)
-	if hub != nil {
-		srv.OnDrain(hub.Drain) // event streams end when the drain begins
-		comps = append([]component{{name: "realtime hub", run: hub.Run}}, comps...)
-	}
+	srv.OnDrain(hub.Drain) // event streams end when the drain begins
+	comps = append([]component{{name: "realtime hub", run: hub.Run}}, comps...)
 	metricsSrv, err := metricsListener(cfg, reg, mw, readyz, log)
 	if err != nil {
 		return err

@@ -58,15 +58,8 @@ func (f realtimeFlags) apply(cfg *Config) {
 }
 
 // realtimeHub returns the hub of realtime subscriptions over the
-// database's event log, woken by news (the relay's notices); nil when the
-// engine keeps no event log.
+// database's event log, woken by news (the relay's notices).
 func realtimeHub(cfg Config, db database, news *eventbus.Signal, log *slog.Logger, reg prometheus.Registerer) (*realtime.Hub, error) {
-	evlog, ok := db.Store.(eventbus.Log)
-	if !ok {
-		// Realtime routes answer 503 without a hub.
-		log.Warn("realtime subscriptions are off: the database keeps no event log", "engine", db.engine)
-		return nil, nil
-	}
-	return realtime.New(realtime.Options{Log: evlog, News: news, Queue: cfg.Realtime.Queue,
+	return realtime.New(realtime.Options{Log: db.log, News: news, Queue: cfg.Realtime.Queue,
 		MaxPerAccount: cfg.Realtime.MaxPerAccount, MaxPerIP: cfg.Realtime.MaxPerIP, Logger: log, Registerer: reg})
 }
