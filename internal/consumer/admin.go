@@ -53,9 +53,9 @@ type LogStatus struct {
 	Trimmed int64 // every position up to this one has been deleted (retention)
 }
 
-// ConsumerStatus is one consumer's state. The relay, which publishes the
+// Status is one consumer's state. The relay, which publishes the
 // log to the bus, is shown as the consumer eventbus.RelayName.
-type ConsumerStatus struct {
+type Status struct {
 	Name string
 	// Position is the last position the consumer acknowledged; HasPosition
 	// is false when it stored none (a new consumer, or one on Kafka,
@@ -85,7 +85,7 @@ func (a *Admin) Log(ctx context.Context) (LogStatus, error) {
 
 // Consumers returns every consumer known (stored cursors, Names, and
 // consumers with dead letters), ordered by name, the relay first.
-func (a *Admin) Consumers(ctx context.Context) ([]ConsumerStatus, error) {
+func (a *Admin) Consumers(ctx context.Context) ([]Status, error) {
 	if err := auth.FromContext(ctx).Manage("consumer.Consumers", auth.ScopeAdminEvents); err != nil {
 		return nil, err
 	}
@@ -101,11 +101,11 @@ func (a *Admin) Consumers(ctx context.Context) ([]ConsumerStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	byName := map[string]*ConsumerStatus{}
-	add := func(name string) *ConsumerStatus {
+	byName := map[string]*Status{}
+	add := func(name string) *Status {
 		s := byName[name]
 		if s == nil {
-			s = &ConsumerStatus{Name: name}
+			s = &Status{Name: name}
 			byName[name] = s
 		}
 		return s
@@ -120,7 +120,7 @@ func (a *Admin) Consumers(ctx context.Context) ([]ConsumerStatus, error) {
 	for n, c := range counts {
 		add(n).DeadLetters = c
 	}
-	out := make([]ConsumerStatus, 0, len(byName))
+	out := make([]Status, 0, len(byName))
 	for _, s := range byName {
 		from := max(s.Position, trimmed) // a new consumer starts at the oldest event kept
 		s.Lag = max(newest-from, 0)

@@ -71,7 +71,7 @@ func TestAdmin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []consumer.ConsumerStatus{
+	want := []consumer.Status{
 		{Name: "relay", Position: 10, HasPosition: true},
 		{Name: "cache", Lag: 10},
 		{Name: "search", Position: 4, HasPosition: true, Lag: 6, DeadLetters: 1},
