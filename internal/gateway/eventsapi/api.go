@@ -1,0 +1,259 @@
+// Package eventsapi is the REST transport of the operators' view of the
+// change events (consumer.Admin): the consumers' positions, lag and dead
+// letters, under /v1/admin. Like the other transports it is thin: each
+// handler decodes the request within bounds, calls one consumer.Admin
+// method and encodes the answer; the service decides who may (the
+// admin:events scope), and every error is an RFC 9457 problem.
+package eventsapi
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/basaltdev/basalt/internal/auth"
+	"github.com/basaltdev/basalt/internal/consumer"
+	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/gateway/restapi"
+	"github.com/basaltdev/basalt/internal/jsonvalue"
+)
+
+// The routes' paths.
+const (
+	ConsumersPath   = "/v1/admin/consumers"
+	DeadLettersPath = "/v1/admin/dead-letters"
+)
+
+// maxBodyBytes bounds the bodies accepted (none, or {}).
+const maxBodyBytes = 1 << 10
+
+// API serves the routes over the operators' view.
+type API struct {
+	admin *consumer.Admin
+	auth  auth.Authenticator
+	resp  *restapi.Responder
+}
+
+// New returns the API; authn says who the caller is.
+func New(admin *consumer.Admin, authn auth.Authenticator, log *slog.Logger) *API {
+	return &API{admin: admin, auth: authn, resp: restapi.NewResponder("eventsapi", log)}
+}
+
+type route struct {
+	method, path string
+	h            http.HandlerFunc
+}
+
+func (a *API) routes() []route {
+	const one = DeadLettersPath + "/{id}"
+	return []route{
+		{"GET", ConsumersPath, a.consumers},
+		{"GET", DeadLettersPath, a.listDeadLetters},
+		{"GET", one, a.getDeadLetter},
+		{"DELETE", one, a.deleteDeadLetter},
+		{"POST", one + "/retry", a.retryDeadLetter},
+	}
+}
+
+// RoutePatterns returns the pattern ("METHOD /path") of every route.
+func RoutePatterns() []string {
+	var out []string
+	for _, rt := range (&API{}).routes() {
+		out = append(out, rt.method+" "+rt.path)
+	}
+	return out
+}
+
+// Register adds the routes to mux, each behind bearer authentication,
+// with a 405 problem (and Allow) for other methods on their paths.
+func (a *API) Register(mux *http.ServeMux) {
+	allowed := map[string][]string{}
+	var paths []string
+	for _, rt := range a.routes() {
+		mux.Handle(rt.method+" "+rt.path, a.resp.Authenticate(a.auth, noStore(rt.h)))
+		if _, ok := allowed[rt.path]; !ok {
+			paths = append(paths, rt.path)
+		}
+		allowed[rt.path] = append(allowed[rt.path], rt.method)
+		if rt.method == http.MethodGet {
+			allowed[rt.path] = append(allowed[rt.path], http.MethodHead)
+		}
+	}
+	for _, p := range paths {
+		allow := allowed[p]
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			restapi.WriteMethodNotAllowed(w, r, allow)
+		})
+	}
+}
+
+func noStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// consumers serves GET /v1/admin/consumers: {"items":[consumer…],"log":{…}}.
+func (a *API) consumers(w http.ResponseWriter, r *http.Request) {
+	if err := noInput(r); err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	list, err := a.admin.Consumers(r.Context())
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	log, err := a.admin.Log(r.Context())
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	a.resp.WriteJSON(w, r, http.StatusOK, ViewConsumers(list, log))
+}
+
+// listDeadLetters serves GET /v1/admin/dead-letters?consumer=&after=&limit=:
+// {"items":[dead letter…],"nextCursor":…} in id order.
+func (a *API) listDeadLetters(w http.ResponseWriter, r *http.Request) {
+	q, err := restapi.ParseQuery(r, "consumer", "after", "limit")
+	if err == nil {
+		err = restapi.RejectBody(r)
+	}
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	var after int64
+	if q.Has("after") {
+		n, err := strconv.ParseInt(q.Get("after"), 10, 64)
+		if err != nil || n < 0 {
+			a.resp.WriteProblem(w, r, restapi.BadRequest("after must be the nextCursor of a previous page"))
+			return
+		}
+		after = n
+	}
+	limit := 0
+	if q.Has("limit") {
+		n, err := strconv.Atoi(q.Get("limit"))
+		if err != nil || n < 1 || n > consumer.MaxPageSize {
+			a.resp.WriteProblem(w, r, restapi.BadRequest("limit must be an integer from 1 to "+strconv.Itoa(consumer.MaxPageSize)))
+			return
+		}
+		limit = n
+	}
+	list, next, err := a.admin.ListDeadLetters(r.Context(), q.Get("consumer"), after, limit)
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	page := deadLetterPage{Items: make([]deadLetterView, 0, len(list))}
+	for _, d := range list {
+		page.Items = append(page.Items, viewDeadLetter(d))
+	}
+	if next != 0 {
+		s := strconv.FormatInt(next, 10)
+		page.NextCursor = &s
+	}
+	a.resp.WriteJSON(w, r, http.StatusOK, page)
+}
+
+// getDeadLetter serves GET /v1/admin/dead-letters/{id}.
+func (a *API) getDeadLetter(w http.ResponseWriter, r *http.Request) {
+	id, err := deadLetterID(r)
+	if err == nil {
+		err = noInput(r)
+	}
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	d, err := a.admin.GetDeadLetter(r.Context(), id)
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	a.resp.WriteJSON(w, r, http.StatusOK, viewDeadLetter(d))
+}
+
+// retryDeadLetter serves POST /v1/admin/dead-letters/{id}/retry (no body,
+// or {}) → 202 with the dead letter, marked for retry.
+func (a *API) retryDeadLetter(w http.ResponseWriter, r *http.Request) {
+	id, err := deadLetterID(r)
+	if err == nil {
+		err = readEmpty(w, r)
+	}
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	d, err := a.admin.RetryDeadLetter(r.Context(), id)
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	a.resp.WriteJSON(w, r, http.StatusAccepted, viewDeadLetter(d))
+}
+
+// deleteDeadLetter serves DELETE /v1/admin/dead-letters/{id} → 204.
+func (a *API) deleteDeadLetter(w http.ResponseWriter, r *http.Request) {
+	id, err := deadLetterID(r)
+	if err == nil {
+		err = noInput(r)
+	}
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	if err := a.admin.DeleteDeadLetter(r.Context(), id); err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// deadLetterID reads the {id} of the path. An id that is not a positive
+// integer names no dead letter: 404, like a missing one.
+func deadLetterID(r *http.Request) (int64, error) {
+	s, err := restapi.PathValue(r, "id")
+	if err != nil {
+		return 0, err
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id < 1 {
+		return 0, fault.New(fault.NotFound, "eventsapi.deadLetterID", "no such dead letter")
+	}
+	return id, nil
+}
+
+// noInput accepts no query parameters and no body.
+func noInput(r *http.Request) error {
+	if _, err := restapi.ParseQuery(r); err != nil {
+		return err
+	}
+	return restapi.RejectBody(r)
+}
+
+// readEmpty accepts no query parameters and no body, or an empty JSON
+// object.
+func readEmpty(w http.ResponseWriter, r *http.Request) error {
+	if _, err := restapi.ParseQuery(r); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := restapi.ReadBody(w, r, maxBodyBytes, &buf); err != nil || buf.Len() == 0 {
+		return err
+	}
+	if err := restapi.CheckContentType(r, false); err != nil {
+		return err
+	}
+	m, err := jsonvalue.DecodeObject(buf.Bytes(), jsonvalue.Limits{MaxDepth: 1, MaxString: 64, MaxMembers: 1})
+	if err != nil {
+		return err
+	}
+	if len(m) != 0 {
+		return restapi.BadRequest("this request takes no parameters: send no body, or {}")
+	}
+	return nil
+}
