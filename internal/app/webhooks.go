@@ -28,12 +28,15 @@ type WebhookConfig struct {
 	BackoffBase, BackoffMax time.Duration
 	// Concurrency bounds the deliveries one process sends at once.
 	Concurrency int
+	// Retention is how long finished deliveries are kept.
+	Retention time.Duration
 }
 
 // DefaultWebhookConfig returns the defaults of WebhookConfig.
 func DefaultWebhookConfig() WebhookConfig {
 	return WebhookConfig{Timeout: 10 * time.Second, MaxAttempts: 30, BackoffBase: 5 * time.Second,
-		BackoffMax: time.Hour, Concurrency: 8}
+		BackoffMax: time.Hour, Concurrency: 8,
+		Retention: 30 * 24 * time.Hour}
 }
 
 func (c WebhookConfig) validate() error {
@@ -46,6 +49,8 @@ func (c WebhookConfig) validate() error {
 		return errors.New("--webhook-backoff-base must be at least 100ms, and --webhook-backoff-max at least as long and at most 24h")
 	case c.Concurrency < 1 || c.Concurrency > 1024:
 		return errors.New("--webhook-concurrency must be between 1 and 1024")
+	case c.Retention < time.Hour:
+		return errors.New("--webhook-retention must be at least 1h")
 	}
 	return nil
 }
@@ -58,6 +63,7 @@ type webhookFlags struct {
 	WebhookBackoffBase   time.Duration `name:"webhook-backoff-base" help:"Wait after a delivery's first failed attempt; it doubles after each, with full jitter ($$BASALT_WEBHOOK_BACKOFF_BASE)." default:"5s"`
 	WebhookBackoffMax    time.Duration `name:"webhook-backoff-max" help:"Longest wait between two attempts of a delivery ($$BASALT_WEBHOOK_BACKOFF_MAX)." default:"1h"`
 	WebhookConcurrency   int           `name:"webhook-concurrency" help:"Webhook deliveries one process sends at once ($$BASALT_WEBHOOK_CONCURRENCY)." default:"8"`
+	WebhookRetention     time.Duration `name:"webhook-retention" help:"How long succeeded and failed webhook deliveries are kept after their last attempt ($$BASALT_WEBHOOK_RETENTION)." default:"720h"`
 }
 
 func (f webhookFlags) apply(cfg *Config) error {
@@ -66,7 +72,8 @@ func (f webhookFlags) apply(cfg *Config) error {
 		return fmt.Errorf("--webhook-allow-networks: %w", err)
 	}
 	cfg.Webhooks = WebhookConfig{AllowNetworks: allow, Timeout: f.WebhookTimeout, MaxAttempts: f.WebhookMaxAttempts,
-		BackoffBase: f.WebhookBackoffBase, BackoffMax: f.WebhookBackoffMax, Concurrency: f.WebhookConcurrency}
+		BackoffBase: f.WebhookBackoffBase, BackoffMax: f.WebhookBackoffMax, Concurrency: f.WebhookConcurrency,
+		Retention: f.WebhookRetention}
 	return nil
 }
 
@@ -90,7 +97,8 @@ func newWebhooks(cfg Config, db database, bus eventbus.Bus, docs *docstore.Servi
 	guard := webhook.NewGuard(c.AllowNetworks, nil)
 	worker, err := webhook.NewWorker(webhook.WorkerConfig{Store: store, Guard: guard, Filter: docs.OutboundEvent,
 		Logger: log, Registerer: reg, Concurrency: c.Concurrency, Timeout: c.Timeout, MaxAttempts: c.MaxAttempts,
-		BackoffBase: c.BackoffBase, BackoffMax: c.BackoffMax, UserAgent: "Basalt-Webhooks/" + cfg.Version})
+		BackoffBase: c.BackoffBase, BackoffMax: c.BackoffMax, UserAgent: "Basalt-Webhooks/" + cfg.Version,
+		Retention: c.Retention})
 	if err != nil {
 		return nil, err
 	}

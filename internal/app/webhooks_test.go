@@ -13,7 +13,7 @@ func TestWebhookFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if w := cmd.Config.Webhooks; len(w.AllowNetworks) != 0 || w.Timeout != 10*time.Second || w.MaxAttempts != 30 ||
-		w.BackoffBase != 5*time.Second || w.BackoffMax != time.Hour || w.Concurrency != 8 {
+		w.BackoffBase != 5*time.Second || w.BackoffMax != time.Hour || w.Concurrency != 8 || w.Retention != 720*time.Hour {
 		t.Fatalf("defaults: %+v", w)
 	}
 	cmd, err = parse(t, map[string]string{"BASALT_WEBHOOK_ALLOW_NETWORKS": "127.0.0.1/32,10.20.0.0/16"},
@@ -38,6 +38,7 @@ func TestWebhookFlags(t *testing.T) {
 		{[]string{"--webhook-max-attempts", "0"}, "--webhook-max-attempts"},
 		{[]string{"--webhook-backoff-base", "2h", "--webhook-backoff-max", "1h"}, "--webhook-backoff"},
 		{[]string{"--webhook-concurrency", "0"}, "--webhook-concurrency"},
+		{[]string{"--webhook-retention", "10m"}, "--webhook-retention"},
 	} {
 		if _, err := parse(t, nil, append([]string{"serve"}, c.args...)...); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error = %v, want it to mention %s", c.args, err, c.want)

@@ -129,6 +129,10 @@ type WorkerConfig struct {
 	Client *http.Client
 	// UserAgent names the sender (default "Basalt-Webhooks/1").
 	UserAgent string
+	// Retention is how long finished deliveries (succeeded or failed)
+	// are kept after their last attempt (default 30 days); PurgeEvery is
+	// how often they are looked for (default 1 h).
+	Retention, PurgeEvery time.Duration
 }
 
 // maxResponseBytes bounds how much of an answer's body is read.
@@ -180,6 +184,12 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "Basalt-Webhooks/1"
 	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = 30 * 24 * time.Hour
+	}
+	if cfg.PurgeEvery <= 0 {
+		cfg.PurgeEvery = time.Hour
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -222,10 +232,16 @@ const (
 func (w *Worker) Wake() { w.wake.Notify() }
 
 // Run sends due deliveries until ctx ends, then waits for the attempts in
-// progress (cancelled with ctx) and returns nil.
+// progress (cancelled with ctx) and returns nil. It also deletes finished
+// deliveries older than the retention.
 func (w *Worker) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		w.purgeLoop(ctx)
+	}()
 	var mu sync.Mutex
 	busy := 0
 	timer := time.NewTimer(0)
@@ -277,6 +293,36 @@ func (w *Worker) Run(ctx context.Context) error {
 			return nil
 		case <-woken:
 		case <-timer.C:
+		}
+	}
+}
+
+// purgeBatch is how many deliveries one purge statement deletes.
+const purgeBatch = 1000
+
+// purgeLoop deletes finished deliveries older than the retention, at once
+// and then every PurgeEvery, until ctx ends.
+func (w *Worker) purgeLoop(ctx context.Context) {
+	tick := time.NewTicker(w.cfg.PurgeEvery)
+	defer tick.Stop()
+	for {
+		before := w.cfg.Now().Add(-w.cfg.Retention)
+		for {
+			n, err := w.cfg.Store.PurgeDeliveries(ctx, before, purgeBatch)
+			if err != nil {
+				if ctx.Err() == nil {
+					w.log.Error("webhook: cannot delete old deliveries", "err", err)
+				}
+				break
+			}
+			if n < purgeBatch {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
 		}
 	}
 }

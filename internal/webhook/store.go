@@ -141,4 +141,8 @@ type Store interface {
 	// RedeliverDelivery makes a delivery pending and due at now, whatever
 	// its status, and returns it (fault.NotFound if missing).
 	RedeliverDelivery(ctx context.Context, webhookID, id string, now time.Time) (Delivery, error)
+	// PurgeDeliveries deletes up to limit finished deliveries (succeeded
+	// or failed) last updated before before, and returns how many it
+	// deleted.
+	PurgeDeliveries(ctx context.Context, before time.Time, limit int) (int64, error)
 }

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -395,6 +396,66 @@ func TestDeliveryTimesOut(t *testing.T) {
 	if d.Status != webhook.Failed || !strings.Contains(d.LastError, "no answer within 100ms") {
 		t.Fatalf("delivery = %+v", d)
 	}
+}
+
+// The worker deletes finished deliveries older than the retention and
+// keeps the others.
+func TestWorkerPurgesOldDeliveries(t *testing.T) {
+	store := openStore(t)
+	svc := webhook.NewService(webhook.ServiceConfig{Store: store, Catalog: catalog{}, Guard: webhook.NewGuard(loopback(t), nil)})
+	rcv := newReceiver(t, 200)
+	hook, err := svc.Create(admin(), webhook.NewWebhook{URL: rcv.srv.URL, Collection: "orders"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clock atomic.Int64 // Unix seconds
+	clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix())
+	now := func() time.Time { return time.Unix(clock.Load(), 0) }
+	run := func(t *testing.T, until func() bool) {
+		t.Helper()
+		w, err := webhook.NewWorker(webhook.WorkerConfig{Store: store, Guard: webhook.NewGuard(loopback(t), nil),
+			Filter: func(_ context.Context, ev eventbus.Event) (eventbus.Event, bool, error) { return ev, true, nil },
+			Now:    now, Poll: 5 * time.Millisecond, PurgeEvery: 5 * time.Millisecond, Retention: 24 * time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- w.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+		deadline := time.After(10 * time.Second)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for !until() {
+			select {
+			case <-deadline:
+				t.Fatal("condition not reached")
+			case <-tick.C:
+			}
+		}
+	}
+	deliveries := func() []webhook.Delivery {
+		ds, _, err := svc.ListDeliveries(admin(), hook.ID, "", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ds
+	}
+	disp := webhook.NewDispatcher(store, now, nil)
+	if err := disp.Handle(context.Background(), newEvent(t, eventbus.DocumentCreated, "orders", 1)); err != nil {
+		t.Fatal(err)
+	}
+	run(t, func() bool { ds := deliveries(); return len(ds) == 1 && ds[0].Status == webhook.Succeeded })
+	// A day and a second later a new event arrives: the old delivery
+	// goes, the new one stays.
+	clock.Add(24*3600 + 1)
+	if err := disp.Handle(context.Background(), newEvent(t, eventbus.DocumentCreated, "orders", 2)); err != nil {
+		t.Fatal(err)
+	}
+	run(t, func() bool {
+		ds := deliveries()
+		return len(ds) == 1 && ds[0].Position == 2 && ds[0].Status == webhook.Succeeded
+	})
 }
 
 func TestDeliveryOfDisabledOrGone(t *testing.T) {

@@ -232,6 +232,23 @@ func (s *Store) GetDelivery(ctx context.Context, webhookID, id string) (d webhoo
 	return d, err
 }
 
+// PurgeDeliveries deletes up to limit finished deliveries last updated
+// before before, skipping rows another transaction holds.
+func (s *Store) PurgeDeliveries(ctx context.Context, before time.Time, limit int) (int64, error) {
+	const op = "postgres.PurgeDeliveries"
+	var n int64
+	err := s.read(ctx, op, func(q queryer) error {
+		tag, err := q.Exec(ctx, `DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries
+			WHERE status IN ('succeeded', 'failed') AND updated_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`, before, limit)
+		if err != nil {
+			return authErr(op, err)
+		}
+		n = tag.RowsAffected()
+		return nil
+	})
+	return n, err
+}
+
 // RedeliverDelivery makes a delivery pending and due at now.
 func (s *Store) RedeliverDelivery(ctx context.Context, webhookID, id string, now time.Time) (d webhook.Delivery, err error) {
 	const op = "postgres.RedeliverDelivery"

@@ -219,6 +219,23 @@ func (s *Store) GetDelivery(ctx context.Context, webhookID, id string) (webhook.
 		`SELECT `+deliveryColumns+` FROM webhook_deliveries WHERE webhook_id = ? AND id = ?`, webhookID, id)
 }
 
+// PurgeDeliveries deletes up to limit finished deliveries last updated
+// before before.
+func (s *Store) PurgeDeliveries(ctx context.Context, before time.Time, limit int) (int64, error) {
+	const op = "sqlite.PurgeDeliveries"
+	var n int64
+	err := s.writeQ(ctx, op, func(q pinnedTx) error {
+		res, err := q.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries
+			WHERE status IN ('succeeded', 'failed') AND updated_at < ? LIMIT ?)`, toMicros(before), limit)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}
+
 // RedeliverDelivery makes a delivery pending and due at now.
 func (s *Store) RedeliverDelivery(ctx context.Context, webhookID, id string, now time.Time) (webhook.Delivery, error) {
 	const op = "sqlite.RedeliverDelivery"

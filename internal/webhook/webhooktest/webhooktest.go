@@ -32,6 +32,7 @@ func Run(t *testing.T, engine string, open func(t *testing.T) webhook.Store) {
 		{"ListNewestFirst", listNewestFirst},
 		{"Redeliver", redeliver},
 		{"DeleteCascades", deleteCascades},
+		{"PurgeFinished", purgeFinished},
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("engine=%s/contract=webhooks/%s", engine, c.name), func(t *testing.T) {
@@ -355,6 +356,47 @@ func redeliver(t *testing.T, s webhook.Store) {
 	}
 	if _, err := s.RedeliverDelivery(ctx, "other", d.ID, at); !fault.Is(err, fault.NotFound) {
 		t.Fatalf("RedeliverDelivery under another webhook = %v, want not_found", err)
+	}
+}
+
+func purgeFinished(t *testing.T, s webhook.Store) {
+	ctx := context.Background()
+	w := addHook(t, s, "orders")
+	finish := func(st webhook.Status, at time.Time) webhook.Delivery {
+		d := delivery(t, w, event(t, 1), t0)
+		add(t, s, d)
+		var mine webhook.Delivery
+		for _, c := range claim(t, s, t0.Add(time.Minute), time.Minute, 10) {
+			if c.ID == d.ID {
+				mine = c
+			}
+		}
+		until := mine.NextAttemptAt
+		mine.Status, mine.UpdatedAt = st, at
+		if ok, err := s.FinishAttempt(ctx, mine, until); err != nil || !ok {
+			t.Fatalf("FinishAttempt = %v, %v", ok, err)
+		}
+		return mine
+	}
+	oldOK, oldFailed := finish(webhook.Succeeded, t0), finish(webhook.Failed, t0.Add(time.Second))
+	recent := finish(webhook.Succeeded, t0.Add(time.Hour))
+	pending := delivery(t, w, event(t, 2), t0) // unfinished, however old
+	add(t, s, pending)
+	if n, err := s.PurgeDeliveries(ctx, t0.Add(time.Minute), 1); err != nil || n != 1 {
+		t.Fatalf("PurgeDeliveries(limit 1) = %d, %v", n, err)
+	}
+	if n, err := s.PurgeDeliveries(ctx, t0.Add(time.Minute), 10); err != nil || n != 1 {
+		t.Fatalf("PurgeDeliveries = %d, %v; want the second old one", n, err)
+	}
+	for _, d := range []webhook.Delivery{oldOK, oldFailed} {
+		if _, err := s.GetDelivery(ctx, w.ID, d.ID); !fault.Is(err, fault.NotFound) {
+			t.Fatalf("an old finished delivery remains: %v", err)
+		}
+	}
+	for _, d := range []webhook.Delivery{recent, pending} {
+		if _, err := s.GetDelivery(ctx, w.ID, d.ID); err != nil {
+			t.Fatalf("a delivery that must stay is gone: %v", err)
+		}
 	}
 }
 

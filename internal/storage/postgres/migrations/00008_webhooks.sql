@@ -32,6 +32,8 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
     WHERE status IN ('pending', 'delivering');
 CREATE INDEX webhook_deliveries_list ON webhook_deliveries (webhook_id, id);
+CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (updated_at)
+    WHERE status IN ('succeeded', 'failed'); -- retention
 
 -- +goose Down
 DROP TABLE webhook_deliveries;
