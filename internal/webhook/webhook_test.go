@@ -422,7 +422,12 @@ func TestWorkerPurgesOldDeliveries(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- w.Run(ctx) }()
-		defer func() { cancel(); <-done }()
+		defer func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		}()
 		deadline := time.After(10 * time.Second)
 		tick := time.NewTicker(5 * time.Millisecond)
 		defer tick.Stop()
