@@ -57,6 +57,8 @@ func run() int {
 		err = app.RotateKeys(ctx, cmd.Config)
 	case "dev kafka":
 		err = app.DevKafka(ctx, cmd.Config, os.Stdout)
+	case "events status":
+		err = app.EventsStatus(ctx, cmd.Config, os.Stdout)
 	default:
 		err = app.Run(ctx, cmd.Config)
 	}

@@ -55,6 +55,8 @@ type Config struct {
 	Admin AdminAccount
 	// DevKafka is the cluster "basalt dev kafka" runs.
 	DevKafka DevKafkaConfig
+	// EventsStatusJSON makes "basalt events status" print JSON.
+	EventsStatusJSON bool
 
 	// Executable is the Basalt binary, which serve starts again as its
 	// password-hashing worker (password.InWorker); empty hashes in-process,
@@ -162,6 +164,9 @@ type cli struct {
 	Keys struct {
 		Rotate keysRotateCmd `cmd:"" help:"Add a new signing key for access tokens; the old keys verify until their last token expires, then retire."`
 	} `cmd:"" help:"Manage the signing keys of access tokens."`
+	Events struct {
+		Status eventsStatusCmd `cmd:"" help:"Print the change-event consumers on the database (position, lag, dead letters; the relay first) and the event log's size and bounds."`
+	} `cmd:"" help:"Inspect the change events."`
 	Version     struct{}    `cmd:"" help:"Print the version, the Go version and the VCS revision, and exit."`
 	VersionFlag versionFlag `name:"version" help:"Print the version, the Go version and the VCS revision, and exit (as the version command)."`
 	Dev         struct {
@@ -184,6 +189,11 @@ type adminCreateCmd struct {
 	storageFlags
 	Email    string `help:"Email address of the new admin ($$BASALT_EMAIL)." required:"" placeholder:"ADDRESS"`
 	Password string `help:"Password of the new admin: ${password_rules}. Prefer the environment variable BASALT_PASSWORD to the flag, which other users can see in the process list ($$BASALT_PASSWORD)." required:"" placeholder:"PASSWORD"`
+}
+
+type eventsStatusCmd struct {
+	storageFlags
+	JSON bool `name:"json" help:"Print JSON (the answer of GET /v1/admin/consumers) instead of a table."`
 }
 
 type keysRotateCmd struct {
@@ -298,7 +308,7 @@ type migrateCmd struct {
 
 // Command is a parsed command line.
 type Command struct {
-	Name   string // serve, migrate, "admin create", "keys rotate", "dev kafka" or version
+	Name   string // serve, migrate, "admin create", "keys rotate", "dev kafka", "events status" or version
 	Config Config
 }
 
@@ -338,7 +348,7 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 	cfg.LogLevel = c.LogLevel
 	words := strings.Fields(kctx.Command())
 	cmd := words[0]
-	if (cmd == "admin" || cmd == "keys" || cmd == "dev") && len(words) > 1 {
+	if (cmd == "admin" || cmd == "keys" || cmd == "dev" || cmd == "events") && len(words) > 1 {
 		cmd += " " + words[1]
 	}
 	switch cmd {
@@ -367,6 +377,9 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 		cfg.Auth.AccessTTL = c.Keys.Rotate.AccessTTL
 	case "dev kafka":
 		c.Dev.Kafka.apply(&cfg)
+	case "events status":
+		c.Events.Status.apply(&cfg)
+		cfg.EventsStatusJSON = c.Events.Status.JSON
 	}
 	return Command{Name: cmd, Config: cfg}, cfg.validate()
 }
