@@ -103,7 +103,8 @@ func newWebhooks(cfg Config, db database, bus eventbus.Bus, docs *docstore.Servi
 		return nil, err
 	}
 	w := &webhooks{worker: worker,
-		svc: webhook.NewService(webhook.ServiceConfig{Store: store, Catalog: db.Store, Guard: guard, Wake: worker.Wake})}
+		svc: webhook.NewService(webhook.ServiceConfig{Store: store, Catalog: db.Store, Guard: guard, Log: db.log,
+			Wake: worker.Wake})}
 	if bus != nil && db.deadLetters != nil {
 		disp := webhook.NewDispatcher(store, nil, worker.Wake)
 		w.consumer, err = consumer.New(consumer.Config{Name: webhook.ConsumerName, Bus: bus, DeadLetters: db.deadLetters,

@@ -26,6 +26,12 @@ const (
 	MaxPageSize         = 200
 )
 
+// Positions tells the newest position of the event log (eventbus.Log is
+// one).
+type Positions interface {
+	LogBounds(ctx context.Context) (trimmed, newest int64, err error)
+}
+
 // Catalog says whether a collection exists (docstore.Store is one).
 type Catalog interface {
 	GetCollection(ctx context.Context, name string) (docstore.Collection, error)
@@ -35,6 +41,7 @@ type Catalog interface {
 // scopes include auth.ScopeAdminWebhooks.
 type Service struct {
 	store   Store
+	log     Positions
 	catalog Catalog
 	guard   *Guard
 	now     func() time.Time
@@ -46,6 +53,9 @@ type ServiceConfig struct {
 	Store   Store
 	Catalog Catalog
 	Guard   *Guard
+	// Log gives the position a new webhook starts after; nil: 0 (every
+	// event the stream still holds is delivered).
+	Log Positions
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Wake tells the local Worker that a delivery is due (after a
@@ -61,7 +71,7 @@ func NewService(cfg ServiceConfig) *Service {
 	if cfg.Wake == nil {
 		cfg.Wake = func() {}
 	}
-	return &Service{store: cfg.Store, catalog: cfg.Catalog, guard: cfg.Guard, now: cfg.Now, wake: cfg.Wake}
+	return &Service{store: cfg.Store, log: cfg.Log, catalog: cfg.Catalog, guard: cfg.Guard, now: cfg.Now, wake: cfg.Wake}
 }
 
 // NewWebhook is a webhook to register. Types nil or empty means every
@@ -125,10 +135,16 @@ func (s *Service) Create(ctx context.Context, n NewWebhook) (Webhook, error) {
 	if err != nil {
 		return Webhook{}, fault.Internalf(op, err)
 	}
+	var after int64
+	if s.log != nil {
+		if _, after, err = s.log.LogBounds(ctx); err != nil {
+			return Webhook{}, err
+		}
+	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	w := Webhook{ID: id.String(), URL: n.URL, Collection: n.Collection, Types: types, Secret: secret,
 		Enabled: n.Enabled == nil || *n.Enabled, Description: n.Description, CreatedAt: now, UpdatedAt: now,
-		CreatedBy: p.ID}
+		CreatedBy: p.ID, After: after}
 	if err := s.store.InsertWebhook(ctx, w); err != nil {
 		return Webhook{}, err
 	}

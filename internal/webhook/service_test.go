@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/basaltdev/basalt/internal/auth"
+	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/webhook"
 )
@@ -138,5 +139,31 @@ func TestServiceNeedsTheWebhooksScope(t *testing.T) {
 		Roles: []string{auth.RoleAdmin}, Scopes: []string{auth.ScopeAdminWebhooks}})
 	if _, err := svc.List(key); err != nil {
 		t.Fatalf("List with the admin:webhooks scope = %v", err)
+	}
+}
+
+// positions is an event log whose newest position is fixed.
+type positions int64
+
+func (p positions) LogBounds(context.Context) (int64, int64, error) { return 0, int64(p), nil }
+
+// A webhook receives the events after its registration only, even when
+// the stream hands it older ones (a consumer that lags, or starts anew).
+func TestWebhookStartsAfterItsRegistration(t *testing.T) {
+	store := openStore(t)
+	svc := webhook.NewService(webhook.ServiceConfig{Store: store, Catalog: catalog{}, Guard: webhook.NewGuard(loopback(t), nil),
+		Log: positions(10)})
+	w, err := svc.Create(admin(), webhook.NewWebhook{URL: "http://127.0.0.1:9/", Collection: "orders"})
+	if err != nil || w.After != 10 {
+		t.Fatalf("Create = %+v, %v; want After 10", w, err)
+	}
+	disp := webhook.NewDispatcher(store, nil, nil)
+	old, next := newEvent(t, eventbus.DocumentCreated, "orders", 10), newEvent(t, eventbus.DocumentCreated, "orders", 11)
+	if err := disp.HandleBatch(context.Background(), []eventbus.Event{old, next}); err != nil {
+		t.Fatal(err)
+	}
+	ds, _, err := svc.ListDeliveries(admin(), w.ID, "", 10)
+	if err != nil || len(ds) != 1 || ds[0].EventID != next.ID {
+		t.Fatalf("deliveries = %+v, %v; want only the event at position 11", ds, err)
 	}
 }

@@ -44,11 +44,16 @@ type Webhook struct {
 	// CreatedBy is the account or API key id of the admin that registered
 	// it (empty for the operator's command line).
 	CreatedBy string
+	// After is the newest position of the event log when the webhook was
+	// registered: events at or below it predate the webhook and are not
+	// delivered to it (a consumer that lags, or starts for the first time,
+	// still reads them).
+	After int64
 }
 
 // Matches reports whether the webhook, enabled, receives ev.
 func (w Webhook) Matches(ev eventbus.Event) bool {
-	if !w.Enabled || (w.Collection != AnyCollection && w.Collection != ev.Collection) {
+	if !w.Enabled || ev.Position <= w.After || (w.Collection != AnyCollection && w.Collection != ev.Collection) {
 		return false
 	}
 	if len(w.Types) == 0 {
@@ -105,8 +110,8 @@ func (d Delivery) EventJSON() ([]byte, error) { return json.Marshal(d.Event) }
 type Store interface {
 	// InsertWebhook stores a new webhook (fault.Conflict if its id exists).
 	InsertWebhook(ctx context.Context, w Webhook) error
-	// UpdateWebhook replaces a stored webhook's fields but ID, CreatedAt
-	// and CreatedBy (fault.NotFound if missing).
+	// UpdateWebhook replaces a stored webhook's fields but ID, CreatedAt,
+	// CreatedBy and After (fault.NotFound if missing).
 	UpdateWebhook(ctx context.Context, w Webhook) error
 	// DeleteWebhook deletes a webhook and its deliveries (fault.NotFound
 	// if missing).

@@ -21,14 +21,14 @@ import (
 
 var _ webhook.Store = (*Store)(nil)
 
-const webhookColumns = "id, url, collection, event_types, secret, enabled, description, created_at, updated_at, created_by"
+const webhookColumns = "id, url, collection, event_types, secret, enabled, description, created_at, updated_at, created_by, after_position"
 
 func scanWebhook(r rowScanner) (webhook.Webhook, error) {
 	var w webhook.Webhook
 	var types string
 	var created, updated pgtype.Timestamptz
 	if err := r.Scan(&w.ID, &w.URL, &w.Collection, &types, &w.Secret, &w.Enabled, &w.Description, &created, &updated,
-		&w.CreatedBy); err != nil {
+		&w.CreatedBy, &w.After); err != nil {
 		return w, err
 	}
 	if err := json.Unmarshal([]byte(types), &w.Types); err != nil {
@@ -58,9 +58,10 @@ func (s *Store) InsertWebhook(ctx context.Context, w webhook.Webhook) error {
 	}
 	return s.read(ctx, op, func(q queryer) error {
 		return authInsert(ctx, q, op, "a webhook with this id exists",
-			`INSERT INTO webhooks (`+webhookColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			`INSERT INTO webhooks (`+webhookColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 			 ON CONFLICT (id) DO NOTHING`,
-			w.ID, w.URL, w.Collection, types, w.Secret, w.Enabled, w.Description, w.CreatedAt, w.UpdatedAt, w.CreatedBy)
+			w.ID, w.URL, w.Collection, types, w.Secret, w.Enabled, w.Description, w.CreatedAt, w.UpdatedAt, w.CreatedBy,
+			w.After)
 	})
 }
 

@@ -17,14 +17,14 @@ import (
 
 var _ webhook.Store = (*Store)(nil)
 
-const webhookColumns = "id, url, collection, event_types, secret, enabled, description, created_at, updated_at, created_by"
+const webhookColumns = "id, url, collection, event_types, secret, enabled, description, created_at, updated_at, created_by, after_position"
 
 func scanWebhook(s scanner) (webhook.Webhook, error) {
 	var w webhook.Webhook
 	var types string
 	var created, updated int64
 	if err := s.Scan(&w.ID, &w.URL, &w.Collection, &types, &w.Secret, &w.Enabled, &w.Description, &created, &updated,
-		&w.CreatedBy); err != nil {
+		&w.CreatedBy, &w.After); err != nil {
 		return w, err
 	}
 	if err := json.Unmarshal([]byte(types), &w.Types); err != nil {
@@ -60,9 +60,9 @@ func (s *Store) InsertWebhook(ctx context.Context, w webhook.Webhook) error {
 		return fault.Internalf(op, err)
 	}
 	return s.writeQ(ctx, op, func(q pinnedTx) error {
-		_, err := q.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := q.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			w.ID, w.URL, w.Collection, types, w.Secret, w.Enabled, w.Description, toMicros(w.CreatedAt),
-			toMicros(w.UpdatedAt), w.CreatedBy)
+			toMicros(w.UpdatedAt), w.CreatedBy, w.After)
 		if err != nil {
 			return constraintErr(op, err, "a webhook with this id exists", "a webhook with this id exists", "")
 		}

@@ -56,7 +56,7 @@ func addHook(t *testing.T, s webhook.Store, collection string) webhook.Webhook {
 	t.Helper()
 	w := webhook.Webhook{ID: newID(t), URL: "https://example.com/hook", Collection: collection,
 		Types: []eventbus.Type{eventbus.DocumentCreated, eventbus.DocumentDeleted}, Secret: "whsec_c2VjcmV0",
-		Enabled: true, Description: "orders → billing", CreatedAt: t0, UpdatedAt: t0, CreatedBy: "acct-1"}
+		Enabled: true, Description: "orders → billing", CreatedAt: t0, UpdatedAt: t0, CreatedBy: "acct-1", After: 41}
 	if err := s.InsertWebhook(context.Background(), w); err != nil {
 		t.Fatalf("InsertWebhook: %v", err)
 	}

@@ -11,7 +11,8 @@ CREATE TABLE webhooks (
     description text        NOT NULL DEFAULT '',
     created_at  timestamptz NOT NULL,
     updated_at  timestamptz NOT NULL,
-    created_by  text        NOT NULL DEFAULT ''
+    created_by  text        NOT NULL DEFAULT '',
+    after_position bigint      NOT NULL DEFAULT 0 -- events at or below it predate the webhook
 );
 
 CREATE TABLE webhook_deliveries (

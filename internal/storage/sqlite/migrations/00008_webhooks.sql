@@ -11,7 +11,8 @@ CREATE TABLE webhooks (
     description TEXT    NOT NULL DEFAULT '',
     created_at  INTEGER NOT NULL,
     updated_at  INTEGER NOT NULL,
-    created_by  TEXT    NOT NULL DEFAULT ''
+    created_by  TEXT    NOT NULL DEFAULT '',
+    after_position INTEGER NOT NULL DEFAULT 0 -- events at or below it predate the webhook
 );
 
 CREATE TABLE webhook_deliveries (
