@@ -160,6 +160,14 @@ func New(cfg Config) (*Bus, error) {
 	cl, err := kgo.NewClient(b.clientOpts(
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordDeliveryTimeout(max(cfg.PublishTimeout, time.Second)),
+		// Idempotence stays on: the client's own retries never duplicate
+		// or reorder a record. But a record whose request is in flight
+		// when the brokers go away may be failed (ctx, the timeout) rather
+		// than retried forever, so Publish returns and the relay backs
+		// off, and a shutdown does not wait for Kafka. The relay then
+		// publishes it again: if the brokers had written it, consumers
+		// see it twice (at least once), never out of order.
+		kgo.AllowIdempotentProduceCancellation(),
 		kgo.ProducerLinger(0),
 		// The default partitioner hashes keys as every Kafka client
 		// does (murmur2): other producers of the same keys agree.
