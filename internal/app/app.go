@@ -89,8 +89,24 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	// news tells this process's readers of the event log (the in-process
+	// bus, realtime) that it may hold new events: the relay notifies it.
+	news := &eventbus.Signal{}
+	bus, local, err := eventBus(db, news, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := bus.Close(); err != nil {
+			log.Error("closing the event bus failed", "err", err)
+		}
+	}()
+	relay, err := newRelay(cfg, db, bus, local, news, log, reg)
+	if err != nil {
+		return err
+	}
 	svc, err := docstore.NewService(store, docstore.Options{Logger: log, CursorKey: key,
-		Limits: docstore.Limits{ListTotalCap: cfg.ListTotalCap}})
+		Limits: docstore.Limits{ListTotalCap: cfg.ListTotalCap}, Committed: relay.Wake})
 	if err != nil {
 		return err
 	}
@@ -107,9 +123,6 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("signing keys: %w", err)
 	}
 
-	// news tells this process's readers of the event log (realtime) that
-	// it may hold new events: the relay notifies it.
-	news := &eventbus.Signal{}
 	hub, err := realtimeHub(cfg, db, news, log, reg)
 	if err != nil {
 		return err
@@ -118,7 +131,7 @@ func Run(ctx context.Context, cfg Config) error {
 		OpenAPI: openAPIDescribers(cfg), Realtime: hub, Heartbeat: cfg.Realtime.Heartbeat,
 		ClientIP: func(r *http.Request) string { return authapi.ClientIP(r, cfg.Auth.TrustedProxies) }})
 	authAPI := authapi.New(acc, authapi.Options{Logger: log, TrustedProxies: cfg.Auth.TrustedProxies})
-	hooks, err := newWebhooks(cfg, db, nil, svc, log, reg)
+	hooks, err := newWebhooks(cfg, db, bus, svc, log, reg)
 	if err != nil {
 		return err
 	}
@@ -150,6 +163,8 @@ func Run(ctx context.Context, cfg Config) error {
 		{name: "account service", run: acc.Run},
 		{name: "mail queue", run: queue.Run, flush: queue.Flush},
 		{name: "document service", run: svc.Run},
+		// Last: the consumers above depend on it.
+		{name: "event relay", run: relay.Run},
 	}
 	comps = append(hooks.components(), comps...)
 	srv.OnDrain(hub.Drain) // event streams end when the drain begins
@@ -169,8 +184,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	// Stopped in this order once the listeners have drained: the account
 	// service queues mail (password resets) in the work it finishes, the
-	// mail queue then sends everything queued. The password worker and
-	// the database close after (deferred above).
+	// mail queue then sends everything queued; the event relay stops
+	// last, after the consumers it feeds. The event bus, the password
+	// worker and the database close after (deferred above).
 	err = serve(ctx, log, srv, metricsSrv, comps)
 	if errors.Is(err, gateway.ErrDrainTimeout) {
 		log.Warn("basalt stopped: requests were cut off at the drain timeout", "exit_code", ExitDrainTimeout)

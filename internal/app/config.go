@@ -55,6 +55,8 @@ type Config struct {
 	Admin AdminAccount
 	// DevKafka is the cluster "basalt dev kafka" runs.
 	DevKafka DevKafkaConfig
+	// Events configures the event log and its relay.
+	Events EventsConfig
 	// EventsStatusJSON makes "basalt events status" print JSON.
 	EventsStatusJSON bool
 
@@ -143,6 +145,7 @@ func DefaultConfig() Config {
 		CompressMinBytes:   gateway.DefaultCompressMinBytes,
 		ListTotalCap:       docstore.DefaultListTotalCap,
 		Realtime:           DefaultRealtimeConfig(),
+		Events:             DefaultEventsConfig(),
 		Webhooks:           DefaultWebhookConfig(),
 		Auth:               DefaultAuthConfig(),
 	}
@@ -298,6 +301,7 @@ type serveCmd struct {
 	CompressMin  int           `name:"compress-min-bytes" help:"Smallest JSON answer compressed (zstd or gzip, as the client accepts); 0 turns compression off ($$BASALT_COMPRESS_MIN_BYTES)." default:"1024"`
 	ListTotalCap int           `name:"list-total-cap" help:"Most documents a list with total=true counts (1 to 1000000); when more match, the answer has total = the cap and totalCapped = true ($$BASALT_LIST_TOTAL_CAP)." default:"10000"`
 	authFlags
+	eventsFlags
 	realtimeFlags
 	webhookFlags
 }
@@ -360,6 +364,7 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 		cfg.TLSCert, cfg.TLSKey = c.Serve.TLSCert, c.Serve.TLSKey
 		cfg.CORSOrigins, cfg.CompressMinBytes = c.Serve.CORSOrigins, c.Serve.CompressMin
 		cfg.ListTotalCap = c.Serve.ListTotalCap
+		c.Serve.eventsFlags.apply(&cfg)
 		c.Serve.realtimeFlags.apply(&cfg)
 		if err := c.Serve.webhookFlags.apply(&cfg); err != nil {
 			return Command{}, err
@@ -411,6 +416,9 @@ func (c Config) validate() error {
 	}
 	if c.ListTotalCap < 1 || c.ListTotalCap > docstore.MaxListTotalCap {
 		return fmt.Errorf("--list-total-cap must be between 1 and %d", docstore.MaxListTotalCap)
+	}
+	if err := c.Events.validate(); err != nil {
+		return err
 	}
 	if err := c.Realtime.validate(); err != nil {
 		return err
