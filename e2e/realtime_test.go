@@ -441,3 +441,63 @@ func TestRealtimeShutdown(t *testing.T) {
 		t.Errorf("the drain took %v with a stream open", d)
 	}
 }
+
+// TestRealtimeAcrossProcesses: two processes on one PostgreSQL database; a
+// subscriber on B receives the writes acknowledged by A, within a bound,
+// in order, and resumes on A where B's stream stopped.
+func TestRealtimeAcrossProcesses(t *testing.T) {
+	a, b, _ := twoProcesses(t)
+	ca, cb := a.client(t), b.client(t)
+	ca.must(201, "POST", "/v1/collections", `{"name":"shared","rules":{"list":"","get":""}}`)
+	onB := openStream(t, cb.base, "/v1/collections/shared/events", cb.token)
+	var last changeEvent
+	for i := range 5 {
+		id := fmt.Sprintf("s%d", i)
+		ca.must(201, "POST", "/v1/collections/shared/documents?id="+id, `{}`)
+		acked := time.Now()
+		last = onB.nextEvent("document.created", id)
+		if d := time.Since(acked); d > 2*time.Second {
+			t.Errorf("%s reached B %v after A acknowledged it", id, d)
+		}
+	}
+	onB.close()
+	cb.must(201, "POST", "/v1/collections/shared/documents?id=missed", `{}`)
+	onA := openStream(t, ca.base, "/v1/collections/shared/events", ca.token, "Last-Event-ID", fmt.Sprint(last.Position))
+	onA.nextEvent("document.created", "missed")
+}
+
+// TestRealtimeGap: a client that resumes after events the log no longer
+// keeps gets a gap event first (whose id is where the stream goes on),
+// then the live events. A second server on the same PostgreSQL database
+// trims the log with a very short retention.
+func TestRealtimeGap(t *testing.T) {
+	c, cfg, _ := serveApp(t, "postgres", true)
+	admin := c.as(c.login(adminEmail, adminPassword).AccessToken)
+	admin.must(201, "POST", "/v1/collections", `{"name":"old","rules":{"list":"","get":""}}`)
+	s := openStream(t, admin.base, "/v1/collections/old/events", "")
+	admin.must(201, "POST", "/v1/collections/old/documents?id=o1", `{}`)
+	first := s.nextEvent("document.created", "o1")
+	admin.must(201, "POST", "/v1/collections/old/documents?id=o2", `{}`)
+	s.nextEvent("document.created", "o2")
+	s.close()
+
+	trimmer, _, _ := serveApp(t, "postgres", false, func(c *app.Config) {
+		c.DB = cfg.DB
+		c.Events.Retention = time.Millisecond // trims every published event at start
+	})
+	waitFor(t, 20*time.Second, "the log to be trimmed", func() bool {
+		return !strings.Contains(scrape(t, trimmer.base, metricsToken), "basalt_outbox_trimmed_total 0")
+	})
+	r := openStream(t, admin.base, "/v1/collections/old/events", "", "Last-Event-ID", fmt.Sprint(first.Position))
+	m := r.next()
+	var gap struct {
+		Position int64  `json:"position"`
+		Message  string `json:"message"`
+	}
+	if err := json.Unmarshal([]byte(m.Data), &gap); err != nil || m.Event != "gap" || m.ID == "" || m.ID != fmt.Sprint(gap.Position) ||
+		gap.Position <= first.Position || gap.Message == "" {
+		t.Fatalf("got %+v (%v), want a gap", m, err)
+	}
+	admin.must(201, "POST", "/v1/collections/old/documents?id=o3", `{}`)
+	r.nextEvent("document.created", "o3")
+}

@@ -423,7 +423,18 @@ func (h *Hub) Subscribe(ctx context.Context, r Request) (*Subscription, error) {
 	}
 	// The stream starts after the newest event committed now (or resumes
 	// after r.After): events the hub has not read yet but that committed
-	// before are skipped when they come.
+	// before are skipped when they come. Events committed but not yet
+	// numbered (PostgreSQL numbers them after commit) are numbered first,
+	// so that they count as before.
+	for {
+		n, err := h.log.Sequence(ctx, h.batch)
+		if err != nil {
+			return nil, &fault.Error{Kind: fault.Unavailable, Op: op, Msg: "the event log does not answer", Err: err}
+		}
+		if n < h.batch {
+			break
+		}
+	}
 	trimmed, newest, err := h.log.LogBounds(ctx)
 	if err != nil {
 		return nil, &fault.Error{Kind: fault.Unavailable, Op: op, Msg: "the event log does not answer", Err: err}
