@@ -12,6 +12,7 @@ import (
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/gateway/authapi"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
+	"github.com/basaltdev/basalt/internal/gateway/eventsapi"
 	"github.com/basaltdev/basalt/internal/gateway/webhookapi"
 )
 
@@ -85,6 +86,7 @@ func TestAuthorizationTable(t *testing.T) {
 
 	registered := append(restapi.RoutePatterns(), authapi.RoutePatterns()...)
 	registered = append(registered, webhookapi.RoutePatterns()...)
+	registered = append(registered, eventsapi.RoutePatterns()...)
 	registered = append(registered, "GET /healthz", "GET /readyz", "GET /metrics")
 	var inTable []string
 	for _, r := range rows {
@@ -394,7 +396,8 @@ func authzRows() []authzRow {
 
 		{route: "GET /.well-known/jwks.json", req: fixed("GET", "/.well-known/jwks.json", ""), want: everyone(200)},
 	}
-	return append(rows, webhookRows()...)
+	rows = append(rows, webhookRows()...)
+	return append(rows, eventsAdminRows()...)
 }
 
 // webhookRows are the rows of /v1/admin/webhooks. The webhooks point at a

@@ -10,6 +10,7 @@ import (
 
 	"github.com/basaltdev/basalt/internal/gateway/authapi"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
+	"github.com/basaltdev/basalt/internal/gateway/eventsapi"
 	"github.com/basaltdev/basalt/internal/gateway/webhookapi"
 )
 
@@ -110,6 +111,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		full := fetchOpenAPI(t, admin)
 		routes := append(restapi.RoutePatterns(), authapi.RoutePatterns()...)
 		routes = append(routes, webhookapi.RoutePatterns()...)
+		routes = append(routes, eventsapi.RoutePatterns()...)
 		routes = append(routes, "GET /healthz", "GET /readyz", "GET /metrics")
 		for _, pattern := range routes {
 			method, path, _ := strings.Cut(pattern, " ")

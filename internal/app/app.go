@@ -143,6 +143,9 @@ func Run(ctx context.Context, cfg Config) error {
 	api.Register(mux)
 	authAPI.Register(mux)
 	webhookapi.New(hooks.svc, acc, log).Register(mux)
+	if err := mountEventsAdmin(mux, db, bus, acc, log); err != nil {
+		return err
+	}
 	mux.Handle("/", restapi.NotFoundHandler())
 	mw, err := gateway.NewMiddleware(gateway.MiddlewareOptions{
 		Logger: log, Registerer: reg, Buckets: telemetry.LatencyBuckets,

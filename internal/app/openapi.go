@@ -7,6 +7,7 @@ import (
 
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/gateway/authapi"
+	"github.com/basaltdev/basalt/internal/gateway/eventsapi"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
 	"github.com/basaltdev/basalt/internal/gateway/webhookapi"
 )
@@ -15,7 +16,7 @@ import (
 // REST API's on the main listener: the account routes and the operational
 // ones of this package.
 func openAPIDescribers(cfg Config) []restapi.OpenAPIDescriber {
-	return []restapi.OpenAPIDescriber{authapi.DescribeOpenAPI, webhookapi.DescribeOpenAPI, describeOperations(cfg)}
+	return []restapi.OpenAPIDescriber{authapi.DescribeOpenAPI, webhookapi.DescribeOpenAPI, eventsapi.DescribeOpenAPI, describeOperations(cfg)}
 }
 
 // describeOperations describes /healthz and /readyz, which are public, and
