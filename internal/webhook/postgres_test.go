@@ -61,7 +61,7 @@ func TestWorkersShareDeliveriesOnPostgres(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, s := range []*postgres.Store{first, open(), open()} {
 		w, err := webhook.NewWorker(webhook.WorkerConfig{Store: s, Guard: webhook.NewGuard(loopback(t), nil),
-			Filter: func(_ context.Context, ev eventbus.Event) (eventbus.Event, bool, error) { return ev, true, nil },
+			Filter:      func(_ context.Context, ev eventbus.Event) (eventbus.Event, bool, error) { return ev, true, nil },
 			Concurrency: 4, Poll: 5 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
