@@ -351,6 +351,8 @@ func realtimeBadRequests(t *testing.T, admin *client) {
 		{"/v1/collections/bad/events?filter=" + urlQuery("n = "), "", 400, "invalid"},
 		{"/v1/collections/bad/events?filter=" + urlQuery("unknown = 1"), "", 400, "invalid"},
 		{"/v1/collections/bad/events?sort=n", "", 400, "invalid"},
+		// Credentials travel in Authorization, never in the URL.
+		{"/v1/collections/bad/events?access_token=x", "", 400, "invalid"},
 		{"/v1/collections/bad/events", "yesterday", 400, "invalid"},
 		{"/v1/collections/missing/events", "", 404, "not_found"},
 	} {
