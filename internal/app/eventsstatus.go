@@ -13,14 +13,17 @@ import (
 	"github.com/basaltdev/basalt/internal/consumer"
 	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/gateway/eventsapi"
+	"github.com/basaltdev/basalt/internal/webhook"
 )
 
 // eventsAdmin is the operators' view of the event consumers over db: the
 // service of the /v1/admin/consumers and /v1/admin/dead-letters routes and
 // of "basalt events status". With bus set, consumers' lag comes from the
-// bus (Kafka keeps its own offsets).
+// bus (Kafka keeps its own offsets). The consumers this program runs are
+// listed even before they store a first position.
 func eventsAdmin(db database, bus eventbus.Bus) (*consumer.Admin, error) {
-	return consumer.NewAdmin(consumer.AdminConfig{Log: db.log, Cursors: db.cursors, DeadLetters: db.deadLetters, Bus: bus})
+	return consumer.NewAdmin(consumer.AdminConfig{Log: db.log, Cursors: db.cursors, DeadLetters: db.deadLetters, Bus: bus,
+		Names: []string{webhook.ConsumerName}})
 }
 
 // mountEventsAdmin serves the operators' routes of the event consumers.

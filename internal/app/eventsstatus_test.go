@@ -41,7 +41,7 @@ func TestEventsStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	var evs []eventbus.Event
-	err = db.Store.Write(ctx, func(tx docstore.Tx) error {
+	err = db.Write(ctx, func(tx docstore.Tx) error {
 		for i := range 5 {
 			e := eventbus.Event{ID: fmt.Sprintf("ev-%d", i), Type: eventbus.DocumentCreated, Collection: "posts",
 				DocumentID: fmt.Sprintf("p%d", i), Version: 1, Time: time.Now(), Payload: json.RawMessage(`{"n":1}`)}
