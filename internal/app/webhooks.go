@@ -95,9 +95,13 @@ func newWebhooks(cfg Config, db database, bus eventbus.Bus, docs *docstore.Servi
 	}
 	c := cfg.Webhooks
 	guard := webhook.NewGuard(c.AllowNetworks, nil)
+	version := cfg.Version
+	if version == "" {
+		version = "dev"
+	}
 	worker, err := webhook.NewWorker(webhook.WorkerConfig{Store: store, Guard: guard, Filter: docs.OutboundEvent,
 		Logger: log, Registerer: reg, Concurrency: c.Concurrency, Timeout: c.Timeout, MaxAttempts: c.MaxAttempts,
-		BackoffBase: c.BackoffBase, BackoffMax: c.BackoffMax, UserAgent: "Basalt-Webhooks/" + cfg.Version,
+		BackoffBase: c.BackoffBase, BackoffMax: c.BackoffMax, UserAgent: "Basalt-Webhooks/" + version,
 		Retention: c.Retention})
 	if err != nil {
 		return nil, err
