@@ -10,10 +10,10 @@
 //     tells in-process readers (News) that the log has news;
 //   - publishes numbered events to the Bus in position order, holding the
 //     cross-process lock of the cursor "relay" while it reads the cursor,
-//     publishes a batch and stores the cursor: several relays on one
-//     database never publish at the same time, and a relay that stops
-//     between a publish and its cursor publishes that batch again (at
-//     least once) rather than losing it. A failing Publish is retried with
+//     publishes batches and stores the cursor after each: several relays
+//     on one database never publish at the same time, and a relay that
+//     stops between a publish and its cursor has that batch published
+//     again (at least once) rather than lost. A failing Publish is retried with
 //     capped exponential backoff and jitter; writes never wait for the bus;
 //   - trims, every TrimInterval, events older than Retention that the
 //     relay has published (and, on the in-process bus, that its consumers
@@ -73,6 +73,10 @@ type Config struct {
 	// BatchSize is the most events numbered or published at once (default
 	// 500).
 	BatchSize int
+	// LockHold is the longest the relay keeps the lock that lets one
+	// relay of the database publish (default 5 s): while it holds it, it
+	// publishes as events come, without taking the lock again.
+	LockHold time.Duration
 	// MinBackoff and MaxBackoff bound the wait before publishing again
 	// after a failed Publish (defaults 100 ms and 30 s): it doubles from
 	// MinBackoff up to MaxBackoff, with jitter.
@@ -112,6 +116,7 @@ func New(cfg Config) (*Relay, error) {
 	setDefault(&cfg.Retention, DefaultRetention)
 	setDefault(&cfg.TrimInterval, time.Minute)
 	setDefault(&cfg.PollInterval, time.Second)
+	setDefault(&cfg.LockHold, 5*time.Second)
 	setDefault(&cfg.MinBackoff, 100*time.Millisecond)
 	setDefault(&cfg.MaxBackoff, 30*time.Second)
 	if cfg.BatchSize <= 0 {
@@ -260,8 +265,8 @@ func (r *Relay) sequence(ctx context.Context, remote bool) error {
 	return nil
 }
 
-// publishLoop publishes numbered events when told there are some, every
-// PollInterval, and after a backoff when Publish failed.
+// publishLoop publishes numbered events when told there are some and every
+// PollInterval, retrying after a backoff when publishing failed.
 func (r *Relay) publishLoop(ctx context.Context) {
 	tick := time.NewTicker(r.cfg.PollInterval)
 	defer tick.Stop()
@@ -274,7 +279,7 @@ func (r *Relay) publishLoop(ctx context.Context) {
 		case <-tick.C:
 		}
 		for {
-			err := r.publishAll(ctx)
+			err := r.lead(ctx, tick.C)
 			if err == nil || ctx.Err() != nil {
 				failures = 0
 				break
@@ -289,55 +294,69 @@ func (r *Relay) publishLoop(ctx context.Context) {
 	}
 }
 
-// publishAll publishes batches until the relay has published every
-// numbered event. It holds the relay's lock for a few batches at a time, so
-// relays in other processes get their turn.
-func (r *Relay) publishAll(ctx context.Context) error {
-	for {
-		more, err := r.publishSome(ctx, 8)
-		if err != nil || !more {
-			return err
-		}
-	}
-}
-
-// publishSome publishes up to batches batches under the relay's lock and
-// reports whether more events may be waiting.
-func (r *Relay) publishSome(ctx context.Context, batches int) (more bool, err error) {
+// lead takes the relay's lock, which every process on the database
+// shares, and publishes every numbered event, then what is numbered while
+// it holds the lock (told by the sequencer or found at each tick), for at
+// most LockHold. Holding the lock for a while rather than for one batch
+// spares a lock (on PostgreSQL, a connection) per write; letting it go
+// after LockHold hands the work to another process now and then. While it
+// holds the lock, no other relay stores the cursor, so the position it read
+// stays current.
+func (r *Relay) lead(ctx context.Context, tick <-chan time.Time) error {
 	unlock, err := r.cfg.Cursors.LockCursor(ctx, eventbus.RelayName)
 	if err != nil {
-		return false, fmt.Errorf("lock the relay's cursor: %w", err)
+		return fmt.Errorf("lock the relay's cursor: %w", err)
 	}
 	defer unlock()
 	pos, _, err := r.cfg.Cursors.Cursor(ctx, eventbus.RelayName)
 	if err != nil {
-		return false, fmt.Errorf("read the relay's cursor: %w", err)
+		return fmt.Errorf("read the relay's cursor: %w", err)
 	}
+	hold := time.NewTimer(r.cfg.LockHold)
+	defer hold.Stop()
+	for {
+		if pos, err = r.publishFrom(ctx, pos); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-hold.C:
+			return nil
+		case <-r.publish:
+		case <-tick:
+		}
+	}
+}
+
+// publishFrom publishes, batch by batch, the events after pos until there
+// are none, storing the cursor after each batch, and returns the position
+// published last.
+func (r *Relay) publishFrom(ctx context.Context, pos int64) (int64, error) {
 	defer func() { r.setLag(pos) }()
-	for range batches {
+	for {
 		evs, err := r.cfg.Log.ReadEvents(ctx, pos, r.cfg.BatchSize)
 		if err != nil {
-			return false, fmt.Errorf("read events after %d: %w", pos, err)
+			return pos, fmt.Errorf("read events after %d: %w", pos, err)
 		}
 		if len(evs) == 0 {
-			return false, nil
+			return pos, nil
 		}
 		if err := r.cfg.Bus.Publish(ctx, evs); err != nil {
 			r.m.failed.Inc()
-			return false, fmt.Errorf("publish events %d to %d: %w", evs[0].Position, evs[len(evs)-1].Position, err)
+			return pos, fmt.Errorf("publish events %d to %d: %w", evs[0].Position, evs[len(evs)-1].Position, err)
 		}
 		r.m.published.Add(float64(len(evs)))
 		last := evs[len(evs)-1].Position
 		if err := r.cfg.Cursors.SetCursor(ctx, eventbus.RelayName, last); err != nil {
-			return false, fmt.Errorf("store the relay's cursor at %d: %w", last, err)
+			return pos, fmt.Errorf("store the relay's cursor at %d: %w", last, err)
 		}
 		pos = last
 		r.noteNewest(last)
 		if len(evs) < r.cfg.BatchSize {
-			return false, nil
+			return pos, nil
 		}
 	}
-	return true, nil
 }
 
 // noteNewest records a position seen in the log.

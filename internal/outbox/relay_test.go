@@ -126,6 +126,21 @@ func (b *recordingBus) stream() []eventbus.Event {
 	return out
 }
 
+// relayBus is one relay's view of a shared recordingBus: it counts the
+// batches that relay published.
+type relayBus struct {
+	*recordingBus
+	batches atomic.Int64
+}
+
+func (b *relayBus) Publish(ctx context.Context, events []eventbus.Event) error {
+	err := b.recordingBus.Publish(ctx, events)
+	if err == nil {
+		b.batches.Add(1)
+	}
+	return err
+}
+
 func (b *recordingBus) Consume(context.Context, string, eventbus.Handler) error {
 	return errors.New("the recording bus only records")
 }
@@ -584,10 +599,14 @@ func TestThreeRelaysOnPostgres(t *testing.T) {
 	bus := &recordingBus{t: t}
 	var stores []*postgres.Store
 	var relays []*outbox.Relay
+	var views []*relayBus
 	for range 3 {
 		st := openPostgres(t, url)
-		cfg := outbox.Config{Log: st, Cursors: st, Bus: bus, Waker: st, PollInterval: 20 * time.Millisecond, BatchSize: 4,
-			MinBackoff: 5 * time.Millisecond}
+		view := &relayBus{recordingBus: bus}
+		views = append(views, view)
+		// A short LockHold hands the lock from relay to relay often.
+		cfg := outbox.Config{Log: st, Cursors: st, Bus: view, Waker: st, PollInterval: 20 * time.Millisecond, BatchSize: 4,
+			MinBackoff: 5 * time.Millisecond, LockHold: 15 * time.Millisecond}
 		r, _ := startRelay(t, cfg)
 		stores = append(stores, st)
 		relays = append(relays, r)
@@ -665,4 +684,13 @@ func TestThreeRelaysOnPostgres(t *testing.T) {
 		t.Fatalf("the log holds %d events, %d were committed", len(log), total)
 	}
 	checkStream(t, bus.stream(), log, nil)
+	leaders := 0
+	for _, v := range views {
+		if v.batches.Load() > 0 {
+			leaders++
+		}
+	}
+	if leaders < 2 {
+		t.Errorf("only %d of the 3 relays published: the lock was never handed over", leaders)
+	}
 }
