@@ -209,6 +209,20 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request, sub *realtime.Subsc
 	}
 	nextCheck := time.Now().Add(recheckEvery)
 	for {
+		// The credentials are checked again every second, however busy
+		// the stream; a heartbeat goes out when nothing else did.
+		if !time.Now().Before(nextCheck) {
+			nextCheck = time.Now().Add(recheckEvery)
+			var ok bool
+			if ctx, ok = a.recheck(ctx, sw, r); !ok {
+				return
+			}
+		}
+		if !time.Now().Before(sw.last.Add(heartbeat)) {
+			if sw.write(": heartbeat\n\n") != nil {
+				return
+			}
+		}
 		wait := min(time.Until(nextCheck), time.Until(sw.last.Add(heartbeat)))
 		nctx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))
 		m, err := sub.Next(nctx)
@@ -218,18 +232,6 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request, sub *realtime.Subsc
 			return // the client went away, or the drain cut the stream
 		case err == nil:
 		case errors.Is(err, context.DeadlineExceeded):
-			if !time.Now().Before(nextCheck) {
-				nextCheck = time.Now().Add(recheckEvery)
-				var ok bool
-				if ctx, ok = a.recheck(ctx, sw, r); !ok {
-					return
-				}
-			}
-			if !time.Now().Before(sw.last.Add(heartbeat)) {
-				if sw.write(": heartbeat\n\n") != nil {
-					return
-				}
-			}
 			continue
 		case errors.Is(err, realtime.ErrEnded):
 			return
