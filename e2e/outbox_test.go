@@ -6,6 +6,9 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/basaltdev/basalt/internal/app"
+	"github.com/basaltdev/basalt/internal/storage/pgtest"
 )
 
 // metricValue returns the value of an unlabelled metric in a scrape, or -1
@@ -62,4 +65,34 @@ func TestRelayPublishesEveryWrite(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRelaysOfTwoProcessesPublishEachEventOnce: two processes on one
+// PostgreSQL database each run a relay; between them they publish every
+// event of writes made through both exactly once.
+func TestRelaysOfTwoProcessesPublishEachEventOnce(t *testing.T) {
+	db := pgtest.URL(t)
+	shared := func(cfg *app.Config) { cfg.DB = db }
+	a, _, _ := serveApp(t, "postgres", true, shared)
+	b, _, _ := serveApp(t, "postgres", false, shared)
+	token := a.login(adminEmail, adminPassword).AccessToken
+	a, b = a.as(token), b.as(token)
+	a.must(201, "POST", "/v1/collections", `{"name":"items","schema":{"type":"object","properties":{"n":{"type":"integer"}}}}`)
+	const writes = 20
+	for i := range writes {
+		c := a
+		if i%2 == 1 {
+			c = b
+		}
+		c.must(201, "POST", "/v1/collections/items/documents", fmt.Sprintf(`{"n":%d}`, i))
+	}
+	const events = 1 + writes
+	published := func() float64 {
+		sa, sb := scrape(t, a.base, metricsToken), scrape(t, b.base, metricsToken)
+		return metricValue(sa, "basalt_outbox_published_total") + metricValue(sb, "basalt_outbox_published_total")
+	}
+	waitFor(t, 30*time.Second, "the relays to publish every event", func() bool { return published() >= events })
+	if total := published(); total != events {
+		t.Errorf("the two relays published %v events, want each of the %d once", total, events)
+	}
 }
