@@ -13,7 +13,6 @@ package memory
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -148,12 +147,9 @@ func (b *Bus) closed() bool {
 }
 
 func (b *Bus) consume(ctx context.Context, name string, h eventbus.Handler) error {
-	unlock, err := b.cfg.Cursors.LockCursor(ctx, name)
+	unlock, err := b.lock(ctx, name)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return fmt.Errorf("memory: locking consumer %q: %w", name, err)
+		return nil // ctx ended
 	}
 	defer unlock()
 	b.log.Debug("consumer started", "consumer", name)
@@ -206,6 +202,27 @@ func (b *Bus) consume(ctx context.Context, name string, h eventbus.Handler) erro
 			return nil // ctx ended before the cursor could be stored
 		}
 		pos = last
+	}
+}
+
+// lock takes name's cursor lock, waiting while another consumer holds it
+// and retrying errors (the database may be unreachable for a while) until
+// ctx ends.
+func (b *Bus) lock(ctx context.Context, name string) (func(), error) {
+	backoff := b.cfg.RetryBackoff
+	for {
+		unlock, err := b.cfg.Cursors.LockCursor(ctx, name)
+		if err == nil {
+			return unlock, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		b.log.Warn("locking a consumer's cursor", "consumer", name, "err", err)
+		if !wait(ctx, backoff) {
+			return nil, ctx.Err()
+		}
+		backoff = min(2*backoff, b.cfg.MaxRetryBackoff)
 	}
 }
 
