@@ -92,7 +92,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// news tells this process's readers of the event log (the in-process
 	// bus, realtime) that it may hold new events: the relay notifies it.
 	news := &eventbus.Signal{}
-	bus, local, err := eventBus(db, news, log)
+	bus, local, err := eventBus(cfg, db, news, log, reg)
 	if err != nil {
 		return err
 	}
@@ -180,8 +180,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	log.Info("basalt is serving", append([]any{"addr", addr.String(), "tls", srv.TLS(), "version", cfg.Version},
-		storageAttrs(cfg)...)...)
+	log.Info("basalt is serving", append(append([]any{"addr", addr.String(), "tls", srv.TLS(), "version", cfg.Version},
+		storageAttrs(cfg)...), busAttrs(cfg)...)...)
 	if cfg.Ready != nil {
 		cfg.Ready(addr.String())
 	}

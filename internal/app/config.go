@@ -16,6 +16,7 @@ import (
 
 	"github.com/basaltdev/basalt/internal/auth/accounts"
 	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/eventbus/kafka"
 	"github.com/basaltdev/basalt/internal/gateway"
 )
 
@@ -55,10 +56,13 @@ type Config struct {
 	Admin AdminAccount
 	// DevKafka is the cluster "basalt dev kafka" runs.
 	DevKafka DevKafkaConfig
-	// Events configures the event log and its relay.
-	Events EventsConfig
 	// EventsStatusJSON makes "basalt events status" print JSON.
 	EventsStatusJSON bool
+	// Events configures the event log and its relay.
+	Events EventsConfig
+	// Kafka, with brokers, carries change events through Kafka instead
+	// of the in-process bus.
+	Kafka KafkaConfig
 
 	// Executable is the Basalt binary, which serve starts again as its
 	// password-hashing worker (password.InWorker); empty hashes in-process,
@@ -148,6 +152,7 @@ func DefaultConfig() Config {
 		Events:             DefaultEventsConfig(),
 		Webhooks:           DefaultWebhookConfig(),
 		Auth:               DefaultAuthConfig(),
+		Kafka:              KafkaConfig{TopicPrefix: kafka.DefaultTopicPrefix},
 	}
 }
 
@@ -303,6 +308,7 @@ type serveCmd struct {
 	authFlags
 	eventsFlags
 	realtimeFlags
+	kafkaFlags
 	webhookFlags
 }
 
@@ -366,6 +372,7 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 		cfg.ListTotalCap = c.Serve.ListTotalCap
 		c.Serve.eventsFlags.apply(&cfg)
 		c.Serve.realtimeFlags.apply(&cfg)
+		c.Serve.kafkaFlags.apply(&cfg)
 		if err := c.Serve.webhookFlags.apply(&cfg); err != nil {
 			return Command{}, err
 		}
@@ -421,6 +428,9 @@ func (c Config) validate() error {
 		return err
 	}
 	if err := c.Realtime.validate(); err != nil {
+		return err
+	}
+	if err := c.Kafka.validate(); err != nil {
 		return err
 	}
 	if err := c.Webhooks.validate(); err != nil {

@@ -45,11 +45,18 @@ func (f eventsFlags) apply(cfg *Config) {
 	cfg.Events = EventsConfig{Retention: f.EventRetention}
 }
 
-// eventBus returns the bus that carries change events to consumers: the
-// in-process bus, which reads the database's event log and keeps each
-// consumer's position there. local reports whether its consumers read the
-// log itself (so trimming waits for them).
-func eventBus(db database, news *eventbus.Signal, log *slog.Logger) (bus eventbus.Bus, local bool, err error) {
+// eventBus returns the bus that carries change events to consumers: Kafka
+// with --kafka, else the in-process bus, which reads the database's event
+// log and keeps each consumer's position there. local reports whether its
+// consumers read the log itself (so trimming waits for them).
+func eventBus(cfg Config, db database, news *eventbus.Signal, log *slog.Logger, reg prometheus.Registerer) (bus eventbus.Bus, local bool, err error) {
+	if len(cfg.Kafka.Brokers) > 0 {
+		k, err := kafkaBus(cfg, log, reg)
+		if err != nil {
+			return nil, false, err
+		}
+		return k, false, nil
+	}
 	b, err := memory.New(memory.Config{Log: db.log, Cursors: db.cursors, News: news, Logger: log})
 	if err != nil {
 		return nil, false, err
