@@ -30,6 +30,7 @@ package realtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -52,6 +53,11 @@ const (
 	DefaultSlowAfter     = 5 * time.Second
 	DefaultMaxLag        = 10_000
 )
+
+// limitRetry is the Retry-After of a subscription refused for the limits:
+// a place frees when another stream of the caller ends, which the server
+// cannot foresee.
+const limitRetry = 5 * time.Second
 
 // readyWait bounds how long Subscribe waits for a hub that has not yet
 // read the log's position (the database is slow to answer at start).
@@ -445,11 +451,13 @@ func (h *Hub) Subscribe(ctx context.Context, r Request) (*Subscription, error) {
 	defer h.mu.Unlock()
 	switch {
 	case h.draining:
-		return nil, fault.New(fault.Unavailable, op, "the server is shutting down")
+		return nil, &fault.Error{Kind: fault.Unavailable, Op: op, Msg: "the server is shutting down", RetryAfter: time.Second}
 	case r.Account != "" && h.accounts[r.Account] >= h.perAccount:
-		return nil, fault.Newf(fault.TooManyRequests, op, "at most %d realtime streams per account", h.perAccount)
+		return nil, &fault.Error{Kind: fault.TooManyRequests, Op: op, RetryAfter: limitRetry,
+			Msg: fmt.Sprintf("at most %d realtime streams per account: close one first", h.perAccount)}
 	case r.ClientIP != "" && h.ips[r.ClientIP] >= h.perIP:
-		return nil, fault.Newf(fault.TooManyRequests, op, "at most %d realtime streams per client address", h.perIP)
+		return nil, &fault.Error{Kind: fault.TooManyRequests, Op: op, RetryAfter: limitRetry,
+			Msg: fmt.Sprintf("at most %d realtime streams per client address: close one first", h.perIP)}
 	}
 	if r.Account != "" {
 		h.accounts[r.Account]++
