@@ -303,6 +303,31 @@ func testPoison(t *testing.T, store engine) {
 	})
 }
 
+// The lag gauge counts the events not acknowledged yet, and reads 0 once
+// the consumer caught up.
+func TestLagGauge(t *testing.T) {
+	store := openSQLite(t)
+	e := newEnv(t, store)
+	bus := e.bus(t)
+	e.append(t, bus, events(t, 3, "a", "b"))
+	reg := prometheus.NewRegistry()
+	release := make(chan struct{})
+	c := newConsumer(t, consumer.Config{Name: "indexer", Bus: bus, DeadLetters: store, Registerer: reg,
+		Handle: func(ctx context.Context, _ eventbus.Event) error {
+			select {
+			case <-release:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}})
+	run(t, c)
+	lag := func() float64 { return testutil.ToFloat64(metric(t, reg, "basalt_consumer_lag_events", "")) }
+	waitFor(t, "the lag gauge to read 6 while nothing is acknowledged", func() bool { return lag() == 6 })
+	close(release)
+	waitFor(t, "the lag gauge to read 0", func() bool { return lag() == 0 })
+}
+
 // metric returns the consumer "indexer"'s series of a metric (with the
 // outcome label when outcome is set).
 func metric(t *testing.T, reg *prometheus.Registry, name, outcome string) prometheus.Collector {
