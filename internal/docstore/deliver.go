@@ -75,7 +75,8 @@ const (
 
 // Subscribe checks that the caller in ctx may subscribe to r and returns
 // the Delivery that decides each event. A collection stream needs the list
-// scope and a list rule that does not refuse the caller outright; its
+// and get scopes, and list and get rules that do not refuse the caller
+// outright (its events are decided by the get rule); its
 // filter is checked against the collection's schema exactly as a list's
 // (hidden fields are unknown fields to callers who are not admins). A
 // document stream needs the document to exist and be visible to the
@@ -110,24 +111,26 @@ func (s *Service) Subscribe(ctx context.Context, r SubscribeRequest) (*Delivery,
 }
 
 // admit applies the subscription's own checks to the definition cs: the
-// rule that opens the stream (list for a collection stream, get for a
-// document stream) must not refuse the caller outright, and the filter
-// must name fields the caller may query.
+// rules that open the stream (list and get for a collection stream, get
+// for a document stream, with their scopes) must not refuse the caller
+// outright, and the filter must name fields the caller may query.
 func (d *Delivery) admit(op string, who caller, cs *compiledSchema) error {
-	act := actList
+	acts := []int{actList, actGet}
 	if d.documentID != "" {
-		act = actGet
+		acts = acts[1:]
 	}
-	v, err := cs.access.decide(op, d.collection, who, act)
-	if err != nil {
-		return err
-	}
-	if v.none {
-		// The rule can never hold for this caller: nothing would come.
-		if !who.p.Authenticated() {
-			return errAuthRequired(op)
+	for _, act := range acts {
+		v, err := cs.access.decide(op, d.collection, who, act)
+		if err != nil {
+			return err
 		}
-		return fault.Newf(fault.Forbidden, op, "the access rules of collection %q admit no document to this caller", d.collection)
+		if v.none {
+			// The rule can never hold for this caller: nothing would come.
+			if !who.p.Authenticated() {
+				return errAuthRequired(op)
+			}
+			return fault.Newf(fault.Forbidden, op, "the access rules of collection %q admit no document to this caller", d.collection)
+		}
 	}
 	fieldsOf := cs.fields
 	if !who.admin {

@@ -113,6 +113,8 @@ func TestDeliveryDecisions(t *testing.T) {
 			{name: "API key with scopes on the collection", who: "key",
 				req: docstore.SubscribeRequest{Collection: "open"}, events: []eventbus.Event{elsewhere},
 				want: []string{"document.created d1 " + stripped1}},
+			{name: "a get rule that can never hold refuses the stream", who: "",
+				req: docstore.SubscribeRequest{Collection: "notes"}, subscribeK: fault.Unauthenticated},
 			{name: "API key without scopes on the collection", who: "keyOut",
 				req: docstore.SubscribeRequest{Collection: "open"}, subscribeK: fault.Forbidden},
 			{name: "document stream: a document the rule hides is not found", who: "owner",
