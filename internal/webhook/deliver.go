@@ -292,6 +292,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-woken:
+		case <-freed: // a slot came free: due deliveries may be waiting
 		case <-timer.C:
 		}
 	}
