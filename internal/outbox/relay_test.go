@@ -694,3 +694,29 @@ func TestThreeRelaysOnPostgres(t *testing.T) {
 		t.Errorf("only %d of the 3 relays published: the lock was never handed over", leaders)
 	}
 }
+
+// TestRelayWakesReadersOnAnotherProcesssEvents: on PostgreSQL, when
+// another process numbers events, the relay hears of it (Waker) without
+// polling and tells its process's readers (News), although it numbered
+// nothing itself.
+func TestRelayWakesReadersOnAnotherProcesssEvents(t *testing.T) {
+	url := pgtest.URL(t)
+	here, there := openPostgres(t, url), openPostgres(t, url)
+	news := &eventbus.Signal{}
+	bus := &recordingBus{t: t}
+	startRelay(t, outbox.Config{Log: here, Cursors: here, Bus: bus, Waker: here, News: news, PollInterval: time.Hour})
+	for i := range 3 {
+		heard := news.C()
+		write(t, there, event("d", int64(i+1), time.Now()))
+		if n, err := there.Sequence(context.Background(), 100); err != nil || n != 1 {
+			t.Fatalf("the other process numbered %d events (%v), want 1", n, err)
+		}
+		select {
+		case <-heard:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("event %d, numbered by another process: News was not notified", i)
+		}
+	}
+	waitUntil(t, "the relay publishes the other process's events", func() bool { return len(bus.stream()) >= 3 })
+	checkStream(t, bus.stream(), logged(t, here), nil)
+}
