@@ -33,6 +33,9 @@ func DefaultAttackConfig() AttackConfig {
 type Attacker struct {
 	cfg    AttackConfig
 	client *http.Client
+	// observe, when set, sees every result as it arrives (from the
+	// goroutine running the step).
+	observe func(*vegeta.Result)
 }
 
 // NewAttacker returns an Attacker with its own keep-alive connection pool.
@@ -101,6 +104,9 @@ func (a *Attacker) attack(ctx context.Context, tr vegeta.Targeter, pace vegeta.R
 	for r := range atk.Attack(tr, pace, d, "") {
 		m.Add(r)
 		lat = append(lat, r.Latency)
+		if a.observe != nil {
+			a.observe(r)
+		}
 		if r.Error != "" || r.Code < 200 || r.Code > 299 {
 			errs++
 		}

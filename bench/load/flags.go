@@ -3,6 +3,7 @@ package load
 import (
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -34,6 +35,7 @@ func DefaultConfig() Config {
 		Attack:  DefaultAttackConfig(),
 		Storm:   DefaultStormConfig(),
 		Paired:  DefaultPairedConfig(),
+		Events:  DefaultEventsConfig(),
 		DB:      DBSQLite,
 		PGURL:   DefaultPGURL,
 		PGBench: DefaultPGBenchConfig(),
@@ -99,12 +101,26 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Storm.Rounds, "storm-rounds", c.Storm.Rounds, "login-storm: rounds of a phase without and a phase with the storm; the verdict is on the median of the rounds' p99 ratios")
 	fs.Float64Var(&c.Storm.MaxP99Ratio, "max-ratio-login-storm", c.Storm.MaxP99Ratio, "login-storm: largest median, over the rounds, of the GET p99 with the storm as a multiple of the p99 without, for PASS (0 disables)")
 
+	ev := &c.Events
+	fs.IntVar(&ev.RelayRate, "relay-rate", ev.RelayRate, fmt.Sprintf("relay, relay-kafka: create rate (req/s); 0 means create's highest sustained rate in the same run, or %d without one", DefaultRelayRate))
+	fs.DurationVar(&ev.RelayDuration, "relay-duration", ev.RelayDuration, "relay, relay-kafka: how long the creates run")
+	fs.DurationVar(&ev.RelayMaxLag, "relay-max-lag", ev.RelayMaxLag, "relay, relay-kafka: the most the relay may fall behind during the load, as time of writes (lag ≤ rate × this)")
+	fs.DurationVar(&ev.RelayDrain, "relay-drain", ev.RelayDrain, "relay, relay-kafka: how long the relay has to catch up after the creates stop")
+	fs.IntVar(&ev.RelaySettledLag, "relay-settled-lag", ev.RelaySettledLag, "relay, relay-kafka: the most events the relay may still be behind by once caught up")
+	fs.IntVar(&ev.RealtimeRate, "realtime-rate", ev.RealtimeRate, "realtime-latency: create rate (req/s) while the latency is measured")
+	fs.IntVar(&ev.RealtimeSubscribers, "realtime-subscribers", ev.RealtimeSubscribers, "realtime-latency: event streams that each receive every event")
+	fs.DurationVar(&ev.RealtimeDuration, "realtime-duration", ev.RealtimeDuration, "realtime-latency: how long the creates run")
+	fs.DurationVar(&ev.RealtimeDrain, "realtime-drain", ev.RealtimeDrain, "realtime-latency: how long the streams have to receive every event after the creates stop")
+	fs.DurationVar(&ev.RealtimeMaxP99, "max-p99-realtime", ev.RealtimeMaxP99, "realtime-latency: the most the commit-to-subscriber p99 may be for PASS (0 disables)")
+	fs.IntVar(&ev.IdleStreams, "idle-streams", ev.IdleStreams, "realtime-idle: idle event streams to open")
+	fs.IntVar(&ev.IdleMinStreams, "min-idle-streams", ev.IdleMinStreams, "realtime-idle: the fewest streams Basalt must hold for PASS (0 disables)")
+
 	if c.Thresholds == nil {
 		c.Thresholds = map[string]float64{}
 	}
 	sqlite, postgres := DefaultThresholdsFor(DBSQLite), DefaultThresholdsFor(DBPostgres)
 	for _, name := range AllScenarios() {
-		if name == ScenarioHello || name == ScenarioLoginStorm {
+		if name == ScenarioHello || name == ScenarioLoginStorm || slices.Contains(EventScenarios(), name) {
 			continue
 		}
 		base := BaselineOf(name)

@@ -17,8 +17,8 @@ import (
 type Process struct {
 	// Name is a label for messages ("hello", "basalt").
 	Name string
-	// BaseURL is http://127.0.0.1:PORT.
-	BaseURL string
+	// BaseURL is http://127.0.0.1:PORT, Addr 127.0.0.1:PORT.
+	BaseURL, Addr string
 
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process has exited
@@ -46,12 +46,16 @@ type ProcessSpec struct {
 	Path string
 	// Args builds the arguments given the listen address (127.0.0.1:PORT).
 	Args func(addr string) []string
-	// ReadyPath is polled until it answers 200 (e.g. "/readyz").
+	// ReadyPath is polled until it answers 200 (e.g. "/readyz"); empty
+	// waits until the address accepts TCP connections instead (a server
+	// that does not speak HTTP).
 	ReadyPath string
 	// ReadyTimeout bounds the wait for readiness.
 	ReadyTimeout time.Duration
 	// Output receives the child's stdout and stderr; nil discards them.
 	Output io.Writer
+	// Env is added to this process's environment for the child.
+	Env []string
 }
 
 // StartProcess starts spec on a free 127.0.0.1 port and waits until it is
@@ -64,16 +68,23 @@ func StartProcess(ctx context.Context, spec ProcessSpec) (*Process, error) {
 	}
 	cmd := exec.Command(spec.Path, spec.Args(addr)...)
 	cmd.Stdout, cmd.Stderr = spec.Output, spec.Output
+	if len(spec.Env) > 0 {
+		cmd.Env = append(os.Environ(), spec.Env...)
+	}
 	cmd.SysProcAttr = childProcAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("load: start %s (%s): %w", spec.Name, spec.Path, err)
 	}
-	p := &Process{Name: spec.Name, BaseURL: "http://" + addr, cmd: cmd, done: make(chan struct{})}
+	p := &Process{Name: spec.Name, BaseURL: "http://" + addr, Addr: addr, cmd: cmd, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
 	}()
-	if err := p.waitReady(ctx, spec.ReadyPath, spec.ReadyTimeout); err != nil {
+	wait := p.waitReady
+	if spec.ReadyPath == "" {
+		wait = p.waitListening
+	}
+	if err := wait(ctx, spec.ReadyPath, spec.ReadyTimeout); err != nil {
 		return nil, errors.Join(err, p.Stop(5*time.Second))
 	}
 	return p, nil
@@ -110,6 +121,29 @@ func (p *Process) waitReady(ctx context.Context, path string, timeout time.Durat
 			return fmt.Errorf("load: %s exited before it was ready: %w", p.Name, p.err)
 		case <-ctx.Done():
 			return fmt.Errorf("load: %s not ready after %s (last: %w): %w", p.Name, timeout, last, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// waitListening waits until the process accepts TCP connections on its
+// address, exits, or the timeout passes.
+func (p *Process) waitListening(ctx context.Context, _ string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var d net.Dialer
+	for {
+		conn, err := d.DialContext(ctx, "tcp", p.Addr)
+		if err == nil {
+			return conn.Close()
+		}
+		select {
+		case <-p.done:
+			return fmt.Errorf("load: %s exited before it listened: %w", p.Name, p.err)
+		case <-ctx.Done():
+			return fmt.Errorf("load: %s not listening on %s after %s (last: %w): %w", p.Name, p.Addr, timeout, err, ctx.Err())
 		case <-tick.C:
 		}
 	}

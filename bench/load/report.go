@@ -142,6 +142,13 @@ type ScenarioReport struct {
 	// Paired is get-auth's paired comparison with get; when it ran, it
 	// decides the verdict instead of BaselineRatio.
 	Paired *PairedReport `json:"paired,omitempty"`
+	// Relay, Realtime and Idle are the outcomes of the change-event
+	// scenarios (relay and relay-kafka, realtime-latency, realtime-idle),
+	// which have no rate search and decide their verdicts on their own
+	// targets.
+	Relay    *RelayReport    `json:"relay,omitempty"`
+	Realtime *RealtimeReport `json:"realtime,omitempty"`
+	Idle     *IdleReport     `json:"idle,omitempty"`
 	// Verdict is one of the Verdict constants.
 	Verdict string `json:"verdict"`
 	// Notes explain anything that qualifies the numbers.
@@ -233,10 +240,22 @@ func (r *Report) Evaluate(thresholds map[string]float64) {
 		switch {
 		case s.Name == r.Reference:
 			s.Verdict = VerdictReference
-		case s.Storm != nil:
+		case s.Storm != nil || s.Relay != nil || s.Realtime != nil || s.Idle != nil:
 			s.Threshold = 0
 			var notes []string
-			s.Verdict, notes = s.Storm.evaluate(r.Criteria)
+			switch {
+			case s.Storm != nil:
+				s.Verdict, notes = s.Storm.evaluate(r.Criteria)
+			case s.Relay != nil:
+				s.Verdict, notes = s.Relay.evaluate(s.Name == ScenarioRelayKafka)
+			case s.Realtime != nil:
+				s.Verdict, notes = s.Realtime.evaluate()
+			default:
+				s.Verdict, notes = s.Idle.evaluate()
+			}
+			if s.Err != "" && s.Storm == nil {
+				s.Verdict = VerdictFail
+			}
 			for _, n := range notes {
 				s.Notes = appendOnce(s.Notes, n)
 			}
@@ -317,8 +336,18 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|:---:|\n")
 	var after []string // lines after the table
 	for _, s := range r.Scenarios {
-		if s.Storm != nil {
+		switch {
+		case s.Storm != nil:
 			after = append(after, s.Storm.markdown(s.Verdict))
+			continue
+		case s.Relay != nil:
+			after = append(after, s.Relay.markdown(s.Name, s.Verdict))
+			continue
+		case s.Realtime != nil:
+			after = append(after, s.Realtime.markdown(s.Verdict))
+			continue
+		case s.Idle != nil:
+			after = append(after, s.Idle.markdown(s.Verdict))
 			continue
 		}
 		rate, p50, p99, p999, errs := "none", "—", "—", "—", "—"

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +30,15 @@ const (
 	ScenarioListTotal1M = "list-total-1m"
 	ScenarioLoginStorm  = "login-storm"
 	ScenarioCreate      = "create"
+	// The change-event scenarios: the relay's throughput and lag on the
+	// in-process bus and (in a Basalt of its own, with a Kafka-protocol
+	// cluster) on Kafka, the commit-to-subscriber latency of realtime
+	// streams, and the idle streams one process holds (in a Basalt of its
+	// own, so that its memory is measured from a fresh start).
+	ScenarioRelay           = "relay"
+	ScenarioRelayKafka      = "relay-kafka"
+	ScenarioRealtimeLatency = "realtime-latency"
+	ScenarioRealtimeIdle    = "realtime-idle"
 )
 
 // AllScenarios lists the scenarios in the order a run performs them: the
@@ -36,7 +46,18 @@ const (
 // (they grow the collection).
 func AllScenarios() []string {
 	return []string{ScenarioHello, ScenarioGet, ScenarioGetAuth, ScenarioList, ScenarioListTotal, ScenarioListTotal1M,
-		ScenarioLoginStorm, ScenarioCreate}
+		ScenarioLoginStorm, ScenarioCreate, ScenarioRelay, ScenarioRealtimeLatency, ScenarioRelayKafka, ScenarioRealtimeIdle}
+}
+
+// EventScenarios are the change-event scenarios.
+func EventScenarios() []string {
+	return []string{ScenarioRelay, ScenarioRealtimeLatency, ScenarioRelayKafka, ScenarioRealtimeIdle}
+}
+
+// ownProcess reports whether scenario runs against a Basalt of its own
+// rather than the one seeded for the other scenarios.
+func ownProcess(scenario string) bool {
+	return scenario == ScenarioRelayKafka || scenario == ScenarioRealtimeIdle
 }
 
 // DefaultScenarios are the scenarios of a run that names none: all but
@@ -95,6 +116,8 @@ type Config struct {
 	// Paired shapes get-auth's paired comparison with get, which decides
 	// its verdict.
 	Paired PairedConfig
+	// Events shapes the change-event scenarios.
+	Events EventsConfig
 	// DB is the engine Basalt runs on: DBSQLite (a fresh data directory) or
 	// DBPostgres (a fresh database created through PGURL, dropped at the end).
 	DB string
@@ -139,6 +162,11 @@ func (c Config) Validate() error {
 	}
 	if slices.Contains(c.Scenarios, ScenarioGetAuth) {
 		if err := c.Paired.Validate(); err != nil {
+			return err
+		}
+	}
+	if slices.ContainsFunc(c.Scenarios, func(s string) bool { return slices.Contains(EventScenarios(), s) }) {
+		if err := c.Events.Validate(); err != nil {
 			return err
 		}
 	}
@@ -267,41 +295,56 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 
 	// The Basalt scenarios, in the order of AllScenarios whatever the
 	// order asked for: get-auth and login-storm build on get's rate.
-	var basaltScenarios []string
+	// Those in a Basalt of their own (ownProcess) run after the others.
+	var basaltScenarios, ownScenarios []string
 	for _, s := range AllScenarios() {
-		if s != ScenarioHello && slices.Contains(cfg.Scenarios, s) {
+		switch {
+		case s == ScenarioHello || !slices.Contains(cfg.Scenarios, s):
+		case ownProcess(s):
+			ownScenarios = append(ownScenarios, s)
+		default:
 			basaltScenarios = append(basaltScenarios, s)
 		}
 	}
-	if len(basaltScenarios) == 0 {
+	if len(basaltScenarios)+len(ownScenarios) == 0 {
 		rep.Notes = append(rep.Notes, "Basalt was not run: hello reference only")
 		return rep, nil
 	}
-	dataDir := filepath.Join(dir, "data")
-	storageArgs := []string{"--data-dir", dataDir}
 	rep.Engine = "SQLite (embedded, a fresh data directory)"
 	if cfg.DB == DBPostgres {
-		name, err := NewDatabaseName("")
-		if err != nil {
-			return rep, err
-		}
-		dbURL, err := DatabaseURL(cfg.PGURL, name)
-		if err != nil {
-			return rep, err
-		}
-		if err := admin.CreateDatabase(ctx, name); err != nil {
-			return rep, err
-		}
-		logf("postgres: created database %s", name)
-		defer func() {
+		rep.Engine = fmt.Sprintf("PostgreSQL %s (a fresh database on %s, dropped at the end)", pgVersion, pgHost(cfg.PGURL))
+	}
+	var dropDatabases []string // postgres mode: the databases to drop at the end
+	defer func() {
+		for _, name := range slices.Backward(dropDatabases) {
 			if dropErr := admin.DropDatabase(ctx, name); dropErr != nil {
 				err = errors.Join(err, dropErr)
 			} else {
 				logf("postgres: dropped database %s", name)
 			}
-		}()
-		storageArgs = append(storageArgs, "--db", dbURL)
-		rep.Engine = fmt.Sprintf("PostgreSQL %s (a fresh database on %s, dropped at the end)", pgVersion, pgHost(cfg.PGURL))
+		}
+	}()
+	// newStorage gives each Basalt process a fresh data directory (label)
+	// and, in postgres mode, a fresh database.
+	newStorage := func(label string) ([]string, error) {
+		args := []string{"--data-dir", filepath.Join(dir, label)}
+		if cfg.DB != DBPostgres {
+			return args, nil
+		}
+		name, err := NewDatabaseName("")
+		if err != nil {
+			return nil, err
+		}
+		dbURL, err := DatabaseURL(cfg.PGURL, name)
+		if err != nil {
+			return nil, err
+		}
+		if err := admin.CreateDatabase(ctx, name); err != nil {
+			return nil, err
+		}
+		logf("postgres: created database %s", name)
+		dropDatabases = append(dropDatabases, name)
+		return append(args, "--db", dbURL), nil
 	}
 	runArgs := basaltRunArgs(cfg)
 	runNote := "Basalt ran with `" + strings.Join(runArgs, " ") + "`" + runArgsWhy(cfg)
@@ -309,16 +352,62 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 		runNote += ", then `" + QuoteCommand(cfg.BasaltArgs) + "` (-basalt-arg, which wins)"
 	}
 	rep.Notes = append(rep.Notes, runNote)
-	err = withServer(ctx, ProcessSpec{
-		Name: "basalt", Path: cfg.BasaltPath,
-		Args: func(addr string) []string {
-			args := append([]string{"serve", "--addr", addr}, storageArgs...)
-			return append(append(args, runArgs...), cfg.BasaltArgs...)
-		},
-		ReadyPath: "/readyz", ReadyTimeout: 60 * time.Second,
-	}, filepath.Join(dir, "basalt.log"), logf, func(p *Process) error {
+	var metricsToken string
+	var childEnv []string
+	if slices.ContainsFunc(cfg.Scenarios, func(s string) bool { return slices.Contains(EventScenarios(), s) }) {
+		if metricsToken, err = NewMetricsToken(); err != nil {
+			return rep, err
+		}
+		childEnv = []string{MetricsTokenEnv + "=" + metricsToken}
+	}
+	scraper := func(p *Process) Scraper {
+		return Scraper{BaseURL: p.BaseURL, Token: metricsToken, HTTP: &http.Client{Timeout: 5 * time.Second}}
+	}
+	basaltSpec := func(storageArgs, extra []string) ProcessSpec {
+		return ProcessSpec{
+			Name: "basalt", Path: cfg.BasaltPath, Env: childEnv,
+			Args: func(addr string) []string {
+				args := append([]string{"serve", "--addr", addr}, storageArgs...)
+				args = append(append(args, runArgs...), extra...)
+				return append(args, cfg.BasaltArgs...)
+			},
+			ReadyPath: "/readyz", ReadyTimeout: 60 * time.Second,
+		}
+	}
+	if len(basaltScenarios) > 0 {
+		storageArgs, err := newStorage("data")
+		if err != nil {
+			return rep, err
+		}
+		if err := runMain(ctx, cfg, &rep, basaltScenarios, basaltSpec(storageArgs, nil), storageArgs, filepath.Join(dir, "basalt.log"),
+			scraper, runOne, search, logf); err != nil {
+			return rep, err
+		}
+	}
+	for _, name := range ownScenarios {
+		storageArgs, err := newStorage("data-" + name)
+		if err != nil {
+			return rep, err
+		}
+		if err := runOwnProcess(ctx, cfg, &rep, name, dir, storageArgs, basaltSpec, scraper, runOne, logf); err != nil {
+			return rep, err
+		}
+	}
+	if cfg.DB == DBPostgres && ctx.Err() == nil {
+		pg := RunPGBench(ctx, admin, cfg.PGBench, logf)
+		rep.PGBench = &pg
+	}
+	return rep, nil
+}
+
+// runMain runs scenarios on one Basalt process started from spec and set up
+// (seeded) for them.
+func runMain(ctx context.Context, cfg Config, rep *Report, basaltScenarios []string, spec ProcessSpec, storageArgs []string, logPath string,
+	scraper func(*Process) Scraper, runOne func(string, func(*Budget) ScenarioReport) error,
+	search func(string, SearchConfig, vegeta.Targeter) func(*Budget) ScenarioReport, logf func(string, ...any)) error {
+	return withServer(ctx, spec, logPath, logf, func(p *Process) error {
 		fx, err := setUp(ctx, cfg, p.BaseURL, storageArgs, slices.Contains(basaltScenarios, ScenarioGetAuth),
-			slices.Contains(basaltScenarios, ScenarioListTotal1M), &rep, logf)
+			slices.Contains(basaltScenarios, ScenarioListTotal1M), rep, logf)
 		if err != nil {
 			return err
 		}
@@ -406,6 +495,21 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 					return err
 				}
 				measure = search(name, cfg.Search, tr)
+			case ScenarioRelay:
+				tr, err := CreateTargeter(p.BaseURL, cfg.Seed+2, 4096)
+				if err != nil {
+					return err
+				}
+				measure = func(share *Budget) ScenarioReport {
+					rate, source := relayRate(cfg, rep.rate(ScenarioCreate))
+					return runRelay(ctx, cfg, share, name, "in-process", rate, source, scraper(p), tr, logf)
+				}
+			case ScenarioRealtimeLatency:
+				tr, err := CreateTargeter(p.BaseURL, cfg.Seed+3, 4096)
+				if err != nil {
+					return err
+				}
+				measure = func(share *Budget) ScenarioReport { return runRealtimeLatency(ctx, cfg, share, p.BaseURL, tr, logf) }
 			}
 			if err := runOne(name, measure); err != nil {
 				return err
@@ -413,11 +517,83 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 		}
 		return nil
 	})
-	if cfg.DB == DBPostgres && err == nil && ctx.Err() == nil {
-		pg := RunPGBench(ctx, admin, cfg.PGBench, logf)
-		rep.PGBench = &pg
+}
+
+// runOwnProcess runs scenario name (ownProcess) on a Basalt of its own, on
+// storageArgs, with the admin and the bench collection (empty) only; for
+// ScenarioRelayKafka, with a Kafka-protocol cluster (`basalt dev kafka`)
+// as another child process.
+func runOwnProcess(ctx context.Context, cfg Config, rep *Report, name, dir string, storageArgs []string,
+	basaltSpec func(storageArgs, extra []string) ProcessSpec, scraper func(*Process) Scraper,
+	runOne func(string, func(*Budget) ScenarioReport) error, logf func(string, ...any)) error {
+	logPath := filepath.Join(dir, "basalt-"+name+".log")
+	setUp := func(p *Process) error { return setUpEvents(ctx, cfg, p.BaseURL, storageArgs, logf) }
+	switch name {
+	case ScenarioRelayKafka:
+		kafka := ProcessSpec{Name: "kafka", Path: cfg.BasaltPath,
+			Args:         func(addr string) []string { return []string{"dev", "kafka", "--addr", addr} },
+			ReadyTimeout: 30 * time.Second}
+		return withServer(ctx, kafka, filepath.Join(dir, "kafka.log"), logf, func(k *Process) error {
+			return withServer(ctx, basaltSpec(storageArgs, []string{"--kafka=" + k.Addr}), logPath, logf, func(p *Process) error {
+				if err := setUp(p); err != nil {
+					return err
+				}
+				tr, err := CreateTargeter(p.BaseURL, cfg.Seed+4, 4096)
+				if err != nil {
+					return err
+				}
+				return runOne(name, func(share *Budget) ScenarioReport {
+					rate, source := relayRate(cfg, rep.rate(ScenarioCreate))
+					return runRelay(ctx, cfg, share, name, "Kafka (a `basalt dev kafka` cluster, another process)", rate, source, scraper(p), tr, logf)
+				})
+			})
+		})
+	case ScenarioRealtimeIdle:
+		// Basalt and the load generator each hold one descriptor per stream.
+		limit, raised, err := raiseOpenFiles(uint64(cfg.Events.IdleStreams) + 1024)
+		if err != nil {
+			return err
+		}
+		if raised {
+			logf("%-6s raised the open files limit to %d", name, limit)
+		}
+		return withServer(ctx, basaltSpec(storageArgs, nil), logPath, logf, func(p *Process) error {
+			if err := setUp(p); err != nil {
+				return err
+			}
+			return runOne(name, func(share *Budget) ScenarioReport {
+				return runRealtimeIdle(ctx, cfg, share, p, scraper(p), limit, raised, logf)
+			})
+		})
 	}
-	return rep, err
+	return fmt.Errorf("load: %s does not run in a process of its own", name)
+}
+
+// setUpEvents prepares a fresh Basalt for a scenario of its own: the admin
+// (`basalt admin create`), and Collection, open to everyone and empty.
+func setUpEvents(ctx context.Context, cfg Config, baseURL string, storageArgs []string, logf func(string, ...any)) error {
+	c := Client{BaseURL: baseURL, HTTP: &http.Client{Timeout: time.Minute}}
+	defer c.HTTP.CloseIdleConnections()
+	admin, err := NewAccount("admin")
+	if err != nil {
+		return err
+	}
+	if err := CreateAdmin(ctx, cfg.BasaltPath, storageArgs, admin); err != nil {
+		return err
+	}
+	session, err := c.Login(ctx, admin)
+	if err != nil {
+		return err
+	}
+	spec, err := CollectionSpec(Collection, "")
+	if err != nil {
+		return err
+	}
+	if err := c.CreateCollection(ctx, session.Token, spec); err != nil {
+		return err
+	}
+	logf("set-up: admin %s created and logged in, collection %s created", admin.Email, Collection)
+	return nil
 }
 
 // rate is the highest sustained rate of scenario so far; 0 when it did not
@@ -466,7 +642,23 @@ func basaltRunArgs(cfg Config) []string {
 	if slices.Contains(cfg.Scenarios, ScenarioLoginStorm) {
 		args = append(args, StormBasaltArgs()...)
 	}
+	if n := realtimeStreams(cfg); n > 0 {
+		args = append(args, "--realtime-streams-per-ip="+strconv.Itoa(n+64))
+	}
 	return args
+}
+
+// realtimeStreams is the most event streams a scenario of the run opens
+// from the load generator's one address; 0 without realtime scenarios.
+func realtimeStreams(cfg Config) int {
+	n := 0
+	if slices.Contains(cfg.Scenarios, ScenarioRealtimeLatency) {
+		n = cfg.Events.RealtimeSubscribers
+	}
+	if slices.Contains(cfg.Scenarios, ScenarioRealtimeIdle) {
+		n = max(n, cfg.Events.IdleStreams)
+	}
+	return n
 }
 
 // runArgsWhy explains basaltRunArgs in the report.
@@ -474,6 +666,9 @@ func runArgsWhy(cfg Config) string {
 	why := ": access tokens outlive the run"
 	if slices.Contains(cfg.Scenarios, ScenarioLoginStorm) {
 		why += ", and login throttling is loosened so that every storm login is hashed"
+	}
+	if realtimeStreams(cfg) > 0 {
+		why += ", and the load generator's one address may open every event stream the realtime scenarios need"
 	}
 	return why
 }
