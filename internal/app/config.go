@@ -201,6 +201,7 @@ type adminCreateCmd struct {
 
 type eventsStatusCmd struct {
 	storageFlags
+	kafkaFlags
 	JSON bool `name:"json" help:"Print JSON (the answer of GET /v1/admin/consumers) instead of a table."`
 }
 
@@ -390,7 +391,8 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 	case "dev kafka":
 		c.Dev.Kafka.apply(&cfg)
 	case "events status":
-		c.Events.Status.apply(&cfg)
+		c.Events.Status.storageFlags.apply(&cfg)
+		c.Events.Status.kafkaFlags.apply(&cfg)
 		cfg.EventsStatusJSON = c.Events.Status.JSON
 	}
 	return Command{Name: cmd, Config: cfg}, cfg.validate()

@@ -54,7 +54,17 @@ func EventsStatus(ctx context.Context, cfg Config, out io.Writer) error {
 			log.Error("closing the database failed", "err", cerr)
 		}
 	}()
-	admin, err := eventsAdmin(db, nil)
+	// With --kafka, the consumers' lag is Kafka's: their groups' offsets.
+	var bus eventbus.Bus
+	if len(cfg.Kafka.Brokers) > 0 {
+		k, err := kafkaBus(cfg, log, nil)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = k.Close() }()
+		bus = k
+	}
+	admin, err := eventsAdmin(db, bus)
 	if err != nil {
 		return err
 	}
