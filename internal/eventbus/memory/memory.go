@@ -116,14 +116,11 @@ func (b *Bus) Consume(ctx context.Context, name string, h eventbus.Handler) erro
 		case <-ctx.Done():
 		}
 	}()
-	err := b.consume(ctx, name, h)
+	b.consume(ctx, name, h)
 	if b.closed() {
 		return ErrClosed
 	}
-	if ctx.Err() != nil {
-		return nil
-	}
-	return err
+	return nil
 }
 
 // enter registers a Consume call unless the bus is closed.
@@ -146,17 +143,19 @@ func (b *Bus) closed() bool {
 	}
 }
 
-func (b *Bus) consume(ctx context.Context, name string, h eventbus.Handler) error {
+// consume runs the consumer until ctx ends; every error on the way (the
+// database away, the handler failing) is logged and retried.
+func (b *Bus) consume(ctx context.Context, name string, h eventbus.Handler) {
 	unlock, err := b.lock(ctx, name)
 	if err != nil {
-		return nil // ctx ended
+		return // ctx ended
 	}
 	defer unlock()
 	b.log.Debug("consumer started", "consumer", name)
 
 	pos, _, err := b.cursor(ctx, name)
 	if err != nil {
-		return nil // ctx ended
+		return // ctx ended
 	}
 	poll := time.NewTicker(b.cfg.PollInterval)
 	defer poll.Stop()
@@ -166,11 +165,11 @@ func (b *Bus) consume(ctx context.Context, name string, h eventbus.Handler) erro
 		events, err := b.cfg.Log.ReadEvents(ctx, pos, b.cfg.BatchSize)
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil
+				return
 			}
 			b.log.Warn("reading the event log", "consumer", name, "after", pos, "err", err)
 			if !wait(ctx, backoff) {
-				return nil
+				return
 			}
 			backoff = min(2*backoff, b.cfg.MaxRetryBackoff)
 			continue
@@ -178,7 +177,7 @@ func (b *Bus) consume(ctx context.Context, name string, h eventbus.Handler) erro
 		if len(events) == 0 {
 			select {
 			case <-ctx.Done():
-				return nil
+				return
 			case <-news:
 			case <-poll.C:
 			}
@@ -186,12 +185,12 @@ func (b *Bus) consume(ctx context.Context, name string, h eventbus.Handler) erro
 		}
 		if err := h(ctx, events); err != nil {
 			if ctx.Err() != nil {
-				return nil
+				return
 			}
 			b.log.Warn("consumer handler failed; the batch will be delivered again", "consumer", name,
 				"from", events[0].Position, "to", events[len(events)-1].Position, "err", err)
 			if !wait(ctx, backoff) {
-				return nil
+				return
 			}
 			backoff = min(2*backoff, b.cfg.MaxRetryBackoff)
 			continue
@@ -199,7 +198,7 @@ func (b *Bus) consume(ctx context.Context, name string, h eventbus.Handler) erro
 		backoff = b.cfg.RetryBackoff
 		last := events[len(events)-1].Position
 		if err := b.setCursor(ctx, name, last); err != nil {
-			return nil // ctx ended before the cursor could be stored
+			return // ctx ended before the cursor could be stored
 		}
 		pos = last
 	}
