@@ -124,7 +124,9 @@ func (a *Admin) Consumers(ctx context.Context) ([]Status, error) {
 	for _, s := range byName {
 		from := max(s.Position, trimmed) // a new consumer starts at the oldest event kept
 		s.Lag = max(newest-from, 0)
-		if a.cfg.Bus != nil && s.Name != eventbus.RelayName {
+		// The relay (and any cursor that is no consumer's) is behind in the
+		// log, not on the bus.
+		if a.cfg.Bus != nil && eventbus.CheckConsumerName(s.Name) == nil {
 			if s.Lag, err = a.cfg.Bus.Lag(ctx, s.Name); err != nil {
 				return nil, err
 			}

@@ -137,3 +137,40 @@ func TestAdmin(t *testing.T) {
 		t.Errorf("second delete: %v, want NotFound", err)
 	}
 }
+
+// kafkaLike is a bus that keeps consumers' positions itself: its Lag is
+// what the admin view must show for them.
+type kafkaLike struct {
+	eventbus.Bus
+	lags map[string]int64
+}
+
+func (b kafkaLike) Lag(_ context.Context, name string) (int64, error) {
+	if err := eventbus.CheckConsumerName(name); err != nil {
+		return 0, err
+	}
+	return b.lags[name], nil
+}
+
+func TestAdminLagFromTheBus(t *testing.T) {
+	store := openSQLite(t)
+	e := newEnv(t, store)
+	e.append(t, e.bus(t), events(t, 2, "a", "b")) // positions 1..4
+	ctx := context.Background()
+	if err := store.SetCursor(ctx, eventbus.RelayName, 3); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := consumer.NewAdmin(consumer.AdminConfig{Log: store, Cursors: store, DeadLetters: store,
+		Bus: kafkaLike{lags: map[string]int64{"search": 1}}, Names: []string{"search"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := admin.Consumers(auth.WithPrincipal(ctx, auth.System()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []consumer.Status{{Name: "relay", Position: 3, HasPosition: true, Lag: 1}, {Name: "search", Lag: 1}}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("Consumers = %+v, want %+v (the relay's lag from the log, search's from the bus)", got, want)
+	}
+}
