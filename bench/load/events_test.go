@@ -1,0 +1,394 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestParseMetrics(t *testing.T) {
+	m, err := ParseMetrics(strings.NewReader(`# HELP basalt_outbox_relay_lag_events Numbered events …
+# TYPE basalt_outbox_relay_lag_events gauge
+basalt_outbox_relay_lag_events 12
+basalt_outbox_published_total 3.5e+03
+basalt_http_requests_total{code="200",route="a b"} 4
+basalt_http_requests_total{code="500",route="x}y"} 1 1700000000000
+
+go_goroutines +Inf
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{metricRelayLag: 12, metricRelayPublished: 3500, "basalt_http_requests_total": 5}
+	for k, v := range want {
+		if m[k] != v {
+			t.Errorf("%s = %v, want %v", k, m[k], v)
+		}
+	}
+	if len(m) != 4 {
+		t.Errorf("%d metrics: %v", len(m), m)
+	}
+	for _, bad := range []string{"name_only", `x{a="b" 1`, "x one"} {
+		if _, err := ParseMetrics(strings.NewReader(bad)); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
+func TestEnvelopeTime(t *testing.T) {
+	at, err := envelopeTime([]byte(`{"id":"e","type":"document.created","collection":"bench","documentId":"d","version":1,"time":"2026-12-04T10:00:00.123456Z","payload":{"data":{"time":"1999-01-01T00:00:00Z"}},"position":7}`))
+	if err != nil || !at.Equal(time.Date(2026, 12, 4, 10, 0, 0, 123456000, time.UTC)) {
+		t.Errorf("time %v, %v", at, err)
+	}
+	if at, err := envelopeTime([]byte(`{"message":"dropped"}`)); err != nil || !at.IsZero() {
+		t.Errorf("notice: %v, %v", at, err)
+	}
+	if _, err := envelopeTime([]byte(`{"time":"yesterday"}`)); err == nil {
+		t.Error("a bad time parsed")
+	}
+}
+
+// fakeEvents imitates what the change-event scenarios use of Basalt:
+// creates on the bench collection (each an event to every open stream of
+// it), its event stream, and /metrics with the relay's and the hub's
+// metrics. publish decides, per create, whether the fake relay counts it
+// published; skip, whether stream i misses event pos.
+type fakeEvents struct {
+	token   string
+	publish func(pos int64) bool
+	skip    func(stream int, pos int64) bool
+
+	mu        sync.Mutex
+	pos       int64
+	published int64
+	streams   []chan string
+	open      int
+}
+
+func (f *fakeEvents) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.Method == http.MethodPost && r.URL.Path == "/v1/collections/"+Collection+"/documents":
+		f.mu.Lock()
+		f.pos++
+		pos := f.pos
+		if f.publish == nil || f.publish(pos) {
+			f.published++
+		}
+		msg := fmt.Sprintf("id: %d\nevent: document.created\ndata: {\"id\":\"e%d\",\"type\":\"document.created\",\"collection\":\"bench\",\"time\":%q,\"payload\":{},\"position\":%d}\n\n",
+			pos, pos, time.Now().UTC().Format(time.RFC3339Nano), pos)
+		for i, ch := range f.streams {
+			if ch != nil && (f.skip == nil || !f.skip(i, pos)) {
+				ch <- msg
+			}
+		}
+		f.mu.Unlock()
+		w.WriteHeader(http.StatusCreated)
+	case r.URL.Path == eventsPath:
+		ch := make(chan string, 4096)
+		f.mu.Lock()
+		f.streams = append(f.streams, ch)
+		idx := len(f.streams) - 1
+		f.open++
+		f.mu.Unlock()
+		defer func() {
+			f.mu.Lock()
+			f.streams[idx] = nil
+			f.open--
+			f.mu.Unlock()
+		}()
+		w.Header().Set("Content-Type", "text/event-stream")
+		rc := http.NewResponseController(w)
+		if _, err := fmt.Fprint(w, ": stream open\n\n"); err != nil || rc.Flush() != nil {
+			return
+		}
+		for {
+			select {
+			case <-r.Context().Done():
+				return
+			case m := <-ch:
+				if _, err := fmt.Fprint(w, m); err != nil || rc.Flush() != nil {
+					return
+				}
+			}
+		}
+	case r.URL.Path == "/metrics":
+		if r.Header.Get("Authorization") != "Bearer "+f.token {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		fmt.Fprintf(w, "# TYPE x gauge\n%s %d\n%s %d\n%s %d\n", metricRelayLag, f.pos-f.published, metricRelayPublished, f.published,
+			metricRealtimeStreams, f.open)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// eventsTestConfig is a small, fast configuration of the change-event
+// scenarios.
+func eventsTestConfig(t *testing.T) Config {
+	cfg := testConfig(t)
+	cfg.Events = EventsConfig{RelayDuration: time.Second, RelayMaxLag: time.Second, RelayDrain: time.Second,
+		RealtimeRate: 100, RealtimeSubscribers: 8, RealtimeDuration: 500 * time.Millisecond, RealtimeDrain: 2 * time.Second,
+		RealtimeMaxP99: time.Second, IdleStreams: 40, IdleMinStreams: 40}
+	return cfg
+}
+
+func budgetFor(d time.Duration) *Budget { return NewBudget(time.Now().Add(d), 1_000_000, time.Now) }
+
+func startFake(t *testing.T, f *fakeEvents) Scraper {
+	t.Helper()
+	f.token = "metrics-token-for-the-test"
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	return Scraper{BaseURL: srv.URL, Token: f.token, HTTP: srv.Client()}
+}
+
+func TestRunRelay(t *testing.T) {
+	cases := []struct {
+		name    string
+		publish func(int64) bool
+		verdict string
+	}{
+		{"keeps up", nil, VerdictPass},
+		// Every third event is never published: the relay never catches up.
+		{"falls behind", func(pos int64) bool { return pos%3 != 0 }, VerdictFail},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := eventsTestConfig(t)
+			sc := startFake(t, &fakeEvents{publish: tc.publish})
+			tr, err := CreateTargeter(sc.BaseURL, 1, 16)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rate, source := relayRate(cfg, 50)
+			sr := runRelay(context.Background(), cfg, budgetFor(time.Minute), ScenarioRelay, "in-process", rate, source, sc, tr, t.Logf)
+			rr := sr.Relay
+			if sr.Err != "" || rr == nil {
+				t.Fatalf("err %q", sr.Err)
+			}
+			if rr.Acked != 50 || rr.Rate != 50 || len(rr.Samples) < 3 || rr.LagBound != 50 {
+				t.Errorf("acked %d rate %d samples %d bound %d", rr.Acked, rr.Rate, len(rr.Samples), rr.LagBound)
+			}
+			verdict, notes := rr.evaluate(false)
+			if verdict != tc.verdict {
+				t.Errorf("verdict %s, want %s (notes %q)", verdict, tc.verdict, notes)
+			}
+			if tc.verdict == VerdictPass && (rr.Published != 50 || !rr.Drained || rr.LastLag != 0) {
+				t.Errorf("published %d drained %t last lag %d", rr.Published, rr.Drained, rr.LastLag)
+			}
+			if tc.verdict == VerdictFail && (rr.Drained || rr.LastLag != 16 || rr.Published != 34) {
+				t.Errorf("published %d drained %t last lag %d", rr.Published, rr.Drained, rr.LastLag)
+			}
+		})
+	}
+}
+
+func TestRelayEvaluate(t *testing.T) {
+	ok := RelayReport{Acked: 100, Published: 100, MaxLag: 10, LagBound: 50, Drained: true, KafkaPublished: 100,
+		Load: StepResult{Rate: 100, Requests: 100, Throughput: 100}}
+	if v, notes := ok.evaluate(true); v != VerdictPass {
+		t.Errorf("ok: %s %q", v, notes)
+	}
+	for name, mutate := range map[string]func(*RelayReport){
+		"lag above the bound": func(r *RelayReport) { r.MaxLag = 51 },
+		"not drained":         func(r *RelayReport) { r.Drained = false },
+		"nothing acked":       func(r *RelayReport) { r.Acked = 0 },
+		"kafka not used":      func(r *RelayReport) { r.KafkaPublished = 0 },
+	} {
+		r := ok
+		mutate(&r)
+		if v, _ := r.evaluate(true); v != VerdictFail {
+			t.Errorf("%s: %s", name, v)
+		}
+	}
+	noKafka := ok
+	noKafka.KafkaPublished = 0
+	if v, _ := noKafka.evaluate(false); v != VerdictPass {
+		t.Errorf("in-process bus judged on Kafka's counter: %s", v)
+	}
+	if rate, _ := relayRate(Config{}, 0); rate != DefaultRelayRate {
+		t.Errorf("rate without create %d", rate)
+	}
+	if rate, _ := relayRate(Config{Events: EventsConfig{RelayRate: 7}}, 50); rate != 7 {
+		t.Errorf("rate with -relay-rate %d", rate)
+	}
+}
+
+func TestRunRealtimeLatency(t *testing.T) {
+	cases := []struct {
+		name    string
+		skip    func(int, int64) bool
+		verdict string
+	}{
+		{"every stream gets every event", nil, VerdictPass},
+		{"one stream misses one", func(i int, pos int64) bool { return i == 3 && pos == 10 }, VerdictFail},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := eventsTestConfig(t)
+			f := &fakeEvents{skip: tc.skip}
+			sc := startFake(t, f)
+			tr, err := CreateTargeter(sc.BaseURL, 1, 16)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sr := runRealtimeLatency(context.Background(), cfg, budgetFor(time.Minute), sc.BaseURL, tr, t.Logf)
+			rt := sr.Realtime
+			if sr.Err != "" || rt == nil {
+				t.Fatalf("err %q", sr.Err)
+			}
+			if rt.Acked != 50 || rt.Subscribers != 8 {
+				t.Errorf("acked %d subscribers %d", rt.Acked, rt.Subscribers)
+			}
+			verdict, notes := rt.evaluate()
+			if verdict != tc.verdict {
+				t.Errorf("verdict %s, want %s (notes %q)", verdict, tc.verdict, notes)
+			}
+			switch tc.verdict {
+			case VerdictPass:
+				if rt.Deliveries != 400 || rt.Complete != 8 || rt.P99 <= 0 || rt.P99 > time.Second || rt.MinReceived != 50 {
+					t.Errorf("deliveries %d complete %d p99 %s min %d", rt.Deliveries, rt.Complete, rt.P99, rt.MinReceived)
+				}
+			default:
+				if rt.Deliveries != 399 || rt.Complete != 7 || rt.MinReceived != 49 {
+					t.Errorf("deliveries %d complete %d min %d", rt.Deliveries, rt.Complete, rt.MinReceived)
+				}
+			}
+			f.mu.Lock()
+			open := f.open
+			f.mu.Unlock()
+			if open != 0 {
+				// Closed streams end their handlers soon after; wait a little.
+				deadline := time.Now().Add(5 * time.Second)
+				for open != 0 && time.Now().Before(deadline) {
+					if err := pause(context.Background(), 20*time.Millisecond); err != nil {
+						t.Fatal(err)
+					}
+					f.mu.Lock()
+					open = f.open
+					f.mu.Unlock()
+				}
+				if open != 0 {
+					t.Errorf("%d streams still open after the scenario", open)
+				}
+			}
+		})
+	}
+}
+
+func TestRealtimeEvaluate(t *testing.T) {
+	ok := RealtimeReport{Subscribers: 2, Acked: 10, Deliveries: 20, Complete: 2, Drained: true, P99: 50 * time.Millisecond,
+		MaxP99: 100 * time.Millisecond, Load: StepResult{Rate: 10, Requests: 10, Throughput: 10}}
+	if v, notes := ok.evaluate(); v != VerdictPass {
+		t.Errorf("ok: %s %q", v, notes)
+	}
+	for name, mutate := range map[string]func(*RealtimeReport){
+		"p99 above the target": func(r *RealtimeReport) { r.P99 = 101 * time.Millisecond },
+		"a stream incomplete":  func(r *RealtimeReport) { r.Drained, r.Complete = false, 1 },
+		"out of order":         func(r *RealtimeReport) { r.OutOfOrder = 1 },
+		"nothing delivered":    func(r *RealtimeReport) { r.Deliveries = 0 },
+	} {
+		r := ok
+		mutate(&r)
+		if v, _ := r.evaluate(); v != VerdictFail {
+			t.Errorf("%s: %s", name, v)
+		}
+	}
+}
+
+// selfProcess is a Process standing for this test process, whose memory
+// the idle scenario then reads.
+func selfProcess(t *testing.T, baseURL string) *Process {
+	t.Helper()
+	proc, err := os.FindProcess(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Process{Name: "self", BaseURL: baseURL, cmd: &exec.Cmd{Process: proc}}
+}
+
+func TestRunRealtimeIdle(t *testing.T) {
+	if _, err := processRSS(os.Getpid()); err != nil {
+		t.Fatalf("this test needs a process's memory (Linux): %v", err)
+	}
+	cfg := eventsTestConfig(t)
+	f := &fakeEvents{}
+	sc := startFake(t, f)
+	sr := runRealtimeIdle(context.Background(), cfg, budgetFor(2*time.Minute), selfProcess(t, sc.BaseURL), sc, 1024, false, t.Logf)
+	ir := sr.Idle
+	if sr.Err != "" || ir == nil {
+		t.Fatalf("err %q", sr.Err)
+	}
+	if ir.Opened != 40 || ir.Held != 40 || ir.Refused != 0 || ir.RSSBefore <= 0 || ir.RSSAfter <= 0 {
+		t.Errorf("%+v", *ir)
+	}
+	if v, notes := ir.evaluate(); v != VerdictPass {
+		t.Errorf("verdict %s %q", v, notes)
+	}
+	short := *ir
+	short.Held = 39
+	if v, _ := short.evaluate(); v != VerdictFail {
+		t.Errorf("39 of 40 held: %s", v)
+	}
+}
+
+func TestOpenSSERefused(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		fmt.Fprint(w, `{"title":"too many"}`)
+	}))
+	defer srv.Close()
+	_, err := OpenSSE(context.Background(), srv.URL, eventsPath, 0, 512)
+	var se *StatusError
+	if !errors.As(err, &se) || se.Code != http.StatusTooManyRequests || !strings.Contains(se.Body, "too many") {
+		t.Errorf("err %v", err)
+	}
+}
+
+func TestEventsFlagsAndValidate(t *testing.T) {
+	cfg := parseFlags(t)
+	if cfg.Events != DefaultEventsConfig() {
+		t.Errorf("defaults %+v", cfg.Events)
+	}
+	if !slices.Contains(cfg.Scenarios, ScenarioRelayKafka) || !slices.Contains(cfg.Scenarios, ScenarioRealtimeIdle) {
+		t.Errorf("default scenarios %v", cfg.Scenarios)
+	}
+	cfg = parseFlags(t, "-relay-rate", "500", "-relay-duration", "4s", "-relay-max-lag", "2s", "-relay-drain", "3s", "-relay-settled-lag", "5",
+		"-realtime-rate", "200", "-realtime-subscribers", "50", "-realtime-duration", "2s", "-realtime-drain", "9s", "-max-p99-realtime", "250ms",
+		"-idle-streams", "300", "-min-idle-streams", "200")
+	want := EventsConfig{RelayRate: 500, RelayDuration: 4 * time.Second, RelayMaxLag: 2 * time.Second, RelayDrain: 3 * time.Second, RelaySettledLag: 5,
+		RealtimeRate: 200, RealtimeSubscribers: 50, RealtimeDuration: 2 * time.Second, RealtimeDrain: 9 * time.Second, RealtimeMaxP99: 250 * time.Millisecond,
+		IdleStreams: 300, IdleMinStreams: 200}
+	if cfg.Events != want {
+		t.Errorf("parsed %+v, want %+v", cfg.Events, want)
+	}
+	if args := strings.Join(basaltRunArgs(cfg), " "); !strings.HasSuffix(args, " --realtime-streams-per-ip=364") {
+		t.Errorf("run args %q", args)
+	}
+	for name, mutate := range map[string]func(*EventsConfig){
+		"negative rate":        func(c *EventsConfig) { c.RelayRate = -1 },
+		"no relay duration":    func(c *EventsConfig) { c.RelayDuration = 0 },
+		"no subscribers":       func(c *EventsConfig) { c.RealtimeSubscribers = 0 },
+		"target above streams": func(c *EventsConfig) { c.IdleMinStreams = c.IdleStreams + 1 },
+	} {
+		c := eventsTestConfig(t)
+		c.Scenarios = []string{ScenarioRelay}
+		mutate(&c.Events)
+		if err := c.Validate(); err == nil {
+			t.Errorf("%s: Validate accepted it", name)
+		}
+	}
+}
