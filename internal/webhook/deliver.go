@@ -420,6 +420,13 @@ func (w *Worker) send(ctx context.Context, d Delivery) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if hook.PreviousSecret != "" && at.Before(hook.PreviousUntil) {
+		prev, err := Sign(hook.PreviousSecret, ev.ID, at, body)
+		if err != nil {
+			return 0, err
+		}
+		sig += " " + prev
+	}
 	actx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, http.MethodPost, hook.URL, bytes.NewReader(body))

@@ -24,6 +24,11 @@ const (
 	MaxWebhooks         = 100 // per server: each event is matched against every one
 	DefaultPageSize     = 50
 	MaxPageSize         = 200
+	// DefaultKeepPrevious is how long a rotated secret keeps signing
+	// beside the new one, unless the rotation says otherwise; at most
+	// MaxKeepPrevious.
+	DefaultKeepPrevious = 24 * time.Hour
+	MaxKeepPrevious     = 7 * 24 * time.Hour
 )
 
 // Positions tells the newest position of the event log (eventbus.Log is
@@ -158,7 +163,7 @@ func (s *Service) List(ctx context.Context) ([]Webhook, error) {
 	}
 	ws, err := s.store.ListWebhooks(ctx)
 	for i := range ws {
-		ws[i].Secret = ""
+		ws[i] = withoutSecrets(ws[i])
 	}
 	return ws, err
 }
@@ -169,8 +174,7 @@ func (s *Service) Get(ctx context.Context, id string) (Webhook, error) {
 		return Webhook{}, err
 	}
 	w, err := s.store.GetWebhook(ctx, id)
-	w.Secret = ""
-	return w, err
+	return withoutSecrets(w), err
 }
 
 // Update changes a webhook's URL, types, description or enabled flag and
@@ -212,29 +216,48 @@ func (s *Service) Update(ctx context.Context, id string, u Update) (Webhook, err
 	if err := s.store.UpdateWebhook(ctx, w); err != nil {
 		return Webhook{}, err
 	}
-	w.Secret = ""
-	return w, nil
+	return withoutSecrets(w), nil
 }
 
 // RotateSecret gives a webhook a new secret and returns the webhook with
-// it. Deliveries sent from then on are signed with the new secret.
-func (s *Service) RotateSecret(ctx context.Context, id string) (Webhook, error) {
+// it. Deliveries sent from then on are signed with the new secret and, for
+// keepPrevious (0: not at all; at most MaxKeepPrevious), with the old one
+// too, so that receivers can move to the new secret without refusing
+// deliveries meanwhile. A rotation because a secret leaked keeps nothing.
+func (s *Service) RotateSecret(ctx context.Context, id string, keepPrevious time.Duration) (Webhook, error) {
 	const op = "webhook.RotateSecret"
 	if _, err := admit(ctx, op); err != nil {
 		return Webhook{}, err
+	}
+	if keepPrevious < 0 || keepPrevious > MaxKeepPrevious {
+		return Webhook{}, &fault.Error{Kind: fault.Invalid, Op: op, Msg: "the previous secret's validity is out of range",
+			Fields: []fault.FieldError{{Pointer: "/keepPreviousSeconds",
+				Message: fmt.Sprintf("must be between 0 and %d", int64(MaxKeepPrevious/time.Second))}}}
 	}
 	w, err := s.store.GetWebhook(ctx, id)
 	if err != nil {
 		return Webhook{}, err
 	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	w.PreviousSecret, w.PreviousUntil = "", time.Time{}
+	if keepPrevious > 0 {
+		w.PreviousSecret, w.PreviousUntil = w.Secret, now.Add(keepPrevious)
+	}
 	if w.Secret, err = NewSecret(); err != nil {
 		return Webhook{}, fault.Internalf(op, err)
 	}
-	w.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
+	w.UpdatedAt = now
 	if err := s.store.UpdateWebhook(ctx, w); err != nil {
 		return Webhook{}, err
 	}
+	w.PreviousSecret = "" // shown once, when it was new
 	return w, nil
+}
+
+// withoutSecrets is w as answers show it: no secret, new or previous.
+func withoutSecrets(w Webhook) Webhook {
+	w.Secret, w.PreviousSecret = "", ""
+	return w
 }
 
 // Delete deletes a webhook and its deliveries.

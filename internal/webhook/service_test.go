@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/eventbus"
@@ -86,9 +87,20 @@ func TestServiceLifecycle(t *testing.T) {
 	if _, err := svc.Update(ctx, w.ID, webhook.Update{URL: &bad}); !fault.Is(err, fault.Invalid) {
 		t.Fatalf("Update to an internal URL = %v", err)
 	}
-	rot, err := svc.RotateSecret(ctx, w.ID)
-	if err != nil || rot.Secret == w.Secret || !strings.HasPrefix(rot.Secret, "whsec_") {
+	rot, err := svc.RotateSecret(ctx, w.ID, webhook.DefaultKeepPrevious)
+	if err != nil || rot.Secret == w.Secret || !strings.HasPrefix(rot.Secret, "whsec_") || rot.PreviousSecret != "" ||
+		rot.PreviousUntil.IsZero() {
 		t.Fatalf("RotateSecret = %+v, %v", rot, err)
+	}
+	if got, _ := svc.Get(ctx, w.ID); got.Secret != "" || got.PreviousSecret != "" || !got.PreviousUntil.Equal(rot.PreviousUntil) {
+		t.Fatalf("Get after a rotation = %+v", got)
+	}
+	again, err := svc.RotateSecret(ctx, w.ID, 0) // a leaked secret: nothing kept
+	if err != nil || !again.PreviousUntil.IsZero() {
+		t.Fatalf("RotateSecret keeping nothing = %+v, %v", again, err)
+	}
+	if _, err := svc.RotateSecret(ctx, w.ID, webhook.MaxKeepPrevious+time.Second); !fault.Is(err, fault.Invalid) {
+		t.Fatalf("RotateSecret keeping too long = %v", err)
 	}
 	if _, _, err := svc.ListDeliveries(ctx, w.ID, "not-a-cursor", 10); !fault.Is(err, fault.Invalid) {
 		t.Fatalf("ListDeliveries with a bad cursor = %v", err)
@@ -124,7 +136,7 @@ func TestServiceNeedsTheWebhooksScope(t *testing.T) {
 		_, calls["List"] = svc.List(ctx)
 		_, calls["Get"] = svc.Get(ctx, "x")
 		_, calls["Update"] = svc.Update(ctx, "x", webhook.Update{})
-		_, calls["RotateSecret"] = svc.RotateSecret(ctx, "x")
+		_, calls["RotateSecret"] = svc.RotateSecret(ctx, "x", 0)
 		calls["Delete"] = svc.Delete(ctx, "x")
 		_, _, calls["ListDeliveries"] = svc.ListDeliveries(ctx, "x", "", 0)
 		_, calls["GetDelivery"] = svc.GetDelivery(ctx, "x", "y")

@@ -35,12 +35,17 @@ type Webhook struct {
 	// AnyCollection.
 	Collection string
 	// Types are the event types it receives; empty means every type.
-	Types       []eventbus.Type
-	Secret      string // whsec_<base64>
-	Enabled     bool
-	Description string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	Types  []eventbus.Type
+	Secret string // whsec_<base64>
+	// PreviousSecret, until PreviousUntil, signs deliveries too (a second
+	// signature in the header), so that a receiver can move to a rotated
+	// secret without refusing any delivery.
+	PreviousSecret string
+	PreviousUntil  time.Time
+	Enabled        bool
+	Description    string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 	// CreatedBy is the account or API key id of the admin that registered
 	// it (empty for the operator's command line).
 	CreatedBy string

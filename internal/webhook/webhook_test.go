@@ -277,6 +277,35 @@ func (f *fixture) attempts(t *testing.T, outcome string) float64 {
 	return 0
 }
 
+// After a rotation that keeps the previous secret, each delivery carries
+// two signatures: one by the new secret, one by the old.
+func TestRotationSignsWithBothSecrets(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	rcv := newReceiver(t, 200)
+	hook := f.create(t, webhook.NewWebhook{URL: rcv.srv.URL, Collection: "orders"})
+	rot, err := f.svc.RotateSecret(admin(), hook.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.disp.Handle(context.Background(), newEvent(t, eventbus.DocumentCreated, "orders", 1)); err != nil {
+		t.Fatal(err)
+	}
+	f.waitDelivery(t, hook.ID, finished)
+	rcv.mu.Lock()
+	req, body := rcv.got[0], rcv.bodies[0]
+	rcv.mu.Unlock()
+	sign := func(secret string) string {
+		key, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+		mac := hmac.New(sha256.New, key)
+		mac.Write([]byte(req.Header.Get("webhook-id") + "." + req.Header.Get("webhook-timestamp") + "."))
+		mac.Write(body)
+		return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	}
+	if got, want := req.Header.Get("webhook-signature"), sign(rot.Secret)+" "+sign(hook.Secret); got != want {
+		t.Fatalf("webhook-signature = %q, want %q", got, want)
+	}
+}
+
 func TestDeliveryRetriesThenSucceeds(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
 	rcv := newReceiver(t, 500, 503, 204)

@@ -8,12 +8,14 @@ package webhookapi
 
 import (
 	"bytes"
+	"encoding/json"
 	"log/slog"
 	"maps"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
@@ -221,18 +223,31 @@ func (a *API) remove(w http.ResponseWriter, r *http.Request) {
 }
 
 // rotate serves POST /v1/admin/webhooks/{id}/rotate-secret (no body, or
-// {}) → 200 with the webhook and its new secret.
+// {"keepPreviousSeconds": n}, default one day) → 200 with the webhook and
+// its new secret.
 func (a *API) rotate(w http.ResponseWriter, r *http.Request) {
 	id, err := restapi.PathValue(r, "id")
 	if err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}
-	if err := a.readEmpty(w, r); err != nil {
+	body, err := a.readOptional(w, r)
+	if err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}
-	hook, err := a.svc.RotateSecret(r.Context(), id)
+	keep := webhook.DefaultKeepPrevious
+	if n, ok := body.integer("keepPreviousSeconds"); ok {
+		keep = time.Duration(n) * time.Second
+		if n < 0 || n > int64(webhook.MaxKeepPrevious/time.Second) {
+			keep = -1 // the service says what is wrong
+		}
+	}
+	if err := body.done(); err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
+	}
+	hook, err := a.svc.RotateSecret(r.Context(), id, keep)
 	if err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return
@@ -361,6 +376,24 @@ func (a *API) read(w http.ResponseWriter, r *http.Request, mergePatch bool) (*ob
 	return decodeObject(buf.Bytes())
 }
 
+// readOptional reads an optional JSON object: no body reads as {}.
+func (a *API) readOptional(w http.ResponseWriter, r *http.Request) (*object, error) {
+	if _, err := restapi.ParseQuery(r); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := restapi.ReadBody(w, r, maxBodyBytes, &buf); err != nil {
+		return nil, err
+	}
+	if buf.Len() == 0 {
+		return &object{m: map[string]any{}}, nil
+	}
+	if err := restapi.CheckContentType(r, false); err != nil {
+		return nil, err
+	}
+	return decodeObject(buf.Bytes())
+}
+
 // readEmpty accepts no body, or an empty JSON object.
 func (a *API) readEmpty(w http.ResponseWriter, r *http.Request) error {
 	if _, err := restapi.ParseQuery(r); err != nil {
@@ -452,6 +485,22 @@ func (o *object) strList(name string) ([]string, bool) {
 		list = append(list, s)
 	}
 	return list, true
+}
+
+// integer returns the member name, a whole number; present is false when
+// absent.
+func (o *object) integer(name string) (n int64, present bool) {
+	v, ok := o.take(name)
+	if !ok {
+		return 0, false
+	}
+	num, isNumber := v.(json.Number)
+	n, err := num.Int64()
+	if !isNumber || err != nil {
+		o.fail("/"+name, name+" must be a whole number")
+		return 0, true
+	}
+	return n, true
 }
 
 func (o *object) done() error {

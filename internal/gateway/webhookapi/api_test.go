@@ -121,8 +121,13 @@ func TestWebhookRoutes(t *testing.T) {
 		t.Fatalf("patch: %d %s", patched.status, patched.raw)
 	}
 	rotated := do(t, srv, "admin", "POST", "/v1/admin/webhooks/"+id+"/rotate-secret", "")
-	if rotated.status != 200 || rotated.body["secret"] == created.body["secret"] {
+	if rotated.status != 200 || rotated.body["secret"] == created.body["secret"] || rotated.body["previousSecretExpiresAt"] == nil ||
+		strings.Count(rotated.raw, "whsec_") != 1 {
 		t.Fatalf("rotate: %d %s", rotated.status, rotated.raw)
+	}
+	leaked := do(t, srv, "admin", "POST", "/v1/admin/webhooks/"+id+"/rotate-secret", `{"keepPreviousSeconds":0}`)
+	if leaked.status != 200 || leaked.body["previousSecretExpiresAt"] != nil {
+		t.Fatalf("rotate keeping nothing: %d %s", leaked.status, leaked.raw)
 	}
 
 	// A delivery, as the dispatcher records it.
@@ -194,6 +199,9 @@ func TestWebhookRoutesRefuse(t *testing.T) {
 		{"admin", "GET", "/v1/admin/webhooks/nope/deliveries?page=2", "", 400, "invalid", ""},
 		{"admin", "POST", "/v1/admin/webhooks/nope/deliveries/x/redeliver", "", 404, "not_found", ""},
 		{"admin", "PUT", "/v1/admin/webhooks/nope", "{}", 405, "", ""},
+		{"admin", "POST", "/v1/admin/webhooks/nope/rotate-secret", `{"keepPreviousSeconds":1.5}`, 400, "invalid", "/keepPreviousSeconds"},
+		{"admin", "POST", "/v1/admin/webhooks/nope/rotate-secret", `{"keepPreviousSeconds":99999999}`, 400, "invalid", "/keepPreviousSeconds"},
+		{"admin", "POST", "/v1/admin/webhooks/nope/rotate-secret", `{"keep":1}`, 400, "invalid", "/keep"},
 	}
 	for _, c := range cases {
 		a := do(t, srv, c.bearer, c.method, c.path, c.body)

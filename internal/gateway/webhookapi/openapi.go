@@ -3,6 +3,7 @@ package webhookapi
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
@@ -40,6 +41,7 @@ func DescribeOpenAPI(ctx context.Context, doc *openapi3.T) error {
 		return &openapi3.ParameterRef{Ref: "#/components/parameters/" + name}
 	}
 	noBody := restapi.OptionalJSONBody(ref("WebhookNoParameters"))
+	rotation := restapi.OptionalJSONBody(ref("WebhookRotation"))
 	doc.Paths.Set(Base, &openapi3.PathItem{
 		Get: restapi.Operation("listWebhooks", tag, "List webhooks", "Every webhook, by id, without secrets.",
 			sec, nil, restapi.Responses(200, restapi.JSONResponse("The webhooks", ref("WebhookList")), 400, 401, 403)),
@@ -65,8 +67,10 @@ func DescribeOpenAPI(ctx context.Context, doc *openapi3.T) error {
 	})
 	doc.Paths.Set(Base+"/{id}/rotate-secret", &openapi3.PathItem{Parameters: openapi3.Parameters{param("WebhookID")},
 		Post: restapi.Operation("rotateWebhookSecret", tag, "Rotate a webhook's secret",
-			"Gives the webhook a new secret, shown this once; deliveries are signed with it from now on.",
-			sec, noBody, restapi.Responses(200, restapi.JSONResponse("The webhook and its new secret", ref("WebhookWithSecret")),
+			"Gives the webhook a new secret, shown this once. Deliveries are signed with it from now on and, for "+
+				"keepPreviousSeconds (default one day; 0 after a leak), with the previous secret too: a second "+
+				"signature in webhook-signature, so receivers can switch secrets without refusing deliveries.",
+			sec, rotation, restapi.Responses(200, restapi.JSONResponse("The webhook and its new secret", ref("WebhookWithSecret")),
 				400, 401, 403, 404, 413, 415)),
 	})
 	doc.Paths.Set(Base+"/{id}/deliveries", &openapi3.PathItem{Parameters: openapi3.Parameters{param("WebhookID")},
@@ -88,6 +92,13 @@ func DescribeOpenAPI(ctx context.Context, doc *openapi3.T) error {
 				400, 401, 403, 404, 413, 415)),
 	})
 	return nil
+}
+
+// keepPrevious is the schema of a rotation's keepPreviousSeconds.
+func keepPrevious() *openapi3.SchemaRef {
+	s := openapi3.NewInt64Schema().WithMin(0).WithMax(float64(webhook.MaxKeepPrevious / time.Second))
+	s.Description = "How long the previous secret keeps signing beside the new one (default 86400; 0: not at all)"
+	return &openapi3.SchemaRef{Value: s}
 }
 
 func schemas() openapi3.Schemas {
@@ -122,9 +133,12 @@ func schemas() openapi3.Schemas {
 			"enabled": boolean("Deliveries are made"), "description": desc,
 			"createdAt": restapi.Timestamp(), "updatedAt": restapi.Timestamp(),
 			"createdBy": restapi.Nullable(str(""), "The account or API key that registered it"),
+			"previousSecretExpiresAt": restapi.Nullable(restapi.Timestamp(),
+				"When the secret before the last rotation stops signing; null: it does not sign"),
 		}
 	}
-	hookRequired := []string{"id", "url", "collection", "types", "enabled", "description", "createdAt", "updatedAt", "createdBy"}
+	hookRequired := []string{"id", "url", "collection", "types", "enabled", "description", "createdAt", "updatedAt", "createdBy",
+		"previousSecretExpiresAt"}
 	withSecret := hookProps()
 	withSecret["secret"] = str("The signing secret, whsec_<base64>, shown this once")
 	nullable := func(s *openapi3.SchemaRef, d string) *openapi3.SchemaRef { return restapi.Nullable(s, d) }
@@ -141,6 +155,7 @@ func schemas() openapi3.Schemas {
 		"WebhookPatch": obj(nil, openapi3.Schemas{"url": url, "types": types, "description": desc,
 			"enabled": boolean("Deliver (true) or not (false)")}),
 		"WebhookNoParameters": obj(nil, openapi3.Schemas{}),
+		"WebhookRotation":     obj(nil, openapi3.Schemas{"keepPreviousSeconds": keepPrevious()}),
 		"Webhook":             obj(hookRequired, hookProps()),
 		"WebhookWithSecret":   obj(append(hookRequired, "secret"), withSecret),
 		"WebhookList":         obj([]string{"items"}, openapi3.Schemas{"items": restapi.ArrayOf(restapi.SchemaRef("Webhook"))}),

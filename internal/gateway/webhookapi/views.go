@@ -26,6 +26,9 @@ type webhookView struct {
 	CreatedAt   string   `json:"createdAt"`
 	UpdatedAt   string   `json:"updatedAt"`
 	CreatedBy   *string  `json:"createdBy"`
+	// PreviousSecretExpiresAt is when the secret before the last rotation
+	// stops signing (null: it does not sign).
+	PreviousSecretExpiresAt *string `json:"previousSecretExpiresAt"`
 }
 
 type newWebhookView struct {
@@ -42,6 +45,10 @@ func viewWebhook(w webhook.Webhook) webhookView {
 		Description: w.Description, CreatedAt: stamp(w.CreatedAt), UpdatedAt: stamp(w.UpdatedAt)}
 	if w.CreatedBy != "" {
 		v.CreatedBy = &w.CreatedBy
+	}
+	if !w.PreviousUntil.IsZero() {
+		s := stamp(w.PreviousUntil)
+		v.PreviousSecretExpiresAt = &s
 	}
 	return v
 }

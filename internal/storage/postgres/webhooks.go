@@ -21,16 +21,18 @@ import (
 
 var _ webhook.Store = (*Store)(nil)
 
-const webhookColumns = "id, url, collection, event_types, secret, enabled, description, created_at, updated_at, created_by, after_position"
+const webhookColumns = "id, url, collection, event_types, secret, enabled, description, created_at, updated_at, created_by, after_position, " +
+	"previous_secret, previous_until"
 
 func scanWebhook(r rowScanner) (webhook.Webhook, error) {
 	var w webhook.Webhook
 	var types string
-	var created, updated pgtype.Timestamptz
+	var created, updated, until pgtype.Timestamptz
 	if err := r.Scan(&w.ID, &w.URL, &w.Collection, &types, &w.Secret, &w.Enabled, &w.Description, &created, &updated,
-		&w.CreatedBy, &w.After); err != nil {
+		&w.CreatedBy, &w.After, &w.PreviousSecret, &until); err != nil {
 		return w, err
 	}
+	w.PreviousUntil = utcTime(until)
 	if err := json.Unmarshal([]byte(types), &w.Types); err != nil {
 		return w, err
 	}
@@ -58,10 +60,10 @@ func (s *Store) InsertWebhook(ctx context.Context, w webhook.Webhook) error {
 	}
 	return s.read(ctx, op, func(q queryer) error {
 		return authInsert(ctx, q, op, "a webhook with this id exists",
-			`INSERT INTO webhooks (`+webhookColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+			`INSERT INTO webhooks (`+webhookColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 			 ON CONFLICT (id) DO NOTHING`,
 			w.ID, w.URL, w.Collection, types, w.Secret, w.Enabled, w.Description, w.CreatedAt, w.UpdatedAt, w.CreatedBy,
-			w.After)
+			w.After, w.PreviousSecret, nullTime(w.PreviousUntil))
 	})
 }
 
@@ -75,8 +77,9 @@ func (s *Store) UpdateWebhook(ctx context.Context, w webhook.Webhook) error {
 	return s.read(ctx, op, func(q queryer) error {
 		return authExec(ctx, q, op, "webhook not found",
 			`UPDATE webhooks SET url = $1, collection = $2, event_types = $3, secret = $4, enabled = $5, description = $6,
-			 updated_at = $7 WHERE id = $8`,
-			w.URL, w.Collection, types, w.Secret, w.Enabled, w.Description, w.UpdatedAt, w.ID)
+			 updated_at = $7, previous_secret = $8, previous_until = $9 WHERE id = $10`,
+			w.URL, w.Collection, types, w.Secret, w.Enabled, w.Description, w.UpdatedAt, w.PreviousSecret,
+			nullTime(w.PreviousUntil), w.ID)
 	})
 }
 

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"time"
 
@@ -17,16 +18,19 @@ import (
 
 var _ webhook.Store = (*Store)(nil)
 
-const webhookColumns = "id, url, collection, event_types, secret, enabled, description, created_at, updated_at, created_by, after_position"
+const webhookColumns = "id, url, collection, event_types, secret, enabled, description, created_at, updated_at, created_by, after_position, " +
+	"previous_secret, previous_until"
 
 func scanWebhook(s scanner) (webhook.Webhook, error) {
 	var w webhook.Webhook
 	var types string
 	var created, updated int64
+	var until sql.NullInt64
 	if err := s.Scan(&w.ID, &w.URL, &w.Collection, &types, &w.Secret, &w.Enabled, &w.Description, &created, &updated,
-		&w.CreatedBy, &w.After); err != nil {
+		&w.CreatedBy, &w.After, &w.PreviousSecret, &until); err != nil {
 		return w, err
 	}
+	w.PreviousUntil = fromNullMicros(until)
 	if err := json.Unmarshal([]byte(types), &w.Types); err != nil {
 		return w, err
 	}
@@ -60,9 +64,9 @@ func (s *Store) InsertWebhook(ctx context.Context, w webhook.Webhook) error {
 		return fault.Internalf(op, err)
 	}
 	return s.writeQ(ctx, op, func(q pinnedTx) error {
-		_, err := q.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := q.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			w.ID, w.URL, w.Collection, types, w.Secret, w.Enabled, w.Description, toMicros(w.CreatedAt),
-			toMicros(w.UpdatedAt), w.CreatedBy, w.After)
+			toMicros(w.UpdatedAt), w.CreatedBy, w.After, w.PreviousSecret, nullMicros(w.PreviousUntil))
 		if err != nil {
 			return constraintErr(op, err, "a webhook with this id exists", "a webhook with this id exists", "")
 		}
@@ -80,8 +84,9 @@ func (s *Store) UpdateWebhook(ctx context.Context, w webhook.Webhook) error {
 	return s.writeQ(ctx, op, func(q pinnedTx) error {
 		return (&authTx{q: q}).execOne(ctx, op, "webhook not found", func(err error) error { return mapErr(op, err) },
 			`UPDATE webhooks SET url = ?, collection = ?, event_types = ?, secret = ?, enabled = ?, description = ?,
-			 updated_at = ? WHERE id = ?`,
-			w.URL, w.Collection, types, w.Secret, w.Enabled, w.Description, toMicros(w.UpdatedAt), w.ID)
+			 updated_at = ?, previous_secret = ?, previous_until = ? WHERE id = ?`,
+			w.URL, w.Collection, types, w.Secret, w.Enabled, w.Description, toMicros(w.UpdatedAt), w.PreviousSecret,
+			nullMicros(w.PreviousUntil), w.ID)
 	})
 }
 

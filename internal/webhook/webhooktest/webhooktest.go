@@ -107,6 +107,7 @@ func webhookRoundTrip(t *testing.T, s webhook.Store) {
 	}
 	w2 := addHook(t, s, webhook.AnyCollection)
 	w.URL, w.Types, w.Enabled, w.Description, w.Secret = "http://example.org/h", nil, false, "", "whsec_bmV3"
+	w.PreviousSecret, w.PreviousUntil = "whsec_c2VjcmV0", t0.Add(24*time.Hour)
 	w.UpdatedAt = t0.Add(time.Minute)
 	if err := s.UpdateWebhook(ctx, w); err != nil {
 		t.Fatalf("UpdateWebhook: %v", err)

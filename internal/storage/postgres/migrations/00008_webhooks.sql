@@ -7,6 +7,8 @@ CREATE TABLE webhooks (
     collection  text        NOT NULL, -- a collection name, or '*' for every one
     event_types text        NOT NULL DEFAULT '[]', -- JSON array; empty: every type
     secret      text        NOT NULL, -- whsec_<base64>
+    previous_secret text    NOT NULL DEFAULT '', -- the secret before a rotation, signing too until previous_until
+    previous_until  timestamptz, -- NULL: no previous secret
     enabled     boolean     NOT NULL,
     description text        NOT NULL DEFAULT '',
     created_at  timestamptz NOT NULL,

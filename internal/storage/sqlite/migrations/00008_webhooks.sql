@@ -7,6 +7,8 @@ CREATE TABLE webhooks (
     collection  TEXT    NOT NULL, -- a collection name, or '*' for every one
     event_types TEXT    NOT NULL DEFAULT '[]', -- JSON array; empty: every type
     secret      TEXT    NOT NULL, -- whsec_<base64>
+    previous_secret TEXT NOT NULL DEFAULT '', -- the secret before a rotation, signing too until previous_until
+    previous_until  INTEGER, -- NULL: no previous secret
     enabled     INTEGER NOT NULL,
     description TEXT    NOT NULL DEFAULT '',
     created_at  INTEGER NOT NULL,
