@@ -11,8 +11,8 @@ import (
 	"github.com/basaltdev/basalt/internal/app"
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/gateway/authapi"
-	"github.com/basaltdev/basalt/internal/gateway/restapi"
 	"github.com/basaltdev/basalt/internal/gateway/eventsapi"
+	"github.com/basaltdev/basalt/internal/gateway/restapi"
 	"github.com/basaltdev/basalt/internal/gateway/webhookapi"
 )
 
@@ -59,7 +59,9 @@ var (
 	// Documents of posts: everyone may read, admins write (rules), and a
 	// key needs the document scope.
 	readPosts  = codes{200, 200, 200, 200, 403, 200, 403, 403, 403, 403, 403, 403, 403, 403, 200}
-	writePosts = func(ok int) codes { return codes{401, 403, ok, 403, ok, ok, 403, 403, 403, 403, 403, 403, 403, 403, 403} }
+	writePosts = func(ok int) codes {
+		return codes{401, 403, ok, 403, ok, ok, 403, 403, 403, 403, 403, 403, 403, 403, 403}
+	}
 	// An update answers with the document, so a key needs get as well.
 	updatePosts = codes{401, 403, 200, 403, 403, 200, 403, 403, 403, 403, 403, 403, 403, 403, 403}
 	// Management: admins, and admin keys with the area's scope.
@@ -74,7 +76,9 @@ var (
 		return c
 	}
 	// A user's own account: users and admins, never API keys.
-	self = func(ok int) codes { return codes{401, ok, ok, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403} }
+	self = func(ok int) codes {
+		return codes{401, ok, ok, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403}
+	}
 )
 
 // TestAuthorizationTable walks every route with every kind of caller and
