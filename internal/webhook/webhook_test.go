@@ -505,3 +505,52 @@ func TestDeliveryOfDisabledOrGone(t *testing.T) {
 		t.Fatalf("delivery = %+v", d)
 	}
 }
+
+// An attempt cut off by the worker's shutdown is not the endpoint's
+// fault: the delivery is due again at once, its attempts unchanged.
+func TestShutdownDuringAnAttempt(t *testing.T) {
+	store := openStore(t)
+	svc := webhook.NewService(webhook.ServiceConfig{Store: store, Catalog: catalog{}, Guard: webhook.NewGuard(loopback(t), nil)})
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	hook, err := svc.Create(admin(), webhook.NewWebhook{URL: srv.URL, Collection: "orders"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := webhook.NewDispatcher(store, nil, nil).Handle(context.Background(), newEvent(t, eventbus.DocumentCreated, "orders", 1)); err != nil {
+		t.Fatal(err)
+	}
+	w, err := webhook.NewWorker(webhook.WorkerConfig{Store: store, Guard: webhook.NewGuard(loopback(t), nil),
+		Filter: func(_ context.Context, ev eventbus.Event) (eventbus.Event, bool, error) { return ev, true, nil },
+		Poll:   5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no request")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	ds, _, err := svc.ListDeliveries(admin(), hook.ID, "", 10)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("deliveries %+v, %v", ds, err)
+	}
+	if d := ds[0]; d.Status != webhook.Pending || d.Attempts != 0 || d.LastError != "" {
+		t.Fatalf("after a shutdown mid-attempt: %+v; want pending, no attempt counted", d)
+	}
+}
