@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -196,4 +197,81 @@ func TestEventStreamsEndWhenTheServerDrains(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the drain waited for the stream")
 	}
+}
+
+// TestBusyStreamChecksCredentials: a credential revoked while a stream is
+// busy delivering a burst (the client reads slowly, so the server is
+// never idle) ends the stream within about a second, not after the burst.
+func TestBusyStreamChecksCredentials(t *testing.T) {
+	ss := newStreamServer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, err := http.NewRequestWithContext(ctx, "GET", ss.base+"/v1/collections/posts/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+streamToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = res.Body.Close() })
+	// The reader takes 32 KiB every 5 ms: about 6 MB/s.
+	lines := make(chan string, 16)
+	go func() {
+		defer close(lines)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		buf := make([]byte, 32<<10)
+		var pending []byte
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			n, err := res.Body.Read(buf)
+			pending = append(pending, buf[:n]...)
+			for {
+				i := strings.IndexByte(string(pending), '\n')
+				if i < 0 {
+					break
+				}
+				select {
+				case lines <- string(pending[:i]):
+				case <-ctx.Done():
+					return
+				}
+				pending = pending[i+1:]
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	waitLine(t, lines, ": stream open")
+	const burst = 100 // of 200 KB each: about 3 s of reading
+	big := strings.Repeat("x", 200<<10)
+	admin := auth.WithPrincipal(t.Context(), auth.System())
+	for i := range burst {
+		if _, err := ss.svc.CreateDocument(admin, docstore.CreateRequest{Collection: "posts",
+			Data: docstore.Data{"text": big, "n": json.Number(strconv.Itoa(i))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ss.news.Notify()
+	waitLine(t, lines, "event: document.created")
+	ss.revoked.Store(true)
+	delivered := 1
+	for {
+		l := waitLine(t, lines, "event: ")
+		if l == "event: revoked" {
+			break
+		}
+		delivered++
+	}
+	if delivered >= burst {
+		t.Fatalf("the whole burst (%d events) was delivered after the revocation", delivered)
+	}
+	t.Logf("%d of %d events delivered before the revocation ended the stream", delivered, burst)
 }
