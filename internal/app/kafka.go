@@ -83,5 +83,12 @@ func busAttrs(cfg Config) []any {
 // kafkaBus returns the Kafka bus of cfg.
 func kafkaBus(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*kafka.Bus, error) {
 	return kafka.New(kafka.Config{Brokers: cfg.Kafka.Brokers, TopicPrefix: cfg.Kafka.TopicPrefix,
-		ClientID: "basalt", Logger: log, Registerer: reg})
+		MaxRecordBytes: maxRecordBytes(cfg.MaxBodyBytes), ClientID: "basalt", Logger: log, Registerer: reg})
+}
+
+// maxRecordBytes is the largest Kafka record serve produces: an event
+// holds at most one document, which a request body of maxBody bytes wrote,
+// and its envelope; at least 4 MiB.
+func maxRecordBytes(maxBody int64) int32 {
+	return int32(min(max(4<<20, maxBody+64<<10), 1<<30))
 }

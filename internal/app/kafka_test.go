@@ -118,3 +118,11 @@ func TestEventsStatusWithKafka(t *testing.T) {
 		t.Errorf("with --kafka, webhooks lag %v; want 3 (its group has read none of the 3 records)", lag)
 	}
 }
+
+func TestMaxRecordBytes(t *testing.T) {
+	for body, want := range map[int64]int32{1 << 20: 4 << 20, 16 << 20: 16<<20 + 64<<10, 1 << 40: 1 << 30} {
+		if got := maxRecordBytes(body); got != want {
+			t.Errorf("maxRecordBytes(%d) = %d, want %d", body, got, want)
+		}
+	}
+}

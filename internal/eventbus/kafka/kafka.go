@@ -59,6 +59,12 @@ type Config struct {
 	// ReplicationFactor of created topics; 0 or -1 takes the brokers'
 	// default.
 	ReplicationFactor int16
+	// MaxRecordBytes is the largest record (one event's envelope) the
+	// producer sends, and the max.message.bytes of the topics the bus
+	// creates (default 4 MiB; Kafka's own default is 1 MB). It must hold
+	// the largest document plus its envelope: a larger event cannot be
+	// published, and the relay retries it without end.
+	MaxRecordBytes int32
 	// ClientID names this process to the brokers (default "basalt").
 	ClientID string
 	// PublishTimeout bounds how long one Publish waits for the brokers'
@@ -93,6 +99,9 @@ func (c *Config) defaults() error {
 	}
 	if c.ReplicationFactor == 0 {
 		c.ReplicationFactor = -1
+	}
+	if c.MaxRecordBytes <= 0 {
+		c.MaxRecordBytes = 4 << 20
 	}
 	if c.ClientID == "" {
 		c.ClientID = "basalt"
@@ -169,6 +178,7 @@ func New(cfg Config) (*Bus, error) {
 		// see it twice (at least once), never out of order.
 		kgo.AllowIdempotentProduceCancellation(),
 		kgo.ProducerLinger(0),
+		kgo.ProducerBatchMaxBytes(cfg.MaxRecordBytes),
 		// The default partitioner hashes keys as every Kafka client
 		// does (murmur2): other producers of the same keys agree.
 	)...)
@@ -224,7 +234,8 @@ func (b *Bus) ensureTopics(ctx context.Context) error {
 	if b.topicsOK {
 		return nil
 	}
-	resp, err := b.admin.CreateTopics(ctx, b.cfg.Partitions, b.cfg.ReplicationFactor, nil, b.docs, b.colls)
+	configs := map[string]*string{"max.message.bytes": kadm.StringPtr(strconv.Itoa(int(b.cfg.MaxRecordBytes)))}
+	resp, err := b.admin.CreateTopics(ctx, b.cfg.Partitions, b.cfg.ReplicationFactor, configs, b.docs, b.colls)
 	if err != nil {
 		return fmt.Errorf("kafka bus: create topics: %w", err)
 	}

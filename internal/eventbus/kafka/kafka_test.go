@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -340,5 +341,32 @@ func TestConfig(t *testing.T) {
 	defer b.Close()
 	if d, c := b.Topics(); d != "basalt.documents" || c != "basalt.collections" || b.Group("search") != "basalt.search" {
 		t.Errorf("default names: %s %s %s", d, c, b.Group("search"))
+	}
+}
+
+// TestLargeEvents: an event larger than Kafka's default record limit (1
+// MB), as a large document gives, is published and consumed.
+func TestLargeEvents(t *testing.T) {
+	c := newCluster(t)
+	b := newBus(t, c.ListenAddrs())
+	ctx := context.Background()
+	evs := events(2, 1)
+	big := `{"blob":"` + strings.Repeat("x", 2<<20) + `"}`
+	evs[1].Payload = json.RawMessage(big)
+	if err := b.Publish(ctx, evs); err != nil {
+		t.Fatalf("publishing a 2 MiB event: %v", err)
+	}
+	col := newCollect()
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- b.Consume(cctx, "large", col.handle) }()
+	got := col.waitFor(t, 2)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(got[1].Payload) != len(big) {
+		t.Errorf("consumed a payload of %d bytes, want %d", len(got[1].Payload), len(big))
 	}
 }
