@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -105,6 +106,60 @@ func TestKafkaBus(t *testing.T) {
 			}
 		case <-time.After(30 * time.Second):
 			t.Fatal("no webhook delivery through Kafka within 30s")
+		}
+	})
+}
+
+// TestKafkaDownAtStart starts the server with --kafka pointing at a broker
+// that is not running yet: it starts and stays ready, writes are
+// acknowledged, and once the broker starts the events reach Kafka.
+func TestKafkaDownAtStart(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, engine string) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		addr := ln.Addr().String()
+		if err := ln.Close(); err != nil {
+			t.Fatal(err)
+		}
+		c, _, logs := serveApp(t, engine, true, func(cfg *app.Config) {
+			cfg.Kafka = app.KafkaConfig{Brokers: []string{addr}, TopicPrefix: "late."}
+		})
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("server logs:\n%s", logs.String())
+			}
+		})
+		admin := c.as(c.login(adminEmail, adminPassword).AccessToken)
+		admin.must(201, "POST", "/v1/collections", `{"name":"notes","schema":{"type":"object"}}`)
+		admin.must(201, "POST", "/v1/collections/notes/documents?id=n1", `{"text":"written while Kafka is down"}`)
+		c.must(200, "GET", "/readyz", "")
+
+		cluster, err := kfake.NewCluster(kfake.Ports(port))
+		if err != nil {
+			t.Fatalf("starting Kafka on %s: %v", addr, err)
+		}
+		t.Cleanup(cluster.Close)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics("late.documents"),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		for {
+			fs := cl.PollFetches(ctx)
+			if ctx.Err() != nil {
+				t.Fatal("the event written while Kafka was down never reached it")
+			}
+			found := false
+			fs.EachRecord(func(r *kgo.Record) { found = found || string(r.Key) == "notes/n1" })
+			if found {
+				return
+			}
 		}
 	})
 }
