@@ -326,7 +326,7 @@ func TestRunRealtimeIdle(t *testing.T) {
 	cfg := eventsTestConfig(t)
 	f := &fakeEvents{}
 	sc := startFake(t, f)
-	sr := runRealtimeIdle(context.Background(), cfg, budgetFor(2*time.Minute), selfProcess(t, sc.BaseURL), sc, 1024, false, t.Logf)
+	sr := runRealtimeIdle(context.Background(), cfg, budgetFor(time.Minute), selfProcess(t, sc.BaseURL), sc, 1024, false, t.Logf)
 	ir := sr.Idle
 	if sr.Err != "" || ir == nil {
 		t.Fatalf("err %q", sr.Err)
@@ -390,5 +390,16 @@ func TestEventsFlagsAndValidate(t *testing.T) {
 		if err := c.Validate(); err == nil {
 			t.Errorf("%s: Validate accepted it", name)
 		}
+	}
+}
+
+func TestEventsReserve(t *testing.T) {
+	c := DefaultEventsConfig()
+	if d := c.reserve([]string{ScenarioHello, ScenarioGet, ScenarioCreate}); d != 0 {
+		t.Errorf("reserve without change-event scenarios %s", d)
+	}
+	// relay 10+10+5+5, relay-kafka 10+10+5+20, realtime-latency 3+20+15, realtime-idle 4+30.
+	if d := c.reserve(EventScenarios()); d != 147*time.Second {
+		t.Errorf("reserve of every change-event scenario %s", d)
 	}
 }

@@ -9,7 +9,7 @@ import (
 )
 
 // DefaultConfig is the configuration of `make bench`: 100,000 documents,
-// 3 s steps and a 10 minute cap.
+// 3 s steps and a 15 minute cap.
 func DefaultConfig() Config {
 	return Config{
 		Scenarios:   DefaultScenarios(),
@@ -21,7 +21,7 @@ func DefaultConfig() Config {
 		Step:        3 * time.Second,
 		Warmup:      time.Second,
 		Settle:      250 * time.Millisecond,
-		MaxDuration: 12 * time.Minute, // room for every scenario on PostgreSQL, paired comparison included
+		MaxDuration: 15 * time.Minute, // room for every scenario on PostgreSQL, paired comparison included, and the change-event scenarios (EventsConfig.reserve)
 		MaxRequests: 12_000_000,       // enough for the hello reference to finish its search at ~50k req/s, and get-auth its paired comparison
 		Search: SearchConfig{
 			StartRate:  200,

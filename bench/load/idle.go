@@ -46,7 +46,7 @@ func runRealtimeIdle(ctx context.Context, cfg Config, budget *Budget, p *Process
 	ec := cfg.Events
 	ir := &IdleReport{Asked: ec.IdleStreams, MinStreams: ec.IdleMinStreams, FileLimit: limit, Raised: raised}
 	sr := ScenarioReport{Name: ScenarioRealtimeIdle, Idle: ir}
-	if err := budget.Take(0, 2*idleSettle, time.Minute); err != nil {
+	if err := budget.Take(0, 2*idleSettle, 20*time.Second); err != nil {
 		sr.Err = err.Error()
 		return sr
 	}

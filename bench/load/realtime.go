@@ -152,7 +152,7 @@ func runRealtimeLatency(ctx context.Context, cfg Config, budget *Budget, baseURL
 	ec := cfg.Events
 	rt := &RealtimeReport{Rate: ec.RealtimeRate, Subscribers: ec.RealtimeSubscribers, MaxP99: ec.RealtimeMaxP99}
 	sr := ScenarioReport{Name: ScenarioRealtimeLatency, Realtime: rt}
-	if err := budget.Take(ec.RealtimeRate, ec.RealtimeDuration, 30*time.Second+ec.RealtimeDrain+cfg.Attack.Timeout); err != nil {
+	if err := budget.Take(ec.RealtimeRate, ec.RealtimeDuration, 10*time.Second+ec.RealtimeDrain+cfg.Attack.Timeout); err != nil {
 		sr.Err = err.Error()
 		return sr
 	}

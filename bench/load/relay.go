@@ -48,6 +48,31 @@ type EventsConfig struct {
 	IdleStreams, IdleMinStreams int
 }
 
+// reserve is the most time the change-event scenarios among scenarios may
+// take, set aside from the searches' budget: the loads, drains and pauses,
+// plus the start and set-up of the Basalt (and Kafka) processes of their
+// own.
+func (c EventsConfig) reserve(scenarios []string) time.Duration {
+	var d time.Duration
+	for _, s := range scenarios {
+		switch s {
+		case ScenarioRelay:
+			d += relayQuiet + c.RelayDuration + c.RelayDrain + 5*time.Second
+		case ScenarioRelayKafka:
+			d += relayQuiet + c.RelayDuration + c.RelayDrain + 20*time.Second
+		case ScenarioRealtimeLatency:
+			d += c.RealtimeDuration + c.RealtimeDrain + 15*time.Second
+		case ScenarioRealtimeIdle:
+			d += 2*idleSettle + 30*time.Second
+		}
+	}
+	return d
+}
+
+// relayQuiet bounds the wait for the relay to publish earlier events before
+// a relay scenario starts.
+const relayQuiet = 10 * time.Second
+
 // DefaultRelayRate is the relay scenarios' create rate when create did
 // not run in the same run (or sustained no rate).
 const DefaultRelayRate = 1000
@@ -164,15 +189,14 @@ func runRelay(ctx context.Context, cfg Config, budget *Budget, name, bus string,
 	rr := &RelayReport{Bus: bus, Rate: rate, RateSource: rateSource, DrainLimit: ec.RelayDrain,
 		LagBound: int64(math.Ceil(float64(rate) * ec.RelayMaxLag.Seconds())), SettledLag: int64(ec.RelaySettledLag)}
 	sr := ScenarioReport{Name: name, Relay: rr}
-	const quiet = 10 * time.Second
-	if err := budget.Take(rate, ec.RelayDuration, quiet+ec.RelayDrain+cfg.Attack.Timeout); err != nil {
+	if err := budget.Take(rate, ec.RelayDuration, relayQuiet+ec.RelayDrain+cfg.Attack.Timeout); err != nil {
 		sr.Err = err.Error()
 		return sr
 	}
 
 	// Start from a relay that has published everything so far.
 	var base Metrics
-	deadline := time.Now().Add(quiet)
+	deadline := time.Now().Add(relayQuiet)
 	for {
 		m, err := sc.Scrape(ctx)
 		if err != nil {
@@ -187,7 +211,7 @@ func runRelay(ctx context.Context, cfg Config, budget *Budget, name, bus string,
 			break
 		}
 		if time.Now().After(deadline) {
-			sr.Notes = append(sr.Notes, fmt.Sprintf("the relay was still publishing earlier events after %s; measured from there", quiet))
+			sr.Notes = append(sr.Notes, fmt.Sprintf("the relay was still publishing earlier events after %s; measured from there", relayQuiet))
 			break
 		}
 		base = m

@@ -230,7 +230,11 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 	if cfg.DB == DBPostgres {
 		reserve += pgbenchReserve + cfg.PGBench.Duration
 	}
-	budget := NewBudget(time.Now().Add(max(cfg.MaxDuration-reserve, cfg.MaxDuration/2)), cfg.MaxRequests, time.Now)
+	// The change-event scenarios run a fixed load for a bounded time: the
+	// time they may take is set aside, and the searches share the rest as
+	// if they were not there.
+	runEnd := time.Now().Add(max(cfg.MaxDuration-reserve, cfg.MaxDuration/2))
+	budget := NewBudget(runEnd.Add(-cfg.Events.reserve(cfg.Scenarios)), cfg.MaxRequests, time.Now)
 
 	dir := cfg.WorkDir
 	if dir == "" {
@@ -257,18 +261,25 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 		logf("postgres: %s at %s", pgVersion, RedactURL(cfg.PGURL))
 	}
 
-	left := 0 // scenarios still to run, each named once
+	left := 0 // searching scenarios still to run, each named once
 	for _, s := range AllScenarios() {
-		if slices.Contains(cfg.Scenarios, s) {
+		if slices.Contains(cfg.Scenarios, s) && !slices.Contains(EventScenarios(), s) {
 			left++
 		}
 	}
 	// runOne runs one scenario within its share of what is left of the
-	// budget and adds its report.
+	// budget and adds its report. A change-event scenario (they run after
+	// the searches) may use what is left until the run's end.
 	runOne := func(name string, measure func(share *Budget) ScenarioReport) error {
-		share := budget.Split(left)
+		var share *Budget
+		if slices.Contains(EventScenarios(), name) {
+			share = budget.Split(1)
+			share.deadline = runEnd
+		} else {
+			share = budget.Split(left)
+			left--
+		}
 		defer budget.Return(share)
-		left--
 		rep.Scenarios = append(rep.Scenarios, measure(share))
 		if ctx.Err() != nil {
 			return fmt.Errorf("load: scenario %s: %w", name, ctx.Err())

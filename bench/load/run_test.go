@@ -311,11 +311,11 @@ func TestStormFlags(t *testing.T) {
 		t.Errorf("parsed %+v, want %+v", cfg.Storm, want)
 	}
 	args := strings.Join(basaltRunArgs(cfg), " ")
-	if args != "--auth-access-ttl=17m0s --login-ip-burst=1000000 --login-email-burst=1000000 --password-ip-share=1 --realtime-streams-per-ip=10064" {
+	if args != "--auth-access-ttl=20m0s --login-ip-burst=1000000 --login-email-burst=1000000 --password-ip-share=1 --realtime-streams-per-ip=10064" {
 		t.Errorf("run args %q", args)
 	}
 	cfg.Scenarios = []string{ScenarioHello, ScenarioGet}
-	if args := strings.Join(basaltRunArgs(cfg), " "); args != "--auth-access-ttl=17m0s" {
+	if args := strings.Join(basaltRunArgs(cfg), " "); args != "--auth-access-ttl=20m0s" {
 		t.Errorf("run args without the storm %q", args)
 	}
 }
