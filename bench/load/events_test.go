@@ -244,7 +244,7 @@ func TestRunRealtimeLatency(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sr := runRealtimeLatency(context.Background(), cfg, budgetFor(time.Minute), sc.BaseURL, tr, t.Logf)
+			sr := runRealtimeLatency(context.Background(), cfg, budgetFor(time.Minute), sc.BaseURL, os.Getpid(), tr, t.Logf)
 			rt := sr.Realtime
 			if sr.Err != "" || rt == nil {
 				t.Fatalf("err %q", sr.Err)
@@ -260,6 +260,10 @@ func TestRunRealtimeLatency(t *testing.T) {
 			case VerdictPass:
 				if rt.Deliveries != 400 || rt.Complete != 8 || rt.P99 <= 0 || rt.P99 > time.Second || rt.MinReceived != 50 {
 					t.Errorf("deliveries %d complete %d p99 %s min %d", rt.Deliveries, rt.Complete, rt.P99, rt.MinReceived)
+				}
+				// The fake runs in this process: both CPU figures are this process's.
+				if rt.BasaltCPU <= 0 || rt.BenchCPU <= 0 {
+					t.Errorf("CPU: Basalt %.3f, bench %.3f", rt.BasaltCPU, rt.BenchCPU)
 				}
 			default:
 				if rt.Deliveries != 399 || rt.Complete != 7 || rt.MinReceived != 49 {

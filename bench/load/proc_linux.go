@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // childProcAttr asks Linux to send SIGTERM to a server under test when the
@@ -53,4 +54,36 @@ func raiseOpenFiles(want uint64) (limit uint64, raised bool, err error) {
 		return 0, false, fmt.Errorf("load: raise the open files limit to %d: %w", rl.Cur, err)
 	}
 	return rl.Cur, true, nil
+}
+
+// clockTicks is the unit of the CPU times in /proc/PID/stat (USER_HZ,
+// 100 on every Linux architecture Go supports).
+const clockTicks = 100
+
+// processCPU returns the CPU time (user + system) process pid has used.
+func processCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("load: CPU time of pid %d: %w", pid, err)
+	}
+	// The command name (field 2) may hold spaces: fields count from after it.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("load: CPU time of pid %d: malformed stat", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("load: CPU time of pid %d: malformed stat", pid)
+	}
+	// utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+	var ticks int64
+	for _, v := range f[11:13] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("load: CPU time of pid %d: %w", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / clockTicks, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +19,10 @@ import (
 
 // The realtime hub's metric of open streams (internal/realtime).
 const metricRealtimeStreams = "basalt_realtime_streams"
+
+// drainSettle is how long every stream must have had the same number of
+// events before the latency scenario stops waiting for more.
+const drainSettle = 300 * time.Millisecond
 
 // openConcurrency is how many streams the realtime scenarios open at once.
 const openConcurrency = 32
@@ -58,6 +63,11 @@ type RealtimeReport struct {
 	Drained   bool          `json:"drained"`
 	// MaxP99 is the target (0: none).
 	MaxP99 time.Duration `json:"maxP99Ns"`
+	// BasaltCPU and BenchCPU are the CPUs Basalt and the load generator
+	// kept busy on average (CPU seconds per second) from the start of the
+	// creates until the streams had every event; 0 when not measured.
+	BasaltCPU float64 `json:"basaltCPU,omitempty"`
+	BenchCPU  float64 `json:"benchCPU,omitempty"`
 	// Latencies in milliseconds, for the JSON report.
 	P50ms, P99ms, P999ms, MaxMs float64
 }
@@ -74,16 +84,18 @@ type subscriber struct {
 	last   int64  // the highest position received
 	sum    uint64 // of the positions received, to compare the streams' sets
 	count  int64
-	unord  int64
-	recon  int64
-	notice map[string]int64
-	lastAt time.Time // when the last event arrived
-	err    error
+	// received is count, for the goroutine that waits for the streams.
+	received atomic.Int64
+	unord    int64
+	recon    int64
+	notice   map[string]int64
+	lastAt   time.Time // when the last event arrived
+	err      error
 }
 
 // read receives events until the stream fails for good or stop is closed,
 // resuming after the last position when the server ends the stream.
-func (s *subscriber) read(ctx context.Context, received *atomic.Int64) {
+func (s *subscriber) read(ctx context.Context) {
 	for ctx.Err() == nil {
 		ev, err := s.stream.Next()
 		if err != nil {
@@ -127,11 +139,11 @@ func (s *subscriber) read(ctx context.Context, received *atomic.Int64) {
 		s.last = ev.ID
 		s.sum += uint64(ev.ID)
 		s.count++
+		s.received.Store(s.count)
 		s.lastAt = now
 		if !ev.Time.IsZero() {
 			s.lat = append(s.lat, now.Sub(ev.Time))
 		}
-		received.Add(1)
 	}
 }
 
@@ -148,7 +160,7 @@ func (s *subscriber) close() {
 // runRealtimeLatency opens cfg.Events.RealtimeSubscribers streams on the
 // bench collection, drives creates from tr at RealtimeRate for
 // RealtimeDuration, and measures every delivery's latency.
-func runRealtimeLatency(ctx context.Context, cfg Config, budget *Budget, baseURL string, tr vegeta.Targeter, logf func(string, ...any)) ScenarioReport {
+func runRealtimeLatency(ctx context.Context, cfg Config, budget *Budget, baseURL string, pid int, tr vegeta.Targeter, logf func(string, ...any)) ScenarioReport {
 	ec := cfg.Events
 	rt := &RealtimeReport{Rate: ec.RealtimeRate, Subscribers: ec.RealtimeSubscribers, MaxP99: ec.RealtimeMaxP99}
 	sr := ScenarioReport{Name: ScenarioRealtimeLatency, Realtime: rt}
@@ -182,12 +194,9 @@ func runRealtimeLatency(ctx context.Context, cfg Config, budget *Budget, baseURL
 
 	readCtx, stopReading := context.WithCancel(ctx)
 	defer stopReading()
-	var (
-		wg       sync.WaitGroup
-		received atomic.Int64
-	)
+	var wg sync.WaitGroup
 	for _, s := range subs {
-		wg.Go(func() { s.read(readCtx, &received) })
+		wg.Go(func() { s.read(readCtx) })
 	}
 	stopped := false
 	stop := func() {
@@ -212,6 +221,13 @@ func runRealtimeLatency(ctx context.Context, cfg Config, budget *Budget, baseURL
 		}
 	}
 	logf("%-6s creates at %d/s for %s, each event to %d streams", ScenarioRealtimeLatency, ec.RealtimeRate, ec.RealtimeDuration, len(subs))
+	cpu := func() (basalt, bench time.Duration) {
+		basalt, _ = processCPU(pid)
+		bench, _ = processCPU(os.Getpid())
+		return basalt, bench
+	}
+	cpuStart := time.Now()
+	basaltCPU0, benchCPU0 := cpu()
 	load, err := atk.Step(ctx, tr, ec.RealtimeRate, ec.RealtimeDuration)
 	rt.Load, rt.Acked = load, acked.Load()
 	loadEnd := time.Now()
@@ -219,23 +235,43 @@ func runRealtimeLatency(ctx context.Context, cfg Config, budget *Budget, baseURL
 		sr.Err = err.Error()
 		return sr
 	}
-	// Wait until every stream has every acknowledged event, or the drain
-	// time runs out.
-	want := rt.Acked * int64(len(subs))
+	// Wait until every stream has received the same number of events, at
+	// least the acknowledged creates (a create whose answer timed out may
+	// still have committed, so there may be more), and that held for
+	// drainSettle; or until the drain time runs out.
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	drainEnd := loadEnd.Add(ec.RealtimeDrain)
-	for received.Load() < want && time.Now().Before(drainEnd) && ctx.Err() == nil {
+	var settled time.Time
+	for time.Now().Before(drainEnd) && ctx.Err() == nil {
+		lo, hi := int64(-1), int64(0)
+		for _, s := range subs {
+			n := s.received.Load()
+			if lo < 0 || n < lo {
+				lo = n
+			}
+			hi = max(hi, n)
+		}
+		switch {
+		case lo != hi || hi < rt.Acked:
+			settled = time.Time{}
+		case settled.IsZero():
+			settled = time.Now()
+		case time.Since(settled) >= drainSettle:
+			drainEnd = time.Now() // done
+		}
 		select {
 		case <-ctx.Done():
 		case <-tick.C:
 		}
 	}
-	// A moment more for events beyond the acknowledged ones (a create
-	// whose answer timed out may still have committed).
-	if err := pause(ctx, 200*time.Millisecond); err != nil {
+	if err := ctx.Err(); err != nil {
 		sr.Err = err.Error()
 		return sr
+	}
+	if basaltCPU1, benchCPU1 := cpu(); basaltCPU0 > 0 && benchCPU0 > 0 {
+		wall := time.Since(cpuStart).Seconds()
+		rt.BasaltCPU, rt.BenchCPU = (basaltCPU1-basaltCPU0).Seconds()/wall, (benchCPU1-benchCPU0).Seconds()/wall
 	}
 	stop()
 
@@ -384,5 +420,13 @@ func (rt *RealtimeReport) markdown(verdict string) string {
 		"the last %s after the creates stopped: %s.",
 		ScenarioRealtimeLatency, thousands(int64(rt.Rate)), rt.Load.Duration.Round(100*time.Millisecond), thousands(int64(rt.Subscribers)), eventsPath,
 		thousands(rt.Acked), thousands(rt.Deliveries), millis(rt.P50), millis(rt.P99), millis(rt.P999), millis(rt.Max), target,
-		rt.Complete, rt.Subscribers, thousands(rt.MinReceived), thousands(rt.MaxReceived), rt.DrainTime.Round(10*time.Millisecond), verdict)
+		rt.Complete, rt.Subscribers, thousands(rt.MinReceived), thousands(rt.MaxReceived), rt.DrainTime.Round(10*time.Millisecond), verdict) + rt.cpuLine()
+}
+
+// cpuLine says how busy each process was, or "".
+func (rt *RealtimeReport) cpuLine() string {
+	if rt.BasaltCPU == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" Meanwhile Basalt kept %.2f CPUs busy and the load generator (the streams' reader) %.2f.", rt.BasaltCPU, rt.BenchCPU)
 }

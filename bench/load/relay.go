@@ -368,9 +368,9 @@ func (rr *RelayReport) markdown(name, verdict string) string {
 		thousands(rr.Acked), millis(rr.Load.P99), thousands(int64(math.Round(rr.PublishRate))), thousands(rr.Published))
 	fmt.Fprintf(&b, "Lag: max **%s** events (at %s; bound %s), ", thousands(rr.MaxLag), rr.MaxLagAt.Round(100*time.Millisecond), thousands(rr.LagBound))
 	if rr.Drained {
-		fmt.Fprintf(&b, "%s %s after the creates stopped (within %s): %s.", thousands(rr.LastLag), rr.DrainTime.Round(10*time.Millisecond), rr.DrainLimit, verdict)
+		fmt.Fprintf(&b, "back to %s events %s after the creates stopped (limit %s): %s.", thousands(rr.LastLag), rr.DrainTime.Round(10*time.Millisecond), rr.DrainLimit, verdict)
 	} else {
-		fmt.Fprintf(&b, "still %s %s after the creates stopped: %s.", thousands(rr.LastLag), rr.DrainLimit, verdict)
+		fmt.Fprintf(&b, "still %s events %s after the creates stopped: %s.", thousands(rr.LastLag), rr.DrainLimit, verdict)
 	}
 	return b.String()
 }

@@ -520,7 +520,9 @@ func runMain(ctx context.Context, cfg Config, rep *Report, basaltScenarios []str
 				if err != nil {
 					return err
 				}
-				measure = func(share *Budget) ScenarioReport { return runRealtimeLatency(ctx, cfg, share, p.BaseURL, tr, logf) }
+				measure = func(share *Budget) ScenarioReport {
+					return runRealtimeLatency(ctx, cfg, share, p.BaseURL, p.Pid(), tr, logf)
+				}
 			}
 			if err := runOne(name, measure); err != nil {
 				return err
