@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -41,6 +44,10 @@ type writeOp struct {
 	typ     string // the event type it gives
 	version int64  // the event's version: the version written, a delete's the deleted one + 1
 	state   int
+	// sentAt and tookAt: when the write was sent, and how long its
+	// answer took (acknowledged writes).
+	sentAt time.Time
+	took   time.Duration
 }
 
 // ledger records every write a load sent, per document, in the order each
@@ -58,7 +65,7 @@ func newLedger() *ledger { return &ledger{docs: map[string][]*writeOp{}} }
 func (l *ledger) sent(doc, typ string, version int64) *writeOp {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	op := &writeOp{doc: doc, typ: typ, version: version}
+	op := &writeOp{doc: doc, typ: typ, version: version, sentAt: time.Now()}
 	if _, ok := l.docs[doc]; !ok {
 		l.order = append(l.order, doc)
 	}
@@ -68,7 +75,7 @@ func (l *ledger) sent(doc, typ string, version int64) *writeOp {
 
 func (l *ledger) ack(op *writeOp) {
 	l.mu.Lock()
-	op.state = opAcked
+	op.state, op.took = opAcked, time.Since(op.sentAt)
 	l.mu.Unlock()
 	l.acked.Add(1)
 }
@@ -589,4 +596,144 @@ func TestCheckConsumed(t *testing.T) {
 			t.Errorf("%s: problems %q, want one with %q", tc.name, problems, tc.wrong)
 		}
 	}
+}
+
+// acknowledgedBetween returns how long the acknowledged writes sent
+// between from and to took, slowest first.
+func (l *ledger) acknowledgedBetween(from, to time.Time) []time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []time.Duration
+	for _, ops := range l.docs {
+		for _, op := range ops {
+			if op.state == opAcked && !op.sentAt.Before(from) && op.sentAt.Before(to) {
+				out = append(out, op.took)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b time.Duration) int { return int(b - a) })
+	return out
+}
+
+// devKafka is a `basalt dev kafka` process.
+type devKafka struct {
+	cmd  *exec.Cmd
+	addr string
+	done chan struct{}
+}
+
+// startDevKafka starts `basalt dev kafka` on addr (port 0: a free one)
+// keeping its data in dataDir, and waits until it prints its address.
+func startDevKafka(t *testing.T, addr, dataDir string) *devKafka {
+	t.Helper()
+	cmd := exec.Command(basaltBinary(t), "dev", "kafka", "--addr", addr, "--data-dir", dataDir)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	k := &devKafka{cmd: cmd, done: make(chan struct{})}
+	addrc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if a, ok := strings.CutPrefix(sc.Text(), "Start Basalt with:  basalt serve --kafka "); ok {
+				addrc <- a
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+		_ = cmd.Wait()
+		close(k.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-k.done:
+		default:
+			_ = cmd.Process.Kill()
+			<-k.done
+		}
+	})
+	select {
+	case k.addr = <-addrc:
+		return k
+	case <-k.done:
+		t.Fatalf("basalt dev kafka exited before serving\n%s", logs.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("basalt dev kafka did not start within 30s\n%s", logs.String())
+	}
+	return nil
+}
+
+// kill stops the process with SIGKILL and waits until it has exited.
+func (k *devKafka) kill(t *testing.T) {
+	t.Helper()
+	if err := k.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-k.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("basalt dev kafka did not exit within 10s of SIGKILL")
+	}
+}
+
+// TestEventsSurviveKafkaOutage runs Basalt on a Kafka development cluster
+// (another process), kills the cluster with SIGKILL during a write load,
+// and starts it again on the same port and data. Writes must go on being
+// acknowledged quickly meanwhile (they never wait for Kafka), and the
+// webhook endpoint — fed by a consumer group on Kafka — must end up with
+// every write's event.
+func TestEventsSurviveKafkaOutage(t *testing.T) {
+	kafkaDir := filepath.Join(t.TempDir(), "kafka")
+	k := startDevKafka(t, "127.0.0.1:0", kafkaDir)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	s := startProcess(t, dataDir, append([]string{"--kafka", k.addr}, webhookFaultFlags...)...)
+	actAsAdmin(t, []string{"--data-dir", dataDir}, s)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server logs:\n%s", s.logs.String())
+		}
+	})
+	c := s.client(t)
+	c.must(201, "POST", "/v1/collections", `{"name":"`+faultCollection+`","schema":{"type":"object","properties":{"n":{"type":"integer"}}}}`)
+	rcv := newWebhookReceiver(t, false)
+	c.must(201, "POST", "/v1/admin/webhooks", `{"url":"`+rcv.URL+`/hook","collection":"`+faultCollection+`"}`)
+
+	l := newLedger()
+	stop := make(chan struct{})
+	wait := runWriters(t, s, l, 2, stop)
+	stopWriters := sync.OnceFunc(func() { close(stop); wait() })
+	defer stopWriters()
+	received := func() int { events, _ := rcv.sink.snapshot(); return len(events) }
+	waitFor(t, 20*time.Second, "50 events at the webhook endpoint through Kafka", func() bool { return received() >= 50 })
+
+	k.kill(t)
+	down := time.Now()
+	atDown := l.acked.Load()
+	waitFor(t, 15*time.Second, "two seconds and 200 writes acknowledged with Kafka down (writes must not wait for Kafka)", func() bool {
+		return l.acked.Load() >= atDown+200 && time.Since(down) >= 2*time.Second
+	})
+	up := time.Now()
+	if n, acked := received(), l.acked.Load(); int64(n) >= acked-100 {
+		t.Fatalf("the endpoint received %d events of %d writes while Kafka was down: are events going through Kafka?", n, acked)
+	}
+	startDevKafka(t, k.addr, kafkaDir) // the same port and data: stopped at the end of the test
+	atUp := l.acked.Load()
+	waitFor(t, 15*time.Second, "50 writes acknowledged after Kafka's return", func() bool { return l.acked.Load() >= atUp+50 })
+	stopWriters()
+
+	took := l.acknowledgedBetween(down, up)
+	t.Logf("Kafka down %v: %d writes acknowledged meanwhile, slowest %v, median %v", up.Sub(down).Round(time.Millisecond),
+		len(took), took[0], took[len(took)/2])
+	if took[0] > time.Second {
+		t.Errorf("a write took %v while Kafka was down (slowest: %v): writes must not wait for Kafka", took[0], took[:min(5, len(took))])
+	}
+	want := l.committed(t, c)
+	waitConsumed(t, "webhook endpoint", &rcv.sink, want, 40*time.Second, false, false)
+	t.Logf("every event delivered %v after Kafka came back", time.Since(up).Round(time.Millisecond))
 }
