@@ -541,6 +541,12 @@ func TestEventsSurviveKill9(t *testing.T) {
 		killScenario{serve: append([]string{"--db", db}, webhookFaultFlags...), admin: []string{"--db", db},
 			ackedBeforeKill: 300}.run(t)
 	})
+	t.Run("sqlite+kafka", func(t *testing.T) {
+		// The relay publishes to Kafka and the webhooks consumer is a
+		// consumer group: both are killed mid-batch.
+		k := startDevKafka(t, "127.0.0.1:0", filepath.Join(t.TempDir(), "kafka"))
+		killScenario{serve: append([]string{"--kafka", k.addr}, webhookFaultFlags...), ackedBeforeKill: 300}.run(t)
+	})
 }
 
 // TestWebhookDeliveriesSurviveKill9 kills a server with SIGKILL while its
