@@ -21,6 +21,7 @@ package eventbus
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 )
 
@@ -162,10 +163,36 @@ type Cursors interface {
 	SetCursor(ctx context.Context, name string, pos int64) error
 	// ListCursors returns every stored cursor, ordered by name.
 	ListCursors(ctx context.Context) ([]Cursor, error)
-	// LockCursor holds an exclusive lock on name, across every process on
-	// the database, until unlock is called or ctx ends. It waits while
-	// another holder has it.
-	LockCursor(ctx context.Context, name string) (unlock func(), err error)
+	// LockCursor takes an exclusive lock on name, across every process on
+	// the database, waiting while another holder has it, and holds it
+	// until Unlock is called, ctx ends or the lock is lost (on PostgreSQL,
+	// its session ended: a dropped connection, a server restart, an idle
+	// kill; another process may then take it). The holder does its work
+	// under the lock's Held context, which ends in all of these cases, and
+	// stores its position with the lock's SetCursor, which writes only
+	// while the lock is held: a holder that lost its lock never moves the
+	// cursor back behind the one that took it over.
+	LockCursor(ctx context.Context, name string) (CursorLock, error)
+}
+
+// ErrLockLost is returned (wrapped) by CursorLock.SetCursor once the lock is
+// no longer held.
+var ErrLockLost = errors.New("eventbus: the cursor lock is no longer held")
+
+// CursorLock is a held cursor lock (Cursors.LockCursor). Its methods are
+// safe for concurrent use.
+type CursorLock interface {
+	// Held is a context that ends as soon as the lock may be lost: when
+	// its connection fails or a periodic check of it (every second) does,
+	// when Unlock is called, and when LockCursor's ctx ends.
+	Held() context.Context
+	// SetCursor stores the locked name's position, only while the lock is
+	// held: on PostgreSQL through the lock's own session, so that it fails
+	// (ErrLockLost, or the connection's error, after which Held ends) if
+	// the session, and with it the lock, is gone.
+	SetCursor(ctx context.Context, pos int64) error
+	// Unlock releases the lock; Held ends. Later calls do nothing.
+	Unlock()
 }
 
 // Cursor is one named consumer's stored position.

@@ -13,7 +13,12 @@
 //     publishes batches and stores the cursor after each: several relays
 //     on one database never publish at the same time, and a relay that
 //     stops between a publish and its cursor has that batch published
-//     again (at least once) rather than lost. A failing Publish is retried with
+//     again (at least once) rather than lost. A relay that loses the lock
+//     (its PostgreSQL session ended) stops publishing when the lock's
+//     Held ends, within about a second (until then two relays may
+//     publish), and stores no cursor after that (it stores it through the
+//     lock), so it never moves the cursor back behind the relay that took
+//     over. A failing Publish is retried with
 //     capped exponential backoff and jitter; writes never wait for the bus;
 //   - trims, every TrimInterval, events older than Retention that the
 //     relay has published (and, on the in-process bus, that its consumers
@@ -303,24 +308,27 @@ func (r *Relay) publishLoop(ctx context.Context) {
 // holds the lock, no other relay stores the cursor, so the position it read
 // stays current.
 func (r *Relay) lead(ctx context.Context, tick <-chan time.Time) error {
-	unlock, err := r.cfg.Cursors.LockCursor(ctx, eventbus.RelayName)
+	lock, err := r.cfg.Cursors.LockCursor(ctx, eventbus.RelayName)
 	if err != nil {
 		return fmt.Errorf("lock the relay's cursor: %w", err)
 	}
-	defer unlock()
-	pos, _, err := r.cfg.Cursors.Cursor(ctx, eventbus.RelayName)
+	defer lock.Unlock()
+	held := lock.Held()
+	pos, _, err := r.cfg.Cursors.Cursor(held, eventbus.RelayName)
 	if err != nil {
-		return fmt.Errorf("read the relay's cursor: %w", err)
+		return r.lost(ctx, held, fmt.Errorf("read the relay's cursor: %w", err))
 	}
 	hold := time.NewTimer(r.cfg.LockHold)
 	defer hold.Stop()
 	for {
-		if pos, err = r.publishFrom(ctx, pos); err != nil {
-			return err
+		if pos, err = r.publishFrom(held, lock, pos); err != nil {
+			return r.lost(ctx, held, err)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-held.Done():
+			return r.lost(ctx, held, nil)
 		case <-hold.C:
 			return nil
 		case <-r.publish:
@@ -329,10 +337,24 @@ func (r *Relay) lead(ctx context.Context, tick <-chan time.Time) error {
 	}
 }
 
+// lost returns err, or, when the relay's lock was lost while ctx is live
+// (its PostgreSQL session ended: another relay may publish now), an error
+// that says so: the relay then takes the lock again after a backoff.
+func (r *Relay) lost(ctx, held context.Context, err error) error {
+	if ctx.Err() != nil || held.Err() == nil {
+		return err
+	}
+	if err == nil {
+		err = eventbus.ErrLockLost
+	}
+	return fmt.Errorf("the relay's lock was lost (another relay may publish now): %w", err)
+}
+
 // publishFrom publishes, batch by batch, the events after pos until there
-// are none, storing the cursor after each batch, and returns the position
-// published last.
-func (r *Relay) publishFrom(ctx context.Context, pos int64) (int64, error) {
+// are none, storing the cursor through lock after each batch, and returns
+// the position published last. ctx is the lock's Held: a relay that lost
+// the lock stops publishing, and stores no cursor.
+func (r *Relay) publishFrom(ctx context.Context, lock eventbus.CursorLock, pos int64) (int64, error) {
 	defer func() { r.setLag(pos) }()
 	for {
 		evs, err := r.cfg.Log.ReadEvents(ctx, pos, r.cfg.BatchSize)
@@ -348,7 +370,7 @@ func (r *Relay) publishFrom(ctx context.Context, pos int64) (int64, error) {
 		}
 		r.m.published.Add(float64(len(evs)))
 		last := evs[len(evs)-1].Position
-		if err := r.cfg.Cursors.SetCursor(ctx, eventbus.RelayName, last); err != nil {
+		if err := lock.SetCursor(ctx, last); err != nil {
 			return pos, fmt.Errorf("store the relay's cursor at %d: %w", last, err)
 		}
 		pos = last

@@ -7,7 +7,10 @@
 // Publish only wakes the readers: the events it is given are already in
 // the log. Several processes on one PostgreSQL database may run the same
 // consumer name: the cursor's lock (Cursors.LockCursor) lets one of them
-// handle it while the others wait as standbys.
+// handle it while the others wait as standbys. A consumer whose lock is
+// lost (its PostgreSQL session ended) has its handler's context cancelled,
+// stores no cursor after that (it stores it through the lock) and waits
+// for the lock again.
 package memory
 
 import (
@@ -144,31 +147,60 @@ func (b *Bus) closed() bool {
 }
 
 // consume runs the consumer until ctx ends; every error on the way (the
-// database away, the handler failing) is logged and retried.
+// database away, the handler failing, the lock lost) is logged and
+// retried.
 func (b *Bus) consume(ctx context.Context, name string, h eventbus.Handler) {
-	unlock, err := b.lock(ctx, name)
-	if err != nil {
-		return // ctx ended
+	for {
+		// ctx ends the wait for the lock but not the hold: the lock goes
+		// once the last acknowledged position is stored.
+		lockCtx, release := context.WithCancel(context.WithoutCancel(ctx))
+		stopWait := context.AfterFunc(ctx, release)
+		lock, err := b.lock(lockCtx, name)
+		if !stopWait() || err != nil {
+			release()
+			if err == nil {
+				lock.Unlock()
+			}
+			return // ctx ended
+		}
+		b.log.Debug("consumer started", "consumer", name)
+		b.hold(ctx, name, h, lock)
+		lost := lock.Held().Err() != nil
+		lock.Unlock()
+		release()
+		if !lost || ctx.Err() != nil {
+			return
+		}
+		b.log.Warn("a consumer lost its cursor's lock (another process may run it now); waiting for it again", "consumer", name)
 	}
-	defer unlock()
-	b.log.Debug("consumer started", "consumer", name)
+}
 
-	pos, _, err := b.cursor(ctx, name)
+// hold runs the consumer while it holds lock, until ctx ends or the lock is
+// lost. The handler runs under a context that ends in either case, and the
+// cursor is stored through the lock, so a consumer that lost its lock
+// neither handles nor acknowledges more.
+func (b *Bus) hold(ctx context.Context, name string, h eventbus.Handler, lock eventbus.CursorLock) {
+	work, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(lock.Held(), cancel)
+	defer stop()
+
+	pos, _, err := b.cursor(work, name)
 	if err != nil {
-		return // ctx ended
+		return // ctx ended or the lock was lost
 	}
 	poll := time.NewTicker(b.cfg.PollInterval)
 	defer poll.Stop()
 	backoff := b.cfg.RetryBackoff
 	for {
 		news := b.news.C() // before reading, so a notice during the read is not lost
-		events, err := b.cfg.Log.ReadEvents(ctx, pos, b.cfg.BatchSize)
+		events, err := b.cfg.Log.ReadEvents(work, pos, b.cfg.BatchSize)
 		if err != nil {
-			if ctx.Err() != nil {
+			if work.Err() != nil {
 				return
 			}
 			b.log.Warn("reading the event log", "consumer", name, "after", pos, "err", err)
-			if !wait(ctx, backoff) {
+			if !wait(work, backoff) {
 				return
 			}
 			backoff = min(2*backoff, b.cfg.MaxRetryBackoff)
@@ -176,20 +208,20 @@ func (b *Bus) consume(ctx context.Context, name string, h eventbus.Handler) {
 		}
 		if len(events) == 0 {
 			select {
-			case <-ctx.Done():
+			case <-work.Done():
 				return
 			case <-news:
 			case <-poll.C:
 			}
 			continue
 		}
-		if err := h(ctx, events); err != nil {
-			if ctx.Err() != nil {
+		if err := h(work, events); err != nil {
+			if work.Err() != nil {
 				return
 			}
 			b.log.Warn("consumer handler failed; the batch will be delivered again", "consumer", name,
 				"from", events[0].Position, "to", events[len(events)-1].Position, "err", err)
-			if !wait(ctx, backoff) {
+			if !wait(work, backoff) {
 				return
 			}
 			backoff = min(2*backoff, b.cfg.MaxRetryBackoff)
@@ -197,8 +229,8 @@ func (b *Bus) consume(ctx context.Context, name string, h eventbus.Handler) {
 		}
 		backoff = b.cfg.RetryBackoff
 		last := events[len(events)-1].Position
-		if err := b.setCursor(ctx, name, last); err != nil {
-			return // ctx ended before the cursor could be stored
+		if err := b.setCursor(work, name, lock, last); err != nil {
+			return // ctx ended or the lock was lost before the cursor could be stored
 		}
 		pos = last
 	}
@@ -207,12 +239,12 @@ func (b *Bus) consume(ctx context.Context, name string, h eventbus.Handler) {
 // lock takes name's cursor lock, waiting while another consumer holds it
 // and retrying errors (the database may be unreachable for a while) until
 // ctx ends.
-func (b *Bus) lock(ctx context.Context, name string) (func(), error) {
+func (b *Bus) lock(ctx context.Context, name string) (eventbus.CursorLock, error) {
 	backoff := b.cfg.RetryBackoff
 	for {
-		unlock, err := b.cfg.Cursors.LockCursor(ctx, name)
+		lock, err := b.cfg.Cursors.LockCursor(ctx, name)
 		if err == nil {
-			return unlock, nil
+			return lock, nil
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -245,17 +277,22 @@ func (b *Bus) cursor(ctx context.Context, name string) (int64, bool, error) {
 	}
 }
 
-// setCursor stores an acknowledged position, retrying errors. The handler
-// has acknowledged the batch, so it is stored even when ctx has just
-// ended, within a short bound.
-func (b *Bus) setCursor(ctx context.Context, name string, pos int64) error {
+// setCursor stores an acknowledged position through lock, retrying errors
+// while the lock is held. The handler has acknowledged the batch, so it is
+// stored even when ctx has just ended, within a short bound, as long as the
+// lock is still held; a lost lock stores nothing (the batch is delivered
+// again, to the new holder).
+func (b *Bus) setCursor(ctx context.Context, name string, lock eventbus.CursorLock, pos int64) error {
 	backoff := b.cfg.RetryBackoff
 	for {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		err := b.cfg.Cursors.SetCursor(sctx, name, pos)
+		err := lock.SetCursor(sctx, pos)
 		cancel()
 		if err == nil {
 			return nil
+		}
+		if errors.Is(err, eventbus.ErrLockLost) {
+			return err
 		}
 		b.log.Warn("storing a consumer's cursor", "consumer", name, "position", pos, "err", err)
 		if !wait(ctx, backoff) {

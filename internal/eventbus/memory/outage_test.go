@@ -34,11 +34,28 @@ func failFirst(n *atomic.Int32, times int32) error {
 	return nil
 }
 
-func (f *flaky) LockCursor(ctx context.Context, name string) (func(), error) {
+func (f *flaky) LockCursor(ctx context.Context, name string) (eventbus.CursorLock, error) {
 	if err := failFirst(&f.locks, 2); err != nil {
 		return nil, err
 	}
-	return f.Cursors.LockCursor(ctx, name)
+	l, err := f.Cursors.LockCursor(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return &flakyLock{CursorLock: l, f: f}, nil
+}
+
+// flakyLock fails the first cursor stores, as flaky does.
+type flakyLock struct {
+	eventbus.CursorLock
+	f *flaky
+}
+
+func (l *flakyLock) SetCursor(ctx context.Context, pos int64) error {
+	if err := failFirst(&l.f.sets, 2); err != nil {
+		return err
+	}
+	return l.CursorLock.SetCursor(ctx, pos)
 }
 
 func (f *flaky) ReadEvents(ctx context.Context, after int64, limit int) ([]eventbus.Event, error) {
@@ -53,13 +70,6 @@ func (f *flaky) Cursor(ctx context.Context, name string) (int64, bool, error) {
 		return 0, false, err
 	}
 	return f.Cursors.Cursor(ctx, name)
-}
-
-func (f *flaky) SetCursor(ctx context.Context, name string, pos int64) error {
-	if err := failFirst(&f.sets, 2); err != nil {
-		return err
-	}
-	return f.Cursors.SetCursor(ctx, name, pos)
 }
 
 // A database away for a while delays a consumer but neither ends it nor

@@ -257,13 +257,27 @@ func (s *Store) ListCursors(ctx context.Context) ([]eventbus.Cursor, error) {
 	return out, nil
 }
 
-// LockCursor holds name's lock, across every process on the database, until
-// unlock is called or ctx ends: a session advisory lock on a hash of
-// "basalt.cursor:"+name. The session is a connection of its own, outside the
-// pool: consumers hold their locks for as long as they run, and waiting
-// processes wait for as long as that, which must not take connections from
-// requests. Waiting is bounded by ctx only, not by the statement timeout.
-func (s *Store) LockCursor(ctx context.Context, name string) (func(), error) {
+// lockCheckInterval is how often a held cursor lock checks its session, and
+// lockCheckTimeout how long a check may take before the session is given up.
+const (
+	lockCheckInterval = time.Second
+	lockCheckTimeout  = 5 * time.Second
+)
+
+// LockCursor takes name's lock, across every process on the database, and
+// holds it until Unlock is called, ctx ends or its session ends: a session
+// advisory lock on a hash of "basalt.cursor:"+name. The session is a
+// connection of its own, outside the pool: consumers hold their locks for
+// as long as they run, and waiting processes wait for as long as that,
+// which must not take connections from requests. Waiting is bounded by ctx
+// only, not by the statement timeout.
+//
+// The server releases the lock when the session ends, and another process
+// may then take it: the lock checks its session every second (SELECT 1,
+// within the check's timeout) and ends Held as soon as a check or a write
+// on it fails. SetCursor writes through the session, so it can only
+// succeed while the lock is held.
+func (s *Store) LockCursor(ctx context.Context, name string) (eventbus.CursorLock, error) {
 	const op = "postgres.LockCursor"
 	if err := ctx.Err(); err != nil {
 		return nil, mapErr(op, err)
@@ -288,24 +302,118 @@ func (s *Store) LockCursor(ctx context.Context, name string) (func(), error) {
 		s.closeConn(conn)
 		return nil, mapErr(op, err)
 	}
-	var once sync.Once
-	release := func() {
-		once.Do(func() {
-			rctx, cancel := context.WithTimeout(context.Background(), s.acquireTimeout)
-			defer cancel()
-			var unlocked bool
-			if err := conn.QueryRow(rctx, `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, key).Scan(&unlocked); err != nil || !unlocked {
-				// Ending the session releases the lock anyway.
-				s.log.Warn("postgres: releasing a cursor lock failed; ending its session", "cursor", name, "err", err)
-			}
-			s.closeConn(conn)
-		})
+	held, end := context.WithCancel(ctx)
+	l := &cursorLock{s: s, conn: conn, name: name, key: key, held: held, end: end, done: make(chan struct{})}
+	stop := context.AfterFunc(held, l.release)
+	l.stop = stop
+	go l.watch()
+	return l, nil
+}
+
+// cursorLock is a held cursor lock: the session holding the advisory lock.
+type cursorLock struct {
+	s         *Store
+	name, key string
+	held      context.Context
+	end       context.CancelFunc
+	stop      func() bool   // stops the release when held ends
+	done      chan struct{} // closed when watch returns
+
+	mu       sync.Mutex // serializes the uses of conn
+	conn     *pgx.Conn
+	released bool
+}
+
+// Held ends as soon as the lock may be lost, on Unlock, or when
+// LockCursor's ctx ends.
+func (l *cursorLock) Held() context.Context { return l.held }
+
+// SetCursor stores the locked name's position through the lock's session:
+// it fails if the session, and so the lock, is gone.
+func (l *cursorLock) SetCursor(ctx context.Context, pos int64) error {
+	const op = "postgres.SetCursor"
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.released || l.held.Err() != nil {
+		return fault.Wrap(fault.Conflict, op, eventbus.ErrLockLost, "the cursor lock of "+l.name+" is no longer held")
 	}
-	stop := context.AfterFunc(ctx, release)
-	return func() {
-		stop()
-		release()
-	}, nil
+	_, err := l.conn.Exec(ctx, `INSERT INTO event_cursors (name, position, updated_at) VALUES ($1, $2, $3)
+		ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`,
+		l.name, pos, toMicros(time.Now()))
+	if err != nil && l.conn.IsClosed() {
+		// The session is gone (or its use was cut off): the lock may
+		// be another's already.
+		l.end()
+		return fault.Wrap(fault.Conflict, op, eventbus.ErrLockLost, err.Error())
+	}
+	return mapErr(op, err)
+}
+
+// Unlock releases the lock and waits for its watch to end.
+func (l *cursorLock) Unlock() {
+	stopped := l.stop()
+	l.end()
+	if stopped {
+		l.release()
+	}
+	<-l.done
+}
+
+// watch checks the session every lockCheckInterval until held ends, and
+// ends held when a check fails.
+func (l *cursorLock) watch() {
+	defer close(l.done)
+	tick := time.NewTicker(lockCheckInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-l.held.Done():
+			return
+		case <-tick.C:
+		}
+		if err := l.check(); err != nil {
+			if l.held.Err() == nil {
+				l.s.log.Warn("postgres: a cursor lock's session failed; the lock may be another's", "cursor", l.name, "err", err)
+			}
+			l.end()
+			return
+		}
+	}
+}
+
+// check runs a query on the session, within a bound: a session that does
+// not answer may have been ended by the server.
+func (l *cursorLock) check() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.released {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), lockCheckTimeout)
+	defer cancel()
+	_, err := l.conn.Exec(ctx, `SELECT 1`)
+	return err
+}
+
+// release unlocks and ends the session (ending the session alone would
+// release the lock; unlocking first hands it over without waiting for
+// the server to notice).
+func (l *cursorLock) release() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.released {
+		return
+	}
+	l.released = true
+	if !l.conn.IsClosed() {
+		rctx, cancel := context.WithTimeout(context.Background(), l.s.acquireTimeout)
+		defer cancel()
+		var unlocked bool
+		if err := l.conn.QueryRow(rctx, `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, l.key).Scan(&unlocked); err != nil || !unlocked {
+			l.s.log.Warn("postgres: releasing a cursor lock failed; ending its session", "cursor", l.name, "err", err)
+		}
+	}
+	l.s.closeConn(l.conn)
 }
 
 // connect opens a connection outside the pool, configured like the pool's.

@@ -462,7 +462,7 @@ func TestLockCursorAcrossStores(t *testing.T) {
 	opts := Options{URL: url, MaxConns: 1, StatementTimeout: 200 * time.Millisecond}
 	a, b := open(t, opts), open(t, opts)
 	ctx := t.Context()
-	unlock, err := a.LockCursor(ctx, "relay")
+	lock, err := a.LockCursor(ctx, "relay")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -484,9 +484,9 @@ func TestLockCursorAcrossStores(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LockCursor(search) on b: %v", err)
 	}
-	u()
+	u.Unlock()
 	got := make(chan error, 1)
-	var ub func()
+	var ub eventbus.CursorLock
 	waiting := make(chan struct{})
 	go func() {
 		var err error
@@ -498,7 +498,7 @@ func TestLockCursorAcrossStores(t *testing.T) {
 	if err := b.Ping(ctx); err != nil { // b waits, or is about to
 		t.Fatalf("b's pool while b waits for a lock: %v", err)
 	}
-	unlock()
+	lock.Unlock()
 	select {
 	case err := <-got:
 		if err != nil {
@@ -510,7 +510,7 @@ func TestLockCursorAcrossStores(t *testing.T) {
 	if err := a.Ping(ctx); err != nil {
 		t.Fatalf("a after unlock: %v", err)
 	}
-	ub()
+	ub.Unlock()
 	if err := b.Ping(ctx); err != nil {
 		t.Fatalf("b after unlock: %v", err)
 	}
@@ -518,7 +518,61 @@ func TestLockCursorAcrossStores(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a's LockCursor after b released: %v", err)
 	}
-	ua()
+	ua.Unlock()
+}
+
+// TestLockCursorLost ends the session that holds a cursor lock, as a
+// dropped connection or a server restart would: the server releases the
+// lock and another store takes it; the first holder's Held ends within
+// about a check interval, and its SetCursor writes nothing.
+func TestLockCursorLost(t *testing.T) {
+	url := pgtest.URL(t)
+	a, b := open(t, Options{URL: url}), open(t, Options{URL: url})
+	ctx := t.Context()
+	lock, err := a.LockCursor(ctx, "search")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Unlock()
+	if err := lock.SetCursor(ctx, 3); err != nil {
+		t.Fatalf("SetCursor while held: %v", err)
+	}
+	// The holder's backend: the session holding the advisory lock.
+	var pid int
+	err = b.pool.QueryRow(ctx, `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+		AND ((classid::bigint << 32) | objid::bigint) = hashtextextended('basalt.cursor:search', 0)`).Scan(&pid)
+	if err != nil {
+		t.Fatalf("finding the lock's backend: %v", err)
+	}
+	killed := time.Now()
+	var ok bool
+	if err := b.pool.QueryRow(ctx, `SELECT pg_terminate_backend($1)`, pid).Scan(&ok); err != nil || !ok {
+		t.Fatalf("pg_terminate_backend = %v, %v", ok, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	taken, err := b.LockCursor(wctx, "search")
+	if err != nil {
+		t.Fatalf("b's LockCursor after a's session ended: %v", err)
+	}
+	defer taken.Unlock()
+	select {
+	case <-lock.Held().Done():
+		if d := time.Since(killed); d > 2500*time.Millisecond {
+			t.Errorf("Held ended %v after the session did, want within about 2s", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Held did not end after the lock's session was terminated")
+	}
+	if err := taken.SetCursor(ctx, 8); err != nil {
+		t.Fatalf("the new holder's SetCursor: %v", err)
+	}
+	if err := lock.SetCursor(ctx, 4); !errors.Is(err, eventbus.ErrLockLost) {
+		t.Errorf("the lost lock's SetCursor = %v, want ErrLockLost", err)
+	}
+	if pos, _, err := a.Cursor(ctx, "search"); err != nil || pos != 8 {
+		t.Errorf("Cursor = %d, %v; want 8, the new holder's", pos, err)
+	}
 }
 
 // TestTrimWhileSequencing trims everything again and again while events

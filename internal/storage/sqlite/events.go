@@ -181,20 +181,63 @@ func (s *Store) ListCursors(ctx context.Context) ([]eventbus.Cursor, error) {
 	return out, nil
 }
 
-// LockCursor holds name's lock until unlock is called or ctx ends. One
-// process owns a SQLite database (the data directory is locked), so the
-// lock lives in this Store.
-func (s *Store) LockCursor(ctx context.Context, name string) (func(), error) {
+// LockCursor takes name's lock and holds it until Unlock is called or ctx
+// ends. One process owns a SQLite database (the data directory is locked),
+// so the lock lives in this Store and is never lost otherwise.
+func (s *Store) LockCursor(ctx context.Context, name string) (eventbus.CursorLock, error) {
 	const op = "sqlite.LockCursor"
 	if err := ctx.Err(); err != nil {
 		return nil, mapErr(op, err)
 	}
-	release, err := s.cursorLocks.lock(ctx, name)
+	held, end := context.WithCancel(ctx)
+	release, err := s.cursorLocks.lock(held, name)
 	if err != nil {
+		end()
 		return nil, mapErr(op, err)
 	}
-	return release, nil
+	l := &cursorLockHeld{s: s, name: name, held: held}
+	// The lock goes when held ends, once a SetCursor in progress is done.
+	stop := context.AfterFunc(held, func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		release()
+	})
+	l.unlock = func() {
+		stopped := stop()
+		end()
+		if stopped {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			release()
+		}
+	}
+	return l, nil
 }
+
+// cursorLockHeld is a held cursor lock of a SQLite store.
+type cursorLockHeld struct {
+	s      *Store
+	name   string
+	held   context.Context
+	unlock func()
+	mu     sync.Mutex // held across SetCursor and the release, so none writes after the release
+}
+
+// Held ends on Unlock or when LockCursor's ctx ends.
+func (l *cursorLockHeld) Held() context.Context { return l.held }
+
+// SetCursor stores the locked name's position while the lock is held.
+func (l *cursorLockHeld) SetCursor(ctx context.Context, pos int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held.Err() != nil {
+		return fault.Wrap(fault.Conflict, "sqlite.SetCursor", eventbus.ErrLockLost, "the cursor lock of "+l.name+" is no longer held")
+	}
+	return l.s.SetCursor(ctx, l.name, pos)
+}
+
+// Unlock releases the lock.
+func (l *cursorLockHeld) Unlock() { l.unlock() }
 
 // cursorLocks is a set of named exclusive locks; its zero value is ready.
 type cursorLocks struct {
@@ -209,8 +252,8 @@ type cursorLock struct {
 	refs int
 }
 
-// lock takes name's lock, waiting while another caller holds it, and
-// returns the function that releases it (also called when ctx ends).
+// lock takes name's lock, waiting while another caller holds it or until
+// ctx ends, and returns the function that releases it.
 func (l *cursorLocks) lock(ctx context.Context, name string) (func(), error) {
 	l.mu.Lock()
 	if l.m == nil {
@@ -231,16 +274,11 @@ func (l *cursorLocks) lock(ctx context.Context, name string) (func(), error) {
 		return nil, ctx.Err()
 	}
 	var once sync.Once
-	release := func() {
+	return func() {
 		once.Do(func() {
 			<-c.held
 			l.drop(name, c)
 		})
-	}
-	stop := context.AfterFunc(ctx, release)
-	return func() {
-		stop()
-		release()
 	}, nil
 }
 

@@ -36,6 +36,7 @@ func eventsCases() []testCase {
 		{"Cursors", testCursors},
 		{"LockCursor", testLockCursor},
 		{"LockCursorEndsWithContext", testLockCursorEndsWithContext},
+		{"LockSetCursor", testLockSetCursor},
 		{"DeadLetters", testDeadLetters},
 	}
 }
@@ -365,28 +366,34 @@ func testCursors(t *testing.T, s docstore.Store) {
 }
 
 // testLockCursor checks that a cursor lock excludes a second holder until
-// it is released, that another name is independent, and that a waiter
-// whose context ends gets an error and no lock.
+// it is released, that another name is independent, that a waiter whose
+// context ends gets an error and no lock, and that Held ends on Unlock.
 func testLockCursor(t *testing.T, s docstore.Store) {
 	c := cursors(t, s)
 	ctx := context.Background()
-	unlock, err := c.LockCursor(ctx, "search")
+	lock, err := c.LockCursor(ctx, "search")
 	wantOK(t, "LockCursor", err)
+	if err := lock.Held().Err(); err != nil {
+		t.Fatalf("Held of a held lock ended: %v", err)
+	}
 
 	other, err := c.LockCursor(ctx, "webhooks")
 	wantOK(t, "LockCursor of another name", err)
-	other()
+	other.Unlock()
+	if other.Held().Err() == nil {
+		t.Fatal("Held did not end on Unlock")
+	}
 
 	// A waiter whose deadline passes gets an error.
 	short, cancel := context.WithTimeout(ctx, 150*time.Millisecond)
 	u2, err := c.LockCursor(short, "search")
 	cancel()
 	if err == nil {
-		u2()
+		u2.Unlock()
 		t.Fatal("a second LockCursor got the lock while it was held")
 	}
 	// A patient waiter gets it once it is released, not before.
-	got := make(chan func(), 1)
+	got := make(chan eventbus.CursorLock, 1)
 	waitErr := make(chan error, 1)
 	go func() {
 		u, err := c.LockCursor(ctx, "search")
@@ -400,20 +407,20 @@ func testLockCursor(t *testing.T, s docstore.Store) {
 	u3, err := c.LockCursor(probe, "search") // still held by the first: the probe waits and fails
 	cancel()
 	if err == nil {
-		u3()
+		u3.Unlock()
 		t.Fatal("LockCursor got a held lock")
 	}
 	select {
 	case u := <-got:
-		u()
+		u.Unlock()
 		t.Fatal("the waiter got the lock before it was released")
 	default:
 	}
-	unlock()
-	unlock() // a second call does nothing
+	lock.Unlock()
+	lock.Unlock() // a second call does nothing
 	select {
 	case u := <-got:
-		u()
+		u.Unlock()
 	case err := <-waitErr:
 		t.Fatalf("waiting LockCursor: %v", err)
 	case <-time.After(10 * time.Second):
@@ -422,28 +429,58 @@ func testLockCursor(t *testing.T, s docstore.Store) {
 	// Released again: free for the next.
 	u4, err := c.LockCursor(ctx, "search")
 	wantOK(t, "LockCursor after release", err)
-	u4()
+	u4.Unlock()
 }
 
-// testLockCursorEndsWithContext checks that a lock is released when the
-// context it was taken with ends.
+// testLockCursorEndsWithContext checks that a lock is released, and its
+// Held ends, when the context it was taken with ends.
 func testLockCursorEndsWithContext(t *testing.T, s docstore.Store) {
 	c := cursors(t, s)
 	ctx := context.Background()
 	held, cancel := context.WithCancel(ctx)
-	unlock, err := c.LockCursor(held, "relay")
+	lock, err := c.LockCursor(held, "relay")
 	wantOK(t, "LockCursor", err)
-	defer unlock()
+	defer lock.Unlock()
 	cancel()
+	select {
+	case <-lock.Held().Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("Held did not end with LockCursor's context")
+	}
 	wait, cancelWait := context.WithTimeout(ctx, 10*time.Second)
 	defer cancelWait()
 	u, err := c.LockCursor(wait, "relay")
 	wantOK(t, "LockCursor after the holder's context ended", err)
-	u()
+	u.Unlock()
 	// A context that has already ended gets no lock.
 	_, err = c.LockCursor(held, "other")
 	if err == nil {
 		t.Fatal("LockCursor with an ended context succeeded")
+	}
+}
+
+// testLockSetCursor checks that a lock's SetCursor stores its name's
+// position while the lock is held, and refuses (ErrLockLost) once it is
+// released, leaving the position the next holder stored.
+func testLockSetCursor(t *testing.T, s docstore.Store) {
+	c := cursors(t, s)
+	ctx := context.Background()
+	first, err := c.LockCursor(ctx, "indexer")
+	wantOK(t, "LockCursor", err)
+	wantOK(t, "SetCursor through the lock", first.SetCursor(ctx, 5))
+	if pos, found, err := c.Cursor(ctx, "indexer"); err != nil || !found || pos != 5 {
+		t.Fatalf("Cursor = %d, %v, %v; want 5", pos, found, err)
+	}
+	first.Unlock()
+	second, err := c.LockCursor(ctx, "indexer")
+	wantOK(t, "LockCursor after release", err)
+	defer second.Unlock()
+	wantOK(t, "SetCursor through the second lock", second.SetCursor(ctx, 9))
+	if err := first.SetCursor(ctx, 6); !errors.Is(err, eventbus.ErrLockLost) {
+		t.Fatalf("SetCursor through a released lock = %v, want ErrLockLost", err)
+	}
+	if pos, _, err := c.Cursor(ctx, "indexer"); err != nil || pos != 9 {
+		t.Fatalf("Cursor = %d, %v; want 9 (the released holder wrote nothing)", pos, err)
 	}
 }
 
