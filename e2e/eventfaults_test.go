@@ -262,16 +262,25 @@ func checkConsumed(got []changeEvent, want map[string][]writeOp, exactlyOnce, or
 	return problems
 }
 
+// waitUntil polls cond until it holds (true) or limit passes (false).
+func waitUntil(limit time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(limit)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		<-tick.C
+	}
+	return true
+}
+
 // waitConsumed waits until sink holds every event of want, then checks
 // its stream; at the deadline it reports what is missing.
 func waitConsumed(t *testing.T, name string, sink *eventSink, want map[string][]writeOp, limit time.Duration, exactlyOnce, ordered bool) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !sink.has(want) && time.Now().Before(deadline) {
-		<-tick.C
-	}
+	waitUntil(limit, func() bool { return sink.has(want) })
 	events, problems := sink.snapshot()
 	problems = append(problems, checkConsumed(events, want, exactlyOnce, ordered)...)
 	for _, p := range problems {
@@ -604,6 +613,21 @@ func TestCheckConsumed(t *testing.T) {
 	}
 }
 
+// acknowledged returns, per document, the writes acknowledged so far.
+func (l *ledger) acknowledged() map[string][]writeOp {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[string][]writeOp{}
+	for doc, ops := range l.docs {
+		for _, op := range ops {
+			if op.state == opAcked {
+				out[doc] = append(out[doc], *op)
+			}
+		}
+	}
+	return out
+}
+
 // acknowledgedBetween returns how long the acknowledged writes sent
 // between from and to took, slowest first.
 func (l *ledger) acknowledgedBetween(from, to time.Time) []time.Duration {
@@ -709,6 +733,10 @@ func TestEventsSurviveKafkaOutage(t *testing.T) {
 	c.must(201, "POST", "/v1/collections", `{"name":"`+faultCollection+`","schema":{"type":"object","properties":{"n":{"type":"integer"}}}}`)
 	rcv := newWebhookReceiver(t, false)
 	c.must(201, "POST", "/v1/admin/webhooks", `{"url":"`+rcv.URL+`/hook","collection":"`+faultCollection+`"}`)
+	// Realtime streams read the database's event log, not Kafka.
+	var sse eventSink
+	var lastID atomic.Int64
+	followStream(openStream(t, c.base, "/v1/collections/"+faultCollection+"/events", s.token), &sse, &lastID)
 
 	l := newLedger()
 	stop := make(chan struct{})
@@ -724,6 +752,9 @@ func TestEventsSurviveKafkaOutage(t *testing.T) {
 	waitFor(t, 15*time.Second, "two seconds and 200 writes acknowledged with Kafka down (writes must not wait for Kafka)", func() bool {
 		return l.acked.Load() >= atDown+200 && time.Since(down) >= 2*time.Second
 	})
+	if ack := l.acknowledged(); !waitUntil(5*time.Second, func() bool { return sse.has(ack) }) {
+		t.Errorf("a realtime stream did not receive the writes acknowledged while Kafka was down")
+	}
 	up := time.Now()
 	if n, acked := received(), l.acked.Load(); int64(n) >= acked-100 {
 		t.Fatalf("the endpoint received %d events of %d writes while Kafka was down: are events going through Kafka?", n, acked)
@@ -745,4 +776,5 @@ func TestEventsSurviveKafkaOutage(t *testing.T) {
 	want := l.committed(t, c)
 	waitConsumed(t, "webhook endpoint", &rcv.sink, want, 40*time.Second, false, false)
 	t.Logf("every event delivered %v after Kafka came back", time.Since(up).Round(time.Millisecond))
+	waitConsumed(t, "realtime stream", &sse, want, 10*time.Second, true, true)
 }
