@@ -31,6 +31,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/basaltdev/basalt/internal/eventbus"
+	"github.com/basaltdev/basalt/internal/fault"
 )
 
 // The record headers every event carries (besides its JSON value).
@@ -76,6 +77,8 @@ type Config struct {
 	// whose handler failed, and between attempts to reach the brokers
 	// (defaults 100ms and 10s).
 	RetryMin, RetryMax time.Duration
+	// AdminTimeout bounds Lag (default 5s).
+	AdminTimeout time.Duration
 	// Logger receives the bus's and franz-go's warnings and errors.
 	Logger *slog.Logger
 	// Registerer, when set, receives the bus's metrics.
@@ -108,6 +111,9 @@ func (c *Config) defaults() error {
 	}
 	if c.PublishTimeout <= 0 {
 		c.PublishTimeout = 30 * time.Second
+	}
+	if c.AdminTimeout <= 0 {
+		c.AdminTimeout = 5 * time.Second
 	}
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 500
@@ -320,20 +326,33 @@ func (b *Bus) Lag(ctx context.Context, name string) (int64, error) {
 	if b.closed() {
 		return 0, ErrClosed
 	}
+	// Operators' views and metrics ask for the lag: they get an answer
+	// (or Unavailable) in bounded time while the brokers are away.
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.AdminTimeout)
+	defer cancel()
+	lag, err := b.lag(ctx, name)
+	if err != nil {
+		return 0, fault.Wrap(fault.Unavailable, "kafka.Lag", fmt.Errorf("kafka bus: lag of %s: %w", name, err),
+			"Kafka does not answer: the consumer's lag is unknown")
+	}
+	return lag, nil
+}
+
+func (b *Bus) lag(ctx context.Context, name string) (int64, error) {
 	if err := b.ensureTopics(ctx); err != nil {
 		return 0, err
 	}
 	committed, err := b.admin.FetchOffsets(ctx, b.Group(name))
 	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
-		return 0, fmt.Errorf("kafka bus: lag of %s: %w", name, err)
+		return 0, err
 	}
 	starts, err := b.admin.ListStartOffsets(ctx, b.docs, b.colls)
 	if err != nil {
-		return 0, fmt.Errorf("kafka bus: lag of %s: %w", name, err)
+		return 0, err
 	}
 	ends, err := b.admin.ListEndOffsets(ctx, b.docs, b.colls)
 	if err != nil {
-		return 0, fmt.Errorf("kafka bus: lag of %s: %w", name, err)
+		return 0, err
 	}
 	var lag int64
 	var lerr error
@@ -351,10 +370,7 @@ func (b *Bus) Lag(ctx context.Context, name string) (int64, error) {
 		}
 		lag += max(0, end.Offset-from)
 	})
-	if lerr != nil {
-		return 0, fmt.Errorf("kafka bus: lag of %s: %w", name, lerr)
-	}
-	return lag, nil
+	return lag, lerr
 }
 
 // Close ends the Consume calls in progress (they return ErrClosed once

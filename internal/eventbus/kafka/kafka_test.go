@@ -18,6 +18,7 @@ import (
 
 	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/eventbus/kafka"
+	"github.com/basaltdev/basalt/internal/fault"
 )
 
 func newCluster(t *testing.T, opts ...kfake.Opt) *kfake.Cluster {
@@ -369,4 +370,41 @@ func TestLargeEvents(t *testing.T) {
 	if len(got[1].Payload) != len(big) {
 		t.Errorf("consumed a payload of %d bytes, want %d", len(got[1].Payload), len(big))
 	}
+}
+
+// TestLagWhileBrokersHang: Lag answers within AdminTimeout, with an
+// Unavailable fault, while the brokers accept requests but do not answer
+// them, and again once they do.
+func TestLagWhileBrokersHang(t *testing.T) {
+	c := newCluster(t)
+	b := newBus(t, c.ListenAddrs(), func(cfg *kafka.Config) { cfg.AdminTimeout = 500 * time.Millisecond })
+	ctx := context.Background()
+	if err := b.Publish(ctx, events(3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if lag, err := b.Lag(ctx, "late"); err != nil || lag != 3 {
+		t.Fatalf("Lag = %d, %v; want 3", lag, err)
+	}
+	var hang sync.Mutex
+	hanging := true
+	c.ControlKey(int16(kmsg.OffsetFetch), func(kmsg.Request) (kmsg.Response, error, bool) {
+		hang.Lock()
+		defer hang.Unlock()
+		if !hanging {
+			return nil, nil, false
+		}
+		c.KeepControl()
+		return nil, nil, true // no answer
+	})
+	start := time.Now()
+	_, err := b.Lag(ctx, "late")
+	if !fault.Is(err, fault.Unavailable) {
+		t.Errorf("Lag with hanging brokers = %v, want an Unavailable fault", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Lag took %v with hanging brokers, want about AdminTimeout", d)
+	}
+	hang.Lock()
+	hanging = false
+	hang.Unlock()
 }
