@@ -408,3 +408,68 @@ func TestLagWhileBrokersHang(t *testing.T) {
 	hanging = false
 	hang.Unlock()
 }
+
+// TestPublishWhileBrokersHang: a produce request the brokers never answer
+// fails Publish at PublishTimeout (the relay then backs off and publishes
+// again) instead of blocking it, and the events are published once the
+// brokers answer again.
+func TestPublishWhileBrokersHang(t *testing.T) {
+	c := newCluster(t)
+	b := newBus(t, c.ListenAddrs(), func(cfg *kafka.Config) { cfg.PublishTimeout = time.Second })
+	ctx := context.Background()
+	evs := events(6, 2)
+	if err := b.Publish(ctx, evs[:3]); err != nil {
+		t.Fatal(err)
+	}
+	var hang sync.Mutex
+	hanging := true
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		hang.Lock()
+		defer hang.Unlock()
+		if !hanging {
+			return nil, nil, false
+		}
+		c.KeepControl()
+		return nil, nil, true // no answer
+	})
+	start := time.Now()
+	if err := b.Publish(ctx, evs[3:]); err == nil {
+		t.Fatal("Publish succeeded while the brokers answered no produce request")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Publish took %v with hanging brokers, want about PublishTimeout", d)
+	}
+	hang.Lock()
+	hanging = false
+	hang.Unlock()
+	if err := b.Publish(ctx, evs[3:]); err != nil {
+		t.Fatalf("Publish once the brokers answer again: %v", err)
+	}
+	st := &stream{update: make(chan struct{}, 1)}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- b.Consume(cctx, "after-hang", st.handle) }()
+	st.waitFor(t, evs)
+	got := st.events()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// The hung request may have been written: repeats are allowed, gaps
+	// and reordering are not.
+	seen := map[string]bool{}
+	last := map[string]int64{}
+	for _, e := range got {
+		if !seen[e.ID] && e.Position < last[e.Key()] {
+			t.Errorf("%s: position %d first delivered after %d", e.Key(), e.Position, last[e.Key()])
+		}
+		seen[e.ID] = true
+		last[e.Key()] = max(last[e.Key()], e.Position)
+	}
+	for _, e := range evs {
+		if !seen[e.ID] {
+			t.Errorf("event %s never delivered", e.ID)
+		}
+	}
+}
