@@ -28,6 +28,12 @@ type IdleReport struct {
 	RSSBefore int64   `json:"rssBefore"`
 	RSSAfter  int64   `json:"rssAfter"`
 	PerStream float64 `json:"perStream"`
+	// HeapPerStream, StackPerStream (bytes) and GoroutinesPerStream are
+	// the differences of Basalt's Go runtime metrics (heap in use, stacks
+	// in use, goroutines) over Held; 0 when it exports none.
+	HeapPerStream       float64 `json:"heapPerStream,omitempty"`
+	StackPerStream      float64 `json:"stackPerStream,omitempty"`
+	GoroutinesPerStream float64 `json:"goroutinesPerStream,omitempty"`
 	// FileLimit is the load generator's open-files limit, Raised whether
 	// the run raised it.
 	FileLimit uint64 `json:"fileLimit"`
@@ -35,6 +41,13 @@ type IdleReport struct {
 	// MinStreams is the target (0: none).
 	MinStreams int `json:"minStreams"`
 }
+
+// Basalt's Go runtime metrics (the Prometheus Go collector).
+const (
+	metricHeapInuse  = "go_memstats_heap_inuse_bytes"
+	metricStackInuse = "go_memstats_stack_inuse_bytes"
+	metricGoroutines = "go_goroutines"
+)
 
 // idleSettle is the pause before each memory reading.
 const idleSettle = 2 * time.Second
@@ -56,6 +69,11 @@ func runRealtimeIdle(ctx context.Context, cfg Config, budget *Budget, p *Process
 	}
 	var err error
 	if ir.RSSBefore, err = processRSS(p.Pid()); err != nil {
+		sr.Err = err.Error()
+		return sr
+	}
+	before, err := sc.Scrape(ctx)
+	if err != nil {
 		sr.Err = err.Error()
 		return sr
 	}
@@ -119,10 +137,13 @@ func runRealtimeIdle(ctx context.Context, cfg Config, budget *Budget, p *Process
 	}
 	ir.Held = int64(m[metricRealtimeStreams])
 	if ir.Held > 0 {
+		per := func(metric string) float64 { return (m[metric] - before[metric]) / float64(ir.Held) }
 		ir.PerStream = float64(ir.RSSAfter-ir.RSSBefore) / float64(ir.Held)
+		ir.HeapPerStream, ir.StackPerStream = per(metricHeapInuse), per(metricStackInuse)
+		ir.GoroutinesPerStream = per(metricGoroutines)
 	}
-	logf("%-6s Basalt holds %d streams; RSS %s → %s, %.1f KiB per stream", ScenarioRealtimeIdle, ir.Held,
-		mib(ir.RSSBefore), mib(ir.RSSAfter), ir.PerStream/1024)
+	logf("%-6s Basalt holds %d streams; RSS %s → %s, %.1f KiB per stream (heap %.1f KiB, stacks %.1f KiB, %.1f goroutines)", ScenarioRealtimeIdle, ir.Held,
+		mib(ir.RSSBefore), mib(ir.RSSAfter), ir.PerStream/1024, ir.HeapPerStream/1024, ir.StackPerStream/1024, ir.GoroutinesPerStream)
 	return sr
 }
 
@@ -172,5 +193,15 @@ func (ir *IdleReport) markdown(verdict string) string {
 	return fmt.Sprintf("%s: %s idle streams asked for (`GET %s`, anonymous, one connection each), %s opened in %s; Basalt holds **%s** (%s): %s. "+
 		"Its resident memory went from %s to %s: **%.1f KiB per stream**.",
 		ScenarioRealtimeIdle, thousands(int64(ir.Asked)), eventsPath, thousands(int64(ir.Opened)), ir.OpenTime.Round(100*time.Millisecond),
-		thousands(ir.Held), target, verdict, mib(ir.RSSBefore), mib(ir.RSSAfter), ir.PerStream/1024)
+		thousands(ir.Held), target, verdict, mib(ir.RSSBefore), mib(ir.RSSAfter), ir.PerStream/1024) + ir.runtimeLine()
+}
+
+// runtimeLine breaks the memory per stream down by Basalt's Go runtime
+// metrics, or "".
+func (ir *IdleReport) runtimeLine() string {
+	if ir.HeapPerStream == 0 && ir.StackPerStream == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" Per stream, by Basalt's Go runtime: %.1f KiB of heap in use, %.1f KiB of goroutine stacks, %.1f goroutines.",
+		ir.HeapPerStream/1024, ir.StackPerStream/1024, ir.GoroutinesPerStream)
 }
