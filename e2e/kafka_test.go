@@ -136,6 +136,8 @@ func TestKafkaDownAtStart(t *testing.T) {
 		admin.must(201, "POST", "/v1/collections", `{"name":"notes","schema":{"type":"object"}}`)
 		admin.must(201, "POST", "/v1/collections/notes/documents?id=n1", `{"text":"written while Kafka is down"}`)
 		c.must(200, "GET", "/readyz", "")
+		// The consumers' lag is Kafka's to tell: unavailable meanwhile.
+		admin.must(503, "GET", "/v1/admin/consumers", "")
 
 		cluster, err := kfake.NewCluster(kfake.Ports(port))
 		if err != nil {
