@@ -535,35 +535,42 @@ func (sc killScenario) run(t *testing.T) {
 	t.Logf("every consumer complete %v after the kill", time.Since(killedAt).Round(time.Millisecond))
 }
 
+// The kill -9 tests run in parallel: most of their time is spent waiting
+// for the leases of the webhook deliveries in flight at the kill (and on
+// Kafka for the dead process's consumer group session) to end.
+
 // TestEventsSurviveKill9 kills a server with SIGKILL during a write load of
 // creates, replaces, patches, deletes and refused writes, restarts it on
 // the same data, and checks what a webhook endpoint and a realtime
 // subscriber (which resumes with Last-Event-ID) received: every committed
 // write's event, per document in order, none for a write that did not
-// commit; the subscriber each exactly once in position order.
+// commit; the subscriber each exactly once in position order. On each
+// engine, on the Kafka bus, and with webhook deliveries in flight.
 func TestEventsSurviveKill9(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
 		killScenario{serve: webhookFaultFlags, ackedBeforeKill: 300}.run(t)
 	})
 	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
 		db := pgtest.URL(t)
 		killScenario{serve: append([]string{"--db", db}, webhookFaultFlags...), admin: []string{"--db", db},
 			ackedBeforeKill: 300}.run(t)
 	})
 	t.Run("sqlite+kafka", func(t *testing.T) {
+		t.Parallel()
 		// The relay publishes to Kafka and the webhooks consumer is a
 		// consumer group: both are killed mid-batch.
 		k := startDevKafka(t, "127.0.0.1:0", filepath.Join(t.TempDir(), "kafka"))
 		killScenario{serve: append([]string{"--kafka", k.addr}, webhookFaultFlags...), ackedBeforeKill: 300}.run(t)
 	})
-}
-
-// TestWebhookDeliveriesSurviveKill9 kills a server with SIGKILL while its
-// webhook endpoint holds deliveries open (they are in flight) and writes
-// go on (the webhooks consumer is mid-batch), restarts it, and checks that
-// the endpoint ends up with every committed write's event.
-func TestWebhookDeliveriesSurviveKill9(t *testing.T) {
-	killScenario{serve: webhookFaultFlags, hold: true, ackedBeforeKill: 100}.run(t)
+	t.Run("deliveries in flight", func(t *testing.T) {
+		t.Parallel()
+		// The webhook endpoint holds its requests open, so deliveries
+		// are in flight at the kill, while writes go on (the webhooks
+		// consumer is mid-batch).
+		killScenario{serve: webhookFaultFlags, hold: true, ackedBeforeKill: 100}.run(t)
+	})
 }
 
 // TestCheckConsumed checks the checker: each way a stream can be wrong is
