@@ -375,12 +375,19 @@ func runWriters(t *testing.T, s *server, l *ledger, writers int, stop chan struc
 	base := "http://" + s.addr + "/v1/collections/" + faultCollection + "/documents"
 	deadline := time.Now().Add(40 * time.Second)
 	var wg sync.WaitGroup
+	quit := make(chan struct{}) // the test ended (it may have failed early)
+	t.Cleanup(func() {
+		close(quit)
+		wg.Wait()
+	})
 	for w := range writers {
 		wg.Go(func() {
 			// do sends one write; ok is false when the writer must stop.
 			do := func(doc, typ string, version int64, method, url, body string, want int, headers ...string) bool {
 				select {
 				case <-stop:
+					return false
+				case <-quit:
 					return false
 				default:
 				}
