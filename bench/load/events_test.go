@@ -66,6 +66,9 @@ type fakeEvents struct {
 	token   string
 	publish func(pos int64) bool
 	skip    func(stream int, pos int64) bool
+	// kafka says the fake relay publishes to Kafka: it then also counts
+	// basalt_kafka_published_total.
+	kafka bool
 
 	mu        sync.Mutex
 	pos       int64
@@ -77,20 +80,7 @@ type fakeEvents struct {
 func (f *fakeEvents) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodPost && r.URL.Path == "/v1/collections/"+Collection+"/documents":
-		f.mu.Lock()
-		f.pos++
-		pos := f.pos
-		if f.publish == nil || f.publish(pos) {
-			f.published++
-		}
-		msg := fmt.Sprintf("id: %d\nevent: document.created\ndata: {\"id\":\"e%d\",\"type\":\"document.created\",\"collection\":\"bench\",\"time\":%q,\"payload\":{},\"position\":%d}\n\n",
-			pos, pos, time.Now().UTC().Format(time.RFC3339Nano), pos)
-		for i, ch := range f.streams {
-			if ch != nil && (f.skip == nil || !f.skip(i, pos)) {
-				ch <- msg
-			}
-		}
-		f.mu.Unlock()
+		f.emit()
 		w.WriteHeader(http.StatusCreated)
 	case r.URL.Path == eventsPath:
 		ch := make(chan string, 4096)
@@ -129,8 +119,31 @@ func (f *fakeEvents) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer f.mu.Unlock()
 		fmt.Fprintf(w, "# TYPE x gauge\n%s %d\n%s %d\n%s %d\n", metricRelayLag, f.pos-f.published, metricRelayPublished, f.published,
 			metricRealtimeStreams, f.open)
+		if f.kafka {
+			fmt.Fprintf(w, "%s{topic=\"basalt.documents\"} %d\n", metricKafkaPublished, f.published)
+		}
 	default:
 		http.NotFound(w, r)
+	}
+}
+
+// emit records a committed create: its event goes to every open stream
+// (unless skip says otherwise), and the fake relay counts it published
+// (unless publish says otherwise).
+func (f *fakeEvents) emit() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pos++
+	pos := f.pos
+	if f.publish == nil || f.publish(pos) {
+		f.published++
+	}
+	msg := fmt.Sprintf("id: %d\nevent: document.created\ndata: {\"id\":\"e%d\",\"type\":\"document.created\",\"collection\":\"bench\",\"time\":%q,\"payload\":{},\"position\":%d}\n\n",
+		pos, pos, time.Now().UTC().Format(time.RFC3339Nano), pos)
+	for i, ch := range f.streams {
+		if ch != nil && (f.skip == nil || !f.skip(i, pos)) {
+			ch <- msg
+		}
 	}
 }
 
@@ -405,5 +418,73 @@ func TestEventsReserve(t *testing.T) {
 	// relay 10+10+5+5, relay-kafka 10+10+5+20, realtime-latency 3+20+15, realtime-idle 4+30.
 	if d := c.reserve(EventScenarios()); d != 147*time.Second {
 		t.Errorf("reserve of every change-event scenario %s", d)
+	}
+}
+
+// TestRunEventScenarios runs the change-event scenarios through Run
+// against the test binary's fake Basalt (with the events of fakeEvents)
+// and fake `basalt dev kafka`: the relay at create's rate, the latency
+// streams on the seeded Basalt, relay-kafka and realtime-idle on Basalts
+// of their own.
+func TestRunEventScenarios(t *testing.T) {
+	cfg := eventsTestConfig(t)
+	cfg.MaxDuration = 5 * time.Minute // the change-event scenarios' reserve (EventsConfig.reserve) is 100 s here
+	var log strings.Builder
+	cfg.Log = &log
+	cfg.Scenarios = []string{ScenarioRealtimeIdle, ScenarioRelayKafka, ScenarioRealtimeLatency, ScenarioRelay, ScenarioCreate, ScenarioHello}
+	rep, err := Run(context.Background(), cfg, CurrentEnvironment([]string{"basalt-bench"}))
+	if err != nil {
+		t.Fatalf("Run: %v\nlog:\n%s", err, log.String())
+	}
+	want := []string{ScenarioHello, ScenarioCreate, ScenarioRelay, ScenarioRealtimeLatency, ScenarioRelayKafka, ScenarioRealtimeIdle}
+	var got []string
+	for _, s := range rep.Scenarios {
+		got = append(got, s.Name)
+		if s.Name == ScenarioHello || s.Name == ScenarioCreate {
+			continue
+		}
+		if s.Err != "" || s.Verdict != VerdictPass {
+			t.Errorf("%s: verdict %s, err %q, notes %q", s.Name, s.Verdict, s.Err, s.Notes)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("scenarios %v, want %v", got, want)
+	}
+	createRate := rep.rate(ScenarioCreate)
+	if createRate == 0 {
+		t.Fatalf("create sustained no rate: %+v\nlog:\n%s", rep.Scenarios[1], log.String())
+	}
+	for _, s := range rep.Scenarios[2:] {
+		switch s.Name {
+		case ScenarioRelay, ScenarioRelayKafka:
+			rr := s.Relay
+			if rr.Rate != createRate || rr.Acked == 0 || rr.Published != rr.Acked || !rr.Drained {
+				t.Errorf("%s: rate %d (create %d) acked %d published %d drained %t", s.Name, rr.Rate, createRate, rr.Acked, rr.Published, rr.Drained)
+			}
+			if kafka := s.Name == ScenarioRelayKafka; kafka != (rr.KafkaPublished == rr.Acked) {
+				t.Errorf("%s: Kafka counted %d of %d", s.Name, rr.KafkaPublished, rr.Acked)
+			}
+		case ScenarioRealtimeLatency:
+			if rt := s.Realtime; rt.Complete != cfg.Events.RealtimeSubscribers || rt.BasaltCPU <= 0 {
+				t.Errorf("realtime: %d complete, Basalt CPU %.3f", rt.Complete, rt.BasaltCPU)
+			}
+		case ScenarioRealtimeIdle:
+			if ir := s.Idle; ir.Held != int64(cfg.Events.IdleStreams) || ir.RSSAfter <= 0 {
+				t.Errorf("idle: held %d, RSS %d", ir.Held, ir.RSSAfter)
+			}
+		}
+	}
+	var md strings.Builder
+	if err := rep.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{"relay (bus: in-process)", "relay-kafka (bus: Kafka", "realtime-latency: creates at 100/s", "realtime-idle: 40 idle streams",
+		"--realtime-streams-per-ip=104"} {
+		if !strings.Contains(md.String(), line) {
+			t.Errorf("report lacks %q:\n%s", line, md.String())
+		}
+	}
+	if strings.Contains(md.String(), MetricsTokenEnv) || strings.Contains(log.String(), "Bearer") {
+		t.Error("the metrics token reached the report or the log")
 	}
 }

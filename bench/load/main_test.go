@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 2 && os.Args[1] == "admin" && os.Args[2] == "create" {
 		os.Exit(fakeAdminCreate(os.Args[3:]))
 	}
+	if len(os.Args) > 2 && os.Args[1] == "dev" && os.Args[2] == "kafka" {
+		os.Exit(fakeDevKafka(os.Args[3:]))
+	}
 	os.Exit(m.Run())
 }
 
@@ -63,6 +66,31 @@ func fakeAdminCreate(args []string) int {
 	return 0
 }
 
+// fakeDevKafka stands for `basalt dev kafka --addr A`: it accepts
+// connections on A (and closes them) until SIGTERM.
+func fakeDevKafka(args []string) int {
+	fs := flag.NewFlagSet("dev kafka", flag.ContinueOnError)
+	addr := fs.String("addr", "", "")
+	if err := fs.Parse(args); err != nil || *addr == "" {
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	go func() { <-ctx.Done(); _ = ln.Close() }()
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			return 0
+		}
+		_ = conn.Close()
+	}
+}
+
 func childServer(mode string, args []string) int {
 	fs := flag.NewFlagSet(mode, flag.ContinueOnError)
 	addr := fs.String("addr", "", "")
@@ -73,8 +101,19 @@ func childServer(mode string, args []string) int {
 	fs.IntVar(&opts.ipBurst, "login-ip-burst", opts.ipBurst, "")
 	fs.IntVar(&opts.emailBurst, "login-email-burst", opts.emailBurst, "")
 	fs.Float64("password-ip-share", 0.5, "accepted; the fake has no hashing budget")
+	fs.Int("realtime-streams-per-ip", 128, "accepted; the fake has no stream limits")
+	fs.StringVar(&opts.kafka, "kafka", "", "")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if opts.kafka != "" {
+		// Like Basalt's readiness with --kafka: the broker answers.
+		conn, err := net.DialTimeout("tcp", opts.kafka, 5*time.Second)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		_ = conn.Close()
 	}
 	if *db != "" {
 		// Like Basalt, refuse to start without the database.
@@ -119,6 +158,7 @@ type fakeOptions struct {
 	dataDir             string // where the fake "admin create" put the admin
 	ttl                 time.Duration
 	ipBurst, emailBurst int
+	kafka               string // --kafka: brokers, which the fake checks it can reach
 }
 
 func defaultFakeOptions() fakeOptions {
@@ -141,6 +181,10 @@ type fakeBasalt struct {
 	collections map[string]string // name → the rule of every action
 	docs        map[string]map[string]Doc
 	next        int
+
+	// events are the change events of creates in Collection: its event
+	// stream and the relay's metrics (fakeEvents).
+	events *fakeEvents
 }
 
 type fakeAccount struct {
@@ -157,8 +201,13 @@ func newFakeBasalt(opts fakeOptions) http.Handler {
 	f := &fakeBasalt{
 		opts: opts, users: map[string]fakeAccount{}, tokens: map[string]fakeSession{}, attempts: map[string]int{},
 		collections: map[string]string{}, docs: map[string]map[string]Doc{},
+		events: &fakeEvents{token: os.Getenv(MetricsTokenEnv), kafka: opts.kafka != ""},
 	}
 	mux := http.NewServeMux()
+	if f.events.token != "" {
+		mux.Handle("GET /metrics", f.events)
+	}
+	mux.Handle("GET "+eventsPath, f.events)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {})
 	mux.HandleFunc("POST /v1/auth/signup", f.signUp)
 	mux.HandleFunc("POST /v1/auth/login", f.login)
@@ -436,6 +485,9 @@ func (f *fakeBasalt) create(w http.ResponseWriter, r *http.Request) {
 	case !allowed(rule, caller, d.Owner):
 		http.Error(w, "forbidden", http.StatusForbidden)
 	default:
+		if c == Collection {
+			f.events.emit()
+		}
 		w.WriteHeader(http.StatusCreated)
 		_, _ = fmt.Fprintf(w, `{"id":%q}`, f.put(c, d))
 	}
