@@ -461,6 +461,11 @@ type killScenario struct {
 	hold bool
 	// ackedBeforeKill is how many acknowledged writes the kill waits for.
 	ackedBeforeKill int64
+	// peer (PostgreSQL) runs a second process on the database, which is
+	// not killed and not restarted: the realtime subscriber follows it
+	// without reconnecting, and it takes over the dead process's work
+	// (relay, consumers, deliveries).
+	peer bool
 }
 
 // webhookFlags let webhooks reach the test's endpoint on 127.0.0.1 and
@@ -472,19 +477,26 @@ var webhookFaultFlags = []string{"--webhook-allow-networks", "127.0.0.1/32", "--
 func (sc killScenario) run(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "data")
 	s := startProcess(t, dataDir, sc.serve...)
-	actAsAdmin(t, append([]string{"--data-dir", dataDir}, sc.admin...), s)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("logs of the killed process:\n%s", s.logs.String())
-		}
-	})
+	servers := []*server{s}
+	if sc.peer {
+		servers = append(servers, startProcess(t, filepath.Join(t.TempDir(), "peer"), sc.serve...))
+	}
+	actAsAdmin(t, append([]string{"--data-dir", dataDir}, sc.admin...), servers...)
+	for i, p := range servers {
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("logs of process %d (the first is killed):\n%s", i, p.logs.String())
+			}
+		})
+	}
+	follow := servers[len(servers)-1] // the realtime subscriber's server
 	c := s.client(t)
 	c.must(201, "POST", "/v1/collections", `{"name":"`+faultCollection+`","schema":{"type":"object","properties":{"n":{"type":"integer"}}}}`)
 	rcv := newWebhookReceiver(t, sc.hold)
 	c.must(201, "POST", "/v1/admin/webhooks", `{"url":"`+rcv.URL+`/hook","collection":"`+faultCollection+`"}`)
 	var sse eventSink
 	var lastID atomic.Int64
-	streamDone := followStream(openStream(t, c.base, "/v1/collections/"+faultCollection+"/events", s.token), &sse, &lastID)
+	streamDone := followStream(openStream(t, "http://"+follow.addr, "/v1/collections/"+faultCollection+"/events", follow.token), &sse, &lastID)
 
 	l := newLedger()
 	stop := make(chan struct{})
@@ -507,10 +519,12 @@ func (sc killScenario) run(t *testing.T) {
 		t.Fatalf("server exit: %v (exited: %v), want killed", err, ok)
 	}
 	rcv.release()
-	select {
-	case <-streamDone:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the event stream did not end when its server was killed")
+	if !sc.peer {
+		select {
+		case <-streamDone:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the event stream did not end when its server was killed")
+		}
 	}
 	before, _ := sse.snapshot()
 	t.Logf("killed with %d writes acknowledged and %d events streamed", l.acked.Load(), len(before))
@@ -518,17 +532,22 @@ func (sc killScenario) run(t *testing.T) {
 		t.Logf("%d webhook requests were in flight at the kill", heldAtKill)
 	}
 
-	s2 := startProcess(t, dataDir, sc.serve...)
-	s2.token = s.token // sessions survive the kill
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("logs of the restarted process:\n%s", s2.logs.String())
-		}
-	})
-	c2 := s2.client(t)
-	// Resume the stream where it stopped.
-	followStream(openStream(t, c2.base, "/v1/collections/"+faultCollection+"/events", s2.token,
-		"Last-Event-ID", fmt.Sprint(lastID.Load())), &sse, &lastID)
+	var c2 *client
+	if sc.peer {
+		c2 = follow.client(t)
+	} else {
+		s2 := startProcess(t, dataDir, sc.serve...)
+		s2.token = s.token // sessions survive the kill
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("logs of the restarted process:\n%s", s2.logs.String())
+			}
+		})
+		c2 = s2.client(t)
+		// Resume the stream where it stopped.
+		followStream(openStream(t, c2.base, "/v1/collections/"+faultCollection+"/events", s2.token,
+			"Last-Event-ID", fmt.Sprint(lastID.Load())), &sse, &lastID)
+	}
 	want := l.committed(t, c2)
 	// A write after the restart: the stream, in position order, has every
 	// earlier event once it has this one.
@@ -570,6 +589,12 @@ func TestEventsSurviveKill9(t *testing.T) {
 		// consumer group: both are killed mid-batch.
 		k := startDevKafka(t, "127.0.0.1:0", filepath.Join(t.TempDir(), "kafka"))
 		killScenario{serve: append([]string{"--kafka", k.addr}, webhookFaultFlags...), ackedBeforeKill: 300}.run(t)
+	})
+	t.Run("postgres, a second process takes over", func(t *testing.T) {
+		t.Parallel()
+		db := pgtest.URL(t)
+		killScenario{serve: append([]string{"--db", db}, webhookFaultFlags...), admin: []string{"--db", db},
+			ackedBeforeKill: 300, peer: true}.run(t)
 	})
 	t.Run("deliveries in flight", func(t *testing.T) {
 		t.Parallel()
