@@ -68,8 +68,11 @@ type RealtimeReport struct {
 	// creates until the streams had every event; 0 when not measured.
 	BasaltCPU float64 `json:"basaltCPU,omitempty"`
 	BenchCPU  float64 `json:"benchCPU,omitempty"`
-	// Latencies in milliseconds, for the JSON report.
-	P50ms, P99ms, P999ms, MaxMs float64
+	// The latencies in milliseconds, for the JSON report.
+	P50ms  float64 `json:"p50Ms"`
+	P99ms  float64 `json:"p99Ms"`
+	P999ms float64 `json:"p999Ms"`
+	MaxMs  float64 `json:"maxMs"`
 }
 
 // subscriber is one stream of the latency scenario and what it received.
