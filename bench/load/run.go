@@ -232,9 +232,15 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 	}
 	// The change-event scenarios run a fixed load for a bounded time: the
 	// time they may take is set aside, and the searches share the rest as
-	// if they were not there.
-	runEnd := time.Now().Add(max(cfg.MaxDuration-reserve, cfg.MaxDuration/2))
-	budget := NewBudget(runEnd.Add(-cfg.Events.reserve(cfg.Scenarios)), cfg.MaxRequests, time.Now)
+	// if they were not there — but at least half of the run, when the cap
+	// is short.
+	start := time.Now()
+	runEnd := start.Add(max(cfg.MaxDuration-reserve, cfg.MaxDuration/2))
+	searchEnd := runEnd.Add(-cfg.Events.reserve(cfg.Scenarios))
+	if half := start.Add(runEnd.Sub(start) / 2); searchEnd.Before(half) {
+		searchEnd = half
+	}
+	budget := NewBudget(searchEnd, cfg.MaxRequests, time.Now)
 
 	dir := cfg.WorkDir
 	if dir == "" {
