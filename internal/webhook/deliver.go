@@ -194,7 +194,11 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	w := &Worker{cfg: cfg, log: log, lease: 2*cfg.Timeout + 30*time.Second,
+	// A claim outlives the attempt it covers: the request (bounded by
+	// Timeout), recording its outcome (bounded at 5 s) and a margin for
+	// clocks. A process that dies mid-attempt leaves the delivery due
+	// again when the lease ends.
+	w := &Worker{cfg: cfg, log: log, lease: cfg.Timeout + 10*time.Second,
 		outcome: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "basalt_webhook_attempts_total",
 			Help: "Webhook delivery attempts by outcome: succeeded, retry (failed, tried again later), failed (the last attempt)."},
 			[]string{"outcome"}),

@@ -64,6 +64,11 @@ func (b *Bus) Consume(ctx context.Context, name string, h eventbus.Handler) erro
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
+		// A member that died (kill -9, a lost machine) keeps its
+		// partitions until its session times out: 10 s rather than
+		// Kafka's 45 s default, so a restarted process or another member
+		// takes them over soon. Heartbeats go every 3 s.
+		kgo.SessionTimeout(10*time.Second),
 		kgo.FetchMaxWait(time.Second),
 	)...)
 	if err != nil {
