@@ -10,10 +10,13 @@ import (
 	"os/exec"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
 func TestParseMetrics(t *testing.T) {
@@ -59,10 +62,12 @@ func TestEnvelopeTime(t *testing.T) {
 }
 
 // fakeEvents imitates what the change-event scenarios use of Basalt:
-// creates on the bench collection (each an event to every open stream of
-// it), its event stream, and /metrics with the relay's and the hub's
-// metrics. publish decides, per create, whether the fake relay counts it
-// published; skip, whether stream i misses event pos.
+// creates on the bench collection and PATCHes of its documents (each an
+// event to every open stream of the collection and of the document), the
+// collection's and the documents' event streams, and /metrics with the
+// relay's and the hub's metrics. publish decides, per event, whether the
+// fake relay counts it published; skip, whether stream i (in the order
+// they opened) misses event pos.
 type fakeEvents struct {
 	token   string
 	publish func(pos int64) bool
@@ -74,25 +79,55 @@ type fakeEvents struct {
 	mu        sync.Mutex
 	pos       int64
 	published int64
-	streams   []chan string
+	streams   []fakeStream
 	open      int
+	versions  map[string]int64 // by document id
+	created   int
 }
 
+// fakeStream is an open stream: of the collection (doc "") or of a document.
+type fakeStream struct {
+	doc string
+	ch  chan string
+}
+
+const fakeDocsPath = "/v1/collections/" + Collection + "/documents"
+
 func (f *fakeEvents) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	doc, docPath := strings.CutPrefix(r.URL.Path, fakeDocsPath+"/")
+	doc, docEvents := strings.CutSuffix(doc, "/events")
 	switch {
-	case r.Method == http.MethodPost && r.URL.Path == "/v1/collections/"+Collection+"/documents":
-		f.emit()
+	case r.Method == http.MethodPost && r.URL.Path == fakeDocsPath:
+		f.mu.Lock()
+		f.created++
+		id := "fake-" + strconv.Itoa(f.created)
+		f.mu.Unlock()
+		f.emit(id, 1)
 		w.WriteHeader(http.StatusCreated)
-	case r.URL.Path == eventsPath:
+		fmt.Fprintf(w, `{"id":%q,"version":1}`, id)
+	case r.Method == http.MethodPatch && docPath && !docEvents:
+		f.mu.Lock()
+		v, exists := f.versions[doc]
+		f.mu.Unlock()
+		if !exists {
+			http.NotFound(w, r)
+			return
+		}
+		f.emit(doc, v+1)
+		fmt.Fprintf(w, `{"id":%q,"version":%d}`, doc, v+1)
+	case r.Method == http.MethodGet && (r.URL.Path == eventsPath || docPath && docEvents):
+		if !docPath {
+			doc = ""
+		}
 		ch := make(chan string, 4096)
 		f.mu.Lock()
-		f.streams = append(f.streams, ch)
+		f.streams = append(f.streams, fakeStream{doc: doc, ch: ch})
 		idx := len(f.streams) - 1
 		f.open++
 		f.mu.Unlock()
 		defer func() {
 			f.mu.Lock()
-			f.streams[idx] = nil
+			f.streams[idx].ch = nil
 			f.open--
 			f.mu.Unlock()
 		}()
@@ -128,22 +163,31 @@ func (f *fakeEvents) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// emit records a committed create: its event goes to every open stream
-// (unless skip says otherwise), and the fake relay counts it published
-// (unless publish says otherwise).
-func (f *fakeEvents) emit() {
+// emit records a committed write of document doc at version (1: its
+// create): its event goes to every open stream of the collection and of
+// the document (unless skip says otherwise), and the fake relay counts it
+// published (unless publish says otherwise).
+func (f *fakeEvents) emit(doc string, version int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.versions == nil {
+		f.versions = map[string]int64{}
+	}
+	f.versions[doc] = version
 	f.pos++
 	pos := f.pos
 	if f.publish == nil || f.publish(pos) {
 		f.published++
 	}
-	msg := fmt.Sprintf("id: %d\nevent: document.created\ndata: {\"id\":\"e%d\",\"type\":\"document.created\",\"collection\":\"bench\",\"time\":%q,\"payload\":{},\"position\":%d}\n\n",
-		pos, pos, time.Now().UTC().Format(time.RFC3339Nano), pos)
-	for i, ch := range f.streams {
-		if ch != nil && (f.skip == nil || !f.skip(i, pos)) {
-			ch <- msg
+	typ := "document.updated"
+	if version == 1 {
+		typ = "document.created"
+	}
+	msg := fmt.Sprintf("id: %d\nevent: %s\ndata: {\"id\":\"e%d\",\"type\":%q,\"collection\":\"bench\",\"documentId\":%q,\"version\":%d,\"time\":%q,\"payload\":{},\"position\":%d}\n\n",
+		pos, typ, pos, typ, doc, version, time.Now().UTC().Format(time.RFC3339Nano), pos)
+	for i, st := range f.streams {
+		if st.ch != nil && (st.doc == "" || st.doc == doc) && (f.skip == nil || !f.skip(i, pos)) {
+			st.ch <- msg
 		}
 	}
 }
@@ -154,7 +198,9 @@ func eventsTestConfig(t *testing.T) Config {
 	cfg := testConfig(t)
 	cfg.Events = EventsConfig{RelayDuration: time.Second, RelayMaxLag: time.Second, RelayDrain: time.Second,
 		RealtimeRate: 100, RealtimeSubscribers: 8, RealtimeDuration: 500 * time.Millisecond, RealtimeDrain: 2 * time.Second,
-		RealtimeMaxP99: time.Second, IdleStreams: 40, IdleMinStreams: 40}
+		RealtimeMaxP99: time.Second,
+		FanoutRate:     100, FanoutSubscribers: 8, FanoutDuration: 500 * time.Millisecond, FanoutDrain: 2 * time.Second,
+		FanoutMaxP99: time.Second, IdleStreams: 40, IdleMinStreams: 40}
 	return cfg
 }
 
@@ -240,7 +286,104 @@ func TestRelayEvaluate(t *testing.T) {
 	}
 }
 
+// waitClosed waits until the fake has no stream open: closed streams end
+// their handlers soon after the scenario.
+func waitClosed(t *testing.T, f *fakeEvents) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		f.mu.Lock()
+		open := f.open
+		f.mu.Unlock()
+		if open == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d streams still open after the scenario", open)
+		}
+		if err := pause(context.Background(), 20*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestRunRealtimeLatency(t *testing.T) {
+	cases := []struct {
+		name string
+		// skip makes the fake skip an event on a stream (fakeEvents.skip);
+		// it is called with the fake's lock held.
+		skip    func() func(int, int64) bool
+		verdict string
+	}{
+		{"every stream gets every write to its document", func() func(int, int64) bool { return nil }, VerdictPass},
+		// The 8 creates are positions 1 to 8; stream 3 misses the first
+		// write to its document after them.
+		{"one stream misses one", func() func(int, int64) bool {
+			skipped := false
+			return func(i int, pos int64) bool {
+				if i == 3 && pos > 8 && !skipped {
+					skipped = true
+					return true
+				}
+				return false
+			}
+		}, VerdictFail},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := eventsTestConfig(t)
+			f := &fakeEvents{skip: tc.skip()}
+			sc := startFake(t, f)
+			sr := runRealtimeLatency(context.Background(), cfg, budgetFor(time.Minute), sc.BaseURL, os.Getpid(), t.Logf)
+			rt := sr.Realtime
+			if sr.Err != "" || rt == nil {
+				t.Fatalf("err %q", sr.Err)
+			}
+			if rt.Acked != 50 || rt.Subscribers != 8 || rt.Stream != streamDocument || rt.Expected != 50 {
+				t.Errorf("acked %d subscribers %d stream %q expected %d", rt.Acked, rt.Subscribers, rt.Stream, rt.Expected)
+			}
+			f.mu.Lock()
+			// 50 writes in turn over 8 documents: 2 documents at version 1+7, 6 at 1+6.
+			var sevens, sixes int
+			for _, v := range f.versions {
+				switch v {
+				case 8:
+					sevens++
+				case 7:
+					sixes++
+				}
+			}
+			f.mu.Unlock()
+			if sevens != 2 || sixes != 6 {
+				t.Errorf("the writes were not spread evenly: versions %v", f.versions)
+			}
+			verdict, notes := rt.evaluate()
+			if verdict != tc.verdict {
+				t.Errorf("verdict %s, want %s (notes %q)", verdict, tc.verdict, notes)
+			}
+			switch tc.verdict {
+			case VerdictPass:
+				if rt.Deliveries != 50 || rt.Complete != 8 || rt.P99 <= 0 || rt.P99 > time.Second || rt.MinReceived != 6 || rt.MaxReceived != 7 ||
+					rt.Gaps != 0 || rt.Early != 0 || rt.DeliveriesPerSec <= 0 {
+					t.Errorf("deliveries %d (%.0f/s) complete %d p99 %s min %d max %d gaps %d early %d", rt.Deliveries, rt.DeliveriesPerSec,
+						rt.Complete, rt.P99, rt.MinReceived, rt.MaxReceived, rt.Gaps, rt.Early)
+				}
+				var md strings.Builder
+				md.WriteString(rt.markdown(ScenarioRealtimeLatency, verdict))
+				if want := "PATCHes at 100/s spread evenly over the 8 documents"; !strings.Contains(md.String(), want) {
+					t.Errorf("report line lacks %q: %s", want, md.String())
+				}
+			default:
+				if rt.Deliveries != 49 || rt.Complete != 7 || rt.Gaps != 1 {
+					t.Errorf("deliveries %d complete %d gaps %d", rt.Deliveries, rt.Complete, rt.Gaps)
+				}
+			}
+			waitClosed(t, f)
+		})
+	}
+}
+
+func TestRunRealtimeFanout(t *testing.T) {
 	cases := []struct {
 		name    string
 		skip    func(int, int64) bool
@@ -258,13 +401,13 @@ func TestRunRealtimeLatency(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sr := runRealtimeLatency(context.Background(), cfg, budgetFor(time.Minute), sc.BaseURL, os.Getpid(), tr, t.Logf)
+			sr := runRealtimeFanout(context.Background(), cfg, budgetFor(time.Minute), sc.BaseURL, os.Getpid(), tr, t.Logf)
 			rt := sr.Realtime
 			if sr.Err != "" || rt == nil {
 				t.Fatalf("err %q", sr.Err)
 			}
-			if rt.Acked != 50 || rt.Subscribers != 8 {
-				t.Errorf("acked %d subscribers %d", rt.Acked, rt.Subscribers)
+			if rt.Acked != 50 || rt.Subscribers != 8 || rt.Stream != streamCollection || rt.Expected != 400 {
+				t.Errorf("acked %d subscribers %d stream %q expected %d", rt.Acked, rt.Subscribers, rt.Stream, rt.Expected)
 			}
 			verdict, notes := rt.evaluate()
 			if verdict != tc.verdict {
@@ -272,8 +415,8 @@ func TestRunRealtimeLatency(t *testing.T) {
 			}
 			switch tc.verdict {
 			case VerdictPass:
-				if rt.Deliveries != 400 || rt.Complete != 8 || rt.P99 <= 0 || rt.P99 > time.Second || rt.MinReceived != 50 {
-					t.Errorf("deliveries %d complete %d p99 %s min %d", rt.Deliveries, rt.Complete, rt.P99, rt.MinReceived)
+				if rt.Deliveries != 400 || rt.Complete != 8 || rt.P99 <= 0 || rt.P99 > time.Second || rt.MinReceived != 50 || rt.DeliveriesPerSec <= 0 {
+					t.Errorf("deliveries %d (%.0f/s) complete %d p99 %s min %d", rt.Deliveries, rt.DeliveriesPerSec, rt.Complete, rt.P99, rt.MinReceived)
 				}
 				// The fake runs in this process: both CPU figures are this
 				// process's (0 when it used less than a clock tick).
@@ -285,24 +428,7 @@ func TestRunRealtimeLatency(t *testing.T) {
 					t.Errorf("deliveries %d complete %d min %d", rt.Deliveries, rt.Complete, rt.MinReceived)
 				}
 			}
-			f.mu.Lock()
-			open := f.open
-			f.mu.Unlock()
-			if open != 0 {
-				// Closed streams end their handlers soon after; wait a little.
-				deadline := time.Now().Add(5 * time.Second)
-				for open != 0 && time.Now().Before(deadline) {
-					if err := pause(context.Background(), 20*time.Millisecond); err != nil {
-						t.Fatal(err)
-					}
-					f.mu.Lock()
-					open = f.open
-					f.mu.Unlock()
-				}
-				if open != 0 {
-					t.Errorf("%d streams still open after the scenario", open)
-				}
-			}
+			waitClosed(t, f)
 		})
 	}
 }
@@ -318,12 +444,59 @@ func TestRealtimeEvaluate(t *testing.T) {
 		"a stream incomplete":  func(r *RealtimeReport) { r.Drained, r.Complete = false, 1 },
 		"out of order":         func(r *RealtimeReport) { r.OutOfOrder = 1 },
 		"nothing delivered":    func(r *RealtimeReport) { r.Deliveries = 0 },
+		"a version skipped":    func(r *RealtimeReport) { r.Gaps = 1 },
 	} {
 		r := ok
 		mutate(&r)
 		if v, _ := r.evaluate(); v != VerdictFail {
 			t.Errorf("%s: %s", name, v)
 		}
+	}
+	reported := ok
+	reported.MaxP99 = 0
+	if v, notes := reported.evaluate(); v != VerdictNone {
+		t.Errorf("without a target: %s %q", v, notes)
+	}
+	reported.Drained = false
+	if v, _ := reported.evaluate(); v != VerdictFail {
+		t.Errorf("incomplete without a target: %s", v)
+	}
+}
+
+func TestEnvelopeVersion(t *testing.T) {
+	for data, want := range map[string]int64{
+		`{"id":"e","documentId":"d","version":12,"time":"2026-12-04T10:00:00Z","payload":{"data":{"version":3}}}`: 12,
+		`{"message":"dropped"}`: 0,
+		`{"version":7}`:         7,
+	} {
+		if got, err := envelopeVersion([]byte(data)); err != nil || got != want {
+			t.Errorf("%s: %d, %v", data, got, err)
+		}
+	}
+	if _, err := envelopeVersion([]byte(`{"version":"x"}`)); err == nil {
+		t.Error("a bad version parsed")
+	}
+}
+
+func TestPatchTargeter(t *testing.T) {
+	tr, urls, err := PatchTargeter("http://h", []string{"a", "b/c", "d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"http://h/v1/collections/bench/documents/a", "http://h/v1/collections/bench/documents/b%2Fc", "http://h/v1/collections/bench/documents/d"}; !slices.Equal(urls, want) {
+		t.Errorf("urls %q", urls)
+	}
+	for k := range 7 {
+		var tg vegeta.Target
+		if err := tr(&tg); err != nil {
+			t.Fatal(err)
+		}
+		if tg.Method != http.MethodPatch || tg.URL != urls[k%3] || string(tg.Body) != fmt.Sprintf(`{"score":%d}`, k) {
+			t.Errorf("write %d: %s %s %s", k, tg.Method, tg.URL, tg.Body)
+		}
+	}
+	if _, _, err := PatchTargeter("http://h", nil); err == nil {
+		t.Error("a targeter without documents")
 	}
 }
 
@@ -387,20 +560,25 @@ func TestEventsFlagsAndValidate(t *testing.T) {
 	}
 	cfg = parseFlags(t, "-relay-rate", "500", "-relay-duration", "4s", "-relay-max-lag", "2s", "-relay-drain", "3s", "-relay-settled-lag", "5",
 		"-realtime-rate", "200", "-realtime-subscribers", "50", "-realtime-duration", "2s", "-realtime-drain", "9s", "-max-p99-realtime", "250ms",
+		"-fanout-rate", "7", "-fanout-subscribers", "400", "-fanout-duration", "3s", "-fanout-drain", "8s", "-max-p99-fanout", "2s",
 		"-idle-streams", "300", "-min-idle-streams", "200")
 	want := EventsConfig{RelayRate: 500, RelayDuration: 4 * time.Second, RelayMaxLag: 2 * time.Second, RelayDrain: 3 * time.Second, RelaySettledLag: 5,
 		RealtimeRate: 200, RealtimeSubscribers: 50, RealtimeDuration: 2 * time.Second, RealtimeDrain: 9 * time.Second, RealtimeMaxP99: 250 * time.Millisecond,
+		FanoutRate: 7, FanoutSubscribers: 400, FanoutDuration: 3 * time.Second, FanoutDrain: 8 * time.Second, FanoutMaxP99: 2 * time.Second,
 		IdleStreams: 300, IdleMinStreams: 200}
 	if cfg.Events != want {
 		t.Errorf("parsed %+v, want %+v", cfg.Events, want)
 	}
-	if args := strings.Join(basaltRunArgs(cfg), " "); !strings.HasSuffix(args, " --realtime-streams-per-ip=364") {
+	// The most streams of one scenario (realtime-fanout's 400) and a margin.
+	if args := strings.Join(basaltRunArgs(cfg), " "); !strings.HasSuffix(args, " --realtime-streams-per-ip=464") {
 		t.Errorf("run args %q", args)
 	}
 	for name, mutate := range map[string]func(*EventsConfig){
 		"negative rate":        func(c *EventsConfig) { c.RelayRate = -1 },
 		"no relay duration":    func(c *EventsConfig) { c.RelayDuration = 0 },
 		"no subscribers":       func(c *EventsConfig) { c.RealtimeSubscribers = 0 },
+		"no fan-out rate":      func(c *EventsConfig) { c.FanoutRate = 0 },
+		"negative fan-out p99": func(c *EventsConfig) { c.FanoutMaxP99 = -1 },
 		"target above streams": func(c *EventsConfig) { c.IdleMinStreams = c.IdleStreams + 1 },
 	} {
 		c := eventsTestConfig(t)
@@ -417,8 +595,8 @@ func TestEventsReserve(t *testing.T) {
 	if d := c.reserve([]string{ScenarioHello, ScenarioGet, ScenarioCreate}); d != 0 {
 		t.Errorf("reserve without change-event scenarios %s", d)
 	}
-	// relay 10+10+5+5, relay-kafka 10+10+5+20, realtime-latency 3+20+15, realtime-idle 4+30.
-	if d := c.reserve(EventScenarios()); d != 147*time.Second {
+	// relay 10+10+5+5, relay-kafka 10+10+5+20, realtime-latency 5+10+15, realtime-fanout 5+20+15, realtime-idle 4+30.
+	if d := c.reserve(EventScenarios()); d != 179*time.Second {
 		t.Errorf("reserve of every change-event scenario %s", d)
 	}
 }
@@ -433,12 +611,12 @@ func TestRunEventScenarios(t *testing.T) {
 	cfg.MaxDuration = 5 * time.Minute // the change-event scenarios' reserve (EventsConfig.reserve) is 100 s here
 	var log strings.Builder
 	cfg.Log = &log
-	cfg.Scenarios = []string{ScenarioRealtimeIdle, ScenarioRelayKafka, ScenarioRealtimeLatency, ScenarioRelay, ScenarioCreate, ScenarioHello}
+	cfg.Scenarios = []string{ScenarioRealtimeIdle, ScenarioRelayKafka, ScenarioRealtimeFanout, ScenarioRealtimeLatency, ScenarioRelay, ScenarioCreate, ScenarioHello}
 	rep, err := Run(context.Background(), cfg, CurrentEnvironment([]string{"basalt-bench"}))
 	if err != nil {
 		t.Fatalf("Run: %v\nlog:\n%s", err, log.String())
 	}
-	want := []string{ScenarioHello, ScenarioCreate, ScenarioRelay, ScenarioRealtimeLatency, ScenarioRelayKafka, ScenarioRealtimeIdle}
+	want := []string{ScenarioHello, ScenarioCreate, ScenarioRelay, ScenarioRealtimeLatency, ScenarioRealtimeFanout, ScenarioRelayKafka, ScenarioRealtimeIdle}
 	var got []string
 	for _, s := range rep.Scenarios {
 		got = append(got, s.Name)
@@ -467,8 +645,12 @@ func TestRunEventScenarios(t *testing.T) {
 				t.Errorf("%s: Kafka counted %d of %d", s.Name, rr.KafkaPublished, rr.Acked)
 			}
 		case ScenarioRealtimeLatency:
-			if rt := s.Realtime; rt.Complete != cfg.Events.RealtimeSubscribers {
-				t.Errorf("realtime: %d complete", rt.Complete)
+			if rt := s.Realtime; rt.Complete != cfg.Events.RealtimeSubscribers || rt.Stream != streamDocument || rt.Deliveries != rt.Acked {
+				t.Errorf("realtime-latency: %d complete, stream %q, %d deliveries of %d writes", rt.Complete, rt.Stream, rt.Deliveries, rt.Acked)
+			}
+		case ScenarioRealtimeFanout:
+			if rt := s.Realtime; rt.Complete != cfg.Events.FanoutSubscribers || rt.Stream != streamCollection {
+				t.Errorf("realtime-fanout: %d complete, stream %q", rt.Complete, rt.Stream)
 			}
 		case ScenarioRealtimeIdle:
 			if ir := s.Idle; ir.Held != int64(cfg.Events.IdleStreams) || ir.RSSAfter <= 0 {
@@ -480,7 +662,7 @@ func TestRunEventScenarios(t *testing.T) {
 	if err := rep.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range []string{"relay (bus: in-process)", "relay-kafka (bus: Kafka", "realtime-latency: creates at 100/s", "realtime-idle: 40 idle streams",
+	for _, line := range []string{"relay (bus: in-process)", "relay-kafka (bus: Kafka", "realtime-latency: 8 subscribers, each on a document of its own", "realtime-fanout: creates at 100/s", "realtime-idle: 40 idle streams",
 		"--realtime-streams-per-ip=104"} {
 		if !strings.Contains(md.String(), line) {
 			t.Errorf("report lacks %q:\n%s", line, md.String())

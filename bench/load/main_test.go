@@ -208,6 +208,8 @@ func newFakeBasalt(opts fakeOptions) http.Handler {
 		mux.Handle("GET /metrics", f.events)
 	}
 	mux.Handle("GET "+eventsPath, f.events)
+	mux.Handle("GET "+fakeDocsPath+"/{id}/events", f.events)
+	mux.Handle("PATCH "+fakeDocsPath+"/{id}", f.events)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {})
 	mux.HandleFunc("POST /v1/auth/signup", f.signUp)
 	mux.HandleFunc("POST /v1/auth/login", f.login)
@@ -485,11 +487,12 @@ func (f *fakeBasalt) create(w http.ResponseWriter, r *http.Request) {
 	case !allowed(rule, caller, d.Owner):
 		http.Error(w, "forbidden", http.StatusForbidden)
 	default:
+		id := f.put(c, d)
 		if c == Collection {
-			f.events.emit()
+			f.events.emit(id, 1)
 		}
 		w.WriteHeader(http.StatusCreated)
-		_, _ = fmt.Fprintf(w, `{"id":%q}`, f.put(c, d))
+		_, _ = fmt.Fprintf(w, `{"id":%q,"version":1}`, id)
 	}
 }
 

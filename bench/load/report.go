@@ -143,9 +143,9 @@ type ScenarioReport struct {
 	// decides the verdict instead of BaselineRatio.
 	Paired *PairedReport `json:"paired,omitempty"`
 	// Relay, Realtime and Idle are the outcomes of the change-event
-	// scenarios (relay and relay-kafka, realtime-latency, realtime-idle),
-	// which have no rate search and decide their verdicts on their own
-	// targets.
+	// scenarios (relay and relay-kafka, realtime-latency and
+	// realtime-fanout, realtime-idle), which have no rate search and decide
+	// their verdicts on their own targets.
 	Relay    *RelayReport    `json:"relay,omitempty"`
 	Realtime *RealtimeReport `json:"realtime,omitempty"`
 	Idle     *IdleReport     `json:"idle,omitempty"`
@@ -344,7 +344,7 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 			after = append(after, s.Relay.markdown(s.Name, s.Verdict))
 			continue
 		case s.Realtime != nil:
-			after = append(after, s.Realtime.markdown(s.Verdict))
+			after = append(after, s.Realtime.markdown(s.Name, s.Verdict))
 			continue
 		case s.Idle != nil:
 			after = append(after, s.Idle.markdown(s.Verdict))

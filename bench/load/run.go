@@ -38,7 +38,10 @@ const (
 	ScenarioRelay           = "relay"
 	ScenarioRelayKafka      = "relay-kafka"
 	ScenarioRealtimeLatency = "realtime-latency"
-	ScenarioRealtimeIdle    = "realtime-idle"
+	// ScenarioRealtimeFanout is one collection stream's fan-out: every
+	// write delivered to every subscriber.
+	ScenarioRealtimeFanout = "realtime-fanout"
+	ScenarioRealtimeIdle   = "realtime-idle"
 )
 
 // AllScenarios lists the scenarios in the order a run performs them: the
@@ -46,12 +49,12 @@ const (
 // (they grow the collection).
 func AllScenarios() []string {
 	return []string{ScenarioHello, ScenarioGet, ScenarioGetAuth, ScenarioList, ScenarioListTotal, ScenarioListTotal1M,
-		ScenarioLoginStorm, ScenarioCreate, ScenarioRelay, ScenarioRealtimeLatency, ScenarioRelayKafka, ScenarioRealtimeIdle}
+		ScenarioLoginStorm, ScenarioCreate, ScenarioRelay, ScenarioRealtimeLatency, ScenarioRealtimeFanout, ScenarioRelayKafka, ScenarioRealtimeIdle}
 }
 
 // EventScenarios are the change-event scenarios.
 func EventScenarios() []string {
-	return []string{ScenarioRelay, ScenarioRealtimeLatency, ScenarioRelayKafka, ScenarioRealtimeIdle}
+	return []string{ScenarioRelay, ScenarioRealtimeLatency, ScenarioRealtimeFanout, ScenarioRelayKafka, ScenarioRealtimeIdle}
 }
 
 // ownProcess reports whether scenario runs against a Basalt of its own
@@ -522,12 +525,16 @@ func runMain(ctx context.Context, cfg Config, rep *Report, basaltScenarios []str
 					return runRelay(ctx, cfg, share, name, "in-process", rate, source, scraper(p), tr, logf)
 				}
 			case ScenarioRealtimeLatency:
+				measure = func(share *Budget) ScenarioReport {
+					return runRealtimeLatency(ctx, cfg, share, p.BaseURL, p.Pid(), logf)
+				}
+			case ScenarioRealtimeFanout:
 				tr, err := CreateTargeter(p.BaseURL, cfg.Seed+3, 4096)
 				if err != nil {
 					return err
 				}
 				measure = func(share *Budget) ScenarioReport {
-					return runRealtimeLatency(ctx, cfg, share, p.BaseURL, p.Pid(), tr, logf)
+					return runRealtimeFanout(ctx, cfg, share, p.BaseURL, p.Pid(), tr, logf)
 				}
 			}
 			if err := runOne(name, measure); err != nil {
@@ -673,6 +680,9 @@ func realtimeStreams(cfg Config) int {
 	n := 0
 	if slices.Contains(cfg.Scenarios, ScenarioRealtimeLatency) {
 		n = cfg.Events.RealtimeSubscribers
+	}
+	if slices.Contains(cfg.Scenarios, ScenarioRealtimeFanout) {
+		n = max(n, cfg.Events.FanoutSubscribers)
 	}
 	if slices.Contains(cfg.Scenarios, ScenarioRealtimeIdle) {
 		n = max(n, cfg.Events.IdleStreams)

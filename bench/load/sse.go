@@ -105,8 +105,10 @@ type SSEEvent struct {
 	// Event is the message's event name: the change event's type, or
 	// gap, dropped, revoked, shutdown, error.
 	Event string
-	// Time is the change event's time field (zero when absent).
-	Time time.Time
+	// Time is the change event's time field (zero when absent), Version
+	// its document's version (0 when absent).
+	Time    time.Time
+	Version int64
 }
 
 // SSEStream is one open Server-Sent Events stream over its own
@@ -218,6 +220,9 @@ func (s *SSEStream) Next() (SSEEvent, error) {
 			if ev.Time, err = envelopeTime(line[6:]); err != nil {
 				return ev, err
 			}
+			if ev.Version, err = envelopeVersion(line[6:]); err != nil {
+				return ev, err
+			}
 		}
 	}
 }
@@ -244,6 +249,29 @@ func envelopeTime(data []byte) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("load: event time: %w", err)
 	}
 	return t, nil
+}
+
+// versionKey introduces the envelope's version field, which also comes
+// before the payload.
+var versionKey = []byte(`"version":`)
+
+// envelopeVersion returns the version field of a change event's JSON, or 0
+// when it has none (a notice).
+func envelopeVersion(data []byte) (int64, error) {
+	i := bytes.Index(data, versionKey)
+	if i < 0 {
+		return 0, nil
+	}
+	v := data[i+len(versionKey):]
+	j := bytes.IndexFunc(v, func(r rune) bool { return r < '0' || r > '9' })
+	if j < 0 {
+		j = len(v)
+	}
+	n, err := strconv.ParseInt(string(v[:j]), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("load: event version in %.80q: %w", data, err)
+	}
+	return n, nil
 }
 
 // Close ends the stream and its connection.

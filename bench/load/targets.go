@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
@@ -191,6 +192,31 @@ func CreateTargeter(baseURL string, seed uint64, n int) (vegeta.Targeter, error)
 		t.Method, t.URL, t.Header, t.Body = http.MethodPost, u, h, bodies[rand.IntN(len(bodies))]
 		return nil
 	}, nil
+}
+
+// PatchTargeter updates the documents ids of Collection in turn (write k
+// goes to ids[k mod len(ids)]: the writes are spread evenly), anonymously,
+// each a JSON merge patch of the score, and returns the documents' URLs in
+// the order of ids.
+func PatchTargeter(baseURL string, ids []string) (vegeta.Targeter, []string, error) {
+	if len(ids) == 0 {
+		return nil, nil, fmt.Errorf("load: patch targeter has no documents")
+	}
+	urls := make([]string, len(ids))
+	for i, id := range ids {
+		urls[i] = baseURL + "/v1/collections/" + Collection + "/documents/" + url.PathEscape(id)
+	}
+	bodies := make([][]byte, 1000)
+	for i := range bodies {
+		bodies[i] = []byte(`{"score":` + strconv.Itoa(i) + `}`)
+	}
+	h := jsonHeader("")
+	var next atomic.Uint64
+	return func(t *vegeta.Target) error {
+		k := next.Add(1) - 1
+		t.Method, t.URL, t.Header, t.Body = http.MethodPatch, urls[k%uint64(len(urls))], h, bodies[k%uint64(len(bodies))]
+		return nil
+	}, urls, nil
 }
 
 // LoginTargeter sends POST /v1/auth/login with acct's email and password.
