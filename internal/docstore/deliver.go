@@ -9,7 +9,7 @@ package docstore
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"slices"
 
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/eventbus"
@@ -50,6 +50,7 @@ type Delivery struct {
 	// caller was admitted to see: their deletion is delivered (a delete
 	// event carries no data a rule could be checked on).
 	shown map[string]struct{}
+	memo  verdictMemo
 }
 
 // Decision is what a subscriber receives of one event.
@@ -58,6 +59,10 @@ type Decision struct {
 	// caller may see of it.
 	Deliver bool
 	Event   eventbus.Event
+	// View, when set, is Event shared with the other subscriptions that
+	// receive the same payload of it (see SharedEvent): Event is
+	// View.Event(), and a transport may keep its encoding on it.
+	View *View
 	// End: the stream ends after this event, because the collection was
 	// deleted (EndDeleted, the event is delivered) or the caller may no
 	// longer subscribe (EndRefused: a rule or scope change).
@@ -167,13 +172,26 @@ func (d *Delivery) admit(op string, who caller, cs *compiledSchema) error {
 //     only collection.deleted, without the definition. A deleted
 //     collection ends the stream (EndDeleted).
 func (d *Delivery) Deliver(ctx context.Context, e eventbus.Event) (Decision, error) {
+	return d.DeliverShared(ctx, NewSharedEvent(e))
+}
+
+// DeliverShared is Deliver for an event shared by several subscriptions:
+// the payload is decoded, and the hidden fields removed, once for all of
+// them; what the caller receives is the Decision's View, shared with the
+// other callers who receive the same payload.
+func (d *Delivery) DeliverShared(ctx context.Context, sh *SharedEvent) (Decision, error) {
 	const op = "docstore.Deliver"
+	e := sh.Event()
 	if e.Collection != d.collection {
 		return Decision{}, nil
 	}
 	who := callerOf(ctx)
 	if e.Type.IsCollection() {
-		return d.collectionEvent(ctx, op, who, e)
+		dec, err := d.collectionEvent(ctx, op, who, *e)
+		if dec.Deliver && len(dec.Event.Payload) == len(e.Payload) && string(dec.Event.Payload) == string(e.Payload) {
+			dec.View = sh.AsWritten()
+		}
+		return dec, err
 	}
 	if d.documentID != "" && e.DocumentID != d.documentID {
 		return Decision{}, nil
@@ -181,7 +199,7 @@ func (d *Delivery) Deliver(ctx context.Context, e eventbus.Event) (Decision, err
 	if who.scope(op, d.collection, actGet) != nil {
 		return Decision{}, nil
 	}
-	v, err := d.cs.access.ruleVerdict(op, d.collection, who, actGet)
+	v, err := d.verdict(op, who)
 	if err != nil {
 		if k := fault.KindOf(err); k == fault.Forbidden || k == fault.Unauthenticated {
 			delete(d.shown, e.DocumentID)
@@ -194,13 +212,13 @@ func (d *Delivery) Deliver(ctx context.Context, e eventbus.Event) (Decision, err
 		delete(d.shown, e.DocumentID)
 		everything := !v.none && v.filter == nil && d.filter == nil
 		if who.admin || shown || everything {
-			return Decision{Deliver: true, Event: e}, nil
+			return delivered(sh.AsWritten()), nil
 		}
 		return Decision{}, nil
 	}
-	var doc Document
-	if err := json.Unmarshal(e.Payload, &doc); err != nil {
-		return Decision{}, fault.Internalf(op, errors.New("the event's payload is not a document: "+err.Error()))
+	doc, _, err := sh.document()
+	if err != nil {
+		return Decision{}, fault.Internalf(op, err)
 	}
 	ok, err := visible(v, d.filter, doc)
 	if err != nil {
@@ -212,26 +230,57 @@ func (d *Delivery) Deliver(ctx context.Context, e eventbus.Event) (Decision, err
 	}
 	d.remember(e.DocumentID)
 	if d.cs.access.shows(who) {
-		return Decision{Deliver: true, Event: e}, nil
+		return delivered(sh.AsWritten()), nil
 	}
-	if doc, err = d.cs.access.strip(doc); err != nil {
+	view, err := sh.withoutHidden(d.cs.access)
+	if err != nil {
 		return Decision{}, fault.Internalf(op, err)
 	}
-	if e.Payload, err = json.Marshal(doc); err != nil {
-		return Decision{}, fault.Internalf(op, err)
+	return delivered(view), nil
+}
+
+// delivered is the decision to deliver view.
+func delivered(view *View) Decision {
+	return Decision{Deliver: true, Event: view.event, View: view}
+}
+
+// verdict returns the get rule's verdict for who under the stream's
+// current definition. It depends on nothing else (the caller's identity,
+// roles and admin status, and the definition), so the stream keeps the
+// last one it computed and computes it again only when one of these
+// changes.
+func (d *Delivery) verdict(op string, who caller) (verdict, error) {
+	m := &d.memo
+	if m.access == d.cs.access && m.set && m.admin == who.admin && m.authenticated == who.p.Authenticated() &&
+		m.bind.ID == who.bind.ID && m.bind.Type == who.bind.Type && slices.Equal(m.bind.Roles, who.bind.Roles) {
+		return m.v, m.err
 	}
-	return Decision{Deliver: true, Event: e}, nil
+	v, err := d.cs.access.ruleVerdict(op, d.collection, who, actGet)
+	*m = verdictMemo{set: true, access: d.cs.access, admin: who.admin, authenticated: who.p.Authenticated(),
+		bind: query.Caller{ID: who.bind.ID, Type: who.bind.Type, Roles: slices.Clone(who.bind.Roles)}, v: v, err: err}
+	return v, err
+}
+
+// verdictMemo is the last verdict a Delivery computed, and what it was
+// computed for.
+type verdictMemo struct {
+	set           bool
+	access        *access
+	admin         bool
+	authenticated bool
+	bind          query.Caller
+	v             verdict
+	err           error
 }
 
 // visible reports whether the rule's verdict v and the stream's filter
 // admit doc.
-func visible(v verdict, filter query.Expr, doc Document) (bool, error) {
+func visible(v verdict, filter query.Expr, doc query.Document) (bool, error) {
 	if v.none {
 		return false, nil
 	}
-	qd := query.Document{ID: doc.ID, Version: doc.Version, CreatedAt: doc.CreatedAt, UpdatedAt: doc.UpdatedAt, Data: doc.Data}
 	for _, e := range []query.Expr{v.filter, filter} {
-		if ok, err := query.Match(e, qd); err != nil || !ok {
+		if ok, err := query.Match(e, doc); err != nil || !ok {
 			return false, err
 		}
 	}

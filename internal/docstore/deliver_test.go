@@ -14,7 +14,7 @@ import (
 
 // docEvent is the event of a write of document id with body, as
 // docstore records it.
-func docEvent(t *testing.T, typ eventbus.Type, collection, id, body string) eventbus.Event {
+func docEvent(t testing.TB, typ eventbus.Type, collection, id, body string) eventbus.Event {
 	t.Helper()
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	if typ == eventbus.DocumentDeleted {

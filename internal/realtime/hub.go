@@ -110,7 +110,7 @@ type Hub struct {
 	mu       sync.Mutex
 	pos      int64 // the last position fanned out
 	draining bool
-	subs     map[string]map[*Subscription]struct{} // by collection
+	subs     map[string]*streams // by collection
 	accounts map[string]int
 	ips      map[string]int
 	open     int
@@ -148,7 +148,7 @@ func New(opts Options) (*Hub, error) {
 		queue: opts.Queue, batch: opts.ReadBatch, perAccount: opts.MaxPerAccount, perIP: opts.MaxPerIP,
 		slowAfter: opts.SlowAfter, maxLag: opts.MaxLag,
 		ready:    make(chan struct{}),
-		subs:     make(map[string]map[*Subscription]struct{}),
+		subs:     make(map[string]*streams),
 		accounts: make(map[string]int),
 		ips:      make(map[string]int),
 		delivered: prometheus.NewCounter(prometheus.CounterOpts{
@@ -248,24 +248,98 @@ func (h *Hub) readOnce(ctx context.Context) (int, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for i := range evs {
-		e := &evs[i] // shared by every queue: nobody changes it
-		for s := range h.subs[e.Collection] {
-			if !s.wants(*e) {
-				continue
-			}
-			if s.overflow {
-				continue // it reads the log
-			}
-			select {
-			case s.queue <- e:
-			default:
-				s.overflow = true
-				s.seen, s.seenAt = s.progress.Load(), time.Now()
-			}
+		e := &evs[i]
+		if set := h.subs[e.Collection]; set != nil {
+			// One SharedEvent for every queue: the work that is the same
+			// for every subscriber is done once.
+			var sh *docstore.SharedEvent
+			set.each(e.DocumentID, func(s *Subscription) {
+				if s.overflow {
+					return // it reads the log
+				}
+				if sh == nil {
+					sh = docstore.NewSharedEvent(*e)
+				}
+				select {
+				case s.queue <- sh:
+				default:
+					s.overflow = true
+					s.seen, s.seenAt = s.progress.Load(), time.Now()
+				}
+			})
 		}
 		h.pos = e.Position
 	}
 	return len(evs), nil
+}
+
+// streams are the subscriptions of one collection: its collection streams,
+// and its document streams by document, so that a document's event costs
+// nothing to the streams of other documents.
+type streams struct {
+	all  map[*Subscription]struct{}
+	docs map[string]map[*Subscription]struct{}
+}
+
+// add puts s in the set.
+func (ss *streams) add(s *Subscription) {
+	if s.req.DocumentID == "" {
+		ss.all[s] = struct{}{}
+		return
+	}
+	set := ss.docs[s.req.DocumentID]
+	if set == nil {
+		set = make(map[*Subscription]struct{})
+		ss.docs[s.req.DocumentID] = set
+	}
+	set[s] = struct{}{}
+}
+
+// remove takes s out of the set and reports whether it was in it.
+func (ss *streams) remove(s *Subscription) bool {
+	if s.req.DocumentID == "" {
+		_, ok := ss.all[s]
+		delete(ss.all, s)
+		return ok
+	}
+	set := ss.docs[s.req.DocumentID]
+	if _, ok := set[s]; !ok {
+		return false
+	}
+	delete(set, s)
+	if len(set) == 0 {
+		delete(ss.docs, s.req.DocumentID)
+	}
+	return true
+}
+
+func (ss *streams) empty() bool { return len(ss.all) == 0 && len(ss.docs) == 0 }
+
+// each calls fn for the subscriptions that want an event of document doc
+// ("": an event of the collection itself, which every stream wants). fn
+// may remove the subscription it is given.
+func (ss *streams) each(doc string, fn func(*Subscription)) {
+	for s := range ss.all {
+		fn(s)
+	}
+	if doc != "" {
+		for s := range ss.docs[doc] {
+			fn(s)
+		}
+		return
+	}
+	for _, set := range ss.docs {
+		for s := range set {
+			fn(s)
+		}
+	}
+}
+
+// eachSub calls fn for every subscription; fn may remove it.
+func (h *Hub) eachSub(fn func(*Subscription)) {
+	for _, set := range h.subs {
+		set.each("", fn)
+	}
 }
 
 // dropSlow drops the subscriptions whose queue overflowed and that have
@@ -273,21 +347,19 @@ func (h *Hub) readOnce(ctx context.Context) (int, error) {
 func (h *Hub) dropSlow(now time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, set := range h.subs {
-		for s := range set {
-			if !s.overflow {
-				continue
-			}
-			p := s.progress.Load()
-			if p != s.seen {
-				s.seen, s.seenAt = p, now
-			}
-			if now.Sub(s.seenAt) >= h.slowAfter || h.pos-p > h.maxLag {
-				h.endLocked(s, KindDropped)
-				h.dropped.Inc()
-			}
+	h.eachSub(func(s *Subscription) {
+		if !s.overflow {
+			return
 		}
-	}
+		p := s.progress.Load()
+		if p != s.seen {
+			s.seen, s.seenAt = p, now
+		}
+		if now.Sub(s.seenAt) >= h.slowAfter || h.pos-p > h.maxLag {
+			h.endLocked(s, KindDropped)
+			h.dropped.Inc()
+		}
+	})
 }
 
 // Drain ends every subscription (their streams end) and refuses new ones:
@@ -296,11 +368,7 @@ func (h *Hub) Drain() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.draining = true
-	for _, set := range h.subs {
-		for s := range set {
-			h.endLocked(s, KindShutdown)
-		}
-	}
+	h.eachSub(func(s *Subscription) { h.endLocked(s, KindShutdown) })
 }
 
 // endLocked ends s for reason (KindDropped or KindShutdown): it leaves
@@ -318,11 +386,10 @@ func (h *Hub) endLocked(s *Subscription, reason Kind) {
 // removeLocked takes s out of the fan-out.
 func (h *Hub) removeLocked(s *Subscription) {
 	set := h.subs[s.req.Collection]
-	if _, ok := set[s]; !ok {
+	if set == nil || !set.remove(s) {
 		return
 	}
-	delete(set, s)
-	if len(set) == 0 {
+	if set.empty() {
 		delete(h.subs, s.req.Collection)
 	}
 }
@@ -347,7 +414,9 @@ type Request struct {
 // Deliverer decides, event by event, what one subscriber receives:
 // docstore.Delivery.
 type Deliverer interface {
-	Deliver(ctx context.Context, e eventbus.Event) (docstore.Decision, error)
+	// DeliverShared decides e, which other subscriptions of the process
+	// may be given at the same time.
+	DeliverShared(ctx context.Context, e *docstore.SharedEvent) (docstore.Decision, error)
 }
 
 // Kind says what a Message is.
@@ -375,6 +444,7 @@ const (
 type Message struct {
 	Kind     Kind
 	Event    eventbus.Event     // KindEvent: as the subscriber may see it
+	View     *docstore.View     // KindEvent, when set: Event, shared with other subscribers (read-only)
 	Position int64              // KindGap: the position the stream goes on from
 	End      docstore.EndReason // KindEnd
 }
@@ -384,8 +454,8 @@ type Message struct {
 type Subscription struct {
 	hub   *Hub
 	req   Request
-	queue chan *eventbus.Event // pointers: an idle subscription's queue costs 8 bytes a slot
-	stop  chan struct{}        // closed when the hub ends it
+	queue chan *docstore.SharedEvent // pointers: an idle subscription's queue costs 8 bytes a slot
+	stop  chan struct{}              // closed when the hub ends it
 	// Under hub.mu: why stop was closed; whether the queue overflowed
 	// (the hub then leaves it out until it has caught up from the log),
 	// and the progress the hub saw last, when.
@@ -399,7 +469,7 @@ type Subscription struct {
 	last     int64 // the last position handled (delivered or not)
 	catchTo  int64 // catching up from the log while last < catchTo
 	buf      []eventbus.Event
-	cur      *eventbus.Event // an event read but not yet decided
+	cur      *docstore.SharedEvent // an event read but not yet decided
 	pending  []Message
 	finished bool
 	closed   bool
@@ -446,7 +516,7 @@ func (h *Hub) Subscribe(ctx context.Context, r Request) (*Subscription, error) {
 	if err != nil {
 		return nil, &fault.Error{Kind: fault.Unavailable, Op: op, Msg: "the event log does not answer", Err: err}
 	}
-	s := &Subscription{hub: h, req: r, queue: make(chan *eventbus.Event, h.queue), stop: make(chan struct{})}
+	s := &Subscription{hub: h, req: r, queue: make(chan *docstore.SharedEvent, h.queue), stop: make(chan struct{})}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	switch {
@@ -468,10 +538,10 @@ func (h *Hub) Subscribe(ctx context.Context, r Request) (*Subscription, error) {
 	h.open++
 	set := h.subs[r.Collection]
 	if set == nil {
-		set = make(map[*Subscription]struct{})
+		set = &streams{all: make(map[*Subscription]struct{}), docs: make(map[string]map[*Subscription]struct{})}
 		h.subs[r.Collection] = set
 	}
-	set[s] = struct{}{}
+	set.add(s)
 	// Live events from here on are those above h.pos; the log holds the
 	// ones before.
 	s.last = max(h.pos, newest)
@@ -520,6 +590,27 @@ func (s *Subscription) Close() {
 // is returned as is; a call after an error (ctx's included) goes on where
 // the failed one stopped, nothing lost.
 func (s *Subscription) Next(ctx context.Context) (Message, error) {
+	return s.next(ctx, true)
+}
+
+// TryNext is Next without the wait: it returns the next message if one can
+// be had without waiting for a new event (ok false otherwise). It may
+// still read the log, and decide the events already queued. A writer
+// sends what TryNext returns together with the message Next returned, in
+// one write.
+func (s *Subscription) TryNext(ctx context.Context) (m Message, ok bool, err error) {
+	m, err = s.next(ctx, false)
+	if errors.Is(err, errWouldWait) {
+		return Message{}, false, nil
+	}
+	return m, err == nil, err
+}
+
+// errWouldWait is what next returns, without wait, when it would wait.
+var errWouldWait = errors.New("realtime: no message without waiting")
+
+// next is Next, waiting or not.
+func (s *Subscription) next(ctx context.Context, wait bool) (Message, error) {
 	for {
 		if s.finished {
 			return Message{}, ErrEnded
@@ -533,7 +624,7 @@ func (s *Subscription) Next(ctx context.Context) (Message, error) {
 			return m, nil
 		}
 		if s.cur == nil {
-			e, err := s.read(ctx)
+			e, err := s.read(ctx, wait)
 			if err != nil {
 				return Message{}, err
 			}
@@ -542,18 +633,18 @@ func (s *Subscription) Next(ctx context.Context) (Message, error) {
 			}
 			s.cur = e
 		}
-		d, err := s.req.Deliverer.Deliver(ctx, *s.cur)
+		d, err := s.req.Deliverer.DeliverShared(ctx, s.cur)
 		if err != nil {
 			return Message{}, err
 		}
-		s.last, s.cur = max(s.last, s.cur.Position), nil
+		s.last, s.cur = max(s.last, s.cur.Event().Position), nil
 		s.progress.Store(s.last)
 		if d.End != "" {
 			s.pending = append(s.pending, Message{Kind: KindEnd, End: d.End})
 		}
 		if d.Deliver {
 			s.hub.delivered.Inc()
-			return Message{Kind: KindEvent, Event: d.Event}, nil
+			return Message{Kind: KindEvent, Event: d.Event, View: d.View}, nil
 		}
 	}
 }
@@ -564,9 +655,9 @@ var ErrEnded = errors.New("realtime: the subscription has ended")
 // read returns the next event of the stream, from the log while catching
 // up, else from the queue; nil when it queued a message that ends the
 // stream instead.
-func (s *Subscription) read(ctx context.Context) (*eventbus.Event, error) {
+func (s *Subscription) read(ctx context.Context, wait bool) (*docstore.SharedEvent, error) {
 	for {
-		e, again, err := s.readOnce(ctx)
+		e, again, err := s.readOnce(ctx, wait)
 		if !again {
 			return e, err
 		}
@@ -574,8 +665,9 @@ func (s *Subscription) read(ctx context.Context) (*eventbus.Event, error) {
 }
 
 // readOnce is one try of read; again says to try again (the queue
-// overflowed: the subscription is to catch up from the log).
-func (s *Subscription) readOnce(ctx context.Context) (_ *eventbus.Event, again bool, _ error) {
+// overflowed: the subscription is to catch up from the log). Without
+// wait, it returns errWouldWait instead of waiting for the queue.
+func (s *Subscription) readOnce(ctx context.Context, wait bool) (_ *docstore.SharedEvent, again bool, _ error) {
 	for s.last < s.catchTo {
 		if len(s.buf) == 0 {
 			evs, err := s.hub.log.ReadEvents(ctx, s.last, s.hub.batch)
@@ -599,7 +691,7 @@ func (s *Subscription) readOnce(ctx context.Context) (_ *eventbus.Event, again b
 			s.progress.Store(s.last)
 			continue
 		}
-		return &e, false, nil
+		return docstore.NewSharedEvent(e), false, nil
 	}
 	s.buf = nil
 	for {
@@ -607,7 +699,7 @@ func (s *Subscription) readOnce(ctx context.Context) (_ *eventbus.Event, again b
 		// delivered: a subscriber resumes after the last one it received.
 		select {
 		case e := <-s.queue:
-			if e.Position <= s.last {
+			if e.Event().Position <= s.last {
 				continue // read from the log already
 			}
 			return e, false, nil
@@ -627,9 +719,19 @@ func (s *Subscription) readOnce(ctx context.Context) (_ *eventbus.Event, again b
 			s.overflow = false
 		}
 		h.mu.Unlock()
+		var done <-chan struct{}
+		if wait {
+			done = ctx.Done()
+		} else {
+			select {
+			case <-s.stop:
+			default:
+				return nil, false, errWouldWait
+			}
+		}
 		select {
 		case e := <-s.queue:
-			if e.Position <= s.last {
+			if e.Event().Position <= s.last {
 				continue
 			}
 			return e, false, nil
@@ -642,7 +744,7 @@ func (s *Subscription) readOnce(ctx context.Context) (_ *eventbus.Event, again b
 			h.mu.Unlock()
 			s.pending = append(s.pending, Message{Kind: why})
 			return nil, false, nil
-		case <-ctx.Done():
+		case <-done:
 			return nil, false, ctx.Err()
 		}
 	}

@@ -350,3 +350,91 @@ func TestStreamEndsWithItsCollection(t *testing.T) {
 		t.Fatalf("got %+v, want the end", m)
 	}
 }
+
+// TestDocumentStreams: document streams are found by their document: each
+// gets its document's events and the collection's, whatever the other
+// streams of the collection, and closing one leaves the others of its
+// document in place.
+func TestDocumentStreams(t *testing.T) {
+	f := newFixture(t, Options{})
+	for _, id := range []string{"d0", "d1", "d2"} {
+		f.write(id)
+	}
+	a, b := f.subscribe("d0", false, 0), f.subscribe("d0", false, 0)
+	one := f.subscribe("d1", false, 0)
+	all := f.subscribe("", false, 0)
+	replace := func(id string) {
+		t.Helper()
+		if _, err := f.svc.ReplaceDocument(f.admin, docstore.ReplaceRequest{Collection: "posts", ID: id,
+			Data: docstore.Data{"n": json.Number("2")}}); err != nil {
+			t.Fatal(err)
+		}
+		f.news.Notify()
+	}
+	replace("d2")
+	replace("d0")
+	replace("d1")
+	f.expect(all, "d2", "d0", "d1")
+	ma, mb := f.expect(a, "d0"), f.expect(b, "d0")
+	if ma[0] != mb[0] {
+		t.Errorf("the two streams of d0 got different events: %v, %v", ma, mb)
+	}
+	f.expect(one, "d1")
+	// A collection event reaches every document stream.
+	open := ""
+	if _, err := f.svc.ReplaceCollection(f.admin, "posts", docstore.CollectionSpec{Name: "posts",
+		Schema: json.RawMessage(`{"type":"object","properties":{"n":{"type":"integer"},"m":{"type":"integer"}}}`),
+		Rules:  docstore.Rules{List: &open, Get: &open}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.news.Notify()
+	for _, s := range []*Subscription{a, b, one, all} {
+		if m := f.next(s); m.Kind != KindEvent || m.Event.Type != eventbus.CollectionReplaced {
+			t.Fatalf("got %+v, want collection.replaced", m)
+		}
+	}
+	a.Close()
+	replace("d0")
+	f.expect(b, "d0")
+	b.Close()
+	one.Close()
+	f.hub.mu.Lock()
+	left := len(f.hub.subs["posts"].docs)
+	f.hub.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d documents still have streams after every document stream closed", left)
+	}
+	f.nothingWaiting(f.subscribe("d1", false, 0))
+}
+
+// TestTryNext: TryNext returns the messages there are without waiting for
+// more, and the end of a drained stream.
+func TestTryNext(t *testing.T) {
+	f := newFixture(t, Options{Poll: time.Hour}) // the hub reads on notices only
+	s := f.subscribe("", false, 0)
+	if m, ok, err := s.TryNext(t.Context()); ok || err != nil {
+		t.Fatalf("nothing written: %+v, %v, %v", m, ok, err)
+	}
+	// Written before the notice: the hub queues all three at once.
+	for _, id := range []string{"d0", "d1", "d2"} {
+		if _, err := f.svc.CreateDocument(f.admin, docstore.CreateRequest{Collection: "posts", ID: id,
+			Data: docstore.Data{"n": json.Number("1")}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.news.Notify()
+	f.expect(s, "d0")
+	for _, id := range []string{"d1", "d2"} {
+		m, ok, err := s.TryNext(t.Context())
+		if !ok || err != nil || m.Kind != KindEvent || m.Event.DocumentID != id {
+			t.Fatalf("got %+v, %v, %v; want the event of %s", m, ok, err, id)
+		}
+	}
+	if m, ok, err := s.TryNext(t.Context()); ok || err != nil {
+		t.Fatalf("after the queued events: %+v, %v, %v", m, ok, err)
+	}
+	f.hub.Drain()
+	if m, ok, err := s.TryNext(t.Context()); !ok || err != nil || m.Kind != KindShutdown {
+		t.Fatalf("drained: %+v, %v, %v; want shutdown", m, ok, err)
+	}
+}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/realtime"
 )
@@ -37,7 +38,16 @@ const (
 	// that takes longer to take an event loses its stream. It replaces
 	// the server's write timeout, which would cut every stream.
 	streamWriteTimeout = 30 * time.Second
+	// batchMessages and batchBytes bound what one write of a stream
+	// sends: the messages already waiting are sent together, with one
+	// flush, rather than one flush each.
+	batchMessages = 64
+	batchBytes    = 64 << 10
 )
+
+// sseFormat names the SSE encoding of events kept on shared views
+// (docstore.View.Encoded).
+const sseFormat = "sse"
 
 // collectionEvents serves GET /v1/collections/{collection}/events.
 func (a *API) collectionEvents(w http.ResponseWriter, r *http.Request) {
@@ -142,20 +152,19 @@ func setStreamHeaders(h http.Header) {
 	h.Set("X-Accel-Buffering", "no") // proxies that buffer answers (nginx) pass this one as it comes
 }
 
-// streamWriter writes the events of one stream, each flushed at once,
-// each write bounded by its own deadline instead of the server's.
+// streamWriter writes the messages of one stream: what was added since
+// the last send goes out in one write and one flush, the write bounded
+// by its own deadline instead of the server's.
 type streamWriter struct {
 	w    http.ResponseWriter
 	rc   *http.ResponseController
-	buf  bytes.Buffer
-	last time.Time // of the last write
+	buf  bytes.Buffer // added, not yet sent
+	last time.Time    // of the last send
 }
 
-func (s *streamWriter) write(parts ...string) error {
-	s.buf.Reset()
-	for _, p := range parts {
-		s.buf.WriteString(p)
-	}
+// send writes and flushes what was added.
+func (s *streamWriter) send() error {
+	defer s.buf.Reset()
 	if err := s.rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return err
 	}
@@ -166,20 +175,50 @@ func (s *streamWriter) write(parts ...string) error {
 	return s.rc.Flush()
 }
 
-// message writes one SSE message: its id (when not empty), its event
-// name and its data, a JSON value on one line.
-func (s *streamWriter) message(id, event string, data any) error {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(data); err != nil {
+// write sends text (with what was added before it).
+func (s *streamWriter) write(text string) error {
+	s.buf.WriteString(text)
+	return s.send()
+}
+
+// add adds one SSE message, to be sent with the next send.
+func (s *streamWriter) add(id, event string, data any) error {
+	b, err := sseFrame(id, event, data)
+	if err != nil {
 		return err
 	}
-	line := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
-	if id != "" {
-		return s.write("id: ", id, "\nevent: ", event, "\ndata: ", string(line), "\n\n")
+	s.buf.Write(b)
+	return nil
+}
+
+// message sends one SSE message (with what was added before it).
+func (s *streamWriter) message(id, event string, data any) error {
+	if err := s.add(id, event, data); err != nil {
+		return err
 	}
-	return s.write("event: ", event, "\ndata: ", string(line), "\n\n")
+	return s.send()
+}
+
+// sseFrame encodes one SSE message: its id (when not empty), its event
+// name and its data, a JSON value on one line.
+func sseFrame(id, event string, data any) ([]byte, error) {
+	var b bytes.Buffer
+	if id != "" {
+		b.WriteString("id: " + id + "\n")
+	}
+	b.WriteString("event: " + event + "\ndata: ")
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(data); err != nil { // one line, with its "\n"
+		return nil, err
+	}
+	b.WriteString("\n")
+	return b.Bytes(), nil
+}
+
+// sseEvent encodes the SSE message of an event.
+func sseEvent(e eventbus.Event) ([]byte, error) {
+	return sseFrame(strconv.FormatInt(e.Position, 10), string(e.Type), e)
 }
 
 // notice is the data of the messages that are not events.
@@ -244,30 +283,64 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request, sub *realtime.Subsc
 			_ = sw.message("", "error", notice{Message: "the stream failed: " + fault.Message(err) + "; reconnect with Last-Event-ID"})
 			return
 		}
-		if a.writeMessage(sw, m) != nil || m.Kind != realtime.KindEvent && m.Kind != realtime.KindGap {
+		// The messages already waiting go out with this one, in one
+		// write (an error of TryNext comes again from Next).
+		end := ended(m)
+		if a.addMessage(sw, m) != nil {
+			return
+		}
+		for n := 1; !end && n < batchMessages && sw.buf.Len() < batchBytes; n++ {
+			next, ok, err := sub.TryNext(ctx)
+			if err != nil || !ok {
+				break
+			}
+			end = ended(next)
+			if a.addMessage(sw, next) != nil {
+				return
+			}
+		}
+		if sw.send() != nil || end {
 			return
 		}
 	}
 }
 
-// writeMessage writes one message of the subscription.
-func (a *API) writeMessage(sw *streamWriter, m realtime.Message) error {
+// ended reports whether m is the last message of its stream.
+func ended(m realtime.Message) bool {
+	return m.Kind != realtime.KindEvent && m.Kind != realtime.KindGap
+}
+
+// addMessage adds one message of the subscription to what the stream
+// sends next. An event's encoding is made once for every stream that
+// receives the same payload of it (its shared view).
+func (a *API) addMessage(sw *streamWriter, m realtime.Message) error {
 	switch m.Kind {
 	case realtime.KindEvent:
-		return sw.message(strconv.FormatInt(m.Event.Position, 10), string(m.Event.Type), m.Event)
+		var b []byte
+		var err error
+		if m.View != nil {
+			b, err = m.View.Encoded(sseFormat, sseEvent)
+		} else {
+			b, err = sseEvent(m.Event)
+		}
+		if err != nil {
+			return err
+		}
+		sw.buf.Write(b)
+		return nil
 	case realtime.KindGap:
 		pos := m.Position
-		return sw.message(strconv.FormatInt(pos, 10), "gap", notice{Position: &pos,
+		return sw.add(strconv.FormatInt(pos, 10), "gap", notice{Position: &pos,
 			Message: "events after Last-Event-ID are no longer kept (retention): some were lost; reload what you show, then go on from this event"})
 	case realtime.KindDropped:
-		return sw.message("", "dropped", notice{Message: "this stream did not keep up with its events and was ended; reconnect with Last-Event-ID"})
+		return sw.add("", "dropped", notice{Message: "this stream did not keep up with its events and was ended; reconnect with Last-Event-ID"})
 	case realtime.KindShutdown:
-		return sw.message("", "shutdown", notice{Message: "the server is shutting down; reconnect with Last-Event-ID"})
+		return sw.add("", "shutdown", notice{Message: "the server is shutting down; reconnect with Last-Event-ID"})
 	case realtime.KindEnd:
 		if m.End == docstore.EndDeleted {
 			return nil // the collection.deleted event said it
 		}
-		return sw.message("", "revoked", notice{Reason: string(m.End), Message: "the collection's access rules no longer admit this stream"})
+		return sw.add("", "revoked", notice{Reason: string(m.End), Message: "the collection's access rules no longer admit this stream"})
 	}
 	return nil
 }
