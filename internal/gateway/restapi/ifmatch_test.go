@@ -33,7 +33,7 @@ func TestIfMatchScenarios(t *testing.T) {
 		{name: "list on a missing document", seed: true, method: "DELETE", path: docsPath + "/nope", headers: ifMatch(`"1", "2"`),
 			status: 404, code: "not_found"},
 		{name: "collection: list with the current version", seed: true, method: "PUT", path: collPath, headers: ifMatch(`"9", "1"`),
-			body: `{"schema":` + postsSchema + `}`, status: 200},
+			body: `{"schema":` + postsSchema + `}`, status: 200, events: 1},
 		{name: "collection: weak tag", seed: true, method: "DELETE", path: collPath, headers: ifMatch(`W/"1"`),
 			status: 412, code: "precondition_failed"},
 		{name: "collection: list without the current version", seed: true, method: "DELETE", path: collPath, headers: ifMatch(`"2", "3"`),

@@ -153,10 +153,10 @@ func TestRuleScenarios(t *testing.T) {
 func TestCollectionAccessDefinition(t *testing.T) {
 	base := `{"name":"c","schema":{"type":"object","properties":{"owner":{"type":"string"},"secret":{"type":"string"}}}`
 	scenarios := []scenario{
-		{name: "defaults", method: "POST", path: "/v1/collections", body: base + `}`, status: 201,
+		{name: "defaults", method: "POST", path: "/v1/collections", body: base + `}`, status: 201, events: 1,
 			has: []string{`"rules":{"list":null,"get":null,"create":null,"update":null,"delete":null},"hiddenFields":[]`}},
 		{name: "null and empty differ", method: "POST", path: "/v1/collections", body: base + `,"rules":{"list":"","get":null},"hiddenFields":null}`,
-			status: 201, has: []string{`"rules":{"list":"","get":null,`}},
+			status: 201, events: 1, has: []string{`"rules":{"list":"","get":null,`}},
 		{name: "rules not an object", method: "POST", path: "/v1/collections", body: base + `,"rules":"owner = @auth.id"}`,
 			status: 400, code: "invalid", has: []string{`"pointer":"/rules"`}},
 		{name: "unknown action", method: "POST", path: "/v1/collections", body: base + `,"rules":{"read":""}}`,
@@ -172,7 +172,7 @@ func TestCollectionAccessDefinition(t *testing.T) {
 		{name: "hidden system field", method: "POST", path: "/v1/collections", body: base + `,"hiddenFields":["id"]}`,
 			status: 400, code: "validation", has: []string{`"pointer":"/hiddenFields/0"`}},
 		{name: "patch rules", setup: func(s *stack) { seedNotes(s) }, method: "PATCH", path: "/v1/collections/notes",
-			headers: mergePatch, body: `{"rules":{"list":null,"delete":""},"hiddenFields":[]}`, status: 200,
+			headers: mergePatch, body: `{"rules":{"list":null,"delete":""},"hiddenFields":[]}`, status: 200, events: 1,
 			header: map[string]string{"ETag": `"2"`},
 			has:    []string{`"rules":{"list":null,"get":"owner = @auth.id","create":"owner = @auth.id","update":"owner = @auth.id","delete":""},"hiddenFields":[]`}},
 	}
@@ -281,8 +281,8 @@ func TestIdempotencyKeyPerCaller(t *testing.T) {
 	if ids[ownerToken] == ids[otherToken] {
 		t.Fatalf("two callers shared the answer %s", ids[ownerToken])
 	}
-	if n := len(s.outbox()); n != 2 {
-		t.Fatalf("outbox has %d events, want 2", n)
+	if n := len(s.documentEvents()); n != 2 {
+		t.Fatalf("outbox has %d document events, want 2", n)
 	}
 }
 

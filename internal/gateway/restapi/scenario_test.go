@@ -122,7 +122,7 @@ func TestCollectionScenarios(t *testing.T) {
 		{name: "list empty", method: "GET", path: "/v1/collections", status: 200, has: []string{`{"items":[]}`}},
 		{name: "create", method: "POST", path: "/v1/collections",
 			body:   `{"name":"notes","schema":{"type":"object","properties":{"text":{"type":"string"}}},"indexes":[{"fields":["text"]}]}`,
-			status: 201, header: map[string]string{"Location": "/v1/collections/notes", "ETag": `"1"`},
+			status: 201, header: map[string]string{"Location": "/v1/collections/notes", "ETag": `"1"`}, events: 1,
 			has: []string{`"name":"notes"`, `"version":1`},
 			check: func(t *testing.T, s *stack, _ *httptest.ResponseRecorder) {
 				if _, err := s.svc.GetCollection(adminCtx(t), "notes"); err != nil {
@@ -146,17 +146,17 @@ func TestCollectionScenarios(t *testing.T) {
 		{name: "get missing", method: "GET", path: "/v1/collections/nope", status: 404, code: "not_found"},
 		{name: "replace", seed: true, method: "PUT", path: "/v1/collections/posts", headers: ifMatch1,
 			body:   `{"schema":{"type":"object","properties":{"title":{"type":"string"},"score":{"type":"integer"},"body":{"type":"string"}}}}`,
-			status: 200, header: map[string]string{"ETag": `"2"`}, has: []string{`"body"`}},
+			status: 200, header: map[string]string{"ETag": `"2"`}, has: []string{`"body"`}, events: 1},
 		{name: "replace with other name", seed: true, method: "PUT", path: "/v1/collections/posts",
 			body: `{"name":"other","schema":{"type":"object"}}`, status: 400, code: "invalid", has: []string{`"pointer":"/name"`}},
 		{name: "replace stale", seed: true, method: "PUT", path: "/v1/collections/posts", headers: map[string]string{"If-Match": `"7"`},
 			body: `{"schema":{"type":"object"}}`, status: 412, code: "precondition_failed"},
 		{name: "patch", seed: true, method: "PATCH", path: "/v1/collections/posts", headers: mergePatch,
-			body: `{"indexes":[{"fields":["score"]}]}`, status: 200, header: map[string]string{"ETag": `"2"`},
+			body: `{"indexes":[{"fields":["score"]}]}`, status: 200, header: map[string]string{"ETag": `"2"`}, events: 1,
 			has: []string{`"indexes":[{"fields":["score"]}]`}},
 		{name: "patch wrong media type", seed: true, method: "PATCH", path: "/v1/collections/posts",
 			headers: map[string]string{"Content-Type": "text/plain"}, body: `{}`, status: 415, code: "unsupported_media_type"},
-		{name: "delete", seed: true, method: "DELETE", path: "/v1/collections/posts", headers: ifMatch1, status: 204,
+		{name: "delete", seed: true, method: "DELETE", path: "/v1/collections/posts", headers: ifMatch1, status: 204, events: 1,
 			check: func(t *testing.T, s *stack, _ *httptest.ResponseRecorder) {
 				if _, err := s.svc.GetCollection(adminCtx(t), "posts"); err == nil {
 					t.Error("collection posts still exists")
@@ -213,8 +213,8 @@ func TestDocumentScenarios(t *testing.T) {
 				if again.Code != 201 || again.Body.String() != first.Body.String() {
 					t.Errorf("retry: %d %s, first %s", again.Code, again.Body.String(), first.Body.String())
 				}
-				if n := len(s.outbox()); n != 3 {
-					t.Errorf("outbox has %d rows after the retry, want 3", n)
+				if n := len(s.documentEvents()); n != 3 {
+					t.Errorf("outbox has %d document events after the retry, want 3", n)
 				}
 				other := s.do("POST", docsPath+"?id=p3", map[string]string{"Idempotency-Key": "retry-1"}, `{"title":"Other"}`)
 				if other.Code != 422 {

@@ -165,6 +165,19 @@ func (s *stack) outbox() []eventbus.Event {
 	return events
 }
 
+// documentEvents returns the outbox's document events (not those of
+// collection definitions), in position order.
+func (s *stack) documentEvents() []eventbus.Event {
+	s.t.Helper()
+	var out []eventbus.Event
+	for _, e := range s.outbox() {
+		if !e.Type.IsCollection() {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // snapshot renders every collection, document and outbox row as text, to
 // assert that a refused request changed nothing.
 func (s *stack) snapshot() string {
