@@ -343,6 +343,6 @@ func TestAPIKeysCannotEscalate(t *testing.T) {
 	s.expect(request{method: "PATCH", path: "/v1/admin/accounts/" + plainID, bearer: accountsKey.Key, body: `{"disabled":true}`}, 200)
 
 	// An unbounded admin key may.
-	full := newKey(as, `{"name":"root","roles":["admin"],"scopes":["*:*","collections:manage","admin:accounts","admin:sessions","admin:api-keys","admin:signing-keys"]}`, 201)
+	full := newKey(as, `{"name":"root","roles":["admin"],"scopes":["*:*","collections:manage","admin:accounts","admin:sessions","admin:api-keys","admin:signing-keys","admin:events","admin:webhooks"]}`, 201)
 	create(full.Key, `{"email":"boss@example.com","password":"`+testPassword+`","roles":["admin"]}`, 201)
 }
