@@ -120,37 +120,16 @@ func RoutePatterns() []string {
 // the JWKS carries Cache-Control: no-store: they hold tokens, secrets or
 // personal data.
 func (a *API) Register(mux *http.ServeMux) {
-	allowed := map[string][]string{}
-	var paths []string
+	var routes []restapi.Route
 	for _, rt := range a.routes() {
 		var h http.Handler = rt.h
 		if !rt.public {
 			h = a.resp.Authenticate(a.svc, h)
 		}
 		if rt.path != JWKSPath {
-			h = noStore(h)
+			h = restapi.NoStore(h)
 		}
-		mux.Handle(rt.method+" "+rt.path, h)
-		if _, ok := allowed[rt.path]; !ok {
-			paths = append(paths, rt.path)
-		}
-		allowed[rt.path] = append(allowed[rt.path], rt.method)
-		if rt.method == http.MethodGet {
-			allowed[rt.path] = append(allowed[rt.path], http.MethodHead)
-		}
+		routes = append(routes, restapi.Route{Method: rt.method, Path: rt.path, Handler: h.ServeHTTP})
 	}
-	for _, p := range paths {
-		allow := allowed[p]
-		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
-			restapi.WriteMethodNotAllowed(w, r, allow)
-		})
-	}
-}
-
-// noStore forbids caches to keep any answer of next.
-func noStore(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		next.ServeHTTP(w, r)
-	})
+	restapi.RegisterRoutes(mux, routes, nil)
 }

@@ -40,58 +40,27 @@ func New(admin *consumer.Admin, authn auth.Authenticator, log *slog.Logger) *API
 	return &API{admin: admin, auth: authn, resp: restapi.NewResponder("eventsapi", log)}
 }
 
-type route struct {
-	method, path string
-	h            http.HandlerFunc
-}
-
-func (a *API) routes() []route {
+func (a *API) routes() []restapi.Route {
 	const one = DeadLettersPath + "/{id}"
-	return []route{
-		{"GET", ConsumersPath, a.consumers},
-		{"GET", DeadLettersPath, a.listDeadLetters},
-		{"GET", one, a.getDeadLetter},
-		{"DELETE", one, a.deleteDeadLetter},
-		{"POST", one + "/retry", a.retryDeadLetter},
+	return []restapi.Route{
+		{Method: "GET", Path: ConsumersPath, Handler: a.consumers},
+		{Method: "GET", Path: DeadLettersPath, Handler: a.listDeadLetters},
+		{Method: "GET", Path: one, Handler: a.getDeadLetter},
+		{Method: "DELETE", Path: one, Handler: a.deleteDeadLetter},
+		{Method: "POST", Path: one + "/retry", Handler: a.retryDeadLetter},
 	}
 }
 
 // RoutePatterns returns the pattern ("METHOD /path") of every route.
 func RoutePatterns() []string {
-	var out []string
-	for _, rt := range (&API{}).routes() {
-		out = append(out, rt.method+" "+rt.path)
-	}
-	return out
+	return restapi.Patterns((&API{}).routes())
 }
 
 // Register adds the routes to mux, each behind bearer authentication,
 // with a 405 problem (and Allow) for other methods on their paths.
 func (a *API) Register(mux *http.ServeMux) {
-	allowed := map[string][]string{}
-	var paths []string
-	for _, rt := range a.routes() {
-		mux.Handle(rt.method+" "+rt.path, a.resp.Authenticate(a.auth, noStore(rt.h)))
-		if _, ok := allowed[rt.path]; !ok {
-			paths = append(paths, rt.path)
-		}
-		allowed[rt.path] = append(allowed[rt.path], rt.method)
-		if rt.method == http.MethodGet {
-			allowed[rt.path] = append(allowed[rt.path], http.MethodHead)
-		}
-	}
-	for _, p := range paths {
-		allow := allowed[p]
-		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
-			restapi.WriteMethodNotAllowed(w, r, allow)
-		})
-	}
-}
-
-func noStore(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		next.ServeHTTP(w, r)
+	restapi.RegisterRoutes(mux, a.routes(), func(h http.Handler) http.Handler {
+		return a.resp.Authenticate(a.auth, restapi.NoStore(h))
 	})
 }
 

@@ -42,67 +42,35 @@ func New(svc *webhook.Service, authn auth.Authenticator, log *slog.Logger) *API 
 	return &API{svc: svc, auth: authn, resp: restapi.NewResponder("webhookapi", log)}
 }
 
-type route struct {
-	method, path string
-	h            http.HandlerFunc
-}
-
-func (a *API) routes() []route {
+func (a *API) routes() []restapi.Route {
 	const (
 		one        = Base + "/{id}"
 		deliveries = one + "/deliveries"
 	)
-	return []route{
-		{"GET", Base, a.list},
-		{"POST", Base, a.create},
-		{"GET", one, a.get},
-		{"PATCH", one, a.update},
-		{"DELETE", one, a.remove},
-		{"POST", one + "/rotate-secret", a.rotate},
-		{"GET", deliveries, a.listDeliveries},
-		{"GET", deliveries + "/{deliveryId}", a.getDelivery},
-		{"POST", deliveries + "/{deliveryId}/redeliver", a.redeliver},
+	return []restapi.Route{
+		{Method: "GET", Path: Base, Handler: a.list},
+		{Method: "POST", Path: Base, Handler: a.create},
+		{Method: "GET", Path: one, Handler: a.get},
+		{Method: "PATCH", Path: one, Handler: a.update},
+		{Method: "DELETE", Path: one, Handler: a.remove},
+		{Method: "POST", Path: one + "/rotate-secret", Handler: a.rotate},
+		{Method: "GET", Path: deliveries, Handler: a.listDeliveries},
+		{Method: "GET", Path: deliveries + "/{deliveryId}", Handler: a.getDelivery},
+		{Method: "POST", Path: deliveries + "/{deliveryId}/redeliver", Handler: a.redeliver},
 	}
 }
 
 // RoutePatterns returns the pattern ("METHOD /path") of every route.
 func RoutePatterns() []string {
-	var out []string
-	for _, rt := range (&API{}).routes() {
-		out = append(out, rt.method+" "+rt.path)
-	}
-	return out
+	return restapi.Patterns((&API{}).routes())
 }
 
 // Register adds the routes to mux, each behind bearer authentication,
 // with a 405 problem (and Allow) for other methods on their paths. Answers
 // carry Cache-Control: no-store (secrets, delivery records).
 func (a *API) Register(mux *http.ServeMux) {
-	allowed := map[string][]string{}
-	var paths []string
-	for _, rt := range a.routes() {
-		h := a.resp.Authenticate(a.auth, noStore(rt.h))
-		mux.Handle(rt.method+" "+rt.path, h)
-		if _, ok := allowed[rt.path]; !ok {
-			paths = append(paths, rt.path)
-		}
-		allowed[rt.path] = append(allowed[rt.path], rt.method)
-		if rt.method == http.MethodGet {
-			allowed[rt.path] = append(allowed[rt.path], http.MethodHead)
-		}
-	}
-	for _, p := range paths {
-		allow := allowed[p]
-		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
-			restapi.WriteMethodNotAllowed(w, r, allow)
-		})
-	}
-}
-
-func noStore(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		next.ServeHTTP(w, r)
+	restapi.RegisterRoutes(mux, a.routes(), func(h http.Handler) http.Handler {
+		return a.resp.Authenticate(a.auth, restapi.NoStore(h))
 	})
 }
 
