@@ -73,10 +73,10 @@ func (a *API) createAccount(w http.ResponseWriter, r *http.Request) {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}
-	n := accounts.NewAccount{Email: body.str("email"), Password: body.str("password")}
-	n.Roles, _ = body.strList("roles")
-	n.Verified, _ = body.boolean("verified")
-	if err := body.done(); err != nil {
+	n := accounts.NewAccount{Email: body.Str("email"), Password: body.Str("password")}
+	n.Roles, _ = body.StrList("roles")
+	n.Verified, _ = body.Boolean("verified")
+	if err := body.Done(); err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}
@@ -98,9 +98,9 @@ func (a *API) createInvite(w http.ResponseWriter, r *http.Request) {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}
-	req := accounts.InviteRequest{Email: body.str("email")}
-	req.Roles, _ = body.strList("roles")
-	if err := body.done(); err != nil {
+	req := accounts.InviteRequest{Email: body.Str("email")}
+	req.Roles, _ = body.StrList("roles")
+	if err := body.Done(); err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}
@@ -146,13 +146,13 @@ func (a *API) updateAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var u accounts.AccountUpdate
-	if d, ok := body.boolean("disabled"); ok {
+	if d, ok := body.Boolean("disabled"); ok {
 		u.Disabled = &d
 	}
-	if roles, ok := body.strList("roles"); ok {
+	if roles, ok := body.StrList("roles"); ok {
 		u.Roles = &roles
 	}
-	if err := body.done(); err != nil {
+	if err := body.Done(); err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}
@@ -218,11 +218,11 @@ func (a *API) createAPIKey(w http.ResponseWriter, r *http.Request) {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}
-	spec := accounts.APIKeySpec{Name: body.str("name")}
-	spec.Scopes, _ = body.strList("scopes")
-	spec.Roles, _ = body.strList("roles")
-	spec.ExpiresAt = body.timestamp("expiresAt")
-	if err := body.done(); err != nil {
+	spec := accounts.APIKeySpec{Name: body.Str("name")}
+	spec.Scopes, _ = body.StrList("scopes")
+	spec.Roles, _ = body.StrList("roles")
+	spec.ExpiresAt = body.Timestamp("expiresAt")
+	if err := body.Done(); err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}

@@ -22,12 +22,12 @@ func (a *API) signUp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := accounts.SignUpRequest{
-		Email:    body.str("email"),
-		Password: body.str("password"),
-		Invite:   body.str("invite"),
+		Email:    body.Str("email"),
+		Password: body.Str("password"),
+		Invite:   body.Str("invite"),
 		IP:       ClientIP(r, a.opts.TrustedProxies),
 	}
-	if err := body.done(); err != nil {
+	if err := body.Done(); err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}
@@ -47,13 +47,13 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := accounts.LoginRequest{
-		Email:     body.str("email"),
-		Password:  body.str("password"),
-		Device:    body.str("device"),
+		Email:     body.Str("email"),
+		Password:  body.Str("password"),
+		Device:    body.Str("device"),
 		UserAgent: userAgent(r),
 		IP:        ClientIP(r, a.opts.TrustedProxies),
 	}
-	if err := body.done(); err != nil {
+	if err := body.Done(); err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}
@@ -74,11 +74,11 @@ func (a *API) refresh(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := accounts.RefreshRequest{
-		RefreshToken: body.str("refreshToken"),
+		RefreshToken: body.Str("refreshToken"),
 		UserAgent:    userAgent(r),
 		IP:           ClientIP(r, a.opts.TrustedProxies),
 	}
-	if err := body.done(); err != nil {
+	if err := body.Done(); err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}
@@ -126,8 +126,8 @@ func (a *API) deleteMe(w http.ResponseWriter, r *http.Request) {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}
-	pw := body.str("password")
-	if err := body.done(); err != nil {
+	pw := body.Str("password")
+	if err := body.Done(); err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}
@@ -189,10 +189,10 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := accounts.ChangePasswordRequest{
-		CurrentPassword: body.str("currentPassword"),
-		NewPassword:     body.str("newPassword"),
+		CurrentPassword: body.Str("currentPassword"),
+		NewPassword:     body.Str("newPassword"),
 	}
-	if err := body.done(); err != nil {
+	if err := body.Done(); err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}
@@ -211,8 +211,8 @@ func (a *API) requestPasswordReset(w http.ResponseWriter, r *http.Request) {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}
-	email := body.str("email")
-	if err := body.done(); err != nil {
+	email := body.Str("email")
+	if err := body.Done(); err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}
@@ -231,9 +231,9 @@ func (a *API) resetPassword(w http.ResponseWriter, r *http.Request) {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}
-	req := accounts.ResetPasswordRequest{Token: body.str("token"), NewPassword: body.str("newPassword"),
+	req := accounts.ResetPasswordRequest{Token: body.Str("token"), NewPassword: body.Str("newPassword"),
 		IP: ClientIP(r, a.opts.TrustedProxies)}
-	if err := body.done(); err != nil {
+	if err := body.Done(); err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}
@@ -265,8 +265,8 @@ func (a *API) verifyEmail(w http.ResponseWriter, r *http.Request) {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}
-	tok := body.str("token")
-	if err := body.done(); err != nil {
+	tok := body.Str("token")
+	if err := body.Done(); err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}
@@ -301,12 +301,11 @@ func (a *API) jwks(w http.ResponseWriter, r *http.Request) {
 }
 
 // read reads the JSON object body of r (see readObject).
-func (a *API) read(w http.ResponseWriter, r *http.Request) (*object, error) {
+func (a *API) read(w http.ResponseWriter, r *http.Request) (*restapi.BodyObject, error) {
 	if _, err := restapi.ParseQuery(r); err != nil {
 		return nil, err
 	}
-	o, err := readObject(w, r, a.opts.MaxBodyBytes, false)
-	return &o, err
+	return readObject(w, r, a.opts.MaxBodyBytes, false)
 }
 
 // readEmpty accepts no body, or an empty JSON object, for requests that
@@ -319,7 +318,7 @@ func (a *API) readEmpty(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return o.done()
+	return o.Done()
 }
 
 // target returns the {id} of a request that takes no body and no query.

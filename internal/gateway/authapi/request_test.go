@@ -9,10 +9,11 @@ import (
 	"time"
 
 	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/gateway/restapi"
 )
 
 // decode runs readObject on body sent as application/json.
-func decode(t *testing.T, body string) (object, error) {
+func decode(t *testing.T, body string) (*restapi.BodyObject, error) {
 	t.Helper()
 	r := httptest.NewRequest("POST", "/", strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/json")
@@ -36,28 +37,28 @@ func TestObjectAccessors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := o.str("s"); s != "x" {
+	if s := o.Str("s"); s != "x" {
 		t.Errorf("str = %q", s)
 	}
-	if b, ok := o.boolean("b"); !b || !ok {
+	if b, ok := o.Boolean("b"); !b || !ok {
 		t.Errorf("boolean = %v, %v", b, ok)
 	}
-	if l, ok := o.strList("l"); !ok || strings.Join(l, ",") != "a,b" {
+	if l, ok := o.StrList("l"); !ok || strings.Join(l, ",") != "a,b" {
 		t.Errorf("strList = %q, %v", l, ok)
 	}
-	if l, ok := o.strList("empty"); !ok || l == nil || len(l) != 0 {
+	if l, ok := o.StrList("empty"); !ok || l == nil || len(l) != 0 {
 		t.Errorf("empty strList = %#v, %v", l, ok)
 	}
-	if ts := o.timestamp("t"); !ts.Equal(time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)) || ts.Location() != time.UTC {
+	if ts := o.Timestamp("t"); !ts.Equal(time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)) || ts.Location() != time.UTC {
 		t.Errorf("timestamp = %v", ts)
 	}
-	if s := o.str("absent"); s != "" {
+	if s := o.Str("absent"); s != "" {
 		t.Errorf("absent str = %q", s)
 	}
-	if _, ok := o.boolean("absent2"); ok {
+	if _, ok := o.Boolean("absent2"); ok {
 		t.Error("absent boolean present")
 	}
-	if err := o.done(); err != nil {
+	if err := o.Done(); err != nil {
 		t.Fatalf("done: %v", err)
 	}
 }
@@ -65,21 +66,21 @@ func TestObjectAccessors(t *testing.T) {
 func TestObjectRejects(t *testing.T) {
 	tests := []struct {
 		name, body, pointer string
-		use                 func(o *object)
+		use                 func(o *restapi.BodyObject)
 	}{
-		{"unknown member", `{"email":"a","emial":"b"}`, "/emial", func(o *object) { o.str("email") }},
-		{"unknown member, nothing expected", `{"x":1}`, "/x", func(*object) {}},
-		{"pointer escaping", `{"a/b~c":1}`, "/a~1b~0c", func(*object) {}},
-		{"string as number", `{"email":5}`, "/email", func(o *object) { o.str("email") }},
-		{"string as null", `{"email":null}`, "/email", func(o *object) { o.str("email") }},
-		{"string as object", `{"email":{}}`, "/email", func(o *object) { o.str("email") }},
-		{"boolean as string", `{"verified":"true"}`, "/verified", func(o *object) { o.boolean("verified") }},
-		{"list as string", `{"roles":"admin"}`, "/roles", func(o *object) { o.strList("roles") }},
-		{"list of numbers", `{"roles":["a",1]}`, "/roles/1", func(o *object) { o.strList("roles") }},
-		{"list as null", `{"roles":null}`, "/roles", func(o *object) { o.strList("roles") }},
-		{"bad timestamp", `{"expiresAt":"tomorrow"}`, "/expiresAt", func(o *object) { o.timestamp("expiresAt") }},
-		{"timestamp as number", `{"expiresAt":1}`, "/expiresAt", func(o *object) { o.timestamp("expiresAt") }},
-		{"first error wins", `{"a":1,"b":2}`, "/a", func(o *object) { o.str("a"); o.str("b") }},
+		{"unknown member", `{"email":"a","emial":"b"}`, "/emial", func(o *restapi.BodyObject) { o.Str("email") }},
+		{"unknown member, nothing expected", `{"x":1}`, "/x", func(*restapi.BodyObject) {}},
+		{"pointer escaping", `{"a/b~c":1}`, "/a~1b~0c", func(*restapi.BodyObject) {}},
+		{"string as number", `{"email":5}`, "/email", func(o *restapi.BodyObject) { o.Str("email") }},
+		{"string as null", `{"email":null}`, "/email", func(o *restapi.BodyObject) { o.Str("email") }},
+		{"string as object", `{"email":{}}`, "/email", func(o *restapi.BodyObject) { o.Str("email") }},
+		{"boolean as string", `{"verified":"true"}`, "/verified", func(o *restapi.BodyObject) { o.Boolean("verified") }},
+		{"list as string", `{"roles":"admin"}`, "/roles", func(o *restapi.BodyObject) { o.StrList("roles") }},
+		{"list of numbers", `{"roles":["a",1]}`, "/roles/1", func(o *restapi.BodyObject) { o.StrList("roles") }},
+		{"list as null", `{"roles":null}`, "/roles", func(o *restapi.BodyObject) { o.StrList("roles") }},
+		{"bad timestamp", `{"expiresAt":"tomorrow"}`, "/expiresAt", func(o *restapi.BodyObject) { o.Timestamp("expiresAt") }},
+		{"timestamp as number", `{"expiresAt":1}`, "/expiresAt", func(o *restapi.BodyObject) { o.Timestamp("expiresAt") }},
+		{"first error wins", `{"a":1,"b":2}`, "/a", func(o *restapi.BodyObject) { o.Str("a"); o.Str("b") }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -87,8 +88,8 @@ func TestObjectRejects(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tc.use(&o)
-			wantField(t, o.done(), tc.pointer)
+			tc.use(o)
+			wantField(t, o.Done(), tc.pointer)
 		})
 	}
 }
@@ -141,14 +142,14 @@ func TestOptionalBodiesOfUnknownLength(t *testing.T) {
 		return r
 	}
 	o, err := readOptionalObject(httptest.NewRecorder(), unknown("", ""), 64)
-	if err != nil || o.done() != nil {
+	if err != nil || o.Done() != nil {
 		t.Errorf("empty optional body: %v", err)
 	}
 	o, err = readOptionalObject(httptest.NewRecorder(), unknown(`{"x":1}`, "application/json"), 64)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantField(t, o.done(), "/x")
+	wantField(t, o.Done(), "/x")
 	if _, err := readOptionalObject(httptest.NewRecorder(), unknown(`{}`, "text/plain"), 64); !fault.Is(err, fault.UnsupportedMedia) {
 		t.Errorf("optional body with a wrong media type: %v", err)
 	}

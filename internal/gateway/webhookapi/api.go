@@ -8,13 +8,9 @@ package webhookapi
 
 import (
 	"bytes"
-	"encoding/json"
 	"log/slog"
-	"maps"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/basaltdev/basalt/internal/auth"
@@ -102,12 +98,12 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}
-	n := webhook.NewWebhook{URL: body.str("url"), Collection: body.str("collection"), Description: body.str("description")}
-	n.Types, _ = body.strList("types")
-	if b, ok := body.boolean("enabled"); ok {
+	n := webhook.NewWebhook{URL: body.Str("url"), Collection: body.Str("collection"), Description: body.Str("description")}
+	n.Types, _ = body.StrList("types")
+	if b, ok := body.Boolean("enabled"); ok {
 		n.Enabled = &b
 	}
-	if err := body.done(); err != nil {
+	if err := body.Done(); err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}
@@ -150,21 +146,21 @@ func (a *API) update(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var u webhook.Update
-	if _, ok := body.m["url"]; ok {
-		s := body.str("url")
+	if body.Has("url") {
+		s := body.Str("url")
 		u.URL = &s
 	}
-	if _, ok := body.m["description"]; ok {
-		s := body.str("description")
+	if body.Has("description") {
+		s := body.Str("description")
 		u.Description = &s
 	}
-	if types, ok := body.strList("types"); ok {
+	if types, ok := body.StrList("types"); ok {
 		u.Types = &types
 	}
-	if b, ok := body.boolean("enabled"); ok {
+	if b, ok := body.Boolean("enabled"); ok {
 		u.Enabled = &b
 	}
-	if err := body.done(); err != nil {
+	if err := body.Done(); err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}
@@ -205,13 +201,13 @@ func (a *API) rotate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	keep := webhook.DefaultKeepPrevious
-	if n, ok := body.integer("keepPreviousSeconds"); ok {
+	if n, ok := body.Integer("keepPreviousSeconds"); ok {
 		keep = time.Duration(n) * time.Second
 		if n < 0 || n > int64(webhook.MaxKeepPrevious/time.Second) {
 			keep = -1 // the service says what is wrong
 		}
 	}
-	if err := body.done(); err != nil {
+	if err := body.Done(); err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}
@@ -330,7 +326,7 @@ func deliveryTarget(r *http.Request) (hookID, id string, err error) {
 
 // read checks the query (none) and the media type, and decodes the body
 // as one JSON object; mergePatch also accepts application/merge-patch+json.
-func (a *API) read(w http.ResponseWriter, r *http.Request, mergePatch bool) (*object, error) {
+func (a *API) read(w http.ResponseWriter, r *http.Request, mergePatch bool) (*restapi.BodyObject, error) {
 	if _, err := restapi.ParseQuery(r); err != nil {
 		return nil, err
 	}
@@ -345,7 +341,7 @@ func (a *API) read(w http.ResponseWriter, r *http.Request, mergePatch bool) (*ob
 }
 
 // readOptional reads an optional JSON object: no body reads as {}.
-func (a *API) readOptional(w http.ResponseWriter, r *http.Request) (*object, error) {
+func (a *API) readOptional(w http.ResponseWriter, r *http.Request) (*restapi.BodyObject, error) {
 	if _, err := restapi.ParseQuery(r); err != nil {
 		return nil, err
 	}
@@ -354,7 +350,7 @@ func (a *API) readOptional(w http.ResponseWriter, r *http.Request) (*object, err
 		return nil, err
 	}
 	if buf.Len() == 0 {
-		return &object{m: map[string]any{}}, nil
+		return restapi.EmptyBodyObject(), nil
 	}
 	if err := restapi.CheckContentType(r, false); err != nil {
 		return nil, err
@@ -378,111 +374,9 @@ func (a *API) readEmpty(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return o.done()
+	return o.Done()
 }
 
-func decodeObject(b []byte) (*object, error) {
-	m, err := jsonvalue.DecodeObject(b, jsonvalue.Limits{MaxDepth: 3, MaxString: 4 << 10, MaxMembers: 64})
-	if err != nil {
-		return nil, err
-	}
-	return &object{m: m}, nil
-}
-
-// object is a decoded request body; its accessors record the first error
-// with a pointer to the member, and done refuses members nobody asked for.
-type object struct {
-	m    map[string]any
-	used []string
-	err  error
-}
-
-func (o *object) take(name string) (any, bool) {
-	o.used = append(o.used, name)
-	v, ok := o.m[name]
-	return v, ok
-}
-
-func (o *object) fail(pointer, msg string) {
-	if o.err == nil {
-		o.err = restapi.BodyError(pointer, msg)
-	}
-}
-
-func (o *object) str(name string) string {
-	v, ok := o.take(name)
-	if !ok {
-		return ""
-	}
-	s, isString := v.(string)
-	if !isString {
-		o.fail("/"+name, name+" must be a string")
-	}
-	return s
-}
-
-func (o *object) boolean(name string) (b, present bool) {
-	v, ok := o.take(name)
-	if !ok {
-		return false, false
-	}
-	b, isBool := v.(bool)
-	if !isBool {
-		o.fail("/"+name, name+" must be true or false")
-	}
-	return b, true
-}
-
-func (o *object) strList(name string) ([]string, bool) {
-	v, ok := o.take(name)
-	if !ok {
-		return nil, false
-	}
-	items, isArray := v.([]any)
-	if !isArray {
-		o.fail("/"+name, name+" must be an array of strings")
-		return nil, true
-	}
-	list := make([]string, 0, len(items))
-	for i, item := range items {
-		s, isString := item.(string)
-		if !isString {
-			o.fail("/"+name+"/"+strconv.Itoa(i), name+" must hold strings only")
-			return nil, true
-		}
-		list = append(list, s)
-	}
-	return list, true
-}
-
-// integer returns the member name, a whole number; present is false when
-// absent.
-func (o *object) integer(name string) (n int64, present bool) {
-	v, ok := o.take(name)
-	if !ok {
-		return 0, false
-	}
-	num, isNumber := v.(json.Number)
-	n, err := num.Int64()
-	if !isNumber || err != nil {
-		o.fail("/"+name, name+" must be a whole number")
-		return 0, true
-	}
-	return n, true
-}
-
-func (o *object) done() error {
-	if o.err != nil {
-		return o.err
-	}
-	for _, k := range slices.Sorted(maps.Keys(o.m)) {
-		if !slices.Contains(o.used, k) {
-			expected := "no members"
-			if len(o.used) > 0 {
-				expected = strings.Join(o.used, ", ")
-			}
-			return restapi.BodyError("/"+jsonvalue.EscapePointerToken(k), "unknown member "+strconv.Quote(k)+" (expected "+expected+")")
-		}
-	}
-	return nil
+func decodeObject(b []byte) (*restapi.BodyObject, error) {
+	return restapi.DecodeBodyObject(b, jsonvalue.Limits{MaxDepth: 3, MaxString: 4 << 10, MaxMembers: 64})
 }
