@@ -114,7 +114,7 @@ func (a *API) createInvite(w http.ResponseWriter, r *http.Request) {
 
 // getAccount serves GET /v1/admin/accounts/{id}.
 func (a *API) getAccount(w http.ResponseWriter, r *http.Request) {
-	id, err := a.target(r)
+	id, err := restapi.PathTarget(r, "id")
 	if err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return
@@ -166,7 +166,7 @@ func (a *API) updateAccount(w http.ResponseWriter, r *http.Request) {
 
 // deleteAccount serves DELETE /v1/admin/accounts/{id} → 204.
 func (a *API) deleteAccount(w http.ResponseWriter, r *http.Request) {
-	id, err := a.target(r)
+	id, err := restapi.PathTarget(r, "id")
 	if err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return
@@ -181,7 +181,7 @@ func (a *API) deleteAccount(w http.ResponseWriter, r *http.Request) {
 // accountSessions serves GET /v1/admin/accounts/{id}/sessions:
 // {"items":[session…]}, newest first.
 func (a *API) accountSessions(w http.ResponseWriter, r *http.Request) {
-	id, err := a.target(r)
+	id, err := restapi.PathTarget(r, "id")
 	if err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return

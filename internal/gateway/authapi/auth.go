@@ -168,7 +168,7 @@ func (a *API) revokeAnySession(w http.ResponseWriter, r *http.Request) {
 // revoke answers a DELETE of the {id} in the path with revoke's verdict:
 // 204 or a problem.
 func (a *API) revoke(w http.ResponseWriter, r *http.Request, revoke func(context.Context, string) error) {
-	id, err := a.target(r)
+	id, err := restapi.PathTarget(r, "id")
 	if err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return
@@ -319,16 +319,4 @@ func (a *API) readEmpty(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return o.Done()
-}
-
-// target returns the {id} of a request that takes no body and no query.
-func (a *API) target(r *http.Request) (string, error) {
-	id, err := restapi.PathValue(r, "id")
-	if err != nil {
-		return "", err
-	}
-	if _, err := restapi.ParseQuery(r); err != nil {
-		return "", err
-	}
-	return id, restapi.RejectBody(r)
 }

@@ -7,7 +7,6 @@
 package eventsapi
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -66,7 +65,7 @@ func (a *API) Register(mux *http.ServeMux) {
 
 // consumers serves GET /v1/admin/consumers: {"items":[consumer…],"log":{…}}.
 func (a *API) consumers(w http.ResponseWriter, r *http.Request) {
-	if err := noInput(r); err != nil {
+	if err := restapi.NoInput(r); err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}
@@ -132,7 +131,7 @@ func (a *API) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 func (a *API) getDeadLetter(w http.ResponseWriter, r *http.Request) {
 	id, err := deadLetterID(r)
 	if err == nil {
-		err = noInput(r)
+		err = restapi.NoInput(r)
 	}
 	if err != nil {
 		a.resp.WriteProblem(w, r, err)
@@ -169,7 +168,7 @@ func (a *API) retryDeadLetter(w http.ResponseWriter, r *http.Request) {
 func (a *API) deleteDeadLetter(w http.ResponseWriter, r *http.Request) {
 	id, err := deadLetterID(r)
 	if err == nil {
-		err = noInput(r)
+		err = restapi.NoInput(r)
 	}
 	if err != nil {
 		a.resp.WriteProblem(w, r, err)
@@ -196,32 +195,17 @@ func deadLetterID(r *http.Request) (int64, error) {
 	return id, nil
 }
 
-// noInput accepts no query parameters and no body.
-func noInput(r *http.Request) error {
-	if _, err := restapi.ParseQuery(r); err != nil {
-		return err
-	}
-	return restapi.RejectBody(r)
-}
-
 // readEmpty accepts no query parameters and no body, or an empty JSON
 // object.
 func readEmpty(w http.ResponseWriter, r *http.Request) error {
 	if _, err := restapi.ParseQuery(r); err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	if err := restapi.ReadBody(w, r, maxBodyBytes, &buf); err != nil || buf.Len() == 0 {
-		return err
-	}
-	if err := restapi.CheckContentType(r, false); err != nil {
-		return err
-	}
-	m, err := jsonvalue.DecodeObject(buf.Bytes(), jsonvalue.Limits{MaxDepth: 1, MaxString: 64, MaxMembers: 1})
+	o, err := restapi.ReadOptionalBodyObject(w, r, maxBodyBytes, jsonvalue.Limits{MaxDepth: 1, MaxString: 64, MaxMembers: 1})
 	if err != nil {
 		return err
 	}
-	if len(m) != 0 {
+	if o.Done() != nil { // a member: none is asked for
 		return restapi.BadRequest("this request takes no parameters: send no body, or {}")
 	}
 	return nil

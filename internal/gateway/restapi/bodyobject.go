@@ -1,8 +1,10 @@
 package restapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"maps"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -160,4 +162,36 @@ func (o *BodyObject) Done() error {
 		}
 	}
 	return nil
+}
+
+// ReadBodyObject checks the media type of r's body (application/json, and
+// with mergePatch application/merge-patch+json), reads it (at most
+// maxBytes) and decodes it as one JSON object within limits. An empty body
+// is malformed.
+func ReadBodyObject(w http.ResponseWriter, r *http.Request, maxBytes int64, limits jsonvalue.Limits, mergePatch bool) (*BodyObject, error) {
+	if err := CheckContentType(r, mergePatch); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := ReadBody(w, r, maxBytes, &buf); err != nil {
+		return nil, err
+	}
+	return DecodeBodyObject(buf.Bytes(), limits)
+}
+
+// ReadOptionalBodyObject is ReadBodyObject for requests whose parameters
+// are all optional: an absent or empty body, whatever its media type,
+// reads as {}.
+func ReadOptionalBodyObject(w http.ResponseWriter, r *http.Request, maxBytes int64, limits jsonvalue.Limits) (*BodyObject, error) {
+	var buf bytes.Buffer
+	if err := ReadBody(w, r, maxBytes, &buf); err != nil {
+		return nil, err
+	}
+	if buf.Len() == 0 {
+		return EmptyBodyObject(), nil
+	}
+	if err := CheckContentType(r, false); err != nil {
+		return nil, err
+	}
+	return DecodeBodyObject(buf.Bytes(), limits)
 }

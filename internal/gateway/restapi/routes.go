@@ -56,3 +56,22 @@ func NoStore(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// NoInput refuses query parameters and a body: the check of requests that
+// take neither.
+func NoInput(r *http.Request) error {
+	if _, err := ParseQuery(r); err != nil {
+		return err
+	}
+	return RejectBody(r)
+}
+
+// PathTarget returns the path value name (see PathValue) of a request that
+// takes no query parameters and no body.
+func PathTarget(r *http.Request, name string) (string, error) {
+	v, err := PathValue(r, name)
+	if err != nil {
+		return "", err
+	}
+	return v, NoInput(r)
+}

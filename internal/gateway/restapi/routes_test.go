@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -59,5 +60,39 @@ func TestRegisterRoutes(t *testing.T) {
 	plain.ServeHTTP(w, httptest.NewRequest("GET", "/things", nil))
 	if w.Code != http.StatusTeapot || w.Header().Get("Cache-Control") != "" {
 		t.Errorf("nil wrap: %d, Cache-Control %q", w.Code, w.Header().Get("Cache-Control"))
+	}
+}
+
+func TestPathTarget(t *testing.T) {
+	tests := []struct {
+		name, target, body string
+		id                 string
+		status             int
+	}{
+		{"plain", "/things/7", "", "7", 0},
+		{"query", "/things/7?x=1", "", "", http.StatusBadRequest},
+		{"body", "/things/7", "{}", "", http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var (
+				id  string
+				err error
+			)
+			mux := http.NewServeMux()
+			mux.HandleFunc("DELETE /things/{id}", func(_ http.ResponseWriter, r *http.Request) {
+				id, err = PathTarget(r, "id")
+			})
+			mux.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("DELETE", tt.target, strings.NewReader(tt.body)))
+			if tt.status == 0 {
+				if err != nil || id != tt.id {
+					t.Fatalf("PathTarget = %q, %v; want %q", id, err, tt.id)
+				}
+				return
+			}
+			if got := ProblemFor(err).Status; got != tt.status {
+				t.Fatalf("PathTarget error %v: status %d, want %d", err, got, tt.status)
+			}
+		})
 	}
 }

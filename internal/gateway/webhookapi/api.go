@@ -7,7 +7,6 @@
 package webhookapi
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -118,7 +117,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) {
 
 // get serves GET /v1/admin/webhooks/{id}.
 func (a *API) get(w http.ResponseWriter, r *http.Request) {
-	id, err := target(r, "id")
+	id, err := restapi.PathTarget(r, "id")
 	if err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return
@@ -174,7 +173,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request) {
 
 // remove serves DELETE /v1/admin/webhooks/{id} → 204.
 func (a *API) remove(w http.ResponseWriter, r *http.Request) {
-	id, err := target(r, "id")
+	id, err := restapi.PathTarget(r, "id")
 	if err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return
@@ -269,10 +268,7 @@ func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request) {
 func (a *API) getDelivery(w http.ResponseWriter, r *http.Request) {
 	hookID, id, err := deliveryTarget(r)
 	if err == nil {
-		_, err = restapi.ParseQuery(r)
-	}
-	if err == nil {
-		err = restapi.RejectBody(r)
+		err = restapi.NoInput(r)
 	}
 	if err != nil {
 		a.resp.WriteProblem(w, r, err)
@@ -305,17 +301,6 @@ func (a *API) redeliver(w http.ResponseWriter, r *http.Request) {
 	a.resp.WriteJSON(w, r, http.StatusAccepted, viewDelivery(d))
 }
 
-func target(r *http.Request, name string) (string, error) {
-	id, err := restapi.PathValue(r, name)
-	if err != nil {
-		return "", err
-	}
-	if _, err := restapi.ParseQuery(r); err != nil {
-		return "", err
-	}
-	return id, restapi.RejectBody(r)
-}
-
 func deliveryTarget(r *http.Request) (hookID, id string, err error) {
 	if hookID, err = restapi.PathValue(r, "id"); err != nil {
 		return "", "", err
@@ -324,20 +309,16 @@ func deliveryTarget(r *http.Request) (hookID, id string, err error) {
 	return hookID, id, err
 }
 
+// bodyLimits bound the structure of request bodies.
+var bodyLimits = jsonvalue.Limits{MaxDepth: 3, MaxString: 4 << 10, MaxMembers: 64}
+
 // read checks the query (none) and the media type, and decodes the body
 // as one JSON object; mergePatch also accepts application/merge-patch+json.
 func (a *API) read(w http.ResponseWriter, r *http.Request, mergePatch bool) (*restapi.BodyObject, error) {
 	if _, err := restapi.ParseQuery(r); err != nil {
 		return nil, err
 	}
-	if err := restapi.CheckContentType(r, mergePatch); err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	if err := restapi.ReadBody(w, r, maxBodyBytes, &buf); err != nil {
-		return nil, err
-	}
-	return decodeObject(buf.Bytes())
+	return restapi.ReadBodyObject(w, r, maxBodyBytes, bodyLimits, mergePatch)
 }
 
 // readOptional reads an optional JSON object: no body reads as {}.
@@ -345,38 +326,14 @@ func (a *API) readOptional(w http.ResponseWriter, r *http.Request) (*restapi.Bod
 	if _, err := restapi.ParseQuery(r); err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	if err := restapi.ReadBody(w, r, maxBodyBytes, &buf); err != nil {
-		return nil, err
-	}
-	if buf.Len() == 0 {
-		return restapi.EmptyBodyObject(), nil
-	}
-	if err := restapi.CheckContentType(r, false); err != nil {
-		return nil, err
-	}
-	return decodeObject(buf.Bytes())
+	return restapi.ReadOptionalBodyObject(w, r, maxBodyBytes, bodyLimits)
 }
 
 // readEmpty accepts no body, or an empty JSON object.
 func (a *API) readEmpty(w http.ResponseWriter, r *http.Request) error {
-	if _, err := restapi.ParseQuery(r); err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	if err := restapi.ReadBody(w, r, maxBodyBytes, &buf); err != nil || buf.Len() == 0 {
-		return err
-	}
-	if err := restapi.CheckContentType(r, false); err != nil {
-		return err
-	}
-	o, err := decodeObject(buf.Bytes())
+	o, err := a.readOptional(w, r)
 	if err != nil {
 		return err
 	}
 	return o.Done()
-}
-
-func decodeObject(b []byte) (*restapi.BodyObject, error) {
-	return restapi.DecodeBodyObject(b, jsonvalue.Limits{MaxDepth: 3, MaxString: 4 << 10, MaxMembers: 64})
 }
