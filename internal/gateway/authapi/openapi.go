@@ -50,11 +50,6 @@ func pathID(desc string) *openapi3.ParameterRef {
 		WithSchema(openapi3.NewStringSchema()).WithDescription(desc)}
 }
 
-// param references a component parameter.
-func param(name string) *openapi3.ParameterRef {
-	return &openapi3.ParameterRef{Ref: "#/components/parameters/" + name}
-}
-
 // publicRoutes are the routes that take no credentials.
 func publicRoutes(paths *openapi3.Paths) {
 	const tag = "auth"
@@ -113,7 +108,7 @@ func ownAccountRoutes(paths *openapi3.Paths) {
 	paths.Set(authBase+"/sessions", &openapi3.PathItem{Get: restapi.Operation("listMySessions", tag, "The caller's sessions",
 		`The sessions of the caller's account; "current" marks the one the request was made in.`,
 		sec, nil, restapi.Responses(200, restapi.JSONResponse("The sessions", restapi.SchemaRef("SessionList")), 400, 401, 403))})
-	paths.Set(authBase+"/sessions/{id}", &openapi3.PathItem{Parameters: openapi3.Parameters{param("SessionID")},
+	paths.Set(authBase+"/sessions/{id}", &openapi3.PathItem{Parameters: restapi.Params("SessionID"),
 		Delete: restapi.Operation("revokeMySession", tag, "End one of the caller's sessions",
 			"Revokes a session of the caller's own account, such as one on a lost device.",
 			sec, nil, restapi.Responses(204, done("The session has ended"), 400, 401, 403, 404))})
@@ -149,7 +144,7 @@ func adminRoutes(paths *openapi3.Paths, allowed func(scope string) bool) {
 				"In the invite-only sign-up mode, signUp needs one.",
 			sec, restapi.JSONBody(ref("InviteRequest"), restapi.MediaJSON),
 			restapi.Responses(202, restapi.JSONResponse("The invitation is on its way", ref("Invitation")), 400, 401, 403, 413, 415, 422, 429))})
-		paths.Set(adminBase+"/accounts/{id}", &openapi3.PathItem{Parameters: openapi3.Parameters{param("AccountID")},
+		paths.Set(adminBase+"/accounts/{id}", &openapi3.PathItem{Parameters: restapi.Params("AccountID"),
 			Get: restapi.Operation("getAccount", tag, "Get an account", "One account.",
 				sec, nil, restapi.Responses(200, restapi.JSONResponse("The account", ref("Account")), 400, 401, 403, 404)),
 			Patch: restapi.Operation("updateAccount", tag, "Disable, enable or change the roles of an account",
@@ -161,10 +156,10 @@ func adminRoutes(paths *openapi3.Paths, allowed func(scope string) bool) {
 		})
 	}
 	if allowed(auth.ScopeAdminSessions) {
-		paths.Set(adminBase+"/accounts/{id}/sessions", &openapi3.PathItem{Parameters: openapi3.Parameters{param("AccountID")},
+		paths.Set(adminBase+"/accounts/{id}/sessions", &openapi3.PathItem{Parameters: restapi.Params("AccountID"),
 			Get: restapi.Operation("listAccountSessions", tag, "List an account's sessions", "The sessions of one account, newest first.",
 				sec, nil, restapi.Responses(200, restapi.JSONResponse("The sessions", ref("SessionList")), 400, 401, 403, 404))})
-		paths.Set(adminBase+"/sessions/{id}", &openapi3.PathItem{Parameters: openapi3.Parameters{param("SessionID")},
+		paths.Set(adminBase+"/sessions/{id}", &openapi3.PathItem{Parameters: restapi.Params("SessionID"),
 			Delete: restapi.Operation("revokeSession", tag, "End any session", "Revokes a session of any account.",
 				sec, nil, restapi.Responses(204, done("The session has ended"), 400, 401, 403, 404))})
 	}
@@ -177,7 +172,7 @@ func adminRoutes(paths *openapi3.Paths, allowed func(scope string) bool) {
 				sec, restapi.JSONBody(ref("APIKeySpec"), restapi.MediaJSON),
 				restapi.Responses(201, restapi.JSONResponse("Created, with its secret in key", ref("NewAPIKey")), 400, 401, 403, 413, 415, 422)),
 		})
-		paths.Set(adminBase+"/api-keys/{id}", &openapi3.PathItem{Parameters: openapi3.Parameters{param("APIKeyID")},
+		paths.Set(adminBase+"/api-keys/{id}", &openapi3.PathItem{Parameters: restapi.Params("APIKeyID"),
 			Delete: restapi.Operation("revokeAPIKey", tag, "Revoke an API key", "Revokes the key; it stays listed, with revokedAt.",
 				sec, nil, restapi.Responses(204, done("Revoked"), 400, 401, 403, 404))})
 	}
@@ -197,9 +192,7 @@ func adminRoutes(paths *openapi3.Paths, allowed func(scope string) bool) {
 // answers (views.go).
 func schemas() openapi3.Schemas {
 	str := restapi.String
-	obj := func(required []string, props openapi3.Schemas) *openapi3.SchemaRef {
-		return restapi.Object(required, props, true)
-	}
+	obj := restapi.ClosedObject
 	strings := func(desc string) *openapi3.SchemaRef {
 		s := restapi.ArrayOf(str(""))
 		s.Value.Description = desc
@@ -207,16 +200,8 @@ func schemas() openapi3.Schemas {
 	}
 	nullTime := func(desc string) *openapi3.SchemaRef { return restapi.Nullable(restapi.Timestamp(), desc) }
 	nullString := func(desc string) *openapi3.SchemaRef { return restapi.Nullable(str(""), desc) }
-	boolean := func(desc string) *openapi3.SchemaRef {
-		s := openapi3.NewBoolSchema()
-		s.Description = desc
-		return &openapi3.SchemaRef{Value: s}
-	}
-	integer := func(desc string) *openapi3.SchemaRef {
-		s := openapi3.NewInt64Schema()
-		s.Description = desc
-		return &openapi3.SchemaRef{Value: s}
-	}
+	boolean := restapi.Bool
+	integer := restapi.Int64
 	email, password := str("An email address"), str("A password")
 	roles := strings(`Roles; "admin" makes an admin`)
 	scopes := strings(`Scopes: "<collection>:<action>" (either side may be "*"; read is list and get, write is create, ` +

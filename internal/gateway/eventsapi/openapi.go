@@ -2,13 +2,11 @@ package eventsapi
 
 import (
 	"context"
-	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/consumer"
-	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
 )
 
@@ -36,9 +34,6 @@ func DescribeOpenAPI(ctx context.Context, doc *openapi3.T) error {
 	restapi.AddTag(doc, tag, "The change-event consumers: positions, lag and dead letters (admins)")
 	sec := restapi.Bearer()
 	ref := restapi.SchemaRef
-	param := func(name string) *openapi3.ParameterRef {
-		return &openapi3.ParameterRef{Ref: "#/components/parameters/" + name}
-	}
 	doc.Paths.Set(ConsumersPath, &openapi3.PathItem{
 		Get: restapi.Operation("listConsumers", tag, "List the event consumers",
 			"Every consumer of the change events (the relay first, which publishes the log to the bus) with the position "+
@@ -52,14 +47,14 @@ func DescribeOpenAPI(ctx context.Context, doc *openapi3.T) error {
 			sec, nil, restapi.Responses(200, restapi.JSONResponse("One page of dead letters", ref("DeadLetterPage")), 400, 401, 403),
 			"DeadLettersConsumer", "DeadLettersAfter", "DeadLettersLimit"),
 	})
-	doc.Paths.Set(DeadLettersPath+"/{id}", &openapi3.PathItem{Parameters: openapi3.Parameters{param("DeadLetterID")},
+	doc.Paths.Set(DeadLettersPath+"/{id}", &openapi3.PathItem{Parameters: restapi.Params("DeadLetterID"),
 		Get: restapi.Operation("getDeadLetter", tag, "Get a dead letter", "One dead letter: its event (without payload), last error and attempts.",
 			sec, nil, restapi.Responses(200, restapi.JSONResponse("The dead letter", ref("DeadLetter")), 400, 401, 403, 404)),
 		Delete: restapi.Operation("deleteDeadLetter", tag, "Discard a dead letter",
 			"Deletes the dead letter: its consumer never handles the event.",
 			sec, nil, restapi.Responses(204, restapi.JSONResponse("Deleted", nil), 400, 401, 403, 404)),
 	})
-	doc.Paths.Set(DeadLettersPath+"/{id}/retry", &openapi3.PathItem{Parameters: openapi3.Parameters{param("DeadLetterID")},
+	doc.Paths.Set(DeadLettersPath+"/{id}/retry", &openapi3.PathItem{Parameters: restapi.Params("DeadLetterID"),
 		Post: restapi.Operation("retryDeadLetter", tag, "Retry a dead letter",
 			"Marks the dead letter for retry: its consumer hands the event to its handler again within seconds, deletes the "+
 				"dead letter on success, and otherwise records the error and one more attempt and clears the mark.",
@@ -72,30 +67,11 @@ func DescribeOpenAPI(ctx context.Context, doc *openapi3.T) error {
 
 func schemas() openapi3.Schemas {
 	str := restapi.String
-	obj := func(required []string, props openapi3.Schemas) *openapi3.SchemaRef {
-		return restapi.Object(required, props, true)
-	}
-	integer := func(desc string) *openapi3.SchemaRef {
-		s := openapi3.NewInt64Schema()
-		s.Description = desc
-		return &openapi3.SchemaRef{Value: s}
-	}
-	var names []any
-	var list []string
-	for _, t := range eventbus.Types() {
-		names = append(names, string(t))
-		list = append(list, string(t))
-	}
-	typ := &openapi3.SchemaRef{Value: openapi3.NewStringSchema().WithEnum(names...)}
-	typ.Value.Description = "The event type (" + strings.Join(list, ", ") + ")"
-	event := obj([]string{"id", "type", "collection", "version", "time", "position"}, openapi3.Schemas{
-		"id": str("The event id"), "type": typ, "collection": str("The collection"),
-		"documentId": str("The document; absent for collection events"), "version": integer("The version the write produced"),
-		"time": restapi.Timestamp(), "batchId": str("The batch of a POST /v1/batch"),
-		"position": integer("The event's position in the log"),
-	})
-	boolean := openapi3.NewBoolSchema()
-	boolean.Description = "An administrator asked for a retry, not made yet"
+	obj := restapi.ClosedObject
+	integer := restapi.Int64
+	typ, list := restapi.EventTypes()
+	typ.Value.Description = "The event type (" + list + ")"
+	event := restapi.EventSchema("The event id", typ)
 	return openapi3.Schemas{
 		"Consumer": obj([]string{"name", "position", "lag", "deadLetters"}, openapi3.Schemas{
 			"name":        str(`The consumer's name; "relay" is the relay`),
@@ -112,7 +88,7 @@ func schemas() openapi3.Schemas {
 		"DeadLetter": obj([]string{"id", "consumer", "event", "error", "attempts", "retry", "createdAt", "updatedAt"}, openapi3.Schemas{
 			"id": integer("The dead letter id"), "consumer": str("The consumer whose handler failed"),
 			"event": event, "error": str("The handler's last error"), "attempts": integer("Handler calls made"),
-			"retry": &openapi3.SchemaRef{Value: boolean}, "createdAt": restapi.Timestamp(), "updatedAt": restapi.Timestamp(),
+			"retry": restapi.Bool("An administrator asked for a retry, not made yet"), "createdAt": restapi.Timestamp(), "updatedAt": restapi.Timestamp(),
 		}),
 		"DeadLetterPage": obj([]string{"items", "nextCursor"}, openapi3.Schemas{
 			"items":      restapi.ArrayOf(ref("DeadLetter")),

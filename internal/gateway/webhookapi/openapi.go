@@ -2,13 +2,11 @@ package webhookapi
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/basaltdev/basalt/internal/auth"
-	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
 	"github.com/basaltdev/basalt/internal/webhook"
 )
@@ -37,9 +35,6 @@ func DescribeOpenAPI(ctx context.Context, doc *openapi3.T) error {
 	restapi.AddTag(doc, tag, "Signed HTTP deliveries of change events to registered endpoints (admins)")
 	sec := restapi.Bearer()
 	ref := restapi.SchemaRef
-	param := func(name string) *openapi3.ParameterRef {
-		return &openapi3.ParameterRef{Ref: "#/components/parameters/" + name}
-	}
 	noBody := restapi.OptionalJSONBody(ref("WebhookNoParameters"))
 	rotation := restapi.OptionalJSONBody(ref("WebhookRotation"))
 	doc.Paths.Set(Base, &openapi3.PathItem{
@@ -54,7 +49,7 @@ func DescribeOpenAPI(ctx context.Context, doc *openapi3.T) error {
 			restapi.Responses(201, restapi.JSONResponse("Registered, with its secret", ref("WebhookWithSecret"), "Location"),
 				400, 401, 403, 409, 413, 415)),
 	})
-	doc.Paths.Set(Base+"/{id}", &openapi3.PathItem{Parameters: openapi3.Parameters{param("WebhookID")},
+	doc.Paths.Set(Base+"/{id}", &openapi3.PathItem{Parameters: restapi.Params("WebhookID"),
 		Get: restapi.Operation("getWebhook", tag, "Get a webhook", "One webhook, without its secret.",
 			sec, nil, restapi.Responses(200, restapi.JSONResponse("The webhook", ref("Webhook")), 400, 401, 403, 404)),
 		Patch: restapi.Operation("updateWebhook", tag, "Change a webhook",
@@ -65,7 +60,7 @@ func DescribeOpenAPI(ctx context.Context, doc *openapi3.T) error {
 		Delete: restapi.Operation("deleteWebhook", tag, "Delete a webhook", "Deletes the webhook and its deliveries.",
 			sec, nil, restapi.Responses(204, restapi.JSONResponse("Deleted", nil), 400, 401, 403, 404)),
 	})
-	doc.Paths.Set(Base+"/{id}/rotate-secret", &openapi3.PathItem{Parameters: openapi3.Parameters{param("WebhookID")},
+	doc.Paths.Set(Base+"/{id}/rotate-secret", &openapi3.PathItem{Parameters: restapi.Params("WebhookID"),
 		Post: restapi.Operation("rotateWebhookSecret", tag, "Rotate a webhook's secret",
 			"Gives the webhook a new secret, shown this once. Deliveries are signed with it from now on and, for "+
 				"keepPreviousSeconds (default one day; 0 after a leak), with the previous secret too: a second "+
@@ -73,19 +68,19 @@ func DescribeOpenAPI(ctx context.Context, doc *openapi3.T) error {
 			sec, rotation, restapi.Responses(200, restapi.JSONResponse("The webhook and its new secret", ref("WebhookWithSecret")),
 				400, 401, 403, 404, 413, 415)),
 	})
-	doc.Paths.Set(Base+"/{id}/deliveries", &openapi3.PathItem{Parameters: openapi3.Parameters{param("WebhookID")},
+	doc.Paths.Set(Base+"/{id}/deliveries", &openapi3.PathItem{Parameters: restapi.Params("WebhookID"),
 		Get: restapi.Operation("listWebhookDeliveries", tag, "List a webhook's deliveries",
 			"One page of deliveries, newest first; pass nextCursor as cursor for the next page (null on the last).",
 			sec, nil, restapi.Responses(200, restapi.JSONResponse("One page of deliveries", ref("DeliveryPage")), 400, 401, 403, 404),
 			"DeliveriesLimit", "DeliveriesCursor"),
 	})
 	doc.Paths.Set(Base+"/{id}/deliveries/{deliveryId}", &openapi3.PathItem{
-		Parameters: openapi3.Parameters{param("WebhookID"), param("DeliveryID")},
+		Parameters: restapi.Params("WebhookID", "DeliveryID"),
 		Get: restapi.Operation("getWebhookDelivery", tag, "Get a delivery", "One delivery: its event, status and attempts.",
 			sec, nil, restapi.Responses(200, restapi.JSONResponse("The delivery", ref("Delivery")), 400, 401, 403, 404)),
 	})
 	doc.Paths.Set(Base+"/{id}/deliveries/{deliveryId}/redeliver", &openapi3.PathItem{
-		Parameters: openapi3.Parameters{param("WebhookID"), param("DeliveryID")},
+		Parameters: restapi.Params("WebhookID", "DeliveryID"),
 		Post: restapi.Operation("redeliverWebhookDelivery", tag, "Redeliver",
 			"Makes the delivery due now, whatever its status: a new attempt is made at once, retried like any other.",
 			sec, noBody, restapi.Responses(202, restapi.JSONResponse("The delivery, pending", ref("Delivery")),
@@ -103,28 +98,12 @@ func keepPrevious() *openapi3.SchemaRef {
 
 func schemas() openapi3.Schemas {
 	str := restapi.String
-	obj := func(required []string, props openapi3.Schemas) *openapi3.SchemaRef {
-		return restapi.Object(required, props, true)
-	}
-	boolean := func(desc string) *openapi3.SchemaRef {
-		s := openapi3.NewBoolSchema()
-		s.Description = desc
-		return &openapi3.SchemaRef{Value: s}
-	}
-	integer := func(desc string) *openapi3.SchemaRef {
-		s := openapi3.NewInt64Schema()
-		s.Description = desc
-		return &openapi3.SchemaRef{Value: s}
-	}
-	var names []any
-	var list []string
-	for _, t := range eventbus.Types() {
-		names = append(names, string(t))
-		list = append(list, string(t))
-	}
-	typ := &openapi3.SchemaRef{Value: openapi3.NewStringSchema().WithEnum(names...)}
+	obj := restapi.ClosedObject
+	boolean := restapi.Bool
+	integer := restapi.Int64
+	typ, list := restapi.EventTypes()
 	types := restapi.ArrayOf(typ)
-	types.Value.Description = "Event types (" + strings.Join(list, ", ") + "); empty: every type"
+	types.Value.Description = "Event types (" + list + "); empty: every type"
 	url := str("The endpoint: https or http, not an internal address")
 	desc := str("A note for people")
 	hookProps := func() openapi3.Schemas {
@@ -142,12 +121,7 @@ func schemas() openapi3.Schemas {
 	withSecret := hookProps()
 	withSecret["secret"] = str("The signing secret, whsec_<base64>, shown this once")
 	nullable := func(s *openapi3.SchemaRef, d string) *openapi3.SchemaRef { return restapi.Nullable(s, d) }
-	event := restapi.Object([]string{"id", "type", "collection", "version", "time", "position"}, openapi3.Schemas{
-		"id": str("The event id (the webhook-id header)"), "type": typ, "collection": str("The collection"),
-		"documentId": str("The document; absent for collection events"), "version": integer("The version the write produced"),
-		"time": restapi.Timestamp(), "batchId": str("The batch of a POST /v1/batch"),
-		"position": integer("The event's position in the log"),
-	}, true)
+	event := restapi.EventSchema("The event id (the webhook-id header)", typ)
 	return openapi3.Schemas{
 		"NewWebhook": obj([]string{"url", "collection"}, openapi3.Schemas{"url": url,
 			"collection": str(`A collection name, or "*" for every collection`), "types": types, "description": desc,
