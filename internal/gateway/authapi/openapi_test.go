@@ -13,31 +13,14 @@ import (
 
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/auth/accounts"
-	"github.com/basaltdev/basalt/internal/docstore"
-	"github.com/basaltdev/basalt/internal/gateway/restapi"
+	"github.com/basaltdev/basalt/internal/gateway/restapi/restapitest"
 )
 
 // describe builds the OpenAPI document of this package's routes as p sees
 // it, checks that it is valid OpenAPI 3.1, and returns it.
 func describe(t *testing.T, p auth.Principal) *openapi3.T {
 	t.Helper()
-	ctx := auth.WithPrincipal(t.Context(), p)
-	doc, err := restapi.BuildOpenAPI(ctx, docstore.Catalog{}, DescribeOpenAPI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := openapi3.NewLoader().LoadFromData(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := loaded.Validate(t.Context(), openapi3.IsOpenAPI31OrLater()); err != nil {
-		t.Fatalf("invalid OpenAPI: %v", err)
-	}
-	return loaded
+	return restapitest.Describe(t, p, DescribeOpenAPI)
 }
 
 // TestDescribeOpenAPI checks that an admin's document describes every

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -20,7 +19,7 @@ import (
 	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/gateway/eventsapi"
-	"github.com/basaltdev/basalt/internal/gateway/restapi"
+	"github.com/basaltdev/basalt/internal/gateway/restapi/restapitest"
 	"github.com/basaltdev/basalt/internal/storage/sqlite"
 )
 
@@ -85,49 +84,22 @@ func server(t *testing.T) (*httptest.Server, *sqlite.Store, []int64) {
 	return srv, store, ids
 }
 
-type answer struct {
-	status int
-	header http.Header
-	body   map[string]any
-	raw    string
-}
+type answer = restapitest.Answer
 
 func do(t *testing.T, srv *httptest.Server, bearer, method, path, body string) answer {
 	t.Helper()
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, srv.URL+path, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	a := answer{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
-	_ = json.Unmarshal(raw, &a.body)
-	return a
+	return restapitest.Do(t, srv, bearer, method, path, body)
 }
 
 // conforms checks a JSON answer against a schema of the OpenAPI document.
 func conforms(t *testing.T, doc *openapi3.T, schema string, a answer) {
 	t.Helper()
 	var v any
-	if err := json.Unmarshal([]byte(a.raw), &v); err != nil {
-		t.Fatalf("answer is not JSON: %s", a.raw)
+	if err := json.Unmarshal([]byte(a.Raw), &v); err != nil {
+		t.Fatalf("answer is not JSON: %s", a.Raw)
 	}
 	if err := doc.Components.Schemas[schema].Value.VisitJSON(v); err != nil {
-		t.Errorf("answer does not match schema %s: %v\n%s", schema, err, a.raw)
+		t.Errorf("answer does not match schema %s: %v\n%s", schema, err, a.Raw)
 	}
 }
 
@@ -139,29 +111,29 @@ func TestRoutes(t *testing.T) {
 	want := `{"items":[{"name":"search","position":1,"lag":2,"deadLetters":1},` +
 		`{"name":"webhooks","position":null,"lag":3,"deadLetters":2}],` +
 		`"log":{"events":3,"bytes":BYTES,"newest":3,"trimmed":0}}`
-	bytes := fmt.Sprint(list.body["log"].(map[string]any)["bytes"])
-	if list.status != 200 || list.raw != strings.Replace(want, "BYTES", bytes, 1)+"\n" || bytes == "0" {
-		t.Errorf("GET consumers = %d %s, want %s", list.status, list.raw, want)
+	bytes := fmt.Sprint(list.Body["log"].(map[string]any)["bytes"])
+	if list.Status != 200 || list.Raw != strings.Replace(want, "BYTES", bytes, 1)+"\n" || bytes == "0" {
+		t.Errorf("GET consumers = %d %s, want %s", list.Status, list.Raw, want)
 	}
-	if list.header.Get("Cache-Control") != "no-store" {
-		t.Errorf("Cache-Control = %q", list.header.Get("Cache-Control"))
+	if list.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("Cache-Control = %q", list.Header.Get("Cache-Control"))
 	}
 	conforms(t, doc, "ConsumerList", list)
 
 	// Pages by id; the event is shown without its payload.
 	page := do(t, srv, "admin", "GET", "/v1/admin/dead-letters?limit=2", "")
-	if page.status != 200 || len(page.body["items"].([]any)) != 2 || page.body["nextCursor"] != fmt.Sprint(ids[1]) {
-		t.Fatalf("first page = %d %s", page.status, page.raw)
+	if page.Status != 200 || len(page.Body["items"].([]any)) != 2 || page.Body["nextCursor"] != fmt.Sprint(ids[1]) {
+		t.Fatalf("first page = %d %s", page.Status, page.Raw)
 	}
-	if strings.Contains(page.raw, "payload") || strings.Contains(page.raw, "not for this area") {
-		t.Errorf("a dead letter shows the event's payload: %s", page.raw)
+	if strings.Contains(page.Raw, "payload") || strings.Contains(page.Raw, "not for this area") {
+		t.Errorf("a dead letter shows the event's payload: %s", page.Raw)
 	}
 	conforms(t, doc, "DeadLetterPage", page)
-	last := do(t, srv, "admin", "GET", "/v1/admin/dead-letters?limit=2&after="+page.body["nextCursor"].(string), "")
-	if last.status != 200 || len(last.body["items"].([]any)) != 1 || last.body["nextCursor"] != nil {
-		t.Fatalf("last page = %d %s", last.status, last.raw)
+	last := do(t, srv, "admin", "GET", "/v1/admin/dead-letters?limit=2&after="+page.Body["nextCursor"].(string), "")
+	if last.Status != 200 || len(last.Body["items"].([]any)) != 1 || last.Body["nextCursor"] != nil {
+		t.Fatalf("last page = %d %s", last.Status, last.Raw)
 	}
-	one := last.body["items"].([]any)[0].(map[string]any)
+	one := last.Body["items"].([]any)[0].(map[string]any)
 	if one["id"] != float64(ids[2]) || one["consumer"] != "webhooks" || one["attempts"] != float64(8) || one["error"] != "boom" {
 		t.Errorf("dead letter = %v", one)
 	}
@@ -169,36 +141,36 @@ func TestRoutes(t *testing.T) {
 		t.Errorf("dead letter's event = %v", ev)
 	}
 	search := do(t, srv, "admin", "GET", "/v1/admin/dead-letters?consumer=search", "")
-	if search.status != 200 || len(search.body["items"].([]any)) != 1 || search.body["nextCursor"] != nil {
-		t.Errorf("search's dead letters = %d %s", search.status, search.raw)
+	if search.Status != 200 || len(search.Body["items"].([]any)) != 1 || search.Body["nextCursor"] != nil {
+		t.Errorf("search's dead letters = %d %s", search.Status, search.Raw)
 	}
 
 	path := fmt.Sprintf("/v1/admin/dead-letters/%d", ids[0])
 	got := do(t, srv, "admin", "GET", path, "")
-	if got.status != 200 || got.body["retry"] != false {
-		t.Errorf("GET dead letter = %d %s", got.status, got.raw)
+	if got.Status != 200 || got.Body["retry"] != false {
+		t.Errorf("GET dead letter = %d %s", got.Status, got.Raw)
 	}
 	conforms(t, doc, "DeadLetter", got)
 	retried := do(t, srv, "admin", "POST", path+"/retry", "")
-	if retried.status != 202 || retried.body["retry"] != true {
-		t.Errorf("retry = %d %s", retried.status, retried.raw)
+	if retried.Status != 202 || retried.Body["retry"] != true {
+		t.Errorf("retry = %d %s", retried.Status, retried.Raw)
 	}
 	conforms(t, doc, "DeadLetter", retried)
 	if d, _ := store.GetDeadLetter(context.Background(), ids[0]); !d.Retry {
 		t.Error("retry was not stored")
 	}
-	if a := do(t, srv, "admin", "POST", path+"/retry", "{}"); a.status != 202 {
-		t.Errorf("retry with {} = %d %s", a.status, a.raw)
+	if a := do(t, srv, "admin", "POST", path+"/retry", "{}"); a.Status != 202 {
+		t.Errorf("retry with {} = %d %s", a.Status, a.Raw)
 	}
-	if a := do(t, srv, "admin", "DELETE", path, ""); a.status != 204 || a.raw != "" {
-		t.Errorf("DELETE = %d %s", a.status, a.raw)
+	if a := do(t, srv, "admin", "DELETE", path, ""); a.Status != 204 || a.Raw != "" {
+		t.Errorf("DELETE = %d %s", a.Status, a.Raw)
 	}
 	if _, err := store.GetDeadLetter(context.Background(), ids[0]); !fault.Is(err, fault.NotFound) {
 		t.Errorf("after DELETE: %v", err)
 	}
 	for _, c := range []struct{ method, path string }{{"GET", path}, {"DELETE", path}, {"POST", path + "/retry"}} {
-		if a := do(t, srv, "admin", c.method, c.path, ""); a.status != 404 || a.body["code"] != "not_found" {
-			t.Errorf("%s %s of a deleted dead letter = %d %s", c.method, c.path, a.status, a.raw)
+		if a := do(t, srv, "admin", c.method, c.path, ""); a.Status != 404 || a.Body["code"] != "not_found" {
+			t.Errorf("%s %s of a deleted dead letter = %d %s", c.method, c.path, a.Status, a.Raw)
 		}
 	}
 }
@@ -230,10 +202,10 @@ func TestRoutesRefuse(t *testing.T) {
 		{"admin", "POST", "/v1/admin/consumers", "", 405, ""},
 	} {
 		a := do(t, srv, c.bearer, c.method, c.path, c.body)
-		if a.status != c.status || (c.code != "" && a.body["code"] != c.code) ||
-			!strings.HasPrefix(a.header.Get("Content-Type"), "application/problem+json") {
-			t.Errorf("%s %s %s (%s) = %d %s %s, want %d %s", c.method, c.path, c.body, c.bearer, a.status,
-				a.header.Get("Content-Type"), a.raw, c.status, c.code)
+		if a.Status != c.status || (c.code != "" && a.Body["code"] != c.code) ||
+			!strings.HasPrefix(a.Header.Get("Content-Type"), "application/problem+json") {
+			t.Errorf("%s %s %s (%s) = %d %s %s, want %d %s", c.method, c.path, c.body, c.bearer, a.Status,
+				a.Header.Get("Content-Type"), a.Raw, c.status, c.code)
 		}
 	}
 	// Nothing changed.
@@ -245,39 +217,11 @@ func TestRoutesRefuse(t *testing.T) {
 
 func describe(t *testing.T, p auth.Principal) *openapi3.T {
 	t.Helper()
-	doc, err := restapi.BuildOpenAPI(auth.WithPrincipal(t.Context(), p), docstore.Catalog{}, eventsapi.DescribeOpenAPI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := openapi3.NewLoader().LoadFromData(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := loaded.Validate(t.Context(), openapi3.IsOpenAPI31OrLater()); err != nil {
-		t.Fatalf("invalid OpenAPI: %v", err)
-	}
-	return loaded
+	return restapitest.Describe(t, p, eventsapi.DescribeOpenAPI)
 }
 
 func TestDescribeOpenAPI(t *testing.T) {
 	admin := describe(t, auth.Principal{Kind: auth.KindUser, ID: "a1", Roles: []string{auth.RoleAdmin}})
 	user := describe(t, auth.Principal{Kind: auth.KindUser, ID: "u1"})
-	for _, pattern := range eventsapi.RoutePatterns() {
-		method, path, _ := strings.Cut(pattern, " ")
-		item := admin.Paths.Find(path)
-		if item == nil || item.GetOperation(method) == nil {
-			t.Errorf("%s is not described", pattern)
-			continue
-		}
-		if op := item.GetOperation(method); op.Summary == "" || op.Description == "" || op.Security == nil {
-			t.Errorf("%s: summary %q, description %q", pattern, op.Summary, op.Description)
-		}
-		if user.Paths.Find(path) != nil {
-			t.Errorf("%s is described to a user", pattern)
-		}
-	}
+	restapitest.CheckDescribed(t, admin, user, eventsapi.RoutePatterns())
 }

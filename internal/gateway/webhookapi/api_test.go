@@ -3,20 +3,17 @@ package webhookapi_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/getkin/kin-openapi/openapi3"
-
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/fault"
-	"github.com/basaltdev/basalt/internal/gateway/restapi"
+	"github.com/basaltdev/basalt/internal/gateway/restapi/restapitest"
 	"github.com/basaltdev/basalt/internal/gateway/webhookapi"
 	"github.com/basaltdev/basalt/internal/storage/sqlite"
 	"github.com/basaltdev/basalt/internal/webhook"
@@ -58,38 +55,11 @@ func server(t *testing.T) (*httptest.Server, *sqlite.Store) {
 	return srv, store
 }
 
-type answer struct {
-	status int
-	header http.Header
-	body   map[string]any
-	raw    string
-}
+type answer = restapitest.Answer
 
 func do(t *testing.T, srv *httptest.Server, bearer, method, path, body string) answer {
 	t.Helper()
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, srv.URL+path, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	a := answer{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
-	_ = json.Unmarshal(raw, &a.body)
-	return a
+	return restapitest.Do(t, srv, bearer, method, path, body)
 }
 
 func TestWebhookRoutes(t *testing.T) {
@@ -97,37 +67,37 @@ func TestWebhookRoutes(t *testing.T) {
 	hookURL := srv.URL + "/receiver"
 	created := do(t, srv, "admin", "POST", "/v1/admin/webhooks",
 		`{"url":"`+hookURL+`","collection":"orders","types":["document.created"],"description":"billing"}`)
-	if created.status != 201 || !strings.HasPrefix(created.body["secret"].(string), "whsec_") || created.body["enabled"] != true {
-		t.Fatalf("create: %d %s", created.status, created.raw)
+	if created.Status != 201 || !strings.HasPrefix(created.Body["secret"].(string), "whsec_") || created.Body["enabled"] != true {
+		t.Fatalf("create: %d %s", created.Status, created.Raw)
 	}
-	id := created.body["id"].(string)
-	if loc := created.header.Get("Location"); loc != "/v1/admin/webhooks/"+id {
+	id := created.Body["id"].(string)
+	if loc := created.Header.Get("Location"); loc != "/v1/admin/webhooks/"+id {
 		t.Fatalf("Location %q", loc)
 	}
-	if cc := created.header.Get("Cache-Control"); cc != "no-store" {
+	if cc := created.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Fatalf("Cache-Control %q", cc)
 	}
 	got := do(t, srv, "admin", "GET", "/v1/admin/webhooks/"+id, "")
-	if got.status != 200 || got.body["secret"] != nil || got.body["url"] != hookURL || got.body["createdBy"] != "a1" {
-		t.Fatalf("get: %d %s", got.status, got.raw)
+	if got.Status != 200 || got.Body["secret"] != nil || got.Body["url"] != hookURL || got.Body["createdBy"] != "a1" {
+		t.Fatalf("get: %d %s", got.Status, got.Raw)
 	}
 	list := do(t, srv, "admin", "GET", "/v1/admin/webhooks", "")
-	if list.status != 200 || len(list.body["items"].([]any)) != 1 || strings.Contains(list.raw, "whsec_") {
-		t.Fatalf("list: %d %s", list.status, list.raw)
+	if list.Status != 200 || len(list.Body["items"].([]any)) != 1 || strings.Contains(list.Raw, "whsec_") {
+		t.Fatalf("list: %d %s", list.Status, list.Raw)
 	}
 	patched := do(t, srv, "admin", "PATCH", "/v1/admin/webhooks/"+id, `{"enabled":false,"types":[]}`)
-	if patched.status != 200 || patched.body["enabled"] != false || len(patched.body["types"].([]any)) != 0 ||
-		patched.body["description"] != "billing" {
-		t.Fatalf("patch: %d %s", patched.status, patched.raw)
+	if patched.Status != 200 || patched.Body["enabled"] != false || len(patched.Body["types"].([]any)) != 0 ||
+		patched.Body["description"] != "billing" {
+		t.Fatalf("patch: %d %s", patched.Status, patched.Raw)
 	}
 	rotated := do(t, srv, "admin", "POST", "/v1/admin/webhooks/"+id+"/rotate-secret", "")
-	if rotated.status != 200 || rotated.body["secret"] == created.body["secret"] || rotated.body["previousSecretExpiresAt"] == nil ||
-		strings.Count(rotated.raw, "whsec_") != 1 {
-		t.Fatalf("rotate: %d %s", rotated.status, rotated.raw)
+	if rotated.Status != 200 || rotated.Body["secret"] == created.Body["secret"] || rotated.Body["previousSecretExpiresAt"] == nil ||
+		strings.Count(rotated.Raw, "whsec_") != 1 {
+		t.Fatalf("rotate: %d %s", rotated.Status, rotated.Raw)
 	}
 	leaked := do(t, srv, "admin", "POST", "/v1/admin/webhooks/"+id+"/rotate-secret", `{"keepPreviousSeconds":0}`)
-	if leaked.status != 200 || leaked.body["previousSecretExpiresAt"] != nil {
-		t.Fatalf("rotate keeping nothing: %d %s", leaked.status, leaked.raw)
+	if leaked.Status != 200 || leaked.Body["previousSecretExpiresAt"] != nil {
+		t.Fatalf("rotate keeping nothing: %d %s", leaked.Status, leaked.Raw)
 	}
 
 	// A delivery, as the dispatcher records it.
@@ -137,8 +107,8 @@ func TestWebhookRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The webhook is disabled: nothing was added. Enable it and try again.
-	if page := do(t, srv, "admin", "GET", "/v1/admin/webhooks/"+id+"/deliveries", ""); page.status != 200 || len(page.body["items"].([]any)) != 0 {
-		t.Fatalf("deliveries of a disabled webhook: %s", page.raw)
+	if page := do(t, srv, "admin", "GET", "/v1/admin/webhooks/"+id+"/deliveries", ""); page.Status != 200 || len(page.Body["items"].([]any)) != 0 {
+		t.Fatalf("deliveries of a disabled webhook: %s", page.Raw)
 	}
 	do(t, srv, "admin", "PATCH", "/v1/admin/webhooks/"+id, `{"enabled":true}`)
 	for i := range 3 {
@@ -149,32 +119,32 @@ func TestWebhookRoutes(t *testing.T) {
 		}
 	}
 	page := do(t, srv, "admin", "GET", "/v1/admin/webhooks/"+id+"/deliveries?limit=2", "")
-	items, _ := page.body["items"].([]any)
-	if page.status != 200 || len(items) != 2 || page.body["nextCursor"] == nil || strings.Contains(page.raw, "secretData") {
-		t.Fatalf("deliveries page 1: %d %s", page.status, page.raw)
+	items, _ := page.Body["items"].([]any)
+	if page.Status != 200 || len(items) != 2 || page.Body["nextCursor"] == nil || strings.Contains(page.Raw, "secretData") {
+		t.Fatalf("deliveries page 1: %d %s", page.Status, page.Raw)
 	}
 	first := items[0].(map[string]any)
 	if first["event"].(map[string]any)["position"] != float64(6) || first["status"] != "pending" || first["lastError"] != nil {
 		t.Fatalf("newest delivery: %v", first)
 	}
-	page2 := do(t, srv, "admin", "GET", "/v1/admin/webhooks/"+id+"/deliveries?limit=2&cursor="+page.body["nextCursor"].(string), "")
-	if items2, _ := page2.body["items"].([]any); page2.status != 200 || len(items2) != 1 || page2.body["nextCursor"] != nil {
-		t.Fatalf("deliveries page 2: %d %s", page2.status, page2.raw)
+	page2 := do(t, srv, "admin", "GET", "/v1/admin/webhooks/"+id+"/deliveries?limit=2&cursor="+page.Body["nextCursor"].(string), "")
+	if items2, _ := page2.Body["items"].([]any); page2.Status != 200 || len(items2) != 1 || page2.Body["nextCursor"] != nil {
+		t.Fatalf("deliveries page 2: %d %s", page2.Status, page2.Raw)
 	}
 	did := first["id"].(string)
 	one := do(t, srv, "admin", "GET", "/v1/admin/webhooks/"+id+"/deliveries/"+did, "")
-	if one.status != 200 || one.body["id"] != did {
-		t.Fatalf("get delivery: %d %s", one.status, one.raw)
+	if one.Status != 200 || one.Body["id"] != did {
+		t.Fatalf("get delivery: %d %s", one.Status, one.Raw)
 	}
 	re := do(t, srv, "admin", "POST", "/v1/admin/webhooks/"+id+"/deliveries/"+did+"/redeliver", "{}")
-	if re.status != 202 || re.body["status"] != "pending" {
-		t.Fatalf("redeliver: %d %s", re.status, re.raw)
+	if re.Status != 202 || re.Body["status"] != "pending" {
+		t.Fatalf("redeliver: %d %s", re.Status, re.Raw)
 	}
-	if del := do(t, srv, "admin", "DELETE", "/v1/admin/webhooks/"+id, ""); del.status != 204 {
-		t.Fatalf("delete: %d %s", del.status, del.raw)
+	if del := do(t, srv, "admin", "DELETE", "/v1/admin/webhooks/"+id, ""); del.Status != 204 {
+		t.Fatalf("delete: %d %s", del.Status, del.Raw)
 	}
-	if gone := do(t, srv, "admin", "GET", "/v1/admin/webhooks/"+id, ""); gone.status != 404 || gone.body["code"] != "not_found" {
-		t.Fatalf("after delete: %d %s", gone.status, gone.raw)
+	if gone := do(t, srv, "admin", "GET", "/v1/admin/webhooks/"+id, ""); gone.Status != 404 || gone.Body["code"] != "not_found" {
+		t.Fatalf("after delete: %d %s", gone.Status, gone.Raw)
 	}
 }
 
@@ -205,51 +175,19 @@ func TestWebhookRoutesRefuse(t *testing.T) {
 	}
 	for _, c := range cases {
 		a := do(t, srv, c.bearer, c.method, c.path, c.body)
-		if a.status != c.status || (c.code != "" && a.body["code"] != c.code) ||
-			!strings.HasPrefix(a.header.Get("Content-Type"), "application/problem+json") {
-			t.Errorf("%s %s as %q: %d %s", c.method, c.path, c.bearer, a.status, a.raw)
+		if a.Status != c.status || (c.code != "" && a.Body["code"] != c.code) ||
+			!strings.HasPrefix(a.Header.Get("Content-Type"), "application/problem+json") {
+			t.Errorf("%s %s as %q: %d %s", c.method, c.path, c.bearer, a.Status, a.Raw)
 			continue
 		}
-		if c.pointer != "" && !strings.Contains(a.raw, `"pointer":"`+c.pointer+`"`) {
-			t.Errorf("%s %s %s: no field error at %s: %s", c.method, c.path, c.body, c.pointer, a.raw)
+		if c.pointer != "" && !strings.Contains(a.Raw, `"pointer":"`+c.pointer+`"`) {
+			t.Errorf("%s %s %s: no field error at %s: %s", c.method, c.path, c.body, c.pointer, a.Raw)
 		}
 	}
 }
 
 func TestDescribeOpenAPI(t *testing.T) {
-	describe := func(p auth.Principal) *openapi3.T {
-		t.Helper()
-		doc, err := restapi.BuildOpenAPI(auth.WithPrincipal(t.Context(), p), docstore.Catalog{}, webhookapi.DescribeOpenAPI)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, err := json.Marshal(doc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		loaded, err := openapi3.NewLoader().LoadFromData(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := loaded.Validate(t.Context(), openapi3.IsOpenAPI31OrLater()); err != nil {
-			t.Fatalf("invalid OpenAPI: %v", err)
-		}
-		return loaded
-	}
-	admin := describe(auth.Principal{Kind: auth.KindUser, ID: "a1", Roles: []string{auth.RoleAdmin}})
-	user := describe(auth.Principal{Kind: auth.KindUser, ID: "u1"})
-	for _, pattern := range webhookapi.RoutePatterns() {
-		method, path, _ := strings.Cut(pattern, " ")
-		item := admin.Paths.Find(path)
-		if item == nil || item.GetOperation(method) == nil {
-			t.Errorf("%s is not described", pattern)
-			continue
-		}
-		if op := item.GetOperation(method); op.Summary == "" || op.Description == "" || op.Security == nil {
-			t.Errorf("%s: summary %q, description %q", pattern, op.Summary, op.Description)
-		}
-		if user.Paths.Find(path) != nil {
-			t.Errorf("%s is described to a user", pattern)
-		}
-	}
+	admin := restapitest.Describe(t, auth.Principal{Kind: auth.KindUser, ID: "a1", Roles: []string{auth.RoleAdmin}}, webhookapi.DescribeOpenAPI)
+	user := restapitest.Describe(t, auth.Principal{Kind: auth.KindUser, ID: "u1"}, webhookapi.DescribeOpenAPI)
+	restapitest.CheckDescribed(t, admin, user, webhookapi.RoutePatterns())
 }
