@@ -5,6 +5,7 @@ import (
 
 	"github.com/basaltdev/basalt/internal/consumer"
 	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/gateway/restapi"
 )
 
 // The JSON views of the operators' view, built field by field. Also the
@@ -56,33 +57,19 @@ type deadLetterPage struct {
 }
 
 type deadLetterView struct {
-	ID        int64     `json:"id"`
-	Consumer  string    `json:"consumer"`
-	Event     eventView `json:"event"`
-	Error     string    `json:"error"`
-	Attempts  int       `json:"attempts"`
-	Retry     bool      `json:"retry"`
-	CreatedAt string    `json:"createdAt"`
-	UpdatedAt string    `json:"updatedAt"`
-}
-
-// eventView is a dead letter's event without its payload: the events area
-// of the management API gives no read access to documents.
-type eventView struct {
-	ID         string `json:"id"`
-	Type       string `json:"type"`
-	Collection string `json:"collection"`
-	DocumentID string `json:"documentId,omitempty"`
-	Version    int64  `json:"version"`
-	Time       string `json:"time"`
-	BatchID    string `json:"batchId,omitempty"`
-	Position   int64  `json:"position"`
+	ID        int64             `json:"id"`
+	Consumer  string            `json:"consumer"`
+	Event     restapi.EventView `json:"event"`
+	Error     string            `json:"error"`
+	Attempts  int               `json:"attempts"`
+	Retry     bool              `json:"retry"`
+	CreatedAt string            `json:"createdAt"`
+	UpdatedAt string            `json:"updatedAt"`
 }
 
 func viewDeadLetter(d consumer.DeadLetter) deadLetterView {
 	e := d.Event
 	return deadLetterView{ID: d.ID, Consumer: d.Consumer, Error: d.Error, Attempts: d.Attempts, Retry: d.Retry,
 		CreatedAt: stamp(d.CreatedAt), UpdatedAt: stamp(d.UpdatedAt),
-		Event: eventView{ID: e.ID, Type: string(e.Type), Collection: e.Collection, DocumentID: e.DocumentID,
-			Version: e.Version, Time: stamp(e.Time), BatchID: e.BatchID, Position: e.Position}}
+		Event: restapi.ViewEvent(e)}
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/gateway/restapi"
 	"github.com/basaltdev/basalt/internal/webhook"
 )
 
@@ -53,31 +54,18 @@ func viewWebhook(w webhook.Webhook) webhookView {
 	return v
 }
 
-// eventView is a delivery's event without its payload: the webhooks area
-// of the management API does not give read access to documents.
-type eventView struct {
-	ID         string `json:"id"`
-	Type       string `json:"type"`
-	Collection string `json:"collection"`
-	DocumentID string `json:"documentId,omitempty"`
-	Version    int64  `json:"version"`
-	Time       string `json:"time"`
-	BatchID    string `json:"batchId,omitempty"`
-	Position   int64  `json:"position"`
-}
-
 type deliveryView struct {
-	ID             string    `json:"id"`
-	WebhookID      string    `json:"webhookId"`
-	EventID        string    `json:"eventId"`
-	Event          eventView `json:"event"`
-	Status         string    `json:"status"`
-	Attempts       int       `json:"attempts"`
-	NextAttemptAt  *string   `json:"nextAttemptAt"`
-	LastStatusCode *int      `json:"lastStatusCode"`
-	LastError      *string   `json:"lastError"`
-	CreatedAt      string    `json:"createdAt"`
-	UpdatedAt      string    `json:"updatedAt"`
+	ID             string            `json:"id"`
+	WebhookID      string            `json:"webhookId"`
+	EventID        string            `json:"eventId"`
+	Event          restapi.EventView `json:"event"`
+	Status         string            `json:"status"`
+	Attempts       int               `json:"attempts"`
+	NextAttemptAt  *string           `json:"nextAttemptAt"`
+	LastStatusCode *int              `json:"lastStatusCode"`
+	LastError      *string           `json:"lastError"`
+	CreatedAt      string            `json:"createdAt"`
+	UpdatedAt      string            `json:"updatedAt"`
 }
 
 type deliveryPage struct {
@@ -87,9 +75,7 @@ type deliveryPage struct {
 
 func viewDelivery(d webhook.Delivery) deliveryView {
 	v := deliveryView{ID: d.ID, WebhookID: d.WebhookID, EventID: d.EventID,
-		Event: eventView{ID: d.Event.ID, Type: string(d.Event.Type), Collection: d.Event.Collection,
-			DocumentID: d.Event.DocumentID, Version: d.Event.Version, Time: stamp(d.Event.Time), BatchID: d.Event.BatchID,
-			Position: d.Event.Position}, Status: string(d.Status),
+		Event: restapi.ViewEvent(d.Event), Status: string(d.Status),
 		Attempts: d.Attempts, CreatedAt: stamp(d.CreatedAt), UpdatedAt: stamp(d.UpdatedAt)}
 	if d.Status == webhook.Pending || d.Status == webhook.Delivering {
 		s := stamp(d.NextAttemptAt)
