@@ -66,16 +66,8 @@ func server(t *testing.T) (*httptest.Server, *sqlite.Store, []int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	authn := auth.AuthenticatorFunc(func(_ context.Context, cred string) (auth.Principal, error) {
-		switch cred {
-		case "admin":
-			return auth.Principal{Kind: auth.KindUser, ID: "a1", Roles: []string{auth.RoleAdmin}}, nil
-		case "user":
-			return auth.Principal{Kind: auth.KindUser, ID: "u1"}, nil
-		case "key":
-			return auth.Principal{Kind: auth.KindAPIKey, ID: "k1", Roles: []string{auth.RoleAdmin}, Scopes: []string{auth.ScopeAdminWebhooks}}, nil
-		}
-		return auth.Principal{}, fault.New(fault.Unauthenticated, "test", "unknown credential")
+	authn := restapitest.Authenticator(map[string]auth.Principal{
+		"key": {Kind: auth.KindAPIKey, ID: "k1", Roles: []string{auth.RoleAdmin}, Scopes: []string{auth.ScopeAdminWebhooks}},
 	})
 	mux := http.NewServeMux()
 	eventsapi.New(admin, authn, nil).Register(mux)

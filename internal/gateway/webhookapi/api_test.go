@@ -39,15 +39,7 @@ func server(t *testing.T) (*httptest.Server, *sqlite.Store) {
 	t.Cleanup(func() { _ = store.Close() })
 	allow, _ := webhook.ParseNetworks([]string{"127.0.0.1/32"})
 	svc := webhook.NewService(webhook.ServiceConfig{Store: store, Catalog: catalog{}, Guard: webhook.NewGuard(allow, nil)})
-	authn := auth.AuthenticatorFunc(func(_ context.Context, cred string) (auth.Principal, error) {
-		switch cred {
-		case "admin":
-			return auth.Principal{Kind: auth.KindUser, ID: "a1", Roles: []string{auth.RoleAdmin}}, nil
-		case "user":
-			return auth.Principal{Kind: auth.KindUser, ID: "u1"}, nil
-		}
-		return auth.Principal{}, fault.New(fault.Unauthenticated, "test", "unknown credential")
-	})
+	authn := restapitest.Authenticator(nil)
 	mux := http.NewServeMux()
 	webhookapi.New(svc, authn, nil).Register(mux)
 	srv := httptest.NewServer(mux)

@@ -5,6 +5,7 @@
 package restapitest
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
 )
 
@@ -100,4 +102,22 @@ func CheckDescribed(t testing.TB, allowed, denied *openapi3.T, patterns []string
 			t.Errorf("%s is described to a user", pattern)
 		}
 	}
+}
+
+// Authenticator knows the bearer credentials "admin" (an admin account,
+// a1), "user" (an account without roles, u1) and those of more; any other
+// is unauthenticated.
+func Authenticator(more map[string]auth.Principal) auth.Authenticator {
+	return auth.AuthenticatorFunc(func(_ context.Context, cred string) (auth.Principal, error) {
+		switch cred {
+		case "admin":
+			return auth.Principal{Kind: auth.KindUser, ID: "a1", Roles: []string{auth.RoleAdmin}}, nil
+		case "user":
+			return auth.Principal{Kind: auth.KindUser, ID: "u1"}, nil
+		}
+		if p, ok := more[cred]; ok {
+			return p, nil
+		}
+		return auth.Principal{}, fault.New(fault.Unauthenticated, "test", "unknown credential")
+	})
 }
