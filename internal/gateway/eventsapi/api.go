@@ -102,14 +102,10 @@ func (a *API) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 		}
 		after = n
 	}
-	limit := 0
-	if q.Has("limit") {
-		n, err := strconv.Atoi(q.Get("limit"))
-		if err != nil || n < 1 || n > consumer.MaxPageSize {
-			a.resp.WriteProblem(w, r, restapi.BadRequest("limit must be an integer from 1 to "+strconv.Itoa(consumer.MaxPageSize)))
-			return
-		}
-		limit = n
+	limit, err := restapi.PageLimit(q, consumer.MaxPageSize)
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
 	}
 	list, next, err := a.admin.ListDeadLetters(r.Context(), q.Get("consumer"), after, limit)
 	if err != nil {

@@ -9,7 +9,6 @@ package webhookapi
 import (
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/basaltdev/basalt/internal/auth"
@@ -231,14 +230,10 @@ func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request) {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}
-	limit := 0
-	if s := q.Get("limit"); q.Has("limit") {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > webhook.MaxPageSize {
-			a.resp.WriteProblem(w, r, restapi.BadRequest("limit must be an integer from 1 to "+strconv.Itoa(webhook.MaxPageSize)))
-			return
-		}
-		limit = n
+	limit, err := restapi.PageLimit(q, webhook.MaxPageSize)
+	if err != nil {
+		a.resp.WriteProblem(w, r, err)
+		return
 	}
 	cursor := q.Get("cursor")
 	if q.Has("cursor") && (cursor == "" || len(cursor) > restapi.MaxPathValue) {
