@@ -147,7 +147,9 @@ type Log interface {
 	// (every position ≤ trimmed is gone) and the highest position given.
 	LogBounds(ctx context.Context) (trimmed, newest int64, err error)
 	// TrimEvents deletes numbered events with a position ≤ upTo whose time
-	// is before cutoff, and returns how many it deleted.
+	// is before cutoff, and returns how many it deleted. It deletes a prefix
+	// of the log only: an event within the window keeps every later one
+	// (times need not follow positions), so no hole is left above trimmed.
 	TrimEvents(ctx context.Context, before time.Time, upTo int64) (int64, error)
 	// LogSize returns how many events the log holds and their payloads'
 	// total size in bytes.

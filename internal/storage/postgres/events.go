@@ -145,19 +145,26 @@ func (s *Store) LogBounds(ctx context.Context) (trimmed, newest int64, err error
 }
 
 // TrimEvents deletes the numbered events with a position ≤ upTo whose time
-// is before the cut-off, in batches, and raises the trimmed bound to just
-// below the oldest numbered event left (to the last position given when
-// none is left). The bound is computed under the event_log row lock, so no
-// Sequence gives positions meanwhile; an event kept because it is recent
-// keeps the bound below itself.
+// is before the cut-off and that no event within the window precedes (a
+// prefix of the log: no hole is left above the bound), in batches, and
+// raises the trimmed bound to just below the oldest numbered event left
+// (to the last position given when none is left). The bound is computed
+// under the event_log row lock, so no Sequence gives positions meanwhile;
+// an event kept because it is recent keeps the bound below itself.
 func (s *Store) TrimEvents(ctx context.Context, before time.Time, upTo int64) (int64, error) {
 	const op = "postgres.TrimEvents"
 	var total int64
 	for {
 		var n int64
 		err := s.inTx(ctx, op, func(q pgx.Tx) error {
+			// Only a prefix goes: an event kept because it is recent keeps
+			// every later one (times need not follow positions), so the
+			// log never has a hole above the trimmed bound.
 			tag, err := q.Exec(ctx, `DELETE FROM outbox WHERE seq IN
-				(SELECT seq FROM outbox WHERE position <= $1 AND created_at < $2 ORDER BY position LIMIT $3)`,
+				(SELECT seq FROM outbox WHERE position <= $1 AND created_at < $2
+					AND position < COALESCE((SELECT position FROM outbox
+						WHERE position IS NOT NULL AND created_at >= $2 ORDER BY position LIMIT 1), $1 + 1)
+					ORDER BY position LIMIT $3)`,
 				upTo, toMicros(before), trimBatch)
 			if err != nil {
 				return mapErr(op, err)

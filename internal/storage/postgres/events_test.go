@@ -641,3 +641,35 @@ func TestTrimWhileSequencing(t *testing.T) {
 		t.Fatalf("LogSize at the end = %d, %v; want 0", n, err)
 	}
 }
+
+// TestTrimKeepsAPrefix trims a log whose times are not in position order (a
+// write that took its time before another but committed after it, or a
+// clock that stepped back): only the oldest positions go, up to the first
+// event still within the window, so readers that resume after the trimmed
+// bound miss nothing.
+func TestTrimKeepsAPrefix(t *testing.T) {
+	s := open(t, Options{})
+	ctx := t.Context()
+	for i, at := range []int64{1, 200, 2, 3} { // positions 1 to 4; 2 is recent
+		e := testEvent(fmt.Sprintf("e%d", i+1), "d", int64(i+1))
+		e.Time = time.UnixMicro(at)
+		appendEvent(t, s, e)
+		sequenceAll(t, s)
+	}
+	if n, err := s.TrimEvents(ctx, time.UnixMicro(100), 4); err != nil || n != 1 {
+		t.Fatalf("TrimEvents = %d, %v; want 1 (position 1 only)", n, err)
+	}
+	trimmed, newest, err := s.LogBounds(ctx)
+	if err != nil || trimmed != 1 || newest != 4 {
+		t.Fatalf("LogBounds = %d, %d, %v; want 1, 4", trimmed, newest, err)
+	}
+	evs := readFrom(t, s, trimmed)
+	if len(evs) != 3 {
+		t.Fatalf("events after the trimmed bound = %+v; want positions 2 to 4", evs)
+	}
+	for i, e := range evs {
+		if e.Position != int64(i+2) {
+			t.Fatalf("events after the trimmed bound: position %d where %d was expected (a hole)", e.Position, i+2)
+		}
+	}
+}

@@ -82,7 +82,9 @@ func (s *Store) LogBounds(ctx context.Context) (trimmed, newest int64, err error
 }
 
 // TrimEvents deletes the events with a position ≤ upTo whose time is
-// before the cut-off, in batches, and raises the trimmed bound to just
+// before the cut-off and that no event within the window precedes (a
+// prefix of the log: no hole is left above the bound), in batches, and
+// raises the trimmed bound to just
 // below the oldest event left (to the newest position when none is left).
 // An event kept because it is recent keeps the bound below itself, so
 // "every position ≤ trimmed is gone" stays true.
@@ -93,9 +95,15 @@ func (s *Store) TrimEvents(ctx context.Context, before time.Time, upTo int64) (i
 		var n int64
 		err := s.Write(ctx, func(dt docstore.Tx) error {
 			q := dt.(*tx).q
+			// Only a prefix goes: an event kept because it is recent keeps
+			// every later one (times need not follow positions), so the
+			// log never has a hole above the trimmed bound.
+			cut := toMicros(before)
 			res, err := q.ExecContext(ctx, `DELETE FROM outbox WHERE seq IN
-				(SELECT seq FROM outbox WHERE seq <= ? AND created_at < ? ORDER BY seq LIMIT ?)`,
-				upTo, toMicros(before), trimBatch)
+				(SELECT seq FROM outbox WHERE seq <= ? AND created_at < ?
+					AND seq < COALESCE((SELECT seq FROM outbox WHERE created_at >= ? ORDER BY seq LIMIT 1), ? + 1)
+					ORDER BY seq LIMIT ?)`,
+				upTo, cut, cut, upTo, trimBatch)
 			if err != nil {
 				return mapErr(op, err)
 			}
