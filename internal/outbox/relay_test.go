@@ -599,6 +599,7 @@ func TestThreeRelaysOnPostgres(t *testing.T) {
 	bus := &recordingBus{t: t}
 	var stores []*postgres.Store
 	var relays []*outbox.Relay
+	var stops []func()
 	var views []*relayBus
 	for range 3 {
 		st := openPostgres(t, url)
@@ -607,9 +608,10 @@ func TestThreeRelaysOnPostgres(t *testing.T) {
 		// A short LockHold hands the lock from relay to relay often.
 		cfg := outbox.Config{Log: st, Cursors: st, Bus: view, Waker: st, PollInterval: 20 * time.Millisecond, BatchSize: 4,
 			MinBackoff: 5 * time.Millisecond, LockHold: 15 * time.Millisecond}
-		r, _ := startRelay(t, cfg)
+		r, stop := startRelay(t, cfg)
 		stores = append(stores, st)
 		relays = append(relays, r)
+		stops = append(stops, stop)
 	}
 	now := time.Now()
 	const writers, perWriter = 4, 25
@@ -684,14 +686,42 @@ func TestThreeRelaysOnPostgres(t *testing.T) {
 		t.Fatalf("the log holds %d events, %d were committed", len(log), total)
 	}
 	checkStream(t, bus.stream(), log, nil)
-	leaders := 0
-	for _, v := range views {
-		if v.batches.Load() > 0 {
-			leaders++
+	// The lock passes between relays: when the load did not hand it over
+	// to every relay already, stop those that published, and one that
+	// has not must take over and publish what comes next.
+	var idle []int
+	for i, v := range views {
+		if v.batches.Load() == 0 {
+			idle = append(idle, i)
 		}
 	}
-	if leaders < 2 {
-		t.Errorf("only %d of the 3 relays published: the lock was never handed over", leaders)
+	if len(idle) == 0 {
+		return
+	}
+	for i, v := range views {
+		if v.batches.Load() > 0 {
+			stops[i]()
+		}
+	}
+	for j := range 3 {
+		write(t, stores[idle[0]], event("after", int64(j+1), now))
+		total++
+	}
+	for _, i := range idle {
+		relays[i].Wake()
+	}
+	waitUntil(t, "a relay that had not published takes the lock over", func() bool { return distinct() >= total })
+	log = logged(t, stores[idle[0]])
+	if len(log) != total {
+		t.Fatalf("the log holds %d events, %d were committed", len(log), total)
+	}
+	checkStream(t, bus.stream(), log, nil)
+	took := false
+	for _, i := range idle {
+		took = took || views[i].batches.Load() > 0
+	}
+	if !took {
+		t.Error("the events written after the publishing relays stopped were published, but not by another relay")
 	}
 }
 
