@@ -82,6 +82,8 @@ var blocked = mustPrefixes(
 	"fec0::/10",       // site-local (deprecated)
 	"2001::/32",       // Teredo (embeds an IPv4 address)
 	"64:ff9b:1::/48",  // local-use NAT64
+	"::/96",           // IPv4-compatible (deprecated), such as ::127.0.0.1
+	"::ffff:0:0:0/96", // IPv4-translated (SIIT), such as ::ffff:0:169.254.169.254
 )
 
 func mustPrefixes(ss ...string) []netip.Prefix {

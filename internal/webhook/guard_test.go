@@ -55,6 +55,9 @@ func TestGuardAddresses(t *testing.T) {
 		{"64:ff9b::5db8:d822", true},
 		{"2002:7f00:1::", false}, // 6to4 of 127.0.0.1
 		{"2001:db8::1", false},
+		{"::7f00:1", false},           // IPv4-compatible 127.0.0.1 (deprecated form)
+		{"::a9fe:a9fe", false},        // IPv4-compatible 169.254.169.254
+		{"::ffff:0:a9fe:a9fe", false}, // IPv4-translated 169.254.169.254
 	}
 	g := webhook.NewGuard(nil, nil)
 	for _, c := range cases {
