@@ -7,56 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/basaltdev/basalt/internal/eventbus"
+	"github.com/basaltdev/basalt/internal/eventbus/eventbustest"
 	"github.com/basaltdev/basalt/internal/outbox"
 	"github.com/basaltdev/basalt/internal/storage/pgtest"
+	"github.com/basaltdev/basalt/internal/storage/postgres"
 )
-
-// terminateLockHolder ends the PostgreSQL session that holds the cursor
-// lock of name, as a dropped connection or a server restart would.
-func terminateLockHolder(t *testing.T, url, name string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = conn.Close(ctx) }()
-	var ok bool
-	err = conn.QueryRow(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted
-		AND ((classid::bigint << 32) | objid::bigint) = hashtextextended('basalt.cursor:' || $1, 0)`, name).Scan(&ok)
-	if err != nil || !ok {
-		t.Fatalf("terminating the session holding %s's lock: %v, %v", name, ok, err)
-	}
-}
-
-// watchedCursors reports what SetCursor through its locks returns.
-type watchedCursors struct {
-	eventbus.Cursors
-	sets chan error
-}
-
-func (w *watchedCursors) LockCursor(ctx context.Context, name string) (eventbus.CursorLock, error) {
-	l, err := w.Cursors.LockCursor(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	return &watchedLock{CursorLock: l, sets: w.sets}, nil
-}
-
-type watchedLock struct {
-	eventbus.CursorLock
-	sets chan error
-}
-
-func (l *watchedLock) SetCursor(ctx context.Context, pos int64) error {
-	err := l.CursorLock.SetCursor(ctx, pos)
-	l.sets <- err
-	return err
-}
 
 // stuckBus blocks its first Publish until its context ends, then until
 // proceed is closed, and then reports success: a publish that finishes
@@ -91,7 +47,7 @@ func TestRelayLockLostHandsOver(t *testing.T) {
 	busA := &stuckBus{started: make(chan struct{}), ctxEnded: make(chan time.Time, 1), proceed: make(chan struct{})}
 	proceed := sync1(busA.proceed)
 	defer proceed()
-	wa := &watchedCursors{Cursors: sa, sets: make(chan error, 16)}
+	wa := eventbustest.WatchCursors(sa, 16)
 	// A long LockHold: a relay keeps the lock unless it loses it.
 	cfg := func(c eventbus.Cursors, st engine, bus eventbus.Bus) outbox.Config {
 		return outbox.Config{Log: st, Cursors: c, Bus: bus, PollInterval: 20 * time.Millisecond, BatchSize: 100,
@@ -111,7 +67,7 @@ func TestRelayLockLostHandsOver(t *testing.T) {
 	startRelay(t, cfg(sb, sb, busB))
 
 	killed := time.Now()
-	terminateLockHolder(t, url, eventbus.RelayName)
+	pgtest.TerminateAdvisoryLockHolder(t, url, postgres.CursorLockKey(eventbus.RelayName))
 	select {
 	case at := <-busA.ctxEnded:
 		if d := at.Sub(killed); d > 3*time.Second {
@@ -129,7 +85,7 @@ func TestRelayLockLostHandsOver(t *testing.T) {
 
 	proceed()
 	select {
-	case err := <-wa.sets:
+	case err := <-wa.Sets:
 		if !errors.Is(err, eventbus.ErrLockLost) {
 			t.Fatalf("the first relay's cursor store after losing its lock = %v, want ErrLockLost", err)
 		}
@@ -151,7 +107,7 @@ func TestRelayLockLostHandsOver(t *testing.T) {
 		t.Errorf("the first relay published %d times, want once (none after it lost the lock)", n)
 	}
 	select {
-	case err := <-wa.sets:
+	case err := <-wa.Sets:
 		t.Errorf("the first relay stored its cursor while the other held the lock: %v", err)
 	default:
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/eventbus/eventbustest"
@@ -17,50 +16,6 @@ import (
 	"github.com/basaltdev/basalt/internal/storage/pgtest"
 	"github.com/basaltdev/basalt/internal/storage/postgres"
 )
-
-// terminateLockHolder ends the PostgreSQL session that holds the cursor
-// lock of name, as a dropped connection or a server restart would.
-func terminateLockHolder(t *testing.T, url, name string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = conn.Close(ctx) }()
-	var ok bool
-	err = conn.QueryRow(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted
-		AND ((classid::bigint << 32) | objid::bigint) = hashtextextended('basalt.cursor:' || $1, 0)`, name).Scan(&ok)
-	if err != nil || !ok {
-		t.Fatalf("terminating the session holding %s's lock: %v, %v", name, ok, err)
-	}
-}
-
-// lockWatch records what SetCursor through its locks returns.
-type lockWatch struct {
-	eventbus.Cursors
-	sets chan error
-}
-
-func (w *lockWatch) LockCursor(ctx context.Context, name string) (eventbus.CursorLock, error) {
-	l, err := w.Cursors.LockCursor(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	return &watchedLock{CursorLock: l, sets: w.sets}, nil
-}
-
-type watchedLock struct {
-	eventbus.CursorLock
-	sets chan error
-}
-
-func (l *watchedLock) SetCursor(ctx context.Context, pos int64) error {
-	err := l.CursorLock.SetCursor(ctx, pos)
-	l.sets <- err
-	return err
-}
 
 // When the session holding a consumer's lock ends, another process takes
 // the consumer over: the first one's handler context ends within about
@@ -84,7 +39,7 @@ func TestLockLostHandsOver(t *testing.T) {
 		want = append(want, eventbus.Event{ID: id.String(), Type: eventbus.DocumentCreated, Collection: "c",
 			DocumentID: id.String(), Version: 1, Time: time.Now().UTC(), Payload: []byte(`{}`)})
 	}
-	wa := &lockWatch{Cursors: sa, sets: make(chan error, 16)}
+	wa := eventbustest.WatchCursors(sa, 16)
 	busA := newBus(t, memory.Config{Log: sa, Cursors: wa, PollInterval: 20 * time.Millisecond})
 	busB := newBus(t, memory.Config{Log: sb, Cursors: sb, PollInterval: 20 * time.Millisecond})
 	want = eventbustest.LogAppend(writer, writer)(t, busA, want)
@@ -135,7 +90,7 @@ func TestLockLostHandsOver(t *testing.T) {
 	}()
 
 	killed := time.Now()
-	terminateLockHolder(t, url, "search")
+	pgtest.TerminateAdvisoryLockHolder(t, url, postgres.CursorLockKey("search"))
 	select {
 	case at := <-aCtxEnded:
 		if d := at.Sub(killed); d > 3*time.Second {
@@ -153,7 +108,7 @@ func TestLockLostHandsOver(t *testing.T) {
 
 	close(proceed)
 	select {
-	case err := <-wa.sets:
+	case err := <-wa.Sets:
 		if !errors.Is(err, eventbus.ErrLockLost) {
 			t.Fatalf("the first bus's cursor store after losing its lock = %v, want ErrLockLost", err)
 		}
@@ -172,7 +127,7 @@ func TestLockLostHandsOver(t *testing.T) {
 		t.Errorf("the first bus called its handler %d times, want once (none after it lost the lock)", n)
 	}
 	select {
-	case err := <-wa.sets:
+	case err := <-wa.Sets:
 		t.Errorf("the first bus stored a cursor while the other held the lock: %v", err)
 	default:
 	}

@@ -304,3 +304,23 @@ func redact(u string) string {
 	}
 	return p.Redacted()
 }
+
+// TerminateAdvisoryLockHolder ends the session that holds the session
+// advisory lock hashtextextended(key, 0), as a dropped connection or a
+// server restart would; it fails the test when no session holds it.
+func TerminateAdvisoryLockHolder(t testing.TB, url, key string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close(ctx) }()
+	var ok bool
+	err = conn.QueryRow(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted
+		AND ((classid::bigint << 32) | objid::bigint) = hashtextextended($1, 0)`, key).Scan(&ok)
+	if err != nil || !ok {
+		t.Fatalf("terminating the session holding the lock %q: %v, %v", key, ok, err)
+	}
+}

@@ -271,6 +271,10 @@ const (
 	lockCheckTimeout  = 5 * time.Second
 )
 
+// CursorLockKey is the text whose hash (hashtextextended(key, 0)) is the
+// advisory lock of the consumer called name: pg_locks shows who holds it.
+func CursorLockKey(name string) string { return "basalt.cursor:" + name }
+
 // LockCursor takes name's lock, across every process on the database, and
 // holds it until Unlock is called, ctx ends or its session ends: a session
 // advisory lock on a hash of "basalt.cursor:"+name. The session is a
@@ -293,7 +297,7 @@ func (s *Store) LockCursor(ctx context.Context, name string) (eventbus.CursorLoc
 	if err != nil {
 		return nil, err
 	}
-	key := "basalt.cursor:" + name
+	key := CursorLockKey(name)
 	// The lock is the session's; the transaction only scopes the
 	// statement timeout's suspension.
 	err = pgx.BeginFunc(ctx, conn, func(q pgx.Tx) error {

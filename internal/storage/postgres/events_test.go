@@ -540,7 +540,7 @@ func TestLockCursorLost(t *testing.T) {
 	// The holder's backend: the session holding the advisory lock.
 	var pid int
 	err = b.pool.QueryRow(ctx, `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
-		AND ((classid::bigint << 32) | objid::bigint) = hashtextextended('basalt.cursor:search', 0)`).Scan(&pid)
+		AND ((classid::bigint << 32) | objid::bigint) = hashtextextended($1, 0)`, CursorLockKey("search")).Scan(&pid)
 	if err != nil {
 		t.Fatalf("finding the lock's backend: %v", err)
 	}
