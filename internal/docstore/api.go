@@ -18,6 +18,7 @@ type CollectionSpec struct {
 	Indexes      []Index         `json:"indexes,omitempty"`
 	Rules        Rules           `json:"rules"`
 	HiddenFields []string        `json:"hiddenFields,omitempty"`
+	Search       *Search         `json:"search,omitempty"`
 }
 
 // Data is a document's content as decoded from a request: a JSON object

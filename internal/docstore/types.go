@@ -18,9 +18,11 @@ type Collection struct {
 	// HiddenFields are data paths (author.email) removed from the
 	// documents returned to callers who are not admins.
 	HiddenFields []string
-	Version      int64 // starts at 1, +1 on every change of the definition
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// Search configures full-text and vector search; the zero value: none.
+	Search    Search
+	Version   int64 // starts at 1, +1 on every change of the definition
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Rules are the access rules of a collection, one per action on its

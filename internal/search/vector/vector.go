@@ -1,0 +1,104 @@
+// Package vector defines the vector index contract semantic search uses,
+// and implements it in process: Flat (exact search) for small sets, HNSW
+// (approximate, Malkov & Yashunin) for large ones, and Auto, which starts
+// flat and switches to HNSW above a threshold. vectortest/ is the
+// conformance suite every implementation passes, so that an external
+// engine (Weaviate, pgvector, …) can implement Index later without any
+// change to its callers.
+//
+// An index holds the vectors of one vector field of one collection. It is
+// never the truth: the database is, and an index can always be rebuilt from
+// it.
+package vector
+
+import (
+	"context"
+	"errors"
+	"io"
+)
+
+// Metric says how vectors are compared.
+type Metric string
+
+// The metrics. Every Hit carries a Distance, lower is nearer:
+// cosine: 1 − cos(a, b), in [0, 2]; dot: −(a·b); l2: the Euclidean distance.
+const (
+	Cosine Metric = "cosine"
+	Dot    Metric = "dot"
+	L2     Metric = "l2"
+)
+
+// Valid reports whether m is one of the metrics.
+func (m Metric) Valid() bool { return m == Cosine || m == Dot || m == L2 }
+
+// Item is one vector of an index, named by its document's id.
+type Item struct {
+	ID     string
+	Vector []float32
+}
+
+// Hit is one result of a search.
+type Hit struct {
+	ID       string
+	Distance float32
+}
+
+// SearchOptions narrow or tune one search.
+type SearchOptions struct {
+	// Only, when non-nil, restricts the search to these ids (an allow
+	// list, such as the documents a filter and the caller's rules admit);
+	// ids the index does not hold are ignored. An empty non-nil slice
+	// finds nothing.
+	Only []string
+	// Ef is the size of the candidate list of an approximate search (at
+	// least k is used); 0 uses the index's default. Exact indexes ignore
+	// it.
+	Ef int
+}
+
+// Errors of the contract (compare with errors.Is).
+var (
+	// ErrDimensions: a vector's length is not the index's dimensions.
+	ErrDimensions = errors.New("vector: wrong number of dimensions")
+	// ErrInvalid: a vector holds NaN or ±Inf, or (cosine) has length 0.
+	ErrInvalid = errors.New("vector: invalid vector")
+	// ErrClosed: the index was closed.
+	ErrClosed = errors.New("vector: index closed")
+)
+
+// Config is what an index is built for.
+type Config struct {
+	Dimensions int
+	Metric     Metric
+}
+
+// Index is a set of vectors searchable by nearness. Implementations are
+// safe for concurrent use: searches run while items are added and
+// removed, and see each Upsert or Delete entirely or not at all.
+type Index interface {
+	// Config returns the dimensions and metric the index was made for.
+	Config() Config
+	// Upsert adds items, replacing the vector of an id already held. It
+	// checks every item first: on ErrDimensions or ErrInvalid nothing
+	// changes.
+	Upsert(ctx context.Context, items []Item) error
+	// Delete removes ids; ids not held are ignored.
+	Delete(ctx context.Context, ids []string) error
+	// Search returns the k items nearest to q, nearest first (ties in id
+	// order), fewer only when the index (or opts.Only) holds fewer.
+	Search(ctx context.Context, q []float32, k int, opts SearchOptions) ([]Hit, error)
+	// Vector returns the vector held for id, and whether one is.
+	Vector(id string) ([]float32, bool)
+	// Len returns how many items the index holds.
+	Len() int
+	// Close releases the index; later calls fail with ErrClosed.
+	Close() error
+}
+
+// Snapshotter is implemented by in-process indexes that can write their
+// state, so that a restart loads it instead of rebuilding. Load is the
+// matching constructor of each implementation (for example LoadHNSW).
+type Snapshotter interface {
+	// Snapshot writes the index's state to w.
+	Snapshot(w io.Writer) error
+}
