@@ -39,7 +39,19 @@ const (
 	CollectionDeleted  Type = "collection.deleted"  // one event, not one per document
 )
 
-// Types lists every event type, in the order above.
+// SearchVectors is an internal event: an embedder stored the vectors of one
+// document (its payload: {"field": name, "vector": [numbers]}), so that
+// every process's vector index takes them in. Internal events travel
+// through the log like the others, in commit order, but never leave
+// Basalt: consumers, realtime streams and webhooks skip them, and they are
+// not among Types.
+const SearchVectors Type = "search.vectors"
+
+// Internal reports whether t is an internal event type, which callers
+// never see.
+func (t Type) Internal() bool { return t == SearchVectors }
+
+// Types lists every public event type, in the order above.
 func Types() []Type {
 	return []Type{DocumentCreated, DocumentReplaced, DocumentPatched, DocumentDeleted,
 		CollectionCreated, CollectionReplaced, CollectionDeleted}
