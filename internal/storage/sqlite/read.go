@@ -65,11 +65,12 @@ func collectionExists(ctx context.Context, q queryer, name string) (bool, error)
 // collectionColumns is the select list that scanCollection reads.
 const collectionColumns = "name, schema, indexes, access, version, created_at, updated_at"
 
-// accessJSON is the content of the access column: a collection's rules and
-// hidden fields.
+// accessJSON is the content of the access column: a collection's rules,
+// hidden fields and search configuration.
 type accessJSON struct {
-	Rules        docstore.Rules `json:"rules"`
-	HiddenFields []string       `json:"hiddenFields"`
+	Rules        docstore.Rules  `json:"rules"`
+	HiddenFields []string        `json:"hiddenFields"`
+	Search       docstore.Search `json:"search"`
 }
 
 func encodeAccess(c docstore.Collection) (string, error) {
@@ -77,7 +78,7 @@ func encodeAccess(c docstore.Collection) (string, error) {
 	if hidden == nil {
 		hidden = []string{}
 	}
-	b, err := json.Marshal(accessJSON{Rules: c.Rules, HiddenFields: hidden})
+	b, err := json.Marshal(accessJSON{Rules: c.Rules, HiddenFields: hidden, Search: c.Search})
 	return string(b), err
 }
 
@@ -97,6 +98,7 @@ func scanCollection(s scanner) (docstore.Collection, error) {
 		return c, err
 	}
 	c.Rules = a.Rules
+	c.Search = a.Search
 	if len(a.HiddenFields) > 0 {
 		c.HiddenFields = a.HiddenFields
 	}
