@@ -14,6 +14,7 @@ package vector
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 )
 
@@ -60,8 +61,14 @@ type SearchOptions struct {
 var (
 	// ErrDimensions: a vector's length is not the index's dimensions.
 	ErrDimensions = errors.New("vector: wrong number of dimensions")
-	// ErrInvalid: a vector holds NaN or ±Inf, or (cosine) has length 0.
+	// ErrInvalid: a vector holds NaN or ±Inf, or (cosine) has length 0,
+	// or an item's id is empty.
 	ErrInvalid = errors.New("vector: invalid vector")
+	// ErrConfig: a Config or the options of an index are out of range.
+	ErrConfig = errors.New("vector: invalid index configuration")
+	// ErrSnapshot: a snapshot is truncated, corrupted or of an unknown
+	// version.
+	ErrSnapshot = errors.New("vector: invalid snapshot")
 	// ErrClosed: the index was closed.
 	ErrClosed = errors.New("vector: index closed")
 )
@@ -70,6 +77,21 @@ var (
 type Config struct {
 	Dimensions int
 	Metric     Metric
+}
+
+// MaxDimensions is the most dimensions an index accepts.
+const MaxDimensions = 65536
+
+// Validate checks that c names a metric and 1 to MaxDimensions dimensions;
+// its error wraps ErrConfig.
+func (c Config) Validate() error {
+	if c.Dimensions < 1 || c.Dimensions > MaxDimensions {
+		return fmt.Errorf("%w: dimensions %d (want 1 to %d)", ErrConfig, c.Dimensions, MaxDimensions)
+	}
+	if !c.Metric.Valid() {
+		return fmt.Errorf("%w: metric %q (want %s, %s or %s)", ErrConfig, c.Metric, Cosine, Dot, L2)
+	}
+	return nil
 }
 
 // Index is a set of vectors searchable by nearness. Implementations are
@@ -85,9 +107,12 @@ type Index interface {
 	// Delete removes ids; ids not held are ignored.
 	Delete(ctx context.Context, ids []string) error
 	// Search returns the k items nearest to q, nearest first (ties in id
-	// order), fewer only when the index (or opts.Only) holds fewer.
+	// order), fewer only when the index (or opts.Only) holds fewer; k < 1
+	// finds nothing. q is checked like an item's vector.
 	Search(ctx context.Context, q []float32, k int, opts SearchOptions) ([]Hit, error)
-	// Vector returns the vector held for id, and whether one is.
+	// Vector returns a copy of the vector held for id, and whether one
+	// is. Under the cosine metric, indexes may hold (and return) the
+	// vector scaled to unit length: the distances are the same.
 	Vector(id string) ([]float32, bool)
 	// Len returns how many items the index holds.
 	Len() int
@@ -97,7 +122,8 @@ type Index interface {
 
 // Snapshotter is implemented by in-process indexes that can write their
 // state, so that a restart loads it instead of rebuilding. Load is the
-// matching constructor of each implementation (for example LoadHNSW).
+// matching constructor: it restores whichever in-process index wrote the
+// snapshot.
 type Snapshotter interface {
 	// Snapshot writes the index's state to w.
 	Snapshot(w io.Writer) error
