@@ -9,6 +9,8 @@ package embed
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 )
 
 // Embedder computes the vectors of texts.
@@ -26,5 +28,31 @@ type Embedder interface {
 	Embed(ctx context.Context, texts []string) ([][]float32, error)
 }
 
-// ErrTemporary marks failures worth retrying later.
-var ErrTemporary = errors.New("embed: temporary failure")
+// Errors of the package (compare with errors.Is).
+var (
+	// ErrTemporary marks failures worth retrying later.
+	ErrTemporary = errors.New("embed: temporary failure")
+	// ErrEmpty: a text is blank (empty or only white space). A blank text
+	// has no vector: callers skip it (see Blank) rather than embed it.
+	ErrEmpty = errors.New("embed: blank text")
+	// ErrUnknown: no embedder of that name is configured.
+	ErrUnknown = errors.New("embed: unknown embedder")
+	// ErrDimensions: an embedder cannot make vectors of the dimensions
+	// asked for, or a server returned vectors of other dimensions.
+	ErrDimensions = errors.New("embed: wrong number of dimensions")
+)
+
+// Blank reports whether text is empty or only white space: such a text
+// has no vector, and Embed fails with ErrEmpty if given one.
+func Blank(text string) bool { return strings.TrimSpace(text) == "" }
+
+// checkBlank returns an error wrapping ErrEmpty naming the first blank
+// text, if any.
+func checkBlank(texts []string) error {
+	for i, t := range texts {
+		if Blank(t) {
+			return fmt.Errorf("%w: text %d", ErrEmpty, i)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,261 @@
+package embed
+
+import (
+	"context"
+	"errors"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func cosine(a, b []float32) float64 {
+	var dot, na, nb float64
+	for i := range a {
+		dot += float64(a[i]) * float64(b[i])
+		na += float64(a[i]) * float64(a[i])
+		nb += float64(b[i]) * float64(b[i])
+	}
+	return dot / math.Sqrt(na*nb)
+}
+
+func norm2(v []float32) float64 {
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	return math.Sqrt(s)
+}
+
+func mustBuiltin(t testing.TB, dims int) *Builtin {
+	t.Helper()
+	b, err := NewBuiltin(dims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestBuiltinDimensionBounds(t *testing.T) {
+	for _, d := range []int{-1, 0, 1, MinBuiltinDimensions - 1, MaxBuiltinDimensions + 1} {
+		if _, err := NewBuiltin(d); !errors.Is(err, ErrDimensions) {
+			t.Errorf("NewBuiltin(%d) = %v, want ErrDimensions", d, err)
+		}
+	}
+	for _, d := range []int{MinBuiltinDimensions, 384, MaxBuiltinDimensions} {
+		b, err := NewBuiltin(d)
+		if err != nil {
+			t.Fatalf("NewBuiltin(%d): %v", d, err)
+		}
+		if b.Dimensions() != d {
+			t.Errorf("Dimensions() = %d, want %d", b.Dimensions(), d)
+		}
+		v, err := b.Embed(context.Background(), []string{"hello world"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(v[0]) != d {
+			t.Errorf("dims %d: vector of length %d", d, len(v[0]))
+		}
+	}
+	if got := mustBuiltin(t, 256).Name(); got != "builtin-v1/256" {
+		t.Errorf("Name() = %q", got)
+	}
+}
+
+// TestBuiltinGolden pins the vectors: they must be the same in every
+// process and every release of builtin-v1 (vectors stored in databases
+// are compared with vectors computed later).
+func TestBuiltinGolden(t *testing.T) {
+	b := mustBuiltin(t, 16)
+	got := b.Vector("The quick brown fox jumps over the lazy dog; Ünïcode ﬁne!")
+	want := []float32{0, 0.03491611, -0.058193516, 0.27390832, 0, 0.5058848, 0.15672371, 0.37243852, 0.040336672, -0.3258837, 0, 0.4523143, -0.11638703, 0.1218076, 0.09310963, 0.3894978}
+	if !slices.Equal(got, want) {
+		t.Fatalf("vector changed:\n got %#v\nwant %#v", got, want)
+	}
+}
+
+func TestBuiltinDeterministicAndNormalized(t *testing.T) {
+	b := mustBuiltin(t, 256)
+	texts := []string{
+		"Package sort provides primitives for sorting slices and user-defined collections.",
+		"x",
+		"!!!",
+		strings.Repeat("lorem ipsum dolor ", 500),
+		"日本語のテキスト、混在 text",
+	}
+	v1, err := b.Embed(context.Background(), texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := mustBuiltin(t, 256).Embed(context.Background(), slices.Clone(texts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range texts {
+		if !slices.Equal(v1[i], v2[i]) {
+			t.Errorf("text %d: two embedders disagree", i)
+		}
+		if one := b.Vector(texts[i]); !slices.Equal(one, v1[i]) {
+			t.Errorf("text %d: alone and in a batch differ", i)
+		}
+		if n := norm2(v1[i]); math.Abs(n-1) > 1e-5 {
+			t.Errorf("text %d: norm %v, want 1", i, n)
+		}
+		for _, x := range v1[i] {
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				t.Fatalf("text %d: non-finite value", i)
+			}
+		}
+	}
+}
+
+func TestBuiltinNormalizesText(t *testing.T) {
+	b := mustBuiltin(t, 256)
+	same := [][2]string{
+		{"Hello World", "hello world"},
+		{"hello,   world!", "hello world"},
+		{"ÉCOLE", "école"},
+		{"e\u0301cole", "\u00e9cole"}, // decomposed and composed é (NFKC)
+		{"ﬁnance", "finance"},         // ligature (NFKC)
+		{"ＡＢＣ", "abc"},                // full-width letters (NFKC)
+	}
+	for _, p := range same {
+		if a, c := b.Vector(p[0]), b.Vector(p[1]); !slices.Equal(a, c) {
+			t.Errorf("%q and %q differ (cosine %v)", p[0], p[1], cosine(a, c))
+		}
+	}
+	if a, c := b.Vector("hello world"), b.Vector("world hello"); slices.Equal(a, c) {
+		t.Error("word order is ignored: word pairs are missing")
+	}
+}
+
+func TestBuiltinSimilarity(t *testing.T) {
+	b := mustBuiltin(t, 512)
+	cases := []struct {
+		query, near, far string
+	}{
+		// Shared words.
+		{"sort a slice of integers", "Package sort provides primitives for sorting slices", "HTTP client and server implementations"},
+		// Typos: no shared word, shared spelling.
+		{"recieve mesage", "receive message", "send letter"},
+		{"conection timout", "connection timeout", "file permission"},
+		{"strconv parse integer", "ParseInt interprets a string in the given base and returns the integer", "Package gzip implements reading and writing of compressed files"},
+		// Inflections share most character n-grams.
+		{"encoding", "encoder encodes", "decimal arithmetic"},
+	}
+	for _, c := range cases {
+		q := b.Vector(c.query)
+		near, far := cosine(q, b.Vector(c.near)), cosine(q, b.Vector(c.far))
+		if near <= far+0.05 {
+			t.Errorf("%q: near %q at %.3f, far %q at %.3f", c.query, c.near, near, c.far, far)
+		}
+	}
+	// Identical texts are at cosine 1; unrelated ones near 0.
+	if s := cosine(b.Vector("database index"), b.Vector("database index")); math.Abs(s-1) > 1e-6 {
+		t.Errorf("identical texts at cosine %v", s)
+	}
+	if s := cosine(b.Vector("zebra giraffe"), b.Vector("quantum polynomial")); math.Abs(s) > 0.2 {
+		t.Errorf("unrelated texts at cosine %v", s)
+	}
+}
+
+func TestBuiltinEmptyAndWordless(t *testing.T) {
+	b := mustBuiltin(t, 64)
+	for _, blank := range []string{"", " ", "\t\n "} {
+		_, err := b.Embed(context.Background(), []string{"ok", blank})
+		if !errors.Is(err, ErrEmpty) {
+			t.Errorf("Embed(%q) = %v, want ErrEmpty", blank, err)
+		}
+		if !Blank(blank) {
+			t.Errorf("Blank(%q) = false", blank)
+		}
+	}
+	if Blank(" x ") {
+		t.Error(`Blank(" x ") = true`)
+	}
+	v, err := b.Embed(context.Background(), []string{"!!! ---", "..."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v[0][0] != 1 || norm2(v[0]) != 1 || !slices.Equal(v[0], v[1]) {
+		t.Errorf("a text without words: %v, want the unit vector along dimension 0", v[0])
+	}
+	// Dimension 0 is reserved, so every text with words is orthogonal to
+	// it.
+	for _, text := range []string{"a", "hello world", strings.Repeat("word ", 100)} {
+		if x := b.Vector(text)[0]; x != 0 {
+			t.Errorf("%q: dimension 0 holds %v", text, x)
+		}
+	}
+}
+
+func TestBuiltinLongText(t *testing.T) {
+	b := mustBuiltin(t, 64)
+	long := strings.Repeat("é", MaxBuiltinText) // 2 bytes per rune: cut mid-text
+	v := b.Vector(long)
+	if n := norm2(v); math.Abs(n-1) > 1e-5 {
+		t.Fatalf("norm %v", n)
+	}
+	if !slices.Equal(v, b.Vector(long+" tail words ignored")) {
+		t.Error("bytes beyond MaxBuiltinText changed the vector")
+	}
+}
+
+func TestBuiltinContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := mustBuiltin(t, 64).Embed(ctx, []string{"a"}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Embed with a canceled context = %v", err)
+	}
+}
+
+// typicalText is about 1 KB of English prose.
+var typicalText = strings.Repeat("Package http provides HTTP client and server implementations. "+
+	"Get, Head, Post, and PostForm make HTTP (or HTTPS) requests. ", 9)[:1024]
+
+func BenchmarkBuiltin1KB(b *testing.B) {
+	e := mustBuiltin(b, 384)
+	ctx := context.Background()
+	texts := []string{typicalText}
+	b.SetBytes(int64(len(typicalText)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.Embed(ctx, texts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkBuiltin1KBUnicode(b *testing.B) {
+	e := mustBuiltin(b, 384)
+	ctx := context.Background()
+	text := strings.Repeat("Größenänderung der Bildschirmauflösung über Einstellungen. ", 18)
+	texts := []string{text}
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.Embed(ctx, texts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func FuzzBuiltin(f *testing.F) {
+	for _, s := range []string{"", "a", "hello world", "!!!", "e\u0301", "ﬁ", "\xff\xfe", "日本語", "İstanbul"} {
+		f.Add(s)
+	}
+	e := mustBuiltin(f, 32)
+	f.Fuzz(func(t *testing.T, s string) {
+		v := e.Vector(s)
+		if len(v) != 32 {
+			t.Fatalf("length %d", len(v))
+		}
+		if n := norm2(v); math.Abs(n-1) > 1e-5 {
+			t.Fatalf("norm %v", n)
+		}
+		if !slices.Equal(v, e.Vector(s)) {
+			t.Fatal("not deterministic")
+		}
+	})
+}
