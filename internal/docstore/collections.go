@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/basaltdev/basalt/internal/auth"
@@ -18,11 +19,13 @@ type checkedSpec struct {
 	indexes []Index
 	rules   Rules
 	hidden  []string
-	cs      *compiledSchema // with its access definition
+	search  Search          // defaults explicit; the zero Search for none
+	cs      *compiledSchema // with its access definition and vector fields
 }
 
 // checkSpec validates a collection definition: name, schema, indexes,
-// rules (parsed against the schema) and hidden fields.
+// rules (parsed against the schema), hidden fields and the search
+// configuration (checked against the schema and the hidden fields).
 func (s *Service) checkSpec(op string, spec CollectionSpec) (checkedSpec, error) {
 	if err := checkCollectionName(op, spec.Name); err != nil {
 		return checkedSpec{}, err
@@ -74,7 +77,12 @@ func (s *Service) checkSpec(op string, spec CollectionSpec) (checkedSpec, error)
 	if err != nil {
 		return checkedSpec{}, err
 	}
-	return checkedSpec{canon: canon, indexes: indexes, rules: rules, hidden: hidden, cs: cs}, nil
+	search, problems := checkSearch(spec.Search, cs.fields, hidden, s.embedders)
+	if len(problems) > 0 {
+		return checkedSpec{}, searchError(op, problems, s.limits)
+	}
+	cs.vectors = clientVectors(search)
+	return checkedSpec{canon: canon, indexes: indexes, rules: rules, hidden: hidden, search: search, cs: cs}, nil
 }
 
 // CreateCollection creates a collection.
@@ -89,7 +97,7 @@ func (s *Service) CreateCollection(ctx context.Context, spec CollectionSpec) (Co
 	}
 	now := s.timestamp()
 	c := Collection{Name: spec.Name, Schema: cs.canon, Indexes: cs.indexes, Rules: cs.rules, HiddenFields: cs.hidden,
-		Version: 1, CreatedAt: now, UpdatedAt: now}
+		Search: cs.search, Version: 1, CreatedAt: now, UpdatedAt: now}
 	err = s.write(ctx, func(tx Tx) error {
 		if err := tx.CreateCollection(ctx, c); err != nil {
 			return err
@@ -142,11 +150,11 @@ func (s *Service) ListCollections(ctx context.Context) ([]Collection, error) {
 }
 
 // ReplaceCollection replaces a collection's definition: schema, indexes,
-// rules and hidden fields (what spec leaves out is reset: no indexes,
-// admin-only rules, no hidden fields), at one of the versions ifMatch
-// names. Every existing document must match
-// the new schema, or nothing changes and the error lists the documents
-// that do not.
+// rules, hidden fields and search configuration (what spec leaves out is
+// reset: no indexes, admin-only rules, no hidden fields, no search), at
+// one of the versions ifMatch names. Every existing document must match
+// the new schema and client-supplied vector fields, or nothing changes and
+// the error lists the documents that do not.
 func (s *Service) ReplaceCollection(ctx context.Context, name string, spec CollectionSpec, ifMatch Versions) (Collection, error) {
 	const op = "docstore.ReplaceCollection"
 	if err := requireAdmin(ctx, op, auth.ScopeCollectionsManage); err != nil {
@@ -174,7 +182,7 @@ func (s *Service) ReplaceCollection(ctx context.Context, name string, spec Colle
 			return fault.Newf(fault.PreconditionFailed, op, "collection %q is at version %d, not %s", name, cur.Version, ifMatch)
 		}
 		out = Collection{Name: name, Schema: canon, Indexes: checked.indexes, Rules: checked.rules,
-			HiddenFields: checked.hidden, Version: cur.Version + 1, CreatedAt: cur.CreatedAt, UpdatedAt: s.timestamp()}
+			HiddenFields: checked.hidden, Search: checked.search, Version: cur.Version + 1, CreatedAt: cur.CreatedAt, UpdatedAt: s.timestamp()}
 		// Change the definition first, then check the documents: once the
 		// definition is changed, writes validated against the old one have
 		// committed (or wait and see the new one), so the check sees every
@@ -182,7 +190,7 @@ func (s *Service) ReplaceCollection(ctx context.Context, name string, spec Colle
 		if err := tx.UpdateCollection(ctx, out, cur.Version); err != nil {
 			return err
 		}
-		if string(cur.Schema) != string(canon) {
+		if string(cur.Schema) != string(canon) || !maps.Equal(clientVectors(cur.Search), checked.cs.vectors) {
 			if err := s.revalidate(ctx, op, tx, name, checked.cs); err != nil {
 				return err
 			}
@@ -196,7 +204,8 @@ func (s *Service) ReplaceCollection(ctx context.Context, name string, spec Colle
 	return out, nil
 }
 
-// revalidate checks every document of a collection against a new schema.
+// revalidate checks every document of a collection against a new schema
+// and client-supplied vector fields.
 func (s *Service) revalidate(ctx context.Context, op string, tx Tx, name string, cs *compiledSchema) error {
 	var fields []fault.FieldError
 	bad := 0
@@ -205,11 +214,11 @@ func (s *Service) revalidate(ctx context.Context, op string, tx Tx, name string,
 		if err != nil {
 			return fault.Internalf(op, fmt.Errorf("stored document %s/%s: %w", name, d.ID, err))
 		}
-		if verr := cs.validator.Validate(v); verr != nil {
+		if problems, _ := cs.problems("/documents/"+d.ID+"/data", v); len(problems) > 0 {
 			bad++
-			for _, f := range leafErrors(verr) {
+			for _, f := range problems {
 				if len(fields) < s.limits.MaxSchemaErrors {
-					fields = append(fields, fault.FieldError{Pointer: "/documents/" + d.ID + "/data" + f.Pointer, Message: f.Message})
+					fields = append(fields, f)
 				}
 			}
 		}
@@ -220,14 +229,16 @@ func (s *Service) revalidate(ctx context.Context, op string, tx Tx, name string,
 	}
 	if bad > 0 {
 		return &fault.Error{Kind: fault.Validation, Op: op, Fields: fields,
-			Msg: fmt.Sprintf("%d existing document(s) do not match the new schema; nothing was changed", bad)}
+			Msg: fmt.Sprintf("%d existing document(s) do not match the new schema or vector fields; nothing was changed", bad)}
 	}
 	return nil
 }
 
 // PatchCollection applies a JSON Merge Patch to the collection definition
-// ({"schema":…, "indexes":…, "rules":…, "hiddenFields":…}) and replaces it
-// with the result: {"rules":{"list":null}} makes listing admin-only again.
+// ({"schema":…, "indexes":…, "rules":…, "hiddenFields":…, "search":…}) and
+// replaces it with the result: {"rules":{"list":null}} makes listing
+// admin-only again, {"search":{"vectors":{"embedding":null}}} drops one
+// vector field and {"search":null} all search.
 func (s *Service) PatchCollection(ctx context.Context, name string, patch Data, ifMatch Versions) (Collection, error) {
 	const op = "docstore.PatchCollection"
 	if err := requireAdmin(ctx, op, auth.ScopeCollectionsManage); err != nil {
@@ -235,7 +246,7 @@ func (s *Service) PatchCollection(ctx context.Context, name string, patch Data, 
 	}
 	for k := range patch {
 		switch k {
-		case "schema", "indexes", "name", "rules", "hiddenFields":
+		case "schema", "indexes", "name", "rules", "hiddenFields", "search":
 		default:
 			return Collection{}, &fault.Error{Kind: fault.Invalid, Op: op, Msg: fmt.Sprintf("unknown member %q", truncate(k, 80)),
 				Fields: []fault.FieldError{{Pointer: "/" + k, Message: "unknown member"}}}
@@ -271,10 +282,19 @@ func (s *Service) PatchCollection(ctx context.Context, name string, patch Data, 
 	for i, h := range cur.HiddenFields {
 		hidden[i] = h
 	}
-	merged := mergePatch(map[string]any{"name": name, "schema": curSchema, "indexes": idx, "rules": rules, "hiddenFields": hidden}, patch)
+	def := map[string]any{"name": name, "schema": curSchema, "indexes": idx, "rules": rules, "hiddenFields": hidden}
+	if sj := searchJSON(cur.Search); sj != nil {
+		def["search"] = sj
+	}
+	merged := mergePatch(def, patch)
 	if err := checkAccessShape(op, merged); err != nil {
 		return Collection{}, err
 	}
+	search, err := DecodeSearch(merged["search"])
+	if err != nil {
+		return Collection{}, err
+	}
+	delete(merged, "search") // decoded and checked here, not by json.Unmarshal
 	raw, err := canonicalJSON(merged)
 	if err != nil {
 		return Collection{}, fault.Wrap(fault.Invalid, op, err, "invalid patch")
@@ -283,6 +303,7 @@ func (s *Service) PatchCollection(ctx context.Context, name string, patch Data, 
 	if err := json.Unmarshal(raw, &spec); err != nil {
 		return Collection{}, fault.Wrap(fault.Invalid, op, err, "the patched definition is not a valid collection")
 	}
+	spec.Search = search
 	return s.ReplaceCollection(ctx, name, spec, ifMatch)
 }
 

@@ -71,14 +71,16 @@ type collectionJSON struct {
 	Indexes      []Index         `json:"indexes"`
 	Rules        Rules           `json:"rules"`
 	HiddenFields []string        `json:"hiddenFields"`
+	Search       *Search         `json:"search,omitempty"`
 	Version      int64           `json:"version"`
 	CreatedAt    string          `json:"createdAt"`
 	UpdatedAt    string          `json:"updatedAt"`
 }
 
 // MarshalJSON renders a collection in the public shape of API.md: rules
-// always has its five members (null when unset) and hiddenFields is an
-// array ([] when none).
+// always has its five members (null when unset), hiddenFields is an array
+// ([] when none) and search is left out when the collection configures
+// none.
 func (c Collection) MarshalJSON() ([]byte, error) {
 	idx := c.Indexes
 	if idx == nil {
@@ -88,8 +90,12 @@ func (c Collection) MarshalJSON() ([]byte, error) {
 	if hidden == nil {
 		hidden = []string{}
 	}
+	var search *Search
+	if c.Search.Enabled() {
+		search = &c.Search
+	}
 	return marshalUnescaped(collectionJSON{
-		Name: c.Name, Schema: c.Schema, Indexes: idx, Rules: c.Rules, HiddenFields: hidden, Version: c.Version,
+		Name: c.Name, Schema: c.Schema, Indexes: idx, Rules: c.Rules, HiddenFields: hidden, Search: search, Version: c.Version,
 		CreatedAt: c.CreatedAt.UTC().Format(TimeFormat),
 		UpdatedAt: c.UpdatedAt.UTC().Format(TimeFormat),
 	})

@@ -26,34 +26,7 @@ import (
 // items. Cursors are bound to the caller.
 func (s *Service) ListDocuments(ctx context.Context, r ListRequest) (Page, error) {
 	const op = "docstore.ListDocuments"
-	if err := checkCollectionName(op, r.Collection); err != nil {
-		return Page{}, err
-	}
-	who := callerOf(ctx)
-	if err := who.scope(op, r.Collection, actList); err != nil {
-		return Page{}, err
-	}
-	c, cs, err := s.collection(ctx, op, r.Collection)
-	if err != nil {
-		return Page{}, s.collectionErr(op, r.Collection, err)
-	}
-	v, err := cs.access.decide(op, c.Name, who, actList)
-	if err != nil {
-		return Page{}, err
-	}
-	fieldsOf := cs.fields
-	if !who.admin {
-		fieldsOf = cs.access.public
-	}
-	filter, err := query.ParseFilter(r.Filter, fieldsOf, s.limits.Query)
-	if err != nil {
-		return Page{}, err
-	}
-	sortKeys, err := query.ParseSort(r.Sort, fieldsOf, s.limits.Query)
-	if err != nil {
-		return Page{}, err
-	}
-	fields, err := query.ParseFields(r.Fields, fieldsOf, s.limits.Query)
+	p, err := s.planRead(ctx, op, ReadRequest{Collection: r.Collection, Filter: r.Filter, Sort: r.Sort, Fields: r.Fields})
 	if err != nil {
 		return Page{}, err
 	}
@@ -66,23 +39,22 @@ func (s *Service) ListDocuments(ctx context.Context, r ListRequest) (Page, error
 	case limit > s.limits.MaxPageSize:
 		limit = s.limits.MaxPageSize
 	}
-	fp := fingerprint(c.Name, r.Filter, r.Sort, who.identity())
+	fp := p.Fingerprint()
 	var after []any
 	if r.Cursor != "" {
-		after, err = s.decodeCursor(op, r.Cursor, fp, sortKeys)
+		after, err = s.decodeCursor(op, r.Cursor, fp, p.order)
 		if err != nil {
 			return Page{}, err
 		}
 	}
-	if v.none {
+	if p.none {
 		page := Page{Items: []Document{}}
 		if r.Total {
 			page.Total = new(int64)
 		}
 		return page, nil
 	}
-	filter = andFilter(v.filter, filter)
-	docs, err := s.store.ListDocuments(ctx, ListParams{Collection: c.Name, Filter: filter, Sort: sortKeys, After: after, Limit: limit + 1})
+	docs, err := s.store.ListDocuments(ctx, ListParams{Collection: p.coll.Name, Filter: p.filter, Sort: p.order, After: after, Limit: limit + 1})
 	if err != nil {
 		return Page{}, s.storeErr(op, err)
 	}
@@ -90,18 +62,13 @@ func (s *Service) ListDocuments(ctx context.Context, r ListRequest) (Page, error
 	if len(docs) > limit {
 		docs = docs[:limit]
 		last := docs[len(docs)-1]
-		page.NextCursor, err = s.encodeCursor(fp, sortKeys, last)
+		page.NextCursor, err = s.encodeCursor(fp, p.order, last)
 		if err != nil {
 			return Page{}, fault.Internalf(op, err)
 		}
 	}
 	for i := range docs {
-		if fields != nil { // nil: all of data; empty: system fields only
-			if docs[i].Data, err = project(docs[i].Data, fields); err != nil {
-				return Page{}, fault.Internalf(op, err)
-			}
-		}
-		if docs[i], err = s.shown(op, who, cs.access, docs[i]); err != nil {
+		if docs[i], err = p.Show(docs[i]); err != nil {
 			return Page{}, err
 		}
 	}
@@ -110,7 +77,7 @@ func (s *Service) ListDocuments(ctx context.Context, r ListRequest) (Page, error
 		page.Items = []Document{}
 	}
 	if r.Total {
-		if page.Total, page.TotalCapped, err = s.total(ctx, c, filter, after == nil && page.NextCursor == "", len(page.Items)); err != nil {
+		if page.Total, page.TotalCapped, err = s.total(ctx, p.coll, p.filter, after == nil && page.NextCursor == "", len(page.Items)); err != nil {
 			return Page{}, s.storeErr(op, err)
 		}
 	}
@@ -138,16 +105,17 @@ func (s *Service) total(ctx context.Context, c Collection, filter query.Expr, wh
 }
 
 // fingerprint binds a cursor to the query it continues and to the caller
-// it was issued to.
-func fingerprint(collection, filter, sort, caller string) []byte {
+// it was issued to: parts are the collection, filter, sort and caller, and
+// whatever else the read depends on.
+func fingerprint(parts ...string) []byte {
 	h := sha256.New()
-	for _, p := range []string{collection, filter, sort, caller} {
+	for _, p := range parts {
 		fmt.Fprintf(h, "%d:%s;", len(p), p)
 	}
 	return h.Sum(nil)[:12]
 }
 
-// cursorBody is what a cursor carries, before signing.
+// cursorBody is what a list cursor carries, before signing.
 type cursorBody struct {
 	Q     []byte            `json:"q"` // query fingerprint
 	After []json.RawMessage `json:"a"` // sort key values of the last row
@@ -155,82 +123,73 @@ type cursorBody struct {
 
 const macSize = 16
 
+// hmacOf returns the MAC of a cursor body under key.
+func hmacOf(key, body []byte) []byte {
+	mac := hmac.New(sha256.New, key)
+	mac.Write(body)
+	return mac.Sum(nil)[:macSize]
+}
+
 // encodeCursor returns the opaque cursor after document d.
 func (s *Service) encodeCursor(fp []byte, keys []query.SortKey, d Document) (string, error) {
-	var data map[string]any
-	after := make([]json.RawMessage, len(keys))
-	for i, k := range keys {
-		var v any
-		switch k.Field.System {
-		case query.SystemID:
-			v = d.ID
-		case query.SystemVersion:
-			v = d.Version
-		case query.SystemCreatedAt:
-			v = d.CreatedAt.UnixMicro()
-		case query.SystemUpdatedAt:
-			v = d.UpdatedAt.UnixMicro()
-		default:
-			if data == nil {
-				var err error
-				if data, err = decodeData(d.Data); err != nil {
-					return "", err
-				}
-			}
-			v = lookupPath(data, k.Field.Path)
-		}
-		b, err := json.Marshal(v)
-		if err != nil {
-			return "", err
-		}
-		after[i] = b
+	after, err := EncodeAfter(keys, d)
+	if err != nil {
+		return "", err
 	}
 	body, err := json.Marshal(cursorBody{Q: fp, After: after})
 	if err != nil {
 		return "", err
 	}
-	mac := hmac.New(sha256.New, s.key)
-	mac.Write(body)
-	sum := mac.Sum(nil)[:macSize]
-	return base64.RawURLEncoding.EncodeToString(append(body, sum...)), nil
+	return s.sign(body), nil
+}
+
+// badCursor is the answer to a cursor that cannot be used.
+func badCursor(op, why string) error {
+	return &fault.Error{Kind: fault.Invalid, Op: op, Msg: "invalid cursor: " + why}
+}
+
+// open verifies the length and signature of a cursor and returns its body.
+func (s *Service) open(op, cursor string) ([]byte, error) {
+	if len(cursor) > s.limits.MaxCursorBytes {
+		return nil, badCursor(op, "too long")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil || len(raw) <= macSize {
+		return nil, badCursor(op, "not a cursor issued by this server")
+	}
+	body, sum := raw[:len(raw)-macSize], raw[len(raw)-macSize:]
+	if !hmac.Equal(sum, hmacOf(s.key, body)) {
+		return nil, badCursor(op, "not a cursor issued by this server")
+	}
+	return body, nil
+}
+
+// checkFingerprint refuses a cursor issued for another read (got) than
+// the one it is used with (want).
+func checkFingerprint(op string, got, want []byte) error {
+	if !bytes.Equal(got, want) {
+		return badCursor(op, "it belongs to a different query (collection, filter and sort must not change between pages, and only the caller it was issued to may use it)")
+	}
+	return nil
 }
 
 // decodeCursor verifies a cursor and returns its keyset position in the
 // value types ListParams.After documents.
 func (s *Service) decodeCursor(op, cursor string, fp []byte, keys []query.SortKey) ([]any, error) {
-	bad := func(why string) error {
-		return &fault.Error{Kind: fault.Invalid, Op: op, Msg: "invalid cursor: " + why}
-	}
-	if len(cursor) > s.limits.MaxCursorBytes {
-		return nil, bad("too long")
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil || len(raw) <= macSize {
-		return nil, bad("not a cursor issued by this server")
-	}
-	body, sum := raw[:len(raw)-macSize], raw[len(raw)-macSize:]
-	mac := hmac.New(sha256.New, s.key)
-	mac.Write(body)
-	if !hmac.Equal(sum, mac.Sum(nil)[:macSize]) {
-		return nil, bad("not a cursor issued by this server")
+	body, err := s.open(op, cursor)
+	if err != nil {
+		return nil, err
 	}
 	var cb cursorBody
 	if err := json.Unmarshal(body, &cb); err != nil {
-		return nil, bad("malformed")
+		return nil, badCursor(op, "malformed")
 	}
-	if !bytes.Equal(cb.Q, fp) {
-		return nil, bad("it belongs to a different query (collection, filter and sort must not change between pages, and only the caller it was issued to may use it)")
+	if err := checkFingerprint(op, cb.Q, fp); err != nil {
+		return nil, err
 	}
-	if len(cb.After) != len(keys) {
-		return nil, bad("malformed")
-	}
-	after := make([]any, len(keys))
-	for i, k := range keys {
-		v, err := cursorValue(cb.After[i], k.Field)
-		if err != nil {
-			return nil, bad("malformed")
-		}
-		after[i] = v
+	after, err := DecodeAfter(keys, cb.After)
+	if err != nil {
+		return nil, badCursor(op, "malformed")
 	}
 	return after, nil
 }

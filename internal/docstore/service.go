@@ -44,6 +44,10 @@ type Options struct {
 	// publishes them at once rather than at its next poll. It must not
 	// block: the write's caller waits for it.
 	Committed func()
+	// Embedders says which embedders a vector field of source "embedder"
+	// may name, and the dimensions of their vectors (0: any). Nil: only
+	// "builtin", at any dimensions.
+	Embedders func(name string) (dims int, ok bool)
 }
 
 // Service is the document service.
@@ -58,6 +62,8 @@ type Service struct {
 	defTTL time.Duration
 	// committed is Options.Committed.
 	committed func()
+	// embedders is Options.Embedders.
+	embedders func(name string) (int, bool)
 
 	mu      sync.Mutex
 	schemas map[string]schemaEntry // collection name → compiled schema of one version
@@ -91,7 +97,11 @@ func NewService(store Store, opts Options) (*Service, error) {
 		limits:    withDefaults(opts.Limits),
 		defTTL:    opts.DefinitionTTL,
 		committed: opts.Committed,
+		embedders: opts.Embedders,
 		schemas:   make(map[string]schemaEntry),
+	}
+	if s.embedders == nil {
+		s.embedders = defaultEmbedders
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -167,7 +177,7 @@ func (s *Service) Run(ctx context.Context) error {
 // collection, as far as validation and access checks go.
 func sameDefinition(a, b Collection) bool {
 	return a.Version == b.Version && bytes.Equal(a.Schema, b.Schema) && a.Rules.Equal(b.Rules) &&
-		slices.Equal(a.HiddenFields, b.HiddenFields)
+		slices.Equal(a.HiddenFields, b.HiddenFields) && a.Search.Equal(b.Search)
 }
 
 // schemaOf returns the compiled schema and access definition of c,
@@ -191,6 +201,7 @@ func (s *Service) schemaOf(op string, c Collection) (*compiledSchema, error) {
 	if err != nil {
 		return nil, fault.Internalf(op, fmt.Errorf("stored access definition of %q: %w", c.Name, err))
 	}
+	cs.vectors = clientVectors(c.Search)
 	s.mu.Lock()
 	// The definition read last wins, even at a lower version (a collection
 	// deleted and created again starts over at 1); a stale one is caught

@@ -143,6 +143,9 @@ type compiledSchema struct {
 	validator *jsonschema.Schema
 	fields    *query.Schema
 	access    *access // set for a whole collection definition (schemaOf, checkSpec)
+	// vectors are the client-supplied vector fields of the collection's
+	// search configuration and their dimensions (schemaOf, checkSpec).
+	vectors map[string]int
 }
 
 // compileSchema checks a collection schema and compiles it. It never loads
@@ -228,21 +231,34 @@ func schemaErrorText(err error) string {
 	return truncate(s, 300)
 }
 
-// validate checks data against the collection schema. Pointers in the
-// returned error are prefixed with prefix (e.g. "/data").
+// validate checks data against the collection schema and the shape of
+// its client-supplied vectors. Pointers in the returned error are prefixed
+// with prefix (e.g. "/data").
 func (cs *compiledSchema) validate(op, prefix string, data any, max int) error {
-	err := cs.validator.Validate(data)
-	if err == nil {
+	fields, err := cs.problems(prefix, data)
+	if len(fields) == 0 {
 		return nil
 	}
-	fields := leafErrors(err)
-	for i := range fields {
-		fields[i].Pointer = prefix + fields[i].Pointer
+	msg := "document does not match the collection schema"
+	if err == nil {
+		msg = "document does not match the collection's vector fields"
 	}
 	if len(fields) > max {
 		fields = fields[:max]
 	}
-	return &fault.Error{Kind: fault.Validation, Op: op, Msg: "document does not match the collection schema", Fields: fields, Err: err}
+	return &fault.Error{Kind: fault.Validation, Op: op, Msg: msg, Fields: fields, Err: err}
+}
+
+// problems returns what is wrong with data, schema errors (err, and its
+// leaves first) then vector shapes, with pointers prefixed with prefix.
+func (cs *compiledSchema) problems(prefix string, data any) (fields []fault.FieldError, err error) {
+	if err = cs.validator.Validate(data); err != nil {
+		fields = leafErrors(err)
+		for i := range fields {
+			fields[i].Pointer = prefix + fields[i].Pointer
+		}
+	}
+	return append(fields, checkVectors(prefix, data, cs.vectors)...), err
 }
 
 // leafErrors flattens a validation error into one entry per failing
