@@ -29,8 +29,19 @@ type Config struct {
 	// position order; events of different documents are handled
 	// concurrently. It must be idempotent (see SkipApplied).
 	Handle func(ctx context.Context, e eventbus.Event) error
+	// Internal: hand internal events (eventbus.Type.Internal, such as
+	// search.vectors) to Handle too. By default they are acknowledged
+	// without a call: they never leave Basalt.
+	Internal bool
+	// Prepare, when set, is called with each batch's events that Handle
+	// will see, before the first Handle call of the batch, for work that
+	// is cheaper done for many events at once (such as one call to a
+	// remote service for the whole batch). Handle must not depend on it:
+	// a dead letter's retry, for one, is not prepared.
+	Prepare func(ctx context.Context, events []eventbus.Event)
 	// MaxAttempts is how many times Handle is called for an event before
-	// the event is stored as a dead letter (default 8).
+	// the event is stored as a dead letter (default 8). An error of Handle
+	// made with Permanent sets the event aside at once.
 	MaxAttempts int
 	// Backoff spaces the attempts.
 	Backoff Backoff
@@ -149,6 +160,12 @@ func (c *Consumer) Run(ctx context.Context) error {
 func (c *Consumer) handleBatch(ctx context.Context, events []eventbus.Event) error {
 	c.work.Lock()
 	defer c.work.Unlock()
+	if !c.cfg.Internal {
+		events = publicEvents(events)
+	}
+	if c.cfg.Prepare != nil && len(events) > 0 {
+		c.cfg.Prepare(ctx, events)
+	}
 	var keys []string
 	byKey := map[string][]eventbus.Event{}
 	for _, e := range events {
@@ -191,8 +208,48 @@ func (c *Consumer) handleBatch(ctx context.Context, events []eventbus.Event) err
 	return firstErr
 }
 
-// handleEvent calls Handle until it succeeds or MaxAttempts calls failed;
-// it then stores the event as a dead letter. It returns an error only when
+// publicEvents returns events without the internal ones (a copy when
+// there were some).
+func publicEvents(events []eventbus.Event) []eventbus.Event {
+	for i, e := range events {
+		if !e.Type.Internal() {
+			continue
+		}
+		out := append([]eventbus.Event(nil), events[:i]...)
+		for _, e := range events[i+1:] {
+			if !e.Type.Internal() {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	return events
+}
+
+// Permanent marks an error of Handle that a retry cannot cure (the event
+// is malformed for this consumer, a configuration it names is missing):
+// the event is stored as a dead letter at once, with err as its error.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+type permanentError struct{ err error }
+
+func (p permanentError) Error() string { return p.err.Error() }
+func (p permanentError) Unwrap() error { return p.err }
+
+// IsPermanent reports whether err (or an error it wraps) was made with
+// Permanent.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}
+
+// handleEvent calls Handle until it succeeds, fails permanently or
+// MaxAttempts calls failed; it then stores the event as a dead letter. It returns an error only when
 // ctx ended or the dead letter could not be stored.
 func (c *Consumer) handleEvent(ctx context.Context, e eventbus.Event) error {
 	for attempt := 1; ; attempt++ {
@@ -204,7 +261,7 @@ func (c *Consumer) handleEvent(ctx context.Context, e eventbus.Event) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if attempt >= c.cfg.MaxAttempts {
+		if attempt >= c.cfg.MaxAttempts || IsPermanent(err) {
 			return c.deadLetter(ctx, e, err, attempt)
 		}
 		c.metrics.handled(outcomeRetried)
@@ -282,6 +339,9 @@ func (c *Consumer) retryDeadLetters(ctx context.Context) {
 }
 
 func (c *Consumer) retry(ctx context.Context, d DeadLetter) error {
+	if d.Event.Type.Internal() && !c.cfg.Internal {
+		return c.cfg.DeadLetters.DeleteDeadLetter(ctx, d.ID) // never handed to this consumer
+	}
 	c.work.Lock()
 	herr := c.cfg.Handle(ctx, d.Event)
 	c.work.Unlock()

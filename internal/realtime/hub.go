@@ -249,6 +249,10 @@ func (h *Hub) readOnce(ctx context.Context) (int, error) {
 	defer h.mu.Unlock()
 	for i := range evs {
 		e := &evs[i]
+		if e.Type.Internal() {
+			h.pos = e.Position // never leaves Basalt
+			continue
+		}
 		if set := h.subs[e.Collection]; set != nil {
 			// One SharedEvent for every queue: the work that is the same
 			// for every subscriber is done once.
@@ -475,9 +479,10 @@ type Subscription struct {
 	closed   bool
 }
 
-// wants reports whether e belongs to s's stream.
+// wants reports whether e belongs to s's stream (internal events belong
+// to none).
 func (s *Subscription) wants(e eventbus.Event) bool {
-	return e.Collection == s.req.Collection &&
+	return !e.Type.Internal() && e.Collection == s.req.Collection &&
 		(s.req.DocumentID == "" || e.DocumentID == "" || e.DocumentID == s.req.DocumentID)
 }
 
