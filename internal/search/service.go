@@ -397,7 +397,7 @@ func (s *Service) queryVector(ctx context.Context, r *run) ([]float32, error) {
 	}
 	name := r.vf.Embedder
 	if name == "" {
-		name = "builtin"
+		name = docstore.BuiltinEmbedder
 	}
 	var e embed.Embedder
 	ok := false
