@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/search/searchdb/searchdbtest"
 	"github.com/basaltdev/basalt/internal/storage/pgtest"
 	"github.com/basaltdev/basalt/internal/storage/postgres"
 	"github.com/basaltdev/basalt/internal/storage/storagetest"
@@ -30,4 +31,8 @@ func openStore(t testing.TB) *postgres.Store {
 
 func TestConformance(t *testing.T) {
 	storagetest.Run(t, "postgres", func(t *testing.T) docstore.Store { return openStore(t) })
+}
+
+func TestSearchConformance(t *testing.T) {
+	searchdbtest.Run(t, "postgres", func(t *testing.T) searchdbtest.Engine { return openStore(t) })
 }

@@ -121,7 +121,7 @@ func (t *tx) CreateCollection(ctx context.Context, c docstore.Collection) error 
 			return mapErr(op, err)
 		}
 	}
-	return nil
+	return syncSearch(ctx, t.q, op, table, c, true)
 }
 
 // versionMiss explains why a conditional statement changed no row: the
@@ -185,7 +185,7 @@ func (t *tx) UpdateCollection(ctx context.Context, c docstore.Collection, prevVe
 			}
 		}
 	}
-	return nil
+	return syncSearch(ctx, t.q, op, table, c, false)
 }
 
 // indexNames returns the declared indexes of a documents table (those
@@ -230,7 +230,7 @@ func (t *tx) DeleteCollection(ctx context.Context, name string, prevVersion int6
 	if _, err := t.q.Exec(ctx, "DROP TABLE "+table); err != nil {
 		return mapErr(op, err)
 	}
-	return nil
+	return dropSearch(ctx, t.q, op, name)
 }
 
 // eachBatch is how many documents EachDocument reads at a time. Reading in

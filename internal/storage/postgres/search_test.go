@@ -1,0 +1,416 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/query"
+	"github.com/basaltdev/basalt/internal/search/searchdb"
+	"github.com/basaltdev/basalt/internal/search/websearch"
+)
+
+var searchSchema = json.RawMessage(`{"type":"object","properties":{"title":{"type":"string"},"body":{"type":"string"},` +
+	`"tags":{"type":"array","items":{"type":"string"}},"n":{"type":"number"}}}`)
+
+var textConfig1 = &docstore.TextSearch{Fields: map[string]int{"title": 4, "body": 1}, Language: "english"}
+
+func createSearchable(t *testing.T, s *Store, name string, text *docstore.TextSearch, docs map[string]string) {
+	t.Helper()
+	now := time.Unix(1_700_000_000, 0).UTC()
+	mustWrite(t, s, func(ctx context.Context, tx docstore.Tx) error {
+		if err := tx.CreateCollection(ctx, docstore.Collection{Name: name, Schema: searchSchema, Version: 1,
+			CreatedAt: now, UpdatedAt: now, Search: docstore.Search{Text: text}}); err != nil {
+			return err
+		}
+		for _, id := range slices.Sorted(func(yield func(string) bool) {
+			for id := range docs {
+				if !yield(id) {
+					return
+				}
+			}
+		}) {
+			if err := tx.InsertDocument(ctx, docstore.Document{Collection: name, ID: id, Version: 1, CreatedAt: now,
+				UpdatedAt: now, Data: json.RawMessage(docs[id])}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func searchIDs(t *testing.T, s *Store, q searchdb.TextQuery) ([]string, []searchdb.TextHit) {
+	t.Helper()
+	if q.Limit == 0 {
+		q.Limit = 50
+	}
+	if q.Text.Fields == nil {
+		q.Text = *textConfig1
+	}
+	hits, err := s.SearchText(context.Background(), q)
+	if err != nil {
+		t.Fatalf("SearchText(%q): %v", q.Query, err)
+	}
+	ids := make([]string, len(hits))
+	for i, h := range hits {
+		ids[i] = h.Document.ID
+	}
+	return ids, hits
+}
+
+var sampleDocs = map[string]string{
+	"a": `{"title":"Streaming replication","body":"Replication slots keep WAL for standbys that are not connected."}`,
+	"b": `{"title":"Logical decoding","body":"Logical replication publishes changes row by row to subscribers."}`,
+	"c": `{"title":"Vacuum","body":"Vacuum reclaims storage occupied by dead tuples; the quick brown fox."}`,
+	"d": `{"title":"Indexes","body":"A GIN index serves full text search over tsvector columns.","tags":["gin","fts"]}`,
+	"e": `{"title":"Quick start","body":"Install the server and create a database.","n":3}`,
+}
+
+func TestSearchTextQueries(t *testing.T) {
+	t.Parallel()
+	s := open(t, Options{})
+	createSearchable(t, s, "docs", textConfig1, sampleDocs)
+	for _, c := range []struct {
+		q    string
+		want []string
+	}{
+		{"replication", []string{"a", "b"}}, // a's title weighs more
+		{"replicated", []string{"a", "b"}},  // stemmed
+		{`"logical replication"`, []string{"b"}},
+		{"replication -logical", []string{"a"}},
+		{"vacuum OR install", []string{"c", "e"}},
+		{"quick", []string{"e", "c"}},
+		{"-replication", nil},
+		{"the", nil},
+		{"replication OR -vacuum", []string{"a", "b"}},
+		{"nothing matches this", nil},
+		{"", nil},
+	} {
+		got, _ := searchIDs(t, s, searchdb.TextQuery{Collection: "docs", Query: c.q})
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%q found %v, want %v", c.q, got, c.want)
+		}
+	}
+}
+
+func TestSearchTextHighlightsAndScore(t *testing.T) {
+	t.Parallel()
+	s := open(t, Options{})
+	docs := map[string]string{
+		"long":  `{"title":"Replication","body":"` + strings.Repeat("filler words here ", 30) + `streaming replication is fast` + strings.Repeat(" more filler words", 30) + `"}`,
+		"ctrl":  `{"title":"x\u0002y","body":"the replication \u0003 of bytes"}`,
+		"short": `{"title":"Nothing","body":"replication"}`,
+	}
+	createSearchable(t, s, "docs", textConfig1, docs)
+	_, hits := searchIDs(t, s, searchdb.TextQuery{Collection: "docs", Query: "replication", Highlight: []string{"title", "body", "tags"}})
+	byID := map[string]searchdb.TextHit{}
+	for _, h := range hits {
+		byID[h.Document.ID] = h
+		if h.Score <= 0 {
+			t.Errorf("%s: score %v", h.Document.ID, h.Score)
+		}
+	}
+	if len(byID) != 3 {
+		t.Fatalf("hits %v", hits)
+	}
+	if hl := byID["long"].Highlights; hl["title"] != "\x02Replication\x03" ||
+		!strings.HasPrefix(hl["body"], "…") || !strings.HasSuffix(hl["body"], "…") ||
+		!strings.Contains(hl["body"], "streaming \x02replication\x03 is fast") {
+		t.Errorf("highlights of long: %q", hl)
+	}
+	if hl := byID["ctrl"].Highlights; hl["body"] != "…\x02replication\x03  of bytes" && hl["body"] != "the \x02replication\x03  of bytes" {
+		t.Errorf("highlights of ctrl: %q", hl)
+	}
+	if _, ok := byID["ctrl"].Highlights["title"]; ok {
+		t.Errorf("a field that did not match has a highlight: %q", byID["ctrl"].Highlights)
+	}
+	if hl := byID["short"].Highlights; hl["body"] != "\x02replication\x03" {
+		t.Errorf("highlights of short: %q", hl)
+	}
+	// Scores are the same on every run, and cursors page through exactly.
+	var all []string
+	var after []any
+	for range 5 {
+		ids, page := searchIDs(t, s, searchdb.TextQuery{Collection: "docs", Query: "replication", Limit: 1, After: after})
+		if len(page) == 0 {
+			break
+		}
+		all = append(all, ids...)
+		after = []any{page[0].Score, page[0].Document.ID}
+	}
+	want, _ := searchIDs(t, s, searchdb.TextQuery{Collection: "docs", Query: "replication"})
+	if !slices.Equal(all, want) || len(all) != 3 {
+		t.Errorf("pages %v, want %v", all, want)
+	}
+}
+
+func TestSearchTextSortFilter(t *testing.T) {
+	t.Parallel()
+	s := open(t, Options{})
+	docs := map[string]string{}
+	for i := range 20 {
+		n := "null"
+		if i%4 != 0 {
+			n = fmt.Sprint(i % 5)
+		}
+		docs[fmt.Sprintf("d%02d", i)] = fmt.Sprintf(`{"title":"postgres note %d","body":"about indexes","n":%s}`, i, n)
+	}
+	createSearchable(t, s, "docs", textConfig1, docs)
+	n := query.Field{Path: []string{"n"}, Type: query.TypeNumber}
+	for _, desc := range []bool{false, true} {
+		sort := []query.SortKey{{Field: n, Desc: desc}, {Field: idField}}
+		want, err := s.ListDocuments(context.Background(), docstore.ListParams{Collection: "docs", Sort: sort})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		var after []any
+		for range 30 {
+			ids, page := searchIDs(t, s, searchdb.TextQuery{Collection: "docs", Query: "postgres", Sort: sort, Limit: 3, After: after})
+			if len(page) == 0 {
+				break
+			}
+			got = append(got, ids...)
+			last := page[len(page)-1].Document
+			var data struct{ N *json.Number }
+			if err := json.Unmarshal(last.Data, &data); err != nil {
+				t.Fatal(err)
+			}
+			after = []any{nil, last.ID}
+			if data.N != nil {
+				after[0] = *data.N
+			}
+		}
+		var wantIDs []string
+		for _, d := range want {
+			wantIDs = append(wantIDs, d.ID)
+		}
+		if !slices.Equal(got, wantIDs) {
+			t.Errorf("desc=%v: pages %v, want %v", desc, got, wantIDs)
+		}
+	}
+	filter := &query.Compare{Field: n, Op: query.OpGe, Value: query.Value{Kind: query.ValueNumber, Num: 3}}
+	got, _ := searchIDs(t, s, searchdb.TextQuery{Collection: "docs", Query: "indexes", Filter: filter,
+		Sort: []query.SortKey{{Field: idField}}})
+	if want := []string{"d03", "d09", "d13", "d14", "d18", "d19"}; !slices.Equal(got, want) {
+		t.Errorf("filtered: %v, want %v", got, want)
+	}
+}
+
+func TestSearchTextFuzzy(t *testing.T) {
+	t.Parallel()
+	s := open(t, Options{})
+	createSearchable(t, s, "docs", textConfig1, sampleDocs)
+	got, hits := searchIDs(t, s, searchdb.TextQuery{Collection: "docs", Query: "replicaton", Fuzzy: true, Highlight: []string{"title", "body"}})
+	if !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("fuzzy replicaton: %v", got)
+	}
+	if hits[0].Score != float64(float32(hits[0].Score)) && hits[0].Score <= 0.5 {
+		t.Errorf("score %v", hits[0].Score)
+	}
+	if hl := hits[0].Highlights["title"]; hl != "Streaming \x02replication\x03" {
+		t.Errorf("fuzzy highlight %q", hl)
+	}
+	for q, want := range map[string][]string{
+		"replicaton -logical":      {"a"},
+		"vacum OR instal":          {"e", "c"},
+		"qiuck brwon":              nil,
+		"databse":                  {"e"},
+		"-replicaton":              nil,
+		"xy":                       nil,
+		"streeming replicaton":     {"a"},
+		"replicaton -\"dead tup\"": {"a", "b"},
+	} {
+		if got, _ := searchIDs(t, s, searchdb.TextQuery{Collection: "docs", Query: q, Fuzzy: true}); !slices.Equal(got, want) {
+			t.Errorf("fuzzy %q: %v, want %v", q, got, want)
+		}
+	}
+}
+
+func TestSearchTextConfigChangeAndBuild(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, Options{})
+	createSearchable(t, s, "docs", nil, sampleDocs)
+	if _, err := s.SearchText(ctx, searchdb.TextQuery{Collection: "docs", Query: "x", Limit: 5, Text: *textConfig1}); !fault.Is(err, fault.Invalid) {
+		t.Fatalf("search without configuration: %v", err)
+	}
+	if _, err := s.SearchText(ctx, searchdb.TextQuery{Collection: "nosuch", Query: "x", Limit: 5, Text: *textConfig1}); !fault.Is(err, fault.NotFound) {
+		t.Fatalf("search of a missing collection: %v", err)
+	}
+	if done, err := s.BuildText(ctx, "docs", 2); err != nil || !done {
+		t.Fatalf("BuildText without configuration: %v %v", done, err)
+	}
+	update := func(text *docstore.TextSearch) {
+		t.Helper()
+		c, err := s.GetCollection(ctx, "docs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		prev := c.Version
+		c.Version++
+		c.Search.Text = text
+		mustWrite(t, s, func(ctx context.Context, tx docstore.Tx) error { return tx.UpdateCollection(ctx, c, prev) })
+	}
+	status := func() searchdb.BuildStatus {
+		t.Helper()
+		st, err := s.TextStatus(ctx, "docs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	update(textConfig1)
+	if st := status(); !st.Building || st.Indexed != 0 || st.Total != 5 {
+		t.Fatalf("status after enabling: %+v", st)
+	}
+	if got, _ := searchIDs(t, s, searchdb.TextQuery{Collection: "docs", Query: "replication"}); len(got) != 0 {
+		t.Fatalf("found %v before the build", got)
+	}
+	// A write is indexed at once.
+	now := time.Unix(1_700_000_500, 0).UTC()
+	mustWrite(t, s, func(ctx context.Context, tx docstore.Tx) error {
+		return tx.UpdateDocument(ctx, docstore.Document{Collection: "docs", ID: "b", Version: 2, CreatedAt: now, UpdatedAt: now,
+			Data: json.RawMessage(`{"title":"Logical replication"}`)}, 1)
+	})
+	if got, _ := searchIDs(t, s, searchdb.TextQuery{Collection: "docs", Query: "replication"}); !slices.Equal(got, []string{"b"}) {
+		t.Fatalf("after a write during the build: %v", got)
+	}
+	if st := status(); !st.Building || st.Indexed != 1 {
+		t.Fatalf("status after a write: %+v", st)
+	}
+	steps := 0
+	for {
+		done, err := s.BuildText(ctx, "docs", 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		steps++
+		if done {
+			break
+		}
+	}
+	if steps != 3 {
+		t.Errorf("5 documents in batches of 2 took %d steps", steps)
+	}
+	if st := status(); st.Building || st.Indexed != 5 || st.Total != 5 {
+		t.Fatalf("status after the build: %+v", st)
+	}
+	if got, _ := searchIDs(t, s, searchdb.TextQuery{Collection: "docs", Query: "replication"}); !slices.Equal(got, []string{"b", "a"}) {
+		t.Fatalf("after the build: %v", got)
+	}
+	// Another configuration: body only, in simple (no stemming).
+	update(&docstore.TextSearch{Fields: map[string]int{"body": 2}, Language: "simple"})
+	if st := status(); !st.Building || st.Indexed != 0 {
+		t.Fatalf("status after a change: %+v", st)
+	}
+	for done := false; !done; {
+		var err error
+		if done, err = s.BuildText(ctx, "docs", 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := searchIDs(t, s, searchdb.TextQuery{Collection: "docs", Query: "replication"}); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("body only: %v", got)
+	}
+	if got, _ := searchIDs(t, s, searchdb.TextQuery{Collection: "docs", Query: "publishes"}); len(got) != 0 {
+		t.Fatalf("b's old body is still found: %v", got)
+	}
+	// Disabled: the columns go.
+	update(nil)
+	if _, err := s.TextStatus(ctx, "docs"); !fault.Is(err, fault.Invalid) {
+		t.Fatalf("status without configuration: %v", err)
+	}
+	var cols int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM information_schema.columns WHERE table_name = 'docs_docs' AND column_name LIKE 'search%'`).Scan(&cols); err != nil || cols != 0 {
+		t.Fatalf("search columns left: %d %v", cols, err)
+	}
+	mustWrite(t, s, func(ctx context.Context, tx docstore.Tx) error {
+		return tx.UpdateDocument(ctx, docstore.Document{Collection: "docs", ID: "b", Version: 3, CreatedAt: now, UpdatedAt: now,
+			Data: json.RawMessage(`{"title":"again"}`)}, 2)
+	})
+}
+
+func TestSearchTextUsesIndexes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, Options{})
+	createSearchable(t, s, "docs", textConfig1, nil)
+	if _, err := s.pool.Exec(ctx, `INSERT INTO docs_docs (id, version, created_at, updated_at, raw, data)
+		SELECT 'i' || lpad(i::text, 6, '0'), 1, 0, 0, '{}',
+		       jsonb_build_object('title', 'word' || i, 'body', 'common text number ' || i)
+		FROM generate_series(1, 5000) AS i`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(ctx, `ANALYZE docs_docs`); err != nil {
+		t.Fatal(err)
+	}
+	for _, fuzzy := range []bool{false, true} {
+		tq := searchdb.TextQuery{Collection: "docs", Query: "word4321", Fuzzy: fuzzy, Limit: 10, Text: *textConfig1}
+		var plan string
+		err := s.inReadTx(ctx, "test", func(q pgx.Tx) error {
+			pq, err := websearch.Parse(tq.Query)
+			if err != nil {
+				return err
+			}
+			cq, err := compileQuery(ctx, q, "test", "docs", pq, fuzzy)
+			if err != nil {
+				return err
+			}
+			text, args, _, err := compileSearch("docs_docs", tq, cq)
+			if err != nil {
+				return err
+			}
+			// The table is small: make the planner show that the query
+			// can read the index, which is what a large table needs.
+			if _, err := q.Exec(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+				return err
+			}
+			plan = explainTx(t, q, text, args)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "sx_tsv_docs"
+		if fuzzy {
+			want = "sx_trg_docs"
+		}
+		if !strings.Contains(plan, want) || strings.Contains(plan, "Seq Scan") {
+			t.Errorf("fuzzy=%v: the plan does not use %s:\n%s", fuzzy, want, plan)
+		}
+		got, _ := searchIDs(t, s, tq)
+		if len(got) == 0 || got[0] != "i004321" {
+			t.Errorf("fuzzy=%v: %v", fuzzy, got)
+		}
+	}
+}
+
+func explainTx(t *testing.T, q pgx.Tx, sql string, args []any) string {
+	t.Helper()
+	rows, err := q.Query(context.Background(), "EXPLAIN "+sql, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, line)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(plan, "\n")
+}
