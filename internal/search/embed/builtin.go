@@ -214,13 +214,12 @@ func (b *Builtin) vector(f *features, text string) []float32 {
 // lower-cased.
 func normalize(text string) string {
 	if len(text) > MaxBuiltinText {
-		text = text[:MaxBuiltinText]
-		for len(text) > 0 && !utf8.RuneStart(text[len(text)-1]) {
-			text = text[:len(text)-1]
+		// Cut before the rune that MaxBuiltinText splits, if any.
+		cut := MaxBuiltinText
+		for cut > 0 && !utf8.RuneStart(text[cut]) {
+			cut--
 		}
-		if r, size := utf8.DecodeLastRuneInString(text); r == utf8.RuneError && size <= 1 && len(text) > 0 {
-			text = text[:len(text)-1]
-		}
+		text = text[:cut]
 	}
 	ascii := true
 	for i := 0; i < len(text); i++ {
