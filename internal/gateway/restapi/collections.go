@@ -45,8 +45,9 @@ func (a *API) listCollections(w http.ResponseWriter, r *http.Request) {
 
 // collectionSpec converts a decoded body into a CollectionSpec. Members are
 // name (a string), schema (any JSON value; the service checks it), indexes
-// ([{"fields":[…]}]), rules ({"list": "…" or null, …}) and hiddenFields
-// (["…", …]); any other member is refused. pathName, when set, is the name
+// ([{"fields":[…]}]), rules ({"list": "…" or null, …}), hiddenFields
+// (["…", …]) and search ({"text":…, "vectors":…}, read by
+// docstore.DecodeSearch); any other member is refused. pathName, when set, is the name
 // in the path: a body name must then equal it.
 func collectionSpec(body map[string]any, pathName string) (docstore.CollectionSpec, error) {
 	var spec docstore.CollectionSpec
@@ -83,8 +84,14 @@ func collectionSpec(body map[string]any, pathName string) (docstore.CollectionSp
 				return spec, err
 			}
 			spec.HiddenFields = hidden
+		case "search":
+			search, err := docstore.DecodeSearch(v)
+			if err != nil {
+				return spec, err
+			}
+			spec.Search = search
 		default:
-			return spec, BodyError("/"+escapeToken(k), "unknown member "+quote(k)+" (expected name, schema, indexes, rules, hiddenFields)")
+			return spec, BodyError("/"+escapeToken(k), "unknown member "+quote(k)+" (expected name, schema, indexes, rules, hiddenFields, search)")
 		}
 	}
 	if pathName != "" {
@@ -292,8 +299,8 @@ func (a *API) replaceCollection(w http.ResponseWriter, r *http.Request) {
 }
 
 // patchCollection serves PATCH /v1/collections/{collection}: a JSON Merge
-// Patch of {"schema":…, "indexes":…, "rules":…, "hiddenFields":…}, applied
-// by the service.
+// Patch of {"schema":…, "indexes":…, "rules":…, "hiddenFields":…,
+// "search":…}, applied by the service.
 func (a *API) patchCollection(w http.ResponseWriter, r *http.Request) {
 	name, cond, err := collectionWrite(r)
 	if err != nil {

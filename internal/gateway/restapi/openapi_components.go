@@ -2,9 +2,12 @@ package restapi
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 
 	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/basaltdev/basalt/internal/docstore"
 )
 
 // This file holds the fixed components of the OpenAPI document (schemas of
@@ -126,7 +129,7 @@ func fixedSchemas() openapi3.Schemas {
 	}
 	hidden := ArrayOf(String("A data path, like author.email"))
 	hidden.Value.Description = "Data fields left out of the documents returned to callers who are not admins"
-	return openapi3.Schemas{
+	schemas := openapi3.Schemas{
 		"Rules":      withDescription(Object(nil, ruleProps, true), "The access rule of each action on documents; a missing member is null"),
 		"Data":       anyObject("A document's data: one JSON object"),
 		"MergePatch": anyObject("A JSON Merge Patch (RFC 7386): null removes a member"),
@@ -134,10 +137,11 @@ func fixedSchemas() openapi3.Schemas {
 		"CollectionSpec": Object([]string{"name", "schema"}, openapi3.Schemas{
 			"name": name, "schema": anyObject("A JSON Schema (2020-12) for the data"),
 			"indexes": ArrayOf(SchemaRef("Index")), "rules": SchemaRef("Rules"), "hiddenFields": hidden,
+			"search": SchemaRef("SearchConfig"),
 		}, true),
 		"Collection": Object([]string{"name", "schema", "indexes", "rules", "hiddenFields", "version", "createdAt", "updatedAt"}, openapi3.Schemas{
 			"name": name, "schema": anyObject("The JSON Schema (2020-12) of the data"), "indexes": ArrayOf(SchemaRef("Index")),
-			"rules": SchemaRef("Rules"), "hiddenFields": hidden,
+			"rules": SchemaRef("Rules"), "hiddenFields": hidden, "search": SchemaRef("SearchConfig"),
 			"version": versionSchema(), "createdAt": Timestamp(), "updatedAt": Timestamp(),
 		}, true),
 		"CollectionList": Object([]string{"items"}, openapi3.Schemas{"items": ArrayOf(SchemaRef("Collection"))}, true),
@@ -156,6 +160,51 @@ func fixedSchemas() openapi3.Schemas {
 			"pointer": String("A JSON pointer (RFC 6901) into the request body"), "message": String("What is wrong there"),
 		}, false),
 		"Problem": problem,
+	}
+	maps.Copy(schemas, searchConfigSchemas())
+	return schemas
+}
+
+// searchConfigSchemas describe the search configuration of a collection
+// (docstore.Search), with the bounds docstore checks.
+func searchConfigSchemas() openapi3.Schemas {
+	intIn := func(lo, hi int, desc string) *openapi3.SchemaRef {
+		s := openapi3.NewIntegerSchema().WithMin(float64(lo)).WithMax(float64(hi))
+		s.Description = desc
+		return &openapi3.SchemaRef{Value: s}
+	}
+	weights := openapi3.NewObjectSchema()
+	weights.Description = fmt.Sprintf("Data paths of string (or array of strings) fields and their weights, 1 (least) to %d (most); 1 to %d fields, none hidden",
+		docstore.MaxTextWeight, docstore.MaxTextFields)
+	weights.AdditionalProperties = openapi3.AdditionalProperties{Schema: intIn(1, docstore.MaxTextWeight, "The field's weight")}
+	languages := make([]any, 0, len(docstore.TextLanguages()))
+	for _, l := range docstore.TextLanguages() {
+		languages = append(languages, l)
+	}
+	language := String("Stemming and stop words (default english; SQLite stems English only)")
+	language.Value.Enum = languages
+	metric := String("How vectors compare (default cosine)")
+	metric.Value.Enum = []any{docstore.MetricCosine, docstore.MetricDot, docstore.MetricL2}
+	source := String("client: the document carries the vector at the data property of this name (an array of exactly dimensions numbers); " +
+		"embedder: Basalt computes it from the from fields (default client)")
+	source.Value.Enum = []any{docstore.SourceClient, docstore.SourceEmbedder}
+	from := ArrayOf(String("A data path of a string field"))
+	from.Value.Description = fmt.Sprintf("The fields whose text the embedder reads, 1 to %d (source embedder only)", docstore.MaxEmbedderFrom)
+	vectors := openapi3.NewObjectSchema()
+	vectors.Description = fmt.Sprintf("Vector fields by name ([A-Za-z_][A-Za-z0-9_]{0,62}), at most %d", docstore.MaxVectorFields)
+	vectors.AdditionalProperties = openapi3.AdditionalProperties{Schema: SchemaRef("VectorField")}
+	return openapi3.Schemas{
+		"SearchConfig": withDescription(Object(nil, openapi3.Schemas{
+			"text": SchemaRef("TextSearch"), "vectors": {Value: vectors},
+		}, true), "What full-text and vector search read; left out when the collection is not searchable"),
+		"TextSearch": withDescription(Object([]string{"fields"}, openapi3.Schemas{
+			"fields": {Value: weights}, "language": language,
+		}, true), "Full-text search"),
+		"VectorField": withDescription(Object([]string{"dimensions"}, openapi3.Schemas{
+			"dimensions": intIn(1, docstore.MaxVectorDimensions, "The length of the field's vectors"),
+			"metric":     metric, "source": source, "from": from,
+			"embedder": String(`The configured embedder that computes the vectors (source embedder only; default "builtin")`),
+		}, true), "One vector field"),
 	}
 }
 
