@@ -766,3 +766,33 @@ func FuzzDecodeResponse(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecodeResponse decodes an answer of 64 vectors of 1536
+// dimensions (OpenAI's text-embedding-3-small).
+func BenchmarkDecodeResponse(b *testing.B) {
+	const n, dims = 64, 1536
+	type item struct {
+		Index     int       `json:"index"`
+		Embedding []float32 `json:"embedding"`
+	}
+	items := make([]item, n)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range items {
+		v := make([]float32, dims)
+		for j := range v {
+			v[j] = float32(r.NormFloat64() / 40)
+		}
+		items[i] = item{Index: n - 1 - i, Embedding: v}
+	}
+	body, err := json.Marshal(map[string]any{"data": items})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeResponse(body, n, dims); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
