@@ -11,8 +11,10 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sync/errgroup"
 
@@ -75,6 +77,11 @@ type OpenAIOptions struct {
 	// MaxBatchChars is the most bytes of text one request carries
 	// (default 200,000); a longer text goes alone.
 	MaxBatchChars int
+	// MaxTextBytes, if positive, cuts each text to at most that many
+	// bytes (whole UTF-8 sequences) before sending it, so that a long
+	// document is embedded by its beginning instead of failing for the
+	// model's context length; 0: texts are sent whole.
+	MaxTextBytes int
 	// Concurrency is how many requests of one Embed call run at once
 	// (default 1, at most 16).
 	Concurrency int
@@ -104,9 +111,9 @@ func (o OpenAIOptions) String() string {
 	if o.APIKey != "" {
 		key = "set"
 	}
-	return fmt.Sprintf("openai{url=%s model=%q key=%s dimensions=%d send_dimensions=%t batch=%d batch_chars=%d concurrency=%d timeout=%v retries=%d rate=%v burst=%d}",
+	return fmt.Sprintf("openai{url=%s model=%q key=%s dimensions=%d send_dimensions=%t batch=%d batch_chars=%d max_text=%d concurrency=%d timeout=%v retries=%d rate=%v burst=%d}",
 		o.BaseURL, o.Model, key, o.Dimensions, o.SendDimensions, o.BatchSize, o.MaxBatchChars,
-		o.Concurrency, o.Timeout, o.MaxRetries, o.RequestsPerSecond, o.RateBurst)
+		o.MaxTextBytes, o.Concurrency, o.Timeout, o.MaxRetries, o.RequestsPerSecond, o.RateBurst)
 }
 
 // OpenAI is an embedder that calls a server speaking the OpenAI
@@ -162,6 +169,9 @@ func NewOpenAI(opts OpenAIOptions) (*OpenAI, error) {
 	}
 	if opts.MaxBatchChars < 1 {
 		return nil, fmt.Errorf("embed: max batch chars %d must be positive", opts.MaxBatchChars)
+	}
+	if opts.MaxTextBytes < 0 {
+		return nil, fmt.Errorf("embed: max text bytes %d must not be negative", opts.MaxTextBytes)
 	}
 	if opts.Concurrency == 0 {
 		opts.Concurrency = 1
@@ -261,6 +271,20 @@ func (o *OpenAI) Options() OpenAIOptions { return o.opts }
 func (o *OpenAI) Embed(ctx context.Context, texts []string) ([][]float32, error) {
 	if err := checkBlank(texts); err != nil {
 		return nil, err
+	}
+	if m := o.opts.MaxTextBytes; m > 0 {
+		var cut []string
+		for i, t := range texts {
+			if len(t) > m {
+				if cut == nil {
+					cut = slices.Clone(texts)
+				}
+				cut[i] = cutUTF8(t, m)
+			}
+		}
+		if cut != nil {
+			texts = cut
+		}
 	}
 	out := make([][]float32, len(texts))
 	batches := o.batches(texts)
@@ -533,11 +557,16 @@ func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	cut := n
-	for cut > 0 && s[cut]&0xC0 == 0x80 {
-		cut--
+	return cutUTF8(s, n) + "…"
+}
+
+// cutUTF8 returns s cut to at most n bytes, before the rune that byte n
+// splits (s is longer than n).
+func cutUTF8(s string, n int) string {
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
-	return s[:cut] + "…"
+	return s[:n]
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }

@@ -671,6 +671,7 @@ func TestNewOpenAIValidates(t *testing.T) {
 		"huge batch":           func(o *OpenAIOptions) { o.BatchSize = MaxBatchSize + 1 },
 		"negative batch chars": func(o *OpenAIOptions) { o.MaxBatchChars = -5 },
 		"concurrency":          func(o *OpenAIOptions) { o.Concurrency = MaxConcurrency + 1 },
+		"negative max text":    func(o *OpenAIOptions) { o.MaxTextBytes = -1 },
 		"negative timeout":     func(o *OpenAIOptions) { o.Timeout = -time.Second },
 		"too many retries":     func(o *OpenAIOptions) { o.MaxRetries = MaxRetries + 1 },
 		"negative rate":        func(o *OpenAIOptions) { o.RequestsPerSecond = -1 },
@@ -794,5 +795,74 @@ func BenchmarkDecodeResponse(b *testing.B) {
 		if _, err := decodeResponse(body, n, dims); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestServerAnswerForms decodes answers in the forms the servers Basalt
+// names write them (fields they add that Basalt does not read included).
+func TestServerAnswerForms(t *testing.T) {
+	forms := map[string]string{
+		"OpenAI": `{"object":"list","data":[{"object":"embedding","index":1,"embedding":[0.5,-0.25]},{"object":"embedding","index":0,"embedding":[1,0]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":5,"total_tokens":5}}`,
+		"Ollama": `{"object":"list","data":[{"object":"embedding","embedding":[1,0],"index":0},{"object":"embedding","embedding":[0.5,-0.25],"index":1}],"model":"nomic-embed-text","usage":{"prompt_tokens":4,"total_tokens":4}}`,
+		"vLLM":   `{"id":"embd-3f1c","object":"list","created":1733356800,"model":"BAAI/bge-small-en","data":[{"index":0,"object":"embedding","embedding":[1.0e0,0.0]},{"index":1,"object":"embedding","embedding":[5e-1,-2.5E-1]}],"usage":{"prompt_tokens":6,"total_tokens":6,"completion_tokens":0}}`,
+		"llama.cpp": `{"model":"gpt-3.5-turbo","object":"list","usage":{"prompt_tokens":6,"total_tokens":6},` +
+			`"data":[{"embedding":[1,0],"index":0,"object":"embedding"},{"embedding":[0.5,-0.25],"index":1,"object":"embedding"}]}`,
+	}
+	want := [][]float32{{1, 0}, {0.5, -0.25}}
+	for name, body := range forms {
+		got, err := decodeResponse([]byte(body), 2, 2)
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: %v, %v", name, got, err)
+		}
+	}
+	errs := map[string]string{
+		"OpenAI":    `{"error":{"message":"Incorrect API key provided: sk-abc***xyz.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`,
+		"Ollama":    `{"error":{"message":"model \"nomic\" not found, try pulling it first","type":"api_error","param":null,"code":null}}`,
+		"vLLM":      `{"object":"error","message":"This model's maximum context length is 512 tokens.","type":"BadRequestError","param":null,"code":400}`,
+		"llama.cpp": `{"error":{"code":400,"message":"input is too large to process","type":"invalid_request_error"}}`,
+	}
+	for name, body := range errs {
+		if msg := errorMessage([]byte(body)); msg == "" || strings.HasPrefix(msg, "{") {
+			t.Errorf("%s: message %q", name, msg)
+		}
+	}
+}
+
+// TestOpenAIConcurrentFailure: with batches in flight at once, a refused
+// batch fails the whole call with the server's refusal.
+func TestOpenAIConcurrentFailure(t *testing.T) {
+	f := newFakeServer(t, 16)
+	in := texts(12)
+	f.script = func(_ int, w http.ResponseWriter, r *http.Request) bool {
+		f.mu.Lock()
+		last := f.requests[len(f.requests)-1]
+		f.mu.Unlock()
+		if slices.Contains(last.Inputs, in[6]) {
+			writeError(w, http.StatusBadRequest, "input 6 is too long")
+			return true
+		}
+		return false
+	}
+	o, _ := newTestOpenAI(t, f, OpenAIOptions{BatchSize: 2, Concurrency: 3})
+	got, err := o.Embed(context.Background(), in)
+	var ae *APIError
+	if got != nil || !errors.As(err, &ae) || ae.StatusCode != 400 || ae.Message != "input 6 is too long" {
+		t.Fatalf("Embed = %v, %v; want the refusal", got, err)
+	}
+}
+
+func TestOpenAIMaxTextBytes(t *testing.T) {
+	f := newFakeServer(t, 16)
+	o, _ := newTestOpenAI(t, f, OpenAIOptions{MaxTextBytes: 5})
+	in := []string{"short", "ééé", "a longer text"}
+	if _, err := o.Embed(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	got := f.reqs()[0].Inputs
+	if want := []string{"short", "éé", "a lon"}; !slices.Equal(got, want) {
+		t.Errorf("sent %q, want %q", got, want)
+	}
+	if in[2] != "a longer text" {
+		t.Error("the caller's slice was changed")
 	}
 }
