@@ -59,6 +59,11 @@ func vkey(c, f, id string) string { return c + "/" + f + "/" + id }
 func (s *memVectors) PutVectors(ctx context.Context, vs []searchdb.StoredVector, event func(searchdb.StoredVector) (eventbus.Event, error)) (int, error) {
 	var stored []searchdb.StoredVector
 	var born []time.Time
+	// Held across the transaction and the map's update, so that a reader
+	// never sees the event committed without the vector (an engine
+	// writes both in one transaction).
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	err := s.store.Write(ctx, func(tx docstore.Tx) error {
 		stored, born = nil, nil
 		for _, v := range vs {
@@ -83,8 +88,6 @@ func (s *memVectors) PutVectors(ctx context.Context, vs []searchdb.StoredVector,
 	if err != nil {
 		return 0, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for i, v := range stored {
 		s.m[vkey(v.Collection, v.Field, v.DocumentID)] = v
 		s.born[vkey(v.Collection, v.Field, v.DocumentID)] = born[i]
