@@ -51,6 +51,12 @@ type Options struct {
 	// ClientIP returns the client address of a request, which the limit
 	// of streams per address counts; nil takes the socket peer's.
 	ClientIP func(*http.Request) string
+	// Search runs the searches of GET and POST …/search; nil answers them
+	// 503.
+	Search Searcher
+	// SearchStatus reports the state of a collection's search indexes in
+	// GET /v1/collections/{name}; nil leaves it out.
+	SearchStatus SearchStatuser
 }
 
 // API serves the REST routes over a document service.
@@ -122,6 +128,8 @@ func (a *API) routes() []route {
 		{"PUT " + doc, a.replaceDocument},
 		{"PATCH " + doc, a.patchDocument},
 		{"DELETE " + doc, a.deleteDocument},
+		{"GET " + coll + "/search", a.searchGet},
+		{"POST " + coll + "/search", a.searchPost},
 		{"GET " + coll + "/events", a.collectionEvents},
 		{"GET " + doc + "/events", a.documentEvents},
 		{"POST " + Base + "/batch", a.batch},

@@ -131,6 +131,49 @@ func (o *BodyObject) Integer(name string) (n int64, present bool) {
 	return n, true
 }
 
+// Number returns the member name, a finite number; present is false when
+// absent.
+func (o *BodyObject) Number(name string) (f float64, present bool) {
+	v, ok := o.take(name)
+	if !ok {
+		return 0, false
+	}
+	num, isNumber := v.(json.Number)
+	f, err := strconv.ParseFloat(string(num), 64)
+	if !isNumber || err != nil {
+		o.fail(name, name+" must be a finite number")
+		return 0, true
+	}
+	return f, true
+}
+
+// Numbers returns the member name, an array of finite numbers (read as
+// float32, the precision of vectors); present is false when absent.
+func (o *BodyObject) Numbers(name string) (list []float32, present bool) {
+	v, ok := o.take(name)
+	if !ok {
+		return nil, false
+	}
+	items, isArray := v.([]any)
+	if !isArray {
+		o.fail(name, name+" must be an array of numbers")
+		return nil, true
+	}
+	list = make([]float32, 0, len(items))
+	for i, item := range items {
+		num, isNumber := item.(json.Number)
+		f, err := strconv.ParseFloat(string(num), 32)
+		if !isNumber || err != nil {
+			if o.err == nil {
+				o.err = BodyError("/"+jsonvalue.EscapePointerToken(name)+"/"+strconv.Itoa(i), name+" must hold finite numbers only (within the range of 32-bit floats)")
+			}
+			return nil, true
+		}
+		list = append(list, float32(f))
+	}
+	return list, true
+}
+
 // Timestamp returns the member name, an RFC 3339 timestamp, in UTC (zero
 // when absent).
 func (o *BodyObject) Timestamp(name string) time.Time {

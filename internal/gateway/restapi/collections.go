@@ -258,6 +258,16 @@ func (a *API) getCollection(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
+	withStatus, err := a.collectionWithStatus(r.Context(), c)
+	if err != nil {
+		a.WriteProblem(w, r, err)
+		return
+	}
+	if withStatus != nil {
+		w.Header().Set("ETag", etag(c.Version))
+		a.resp.WriteJSON(w, r, http.StatusOK, withStatus)
+		return
+	}
 	a.writeCollection(w, r, http.StatusOK, c)
 }
 

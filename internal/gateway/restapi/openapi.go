@@ -330,6 +330,10 @@ func addGenericPaths(doc *openapi3.T, cat docstore.Catalog) {
 	AddTag(doc, "documents", "Documents of collections: lists and queries, reads, and conditional writes")
 	addDocumentPaths(doc, "/v1/collections/{collection}/documents", "", acts, anonymous,
 		SchemaRef("Data"), SchemaRef("Document"), SchemaRef("DocumentList"), "CollectionName")
+	if acts[auth.ActionList] {
+		doc.Components.Schemas["SearchResult"] = searchResultSchema(SchemaRef("Document"))
+	}
+	addSearchPaths(doc, "/v1/collections/{collection}", "", acts, anonymous, SchemaRef("SearchResult"), "CollectionName")
 	addEventPaths(doc, acts, anonymous)
 	if acts[auth.ActionCreate] || acts[auth.ActionUpdate] || acts[auth.ActionDelete] {
 		if !cat.ViewDefinitions {
@@ -412,7 +416,8 @@ func addDocumentPaths(doc *openapi3.T, base, suffix string, acts, anonymous map[
 func addCollections(doc *openapi3.T, cat docstore.Catalog) error {
 	names := newSchemaNames(doc)
 	for _, c := range cat.Collections {
-		for _, suffix := range []string{"listDocuments", "createDocument", "getDocument", "replaceDocument", "patchDocument", "deleteDocument"} {
+		for _, suffix := range []string{"listDocuments", "createDocument", "getDocument", "replaceDocument", "patchDocument", "deleteDocument",
+			"searchDocuments", "searchDocumentsWithBody"} {
 			names.reserveOperation(suffix + "_" + c.Name)
 		}
 	}
@@ -433,6 +438,11 @@ func addCollections(doc *openapi3.T, cat docstore.Catalog) error {
 		acts, anonymous := actionsOf(docstore.Catalog{Collections: []docstore.CatalogEntry{c}})
 		addDocumentPaths(doc, "/v1/collections/"+c.Name+"/documents", "_"+c.Name, acts, anonymous,
 			SchemaRef(data), SchemaRef(docName), SchemaRef(listName))
+		if acts[auth.ActionList] {
+			resultName := names.take(base + ".SearchResult")
+			doc.Components.Schemas[resultName] = searchResultSchema(SchemaRef(docName))
+			addSearchPaths(doc, "/v1/collections/"+c.Name, "_"+c.Name, acts, anonymous, SchemaRef(resultName))
+		}
 	}
 	return nil
 }

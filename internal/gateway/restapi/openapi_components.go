@@ -142,7 +142,7 @@ func fixedSchemas() openapi3.Schemas {
 		"Collection": Object([]string{"name", "schema", "indexes", "rules", "hiddenFields", "version", "createdAt", "updatedAt"}, openapi3.Schemas{
 			"name": name, "schema": anyObject("The JSON Schema (2020-12) of the data"), "indexes": ArrayOf(SchemaRef("Index")),
 			"rules": SchemaRef("Rules"), "hiddenFields": hidden, "search": SchemaRef("SearchConfig"),
-			"version": versionSchema(), "createdAt": Timestamp(), "updatedAt": Timestamp(),
+			"status": collectionStatusSchema(), "version": versionSchema(), "createdAt": Timestamp(), "updatedAt": Timestamp(),
 		}, true),
 		"CollectionList": Object([]string{"items"}, openapi3.Schemas{"items": ArrayOf(SchemaRef("Collection"))}, true),
 		"Document":       documentSchema(SchemaRef("Data"), ""),
