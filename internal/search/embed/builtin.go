@@ -191,7 +191,10 @@ func (b *Builtin) vector(f *features, text string) []float32 {
 		if c == 0 {
 			continue
 		}
-		w := weights[k&3] * (1 + math.Log(float64(c)))
+		w := weights[k&3]
+		if c > 1 {
+			w *= 1 + math.Log(float64(c))
+		}
 		if k&4 != 0 {
 			w = -w
 		}

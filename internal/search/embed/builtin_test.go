@@ -75,6 +75,12 @@ func TestBuiltinGolden(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("vector changed:\n got %#v\nwant %#v", got, want)
 	}
+	// Repeated features (sublinear counts).
+	got = b.Vector("go go go gopher gopher go")
+	want = []float32{0, -0.2873028, 0.23334329, 0.10606513, 0, 0.10606513, -0.5545246, -0.10606513, -0.10606513, 0, -0.07517253, 0.07517253, 0, 0.043421358, -0.705212, 0}
+	if !slices.Equal(got, want) {
+		t.Fatalf("vector of repeated words changed:\n got %#v\nwant %#v", got, want)
+	}
 }
 
 func TestBuiltinDeterministicAndNormalized(t *testing.T) {
