@@ -147,6 +147,9 @@ func syncText(ctx context.Context, q pgx.Tx, op, table, arg string, c docstore.C
 			return mapErr(op, err)
 		}
 	}
+	if t := c.Search.Text; t != nil && t.Language != "" && !slices.Contains(docstore.TextLanguages(), t.Language) {
+		return fault.Newf(fault.Invalid, op, "unknown text search language %q", t.Language)
+	}
 	tsvIndex, trgmIndex := searchIndexNames(c.Name)
 	var stmts []string
 	var args [][]any
@@ -179,7 +182,7 @@ func syncText(ctx context.Context, q pgx.Tx, op, table, arg string, c docstore.C
 	}
 	for i, stmt := range stmts {
 		if _, err := q.Exec(ctx, stmt, args[i]...); err != nil {
-			if sqlState(err) == codeUndefinedObject { // a language the server does not know
+			if c := sqlState(err); c == codeUndefinedObject || c == codeInvalidName { // a language the server does not know
 				return fault.Wrap(fault.Invalid, op, err, "unknown text search language")
 			}
 			return mapErr(op, err)
@@ -188,8 +191,11 @@ func syncText(ctx context.Context, q pgx.Tx, op, table, arg string, c docstore.C
 	return nil
 }
 
-// codeUndefinedObject is the SQLSTATE of an unknown regconfig.
-const codeUndefinedObject = "42704"
+// SQLSTATEs of a regconfig the server does not know.
+const (
+	codeUndefinedObject = "42704"
+	codeInvalidName     = "42602"
+)
 
 // syncVectors keeps the delete trigger that takes a document's vectors with
 // it while the collection has vector fields, and deletes the stored
@@ -522,8 +528,11 @@ func compileSearch(table string, tq searchdb.TextQuery, cq compiledQuery) (strin
 			}
 			c := "(" + strings.Join(cond, " AND ") + ")"
 			conds = append(conds, c)
-			scores = append(scores, "CASE WHEN "+c+" THEN ("+strings.Join(sims, " + ")+") / "+
-				strconv.Itoa(len(sims))+" END")
+			avg := "(" + strings.Join(sims, " + ") + ") / " + strconv.Itoa(len(sims))
+			if len(cq.groups) > 1 { // the groups that match only
+				avg = "CASE WHEN " + c + " THEN " + avg + " END"
+			}
+			scores = append(scores, avg)
 		}
 		match = "(" + strings.Join(conds, " OR ") + ")"
 		if len(scores) == 1 {

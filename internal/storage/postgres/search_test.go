@@ -4,18 +4,25 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
 
 	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/query"
 	"github.com/basaltdev/basalt/internal/search/searchdb"
 	"github.com/basaltdev/basalt/internal/search/websearch"
+	"github.com/basaltdev/basalt/internal/storage/pgtest"
 )
 
 var searchSchema = json.RawMessage(`{"type":"object","properties":{"title":{"type":"string"},"body":{"type":"string"},` +
@@ -413,4 +420,125 @@ func explainTx(t *testing.T, q pgx.Tx, sql string, args []any) string {
 		t.Fatal(err)
 	}
 	return strings.Join(plan, "\n")
+}
+
+// TestSearchMigrationOnExistingDatabase applies migration 00009 to a
+// database that already holds a collection, then configures search on it.
+func TestSearchMigrationOnExistingDatabase(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 8); err != nil {
+		t.Fatal(err)
+	}
+	old := &Store{pool: pool, acquireTimeout: 2 * time.Second, log: slog.New(slog.DiscardHandler)}
+	createSearchable(t, old, "docs", nil, sampleDocs)
+
+	s := open(t, Options{URL: url}) // migrates to the latest version
+	c, err := s.GetCollection(ctx, "docs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Version++
+	c.Search = docstore.Search{Text: textConfig1, Vectors: map[string]docstore.VectorField{"emb": {Dimensions: 2}}}
+	mustWrite(t, s, func(ctx context.Context, tx docstore.Tx) error { return tx.UpdateCollection(ctx, c, 1) })
+	for done := false; !done; {
+		if done, err = s.BuildText(ctx, "docs", 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := searchIDs(t, s, searchdb.TextQuery{Collection: "docs", Query: "replication"}); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("after the migration and the build: %v", got)
+	}
+	n, err := s.PutVectors(ctx, []searchdb.StoredVector{{Collection: "docs", DocumentID: "a", Field: "emb", Version: 1,
+		Vector: []float32{1, 2}}}, func(v searchdb.StoredVector) (eventbus.Event, error) {
+		return eventbus.Event{ID: "vec-a", Type: eventbus.SearchVectors, Collection: v.Collection, DocumentID: v.DocumentID,
+			Version: v.Version, Payload: json.RawMessage(`{}`), Time: time.Now()}, nil
+	})
+	if err != nil || n != 1 {
+		t.Fatalf("PutVectors = %d, %v", n, err)
+	}
+	mustWrite(t, s, func(ctx context.Context, tx docstore.Tx) error { return tx.DeleteDocument(ctx, "docs", "a", 1) })
+	if vs, err := s.GetVectors(ctx, "docs", "emb", []string{"a"}); err != nil || len(vs) != 0 {
+		t.Fatalf("vectors of a deleted document: %v %v", vs, err)
+	}
+}
+
+// TestSearchSQLHoldsNoUserText checks that queries, field paths and
+// languages reach the server as bound values, never as SQL text.
+func TestSearchSQLHoldsNoUserText(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, Options{})
+	evil := `x'); DROP TABLE collections; --`
+	text := &docstore.TextSearch{Fields: map[string]int{"title": 4, "body": 1}, Language: "english"}
+	createSearchable(t, s, "docs", text, map[string]string{"a": `{"title":"x drop table collections"}`})
+	for _, fuzzy := range []bool{false, true} {
+		tq := searchdb.TextQuery{Collection: "docs", Text: *text, Query: evil + ` "` + evil + `" -zzzz OR collections`,
+			Fuzzy: fuzzy, Limit: 5, Highlight: []string{"title"}}
+		pq, err := websearch.Parse(tq.Query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.inReadTx(ctx, "test", func(q pgx.Tx) error {
+			cq, err := compileQuery(ctx, q, "test", "docs", pq, fuzzy)
+			if err != nil {
+				return err
+			}
+			sql, args, _, err := compileSearch("docs_docs", tq, cq)
+			if err != nil {
+				return err
+			}
+			for _, w := range []string{"drop", "DROP", "collections", "zzzz", "title"} {
+				if strings.Contains(sql, w) {
+					t.Errorf("fuzzy=%v: the SQL text holds %q:\n%s", fuzzy, w, sql)
+				}
+			}
+			if len(args) == 0 {
+				t.Errorf("no bound arguments")
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := searchIDs(t, s, tq); !slices.Equal(got, []string{"a"}) {
+			t.Errorf("fuzzy=%v: %v", fuzzy, got)
+		}
+	}
+	// A language is a bound regconfig: an unknown one is refused and
+	// changes nothing.
+	now := time.Unix(1_700_000_000, 0).UTC()
+	err := s.Write(ctx, func(tx docstore.Tx) error {
+		return tx.CreateCollection(ctx, docstore.Collection{Name: "other", Schema: searchSchema, Version: 1, CreatedAt: now,
+			UpdatedAt: now, Search: docstore.Search{Text: &docstore.TextSearch{Fields: map[string]int{"title": 1},
+				Language: "english'::regconfig); DROP TABLE collections; --"}}})
+	})
+	if !fault.Is(err, fault.Invalid) {
+		t.Fatalf("unknown language: %v, want Invalid", err)
+	}
+	if _, err := s.GetCollection(ctx, "other"); !fault.Is(err, fault.NotFound) {
+		t.Fatalf("the refused collection exists: %v", err)
+	}
+	// Field paths are values of search_builds.
+	var fields []string
+	if err := s.pool.QueryRow(ctx, `SELECT fields FROM search_builds WHERE collection = 'docs'`).Scan(&fields); err != nil ||
+		!slices.Equal(fields, []string{"body", "title"}) {
+		t.Fatalf("stored fields %v, %v", fields, err)
+	}
 }
