@@ -3,7 +3,11 @@
 // (hashed word and character n-grams: lexical, not semantic), OpenAI a
 // client of any server that speaks the OpenAI-compatible /v1/embeddings
 // API (OpenAI, Ollama, vLLM, llama.cpp), with batching, retries, timeouts
-// and a rate limit.
+// and a rate limit. Set resolves the embedder a collection's vector field
+// names ("builtin", "openai") at the dimensions the field declares.
+//
+// A blank text (empty or only white space) has no vector: callers skip it
+// (Blank), and Embed refuses it with ErrEmpty.
 package embed
 
 import (
