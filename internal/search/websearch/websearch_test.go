@@ -238,3 +238,23 @@ func FuzzWordSimilarity(f *testing.F) {
 		}
 	})
 }
+
+func TestMarkSimilar(t *testing.T) {
+	for _, c := range []struct {
+		text  string
+		words []string
+		max   int
+		want  string
+		ok    bool
+	}{
+		{"Streaming replication slots.", []string{"replicaton"}, 10, "Streaming [replication] slots.", true},
+		{"one two three four five six seven eight", []string{"fiv"}, 4, "…four [five] six seven…", true},
+		{"alpha beta", []string{"zzz"}, 10, "", false},
+		{"alpha beta gamma", []string{"alpha", "gamma"}, 2, "[alpha] beta…", true},
+	} {
+		got, ok := MarkSimilar(c.text, c.words, 0.5, c.max, "[", "]")
+		if got != c.want || ok != c.ok {
+			t.Errorf("MarkSimilar(%q, %q) = %q, %v; want %q, %v", c.text, c.words, got, ok, c.want, c.ok)
+		}
+	}
+}

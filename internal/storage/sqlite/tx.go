@@ -112,7 +112,7 @@ func (t *tx) CreateCollection(ctx context.Context, c docstore.Collection) error 
 			return mapErr(op, err)
 		}
 	}
-	return nil
+	return t.createSearch(ctx, c)
 }
 
 func nonNilIndexes(ix []docstore.Index) []docstore.Index {
@@ -153,6 +153,10 @@ func (t *tx) UpdateCollection(ctx context.Context, c docstore.Collection, prevVe
 	if err != nil {
 		return fault.Internalf(op, err)
 	}
+	prev, err := getCollection(ctx, t.q, c.Name) // its search configuration
+	if err != nil && !fault.Is(err, fault.NotFound) {
+		return err
+	}
 	res, err := t.q.ExecContext(ctx, `UPDATE collections SET schema = ?, indexes = ?, access = ?, version = ?, updated_at = ?
 		WHERE name = ? AND version = ?`, string(c.Schema), string(indexes), acc, c.Version, toMicros(c.UpdatedAt),
 		c.Name, prevVersion)
@@ -180,7 +184,7 @@ func (t *tx) UpdateCollection(ctx context.Context, c docstore.Collection, prevVe
 			}
 		}
 	}
-	return nil
+	return t.updateSearch(ctx, prev.Search, c)
 }
 
 // indexNames returns the declared (not automatic) indexes of a table.
@@ -221,7 +225,7 @@ func (t *tx) DeleteCollection(ctx context.Context, name string, prevVersion int6
 	if err := t.q.ddl(ctx, "DROP TABLE "+table); err != nil {
 		return mapErr(op, err)
 	}
-	return nil
+	return t.dropSearch(ctx, name)
 }
 
 func (t *tx) EachDocument(ctx context.Context, collection string, fn func(docstore.Document) error) error {

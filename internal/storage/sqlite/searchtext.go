@@ -1,0 +1,646 @@
+package sqlite
+
+// SearchText: full-text queries over the indexes of search.go.
+//
+// Exact queries: the web-search query (internal/search/websearch, with
+// the language's stop words left out as PostgreSQL leaves them out) is
+// rendered as an FTS5 MATCH expression of quoted terms, so no FTS5 syntax
+// of the caller's can reach the engine, and bound as a parameter.
+//
+// Score. bm25() would rank well but depends on the whole collection (the
+// number of documents, the frequency of each term, the average length),
+// so every write anywhere would change every hit's score and a relevance
+// cursor ([Score, id]) could skip or repeat hits between pages. The score
+// is therefore, like PostgreSQL's ts_rank_cd, the document's own: the
+// matched terms of each field (counted from highlight(), which marks each
+// match) times the field's weight (0.1, 0.2, 0.4, 1.0 for weights 1 to 4,
+// ts_rank_cd's defaults), divided by 1 + ln(1 + the length of the text),
+// as ts_rank_cd's normalization 1 divides by 1 + log(length). It is the
+// same double for the same document and query every time.
+//
+// Fuzzy queries: candidates are the documents whose trigram index shares
+// a trigram with one of the query's words, the fuzzyCandidates best by
+// bm25 of the trigram index; each is then scored exactly as pg_trgm
+// scores on PostgreSQL (websearch.WordSimilarity): per OR group, each word
+// of three or more letters must be similar (≥ 0.5) to the text, the
+// group's exclusions must not match exactly, and the score is the average
+// similarity, the best group's. The bound makes a fuzzy query on a large
+// collection miss documents past the candidates; it only ever serves as
+// the fallback of a query that found too little.
+//
+// Filters, sort orders and keysets compile with the list compiler
+// (compile.go) over the documents table joined to the hits, so a filter
+// or rule is applied by SQLite before the limit.
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/query"
+	"github.com/basaltdev/basalt/internal/search/searchdb"
+	"github.com/basaltdev/basalt/internal/search/websearch"
+)
+
+// Fuzzy matching (see the file comment).
+const (
+	fuzzyCandidates = 2000
+	fuzzyThreshold  = 0.5
+	fuzzyMinRunes   = 3
+	snippetTokens   = 24
+)
+
+// weightFactor is the rank weight of a field weight, 1..4.
+func weightFactor(w int) string {
+	return [...]string{"0", "0.1", "0.2", "0.4", "1.0"}[w]
+}
+
+// scoreSQL is the expression of a hit's score in a query on the word
+// index table (see the file comment).
+func (ix textIndex) scoreSQL() string {
+	var num, length []string
+	for i, c := range ix.columns() {
+		num = append(num, weightFactor(ix.weights[i])+" * coalesce(length(highlight("+ix.words+", "+
+			strconv.Itoa(i+1)+", char(2), char(3))) - length("+c+"), 0)")
+		length = append(length, "coalesce(length("+c+"), 0)")
+	}
+	return "(0.5 * (" + strings.Join(num, " + ") + ") / (1.0 + ln(1.0 + " + strings.Join(length, " + ") + ")))"
+}
+
+// hit is a document a query matched, with its rowid in the indexes.
+type hit struct {
+	rowid int64
+	searchdb.TextHit
+}
+
+// SearchText runs a full-text query.
+func (s *Store) SearchText(ctx context.Context, q searchdb.TextQuery) ([]searchdb.TextHit, error) {
+	const op = "sqlite.SearchText"
+	parsed, err := websearch.Parse(q.Query)
+	if err != nil {
+		return nil, err
+	}
+	if q.Sort == nil && q.After != nil {
+		if q.After, err = relevanceAfter(op, q.After); err != nil {
+			return nil, err
+		}
+	}
+	// One read transaction: the configuration and the index it describes
+	// are read from the same snapshot.
+	rtx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer func() { _ = rtx.Rollback() }()
+	c, err := getCollection(ctx, rtx, q.Collection)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := textConfig(op, c)
+	if err != nil {
+		return nil, err
+	}
+	ix, err := newTextIndex(op, c.Name, cfg)
+	if err != nil {
+		return nil, err
+	}
+	var hits []hit
+	if q.Fuzzy {
+		hits, err = s.searchFuzzy(ctx, rtx, ix, parsed, q)
+	} else {
+		lang := textLanguage(cfg)
+		parsed = parsed.WithoutWords(func(w string) bool { return websearch.StopWord(lang, w) })
+		hits, err = s.searchExact(ctx, rtx, ix, parsed, q)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]searchdb.TextHit, len(hits))
+	for i, h := range hits {
+		out[i] = h.TextHit
+	}
+	return out, nil
+}
+
+// relevanceAfter checks a relevance keyset: [Score, id].
+func relevanceAfter(op string, after []any) ([]any, error) {
+	if len(after) != 2 {
+		return nil, fault.New(fault.Invalid, op, "cursor does not match the relevance order")
+	}
+	var score float64
+	switch v := after[0].(type) {
+	case float64:
+		score = v
+	case float32:
+		score = float64(v)
+	case json.Number:
+		f, err := strconv.ParseFloat(string(v), 64)
+		if err != nil {
+			return nil, fault.New(fault.Invalid, op, "invalid cursor score")
+		}
+		score = f
+	default:
+		return nil, fault.New(fault.Invalid, op, "invalid cursor score")
+	}
+	id, ok := after[1].(string)
+	if !ok || math.IsNaN(score) || math.IsInf(score, 0) {
+		return nil, fault.New(fault.Invalid, op, "invalid cursor position")
+	}
+	return []any{score, id}, nil
+}
+
+// searchExact runs an exact (FTS5) query.
+func (s *Store) searchExact(ctx context.Context, rtx *sql.Tx, ix textIndex, parsed websearch.Query, q searchdb.TextQuery) ([]hit, error) {
+	const op = "sqlite.SearchText"
+	if parsed.Empty() {
+		return nil, nil
+	}
+	match := parsed.FTS5()
+	var src hitSource
+	if q.Sort == nil {
+		src = hitSource{
+			head: "WITH h AS MATERIALIZED (SELECT rowid AS rid, doc AS hid, " + ix.scoreSQL() + " AS score FROM " +
+				ix.words + " WHERE " + ix.words + " MATCH ?) SELECT h.rid, " + docColumns + ", h.score FROM h JOIN " +
+				ix.docs + " AS d ON d.rowid = h.rid AND d.id = h.hid",
+			args: []any{match},
+		}
+	} else {
+		src = hitSource{
+			head: "SELECT " + ix.words + ".rowid, " + docColumns + ", 0.0 FROM " + ix.words + " JOIN " + ix.docs +
+				" AS d ON d.rowid = " + ix.words + ".rowid AND d.id = " + ix.words + ".doc",
+			where: ix.words + " MATCH ?",
+			args:  []any{match},
+		}
+	}
+	hits, err := s.page(ctx, rtx, op, ix, src, q)
+	if err != nil || len(hits) == 0 {
+		return hits, err
+	}
+	return hits, s.exactDetails(ctx, rtx, ix, match, q, hits)
+}
+
+// exactDetails fills in the scores (with Sort) and highlights of a page's
+// hits of an exact query.
+func (s *Store) exactDetails(ctx context.Context, rtx *sql.Tx, ix textIndex, match string, q searchdb.TextQuery, hits []hit) error {
+	const op = "sqlite.SearchText"
+	cols := highlightColumns(ix, q.Highlight)
+	if q.Sort == nil && len(cols) == 0 {
+		return nil
+	}
+	sel := []string{"rowid", ix.scoreSQL()}
+	for _, i := range cols {
+		sel = append(sel, "snippet("+ix.words+", "+strconv.Itoa(i+1)+", char(2), char(3), '…', "+
+			strconv.Itoa(snippetTokens)+")")
+	}
+	stmt, err := rtx.PrepareContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+ix.words+
+		" WHERE "+ix.words+" MATCH ? AND rowid = ?")
+	if err != nil {
+		return mapErr(op, err)
+	}
+	defer stmt.Close()
+	for i := range hits {
+		h := &hits[i]
+		dest := make([]any, 2+len(cols))
+		var rowid int64
+		var score float64
+		snippets := make([]sql.NullString, len(cols))
+		dest[0], dest[1] = &rowid, &score
+		for j := range cols {
+			dest[2+j] = &snippets[j]
+		}
+		if err := stmt.QueryRowContext(ctx, match, h.rowid).Scan(dest...); err != nil {
+			return mapErr(op, err)
+		}
+		if q.Sort != nil {
+			h.Score = score
+		}
+		for j, col := range cols {
+			if sn := snippets[j].String; strings.Contains(sn, searchdb.MarkStart) {
+				if h.Highlights == nil {
+					h.Highlights = map[string]string{}
+				}
+				h.Highlights[ix.fields[col]] = sn
+			}
+		}
+	}
+	return nil
+}
+
+// highlightColumns returns the column numbers of the searchable fields
+// among fields, in column order.
+func highlightColumns(ix textIndex, fields []string) []int {
+	var out []int
+	for i, f := range ix.fields {
+		for _, want := range fields {
+			if want == f {
+				out = append(out, i)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// hitSource is the start of a page query: "SELECT rowid, docColumns,
+// score FROM … JOIN docs AS d …", an optional condition of its own and
+// the arguments of both.
+type hitSource struct {
+	head  string
+	where string
+	args  []any
+}
+
+// page runs the page query of src: with the filter, in relevance or sort
+// order after the keyset, up to the limit.
+func (s *Store) page(ctx context.Context, rtx *sql.Tx, op string, ix textIndex, src hitSource, q searchdb.TextQuery) ([]hit, error) {
+	queries, err := compilePage(src, q)
+	if err != nil {
+		return nil, err
+	}
+	var out []hit
+	for _, pq := range queries {
+		if q.Limit > 0 && len(out) >= q.Limit {
+			break
+		}
+		if q.Limit > 0 {
+			pq.args[len(pq.args)-1] = int64(q.Limit - len(out))
+		}
+		rows, err := rtx.QueryContext(ctx, pq.text, pq.args...)
+		if err != nil {
+			return nil, mapErr(op, err)
+		}
+		for rows.Next() {
+			var h hit
+			var created, updated int64
+			var data []byte
+			h.Document.Collection = ix.collection
+			if err := rows.Scan(&h.rowid, &h.Document.ID, &h.Document.Version, &created, &updated, &data, &h.Score); err != nil {
+				rows.Close()
+				return nil, mapErr(op, err)
+			}
+			h.Document.CreatedAt, h.Document.UpdatedAt = fromMicros(created), fromMicros(updated)
+			h.Document.Data = json.RawMessage(data)
+			out = append(out, h)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, mapErr(op, err)
+		}
+	}
+	return out, nil
+}
+
+// compilePage returns the queries of a page, as compileList does for a
+// list: by relevance (h.score descending, id ascending), one query; in a
+// sort order, one or two (see compileList).
+func compilePage(src hitSource, q searchdb.TextQuery) ([]listQuery, error) {
+	start := func(b *builder) error {
+		b.w(src.head)
+		b.args = append(b.args, src.args...)
+		var conds []string
+		if src.where != "" {
+			conds = append(conds, src.where)
+		}
+		first := true
+		for _, c := range conds {
+			b.w(map[bool]string{true: " WHERE ", false: " AND "}[first], c)
+			first = false
+		}
+		if q.Filter != nil {
+			b.w(map[bool]string{true: " WHERE (", false: " AND ("}[first])
+			first = false
+			if err := b.expr(q.Filter, false); err != nil {
+				return err
+			}
+			b.w(")")
+		}
+		if first {
+			b.w(" WHERE 1")
+		}
+		return nil
+	}
+	if q.Sort == nil {
+		var b builder
+		if err := start(&b); err != nil {
+			return nil, err
+		}
+		if q.After != nil {
+			b.w(" AND (h.score < ")
+			b.bind(q.After[0])
+			b.w(" OR (h.score = ")
+			b.bind(q.After[0])
+			b.w(" AND id > ")
+			b.bind(q.After[1])
+			b.w("))")
+		}
+		b.w(" ORDER BY h.score DESC, id")
+		b.w(" LIMIT ")
+		b.bind(int64(q.Limit))
+		if q.Limit <= 0 {
+			b.args[len(b.args)-1] = int64(-1)
+		}
+		return []listQuery{{text: b.sql.String(), args: b.args}}, nil
+	}
+	keys := q.Sort
+	if n := len(keys); n == 0 || keys[n-1].Field.System != query.SystemID {
+		keys = append(keys[:n:n], query.SortKey{Field: query.Field{System: query.SystemID, Type: query.TypeString}})
+	}
+	exprs := make([]string, len(keys))
+	for i, k := range keys {
+		var err error
+		if exprs[i], _, err = fieldSQL(k.Field); err != nil {
+			return nil, err
+		}
+	}
+	var after []any
+	if q.After != nil {
+		if len(q.After) != len(keys) {
+			return nil, fault.New(fault.Invalid, compileOp, "cursor does not match the sort order")
+		}
+		after = make([]any, len(q.After))
+		for i, a := range q.After {
+			if a == nil {
+				continue
+			}
+			var err error
+			if after[i], err = bindAfter(a); err != nil {
+				return nil, err
+			}
+		}
+	}
+	nullTail := after != nil && keys[0].Desc && after[0] != nil && keys[0].Field.System == query.SystemNone
+	var out []listQuery
+	for pass := 0; pass < 2; pass++ {
+		var b builder
+		if err := start(&b); err != nil {
+			return nil, err
+		}
+		switch {
+		case pass == 1:
+			b.w(" AND ", exprs[0], " IS NULL")
+		case after != nil:
+			b.w(" AND ")
+			b.keyset(keys, exprs, after)
+		}
+		b.w(" ORDER BY ")
+		for i, k := range keys {
+			if pass == 1 && i == 0 {
+				continue
+			}
+			if i > pass {
+				b.w(", ")
+			}
+			b.w(exprs[i])
+			if k.Desc {
+				b.w(" DESC")
+			}
+		}
+		b.w(" LIMIT ")
+		b.bind(int64(q.Limit))
+		if q.Limit <= 0 {
+			b.args[len(b.args)-1] = int64(-1)
+		}
+		out = append(out, listQuery{text: b.sql.String(), args: b.args})
+		if !nullTail {
+			break
+		}
+	}
+	return out, nil
+}
+
+// fuzzyGroup is one OR group of a fuzzy query.
+type fuzzyGroup struct {
+	words   []string // lower-cased, of fuzzyMinRunes or more
+	exclude string   // FTS5 expression of its exclusions, "" when none
+}
+
+// searchFuzzy runs a typo-tolerant query (see the file comment).
+func (s *Store) searchFuzzy(ctx context.Context, rtx *sql.Tx, ix textIndex, parsed websearch.Query, q searchdb.TextQuery) ([]hit, error) {
+	const op = "sqlite.SearchText"
+	lang := ix.language
+	var groups []fuzzyGroup
+	trigrams := map[string]bool{}
+	var tris []string
+	for _, g := range parsed.Groups {
+		var fg fuzzyGroup
+		seen := map[string]bool{}
+		var neg []websearch.Term
+		for _, t := range g.Terms {
+			if t.Exclude {
+				neg = append(neg, t)
+				continue
+			}
+			for _, w := range t.Words {
+				w = strings.ToLower(w)
+				if utf8.RuneCountInString(w) >= fuzzyMinRunes && !seen[w] {
+					seen[w] = true
+					fg.words = append(fg.words, w)
+				}
+			}
+		}
+		if len(fg.words) == 0 {
+			continue
+		}
+		if len(neg) > 0 {
+			ex := websearch.Query{Groups: []websearch.Group{{Terms: neg}}}
+			for i := range ex.Groups[0].Terms {
+				ex.Groups[0].Terms[i].Exclude = false
+			}
+			ex = ex.WithoutWords(func(w string) bool { return websearch.StopWord(lang, w) })
+			// Each excluded term alone: any of them excludes.
+			var alts []string
+			if !ex.Empty() {
+				for _, t := range ex.Groups[0].Terms {
+					alts = append(alts, websearch.Query{Groups: []websearch.Group{{Terms: []websearch.Term{t}}}}.FTS5())
+				}
+			}
+			fg.exclude = strings.Join(alts, " OR ")
+		}
+		groups = append(groups, fg)
+		for _, w := range fg.words {
+			r := []rune(w)
+			for i := 0; i+3 <= len(r); i++ {
+				if tg := string(r[i : i+3]); !trigrams[tg] {
+					trigrams[tg] = true
+					tris = append(tris, `"`+strings.ReplaceAll(tg, `"`, `""`)+`"`)
+				}
+			}
+		}
+	}
+	if len(groups) == 0 {
+		return nil, nil
+	}
+	cols := ix.columns()
+	rows, err := rtx.QueryContext(ctx, "SELECT f.rowid, f.doc, f."+strings.Join(cols, ", f.")+
+		" FROM (SELECT rowid AS rid FROM "+ix.trigrams+" WHERE "+ix.trigrams+" MATCH ? ORDER BY rank LIMIT ?) AS k JOIN "+
+		ix.words+" AS f ON f.rowid = k.rid", strings.Join(tris, " OR "), fuzzyCandidates)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	type candidate struct {
+		rowid  int64
+		id     string
+		fields []sql.NullString
+		score  []float64 // per group; < 0: no match
+	}
+	var cands []*candidate
+	for rows.Next() {
+		c := &candidate{fields: make([]sql.NullString, len(cols))}
+		dest := []any{&c.rowid, &c.id}
+		for i := range c.fields {
+			dest = append(dest, &c.fields[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			rows.Close()
+			return nil, mapErr(op, err)
+		}
+		cands = append(cands, c)
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	for _, c := range cands {
+		text := fuzzyText(c.fields)
+		c.score = make([]float64, len(groups))
+		for gi, g := range groups {
+			sum := 0.0
+			for _, w := range g.words {
+				sim := websearch.WordSimilarity(w, text)
+				if sim < fuzzyThreshold {
+					sum = -1
+					break
+				}
+				sum += sim
+			}
+			if sum < 0 {
+				c.score[gi] = -1
+			} else {
+				c.score[gi] = sum / float64(len(g.words))
+			}
+		}
+	}
+	// Exclusions: a group's exclusion matched exactly drops the group.
+	for gi, g := range groups {
+		if g.exclude == "" {
+			continue
+		}
+		var ids []int64
+		for _, c := range cands {
+			if c.score[gi] >= 0 {
+				ids = append(ids, c.rowid)
+			}
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		list, err := json.Marshal(ids)
+		if err != nil {
+			return nil, fault.Internalf(op, err)
+		}
+		rows, err := rtx.QueryContext(ctx, "SELECT rowid FROM "+ix.words+" WHERE "+ix.words+
+			" MATCH ? AND rowid IN (SELECT value FROM json_each(?))", g.exclude, string(list))
+		if err != nil {
+			return nil, mapErr(op, err)
+		}
+		excluded := map[int64]bool{}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, mapErr(op, err)
+			}
+			excluded[id] = true
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, mapErr(op, err)
+		}
+		for _, c := range cands {
+			if excluded[c.rowid] {
+				c.score[gi] = -1
+			}
+		}
+	}
+	var b builder
+	b.w("WITH h(rid, hid, score) AS (VALUES ")
+	n := 0
+	byRowid := map[int64]*candidate{}
+	for _, c := range cands {
+		best := -1.0
+		for _, sc := range c.score {
+			best = max(best, sc)
+		}
+		if best < 0 {
+			continue
+		}
+		if n > 0 {
+			b.w(", ")
+		}
+		n++
+		b.w("(")
+		b.bind(c.rowid)
+		b.w(", ")
+		b.bind(c.id)
+		b.w(", ")
+		b.bind(best)
+		b.w(")")
+		byRowid[c.rowid] = c
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	b.w(") SELECT h.rid, " + docColumns + ", h.score FROM h JOIN " + ix.docs + " AS d ON d.rowid = h.rid AND d.id = h.hid")
+	hits, err := s.page(ctx, rtx, op, ix, hitSource{head: b.sql.String(), args: b.args}, q)
+	if err != nil {
+		return nil, err
+	}
+	hl := highlightColumns(ix, q.Highlight)
+	for i := range hits {
+		h := &hits[i]
+		c := byRowid[h.rowid]
+		var words []string
+		for gi, g := range groups {
+			if c.score[gi] >= 0 {
+				words = append(words, g.words...)
+			}
+		}
+		for _, col := range hl {
+			if !c.fields[col].Valid {
+				continue
+			}
+			sn, ok := websearch.MarkSimilar(c.fields[col].String, words, fuzzyThreshold, snippetTokens,
+				searchdb.MarkStart, searchdb.MarkEnd)
+			if ok {
+				if h.Highlights == nil {
+					h.Highlights = map[string]string{}
+				}
+				h.Highlights[ix.fields[col]] = sn
+			}
+		}
+	}
+	return hits, nil
+}
+
+// fuzzyText is the text a fuzzy query compares: the fields' text in
+// sorted path order, joined by blank lines (as the trigram index holds it,
+// and as PostgreSQL's engine builds it).
+func fuzzyText(fields []sql.NullString) string {
+	var parts []string
+	for _, f := range fields {
+		if f.Valid {
+			parts = append(parts, f.String)
+		}
+	}
+	return strings.Join(parts, "\n\n")
+}
+
+var _ searchdb.Store = (*Store)(nil)
