@@ -96,8 +96,9 @@ type Options struct {
 	// Vectors gives the vector indexes; nil: vector and hybrid searches
 	// are unavailable.
 	Vectors VectorSource
-	// Embedders finds a configured embedder by name; nil knows none.
-	Embedders func(name string) (embed.Embedder, bool)
+	// Embedders finds the embedder of a vector field by name and
+	// dimensions (embed.Set.Embedder); nil knows none.
+	Embedders func(name string, dims int) (embed.Embedder, error)
 	// Limits bound searches.
 	Limits Limits
 }
@@ -107,7 +108,7 @@ type Service struct {
 	docs      *docstore.Service
 	db        searchdb.Store
 	vectors   VectorSource
-	embedders func(string) (embed.Embedder, bool)
+	embedders func(string, int) (embed.Embedder, error)
 	limits    Limits
 }
 
@@ -399,13 +400,13 @@ func (s *Service) queryVector(ctx context.Context, r *run) ([]float32, error) {
 	if name == "" {
 		name = docstore.BuiltinEmbedder
 	}
-	var e embed.Embedder
-	ok := false
-	if s.embedders != nil {
-		e, ok = s.embedders(name)
-	}
-	if !ok {
+	if s.embedders == nil {
 		return nil, fault.Newf(fault.Unavailable, op, "the embedder %q of vector field %q is not configured on this server", name, r.field)
+	}
+	e, err := s.embedders(name, r.vf.Dimensions)
+	if err != nil {
+		return nil, fault.Wrap(fault.Unavailable, op, err,
+			fmt.Sprintf("the embedder %q of vector field %q is not configured on this server for %d dimensions", name, r.field, r.vf.Dimensions))
 	}
 	vs, err := e.Embed(ctx, []string{r.req.Query})
 	if err != nil {

@@ -23,16 +23,6 @@ type TextStatus struct {
 	Indexed, Total int64
 }
 
-// VectorStatus is the state of one vector index in this process.
-type VectorStatus struct {
-	// Building is true while the index is first built or rebuilt after a
-	// change of the field's configuration.
-	Building bool
-	// Indexed counts the vectors the index holds; Pending the documents
-	// whose current vector it does not hold yet.
-	Indexed, Pending int
-}
-
 // SearchStatus returns the state of the search indexes of c, or nil when c
 // has no search configuration. It reads no access rules: callers show it
 // to those who may read c's definition.

@@ -51,7 +51,12 @@ func newHarness(t testing.TB, limits Limits) *harness {
 	h := &harness{t: t, store: store, docs: docs, text: &memText{docs: store},
 		vecs: &fakeVectors{indexes: map[string]vector.Index{}, states: map[string]VectorState{}}, emb: map[string]embed.Embedder{}}
 	h.svc, err = New(Options{Docs: docs, DB: h.text, Vectors: h.vecs, Limits: limits,
-		Embedders: func(name string) (embed.Embedder, bool) { e, ok := h.emb[name]; return e, ok }})
+		Embedders: func(name string, _ int) (embed.Embedder, error) {
+			if e, ok := h.emb[name]; ok {
+				return e, nil
+			}
+			return nil, embed.ErrUnknown
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
