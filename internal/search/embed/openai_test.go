@@ -17,6 +17,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 const testKey = "sk-test-0123456789abcdef"
@@ -865,4 +866,25 @@ func TestOpenAIMaxTextBytes(t *testing.T) {
 	if in[2] != "a longer text" {
 		t.Error("the caller's slice was changed")
 	}
+}
+
+func FuzzServerErrorAndRetryAfter(f *testing.F) {
+	f.Add([]byte(`{"error":{"message":"m"}}`), "5")
+	f.Add([]byte(`{"error":"m2"}`), "Thu, 01 Jan 2026 00:01:00 GMT")
+	f.Add([]byte(`{"message":"\u0000\u009f`+testKey+`"}`), "-1")
+	f.Add([]byte("\xff\xfe plain"), "99999999999999999999")
+	o := &OpenAI{opts: OpenAIOptions{APIKey: testKey}}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, body []byte, header string) {
+		msg := o.redact(errorMessage(body))
+		if len(msg) > maxMessage+len("…") || !utf8.ValidString(msg) || strings.Contains(msg, testKey) {
+			t.Fatalf("message %q", msg)
+		}
+		if strings.ContainsFunc(msg, isControl) {
+			t.Fatalf("control characters in %q", msg)
+		}
+		if d := retryAfter(header, now); d < 0 {
+			t.Fatalf("retryAfter(%q) = %v", header, d)
+		}
+	})
 }
