@@ -364,11 +364,15 @@ func (r *Relay) publishFrom(ctx context.Context, lock eventbus.CursorLock, pos i
 		if len(evs) == 0 {
 			return pos, nil
 		}
-		if err := r.cfg.Bus.Publish(ctx, evs); err != nil {
-			r.m.failed.Inc()
-			return pos, fmt.Errorf("publish events %d to %d: %w", evs[0].Position, evs[len(evs)-1].Position, err)
+		// Internal events (search.vectors) never leave Basalt: the
+		// processes read them from the log itself.
+		if pub := publicEvents(evs); len(pub) > 0 {
+			if err := r.cfg.Bus.Publish(ctx, pub); err != nil {
+				r.m.failed.Inc()
+				return pos, fmt.Errorf("publish events %d to %d: %w", evs[0].Position, evs[len(evs)-1].Position, err)
+			}
+			r.m.published.Add(float64(len(pub)))
 		}
-		r.m.published.Add(float64(len(evs)))
 		last := evs[len(evs)-1].Position
 		if err := lock.SetCursor(ctx, last); err != nil {
 			return pos, fmt.Errorf("store the relay's cursor at %d: %w", last, err)
@@ -379,6 +383,27 @@ func (r *Relay) publishFrom(ctx context.Context, lock eventbus.CursorLock, pos i
 			return pos, nil
 		}
 	}
+}
+
+// publicEvents returns evs without internal events (a copy when it had
+// some).
+func publicEvents(evs []eventbus.Event) []eventbus.Event {
+	n := 0
+	for _, e := range evs {
+		if !e.Type.Internal() {
+			n++
+		}
+	}
+	if n == len(evs) {
+		return evs
+	}
+	out := make([]eventbus.Event, 0, n)
+	for _, e := range evs {
+		if !e.Type.Internal() {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // noteNewest records a position seen in the log.
