@@ -56,8 +56,12 @@ type Webhook struct {
 	After int64
 }
 
-// Matches reports whether the webhook, enabled, receives ev.
+// Matches reports whether the webhook, enabled, receives ev (never an
+// internal event).
 func (w Webhook) Matches(ev eventbus.Event) bool {
+	if ev.Type.Internal() { // never leaves Basalt
+		return false
+	}
 	if !w.Enabled || ev.Position <= w.After || (w.Collection != AnyCollection && w.Collection != ev.Collection) {
 		return false
 	}
