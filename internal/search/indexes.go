@@ -67,6 +67,10 @@ type IndexesConfig struct {
 	// SnapshotDir is where snapshots are written and read; "" keeps none
 	// (every start rebuilds).
 	SnapshotDir string
+	// SnapshotID names the database the snapshots are of (a value the
+	// database keeps): a snapshot of another database found in
+	// SnapshotDir is not loaded.
+	SnapshotID string
 	// SnapshotInterval is how often changed indexes are saved (default
 	// 10 min); they are also saved when Run ends.
 	SnapshotInterval time.Duration

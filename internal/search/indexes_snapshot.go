@@ -45,6 +45,7 @@ const (
 
 // snapshotHeader describes a snapshot.
 type snapshotHeader struct {
+	Database   string               `json:"database"`
 	Collection string               `json:"collection"`
 	Field      string               `json:"field"`
 	Def        docstore.VectorField `json:"def"`
@@ -106,7 +107,7 @@ func (x *Indexes) save(f *field) (err error) {
 	}()
 	sum := sha256.New()
 	w := bufio.NewWriterSize(io.MultiWriter(tmp, sum), 1<<20)
-	h := snapshotHeader{Collection: f.collection, Field: f.name, Def: f.def, Position: f.pos, Body: bodyItems,
+	h := snapshotHeader{Database: x.cfg.SnapshotID, Collection: f.collection, Field: f.name, Def: f.def, Position: f.pos, Body: bodyItems,
 		Held: f.held, Latest: f.latest, Texts: f.texts, HeldTexts: f.heldTexts, Hasher: f.hasher}
 	snap, canSnap := f.idx.(vector.Snapshotter)
 	if canSnap && x.cfg.LoadIndex != nil {
@@ -223,6 +224,9 @@ func (x *Indexes) loadSnapshot(ctx context.Context, collection, name string, def
 	var h snapshotHeader
 	if err := json.Unmarshal(head, &h); err != nil {
 		return nil, fmt.Errorf("bad header: %w", err)
+	}
+	if h.Database != x.cfg.SnapshotID {
+		return nil, fmt.Errorf("%w: the snapshot is of another database", errStale)
 	}
 	if h.Collection != collection || h.Field != name || !sameField(h.Def, def) {
 		return nil, fmt.Errorf("%w: the field's configuration changed", errStale)

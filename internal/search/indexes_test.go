@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -565,6 +566,16 @@ func TestIndexesSnapshots(t *testing.T) {
 		return x
 	}
 	start("loaded", 0)
+
+	// A snapshot of another database is not loaded.
+	other, err := NewIndexes(IndexesConfig{Log: e.store, Catalog: e.store, Stored: e.vecs, SnapshotDir: dir, SnapshotID: "another",
+		NewIndex: func(c vector.Config) (vector.Index, error) { return vector.NewFlat(c) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, err := other.loadSnapshot(context.Background(), "things", "emb", thingsSearch().Vectors["emb"]); f != nil || !errors.Is(err, errStale) {
+		t.Errorf("the snapshot of another database: %v, %v; want it refused as stale", f, err)
+	}
 
 	// A later write is taken in after the load.
 	d, err := e.svc.CreateDocument(e.admin, docstore.CreateRequest{Collection: "things", ID: "zz",
