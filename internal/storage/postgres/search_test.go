@@ -542,3 +542,63 @@ func TestSearchSQLHoldsNoUserText(t *testing.T) {
 		t.Fatalf("stored fields %v, %v", fields, err)
 	}
 }
+
+// TestBuildTextConcurrent runs the build from several callers at once
+// while documents are written, as several processes would.
+func TestBuildTextConcurrent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, Options{MaxConns: 8})
+	docs := map[string]string{}
+	for i := range 300 {
+		docs[fmt.Sprintf("d%03d", i)] = fmt.Sprintf(`{"title":"original %d"}`, i)
+	}
+	createSearchable(t, s, "docs", nil, docs)
+	c, err := s.GetCollection(ctx, "docs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Version++
+	c.Search.Text = textConfig1
+	mustWrite(t, s, func(ctx context.Context, tx docstore.Tx) error { return tx.UpdateCollection(ctx, c, 1) })
+	errs := make(chan error, 5)
+	for range 4 {
+		go func() {
+			for {
+				done, err := s.BuildText(ctx, "docs", 7)
+				if err != nil || done {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	go func() { // writes during the build
+		now := time.Unix(1_700_000_900, 0).UTC()
+		for i := 0; i < 300; i += 10 {
+			err := s.Write(ctx, func(tx docstore.Tx) error {
+				return tx.UpdateDocument(ctx, docstore.Document{Collection: "docs", ID: fmt.Sprintf("d%03d", i), Version: 2,
+					CreatedAt: now, UpdatedAt: now, Data: json.RawMessage(fmt.Sprintf(`{"title":"changed %d"}`, i))}, 1)
+			})
+			if err != nil {
+				errs <- err
+				return
+			}
+		}
+		errs <- nil
+	}()
+	for range 5 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := s.TextStatus(ctx, "docs")
+	if err != nil || st.Building || st.Indexed != 300 || st.Total != 300 {
+		t.Fatalf("status %+v, %v", st, err)
+	}
+	before, _ := searchIDs(t, s, searchdb.TextQuery{Collection: "docs", Query: "original", Limit: 1000})
+	after, _ := searchIDs(t, s, searchdb.TextQuery{Collection: "docs", Query: "changed", Limit: 1000})
+	if len(before) != 270 || len(after) != 30 {
+		t.Fatalf("%d documents found by their old text, %d by the new one; want 270 and 30", len(before), len(after))
+	}
+}
