@@ -7,6 +7,7 @@ package docstore
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/query"
+	"github.com/basaltdev/basalt/internal/search/embed"
 )
 
 // Bounds of a search configuration.
@@ -49,8 +51,32 @@ var textLanguages = []string{
 func TextLanguages() []string { return slices.Clone(textLanguages) }
 
 // defaultEmbedders is Options.Embedders when unset: the builtin embedder
-// only, at any number of dimensions.
-func defaultEmbedders(name string) (int, bool) { return 0, name == BuiltinEmbedder }
+// only, at the dimensions it makes.
+func defaultEmbedders(name string, dims int) error {
+	if name != BuiltinEmbedder {
+		return fmt.Errorf("%w: %q (known: [%s])", embed.ErrUnknown, name, BuiltinEmbedder)
+	}
+	if dims < embed.MinBuiltinDimensions || dims > embed.MaxBuiltinDimensions {
+		return fmt.Errorf("%w: the builtin embedder makes %d to %d dimensions, not %d",
+			embed.ErrDimensions, embed.MinBuiltinDimensions, embed.MaxBuiltinDimensions, dims)
+	}
+	return nil
+}
+
+// embedderProblem returns the pointer below the vector field (embedder or
+// dimensions) and the message of an Options.Embedders refusal.
+func embedderProblem(err error) (member, msg string) {
+	detail := func(sentinel error) string {
+		return strings.TrimPrefix(err.Error(), sentinel.Error()+": ")
+	}
+	switch {
+	case errors.Is(err, embed.ErrUnknown):
+		return "embedder", "no embedder of this name is configured (" + detail(embed.ErrUnknown) + ")"
+	case errors.Is(err, embed.ErrDimensions):
+		return "dimensions", detail(embed.ErrDimensions)
+	}
+	return "embedder", "the embedder cannot be used: " + err.Error()
+}
 
 // validVectorName reports whether name matches [A-Za-z_][A-Za-z0-9_]{0,62}.
 func validVectorName(name string) bool {
@@ -110,7 +136,7 @@ func checkTextPath(p string, fields *query.Schema, hidden []string) string {
 // embedder builtin. A configuration with neither text nor vectors is the
 // zero Search. Problems are returned together, each with a pointer under
 // /search.
-func checkSearch(spec *Search, fields *query.Schema, hidden []string, embedders func(string) (int, bool)) (Search, []fault.FieldError) {
+func checkSearch(spec *Search, fields *query.Schema, hidden []string, embedders func(string, int) error) (Search, []fault.FieldError) {
 	if spec == nil {
 		return Search{}, nil
 	}
@@ -204,10 +230,11 @@ func checkSearch(spec *Search, fields *query.Schema, hidden []string, embedders 
 			if v.Embedder == "" {
 				v.Embedder = BuiltinEmbedder
 			}
-			if dims, ok := embedders(v.Embedder); !ok {
-				at("no embedder of this name is configured", "embedder")
-			} else if dims > 0 && v.Dimensions != dims {
-				at(fmt.Sprintf("embedder %q computes vectors of %d dimensions", truncate(v.Embedder, 80), dims), "dimensions")
+			if v.Dimensions >= 1 && v.Dimensions <= MaxVectorDimensions {
+				if err := embedders(v.Embedder, v.Dimensions); err != nil {
+					member, msg := embedderProblem(err)
+					at(msg, member)
+				}
 			}
 		default:
 			at("unknown source (expected client or embedder)", "source")

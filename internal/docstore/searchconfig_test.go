@@ -9,6 +9,7 @@ import (
 
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/search/embed"
 )
 
 // articlesSchema is the schema of the search configuration tests.
@@ -32,16 +33,20 @@ const articlesSchema = `{"type":"object","properties":{
 // articlesHidden are the hidden fields of the articles collections.
 var articlesHidden = []string{"secret", "profile", "hiddenvec"}
 
-// embedders is the Options.Embedders of the search tests: builtin at any
-// dimensions, "fixed" at 384 only.
-func embedders(name string) (int, bool) {
+// embedders is the Options.Embedders of the search tests: what an
+// embed.Set with an embedding server "fixed" of 384 dimensions says.
+func embedders(name string, dims int) error {
 	switch name {
 	case "builtin":
-		return 0, true
+		_, err := embed.NewBuiltin(dims)
+		return err
 	case "fixed":
-		return 384, true
+		if dims != 384 {
+			return fmt.Errorf("%w: the embedder %q makes 384 dimensions, not %d", embed.ErrDimensions, name, dims)
+		}
+		return nil
 	}
-	return 0, false
+	return fmt.Errorf("%w: %q (known: [builtin fixed])", embed.ErrUnknown, name)
 }
 
 func newSearchFixture(t *testing.T, engine string) *accessFixture {
@@ -124,6 +129,7 @@ func TestSearchConfigValidation(t *testing.T) {
 		{"embedder from twice", docstore.Search{Vectors: vectors("sem", embedderFrom(8, "title", "title"))}, []string{"/search/vectors/sem/from/1"}, "twice", false},
 		{"unknown embedder", docstore.Search{Vectors: vectors("sem", docstore.VectorField{Dimensions: 8, Source: "embedder", From: []string{"title"}, Embedder: "nope"})}, []string{"/search/vectors/sem/embedder"}, "configured", false},
 		{"embedder dimensions", docstore.Search{Vectors: vectors("sem", docstore.VectorField{Dimensions: 8, Source: "embedder", From: []string{"title"}, Embedder: "fixed"})}, []string{"/search/vectors/sem/dimensions"}, "384", false},
+		{"builtin below its dimensions", docstore.Search{Vectors: vectors("sem", embedderFrom(4, "title"))}, []string{"/search/vectors/sem/dimensions"}, "8 to 8192", false},
 		{"problems together", docstore.Search{Text: &docstore.TextSearch{Fields: map[string]int{"title": 9, "views": 1}, Language: "x"},
 			Vectors: map[string]docstore.VectorField{"embedding": {Dimensions: 3, Metric: "m"}, "sem": embedderFrom(0, "secret")}},
 			[]string{"/search/text/fields/title", "/search/text/fields/views", "/search/text/language", "/search/vectors/embedding/metric",
@@ -199,6 +205,35 @@ func TestSearchConfigValidation(t *testing.T) {
 		wantKind(t, err, fault.Invalid)
 		if fs := fault.FieldsOf(err); len(fs) != 1 || fs[0].Pointer != ptr {
 			t.Errorf("patch %s: fields = %v, want %s", patch, fs, ptr)
+		}
+	}
+}
+
+// TestDefaultEmbedders checks the embedders a service without
+// Options.Embedders admits: builtin only, at the dimensions it makes.
+func TestDefaultEmbedders(t *testing.T) {
+	f := newFixture(t)
+	for _, tc := range []struct {
+		v       docstore.VectorField
+		pointer string
+	}{
+		{embedderFrom(8, "title"), ""},
+		{embedderFrom(4096, "title"), ""},
+		{embedderFrom(7, "title"), "/search/vectors/v/dimensions"},
+		{docstore.VectorField{Dimensions: 8, Source: "embedder", From: []string{"title"}, Embedder: "openai"}, "/search/vectors/v/embedder"},
+	} {
+		_, err := f.svc.CreateCollection(adminCtx(t), docstore.CollectionSpec{Name: "c", Schema: json.RawMessage(postsSchema),
+			Search: &docstore.Search{Vectors: vectors("v", tc.v)}})
+		if tc.pointer == "" {
+			if err != nil {
+				t.Errorf("%+v: %v", tc.v, err)
+			} else if err := f.svc.DeleteCollection(adminCtx(t), "c", nil); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if fs := fault.FieldsOf(err); len(fs) != 1 || fs[0].Pointer != tc.pointer {
+			t.Errorf("%+v: %v, want %s", tc.v, err, tc.pointer)
 		}
 	}
 }

@@ -44,10 +44,12 @@ type Options struct {
 	// publishes them at once rather than at its next poll. It must not
 	// block: the write's caller waits for it.
 	Committed func()
-	// Embedders says which embedders a vector field of source "embedder"
-	// may name, and the dimensions of their vectors (0: any). Nil: only
-	// "builtin", at any dimensions.
-	Embedders func(name string) (dims int, ok bool)
+	// Embedders checks that a vector field of source "embedder" may name
+	// embedder name at dims dimensions (embed.Set.Check): nil when it may,
+	// an error wrapping embed.ErrUnknown for a name no embedder has, and
+	// embed.ErrDimensions for dimensions it cannot make. Nil: only
+	// "builtin", at the dimensions embed.NewBuiltin makes.
+	Embedders func(name string, dims int) error
 }
 
 // Service is the document service.
@@ -63,7 +65,7 @@ type Service struct {
 	// committed is Options.Committed.
 	committed func()
 	// embedders is Options.Embedders.
-	embedders func(name string) (int, bool)
+	embedders func(name string, dims int) error
 
 	mu      sync.Mutex
 	schemas map[string]schemaEntry // collection name → compiled schema of one version
