@@ -1,9 +1,6 @@
 package websearch
 
-import (
-	"strings"
-	"unicode"
-)
+import "unicode"
 
 // WordSimilarity returns what PostgreSQL's pg_trgm word_similarity(word,
 // text) returns: the similarity of the trigrams of word with those of the
@@ -22,37 +19,53 @@ import (
 // PostgreSQL's real value exactly (non-ASCII letters follow Unicode, as a
 // UTF-8 database's ctype does).
 func WordSimilarity(word, text string) float64 {
-	w := trigrams(word)
-	t := trigrams(text)
-	if len(w) == 0 || len(t) == 0 {
+	return NewText(text).WordSimilarity(word)
+}
+
+// Text is a text prepared for WordSimilarity with many words: its
+// trigrams, numbered, computed once.
+type Text struct {
+	idx []int32           // the number of each trigram, in order
+	ids map[trigram]int32 // trigram → number
+}
+
+// NewText prepares text.
+func NewText(text string) *Text {
+	tgs := trigrams(text, nil)
+	t := &Text{idx: make([]int32, len(tgs)), ids: make(map[trigram]int32, len(tgs))}
+	for i, tg := range tgs {
+		j, ok := t.ids[tg]
+		if !ok {
+			j = int32(len(t.ids))
+			t.ids[tg] = j
+		}
+		t.idx[i] = j
+	}
+	return t
+}
+
+// WordSimilarity returns WordSimilarity(word, the text).
+func (t *Text) WordSimilarity(word string) float64 {
+	w := trigrams(word, nil)
+	if len(w) == 0 || len(t.idx) == 0 {
 		return 0
 	}
-	// Number the distinct trigrams of both strings; found marks those of
-	// the word.
-	ids := make(map[string]int, len(w)+len(t))
-	var found []bool
-	id := func(tg string) int {
-		if j, ok := ids[tg]; ok {
-			return j
-		}
-		j := len(found)
-		ids[tg] = j
-		found = append(found, false)
-		return j
-	}
+	// found marks the text's trigrams that are the word's; the word's
+	// trigrams absent from the text count in ulen1 only.
+	found := make([]bool, len(t.ids))
+	seen := make(map[trigram]bool, len(w))
 	ulen1 := 0
 	for _, tg := range w {
-		j := id(tg)
-		if !found[j] {
+		if seen[tg] {
+			continue
+		}
+		seen[tg] = true
+		ulen1++
+		if j, ok := t.ids[tg]; ok {
 			found[j] = true
-			ulen1++
 		}
 	}
-	idx := make([]int, len(t))
-	for i, tg := range t {
-		idx[i] = id(tg)
-	}
-	return float64(iterateWordSimilarity(idx, found, ulen1))
+	return float64(iterateWordSimilarity(t.idx, found, ulen1))
 }
 
 // calcSML is pg_trgm's CALCSML, in float4.
@@ -62,7 +75,7 @@ func calcSML(count, len1, len2 int) float32 {
 
 // iterateWordSimilarity is pg_trgm's iterate_word_similarity without the
 // strict and threshold-only variants.
-func iterateWordSimilarity(idx []int, found []bool, ulen1 int) float32 {
+func iterateWordSimilarity(idx []int32, found []bool, ulen1 int) float32 {
 	lastpos := make([]int, len(found))
 	for i := range lastpos {
 		lastpos[i] = -1
@@ -114,15 +127,32 @@ func iterateWordSimilarity(idx []int, found []bool, ulen1 int) float32 {
 	return smlrMax
 }
 
-// trigrams returns the trigrams of s in order, with repeats: those of each
-// lower-cased word padded as "  word ".
-func trigrams(s string) []string {
-	var out []string
-	for _, word := range strings.FieldsFunc(s, func(r rune) bool { return !isWordRune(r) }) {
-		padded := []rune("  " + strings.Map(unicode.ToLower, word) + " ")
-		for i := 0; i+3 <= len(padded); i++ {
-			out = append(out, string(padded[i:i+3]))
+// trigram is three characters.
+type trigram [3]rune
+
+// trigrams appends to out the trigrams of s in order, with repeats: those
+// of each lower-cased word padded as "  word ".
+func trigrams(s string, out []trigram) []trigram {
+	var word []rune
+	flush := func() {
+		if len(word) == 0 {
+			return
+		}
+		a, b := ' ', ' '
+		for _, r := range word {
+			out = append(out, trigram{a, b, r})
+			a, b = b, r
+		}
+		out = append(out, trigram{a, b, ' '})
+		word = word[:0]
+	}
+	for _, r := range s {
+		if isWordRune(r) {
+			word = append(word, unicode.ToLower(r))
+		} else {
+			flush()
 		}
 	}
+	flush()
 	return out
 }

@@ -231,7 +231,7 @@ func FuzzWordSimilarity(f *testing.F) {
 		if s < 0 || s > 1 {
 			t.Fatalf("WordSimilarity(%q, %q) = %v", word, text, s)
 		}
-		if len(trigrams(word)) > 0 {
+		if len(trigrams(word, nil)) > 0 {
 			if got := WordSimilarity(word, text+" "+word); got != 1 {
 				t.Fatalf("WordSimilarity(%q, text holding it) = %v, want 1", word, got)
 			}
