@@ -5,7 +5,6 @@ import (
 	"slices"
 )
 
-
 // topK keeps the k best (distance, id) pairs seen so far: a bounded
 // max-heap whose root is the worst kept, so that a candidate costs one
 // comparison unless it enters. Ties of distance are broken by id, which

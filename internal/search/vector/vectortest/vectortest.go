@@ -520,7 +520,7 @@ func testBruteForce(t *testing.T, h Harness) {
 		for _, dim := range []int{37, 64} { // one with a tail after the unrolled loop
 			t.Run(fmt.Sprintf("%s/dim=%d", m, dim), func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(uint64(dim), 5))
-				items := RandomItems(rng, 3000, dim)
+				items := RandomItems(rng, 2000, dim)
 				idx := newIndex(t, h, vector.Config{Dimensions: dim, Metric: m})
 				// In several batches, as a collection fills.
 				for i := 0; i < len(items); i += 700 {

@@ -1,0 +1,31 @@
+package vector
+
+// NewHNSWFiltered returns an HNSW index that answers every Only list with
+// its filtered beam search (never the exact scan of the listed vectors),
+// so that the conformance suite reaches that path on small sets.
+func NewHNSWFiltered(cfg Config, opts HNSWOptions) (*HNSW, error) {
+	h, err := NewHNSW(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	h.onlyExactBelow = 0
+	return h, nil
+}
+
+// Nodes returns the graph's node count, tombstones included.
+func (h *HNSW) Nodes() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.g.size()
+}
+
+// NewAutoGated returns an Auto index whose builds tell started when they
+// begin and then wait until gate is closed.
+func NewAutoGated(cfg Config, opts AutoOptions, gate <-chan struct{}, started chan<- struct{}) (*Auto, error) {
+	a, err := NewAuto(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	a.gate, a.started = gate, started
+	return a, nil
+}

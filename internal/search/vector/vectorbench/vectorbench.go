@@ -1,0 +1,239 @@
+// Package vectorbench measures the in-process vector indexes against each
+// other: recall@k of HNSW against exact (Flat) search, queries per second
+// of both, build time and memory per vector, on generated data sets. The
+// recall tests of package vector and the `vectors` scenario of
+// basalt-bench both run it.
+package vectorbench
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"time"
+
+	"github.com/basaltdev/basalt/internal/search/vector"
+)
+
+// The data sets.
+const (
+	// Uniform: every component uniform in [−1, 1).
+	Uniform = "uniform"
+	// Clustered: 100 Gaussian clusters of varied spreads and sizes
+	// around uniform centres, a non-uniform set like real embeddings.
+	Clustered = "clustered"
+)
+
+// Generate returns n vectors of dim components of the named data set
+// (Uniform or Clustered), drawn from seed.
+func Generate(set string, seed uint64, n, dim int) ([][]float32, error) {
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	slab := make([]float32, n*dim)
+	out := make([][]float32, n)
+	for i := range out {
+		out[i] = slab[i*dim : (i+1)*dim : (i+1)*dim]
+	}
+	switch set {
+	case Uniform:
+		for i := range slab {
+			slab[i] = float32(2*rng.Float64() - 1)
+		}
+	case Clustered:
+		const clusters = 100
+		centres := make([][]float64, clusters)
+		spreads := make([]float64, clusters)
+		weights := make([]float64, clusters)
+		total := 0.0
+		for c := range centres {
+			centres[c] = make([]float64, dim)
+			for j := range centres[c] {
+				centres[c][j] = 2*rng.Float64() - 1
+			}
+			spreads[c] = 0.02 + 0.3*rng.Float64()*rng.Float64() // mostly tight, some wide
+			weights[c] = 0.2 + rng.ExpFloat64()                 // uneven sizes
+			total += weights[c]
+		}
+		for i := range out {
+			r, c := rng.Float64()*total, 0
+			for ; c < clusters-1 && r >= weights[c]; c++ {
+				r -= weights[c]
+			}
+			for j := range out[i] {
+				out[i][j] = float32(centres[c][j] + spreads[c]*rng.NormFloat64())
+			}
+		}
+	default:
+		return nil, fmt.Errorf("vectorbench: unknown data set %q (want %s or %s)", set, Uniform, Clustered)
+	}
+	return out, nil
+}
+
+// Spec is one measurement.
+type Spec struct {
+	// Set is the data set (Uniform or Clustered), N its size, Dim its
+	// dimensions, Seed its draw.
+	Set  string
+	N    int
+	Dim  int
+	Seed uint64
+	// Metric compares the vectors.
+	Metric vector.Metric
+	// K is the k of recall@k; Queries the number of queries (drawn from
+	// the same distribution, not in the set).
+	K, Queries int
+	// Options tune the HNSW index; Efs are the beam widths measured (the
+	// index's EfSearch when empty).
+	Options vector.HNSWOptions
+	Efs     []int
+}
+
+// EfResult is HNSW at one beam width.
+type EfResult struct {
+	Ef     int     `json:"ef"`
+	Recall float64 `json:"recall"`
+	QPS    float64 `json:"qps"`
+	// Ratio is QPS over Flat's.
+	Ratio float64 `json:"ratio"`
+}
+
+// Result is what a measurement found.
+type Result struct {
+	Spec Spec `json:"spec"`
+	// Options are the HNSW options used, defaults filled in.
+	Options vector.HNSWOptions `json:"options"`
+	// HNSWBuild and FlatBuild are the times to insert every vector in one
+	// batch (HNSW links on every core).
+	HNSWBuild time.Duration `json:"hnswBuildNs"`
+	FlatBuild time.Duration `json:"flatBuildNs"`
+	// HNSWBytes and FlatBytes are the heap each index holds per vector
+	// (runtime.MemStats after a GC, the input excluded).
+	HNSWBytes float64 `json:"hnswBytesPerVector"`
+	FlatBytes float64 `json:"flatBytesPerVector"`
+	// FlatQPS is exact search's queries per second (one goroutine).
+	FlatQPS float64 `json:"flatQPS"`
+	// Efs are HNSW's recall and queries per second (one goroutine) at
+	// each beam width.
+	Efs []EfResult `json:"efs"`
+}
+
+// heapInUse is the live heap after a full collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// Run builds both indexes over the spec's data and measures them.
+func Run(ctx context.Context, s Spec) (Result, error) {
+	res := Result{Spec: s}
+	data, err := Generate(s.Set, s.Seed, s.N+s.Queries, s.Dim)
+	if err != nil {
+		return res, err
+	}
+	queries := data[s.N:]
+	items := make([]vector.Item, s.N)
+	for i := range items {
+		items[i] = vector.Item{ID: fmt.Sprintf("v%07d", i), Vector: data[i]}
+	}
+	cfg := vector.Config{Dimensions: s.Dim, Metric: s.Metric}
+
+	before := heapInUse()
+	start := time.Now()
+	flat, err := vector.NewFlat(cfg)
+	if err != nil {
+		return res, err
+	}
+	defer func() { _ = flat.Close() }()
+	if err := flat.Upsert(ctx, items); err != nil {
+		return res, err
+	}
+	res.FlatBuild = time.Since(start)
+	res.FlatBytes = float64(heapInUse()-before) / float64(s.N)
+
+	before = heapInUse()
+	start = time.Now()
+	hnsw, err := vector.NewHNSW(cfg, s.Options)
+	if err != nil {
+		return res, err
+	}
+	defer func() { _ = hnsw.Close() }()
+	if err := hnsw.Upsert(ctx, items); err != nil {
+		return res, err
+	}
+	res.HNSWBuild = time.Since(start)
+	res.HNSWBytes = float64(heapInUse()-before) / float64(s.N)
+	res.Options = hnsw.Options()
+
+	truth := make([][]vector.Hit, len(queries))
+	start = time.Now()
+	for i, q := range queries {
+		if truth[i], err = flat.Search(ctx, q, s.K, vector.SearchOptions{}); err != nil {
+			return res, err
+		}
+	}
+	res.FlatQPS = float64(len(queries)) / time.Since(start).Seconds()
+
+	efs := s.Efs
+	if len(efs) == 0 {
+		efs = []int{res.Options.EfSearch}
+	}
+	for _, ef := range efs {
+		var sum float64
+		hits := make([][]vector.Hit, len(queries))
+		start = time.Now()
+		// Two passes: the first warms the caches, the second is timed.
+		for pass := range 2 {
+			if pass == 1 {
+				start = time.Now()
+			}
+			for i, q := range queries {
+				if hits[i], err = hnsw.Search(ctx, q, s.K, vector.SearchOptions{Ef: ef}); err != nil {
+					return res, err
+				}
+			}
+		}
+		qps := float64(len(queries)) / time.Since(start).Seconds()
+		for i := range queries {
+			sum += recall(hits[i], truth[i])
+		}
+		r := EfResult{Ef: ef, Recall: sum / float64(len(queries)), QPS: qps}
+		if res.FlatQPS > 0 {
+			r.Ratio = qps / res.FlatQPS
+		}
+		res.Efs = append(res.Efs, r)
+	}
+	return res, nil
+}
+
+// recall is the fraction of want's ids that got holds.
+func recall(got, want []vector.Hit) float64 {
+	if len(want) == 0 {
+		return 1
+	}
+	ids := make(map[string]bool, len(got))
+	for _, h := range got {
+		ids[h.ID] = true
+	}
+	n := 0
+	for _, h := range want {
+		if ids[h.ID] {
+			n++
+		}
+	}
+	return float64(n) / float64(len(want))
+}
+
+// At returns the result at the index's default beam width, or the first.
+func (r Result) At() EfResult {
+	for _, e := range r.Efs {
+		if e.Ef == r.Options.EfSearch {
+			return e
+		}
+	}
+	if len(r.Efs) == 0 {
+		return EfResult{Recall: math.NaN()}
+	}
+	return r.Efs[0]
+}
