@@ -10,10 +10,12 @@ package sqlite
 //     column per searchable field, in sorted data-path order (c0, c1, …),
 //     tokenized by 'porter unicode61 remove_diacritics 2' for english and
 //     'unicode61 remove_diacritics 2' for every other language. Its rowid is
-//     the documents table's rowid (stable: Basalt never runs VACUUM on the
-//     database; VACUUM INTO copies rows with their rowids); a search joins
-//     on rowid and checks doc = id as well, so a renumbered rowid could only
-//     hide a hit, never show another document.
+//     the documents table's rowid. Basalt never runs VACUUM, and VACUUM
+//     (or VACUUM INTO, the documented backup) keeps rowids in the SQLite
+//     in use, but SQLite does not promise it for tables without an INTEGER
+//     PRIMARY KEY: so a search joins on rowid and checks doc = id as well,
+//     and a renumbered rowid could only hide a hit, never show another
+//     document (changing the text configuration rebuilds the index).
 //   - ft_<c>_t, the trigram index (tokenize='trigram') over the fields'
 //     text joined by blank lines in the same order: the candidates of the
 //     typo-tolerant match. It is contentless (content='',
@@ -25,7 +27,9 @@ package sqlite
 // external content table would need a view that re-extracts every field
 // whenever FTS5 reads content (highlights, snippets, deletes), and its
 // deletes would need the old values exactly. The cost is the text stored a
-// second time: BenchmarkSearchIndexSize measures it.
+// second time: BenchmarkSearchIndexSize measures, for 10,000 documents of
+// a 6-word title and a 60-word body, 4.6 MB of documents, 7.1 MB of word
+// index of which 4.2 MB is that content, and 7.4 MB of trigram index.
 //
 // A change of the fields, weights or language drops both tables and
 // creates them again, empty, with new triggers, in the transaction of the

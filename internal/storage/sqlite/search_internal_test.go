@@ -4,11 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -239,4 +241,85 @@ func BenchmarkSearchIndexSize(b *testing.B) {
 		b.ReportMetric(size("ft_docs_w_content"), "words-content-bytes")
 		b.ReportMetric(size("ft_docs_t%"), "trigram-bytes")
 	}
+}
+
+// TestSearchIndexFollowsRollback checks that the text index is part of a
+// write's transaction: a write that fails in a group commit leaves no
+// trace in it, while the writes of the same group that succeed are found.
+func TestSearchIndexFollowsRollback(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, Options{})
+	c := newCollection("notes")
+	c.Search.Text = &docstore.TextSearch{Fields: map[string]int{"text": 1}, Language: "simple"}
+	mustWrite(t, s, func(ctx context.Context, tx docstore.Tx) error { return tx.CreateCollection(ctx, c) })
+	errFail := errors.New("refused")
+	var wg sync.WaitGroup
+	results := make([]error, 40)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = s.Write(ctx, func(tx docstore.Tx) error {
+				word := "kept"
+				if i%2 == 1 {
+					word = "undone"
+				}
+				err := tx.InsertDocument(ctx, docstore.Document{Collection: "notes", ID: fmt.Sprintf("n%02d", i), Version: 1,
+					Data: json.RawMessage(`{"text":"` + word + `"}`)})
+				if err == nil && i%2 == 1 {
+					return errFail
+				}
+				return err
+			})
+		}()
+	}
+	wg.Wait()
+	for i, err := range results {
+		if (i%2 == 1) != errors.Is(err, errFail) {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	for word, want := range map[string]int{"kept": 20, "undone": 0} {
+		for _, fuzzy := range []bool{false, true} {
+			hits, err := s.SearchText(ctx, searchdb.TextQuery{Collection: "notes", Query: word, Fuzzy: fuzzy, Limit: 100})
+			if err != nil || len(hits) != want {
+				t.Errorf("%q (fuzzy %v): %d hits, %v; want %d", word, fuzzy, len(hits), err, want)
+			}
+		}
+	}
+}
+
+// FuzzSearchText runs any query, exact and fuzzy, with highlights: the
+// engine answers hits or fault.Invalid, never another error.
+func FuzzSearchText(f *testing.F) {
+	for _, s := range []string{`cat`, `"quick brown" -fox or dog`, `NEAR(a b)`, `a*`, `"`, `-`, `{c0}:x`, `c0:x`,
+		`rowid`, `'; DROP TABLE docs_notes; --`, "\x02x\x03", `日本語`, `ﬁle`, `ǅ`, "e\u0301"} {
+		f.Add(s)
+	}
+	s := open(f, Options{})
+	c := newCollection("notes")
+	c.Search.Text = &docstore.TextSearch{Fields: map[string]int{"title": 4, "body": 1}, Language: "english"}
+	mustWrite(f, s, func(ctx context.Context, tx docstore.Tx) error {
+		if err := tx.CreateCollection(ctx, c); err != nil {
+			return err
+		}
+		for i, text := range []string{"The quick brown fox", "jumps over the lazy dog", "Café naïve ﬁle 日本語のテキスト",
+			`quotes " and 'apostrophes' * ^ : {braces}`} {
+			data, _ := json.Marshal(map[string]string{"title": text, "body": text + " body"})
+			if err := tx.InsertDocument(ctx, docstore.Document{Collection: "notes", ID: fmt.Sprintf("d%d", i),
+				Version: 1, Data: data}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	f.Fuzz(func(t *testing.T, q string) {
+		for _, fuzzy := range []bool{false, true} {
+			_, err := s.SearchText(context.Background(), searchdb.TextQuery{Collection: "notes", Query: q, Fuzzy: fuzzy,
+				Limit: 10, Highlight: []string{"title", "body"}})
+			if err != nil && !fault.Is(err, fault.Invalid) {
+				t.Fatalf("SearchText(%q, fuzzy %v): %v", q, fuzzy, err)
+			}
+		}
+	})
 }
