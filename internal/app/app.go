@@ -105,8 +105,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	set, err := embedders(cfg)
+	if err != nil {
+		return err
+	}
 	svc, err := docstore.NewService(store, docstore.Options{Logger: log, CursorKey: key,
-		Limits: docstore.Limits{ListTotalCap: cfg.ListTotalCap}, Committed: relay.Wake})
+		Limits: docstore.Limits{ListTotalCap: cfg.ListTotalCap}, Committed: relay.Wake, Embedders: set.Check})
 	if err != nil {
 		return err
 	}
@@ -127,8 +131,17 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	snapshotID, err := secret(ctx, db.Store, "search-snapshot-id")
+	if err != nil {
+		return err
+	}
+	srch, err := newSearch(cfg, db, bus, svc, set, fmt.Sprintf("%x", snapshotID[:8]), relay.Wake, news, log, reg)
+	if err != nil {
+		return err
+	}
 	api := restapi.New(svc, restapi.Options{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, Authenticator: acc,
 		OpenAPI: openAPIDescribers(cfg), Realtime: hub, Heartbeat: cfg.Realtime.Heartbeat,
+		Search: srch.svc, SearchStatus: srch.svc,
 		ClientIP: func(r *http.Request) string { return authapi.ClientIP(r, cfg.Auth.TrustedProxies) }})
 	authAPI := authapi.New(acc, authapi.Options{Logger: log, TrustedProxies: cfg.Auth.TrustedProxies})
 	hooks, err := newWebhooks(cfg, db, bus, svc, log, reg)
@@ -169,6 +182,7 @@ func Run(ctx context.Context, cfg Config) error {
 		// Last: the consumers above depend on it.
 		{name: "event relay", run: relay.Run},
 	}
+	comps = append(srch.components(), comps...)
 	comps = append(hooks.components(), comps...)
 	srv.OnDrain(hub.Drain) // event streams end when the drain begins
 	comps = append([]component{{name: "realtime hub", run: hub.Run}}, comps...)

@@ -63,6 +63,8 @@ type Config struct {
 	// Kafka, with brokers, carries change events through Kafka instead
 	// of the in-process bus.
 	Kafka KafkaConfig
+	// Search configures the vector index snapshots and the embedders.
+	Search SearchConfig
 
 	// Executable is the Basalt binary, which serve starts again as its
 	// password-hashing worker (password.InWorker); empty hashes in-process,
@@ -153,6 +155,7 @@ func DefaultConfig() Config {
 		Webhooks:           DefaultWebhookConfig(),
 		Auth:               DefaultAuthConfig(),
 		Kafka:              KafkaConfig{TopicPrefix: kafka.DefaultTopicPrefix},
+		Search:             DefaultSearchConfig(),
 	}
 }
 
@@ -311,6 +314,7 @@ type serveCmd struct {
 	realtimeFlags
 	kafkaFlags
 	webhookFlags
+	searchFlags
 }
 
 type migrateCmd struct {
@@ -377,6 +381,9 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 		if err := c.Serve.webhookFlags.apply(&cfg); err != nil {
 			return Command{}, err
 		}
+		if err := c.Serve.searchFlags.apply(&cfg); err != nil {
+			return Command{}, err
+		}
 		if err := c.Serve.authFlags.apply(&cfg); err != nil {
 			return Command{}, err
 		}
@@ -436,6 +443,9 @@ func (c Config) validate() error {
 		return err
 	}
 	if err := c.Webhooks.validate(); err != nil {
+		return err
+	}
+	if err := c.Search.validate(); err != nil {
 		return err
 	}
 	a := c.Auth

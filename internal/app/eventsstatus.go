@@ -13,6 +13,7 @@ import (
 	"github.com/basaltdev/basalt/internal/consumer"
 	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/gateway/eventsapi"
+	"github.com/basaltdev/basalt/internal/search"
 	"github.com/basaltdev/basalt/internal/webhook"
 )
 
@@ -23,7 +24,7 @@ import (
 // listed even before they store a first position.
 func eventsAdmin(db database, bus eventbus.Bus) (*consumer.Admin, error) {
 	return consumer.NewAdmin(consumer.AdminConfig{Log: db.log, Cursors: db.cursors, DeadLetters: db.deadLetters, Bus: bus,
-		Names: []string{webhook.ConsumerName}})
+		Names: []string{search.EmbedderConsumerName, webhook.ConsumerName}})
 }
 
 // mountEventsAdmin serves the operators' routes of the event consumers.

@@ -76,10 +76,11 @@ func TestEventsStatus(t *testing.T) {
 	}
 	lines := strings.Split(out.String(), "\n")
 	want := []string{
-		"CONSUMER  POSITION  LAG  DEAD LETTERS",
-		"relay     5         0    0",
-		"search    -         5    1",
-		"webhooks  3         2    2",
+		"CONSUMER         POSITION  LAG  DEAD LETTERS",
+		"relay            5         0    0",
+		"search           -         5    1",
+		"search-embedder  -         5    0",
+		"webhooks         3         2    2",
 		"",
 	}
 	for i, w := range want {
@@ -87,8 +88,8 @@ func TestEventsStatus(t *testing.T) {
 			t.Fatalf("line %d of\n%s\nwant %q", i, out.String(), w)
 		}
 	}
-	if !strings.HasPrefix(lines[5], "event log: 5 events, ") || !strings.HasSuffix(lines[5], "; newest position 5, trimmed up to 0") {
-		t.Errorf("log line = %q", lines[5])
+	if !strings.HasPrefix(lines[6], "event log: 5 events, ") || !strings.HasSuffix(lines[6], "; newest position 5, trimmed up to 0") {
+		t.Errorf("log line = %q", lines[6])
 	}
 
 	cfg.EventsStatusJSON = true
@@ -108,8 +109,8 @@ func TestEventsStatus(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &v); err != nil {
 		t.Fatalf("--json output is not JSON: %v\n%s", err, out.String())
 	}
-	if len(v.Items) != 3 || v.Items[2].Name != "webhooks" || *v.Items[2].Position != 3 || v.Items[2].Lag != 2 ||
-		v.Items[2].DeadLetters != 2 || v.Items[1].Position != nil || v.Log.Events != 5 || v.Log.Newest != 5 || v.Log.Bytes == 0 {
+	if len(v.Items) != 4 || v.Items[3].Name != "webhooks" || *v.Items[3].Position != 3 || v.Items[3].Lag != 2 ||
+		v.Items[3].DeadLetters != 2 || v.Items[1].Position != nil || v.Items[2].Name != "search-embedder" || v.Log.Events != 5 || v.Log.Newest != 5 || v.Log.Bytes == 0 {
 		t.Errorf("--json = %s", out.String())
 	}
 }
