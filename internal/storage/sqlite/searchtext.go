@@ -23,11 +23,12 @@ package sqlite
 //
 // Fuzzy queries: candidates are the documents whose trigram index shares
 // a trigram with one of the query's words, the fuzzyCandidates best by
-// bm25 of the trigram index; each is then scored exactly as pg_trgm
-// scores on PostgreSQL (websearch.WordSimilarity): per OR group, each word
-// of three or more letters must be similar (≥ 0.5) to the text, the
-// group's exclusions must not match exactly, and the score is the average
-// similarity, the best group's. The bound makes a fuzzy query on a large
+// bm25 of the trigram index; each is then matched exactly as pg_trgm
+// matches on PostgreSQL (websearch.WordSimilarity): per OR group, each
+// word of three or more letters must be similar (≥ 0.5) to the text (the
+// fields joined), and the group's exclusions must not match exactly. The
+// score is the best group's average, over its words, of the word's
+// greatest weighted similarity to one field (similarity × 0.1 … 1.0). The bound makes a fuzzy query on a large
 // collection miss documents past the candidates; it only ever serves as
 // the fallback of a query that found too little.
 //
@@ -60,8 +61,8 @@ const (
 )
 
 // weightFactor is the rank weight of a field weight, 1..4.
-func weightFactor(w int) string {
-	return [...]string{"0", "0.1", "0.2", "0.4", "1.0"}[w]
+func weightFactor(w int) float64 {
+	return [...]float64{0, 0.1, 0.2, 0.4, 1.0}[w]
 }
 
 // scoreSQL is the expression of a hit's score in a query on the word
@@ -92,7 +93,7 @@ func (ix textIndex) scoreSQL(parsed websearch.Query) (string, []any) {
 			has = append(has, "(rowid IN (SELECT rowid FROM "+ix.words+" WHERE "+ix.words+" MATCH ?))")
 			args = append(args, "{"+c+"} : "+term)
 		}
-		num = append(num, weightFactor(ix.weights[i])+" * ("+strings.Join(has, " + ")+")")
+		num = append(num, strconv.FormatFloat(weightFactor(ix.weights[i]), 'f', 1, 64)+" * ("+strings.Join(has, " + ")+")")
 		length = append(length, "coalesce(length("+c+"), 0)")
 	}
 	return "((" + strings.Join(num, " + ") + ") / (1.0 + ln(1.0 + " + strings.Join(length, " + ") + ")))", args
@@ -566,16 +567,16 @@ func (s *Store) searchFuzzy(ctx context.Context, rtx *sql.Tx, ix textIndex, pars
 	}
 	for _, c := range cands {
 		text := websearch.NewText(fuzzyText(c.fields))
+		fields := make([]*websearch.Text, len(c.fields))
 		c.score = make([]float64, len(groups))
 		for gi, g := range groups {
 			sum := 0.0
 			for _, w := range g.words {
-				sim := text.WordSimilarity(w)
-				if sim < fuzzyThreshold {
+				if text.WordSimilarity(w) < fuzzyThreshold {
 					sum = -1
 					break
 				}
-				sum += sim
+				sum += weightedSimilarity(ix, fields, c.fields, w)
 			}
 			if sum < 0 {
 				c.score[gi] = -1
@@ -685,6 +686,24 @@ func (s *Store) searchFuzzy(ctx context.Context, rtx *sql.Tx, ix textIndex, pars
 		}
 	}
 	return hits, nil
+}
+
+// weightedSimilarity is a fuzzy word's score in a document: the greatest,
+// over the fields, of its similarity to the field's text times the field's
+// rank weight (0.1 to 1.0), so that a word of the title outranks the same
+// word in the body. texts caches the prepared texts of values.
+func weightedSimilarity(ix textIndex, texts []*websearch.Text, values []sql.NullString, word string) float64 {
+	best := 0.0
+	for i, v := range values {
+		if !v.Valid {
+			continue
+		}
+		if texts[i] == nil {
+			texts[i] = websearch.NewText(v.String)
+		}
+		best = max(best, texts[i].WordSimilarity(word)*weightFactor(ix.weights[i]))
+	}
+	return best
 }
 
 // fuzzyText is the text a fuzzy query compares: the fields' text in
