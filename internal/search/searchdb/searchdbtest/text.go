@@ -319,7 +319,7 @@ func testTextFuzzy(t *testing.T, e Engine) {
 	expectIDs(t, e, fuzzy("autovacum replicaton")) // every word must be similar
 	expectIDs(t, e, fuzzy("autovacum or replicaton"), "vacuum", "repl", "replica", "lag")
 	expectIDs(t, e, fuzzy("replica -elects"), "repl", "lag") // an exclusion excludes exact matches
-	expectIDs(t, e, fuzzy("xq"))                      // no word long enough: nothing
+	expectIDs(t, e, fuzzy("xq"))                             // no word long enough: nothing
 	expectIDs(t, e, fuzzy("-replication"))
 }
 
