@@ -58,17 +58,18 @@ type Limits struct {
 	MaxDepth int
 	// MaxQueryBytes bounds the query text (1,024 bytes).
 	MaxQueryBytes int
-	// AllowList is the most documents a filter (the caller's filter and
-	// the list rule) may select for a vector search to search among
-	// exactly those (an allow-list) instead of widening an unfiltered
-	// search until enough hits pass the filter (2,000; see nearest).
+	// AllowList bounds the ids a vector search under a filter (the
+	// caller's, or the list rule's) reads to search among exactly the
+	// documents it admits (an allow-list) instead of widening its
+	// candidates until enough pass (10,000; below it the search reads up
+	// to √(hits needed × vectors) ids, see nearest).
 	AllowList int
 }
 
 // DefaultLimits returns the limits Basalt applies unless configured
 // otherwise.
 func DefaultLimits() Limits {
-	return Limits{DefaultLimit: 20, MaxLimit: 100, MaxDepth: 1000, MaxQueryBytes: 1024, AllowList: 2000}
+	return Limits{DefaultLimit: 20, MaxLimit: 100, MaxDepth: 1000, MaxQueryBytes: 1024, AllowList: 10000}
 }
 
 func (l Limits) withDefaults() Limits {
@@ -110,6 +111,8 @@ type Service struct {
 	vectors   VectorSource
 	embedders func(string, int) (embed.Embedder, error)
 	limits    Limits
+	// chooseAllowList replaces the allow-list rule in benchmarks.
+	chooseAllowList func(need, n int) int
 }
 
 // New returns a search service.
