@@ -79,6 +79,20 @@ const (
 	ellipsis          = "…"
 )
 
+// weightFactor is the rank weight of a weight letter, as ts_rank_cd's
+// weights array (rankWeights) gives it, as a float8 literal.
+func weightFactor(letter string) string {
+	switch letter {
+	case "A":
+		return "1.0::float8"
+	case "B":
+		return "0.4::float8"
+	case "C":
+		return "0.2::float8"
+	}
+	return "0.1::float8"
+}
+
 // textConfig is a text configuration as search_builds stores it: field
 // paths in sorted order, their weights as tsvector weight letters, and the
 // language.
@@ -385,6 +399,10 @@ type compiledQuery struct {
 	groups []fuzzyGroup
 	// language is the collection's, as the server names it.
 	language string
+	// fields and weights are the configuration the index was built with
+	// (search_builds): field paths in sorted order and their weight
+	// letters, D (1) to A (4).
+	fields, weights []string
 }
 
 type fuzzyGroup struct {
@@ -416,12 +434,12 @@ func compileQuery(ctx context.Context, q pgx.Tx, op, collection string, pq webse
 	}
 	var cq compiledQuery
 	var texts []*string
-	err := q.QueryRow(ctx, `SELECT b.language::text, set_config('pg_trgm.word_similarity_threshold', '`+fuzzyThreshold+`', true),
+	err := q.QueryRow(ctx, `SELECT b.language::text, b.fields, b.weights::text[], set_config('pg_trgm.word_similarity_threshold', '`+fuzzyThreshold+`', true),
 			ARRAY(SELECT CASE WHEN numnode(t.q) = 0 OR querytree(t.q) = 'T' THEN NULL ELSE t.q::text END
 				FROM unnest($2::text[]) WITH ORDINALITY AS s(text, i),
 					LATERAL (SELECT websearch_to_tsquery(b.language, s.text) AS q) AS t
 				ORDER BY s.i)
-		FROM search_builds b WHERE b.collection = $1`, collection, sources).Scan(&cq.language, new(string), &texts)
+		FROM search_builds b WHERE b.collection = $1`, collection, sources).Scan(&cq.language, &cq.fields, &cq.weights, new(string), &texts)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return cq, notConfigured(ctx, q, op, collection)
 	}
@@ -515,13 +533,22 @@ func compileSearch(table string, tq searchdb.TextQuery, cq compiledQuery) (strin
 		score = "ts_rank_cd('" + rankWeights + "', search_tsv, " + tsq + ", " + rankNormalize + ")::float8"
 		headlineQuery = tsq
 	} else {
+		// The text of each field, for the weighted similarities.
+		fieldTexts := make([]string, len(cq.fields))
+		for i, f := range cq.fields {
+			fieldTexts[i] = "basalt_search_field(data, " + b.param(f, "text") + ")"
+		}
 		var conds, scores []string
 		for _, g := range cq.groups {
 			var cond, sims []string
 			for _, w := range g.words {
 				p := b.param(w, "text")
 				cond = append(cond, "search_text %> "+p)
-				sims = append(sims, "word_similarity("+p+", search_text)::float8")
+				perField := make([]string, len(fieldTexts))
+				for i, ft := range fieldTexts {
+					perField[i] = "word_similarity(" + p + ", " + ft + ")::float8 * " + weightFactor(cq.weights[i])
+				}
+				sims = append(sims, "GREATEST("+strings.Join(perField, ", ")+")")
 			}
 			if g.excluded != "" {
 				cond = append(cond, "NOT COALESCE(search_tsv @@ "+b.param(g.excluded, "tsquery")+", false)")
@@ -636,7 +663,8 @@ func compileSearch(table string, tq searchdb.TextQuery, cq compiledQuery) (strin
 		if !tq.Fuzzy {
 			hlang = b.param(cq.language, "regconfig")
 		}
-		b.w(", ", text, ", ts_headline(", hlang, ", ", text, ", ", hq, ", ", b.param(headlineOptions, "text"), ")")
+		b.w(", ", text, ", basalt_search_split(", text, "), ts_headline(", hlang, ", basalt_search_split(", text, "), ", hq, ", ",
+			b.param(headlineOptions, "text"), ")")
 	}
 	b.w(" FROM (SELECT * FROM (SELECT id, version, created_at, updated_at, raw, data, ", score, " AS score FROM ", table,
 		" WHERE ", match)
@@ -687,7 +715,7 @@ func scanHits(ctx context.Context, q pgx.Tx, op, collection, text string, args [
 		h := searchdb.TextHit{Document: docstore.Document{Collection: collection}}
 		var created, updated int64
 		var raw []byte
-		texts := make([]*string, 2*len(fields))
+		texts := make([]*string, 3*len(fields))
 		dest := []any{&h.Document.ID, &h.Document.Version, &created, &updated, &raw, &h.Score}
 		for i := range texts {
 			dest = append(dest, &texts[i])
@@ -698,14 +726,14 @@ func scanHits(ctx context.Context, q pgx.Tx, op, collection, text string, args [
 		h.Document.CreatedAt, h.Document.UpdatedAt = fromMicros(created), fromMicros(updated)
 		h.Document.Data = json.RawMessage(raw)
 		for i, f := range fields {
-			full, hl := texts[2*i], texts[2*i+1]
-			if full == nil || hl == nil || !strings.Contains(*hl, searchdb.MarkStart) {
+			full, split, hl := texts[3*i], texts[3*i+1], texts[3*i+2]
+			if full == nil || split == nil || hl == nil || !strings.Contains(*hl, searchdb.MarkStart) {
 				continue
 			}
 			if h.Highlights == nil {
 				h.Highlights = map[string]string{}
 			}
-			h.Highlights[f] = snippet(*full, *hl)
+			h.Highlights[f] = snippet(*full, *split, *hl)
 		}
 		out = append(out, h)
 	}
@@ -715,22 +743,44 @@ func scanHits(ctx context.Context, q pgx.Tx, op, collection, text string, args [
 	return out, nil
 }
 
-// snippet returns a headline with "…" where its fragments cut the text
-// (ts_headline leaves no mark there).
-func snippet(text, headline string) string {
+// snippet returns the snippet of a field's text from the headline of its
+// split text (basalt_search_split): each fragment with the original text's
+// characters (split turned some into spaces, one byte for one byte), and
+// "…" where it cuts the text (ts_headline leaves no mark there).
+func snippet(text, split, headline string) string {
 	strip := strings.NewReplacer(searchdb.MarkStart, "", searchdb.MarkEnd, "")
-	text = strings.TrimSpace(text)
 	frags := strings.Split(headline, fragmentDelimiter)
 	for i, f := range frags {
 		f = strings.TrimSpace(f)
 		plain := strip.Replace(f)
-		if !strings.HasPrefix(text, plain) {
+		at := strings.Index(split, plain)
+		if at >= 0 && len(split) == len(text) {
+			f = restore(f, text[at:at+len(plain)])
+		}
+		if at < 0 || strings.TrimSpace(split[:at]) != "" {
 			f = ellipsis + f
 		}
-		if !strings.HasSuffix(text, plain) {
+		if at < 0 || strings.TrimSpace(split[at+len(plain):]) != "" {
 			f += ellipsis
 		}
 		frags[i] = f
 	}
 	return strings.Join(frags, " ")
+}
+
+// restore returns the fragment f (text with markers) with its text
+// replaced, byte for byte, by orig.
+func restore(f, orig string) string {
+	var b strings.Builder
+	j := 0
+	for i := 0; i < len(f); i++ {
+		switch {
+		case strings.HasPrefix(f[i:], searchdb.MarkStart), strings.HasPrefix(f[i:], searchdb.MarkEnd):
+			b.WriteByte(f[i])
+		case j < len(orig):
+			b.WriteByte(orig[j])
+			j++
+		}
+	}
+	return b.String()
 }

@@ -220,15 +220,20 @@ func TestSearchTextFuzzy(t *testing.T) {
 	if !slices.Equal(got, []string{"a", "b"}) {
 		t.Fatalf("fuzzy replicaton: %v", got)
 	}
-	if hits[0].Score != float64(float32(hits[0].Score)) && hits[0].Score <= 0.5 {
-		t.Errorf("score %v", hits[0].Score)
+	// The greatest over the fields of the word's similarity in the field
+	// times the field's rank weight (title 1.0, body 0.1).
+	wantA := float64(float32(0.72727275)) * 1.0
+	wantB := max(websearch.WordSimilarity("replicaton", "Logical decoding")*1.0,
+		websearch.WordSimilarity("replicaton", "Logical replication publishes changes row by row to subscribers.")*0.1)
+	if hits[0].Score != wantA || hits[1].Score != wantB {
+		t.Errorf("scores %v and %v, want %v and %v", hits[0].Score, hits[1].Score, wantA, wantB)
 	}
 	if hl := hits[0].Highlights["title"]; hl != "Streaming \x02replication\x03" {
 		t.Errorf("fuzzy highlight %q", hl)
 	}
 	for q, want := range map[string][]string{
 		"replicaton -logical":      {"a"},
-		"vacum OR instal":          {"e", "c"},
+		"vacum OR instal":          {"c", "e"}, // c's title weighs more than e's body
 		"qiuck brwon":              nil,
 		"databse":                  {"e"},
 		"-replicaton":              nil,
@@ -600,5 +605,43 @@ func TestBuildTextConcurrent(t *testing.T) {
 	after, _ := searchIDs(t, s, searchdb.TextQuery{Collection: "docs", Query: "changed", Limit: 1000})
 	if len(before) != 270 || len(after) != 30 {
 		t.Fatalf("%d documents found by their old text, %d by the new one; want 270 and 30", len(before), len(after))
+	}
+}
+
+// TestSearchTextSplitsPathsAndHosts checks that net/http, index.html and
+// go.dev are read as separate words, and that snippets show the original
+// characters.
+func TestSearchTextSplitsPathsAndHosts(t *testing.T) {
+	t.Parallel()
+	s := open(t, Options{})
+	createSearchable(t, s, "docs", textConfig1, map[string]string{
+		"a": `{"title":"net/http","body":"Package http serves index.html; see go.dev/doc or mail me@example.com."}`,
+		"b": `{"title":"html/template","body":"Escapes text for html pages."}`,
+		"c": `{"title":"text/template","body":"Templates of text; see html/template for pages."}`,
+	})
+	for q, want := range map[string][]string{
+		"http":             {"a"},
+		"net/http":         {"a"},
+		`"net http"`:       {"a"},
+		"index html":       {"a"},
+		"example":          {"a"},
+		"template -html":   {},
+		"template":         {"c", "b"}, // c holds it in its title and body
+		"pages -template":  {},
+		"go dev":           {"a"},
+		"html OR template": {"b", "c", "a"},
+	} {
+		got, _ := searchIDs(t, s, searchdb.TextQuery{Collection: "docs", Query: q})
+		if !slices.Equal(got, want) && (len(got) != 0 || len(want) != 0) {
+			t.Errorf("%q found %v, want %v", q, got, want)
+		}
+	}
+	_, hits := searchIDs(t, s, searchdb.TextQuery{Collection: "docs", Query: "http html", Highlight: []string{"title", "body"}})
+	if len(hits) != 1 {
+		t.Fatalf("hits %v", hits)
+	}
+	if hl := hits[0].Highlights; hl["title"] != "net/\x02http\x03" ||
+		!strings.HasPrefix(hl["body"], "Package \x02http\x03 serves index.\x02html\x03; see go.dev/doc or mail me@") {
+		t.Errorf("highlights %q", hl)
 	}
 }

@@ -67,6 +67,18 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 -- +goose StatementEnd
 
+-- basalt_search_split returns text with each '/', '.', '@' or ':' between
+-- two letters or digits replaced by a space, so that the parser reads
+-- net/http, index.html or go.dev as separate words (as SQLite's unicode61
+-- tokenizer does) instead of one file, host or URL token. The text keeps
+-- its length, so positions in it are positions in the original.
+-- +goose StatementBegin
+CREATE FUNCTION basalt_search_split(t text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT regexp_replace(t, '(?<=[[:alnum:]])[/.@:](?=[[:alnum:]])', ' ', 'g')
+$$;
+-- +goose StatementEnd
+
 -- basalt_search_tsv returns the tsvector of the fields, each field's
 -- lexemes weighted by the weight at the same index.
 -- +goose StatementBegin
@@ -79,7 +91,7 @@ BEGIN
     FOR i IN 1 .. coalesce(array_length(fields, 1), 0) LOOP
         t := basalt_search_field(data, fields[i]);
         IF t IS NOT NULL THEN
-            v := v || setweight(to_tsvector(lang, t), weights[i]);
+            v := v || setweight(to_tsvector(lang, basalt_search_split(t)), weights[i]);
         END IF;
     END LOOP;
     RETURN v;
@@ -126,5 +138,6 @@ DROP FUNCTION basalt_search_index() CASCADE;
 DROP FUNCTION basalt_search_tsv(jsonb, text[], "char"[], regconfig);
 DROP FUNCTION basalt_search_text(jsonb, text[]);
 DROP FUNCTION basalt_search_field(jsonb, text);
+DROP FUNCTION basalt_search_split(text);
 DROP TABLE search_vectors;
 DROP TABLE search_builds;
