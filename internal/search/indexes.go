@@ -575,12 +575,12 @@ func (f *field) upsert(ctx context.Context, items []vector.Item) error {
 		return nil
 	}
 	err := f.idx.Upsert(ctx, items)
-	if err == nil || !(errors.Is(err, vector.ErrInvalid) || errors.Is(err, vector.ErrDimensions)) {
+	if err == nil || !refused(err) {
 		return err
 	}
 	for _, it := range items { // one by one: only the refused ones stay out
 		if err := f.idx.Upsert(ctx, []vector.Item{it}); err != nil {
-			if !(errors.Is(err, vector.ErrInvalid) || errors.Is(err, vector.ErrDimensions)) {
+			if !refused(err) {
 				return err
 			}
 			delete(f.held, it.ID)
@@ -590,6 +590,12 @@ func (f *field) upsert(ctx context.Context, items []vector.Item) error {
 		}
 	}
 	return nil
+}
+
+// refused reports whether an index refused a vector itself (rather than
+// failed).
+func refused(err error) bool {
+	return errors.Is(err, vector.ErrInvalid) || errors.Is(err, vector.ErrDimensions)
 }
 
 // tailOnce applies the events after the tail's position, one read's worth,

@@ -2,8 +2,8 @@ package search
 
 import (
 	"context"
-	"errors"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -479,7 +479,12 @@ func TestIndexesFollowCollectionChanges(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- x.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
 	e.caughtUp(x)
 
 	if _, err := e.svc.CreateDocument(e.admin, docstore.CreateRequest{Collection: "things", ID: "a",
