@@ -394,6 +394,9 @@ type compiledQuery struct {
 	// exact is the tsquery text of an exact query: the groups with a
 	// positive lexeme, ORed; "" when none has one.
 	exact string
+	// positive is the tsquery of the same groups' positive terms, which
+	// snippets highlight (ts_headline would also mark excluded words).
+	positive string
 	// groups are the groups of a typo-tolerant query that have words to
 	// compare, with their excluded terms' tsquery ("" for none).
 	groups []fuzzyGroup
@@ -416,21 +419,20 @@ type fuzzyGroup struct {
 // pg_trgm's word similarity threshold for the transaction. A collection
 // without text configuration is fault.Invalid, a missing one NotFound.
 func compileQuery(ctx context.Context, q pgx.Tx, op, collection string, pq websearch.Query, fuzzy bool) (compiledQuery, error) {
-	// Sources: for each group its text, then (fuzzy) the text of its
-	// excluded terms as positive terms.
+	// Sources, three for each group: its text, the text of its positive
+	// terms, and the text of its excluded terms as positive terms ORed.
 	var sources []string
 	for _, g := range pq.Groups {
-		var all, excluded []string
+		var all, positive, excluded []string
 		for _, t := range g.Terms {
 			all = append(all, termText(t))
 			if t.Exclude {
 				excluded = append(excluded, termText(websearch.Term{Words: t.Words}))
+			} else {
+				positive = append(positive, termText(t))
 			}
 		}
-		sources = append(sources, strings.Join(all, " "))
-		if fuzzy {
-			sources = append(sources, strings.Join(excluded, " or "))
-		}
+		sources = append(sources, strings.Join(all, " "), strings.Join(positive, " "), strings.Join(excluded, " or "))
 	}
 	var cq compiledQuery
 	var texts []*string
@@ -446,11 +448,13 @@ func compileQuery(ctx context.Context, q pgx.Tx, op, collection string, pq webse
 	if err != nil {
 		return cq, mapErr(op, err)
 	}
-	var exact []string
+	var exact, positive []string
 	for gi, g := range pq.Groups {
+		all, pos, excl := texts[3*gi], texts[3*gi+1], texts[3*gi+2]
 		if !fuzzy {
-			if t := texts[gi]; t != nil {
-				exact = append(exact, "("+*t+")")
+			if all != nil && pos != nil {
+				exact = append(exact, "("+*all+")")
+				positive = append(positive, "("+*pos+")")
 			}
 			continue
 		}
@@ -459,12 +463,13 @@ func compileQuery(ctx context.Context, q pgx.Tx, op, collection string, pq webse
 			continue
 		}
 		fg := fuzzyGroup{words: words}
-		if t := texts[2*gi+1]; t != nil {
-			fg.excluded = *t
+		if excl != nil {
+			fg.excluded = *excl
 		}
 		cq.groups = append(cq.groups, fg)
 	}
 	cq.exact = strings.Join(exact, " | ")
+	cq.positive = strings.Join(positive, " | ")
 	return cq, nil
 }
 
@@ -531,7 +536,6 @@ func compileSearch(table string, tq searchdb.TextQuery, cq compiledQuery) (strin
 		tsq := b.param(cq.exact, "tsquery")
 		match = "search_tsv @@ " + tsq
 		score = "ts_rank_cd('" + rankWeights + "', search_tsv, " + tsq + ", " + rankNormalize + ")::float8"
-		headlineQuery = tsq
 	} else {
 		// The text of each field, for the weighted similarities.
 		fieldTexts := make([]string, len(cq.fields))
@@ -645,6 +649,9 @@ func compileSearch(table string, tq searchdb.TextQuery, cq compiledQuery) (strin
 		text := "translate(basalt_search_field(data, " + p + "), E'\\x02\\x03', '')"
 		var hq string
 		if !tq.Fuzzy {
+			if headlineQuery == "" {
+				headlineQuery = b.param(cq.positive, "tsquery")
+			}
 			hq = headlineQuery
 		} else {
 			// The words of the field similar to the query's words, as a

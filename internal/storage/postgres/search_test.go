@@ -142,6 +142,12 @@ func TestSearchTextHighlightsAndScore(t *testing.T) {
 	if hl := byID["short"].Highlights; hl["body"] != "\x02replication\x03" {
 		t.Errorf("highlights of short: %q", hl)
 	}
+	// An excluded word is not marked in a document another group found.
+	_, hits = searchIDs(t, s, searchdb.TextQuery{Collection: "docs", Query: "nothing -replication OR fast", Highlight: []string{"body"}})
+	if len(hits) != 1 || hits[0].Document.ID != "long" || strings.Contains(hits[0].Highlights["body"], "\x02replication") ||
+		!strings.Contains(hits[0].Highlights["body"], "\x02fast\x03") {
+		t.Errorf("hits of a query with an exclusion: %v", hits)
+	}
 	// Scores are the same on every run, and cursors page through exactly.
 	var all []string
 	var after []any
