@@ -123,8 +123,8 @@ func newSearch(cfg Config, db database, bus eventbus.Bus, docs *docstore.Service
 	}
 	s.indexes, err = search.NewIndexes(search.IndexesConfig{Log: db.log, Catalog: db.Store, Stored: sdb, News: news,
 		SnapshotDir: cfg.snapshotDir(), SnapshotID: snapshotID, SnapshotInterval: cfg.Search.SnapshotInterval,
-		NewIndex:  func(c vector.Config) (vector.Index, error) { return vector.NewFlat(c) },
-		Embedders: set.Embedder, OnCollection: s.builder.Kick, Logger: log, Registerer: reg})
+		NewIndex:  func(c vector.Config) (vector.Index, error) { return vector.NewAuto(c, vector.AutoOptions{}) },
+		LoadIndex: vector.Load, Embedders: set.Embedder, OnCollection: s.builder.Kick, Logger: log, Registerer: reg})
 	if err != nil {
 		return nil, err
 	}

@@ -2,9 +2,11 @@ package search
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -162,6 +164,10 @@ type env struct {
 	vecs  *memVectors
 	news  *eventbus.Signal
 	admin context.Context
+	// newIndex and loadIndex make the indexes' indexes (default: Flat,
+	// snapshots of items).
+	newIndex  func(vector.Config) (vector.Index, error)
+	loadIndex func(io.Reader) (vector.Index, error)
 }
 
 func newEnv(t *testing.T) *env {
@@ -178,6 +184,7 @@ func newEnvOn(t *testing.T, st logStore) *env {
 	t.Helper()
 	e := &env{t: t, store: st, vecs: newMemVectors(st), news: &eventbus.Signal{},
 		admin: auth.WithPrincipal(context.Background(), auth.Principal{Kind: auth.KindUser, ID: "a1", Roles: []string{auth.RoleAdmin}})}
+	e.newIndex = func(c vector.Config) (vector.Index, error) { return vector.NewFlat(c) }
 	svc, err := docstore.NewService(st, docstore.Options{CursorKey: []byte(strings.Repeat("k", 32)), Committed: e.news.Notify})
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +222,7 @@ func (e *env) indexes(dir string, reg prometheus.Registerer) (x *Indexes, stop f
 	e.t.Helper()
 	x, err := NewIndexes(IndexesConfig{Log: e.store, Catalog: e.store, Stored: e.vecs, News: e.news,
 		Poll: 20 * time.Millisecond, SnapshotDir: dir, Registerer: reg, Embedders: builtinOnly,
-		NewIndex: func(c vector.Config) (vector.Index, error) { return vector.NewFlat(c) }})
+		NewIndex: e.newIndex, LoadIndex: e.loadIndex})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -541,7 +548,18 @@ func TestIndexesFollowCollectionChanges(t *testing.T) {
 // rebuild, same answers, later writes taken in); a corrupted or stale one
 // is rebuilt from the database.
 func TestIndexesSnapshots(t *testing.T) {
-	e := newEnv(t)
+	t.Run("items", func(t *testing.T) { testSnapshots(t, newEnv(t)) })
+	t.Run("index", func(t *testing.T) { // the index's own snapshot (an HNSW one above a threshold)
+		e := newEnv(t)
+		e.newIndex = func(c vector.Config) (vector.Index, error) {
+			return vector.NewAuto(c, vector.AutoOptions{Threshold: 8})
+		}
+		e.loadIndex = vector.Load
+		testSnapshots(t, e)
+	})
+}
+
+func testSnapshots(t *testing.T, e *env) {
 	e.createCollection("things", thingsSearch())
 	rng := rand.New(rand.NewPCG(7, 7))
 	e.randomWrites(rng, 40)
@@ -554,6 +572,21 @@ func TestIndexesSnapshots(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(dir, "*.snapshot"))
 	if len(files) != 2 {
 		t.Fatalf("snapshots written: %v, want 2", files)
+	}
+	wantBody := bodyItems
+	if e.loadIndex != nil {
+		wantBody = bodyIndex
+	}
+	for _, path := range files {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := binary.BigEndian.Uint32(raw[len(snapshotMagic):])
+		var h snapshotHeader
+		if err := json.Unmarshal(raw[len(snapshotMagic)+4:len(snapshotMagic)+4+int(n)], &h); err != nil || h.Body != wantBody {
+			t.Errorf("%s: header %+v (%v), want a body of %s", path, h, err, wantBody)
+		}
 	}
 
 	start := func(what string, rebuilds float64) *Indexes {
