@@ -157,7 +157,8 @@ func newAuthzFixture(t *testing.T) *authzFixture {
 	f.admin = c.as(c.login(adminEmail, adminPassword).AccessToken)
 	f.user = c.as(c.signUp("user@authz.test", authzPassword).AccessToken)
 	f.admin.must(201, "POST", "/v1/collections",
-		`{"name":"posts","schema":{"type":"object","properties":{"title":{"type":"string"}}},"rules":{"list":"","get":""}}`)
+		`{"name":"posts","schema":{"type":"object","properties":{"title":{"type":"string"}}},"rules":{"list":"","get":""},`+
+			`"search":{"text":{"fields":{"title":1}}}}`)
 	every := append([]string{"*:*"}, auth.ManagementScopes()...)
 	for _, who := range callers[3:] {
 		roles, scopes := []string{auth.RoleAdmin}, []string{who}
@@ -297,6 +298,9 @@ func authzRows() []authzRow {
 		}, gone: func(f *authzFixture, id string) bool {
 			return f.admin.do("GET", docs+"/"+id, "").Status == 404
 		}, want: writePosts(204)},
+		// Search: a list with a query, under the same rule and scopes.
+		{route: "GET /v1/collections/{collection}/search", req: fixed("GET", "/v1/collections/posts/search?q=t", ""), want: readPosts},
+		{route: "POST /v1/collections/{collection}/search", req: fixed("POST", "/v1/collections/posts/search", `{"q":"t"}`), want: readPosts},
 		// Realtime: HEAD makes every check of a subscription and answers
 		// without opening the stream.
 		{route: "GET /v1/collections/{collection}/events", req: fixed("HEAD", "/v1/collections/posts/events", ""), want: readPosts},

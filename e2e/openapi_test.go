@@ -22,7 +22,8 @@ var openAPIOperationIDs = []string{
 	"revokeAPIKey", "listSigningKeys", "rotateSigningKeys", "getJWKS", "getHealth", "getReadiness", "getMetrics",
 	"listCollections", "createCollection", "getCollection", "replaceCollection", "patchCollection", "deleteCollection",
 	"listDocuments", "createDocument", "getDocument", "replaceDocument", "patchDocument", "deleteDocument", "batch",
-	"getOpenAPI", "createDocument_notes", "listDocuments_notes",
+	"getOpenAPI", "createDocument_notes", "listDocuments_notes", "searchDocuments", "searchDocumentsWithBody",
+	"searchDocuments_notes", "searchDocumentsWithBody_notes",
 }
 
 // openAPIDoc is a fetched OpenAPI document: loaded and validated by
@@ -88,7 +89,7 @@ const notesSpec = `{"name":"notes","schema":{"type":"object","$defs":{"tag":{"ty
 	`"author":{"type":"object","properties":{"name":{"type":"string"},"privateEmail":{"type":"string"}},"required":["name","privateEmail"]},` +
 	`"internalScore":{"type":"integer"}},"required":["title","author","internalScore"],"additionalProperties":false},` +
 	`"hiddenFields":["author.privateEmail","internalScore"],` +
-	`"rules":{"list":"","get":"","create":"@auth.type = \"user\""}}`
+	`"rules":{"list":"","get":"","create":"@auth.type = \"user\""},"search":{"text":{"fields":{"title":1}}}}`
 
 // TestOpenAPIDocument fetches the OpenAPI document of a live server as an
 // admin, an anonymous caller, a user and an API key, on both engines: the
@@ -184,9 +185,17 @@ func TestOpenAPIDocument(t *testing.T) {
 			d.validate(t, "GET", "/v1/collections/notes/documents/{id}", c.must(200, "GET", "/v1/collections/notes/documents/n1", "").Body)
 			d.validate(t, "GET", "/v1/collections/notes/documents", c.must(200, "GET", "/v1/collections/notes/documents?fields=tags", "").Body)
 			d.validate(t, "GET", "/v1/collections/notes/documents", c.must(200, "GET", "/v1/collections/notes/documents?fields=author.name&total=true", "").Body)
+			d.validate(t, "GET", "/v1/collections/notes/search", c.must(200, "GET", "/v1/collections/notes/search?q=first", "").Body)
+			d.validate(t, "POST", "/v1/collections/notes/search", c.must(200, "POST", "/v1/collections/notes/search", `{"q":"first","fields":"tags"}`).Body)
 		}
 		full.validate(t, "GET", "/v1/collections/notes/documents/{id}", admin.must(200, "GET", "/v1/collections/notes/documents/n1", "").Body)
 		full.validate(t, "GET", "/v1/collections/notes/documents", admin.must(200, "GET", "/v1/collections/notes/documents?fields=author.privateEmail", "").Body)
 		full.validate(t, "GET", "/v1/collections/{collection}/documents", admin.must(200, "GET", "/v1/collections/ledger/documents", "").Body)
+		// A searchable collection shows the progress of its search indexes.
+		notes := admin.must(200, "GET", "/v1/collections/notes", "").Body
+		if !bytes.Contains(notes, []byte(`"status":{"search":{"text":`)) {
+			t.Errorf("notes has no search status: %s", notes)
+		}
+		full.validate(t, "GET", "/v1/collections/{collection}", notes)
 	})
 }
