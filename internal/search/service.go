@@ -441,7 +441,11 @@ func (s *Service) index(r *run) (vector.Index, VectorState, error) {
 	case err != nil:
 		return nil, VectorState{}, err
 	}
-	if c := idx.Config(); c.Dimensions != r.vf.Dimensions {
+	metric := vector.Metric(r.vf.Metric)
+	if metric == "" {
+		metric = vector.Cosine
+	}
+	if c := idx.Config(); c.Dimensions != r.vf.Dimensions || c.Metric != metric {
 		return nil, VectorState{}, fault.Newf(fault.Unavailable, op, "the vector index of field %q is being rebuilt; try again shortly", r.field)
 	}
 	return idx, st, nil

@@ -634,6 +634,9 @@ func TestPendingListsOnlyVisibleDocuments(t *testing.T) {
 		if !slices.Equal(res.PendingIDs, []string{"b", "c"}) || res.Pending != 3 {
 			t.Fatalf("admin: pending %d %v", res.Pending, res.PendingIDs)
 		}
+		// An index of another metric than the field's is being replaced.
+		h.index("notes", "emb", 2, vector.L2, map[string][]float32{"a": {1, 0}})
+		h.fails(adminCtx(t), Request{Collection: "notes", Mode: ModeVector, Vector: []float32{1, 0}}, fault.Unavailable, "being rebuilt")
 		h.vecs.err = fault.New(fault.Unavailable, "test", "first build")
 		h.fails(adminCtx(t), Request{Collection: "notes", Mode: ModeVector, Vector: []float32{1, 0}}, fault.Unavailable, "first build")
 	})
