@@ -36,6 +36,7 @@ func DefaultConfig() Config {
 		Storm:   DefaultStormConfig(),
 		Paired:  DefaultPairedConfig(),
 		Events:  DefaultEventsConfig(),
+		Vectors: DefaultVectorsConfig(),
 		DB:      DBSQLite,
 		PGURL:   DefaultPGURL,
 		PGBench: DefaultPGBenchConfig(),
@@ -120,12 +121,30 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&ev.IdleStreams, "idle-streams", ev.IdleStreams, "realtime-idle: idle event streams to open")
 	fs.IntVar(&ev.IdleMinStreams, "min-idle-streams", ev.IdleMinStreams, "realtime-idle: the fewest streams Basalt must hold for PASS (0 disables)")
 
+	vc := &c.Vectors
+	fs.IntVar(&vc.N, "vectors-n", vc.N, "vectors: vectors per data set")
+	fs.IntVar(&vc.Dim, "vectors-dim", vc.Dim, "vectors: dimensions")
+	fs.IntVar(&vc.Queries, "vectors-queries", vc.Queries, "vectors: queries per data set (and beam width)")
+	fs.IntVar(&vc.K, "vectors-k", vc.K, "vectors: the k of recall@k")
+	fs.IntVar(&vc.M, "vectors-m", vc.M, "vectors: HNSW links per node (0: the index's default)")
+	fs.IntVar(&vc.EfConstruction, "vectors-ef-construction", vc.EfConstruction, "vectors: HNSW beam width while building (0: the index's default)")
+	fs.Float64Var(&vc.MinRecall, "min-recall-vectors", vc.MinRecall, "vectors: the recall@k HNSW must reach at some beam width for PASS; its queries per second are reported at the first that does")
+	fs.Func("vectors-sets", "vectors: comma-separated data sets (uniform, clustered)", func(s string) error {
+		vc.Sets = nil
+		for _, name := range strings.Split(s, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				vc.Sets = append(vc.Sets, name)
+			}
+		}
+		return nil
+	})
+
 	if c.Thresholds == nil {
 		c.Thresholds = map[string]float64{}
 	}
 	sqlite, postgres := DefaultThresholdsFor(DBSQLite), DefaultThresholdsFor(DBPostgres)
 	for _, name := range AllScenarios() {
-		if name == ScenarioHello || name == ScenarioLoginStorm || slices.Contains(EventScenarios(), name) {
+		if name == ScenarioHello || name == ScenarioLoginStorm || name == ScenarioVectors || slices.Contains(EventScenarios(), name) {
 			continue
 		}
 		base := BaselineOf(name)

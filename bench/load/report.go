@@ -149,6 +149,8 @@ type ScenarioReport struct {
 	Relay    *RelayReport    `json:"relay,omitempty"`
 	Realtime *RealtimeReport `json:"realtime,omitempty"`
 	Idle     *IdleReport     `json:"idle,omitempty"`
+	// Vectors is the outcome of ScenarioVectors, judged on recall.
+	Vectors *VectorsReport `json:"vectors,omitempty"`
 	// Verdict is one of the Verdict constants.
 	Verdict string `json:"verdict"`
 	// Notes explain anything that qualifies the numbers.
@@ -240,7 +242,7 @@ func (r *Report) Evaluate(thresholds map[string]float64) {
 		switch {
 		case s.Name == r.Reference:
 			s.Verdict = VerdictReference
-		case s.Storm != nil || s.Relay != nil || s.Realtime != nil || s.Idle != nil:
+		case s.Storm != nil || s.Relay != nil || s.Realtime != nil || s.Idle != nil || s.Vectors != nil:
 			s.Threshold = 0
 			var notes []string
 			switch {
@@ -250,6 +252,8 @@ func (r *Report) Evaluate(thresholds map[string]float64) {
 				s.Verdict, notes = s.Relay.evaluate(s.Name == ScenarioRelayKafka)
 			case s.Realtime != nil:
 				s.Verdict, notes = s.Realtime.evaluate()
+			case s.Vectors != nil:
+				s.Verdict, notes = s.Vectors.evaluate()
 			default:
 				s.Verdict, notes = s.Idle.evaluate()
 			}
@@ -348,6 +352,9 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 			continue
 		case s.Idle != nil:
 			after = append(after, s.Idle.markdown(s.Verdict))
+			continue
+		case s.Vectors != nil:
+			after = append(after, s.Vectors.markdown(s.Verdict))
 			continue
 		}
 		rate, p50, p99, p999, errs := "none", "—", "—", "—", "—"

@@ -45,10 +45,11 @@ const (
 )
 
 // AllScenarios lists the scenarios in the order a run performs them: the
-// reference first, get before the scenarios compared with it, writes last
+// reference first, then the vector indexes (in the load generator's
+// process, before any Basalt runs), get before the scenarios compared with it, writes last
 // (they grow the collection).
 func AllScenarios() []string {
-	return []string{ScenarioHello, ScenarioGet, ScenarioGetAuth, ScenarioList, ScenarioListTotal, ScenarioListTotal1M,
+	return []string{ScenarioHello, ScenarioVectors, ScenarioGet, ScenarioGetAuth, ScenarioList, ScenarioListTotal, ScenarioListTotal1M,
 		ScenarioLoginStorm, ScenarioCreate, ScenarioRelay, ScenarioRealtimeLatency, ScenarioRealtimeFanout, ScenarioRelayKafka, ScenarioRealtimeIdle}
 }
 
@@ -121,6 +122,8 @@ type Config struct {
 	Paired PairedConfig
 	// Events shapes the change-event scenarios.
 	Events EventsConfig
+	// Vectors shapes ScenarioVectors.
+	Vectors VectorsConfig
 	// DB is the engine Basalt runs on: DBSQLite (a fresh data directory) or
 	// DBPostgres (a fresh database created through PGURL, dropped at the end).
 	DB string
@@ -144,7 +147,7 @@ func (c Config) Validate() error {
 		if !slices.Contains(AllScenarios(), s) {
 			return fmt.Errorf("load: unknown scenario %q (have %s)", s, strings.Join(AllScenarios(), ", "))
 		}
-		if s != ScenarioHello && c.BasaltPath == "" {
+		if s != ScenarioHello && s != ScenarioVectors && c.BasaltPath == "" {
 			return fmt.Errorf("load: scenario %q needs -basalt", s)
 		}
 	}
@@ -162,6 +165,11 @@ func (c Config) Validate() error {
 	}
 	if slices.Contains(c.Scenarios, ScenarioListTotal1M) && c.LargeDocs < 1 {
 		return fmt.Errorf("load: scenario %s needs large docs ≥ 1 (got %d)", ScenarioListTotal1M, c.LargeDocs)
+	}
+	if slices.Contains(c.Scenarios, ScenarioVectors) {
+		if err := c.Vectors.Validate(); err != nil {
+			return err
+		}
 	}
 	if slices.Contains(c.Scenarios, ScenarioGetAuth) {
 		if err := c.Paired.Validate(); err != nil {
@@ -239,7 +247,7 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 	// is short.
 	start := time.Now()
 	runEnd := start.Add(max(cfg.MaxDuration-reserve, cfg.MaxDuration/2))
-	searchEnd := runEnd.Add(-cfg.Events.reserve(cfg.Scenarios))
+	searchEnd := runEnd.Add(-cfg.Events.reserve(cfg.Scenarios) - cfg.Vectors.reserve(cfg.Scenarios))
 	if half := start.Add(runEnd.Sub(start) / 2); searchEnd.Before(half) {
 		searchEnd = half
 	}
@@ -272,16 +280,17 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 
 	left := 0 // searching scenarios still to run, each named once
 	for _, s := range AllScenarios() {
-		if slices.Contains(cfg.Scenarios, s) && !slices.Contains(EventScenarios(), s) {
+		if slices.Contains(cfg.Scenarios, s) && !slices.Contains(EventScenarios(), s) && s != ScenarioVectors {
 			left++
 		}
 	}
 	// runOne runs one scenario within its share of what is left of the
 	// budget and adds its report. A change-event scenario (they run after
-	// the searches) may use what is left until the run's end.
+	// the searches) and the vector indexes' (time set aside like theirs)
+	// may use what is left until the run's end.
 	runOne := func(name string, measure func(share *Budget) ScenarioReport) error {
 		var share *Budget
-		if slices.Contains(EventScenarios(), name) {
+		if slices.Contains(EventScenarios(), name) || name == ScenarioVectors {
 			share = budget.Split(1)
 			share.deadline = runEnd
 		} else {
@@ -313,13 +322,19 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 		}
 	}
 
+	if slices.Contains(cfg.Scenarios, ScenarioVectors) {
+		if err := runOne(ScenarioVectors, func(*Budget) ScenarioReport { return runVectors(ctx, cfg.Vectors, logf) }); err != nil {
+			return rep, err
+		}
+	}
+
 	// The Basalt scenarios, in the order of AllScenarios whatever the
 	// order asked for: get-auth and login-storm build on get's rate.
 	// Those in a Basalt of their own (ownProcess) run after the others.
 	var basaltScenarios, ownScenarios []string
 	for _, s := range AllScenarios() {
 		switch {
-		case s == ScenarioHello || !slices.Contains(cfg.Scenarios, s):
+		case s == ScenarioHello || s == ScenarioVectors || !slices.Contains(cfg.Scenarios, s):
 		case ownProcess(s):
 			ownScenarios = append(ownScenarios, s)
 		default:
@@ -327,7 +342,7 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 		}
 	}
 	if len(basaltScenarios)+len(ownScenarios) == 0 {
-		rep.Notes = append(rep.Notes, "Basalt was not run: hello reference only")
+		rep.Notes = append(rep.Notes, "Basalt was not run: "+strings.Join(cfg.Scenarios, ", ")+" only")
 		return rep, nil
 	}
 	rep.Engine = "SQLite (embedded, a fresh data directory)"

@@ -17,6 +17,7 @@ func TestHNSW(t *testing.T) {
 		Name:      "hnsw-filtered",
 		New:       func(cfg vector.Config) (vector.Index, error) { return vector.NewHNSWFiltered(cfg, testOptions) },
 		MinRecall: 0.95,
+		Cases:     []string{"Only", "OnlyFarFromQuery", "Concurrent", "Cancelled"},
 	})
 }
 

@@ -82,10 +82,18 @@ type Spec struct {
 	// K is the k of recall@k; Queries the number of queries (drawn from
 	// the same distribution, not in the set).
 	K, Queries int
-	// Options tune the HNSW index; Efs are the beam widths measured (the
-	// index's EfSearch when empty).
+	// Options tune the HNSW index; Efs are the beam widths measured, in
+	// order (the index's EfSearch when empty). With StopAt > 0 the
+	// measurement stops at the first beam width whose recall reaches it.
 	Options vector.HNSWOptions
 	Efs     []int
+	StopAt  float64
+}
+
+// EfLadder is a sequence of beam widths for Spec.Efs, each about 1.5×
+// the one before.
+func EfLadder() []int {
+	return []int{16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096}
 }
 
 // EfResult is HNSW at one beam width.
@@ -103,14 +111,18 @@ type Result struct {
 	// Options are the HNSW options used, defaults filled in.
 	Options vector.HNSWOptions `json:"options"`
 	// HNSWBuild and FlatBuild are the times to insert every vector in one
-	// batch (HNSW links on every core).
-	HNSWBuild time.Duration `json:"hnswBuildNs"`
-	FlatBuild time.Duration `json:"flatBuildNs"`
+	// batch (HNSW links on every core); HNSWBuildCPU is the CPU time the
+	// HNSW build took (0 where unknown): on a shared machine, its wall
+	// time depends on what else runs.
+	HNSWBuild    time.Duration `json:"hnswBuildNs"`
+	HNSWBuildCPU time.Duration `json:"hnswBuildCPUNs"`
+	FlatBuild    time.Duration `json:"flatBuildNs"`
 	// HNSWBytes and FlatBytes are the heap each index holds per vector
 	// (runtime.MemStats after a GC, the input excluded).
 	HNSWBytes float64 `json:"hnswBytesPerVector"`
 	FlatBytes float64 `json:"flatBytesPerVector"`
-	// FlatQPS is exact search's queries per second (one goroutine).
+	// FlatQPS is exact search's queries per second (one goroutine, the
+	// fastest of several rounds).
 	FlatQPS float64 `json:"flatQPS"`
 	// Efs are HNSW's recall and queries per second (one goroutine) at
 	// each beam width.
@@ -153,7 +165,7 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 	res.FlatBytes = float64(heapInUse()-before) / float64(s.N)
 
 	before = heapInUse()
-	start = time.Now()
+	start, cpu := time.Now(), cpuTime()
 	hnsw, err := vector.NewHNSW(cfg, s.Options)
 	if err != nil {
 		return res, err
@@ -163,38 +175,37 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 		return res, err
 	}
 	res.HNSWBuild = time.Since(start)
+	if c := cpuTime(); c > 0 {
+		res.HNSWBuildCPU = c - cpu
+	}
 	res.HNSWBytes = float64(heapInUse()-before) / float64(s.N)
 	res.Options = hnsw.Options()
 
 	truth := make([][]vector.Hit, len(queries))
-	start = time.Now()
-	for i, q := range queries {
-		if truth[i], err = flat.Search(ctx, q, s.K, vector.SearchOptions{}); err != nil {
-			return res, err
-		}
+	if res.FlatQPS, err = qps(ctx, queries, func(i int, q []float32) (err error) {
+		truth[i], err = flat.Search(ctx, q, s.K, vector.SearchOptions{})
+		return err
+	}); err != nil {
+		return res, err
 	}
-	res.FlatQPS = float64(len(queries)) / time.Since(start).Seconds()
 
 	efs := s.Efs
 	if len(efs) == 0 {
 		efs = []int{res.Options.EfSearch}
 	}
 	for _, ef := range efs {
-		var sum float64
-		hits := make([][]vector.Hit, len(queries))
-		start = time.Now()
-		// Two passes: the first warms the caches, the second is timed.
-		for pass := range 2 {
-			if pass == 1 {
-				start = time.Now()
-			}
-			for i, q := range queries {
-				if hits[i], err = hnsw.Search(ctx, q, s.K, vector.SearchOptions{Ef: ef}); err != nil {
-					return res, err
-				}
-			}
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("vectorbench: %w", err)
 		}
-		qps := float64(len(queries)) / time.Since(start).Seconds()
+		hits := make([][]vector.Hit, len(queries))
+		qps, err := qps(ctx, queries, func(i int, q []float32) (err error) {
+			hits[i], err = hnsw.Search(ctx, q, s.K, vector.SearchOptions{Ef: ef})
+			return err
+		})
+		if err != nil {
+			return res, err
+		}
+		var sum float64
 		for i := range queries {
 			sum += recall(hits[i], truth[i])
 		}
@@ -203,8 +214,37 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 			r.Ratio = qps / res.FlatQPS
 		}
 		res.Efs = append(res.Efs, r)
+		if s.StopAt > 0 && r.Recall >= s.StopAt {
+			break
+		}
 	}
 	return res, nil
+}
+
+// qps runs every query through search in rounds (at least 3, and for at
+// least a second in all, at most 20) and returns the queries per second of
+// the fastest round: on a shared machine, a round that another process
+// interrupted says nothing about the index.
+func qps(ctx context.Context, queries [][]float32, search func(i int, q []float32) error) (float64, error) {
+	var best time.Duration
+	var total time.Duration
+	for round := 0; round < 20 && (round < 3 || total < time.Second); round++ {
+		start := time.Now()
+		for i, q := range queries {
+			if err := search(i, q); err != nil {
+				return 0, err
+			}
+		}
+		d := time.Since(start)
+		total += d
+		if best == 0 || d < best {
+			best = d
+		}
+		if err := ctx.Err(); err != nil {
+			return 0, fmt.Errorf("vectorbench: %w", err)
+		}
+	}
+	return float64(len(queries)) / max(best.Seconds(), 1e-9), nil
 }
 
 // recall is the fraction of want's ids that got holds.
@@ -223,6 +263,17 @@ func recall(got, want []vector.Hit) float64 {
 		}
 	}
 	return float64(n) / float64(len(want))
+}
+
+// Reaching returns the first measured beam width whose recall reaches
+// target, and whether one did.
+func (r Result) Reaching(target float64) (EfResult, bool) {
+	for _, e := range r.Efs {
+		if e.Recall >= target {
+			return e, true
+		}
+	}
+	return EfResult{}, false
 }
 
 // At returns the result at the index's default beam width, or the first.

@@ -31,6 +31,10 @@ type Harness struct {
 	// against brute force on a few thousand random vectors (ignored when
 	// Exact).
 	MinRecall float64
+	// Cases, when not empty, runs only the cases of these names (as in
+	// the subtests' names, e.g. "Only"): for a variant of an
+	// implementation that differs from it in one path.
+	Cases []string
 }
 
 // Run runs every case of the suite against h.
@@ -54,6 +58,9 @@ func Run(t *testing.T, h Harness) {
 		{"Cancelled", testCancelled},
 	}
 	for _, c := range cases {
+		if len(h.Cases) > 0 && !slices.Contains(h.Cases, c.name) {
+			continue
+		}
 		t.Run("impl="+h.Name+"/contract=vector/"+c.name, func(t *testing.T) { c.run(t, h) })
 	}
 }
