@@ -1,6 +1,10 @@
 package websearch
 
-import "unicode"
+import (
+	"slices"
+	"strings"
+	"unicode"
+)
 
 // WordSimilarity returns what PostgreSQL's pg_trgm word_similarity(word,
 // text) returns: the similarity of the trigrams of word with those of the
@@ -23,16 +27,23 @@ func WordSimilarity(word, text string) float64 {
 }
 
 // Text is a text prepared for WordSimilarity with many words: its
-// trigrams, numbered, computed once.
+// trigrams, numbered, computed once, on first use.
 type Text struct {
-	idx []int32           // the number of each trigram, in order
-	ids map[trigram]int32 // trigram → number
+	text string
+	norm string            // every word as "  word ", lower-cased, for Bound
+	idx  []int32           // the number of each trigram, in order
+	ids  map[trigram]int32 // trigram → number; nil until computed
 }
 
 // NewText prepares text.
-func NewText(text string) *Text {
-	tgs := trigrams(text, nil)
-	t := &Text{idx: make([]int32, len(tgs)), ids: make(map[trigram]int32, len(tgs))}
+func NewText(text string) *Text { return &Text{text: text} }
+
+func (t *Text) prepare() {
+	if t.ids != nil {
+		return
+	}
+	tgs := trigrams(t.text, nil)
+	t.idx, t.ids = make([]int32, len(tgs)), make(map[trigram]int32, len(tgs))
 	for i, tg := range tgs {
 		j, ok := t.ids[tg]
 		if !ok {
@@ -41,31 +52,68 @@ func NewText(text string) *Text {
 		}
 		t.idx[i] = j
 	}
-	return t
+}
+
+// Bound returns an upper bound of WordSimilarity(word): the share of the
+// word's trigrams found anywhere in the text (the similarity of an extent
+// is count/(u1+u2−count) ≤ count/u1). It is much cheaper to compute, so a
+// caller comparing with a threshold can skip most texts.
+func (t *Text) Bound(word string) float64 {
+	if t.norm == "" && t.text != "" {
+		var b strings.Builder
+		for _, w := range strings.FieldsFunc(t.text, func(r rune) bool { return !isWordRune(r) }) {
+			b.WriteString("  ")
+			b.WriteString(strings.Map(unicode.ToLower, w))
+			b.WriteByte(' ')
+		}
+		t.norm = b.String()
+	}
+	w := distinct(trigrams(word, nil))
+	if len(w) == 0 {
+		return 0
+	}
+	present := 0
+	for _, tg := range w {
+		// In norm, a trigram of a padded word occurs exactly where one
+		// of the text's words has it: those spanning two words have a
+		// letter before two spaces, which no word's trigram has.
+		if strings.Contains(t.norm, string(tg[:])) {
+			present++
+		}
+	}
+	return float64(float32(present) / float32(len(w))) // float4, as the similarity
+}
+
+// distinct returns the trigrams of tgs, each once.
+func distinct(tgs []trigram) []trigram {
+	out := tgs[:0:0]
+	for _, tg := range tgs {
+		if !slices.Contains(out, tg) {
+			out = append(out, tg)
+		}
+	}
+	return out
 }
 
 // WordSimilarity returns WordSimilarity(word, the text).
 func (t *Text) WordSimilarity(word string) float64 {
-	w := trigrams(word, nil)
-	if len(w) == 0 || len(t.idx) == 0 {
+	w := distinct(trigrams(word, nil))
+	if len(w) == 0 || t.text == "" {
+		return 0
+	}
+	t.prepare()
+	if len(t.idx) == 0 {
 		return 0
 	}
 	// found marks the text's trigrams that are the word's; the word's
 	// trigrams absent from the text count in ulen1 only.
 	found := make([]bool, len(t.ids))
-	seen := make(map[trigram]bool, len(w))
-	ulen1 := 0
 	for _, tg := range w {
-		if seen[tg] {
-			continue
-		}
-		seen[tg] = true
-		ulen1++
 		if j, ok := t.ids[tg]; ok {
 			found[j] = true
 		}
 	}
-	return float64(iterateWordSimilarity(t.idx, found, ulen1))
+	return float64(iterateWordSimilarity(t.idx, found, len(w)))
 }
 
 // calcSML is pg_trgm's CALCSML, in float4.

@@ -50,5 +50,8 @@ func TestWordSimilarityMatchesPostgreSQL(t *testing.T) {
 		if float32(got) != c.want || got != float64(float32(got)) {
 			t.Errorf("WordSimilarity(%q, %q) = %v, PostgreSQL says %v", c.word, c.text, got, c.want)
 		}
+		if b := NewText(c.text).Bound(c.word); b < got {
+			t.Errorf("Bound(%q, %q) = %v, below the similarity %v", c.word, c.text, b, got)
+		}
 	}
 }

@@ -16,6 +16,9 @@ package sqlite
 //     PRIMARY KEY: so a search joins on rowid and checks doc = id as well,
 //     and a renumbered rowid could only hide a hit, never show another
 //     document (changing the text configuration rebuilds the index).
+//   - ft_<c>_n, the length in characters of each indexed document's
+//     text, for the score (reading it from the word index's content would
+//     cost a content lookup per match).
 //   - ft_<c>_t, the trigram index (tokenize='trigram') over the fields'
 //     text joined by blank lines in the same order: the candidates of the
 //     typo-tolerant match. It is contentless (content='',
@@ -59,6 +62,7 @@ type textIndex struct {
 	collection string
 	words      string   // the word index table
 	trigrams   string   // the trigram index table
+	lengths    string   // the text length of each indexed row
 	docs       string   // the documents table
 	fields     []string // searchable data paths, sorted
 	weights    []int    // their weights, 1..4
@@ -74,7 +78,7 @@ func newTextIndex(op, collection string, cfg docstore.TextSearch) (textIndex, er
 		return textIndex{}, err
 	}
 	ix := textIndex{collection: collection, docs: docs,
-		words: "ft_" + collection + "_w", trigrams: "ft_" + collection + "_t",
+		words: "ft_" + collection + "_w", trigrams: "ft_" + collection + "_t", lengths: "ft_" + collection + "_n",
 		fields: slices.Sorted(maps.Keys(cfg.Fields)), tokenizer: "unicode61 remove_diacritics 2"}
 	if len(ix.fields) == 0 {
 		return textIndex{}, fault.New(fault.Invalid, op, "full-text search needs at least one field")
@@ -141,6 +145,16 @@ func (ix textIndex) joinedText(r string) string {
 	return "concat_ws(char(10, 10), " + strings.Join(ix.fieldTexts(r), ", ") + ")"
 }
 
+// textLength is the SQL expression of the length, in characters, of the
+// searchable text of the row alias r.
+func (ix textIndex) textLength(r string) string {
+	var parts []string
+	for _, e := range ix.fieldTexts(r) {
+		parts = append(parts, "coalesce(length("+e+"), 0)")
+	}
+	return "(" + strings.Join(parts, " + ") + ")"
+}
+
 // columns returns the word index's field columns: c0, c1, …
 func (ix textIndex) columns() []string {
 	out := make([]string, len(ix.fields))
@@ -156,6 +170,7 @@ func (ix textIndex) insertRows(r string) []string {
 		"INSERT INTO " + ix.words + " (rowid, doc, " + strings.Join(ix.columns(), ", ") + ") VALUES (" +
 			r + ".rowid, " + r + ".id, " + strings.Join(ix.fieldTexts(r), ", ") + ")",
 		"INSERT INTO " + ix.trigrams + " (rowid, t) VALUES (" + r + ".rowid, " + ix.joinedText(r) + ")",
+		"INSERT INTO " + ix.lengths + " (rid, len) VALUES (" + r + ".rowid, " + ix.textLength(r) + ")",
 	}
 }
 
@@ -169,6 +184,8 @@ func (ix textIndex) buildRows() []string {
 		"INSERT INTO " + ix.trigrams + " (rowid, t) SELECT d.rowid, " + ix.joinedText("d") + " FROM " + ix.docs +
 			" AS d WHERE d.id > ?1 AND d.id <= ?2" +
 			" AND NOT EXISTS (SELECT 1 FROM " + ix.trigrams + " WHERE rowid = d.rowid) ORDER BY d.id",
+		"INSERT INTO " + ix.lengths + " (rid, len) SELECT d.rowid, " + ix.textLength("d") + " FROM " + ix.docs +
+			" AS d WHERE d.id > ?1 AND d.id <= ?2 AND NOT EXISTS (SELECT 1 FROM " + ix.lengths + " WHERE rid = d.rowid)",
 	}
 }
 
@@ -177,6 +194,7 @@ func (ix textIndex) deleteRows(r string) []string {
 	return []string{
 		"DELETE FROM " + ix.words + " WHERE rowid = " + r + ".rowid",
 		"DELETE FROM " + ix.trigrams + " WHERE rowid = " + r + ".rowid",
+		"DELETE FROM " + ix.lengths + " WHERE rid = " + r + ".rowid",
 	}
 }
 
@@ -189,6 +207,7 @@ func (ix textIndex) ddl() []string {
 		"CREATE VIRTUAL TABLE " + ix.words + " USING fts5(doc UNINDEXED, " + strings.Join(cols, ", ") +
 			", tokenize = '" + ix.tokenizer + "')",
 		"CREATE VIRTUAL TABLE " + ix.trigrams + " USING fts5(t, tokenize = 'trigram', content = '', contentless_delete = 1)",
+		"CREATE TABLE " + ix.lengths + " (rid INTEGER PRIMARY KEY, len INTEGER NOT NULL)",
 		"CREATE TRIGGER " + trig + "_ins AFTER INSERT ON " + ix.docs + " BEGIN " +
 			strings.Join(ix.insertRows("new"), "; ") + "; END",
 		"CREATE TRIGGER " + trig + "_upd AFTER UPDATE OF data ON " + ix.docs +
@@ -209,6 +228,7 @@ func dropTextIndexDDL(collection string) []string {
 		"DROP TRIGGER IF EXISTS " + trig + "_del",
 		"DROP TABLE IF EXISTS ft_" + collection + "_w",
 		"DROP TABLE IF EXISTS ft_" + collection + "_t",
+		"DROP TABLE IF EXISTS ft_" + collection + "_n",
 	}
 }
 

@@ -71,6 +71,7 @@ func weightFactor(w int) float64 {
 // read from the term's posting list (a column-filtered MATCH, evaluated
 // once per statement), never by tokenizing a document again.
 func (ix textIndex) scoreSQL(parsed websearch.Query) (string, []any) {
+	// The expression runs in "FROM <words> JOIN <lengths> ON rid = rowid".
 	var terms []string
 	seen := map[string]bool{}
 	for _, g := range parsed.Groups {
@@ -85,18 +86,18 @@ func (ix textIndex) scoreSQL(parsed websearch.Query) (string, []any) {
 			}
 		}
 	}
-	var num, length []string
+	var num []string
 	var args []any
 	for i, c := range ix.columns() {
 		var has []string
 		for _, term := range terms {
-			has = append(has, "(rowid IN (SELECT rowid FROM "+ix.words+" WHERE "+ix.words+" MATCH ?))")
+			has = append(has, "("+ix.words+".rowid IN (SELECT rowid FROM "+ix.words+" WHERE "+ix.words+" MATCH ?))")
 			args = append(args, "{"+c+"} : "+term)
 		}
 		num = append(num, strconv.FormatFloat(weightFactor(ix.weights[i]), 'f', 1, 64)+" * ("+strings.Join(has, " + ")+")")
-		length = append(length, "coalesce(length("+c+"), 0)")
+		_ = c
 	}
-	return "((" + strings.Join(num, " + ") + ") / (1.0 + ln(1.0 + " + strings.Join(length, " + ") + ")))", args
+	return "((" + strings.Join(num, " + ") + ") / (1.0 + ln(1.0 + " + ix.lengths + ".len)))", args
 }
 
 // hit is a document a query matched, with its rowid in the indexes.
@@ -192,15 +193,16 @@ func (s *Store) searchExact(ctx context.Context, rtx *sql.Tx, ix textIndex, pars
 	var src hitSource
 	if q.Sort == nil {
 		src = hitSource{
-			head: "WITH h AS MATERIALIZED (SELECT rowid AS rid, doc AS hid, " + score + " AS score FROM " +
-				ix.words + " WHERE " + ix.words + " MATCH ?) SELECT h.rid, " + docColumns + ", h.score FROM h JOIN " +
-				ix.docs + " AS d ON d.rowid = h.rid AND d.id = h.hid",
+			head: "WITH h AS MATERIALIZED (SELECT " + ix.words + ".rowid AS rid, " + score + " AS score FROM " +
+				ix.words + " JOIN " + ix.lengths + " ON " + ix.lengths + ".rid = " + ix.words + ".rowid WHERE " +
+				ix.words + " MATCH ?) SELECT h.rid, " + docColumns + ", h.score FROM h JOIN " +
+				ix.docs + " AS d ON d.rowid = h.rid",
 			args: append(scoreArgs, match),
 		}
 	} else {
 		src = hitSource{
 			head: "SELECT " + ix.words + ".rowid, " + docColumns + ", 0.0 FROM " + ix.words + " JOIN " + ix.docs +
-				" AS d ON d.rowid = " + ix.words + ".rowid AND d.id = " + ix.words + ".doc",
+				" AS d ON d.rowid = " + ix.words + ".rowid",
 			where: ix.words + " MATCH ?",
 			args:  []any{match},
 		}
@@ -209,12 +211,48 @@ func (s *Store) searchExact(ctx context.Context, rtx *sql.Tx, ix textIndex, pars
 	if err != nil || len(hits) == 0 {
 		return hits, err
 	}
+	if hits, err = s.checkRowids(ctx, rtx, ix, hits); err != nil || len(hits) == 0 {
+		return hits, err
+	}
 	if q.Sort != nil {
 		if err := s.pageScores(ctx, rtx, ix, score, scoreArgs, hits); err != nil {
 			return nil, err
 		}
 	}
 	return hits, s.highlights(ctx, rtx, ix, match, q, hits)
+}
+
+// checkRowids keeps the hits whose row in the word index is their
+// document's (see search.go: the index is joined to the documents by
+// rowid; a renumbered rowid must hide a hit, never show another document).
+func (s *Store) checkRowids(ctx context.Context, rtx *sql.Tx, ix textIndex, hits []hit) ([]hit, error) {
+	const op = "sqlite.SearchText"
+	ids := make([]int64, len(hits))
+	for i, h := range hits {
+		ids[i] = h.rowid
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, fault.Internalf(op, err)
+	}
+	rows, err := rtx.QueryContext(ctx, "SELECT rowid, doc FROM "+ix.words+" WHERE rowid IN (SELECT value FROM json_each(?))", string(list))
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	owner := make(map[int64]string, len(hits))
+	for rows.Next() {
+		var rowid int64
+		var id string
+		if err := rows.Scan(&rowid, &id); err != nil {
+			return nil, mapErr(op, err)
+		}
+		owner[rowid] = id
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(op, err)
+	}
+	return slices.DeleteFunc(hits, func(h hit) bool { return owner[h.rowid] != h.Document.ID }), nil
 }
 
 // pageScores computes the scores of a sorted page's hits.
@@ -230,8 +268,9 @@ func (s *Store) pageScores(ctx context.Context, rtx *sql.Tx, ix textIndex, score
 	if err != nil {
 		return fault.Internalf(op, err)
 	}
-	rows, err := rtx.QueryContext(ctx, "SELECT rowid, "+score+" FROM "+ix.words+
-		" WHERE rowid IN (SELECT value FROM json_each(?))", append(slices.Clone(args), string(list))...)
+	rows, err := rtx.QueryContext(ctx, "SELECT "+ix.words+".rowid, "+score+" FROM "+ix.words+" JOIN "+ix.lengths+
+		" ON "+ix.lengths+".rid = "+ix.words+".rowid WHERE "+ix.words+".rowid IN (SELECT value FROM json_each(?))",
+		append(slices.Clone(args), string(list))...)
 	if err != nil {
 		return mapErr(op, err)
 	}
@@ -572,7 +611,7 @@ func (s *Store) searchFuzzy(ctx context.Context, rtx *sql.Tx, ix textIndex, pars
 		for gi, g := range groups {
 			sum := 0.0
 			for _, w := range g.words {
-				if text.WordSimilarity(w) < fuzzyThreshold {
+				if text.Bound(w) < fuzzyThreshold || text.WordSimilarity(w) < fuzzyThreshold {
 					sum = -1
 					break
 				}
