@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/search/searchdb"
 	"github.com/basaltdev/basalt/internal/search/websearch"
 	"github.com/basaltdev/basalt/internal/storage/pgtest"
@@ -195,4 +196,51 @@ func explainSearch(b *testing.B, s *Store, tq searchdb.TextQuery) string {
 		b.Fatal(err)
 	}
 	return strings.Join(plan, "\n")
+}
+
+// BenchmarkPutVectors measures storing an embedder's batch: 64 vectors of
+// 256 dimensions, with their events, in one call.
+func BenchmarkPutVectors(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, Options{URL: pgtest.URL(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+	const batch, dims = 64, 256
+	now := time.Unix(1_700_000_000, 0).UTC()
+	c := docstore.Collection{Name: "bench", Schema: searchSchema, Version: 1, CreatedAt: now, UpdatedAt: now,
+		Search: docstore.Search{Vectors: map[string]docstore.VectorField{"emb": {Dimensions: dims}}}}
+	vs := make([]searchdb.StoredVector, batch)
+	err = s.Write(ctx, func(tx docstore.Tx) error {
+		if err := tx.CreateCollection(ctx, c); err != nil {
+			return err
+		}
+		for i := range vs {
+			id := fmt.Sprintf("doc%03d", i)
+			if err := tx.InsertDocument(ctx, docstore.Document{Collection: "bench", ID: id, Version: 1, CreatedAt: now,
+				UpdatedAt: now, Data: json.RawMessage(`{}`)}); err != nil {
+				return err
+			}
+			vs[i] = searchdb.StoredVector{Collection: "bench", DocumentID: id, Field: "emb", Version: 1,
+				Hash: []byte{byte(i)}, Vector: make([]float32, dims)}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	event := func(v searchdb.StoredVector) (eventbus.Event, error) {
+		n++
+		return eventbus.Event{ID: fmt.Sprintf("ev%09d", n), Type: eventbus.SearchVectors, Collection: v.Collection,
+			DocumentID: v.DocumentID, Version: v.Version, Payload: json.RawMessage(`{}`), Time: now}, nil
+	}
+	for b.Loop() {
+		stored, err := s.PutVectors(ctx, vs, event)
+		if err != nil || stored != batch {
+			b.Fatalf("PutVectors = %d, %v", stored, err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*batch), "µs/vector")
 }

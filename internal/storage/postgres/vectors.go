@@ -64,7 +64,11 @@ func (s *Store) PutVectors(ctx context.Context, vs []searchdb.StoredVector, even
 	err := s.Write(ctx, func(dtx docstore.Tx) error {
 		t := dtx.(*tx)
 		stored = 0
+		// The vectors of configured fields, each insert queued in one
+		// batch (one round trip).
 		collections := map[string]docstore.Collection{}
+		var queued []searchdb.StoredVector
+		batch := &pgx.Batch{}
 		for _, v := range vs {
 			c, seen := collections[v.Collection]
 			if !seen {
@@ -84,17 +88,33 @@ func (s *Store) PutVectors(ctx context.Context, vs []searchdb.StoredVector, even
 			if hash == nil {
 				hash = []byte{}
 			}
-			tag, err := t.q.Exec(ctx, `INSERT INTO search_vectors (collection, field, document_id, version, hash, vector)
+			batch.Queue(`INSERT INTO search_vectors (collection, field, document_id, version, hash, vector)
 				SELECT $1, $2, d.id, d.version, $5, $6 FROM (
 					SELECT id, version FROM `+table+` WHERE id = $3 AND version = $4 FOR SHARE) AS d
 				ON CONFLICT (collection, field, document_id) DO UPDATE
 				SET version = excluded.version, hash = excluded.hash, vector = excluded.vector`,
 				v.Collection, v.Field, v.DocumentID, v.Version, hash, encodeVector(v.Vector))
+			queued = append(queued, v)
+		}
+		if len(queued) == 0 {
+			return nil
+		}
+		inserted := make([]bool, len(queued))
+		results := t.q.SendBatch(ctx, batch)
+		for i, v := range queued {
+			tag, err := results.Exec()
 			if err != nil {
+				_ = results.Close()
 				return tableErr(op, v.Collection, err)
 			}
-			if tag.RowsAffected() == 0 {
-				continue // the document is gone or at another version
+			inserted[i] = tag.RowsAffected() > 0 // else the document is gone or at another version
+		}
+		if err := results.Close(); err != nil {
+			return mapErr(op, err)
+		}
+		for i, v := range queued {
+			if !inserted[i] {
+				continue
 			}
 			e, err := event(v)
 			if err != nil {
