@@ -1,15 +1,38 @@
 package websearch
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// Typo tolerance, the same on both engines: a query word shorter than
+// FuzzyMinRunes takes no part in a fuzzy match; one shorter than
+// FuzzyExactRunes must be found as it is (word_similarity 1: no typo in
+// short words); a longer one must be similar, word_similarity at least
+// FuzzyThreshold.
+const (
+	FuzzyMinRunes   = 3
+	FuzzyExactRunes = 5
+	FuzzyThreshold  = 0.5
+)
+
+// FuzzyEnough reports whether sim, the word_similarity of the query word
+// word with a text, is enough for the typo-tolerant match.
+func FuzzyEnough(word string, sim float64) bool {
+	if utf8.RuneCountInString(word) < FuzzyExactRunes {
+		return sim >= 1
+	}
+	return sim >= FuzzyThreshold
+}
 
 // MarkSimilar returns a snippet of text around its first word similar to
-// one of words (WordSimilarity of the query word with the text word at
-// least threshold), with every such word of the snippet between start and
+// one of words (FuzzyEnough with the WordSimilarity of the query word with
+// the text word), with every such word of the snippet between start and
 // end, and whether there was one. The snippet holds at most maxWords
 // words, begins up to a quarter of them before the first similar word,
 // and has "…" where the text was cut. It is the highlight of a
 // typo-tolerant hit, whose words FTS5's highlight() cannot mark.
-func MarkSimilar(text string, words []string, threshold float64, maxWords int, start, end string) (string, bool) {
+func MarkSimilar(text string, words []string, maxWords int, start, end string) (string, bool) {
 	type span struct{ from, to int }
 	var spans []span
 	in := -1
@@ -30,7 +53,7 @@ func MarkSimilar(text string, words []string, threshold float64, maxWords int, s
 	for i, sp := range spans {
 		w := text[sp.from:sp.to]
 		for _, q := range words {
-			if WordSimilarity(q, w) >= threshold {
+			if FuzzyEnough(q, WordSimilarity(q, w)) {
 				similar[i] = true
 				break
 			}

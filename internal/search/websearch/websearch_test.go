@@ -251,11 +251,14 @@ func TestMarkSimilar(t *testing.T) {
 		ok    bool
 	}{
 		{"Streaming replication slots.", []string{"replicaton"}, 10, "Streaming [replication] slots.", true},
-		{"one two three four five six seven eight", []string{"fiv"}, 4, "…four [five] six seven…", true},
+		{"one two three four fivey six seven eight", []string{"fivy"}, 4, "", false},
+		{"one two three four fivey six seven eight", []string{"fiveyy"}, 4, "…four [fivey] six seven…", true},
 		{"alpha beta", []string{"zzz"}, 10, "", false},
 		{"alpha beta gamma", []string{"alpha", "gamma"}, 2, "[alpha] beta…", true},
+		{"cat cats car", []string{"cat"}, 5, "[cat] cats car", true}, // short words: exactly
+		{"cots car", []string{"cat"}, 5, "", false},
 	} {
-		got, ok := MarkSimilar(c.text, c.words, 0.5, c.max, "[", "]")
+		got, ok := MarkSimilar(c.text, c.words, c.max, "[", "]")
 		if got != c.want || ok != c.ok {
 			t.Errorf("MarkSimilar(%q, %q) = %q, %v; want %q, %v", c.text, c.words, got, ok, c.want, c.ok)
 		}

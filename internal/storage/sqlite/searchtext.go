@@ -25,12 +25,14 @@ package sqlite
 // a trigram with one of the query's words, the fuzzyCandidates best by
 // bm25 of the trigram index; each is then matched exactly as pg_trgm
 // matches on PostgreSQL (websearch.WordSimilarity): per OR group, each
-// word of three or more letters must be similar (≥ 0.5) to the text (the
-// fields joined), and the group's exclusions must not match exactly. The
-// score is the best group's average, over its words, of the word's
-// greatest weighted similarity to one field (similarity × 0.1 … 1.0). The bound makes a fuzzy query on a large
-// collection miss documents past the candidates; it only ever serves as
-// the fallback of a query that found too little.
+// word of three or more letters must be in the text (the fields joined)
+// as it is when shorter than five letters, and similar (≥ 0.5) to it
+// otherwise (websearch.FuzzyEnough); the group's exclusions must not match
+// exactly. The score is the best group's average, over its words, of the
+// word's greatest weighted similarity to one field (similarity × 0.1 …
+// 1.0). The bound makes a fuzzy query on a large collection miss
+// documents past the candidates; it only ever serves as the fallback of a
+// query that found too little.
 //
 // Filters, sort orders and keysets compile with the list compiler
 // (compile.go) over the documents table joined to the hits, so a filter
@@ -52,11 +54,10 @@ import (
 	"github.com/basaltdev/basalt/internal/search/websearch"
 )
 
-// Fuzzy matching (see the file comment).
+// fuzzyCandidates bounds the documents a fuzzy query scores (see the
+// file comment); snippetTokens is the length of a highlight.
 const (
 	fuzzyCandidates = 2000
-	fuzzyThreshold  = 0.5
-	fuzzyMinRunes   = 3
 	snippetTokens   = 24
 )
 
@@ -535,7 +536,7 @@ func (s *Store) searchFuzzy(ctx context.Context, rtx *sql.Tx, ix textIndex, pars
 			}
 			for _, w := range t.Words {
 				w = strings.ToLower(w)
-				if utf8.RuneCountInString(w) >= fuzzyMinRunes && !seen[w] {
+				if utf8.RuneCountInString(w) >= websearch.FuzzyMinRunes && !seen[w] {
 					seen[w] = true
 					fg.words = append(fg.words, w)
 				}
@@ -611,7 +612,8 @@ func (s *Store) searchFuzzy(ctx context.Context, rtx *sql.Tx, ix textIndex, pars
 		for gi, g := range groups {
 			sum := 0.0
 			for _, w := range g.words {
-				if text.Bound(w) < fuzzyThreshold || text.WordSimilarity(w) < fuzzyThreshold {
+				// Bound ≥ the similarity: most candidates fail it cheaply.
+				if !websearch.FuzzyEnough(w, text.Bound(w)) || !websearch.FuzzyEnough(w, text.WordSimilarity(w)) {
 					sum = -1
 					break
 				}
@@ -714,7 +716,7 @@ func (s *Store) searchFuzzy(ctx context.Context, rtx *sql.Tx, ix textIndex, pars
 			if !c.fields[col].Valid {
 				continue
 			}
-			sn, ok := websearch.MarkSimilar(c.fields[col].String, words, fuzzyThreshold, snippetTokens,
+			sn, ok := websearch.MarkSimilar(c.fields[col].String, words, snippetTokens,
 				searchdb.MarkStart, searchdb.MarkEnd)
 			if ok {
 				if h.Highlights == nil {

@@ -320,6 +320,12 @@ func testTextFuzzy(t *testing.T, e Engine) {
 	expectIDs(t, e, fuzzy("autovacum or replicaton"), "vacuum", "repl", "replica", "lag")
 	expectIDs(t, e, fuzzy("replica -elects"), "repl", "lag") // an exclusion excludes exact matches
 	expectIDs(t, e, fuzzy("xq"))                             // no word long enough: nothing
+	// Words shorter than five letters take no typo: found as they are.
+	expectIDs(t, e, fuzzy("wal"), "repl")
+	expectIDs(t, e, fuzzy("dead tuples"), "vacuum")
+	expectIDs(t, e, fuzzy("wall"))
+	expectIDs(t, e, fuzzy("ded tuples"))
+	expectIDs(t, e, fuzzy("dead tuuples"), "vacuum") // pg_trgm: 0.6666667
 	expectIDs(t, e, fuzzy("-replication"))
 }
 
