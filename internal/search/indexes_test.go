@@ -437,8 +437,31 @@ func TestIndexesVectors(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	x, _ = e.indexes("", nil)
+	reg := prometheus.NewRegistry()
+	x, _ = e.indexes("", reg)
 	e.caughtUp(x)
+	gauge := func(name string) float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+				m := mf.GetMetric()[0]
+				if m.GetGauge() != nil {
+					return m.GetGauge().GetValue()
+				}
+				return m.GetCounter().GetValue()
+			}
+		}
+		t.Fatalf("no metric %s", name)
+		return 0
+	}
+	if v, p, r, l := gauge("basalt_search_vectors"), gauge("basalt_search_vectors_pending"),
+		gauge("basalt_search_index_rebuilds_total"), gauge("basalt_search_index_lag_events"); v != 3 || p != 3 || r != 2 || l != 0 {
+		t.Errorf("metrics: %v vectors, %v pending, %v rebuilds, lag %v; want 3, 3, 2, 0", v, p, r, l)
+	}
 	idx, st, err := x.Vectors("things", "emb")
 	if err != nil {
 		t.Fatal(err)
@@ -466,6 +489,9 @@ func TestIndexesVectors(t *testing.T) {
 	e.caughtUp(x)
 	if _, st, err = x.Vectors("things", "sem"); err != nil || st.Pending != 0 || x.Status("things")["sem"].Indexed != 3 {
 		t.Errorf("after the embeddings: %+v, %v, status %+v", st, err, x.Status("things"))
+	}
+	if v, p := gauge("basalt_search_vectors"), gauge("basalt_search_vectors_pending"); v != 6 || p != 0 {
+		t.Errorf("metrics after the embeddings: %v vectors, %v pending; want 6, 0", v, p)
 	}
 }
 
