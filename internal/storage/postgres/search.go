@@ -52,6 +52,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
@@ -69,12 +70,13 @@ var _ searchdb.Store = (*Store)(nil)
 const (
 	rankWeights    = "{0.1,0.2,0.4,1.0}"
 	rankNormalize  = "1"
-	fuzzyThreshold = "0.5"
-	fuzzyMinRunes  = 3
+	fuzzyThreshold = "0.5" // websearch.FuzzyThreshold
 	// headlineOptions are ts_headline's: up to two fragments of 10 to 25
 	// words around the best matches, matches between the markers.
 	headlineOptions = "StartSel=" + searchdb.MarkStart + ", StopSel=" + searchdb.MarkEnd +
-		`, MaxFragments=2, MaxWords=25, MinWords=10, FragmentDelimiter=" … "`
+		`, MaxFragments=2, MaxWords=25, MinWords=10, ShortWord=0, FragmentDelimiter=" … "`
+	// snippetWords is the length of a typo-tolerant hit's snippet.
+	snippetWords      = 25
 	fragmentDelimiter = " … "
 	ellipsis          = "…"
 )
@@ -371,7 +373,7 @@ func termText(t websearch.Term) string {
 }
 
 // fuzzyWords returns the words of a group's positive terms that the
-// typo-tolerant match compares: lower-cased, at least fuzzyMinRunes
+// typo-tolerant match compares: lower-cased, at least websearch.FuzzyMinRunes
 // letters, each once, in order.
 func fuzzyWords(g websearch.Group) []string {
 	var out []string
@@ -381,7 +383,7 @@ func fuzzyWords(g websearch.Group) []string {
 		}
 		for _, w := range t.Words {
 			w = strings.ToLower(w)
-			if utf8.RuneCountInString(w) >= fuzzyMinRunes && !slices.Contains(out, w) {
+			if utf8.RuneCountInString(w) >= websearch.FuzzyMinRunes && !slices.Contains(out, w) {
 				out = append(out, w)
 			}
 		}
@@ -394,8 +396,10 @@ type compiledQuery struct {
 	// exact is the tsquery text of an exact query: the groups with a
 	// positive lexeme, ORed; "" when none has one.
 	exact string
-	// positive is the tsquery of the same groups' positive terms, which
-	// snippets highlight (ts_headline would also mark excluded words).
+	// positive is the tsquery of the same groups' positive terms, ORed:
+	// what snippets mark, in each field that holds any of them (ts_headline
+	// marks nothing in a field that does not match its query as a whole,
+	// and would mark excluded words).
 	positive string
 	// groups are the groups of a typo-tolerant query that have words to
 	// compare, with their excluded terms' tsquery ("" for none).
@@ -419,8 +423,8 @@ type fuzzyGroup struct {
 // pg_trgm's word similarity threshold for the transaction. A collection
 // without text configuration is fault.Invalid, a missing one NotFound.
 func compileQuery(ctx context.Context, q pgx.Tx, op, collection string, pq websearch.Query, fuzzy bool) (compiledQuery, error) {
-	// Sources, three for each group: its text, the text of its positive
-	// terms, and the text of its excluded terms as positive terms ORed.
+	// Sources, three for each group: its text, its positive terms ORed, and
+	// its excluded terms as positive terms ORed.
 	var sources []string
 	for _, g := range pq.Groups {
 		var all, positive, excluded []string
@@ -432,7 +436,7 @@ func compileQuery(ctx context.Context, q pgx.Tx, op, collection string, pq webse
 				positive = append(positive, termText(t))
 			}
 		}
-		sources = append(sources, strings.Join(all, " "), strings.Join(positive, " "), strings.Join(excluded, " or "))
+		sources = append(sources, strings.Join(all, " "), strings.Join(positive, " or "), strings.Join(excluded, " or "))
 	}
 	var cq compiledQuery
 	var texts []*string
@@ -496,11 +500,11 @@ func (s *Store) SearchText(ctx context.Context, tq searchdb.TextQuery) ([]search
 		if (!tq.Fuzzy && cq.exact == "") || (tq.Fuzzy && len(cq.groups) == 0) {
 			return nil // no positive term: nothing matches
 		}
-		text, args, fields, err := compileSearch(table, tq, cq)
+		text, args, shape, err := compileSearch(table, tq, cq)
 		if err != nil {
 			return err
 		}
-		hits, err = scanHits(ctx, q, op, tq.Collection, text, args, fields)
+		hits, err = scanHits(ctx, q, op, tq.Collection, text, args, shape)
 		return err
 	})
 	return hits, err
@@ -529,9 +533,10 @@ func (b *builder) param(v any, cast string) string {
 // Shape: the innermost SELECT finds the matching rows, with their score;
 // the middle one applies the keyset, the order and the limit; the outer
 // one computes the snippets of the page's rows only.
-func compileSearch(table string, tq searchdb.TextQuery, cq compiledQuery) (string, []any, []string, error) {
+func compileSearch(table string, tq searchdb.TextQuery, cq compiledQuery) (string, []any, hitShape, error) {
 	var b builder
 	var match, score, headlineQuery string
+	var groupConds []string // of a typo-tolerant query
 	if !tq.Fuzzy {
 		tsq := b.param(cq.exact, "tsquery")
 		match = "search_tsv @@ " + tsq
@@ -548,6 +553,9 @@ func compileSearch(table string, tq searchdb.TextQuery, cq compiledQuery) (strin
 			for _, w := range g.words {
 				p := b.param(w, "text")
 				cond = append(cond, "search_text %> "+p)
+				if utf8.RuneCountInString(w) < websearch.FuzzyExactRunes { // a short word takes no typo
+					cond = append(cond, "word_similarity("+p+", search_text) >= 1")
+				}
 				perField := make([]string, len(fieldTexts))
 				for i, ft := range fieldTexts {
 					perField[i] = "word_similarity(" + p + ", " + ft + ")::float8 * " + weightFactor(cq.weights[i])
@@ -559,6 +567,7 @@ func compileSearch(table string, tq searchdb.TextQuery, cq compiledQuery) (strin
 			}
 			c := "(" + strings.Join(cond, " AND ") + ")"
 			conds = append(conds, c)
+			groupConds = append(groupConds, c)
 			avg := "(" + strings.Join(sims, " + ") + ") / " + strconv.Itoa(len(sims))
 			if len(cq.groups) > 1 { // the groups that match only
 				avg = "CASE WHEN " + c + " THEN " + avg + " END"
@@ -580,12 +589,12 @@ func compileSearch(table string, tq searchdb.TextQuery, cq compiledQuery) (strin
 		order = []string{"score DESC", "id"}
 		if tq.After != nil {
 			if len(tq.After) != 2 {
-				return "", nil, nil, fault.New(fault.Invalid, compileOp, "cursor does not match the relevance order")
+				return "", nil, hitShape{}, fault.New(fault.Invalid, compileOp, "cursor does not match the relevance order")
 			}
 			sc, ok := afterScore(tq.After[0])
 			id, ok2 := tq.After[1].(string)
 			if !ok || !ok2 {
-				return "", nil, nil, fault.New(fault.Invalid, compileOp, "cursor does not match the relevance order")
+				return "", nil, hitShape{}, fault.New(fault.Invalid, compileOp, "cursor does not match the relevance order")
 			}
 			keyset = func() error {
 				s := b.param(sc, "float8")
@@ -602,14 +611,14 @@ func compileSearch(table string, tq searchdb.TextQuery, cq compiledQuery) (strin
 		for i, sk := range sort {
 			t, err := fieldTarget(sk.Field)
 			if err != nil {
-				return "", nil, nil, err
+				return "", nil, hitShape{}, err
 			}
 			keys[i] = sortKey{target: t, desc: sk.Desc, nullable: sk.Field.System == query.SystemNone}
 			order = append(order, keys[i].orderBy())
 		}
 		if tq.After != nil {
 			if len(tq.After) != len(keys) || len(tq.Sort) != len(keys) {
-				return "", nil, nil, fault.New(fault.Invalid, compileOp, "cursor does not match the sort order")
+				return "", nil, hitShape{}, fault.New(fault.Invalid, compileOp, "cursor does not match the sort order")
 			}
 			after := make([]any, len(tq.After))
 			for i, a := range tq.After {
@@ -618,7 +627,7 @@ func compileSearch(table string, tq searchdb.TextQuery, cq compiledQuery) (strin
 				}
 				v, err := bindAfter(a, keys[i].k)
 				if err != nil {
-					return "", nil, nil, err
+					return "", nil, hitShape{}, err
 				}
 				after[i] = v
 			}
@@ -636,49 +645,50 @@ func compileSearch(table string, tq searchdb.TextQuery, cq compiledQuery) (strin
 	}
 
 	// Highlighted fields: those of the configuration, each once.
-	var fields []string
+	var shape hitShape
 	for _, f := range tq.Highlight {
-		if _, ok := tq.Text.Fields[f]; ok && !slices.Contains(fields, f) {
-			fields = append(fields, f)
+		if _, ok := tq.Text.Fields[f]; ok && !slices.Contains(shape.fields, f) {
+			shape.fields = append(shape.fields, f)
 		}
 	}
 
 	b.w("SELECT id, version, created_at, updated_at, raw, score")
-	for _, f := range fields {
-		p := b.param(f, "text")
-		text := "translate(basalt_search_field(data, " + p + "), E'\\x02\\x03', '')"
-		var hq string
-		if !tq.Fuzzy {
-			if headlineQuery == "" {
-				headlineQuery = b.param(cq.positive, "tsquery")
-			}
-			hq = headlineQuery
-		} else {
-			// The words of the field similar to the query's words, as a
-			// tsquery of the simple configuration.
-			hq = "(SELECT to_tsquery('simple', string_agg(DISTINCT quote_literal(w.w), ' | ')) FROM " +
-				"regexp_split_to_table(lower(" + text + "), '[^[:alnum:]]+') AS w(w) WHERE w.w <> '' AND ("
-			var sims []string
-			for _, g := range cq.groups {
-				for _, w := range g.words {
-					sims = append(sims, "word_similarity("+b.param(w, "text")+", w.w) >= "+fuzzyThreshold)
-				}
-			}
-			hq += strings.Join(sims, " OR ") + "))"
+	for _, f := range shape.fields {
+		text := "translate(basalt_search_field(data, " + b.param(f, "text") + "), E'\\x02\\x03', '')"
+		if tq.Fuzzy {
+			// Marked in Go (websearch.MarkSimilar), as on SQLite.
+			b.w(", ", text)
+			continue
 		}
-		hlang := "'simple'::regconfig"
-		if !tq.Fuzzy {
-			hlang = b.param(cq.language, "regconfig")
+		if headlineQuery == "" {
+			headlineQuery = b.param(cq.positive, "tsquery")
 		}
-		b.w(", ", text, ", basalt_search_split(", text, "), ts_headline(", hlang, ", basalt_search_split(", text, "), ", hq, ", ",
-			b.param(headlineOptions, "text"), ")")
+		b.w(", ", text, ", basalt_search_split(", text, "), ts_headline(", b.param(cq.language, "regconfig"),
+			", basalt_search_split(", text, "), ", headlineQuery, ", ", b.param(headlineOptions, "text"), ")")
 	}
-	b.w(" FROM (SELECT * FROM (SELECT id, version, created_at, updated_at, raw, data, ", score, " AS score FROM ", table,
-		" WHERE ", match)
+	if tq.Fuzzy && len(shape.fields) > 0 {
+		// Which groups matched: their words are the ones marked.
+		for i, g := range cq.groups {
+			shape.groups = append(shape.groups, g.words)
+			if len(cq.groups) == 1 {
+				b.w(", true")
+			} else {
+				b.w(", m_g", strconv.Itoa(i))
+			}
+		}
+	}
+	shape.fuzzy = tq.Fuzzy
+	b.w(" FROM (SELECT * FROM (SELECT id, version, created_at, updated_at, raw, data, ", score, " AS score")
+	if len(shape.groups) > 1 {
+		for i, c := range groupConds {
+			b.w(", ", c, " AS m_g", strconv.Itoa(i))
+		}
+	}
+	b.w(" FROM ", table, " WHERE ", match)
 	if tq.Filter != nil {
 		b.w(" AND (")
 		if err := b.expr(tq.Filter, false); err != nil {
-			return "", nil, nil, err
+			return "", nil, hitShape{}, err
 		}
 		b.w(")")
 	}
@@ -686,12 +696,22 @@ func compileSearch(table string, tq searchdb.TextQuery, cq compiledQuery) (strin
 	if keyset != nil {
 		b.w(" WHERE ")
 		if err := keyset(); err != nil {
-			return "", nil, nil, err
+			return "", nil, hitShape{}, err
 		}
 	}
 	b.w(" ORDER BY ", strings.Join(order, ", "), " LIMIT ", b.param(int64(tq.Limit), "bigint"), ") AS p ORDER BY ",
 		strings.Join(order, ", "))
-	return b.sql.String(), b.args, fields, nil
+	return b.sql.String(), b.args, shape, nil
+}
+
+// hitShape describes the columns of a search's rows after the document
+// and score: for an exact query, three per highlighted field (its text,
+// its split text, its headline); for a typo-tolerant one, the text of each
+// highlighted field, then whether each group matched.
+type hitShape struct {
+	fields []string
+	fuzzy  bool
+	groups [][]string // the fuzzy words of each group
 }
 
 // afterScore reads the score of a relevance cursor.
@@ -711,36 +731,59 @@ func afterScore(v any) (float64, bool) {
 }
 
 // scanHits runs a search statement and reads its hits.
-func scanHits(ctx context.Context, q pgx.Tx, op, collection, text string, args []any, fields []string) ([]searchdb.TextHit, error) {
+func scanHits(ctx context.Context, q pgx.Tx, op, collection, text string, args []any, shape hitShape) ([]searchdb.TextHit, error) {
 	rows, err := q.Query(ctx, text, args...)
 	if err != nil {
 		return nil, tableErr(op, collection, err)
 	}
 	defer rows.Close()
+	perField := 3
+	if shape.fuzzy {
+		perField = 1
+	}
 	var out []searchdb.TextHit
 	for rows.Next() {
 		h := searchdb.TextHit{Document: docstore.Document{Collection: collection}}
 		var created, updated int64
 		var raw []byte
-		texts := make([]*string, 3*len(fields))
+		texts := make([]*string, perField*len(shape.fields))
+		matched := make([]bool, len(shape.groups))
 		dest := []any{&h.Document.ID, &h.Document.Version, &created, &updated, &raw, &h.Score}
 		for i := range texts {
 			dest = append(dest, &texts[i])
+		}
+		for i := range matched {
+			dest = append(dest, &matched[i])
 		}
 		if err := rows.Scan(dest...); err != nil {
 			return nil, mapErr(op, err)
 		}
 		h.Document.CreatedAt, h.Document.UpdatedAt = fromMicros(created), fromMicros(updated)
 		h.Document.Data = json.RawMessage(raw)
-		for i, f := range fields {
-			full, split, hl := texts[3*i], texts[3*i+1], texts[3*i+2]
-			if full == nil || split == nil || hl == nil || !strings.Contains(*hl, searchdb.MarkStart) {
+		var words []string
+		for i, m := range matched {
+			if m {
+				words = append(words, shape.groups[i]...)
+			}
+		}
+		for i, f := range shape.fields {
+			var sn string
+			var ok bool
+			if shape.fuzzy {
+				if full := texts[i]; full != nil {
+					sn, ok = websearch.MarkSimilar(*full, words, snippetWords, searchdb.MarkStart, searchdb.MarkEnd)
+				}
+			} else if full, split, hl := texts[3*i], texts[3*i+1], texts[3*i+2]; full != nil && split != nil && hl != nil &&
+				strings.Contains(*hl, searchdb.MarkStart) {
+				sn, ok = snippet(*full, *split, *hl), true
+			}
+			if !ok {
 				continue
 			}
 			if h.Highlights == nil {
 				h.Highlights = map[string]string{}
 			}
-			h.Highlights[f] = snippet(*full, *split, *hl)
+			h.Highlights[f] = sn
 		}
 		out = append(out, h)
 	}
@@ -764,15 +807,20 @@ func snippet(text, split, headline string) string {
 		if at >= 0 && len(split) == len(text) {
 			f = restore(f, text[at:at+len(plain)])
 		}
-		if at < 0 || strings.TrimSpace(split[:at]) != "" {
+		if at < 0 || hasWord(split[:at]) {
 			f = ellipsis + f
 		}
-		if at < 0 || strings.TrimSpace(split[at+len(plain):]) != "" {
+		if at < 0 || hasWord(split[at+len(plain):]) {
 			f += ellipsis
 		}
 		frags[i] = f
 	}
 	return strings.Join(frags, " ")
+}
+
+// hasWord reports whether s holds a letter or a digit.
+func hasWord(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) >= 0
 }
 
 // restore returns the fragment f (text with markers) with its text

@@ -651,3 +651,21 @@ func TestSearchTextSplitsPathsAndHosts(t *testing.T) {
 		t.Errorf("highlights %q", hl)
 	}
 }
+
+// TestSearchTextHighlightsEachField checks that a field holding some of
+// the query's words is highlighted even when the document matched the
+// whole query only across fields.
+func TestSearchTextHighlightsEachField(t *testing.T) {
+	t.Parallel()
+	s := open(t, Options{})
+	createSearchable(t, s, "docs", textConfig1, map[string]string{
+		"a": `{"title":"Regular","body":"Patterns of expression trees."}`,
+	})
+	_, hits := searchIDs(t, s, searchdb.TextQuery{Collection: "docs", Query: `regular "expression trees"`, Highlight: []string{"title", "body"}})
+	if len(hits) != 1 {
+		t.Fatalf("hits %v", hits)
+	}
+	if hl := hits[0].Highlights; hl["title"] != "\x02Regular\x03" || hl["body"] != "Patterns of \x02expression\x03 \x02trees\x03" {
+		t.Errorf("highlights %q", hl)
+	}
+}
