@@ -805,6 +805,12 @@ func (x *Indexes) applyCollection(ctx context.Context, e eventbus.Event) error {
 		x.putLocked(&field{collection: c.Name, name: name, def: def}) // served as building
 		x.mu.Unlock()
 		f, err := x.build(ctx, c.Name, name, def)
+		if fault.Is(err, fault.NotFound) {
+			// Deleted since its definition was read: its deletion's
+			// event follows.
+			x.drop(x.cols[c.Name][name])
+			return nil
+		}
 		if err != nil {
 			return err
 		}

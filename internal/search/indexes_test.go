@@ -676,3 +676,48 @@ func testSnapshots(t *testing.T, e *env) {
 	want["sem"].Pending["zz"] = d.Version + 1
 	start("stale", 2)
 }
+
+// goneCatalog reads a store, except that the documents of the collections
+// in gone are missing, as when a collection is deleted between the read of
+// its definition and the read of its documents.
+type goneCatalog struct {
+	Catalog
+	gone map[string]bool
+}
+
+func (c goneCatalog) ListDocuments(ctx context.Context, p docstore.ListParams) ([]docstore.Document, error) {
+	if c.gone[p.Collection] {
+		return nil, fault.New(fault.NotFound, "test", "no such collection")
+	}
+	return c.Catalog.ListDocuments(ctx, p)
+}
+
+// A collection that disappears while its index is built is dropped, and
+// the indexes go on with the events after it.
+func TestIndexesCollectionGoneDuringBuild(t *testing.T) {
+	e := newEnv(t)
+	x, err := NewIndexes(IndexesConfig{Log: e.store, Catalog: goneCatalog{Catalog: e.store, gone: map[string]bool{"gone": true}},
+		Stored: e.vecs, News: e.news, Poll: 20 * time.Millisecond, NewIndex: e.newIndex})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- x.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	e.caughtUp(x)
+	e.createCollection("gone", thingsSearch())
+	e.createCollection("things", thingsSearch())
+	e.caughtUp(x)
+	if _, _, err := x.Vectors("gone", "emb"); !fault.Is(err, fault.NotFound) {
+		t.Errorf("the collection gone during its build: %v, want NotFound", err)
+	}
+	if _, _, err := x.Vectors("things", "emb"); err != nil {
+		t.Errorf("the next collection: %v", err)
+	}
+}
