@@ -323,3 +323,41 @@ func FuzzSearchText(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkInsertSearchable is one acknowledged insert (synchronous
+// normal) into a collection without and with a text index of two fields:
+// the cost the index's triggers add to a write.
+func BenchmarkInsertSearchable(b *testing.B) {
+	for _, searchable := range []bool{false, true} {
+		b.Run(fmt.Sprintf("searchable=%v", searchable), func(b *testing.B) {
+			s := open(b, Options{Synchronous: "normal"})
+			c := newCollection("docs")
+			if searchable {
+				c.Search.Text = &docstore.TextSearch{Fields: map[string]int{"title": 4, "body": 1}, Language: "english"}
+			}
+			mustWrite(b, s, func(ctx context.Context, tx docstore.Tx) error { return tx.CreateCollection(ctx, c) })
+			words := searchWords(5000)
+			ctx := context.Background()
+			i := 0
+			for b.Loop() {
+				var body strings.Builder
+				for k := range 60 {
+					body.WriteString(words[(i*61+k*7)%len(words)])
+					body.WriteByte(' ')
+				}
+				data, err := json.Marshal(map[string]any{"title": words[i%len(words)], "body": body.String()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				err = s.Write(ctx, func(tx docstore.Tx) error {
+					return tx.InsertDocument(ctx, docstore.Document{Collection: "docs", ID: fmt.Sprintf("d%08d", i),
+						Version: 1, Data: data})
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
