@@ -342,7 +342,7 @@ func (s *Store) TextStatus(ctx context.Context, collection string) (st searchdb.
 		st.Indexed = st.Total
 		return st, nil
 	}
-	if err := rtx.QueryRowContext(ctx, `SELECT count(*) FROM `+ix.words).Scan(&st.Indexed); err != nil {
+	if err := rtx.QueryRowContext(ctx, `SELECT count(*) FROM `+ix.lengths).Scan(&st.Indexed); err != nil {
 		return st, mapErr(op, err)
 	}
 	return st, nil
