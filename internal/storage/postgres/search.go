@@ -32,16 +32,26 @@ package postgres
 // length), read as float8: the real the server computes, widened exactly,
 // so that a cursor's score compares equal to the recomputed one.
 //
-// The typo-tolerant match reads search_text with pg_trgm's word
-// similarity: a group matches when each of its words of three or more
-// letters has word_similarity(word, text) ≥ 0.5 (the %> operator, which
-// the trigram index serves, with pg_trgm.word_similarity_threshold set to
-// 0.5 for the query's transaction), and none of its excluded terms matches
-// the tsvector; the score is the greatest, over matching groups, of the
-// average of its words' similarities.
+// Text is split into words as SQLite's tokenizer splits it: '/', '.', '@'
+// and ':' between letters or digits become spaces (basalt_search_split)
+// before the server's parser reads it, so net/http is two words.
 //
-// Snippets (ts_headline) are computed only for the page's rows, in an outer
-// query.
+// The typo-tolerant match reads search_text with pg_trgm's word
+// similarity: a group matches when each of its words of five or more
+// letters has word_similarity(word, text) ≥ 0.5 and each of three or four
+// letters has 1 (no typo in short words; websearch.FuzzyEnough) — the %>
+// operator, which the trigram index serves, with
+// pg_trgm.word_similarity_threshold set to 0.5 for the query's transaction
+// — and none of its excluded terms matches the tsvector. A group's score is
+// the average over its words of the word's greatest similarity to one
+// field times the field's rank weight; a document's, the greatest of its
+// matching groups' (the same number SQLite computes).
+//
+// Snippets are computed only for the page's rows, in an outer query: for an
+// exact query, ts_headline of each field with the OR of the query's
+// positive terms (so that a field holding any of them is marked, and no
+// excluded word is); for a typo-tolerant one, websearch.MarkSimilar, as on
+// SQLite.
 
 import (
 	"context"
@@ -527,8 +537,8 @@ func (b *builder) param(v any, cast string) string {
 	return "$" + strconv.Itoa(len(b.args)) + "::" + cast
 }
 
-// compileSearch returns the statement of a search and the highlighted
-// fields in the order of its columns.
+// compileSearch returns the statement of a search, its arguments and the
+// shape of its rows.
 //
 // Shape: the innermost SELECT finds the matching rows, with their score;
 // the middle one applies the keyset, the order and the limit; the outer
