@@ -17,8 +17,8 @@ import (
 // the last is full.
 func (e *env) testRule(t *testing.T) {
 	visible := 0
-	for _, p := range e.pkgs {
-		if !hiddenFromUsers(p.Path) {
+	for _, d := range e.corpus.data {
+		if d["visibility"] == "public" {
 			visible++
 		}
 	}

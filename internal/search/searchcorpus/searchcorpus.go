@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go/ast"
 	"go/build"
 	"go/doc"
 	"go/parser"
@@ -181,4 +182,77 @@ func plain(pkg *doc.Package, text string) string {
 	pr := pkg.Printer()
 	pr.TextWidth = -1 // no wrapping: one paragraph is one line
 	return string(bytes.TrimSpace(pr.Text(pkg.Parser().Parse(text))))
+}
+
+// Decl is one exported function, method or type of a standard library
+// package as a search document.
+type Decl struct {
+	// Path is the package's import path ("strings").
+	Path string `json:"path"`
+	// Name is the declared name, methods as Type.Method ("Split",
+	// "Builder.WriteString").
+	Name string `json:"name"`
+	// Kind is "func", "method" or "type".
+	Kind string `json:"kind"`
+	// Synopsis is the first sentence of the doc comment.
+	Synopsis string `json:"synopsis"`
+	// Doc is the whole doc comment, as plain text.
+	Doc string `json:"doc"`
+}
+
+// ID is the document id of the declaration: package id, "-", then the
+// name ("strings-Split", "strings-Builder.WriteString").
+func (d Decl) ID() string { return ID(d.Path) + "-" + d.Name }
+
+// StdDecls returns the documented exported functions, methods and types
+// of the standard library packages at the import paths paths (for
+// linux/amd64, no cgo), in path then source order. Deprecated ones are
+// left out: their comments send the reader elsewhere.
+func StdDecls(goroot string, paths ...string) ([]Decl, error) {
+	bctx := build.Default
+	bctx.GOROOT = goroot
+	bctx.GOPATH = ""
+	bctx.GOOS, bctx.GOARCH, bctx.CgoEnabled = "linux", "amd64", false
+	src := filepath.Join(goroot, "src")
+	var out []Decl
+	for _, path := range paths {
+		dir := filepath.Join(src, filepath.FromSlash(path))
+		bp, err := bctx.ImportDir(dir, 0)
+		if err != nil {
+			return nil, fmt.Errorf("searchcorpus: %s: %w", path, err)
+		}
+		fset := token.NewFileSet()
+		var files []*ast.File
+		for _, name := range slices.Sorted(slices.Values(bp.GoFiles)) {
+			f, err := parser.ParseFile(fset, filepath.Join(dir, name), nil, parser.ParseComments)
+			if err != nil {
+				return nil, fmt.Errorf("searchcorpus: %s: %w", path, err)
+			}
+			files = append(files, f)
+		}
+		p, err := doc.NewFromFiles(fset, files, path)
+		if err != nil {
+			return nil, fmt.Errorf("searchcorpus: %s: %w", path, err)
+		}
+		add := func(name, kind, text string) {
+			text = strings.TrimSpace(text)
+			if text == "" || strings.Contains(text, "Deprecated:") {
+				return
+			}
+			out = append(out, Decl{Path: path, Name: name, Kind: kind, Synopsis: p.Synopsis(text), Doc: plain(p, text)})
+		}
+		for _, f := range p.Funcs {
+			add(f.Name, "func", f.Doc)
+		}
+		for _, t := range p.Types {
+			add(t.Name, "type", t.Doc)
+			for _, f := range t.Funcs {
+				add(f.Name, "func", f.Doc)
+			}
+			for _, m := range t.Methods {
+				add(t.Name+"."+m.Name, "method", m.Doc)
+			}
+		}
+	}
+	return out, nil
 }

@@ -34,7 +34,8 @@ const dims = 256
 const stdName = "std"
 
 const corpusSchema = `{"type":"object","properties":{"path":{"type":"string"},"name":{"type":"string"},` +
-	`"synopsis":{"type":"string"},"doc":{"type":"string"},"visibility":{"type":"string"},"maintainer":{"type":"string"}}}`
+	`"kind":{"type":"string"},"synopsis":{"type":"string"},"doc":{"type":"string"},"visibility":{"type":"string"},` +
+	`"maintainer":{"type":"string"}}}`
 
 // corpusSearch is the search configuration of the collection.
 func corpusSearch() *docstore.Search {
@@ -62,12 +63,13 @@ type corpusStore interface {
 	eventbus.Log
 }
 
-// corpus is the packages and their embeddings, computed once for every
-// engine.
+// corpus is the documents of a collection and their embeddings,
+// computed once for every engine.
 type corpus struct {
-	pkgs []searchcorpus.Package
-	// texts and vecs are the text each package's embedding field reads
-	// and its builtin embedding, in pkgs order.
+	ids  []string
+	data []docstore.Data
+	// texts and vecs are the text each document's embedding field reads
+	// and its builtin embedding, in ids order.
 	texts []string
 	vecs  [][]float32
 }
@@ -75,7 +77,6 @@ type corpus struct {
 // env is the search service of one engine over the corpus.
 type env struct {
 	engine string
-	pkgs   []searchcorpus.Package
 	corpus *corpus
 	docs   *docstore.Service
 	db     searchdb.Store
@@ -85,8 +86,9 @@ type env struct {
 	ranks map[search.Mode]map[string]int
 }
 
-// loadCorpus reads the standard library's package documentation and
-// embeds it, once for both engines.
+// loadCorpus reads the standard library's package documentation, one
+// document per package with its visibility (crypto and net are for staff)
+// and the hidden maintainer, and embeds it, once for both engines.
 func loadCorpus(t *testing.T) *corpus {
 	t.Helper()
 	root, err := searchcorpus.GOROOT(t.Context())
@@ -97,23 +99,61 @@ func loadCorpus(t *testing.T) *corpus {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c := &corpus{}
+	for _, p := range pkgs {
+		visibility := "public"
+		if hiddenFromUsers(p.Path) {
+			visibility = "staff"
+		}
+		c.ids = append(c.ids, p.ID())
+		c.data = append(c.data, docstore.Data{"path": p.Path, "name": p.Name, "synopsis": p.Synopsis, "doc": p.Doc,
+			"visibility": visibility, "maintainer": maintainerSecret})
+	}
+	c.embed(t)
+	return c
+}
+
+// loadDecls reads the documented exported declarations of a few
+// packages every Go programmer uses, one document each, all public.
+func loadDecls(t *testing.T) *corpus {
+	t.Helper()
+	root, err := searchcorpus.GOROOT(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	decls, err := searchcorpus.StdDecls(root, "strings", "strconv", "os", "time", "encoding/json", "slices", "path/filepath")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &corpus{}
+	for _, d := range decls {
+		c.ids = append(c.ids, d.ID())
+		c.data = append(c.data, docstore.Data{"path": d.Path, "name": d.Name, "kind": d.Kind, "synopsis": d.Synopsis, "doc": d.Doc,
+			"visibility": "public"})
+	}
+	c.embed(t)
+	return c
+}
+
+// embed computes the text and builtin embedding of every document.
+func (c *corpus) embed(t *testing.T) {
+	t.Helper()
 	emb, err := embed.NewBuiltin(dims)
 	if err != nil {
 		t.Fatal(err)
 	}
 	from := corpusSearch().Vectors["embedding"].From
-	c := &corpus{pkgs: pkgs, texts: make([]string, len(pkgs))}
-	for i, p := range pkgs {
-		data, err := json.Marshal(p)
+	c.texts = make([]string, len(c.ids))
+	for i, d := range c.data {
+		raw, err := json.Marshal(d)
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.texts[i] = search.EmbedText(data, from)
+		c.texts[i] = search.EmbedText(raw, from)
 	}
 	if c.vecs, err = emb.Embed(t.Context(), c.texts); err != nil {
 		t.Fatal(err)
 	}
-	return c
 }
 
 func openSQLite(t *testing.T) docstore.Store {
@@ -163,8 +203,7 @@ func newEnv(t *testing.T, engine string, store docstore.Store, c *corpus) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pkgs := c.pkgs
-	e := &env{engine: engine, pkgs: pkgs, corpus: c, docs: docs, db: db, emb: emb, ranks: map[search.Mode]map[string]int{}}
+	e := &env{engine: engine, corpus: c, docs: docs, db: db, emb: emb, ranks: map[search.Mode]map[string]int{}}
 	public := `visibility = "public"`
 	if _, err := docs.CreateCollection(adminCtx(ctx), docstore.CollectionSpec{Name: stdName, Schema: json.RawMessage(corpusSchema),
 		Rules: docstore.Rules{List: &public}, HiddenFields: []string{"maintainer"}, Search: corpusSearch()}); err != nil {
@@ -180,26 +219,22 @@ func newEnv(t *testing.T, engine string, store docstore.Store, c *corpus) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Building || st.Indexed != int64(len(pkgs)) || st.Total != int64(len(pkgs)) {
-		t.Fatalf("%s text index: %+v, want %d documents indexed", engine, st, len(pkgs))
+	if n := int64(len(c.ids)); st.Building || st.Indexed != n || st.Total != n {
+		t.Fatalf("%s text index: %+v, want %d documents indexed", engine, st, n)
 	}
 	return e
 }
 
-// write creates one document per package, 100 per batch, and returns
-// each document's version.
+// write creates the corpus's documents, 100 per batch, and returns each
+// document's version.
 func (e *env) write(t *testing.T) map[string]int64 {
 	t.Helper()
 	versions := map[string]int64{}
-	for start := 0; start < len(e.pkgs); start += 100 {
+	c := e.corpus
+	for start := 0; start < len(c.ids); start += 100 {
 		var ops []docstore.BatchOp
-		for _, p := range e.pkgs[start:min(start+100, len(e.pkgs))] {
-			data := docstore.Data{"path": p.Path, "name": p.Name, "synopsis": p.Synopsis, "doc": p.Doc,
-				"visibility": "public", "maintainer": maintainerSecret}
-			if hiddenFromUsers(p.Path) {
-				data["visibility"] = "staff"
-			}
-			ops = append(ops, docstore.BatchOp{Op: docstore.OpCreate, Collection: stdName, ID: p.ID(), Data: data})
+		for i := start; i < min(start+100, len(c.ids)); i++ {
+			ops = append(ops, docstore.BatchOp{Op: docstore.OpCreate, Collection: stdName, ID: c.ids[i], Data: c.data[i]})
 		}
 		res, err := e.docs.Batch(adminCtx(t.Context()), ops, "")
 		if err != nil {
@@ -218,10 +253,10 @@ func (e *env) write(t *testing.T) map[string]int64 {
 func (e *env) embed(t *testing.T, versions map[string]int64) {
 	t.Helper()
 	texts, vecs := e.corpus.texts, e.corpus.vecs
-	stored := make([]searchdb.StoredVector, len(e.pkgs))
-	for i, p := range e.pkgs {
-		stored[i] = searchdb.StoredVector{Collection: stdName, DocumentID: p.ID(), Field: "embedding",
-			Version: versions[p.ID()], Hash: search.TextHash(e.emb.Name(), texts[i]), Vector: vecs[i]}
+	stored := make([]searchdb.StoredVector, len(texts))
+	for i, id := range e.corpus.ids {
+		stored[i] = searchdb.StoredVector{Collection: stdName, DocumentID: id, Field: "embedding",
+			Version: versions[id], Hash: search.TextHash(e.emb.Name(), texts[i]), Vector: vecs[i]}
 	}
 	n, err := e.db.PutVectors(t.Context(), stored, search.VectorsEvent)
 	if err != nil {
@@ -256,7 +291,7 @@ func (e *env) startIndexes(t *testing.T, store corpusStore) *search.Indexes {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		idx, st, err := x.Vectors(stdName, "embedding")
-		if err == nil && st.Pending == 0 && !st.Building && idx.Len() == len(e.pkgs) {
+		if err == nil && st.Pending == 0 && !st.Building && idx.Len() == len(e.corpus.ids) {
 			break
 		}
 		if time.Now().After(deadline) {
