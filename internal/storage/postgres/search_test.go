@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -668,4 +670,69 @@ func TestSearchTextHighlightsEachField(t *testing.T) {
 	if hl := hits[0].Highlights; hl["title"] != "\x02Regular\x03" || hl["body"] != "Patterns of \x02expression\x03 \x02trees\x03" {
 		t.Errorf("highlights %q", hl)
 	}
+}
+
+// FuzzSearchText runs queries of any text, exact and typo-tolerant, with
+// snippets, on a real collection: each either answers or is refused as
+// Invalid (too long, too many terms, not UTF-8), never fails otherwise.
+func FuzzSearchText(f *testing.F) {
+	for _, seed := range []string{
+		"replication", `"logical replication"`, "a -b OR c", "-", `"`, `-"`, "or OR or", "ÿ́ x̧ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
+		"ǅungla ǆ Ⅻ ⅻ ½ ²³ ٣٤٥", "foo:* & bar | !baz", `'\'' '' \\ "a\"b"`, "net/http index.html go.dev",
+		"İstanbul ß ﬁ", "日本語のテキスト 検索", "a\x00b", "\xff\xfe", strings.Repeat("word ", 40),
+		"the and of", "replicaton -vacuum", "<-> <2> ( ) !", "e\u0301\u0301", "x\u200by",
+	} {
+		f.Add(seed, false)
+		f.Add(seed, true)
+	}
+	s := openFuzz(f)
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, q string, fuzzy bool) {
+		hits, err := s.SearchText(ctx, searchdb.TextQuery{Collection: "docs", Text: *textConfig1, Query: q, Fuzzy: fuzzy,
+			Limit: 5, Highlight: []string{"title", "body"}})
+		if err != nil {
+			if !fault.Is(err, fault.Invalid) {
+				t.Fatalf("SearchText(%q, fuzzy %v): %v", q, fuzzy, err)
+			}
+			return
+		}
+		for _, h := range hits {
+			for f, hl := range h.Highlights {
+				if !strings.Contains(hl, searchdb.MarkStart) || !utf8.ValidString(hl) {
+					t.Fatalf("SearchText(%q): highlight of %s %q", q, f, hl)
+				}
+			}
+		}
+	})
+}
+
+// openFuzz opens a store with the sample documents for a fuzz target.
+func openFuzz(f *testing.F) *Store {
+	f.Helper()
+	ctx := context.Background()
+	s, err := Open(ctx, Options{URL: pgtest.URL(f)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = s.Close() })
+	docs := maps.Clone(sampleDocs)
+	docs["u"] = `{"title":"日本語のテキスト","body":"İstanbul straße ǅungla ﬁne e\u0301 x\u200by ½ net/http"}`
+	now := time.Unix(1_700_000_000, 0).UTC()
+	err = s.Write(ctx, func(tx docstore.Tx) error {
+		if err := tx.CreateCollection(ctx, docstore.Collection{Name: "docs", Schema: searchSchema, Version: 1,
+			CreatedAt: now, UpdatedAt: now, Search: docstore.Search{Text: textConfig1}}); err != nil {
+			return err
+		}
+		for _, id := range slices.Sorted(maps.Keys(docs)) {
+			if err := tx.InsertDocument(ctx, docstore.Document{Collection: "docs", ID: id, Version: 1, CreatedAt: now,
+				UpdatedAt: now, Data: json.RawMessage(docs[id])}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	return s
 }
