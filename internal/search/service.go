@@ -451,9 +451,12 @@ func (s *Service) index(r *run) (vector.Index, VectorState, error) {
 	return idx, st, nil
 }
 
-// pending fills the pending documents of a vector or hybrid search: the
-// ids are only those the caller may list. The count includes, beyond the
-// ids the index listed, the documents it only counted.
+// pending fills the pending documents of a vector or hybrid search. A
+// caller whom neither a rule nor a filter restricts gets the index's count
+// and the ids it named. Any other caller gets only the named documents it
+// may list, and a count of those alone: the documents the index only
+// counted may be ones the caller may not see, and counting them would tell
+// how many such documents were written a moment ago.
 func (s *Service) pending(ctx context.Context, r *run, st VectorState, res *Result) error {
 	if st.Pending <= 0 {
 		return nil
@@ -462,20 +465,23 @@ func (s *Service) pending(ctx context.Context, r *run, st VectorState, res *Resu
 	if len(ids) > 100 {
 		ids = ids[:100]
 	}
-	visible := ids
-	if r.plan.Filter() != nil && len(ids) > 0 {
-		docs, err := s.docs.GetDocuments(ctx, r.plan, ids)
-		if err != nil {
-			return err
+	if r.plan.Filter() == nil {
+		res.Pending = max(st.Pending, len(ids))
+		if len(ids) > 0 {
+			res.PendingIDs = append([]string(nil), ids...)
 		}
-		visible = make([]string, 0, len(docs))
-		for _, d := range docs {
-			visible = append(visible, d.ID)
-		}
+		return nil
 	}
-	res.Pending = len(visible) + max(0, st.Pending-len(st.PendingIDs))
-	if len(visible) > 0 {
-		res.PendingIDs = append([]string(nil), visible...)
+	if len(ids) == 0 {
+		return nil
 	}
+	docs, err := s.docs.GetDocuments(ctx, r.plan, ids)
+	if err != nil {
+		return err
+	}
+	for _, d := range docs {
+		res.PendingIDs = append(res.PendingIDs, d.ID)
+	}
+	res.Pending = len(res.PendingIDs)
 	return nil
 }
