@@ -17,6 +17,7 @@
 package websearch
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -208,24 +209,29 @@ func (q Query) Excluded() []Term {
 
 // WithoutWords returns q without the words stop reports (stop words of the
 // text language, which the engine's index may still hold but PostgreSQL's
-// configuration drops from queries). A term left without words is dropped,
-// and so is a group left without a positive term.
+// configuration drops from queries). A phrase loses its leading and
+// trailing stop words but keeps those between others ("replicates the
+// log" still needs its words in that order, as PostgreSQL's
+// 'replic' <2> 'log' does, though PostgreSQL admits any word in the gap).
+// A term left without words is dropped, and so is a group left without a
+// positive term.
 func (q Query) WithoutWords(stop func(lowerWord string) bool) Query {
 	var out Query
 	for _, g := range q.Groups {
 		var ng Group
 		positive := false
 		for _, t := range g.Terms {
-			var words []string
-			for _, w := range t.Words {
-				if !stop(strings.ToLower(w)) {
-					words = append(words, w)
-				}
+			words := t.Words
+			for len(words) > 0 && stop(strings.ToLower(words[0])) {
+				words = words[1:]
+			}
+			for len(words) > 0 && stop(strings.ToLower(words[len(words)-1])) {
+				words = words[:len(words)-1]
 			}
 			if len(words) == 0 {
 				continue
 			}
-			ng.Terms = append(ng.Terms, Term{Words: words, Exclude: t.Exclude})
+			ng.Terms = append(ng.Terms, Term{Words: slices.Clone(words), Exclude: t.Exclude})
 			positive = positive || !t.Exclude
 		}
 		if positive {

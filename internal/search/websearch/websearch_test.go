@@ -93,6 +93,10 @@ func TestWithoutWords(t *testing.T) {
 	for _, c := range []struct{ query, fts5 string }{
 		{`the cat`, `("cat")`},
 		{`"the cat" sat`, `("cat" AND "sat")`},
+		{`"replicates the log"`, `("replicates the log")`}, // inside a phrase: kept
+		{`"the log of the"`, `("log")`},
+		{`leader -"replicates the log"`, `(("leader") NOT "replicates the log")`},
+		{`"the of"`, ``},
 		{`the or a`, ``},
 		{`the or cat`, `("cat")`},
 		{`cat -the`, `("cat")`},

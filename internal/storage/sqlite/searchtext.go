@@ -25,7 +25,8 @@ package sqlite
 // a trigram with one of the query's words, the fuzzyCandidates best by
 // bm25 of the trigram index; each is then matched exactly as pg_trgm
 // matches on PostgreSQL (websearch.WordSimilarity): per OR group, each
-// word of three or more letters must be in the text (the fields joined)
+// word of three or more letters that is not a stop word of the language
+// (a query of stop words finds nothing, typos or not) must be in the text (the fields joined)
 // as it is when shorter than five letters, and similar (≥ 0.5) to it
 // otherwise (websearch.FuzzyEnough); the group's exclusions must not match
 // exactly. The score is the best group's average, over its words, of the
@@ -536,7 +537,7 @@ func (s *Store) searchFuzzy(ctx context.Context, rtx *sql.Tx, ix textIndex, pars
 			}
 			for _, w := range t.Words {
 				w = strings.ToLower(w)
-				if utf8.RuneCountInString(w) >= websearch.FuzzyMinRunes && !seen[w] {
+				if utf8.RuneCountInString(w) >= websearch.FuzzyMinRunes && !seen[w] && !websearch.StopWord(lang, w) {
 					seen[w] = true
 					fg.words = append(fg.words, w)
 				}

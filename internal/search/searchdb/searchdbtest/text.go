@@ -239,9 +239,22 @@ func testTextNothingToMatch(t *testing.T, e Engine) {
 	for _, q := range []string{`-cat`, `-"the cat"`, `!!! ???`, `the`, `the or and`, `""`, ``, `   `} {
 		expectIDs(t, e, textQuery(c, q))
 	}
-	// Stop words in a query are left out, as from documents.
+	// Stop words in a query are left out, as from documents, typos
+	// tolerated or not.
 	expectIDs(t, e, textQuery(c, "the cat"), "a")
+	for _, q := range []string{"the", "the or and", "-cat"} {
+		x := textQuery(c, q)
+		x.Fuzzy = true
+		expectIDs(t, e, x)
+	}
+	x := textQuery(c, "the cat")
+	x.Fuzzy = true
+	expectIDs(t, e, x, "a")
 	expectIDs(t, e, textQuery(c, "dog -the"), "b")
+	// Inside a phrase they keep their place.
+	expectIDs(t, e, textQuery(c, `"cat sat on the mat"`), "a")
+	expectIDs(t, e, textQuery(c, `"the cat sat on"`), "a")
+	expectIDs(t, e, textQuery(c, `cat -"sat on the mat"`))
 }
 
 func testTextStemming(t *testing.T, e Engine) {
