@@ -82,6 +82,36 @@ func (e *env) testRule(t *testing.T) {
 			}
 		}
 	}
+	// A filter narrows what the rule admits, in every mode: the rule and
+	// the filter both hold for every hit; a filter on what the rule hides
+	// finds nothing.
+	for _, mode := range []search.Mode{search.ModeText, search.ModeVector, search.ModeHybrid} {
+		req := search.Request{Query: "encoding", Mode: mode, Filter: `path ~ "encoding/" || path ~ "crypto"`, Typo: search.TypoOff}
+		_, admin := e.searchAllAs(adminCtx(t.Context()), t, stdName, req, 100)
+		_, user := e.searchAllAs(userCtx(t.Context()), t, stdName, req, 4)
+		var want []string
+		for _, p := range top(admin, len(admin)) {
+			if !strings.Contains(p, "encoding/") && !strings.Contains(p, "crypto") {
+				t.Errorf("%s: admin hit %s does not pass the filter", mode, p)
+			}
+			if !hiddenFromUsers(p) {
+				want = append(want, p)
+			}
+		}
+		got := top(user, len(user))
+		if len(want) < 5 || mode != search.ModeHybrid && !slices.Equal(got, want) {
+			t.Errorf("%s with a filter: user hits %v, want %v", mode, got, want)
+		}
+		for _, p := range got {
+			if hiddenFromUsers(p) || !strings.Contains(p, "encoding/") && !strings.Contains(p, "crypto") {
+				t.Errorf("%s with a filter: hit %s", mode, p)
+			}
+		}
+		req.Filter = `visibility = "staff"`
+		if _, hits := e.searchAllAs(userCtx(t.Context()), t, stdName, req, 10); len(hits) != 0 {
+			t.Errorf("%s: a user's filter on staff packages finds %v", mode, top(hits, len(hits)))
+		}
+	}
 	// A request for the hidden field is refused as for a list, and
 	// fields= keeps highlights to the fields shown.
 	if _, err := e.svc.Search(userCtx(t.Context()), search.Request{Collection: stdName, Query: "hash", Filter: `maintainer = "x"`}); err == nil {
