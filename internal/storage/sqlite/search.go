@@ -31,8 +31,12 @@ package sqlite
 // whenever FTS5 reads content (highlights, snippets, deletes), and its
 // deletes would need the old values exactly. The cost is the text stored a
 // second time: BenchmarkSearchIndexSize measures, for 10,000 documents of
-// a 6-word title and a 60-word body, 4.6 MB of documents, 7.1 MB of word
-// index of which 4.2 MB is that content, and 7.4 MB of trigram index.
+// a 6-word title and a 60-word body, 4.6 MB of documents, 7.0 MB of word
+// index of which 4.2 MB is that content, and 1.4 MB of trigram index.
+//
+// The trigram index keeps no positions (detail=none: 7.4 MB without it),
+// since its queries are single trigrams ORed; the word index keeps no
+// column sizes (columnsize=0), which only bm25() would read.
 //
 // A change of the fields, weights or language drops both tables and
 // creates them again, empty, with new triggers, in the transaction of the
@@ -205,8 +209,8 @@ func (ix textIndex) ddl() []string {
 	trig := "ft_" + ix.collection
 	return []string{
 		"CREATE VIRTUAL TABLE " + ix.words + " USING fts5(doc UNINDEXED, " + strings.Join(cols, ", ") +
-			", tokenize = '" + ix.tokenizer + "')",
-		"CREATE VIRTUAL TABLE " + ix.trigrams + " USING fts5(t, tokenize = 'trigram', content = '', contentless_delete = 1)",
+			", tokenize = '" + ix.tokenizer + "', columnsize = 0)",
+		"CREATE VIRTUAL TABLE " + ix.trigrams + " USING fts5(t, tokenize = 'trigram', content = '', contentless_delete = 1, detail = none)",
 		"CREATE TABLE " + ix.lengths + " (rid INTEGER PRIMARY KEY, len INTEGER NOT NULL)",
 		"CREATE TRIGGER " + trig + "_ins AFTER INSERT ON " + ix.docs + " BEGIN " +
 			strings.Join(ix.insertRows("new"), "; ") + "; END",
