@@ -17,6 +17,7 @@ import (
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/query"
 	"github.com/basaltdev/basalt/internal/search/embed"
 	"github.com/basaltdev/basalt/internal/search/searchdb"
 )
@@ -32,9 +33,11 @@ type EmbedderVectors interface {
 	PutVectors(ctx context.Context, vs []searchdb.StoredVector, event func(searchdb.StoredVector) (eventbus.Event, error)) (int, error)
 }
 
-// Collections reads a collection's definition: docstore.Store.
+// Collections reads a collection's definition and its documents:
+// docstore.Store.
 type Collections interface {
 	GetCollection(ctx context.Context, name string) (docstore.Collection, error)
+	ListDocuments(ctx context.Context, p docstore.ListParams) ([]docstore.Document, error)
 }
 
 // EmbedderConfig configures the embedder consumer. Bus, DeadLetters,
@@ -51,7 +54,10 @@ type EmbedderConfig struct {
 	// events are in the log): the relay's Wake.
 	Committed func()
 	// MaxAttempts and Backoff shape the retries of temporary failures
-	// (consumer.Config); defaults 8 attempts, 100 ms to 10 s.
+	// (consumer.Config): by default 10 attempts, 1 s doubling to 1 min
+	// apart (with the embedder's own retries of each call, an embedding
+	// server may be away for several minutes before an event is set
+	// aside).
 	MaxAttempts int
 	Backoff     consumer.Backoff
 	// RetryInterval is how often dead letters marked for retry are tried
@@ -90,6 +96,12 @@ func NewEmbedder(cfg EmbedderConfig) (*Embedder, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 10
+	}
+	if cfg.Backoff == (consumer.Backoff{}) {
+		cfg.Backoff = consumer.Backoff{Base: time.Second, Max: time.Minute}
 	}
 	e := &Embedder{cfg: cfg, log: log.With("consumer", EmbedderConsumerName)}
 	c, err := consumer.New(consumer.Config{Name: EmbedderConsumerName, Bus: cfg.Bus, DeadLetters: cfg.DeadLetters,
@@ -225,10 +237,15 @@ func (e *Embedder) prepare(ctx context.Context, events []eventbus.Event) {
 	e.mu.Unlock()
 }
 
-// Handle computes and stores the vectors of one document event. It is
-// idempotent: a vector already stored for the event's version and text
-// is not stored again.
+// Handle computes and stores the vectors of one document event; after a
+// collection event, those of every document of the collection that lacks
+// the vector of its current text (a new embedder field, or one whose from
+// paths or embedder changed). It is idempotent: a vector already stored
+// for a document's version and text is not stored again.
 func (e *Embedder) Handle(ctx context.Context, ev eventbus.Event) error {
+	if ev.Type == eventbus.CollectionCreated || ev.Type == eventbus.CollectionReplaced {
+		return e.backfill(ctx, ev.Collection)
+	}
 	doc, ws, err := e.plan(ctx, ev, nil)
 	if err != nil || len(ws) == 0 {
 		return err
@@ -264,6 +281,136 @@ func (e *Embedder) Handle(ctx context.Context, ev eventbus.Event) error {
 		e.cfg.Committed()
 	}
 	return nil
+}
+
+// backfillPage is how many documents a backfill reads, and embeds, at once.
+const backfillPage = 100
+
+// backfill stores the vectors every document of collection lacks, page by
+// page, one Embed call per page and field.
+func (e *Embedder) backfill(ctx context.Context, collection string) error {
+	c, err := e.cfg.Collections.GetCollection(ctx, collection)
+	if fault.Is(err, fault.NotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var fields []string
+	for _, name := range sortedKeys(c.Search.Vectors) {
+		if c.Search.Vectors[name].Source == docstore.SourceEmbedder {
+			fields = append(fields, name)
+		}
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	sortByID := []query.SortKey{{Field: query.Field{System: query.SystemID, Type: query.TypeString}}}
+	var after []any
+	stored := 0
+	for {
+		docs, err := e.cfg.Collections.ListDocuments(ctx, docstore.ListParams{Collection: collection, Sort: sortByID, After: after, Limit: backfillPage})
+		if fault.Is(err, fault.NotFound) {
+			return nil // deleted meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		for _, name := range fields {
+			n, err := e.backfillPage(ctx, collection, name, c.Search.Vectors[name], docs)
+			if err != nil {
+				return err
+			}
+			stored += n
+		}
+		if len(docs) < backfillPage {
+			break
+		}
+		after = []any{docs[len(docs)-1].ID}
+	}
+	if stored > 0 {
+		e.log.InfoContext(ctx, "embedded the documents of a collection", "collection", collection, "vectors", stored)
+	}
+	return nil
+}
+
+// backfillPage stores the vectors of field that docs lack.
+func (e *Embedder) backfillPage(ctx context.Context, collection, field string, def docstore.VectorField, docs []docstore.Document) (int, error) {
+	emb, err := e.cfg.Embedders(def.Embedder, def.Dimensions)
+	if err != nil {
+		return 0, consumer.Permanent(fmt.Errorf("vector field %q: %w", field, err))
+	}
+	ids := make([]string, 0, len(docs))
+	for _, d := range docs {
+		ids = append(ids, d.ID)
+	}
+	have, err := e.cfg.Vectors.GetVectors(ctx, collection, field, ids)
+	if err != nil {
+		return 0, err
+	}
+	byID := make(map[string]searchdb.StoredVector, len(have))
+	for _, v := range have {
+		byID[v.DocumentID] = v
+	}
+	var vs []searchdb.StoredVector
+	var todo []int // indexes in vs of the vectors to compute
+	var texts []string
+	for _, d := range docs {
+		text := EmbedText(d.Data, def.From)
+		if embed.Blank(text) {
+			continue
+		}
+		h := TextHash(emb.Name(), text)
+		v := searchdb.StoredVector{Collection: collection, DocumentID: d.ID, Field: field, Version: d.Version, Hash: h}
+		cur, ok := byID[d.ID]
+		switch {
+		case ok && bytes.Equal(cur.Hash, h) && len(cur.Vector) == def.Dimensions:
+			if cur.Version >= d.Version {
+				continue // current
+			}
+			v.Vector = cur.Vector
+		default:
+			e.mu.Lock()
+			vec, ok := e.cache[emb.Name()+"\x00"+string(h)] // the batch's events may have embedded it
+			e.mu.Unlock()
+			if ok && len(vec) == def.Dimensions {
+				v.Vector = vec
+				break
+			}
+			todo = append(todo, len(vs))
+			texts = append(texts, text)
+		}
+		vs = append(vs, v)
+	}
+	if len(texts) > 0 {
+		vecs, err := emb.Embed(ctx, texts)
+		switch {
+		case errors.Is(err, embed.ErrTemporary):
+			return 0, fmt.Errorf("vector field %q: %w", field, err)
+		case err != nil:
+			return 0, consumer.Permanent(fmt.Errorf("vector field %q: %w", field, err))
+		case len(vecs) != len(texts):
+			return 0, consumer.Permanent(fmt.Errorf("vector field %q: the embedder returned %d vectors for %d texts", field, len(vecs), len(texts)))
+		}
+		for i, at := range todo {
+			if len(vecs[i]) != def.Dimensions {
+				return 0, consumer.Permanent(fmt.Errorf("vector field %q: %w: the embedder %s returned %d, the field has %d",
+					field, embed.ErrDimensions, emb.Name(), len(vecs[i]), def.Dimensions))
+			}
+			vs[at].Vector = vecs[i]
+		}
+	}
+	if len(vs) == 0 {
+		return 0, nil
+	}
+	n, err := e.cfg.Vectors.PutVectors(ctx, vs, VectorsEvent)
+	if err != nil {
+		return 0, err
+	}
+	if n > 0 && e.cfg.Committed != nil {
+		e.cfg.Committed()
+	}
+	return n, nil
 }
 
 // embed returns the vector of w's text: from the batch's cache, or from

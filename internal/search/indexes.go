@@ -431,6 +431,12 @@ func (x *Indexes) loadAll(ctx context.Context) error {
 	for _, c := range cols {
 		for _, name := range sortedKeys(c.Search.Vectors) {
 			f, err := x.open(ctx, c.Name, name, c.Search.Vectors[name])
+			if fault.Is(err, fault.NotFound) {
+				// Deleted since it was listed: its deletion's event,
+				// after newest, follows.
+				x.drop(x.cols[c.Name][name])
+				continue
+			}
 			if err != nil {
 				return err
 			}
@@ -766,7 +772,7 @@ func (x *Indexes) remove(ctx context.Context, f *field, id string) error {
 
 // applyCollection reads the collection's definition as it is now and
 // makes its indexes match it: new vector fields are built, fields whose
-// dimensions, metric or source changed are rebuilt, removed ones dropped.
+// configuration changed are rebuilt, removed ones dropped.
 func (x *Indexes) applyCollection(ctx context.Context, e eventbus.Event) error {
 	c, err := x.cfg.Catalog.GetCollection(ctx, e.Collection)
 	if fault.Is(err, fault.NotFound) {
@@ -790,12 +796,10 @@ func (x *Indexes) applyCollection(ctx context.Context, e eventbus.Event) error {
 	have = x.cols[c.Name]
 	for _, name := range sortedKeys(c.Search.Vectors) {
 		def := c.Search.Vectors[name]
-		if f := have[name]; f != nil && f.idx != nil && (e.Position <= f.pos || sameIndex(f.def, def)) {
-			if !slices.Equal(f.def.From, def.From) || f.def.Embedder != def.Embedder {
-				x.mu.Lock()
-				f.def = def
-				x.mu.Unlock()
-			}
+		// A field whose from paths or embedder changed is rebuilt too: its
+		// vectors were computed from other texts, and are pending until the
+		// embedder has computed them again.
+		if f := have[name]; f != nil && f.idx != nil && (e.Position <= f.pos || sameField(f.def, def)) {
 			continue
 		}
 		x.mu.Lock()

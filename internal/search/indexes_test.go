@@ -254,8 +254,11 @@ func builtinOnly(name string, dims int) (embed.Embedder, error) {
 func (e *env) caughtUp(x *Indexes) {
 	e.t.Helper()
 	waitUntil(e.t, "the indexes take in the log", func() bool {
+		x.mu.RLock()
+		loaded := x.loaded
+		x.mu.RUnlock()
 		_, newest, err := e.store.LogBounds(context.Background())
-		return err == nil && x.Position() >= newest
+		return err == nil && loaded && x.Position() >= newest
 	})
 }
 
