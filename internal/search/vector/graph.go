@@ -289,8 +289,13 @@ func (g *graph) insert(ctx context.Context, s *searcher, q uint32, efC int) erro
 	return nil
 }
 
-// link adds q (at distance d) to node n's links on layer l, shrinking
-// them with the heuristic when they exceed the layer's maximum.
+// link adds q (at distance d) to node n's links on layer l. While n has
+// room, q is appended. When n is full, the neighbour heuristic is applied
+// incrementally instead of re-running Algorithm 4 over every link (which
+// costs O(M²) distances per link, most of a build's time at M = 32): q
+// is refused if one of n's links nearer to n than q is also nearer to q
+// than n is (the heuristic would prune q); otherwise q takes the place of
+// n's farthest link when it is nearer. At most 2·limit distances.
 func (g *graph) link(n, q uint32, d float32, l int) {
 	limit := g.m
 	if l == 0 {
@@ -311,19 +316,20 @@ func (g *graph) link(n, q uint32, d float32, l int) {
 		}
 		return
 	}
-	nv := g.vec(n)
-	cands := make([]cand, 0, len(cur)+1)
-	for _, o := range cur {
-		cands = append(cands, cand{g.dist(nv, g.vec(o)), o})
+	nv, qv := g.vec(n), g.vec(q)
+	far, farD := -1, d
+	for i, o := range cur {
+		od := g.dist(nv, g.vec(o))
+		if od < d && g.dist(qv, g.vec(o)) < d {
+			return // o lies between n and q: n reaches q through it
+		}
+		if od > farD {
+			far, farD = i, od
+		}
 	}
-	cands = append(cands, cand{d, q})
-	slices.SortFunc(cands, func(a, b cand) int { return cmpCand(a, b) })
-	sel := g.selectNeighbors(cands, limit, nil)
-	to := make([]uint32, len(sel))
-	for i, c := range sel {
-		to[i] = c.n
+	if far >= 0 {
+		cur[far] = q
 	}
-	g.setLinks(n, l, to)
 }
 
 func cmpCand(a, b cand) int {

@@ -32,8 +32,8 @@ type HNSWOptions struct {
 // documentation): recall@10 ≥ 0.95 on 100,000 random 128-dimension
 // vectors, uniform and clustered.
 const (
-	DefaultM              = 16
-	DefaultEfConstruction = 200
+	DefaultM              = 32
+	DefaultEfConstruction = 100
 	DefaultEfSearch       = 160
 )
 

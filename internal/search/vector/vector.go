@@ -9,6 +9,39 @@
 // An index holds the vectors of one vector field of one collection. It is
 // never the truth: the database is, and an index can always be rebuilt from
 // it.
+//
+// # Choosing an index
+//
+// NewAuto is what a server uses: exact answers while a field holds few
+// vectors, HNSW's speed once it holds many, and the switch made in the
+// background. NewFlat and NewHNSW are its two halves. Every index writes a
+// snapshot (Snapshotter) that Load restores as the kind it was; an HNSW
+// snapshot keeps the graph, so a restart does not rebuild it.
+//
+// # HNSW parameters
+//
+// M (default DefaultM = 32) is the number of links of a node on the upper
+// layers, 2·M on layer 0. It sets what recall a search can reach at all:
+// on 20,000 uniform random vectors of 128 dimensions, recall@10 at ef 160
+// was 0.82 with M = 16, 0.94 with M = 32 and 0.98 with M = 48; raising
+// efConstruction instead (16 / 400) gained nothing. Memory grows by 8·M
+// bytes per vector (the layer-0 links), build time about linearly in M.
+//
+// EfConstruction (default DefaultEfConstruction = 100) is the beam width
+// while linking a node: beyond about 3·M it buys little recall for build
+// time.
+//
+// EfSearch (default DefaultEfSearch) is the beam width of a search, the
+// knob between recall and speed; SearchOptions.Ef sets it per search.
+// What recall a width gives depends on the data: real embeddings, which
+// cluster, need far less than uniform random vectors, where every point
+// is nearly as far as its nearest neighbour. The vectors scenario of
+// basalt-bench (bench/README.md) measures recall@10 and queries per second
+// at growing widths on 100,000 × 128 vectors of both kinds.
+//
+// Building links a batch on every core: a node's links are guarded by a
+// lock of its own while the batch is linked, and searches wait for the
+// batch (they never see half a write).
 package vector
 
 import (

@@ -524,14 +524,14 @@ func accuracy(t *testing.T, h Harness, idx vector.Index, m vector.Metric, items 
 func testBruteForce(t *testing.T, h Harness) {
 	ctx := context.Background()
 	for _, m := range Metrics() {
-		for _, dim := range []int{37, 64} { // one with a tail after the unrolled loop
+		for _, dim := range []int{37} { // a tail after the unrolled loop
 			t.Run(fmt.Sprintf("%s/dim=%d", m, dim), func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(uint64(dim), 5))
-				items := RandomItems(rng, 2000, dim)
+				items := RandomItems(rng, 1500, dim)
 				idx := newIndex(t, h, vector.Config{Dimensions: dim, Metric: m})
 				// In several batches, as a collection fills.
-				for i := 0; i < len(items); i += 700 {
-					if err := idx.Upsert(ctx, items[i:min(i+700, len(items))]); err != nil {
+				for i := 0; i < len(items); i += 500 {
+					if err := idx.Upsert(ctx, items[i:min(i+500, len(items))]); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -552,7 +552,7 @@ func testBruteForce(t *testing.T, h Harness) {
 func testOnly(t *testing.T, h Harness) {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(7, 8))
-	const n, dim = 3000, 16
+	const n, dim = 2000, 16
 	items := RandomItems(rng, n, dim)
 	for _, m := range Metrics() {
 		t.Run(string(m), func(t *testing.T) {
@@ -605,9 +605,9 @@ func testOnlyFar(t *testing.T, h Harness) {
 	idx := newIndex(t, h, vector.Config{Dimensions: dim, Metric: vector.L2})
 	var items []vector.Item
 	var only []string
-	for i := range 4000 {
+	for i := range 2000 {
 		v := RandomVector(rng, dim)
-		if i%40 == 0 { // 100 allowed items, far out along the first axis
+		if i%20 == 0 { // 100 allowed items, far out along the first axis
 			v[0] += 40
 			only = append(only, ItemID(i))
 		}
@@ -750,9 +750,9 @@ func testClose(t *testing.T, h Harness) {
 func testCancelled(t *testing.T, h Harness) {
 	rng := rand.New(rand.NewPCG(15, 16))
 	const dim = 32
-	items := RandomItems(rng, 5000, dim)
+	items := RandomItems(rng, 2500, dim)
 	idx := newIndex(t, h, vector.Config{Dimensions: dim, Metric: vector.L2})
-	if err := idx.Upsert(context.Background(), items[:4000]); err != nil {
+	if err := idx.Upsert(context.Background(), items[:2000]); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -760,7 +760,7 @@ func testCancelled(t *testing.T, h Harness) {
 	if _, err := idx.Search(ctx, items[0].Vector, 10, vector.SearchOptions{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Search with a cancelled context = %v", err)
 	}
-	only := make([]string, 3000)
+	only := make([]string, 1500)
 	for i := range only {
 		only[i] = ItemID(i)
 	}
@@ -768,13 +768,13 @@ func testCancelled(t *testing.T, h Harness) {
 		t.Fatalf("Search (Only) with a cancelled context = %v", err)
 	}
 	// A cancelled batch is not applied.
-	if err := idx.Upsert(ctx, items[4000:]); !errors.Is(err, context.Canceled) {
+	if err := idx.Upsert(ctx, items[2000:]); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Upsert with a cancelled context = %v", err)
 	}
-	if idx.Len() != 4000 {
-		t.Fatalf("Len = %d after a cancelled Upsert, want 4000", idx.Len())
+	if idx.Len() != 2000 {
+		t.Fatalf("Len = %d after a cancelled Upsert, want 2000", idx.Len())
 	}
-	if _, ok := idx.Vector(items[4500].ID); ok {
+	if _, ok := idx.Vector(items[2300].ID); ok {
 		t.Fatal("a cancelled Upsert's item is held")
 	}
 	// A context cancelled while a large batch is inserted: the call ends
@@ -782,17 +782,17 @@ func testCancelled(t *testing.T, h Harness) {
 	// usable and consistent.
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- idx.Upsert(ctx2, items[4000:]) }()
+	go func() { done <- idx.Upsert(ctx2, items[2000:]) }()
 	cancel2()
 	err := <-done
 	switch {
 	case err == nil:
-		if idx.Len() != 5000 {
-			t.Fatalf("Len = %d after a completed Upsert, want 5000", idx.Len())
+		if idx.Len() != 2500 {
+			t.Fatalf("Len = %d after a completed Upsert, want 2500", idx.Len())
 		}
 	case errors.Is(err, context.Canceled):
-		if idx.Len() != 4000 {
-			t.Fatalf("Len = %d after a cancelled Upsert, want 4000", idx.Len())
+		if idx.Len() != 2000 {
+			t.Fatalf("Len = %d after a cancelled Upsert, want 2000", idx.Len())
 		}
 	default:
 		t.Fatal(err)
