@@ -384,8 +384,8 @@ func termText(t websearch.Term) string {
 
 // fuzzyWords returns the words of a group's positive terms that the
 // typo-tolerant match compares: lower-cased, at least websearch.FuzzyMinRunes
-// letters, each once, in order.
-func fuzzyWords(g websearch.Group) []string {
+// letters, not a stop word of language, each once, in order.
+func fuzzyWords(g websearch.Group, language string) []string {
 	var out []string
 	for _, t := range g.Terms {
 		if t.Exclude {
@@ -393,7 +393,7 @@ func fuzzyWords(g websearch.Group) []string {
 		}
 		for _, w := range t.Words {
 			w = strings.ToLower(w)
-			if utf8.RuneCountInString(w) >= websearch.FuzzyMinRunes && !slices.Contains(out, w) {
+			if utf8.RuneCountInString(w) >= websearch.FuzzyMinRunes && !websearch.StopWord(language, w) && !slices.Contains(out, w) {
 				out = append(out, w)
 			}
 		}
@@ -472,7 +472,7 @@ func compileQuery(ctx context.Context, q pgx.Tx, op, collection string, pq webse
 			}
 			continue
 		}
-		words := fuzzyWords(g)
+		words := fuzzyWords(g, cq.language)
 		if len(words) == 0 {
 			continue
 		}
