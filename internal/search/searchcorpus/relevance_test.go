@@ -362,10 +362,11 @@ func (e *env) text(t *testing.T, h search.Hit) string {
 }
 
 // searchAll runs req as an administrator (who may list every package) on
-// coll and returns the first page and the hits of every page.
+// coll, 100 hits a page, and returns the first page and the hits of every
+// page.
 func (e *env) searchAll(t *testing.T, coll string, req search.Request) (search.Result, []search.Hit) {
 	t.Helper()
-	return e.searchAllAs(adminCtx(t.Context()), t, coll, req, 0)
+	return e.searchAllAs(adminCtx(t.Context()), t, coll, req, 100)
 }
 
 // searchAllAs runs req as the caller of ctx, following cursors; when

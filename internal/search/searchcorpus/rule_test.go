@@ -28,7 +28,7 @@ func (e *env) testRule(t *testing.T) {
 			// user's are comparable (a fallback depends on the count).
 			req := search.Request{Query: q, Mode: mode, Typo: search.TypoOff}
 			_, admin := e.searchAllAs(adminCtx(t.Context()), t, stdName, req, 100)
-			_, user := e.searchAllAs(userCtx(t.Context()), t, stdName, req, 25)
+			_, user := e.searchAllAs(userCtx(t.Context()), t, stdName, req, 40)
 			var adminVisible []string
 			for _, p := range top(admin, len(admin)) {
 				if !hiddenFromUsers(p) {
