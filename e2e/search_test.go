@@ -1,10 +1,16 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
+	"net/http"
 	"net/url"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/basaltdev/basalt/internal/app"
 )
 
 // TestSearchServe: basalt serve wires search end to end on both engines:
@@ -88,5 +94,75 @@ func searchEventually(t *testing.T, what string, cond func() (bool, string)) {
 			t.Fatalf("not within 10 s: %s; last: %s", what, last)
 		}
 		<-tick.C
+	}
+}
+
+// TestSearchSnapshotsAcrossRestart: basalt serve saves its vector indexes
+// when it stops, and the next start loads them (no rebuild) and answers
+// from them at once.
+func TestSearchSnapshotsAcrossRestart(t *testing.T) {
+	cfg := app.DefaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	cfg.Auth.PasswordIPShare = 1
+	admin := cfg
+	admin.Admin = app.AdminAccount{Email: adminEmail, Password: adminPassword}
+	admin.Logs = &syncBuffer{}
+	if err := app.CreateAdmin(t.Context(), admin); err != nil {
+		t.Fatal(err)
+	}
+	// run serves until the returned stop is called, which waits for Run.
+	run := func() (*client, *syncBuffer, func()) {
+		t.Helper()
+		c := cfg
+		logs := &syncBuffer{}
+		c.Logs = logs
+		addr := make(chan string, 1)
+		c.Ready = func(a string) { addr <- a }
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- app.Run(ctx, c) }()
+		stop := func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("app.Run: %v", err)
+			}
+		}
+		select {
+		case a := <-addr:
+			cl := &client{t: t, base: "http://" + a, http: &http.Client{Timeout: 30 * time.Second}}
+			return cl.as(cl.login(adminEmail, adminPassword).AccessToken), logs, stop
+		case err := <-done:
+			t.Fatalf("app.Run: %v\n%s", err, logs.String())
+		}
+		return nil, nil, nil
+	}
+	c, _, stop := run()
+	c.must(201, "POST", "/v1/collections", `{"name":"points",
+		"schema":{"type":"object","properties":{"emb":{"type":"array","items":{"type":"number"}}}},
+		"rules":{"list":"","get":""}, "search":{"vectors":{"emb":{"dimensions":2,"metric":"l2"}}}}`)
+	id := c.must(201, "POST", "/v1/collections/points/documents", `{"emb":[3,4]}`).JSON(t)["id"].(string)
+	nearest := func(c *client) string {
+		r := c.do("POST", "/v1/collections/points/search", `{"mode":"vector","vector":[3,4],"limit":1}`)
+		if r.Status != 200 {
+			return fmt.Sprint(r.Status)
+		}
+		items := r.JSON(t)["items"].([]any)
+		if len(items) == 0 {
+			return ""
+		}
+		return items[0].(map[string]any)["document"].(map[string]any)["id"].(string)
+	}
+	searchEventually(t, "the document is found", func() (bool, string) { got := nearest(c); return got == id, got })
+	stop()
+	files, err := filepath.Glob(filepath.Join(cfg.DataDir, "search", "*.snapshot"))
+	if err != nil || len(files) != 1 {
+		t.Fatalf("snapshots after the stop: %v, %v", files, err)
+	}
+	c, logs, stop := run()
+	defer stop()
+	searchEventually(t, "the document is found after the restart", func() (bool, string) { got := nearest(c); return got == id, got })
+	if !strings.Contains(logs.String(), "vector index loaded from its snapshot") || strings.Contains(logs.String(), "vector index built") {
+		t.Errorf("the restart did not load the snapshot:\n%s", logs.String())
 	}
 }
