@@ -34,7 +34,7 @@ type HNSWOptions struct {
 const (
 	DefaultM              = 32
 	DefaultEfConstruction = 100
-	DefaultEfSearch       = 160
+	DefaultEfSearch       = 64
 )
 
 // maxM bounds HNSWOptions.M (links are counted in 16 bits).
