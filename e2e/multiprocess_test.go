@@ -117,6 +117,7 @@ func TestTwoProcessesOnOnePostgres(t *testing.T) {
 	t.Run("Batches", func(t *testing.T) { batchesAllOrNothing(t, a, b) })
 	t.Run("Cursors", func(t *testing.T) { cursorsCrossProcesses(t, a, b) })
 	t.Run("Idempotency", func(t *testing.T) { idempotencyCrossProcesses(t, a, b) })
+	t.Run("Search", func(t *testing.T) { searchAcrossProcesses(t, a, b) })
 }
 
 // compareAndSet increments a counter from 8 goroutines, 4 per process,

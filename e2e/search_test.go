@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -165,4 +166,96 @@ func TestSearchSnapshotsAcrossRestart(t *testing.T) {
 	if !strings.Contains(logs.String(), "vector index loaded from its snapshot") || strings.Contains(logs.String(), "vector index built") {
 		t.Errorf("the restart did not load the snapshot:\n%s", logs.String())
 	}
+}
+
+// searchAcrossProcesses: on one PostgreSQL database, a document written
+// through one process is found through the other by its text at once, and
+// by its client vector and its embedding once the other process's index
+// has taken in the events; after an update, by its new text and vectors
+// only. Client vectors reach the other process's index within a second
+// (the log is numbered in commit order and NOTIFY wakes every process).
+func searchAcrossProcesses(t *testing.T, a, b *server) {
+	ca, cb := a.client(t), b.client(t)
+	ca.must(201, "POST", "/v1/collections", `{"name":"shared_notes",
+		"schema":{"type":"object","properties":{"title":{"type":"string"},"emb":{"type":"array","items":{"type":"number"}}}},
+		"search":{"text":{"fields":{"title":1}},
+		          "vectors":{"emb":{"dimensions":2,"metric":"l2"},
+		                     "sem":{"dimensions":256,"source":"embedder","from":["title"]}}}}`)
+	ids := func(r response) []string {
+		out := []string{}
+		for _, it := range r.JSON(t)["items"].([]any) {
+			out = append(out, it.(map[string]any)["document"].(map[string]any)["id"].(string))
+		}
+		return out
+	}
+	text := func(q string) []string {
+		return ids(cb.must(200, "GET", "/v1/collections/shared_notes/search?"+url.Values{"q": {q}, "typo": {"off"}}.Encode(), ""))
+	}
+	nearest := func(x float64) []string {
+		r := cb.do("POST", "/v1/collections/shared_notes/search", fmt.Sprintf(`{"mode":"vector","field":"emb","vector":[%g,0],"limit":1}`, x))
+		if r.Status != 200 { // 503 until b's index of the new field is built
+			return nil
+		}
+		return ids(r)
+	}
+	// Both processes have read the definition once b answers vector searches.
+	searchEventually(t, "b serves the new vector field", func() (bool, string) { return nearest(0) != nil, "" })
+	var n []string
+	for i, title := range []string{"sourdough bread recipe", "glacier hiking routes"} {
+		r := ca.must(201, "POST", "/v1/collections/shared_notes/documents", fmt.Sprintf(`{"title":%q,"emb":[%d,0]}`, title, 10*i))
+		n = append(n, r.JSON(t)["id"].(string))
+	}
+	if got := text("sourdough"); !slices.Equal(got, []string{n[0]}) {
+		t.Fatalf("b's text search right after a's write = %v", got)
+	}
+	fresh := func(what string, x float64, want string) {
+		t.Helper()
+		start := time.Now()
+		searchEventually(t, what, func() (bool, string) {
+			got := nearest(x)
+			return slices.Equal(got, []string{want}), fmt.Sprint(got)
+		})
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("%s: found through the other process after %v, want within 1 s", what, d)
+		} else {
+			t.Logf("%s: found through the other process after %v", what, d)
+		}
+	}
+	fresh("b's vector index takes in n1", 9, n[1])
+	semantic := func(q string) []string {
+		r := cb.do("GET", "/v1/collections/shared_notes/search?"+url.Values{"q": {q}, "mode": {"vector"}, "field": {"sem"}, "limit": {"1"}}.Encode(), "")
+		if r.Status != 200 {
+			return nil
+		}
+		return ids(r)
+	}
+	searchEventually(t, "b finds n1 by the embedding a's consumer computed", func() (bool, string) {
+		got := semantic("hiking routes")
+		return slices.Equal(got, []string{n[1]}), fmt.Sprint(got)
+	})
+
+	ca.must(200, "PUT", "/v1/collections/shared_notes/documents/"+n[0], `{"title":"volcano hiking trails","emb":[100,0]}`)
+	if got := text("sourdough"); len(got) != 0 {
+		t.Errorf("b still finds the old text: %v", got)
+	}
+	if got := text("volcano"); !slices.Equal(got, []string{n[0]}) {
+		t.Errorf("b's search for the new text = %v", got)
+	}
+	fresh("b's vector index moves n0", 99, n[0])
+	// n0's old embedding matched its old title almost exactly; its new one
+	// does not.
+	oldScore := func() float64 {
+		r := cb.must(200, "GET", "/v1/collections/shared_notes/search?"+url.Values{"q": {"sourdough bread recipe"}, "mode": {"vector"}, "field": {"sem"}}.Encode(), "")
+		for _, it := range r.JSON(t)["items"].([]any) {
+			hit := it.(map[string]any)
+			if hit["document"].(map[string]any)["id"] == n[0] {
+				return hit["score"].(float64)
+			}
+		}
+		return 0
+	}
+	searchEventually(t, "b finds n0 by its new embedding only", func() (bool, string) {
+		got, old := semantic("volcano trails"), oldScore()
+		return slices.Equal(got, []string{n[0]}) && old < 0.5, fmt.Sprint(got, " ", old)
+	})
 }
