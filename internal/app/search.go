@@ -28,16 +28,27 @@ type SearchConfig struct {
 	// Embedder configures the OpenAI-compatible embedder "openai"; nil
 	// offers the builtin embedder only.
 	Embedder *embed.OpenAIOptions
+	// Timeout bounds one search, its wait for a turn included.
+	Timeout time.Duration
+	// Concurrency is how many searches run at once in the process.
+	Concurrency int
 }
 
 // DefaultSearchConfig returns the defaults of SearchConfig.
 func DefaultSearchConfig() SearchConfig {
-	return SearchConfig{SnapshotInterval: search.DefaultSnapshotInterval}
+	l := search.DefaultLimits()
+	return SearchConfig{SnapshotInterval: search.DefaultSnapshotInterval, Timeout: l.Timeout, Concurrency: l.Concurrency}
 }
 
 func (c SearchConfig) validate() error {
 	if c.SnapshotInterval < 10*time.Second || c.SnapshotInterval > 24*time.Hour {
 		return errors.New("--search-snapshot-interval must be between 10s and 24h")
+	}
+	if c.Timeout < 100*time.Millisecond || c.Timeout > 10*time.Minute {
+		return errors.New("--search-timeout must be between 100ms and 10m")
+	}
+	if c.Concurrency < 1 || c.Concurrency > 1024 {
+		return errors.New("--search-concurrency must be between 1 and 1024")
 	}
 	if c.Embedder != nil {
 		if _, err := embed.NewOpenAI(*c.Embedder); err != nil {
@@ -58,6 +69,8 @@ func (c Config) snapshotDir() string {
 // searchFlags are serve's flags of search.
 type searchFlags struct {
 	SearchSnapshotDir      string        `name:"search-snapshot-dir" help:"Directory of the vector index snapshots, which let a restart load the indexes instead of rebuilding them from the database (default: <data-dir>/search) ($$BASALT_SEARCH_SNAPSHOT_DIR)." placeholder:"DIR"`
+	SearchTimeout          time.Duration `name:"search-timeout" help:"Time limit of one search, its wait for a turn included, 100ms to 10m: past it the search answers 503 ($$BASALT_SEARCH_TIMEOUT)." default:"3s"`
+	SearchConcurrency      int           `name:"search-concurrency" help:"Most searches running at once in this process, 1 to 1024; the others wait for a turn within --search-timeout ($$BASALT_SEARCH_CONCURRENCY)." default:"4"`
 	SearchSnapshotInterval time.Duration `name:"search-snapshot-interval" help:"How often changed vector indexes are saved to their snapshots, 10s to 24h; they are also saved at shutdown ($$BASALT_SEARCH_SNAPSHOT_INTERVAL)." default:"10m"`
 	EmbedderURL            string        `name:"embedder-url" help:"Base URL of a server speaking the OpenAI embeddings API (OpenAI, Ollama, vLLM, llama.cpp), offered to vector fields as the embedder \"openai\"; without it only the builtin embedder exists ($$BASALT_EMBEDDER_URL)." placeholder:"URL"`
 	EmbedderModel          string        `name:"embedder-model" help:"Embedding model the server runs, e.g. text-embedding-3-small or nomic-embed-text ($$BASALT_EMBEDDER_MODEL)." placeholder:"NAME"`
@@ -71,7 +84,8 @@ type searchFlags struct {
 }
 
 func (f searchFlags) apply(cfg *Config) error {
-	cfg.Search = SearchConfig{SnapshotDir: f.SearchSnapshotDir, SnapshotInterval: f.SearchSnapshotInterval}
+	cfg.Search = SearchConfig{SnapshotDir: f.SearchSnapshotDir, SnapshotInterval: f.SearchSnapshotInterval,
+		Timeout: f.SearchTimeout, Concurrency: f.SearchConcurrency}
 	if f.EmbedderURL == "" {
 		if f.EmbedderModel != "" || f.EmbedderKey != "" || f.EmbedderDimensions != 0 {
 			return errors.New("--embedder-model, --embedder-key and --embedder-dimensions need --embedder-url")
@@ -128,7 +142,8 @@ func newSearch(cfg Config, db database, bus eventbus.Bus, docs *docstore.Service
 	if err != nil {
 		return nil, err
 	}
-	s.svc, err = search.New(search.Options{Docs: docs, DB: sdb, Vectors: s.indexes, Embedders: set.Embedder})
+	s.svc, err = search.New(search.Options{Docs: docs, DB: sdb, Vectors: s.indexes, Embedders: set.Embedder,
+		Limits: search.Limits{Timeout: cfg.Search.Timeout, Concurrency: cfg.Search.Concurrency}})
 	if err != nil {
 		return nil, err
 	}

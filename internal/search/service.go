@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/basaltdev/basalt/internal/docstore"
@@ -64,12 +65,22 @@ type Limits struct {
 	// candidates until enough pass (10,000; below it the search reads up
 	// to √(hits needed × vectors) ids, see nearest).
 	AllowList int
+	// Timeout bounds the time one search may take, its wait for a turn
+	// included (3 s): past it the search answers 503 (fault.Unavailable),
+	// except that a typo-tolerant fallback that takes more than half of it
+	// gives way to the exact query's hits.
+	Timeout time.Duration
+	// Concurrency is how many searches run at once in this process (4); the
+	// others wait for a turn within their Timeout. It keeps expensive
+	// queries from taking every database connection and processor.
+	Concurrency int
 }
 
 // DefaultLimits returns the limits Basalt applies unless configured
 // otherwise.
 func DefaultLimits() Limits {
-	return Limits{DefaultLimit: 20, MaxLimit: 100, MaxDepth: 1000, MaxQueryBytes: 1024, AllowList: 10000}
+	return Limits{DefaultLimit: 20, MaxLimit: 100, MaxDepth: 1000, MaxQueryBytes: 1024, AllowList: 10000,
+		Timeout: 3 * time.Second, Concurrency: 4}
 }
 
 func (l Limits) withDefaults() Limits {
@@ -84,6 +95,10 @@ func (l Limits) withDefaults() Limits {
 	set(&l.MaxDepth, d.MaxDepth)
 	set(&l.MaxQueryBytes, d.MaxQueryBytes)
 	set(&l.AllowList, d.AllowList)
+	set(&l.Concurrency, d.Concurrency)
+	if l.Timeout <= 0 {
+		l.Timeout = d.Timeout
+	}
 	return l
 }
 
@@ -111,6 +126,8 @@ type Service struct {
 	vectors   VectorSource
 	embedders func(string, int) (embed.Embedder, error)
 	limits    Limits
+	// turns holds a token per search running (Limits.Concurrency).
+	turns chan struct{}
 	// chooseAllowList replaces the allow-list rule in benchmarks.
 	chooseAllowList func(need, n int) int
 }
@@ -120,8 +137,9 @@ func New(opts Options) (*Service, error) {
 	if opts.Docs == nil || opts.DB == nil {
 		return nil, errors.New("search: the document service and the search store are required")
 	}
+	limits := opts.Limits.withDefaults()
 	return &Service{docs: opts.Docs, db: opts.DB, vectors: opts.Vectors, embedders: opts.Embedders,
-		limits: opts.Limits.withDefaults()}, nil
+		limits: limits, turns: make(chan struct{}, limits.Concurrency)}, nil
 }
 
 // Request is one search, as a transport decoded it.
@@ -224,7 +242,40 @@ type run struct {
 // Search runs one search. The caller's list rule, API key scope and hidden
 // fields apply as on a list: every hit is a document the caller may list,
 // shown as the caller may see it.
+//
+// A search takes at most Limits.Timeout, its wait for a turn among the
+// Limits.Concurrency searches that run at once included; past it, it
+// answers fault.Unavailable.
 func (s *Service) Search(ctx context.Context, req Request) (Result, error) {
+	caller := ctx
+	ctx, cancel := context.WithTimeout(ctx, s.limits.Timeout)
+	defer cancel()
+	res, err := s.search(ctx, req)
+	if err != nil && ctx.Err() != nil && caller.Err() == nil {
+		return Result{}, s.overtime(err)
+	}
+	return res, err
+}
+
+// errNoTurn is the error of a search that ran out of time waiting for a
+// turn.
+var errNoTurn = errors.New("no turn to search")
+
+// overtime is the error of a search that ran out of time (err: what
+// failed when it did).
+func (s *Service) overtime(err error) error {
+	msg := fmt.Sprintf("the search did not finish within %s: the server is busy, or the query is too expensive "+
+		"(many OR alternatives, very common words or phrases): narrow it or try again shortly", s.limits.Timeout)
+	if errors.Is(err, errNoTurn) {
+		msg = fmt.Sprintf("too many searches are running: none could start within %s; try again shortly", s.limits.Timeout)
+	}
+	e := fault.New(fault.Unavailable, op, msg)
+	e.Err, e.RetryAfter = err, time.Second
+	return e
+}
+
+// search runs one search within ctx's deadline.
+func (s *Service) search(ctx context.Context, req Request) (Result, error) {
 	r, err := s.prepare(ctx, req)
 	if err != nil {
 		return Result{}, err
@@ -232,6 +283,12 @@ func (s *Service) Search(ctx context.Context, req Request) (Result, error) {
 	res := Result{Mode: r.mode, Hits: []Hit{}}
 	if r.plan.None() {
 		return res, nil
+	}
+	select {
+	case s.turns <- struct{}{}:
+		defer func() { <-s.turns }()
+	case <-ctx.Done():
+		return Result{}, fmt.Errorf("%w: %w", errNoTurn, ctx.Err())
 	}
 	switch r.mode {
 	case ModeText:

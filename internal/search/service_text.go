@@ -71,15 +71,21 @@ func (s *Service) textQuery(r *run, limit int) searchdb.TextQuery {
 // searchText runs q, falling back on the first page to the typo-tolerant
 // query when the exact one finds fewer than min(limit, 3) hits and typo
 // is auto. The fuzzy query answers only when it finds more than the exact
-// one did, so a fallback never loses a hit. It reports whether the fuzzy
-// query answered.
+// one did, so a fallback never loses a hit. The fallback may take half of
+// Limits.Timeout: when it takes longer, the exact hits answer. It reports
+// whether the fuzzy query answered.
 func (s *Service) searchText(ctx context.Context, r *run, q searchdb.TextQuery) ([]searchdb.TextHit, bool, error) {
 	hits, err := s.db.SearchText(ctx, q)
 	if err != nil || !r.first || q.Fuzzy || r.typo == TypoOff || len(hits) >= min(r.limit, 3) {
 		return hits, q.Fuzzy, err
 	}
 	q.Fuzzy = true
-	fuzzy, err := s.db.SearchText(ctx, q)
+	fctx, cancel := context.WithTimeout(ctx, s.limits.Timeout/2)
+	defer cancel()
+	fuzzy, err := s.db.SearchText(fctx, q)
+	if err != nil && fctx.Err() != nil && ctx.Err() == nil {
+		return hits, false, nil
+	}
 	if err != nil {
 		return nil, false, err
 	}
