@@ -2,9 +2,11 @@ package load
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/basaltdev/basalt/internal/search/vector"
 	"github.com/basaltdev/basalt/internal/search/vector/vectorbench"
 )
 
@@ -31,7 +33,7 @@ func TestVectorsScenario(t *testing.T) {
 	if err := rep.WriteMarkdown(&b); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| uniform | 16 / 200 |", "| clustered |", "recall@10", "vectors: 600 vectors of 8 dimensions"} {
+	for _, want := range []string{fmt.Sprintf("| uniform | %d / %d |", vector.DefaultM, vector.DefaultEfConstruction), "| clustered |", "recall@10", "vectors: 600 vectors of 8 dimensions"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
 		}

@@ -3,7 +3,9 @@ package vector_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -203,6 +205,21 @@ func FuzzLoad(f *testing.F) {
 	}
 	f.Add([]byte("BVIX"))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		fuzzLoad(t, b)
+		// The same bytes framed with a valid length and checksum, so that
+		// mutations reach the decoders behind the checksum.
+		if len(b) >= 15 {
+			payload := b[15 : len(b)-min(4, len(b)-15)]
+			framed := append(binary.LittleEndian.AppendUint64(slices.Clone(b[:7]), uint64(len(payload))), payload...)
+			framed = binary.LittleEndian.AppendUint32(framed, crc32.Checksum(payload, crc32.MakeTable(crc32.Castagnoli)))
+			fuzzLoad(t, framed)
+		}
+	})
+}
+
+func fuzzLoad(t *testing.T, b []byte) {
+	ctx := context.Background()
+	{
 		idx, err := vector.Load(bytes.NewReader(b))
 		if err != nil {
 			if !errors.Is(err, vector.ErrSnapshot) {
@@ -225,5 +242,5 @@ func FuzzLoad(f *testing.F) {
 		if err := idx.Upsert(ctx, []vector.Item{{ID: "x", Vector: q}}); err != nil {
 			t.Fatal(err)
 		}
-	})
+	}
 }
