@@ -42,6 +42,21 @@
 // Building links a batch on every core: a node's links are guarded by a
 // lock of its own while the batch is linked, and searches wait for the
 // batch (they never see half a write).
+//
+// # Measured
+//
+// With the defaults, on 100,000 × 128 vectors (basalt-bench -scenarios
+// vectors; 2-core Xeon shared with other work, so rates are per CPU-second
+// of the searching thread): on 100 Gaussian clusters, recall@10 0.948 at
+// ef 32 and 0.975 at ef 48, 2,873 queries/s against exact search's 98
+// (29×); the build took 25 s of CPU (32 s wall); HNSW holds 956 bytes per
+// vector, Flat 684 (512 of them the vector). Uniform random vectors are
+// the worst case of every graph index — a point's nearest neighbours are
+// barely nearer than the rest — and need wide beams: at 20,000 × 128,
+// recall@10 0.954 at ef 192, about as fast as exact search; building
+// 100,000 of them took 3 minutes of CPU. Below 10,000 vectors exact search
+// costs at most about 0.6 ms, which is why Auto stays flat there (see
+// DefaultAutoThreshold).
 package vector
 
 import (
