@@ -58,6 +58,10 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 30s)
 bench: build ## Load-test Basalt against a hello-JSON reference (see docs/performance.md)
 	$(GO) run ./bench/cmd/basalt-bench -basalt $(BIN)/basalt $(BENCHFLAGS)
 
+.PHONY: bench-search
+bench-search: build ## Load-test search only: vector indexes, full-text search on SQLite and PostgreSQL; exit 3 on a missed target
+	$(GO) run ./bench/cmd/basalt-bench -basalt $(BIN)/basalt -scenarios vectors,search-text,search-text-pg -strict $(BENCHFLAGS)
+
 .PHONY: clean
 clean: ## Remove build output and the local data directory
 	rm -rf $(BIN) basalt_data

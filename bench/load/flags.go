@@ -9,7 +9,7 @@ import (
 )
 
 // DefaultConfig is the configuration of `make bench`: 100,000 documents,
-// 3 s steps and a 15 minute cap.
+// 3 s steps and a 22 minute cap.
 func DefaultConfig() Config {
 	return Config{
 		Scenarios:   DefaultScenarios(),
@@ -21,7 +21,7 @@ func DefaultConfig() Config {
 		Step:        3 * time.Second,
 		Warmup:      time.Second,
 		Settle:      250 * time.Millisecond,
-		MaxDuration: 15 * time.Minute, // room for every scenario on PostgreSQL, paired comparison included, and the change-event scenarios (EventsConfig.reserve)
+		MaxDuration: 22 * time.Minute, // room for every scenario on PostgreSQL, paired comparison included, the change-event scenarios (EventsConfig.reserve) and the search scenarios (SearchTextConfig.reserve: about 7 minutes at 100,000 documents)
 		MaxRequests: 12_000_000,       // enough for the hello reference to finish its search at ~50k req/s, and get-auth its paired comparison
 		Search: SearchConfig{
 			StartRate:  200,
@@ -32,14 +32,15 @@ func DefaultConfig() Config {
 			Retries:    1,
 			Criteria:   DefaultCriteria(),
 		},
-		Attack:  DefaultAttackConfig(),
-		Storm:   DefaultStormConfig(),
-		Paired:  DefaultPairedConfig(),
-		Events:  DefaultEventsConfig(),
-		Vectors: DefaultVectorsConfig(),
-		DB:      DBSQLite,
-		PGURL:   DefaultPGURL,
-		PGBench: DefaultPGBenchConfig(),
+		Attack:     DefaultAttackConfig(),
+		Storm:      DefaultStormConfig(),
+		Paired:     DefaultPairedConfig(),
+		Events:     DefaultEventsConfig(),
+		Vectors:    DefaultVectorsConfig(),
+		SearchText: DefaultSearchTextConfig(),
+		DB:         DBSQLite,
+		PGURL:      DefaultPGURL,
+		PGBench:    DefaultPGBenchConfig(),
 	}
 }
 
@@ -139,12 +140,22 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		return nil
 	})
 
+	st := &c.SearchText
+	fs.IntVar(&st.Docs, "search-docs", st.Docs, "search-text, search-text-pg: documents seeded into "+TextCollection)
+	fs.IntVar(&st.Queries, "search-queries", st.Queries, "search-text, search-text-pg: queries drawn for each query class")
+	fs.DurationVar(&st.MaxP99, "max-p99-search", st.MaxP99, "search-text, search-text-pg: a step of their lines (list, search, typo) passes when p99 latency is below this")
+	fs.IntVar(&st.MinRate, "search-min-rate", st.MinRate, "search-text, search-text-pg: lowest rate a line's search tries (req/s)")
+	fs.IntVar(&st.Bisections, "search-bisect", st.Bisections, "search-text, search-text-pg: most bisection steps of each line (and at most -bisect)")
+	fs.IntVar(&st.Checks, "search-checks", st.Checks, "search-text, search-text-pg: queries of each class run one at a time, checked and timed, before the load")
+	fs.StringVar(&st.GOROOT, "search-goroot", st.GOROOT, "search-text, search-text-pg: Go tree whose documentation is the documents' text (default: go env GOROOT)")
+
 	if c.Thresholds == nil {
 		c.Thresholds = map[string]float64{}
 	}
 	sqlite, postgres := DefaultThresholdsFor(DBSQLite), DefaultThresholdsFor(DBPostgres)
 	for _, name := range AllScenarios() {
-		if name == ScenarioHello || name == ScenarioLoginStorm || name == ScenarioVectors || slices.Contains(EventScenarios(), name) {
+		if name == ScenarioHello || name == ScenarioLoginStorm || name == ScenarioVectors || slices.Contains(EventScenarios(), name) ||
+			slices.Contains(SearchTextScenarios(), name) {
 			continue
 		}
 		base := BaselineOf(name)

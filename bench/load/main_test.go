@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -180,7 +181,10 @@ type fakeBasalt struct {
 	attempts    map[string]int    // login and sign-up attempts by "ip:…" and "email:…"
 	collections map[string]string // name → the rule of every action
 	docs        map[string]map[string]Doc
-	next        int
+	// texts are the documents of text-searchable collections (as
+	// TextCollectionSpec makes), in creation order.
+	texts map[string][]TextDoc
+	next  int
 
 	// events are the change events of creates in Collection: its event
 	// stream and the relay's metrics (fakeEvents).
@@ -200,7 +204,7 @@ type fakeSession struct {
 func newFakeBasalt(opts fakeOptions) http.Handler {
 	f := &fakeBasalt{
 		opts: opts, users: map[string]fakeAccount{}, tokens: map[string]fakeSession{}, attempts: map[string]int{},
-		collections: map[string]string{}, docs: map[string]map[string]Doc{},
+		collections: map[string]string{}, docs: map[string]map[string]Doc{}, texts: map[string][]TextDoc{},
 		events: &fakeEvents{token: os.Getenv(MetricsTokenEnv), kafka: opts.kafka != ""},
 	}
 	mux := http.NewServeMux()
@@ -241,6 +245,17 @@ func newFakeBasalt(opts fakeOptions) http.Handler {
 			return
 		}
 		q := r.URL.Query()
+		f.mu.Lock()
+		_, text := f.texts[r.PathValue("c")]
+		f.mu.Unlock()
+		if text {
+			if q.Encode() != "limit=20" {
+				http.Error(w, "bad list", http.StatusBadRequest)
+				return
+			}
+			_, _ = w.Write([]byte(`{"items":[],"nextCursor":null}`))
+			return
+		}
 		if !strings.HasPrefix(q.Get("filter"), "score >= ") || q.Get("sort") != "-score" || q.Get("limit") != "20" ||
 			(q.Has("total") && q.Get("total") != "true") {
 			http.Error(w, "bad list", http.StatusBadRequest)
@@ -255,7 +270,80 @@ func newFakeBasalt(opts fakeOptions) http.Handler {
 		}
 		_, _ = w.Write([]byte(`{"items":[],"nextCursor":null}`))
 	})
+	mux.HandleFunc("GET /v1/collections/{c}", f.collection)
+	mux.HandleFunc("GET /v1/collections/{c}/search", f.search)
 	return mux
+}
+
+// collection answers an admin's GET of a text-searchable collection with
+// the status of its text index (always complete).
+func (f *fakeBasalt) collection(w http.ResponseWriter, r *http.Request) {
+	if !f.admin(w, r) {
+		return
+	}
+	f.mu.Lock()
+	docs, text := f.texts[r.PathValue("c")]
+	f.mu.Unlock()
+	if !text {
+		http.NotFound(w, r)
+		return
+	}
+	_, _ = fmt.Fprintf(w, `{"name":%q,"status":{"search":{"text":{"building":false,"indexed":%d,"total":%d}}}}`, r.PathValue("c"), len(docs), len(docs))
+}
+
+// search is a small full-text search of a text collection: a document
+// matches when it holds every word of q (quotes ignored); with typo
+// tolerance on (no typo=off) and fewer than 3 hits, words one letter away
+// match too and the answer says fuzzy.
+func (f *fakeBasalt) search(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	words := Words(q.Get("q"))
+	typo := q.Get("typo")
+	if len(words) == 0 || q.Get("limit") != "20" || (typo != "" && typo != "off") || len(q) != 2+min(len(typo), 1) {
+		http.Error(w, "bad search", http.StatusBadRequest)
+		return
+	}
+	f.mu.Lock()
+	docs, text := f.texts[r.PathValue("c")]
+	f.mu.Unlock()
+	if !text {
+		http.NotFound(w, r)
+		return
+	}
+	match := func(near bool) int {
+		hits := 0
+		for _, d := range docs {
+			have := Words(d.Title + " " + d.Body)
+			all := true
+			for _, qw := range words {
+				all = all && slices.ContainsFunc(have, func(h string) bool { return h == qw || (near && oneLetterApart(h, qw)) })
+			}
+			if all {
+				hits++
+			}
+		}
+		return min(hits, 20)
+	}
+	hits, fuzzy := match(false), false
+	if typo == "" && hits < 3 {
+		hits, fuzzy = match(true), true
+	}
+	items := strings.TrimSuffix(strings.Repeat(`{"score":1},`, hits), ",")
+	_, _ = fmt.Fprintf(w, `{"mode":"text","items":[%s],"fuzzy":%t}`, items, fuzzy)
+}
+
+// oneLetterApart reports whether a and b differ in exactly one letter.
+func oneLetterApart(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	diff := 0
+	for i := range len(a) {
+		if a[i] != b[i] {
+			diff++
+		}
+	}
+	return diff == 1
 }
 
 // throttled counts an attempt under each key and reports whether one of
@@ -396,9 +484,32 @@ func (f *fakeBasalt) createCollection(w http.ResponseWriter, r *http.Request) {
 		Name   string             `json:"name"`
 		Schema json.RawMessage    `json:"schema"`
 		Rules  map[string]*string `json:"rules"`
+		Search *struct {
+			Text struct {
+				Fields map[string]int `json:"fields"`
+			} `json:"text"`
+		} `json:"search"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&spec); err != nil || spec.Name == "" || len(spec.Schema) == 0 {
 		http.Error(w, "bad collection", http.StatusBadRequest)
+		return
+	}
+	if spec.Search != nil {
+		// A text collection: listed and read by everyone, searchable.
+		if l, g := spec.Rules["list"], spec.Rules["get"]; l == nil || g == nil || *l != "" || *g != "" || len(spec.Rules) != 2 ||
+			len(spec.Search.Text.Fields) == 0 {
+			http.Error(w, "bad text collection", http.StatusBadRequest)
+			return
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if _, exists := f.collections[spec.Name]; exists {
+			http.Error(w, "exists", http.StatusConflict)
+			return
+		}
+		f.collections[spec.Name] = ""
+		f.texts[spec.Name] = []TextDoc{}
+		w.WriteHeader(http.StatusCreated)
 		return
 	}
 	// The bench sets all five rules to one value that the fake knows.
@@ -436,9 +547,9 @@ func (f *fakeBasalt) batch(w http.ResponseWriter, r *http.Request) {
 	}
 	var b struct {
 		Operations []struct {
-			Op         string `json:"op"`
-			Collection string `json:"collection"`
-			Data       Doc    `json:"data"`
+			Op         string          `json:"op"`
+			Collection string          `json:"collection"`
+			Data       json.RawMessage `json:"data"`
 		} `json:"operations"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&b); err != nil || len(b.Operations) > MaxBatch {
@@ -461,7 +572,25 @@ func (f *fakeBasalt) batch(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for _, op := range b.Operations {
-		out.Results = append(out.Results, result{Op: op.Op, ID: f.put(op.Collection, op.Data)})
+		if texts, ok := f.texts[op.Collection]; ok {
+			var d TextDoc
+			dec := json.NewDecoder(strings.NewReader(string(op.Data)))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&d); err != nil || d.Title == "" || d.Body == "" {
+				http.Error(w, "bad text document", http.StatusBadRequest)
+				return
+			}
+			f.texts[op.Collection] = append(texts, d)
+			f.next++
+			out.Results = append(out.Results, result{Op: op.Op, ID: "text-" + strconv.Itoa(f.next)})
+			continue
+		}
+		var d Doc
+		if err := json.Unmarshal(op.Data, &d); err != nil {
+			http.Error(w, "bad document", http.StatusBadRequest)
+			return
+		}
+		out.Results = append(out.Results, result{Op: op.Op, ID: f.put(op.Collection, d)})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(out)

@@ -151,6 +151,9 @@ type ScenarioReport struct {
 	Idle     *IdleReport     `json:"idle,omitempty"`
 	// Vectors is the outcome of ScenarioVectors, judged on recall.
 	Vectors *VectorsReport `json:"vectors,omitempty"`
+	// SearchText is the outcome of a full-text search scenario
+	// (SearchTextScenarios), judged on its checks and lines.
+	SearchText *SearchTextReport `json:"searchText,omitempty"`
 	// Verdict is one of the Verdict constants.
 	Verdict string `json:"verdict"`
 	// Notes explain anything that qualifies the numbers.
@@ -242,7 +245,7 @@ func (r *Report) Evaluate(thresholds map[string]float64) {
 		switch {
 		case s.Name == r.Reference:
 			s.Verdict = VerdictReference
-		case s.Storm != nil || s.Relay != nil || s.Realtime != nil || s.Idle != nil || s.Vectors != nil:
+		case s.Storm != nil || s.Relay != nil || s.Realtime != nil || s.Idle != nil || s.Vectors != nil || s.SearchText != nil:
 			s.Threshold = 0
 			var notes []string
 			switch {
@@ -254,6 +257,8 @@ func (r *Report) Evaluate(thresholds map[string]float64) {
 				s.Verdict, notes = s.Realtime.evaluate()
 			case s.Vectors != nil:
 				s.Verdict, notes = s.Vectors.evaluate()
+			case s.SearchText != nil:
+				s.Verdict, notes = s.SearchText.evaluate()
 			default:
 				s.Verdict, notes = s.Idle.evaluate()
 			}
@@ -355,6 +360,9 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 			continue
 		case s.Vectors != nil:
 			after = append(after, s.Vectors.markdown(s.Verdict))
+			continue
+		case s.SearchText != nil:
+			after = append(after, s.SearchText.markdown(s.Name, s.Verdict))
 			continue
 		}
 		rate, p50, p99, p999, errs := "none", "—", "—", "—", "—"

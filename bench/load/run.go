@@ -50,7 +50,8 @@ const (
 // (they grow the collection).
 func AllScenarios() []string {
 	return []string{ScenarioHello, ScenarioVectors, ScenarioGet, ScenarioGetAuth, ScenarioList, ScenarioListTotal, ScenarioListTotal1M,
-		ScenarioLoginStorm, ScenarioCreate, ScenarioRelay, ScenarioRealtimeLatency, ScenarioRealtimeFanout, ScenarioRelayKafka, ScenarioRealtimeIdle}
+		ScenarioLoginStorm, ScenarioCreate, ScenarioRelay, ScenarioRealtimeLatency, ScenarioRealtimeFanout, ScenarioRelayKafka, ScenarioRealtimeIdle,
+		ScenarioSearchText, ScenarioSearchTextPG}
 }
 
 // EventScenarios are the change-event scenarios.
@@ -61,7 +62,7 @@ func EventScenarios() []string {
 // ownProcess reports whether scenario runs against a Basalt of its own
 // rather than the one seeded for the other scenarios.
 func ownProcess(scenario string) bool {
-	return scenario == ScenarioRelayKafka || scenario == ScenarioRealtimeIdle
+	return scenario == ScenarioRelayKafka || scenario == ScenarioRealtimeIdle || slices.Contains(SearchTextScenarios(), scenario)
 }
 
 // DefaultScenarios are the scenarios of a run that names none: all but
@@ -124,6 +125,9 @@ type Config struct {
 	Events EventsConfig
 	// Vectors shapes ScenarioVectors.
 	Vectors VectorsConfig
+	// SearchText shapes the full-text search scenarios
+	// (SearchTextScenarios).
+	SearchText SearchTextConfig
 	// DB is the engine Basalt runs on: DBSQLite (a fresh data directory) or
 	// DBPostgres (a fresh database created through PGURL, dropped at the end).
 	DB string
@@ -171,6 +175,11 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
+	if slices.ContainsFunc(c.Scenarios, func(s string) bool { return slices.Contains(SearchTextScenarios(), s) }) {
+		if err := c.SearchText.Validate(); err != nil {
+			return err
+		}
+	}
 	if slices.Contains(c.Scenarios, ScenarioGetAuth) {
 		if err := c.Paired.Validate(); err != nil {
 			return err
@@ -191,6 +200,11 @@ func (c Config) Validate() error {
 	}
 	switch c.DB {
 	case DBSQLite:
+		if slices.Contains(c.Scenarios, ScenarioSearchTextPG) {
+			if _, err := parsePGURL(c.PGURL); err != nil {
+				return err
+			}
+		}
 	case DBPostgres:
 		if _, err := parsePGURL(c.PGURL); err != nil {
 			return err
@@ -247,7 +261,7 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 	// is short.
 	start := time.Now()
 	runEnd := start.Add(max(cfg.MaxDuration-reserve, cfg.MaxDuration/2))
-	searchEnd := runEnd.Add(-cfg.Events.reserve(cfg.Scenarios) - cfg.Vectors.reserve(cfg.Scenarios))
+	searchEnd := runEnd.Add(-cfg.Events.reserve(cfg.Scenarios) - cfg.Vectors.reserve(cfg.Scenarios) - cfg.SearchText.reserve(cfg.Scenarios))
 	if half := start.Add(runEnd.Sub(start) / 2); searchEnd.Before(half) {
 		searchEnd = half
 	}
@@ -270,7 +284,8 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 		admin     PGAdmin
 		pgVersion string
 	)
-	if cfg.DB == DBPostgres && slices.ContainsFunc(cfg.Scenarios, func(s string) bool { return s != ScenarioHello }) {
+	if (cfg.DB == DBPostgres && slices.ContainsFunc(cfg.Scenarios, func(s string) bool { return s != ScenarioHello && s != ScenarioVectors })) ||
+		slices.Contains(cfg.Scenarios, ScenarioSearchTextPG) {
 		admin = PGAdmin{URL: cfg.PGURL}
 		if pgVersion, err = admin.ServerVersion(ctx); err != nil {
 			return rep, err
@@ -280,7 +295,7 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 
 	left := 0 // searching scenarios still to run, each named once
 	for _, s := range AllScenarios() {
-		if slices.Contains(cfg.Scenarios, s) && !slices.Contains(EventScenarios(), s) && s != ScenarioVectors {
+		if slices.Contains(cfg.Scenarios, s) && !slices.Contains(EventScenarios(), s) && s != ScenarioVectors && !slices.Contains(SearchTextScenarios(), s) {
 			left++
 		}
 	}
@@ -290,7 +305,7 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 	// may use what is left until the run's end.
 	runOne := func(name string, measure func(share *Budget) ScenarioReport) error {
 		var share *Budget
-		if slices.Contains(EventScenarios(), name) || name == ScenarioVectors {
+		if slices.Contains(EventScenarios(), name) || name == ScenarioVectors || slices.Contains(SearchTextScenarios(), name) {
 			share = budget.Split(1)
 			share.deadline = runEnd
 		} else {
@@ -360,10 +375,10 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 		}
 	}()
 	// newStorage gives each Basalt process a fresh data directory (label)
-	// and, in postgres mode, a fresh database.
-	newStorage := func(label string) ([]string, error) {
+	// and, on PostgreSQL (db), a fresh database.
+	newStorage := func(label, db string) ([]string, error) {
 		args := []string{"--data-dir", filepath.Join(dir, label)}
-		if cfg.DB != DBPostgres {
+		if db != DBPostgres {
 			return args, nil
 		}
 		name, err := NewDatabaseName("")
@@ -410,7 +425,7 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 		}
 	}
 	if len(basaltScenarios) > 0 {
-		storageArgs, err := newStorage("data")
+		storageArgs, err := newStorage("data", cfg.DB)
 		if err != nil {
 			return rep, err
 		}
@@ -419,12 +434,23 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 			return rep, err
 		}
 	}
+	var corpus *TextCorpus // the search scenarios' text, read once
 	for _, name := range ownScenarios {
-		storageArgs, err := newStorage("data-" + name)
+		db := cfg.DB
+		if slices.Contains(SearchTextScenarios(), name) {
+			db = searchEngine(name)
+			if corpus == nil {
+				logf("%-6s reading the text of the Go standard library's documentation", name)
+				if corpus, err = ReadTextCorpus(ctx, cfg.SearchText.GOROOT); err != nil {
+					return rep, err
+				}
+			}
+		}
+		storageArgs, err := newStorage("data-"+name, db)
 		if err != nil {
 			return rep, err
 		}
-		if err := runOwnProcess(ctx, cfg, &rep, name, dir, storageArgs, basaltSpec, scraper, runOne, logf); err != nil {
+		if err := runOwnProcess(ctx, cfg, &rep, name, dir, storageArgs, basaltSpec, scraper, runOne, corpus, logf); err != nil {
 			return rep, err
 		}
 	}
@@ -566,7 +592,7 @@ func runMain(ctx context.Context, cfg Config, rep *Report, basaltScenarios []str
 // as another child process.
 func runOwnProcess(ctx context.Context, cfg Config, rep *Report, name, dir string, storageArgs []string,
 	basaltSpec func(storageArgs, extra []string) ProcessSpec, scraper func(*Process) Scraper,
-	runOne func(string, func(*Budget) ScenarioReport) error, logf func(string, ...any)) error {
+	runOne func(string, func(*Budget) ScenarioReport) error, corpus *TextCorpus, logf func(string, ...any)) error {
 	logPath := filepath.Join(dir, "basalt-"+name+".log")
 	setUp := func(p *Process) error { return setUpEvents(ctx, cfg, p.BaseURL, storageArgs, logf) }
 	switch name {
@@ -587,6 +613,12 @@ func runOwnProcess(ctx context.Context, cfg Config, rep *Report, name, dir strin
 					rate, source := relayRate(cfg, rep.rate(ScenarioCreate))
 					return runRelay(ctx, cfg, share, name, "Kafka (a `basalt dev kafka` cluster, another process)", rate, source, scraper(p), tr, logf)
 				})
+			})
+		})
+	case ScenarioSearchText, ScenarioSearchTextPG:
+		return withServer(ctx, basaltSpec(storageArgs, nil), logPath, logf, func(p *Process) error {
+			return runOne(name, func(share *Budget) ScenarioReport {
+				return runSearchText(ctx, cfg, share, name, corpus, searchTextFixture{baseURL: p.BaseURL, basalt: cfg.BasaltPath, storageArgs: storageArgs}, logf)
 			})
 		})
 	case ScenarioRealtimeIdle:

@@ -102,7 +102,10 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 	// The change-event scenarios need a real Basalt (the relay, realtime
 	// streams, /metrics): they are tested by parts in events_test.go.
-	want := slices.DeleteFunc(AllScenarios(), func(s string) bool { return slices.Contains(EventScenarios(), s) || s == ScenarioVectors })
+	// The search scenarios have their own run (searchtext_test.go).
+	want := slices.DeleteFunc(AllScenarios(), func(s string) bool {
+		return slices.Contains(EventScenarios(), s) || s == ScenarioVectors || slices.Contains(SearchTextScenarios(), s)
+	})
 	if rep.Docs != 250 || len(rep.Scenarios) != len(want) {
 		t.Fatalf("docs %d, %d scenarios", rep.Docs, len(rep.Scenarios))
 	}

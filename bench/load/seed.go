@@ -49,6 +49,9 @@ type SeedSpec struct {
 	// Seed draws the documents' content: the same seed gives the same
 	// documents.
 	Seed uint64
+	// Make, when not nil, returns the data of document i instead (Owner
+	// and Seed are then unused).
+	Make func(i int) any
 }
 
 // Seed creates the documents of spec through POST /v1/batch as the caller
@@ -63,7 +66,7 @@ func (c Client) Seed(ctx context.Context, token string, spec SeedSpec, progress 
 	type op struct {
 		Op         string `json:"op"`
 		Collection string `json:"collection"`
-		Data       Doc    `json:"data"`
+		Data       any    `json:"data"`
 	}
 	r := rand.New(rand.NewPCG(spec.Seed, 0x5eed))
 	ids := make([]string, n)
@@ -77,6 +80,10 @@ func (c Client) Seed(ctx context.Context, token string, spec SeedSpec, progress 
 		end := min(start+batchSize, n)
 		ops := make([]op, 0, end-start)
 		for i := start; i < end; i++ {
+			if spec.Make != nil {
+				ops = append(ops, op{Op: "create", Collection: spec.Collection, Data: spec.Make(i)})
+				continue
+			}
 			d := NewDoc(r, "doc", i)
 			if spec.Owner != "" {
 				d.Owner = spec.Owner
