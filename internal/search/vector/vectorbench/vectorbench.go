@@ -163,7 +163,7 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 		return res, err
 	}
 	res.FlatBuild = time.Since(start)
-	res.FlatBytes = float64(heapInUse()-before) / float64(s.N)
+	res.FlatBytes = float64(max(int64(heapInUse())-int64(before), 0)) / float64(s.N)
 
 	before = heapInUse()
 	start, cpu := time.Now(), cpuTime()
@@ -179,7 +179,7 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 	if c := cpuTime(); c > 0 {
 		res.HNSWBuildCPU = c - cpu
 	}
-	res.HNSWBytes = float64(heapInUse()-before) / float64(s.N)
+	res.HNSWBytes = float64(max(int64(heapInUse())-int64(before), 0)) / float64(s.N)
 	res.Options = hnsw.Options()
 
 	truth := make([][]vector.Hit, len(queries))
