@@ -119,8 +119,9 @@ func (s *Service) nearest(ctx context.Context, r *run, idx vector.Index, q []flo
 	}
 	judged := map[string]bool{}
 	var found []vhit
+	// opts.Ef stays 0: an approximate index searches with its own beam
+	// width (chosen for its recall), or k when k is wider.
 	for k := min(max(want+depth, 1), n); ; k = min(k*4, n) {
-		opts.Ef = k
 		hits, err := idx.Search(ctx, q, k, opts)
 		if err != nil {
 			return nil, vectorErr(err)
