@@ -16,6 +16,7 @@ import (
 	"github.com/basaltdev/basalt/internal/search/embed"
 	"github.com/basaltdev/basalt/internal/search/searchdb"
 	"github.com/basaltdev/basalt/internal/search/vector"
+	"github.com/basaltdev/basalt/internal/search/websearch"
 )
 
 // Mode is how a search ranks documents.
@@ -57,7 +58,9 @@ type Limits struct {
 	// MaxDepth is how many hits of one query are served over all its
 	// pages (1,000): the cursor ends there.
 	MaxDepth int
-	// MaxQueryBytes bounds the query text (1,024 bytes).
+	// MaxQueryBytes bounds the query text (websearch.MaxQueryBytes, 1,000
+	// bytes: the most a text query may have, so that every mode takes the
+	// same q).
 	MaxQueryBytes int
 	// AllowList bounds the ids a vector search under a filter (the
 	// caller's, or the list rule's) reads to search among exactly the
@@ -79,7 +82,7 @@ type Limits struct {
 // DefaultLimits returns the limits Basalt applies unless configured
 // otherwise.
 func DefaultLimits() Limits {
-	return Limits{DefaultLimit: 20, MaxLimit: 100, MaxDepth: 1000, MaxQueryBytes: 1024, AllowList: 10000,
+	return Limits{DefaultLimit: 20, MaxLimit: 100, MaxDepth: 1000, MaxQueryBytes: websearch.MaxQueryBytes, AllowList: 10000,
 		Timeout: 3 * time.Second, Concurrency: 4}
 }
 
