@@ -473,8 +473,16 @@ func (s *Service) queryVector(ctx context.Context, r *run) ([]float32, error) {
 	}
 	vs, err := e.Embed(ctx, []string{r.req.Query})
 	if err != nil {
-		if errors.Is(err, embed.ErrTemporary) {
+		var refused *embed.APIError
+		switch {
+		case errors.Is(err, embed.ErrTemporary):
 			return nil, fault.Wrap(fault.Unavailable, op, err, fmt.Sprintf("the embedder %q is unavailable; try again later", name))
+		case errors.As(err, &refused):
+			// The embedding server refused the query (a wrong key or
+			// model, most likely): the server's configuration, not the
+			// request, is at fault. Its message stays in the log.
+			return nil, fault.Wrap(fault.Unavailable, op, err,
+				fmt.Sprintf("the embedder %q refused the query; vector search by text is unavailable until its configuration is fixed", name))
 		}
 		return nil, fault.Internalf(op, err)
 	}

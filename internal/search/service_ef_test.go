@@ -2,10 +2,15 @@ package search
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
+	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/search/embed"
 	"github.com/basaltdev/basalt/internal/search/vector"
 )
 
@@ -61,5 +66,38 @@ func TestVectorSearchKeepsTheIndexBeamWidth(t *testing.T) {
 		if ef != 0 && ef < vector.DefaultEfSearch {
 			t.Fatalf("a search asked for a beam of %d, narrower than the index's default %d (all: %v)", ef, vector.DefaultEfSearch, rec.efs)
 		}
+	}
+}
+
+// refusingEmbedder is an embedder whose server refuses every text.
+type refusingEmbedder struct{ dims int }
+
+func (e refusingEmbedder) Name() string    { return "openai:refusing" }
+func (e refusingEmbedder) Dimensions() int { return e.dims }
+func (e refusingEmbedder) Embed(context.Context, []string) ([][]float32, error) {
+	return nil, &embed.APIError{StatusCode: 401, Message: "Incorrect API key provided"}
+}
+
+// TestRefusedQueryEmbeddingIsUnavailable checks that an embedding server
+// refusing the query text (its key or model is wrong) answers 503, not an
+// internal error, and that the client does not see the server's message.
+func TestRefusedQueryEmbeddingIsUnavailable(t *testing.T) {
+	h := newHarness(t, "sqlite", Limits{})
+	// The harness's documents accept the builtin embedder's name only: the
+	// refusing server stands behind it.
+	h.emb[docstore.BuiltinEmbedder] = refusingEmbedder{dims: 8}
+	h.collection(docstore.CollectionSpec{Name: "docs", Schema: json.RawMessage(notesSchema),
+		Rules: docstore.Rules{List: strp("")},
+		Search: &docstore.Search{Vectors: map[string]docstore.VectorField{
+			"sem": {Dimensions: 8, Metric: docstore.MetricCosine, Source: docstore.SourceEmbedder, From: []string{"body"}}}}})
+	idx, err := vector.NewFlat(vector.Config{Dimensions: 8, Metric: vector.Cosine})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.vecs.indexes["docs/sem"] = idx
+	_, err = h.svc.Search(t.Context(), Request{Collection: "docs", Query: "raft"})
+	if fault.KindOf(err) != fault.Unavailable || !strings.Contains(fault.Message(err), "refused the query") ||
+		strings.Contains(fault.Message(err), "API key") {
+		t.Fatalf("Search = %v (%s, %q), want Unavailable saying the embedder refused, without its message", err, fault.KindOf(err), fault.Message(err))
 	}
 }
