@@ -346,16 +346,33 @@ func cmpCand(a, b cand) int {
 	return 0
 }
 
-// insertAll links nodes, on up to workers goroutines. It stops early when
-// ctx is done and returns its error; the nodes linked so far stay linked.
-func (g *graph) insertAll(ctx context.Context, nodes []uint32, efC, workers int) error {
+// insertAll links nodes, on up to workers goroutines, with scratch space
+// from pool (nil: new). It stops early when ctx is done and returns its
+// error; the nodes linked so far stay linked.
+func (g *graph) insertAll(ctx context.Context, nodes []uint32, efC, workers int, pool *sync.Pool) error {
 	g.reserveLocks()
 	if len(nodes) == 0 {
 		return nil
 	}
+	get := func() *searcher {
+		if pool != nil {
+			if s, ok := pool.Get().(*searcher); ok {
+				return s
+			}
+		}
+		return &searcher{}
+	}
+	put := func(s *searcher) {
+		if pool != nil {
+			pool.Put(s)
+		}
+	}
 	if g.entry < 0 {
 		// The first node becomes the entry point on its own.
-		if err := g.insert(ctx, &searcher{}, nodes[0], efC); err != nil {
+		s := get()
+		err := g.insert(ctx, s, nodes[0], efC)
+		put(s)
+		if err != nil {
 			return err
 		}
 		nodes = nodes[1:]
@@ -364,7 +381,8 @@ func (g *graph) insertAll(ctx context.Context, nodes []uint32, efC, workers int)
 	var next atomic.Int64
 	var firstErr atomic.Pointer[error]
 	work := func() {
-		s := &searcher{}
+		s := get()
+		defer put(s)
 		for {
 			i := next.Add(1) - 1
 			if i >= int64(len(nodes)) || firstErr.Load() != nil {

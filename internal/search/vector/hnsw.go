@@ -174,7 +174,7 @@ func (h *HNSW) Upsert(ctx context.Context, items []Item) error {
 	if len(nodes) >= parallelMin {
 		workers = h.workers
 	}
-	if err := g.insertAll(ctx, nodes, h.opts.EfConstruction, workers); err != nil {
+	if err := g.insertAll(ctx, nodes, h.opts.EfConstruction, workers, &h.pool); err != nil {
 		// Undo: the new nodes become tombstones (some are linked), the
 		// replaced ones live again.
 		for i, n := range nodes {
@@ -233,7 +233,7 @@ func (h *HNSW) maybeCompact() {
 	}
 	// Not cancellable: the graph it replaces is still correct, but the
 	// write that triggered it has been applied.
-	if err := ng.insertAll(context.Background(), nodes, h.opts.EfConstruction, h.workers); err != nil {
+	if err := ng.insertAll(context.Background(), nodes, h.opts.EfConstruction, h.workers, &h.pool); err != nil {
 		return
 	}
 	h.g, h.nodeOf = ng, nodeOf
@@ -420,7 +420,7 @@ func buildHNSW(ctx context.Context, cfg Config, opts HNSWOptions, items []Item) 
 		nodes[i] = g.add(it.ID, it.Vector, randomLevel(h.rng, h.mL))
 		h.nodeOf[it.ID] = nodes[i]
 	}
-	if err := g.insertAll(ctx, nodes, h.opts.EfConstruction, h.workers); err != nil {
+	if err := g.insertAll(ctx, nodes, h.opts.EfConstruction, h.workers, &h.pool); err != nil {
 		return nil, fmt.Errorf("vector: build: %w", err)
 	}
 	return h, nil
