@@ -480,7 +480,8 @@ func (s *Service) queryVector(ctx context.Context, r *run) ([]float32, error) {
 		case errors.As(err, &refused):
 			// The embedding server refused the query (a wrong key or
 			// model, most likely): the server's configuration, not the
-			// request, is at fault. Its message stays in the log.
+			// request, is at fault. Its message is not shown to the
+			// client; the embedder consumer's dead letters carry it.
 			return nil, fault.Wrap(fault.Unavailable, op, err,
 				fmt.Sprintf("the embedder %q refused the query; vector search by text is unavailable until its configuration is fixed", name))
 		}
