@@ -143,7 +143,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	st := &c.SearchText
 	fs.IntVar(&st.Docs, "search-docs", st.Docs, "search-text, search-text-pg: documents seeded into "+TextCollection)
 	fs.IntVar(&st.Queries, "search-queries", st.Queries, "search-text, search-text-pg: queries drawn for each query class")
-	fs.DurationVar(&st.MaxP99, "max-p99-search", st.MaxP99, "search-text, search-text-pg: a step of their lines (list, search, typo) passes when p99 latency is below this")
+	fs.DurationVar(&st.MaxP99, "max-p99-search", st.MaxP99, "search-text, search-text-pg: a step of their list and search lines passes when p99 latency is below this")
+	fs.DurationVar(&st.MaxP99Typo, "max-p99-typo", st.MaxP99Typo, "search-text, search-text-pg: a step of their typo line (misspelled words, the typo fallback) passes when p99 latency is below this")
 	fs.IntVar(&st.MinRate, "search-min-rate", st.MinRate, "search-text, search-text-pg: lowest rate a line's search tries (req/s)")
 	fs.IntVar(&st.Bisections, "search-bisect", st.Bisections, "search-text, search-text-pg: most bisection steps of each line (and at most -bisect)")
 	fs.IntVar(&st.Checks, "search-checks", st.Checks, "search-text, search-text-pg: queries of each class run one at a time, checked and timed, before the load")

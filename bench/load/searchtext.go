@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,9 +60,12 @@ type SearchTextConfig struct {
 	Docs int
 	// Queries is the number of queries of each class.
 	Queries int
-	// MaxP99 is the p99 a step of a search scenario must stay under (for
-	// list too, so that the lines are compared on the same criteria).
+	// MaxP99 is the p99 a step of the list and search lines must stay
+	// under (list's too, so that they are compared on the same criteria).
 	MaxP99 time.Duration
+	// MaxP99Typo is the p99 bound of the typo line: the fallback is a
+	// trigram match over the text, slower by nature than an indexed word.
+	MaxP99Typo time.Duration
 	// MinRate is the lowest rate a search tries.
 	MinRate int
 	// Bisections bounds each line's bisection (the run's -bisect too).
@@ -78,17 +82,17 @@ type SearchTextConfig struct {
 }
 
 // DefaultSearchTextConfig is the acceptance measurement: 100,000
-// documents, p99 under 1 s.
+// documents, p99 under 1 s (3 s for the typo fallback).
 func DefaultSearchTextConfig() SearchTextConfig {
-	return SearchTextConfig{Docs: 100_000, Queries: 200, MaxP99: time.Second, MinRate: 1, Bisections: 2, Checks: 3,
+	return SearchTextConfig{Docs: 100_000, Queries: 200, MaxP99: time.Second, MaxP99Typo: 3 * time.Second, MinRate: 1, Bisections: 2, Checks: 3,
 		IndexTimeout: 10 * time.Minute}
 }
 
 // Validate checks c.
 func (c SearchTextConfig) Validate() error {
-	if c.Docs < 1 || c.Queries < 1 || c.MaxP99 <= 0 || c.MinRate < 1 || c.Bisections < 0 || c.Checks < 1 || c.IndexTimeout <= 0 {
-		return fmt.Errorf("load: search: need docs, queries, checks, min rate ≥ 1, bisections ≥ 0 and a positive max p99 and index timeout (got %d, %d, %d, %d, %d, %s, %s)",
-			c.Docs, c.Queries, c.Checks, c.MinRate, c.Bisections, c.MaxP99, c.IndexTimeout)
+	if c.Docs < 1 || c.Queries < 1 || c.MaxP99 <= 0 || c.MaxP99Typo <= 0 || c.MinRate < 1 || c.Bisections < 0 || c.Checks < 1 || c.IndexTimeout <= 0 {
+		return fmt.Errorf("load: search: need docs, queries, checks, min rate ≥ 1, bisections ≥ 0 and positive max p99s and index timeout (got %d, %d, %d, %d, %d, %s, %s, %s)",
+			c.Docs, c.Queries, c.Checks, c.MinRate, c.Bisections, c.MaxP99, c.MaxP99Typo, c.IndexTimeout)
 	}
 	return nil
 }
@@ -117,8 +121,10 @@ type SearchTextReport struct {
 	// IndexWait is how long after seeding the text index held every
 	// document.
 	IndexWait time.Duration `json:"indexWaitNs"`
-	// MaxP99 is the p99 bound of every step.
-	MaxP99 time.Duration `json:"maxP99Ns"`
+	// MaxP99 is the p99 bound of the list and search lines' steps,
+	// MaxP99Typo the typo line's.
+	MaxP99     time.Duration `json:"maxP99Ns"`
+	MaxP99Typo time.Duration `json:"maxP99TypoNs"`
 	// Lines are the rate searches: LineList, LineSearch, LineTypo.
 	Lines []SearchLine `json:"lines"`
 	// Classes describe each query class: its queries, the check, and
@@ -206,7 +212,7 @@ type searchTextFixture struct {
 // what is left of budget.
 func runSearchText(ctx context.Context, cfg Config, budget *Budget, name string, corpus *TextCorpus, fx searchTextFixture, logf func(string, ...any)) ScenarioReport {
 	sc := cfg.SearchText
-	tr := &SearchTextReport{Engine: searchEngine(name), MaxP99: sc.MaxP99}
+	tr := &SearchTextReport{Engine: searchEngine(name), MaxP99: sc.MaxP99, MaxP99Typo: sc.MaxP99Typo}
 	sr := ScenarioReport{Name: name, SearchText: tr}
 	fail := func(err error) ScenarioReport {
 		sr.Err = err.Error()
@@ -311,8 +317,10 @@ func runSearchText(ctx context.Context, cfg Config, budget *Budget, name string,
 	}
 	listSerial := time.Since(t0) / time.Duration(listChecks)
 	logf("%-6s check %-15s %d requests one at a time: %s each", name, LineList, listChecks, millis(listSerial))
-	if len(tr.Problems) > 0 {
-		return sr
+	// A failed check fails the scenario; the lines are measured still,
+	// for what they show.
+	for _, p := range tr.Problems {
+		logf("%-6s check failed: %s", name, p)
 	}
 
 	// The three lines, each with its class breakdown.
@@ -356,6 +364,9 @@ func runSearchText(ctx context.Context, cfg Config, budget *Budget, name string,
 		}
 		search := cfg.Search
 		search.Criteria.MaxP99 = sc.MaxP99
+		if l.name == LineTypo {
+			search.Criteria.MaxP99 = sc.MaxP99Typo
+		}
 		search.MinRate = min(sc.MinRate, search.StartRate)
 		search.Bisections = min(search.Bisections, sc.Bisections)
 		if l.serial > 0 {
@@ -530,7 +541,7 @@ func (r *SearchTextReport) evaluate() (string, []string) {
 		verdict = VerdictFail
 		notes = append(notes, "check: "+strings.Join(r.Problems, "; "))
 	}
-	if len(r.Lines) < 3 && len(r.Problems) == 0 {
+	if len(r.Lines) < 3 {
 		verdict = VerdictFail
 		notes = append(notes, "not every line was measured")
 	}
@@ -538,7 +549,7 @@ func (r *SearchTextReport) evaluate() (string, []string) {
 		switch {
 		case l.Search.Best == nil:
 			verdict = VerdictFail
-			notes = append(notes, fmt.Sprintf("%s: no rate sustained with p99 < %s", l.Name, r.MaxP99))
+			notes = append(notes, fmt.Sprintf("%s: no rate sustained with p99 < %s", l.Name, r.bound(l.Name)))
 		case l.Search.Best.Errors > 0:
 			verdict = VerdictFail
 			notes = append(notes, fmt.Sprintf("%s: %d of %d requests failed at %d req/s", l.Name, l.Search.Best.Errors, l.Search.Best.Requests, l.Search.Best.Rate))
@@ -549,6 +560,23 @@ func (r *SearchTextReport) evaluate() (string, []string) {
 		}
 	}
 	return verdict, notes
+}
+
+// smallPercent is percent with two decimals below 1 %, where percent's
+// one would round a rate of list's to nothing.
+func smallPercent(f float64) string {
+	if f > 0 && f < 0.01 {
+		return strconv.FormatFloat(f*100, 'f', 2, 64) + " %"
+	}
+	return percent(f)
+}
+
+// bound is the p99 bound of the line named name.
+func (r *SearchTextReport) bound(name string) time.Duration {
+	if name == LineTypo {
+		return r.MaxP99Typo
+	}
+	return r.MaxP99
 }
 
 // line returns the line named name, or nil.
@@ -569,8 +597,8 @@ func (r *SearchTextReport) markdown(name, verdict string) string {
 		engine = "PostgreSQL"
 	}
 	fmt.Fprintf(&b, "%s: full-text search on %s, %s documents of %s (text of the Go standard library's documentation; title weight 2, body 1, english), seeded in %s (%s documents/s, the text index kept by every write; complete %s after the last batch); "+
-		"each line's highest rate with p99 < %s: %s.\n\n",
-		name, engine, thousands(int64(r.Docs)), TextCollection, r.Seed.Round(100*time.Millisecond), thousands(int64(r.SeedRate)), r.IndexWait.Round(time.Millisecond), r.MaxP99, verdict)
+		"each line's highest rate with p99 < %s (typo: < %s): %s.\n\n",
+		name, engine, thousands(int64(r.Docs)), TextCollection, r.Seed.Round(100*time.Millisecond), thousands(int64(r.SeedRate)), r.IndexWait.Round(time.Millisecond), r.MaxP99, r.MaxP99Typo, verdict)
 	b.WriteString("| line | request | max sustained req/s | p50 | p99 | p99.9 | errors | vs list |\n")
 	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|\n")
 	listRate := 0
@@ -584,7 +612,7 @@ func (r *SearchTextReport) markdown(name, verdict string) string {
 			p50, p99, p999 = millis(best.P50), millis(best.P99), millis(best.P999)
 			errs = thousands(int64(best.Errors)) + " / " + thousands(int64(best.Requests))
 			if listRate > 0 {
-				ratio = percent(float64(best.Rate) / float64(listRate))
+				ratio = smallPercent(float64(best.Rate) / float64(listRate))
 			}
 		}
 		fmt.Fprintf(&b, "| %s | `%s` | %s | %s | %s | %s | %s | %s |\n", l.Name, l.Request, rate, p50, p99, p999, errs, ratio)

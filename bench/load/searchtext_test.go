@@ -195,7 +195,7 @@ func TestPickTextQueries(t *testing.T) {
 func TestSearchTextEvaluate(t *testing.T) {
 	pass := StepResult{Rate: 10, Requests: 30, Pass: true}
 	good := func() *SearchTextReport {
-		return &SearchTextReport{Engine: DBSQLite, Docs: 10, MaxP99: time.Second, Lines: []SearchLine{
+		return &SearchTextReport{Engine: DBSQLite, Docs: 10, MaxP99: time.Second, MaxP99Typo: 3 * time.Second, Lines: []SearchLine{
 			{Name: LineList, Search: SearchResult{Best: &pass}},
 			{Name: LineSearch, Search: SearchResult{Best: &pass}},
 			{Name: LineTypo, Search: SearchResult{Best: &pass}},
@@ -207,8 +207,9 @@ func TestSearchTextEvaluate(t *testing.T) {
 	errs := pass
 	errs.Errors = 1
 	cases := map[string]func(r *SearchTextReport){
-		"a problem":           func(r *SearchTextReport) { r.Problems = []string{`rare word "x" found nothing`}; r.Lines = nil },
+		"a problem":           func(r *SearchTextReport) { r.Problems = []string{`rare word "x" found nothing`} },
 		"no rate":             func(r *SearchTextReport) { r.Lines[2].Search.Best = nil },
+		"no search rate":      func(r *SearchTextReport) { r.Lines[1].Search.Best = nil },
 		"an error":            func(r *SearchTextReport) { r.Lines[1].Search.Best = &errs },
 		"a line not measured": func(r *SearchTextReport) { r.Lines = r.Lines[:2] },
 		"a line's error":      func(r *SearchTextReport) { r.Lines[0].Err = "boom" },
@@ -222,15 +223,23 @@ func TestSearchTextEvaluate(t *testing.T) {
 	}
 }
 
+func TestSmallPercent(t *testing.T) {
+	for f, want := range map[float64]string{0.0004: "0.04 %", 0.012: "1.2 %", 1: "100 %", 0: "0 %"} {
+		if got := smallPercent(f); got != want {
+			t.Errorf("smallPercent(%v) = %q, want %q", f, got, want)
+		}
+	}
+}
+
 func TestSearchTextFlags(t *testing.T) {
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	cfg.RegisterFlags(fs)
-	if err := fs.Parse([]string{"-search-docs", "500", "-max-p99-search", "2s", "-search-queries", "7", "-search-goroot", "/go"}); err != nil {
+	if err := fs.Parse([]string{"-search-docs", "500", "-max-p99-search", "2s", "-max-p99-typo", "4s", "-search-queries", "7", "-search-goroot", "/go"}); err != nil {
 		t.Fatal(err)
 	}
 	st := cfg.SearchText
-	if st.Docs != 500 || st.MaxP99 != 2*time.Second || st.Queries != 7 || st.GOROOT != "/go" || st.Bisections != 2 {
+	if st.Docs != 500 || st.MaxP99 != 2*time.Second || st.MaxP99Typo != 4*time.Second || st.Queries != 7 || st.GOROOT != "/go" || st.Bisections != 2 {
 		t.Errorf("search config %+v", st)
 	}
 	for _, name := range SearchTextScenarios() {
@@ -314,7 +323,7 @@ func TestRunSearchText(t *testing.T) {
 	}
 	for _, want := range []string{"search-text: full-text search on SQLite, 300 documents of bench_text", "search-text-pg: full-text search on PostgreSQL, 300 documents",
 		"| list | `GET /v1/collections/bench_text/documents?limit=20` |", "| search | `GET /v1/collections/bench_text/search?q=…&limit=20&typo=off",
-		"| typo | ", "| 100 % |", "| rare word | `", "| misspelled word | `", "p99 < 1s: PASS"} {
+		"| typo | ", "| 100 % |", "| rare word | `", "| misspelled word | `", "p99 < 1s (typo: < 3s): PASS"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, md.String())
 		}
