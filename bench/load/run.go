@@ -279,18 +279,27 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 	logf("work directory: %s", dir)
 
 	// In postgres mode, fail before any measurement when PostgreSQL is not
-	// reachable.
+	// reachable. Otherwise only search-text-pg needs it: without it, that
+	// scenario fails and the others run.
 	var (
 		admin     PGAdmin
 		pgVersion string
+		pgMissing error
 	)
 	if (cfg.DB == DBPostgres && slices.ContainsFunc(cfg.Scenarios, func(s string) bool { return s != ScenarioHello && s != ScenarioVectors })) ||
 		slices.Contains(cfg.Scenarios, ScenarioSearchTextPG) {
 		admin = PGAdmin{URL: cfg.PGURL}
-		if pgVersion, err = admin.ServerVersion(ctx); err != nil {
-			return rep, err
+		v, vErr := admin.ServerVersion(ctx)
+		switch {
+		case vErr != nil && cfg.DB == DBPostgres:
+			return rep, vErr
+		case vErr != nil:
+			pgMissing = vErr
+			logf("postgres: %v: %s will not run", vErr, ScenarioSearchTextPG)
+		default:
+			pgVersion = v
+			logf("postgres: %s at %s", pgVersion, RedactURL(cfg.PGURL))
 		}
-		logf("postgres: %s at %s", pgVersion, RedactURL(cfg.PGURL))
 	}
 
 	left := 0 // searching scenarios still to run, each named once
@@ -436,6 +445,11 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 	}
 	var corpus *TextCorpus // the search scenarios' text, read once
 	for _, name := range ownScenarios {
+		if name == ScenarioSearchTextPG && pgMissing != nil {
+			rep.Scenarios = append(rep.Scenarios, ScenarioReport{Name: name, SearchText: &SearchTextReport{Engine: DBPostgres},
+				Err: "PostgreSQL is not reachable at -pg-url: " + pgMissing.Error()})
+			continue
+		}
 		db := cfg.DB
 		if slices.Contains(SearchTextScenarios(), name) {
 			db = searchEngine(name)

@@ -596,6 +596,9 @@ func (r *SearchTextReport) markdown(name, verdict string) string {
 	if r.Engine == DBPostgres {
 		engine = "PostgreSQL"
 	}
+	if r.Docs == 0 {
+		return fmt.Sprintf("%s: full-text search on %s: nothing measured: %s.", name, engine, verdict)
+	}
 	fmt.Fprintf(&b, "%s: full-text search on %s, %s documents of %s (text of the Go standard library's documentation; title weight 2, body 1, english), seeded in %s (%s documents/s, the text index kept by every write; complete %s after the last batch); "+
 		"each line's highest rate with p99 < %s (typo: < %s): %s.\n\n",
 		name, engine, thousands(int64(r.Docs)), TextCollection, r.Seed.Round(100*time.Millisecond), thousands(int64(r.SeedRate)), r.IndexWait.Round(time.Millisecond), r.MaxP99, r.MaxP99Typo, verdict)

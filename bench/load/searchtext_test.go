@@ -345,3 +345,35 @@ func TestRunSearchText(t *testing.T) {
 		t.Errorf("search-text ran on a database: %v\n%s", err, sq)
 	}
 }
+
+// TestRunSearchTextWithoutPostgres: with -db sqlite, PostgreSQL out of
+// reach fails search-text-pg alone; the other scenarios run.
+func TestRunSearchTextWithoutPostgres(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Scenarios = []string{ScenarioHello, ScenarioSearchTextPG}
+	addr, err := FreeAddr() // nothing listens there
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.PGURL = "postgres://postgres@" + addr + "/test?sslmode=disable&connect_timeout=5"
+	rep, err := Run(context.Background(), cfg, Environment{})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if len(rep.Scenarios) != 2 || rep.Scenarios[0].Name != ScenarioHello || rep.Scenarios[0].Search.Best == nil {
+		t.Fatalf("scenarios %+v", rep.Scenarios)
+	}
+	pg := rep.Scenarios[1]
+	if pg.Name != ScenarioSearchTextPG || pg.Verdict != VerdictFail || !strings.Contains(pg.Err, "PostgreSQL is not reachable") {
+		t.Errorf("search-text-pg: verdict %s, err %q", pg.Verdict, pg.Err)
+	}
+	var md bytes.Buffer
+	if err := rep.WriteMarkdown(&md); err != nil || !strings.Contains(md.String(), "search-text-pg: full-text search on PostgreSQL: nothing measured: FAIL.") ||
+		!strings.Contains(md.String(), "PostgreSQL is not reachable at -pg-url") {
+		t.Errorf("report (%v):\n%s", err, md.String())
+	}
+	cfg.DB = DBPostgres
+	if _, err := Run(context.Background(), cfg, Environment{}); err == nil {
+		t.Error("postgres mode without PostgreSQL ran")
+	}
+}
