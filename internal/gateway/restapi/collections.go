@@ -253,7 +253,9 @@ func (a *API) getCollection(w http.ResponseWriter, r *http.Request) {
 		a.WriteProblem(w, r, err)
 		return
 	}
-	if nm {
+	// The status of the search indexes changes without a new version, so
+	// an answer that shows it is never "not modified".
+	if nm && (a.opts.SearchStatus == nil || !c.Search.Enabled()) {
 		w.Header().Set("ETag", etag(c.Version))
 		w.WriteHeader(http.StatusNotModified)
 		return

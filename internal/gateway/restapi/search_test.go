@@ -242,10 +242,29 @@ func TestCollectionStatusShowsSearch(t *testing.T) {
 	if !jsonEqual(t, string(got.Status), want) {
 		t.Fatalf("status %s, want %s", got.Status, want)
 	}
+	// The status changes without a new version: a conditional GET still
+	// shows it, never a 304 that would hide the build's progress.
+	req := httptest.NewRequestWithContext(t.Context(), "GET", "/v1/collections/notes", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("If-None-Match", `"1"`)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 200 || !bytes.Contains(rec.Body.Bytes(), []byte(`"status"`)) {
+		t.Fatalf("If-None-Match with the version: %d %s", rec.Code, rec.Body)
+	}
 	// Without search configuration, no status.
 	base.seedPosts()
-	if rec := serve(t, h, "GET", "/v1/collections/posts", "", ""); bytes.Contains(rec.Body.Bytes(), []byte(`"status"`)) {
+	rec = serve(t, h, "GET", "/v1/collections/posts", "", "")
+	if bytes.Contains(rec.Body.Bytes(), []byte(`"status"`)) || rec.Header().Get("ETag") == "" {
 		t.Fatalf("posts: %s", rec.Body)
+	}
+	req = httptest.NewRequestWithContext(t.Context(), "GET", "/v1/collections/posts", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("If-None-Match", rec.Header().Get("ETag"))
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusNotModified {
+		t.Fatalf("posts, If-None-Match with its version: %d, want 304", rec.Code)
 	}
 }
 
