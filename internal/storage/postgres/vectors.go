@@ -8,8 +8,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/binary"
-	"math"
 	"slices"
 
 	"github.com/jackc/pgx/v5"
@@ -19,27 +17,6 @@ import (
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/search/searchdb"
 )
-
-// encodeVector returns v as float32 little-endian bytes: every value,
-// negative zero and NaN payloads included, round-trips exactly.
-func encodeVector(v []float32) []byte {
-	out := make([]byte, 4*len(v))
-	for i, f := range v {
-		binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(f))
-	}
-	return out
-}
-
-func decodeVector(b []byte) ([]float32, error) {
-	if len(b)%4 != 0 {
-		return nil, fault.Newf(fault.Internal, "postgres.decodeVector", "a stored vector has %d bytes", len(b))
-	}
-	out := make([]float32, len(b)/4)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return out, nil
-}
 
 // PutVectors stores the vectors whose document exists at their version
 // and whose field the collection configures with their length, each
@@ -93,7 +70,7 @@ func (s *Store) PutVectors(ctx context.Context, vs []searchdb.StoredVector, even
 					SELECT id, version FROM `+table+` WHERE id = $3 AND version = $4 FOR SHARE) AS d
 				ON CONFLICT (collection, field, document_id) DO UPDATE
 				SET version = excluded.version, hash = excluded.hash, vector = excluded.vector`,
-				v.Collection, v.Field, v.DocumentID, v.Version, hash, encodeVector(v.Vector))
+				v.Collection, v.Field, v.DocumentID, v.Version, hash, searchdb.EncodeVector(v.Vector))
 			queued = append(queued, v)
 		}
 		if len(queued) == 0 {
@@ -146,7 +123,7 @@ func scanVectors(rows pgx.Rows, collection, field string) ([]searchdb.StoredVect
 			return nil, err
 		}
 		var err error
-		if v.Vector, err = decodeVector(raw); err != nil {
+		if v.Vector, err = searchdb.DecodeVector(raw); err != nil {
 			return nil, err
 		}
 		out = append(out, v)

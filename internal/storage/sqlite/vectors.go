@@ -9,11 +9,8 @@ package sqlite
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"maps"
-	"math"
 	"slices"
 	"strings"
 
@@ -70,25 +67,6 @@ func (t *tx) updateVectors(ctx context.Context, op string, prev map[string]docst
 	return t.createVectorTrigger(ctx, op, c.Name, c.Search.Vectors)
 }
 
-func encodeVector(v []float32) []byte {
-	b := make([]byte, 4*len(v))
-	for i, f := range v {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f))
-	}
-	return b
-}
-
-func decodeVector(b []byte) ([]float32, error) {
-	if len(b)%4 != 0 {
-		return nil, errors.New("stored vector is not a whole number of float32")
-	}
-	v := make([]float32, len(b)/4)
-	for i := range v {
-		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return v, nil
-}
-
 // PutVectors stores the vectors whose document exists at v.Version and
 // whose field is configured with v's dimensions, each with the event event
 // returns, in one transaction; the others are skipped. The caller wakes
@@ -130,7 +108,7 @@ func (s *Store) PutVectors(ctx context.Context, vs []searchdb.StoredVector, even
 				SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM `+table+` WHERE id = ?3 AND version = ?4)
 				ON CONFLICT (collection, field, document_id) DO UPDATE SET
 					version = excluded.version, hash = excluded.hash, vector = excluded.vector`,
-				v.Collection, v.Field, v.DocumentID, v.Version, hash, encodeVector(v.Vector))
+				v.Collection, v.Field, v.DocumentID, v.Version, hash, searchdb.EncodeVector(v.Vector))
 			if err != nil {
 				return mapErr(op, err)
 			}
@@ -222,7 +200,7 @@ func (s *Store) queryVectors(ctx context.Context, op, query string, args ...any)
 		if err := rows.Scan(&v.Collection, &v.DocumentID, &v.Field, &v.Version, &v.Hash, &blob); err != nil {
 			return nil, mapErr(op, err)
 		}
-		if v.Vector, err = decodeVector(blob); err != nil {
+		if v.Vector, err = searchdb.DecodeVector(blob); err != nil {
 			return nil, fault.Internalf(op, err)
 		}
 		out = append(out, v)
