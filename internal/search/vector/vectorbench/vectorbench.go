@@ -208,7 +208,7 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 		}
 		var sum float64
 		for i := range queries {
-			sum += recall(hits[i], truth[i])
+			sum += Recall(hits[i], truth[i])
 		}
 		r := EfResult{Ef: ef, Recall: sum / float64(len(queries)), QPS: qps}
 		if res.FlatQPS > 0 {
@@ -254,8 +254,9 @@ func qps(ctx context.Context, queries [][]float32, search func(i int, q []float3
 	return float64(len(queries)) / max(best.Seconds(), 1e-9), nil
 }
 
-// recall is the fraction of want's ids that got holds.
-func recall(got, want []vector.Hit) float64 {
+// Recall is the fraction of want's ids that got holds: recall@k when want
+// is the exact k nearest.
+func Recall(got, want []vector.Hit) float64 {
 	if len(want) == 0 {
 		return 1
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/basaltdev/basalt/internal/search/vector"
+	"github.com/basaltdev/basalt/internal/search/vector/vectorbench"
 )
 
 // Harness describes an implementation under test.
@@ -148,23 +149,8 @@ func BruteForce(m vector.Metric, items []vector.Item, q []float32, k int, allow 
 	return out
 }
 
-// Recall is the fraction of want's ids that got holds.
-func Recall(got, want []vector.Hit) float64 {
-	if len(want) == 0 {
-		return 1
-	}
-	ids := make(map[string]bool, len(got))
-	for _, h := range got {
-		ids[h.ID] = true
-	}
-	n := 0
-	for _, h := range want {
-		if ids[h.ID] {
-			n++
-		}
-	}
-	return float64(n) / float64(len(want))
-}
+// Recall is the fraction of want's ids that got holds (vectorbench.Recall).
+func Recall(got, want []vector.Hit) float64 { return vectorbench.Recall(got, want) }
 
 // tolerance is how far a float32 distance may be from the float64 one.
 func tolerance(want float64) float64 {
