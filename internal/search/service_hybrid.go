@@ -18,15 +18,8 @@ func (s *Service) hybridSearch(ctx context.Context, r *run, res *Result) error {
 		return err
 	}
 	res.Fuzzy = fuzzy
-	vq, err := s.queryVector(ctx, r)
+	vq, idx, err := s.vectorSide(ctx, r, res)
 	if err != nil {
-		return err
-	}
-	idx, st, err := s.index(r)
-	if err != nil {
-		return err
-	}
-	if err := s.pending(ctx, r, st, res); err != nil {
 		return err
 	}
 	vecs, err := s.nearest(ctx, r, idx, vq, nil, window, 0)

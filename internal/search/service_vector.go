@@ -14,19 +14,29 @@ import (
 	"github.com/basaltdev/basalt/internal/search/vector"
 )
 
+// vectorSide prepares the vector side of a vector or hybrid search: the
+// query vector, the field's index, and the answer's pending documents.
+func (s *Service) vectorSide(ctx context.Context, r *run, res *Result) ([]float32, vector.Index, error) {
+	q, err := s.queryVector(ctx, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	idx, st, err := s.index(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := s.pending(ctx, r, st, res); err != nil {
+		return nil, nil, err
+	}
+	return q, idx, nil
+}
+
 // vectorSearch answers a vector search: the visible documents nearest to
 // the query vector, keyset (score, id) over the ranking recomputed on
 // every page.
 func (s *Service) vectorSearch(ctx context.Context, r *run, res *Result) error {
-	q, err := s.queryVector(ctx, r)
+	q, idx, err := s.vectorSide(ctx, r, res)
 	if err != nil {
-		return err
-	}
-	idx, st, err := s.index(r)
-	if err != nil {
-		return err
-	}
-	if err := s.pending(ctx, r, st, res); err != nil {
 		return err
 	}
 	room := min(r.limit, s.limits.MaxDepth-r.cur.Served)
