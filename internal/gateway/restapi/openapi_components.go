@@ -188,6 +188,9 @@ func searchConfigSchemas() openapi3.Schemas {
 	source := String("client: the document carries the vector at the data property of this name (an array of exactly dimensions numbers); " +
 		"embedder: Basalt computes it from the from fields (default client)")
 	source.Value.Enum = []any{docstore.SourceClient, docstore.SourceEmbedder}
+	// Generators name enum constants after their values unless told: a
+	// constant called Client would collide with a generated client type.
+	source.Value.Extensions = map[string]any{"x-enum-varnames": []string{"VectorSourceClient", "VectorSourceEmbedder"}}
 	from := ArrayOf(String("A data path of a string field"))
 	from.Value.Description = fmt.Sprintf("The fields whose text the embedder reads, 1 to %d (source embedder only)", docstore.MaxEmbedderFrom)
 	vectors := openapi3.NewObjectSchema()
