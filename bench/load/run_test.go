@@ -313,12 +313,13 @@ func TestStormFlags(t *testing.T) {
 	if want := (StormConfig{GetRate: 5000, LoginRate: 40, Step: 10 * time.Second, Rounds: 3, MaxP99Ratio: 1.5}); cfg.Storm != want {
 		t.Errorf("parsed %+v, want %+v", cfg.Storm, want)
 	}
+	ttl := "--auth-access-ttl=" + AccessTTL(cfg.MaxDuration).String()
 	args := strings.Join(basaltRunArgs(cfg), " ")
-	if args != "--auth-access-ttl=20m0s --login-ip-burst=1000000 --login-email-burst=1000000 --password-ip-share=1 --realtime-streams-per-ip=10064" {
+	if args != ttl+" --login-ip-burst=1000000 --login-email-burst=1000000 --password-ip-share=1 --realtime-streams-per-ip=10064" {
 		t.Errorf("run args %q", args)
 	}
 	cfg.Scenarios = []string{ScenarioHello, ScenarioGet}
-	if args := strings.Join(basaltRunArgs(cfg), " "); args != "--auth-access-ttl=20m0s" {
+	if args := strings.Join(basaltRunArgs(cfg), " "); args != ttl {
 		t.Errorf("run args without the storm %q", args)
 	}
 }
