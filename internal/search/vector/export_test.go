@@ -29,3 +29,34 @@ func NewAutoGated(cfg Config, opts AutoOptions, gate <-chan struct{}, started ch
 	a.gate, a.started = gate, started
 	return a, nil
 }
+
+// NewHNSWGated returns an HNSW index whose compactions tell started when
+// they begin and then wait until gate is closed (or the index is closed).
+func NewHNSWGated(cfg Config, opts HNSWOptions, gate <-chan struct{}, started chan<- struct{}) (*HNSW, error) {
+	h, err := NewHNSW(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	h.compactGate, h.compactStarted = gate, started
+	return h, nil
+}
+
+// WaitCompaction waits until no compaction is under way.
+func (h *HNSW) WaitCompaction() {
+	for {
+		h.mu.RLock()
+		done := h.compacting
+		h.mu.RUnlock()
+		if done == nil {
+			return
+		}
+		<-done
+	}
+}
+
+// Compacting reports whether a compaction is under way.
+func (h *HNSW) Compacting() bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.compacting != nil
+}

@@ -87,7 +87,10 @@ const parallelMin = 256
 // return; replacing a vector deletes the old node and inserts a new one.
 // When tombstones exceed compactFraction of the nodes, the graph is
 // rebuilt from the live ones, so that neither speed nor recall decays
-// under churn.
+// under churn. The rebuild runs in the background: the old graph keeps
+// answering searches and taking writes, the writes made meanwhile are
+// applied to the new graph, and the new graph takes the old one's place
+// at once. One rebuild runs at a time; Close stops it.
 //
 // A search with SearchOptions.Only of few ids compares with exactly those
 // vectors; with many, it runs a filtered beam search that passes through
@@ -113,6 +116,20 @@ type HNSW struct {
 	onlyExactBelow int
 	// workers is the most goroutines a batch is linked on.
 	workers int
+
+	// A compaction in progress: compacting is closed when it ends,
+	// cancelCompact stops it, and pending holds the writes made since it
+	// began (id → prepared vector, nil for a delete).
+	compacting    chan struct{}
+	cancelCompact context.CancelFunc
+	pending       map[string][]float32
+	wg            sync.WaitGroup
+
+	// compactGate, when set, holds a compaction until it is closed (tests
+	// use it to search and write while one is under way); compactStarted
+	// is told when a compaction begins.
+	compactGate    <-chan struct{}
+	compactStarted chan<- struct{}
 }
 
 var _ Index = (*HNSW)(nil)
@@ -188,6 +205,11 @@ func (h *HNSW) Upsert(ctx context.Context, items []Item) error {
 		h.maybeCompact()
 		return fmt.Errorf("vector: upsert: %w", err)
 	}
+	if h.pending != nil {
+		for i, n := range nodes {
+			h.pending[items[i].ID] = g.vec(n)
+		}
+	}
 	h.maybeCompact()
 	return nil
 }
@@ -206,37 +228,106 @@ func (h *HNSW) Delete(ctx context.Context, ids []string) error {
 		if n, ok := h.nodeOf[id]; ok {
 			h.g.deleted[n] = true
 			delete(h.nodeOf, id)
+			if h.pending != nil {
+				h.pending[id] = nil
+			}
 		}
 	}
 	h.maybeCompact()
 	return nil
 }
 
-// maybeCompact rebuilds the graph from its live nodes when tombstones
-// exceed compactFraction; h.mu is held.
+// maybeCompact starts rebuilding the graph from its live nodes, in the
+// background, when tombstones exceed compactFraction and no rebuild is
+// under way; h.mu is held. The current graph keeps serving searches and
+// taking writes meanwhile; the writes are recorded in h.pending and
+// applied to the new graph before it takes the old one's place.
 func (h *HNSW) maybeCompact() {
 	g := h.g
 	dead := g.size() - len(h.nodeOf)
-	if g.size() < compactMin || float64(dead) <= compactFraction*float64(g.size()) {
+	if h.closed || h.compacting != nil || g.size() < compactMin || float64(dead) <= compactFraction*float64(g.size()) {
 		return
 	}
-	ng := newGraph(g.dim, g.m, g.dist)
-	nodeOf := make(map[string]uint32, len(h.nodeOf))
-	nodes := make([]uint32, 0, len(h.nodeOf))
+	// Copy the live nodes: the graph's slabs grow under later writes.
+	ids := make([]string, 0, len(h.nodeOf))
+	levels := make([]uint8, 0, len(h.nodeOf))
+	vecs := make([]float32, 0, len(h.nodeOf)*g.dim)
 	for n := range g.size() {
 		if g.deleted[n] {
 			continue
 		}
-		nn := ng.add(g.ids[n], g.vec(uint32(n)), int(g.levels[n]))
-		nodeOf[g.ids[n]] = nn
-		nodes = append(nodes, nn)
+		ids = append(ids, g.ids[n])
+		levels = append(levels, g.levels[n])
+		vecs = append(vecs, g.vec(uint32(n))...)
 	}
-	// Not cancellable: the graph it replaces is still correct, but the
-	// write that triggered it has been applied.
-	if err := ng.insertAll(context.Background(), nodes, h.opts.EfConstruction, h.workers, &h.pool); err != nil {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	h.compacting, h.cancelCompact, h.pending = done, cancel, map[string][]float32{}
+	h.wg.Go(func() {
+		defer close(done)
+		h.compact(ctx, ids, levels, vecs)
+	})
+}
+
+// compact links a new graph of the given nodes, applies the writes
+// recorded meanwhile and puts it in place of the serving graph; it runs
+// on its own goroutine, which Close stops and waits for.
+func (h *HNSW) compact(ctx context.Context, ids []string, levels []uint8, vecs []float32) {
+	if h.compactStarted != nil {
+		h.compactStarted <- struct{}{}
+	}
+	if h.compactGate != nil {
+		select {
+		case <-h.compactGate:
+		case <-ctx.Done():
+		}
+	}
+	dim := h.cfg.Dimensions
+	ng := newGraph(dim, h.opts.M, internalDist(h.cfg.Metric))
+	ng.vecs = make([]float32, 0, len(vecs))
+	nodeOf := make(map[string]uint32, len(ids))
+	nodes := make([]uint32, len(ids))
+	for i, id := range ids {
+		nodes[i] = ng.add(id, vecs[i*dim:(i+1)*dim], int(levels[i]))
+		nodeOf[id] = nodes[i]
+	}
+	err := ng.insertAll(ctx, nodes, h.opts.EfConstruction, h.workers, &h.pool)
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	pending := h.pending
+	h.compacting, h.cancelCompact, h.pending = nil, nil, nil
+	if err != nil || h.closed {
+		// Closed, or cancelled by Close: nothing to swap. (Should a
+		// rebuild ever fail otherwise, the next write tries again.)
+		return
+	}
+	// Replay the writes made during the build, in their final state: a
+	// nil vector is a delete.
+	var added []uint32
+	for id, v := range pending {
+		if n, ok := nodeOf[id]; ok {
+			ng.deleted[n] = true
+			delete(nodeOf, id)
+		}
+		if v != nil {
+			n := ng.add(id, v, randomLevel(h.rng, h.mL))
+			nodeOf[id] = n
+			added = append(added, n)
+		}
+	}
+	workers := 1
+	if len(added) >= parallelMin {
+		workers = h.workers
+	}
+	// Not cancellable: Close waits for h.mu, so ctx is still live, and
+	// these writes have been acknowledged.
+	if err := ng.insertAll(context.Background(), added, h.opts.EfConstruction, workers, &h.pool); err != nil {
 		return
 	}
 	h.g, h.nodeOf = ng, nodeOf
+	// The replayed writes may have left tombstones enough for another round.
+	h.maybeCompact()
 }
 
 // exactOnlyLimit is the size of an Only list under which a search
@@ -375,13 +466,18 @@ func (h *HNSW) Len() int {
 	return len(h.nodeOf)
 }
 
-// Close releases the index; later calls fail with ErrClosed.
+// Close stops a compaction in progress, waits for it, and releases the
+// index; later calls fail with ErrClosed.
 func (h *HNSW) Close() error {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	h.closed = true
+	if h.cancelCompact != nil {
+		h.cancelCompact()
+	}
 	h.g = newGraph(h.cfg.Dimensions, h.opts.M, h.g.dist)
 	h.nodeOf = map[string]uint32{}
+	h.mu.Unlock()
+	h.wg.Wait()
 	return nil
 }
 

@@ -93,6 +93,7 @@ func TestHNSWChurn(t *testing.T) {
 		if h.Len() != n {
 			t.Fatalf("round %d: Len %d, want %d", round, h.Len(), n)
 		}
+		h.WaitCompaction()
 		if nodes := h.Nodes(); float64(nodes) > 1.25*float64(n)+1 {
 			t.Fatalf("round %d: %d nodes for %d items: tombstones are not compacted", round, nodes, n)
 		}
