@@ -225,3 +225,52 @@ func TestHNSWCloseDuringCompaction(t *testing.T) {
 		t.Fatalf("Upsert after Close: %v, want ErrClosed", err)
 	}
 }
+
+// TestHNSWCompactionFewWrites: a handful of writes during a compaction
+// (applied at the swap itself) are all there after it.
+func TestHNSWCompactionFewWrites(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(11, 12))
+	cfg := vector.Config{Dimensions: 16, Metric: vector.L2}
+	gate, started := make(chan struct{}), make(chan struct{}, 8)
+	h, err := vector.NewHNSWGated(cfg, testOptions, gate, started)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = h.Close() }()
+	live := startCompaction(t, rng, 1000, started, h)
+	up := []vector.Item{
+		{ID: vectortest.ItemID(1000), Vector: vectortest.RandomVector(rng, 16)},
+		{ID: vectortest.ItemID(500), Vector: vectortest.RandomVector(rng, 16)},
+		{ID: vectortest.ItemID(5), Vector: vectortest.RandomVector(rng, 16)},
+	}
+	if err := h.Upsert(ctx, up); err != nil {
+		t.Fatal(err)
+	}
+	del := []string{vectortest.ItemID(600), vectortest.ItemID(1000)}
+	if err := h.Delete(ctx, del); err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range up {
+		live[it.ID] = it.Vector
+	}
+	for _, id := range del {
+		delete(live, id)
+	}
+	close(gate)
+	h.WaitCompaction()
+	if h.Len() != len(live) {
+		t.Fatalf("Len %d, want %d", h.Len(), len(live))
+	}
+	for i := range 1001 {
+		id := vectortest.ItemID(i)
+		v, ok := h.Vector(id)
+		want, exists := live[id]
+		if ok != exists || !slices.Equal(v, want) {
+			t.Fatalf("Vector(%s) = %v, %v; want %v, %v", id, v, ok, want, exists)
+		}
+	}
+	if nodes := h.Nodes(); nodes > len(live)+2 {
+		t.Fatalf("%d nodes for %d items after the compaction", nodes, len(live))
+	}
+}

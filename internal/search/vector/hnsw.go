@@ -260,19 +260,20 @@ func (h *HNSW) maybeCompact() {
 		levels = append(levels, g.levels[n])
 		vecs = append(vecs, g.vec(uint32(n))...)
 	}
+	rng := rand.New(rand.NewPCG(h.rng.Uint64(), h.rng.Uint64())) // the replayed nodes' layers
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	h.compacting, h.cancelCompact, h.pending = done, cancel, map[string][]float32{}
 	h.wg.Go(func() {
 		defer close(done)
-		h.compact(ctx, ids, levels, vecs)
+		h.compact(ctx, ids, levels, vecs, rng)
 	})
 }
 
 // compact links a new graph of the given nodes, applies the writes
 // recorded meanwhile and puts it in place of the serving graph; it runs
 // on its own goroutine, which Close stops and waits for.
-func (h *HNSW) compact(ctx context.Context, ids []string, levels []uint8, vecs []float32) {
+func (h *HNSW) compact(ctx context.Context, ids []string, levels []uint8, vecs []float32, rng *rand.Rand) {
 	if h.compactStarted != nil {
 		h.compactStarted <- struct{}{}
 	}
@@ -293,6 +294,23 @@ func (h *HNSW) compact(ctx context.Context, ids []string, levels []uint8, vecs [
 	}
 	err := ng.insertAll(ctx, nodes, h.opts.EfConstruction, h.workers, &h.pool)
 
+	// Catch up with the writes made meanwhile outside the lock while they
+	// are many, so that the swap below holds searches up only briefly.
+	for range catchUpRounds {
+		if err != nil {
+			break
+		}
+		h.mu.Lock()
+		pending := h.pending
+		if h.closed || len(pending) <= catchUpMin {
+			h.mu.Unlock()
+			break
+		}
+		h.pending = map[string][]float32{}
+		h.mu.Unlock()
+		err = h.replay(ctx, ng, nodeOf, pending, rng)
+	}
+
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	pending := h.pending
@@ -302,8 +320,27 @@ func (h *HNSW) compact(ctx context.Context, ids []string, levels []uint8, vecs [
 		// rebuild ever fail otherwise, the next write tries again.)
 		return
 	}
-	// Replay the writes made during the build, in their final state: a
-	// nil vector is a delete.
+	// Not cancellable: Close waits for h.mu, so ctx is still live, and
+	// these writes have been acknowledged.
+	if err := h.replay(context.Background(), ng, nodeOf, pending, rng); err != nil {
+		return
+	}
+	h.g, h.nodeOf = ng, nodeOf
+	// The replayed writes may have left tombstones enough for another round.
+	h.maybeCompact()
+}
+
+// The catch-up of a compaction: at most catchUpRounds replays outside the
+// lock, while more than catchUpMin writes are pending.
+const (
+	catchUpRounds = 4
+	catchUpMin    = 64
+)
+
+// replay applies writes recorded during a compaction, in their final
+// state (a nil vector is a delete), to the graph ng being built and its
+// id map.
+func (h *HNSW) replay(ctx context.Context, ng *graph, nodeOf map[string]uint32, pending map[string][]float32, rng *rand.Rand) error {
 	var added []uint32
 	for id, v := range pending {
 		if n, ok := nodeOf[id]; ok {
@@ -311,7 +348,7 @@ func (h *HNSW) compact(ctx context.Context, ids []string, levels []uint8, vecs [
 			delete(nodeOf, id)
 		}
 		if v != nil {
-			n := ng.add(id, v, randomLevel(h.rng, h.mL))
+			n := ng.add(id, v, randomLevel(rng, h.mL))
 			nodeOf[id] = n
 			added = append(added, n)
 		}
@@ -320,14 +357,7 @@ func (h *HNSW) compact(ctx context.Context, ids []string, levels []uint8, vecs [
 	if len(added) >= parallelMin {
 		workers = h.workers
 	}
-	// Not cancellable: Close waits for h.mu, so ctx is still live, and
-	// these writes have been acknowledged.
-	if err := ng.insertAll(context.Background(), added, h.opts.EfConstruction, workers, &h.pool); err != nil {
-		return
-	}
-	h.g, h.nodeOf = ng, nodeOf
-	// The replayed writes may have left tombstones enough for another round.
-	h.maybeCompact()
+	return ng.insertAll(ctx, added, h.opts.EfConstruction, workers, &h.pool)
 }
 
 // exactOnlyLimit is the size of an Only list under which a search
