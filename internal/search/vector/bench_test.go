@@ -117,3 +117,65 @@ func BenchmarkHNSWInsert(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHNSWSearchUniform searches uniform vectors (the hard case: no
+// clusters to descend into) at beam widths 256 and 512, and reports the
+// recall@10 against Flat's exact answers.
+func BenchmarkHNSWSearchUniform(b *testing.B) {
+	ctx := context.Background()
+	for _, n := range sizes(b) {
+		data, err := vectorbench.Generate(vectorbench.Uniform, 1, n+256, benchDim)
+		if err != nil {
+			b.Fatal(err)
+		}
+		items := make([]vector.Item, n)
+		for i := range items {
+			items[i] = vector.Item{ID: fmt.Sprintf("v%07d", i), Vector: data[i]}
+		}
+		queries := data[n:]
+		cfg := vector.Config{Dimensions: benchDim, Metric: vector.L2}
+		h, err := vector.NewHNSW(cfg, vector.HNSWOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		f, err := vector.NewFlat(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := h.Upsert(ctx, items); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Upsert(ctx, items); err != nil {
+			b.Fatal(err)
+		}
+		exact := make([][]vector.Hit, len(queries))
+		for i, q := range queries {
+			if exact[i], err = f.Search(ctx, q, 10, vector.SearchOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, ef := range []int{256, 512} {
+			b.Run(fmt.Sprintf("n=%d/ef=%d", n, ef), func(b *testing.B) {
+				opts := vector.SearchOptions{Ef: ef}
+				var recall float64
+				for i, q := range queries {
+					got, err := h.Search(ctx, q, 10, opts)
+					if err != nil {
+						b.Fatal(err)
+					}
+					recall += vectorbench.Recall(got, exact[i])
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				i := 0
+				for b.Loop() {
+					if _, err := h.Search(ctx, queries[i%len(queries)], 10, opts); err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+				b.ReportMetric(recall/float64(len(queries)), "recall@10")
+			})
+		}
+	}
+}

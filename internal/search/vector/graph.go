@@ -184,6 +184,10 @@ func (g *graph) searchLayer(ctx context.Context, s *searcher, q []float32, eps [
 	if len(s.res.items) > 0 {
 		bound = s.res.items[0].d
 	}
+	// The hot loop reads the slabs through locals: no reloads of g's
+	// fields between the distance calls.
+	dist, vecs, dim := g.dist, g.vecs, g.dim
+	marks, gen := s.visited.marks, s.visited.gen
 	steps := 0
 	for len(s.cands.items) > 0 {
 		c := s.cands.popMin()
@@ -194,10 +198,12 @@ func (g *graph) searchLayer(ctx context.Context, s *searcher, q []float32, eps [
 			return ctx.Err()
 		}
 		for _, nb := range g.read(s, c.n, l, lock) {
-			if !s.visited.visit(nb) {
+			if marks[nb] == gen {
 				continue
 			}
-			d := g.dist(q, g.vec(nb))
+			marks[nb] = gen
+			i := int(nb) * dim
+			d := dist(q, vecs[i:i+dim:i+dim])
 			if len(s.res.items) < ef || d < bound {
 				s.cands.pushMin(cand{d, nb})
 				if accept == nil || accept(nb) {
