@@ -25,9 +25,9 @@ func dot(a, b []float32) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// sqL2 is the squared Euclidean distance of a and b (len(b) ≥ len(a)),
-// unrolled like dot.
-func sqL2(a, b []float32) float32 {
+// sqL2Generic is the squared Euclidean distance of a and b (len(b) ≥
+// len(a)), unrolled like dot; sqL2 is it, in SSE on amd64.
+func sqL2Generic(a, b []float32) float32 {
 	n := len(a)
 	b = b[:n]
 	var s0, s1, s2, s3 float32

@@ -1,0 +1,26 @@
+package vector
+
+// sqL2Lanes is sqL2's main loop in SSE (distance_amd64.s): out gets the
+// four accumulators over the first n components, n a multiple of 8.
+//
+//go:noescape
+func sqL2Lanes(a, b *float32, n int, out *[4]float32)
+
+// sqL2 is the squared Euclidean distance of a and b (len(b) ≥ len(a)):
+// sqL2Lanes, then the tail and the sum as sqL2Generic does them, so that
+// the two give the same bits.
+func sqL2(a, b []float32) float32 {
+	n := len(a)
+	b = b[:n]
+	var s [4]float32
+	n8 := n &^ 7
+	if n8 > 0 {
+		sqL2Lanes(&a[0], &b[0], n8, &s)
+	}
+	s0 := s[0]
+	for i := n8; i < n; i++ {
+		d := a[i] - b[i]
+		s0 += d * d
+	}
+	return (s0 + s[1]) + (s[2] + s[3])
+}

@@ -1,0 +1,6 @@
+//go:build !amd64
+
+package vector
+
+// sqL2 is the squared Euclidean distance of a and b (len(b) ≥ len(a)).
+func sqL2(a, b []float32) float32 { return sqL2Generic(a, b) }

@@ -1,0 +1,52 @@
+package vector
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestSqL2SameBits checks that sqL2 (SSE on amd64) gives the same bits
+// as sqL2Generic at every length from 0 to 70 and at 128 and 1536, so
+// that the SIMD kernel never changes a ranking.
+func TestSqL2SameBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	lengths := []int{128, 1536}
+	for n := range 71 {
+		lengths = append(lengths, n)
+	}
+	for _, n := range lengths {
+		for range 20 {
+			a, b := make([]float32, n), make([]float32, n+3)
+			for i := range a {
+				a[i] = float32(r.NormFloat64() * 100)
+			}
+			for i := range b {
+				b[i] = float32(r.NormFloat64())
+			}
+			got, want := sqL2(a, b), sqL2Generic(a, b)
+			if math.Float32bits(got) != math.Float32bits(want) {
+				t.Fatalf("n=%d: sqL2 %v, sqL2Generic %v", n, got, want)
+			}
+		}
+	}
+}
+
+// FuzzSqL2 checks sqL2 against sqL2Generic on arbitrary components.
+func FuzzSqL2(f *testing.F) {
+	f.Add(uint8(16), uint64(1))
+	f.Add(uint8(3), uint64(7))
+	f.Add(uint8(200), uint64(42))
+	f.Fuzz(func(t *testing.T, n uint8, seed uint64) {
+		r := rand.New(rand.NewPCG(seed, 0))
+		a, b := make([]float32, n), make([]float32, n)
+		for i := range a {
+			a[i] = math.Float32frombits(r.Uint32())
+			b[i] = math.Float32frombits(r.Uint32())
+		}
+		got, want := sqL2(a, b), sqL2Generic(a, b)
+		if math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
+			t.Fatalf("n=%d: sqL2 %v, sqL2Generic %v", n, got, want)
+		}
+	})
+}
