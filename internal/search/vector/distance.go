@@ -5,9 +5,10 @@ import (
 	"math"
 )
 
-// dot is the inner product of a and b (len(b) ≥ len(a)), unrolled by 8
-// with four accumulators so that the loop keeps the FPU busy.
-func dot(a, b []float32) float32 {
+// dotGeneric is the inner product of a and b (len(b) ≥ len(a)), unrolled
+// by 8 with four accumulators so that the loop keeps the FPU busy; dot is
+// it, in SSE on amd64.
+func dotGeneric(a, b []float32) float32 {
 	n := len(a)
 	b = b[:n]
 	var s0, s1, s2, s3 float32

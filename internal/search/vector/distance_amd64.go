@@ -24,3 +24,25 @@ func sqL2(a, b []float32) float32 {
 	}
 	return (s0 + s[1]) + (s[2] + s[3])
 }
+
+// dotLanes is dot's main loop in SSE (distance_amd64.s), like sqL2Lanes.
+//
+//go:noescape
+func dotLanes(a, b *float32, n int, out *[4]float32)
+
+// dot is the inner product of a and b (len(b) ≥ len(a)): dotLanes, then
+// the tail and the sum as dotGeneric does them (the same bits).
+func dot(a, b []float32) float32 {
+	n := len(a)
+	b = b[:n]
+	var s [4]float32
+	n8 := n &^ 7
+	if n8 > 0 {
+		dotLanes(&a[0], &b[0], n8, &s)
+	}
+	s0 := s[0]
+	for i := n8; i < n; i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s[1]) + (s[2] + s[3])
+}

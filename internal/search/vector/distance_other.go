@@ -4,3 +4,6 @@ package vector
 
 // sqL2 is the squared Euclidean distance of a and b (len(b) ≥ len(a)).
 func sqL2(a, b []float32) float32 { return sqL2Generic(a, b) }
+
+// dot is the inner product of a and b (len(b) ≥ len(a)).
+func dot(a, b []float32) float32 { return dotGeneric(a, b) }

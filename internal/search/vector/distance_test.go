@@ -6,8 +6,8 @@ import (
 	"testing"
 )
 
-// TestSqL2SameBits checks that sqL2 (SSE on amd64) gives the same bits
-// as sqL2Generic at every length from 0 to 70 and at 128 and 1536, so
+// TestSqL2SameBits checks that sqL2 and dot (SSE on amd64) give the same
+// bits as sqL2Generic and dotGeneric at every length from 0 to 70 and at 128 and 1536, so
 // that the SIMD kernel never changes a ranking.
 func TestSqL2SameBits(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
@@ -28,11 +28,15 @@ func TestSqL2SameBits(t *testing.T) {
 			if math.Float32bits(got) != math.Float32bits(want) {
 				t.Fatalf("n=%d: sqL2 %v, sqL2Generic %v", n, got, want)
 			}
+			got, want = dot(a, b), dotGeneric(a, b)
+			if math.Float32bits(got) != math.Float32bits(want) {
+				t.Fatalf("n=%d: dot %v, dotGeneric %v", n, got, want)
+			}
 		}
 	}
 }
 
-// FuzzSqL2 checks sqL2 against sqL2Generic on arbitrary components.
+// FuzzSqL2 checks sqL2 and dot against sqL2Generic and dotGeneric on arbitrary components.
 func FuzzSqL2(f *testing.F) {
 	f.Add(uint8(16), uint64(1))
 	f.Add(uint8(3), uint64(7))
@@ -47,6 +51,10 @@ func FuzzSqL2(f *testing.F) {
 		got, want := sqL2(a, b), sqL2Generic(a, b)
 		if math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
 			t.Fatalf("n=%d: sqL2 %v, sqL2Generic %v", n, got, want)
+		}
+		got, want = dot(a, b), dotGeneric(a, b)
+		if math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
+			t.Fatalf("n=%d: dot %v, dotGeneric %v", n, got, want)
 		}
 	})
 }
