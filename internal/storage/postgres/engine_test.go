@@ -94,7 +94,13 @@ func TestPlanUsesDeclaredIndex(t *testing.T) {
 
 func explain(t *testing.T, s *Store, sql string, args []any) string {
 	t.Helper()
-	rows, err := s.pool.Query(context.Background(), "EXPLAIN "+sql, args...)
+	return explainOn(t, s.pool, sql, args)
+}
+
+// explainOn returns the plan of sql as q (a pool or a transaction) sees it.
+func explainOn(t *testing.T, q queryer, sql string, args []any) string {
+	t.Helper()
+	rows, err := q.Query(context.Background(), "EXPLAIN "+sql, args...)
 	if err != nil {
 		t.Fatal(err)
 	}

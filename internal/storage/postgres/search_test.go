@@ -394,7 +394,7 @@ func TestSearchTextUsesIndexes(t *testing.T) {
 			if _, err := q.Exec(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
 				return err
 			}
-			plan = explainTx(t, q, text, args)
+			plan = explainOn(t, q, text, args)
 			return nil
 		})
 		if err != nil {
@@ -414,26 +414,6 @@ func TestSearchTextUsesIndexes(t *testing.T) {
 	}
 }
 
-func explainTx(t *testing.T, q pgx.Tx, sql string, args []any) string {
-	t.Helper()
-	rows, err := q.Query(context.Background(), "EXPLAIN "+sql, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, line)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return strings.Join(plan, "\n")
-}
 
 // TestSearchMigrationOnExistingDatabase applies migration 00009 to a
 // database that already holds a collection, then configures search on it.
