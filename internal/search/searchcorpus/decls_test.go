@@ -2,8 +2,6 @@ package searchcorpus_test
 
 import (
 	"testing"
-
-	"github.com/basaltdev/basalt/internal/docstore"
 )
 
 // declCases are queries over the documented declarations of strings,
@@ -42,16 +40,10 @@ var declCases = []expect{
 func TestDeclRelevance(t *testing.T) {
 	c := loadDecls(t)
 	t.Logf("%d declarations", len(c.ids))
-	for _, eng := range []struct {
-		name string
-		open func(*testing.T) docstore.Store
-	}{{"sqlite", openSQLite}, {"postgres", openPostgres}} {
-		t.Run(eng.name, func(t *testing.T) {
-			e := newEnv(t, eng.name, eng.open(t), c)
-			t.Run("text", e.testText(declCases))
-			t.Run("vector", e.testVector(declCases))
-			t.Run("hybrid", e.testHybrid(declCases))
-			e.reportMRR(t, declCases)
-		})
-	}
+	onEachEngine(t, c, func(t *testing.T, e *env) {
+		t.Run("text", e.testText(declCases))
+		t.Run("vector", e.testVector(declCases))
+		t.Run("hybrid", e.testHybrid(declCases))
+		e.reportMRR(t, declCases)
+	})
 }

@@ -28,18 +28,23 @@ import (
 func TestRelevance(t *testing.T) {
 	c := loadCorpus(t)
 	t.Logf("%d packages of the standard library", len(c.ids))
+	onEachEngine(t, c, func(t *testing.T, e *env) {
+		t.Run("text", e.testText(textCases))
+		t.Run("vector", e.testVector(textCases))
+		t.Run("hybrid", e.testHybrid(textCases))
+		t.Run("rule", e.testRule)
+		e.reportMRR(t, textCases)
+	})
+}
+
+// onEachEngine runs fn with the corpus c loaded on SQLite and on
+// PostgreSQL, each in a subtest named for the engine.
+func onEachEngine(t *testing.T, c *corpus, fn func(*testing.T, *env)) {
 	for _, eng := range []struct {
 		name string
 		open func(*testing.T) docstore.Store
 	}{{"sqlite", openSQLite}, {"postgres", openPostgres}} {
-		t.Run(eng.name, func(t *testing.T) {
-			e := newEnv(t, eng.name, eng.open(t), c)
-			t.Run("text", e.testText(textCases))
-			t.Run("vector", e.testVector(textCases))
-			t.Run("hybrid", e.testHybrid(textCases))
-			t.Run("rule", e.testRule)
-			e.reportMRR(t, textCases)
-		})
+		t.Run(eng.name, func(t *testing.T) { fn(t, newEnv(t, eng.name, eng.open(t), c)) })
 	}
 }
 
