@@ -414,7 +414,6 @@ func TestSearchTextUsesIndexes(t *testing.T) {
 	}
 }
 
-
 // TestSearchMigrationOnExistingDatabase applies migration 00009 to a
 // database that already holds a collection, then configures search on it.
 func TestSearchMigrationOnExistingDatabase(t *testing.T) {
