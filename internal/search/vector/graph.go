@@ -296,12 +296,12 @@ func (g *graph) insert(ctx context.Context, s *searcher, q uint32, efC int) erro
 }
 
 // link adds q (at distance d) to node n's links on layer l. While n has
-// room, q is appended. When n is full, the neighbour heuristic is applied
-// incrementally instead of re-running Algorithm 4 over every link (which
-// costs O(M²) distances per link, most of a build's time at M = 32): q
-// is refused if one of n's links nearer to n than q is also nearer to q
-// than n is (the heuristic would prune q); otherwise q takes the place of
-// n's farthest link when it is nearer. At most 2·limit distances.
+// room, q is appended. When n is full, n's links and q are chosen among
+// again by the neighbour heuristic (selectNeighbors), as hnswlib does: a
+// link that a nearer one already leads to gives way, so n may keep fewer
+// than limit. Keeping the nearest links instead (or letting q only take
+// the farthest one's place) leaves uniform, high-dimensional data with a
+// graph of markedly lower recall at the same beam width.
 func (g *graph) link(n, q uint32, d float32, l int) {
 	limit := g.m
 	if l == 0 {
@@ -322,20 +322,19 @@ func (g *graph) link(n, q uint32, d float32, l int) {
 		}
 		return
 	}
-	nv, qv := g.vec(n), g.vec(q)
-	far, farD := -1, d
-	for i, o := range cur {
-		od := g.dist(nv, g.vec(o))
-		if od < d && g.dist(qv, g.vec(o)) < d {
-			return // o lies between n and q: n reaches q through it
-		}
-		if od > farD {
-			far, farD = i, od
-		}
+	nv := g.vec(n)
+	cs := make([]cand, 0, len(cur)+1)
+	for _, o := range cur {
+		cs = append(cs, cand{g.dist(nv, g.vec(o)), o})
 	}
-	if far >= 0 {
-		cur[far] = q
+	cs = append(cs, cand{d, q})
+	slices.SortFunc(cs, cmpCand)
+	sel := g.selectNeighbors(cs, limit, cs[:0]) // in place: it writes only where it has read
+	to := make([]uint32, len(sel))
+	for i, c := range sel {
+		to[i] = c.n
 	}
+	g.setLinks(n, l, to)
 }
 
 func cmpCand(a, b cand) int {
