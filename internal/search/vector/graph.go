@@ -135,6 +135,7 @@ type searcher struct {
 	visited    visitSet
 	cands, res candHeap
 	buf        []uint32
+	found      []cand // a search's result, nearest first
 }
 
 // greedy descends layer l from ep to a local minimum of the distance to q

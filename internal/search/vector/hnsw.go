@@ -379,7 +379,9 @@ func (h *HNSW) Search(ctx context.Context, q []float32, k int, opts SearchOption
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("vector: search: %w", err)
 	}
-	q = prepare(h.cfg.Metric, q)
+	if h.cfg.Metric == Cosine {
+		q = prepare(h.cfg.Metric, q) // a unit-length copy; l2 and dot only read q
+	}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if h.closed {
@@ -436,7 +438,8 @@ func (h *HNSW) Search(ctx context.Context, q []float32, k int, opts SearchOption
 	if err := g.searchLayer(ctx, s, q, []cand{cur}, ef, 0, false, accept); err != nil {
 		return nil, fmt.Errorf("vector: search: %w", err)
 	}
-	found := s.res.sorted(nil)
+	s.found = s.res.sorted(s.found[:0])
+	found := s.found
 	eligible := len(h.nodeOf)
 	if allowed != nil {
 		eligible = len(allowed)
@@ -451,13 +454,20 @@ func (h *HNSW) Search(ctx context.Context, q []float32, k int, opts SearchOption
 		}
 		return h.exact(ctx, q, k, allowed)
 	}
-	// Rank all ef found, so that ties at the k-th place go by id.
-	out := make([]Hit, len(found))
-	for i, c := range found {
+	// Rank the k nearest and every one tied with the k-th (its public
+	// distance may equal theirs: the square root rounds), so that ties
+	// at the k-th place go by id.
+	n := min(k, len(found))
+	last := publicDist(h.cfg.Metric, found[n-1].d)
+	for n < len(found) && publicDist(h.cfg.Metric, found[n].d) == last {
+		n++
+	}
+	out := make([]Hit, n)
+	for i, c := range found[:n] {
 		out[i] = Hit{ID: g.ids[c.n], Distance: publicDist(h.cfg.Metric, c.d)}
 	}
 	sortHits(out)
-	return out[:min(k, len(out))], nil
+	return out[:min(k, n)], nil
 }
 
 // exact returns the k nearest of nodes by comparing with each; h.mu is
