@@ -46,3 +46,27 @@ func dot(a, b []float32) float32 {
 	}
 	return (s0 + s[1]) + (s[2] + s[3])
 }
+
+// sqL2U8Blocks is sqL2U8's main loop in SSE2 (distance_amd64.s): the sum
+// of the squared differences of the first n bytes, n a multiple of 16.
+//
+//go:noescape
+func sqL2U8Blocks(a, b *uint8, n int) uint32
+
+// sqL2U8 is the squared Euclidean distance of two 8-bit codes (len(b) ≥
+// len(a)): sqL2U8Blocks, then the tail. Integer arithmetic: the same
+// result as sqL2U8Generic.
+func sqL2U8(a, b []uint8) uint32 {
+	n := len(a)
+	b = b[:n]
+	n16 := n &^ 15
+	var s uint32
+	if n16 > 0 {
+		s = sqL2U8Blocks(&a[0], &b[0], n16)
+	}
+	for i := n16; i < n; i++ {
+		d := int32(a[i]) - int32(b[i])
+		s += uint32(d * d)
+	}
+	return s
+}

@@ -58,3 +58,45 @@ dloop:
 ddone:
 	MOVUPS X0, (DX)
 	RET
+
+// func sqL2U8Blocks(a, b *uint8, n int) uint32
+// The sum of (a[i]−b[i])² over the first n bytes (n a multiple of 16), in
+// SSE2: |a−b| from two saturating subtractions, widened to 16 bits and
+// squared and paired by PMADDWD. Integer sums, so any order gives the
+// portable loop's result.
+TEXT ·sqL2U8Blocks(SB), NOSPLIT, $0-28
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DI
+	MOVQ n+16(FP), CX
+	PXOR X0, X0
+	PXOR X4, X4
+	PXOR X7, X7
+qloop:
+	CMPQ CX, $16
+	JL qdone
+	MOVOU (SI), X1
+	MOVOU (DI), X2
+	MOVO X1, X3
+	PSUBUSB X2, X1
+	PSUBUSB X3, X2
+	POR X2, X1
+	MOVO X1, X2
+	PUNPCKLBW X7, X1
+	PUNPCKHBW X7, X2
+	PMADDWL X1, X1
+	PMADDWL X2, X2
+	PADDL X1, X0
+	PADDL X2, X4
+	ADDQ $16, SI
+	ADDQ $16, DI
+	SUBQ $16, CX
+	JMP qloop
+qdone:
+	PADDL X4, X0
+	PSHUFD $0x4E, X0, X1
+	PADDL X1, X0
+	PSHUFD $0xB1, X0, X1
+	PADDL X1, X0
+	MOVQ X0, AX
+	MOVL AX, ret+24(FP)
+	RET

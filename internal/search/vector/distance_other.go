@@ -7,3 +7,6 @@ func sqL2(a, b []float32) float32 { return sqL2Generic(a, b) }
 
 // dot is the inner product of a and b (len(b) ≥ len(a)).
 func dot(a, b []float32) float32 { return dotGeneric(a, b) }
+
+// sqL2U8 is the squared Euclidean distance of two 8-bit codes.
+func sqL2U8(a, b []uint8) uint32 { return sqL2U8Generic(a, b) }

@@ -60,3 +60,11 @@ func (h *HNSW) Compacting() bool {
 	defer h.mu.RUnlock()
 	return h.compacting != nil
 }
+
+// SetFloatWalk makes h's searches walk its graph by the float vectors
+// (on) or, under l2 and cosine, by their 8-bit codes (off, the default).
+func (h *HNSW) SetFloatWalk(on bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.floatWalk = on
+}

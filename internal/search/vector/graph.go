@@ -19,6 +19,14 @@ type graph struct {
 	m, m0 int // most links per node on the upper layers, on layer 0
 	dist  func(a, b []float32) float32
 
+	// quant: searches walk the graph by the nodes' 8-bit codes (see
+	// quant.go), node n's in codes[n*dim : (n+1)*dim]; code c stands for
+	// qlo + c·(qhi−qlo)/255, and vmin, vmax bound every component held.
+	quant      bool
+	codes      []uint8
+	qlo, qhi   float32
+	vmin, vmax float32
+
 	vecs    []float32    // node n's vector: vecs[n*dim : (n+1)*dim]
 	ids     []string     // node → id
 	levels  []uint8      // node → its top layer
@@ -37,8 +45,8 @@ type graph struct {
 	locks []sync.Mutex
 }
 
-func newGraph(dim, m int, dist func(a, b []float32) float32) *graph {
-	return &graph{dim: dim, m: m, m0: 2 * m, dist: dist, entry: -1}
+func newGraph(dim, m int, metric Metric) *graph {
+	return &graph{dim: dim, m: m, m0: 2 * m, dist: internalDist(metric), quant: quantizes(metric), entry: -1}
 }
 
 // size is the number of nodes, tombstones included.
@@ -52,6 +60,7 @@ func (g *graph) vec(n uint32) []float32 {
 // add appends a node (not yet linked) and returns its number.
 func (g *graph) add(id string, v []float32, level int) uint32 {
 	n := uint32(len(g.ids))
+	g.addCode(v)
 	g.vecs = append(g.vecs, v...)
 	g.ids = append(g.ids, id)
 	g.levels = append(g.levels, uint8(level))
@@ -135,16 +144,25 @@ type searcher struct {
 	visited    visitSet
 	cands, res candHeap
 	buf        []uint32
-	found      []cand // a search's result, nearest first
+	found      []cand  // a search's result, nearest first
+	code       []uint8 // the query's code
 }
 
 // greedy descends layer l from ep to a local minimum of the distance to q
 // (search-layer with ef = 1).
 func (g *graph) greedy(s *searcher, q []float32, ep cand, l int, lock bool) cand {
+	return greedy(g, s, q, g.vecs, g.dist, ep, l, lock)
+}
+
+// greedy is graph.greedy over any form of the vectors: slab holds node
+// n's at [n·dim, (n+1)·dim), compared with q by dist.
+func greedy[E float32 | uint8](g *graph, s *searcher, q, slab []E, dist func(a, b []E) float32, ep cand, l int, lock bool) cand {
+	dim := g.dim
 	for changed := true; changed; {
 		changed = false
 		for _, nb := range g.read(s, ep.n, l, lock) {
-			if d := g.dist(q, g.vec(nb)); d < ep.d {
+			i := int(nb) * dim
+			if d := dist(q, slab[i:i+dim:i+dim]); d < ep.d {
 				ep, changed = cand{d, nb}, true
 			}
 		}
@@ -171,6 +189,12 @@ func (g *graph) read(s *searcher, n uint32, l int, lock bool) []uint32 {
 // or having seen every node it can reach. The result is in s.res (a
 // max-heap); drain it with s.res.sorted.
 func (g *graph) searchLayer(ctx context.Context, s *searcher, q []float32, eps []cand, ef, l int, lock bool, accept func(uint32) bool) error {
+	return searchLayer(ctx, g, s, q, g.vecs, g.dist, eps, ef, l, lock, accept)
+}
+
+// searchLayer is graph.searchLayer over any form of the vectors (see
+// greedy).
+func searchLayer[E float32 | uint8](ctx context.Context, g *graph, s *searcher, q, vecs []E, dist func(a, b []E) float32, eps []cand, ef, l int, lock bool, accept func(uint32) bool) error {
 	s.visited.reset(g.size())
 	s.cands.items = s.cands.items[:0]
 	s.res.items = s.res.items[:0]
@@ -187,7 +211,7 @@ func (g *graph) searchLayer(ctx context.Context, s *searcher, q []float32, eps [
 	}
 	// The hot loop reads the slabs through locals: no reloads of g's
 	// fields between the distance calls.
-	dist, vecs, dim := g.dist, g.vecs, g.dim
+	dim := g.dim
 	marks, gen := s.visited.marks, s.visited.gen
 	steps := 0
 	for len(s.cands.items) > 0 {

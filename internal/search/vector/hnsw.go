@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 )
 
@@ -79,7 +80,10 @@ const parallelMin = 256
 // (⌊−ln U · mL⌋, mL = 1/ln M); a search descends greedily from the entry
 // point through the sparse upper layers and runs a beam search of width ef
 // on layer 0. Links are chosen by the paper's neighbour-selection
-// heuristic (Algorithm 4). Searches run in parallel with each other; a
+// heuristic (Algorithm 4). Under l2 and cosine a search walks the graph
+// comparing 8-bit codes of the vectors, a quarter of their size, and
+// ranks the ef nodes it found by their exact distances (see quant.go).
+// Searches run in parallel with each other; a
 // write excludes them for its duration, and a batch of parallelMin items
 // or more is linked on every core.
 //
@@ -116,6 +120,9 @@ type HNSW struct {
 	onlyExactBelow int
 	// workers is the most goroutines a batch is linked on.
 	workers int
+	// floatWalk makes searches walk the graph by the float vectors even
+	// where it holds codes (benchmarks compare the two).
+	floatWalk bool
 
 	// A compaction in progress: compacting is closed when it ends,
 	// cancelCompact stops it, and pending holds the writes made since it
@@ -145,7 +152,7 @@ func NewHNSW(cfg Config, opts HNSWOptions) (*HNSW, error) {
 	}
 	h := &HNSW{cfg: cfg, opts: opts, mL: 1 / math.Log(float64(opts.M)), nodeOf: map[string]uint32{},
 		rng: rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)), onlyExactBelow: -1, workers: runtime.GOMAXPROCS(0)}
-	h.g = newGraph(cfg.Dimensions, opts.M, internalDist(cfg.Metric))
+	h.g = newGraph(cfg.Dimensions, opts.M, cfg.Metric)
 	return h, nil
 }
 
@@ -284,8 +291,11 @@ func (h *HNSW) compact(ctx context.Context, ids []string, levels []uint8, vecs [
 		}
 	}
 	dim := h.cfg.Dimensions
-	ng := newGraph(dim, h.opts.M, internalDist(h.cfg.Metric))
+	ng := newGraph(dim, h.opts.M, h.cfg.Metric)
 	ng.vecs = make([]float32, 0, len(vecs))
+	if ng.quant {
+		ng.codes = make([]uint8, 0, len(vecs))
+	}
 	nodeOf := make(map[string]uint32, len(ids))
 	nodes := make([]uint32, len(ids))
 	for i, id := range ids {
@@ -431,14 +441,33 @@ func (h *HNSW) Search(ctx context.Context, q []float32, k int, opts SearchOption
 	}
 	defer h.pool.Put(s)
 	ep := uint32(g.entry)
-	cur := cand{g.dist(q, g.vec(ep)), ep}
-	for l := g.maxLevel; l > 0; l-- {
-		cur = g.greedy(s, q, cur, l, false)
+	var err error
+	if g.quant && !h.floatWalk {
+		// Walk by codes, then rank what the walk found by the exact
+		// distances.
+		s.code = g.encode(s.code[:0], q)
+		cur := cand{codeDist(s.code, g.code(ep)), ep}
+		for l := g.maxLevel; l > 0; l-- {
+			cur = greedy(g, s, s.code, g.codes, codeDist, cur, l, false)
+		}
+		err = searchLayer(ctx, g, s, s.code, g.codes, codeDist, []cand{cur}, ef, 0, false, accept)
+		s.found = append(s.found[:0], s.res.items...)
+		s.res.items = s.res.items[:0]
+		for i, c := range s.found {
+			s.found[i].d = g.dist(q, g.vec(c.n))
+		}
+		slices.SortFunc(s.found, cmpCand)
+	} else {
+		cur := cand{g.dist(q, g.vec(ep)), ep}
+		for l := g.maxLevel; l > 0; l-- {
+			cur = g.greedy(s, q, cur, l, false)
+		}
+		err = g.searchLayer(ctx, s, q, []cand{cur}, ef, 0, false, accept)
+		s.found = s.res.sorted(s.found[:0])
 	}
-	if err := g.searchLayer(ctx, s, q, []cand{cur}, ef, 0, false, accept); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("vector: search: %w", err)
 	}
-	s.found = s.res.sorted(s.found[:0])
 	found := s.found
 	eligible := len(h.nodeOf)
 	if allowed != nil {
@@ -514,7 +543,7 @@ func (h *HNSW) Close() error {
 	if h.cancelCompact != nil {
 		h.cancelCompact()
 	}
-	h.g = newGraph(h.cfg.Dimensions, h.opts.M, h.g.dist)
+	h.g = newGraph(h.cfg.Dimensions, h.opts.M, h.cfg.Metric)
 	h.nodeOf = map[string]uint32{}
 	h.mu.Unlock()
 	h.wg.Wait()
@@ -548,6 +577,9 @@ func buildHNSW(ctx context.Context, cfg Config, opts HNSWOptions, items []Item) 
 	}
 	g := h.g
 	g.vecs = make([]float32, 0, len(items)*cfg.Dimensions)
+	if g.quant {
+		g.codes = make([]uint8, 0, len(items)*cfg.Dimensions)
+	}
 	nodes := make([]uint32, len(items))
 	for i, it := range items {
 		if _, dup := h.nodeOf[it.ID]; dup {

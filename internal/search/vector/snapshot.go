@@ -364,6 +364,7 @@ func decodeHNSW(d *decoder) (*HNSW, error) {
 		}
 	}
 	g.vecs = d.floats(n * cfg.Dimensions)
+	g.recode()
 	g.links0 = make([]uint32, n*g.m0)
 	g.n0 = make([]uint16, n)
 	g.upper = make([][][]uint32, n)
