@@ -33,6 +33,9 @@ type Text struct {
 	norm string            // every word as "  word ", lower-cased, for Bound
 	idx  []int32           // the number of each trigram, in order
 	ids  map[trigram]int32 // trigram → number; nil until computed
+	// words are the text's distinct words, lower-cased, for
+	// BestWordSimilarity; nil until computed.
+	words []string
 }
 
 // NewText prepares text.
@@ -114,6 +117,28 @@ func (t *Text) WordSimilarity(word string) float64 {
 		}
 	}
 	return float64(iterateWordSimilarity(t.idx, found, len(w)))
+}
+
+// BestWordSimilarity returns the greatest WordSimilarity(word, w) over the
+// words w of the text (its runs of letters and digits): how well word
+// matches one word of the text, never a stretch across words. It is at most
+// WordSimilarity(word).
+func (t *Text) BestWordSimilarity(word string) float64 {
+	if t.words == nil {
+		seen := map[string]bool{}
+		t.words = []string{}
+		for _, w := range strings.FieldsFunc(t.text, func(r rune) bool { return !isWordRune(r) }) {
+			if w = strings.Map(unicode.ToLower, w); !seen[w] {
+				seen[w] = true
+				t.words = append(t.words, w)
+			}
+		}
+	}
+	best := 0.0
+	for _, w := range t.words {
+		best = max(best, WordSimilarity(word, w))
+	}
+	return best
 }
 
 // calcSML is pg_trgm's CALCSML, in float4.

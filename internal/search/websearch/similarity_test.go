@@ -55,3 +55,27 @@ func TestWordSimilarityMatchesPostgreSQL(t *testing.T) {
 		}
 	}
 }
+
+func TestBestWordSimilarity(t *testing.T) {
+	for _, c := range []struct {
+		word, text string
+		want       float64
+	}{
+		// pg_trgm: word_similarity('newyork', 'new') and ('newyork', 'york')
+		// are 0.375, ('newyork', 'from new york') 0.54545456.
+		{"newyork", "From New York", 0.375},
+		{"replicaton", "Streaming replication, replicas", float64(float32(8) / 11)},
+		{"york", "york", 1},
+		{"york", "", 0},
+		{"york", "!!", 0},
+	} {
+		text := NewText(c.text)
+		got := text.BestWordSimilarity(c.word)
+		if got != c.want {
+			t.Errorf("BestWordSimilarity(%q, %q) = %v, want %v", c.word, c.text, got, c.want)
+		}
+		if whole := text.WordSimilarity(c.word); got > whole {
+			t.Errorf("BestWordSimilarity(%q, %q) = %v exceeds WordSimilarity %v", c.word, c.text, got, whole)
+		}
+	}
+}

@@ -7,14 +7,15 @@ package postgres
 // field's lexemes weighted A (weight 4) to D (weight 1); search_text, the
 // same fields' text joined by blank lines, for pg_trgm; and search_gen, the
 // generation of the configuration the row was indexed under. A GIN index
-// serves search_tsv and a GIN gin_trgm_ops index search_text. The trigger
-// basalt_search (BEFORE INSERT OR UPDATE OF data) fills them through the
-// generic function basalt_search_index of migration 00009, which reads the
-// configuration from the collection's row of search_builds: field paths,
-// weights and the language are values there, never SQL text. The columns,
-// indexes, trigger and row are created, changed and dropped with the
-// collection, in its transaction (syncSearch, dropSearch); ALTER TABLE …
-// ADD COLUMN of a column without a default does not rewrite the table.
+// serves search_tsv. The trigger basalt_search (BEFORE INSERT OR UPDATE OF
+// data) fills them through the generic function basalt_search_index of
+// migrations 00009 and 00010, which reads the configuration from the
+// collection's row of search_builds (field paths, weights and the language
+// are values there, never SQL text) and adds the row's new words to the
+// collection's vocabulary, search_words. The columns, index, trigger and
+// rows are created, changed and dropped with the collection, in its
+// transaction (syncSearch, dropSearch); ALTER TABLE … ADD COLUMN of a
+// column without a default does not rewrite the table.
 //
 // A change of the configuration raises the generation and restarts the
 // build: new writes are indexed under the new configuration at once, and
@@ -36,14 +37,20 @@ package postgres
 // and ':' between letters or digits become spaces (basalt_search_split)
 // before the server's parser reads it, so net/http is two words.
 //
-// The typo-tolerant match reads search_text with pg_trgm's word
-// similarity: a group matches when each of its words of five or more
+// The typo-tolerant match first looks each of the query's words up in the
+// collection's vocabulary, with pg_trgm's trigram index over its distinct
+// words: up to fuzzyAlternatives words w with word_similarity(word, w) ≥
+// 0.5, the most similar first (similarWords). A document can match only if
+// its tsvector holds one of them (the GIN index finds those), and then
+// matches as before: a group matches when each of its words of five or more
 // letters has word_similarity(word, text) ≥ 0.5 and each of three or four
 // letters has 1 (no typo in short words; websearch.FuzzyEnough) — the %>
-// operator, which the trigram index serves, with
-// pg_trgm.word_similarity_threshold set to 0.5 for the query's transaction
-// — and none of its excluded terms matches the tsvector. A group's score is
-// the average over its words of the word's greatest similarity to one
+// operator, with pg_trgm.word_similarity_threshold set to 0.5 for the
+// query's transaction — and none of its excluded terms matches the
+// tsvector. So a word matches a word of the document, never a span of text
+// across words, and the cost follows the documents that hold similar words,
+// not every document that shares trigrams with the query. A group's score
+// is the average over its words of the word's greatest similarity to one
 // field times the field's rank weight; a document's, the greatest of its
 // matching groups' (the same number SQLite computes).
 //
@@ -81,6 +88,9 @@ const (
 	rankWeights    = "{0.1,0.2,0.4,1.0}"
 	rankNormalize  = "1"
 	fuzzyThreshold = "0.5" // websearch.FuzzyThreshold
+	// fuzzyAlternatives bounds the vocabulary words a typo-tolerant query
+	// looks for in place of each of its words.
+	fuzzyAlternatives = 32
 	// headlineOptions are ts_headline's: up to two fragments of 10 to 25
 	// words around the best matches, matches between the markers.
 	headlineOptions = "StartSel=" + searchdb.MarkStart + ", StopSel=" + searchdb.MarkEnd +
@@ -130,10 +140,9 @@ func (c textConfig) equal(o textConfig) bool {
 	return c.language == o.language && slices.Equal(c.fields, o.fields) && slices.Equal(c.weights, o.weights)
 }
 
-// searchIndexNames returns the names of a collection's text indexes.
-func searchIndexNames(collection string) (tsv, trgm string) {
-	short := shorten(collection, maxIdent-len("sx_tsv_"))
-	return "sx_tsv_" + short, "sx_trg_" + short
+// searchIndexName returns the name of a collection's tsvector index.
+func searchIndexName(collection string) string {
+	return "sx_tsv_" + shorten(collection, maxIdent-len("sx_tsv_"))
 }
 
 // triggerArg returns the collection name as the string literal of a
@@ -176,7 +185,7 @@ func syncText(ctx context.Context, q pgx.Tx, op, table, arg string, c docstore.C
 	if t := c.Search.Text; t != nil && t.Language != "" && !slices.Contains(docstore.TextLanguages(), t.Language) {
 		return fault.Newf(fault.Invalid, op, "unknown text search language %q", t.Language)
 	}
-	tsvIndex, trgmIndex := searchIndexNames(c.Name)
+	tsvIndex := searchIndexName(c.Name)
 	var stmts []string
 	var args [][]any
 	add := func(stmt string, a ...any) { stmts, args = append(stmts, stmt), append(args, a) }
@@ -187,11 +196,11 @@ func syncText(ctx context.Context, q pgx.Tx, op, table, arg string, c docstore.C
 		add(`DROP TRIGGER basalt_search ON ` + table)
 		add(`ALTER TABLE ` + table + ` DROP COLUMN search_tsv, DROP COLUMN search_text, DROP COLUMN search_gen`)
 		add(`DELETE FROM search_builds WHERE collection = $1`, c.Name)
+		add(`DELETE FROM search_words WHERE collection = $1`, c.Name)
 	case have == nil:
 		want := newTextConfig(c.Search.Text)
 		add(`ALTER TABLE ` + table + ` ADD COLUMN search_tsv tsvector, ADD COLUMN search_text text, ADD COLUMN search_gen bigint`)
 		add(`CREATE INDEX ` + tsvIndex + ` ON ` + table + ` USING gin (search_tsv)`)
-		add(`CREATE INDEX ` + trgmIndex + ` ON ` + table + ` USING gin (search_text gin_trgm_ops)`)
 		add(`INSERT INTO search_builds (collection, fields, weights, language, generation, done)
 			VALUES ($1, $2::text[], $3::text[]::"char"[], $4::regconfig, 1, $5)`,
 			c.Name, want.fields, want.weights, want.language, created)
@@ -257,8 +266,10 @@ func syncVectors(ctx context.Context, q pgx.Tx, op, table, arg string, c docstor
 // dropSearch deletes what search keeps of a collection outside its
 // documents table (which goes with its columns and triggers).
 func dropSearch(ctx context.Context, q pgx.Tx, op, collection string) error {
-	if _, err := q.Exec(ctx, `DELETE FROM search_builds WHERE collection = $1`, collection); err != nil {
-		return mapErr(op, err)
+	for _, table := range []string{"search_builds", "search_words"} {
+		if _, err := q.Exec(ctx, `DELETE FROM `+table+` WHERE collection = $1`, collection); err != nil {
+			return mapErr(op, err)
+		}
 	}
 	_, err := q.Exec(ctx, `DELETE FROM search_vectors WHERE collection = $1`, collection)
 	return mapErr(op, err)
@@ -423,7 +434,10 @@ type compiledQuery struct {
 }
 
 type fuzzyGroup struct {
-	words    []string
+	words []string
+	// similar holds, for each word, the tsquery of the vocabulary's words
+	// similar to it, ORed: the documents that can match it.
+	similar  []string
 	excluded string
 }
 
@@ -484,7 +498,62 @@ func compileQuery(ctx context.Context, q pgx.Tx, op, collection string, pq webse
 	}
 	cq.exact = strings.Join(exact, " | ")
 	cq.positive = strings.Join(positive, " | ")
+	if fuzzy {
+		if err := similarWords(ctx, q, op, collection, &cq); err != nil {
+			return cq, err
+		}
+	}
 	return cq, nil
+}
+
+// similarWords looks the words of a typo-tolerant query up in the
+// collection's vocabulary (search_words): for each, up to fuzzyAlternatives
+// words w of the vocabulary with word_similarity(word, w) ≥ 0.5, the most
+// similar first, turned into one tsquery in the collection's language. A
+// group with a word no vocabulary word resembles can match no document
+// and is dropped.
+func similarWords(ctx context.Context, q pgx.Tx, op, collection string, cq *compiledQuery) error {
+	var words []string
+	for _, g := range cq.groups {
+		for _, w := range g.words {
+			if !slices.Contains(words, w) {
+				words = append(words, w)
+			}
+		}
+	}
+	if len(words) == 0 {
+		return nil
+	}
+	var similar []*string
+	err := q.QueryRow(ctx, `SELECT ARRAY(
+		SELECT (SELECT string_agg('(' || x.t::text || ')', ' | ' ORDER BY x.sim DESC, x.word)
+			FROM (SELECT e.word, e.sim, plainto_tsquery($2::regconfig, e.word) AS t
+				FROM (SELECT DISTINCT v.word, word_similarity(w.q, v.word) AS sim FROM search_words AS v
+					WHERE v.collection = $1 AND v.word %> w.q ORDER BY sim DESC, v.word LIMIT $4) AS e) AS x
+			WHERE numnode(x.t) > 0)
+		FROM unnest($3::text[]) WITH ORDINALITY AS w(q, i) ORDER BY w.i)`,
+		collection, cq.language, words, fuzzyAlternatives).Scan(&similar)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	groups := cq.groups[:0]
+	for _, g := range cq.groups {
+		g.similar = make([]string, len(g.words))
+		ok := true
+		for i, w := range g.words {
+			t := similar[slices.Index(words, w)]
+			if t == nil {
+				ok = false
+				break
+			}
+			g.similar[i] = *t
+		}
+		if ok {
+			groups = append(groups, g)
+		}
+	}
+	cq.groups = groups
+	return nil
 }
 
 // SearchText runs a full-text query (see the top of this file).
@@ -560,9 +629,9 @@ func compileSearch(table string, tq searchdb.TextQuery, cq compiledQuery) (strin
 		var conds, scores []string
 		for _, g := range cq.groups {
 			var cond, sims []string
-			for _, w := range g.words {
+			for i, w := range g.words {
 				p := b.param(w, "text")
-				cond = append(cond, "search_text %> "+p)
+				cond = append(cond, "search_tsv @@ "+b.param(g.similar[i], "tsquery"), "search_text %> "+p)
 				if utf8.RuneCountInString(w) < websearch.FuzzyExactRunes { // a short word takes no typo
 					cond = append(cond, "word_similarity("+p+", search_text) >= 1")
 				}

@@ -128,7 +128,7 @@ func BenchmarkSearchText(b *testing.B) {
 		{"two-words", vocab[40] + " " + vocab[80], false},
 		{"phrase", `"` + vocab[2] + " " + vocab[3] + `"`, false},
 		{"or-exclude", vocab[500] + " OR " + vocab[600] + " -" + vocab[10], false},
-		{"fuzzy", misspell(vocab[300]), true},
+		{"fuzzy", misspell(vocab[longWord(vocab, 300)]), true},
 	}
 	for _, q := range queries {
 		tq := searchdb.TextQuery{Collection: "bench", Text: *textConfig1, Query: q.q, Fuzzy: q.fuzzy, Limit: 20,
@@ -151,12 +151,21 @@ func BenchmarkSearchText(b *testing.B) {
 	}
 }
 
-// misspell swaps two letters in the middle of w.
+// longWord returns the index of the first word of seven letters or more
+// from i on.
+func longWord(vocab []string, i int) int {
+	for len(vocab[i]) < 7 {
+		i++
+	}
+	return i
+}
+
+// misspell drops the letter in the middle of w, a typo the fuzzy match
+// fixes in words of seven letters or more.
 func misspell(w string) string {
 	r := []rune(w)
 	i := len(r) / 2
-	r[i-1], r[i] = r[i], r[i-1]
-	return string(r)
+	return string(append(r[:i:i], r[i+1:]...))
 }
 
 // explainSearch returns the EXPLAIN ANALYZE of a search.

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -400,11 +401,9 @@ func TestSearchTextUsesIndexes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := "sx_tsv_docs"
-		if fuzzy {
-			want = "sx_trg_docs"
-		}
-		if !strings.Contains(plan, want) || strings.Contains(plan, "Seq Scan") {
+		// A typo-tolerant query reads the tsvector's index too, for the
+		// vocabulary's words similar to its own.
+		if want := "sx_tsv_docs"; !strings.Contains(plan, want) || strings.Contains(plan, "Seq Scan") {
 			t.Errorf("fuzzy=%v: the plan does not use %s:\n%s", fuzzy, want, plan)
 		}
 		got, _ := searchIDs(t, s, tq)
@@ -414,8 +413,9 @@ func TestSearchTextUsesIndexes(t *testing.T) {
 	}
 }
 
-// TestSearchMigrationOnExistingDatabase applies migration 00009 to a
-// database that already holds a collection, then configures search on it.
+// TestSearchMigrationOnExistingDatabase applies migrations 00009 and 00010
+// to a database that already holds collections, then configures search on
+// one.
 func TestSearchMigrationOnExistingDatabase(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -441,7 +441,31 @@ func TestSearchMigrationOnExistingDatabase(t *testing.T) {
 	old := &Store{pool: pool, acquireTimeout: 2 * time.Second, log: slog.New(slog.DiscardHandler)}
 	createSearchable(t, old, "docs", nil, sampleDocs)
 
+	if _, err := p.UpTo(ctx, 9); err != nil {
+		t.Fatal(err)
+	}
+	// A collection configured for text search under migration 00009, with
+	// its trigram index over the whole text.
+	v9 := &Store{pool: pool, acquireTimeout: 2 * time.Second, log: slog.New(slog.DiscardHandler)}
+	createSearchable(t, v9, "other", textConfig1, sampleDocs)
+	// The index syncText made under 00009 (it makes none today).
+	if _, err := pool.Exec(ctx, `CREATE INDEX sx_trg_other ON docs_other USING gin (search_text gin_trgm_ops)`); err != nil {
+		t.Fatal(err)
+	}
+	var trgm int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE indexname = 'sx_trg_other'`).Scan(&trgm); err != nil || trgm != 1 {
+		t.Fatalf("the trigram index of migration 00009: %d, %v", trgm, err)
+	}
+
 	s := open(t, Options{URL: url}) // migrates to the latest version
+	// 00010 fills the vocabulary of the configured collection and drops the
+	// trigram index it no longer needs.
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE indexname = 'sx_trg_other'`).Scan(&trgm); err != nil || trgm != 0 {
+		t.Fatalf("the trigram index after migration 00010: %d, %v", trgm, err)
+	}
+	if got, _ := searchIDs(t, s, searchdb.TextQuery{Collection: "other", Query: "replicaton", Fuzzy: true}); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("typo-tolerant search after migration 00010: %v", got)
+	}
 	c, err := s.GetCollection(ctx, "docs")
 	if err != nil {
 		t.Fatal(err)
@@ -456,6 +480,9 @@ func TestSearchMigrationOnExistingDatabase(t *testing.T) {
 	}
 	if got, _ := searchIDs(t, s, searchdb.TextQuery{Collection: "docs", Query: "replication"}); !slices.Equal(got, []string{"a", "b"}) {
 		t.Fatalf("after the migration and the build: %v", got)
+	}
+	if got, _ := searchIDs(t, s, searchdb.TextQuery{Collection: "docs", Query: "replicaton", Fuzzy: true}); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("typo-tolerant, after the migration and the build: %v", got)
 	}
 	n, err := s.PutVectors(ctx, []searchdb.StoredVector{{Collection: "docs", DocumentID: "a", Field: "emb", Version: 1,
 		Vector: []float32{1, 2}}}, func(v searchdb.StoredVector) (eventbus.Event, error) {
@@ -714,4 +741,151 @@ func openFuzz(f *testing.F) *Store {
 		f.Fatal(err)
 	}
 	return s
+}
+
+// vocabulary returns the words search_words holds for a collection.
+func vocabulary(t *testing.T, s *Store, collection string) []string {
+	t.Helper()
+	rows, err := s.pool.Query(context.Background(), `SELECT word FROM search_words WHERE collection = $1 ORDER BY word`, collection)
+	if err != nil {
+		t.Fatal(err)
+	}
+	words, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return words
+}
+
+// TestSearchWordsFollowWrites checks the vocabulary typo-tolerant queries
+// look their words up in: it gains the words of every write, in the
+// write's transaction, and leaves with the text configuration and the
+// collection.
+func TestSearchWordsFollowWrites(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, Options{})
+	createSearchable(t, s, "docs", textConfig1, sampleDocs)
+	createSearchable(t, s, "keep", textConfig1, map[string]string{"k": `{"title":"Sharding"}`})
+	words := vocabulary(t, s, "docs")
+	for _, w := range []string{"replication", "streaming", "vacuum", "tsvector", "the"} {
+		if !slices.Contains(words, w) {
+			t.Errorf("vocabulary lacks %q: %v", w, words)
+		}
+	}
+	if slices.Contains(words, "sharding") {
+		t.Errorf("vocabulary of docs holds a word of another collection")
+	}
+	// An update brings its new words at once; the document is no longer
+	// found by its old ones.
+	now := time.Unix(1_700_000_500, 0).UTC()
+	mustWrite(t, s, func(ctx context.Context, tx docstore.Tx) error {
+		return tx.UpdateDocument(ctx, docstore.Document{Collection: "docs", ID: "a", Version: 2, CreatedAt: now, UpdatedAt: now,
+			Data: json.RawMessage(`{"title":"Sharding","body":"Partitions spread across nodes."}`)}, 1)
+	})
+	if got, _ := searchIDs(t, s, searchdb.TextQuery{Collection: "docs", Query: "partitons", Fuzzy: true}); !slices.Equal(got, []string{"a"}) {
+		t.Errorf("fuzzy partitons after the update: %v", got)
+	}
+	if got, _ := searchIDs(t, s, searchdb.TextQuery{Collection: "docs", Query: "streeming", Fuzzy: true}); len(got) != 0 {
+		t.Errorf("fuzzy streeming after the update: %v", got)
+	}
+	// The lookup in a large vocabulary reads its trigram index.
+	if _, err := s.pool.Exec(ctx, `INSERT INTO search_words (collection, word)
+		SELECT 'large', md5(i::text) FROM generate_series(1, 20000) AS i`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(ctx, `ANALYZE search_words`); err != nil {
+		t.Fatal(err)
+	}
+	err := s.inReadTx(ctx, "test", func(q pgx.Tx) error {
+		// 20,000 words still read fast enough whole; what matters is that a
+		// larger vocabulary can be read through the index.
+		if _, err := q.Exec(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+			return err
+		}
+		plan := explainOn(t, q, `SELECT word FROM search_words WHERE collection = $1 AND word %> $2`, []any{"large", "partitons"})
+		if !strings.Contains(plan, "search_words_trgm") {
+			t.Errorf("the vocabulary lookup does not use its trigram index:\n%s", plan)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without text configuration the vocabulary is gone; with it again,
+	// the build brings it back.
+	c, err := s.GetCollection(ctx, "docs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Version++
+	c.Search.Text = nil
+	mustWrite(t, s, func(ctx context.Context, tx docstore.Tx) error { return tx.UpdateCollection(ctx, c, c.Version-1) })
+	if w := vocabulary(t, s, "docs"); len(w) != 0 {
+		t.Fatalf("vocabulary without text configuration: %v", w)
+	}
+	c.Version++
+	c.Search.Text = textConfig1
+	mustWrite(t, s, func(ctx context.Context, tx docstore.Tx) error { return tx.UpdateCollection(ctx, c, c.Version-1) })
+	for done := false; !done; {
+		if done, err = s.BuildText(ctx, "docs", 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := searchIDs(t, s, searchdb.TextQuery{Collection: "docs", Query: "vacum", Fuzzy: true}); !slices.Equal(got, []string{"c"}) {
+		t.Errorf("fuzzy vacum after the build: %v", got)
+	}
+	mustWrite(t, s, func(ctx context.Context, tx docstore.Tx) error { return tx.DeleteCollection(ctx, "docs", c.Version) })
+	if w := vocabulary(t, s, "docs"); len(w) != 0 {
+		t.Fatalf("vocabulary of a deleted collection: %v", w)
+	}
+	if w := vocabulary(t, s, "keep"); !slices.Equal(w, []string{"sharding"}) {
+		t.Fatalf("vocabulary of another collection: %v", w)
+	}
+}
+
+// TestSearchWordsConcurrentWriters has writers add the same new words at
+// once, in transactions of several documents in opposite orders: every
+// write commits, and each word is held once.
+func TestSearchWordsConcurrentWriters(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, Options{})
+	createSearchable(t, s, "docs", textConfig1, nil)
+	now := time.Unix(1_700_000_000, 0).UTC()
+	const writers, rounds = 4, 10
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			for r := range rounds {
+				err := s.Write(ctx, func(tx docstore.Tx) error {
+					for i := range 3 {
+						n := i
+						if w%2 == 1 {
+							n = 2 - i
+						}
+						title := fmt.Sprintf("round%dword%d shared%d", r, n, r)
+						if err := tx.InsertDocument(ctx, docstore.Document{Collection: "docs", ID: fmt.Sprintf("w%d-r%d-%d", w, r, i),
+							Version: 1, CreatedAt: now, UpdatedAt: now, Data: json.RawMessage(`{"title":"` + title + `"}`)}); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if got := len(vocabulary(t, s, "docs")); got != rounds*3+rounds {
+		t.Fatalf("%d words, want %d", got, rounds*3+rounds)
+	}
 }

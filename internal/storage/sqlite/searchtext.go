@@ -26,9 +26,10 @@ package sqlite
 // bm25 of the trigram index; each is then matched exactly as pg_trgm
 // matches on PostgreSQL (websearch.WordSimilarity): per OR group, each
 // word of three or more letters that is not a stop word of the language
-// (a query of stop words finds nothing, typos or not) must be in the text (the fields joined)
-// as it is when shorter than five letters, and similar (≥ 0.5) to it
-// otherwise (websearch.FuzzyEnough); the group's exclusions must not match
+// (a query of stop words finds nothing, typos or not) must be one of the
+// text's words (the fields joined) as it is when shorter than five
+// letters, and similar (≥ 0.5) to one of them otherwise
+// (websearch.BestWordSimilarity, websearch.FuzzyEnough); the group's exclusions must not match
 // exactly. The score is the best group's average, over its words, of the
 // word's greatest weighted similarity to one field (similarity × 0.1 …
 // 1.0). The bound makes a fuzzy query on a large collection miss
@@ -614,7 +615,9 @@ func (s *Store) searchFuzzy(ctx context.Context, rtx *sql.Tx, ix textIndex, pars
 			sum := 0.0
 			for _, w := range g.words {
 				// Bound ≥ the similarity: most candidates fail it cheaply.
-				if !websearch.FuzzyEnough(w, text.Bound(w)) || !websearch.FuzzyEnough(w, text.WordSimilarity(w)) {
+				// The word must match one word of the text, as on
+				// PostgreSQL (whose vocabulary holds words).
+				if !websearch.FuzzyEnough(w, text.Bound(w)) || !websearch.FuzzyEnough(w, text.BestWordSimilarity(w)) {
 					sum = -1
 					break
 				}

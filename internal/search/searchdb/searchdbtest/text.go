@@ -300,6 +300,7 @@ func testTextFuzzy(t *testing.T, e Engine) {
 		doc{"replica", `{"title":"Replica sets","body":"A replica set elects a primary."}`},
 		doc{"vacuum", `{"title":"Vacuum","body":"Autovacuum removes dead tuples."}`},
 		doc{"lag", `{"title":"Notes","body":"replication lag"}`},
+		doc{"city", `{"title":"Trains","body":"from new york"}`},
 	)
 	fuzzy := func(q string) searchdb.TextQuery {
 		x := textQuery(c, q)
@@ -340,6 +341,19 @@ func testTextFuzzy(t *testing.T, e Engine) {
 	expectIDs(t, e, fuzzy("ded tuples"))
 	expectIDs(t, e, fuzzy("dead tuuples"), "vacuum") // pg_trgm: 0.6666667
 	expectIDs(t, e, fuzzy("-replication"))
+	// A word matches one word of the text, never a stretch across words:
+	// word_similarity('newyork', 'from new york') is 0.54545456 (6 of its
+	// 8 trigrams in the stretch "new york"), but 0.375 with "new" and with
+	// "york".
+	if sim := websearch.WordSimilarity("newyork", "from new york"); float32(sim) != 0.54545456 {
+		t.Errorf("word_similarity('newyork', 'from new york') = %v", sim)
+	}
+	expectIDs(t, e, fuzzy("newyork"))
+	expectIDs(t, e, fuzzy("yorks"), "city")
+	// A word a write brings is found at once.
+	updateDoc(t, e, c.Name, "city", `{"title":"Trains","body":"from amsterdam"}`)
+	expectIDs(t, e, fuzzy("amsterdm"), "city")
+	expectIDs(t, e, fuzzy("yorks"))
 }
 
 func testTextHighlights(t *testing.T, e Engine) {
