@@ -1,5 +1,7 @@
 package vector
 
+import "unsafe"
+
 // sqL2Lanes is sqL2's main loop in SSE (distance_amd64.s): out gets the
 // four accumulators over the first n components, n a multiple of 8.
 //
@@ -69,4 +71,28 @@ func sqL2U8(a, b []uint8) uint32 {
 		s += uint32(d * d)
 	}
 	return s
+}
+
+// prefetchRows asks the cache for the first lines (at least 1) 64-byte
+// lines of each of rows in a slab of rows of stride bytes from base
+// (distance_amd64.s).
+//
+//go:noescape
+func prefetchRows(base *byte, rows *uint32, n, stride, lines int)
+
+// prefetchLines is how much of a row prefetchCodes and prefetchVecs ask
+// for: its first 8 cache lines at most (the codes of 512 dimensions, the
+// float vector of 128), enough for the loads to overlap.
+func prefetchLines(rowBytes int) int { return min((rowBytes+63)/64, 8) }
+
+// prefetchCodes asks the cache for the codes of nodes, which a search is
+// about to compare with the query: their loads then overlap instead of
+// each waiting for the one before.
+func (g *graph) prefetchCodes(nodes []uint32) {
+	prefetchRows(&g.codes[0], &nodes[0], len(nodes), g.dim, prefetchLines(g.dim))
+}
+
+// prefetchVecs is prefetchCodes for the float vectors.
+func (g *graph) prefetchVecs(nodes []uint32) {
+	prefetchRows((*byte)(unsafe.Pointer(&g.vecs[0])), &nodes[0], len(nodes), 4*g.dim, prefetchLines(4*g.dim))
 }

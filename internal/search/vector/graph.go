@@ -144,8 +144,9 @@ type searcher struct {
 	visited    visitSet
 	cands, res candHeap
 	buf        []uint32
-	found      []cand  // a search's result, nearest first
-	code       []uint8 // the query's code
+	found      []cand   // a search's result, nearest first
+	code       []uint8  // the query's code
+	fresh      []uint32 // the links of a node that a search has not seen
 }
 
 // greedy descends layer l from ep to a local minimum of the distance to q
@@ -189,12 +190,14 @@ func (g *graph) read(s *searcher, n uint32, l int, lock bool) []uint32 {
 // or having seen every node it can reach. The result is in s.res (a
 // max-heap); drain it with s.res.sorted.
 func (g *graph) searchLayer(ctx context.Context, s *searcher, q []float32, eps []cand, ef, l int, lock bool, accept func(uint32) bool) error {
-	return searchLayer(ctx, g, s, q, g.vecs, g.dist, eps, ef, l, lock, accept)
+	return searchLayer(ctx, g, s, q, g.vecs, g.dist, g.prefetchVecs, eps, ef, l, lock, accept)
 }
 
 // searchLayer is graph.searchLayer over any form of the vectors (see
-// greedy).
-func searchLayer[E float32 | uint8](ctx context.Context, g *graph, s *searcher, q, vecs []E, dist func(a, b []E) float32, eps []cand, ef, l int, lock bool, accept func(uint32) bool) error {
+// greedy). Before it compares the links of a node it has not seen, it
+// hands them to prefetch (nil: none), so that their loads from memory
+// overlap.
+func searchLayer[E float32 | uint8](ctx context.Context, g *graph, s *searcher, q, vecs []E, dist func(a, b []E) float32, prefetch func([]uint32), eps []cand, ef, l int, lock bool, accept func(uint32) bool) error {
 	s.visited.reset(g.size())
 	s.cands.items = s.cands.items[:0]
 	s.res.items = s.res.items[:0]
@@ -222,11 +225,18 @@ func searchLayer[E float32 | uint8](ctx context.Context, g *graph, s *searcher, 
 		if steps++; steps%256 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
+		fresh := s.fresh[:0]
 		for _, nb := range g.read(s, c.n, l, lock) {
-			if marks[nb] == gen {
-				continue
+			if marks[nb] != gen {
+				marks[nb] = gen
+				fresh = append(fresh, nb)
 			}
-			marks[nb] = gen
+		}
+		s.fresh = fresh
+		if prefetch != nil && len(fresh) > 0 {
+			prefetch(fresh)
+		}
+		for _, nb := range fresh {
 			i := int(nb) * dim
 			d := dist(q, vecs[i:i+dim:i+dim])
 			if len(s.res.items) < ef || d < bound {

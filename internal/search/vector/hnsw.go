@@ -450,9 +450,16 @@ func (h *HNSW) Search(ctx context.Context, q []float32, k int, opts SearchOption
 		for l := g.maxLevel; l > 0; l-- {
 			cur = greedy(g, s, s.code, g.codes, codeDist, cur, l, false)
 		}
-		err = searchLayer(ctx, g, s, s.code, g.codes, codeDist, []cand{cur}, ef, 0, false, accept)
+		err = searchLayer(ctx, g, s, s.code, g.codes, codeDist, g.prefetchCodes, []cand{cur}, ef, 0, false, accept)
 		s.found = append(s.found[:0], s.res.items...)
 		s.res.items = s.res.items[:0]
+		s.fresh = s.fresh[:0]
+		for _, c := range s.found {
+			s.fresh = append(s.fresh, c.n)
+		}
+		if len(s.fresh) > 0 {
+			g.prefetchVecs(s.fresh)
+		}
 		for i, c := range s.found {
 			s.found[i].d = g.dist(q, g.vec(c.n))
 		}
