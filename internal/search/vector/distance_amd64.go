@@ -96,3 +96,13 @@ func (g *graph) prefetchCodes(nodes []uint32) {
 func (g *graph) prefetchVecs(nodes []uint32) {
 	prefetchRows((*byte)(unsafe.Pointer(&g.vecs[0])), &nodes[0], len(nodes), 4*g.dim, prefetchLines(4*g.dim))
 }
+
+// prefetchLinks0 asks the cache for node n's layer-0 links.
+func (g *graph) prefetchLinks0(n uint32) {
+	prefetchRows((*byte)(unsafe.Pointer(&g.links0[0])), &n, 1, 4*g.m0, prefetchLines(4*g.m0))
+}
+
+// prefetchMarks asks the cache for the visited marks of nodes.
+func prefetchMarks(marks []uint32, nodes []uint32) {
+	prefetchRows((*byte)(unsafe.Pointer(&marks[0])), &nodes[0], len(nodes), 4, 1)
+}

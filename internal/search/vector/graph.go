@@ -225,13 +225,27 @@ func searchLayer[E float32 | uint8](ctx context.Context, g *graph, s *searcher, 
 		if steps++; steps%256 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		fresh := s.fresh[:0]
-		for _, nb := range g.read(s, c.n, l, lock) {
-			if marks[nb] != gen {
-				marks[nb] = gen
-				fresh = append(fresh, nb)
-			}
+		// Ask the cache for what comes next: the links of the likely next
+		// node to expand and the marks of these links. Then gather the
+		// links not seen yet without a branch on each mark (the marks are
+		// unpredictable, so such a branch is often mispredicted).
+		links := g.read(s, c.n, l, lock)
+		if len(s.cands.items) > 0 && l == 0 {
+			g.prefetchLinks0(s.cands.items[0].n)
 		}
+		if len(links) > 0 {
+			prefetchMarks(marks, links)
+		}
+		fresh := slices.Grow(s.fresh[:0], len(links))[:len(links)]
+		cnt := 0
+		for _, nb := range links {
+			fresh[cnt] = nb
+			if marks[nb] != gen {
+				cnt++
+			}
+			marks[nb] = gen
+		}
+		fresh = fresh[:cnt]
 		s.fresh = fresh
 		if prefetch != nil && len(fresh) > 0 {
 			prefetch(fresh)
