@@ -7,27 +7,90 @@ import (
 
 // Typo tolerance, the same on both engines: a query word shorter than
 // FuzzyMinRunes takes no part in a fuzzy match; one shorter than
-// FuzzyExactRunes must be found as it is (word_similarity 1: no typo in
-// short words); a longer one must be similar, word_similarity at least
-// FuzzyThreshold.
+// FuzzyExactRunes must be found as it is (no typo in short words); a
+// longer one matches a word of the text that is similar to it (Similar):
+// a word_similarity of at least FuzzyThreshold, or at most MaxTypos(word)
+// typos away.
 const (
 	FuzzyMinRunes   = 3
 	FuzzyExactRunes = 5
 	FuzzyThreshold  = 0.5
+	// TwoTypoRunes is the length from which a word takes two typos.
+	TwoTypoRunes = 9
 )
 
-// FuzzyEnough reports whether sim, the word_similarity of the query word
-// word with a text, is enough for the typo-tolerant match.
-func FuzzyEnough(word string, sim float64) bool {
-	if utf8.RuneCountInString(word) < FuzzyExactRunes {
-		return sim >= 1
+// MaxTypos returns the typos a query word of FuzzyExactRunes or more
+// letters may have: one up to eight letters, two from TwoTypoRunes on.
+func MaxTypos(word string) int {
+	switch n := utf8.RuneCountInString(word); {
+	case n < FuzzyExactRunes:
+		return 0
+	case n < TwoTypoRunes:
+		return 1
 	}
-	return sim >= FuzzyThreshold
+	return 2
+}
+
+// Similar reports whether the text word w matches the query word q in the
+// typo-tolerant match: equal (ignoring case) when q is shorter than
+// FuzzyExactRunes, otherwise a WordSimilarity(q, w) of at least
+// FuzzyThreshold (which also admits w holding q, as "postgresql" holds
+// "postgre") or at most MaxTypos(q) typos apart (Typos). Trigram
+// similarity alone forgives little in short words: one letter changed in
+// the middle of a word of seven letters leaves 0.45, of five 0.33.
+func Similar(q, w string) bool {
+	q, w = strings.ToLower(q), strings.ToLower(w)
+	n := utf8.RuneCountInString(q)
+	switch {
+	case n < FuzzyMinRunes:
+		return false
+	case n < FuzzyExactRunes:
+		return q == w
+	}
+	return WordSimilarity(q, w) >= FuzzyThreshold || Typos(q, w, MaxTypos(q)) <= MaxTypos(q)
+}
+
+// Typos returns the number of typos between a and b — letters inserted,
+// deleted, changed, or two adjacent letters swapped (the optimal string
+// alignment distance, over runes) — or max+1 when there are more than max.
+func Typos(a, b string, max int) int {
+	ra, rb := []rune(a), []rune(b)
+	if d := len(ra) - len(rb); d > max || -d > max {
+		return max + 1
+	}
+	// Three rows of the distance matrix: two back (for swaps), one back,
+	// and the current one.
+	prev2 := make([]int, len(rb)+1)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		rowMin := cur[0]
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			d := min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d = min(d, prev2[j-2]+1)
+			}
+			cur[j] = d
+			rowMin = min(rowMin, d)
+		}
+		if rowMin > max {
+			return max + 1
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return min(prev[len(rb)], max+1)
 }
 
 // MarkSimilar returns a snippet of text around its first word similar to
-// one of words (FuzzyEnough with the WordSimilarity of the query word with
-// the text word), with every such word of the snippet between start and
+// one of words (Similar), with every such word of the snippet between start and
 // end, and whether there was one. The snippet holds at most maxWords
 // words, begins up to a quarter of them before the first similar word,
 // and has "…" where the text was cut. It is the highlight of a
@@ -53,7 +116,7 @@ func MarkSimilar(text string, words []string, maxWords int, start, end string) (
 	for i, sp := range spans {
 		w := text[sp.from:sp.to]
 		for _, q := range words {
-			if FuzzyEnough(q, WordSimilarity(q, w)) {
+			if Similar(q, w) {
 				similar[i] = true
 				break
 			}

@@ -33,8 +33,8 @@ type Text struct {
 	norm string            // every word as "  word ", lower-cased, for Bound
 	idx  []int32           // the number of each trigram, in order
 	ids  map[trigram]int32 // trigram → number; nil until computed
-	// words are the text's distinct words, lower-cased, for
-	// BestWordSimilarity; nil until computed.
+	// words are the text's distinct words, lower-cased, for HasSimilar;
+	// nil until computed.
 	words []string
 }
 
@@ -119,11 +119,12 @@ func (t *Text) WordSimilarity(word string) float64 {
 	return float64(iterateWordSimilarity(t.idx, found, len(w)))
 }
 
-// BestWordSimilarity returns the greatest WordSimilarity(word, w) over the
-// words w of the text (its runs of letters and digits): how well word
-// matches one word of the text, never a stretch across words. It is at most
-// WordSimilarity(word).
-func (t *Text) BestWordSimilarity(word string) float64 {
+// HasSimilar reports whether one of the text's words (its runs of letters
+// and digits) is Similar to the query word q: the typo-tolerant match
+// compares words with words, never with a stretch of text across words.
+// memo, when not nil, remembers Similar(q, word) for each word it was
+// computed for, to be passed again with the same q for other texts.
+func (t *Text) HasSimilar(q string, memo map[string]bool) bool {
 	if t.words == nil {
 		seen := map[string]bool{}
 		t.words = []string{}
@@ -134,11 +135,23 @@ func (t *Text) BestWordSimilarity(word string) float64 {
 			}
 		}
 	}
-	best := 0.0
 	for _, w := range t.words {
-		best = max(best, WordSimilarity(word, w))
+		if memo == nil {
+			if Similar(q, w) {
+				return true
+			}
+			continue
+		}
+		sim, ok := memo[w]
+		if !ok {
+			sim = Similar(q, w)
+			memo[w] = sim
+		}
+		if sim {
+			return true
+		}
 	}
-	return best
+	return false
 }
 
 // calcSML is pg_trgm's CALCSML, in float4.

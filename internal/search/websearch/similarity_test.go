@@ -56,26 +56,75 @@ func TestWordSimilarityMatchesPostgreSQL(t *testing.T) {
 	}
 }
 
-func TestBestWordSimilarity(t *testing.T) {
+func TestTypos(t *testing.T) {
 	for _, c := range []struct {
-		word, text string
-		want       float64
+		a, b string
+		max  int
+		want int
 	}{
-		// pg_trgm: word_similarity('newyork', 'new') and ('newyork', 'york')
-		// are 0.375, ('newyork', 'from new york') 0.54545456.
-		{"newyork", "From New York", 0.375},
-		{"replicaton", "Streaming replication, replicas", float64(float32(8) / 11)},
-		{"york", "york", 1},
-		{"york", "", 0},
-		{"york", "!!", 0},
+		{"maintain", "maintain", 2, 0},
+		{"maintain", "maintani", 2, 1}, // two adjacent letters swapped
+		{"maintain", "mainain", 2, 1},  // one dropped
+		{"maintain", "maintaain", 2, 1},
+		{"maintain", "maxntain", 2, 1},
+		{"maintain", "mxntaxn", 2, 3}, // past max: max+1
+		{"abc", "ca", 1, 2},           // the optimal string alignment distance, 3: past max
+		{"ca", "abc", 5, 3},
+		{"", "abc", 5, 3},
+		{"héllo", "hello", 1, 1}, // runes, not bytes
+		{"kitten", "sitting", 3, 3},
+		{"kitten", "sitting", 2, 3},
 	} {
-		text := NewText(c.text)
-		got := text.BestWordSimilarity(c.word)
-		if got != c.want {
-			t.Errorf("BestWordSimilarity(%q, %q) = %v, want %v", c.word, c.text, got, c.want)
+		if got := Typos(c.a, c.b, c.max); got != c.want {
+			t.Errorf("Typos(%q, %q, %d) = %d, want %d", c.a, c.b, c.max, got, c.want)
 		}
-		if whole := text.WordSimilarity(c.word); got > whole {
-			t.Errorf("BestWordSimilarity(%q, %q) = %v exceeds WordSimilarity %v", c.word, c.text, got, whole)
+	}
+}
+
+func TestSimilar(t *testing.T) {
+	for _, c := range []struct {
+		q, w string
+		want bool
+	}{
+		{"xy", "xy", false},    // too short to take part
+		{"raft", "Raft", true}, // short words as they are
+		{"raff", "raft", false},
+		{"instant", "instagt", true},     // similarity 0.625
+		{"abcdefg", "abcxefg", true},     // similarity 0.45454547, one typo
+		{"basic", "baxic", true},         // similarity 0.33333334, one typo
+		{"basic", "bsaic", true},         // similarity 0.2, swapped
+		{"basic", "bxsxc", false},        // two typos in five letters
+		{"maintains", "mxintaixs", true}, // similarity 0.33333334, two typos
+		{"maintains", "mxixtaixs", false},
+		{"postgre", "postgresql", true}, // held in the word: similarity 1
+		{"newyork", "york", false},
+	} {
+		if got := Similar(c.q, c.w); got != c.want {
+			t.Errorf("Similar(%q, %q) = %v, want %v", c.q, c.w, got, c.want)
 		}
+	}
+}
+
+func TestTextHasSimilar(t *testing.T) {
+	text := NewText("Trains from New York, daily")
+	memo := map[string]bool{}
+	for _, c := range []struct {
+		q    string
+		want bool
+	}{
+		{"newyork", false}, // word_similarity with the whole text is 0.54545456: across words
+		{"trians", true},
+		{"daly", false}, // four letters: as it is
+		{"daily", true},
+	} {
+		for _, m := range []map[string]bool{nil, memo} {
+			if got := text.HasSimilar(c.q, m); got != c.want {
+				t.Errorf("HasSimilar(%q) = %v, want %v", c.q, got, c.want)
+			}
+		}
+		clear(memo)
+	}
+	if ws := WordSimilarity("newyork", "Trains from New York, daily"); float32(ws) != 0.54545456 {
+		t.Errorf("word_similarity across words = %v", ws)
 	}
 }

@@ -39,20 +39,20 @@ package postgres
 //
 // The typo-tolerant match first looks each of the query's words up in the
 // collection's vocabulary, with pg_trgm's trigram index over its distinct
-// words: up to fuzzyAlternatives words w with word_similarity(word, w) ≥
-// 0.5, the most similar first (similarWords). A document can match only if
-// its tsvector holds one of them (the GIN index finds those), and then
-// matches as before: a group matches when each of its words of five or more
-// letters has word_similarity(word, text) ≥ 0.5 and each of three or four
-// letters has 1 (no typo in short words; websearch.FuzzyEnough) — the %>
-// operator, with pg_trgm.word_similarity_threshold set to 0.5 for the
-// query's transaction — and none of its excluded terms matches the
+// words (similarWords): the words it offers at a low word_similarity
+// (lookupThreshold) are kept when websearch.Similar admits them (a
+// word_similarity of 0.5 or more, or one typo, two from nine letters on;
+// a word of three or four letters as it is), up to fuzzyAlternatives per
+// word. A group matches a document when, for each of its words, the
+// tsvector holds the stem of one of the word's alternatives (the GIN index
+// finds those) and the text holds the alternative itself
+// (basalt_search_words), and none of its excluded terms matches the
 // tsvector. So a word matches a word of the document, never a span of text
-// across words, and the cost follows the documents that hold similar words,
-// not every document that shares trigrams with the query. A group's score
-// is the average over its words of the word's greatest similarity to one
-// field times the field's rank weight; a document's, the greatest of its
-// matching groups' (the same number SQLite computes).
+// across words, and the cost follows the documents that hold similar
+// words. A group's score is the average over its words of the word's
+// greatest word_similarity to one field times the field's rank weight; a
+// document's, the greatest of its matching groups' (the same number SQLite
+// computes).
 //
 // Snippets are computed only for the page's rows, in an outer query: for an
 // exact query, ts_headline of each field with the OR of the query's
@@ -85,9 +85,15 @@ var _ searchdb.Store = (*Store)(nil)
 
 // Constants of the ranking and the typo-tolerant match (see above).
 const (
-	rankWeights    = "{0.1,0.2,0.4,1.0}"
-	rankNormalize  = "1"
-	fuzzyThreshold = "0.5" // websearch.FuzzyThreshold
+	rankWeights   = "{0.1,0.2,0.4,1.0}"
+	rankNormalize = "1"
+	// lookupThreshold is pg_trgm.word_similarity_threshold while a
+	// typo-tolerant query looks its words up in the vocabulary: low enough
+	// to offer the words one or two typos away (a letter changed in the
+	// middle of a word of five letters leaves 0.33), which websearch.Similar
+	// then checks. lookupCandidates bounds the words offered for one word.
+	lookupThreshold  = "0.2"
+	lookupCandidates = 20_000
 	// fuzzyAlternatives bounds the vocabulary words a typo-tolerant query
 	// looks for in place of each of its words.
 	fuzzyAlternatives = 32
@@ -435,10 +441,12 @@ type compiledQuery struct {
 
 type fuzzyGroup struct {
 	words []string
-	// similar holds, for each word, the tsquery of the vocabulary's words
-	// similar to it, ORed: the documents that can match it.
-	similar  []string
-	excluded string
+	// alternatives holds, for each word, the vocabulary's words similar to
+	// it, and similar their tsquery, ORed: a document matches the word
+	// when it holds one of them.
+	alternatives [][]string
+	similar      []string
+	excluded     string
 }
 
 // compileQuery reads the collection's language and turns the groups of pq
@@ -464,7 +472,7 @@ func compileQuery(ctx context.Context, q pgx.Tx, op, collection string, pq webse
 	}
 	var cq compiledQuery
 	var texts []*string
-	err := q.QueryRow(ctx, `SELECT b.language::text, b.fields, b.weights::text[], set_config('pg_trgm.word_similarity_threshold', '`+fuzzyThreshold+`', true),
+	err := q.QueryRow(ctx, `SELECT b.language::text, b.fields, b.weights::text[], set_config('pg_trgm.word_similarity_threshold', '`+lookupThreshold+`', true),
 			ARRAY(SELECT CASE WHEN numnode(t.q) = 0 OR querytree(t.q) = 'T' THEN NULL ELSE t.q::text END
 				FROM unnest($2::text[]) WITH ORDINALITY AS s(text, i),
 					LATERAL (SELECT websearch_to_tsquery(b.language, s.text) AS q) AS t
@@ -507,11 +515,14 @@ func compileQuery(ctx context.Context, q pgx.Tx, op, collection string, pq webse
 }
 
 // similarWords looks the words of a typo-tolerant query up in the
-// collection's vocabulary (search_words): for each, up to fuzzyAlternatives
-// words w of the vocabulary with word_similarity(word, w) ≥ 0.5, the most
-// similar first, turned into one tsquery in the collection's language. A
-// group with a word no vocabulary word resembles can match no document
-// and is dropped.
+// collection's vocabulary (search_words). The trigram index offers the
+// vocabulary words with a word_similarity of at least lookupThreshold
+// (at most lookupCandidates of them per word), websearch.Similar keeps
+// those the match admits, and up to fuzzyAlternatives of them, the fewest
+// typos first, become the word's alternatives and their tsquery in the
+// collection's language. A word shorter than websearch.FuzzyExactRunes is
+// its own only alternative. A group with a word that has none can match no
+// document and is dropped.
 func similarWords(ctx context.Context, q pgx.Tx, op, collection string, cq *compiledQuery) error {
 	var words []string
 	for _, g := range cq.groups {
@@ -524,29 +535,80 @@ func similarWords(ctx context.Context, q pgx.Tx, op, collection string, cq *comp
 	if len(words) == 0 {
 		return nil
 	}
-	var similar []*string
-	err := q.QueryRow(ctx, `SELECT ARRAY(
-		SELECT (SELECT string_agg('(' || x.t::text || ')', ' | ' ORDER BY x.sim DESC, x.word)
-			FROM (SELECT e.word, e.sim, plainto_tsquery($2::regconfig, e.word) AS t
-				FROM (SELECT DISTINCT v.word, word_similarity(w.q, v.word) AS sim FROM search_words AS v
-					WHERE v.collection = $1 AND v.word %> w.q ORDER BY sim DESC, v.word LIMIT $4) AS e) AS x
-			WHERE numnode(x.t) > 0)
-		FROM unnest($3::text[]) WITH ORDINALITY AS w(q, i) ORDER BY w.i)`,
-		collection, cq.language, words, fuzzyAlternatives).Scan(&similar)
+	alts := make([][]string, len(words))
+	var lookup []string
+	for i, w := range words {
+		if utf8.RuneCountInString(w) < websearch.FuzzyExactRunes {
+			alts[i] = []string{w}
+		} else {
+			lookup = append(lookup, w)
+		}
+	}
+	if len(lookup) > 0 {
+		rows, err := q.Query(ctx, `SELECT w.q, v.word FROM unnest($2::text[]) AS w(q)
+			CROSS JOIN LATERAL (SELECT v.word FROM search_words AS v WHERE v.collection = $1 AND v.word %> w.q LIMIT $3) AS v`,
+			collection, lookup, lookupCandidates)
+		if err != nil {
+			return mapErr(op, err)
+		}
+		for rows.Next() {
+			var w, cand string
+			if err := rows.Scan(&w, &cand); err != nil {
+				rows.Close()
+				return mapErr(op, err)
+			}
+			if i := slices.Index(words, w); i >= 0 && websearch.Similar(w, cand) {
+				alts[i] = append(alts[i], cand)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return mapErr(op, err)
+		}
+	}
+	// The alternatives' tsqueries, one per word: the alternatives flattened
+	// with the number of their word.
+	var flat []string
+	var of []int32
+	for i, w := range words {
+		a := alts[i]
+		slices.SortFunc(a, func(x, y string) int { return compareAlternatives(w, x, y) })
+		alts[i] = a[:min(len(a), fuzzyAlternatives)]
+		for _, x := range alts[i] {
+			flat, of = append(flat, x), append(of, int32(i))
+		}
+	}
+	tsq := make([]string, len(words))
+	rows, err := q.Query(ctx, `SELECT u.i, string_agg('(' || t::text || ')', ' | ' ORDER BY u.n)
+		FROM unnest($2::text[], $3::int[]) WITH ORDINALITY AS u(e, i, n), LATERAL plainto_tsquery($1::regconfig, u.e) AS t
+		WHERE numnode(t) > 0 GROUP BY u.i`, cq.language, flat, of)
 	if err != nil {
+		return mapErr(op, err)
+	}
+	for rows.Next() {
+		var i int32
+		var t string
+		if err := rows.Scan(&i, &t); err != nil {
+			rows.Close()
+			return mapErr(op, err)
+		}
+		tsq[i] = t
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
 		return mapErr(op, err)
 	}
 	groups := cq.groups[:0]
 	for _, g := range cq.groups {
-		g.similar = make([]string, len(g.words))
+		g.similar, g.alternatives = make([]string, len(g.words)), make([][]string, len(g.words))
 		ok := true
 		for i, w := range g.words {
-			t := similar[slices.Index(words, w)]
-			if t == nil {
+			j := slices.Index(words, w)
+			if tsq[j] == "" {
 				ok = false
 				break
 			}
-			g.similar[i] = *t
+			g.similar[i], g.alternatives[i] = tsq[j], alts[j]
 		}
 		if ok {
 			groups = append(groups, g)
@@ -554,6 +616,22 @@ func similarWords(ctx context.Context, q pgx.Tx, op, collection string, cq *comp
 	}
 	cq.groups = groups
 	return nil
+}
+
+// compareAlternatives orders the alternatives of the query word w: fewer
+// typos first, then the greater word_similarity, then the word.
+func compareAlternatives(w, x, y string) int {
+	max := websearch.MaxTypos(w)
+	if c := websearch.Typos(w, x, max) - websearch.Typos(w, y, max); c != 0 {
+		return c
+	}
+	if sx, sy := websearch.WordSimilarity(w, x), websearch.WordSimilarity(w, y); sx != sy {
+		if sx > sy {
+			return -1
+		}
+		return 1
+	}
+	return strings.Compare(x, y)
 }
 
 // SearchText runs a full-text query (see the top of this file).
@@ -631,10 +709,11 @@ func compileSearch(table string, tq searchdb.TextQuery, cq compiledQuery) (strin
 			var cond, sims []string
 			for i, w := range g.words {
 				p := b.param(w, "text")
-				cond = append(cond, "search_tsv @@ "+b.param(g.similar[i], "tsquery"), "search_text %> "+p)
-				if utf8.RuneCountInString(w) < websearch.FuzzyExactRunes { // a short word takes no typo
-					cond = append(cond, "word_similarity("+p+", search_text) >= 1")
-				}
+				// The tsvector's index finds the documents holding a word of
+				// the same stem as an alternative; of those, the ones that
+				// hold an alternative itself match.
+				cond = append(cond, "search_tsv @@ "+b.param(g.similar[i], "tsquery"),
+					"EXISTS (SELECT FROM basalt_search_words(search_text) AS x WHERE x = ANY ("+b.param(g.alternatives[i], "text[]")+"))")
 				perField := make([]string, len(fieldTexts))
 				for i, ft := range fieldTexts {
 					perField[i] = "word_similarity(" + p + ", " + ft + ")::float8 * " + weightFactor(cq.weights[i])

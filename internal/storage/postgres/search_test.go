@@ -243,7 +243,7 @@ func TestSearchTextFuzzy(t *testing.T) {
 	for q, want := range map[string][]string{
 		"replicaton -logical":      {"a"},
 		"vacum OR instal":          {"c", "e"}, // c's title weighs more than e's body
-		"qiuck brwon":              nil,
+		"qiuck brwon":              {"c"},      // one typo each: two letters swapped
 		"databse":                  {"e"},
 		"-replicaton":              nil,
 		"xy":                       nil,

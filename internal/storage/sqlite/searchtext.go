@@ -26,10 +26,10 @@ package sqlite
 // bm25 of the trigram index; each is then matched exactly as pg_trgm
 // matches on PostgreSQL (websearch.WordSimilarity): per OR group, each
 // word of three or more letters that is not a stop word of the language
-// (a query of stop words finds nothing, typos or not) must be one of the
-// text's words (the fields joined) as it is when shorter than five
-// letters, and similar (≥ 0.5) to one of them otherwise
-// (websearch.BestWordSimilarity, websearch.FuzzyEnough); the group's exclusions must not match
+// (a query of stop words finds nothing, typos or not) must match one of
+// the text's words (the fields joined): as it is when shorter than five
+// letters, otherwise with a word_similarity of 0.5 or more, or one typo
+// away (two from nine letters on) (websearch.Similar); the group's exclusions must not match
 // exactly. The score is the best group's average, over its words, of the
 // word's greatest weighted similarity to one field (similarity × 0.1 …
 // 1.0). The bound makes a fuzzy query on a large collection miss
@@ -565,8 +565,19 @@ func (s *Store) searchFuzzy(ctx context.Context, rtx *sql.Tx, ix textIndex, pars
 		groups = append(groups, fg)
 		for _, w := range fg.words {
 			r := []rune(w)
+			var tgs []string
 			for i := 0; i+3 <= len(r); i++ {
-				if tg := string(r[i : i+3]); !trigrams[tg] {
+				tgs = append(tgs, string(r[i:i+3]))
+			}
+			// The trigram index holds the text's spaces too: a blank and
+			// the word's first two letters find the words that begin so,
+			// which a typo in the middle of a short word leaves with no
+			// trigram of its own in common ("abxde" and "abcde").
+			if len(r) >= websearch.FuzzyExactRunes {
+				tgs = append(tgs, " "+string(r[:2]))
+			}
+			for _, tg := range tgs {
+				if !trigrams[tg] {
 					trigrams[tg] = true
 					tris = append(tris, `"`+strings.ReplaceAll(tg, `"`, `""`)+`"`)
 				}
@@ -607,6 +618,7 @@ func (s *Store) searchFuzzy(ctx context.Context, rtx *sql.Tx, ix textIndex, pars
 	if err != nil {
 		return nil, mapErr(op, err)
 	}
+	memo := map[string]map[string]bool{} // query word → text word → Similar
 	for _, c := range cands {
 		text := websearch.NewText(fuzzyText(c.fields))
 		fields := make([]*websearch.Text, len(c.fields))
@@ -614,10 +626,12 @@ func (s *Store) searchFuzzy(ctx context.Context, rtx *sql.Tx, ix textIndex, pars
 		for gi, g := range groups {
 			sum := 0.0
 			for _, w := range g.words {
-				// Bound ≥ the similarity: most candidates fail it cheaply.
 				// The word must match one word of the text, as on
 				// PostgreSQL (whose vocabulary holds words).
-				if !websearch.FuzzyEnough(w, text.Bound(w)) || !websearch.FuzzyEnough(w, text.BestWordSimilarity(w)) {
+				if memo[w] == nil {
+					memo[w] = map[string]bool{}
+				}
+				if !text.HasSimilar(w, memo[w]) {
 					sum = -1
 					break
 				}

@@ -340,6 +340,14 @@ func testTextFuzzy(t *testing.T, e Engine) {
 	expectIDs(t, e, fuzzy("wall"))
 	expectIDs(t, e, fuzzy("ded tuples"))
 	expectIDs(t, e, fuzzy("dead tuuples"), "vacuum") // pg_trgm: 0.6666667
+	// A word of five to eight letters takes one typo, whatever its trigram
+	// similarity: two letters swapped in "tuples" leave 0.2.
+	expectIDs(t, e, fuzzy("tulpes"), "vacuum")
+	expectIDs(t, e, fuzzy("tlupes")) // two typos
+	expectIDs(t, e, fuzzy("elects"), "replica")
+	expectIDs(t, e, fuzzy("elcets"), "replica")
+	expectIDs(t, e, fuzzy("eelcts"), "replica") // swapped too
+	expectIDs(t, e, fuzzy("elxcys"))
 	expectIDs(t, e, fuzzy("-replication"))
 	// A word matches one word of the text, never a stretch across words:
 	// word_similarity('newyork', 'from new york') is 0.54545456 (6 of its
