@@ -325,7 +325,14 @@ func (g *graph) insert(ctx context.Context, s *searcher, q uint32, efC int) erro
 			return err
 		}
 		found = s.res.sorted(found[:0])
-		sel = g.selectNeighbors(found, g.m, sel)
+		// On layer 0 the node takes up to its full 2·M links at once
+		// (as FAISS does) rather than M left to fill up with later
+		// nodes' links back.
+		limit := g.m
+		if l == 0 {
+			limit = g.m0
+		}
+		sel = g.selectNeighbors(found, limit, sel)
 		to := make([]uint32, len(sel))
 		for i, c := range sel {
 			to[i] = c.n
