@@ -26,6 +26,9 @@
 // was 0.82 with M = 16, 0.94 with M = 32 and 0.98 with M = 48; raising
 // efConstruction instead (16 / 400) gained nothing. Memory grows by 8·M
 // bytes per vector (the layer-0 links), build time about linearly in M.
+// Under l2 and cosine each node also holds an 8-bit code of its vector,
+// one byte a dimension, which searches walk the graph by before ranking
+// what they found by the exact distances (quant.go).
 //
 // EfConstruction (default DefaultEfConstruction = 100) is the beam width
 // while linking a node: beyond about 3·M it buys little recall for build
@@ -45,17 +48,18 @@
 //
 // # Measured
 //
-// With the defaults, on 100,000 × 128 vectors (basalt-bench -scenarios
-// vectors; 2-core Xeon shared with other work, so rates are per CPU-second
-// of the searching thread): on 100 Gaussian clusters, recall@10 0.948 at
-// ef 32 and 0.975 at ef 48, 2,873 queries/s against exact search's 98
-// (29×); the build took 25 s of CPU (32 s wall); HNSW holds 956 bytes per
-// vector, Flat 684 (512 of them the vector). Uniform random vectors are
-// the worst case of every graph index — a point's nearest neighbours are
-// barely nearer than the rest — and need wide beams: at 100,000 × 128,
-// recall@10 0.84 at ef 256, 0.939 at ef 512 and 0.967 at ef 768, where HNSW
-// answers 107 queries/s against exact search's 71 (1.5×); the build took
-// 1 min 47 s of CPU (3 min 24 s wall on the shared machine). Real
+// With the defaults, on 100,000 × 128 vectors (the vectors scenario's
+// measurement, vectorbench.Run; 2-core EPYC shared with other work, so
+// rates are per CPU-second of the searching thread): on 100 Gaussian
+// clusters, recall@10 0.923 at ef 32 and 0.970 at ef 48, about 50,000
+// queries/s against exact search's 504 (99×); the build took 9.6 s of CPU
+// (10.6 s wall); HNSW holds 1,099 bytes per vector, Flat 674 (512 of them
+// the vector). Uniform random vectors are the worst case of every graph
+// index — a point's nearest neighbours are barely nearer than the rest —
+// and need wide beams: at 100,000 × 128, recall@10 0.871 at ef 256, 0.918
+// at ef 384 and 0.954 at ef 512, where HNSW answers 1,708 queries/s
+// against exact search's 497 (3.4×); the build took 59 s of CPU (1 min 8 s
+// wall on the shared machine). Real
 // embeddings lie much nearer the clustered case. Below 10,000 vectors exact search
 // costs at most about 0.6 ms, which is why Auto stays flat there (see
 // DefaultAutoThreshold).
