@@ -42,8 +42,8 @@ func gridUp(x float32) float32 {
 	if x <= 0 {
 		return 0
 	}
-	g := float32(math.Exp2(math.Ceil(4*math.Log2(float64(x))) / 4))
-	return max(g, x)
+	g := math.Exp2(math.Ceil(4*math.Log2(float64(x))) / 4)
+	return max(float32(min(g, math.MaxFloat32)), x)
 }
 
 // codeRange is the range of codes for components in [lo, hi].
@@ -55,11 +55,12 @@ func codeRange(lo, hi float32) (float32, float32) {
 	return qlo, qhi
 }
 
-// encode appends the code of v to dst.
+// encode appends the code of v to dst (in float64, where the range of
+// any float32 components fits).
 func (g *graph) encode(dst []uint8, v []float32) []uint8 {
-	lo, inv := g.qlo, 255/(g.qhi-g.qlo)
+	lo, inv := float64(g.qlo), 255/(float64(g.qhi)-float64(g.qlo))
 	for _, x := range v {
-		c := float32(math.Round(float64((x - lo) * inv)))
+		c := math.Round((float64(x) - lo) * inv)
 		dst = append(dst, uint8(min(max(c, 0), 255)))
 	}
 	return dst

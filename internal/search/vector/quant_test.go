@@ -82,3 +82,38 @@ func TestGridUp(t *testing.T) {
 		t.Fatalf("gridUp(0) = %v, gridUp(-1) = %v", gridUp(0), gridUp(-1))
 	}
 }
+
+// TestCodesOfExtremeComponents: components near the float32 limits on
+// both sides still get codes spread over the range, and a search finds
+// each vector at distance 0.
+func TestCodesOfExtremeComponents(t *testing.T) {
+	ctx := context.Background()
+	const dim = 8
+	h, err := NewHNSW(Config{Dimensions: dim, Metric: L2}, HNSWOptions{M: 8, EfConstruction: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = h.Close() }()
+	rng := rand.New(rand.NewPCG(7, 8))
+	var items []Item
+	for i := range 100 {
+		v := make([]float32, dim)
+		for j := range v {
+			v[j] = float32((2*rng.Float64() - 1) * 3.4e38)
+		}
+		items = append(items, Item{ID: fmt.Sprint(i), Vector: v})
+	}
+	if err := h.Upsert(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+	lo, hi := slices.Min(h.g.codes), slices.Max(h.g.codes)
+	if lo > 10 || hi < 245 {
+		t.Fatalf("codes span only %d to %d", lo, hi)
+	}
+	for _, it := range items[:10] {
+		hits, err := h.Search(ctx, it.Vector, 1, SearchOptions{})
+		if err != nil || len(hits) != 1 || hits[0].ID != it.ID {
+			t.Fatalf("search for %s: %v, %v", it.ID, hits, err)
+		}
+	}
+}
