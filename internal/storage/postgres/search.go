@@ -545,7 +545,7 @@ func similarWords(ctx context.Context, q pgx.Tx, op, collection string, cq *comp
 		}
 	}
 	if len(lookup) > 0 {
-		rows, err := q.Query(ctx, `SELECT w.q, v.word FROM unnest($2::text[]) AS w(q)
+		rows, err := q.Query(ctx, `SELECT DISTINCT w.q, v.word FROM unnest($2::text[]) AS w(q)
 			CROSS JOIN LATERAL (SELECT v.word FROM search_words AS v WHERE v.collection = $1 AND v.word %> w.q LIMIT $3) AS v`,
 			collection, lookup, lookupCandidates)
 		if err != nil {

@@ -746,7 +746,7 @@ func openFuzz(f *testing.F) *Store {
 // vocabulary returns the words search_words holds for a collection.
 func vocabulary(t *testing.T, s *Store, collection string) []string {
 	t.Helper()
-	rows, err := s.pool.Query(context.Background(), `SELECT word FROM search_words WHERE collection = $1 ORDER BY word`, collection)
+	rows, err := s.pool.Query(context.Background(), `SELECT DISTINCT word FROM search_words WHERE collection = $1 ORDER BY word`, collection)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -845,14 +845,44 @@ func TestSearchWordsFollowWrites(t *testing.T) {
 }
 
 // TestSearchWordsConcurrentWriters has writers add the same new words at
-// once, in transactions of several documents in opposite orders: every
-// write commits, and each word is held once.
+// once: a write that adds a word another open transaction has added does
+// not wait for it, and every write commits.
 func TestSearchWordsConcurrentWriters(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := open(t, Options{})
 	createSearchable(t, s, "docs", textConfig1, nil)
 	now := time.Unix(1_700_000_000, 0).UTC()
+	insert := func(tx docstore.Tx, id, title string) error {
+		return tx.InsertDocument(ctx, docstore.Document{Collection: "docs", ID: id, Version: 1, CreatedAt: now, UpdatedAt: now,
+			Data: json.RawMessage(`{"title":"` + title + `"}`)})
+	}
+	// A transaction adds "zebra" and "yak" and stays open …
+	inserted, release := make(chan struct{}), make(chan struct{})
+	held := make(chan error, 1)
+	go func() {
+		held <- s.Write(ctx, func(tx docstore.Tx) error {
+			if err := insert(tx, "held", "zebra yak"); err != nil {
+				return err
+			}
+			close(inserted)
+			<-release
+			return nil
+		})
+	}()
+	<-inserted
+	// … while another adds the same words, in the other order, and commits.
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	err := s.Write(wctx, func(tx docstore.Tx) error { return insert(tx, "free", "yak zebra") })
+	cancel()
+	close(release)
+	if err != nil {
+		t.Fatalf("a write adding the words an open transaction added: %v", err)
+	}
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	// Many writers at once, in transactions of several documents.
 	const writers, rounds = 4, 10
 	var wg sync.WaitGroup
 	errs := make(chan error, writers)
@@ -865,9 +895,7 @@ func TestSearchWordsConcurrentWriters(t *testing.T) {
 						if w%2 == 1 {
 							n = 2 - i
 						}
-						title := fmt.Sprintf("round%dword%d shared%d", r, n, r)
-						if err := tx.InsertDocument(ctx, docstore.Document{Collection: "docs", ID: fmt.Sprintf("w%d-r%d-%d", w, r, i),
-							Version: 1, CreatedAt: now, UpdatedAt: now, Data: json.RawMessage(`{"title":"` + title + `"}`)}); err != nil {
+						if err := insert(tx, fmt.Sprintf("w%d-r%d-%d", w, r, i), fmt.Sprintf("round%dword%d shared%d", r, n, r)); err != nil {
 							return err
 						}
 					}
@@ -885,7 +913,11 @@ func TestSearchWordsConcurrentWriters(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	if got := len(vocabulary(t, s, "docs")); got != rounds*3+rounds {
-		t.Fatalf("%d words, want %d", got, rounds*3+rounds)
+	if got := len(vocabulary(t, s, "docs")); got != 2+rounds*3+rounds {
+		t.Fatalf("%d words, want %d", got, 2+rounds*3+rounds)
+	}
+	got, _ := searchIDs(t, s, searchdb.TextQuery{Collection: "docs", Query: "zebar", Fuzzy: true})
+	if !slices.Equal(got, []string{"free", "held"}) {
+		t.Fatalf("fuzzy zebar: %v", got)
 	}
 }

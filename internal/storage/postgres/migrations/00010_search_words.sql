@@ -7,16 +7,17 @@
 -- instead of comparing trigrams against every document's whole text.
 --
 -- Words are added in the transaction of each write that brings a new one
--- (trigger basalt_search_index); a write that finds an existing word does
--- nothing more, one that adds a word another transaction is adding waits for
--- it. Words leave with the collection or its text configuration; a word no
--- document holds any more stays until then (it only ever adds an
--- alternative that matches nothing).
+-- (trigger basalt_search_index). The table has no unique key, so that no
+-- write ever waits for another that is adding the same word: two
+-- transactions that add it at once may both insert it, and readers take
+-- each word once. Words leave with the collection or its text
+-- configuration; a word no document holds any more stays until then (it
+-- only ever adds an alternative that matches nothing).
 CREATE TABLE search_words (
     collection text NOT NULL,
     word       text NOT NULL
 );
-CREATE UNIQUE INDEX search_words_collection ON search_words (collection, word);
+CREATE INDEX search_words_collection ON search_words (collection, word);
 CREATE INDEX search_words_trgm ON search_words USING gin (word gin_trgm_ops);
 
 -- basalt_search_words returns the distinct words of a text, as the
@@ -32,8 +33,11 @@ $$;
 -- +goose StatementEnd
 
 -- basalt_search_index (migration 00009) now also adds the new words of the
--- row's searchable text to the collection's vocabulary, in sorted order, so
--- that two writes adding the same new words take them in the same order.
+-- row's searchable text to the collection's vocabulary. Each word is looked
+-- up on its own (the LATERAL subquery runs once per word, by the (collection,
+-- word) index): a join of the row's words with the vocabulary, planned
+-- while the vocabulary was small, would read all of the collection's words
+-- for every later row.
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION basalt_search_index() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -49,8 +53,10 @@ BEGIN
     NEW.search_gen := c.generation;
     IF NEW.search_text IS NOT NULL AND (TG_OP = 'INSERT' OR NEW.search_text IS DISTINCT FROM OLD.search_text) THEN
         INSERT INTO search_words (collection, word)
-        SELECT TG_ARGV[0], w FROM basalt_search_words(NEW.search_text) AS w ORDER BY w
-        ON CONFLICT DO NOTHING;
+        SELECT TG_ARGV[0], w.w FROM basalt_search_words(NEW.search_text) AS w(w)
+        LEFT JOIN LATERAL (SELECT true AS found FROM search_words AS s
+            WHERE s.collection = TG_ARGV[0] AND s.word = w.w LIMIT 1) AS s ON true
+        WHERE s.found IS NULL;
     END IF;
     RETURN NEW;
 END
