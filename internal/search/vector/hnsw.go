@@ -34,7 +34,7 @@ type HNSWOptions struct {
 // vectors, uniform and clustered.
 const (
 	DefaultM              = 32
-	DefaultEfConstruction = 100
+	DefaultEfConstruction = 200
 	DefaultEfSearch       = 64
 )
 
