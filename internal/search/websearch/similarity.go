@@ -30,7 +30,6 @@ func WordSimilarity(word, text string) float64 {
 // trigrams, numbered, computed once, on first use.
 type Text struct {
 	text string
-	norm string            // every word as "  word ", lower-cased, for Bound
 	idx  []int32           // the number of each trigram, in order
 	ids  map[trigram]int32 // trigram → number; nil until computed
 	// words are the text's distinct words, lower-cased, for HasSimilar;
@@ -55,36 +54,6 @@ func (t *Text) prepare() {
 		}
 		t.idx[i] = j
 	}
-}
-
-// Bound returns an upper bound of WordSimilarity(word): the share of the
-// word's trigrams found anywhere in the text (the similarity of an extent
-// is count/(u1+u2−count) ≤ count/u1). It is much cheaper to compute, so a
-// caller comparing with a threshold can skip most texts.
-func (t *Text) Bound(word string) float64 {
-	if t.norm == "" && t.text != "" {
-		var b strings.Builder
-		for _, w := range strings.FieldsFunc(t.text, func(r rune) bool { return !isWordRune(r) }) {
-			b.WriteString("  ")
-			b.WriteString(strings.Map(unicode.ToLower, w))
-			b.WriteByte(' ')
-		}
-		t.norm = b.String()
-	}
-	w := distinct(trigrams(word, nil))
-	if len(w) == 0 {
-		return 0
-	}
-	present := 0
-	for _, tg := range w {
-		// In norm, a trigram of a padded word occurs exactly where one
-		// of the text's words has it: those spanning two words have a
-		// letter before two spaces, which no word's trigram has.
-		if strings.Contains(t.norm, string(tg[:])) {
-			present++
-		}
-	}
-	return float64(float32(present) / float32(len(w))) // float4, as the similarity
 }
 
 // distinct returns the trigrams of tgs, each once.
@@ -135,13 +104,10 @@ func (t *Text) HasSimilar(q string, memo map[string]bool) bool {
 			}
 		}
 	}
+	if memo == nil {
+		memo = map[string]bool{}
+	}
 	for _, w := range t.words {
-		if memo == nil {
-			if Similar(q, w) {
-				return true
-			}
-			continue
-		}
 		sim, ok := memo[w]
 		if !ok {
 			sim = Similar(q, w)

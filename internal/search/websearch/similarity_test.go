@@ -50,9 +50,6 @@ func TestWordSimilarityMatchesPostgreSQL(t *testing.T) {
 		if float32(got) != c.want || got != float64(float32(got)) {
 			t.Errorf("WordSimilarity(%q, %q) = %v, PostgreSQL says %v", c.word, c.text, got, c.want)
 		}
-		if b := NewText(c.text).Bound(c.word); b < got {
-			t.Errorf("Bound(%q, %q) = %v, below the similarity %v", c.word, c.text, b, got)
-		}
 	}
 }
 
@@ -127,4 +124,45 @@ func TestTextHasSimilar(t *testing.T) {
 	if ws := WordSimilarity("newyork", "Trains from New York, daily"); float32(ws) != 0.54545456 {
 		t.Errorf("word_similarity across words = %v", ws)
 	}
+}
+
+// osa is the optimal string alignment distance by the whole matrix, the
+// reference FuzzTypos checks Typos's banded, early-stopping rows against.
+func osa(a, b []rune) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
+}
+
+func FuzzTypos(f *testing.F) {
+	f.Add("maintain", "maintani", 2)
+	f.Add("abc", "ca", 1)
+	f.Add("héllo", "hello", 0)
+	f.Fuzz(func(t *testing.T, a, b string, max int) {
+		if len(a) > 64 || len(b) > 64 || max < 0 || max > 8 {
+			return
+		}
+		want := min(osa([]rune(a), []rune(b)), max+1)
+		if got := Typos(a, b, max); got != want {
+			t.Fatalf("Typos(%q, %q, %d) = %d, want %d", a, b, max, got, want)
+		}
+	})
 }
