@@ -571,9 +571,7 @@ func similarWords(ctx context.Context, q pgx.Tx, op, collection string, cq *comp
 	var flat []string
 	var of []int32
 	for i, w := range words {
-		a := alts[i]
-		slices.SortFunc(a, func(x, y string) int { return compareAlternatives(w, x, y) })
-		alts[i] = a[:min(len(a), fuzzyAlternatives)]
+		alts[i] = bestAlternatives(w, alts[i])
 		for _, x := range alts[i] {
 			flat, of = append(flat, x), append(of, int32(i))
 		}
@@ -618,20 +616,36 @@ func similarWords(ctx context.Context, q pgx.Tx, op, collection string, cq *comp
 	return nil
 }
 
-// compareAlternatives orders the alternatives of the query word w: fewer
-// typos first, then the greater word_similarity, then the word.
-func compareAlternatives(w, x, y string) int {
-	max := websearch.MaxTypos(w)
-	if c := websearch.Typos(w, x, max) - websearch.Typos(w, y, max); c != 0 {
-		return c
+// bestAlternatives returns up to fuzzyAlternatives of the alternatives of
+// the query word w: fewer typos first, then the greater word_similarity,
+// then the word.
+func bestAlternatives(w string, alts []string) []string {
+	type ranked struct {
+		word  string
+		typos int
+		sim   float64
 	}
-	if sx, sy := websearch.WordSimilarity(w, x), websearch.WordSimilarity(w, y); sx != sy {
-		if sx > sy {
-			return -1
+	r := make([]ranked, len(alts))
+	for i, a := range alts {
+		r[i] = ranked{a, websearch.Typos(w, a, websearch.MaxTypos(w)), websearch.WordSimilarity(w, a)}
+	}
+	slices.SortFunc(r, func(x, y ranked) int {
+		if x.typos != y.typos {
+			return x.typos - y.typos
 		}
-		return 1
+		if x.sim != y.sim {
+			if x.sim > y.sim {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(x.word, y.word)
+	})
+	out := make([]string, min(len(r), fuzzyAlternatives))
+	for i := range out {
+		out[i] = r[i].word
 	}
-	return strings.Compare(x, y)
+	return out
 }
 
 // SearchText runs a full-text query (see the top of this file).

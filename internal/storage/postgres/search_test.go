@@ -921,3 +921,38 @@ func TestSearchWordsConcurrentWriters(t *testing.T) {
 		t.Fatalf("fuzzy zebar: %v", got)
 	}
 }
+
+// TestBestAlternatives: the vocabulary words kept for a query word, fewest
+// typos first, then the most similar, at most fuzzyAlternatives.
+func TestBestAlternatives(t *testing.T) {
+	got := bestAlternatives("replicaton", []string{"replicas", "replica", "replicating", "replication", "replicatio", "replicatons"})
+	// replicatons (similarity 0.90909094) and replication (0.72727275) are
+	// one typo away, the more similar first; replicating and replicatio two, as
+	// similar, so in word order; replica and replicas more than two (kept
+	// for their similarity of 0.64), as similar, in word order.
+	want := []string{"replicatons", "replication", "replicating", "replicatio", "replica", "replicas"}
+	for _, c := range []struct {
+		word  string
+		typos int
+	}{{"replicatons", 1}, {"replication", 1}, {"replicating", 2}, {"replicatio", 2}, {"replica", 3}} {
+		if n := websearch.Typos("replicaton", c.word, 2); n != c.typos {
+			t.Fatalf("Typos(replicaton, %s) = %d, want %d", c.word, n, c.typos)
+		}
+	}
+	if a, b := websearch.WordSimilarity("replicaton", "replicating"), websearch.WordSimilarity("replicaton", "replicatio"); a != b {
+		t.Fatalf("similarities %v and %v, want them equal", a, b)
+	}
+	if a, b := websearch.WordSimilarity("replicaton", "replica"), websearch.WordSimilarity("replicaton", "replicas"); a != b {
+		t.Fatalf("similarities %v and %v, want them equal", a, b)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("bestAlternatives = %v, want %v", got, want)
+	}
+	many := make([]string, 2*fuzzyAlternatives)
+	for i := range many {
+		many[i] = fmt.Sprintf("replicaton%02d", i)
+	}
+	if got := bestAlternatives("replicaton", many); len(got) != fuzzyAlternatives || got[0] != "replicaton00" {
+		t.Fatalf("bestAlternatives of %d words: %d, first %q", len(many), len(got), got[0])
+	}
+}
