@@ -207,16 +207,18 @@ func (s *Server) Run(ctx context.Context) error {
 	return nil
 }
 
-// cutOff ends a drain that timed out: it cancels the requests' contexts,
-// closes every connection and waits up to handlerGrace for the handlers.
+// cutOff ends a drain that timed out: it closes every connection, then
+// cancels the requests' contexts, and waits up to handlerGrace for the
+// handlers. In that order, a handler that returns when its context ends
+// cannot have net/http answer its request after all.
 func (s *Server) cutOff(cancelRequests context.CancelFunc) error {
 	n := s.inFlight.count()
 	s.log.Warn("drain timeout passed: cutting off the requests still in flight", "addr", s.ln.Addr().String(),
 		"requests", n, "timeout", s.cfg.DrainTimeout.String())
-	cancelRequests()
 	if err := s.srv.Close(); err != nil {
 		s.log.Warn("closing connections", "err", err)
 	}
+	cancelRequests()
 	t := time.NewTimer(handlerGrace)
 	defer t.Stop()
 	select {
