@@ -19,6 +19,9 @@ import (
 type testLog struct {
 	mu  sync.Mutex
 	evs []eventbus.Event
+	// reads, when set, receives the position each ReadEvents reads after
+	// (dropped when full).
+	reads chan int64
 }
 
 func (l *testLog) append(evs ...eventbus.Event) {
@@ -35,6 +38,12 @@ func (l *testLog) Sequence(context.Context, int) (int, error) { return 0, nil }
 func (l *testLog) ReadEvents(_ context.Context, after int64, limit int) ([]eventbus.Event, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.reads != nil {
+		select {
+		case l.reads <- after:
+		default:
+		}
+	}
 	if after >= int64(len(l.evs)) {
 		return nil, nil
 	}
@@ -111,7 +120,7 @@ func (w *writeRecorder) waitFor(t *testing.T, cond func(writes []string) bool) [
 // go out in one write and one flush, each encoded exactly as alone, and a
 // message that ends the stream goes out with the events before it.
 func TestStreamSendsQueuedMessagesTogether(t *testing.T) {
-	log, news := &testLog{}, &eventbus.Signal{}
+	log, news := &testLog{reads: make(chan int64, 16)}, &eventbus.Signal{}
 	hub, err := realtime.New(realtime.Options{Log: log, News: news, Poll: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -130,6 +139,27 @@ func TestStreamSendsQueuedMessagesTogether(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Close()
+	at := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	var evs []eventbus.Event
+	for _, id := range []string{"d0", "d1", "d2", "d3"} {
+		evs = append(evs, eventbus.Event{ID: "e-" + id, Type: eventbus.DocumentCreated, Collection: "posts", DocumentID: id,
+			Version: 1, Time: at, Payload: []byte(`{"id":"` + id + `","data":{"html":"<b>"}}`)})
+	}
+	log.append(evs...)
+	// The four events wait in the subscription's queue before the stream
+	// reads it: the hub reads the log after position 4 only once it has
+	// queued them (it fans a batch out before it reads again).
+	deadline := time.After(10 * time.Second)
+	for queued := false; !queued; {
+		news.Notify()
+		select {
+		case after := <-log.reads:
+			queued = after == int64(len(evs))
+		case <-time.After(10 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("the hub did not read the events")
+		}
+	}
 	w := &writeRecorder{h: http.Header{}, wrote: make(chan struct{}, 1)}
 	a := New(nil, Options{Heartbeat: time.Hour})
 	r := httptest.NewRequest(http.MethodGet, "/v1/collections/posts/events", nil)
@@ -138,15 +168,6 @@ func TestStreamSendsQueuedMessagesTogether(t *testing.T) {
 		defer close(done)
 		a.stream(w, r, sub)
 	}()
-	w.waitFor(t, func(ws []string) bool { return len(ws) == 1 })
-	at := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	var evs []eventbus.Event
-	for _, id := range []string{"d0", "d1", "d2", "d3"} {
-		evs = append(evs, eventbus.Event{ID: "e-" + id, Type: eventbus.DocumentCreated, Collection: "posts", DocumentID: id,
-			Version: 1, Time: at, Payload: []byte(`{"id":"` + id + `","data":{"html":"<b>"}}`)})
-	}
-	log.append(evs...) // before the notice: the hub queues them at once
-	news.Notify()
 	writes := w.waitFor(t, func(ws []string) bool { return strings.Count(strings.Join(ws, ""), "event: document.created") == 4 })
 	if len(writes) != 2 {
 		t.Fatalf("%d writes, want the stream's opening and one with the four events: %q", len(writes), writes)
