@@ -1,0 +1,324 @@
+// Package apilimit is Basalt's API-wide rate limiting: GCRA limits
+// (ratelimit.Limiter) per route class (auth, read, write, search,
+// realtime) and key kind (client address, anonymous caller, account, API
+// key), optionally replaced per collection, configured by the operator in a
+// small grammar (ParseSpec).
+//
+// Every REST request is decided twice by Limits.Admit: before
+// authentication under the class's per-address (ip) rule, which applies to
+// everyone, so floods of bad credentials are refused before any token is
+// checked; after it under the caller's own rule (anonymous callers by
+// address, users by account, services by API key). Answers carry the
+// RateLimit-Policy and RateLimit fields of draft-ietf-httpapi-ratelimit-
+// headers-10; a refused request gets fault.TooManyRequests with a
+// RetryAfter, which the transport answers 429.
+//
+// When the limiter fails (Redis unreachable), the auth class is decided by
+// an in-process fallback limiter, so logins and password flows never become
+// unlimited; every other class fails open: the request is served, and
+// basalt_ratelimit_errors_total{class} counts it, with a log line at most
+// every 10 s.
+package apilimit
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/basaltdev/basalt/internal/auth"
+	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/ratelimit"
+	"github.com/basaltdev/basalt/internal/ratelimit/memory"
+)
+
+// logEvery is the least time between two log lines about limiter errors.
+const logEvery = 10 * time.Second
+
+// fallbackKeys bounds the keys of the default in-process fallback limiter.
+const fallbackKeys = 100_000
+
+// Options configures Limits.
+type Options struct {
+	// Config holds the rules: DefaultConfig with the operator's specs.
+	// The zero Config limits nothing.
+	Config Config
+	// Limiter counts the requests: an in-process limiter for one process,
+	// a shared one (Redis) for several. Required.
+	Limiter ratelimit.Limiter
+	// Fallback decides the auth class when Limiter fails: an in-process
+	// limiter. Nil: a memory limiter of 100,000 keys on Now.
+	Fallback ratelimit.Limiter
+	// ClientIP returns the client address of a request (behind trusted
+	// proxies, the forwarded one). Nil: the socket peer's address.
+	ClientIP func(*http.Request) string
+	// Logger receives the limiter's errors (at most one line every 10 s).
+	// Nil discards them.
+	Logger *slog.Logger
+	// Registerer receives the metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// Now is the clock of the log throttle and of the default fallback
+	// limiter; nil is time.Now.
+	Now func() time.Time
+}
+
+// Limits decides the API-wide rate limits of requests. It is safe for
+// concurrent use. A nil *Limits limits nothing.
+type Limits struct {
+	cfg      Config
+	limiter  ratelimit.Limiter
+	fallback ratelimit.Limiter
+	clientIP func(*http.Request) string
+	log      *slog.Logger
+	now      func() time.Time
+
+	decisions [numClasses][numResults]prometheus.Counter
+	errs      [numClasses]prometheus.Counter
+
+	lastLog    atomic.Int64 // unix nanoseconds of the last error log line
+	suppressed atomic.Int64 // errors not logged since then
+}
+
+// Decision results, the result label of basalt_ratelimit_decisions_total.
+const (
+	resultAllowed = iota
+	resultDenied
+	resultError
+	numResults
+)
+
+var resultNames = [numResults]string{"allowed", "denied", "error"}
+
+// New returns the limits of opts.
+func New(opts Options) (*Limits, error) {
+	if opts.Limiter == nil {
+		return nil, errors.New("apilimit: a Limiter is required")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Fallback == nil {
+		opts.Fallback = memory.New(opts.Now, fallbackKeys)
+	}
+	if opts.ClientIP == nil {
+		opts.ClientIP = peerIP
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	l := &Limits{cfg: opts.Config, limiter: opts.Limiter, fallback: opts.Fallback,
+		clientIP: opts.ClientIP, log: opts.Logger, now: opts.Now}
+	decisions := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "basalt_ratelimit_decisions_total",
+		Help: "API rate-limit checks by route class and result (allowed, denied, or error: the limiter failed). A request is checked against up to two limits.",
+	}, []string{"class", "result"})
+	errs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "basalt_ratelimit_errors_total",
+		Help: "API rate-limit checks whose limiter failed, by route class: the auth class was then decided in process, the others were let through.",
+	}, []string{"class"})
+	for _, c := range Classes() {
+		for r := range numResults {
+			l.decisions[c][r] = decisions.WithLabelValues(c.String(), resultNames[r])
+		}
+		l.errs[c] = errs.WithLabelValues(c.String())
+	}
+	if opts.Registerer != nil {
+		for _, c := range []prometheus.Collector{decisions, errs} {
+			if err := opts.Registerer.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return l, nil
+}
+
+// peerIP is the address of the socket peer, without its port.
+func peerIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// Config returns the rules in force.
+func (l *Limits) Config() Config { return l.cfg }
+
+// applied is one limit checked for a request, and its decision.
+type applied struct {
+	policy string
+	limit  ratelimit.Limit
+	d      ratelimit.Decision
+}
+
+// checks are the limits checked for one request: at most one per key
+// kind's step (address, then caller).
+type checks struct {
+	n int
+	p [2]applied
+}
+
+// Admit decides whether r, served by the route pattern ("METHOD /path"),
+// may run. It checks the route class's per-address rule, then calls
+// authenticate and checks the caller's own rule, and returns the caller.
+// Either way it sets the RateLimit-Policy and RateLimit fields on w for
+// the limits it checked. When a limit refuses r, Admit returns a
+// fault.TooManyRequests error with the wait as RetryAfter (at least a
+// second); an error of authenticate is returned as it is. The collection
+// of a per-collection rule is r.PathValue("collection").
+func (l *Limits) Admit(w http.ResponseWriter, r *http.Request, route string, authenticate func() (auth.Principal, error)) (auth.Principal, error) {
+	if l == nil || l.cfg.Disabled {
+		return authenticate()
+	}
+	class, _ := ClassOf(route)
+	coll := r.PathValue("collection")
+	ip := l.clientIP(r)
+	var cs checks
+	if ip != "" {
+		if err := l.check(r.Context(), &cs, class, coll, IP, ip); err != nil {
+			cs.write(w.Header())
+			return auth.Principal{}, err
+		}
+	}
+	p, err := authenticate()
+	if err != nil {
+		cs.write(w.Header())
+		return p, err
+	}
+	kind, id := Anonymous, ip
+	switch p.Kind {
+	case auth.KindUser:
+		kind, id = Account, p.ID
+	case auth.KindAPIKey:
+		kind, id = APIKey, p.ID
+	}
+	if id != "" {
+		err = l.check(r.Context(), &cs, class, coll, kind, id)
+	}
+	cs.write(w.Header())
+	if err != nil {
+		return auth.Principal{}, err
+	}
+	return p, nil
+}
+
+// Check decides one request of class on collection ("" for none) for the
+// key id of kind, as Admit does for each of its steps, and returns the
+// decision; a rule that is off allows everything (ok false).
+func (l *Limits) Check(ctx context.Context, class Class, collection string, kind Kind, id string) (d ratelimit.Decision, ok bool, err error) {
+	var cs checks
+	err = l.check(ctx, &cs, class, collection, kind, id)
+	if cs.n == 0 {
+		return ratelimit.Decision{}, false, err
+	}
+	return cs.p[0].d, true, err
+}
+
+// check decides one step and records it in cs.
+func (l *Limits) check(ctx context.Context, cs *checks, class Class, coll string, kind Kind, id string) error {
+	rule, own := l.cfg.Rule(coll, class, kind)
+	if rule.Off() {
+		return nil
+	}
+	policy := class.String() + "-" + kind.String()
+	var key string
+	if own {
+		policy = coll + "." + policy
+		key = "api:" + class.String() + ":" + kind.String() + "@" + coll + ":" + id
+	} else {
+		key = "api:" + class.String() + ":" + kind.String() + ":" + id
+	}
+	lim := rule.Limit()
+	d, err := l.limiter.Allow(ctx, key, lim, 1)
+	if err != nil {
+		l.decisions[class][resultError].Inc()
+		l.errs[class].Inc()
+		l.logError(class, err)
+		if class != Auth {
+			return nil // fail open
+		}
+		if d, err = l.fallback.Allow(ctx, key, lim, 1); err != nil {
+			return &fault.Error{Kind: fault.Unavailable, Op: "apilimit", Msg: "the rate limiter is unavailable; try again later",
+				Err: err, RetryAfter: time.Second}
+		}
+	} else if d.Allowed {
+		l.decisions[class][resultAllowed].Inc()
+	} else {
+		l.decisions[class][resultDenied].Inc()
+	}
+	cs.p[cs.n] = applied{policy: policy, limit: lim, d: d}
+	cs.n++
+	if !d.Allowed {
+		return &fault.Error{Kind: fault.TooManyRequests, Op: "apilimit",
+			Msg:        "too many requests: the " + policy + " limit allows " + rule.String() + " (COUNT/PER:BURST); retry after the Retry-After seconds",
+			RetryAfter: max(d.RetryAfter, time.Second)}
+	}
+	return nil
+}
+
+// logError logs a limiter error, at most once every logEvery, with the
+// number of errors not logged since the previous line.
+func (l *Limits) logError(class Class, err error) {
+	now := l.now().UnixNano()
+	last := l.lastLog.Load()
+	if last != 0 && now-last < int64(logEvery) {
+		l.suppressed.Add(1)
+		return
+	}
+	if !l.lastLog.CompareAndSwap(last, now) {
+		l.suppressed.Add(1)
+		return
+	}
+	policy := "let through"
+	if class == Auth {
+		policy = "decided in process"
+	}
+	l.log.Warn("the rate limiter failed: requests of the auth class are decided in process, the others are let through",
+		"class", class.String(), "this_request", policy, "errors_not_logged", l.suppressed.Swap(0), "err", err)
+}
+
+// write sets the RateLimit-Policy of every checked limit and the RateLimit
+// of the most restrictive: the fewest remaining requests, then the longest
+// reset.
+func (cs *checks) write(h http.Header) {
+	if cs.n == 0 {
+		return
+	}
+	var policy strings.Builder
+	best := 0
+	for i := range cs.n {
+		a := &cs.p[i]
+		if i > 0 {
+			policy.WriteString(", ")
+			b := &cs.p[best]
+			if a.d.Remaining < b.d.Remaining || (a.d.Remaining == b.d.Remaining && a.d.ResetAfter > b.d.ResetAfter) {
+				best = i
+			}
+		}
+		policy.WriteString(PolicyField(a.policy, a.limit))
+	}
+	b := &cs.p[best]
+	h.Set("RateLimit-Policy", policy.String())
+	h.Set("RateLimit", Field(b.policy, b.d))
+}
+
+// PolicyField renders one policy of the RateLimit-Policy field: the name,
+// q (the Burst) and w (seconds for an empty budget to fill, rounded up).
+func PolicyField(name string, l ratelimit.Limit) string {
+	return `"` + name + `";q=` + strconv.Itoa(l.Burst) + ";w=" + strconv.FormatInt(window(l), 10)
+}
+
+// Field renders the RateLimit field of a decision: the policy's name, r
+// (requests remaining) and t (seconds until the budget is full, rounded
+// up).
+func Field(name string, d ratelimit.Decision) string {
+	t := (d.ResetAfter + time.Second - 1) / time.Second
+	return `"` + name + `";r=` + strconv.Itoa(d.Remaining) + ";t=" + strconv.FormatInt(int64(t), 10)
+}

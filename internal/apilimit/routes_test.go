@@ -1,0 +1,68 @@
+package apilimit_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/basaltdev/basalt/internal/apilimit"
+	"github.com/basaltdev/basalt/internal/gateway/authapi"
+	"github.com/basaltdev/basalt/internal/gateway/eventsapi"
+	"github.com/basaltdev/basalt/internal/gateway/restapi"
+	"github.com/basaltdev/basalt/internal/gateway/webhookapi"
+)
+
+// TestEveryRouteHasAClass: every route pattern the REST transports
+// register is classified, and the table names no route that is gone. A
+// new route fails here until it is given a class.
+func TestEveryRouteHasAClass(t *testing.T) {
+	table := apilimit.ClassifiedRoutes()
+	var all []string
+	for name, patterns := range map[string][]string{
+		"restapi":    restapi.RoutePatterns(),
+		"authapi":    authapi.RoutePatterns(),
+		"webhookapi": webhookapi.RoutePatterns(),
+		"eventsapi":  eventsapi.RoutePatterns(),
+	} {
+		if len(patterns) == 0 {
+			t.Errorf("%s registers no route", name)
+		}
+		for _, p := range patterns {
+			if _, ok := apilimit.ClassOf(p); !ok {
+				t.Errorf("%s: the route %q has no class (add it to routeClasses)", name, p)
+			}
+		}
+		all = append(all, patterns...)
+	}
+	for p := range table {
+		if !slices.Contains(all, p) {
+			t.Errorf("routeClasses lists %q, which no transport registers", p)
+		}
+	}
+}
+
+// TestClassOf checks the classes that matter most, and the fallback of an
+// unlisted route: never unlimited.
+func TestClassOf(t *testing.T) {
+	for _, c := range []struct {
+		route string
+		want  apilimit.Class
+		known bool
+	}{
+		{"POST /v1/auth/login", apilimit.Auth, true},
+		{"POST /v1/auth/signup", apilimit.Auth, true},
+		{"POST /v1/auth/password/reset", apilimit.Auth, true},
+		{"GET /v1/collections/{collection}/documents", apilimit.Read, true},
+		{"PATCH /v1/collections/{collection}/documents/{id}", apilimit.Write, true},
+		{"POST /v1/batch", apilimit.Write, true},
+		{"POST /v1/collections/{collection}/search", apilimit.Search, true},
+		{"GET /v1/collections/{collection}/events", apilimit.Realtime, true},
+		{"GET /v1/admin/consumers", apilimit.Read, true},
+		{"GET /v1/new", apilimit.Read, false},
+		{"DELETE /v1/new", apilimit.Write, false},
+	} {
+		got, known := apilimit.ClassOf(c.route)
+		if got != c.want || known != c.known {
+			t.Errorf("ClassOf(%q) = %s, %v; want %s, %v", c.route, got, known, c.want, c.known)
+		}
+	}
+}
