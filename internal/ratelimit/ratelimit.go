@@ -68,6 +68,13 @@ const MaxWindow = 10 * 365 * 24 * time.Hour
 // client's fault.
 var ErrInvalid = errors.New("ratelimit: invalid argument")
 
+// ErrUnavailable is wrapped by the errors Allow returns when a limiter's
+// backing store (Redis) cannot decide: it is down, too slow or refused the
+// call. The events may or may not have been counted there (a call that
+// timed out may still have run); a caller may decide with another limiter
+// instead (see Fallback).
+var ErrUnavailable = errors.New("ratelimit: store unavailable")
+
 // Limit is a GCRA rate limit: Rate events per second on average, with up to
 // Burst events at once.
 type Limit struct {

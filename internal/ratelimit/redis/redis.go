@@ -1,0 +1,202 @@
+// Package redis is Basalt's cluster-wide ratelimit.Limiter: GCRA over Redis,
+// so that every Basalt process sharing a Redis server counts the same
+// events against the same limit.
+//
+// Each decision is one atomic Lua script (sent by SHA with EVALSHA, loaded
+// with EVAL when the server does not know it yet). The script reads the
+// key's theoretical arrival time (TAT, in microseconds since the Unix
+// epoch), takes now from the Redis server's clock (TIME), so every process
+// agrees on it whatever its own clock says, applies the GCRA test of the
+// ratelimit contract and stores the new TAT. It returns the stored TAT
+// before the decision and the now it used, and the Go side computes the
+// reported Decision with ratelimit.Decide from exactly those numbers, so
+// the answer matches the in-process limiter to the microsecond.
+//
+// Every key has a TTL: a key is written with PX set to just past the time
+// its bucket is full again, and deleted when a decision leaves its bucket
+// full, so Redis holds only keys that still limit something.
+//
+// Lua numbers are doubles. Microseconds since the epoch (about 2^51 today)
+// and T·Burst (at most ratelimit.MaxWindow, about 2^48 µs) are integers
+// below 2^53, so every sum the script computes is exact; it does no
+// division. TATs are written with string.format('%d') (a plain tostring
+// would print 14 significant digits).
+//
+// When Redis is unreachable or slow, Allow fails within Options.Timeout
+// with an error wrapping ratelimit.ErrUnavailable, and for Options.Backoff
+// afterwards fails at once without trying Redis, so callers do not each
+// wait for a timeout while it is down. Callers that must keep limiting
+// wrap the limiter in ratelimit.Fallback.
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/basaltdev/basalt/internal/ratelimit"
+)
+
+// DefaultTimeout bounds one decision when Options.Timeout is zero.
+const DefaultTimeout = 100 * time.Millisecond
+
+// DefaultBackoff is how long Allow fails at once after a failed call, when
+// Options.Backoff is zero.
+const DefaultBackoff = 500 * time.Millisecond
+
+// Options configure a Limiter.
+type Options struct {
+	// Client is the Redis client; required. The Limiter does not close it.
+	Client rueidis.Client
+	// Prefix namespaces the limiter's keys, e.g. "basalt:rl:".
+	Prefix string
+	// Now, when set, is the clock the script uses instead of the Redis
+	// server's TIME. Tests set it to drive time; production leaves it nil
+	// so that every process agrees on the server's clock.
+	Now func() time.Time
+	// Timeout bounds each call to Redis (DefaultTimeout if zero).
+	Timeout time.Duration
+	// Backoff is how long Allow fails at once, without trying Redis,
+	// after a call failed (DefaultBackoff if zero).
+	Backoff time.Duration
+}
+
+// Limiter is the Redis GCRA limiter. Use New; it is safe for concurrent
+// use.
+type Limiter struct {
+	client  rueidis.Client
+	prefix  string
+	now     func() time.Time
+	timeout time.Duration
+	backoff time.Duration
+
+	// epoch anchors downUntil on the monotonic clock.
+	epoch time.Time
+	// downUntil is when, in nanoseconds since epoch, Allow tries Redis
+	// again after a failure; 0 when the last call succeeded.
+	downUntil atomic.Int64
+}
+
+var _ ratelimit.Limiter = (*Limiter)(nil)
+
+// New returns a limiter over o.Client.
+func New(o Options) *Limiter {
+	l := &Limiter{
+		client:  o.Client,
+		prefix:  o.Prefix,
+		now:     o.Now,
+		timeout: o.Timeout,
+		backoff: o.Backoff,
+		epoch:   time.Now(),
+	}
+	if l.timeout <= 0 {
+		l.timeout = DefaultTimeout
+	}
+	if l.backoff <= 0 {
+		l.backoff = DefaultBackoff
+	}
+	return l
+}
+
+// script is GCRA as specified by package ratelimit, minus the reporting,
+// which the Go side derives from the numbers the script returns.
+//
+//	KEYS[1] the key
+//	ARGV[1] T, the emission interval in µs
+//	ARGV[2] Burst
+//	ARGV[3] n
+//	ARGV[4] now in µs, or "" for the server's clock
+//
+// It returns {allowed (0/1), the stored TAT before the decision (or now
+// when the key is unknown), now}.
+var script = rueidis.NewLuaScript(`
+local t = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local n = tonumber(ARGV[3])
+local now
+if ARGV[4] == '' then
+  local tm = redis.call('TIME')
+  now = tonumber(tm[1]) * 1000000 + tonumber(tm[2])
+else
+  now = tonumber(ARGV[4])
+end
+local stored = redis.call('GET', KEYS[1])
+local tat = now
+if stored then
+  tat = tonumber(stored) or now
+end
+local base = tat
+if base < now then base = now end
+local allowed = 0
+local keep = tat
+if n <= burst then
+  local nxt = base + n * t
+  if nxt - now <= t * burst then
+    allowed = 1
+    if n > 0 then keep = nxt end
+  end
+end
+if keep > now then
+  local px = math.ceil((keep - now) / 1000) + 1
+  if keep ~= tat or not stored then
+    redis.call('SET', KEYS[1], string.format('%d', keep), 'PX', string.format('%d', px))
+  else
+    redis.call('PEXPIRE', KEYS[1], string.format('%d', px))
+  end
+elseif stored then
+  redis.call('DEL', KEYS[1])
+end
+return {allowed, tat, now}
+`)
+
+// Allow implements ratelimit.Limiter.
+func (l *Limiter) Allow(ctx context.Context, key string, lim ratelimit.Limit, n int) (ratelimit.Decision, error) {
+	if err := ratelimit.Check(lim, n); err != nil {
+		return ratelimit.Decision{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return ratelimit.Decision{}, fmt.Errorf("ratelimit: %w", err)
+	}
+	if until := l.downUntil.Load(); until != 0 {
+		if wait := time.Duration(until) - time.Since(l.epoch); wait > 0 {
+			return ratelimit.Decision{}, fmt.Errorf("%w: redis failed recently; trying again in %v", ratelimit.ErrUnavailable, wait.Round(time.Millisecond))
+		}
+	}
+	now := ""
+	if l.now != nil {
+		now = strconv.FormatInt(l.now().UnixMicro(), 10)
+	}
+	t := int64(lim.EmissionInterval() / time.Microsecond)
+	cctx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
+	res, err := script.Exec(cctx, l.client, []string{l.prefix + key},
+		[]string{strconv.FormatInt(t, 10), strconv.Itoa(lim.Burst), strconv.Itoa(n), now}).AsIntSlice()
+	if err == nil && len(res) != 3 {
+		err = fmt.Errorf("script returned %d values, want 3", len(res))
+	}
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return ratelimit.Decision{}, fmt.Errorf("ratelimit: %w", cerr)
+		}
+		l.downUntil.Store(int64(time.Since(l.epoch) + l.backoff))
+		if errors.Is(err, context.DeadlineExceeded) {
+			return ratelimit.Decision{}, fmt.Errorf("%w: redis did not answer within %v", ratelimit.ErrUnavailable, l.timeout)
+		}
+		return ratelimit.Decision{}, fmt.Errorf("%w: redis: %w", ratelimit.ErrUnavailable, err)
+	}
+	if l.downUntil.Load() != 0 {
+		l.downUntil.Store(0)
+	}
+	d, _ := ratelimit.Decide(res[1], res[2], lim, n)
+	if d.Allowed != (res[0] == 1) {
+		// The script and Decide disagree: a bug, never a client's fault.
+		return ratelimit.Decision{}, fmt.Errorf("%w: redis decided allowed=%d where the contract says %v (TAT %d, now %d)",
+			ratelimit.ErrUnavailable, res[0], d.Allowed, res[1], res[2])
+	}
+	return d, nil
+}
