@@ -38,6 +38,9 @@ type Options struct {
 	// believed when they are the socket peer (see ClientIP). None by
 	// default: the peer is the client.
 	TrustedProxies []netip.Prefix
+	// Limits are the API-wide rate limits of every route, public ones
+	// included (see restapi.Responder.Guard); nil limits nothing.
+	Limits restapi.Limits
 }
 
 // API serves the account routes over an account service.
@@ -115,16 +118,19 @@ func RoutePatterns() []string {
 	return out
 }
 
-// Register adds the routes to mux. Every path also answers other methods
-// with a 405 problem listing the allowed ones in Allow. Every answer but
-// the JWKS carries Cache-Control: no-store: they hold tokens, secrets or
-// personal data.
+// Register adds the routes to mux, each behind Options.Limits (public
+// routes too). Every path also answers other methods with a 405 problem
+// listing the allowed ones in Allow. Every answer but the JWKS carries
+// Cache-Control: no-store: they hold tokens, secrets or personal data.
 func (a *API) Register(mux *http.ServeMux) {
 	var routes []restapi.Route
 	for _, rt := range a.routes() {
 		var h http.Handler = rt.h
-		if !rt.public {
-			h = a.resp.Authenticate(a.svc, h)
+		switch {
+		case !rt.public:
+			h = a.resp.Guard(rt.method+" "+rt.path, a.opts.Limits, a.svc, h)
+		case a.opts.Limits != nil:
+			h = a.resp.Guard(rt.method+" "+rt.path, a.opts.Limits, nil, h)
 		}
 		if rt.path != JWKSPath {
 			h = restapi.NoStore(h)

@@ -29,9 +29,10 @@ const maxBodyBytes = 1 << 10
 
 // API serves the routes over the operators' view.
 type API struct {
-	admin *consumer.Admin
-	auth  auth.Authenticator
-	resp  *restapi.Responder
+	admin  *consumer.Admin
+	auth   auth.Authenticator
+	resp   *restapi.Responder
+	limits restapi.Limits
 }
 
 // New returns the API; authn says who the caller is.
@@ -55,12 +56,22 @@ func RoutePatterns() []string {
 	return restapi.Patterns((&API{}).routes())
 }
 
-// Register adds the routes to mux, each behind bearer authentication,
-// with a 405 problem (and Allow) for other methods on their paths.
+// WithLimits puts every route behind the API-wide rate limits lim (see
+// restapi.Responder.Guard) and returns a.
+func (a *API) WithLimits(lim restapi.Limits) *API {
+	a.limits = lim
+	return a
+}
+
+// Register adds the routes to mux, each behind the rate limits and bearer
+// authentication, with a 405 problem (and Allow) for other methods on
+// their paths.
 func (a *API) Register(mux *http.ServeMux) {
-	restapi.RegisterRoutes(mux, a.routes(), func(h http.Handler) http.Handler {
-		return a.resp.Authenticate(a.auth, restapi.NoStore(h))
-	})
+	routes := a.routes()
+	for i, rt := range routes {
+		routes[i].Handler = a.resp.Guard(rt.Method+" "+rt.Path, a.limits, a.auth, restapi.NoStore(rt.Handler)).ServeHTTP
+	}
+	restapi.RegisterRoutes(mux, routes, nil)
 }
 
 // consumers serves GET /v1/admin/consumers: {"items":[consumer…],"log":{…}}.

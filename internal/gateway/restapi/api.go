@@ -57,6 +57,9 @@ type Options struct {
 	// SearchStatus reports the state of a collection's search indexes in
 	// GET /v1/collections/{name}; nil leaves it out.
 	SearchStatus SearchStatuser
+	// Limits are the API-wide rate limits of every route (see
+	// Responder.Guard); nil limits nothing.
+	Limits Limits
 }
 
 // API serves the REST routes over a document service.
@@ -82,13 +85,13 @@ const Base = "/v1"
 const CatchAll = Base + "/"
 
 // Register adds the routes of API.md (collections, documents, batch and the
-// OpenAPI document) to mux, each behind Authenticate with
-// Options.Authenticator, plus a fallback for every other path under /v1
-// that answers 404 or, when the path exists with other methods, 405 with
-// Allow — both as problems.
+// OpenAPI document) to mux, each behind Options.Limits and Authenticate
+// with Options.Authenticator (Responder.Guard), plus a fallback for every
+// other path under /v1 that answers 404 or, when the path exists with
+// other methods, 405 with Allow — both as problems.
 func (a *API) Register(mux *http.ServeMux) {
 	for _, rt := range a.routes() {
-		mux.Handle(rt.pattern, a.resp.Authenticate(a.opts.Authenticator, rt.h))
+		mux.Handle(rt.pattern, a.resp.Guard(rt.pattern, a.opts.Limits, a.opts.Authenticator, rt.h))
 	}
 	mux.Handle(CatchAll, fallback{mux: mux})
 }

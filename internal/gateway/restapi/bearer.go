@@ -45,8 +45,25 @@ func (rs *Responder) Authenticate(a auth.Authenticator, next http.Handler) http.
 // authenticate is Authenticate with the function that answers failures
 // (the API's, which also logs internal errors).
 func authenticate(a auth.Authenticator, fail func(http.ResponseWriter, *http.Request, error), next http.Handler) http.Handler {
+	return guard("", nil, a, fail, next)
+}
+
+// guard is authenticate behind the rate limits lim (nil: none) of route
+// (see Responder.Guard).
+func guard(route string, lim Limits, a auth.Authenticator, fail func(http.ResponseWriter, *http.Request, error), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, wwwAuth, err := principalOf(r, a)
+		var p auth.Principal
+		var wwwAuth string
+		var err error
+		if lim == nil {
+			p, wwwAuth, err = principalOf(r, a)
+		} else {
+			p, err = lim.Admit(w, r, route, func() (auth.Principal, error) {
+				var err error
+				p, wwwAuth, err = principalOf(r, a)
+				return p, err
+			})
+		}
 		if err != nil {
 			if fault.KindOf(err) == fault.Unauthenticated {
 				w.Header().Set("WWW-Authenticate", wwwAuth)

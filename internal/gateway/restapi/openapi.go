@@ -101,6 +101,7 @@ func BuildOpenAPI(ctx context.Context, cat docstore.Catalog, more ...OpenAPIDesc
 	if err := addCollections(doc, cat); err != nil {
 		return nil, err
 	}
+	addRateLimitAnswers(doc)
 	pruneTags(doc)
 	if err := pruneComponents(doc); err != nil {
 		return nil, err

@@ -25,10 +25,11 @@ type scenario struct {
 	has     []string          // substrings of the response body
 	events  int               // outbox rows the request adds (writes)
 	check   func(t *testing.T, s *stack, rec *httptest.ResponseRecorder)
+	limits  []string // rate-limit specs over the defaults; nil: no limits
 }
 
 func (sc scenario) run(t *testing.T) {
-	s := newStack(t)
+	s := newStack(t, sc.limits...)
 	if sc.seed {
 		s.seedPosts()
 	}

@@ -82,7 +82,9 @@ func testOptions(logs io.Writer) Options {
 	}
 }
 
-func newStack(t testing.TB) *stack {
+// newStack returns the stack; with limits (specs over apilimit's
+// defaults), its routes are behind those rate limits.
+func newStack(t testing.TB, limits ...string) *stack {
 	t.Helper()
 	ctx := t.Context()
 	store, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), "basalt.db")})
@@ -101,7 +103,11 @@ func newStack(t testing.TB) *stack {
 	}
 	logs := new(bytes.Buffer)
 	mux := http.NewServeMux()
-	New(svc, testOptions(logs)).Register(mux)
+	opts := testOptions(logs)
+	if limits != nil {
+		opts.Limits = testLimits(t, limits...)
+	}
+	New(svc, opts).Register(mux)
 	return &stack{t: t, store: store, svc: svc, handler: mux, logs: logs}
 }
 

@@ -26,9 +26,10 @@ const Base = "/v1/admin/webhooks"
 
 // API serves the webhook routes over a webhook service.
 type API struct {
-	svc  *webhook.Service
-	auth auth.Authenticator
-	resp *restapi.Responder
+	svc    *webhook.Service
+	auth   auth.Authenticator
+	resp   *restapi.Responder
+	limits restapi.Limits
 }
 
 // New returns the webhook API; authn says who the caller is.
@@ -59,13 +60,23 @@ func RoutePatterns() []string {
 	return restapi.Patterns((&API{}).routes())
 }
 
-// Register adds the routes to mux, each behind bearer authentication,
-// with a 405 problem (and Allow) for other methods on their paths. Answers
-// carry Cache-Control: no-store (secrets, delivery records).
+// WithLimits puts every route behind the API-wide rate limits lim (see
+// restapi.Responder.Guard) and returns a.
+func (a *API) WithLimits(lim restapi.Limits) *API {
+	a.limits = lim
+	return a
+}
+
+// Register adds the routes to mux, each behind the rate limits and bearer
+// authentication, with a 405 problem (and Allow) for other methods on
+// their paths. Answers carry Cache-Control: no-store (secrets, delivery
+// records).
 func (a *API) Register(mux *http.ServeMux) {
-	restapi.RegisterRoutes(mux, a.routes(), func(h http.Handler) http.Handler {
-		return a.resp.Authenticate(a.auth, restapi.NoStore(h))
-	})
+	routes := a.routes()
+	for i, rt := range routes {
+		routes[i].Handler = a.resp.Guard(rt.Method+" "+rt.Path, a.limits, a.auth, restapi.NoStore(rt.Handler)).ServeHTTP
+	}
+	restapi.RegisterRoutes(mux, routes, nil)
 }
 
 // list serves GET /v1/admin/webhooks: {"items":[webhook…]}, without
