@@ -36,7 +36,9 @@ func client(t *testing.T, u string) rueidis.Client {
 
 func newCache(t *testing.T, c rueidis.Client, prefix string, local time.Duration) *cacheredis.Cache {
 	t.Helper()
-	rc, err := cacheredis.New(cacheredis.Options{Client: c, Prefix: prefix, Local: local})
+	// A generous timeout: the machine running the tests may be busy, and
+	// a timeout here would fail the contract for the wrong reason.
+	rc, err := cacheredis.New(cacheredis.Options{Client: c, Prefix: prefix, Local: local, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

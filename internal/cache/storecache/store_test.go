@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -13,14 +14,41 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/rueidis"
+
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/cache"
 	"github.com/basaltdev/basalt/internal/cache/memory"
+	cacheredis "github.com/basaltdev/basalt/internal/cache/redis"
 	"github.com/basaltdev/basalt/internal/cache/storecache"
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/eventbus"
+	"github.com/basaltdev/basalt/internal/redistest"
 	"github.com/basaltdev/basalt/internal/storage/sqlite"
 )
+
+func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
+
+// redisCache returns a cache on the Redis server at u, with local copies,
+// as each Basalt process makes it (one client per process).
+func redisCache(t *testing.T, u, prefix string) cache.Cache {
+	t.Helper()
+	opt, err := rueidis.ParseURL(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.Dialer.Timeout = time.Second
+	c, err := rueidis.NewClient(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	rc, err := cacheredis.New(cacheredis.Options{Client: c, Prefix: prefix, Local: time.Minute, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rc
+}
 
 // counting counts the reads that reach the database.
 type counting struct {
@@ -65,6 +93,9 @@ type world struct {
 	t     *testing.T
 	db    *sqlite.Store
 	cache cache.Cache
+	// perProcess, when set, gives each process its own cache client
+	// (Redis: one connection and one set of local copies per process).
+	perProcess func() cache.Cache
 }
 
 func newWorld(t *testing.T) *world {
@@ -92,6 +123,9 @@ func (w *world) process(opts storecache.Options) *process {
 	t.Helper()
 	p := &process{t: t, db: &counting{Store: w.db}, news: &eventbus.Signal{}, log: &failingLog{Log: w.db}}
 	opts.Cache, opts.Log, opts.News = w.cache, p.log, p.news
+	if w.perProcess != nil {
+		opts.Cache = w.perProcess()
+	}
 	if opts.Poll == 0 {
 		// The tests decide when the log is read (sync); the poll is a
 		// backstop.
@@ -405,15 +439,47 @@ func TestDeletedCollectionTakesItsDocuments(t *testing.T) {
 // more than a second earlier.
 func TestHistory(t *testing.T) {
 	for _, lossy := range []bool{false, true} {
-		t.Run("deletes-fail="+strconv.FormatBool(lossy), func(t *testing.T) { testHistory(t, lossy) })
+		t.Run("cache=memory/deletes-fail="+strconv.FormatBool(lossy), func(t *testing.T) {
+			w := newWorld(t)
+			if lossy {
+				w.cache = lossyCache{w.cache}
+			}
+			testHistory(t, w, nil)
+		})
 	}
+	t.Run("cache=redis", func(t *testing.T) {
+		w := newWorld(t)
+		u, prefix := redistest.URL(t), redistest.Prefix(t)
+		w.perProcess = func() cache.Cache { return redisCache(t, u, prefix) }
+		testHistory(t, w, nil)
+	})
+	// Redis loses everything twice during the run (a flush, then a
+	// restart without persistence) and is down for a while in between.
+	t.Run("cache=redis/flushed-and-restarted", func(t *testing.T) {
+		w := newWorld(t)
+		srv := redistest.Start(t)
+		w.perProcess = func() cache.Cache { return redisCache(t, srv.URL(), "") }
+		admin := redistest.Client(t, srv.URL())
+		testHistory(t, w, []step{
+			{400 * time.Millisecond, func() {
+				if err := admin.Do(context.Background(), admin.B().Flushall().Build()).Error(); err != nil {
+					t.Error(err)
+				}
+			}},
+			{900 * time.Millisecond, func() { srv.Stop(t) }},
+			{1300 * time.Millisecond, func() { srv.Restart(t) }},
+		})
+	})
 }
 
-func testHistory(t *testing.T, lossy bool) {
-	w := newWorld(t)
-	if lossy {
-		w.cache = lossyCache{w.cache}
-	}
+// step is something done to the world at a time since the history began.
+type step struct {
+	at time.Duration
+	do func()
+}
+
+// testHistory runs the history, with the steps done meanwhile.
+func testHistory(t *testing.T, w *world, steps []step) {
 	procs := []*process{
 		w.process(storecache.Options{Poll: 20 * time.Millisecond, MaxStaleness: time.Second}),
 		w.process(storecache.Options{Poll: 20 * time.Millisecond, MaxStaleness: time.Second}),
@@ -435,8 +501,15 @@ func testHistory(t *testing.T, lossy bool) {
 		history = append(history, o)
 		mu.Unlock()
 	}
-	deadline := time.Now().Add(2 * time.Second)
+	begin := time.Now()
+	deadline := begin.Add(2 * time.Second)
 	var wg sync.WaitGroup
+	wg.Go(func() {
+		for _, st := range steps {
+			<-time.After(time.Until(begin.Add(st.at)))
+			st.do()
+		}
+	})
 	for g := range 6 {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(g), 7))
@@ -488,7 +561,14 @@ func testHistory(t *testing.T, lossy bool) {
 	if reads < 100 || writes < 50 {
 		t.Fatalf("history too short to mean anything: %d reads, %d writes", reads, writes)
 	}
-	t.Logf("%d reads and %d writes checked", reads, writes)
+	var fromDB int64
+	for _, p := range procs {
+		fromDB += p.db.gets.Load()
+	}
+	if served := int64(reads) - fromDB; served < int64(reads)/10 {
+		t.Fatalf("the cache served %d of %d reads: the history did not test it", max(served, 0), reads)
+	}
+	t.Logf("%d reads and %d writes checked; %d database reads", reads, writes, fromDB)
 }
 
 // TestNeverGoesBack: once a process answered a version read from the
