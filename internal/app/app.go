@@ -118,7 +118,16 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	acc, hasher, err := accountService(ctx, cfg, db, log, reg, queue)
+	rdb, err := openRedis(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeRedis(rdb)
+	lims, err := newLimiters(rdb, log, reg)
+	if err != nil {
+		return err
+	}
+	acc, hasher, err := accountService(ctx, cfg, db, log, reg, queue, lims.auth())
 	if err != nil {
 		return err
 	}
@@ -195,7 +204,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	log.Info("basalt is serving", append(append([]any{"addr", addr.String(), "tls", srv.TLS(), "version", cfg.Version},
-		storageAttrs(cfg)...), busAttrs(cfg)...)...)
+		storageAttrs(cfg)...), append(busAttrs(cfg), redisAttrs(cfg)...)...)...)
 	if cfg.Ready != nil {
 		cfg.Ready(addr.String())
 	}
@@ -250,7 +259,7 @@ func mailQueue(cfg Config, log *slog.Logger) (*mail.Queue, error) {
 // the password hasher it uses, which the caller closes after the service's
 // last use. With cfg.Executable the hasher runs hashes in a worker process
 // (password.InWorker); without, in-process.
-func accountService(ctx context.Context, cfg Config, db database, log *slog.Logger, reg prometheus.Registerer, m accounts.Mailer) (*accounts.Service, *password.Hasher, error) {
+func accountService(ctx context.Context, cfg Config, db database, log *slog.Logger, reg prometheus.Registerer, m accounts.Mailer, lim ratelimit.Limiter) (*accounts.Service, *password.Hasher, error) {
 	a := cfg.Auth
 	opts := []password.Option{password.MaxRate(a.PasswordMaxRate, max(1, int(math.Ceil(a.PasswordMaxRate))))}
 	if cfg.Executable != "" {
@@ -277,7 +286,7 @@ func accountService(ctx context.Context, cfg Config, db database, log *slog.Logg
 		AccessTTL: a.AccessTTL, SessionIdle: a.SessionIdle, SessionLifetime: a.SessionLifetime,
 		RefreshGrace: a.RefreshGrace, RequireVerified: a.RequireVerified, Mail: m, HashSharePerIP: a.PasswordIPShare,
 		Signup: accounts.SignupMode(a.Signup), InviteTTL: a.InviteTTL,
-		Limiter:       memory.New(time.Now, 100_000),
+		Limiter:       lim,
 		LoginPerIP:    ratelimit.Limit{Rate: float64(time.Second) / float64(a.LoginIPInterval), Burst: a.LoginIPBurst},
 		LoginPerEmail: ratelimit.Limit{Rate: float64(time.Second) / float64(a.LoginEmailInterval), Burst: a.LoginEmailBurst},
 		DerivationKey: derivation,
@@ -355,7 +364,7 @@ func withAccounts(ctx context.Context, cfg Config, fn func(*accounts.Service, *s
 			log.Error("closing the database failed", "err", cerr)
 		}
 	}()
-	acc, hasher, err := accountService(ctx, cfg, db, log, nil, discardMail{})
+	acc, hasher, err := accountService(ctx, cfg, db, log, nil, discardMail{}, memory.New(time.Now, 100_000))
 	if err != nil {
 		return err
 	}

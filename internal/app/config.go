@@ -65,6 +65,8 @@ type Config struct {
 	Kafka KafkaConfig
 	// Search configures the vector index snapshots and the embedders.
 	Search SearchConfig
+	// Redis, with a URL, is shared by the processes (login throttles).
+	Redis RedisConfig
 
 	// Executable is the Basalt binary, which serve starts again as its
 	// password-hashing worker (password.InWorker); empty hashes in-process,
@@ -315,6 +317,7 @@ type serveCmd struct {
 	kafkaFlags
 	webhookFlags
 	searchFlags
+	redisFlags
 }
 
 type migrateCmd struct {
@@ -378,6 +381,7 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 		c.Serve.eventsFlags.apply(&cfg)
 		c.Serve.realtimeFlags.apply(&cfg)
 		c.Serve.kafkaFlags.apply(&cfg)
+		c.Serve.redisFlags.apply(&cfg)
 		if err := c.Serve.webhookFlags.apply(&cfg); err != nil {
 			return Command{}, err
 		}
@@ -440,6 +444,9 @@ func (c Config) validate() error {
 		return err
 	}
 	if err := c.Kafka.validate(); err != nil {
+		return err
+	}
+	if err := c.Redis.validate(); err != nil {
 		return err
 	}
 	if err := c.Webhooks.validate(); err != nil {

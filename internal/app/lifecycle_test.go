@@ -14,8 +14,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/basaltdev/basalt/internal/gateway"
+	"github.com/basaltdev/basalt/internal/ratelimit/memory"
 )
 
 // events records what happened, in order.
@@ -153,7 +155,7 @@ func TestReadinessNamesWhatIsNotReady(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acc, hasher, err := accountService(t.Context(), cfg, db, log, nil, discardMail{})
+	acc, hasher, err := accountService(t.Context(), cfg, db, log, nil, discardMail{}, memory.New(time.Now, 1000))
 	if err != nil {
 		t.Fatal(err)
 	}
