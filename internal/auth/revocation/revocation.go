@@ -17,6 +17,17 @@
 // one, so a revocation whose timestamp is earlier than its commit (a slow
 // transaction) or that was stamped by a process whose clock lags is not
 // missed.
+//
+// # Broadcasts
+//
+// With a Broadcaster (Redis pub/sub when Basalt runs with --redis), Add also
+// publishes the revocation to the other processes, and Run adds what they
+// publish, so a revocation usually reaches every process well within one
+// poll Interval. A broadcast is only a shortcut: one that is lost (the
+// broadcaster is down, or a process was not subscribed) arrives with the
+// next poll, and freshness is still measured by polls alone, so a process
+// falls back to the database exactly as without a broadcaster. A broadcast
+// can only add revocations, never lift one.
 package revocation
 
 import (
@@ -90,7 +101,27 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer, if not nil, receives the set's metrics.
 	Registerer prometheus.Registerer
+	// Broadcaster, if not nil, carries revocations between processes
+	// faster than polls (see Broadcasts).
+	Broadcaster Broadcaster
 }
+
+// Broadcaster carries revocations between the processes that share a
+// feed, ahead of their polls. Delivery is best effort: the feed remains the
+// truth.
+type Broadcaster interface {
+	// Publish sends e to the other processes.
+	Publish(ctx context.Context, e Entry) error
+	// Subscribe calls deliver with the entries other processes publish
+	// until ctx ends, then returns nil. It survives outages of its
+	// transport on its own (reconnecting); entries published meanwhile
+	// may be lost.
+	Subscribe(ctx context.Context, deliver func(Entry)) error
+}
+
+// broadcastQueue bounds the revocations waiting to be published; beyond
+// it they are dropped (the other processes' polls still deliver them).
+const broadcastQueue = 1024
 
 // Set is the in-memory set of recent revocations. It is safe for concurrent
 // use; Run keeps it fresh.
@@ -117,6 +148,9 @@ type Set struct {
 	flightMu  sync.Mutex
 	flights   map[string]*flight
 	fallbacks chan struct{} // semaphore of concurrent fallback lookups
+
+	broadcaster Broadcaster
+	outbox      chan Entry // revocations Add made, to publish; nil without a broadcaster
 
 	pollErrors      prometheus.Counter
 	fallbackResults *prometheus.CounterVec
@@ -175,6 +209,7 @@ func New(feed Feed, opts Options) (*Set, error) {
 		entries:      make(map[string]time.Time),
 		flights:      make(map[string]*flight),
 		fallbacks:    make(chan struct{}, opts.MaxFallbacks),
+		broadcaster:  opts.Broadcaster,
 		pollErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "basalt_revocation_poll_errors_total",
 			Help: "Polls of the revocation feed that failed.",
@@ -183,6 +218,9 @@ func New(feed Feed, opts Options) (*Set, error) {
 			Name: "basalt_revocation_fallbacks_total",
 			Help: "Lookups answered by the database because the revocation set was stale, by outcome (revoked, live, error).",
 		}, []string{"outcome"}),
+	}
+	if s.broadcaster != nil {
+		s.outbox = make(chan Entry, broadcastQueue)
 	}
 	if opts.Registerer != nil {
 		entries := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -208,13 +246,25 @@ func defaultDuration(d *time.Duration, def time.Duration) {
 	}
 }
 
-// Run polls the feed every Interval until ctx ends, the first time at once.
-// It returns nil when ctx ends. Only one Run may be active at a time.
+// Run polls the feed every Interval until ctx ends, the first time at once;
+// with a Broadcaster it also publishes the revocations Add records and adds
+// those other processes publish. It returns nil when ctx ends. Only one Run
+// may be active at a time.
 func (s *Set) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return fault.Internalf("revocation.Run", errors.New("the set is already running"))
 	}
 	defer s.running.Store(false)
+	if s.broadcaster != nil {
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		wg.Go(func() { s.publish(ctx) })
+		wg.Go(func() {
+			if err := s.broadcaster.Subscribe(ctx, s.received); err != nil && ctx.Err() == nil {
+				s.log.ErrorContext(ctx, "revocation broadcasts stopped; revocations arrive by polls only", "err", err)
+			}
+		})
+	}
 	t := time.NewTicker(s.interval)
 	defer t.Stop()
 	for {
@@ -292,12 +342,25 @@ func (s *Set) poll(ctx context.Context) error {
 }
 
 // Add records a revocation made by this process, so that it is visible here
-// at once rather than after the next poll. Call it once the revoking
-// transaction has committed. A zero at means now.
+// at once rather than after the next poll, and with a Broadcaster publishes
+// it to the other processes. Call it once the revoking transaction has
+// committed. A zero at means now.
 func (s *Set) Add(id string, at time.Time) {
 	if id == "" {
 		return
 	}
+	at = s.record(id, at)
+	if s.outbox != nil {
+		select {
+		case s.outbox <- Entry{ID: id, At: at}:
+		default: // the other processes' polls will tell them
+		}
+	}
+}
+
+// record inserts a revocation without publishing it and returns its time
+// (now when at is zero).
+func (s *Set) record(id string, at time.Time) time.Time {
 	now := s.now()
 	if at.IsZero() {
 		at = now
@@ -306,6 +369,49 @@ func (s *Set) Add(id string, at time.Time) {
 	s.insertLocked(id, at)
 	s.pruneLocked(now.Add(-s.retention))
 	s.mu.Unlock()
+	return at
+}
+
+// received records a revocation another process published. Its time comes
+// from that process's clock; one ahead of this clock is taken as now, so a
+// broadcast cannot make an entry outlive Retention here.
+func (s *Set) received(e Entry) {
+	if e.ID == "" {
+		return
+	}
+	if now := s.now(); e.At.IsZero() || e.At.After(now) {
+		e.At = now
+	}
+	s.record(e.ID, e.At)
+}
+
+// publish sends the revocations Add queued until ctx ends, logging when
+// publishing starts failing and when it works again.
+func (s *Set) publish(ctx context.Context) {
+	failing := 0
+	for {
+		var e Entry
+		select {
+		case <-ctx.Done():
+			return
+		case e = <-s.outbox:
+		}
+		pctx, cancel := context.WithTimeout(ctx, s.timeout)
+		err := s.broadcaster.Publish(pctx, e)
+		cancel()
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return
+		case err != nil:
+			failing++
+			if failing == 1 {
+				s.log.WarnContext(ctx, "publishing a revocation failed; other processes learn it by polling", "err", err)
+			}
+		case failing > 0:
+			s.log.InfoContext(ctx, "publishing revocations works again", "failed_publishes", failing)
+			failing = 0
+		}
+	}
 }
 
 // insertLocked records that id was revoked at at, keeping the latest time
@@ -395,8 +501,9 @@ func (s *Set) Revoked(ctx context.Context, id string) (bool, error) {
 		return false, fault.Wrap(fault.Unavailable, op, err, "cannot tell whether the credential was revoked")
 	case revoked:
 		s.fallbackResults.WithLabelValues("revoked").Inc()
-		// The database's answer is final; remember it.
-		s.Add(id, time.Time{})
+		// The database's answer is final; remember it. (Every process
+		// asks on its own: nothing to publish.)
+		s.record(id, time.Time{})
 	default:
 		s.fallbackResults.WithLabelValues("live").Inc()
 	}
