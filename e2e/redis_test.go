@@ -3,6 +3,7 @@ package e2e
 import (
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/basaltdev/basalt/internal/redistest"
 	"github.com/basaltdev/basalt/internal/storage/pgtest"
@@ -43,7 +44,27 @@ func TestRedisSharesLoginThrottles(t *testing.T) {
 	}
 	wrong(ca, victim, 429)
 	// Other accounts are not affected.
-	cb.login(user, password)
+	tk := cb.login(user, password)
+
+	// Both processes listen for revocations on Redis, and a logout on B
+	// is refused on A at once.
+	rc := redistest.Client(t, rs.URL())
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		m, err := rc.Do(t.Context(), rc.B().PubsubNumsub().Channel("basalt:revocations").Build()).AsIntMap()
+		if err == nil && m["basalt:revocations"] == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("subscribers of basalt:revocations: %v (%v), want 2", m, err)
+		}
+		<-tick.C
+	}
+	onA := ca.as(tk.AccessToken)
+	onA.must(200, "GET", "/v1/auth/me", "")
+	cb.as(tk.AccessToken).must(204, "POST", "/v1/auth/logout", "")
+	awaitRefusal(t, "logout on B", time.Now(), func() response { return onA.do("GET", "/v1/auth/me", "") })
 
 	// Redis goes away: each process throttles on its own counts.
 	rs.Stop(t)

@@ -26,6 +26,7 @@ import (
 	"github.com/basaltdev/basalt/internal/auth/accounts"
 	"github.com/basaltdev/basalt/internal/auth/mail"
 	"github.com/basaltdev/basalt/internal/auth/password"
+	"github.com/basaltdev/basalt/internal/auth/revocation"
 	"github.com/basaltdev/basalt/internal/consumer"
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/eventbus"
@@ -127,7 +128,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	acc, hasher, err := accountService(ctx, cfg, db, log, reg, queue, lims.auth())
+	acc, hasher, err := accountService(ctx, cfg, db, log, reg, queue, lims.auth(), revocationBroadcaster(rdb, log))
 	if err != nil {
 		return err
 	}
@@ -259,7 +260,7 @@ func mailQueue(cfg Config, log *slog.Logger) (*mail.Queue, error) {
 // the password hasher it uses, which the caller closes after the service's
 // last use. With cfg.Executable the hasher runs hashes in a worker process
 // (password.InWorker); without, in-process.
-func accountService(ctx context.Context, cfg Config, db database, log *slog.Logger, reg prometheus.Registerer, m accounts.Mailer, lim ratelimit.Limiter) (*accounts.Service, *password.Hasher, error) {
+func accountService(ctx context.Context, cfg Config, db database, log *slog.Logger, reg prometheus.Registerer, m accounts.Mailer, lim ratelimit.Limiter, bc revocation.Broadcaster) (*accounts.Service, *password.Hasher, error) {
 	a := cfg.Auth
 	opts := []password.Option{password.MaxRate(a.PasswordMaxRate, max(1, int(math.Ceil(a.PasswordMaxRate))))}
 	if cfg.Executable != "" {
@@ -290,6 +291,7 @@ func accountService(ctx context.Context, cfg Config, db database, log *slog.Logg
 		LoginPerIP:    ratelimit.Limit{Rate: float64(time.Second) / float64(a.LoginIPInterval), Burst: a.LoginIPBurst},
 		LoginPerEmail: ratelimit.Limit{Rate: float64(time.Second) / float64(a.LoginEmailInterval), Burst: a.LoginEmailBurst},
 		DerivationKey: derivation,
+		Revocation:    revocation.Options{Broadcaster: bc},
 		Registerer:    reg,
 	})
 	if err != nil {
@@ -364,7 +366,7 @@ func withAccounts(ctx context.Context, cfg Config, fn func(*accounts.Service, *s
 			log.Error("closing the database failed", "err", cerr)
 		}
 	}()
-	acc, hasher, err := accountService(ctx, cfg, db, log, nil, discardMail{}, memory.New(time.Now, 100_000))
+	acc, hasher, err := accountService(ctx, cfg, db, log, nil, discardMail{}, memory.New(time.Now, 100_000), nil)
 	if err != nil {
 		return err
 	}

@@ -12,13 +12,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/rueidis"
 
+	"github.com/basaltdev/basalt/internal/auth/revocation"
+	rvredis "github.com/basaltdev/basalt/internal/auth/revocation/redis"
 	"github.com/basaltdev/basalt/internal/ratelimit"
 	"github.com/basaltdev/basalt/internal/ratelimit/memory"
 	rlredis "github.com/basaltdev/basalt/internal/ratelimit/redis"
 )
 
 // RedisConfig selects Redis as the layer several Basalt processes share
-// (login throttles today). Without a URL everything stays in-process.
+// (login throttles, revocation broadcasts). Without a URL everything stays
+// in-process.
 type RedisConfig struct {
 	// URL is redis://[user:password@]host:port[/db] or rediss://… (TLS);
 	// empty keeps everything in-process.
@@ -27,7 +30,7 @@ type RedisConfig struct {
 
 // redisFlags are serve's flags of Redis.
 type redisFlags struct {
-	Redis string `name:"redis" help:"Redis URL, redis://[user:password@]host:port[/db] or rediss://… for TLS: login throttles are shared by every process using it, and fall back to in-process counts while it is unreachable; empty keeps everything in-process ($$BASALT_REDIS)." placeholder:"URL"`
+	Redis string `name:"redis" help:"Redis URL, redis://[user:password@]host:port[/db] or rediss://… for TLS: login throttles are shared by every process using it, and fall back to in-process counts while it is unreachable; revocations reach the other processes through it ahead of their database polls; empty keeps everything in-process ($$BASALT_REDIS)." placeholder:"URL"`
 }
 
 func (f redisFlags) apply(cfg *Config) { cfg.Redis = RedisConfig{URL: strings.TrimSpace(f.Redis)} }
@@ -145,6 +148,16 @@ func (l *limiters) logFallback(limits string, err error) {
 	l.lastLog, l.missed = now, 0
 	l.mu.Unlock()
 	l.log.Warn("redis unavailable: rate limits decided in-process", "limits", limits, "err", err, "unlogged_before", missed)
+}
+
+// revocationBroadcaster returns the Redis pub/sub channel that carries
+// revocations between the processes ahead of their database polls, or nil
+// without --redis.
+func revocationBroadcaster(client rueidis.Client, log *slog.Logger) revocation.Broadcaster {
+	if client == nil {
+		return nil
+	}
+	return rvredis.New(client, redisKeyPrefix+"revocations", log)
 }
 
 // closeRedis closes the client, if any, once nothing uses it.
