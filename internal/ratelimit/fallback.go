@@ -27,7 +27,7 @@ type fallback struct {
 
 func (f *fallback) Allow(ctx context.Context, key string, l Limit, n int) (Decision, error) {
 	d, err := f.primary.Allow(ctx, key, l, n)
-	if err == nil || errors.Is(err, ErrInvalid) || ctx.Err() != nil {
+	if err == nil || errors.Is(err, ErrInvalid) || CallerDone(ctx) != nil {
 		return d, err
 	}
 	if f.onError != nil {

@@ -39,6 +39,12 @@ func (u unused) Allow(context.Context, string, ratelimit.Limit, int) (ratelimit.
 	return ratelimit.Decision{}, errors.New("unused")
 }
 
+// deadlinePassed is a context whose deadline has passed but whose timer
+// has not yet marked it done, as a client may observe for a moment.
+type deadlinePassed struct{ context.Context }
+
+func (deadlinePassed) Deadline() (time.Time, bool) { return time.Now().Add(-time.Millisecond), true }
+
 func TestFallbackConformance(t *testing.T) {
 	ratelimittest.Run(t, "fallback-primary-down", func(t *testing.T, now func() time.Time) ratelimit.Limiter {
 		primary := &failing{err: fmt.Errorf("%w: connection refused", ratelimit.ErrUnavailable)}
@@ -94,6 +100,13 @@ func TestFallback(t *testing.T) {
 		cancel()
 		if _, err := lim.Allow(ctx, "k", l, 1); !errors.Is(err, context.Canceled) {
 			t.Fatalf("error = %v, want context.Canceled", err)
+		}
+	})
+	t.Run("the caller's deadline is not an outage, even before its context says so", func(t *testing.T) {
+		primary := &failing{err: fmt.Errorf("%w: redis: %w", ratelimit.ErrUnavailable, context.DeadlineExceeded)}
+		lim := ratelimit.Fallback(primary, unused{t}, func(err error) { t.Errorf("onError(%v)", err) })
+		if _, err := lim.Allow(deadlinePassed{t.Context()}, "k", l, 1); err == nil {
+			t.Fatal("no error")
 		}
 	})
 	t.Run("nil onError", func(t *testing.T) {

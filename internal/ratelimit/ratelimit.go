@@ -147,6 +147,21 @@ func Check(l Limit, n int) error {
 	return nil
 }
 
+// CallerDone returns ctx's error if ctx is done, or
+// context.DeadlineExceeded if its deadline has passed, for implementations
+// and wrappers telling a caller's timeout from a store's failure: a client
+// may see the deadline pass (through its connection's deadline) a moment
+// before the context's own timer marks it done.
+func CallerDone(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
 // Decide applies GCRA in microseconds, for implementations: given the key's
 // stored TAT (any value not after now when the key is unknown), the current
 // time now, a valid Limit and n ≥ 0, it returns the Decision and the TAT to

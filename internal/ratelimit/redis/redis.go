@@ -180,7 +180,7 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim ratelimit.Limit, n 
 		err = fmt.Errorf("script returned %d values, want 3", len(res))
 	}
 	if err != nil {
-		if cerr := ctx.Err(); cerr != nil {
+		if cerr := ratelimit.CallerDone(ctx); cerr != nil {
 			return ratelimit.Decision{}, fmt.Errorf("ratelimit: %w", cerr)
 		}
 		l.downUntil.Store(int64(time.Since(l.epoch) + l.backoff))
