@@ -27,7 +27,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -79,11 +78,38 @@ type Limits struct {
 	log      *slog.Logger
 	now      func() time.Time
 
+	// policies are the class-wide policies, built once: their names, key
+	// prefixes and RateLimit-Policy items.
+	policies [numClasses][numKinds]policy
+
 	decisions [numClasses][numResults]prometheus.Counter
 	errs      [numClasses]prometheus.Counter
 
 	lastLog    atomic.Int64 // unix nanoseconds of the last error log line
 	suppressed atomic.Int64 // errors not logged since then
+}
+
+// policy is one limit's name ("read-account"), the prefix of its keys and
+// its item of RateLimit-Policy.
+type policy struct {
+	name, prefix, field string
+	limit               ratelimit.Limit
+}
+
+// newPolicy is the policy of rule for class and kind, on collection ("":
+// the class's).
+func newPolicy(collection string, class Class, kind Kind, rule Rule) policy {
+	p := policy{name: class.String() + "-" + kind.String(), prefix: "api:" + class.String() + ":" + kind.String()}
+	if collection != "" {
+		p.name = collection + "." + p.name
+		p.prefix += "@" + collection
+	}
+	p.prefix += ":"
+	if !rule.Off() {
+		p.limit = rule.Limit()
+		p.field = PolicyField(p.name, p.limit)
+	}
+	return p
 }
 
 // Decision results, the result label of basalt_ratelimit_decisions_total.
@@ -124,6 +150,10 @@ func New(opts Options) (*Limits, error) {
 		Help: "API rate-limit checks whose limiter failed, by route class: the auth class was then decided in process, the others were let through.",
 	}, []string{"class"})
 	for _, c := range Classes() {
+		for _, k := range Kinds() {
+			rule, _ := l.cfg.Rule("", c, k)
+			l.policies[c][k] = newPolicy("", c, k, rule)
+		}
 		for r := range numResults {
 			l.decisions[c][r] = decisions.WithLabelValues(c.String(), resultNames[r])
 		}
@@ -153,9 +183,8 @@ func (l *Limits) Config() Config { return l.cfg }
 
 // applied is one limit checked for a request, and its decision.
 type applied struct {
-	policy string
-	limit  ratelimit.Limit
-	d      ratelimit.Decision
+	p *policy
+	d ratelimit.Decision
 }
 
 // checks are the limits checked for one request: at most one per key
@@ -227,15 +256,12 @@ func (l *Limits) check(ctx context.Context, cs *checks, class Class, coll string
 	if rule.Off() {
 		return nil
 	}
-	policy := class.String() + "-" + kind.String()
-	var key string
+	pol := &l.policies[class][kind]
 	if own {
-		policy = coll + "." + policy
-		key = "api:" + class.String() + ":" + kind.String() + "@" + coll + ":" + id
-	} else {
-		key = "api:" + class.String() + ":" + kind.String() + ":" + id
+		p := newPolicy(coll, class, kind, rule)
+		pol = &p
 	}
-	lim := rule.Limit()
+	key, lim := pol.prefix+id, pol.limit
 	d, err := l.limiter.Allow(ctx, key, lim, 1)
 	if err != nil {
 		l.decisions[class][resultError].Inc()
@@ -253,11 +279,11 @@ func (l *Limits) check(ctx context.Context, cs *checks, class Class, coll string
 	} else {
 		l.decisions[class][resultDenied].Inc()
 	}
-	cs.p[cs.n] = applied{policy: policy, limit: lim, d: d}
+	cs.p[cs.n] = applied{p: pol, d: d}
 	cs.n++
 	if !d.Allowed {
 		return &fault.Error{Kind: fault.TooManyRequests, Op: "apilimit",
-			Msg:        "too many requests: the " + policy + " limit allows " + rule.String() + " (COUNT/PER:BURST); retry after the Retry-After seconds",
+			Msg:        "too many requests: the " + pol.name + " limit allows " + rule.String() + " (COUNT/PER:BURST); retry after the Retry-After seconds",
 			RetryAfter: max(d.RetryAfter, time.Second)}
 	}
 	return nil
@@ -288,25 +314,21 @@ func (l *Limits) logError(class Class, err error) {
 // of the most restrictive: the fewest remaining requests, then the longest
 // reset.
 func (cs *checks) write(h http.Header) {
-	if cs.n == 0 {
+	switch cs.n {
+	case 0:
+		return
+	case 1:
+		h.Set("RateLimit-Policy", cs.p[0].p.field)
+		h.Set("RateLimit", Field(cs.p[0].p.name, cs.p[0].d))
 		return
 	}
-	var policy strings.Builder
-	best := 0
-	for i := range cs.n {
-		a := &cs.p[i]
-		if i > 0 {
-			policy.WriteString(", ")
-			b := &cs.p[best]
-			if a.d.Remaining < b.d.Remaining || (a.d.Remaining == b.d.Remaining && a.d.ResetAfter > b.d.ResetAfter) {
-				best = i
-			}
-		}
-		policy.WriteString(PolicyField(a.policy, a.limit))
+	a, b := &cs.p[0], &cs.p[1]
+	best := a
+	if b.d.Remaining < a.d.Remaining || (b.d.Remaining == a.d.Remaining && b.d.ResetAfter > a.d.ResetAfter) {
+		best = b
 	}
-	b := &cs.p[best]
-	h.Set("RateLimit-Policy", policy.String())
-	h.Set("RateLimit", Field(b.policy, b.d))
+	h.Set("RateLimit-Policy", a.p.field+", "+b.p.field)
+	h.Set("RateLimit", Field(best.p.name, best.d))
 }
 
 // PolicyField renders one policy of the RateLimit-Policy field: the name,
