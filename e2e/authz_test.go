@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/basaltdev/basalt/internal/apilimit"
 	"github.com/basaltdev/basalt/internal/app"
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/gateway/authapi"
@@ -107,6 +108,8 @@ func TestAuthorizationTable(t *testing.T) {
 		}
 	}
 
+	// Every route is rate limited, but the operators' probes and metrics.
+	unlimited := []string{"GET /healthz", "GET /readyz", "GET /metrics"}
 	for _, row := range rows {
 		t.Run(row.route, func(t *testing.T) {
 			for i, who := range callers {
@@ -123,6 +126,9 @@ func TestAuthorizationTable(t *testing.T) {
 				}
 				if r.Status >= 400 && r.Header.Get("Content-Type") != "application/problem+json" {
 					t.Errorf("%s: %s %s: %d with Content-Type %q", who, c.method, c.path, r.Status, r.Header.Get("Content-Type"))
+				}
+				if limited := !slices.Contains(unlimited, row.route); limited != (r.Header.Get("RateLimit") != "") {
+					t.Errorf("%s: %s %s: RateLimit %q, want it on every route but %q", who, c.method, c.path, r.Header.Get("RateLimit"), unlimited)
 				}
 				if row.gone != nil {
 					if gone := row.gone(f, target); gone != (r.Status < 300) {
@@ -152,6 +158,16 @@ func newAuthzFixture(t *testing.T) *authzFixture {
 		cfg.Auth.LoginIPBurst, cfg.Auth.LoginEmailBurst = 100_000, 100_000
 		cfg.Auth.PasswordMaxRate = 100_000
 		cfg.Auth.PasswordMemoryKiB = 8192
+		// And calls far faster than any client, all from one address: the
+		// rate limits stay on (every answer carries them) with budgets it
+		// cannot spend.
+		for _, class := range apilimit.Classes() {
+			for _, kind := range apilimit.Kinds() {
+				if err := cfg.RateLimits.Set(class.String() + ":" + kind.String() + "=1000000/1s:1000000"); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 	})
 	f := &authzFixture{t: t, base: c, keys: map[string]string{}}
 	f.admin = c.as(c.login(adminEmail, adminPassword).AccessToken)

@@ -30,6 +30,9 @@ import (
 //   - Every curl command of a page belongs to a step. One that cannot run
 //     against a test server (it needs mail delivery, a certificate, a
 //     proxy) is in a block right after a line "<!-- not run: reason -->".
+//   - A line "<!-- server flags: --rate-limit=SPEC … -->" starts the page's
+//     server with those flags (rate-limit flags only), as the page shows
+//     the reader's server started.
 
 // docStep is one step of a page's runnable examples: its header, its
 // commands, and how the header says they end.
@@ -49,6 +52,8 @@ type docPage struct {
 	steps  []docStep
 	notRun []string // "file:line: reason"
 	errs   []string // "file:line: problem"
+	// serverFlags are the flags of the page's server ("server flags").
+	serverFlags []string
 }
 
 var (
@@ -59,6 +64,7 @@ var (
 	// URL (so prose that names the tool, "`curl` and `jq`", is not one).
 	curlCommandRe = regexp.MustCompile("(?:^|[\\s`|;(&'\"])curl\\s+(?:[-'\"$]|https?://|localhost)")
 	notRunRe      = regexp.MustCompile(`^<!-- not run: (.+?) -->$`)
+	serverFlagsRe = regexp.MustCompile(`^<!-- server flags: (.+?) -->$`)
 )
 
 // parseDocPage extracts the runnable examples of the Markdown page text
@@ -71,6 +77,9 @@ func parseDocPage(name, text string) docPage {
 		line := lines[i]
 		fence, isFence := strings.CutPrefix(strings.TrimSpace(line), "```")
 		if !isFence {
+			if m := serverFlagsRe.FindStringSubmatch(strings.TrimSpace(line)); m != nil {
+				p.serverFlags = append(p.serverFlags, strings.Fields(m[1])...)
+			}
 			if curlCommandRe.MatchString(line) {
 				p.errs = append(p.errs, fmt.Sprintf("%s:%d: a curl command outside a runnable example (make it a step of a ```sh block: # … → NNN)", name, i+1))
 			}

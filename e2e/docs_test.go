@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,7 +61,17 @@ func TestDocs(t *testing.T) {
 // runDocPage runs a page's examples against a fresh server on engine with
 // the README's first admin.
 func runDocPage(t *testing.T, engine string, page docPage) {
-	c, cfg, logs := serveApp(t, engine, false)
+	c, cfg, logs := serveApp(t, engine, false, func(cfg *app.Config) {
+		if len(page.serverFlags) == 0 {
+			return
+		}
+		cmd, err := app.ParseCommandLine(append([]string{"serve"}, page.serverFlags...),
+			func(string) string { return "" }, io.Discard, io.Discard, func(int) {})
+		if err != nil {
+			t.Fatalf("the page's server flags %q: %v", page.serverFlags, err)
+		}
+		cfg.RateLimits = cmd.Config.RateLimits
+	})
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("server logs:\n%s", logs.String())

@@ -86,8 +86,10 @@ func startProcess(t *testing.T, dataDir string, extra ...string) *server {
 func launch(t *testing.T, dataDir string, extra ...string) (wait func() *server) {
 	t.Helper()
 	// Every client is 127.0.0.1, standing for many users: it may use the
-	// whole hashing budget.
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--password-ip-share=1"}, extra...)
+	// whole hashing budget, and the API-wide rate limits are off (the load
+	// of these tests is far above any client's) unless a test turns them
+	// on with --rate-limits=true.
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--password-ip-share=1", "--rate-limits=false"}, extra...)
 	cmd := exec.Command(basaltBinary(t), args...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	stderr, err := cmd.StderrPipe()

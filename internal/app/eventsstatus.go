@@ -13,6 +13,7 @@ import (
 	"github.com/basaltdev/basalt/internal/consumer"
 	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/gateway/eventsapi"
+	"github.com/basaltdev/basalt/internal/gateway/restapi"
 	"github.com/basaltdev/basalt/internal/search"
 	"github.com/basaltdev/basalt/internal/webhook"
 )
@@ -28,12 +29,12 @@ func eventsAdmin(db database, bus eventbus.Bus) (*consumer.Admin, error) {
 }
 
 // mountEventsAdmin serves the operators' routes of the event consumers.
-func mountEventsAdmin(mux *http.ServeMux, db database, bus eventbus.Bus, authn auth.Authenticator, log *slog.Logger) error {
+func mountEventsAdmin(mux *http.ServeMux, db database, bus eventbus.Bus, authn auth.Authenticator, lim restapi.Limits, log *slog.Logger) error {
 	admin, err := eventsAdmin(db, bus)
 	if err != nil {
 		return err
 	}
-	eventsapi.New(admin, authn, log).Register(mux)
+	eventsapi.New(admin, authn, log).WithLimits(lim).Register(mux)
 	return nil
 }
 
