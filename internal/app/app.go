@@ -110,7 +110,16 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	svc, err := docstore.NewService(store, docstore.Options{Logger: log, CursorKey: key,
+	rdb, err := openRedis(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeRedis(rdb)
+	reads, readCacheStore, err := readCache(cfg, store, db, rdb, news, log, reg)
+	if err != nil {
+		return err
+	}
+	svc, err := docstore.NewService(reads, docstore.Options{Logger: log, CursorKey: key,
 		Limits: docstore.Limits{ListTotalCap: cfg.ListTotalCap}, Committed: relay.Wake, Embedders: set.Check})
 	if err != nil {
 		return err
@@ -119,11 +128,6 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	rdb, err := openRedis(cfg, log)
-	if err != nil {
-		return err
-	}
-	defer closeRedis(rdb)
 	lims, err := newLimiters(rdb, log, reg)
 	if err != nil {
 		return err
@@ -149,15 +153,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	apiLimits, err := newAPILimits(cfg, lims.api(), log, reg)
-	if err != nil {
-		return err
-	}
-	api := restapi.New(svc, restapi.Options{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, Authenticator: acc, Limits: apiLimits,
+	api := restapi.New(svc, restapi.Options{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, Authenticator: acc,
 		OpenAPI: openAPIDescribers(cfg), Realtime: hub, Heartbeat: cfg.Realtime.Heartbeat,
 		Search: srch.svc, SearchStatus: srch.svc,
 		ClientIP: func(r *http.Request) string { return authapi.ClientIP(r, cfg.Auth.TrustedProxies) }})
-	authAPI := authapi.New(acc, authapi.Options{Logger: log, TrustedProxies: cfg.Auth.TrustedProxies, Limits: apiLimits})
+	authAPI := authapi.New(acc, authapi.Options{Logger: log, TrustedProxies: cfg.Auth.TrustedProxies})
 	hooks, err := newWebhooks(cfg, db, bus, svc, log, reg)
 	if err != nil {
 		return err
@@ -169,8 +169,8 @@ func Run(ctx context.Context, cfg Config) error {
 	mountMetrics(mux, cfg, reg, log)
 	api.Register(mux)
 	authAPI.Register(mux)
-	webhookapi.New(hooks.svc, acc, log).WithLimits(apiLimits).Register(mux)
-	if err := mountEventsAdmin(mux, db, bus, acc, apiLimits, log); err != nil {
+	webhookapi.New(hooks.svc, acc, log).Register(mux)
+	if err := mountEventsAdmin(mux, db, bus, acc, log); err != nil {
 		return err
 	}
 	mux.Handle("/", restapi.NotFoundHandler())
@@ -200,6 +200,9 @@ func Run(ctx context.Context, cfg Config) error {
 	comps = append(hooks.components(), comps...)
 	srv.OnDrain(hub.Drain) // event streams end when the drain begins
 	comps = append([]component{{name: "realtime hub", run: hub.Run}}, comps...)
+	if readCacheStore != nil {
+		comps = append([]component{{name: "read cache", run: readCacheStore.Run}}, comps...)
+	}
 	metricsSrv, err := metricsListener(cfg, reg, mw, readyz, log)
 	if err != nil {
 		return err

@@ -14,7 +14,6 @@ import (
 
 	"github.com/alecthomas/kong"
 
-	"github.com/basaltdev/basalt/internal/apilimit"
 	"github.com/basaltdev/basalt/internal/auth/accounts"
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/eventbus/kafka"
@@ -66,11 +65,10 @@ type Config struct {
 	Kafka KafkaConfig
 	// Search configures the vector index snapshots and the embedders.
 	Search SearchConfig
-	// RateLimits are the API-wide rate limits (apilimit.DefaultConfig by
-	// default).
-	RateLimits apilimit.Config
 	// Redis, with a URL, is shared by the processes (login throttles).
 	Redis RedisConfig
+	// Cache configures the cache of document reads.
+	Cache CacheConfig
 
 	// Executable is the Basalt binary, which serve starts again as its
 	// password-hashing worker (password.InWorker); empty hashes in-process,
@@ -162,7 +160,7 @@ func DefaultConfig() Config {
 		Auth:               DefaultAuthConfig(),
 		Kafka:              KafkaConfig{TopicPrefix: kafka.DefaultTopicPrefix},
 		Search:             DefaultSearchConfig(),
-		RateLimits:         apilimit.DefaultConfig(),
+		Cache:              DefaultCacheConfig(),
 	}
 }
 
@@ -323,7 +321,7 @@ type serveCmd struct {
 	webhookFlags
 	searchFlags
 	redisFlags
-	rateLimitFlags
+	cacheFlags
 }
 
 type migrateCmd struct {
@@ -356,7 +354,7 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 		kong.Exit(exit),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Resolvers(&envFileResolver{getenv: getenv, file: file}),
-		kong.Vars{"password_rules": accounts.PasswordRules(), "rate_limit_defaults": rateLimitDefaults()},
+		kong.Vars{"password_rules": accounts.PasswordRules()},
 	)
 	if err != nil {
 		return Command{}, err
@@ -388,6 +386,7 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 		c.Serve.realtimeFlags.apply(&cfg)
 		c.Serve.kafkaFlags.apply(&cfg)
 		c.Serve.redisFlags.apply(&cfg)
+		c.Serve.cacheFlags.apply(&cfg)
 		if err := c.Serve.webhookFlags.apply(&cfg); err != nil {
 			return Command{}, err
 		}
@@ -395,9 +394,6 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 			return Command{}, err
 		}
 		if err := c.Serve.authFlags.apply(&cfg); err != nil {
-			return Command{}, err
-		}
-		if err := c.Serve.rateLimitFlags.apply(&cfg); err != nil {
 			return Command{}, err
 		}
 	case "migrate":
@@ -453,6 +449,9 @@ func (c Config) validate() error {
 		return err
 	}
 	if err := c.Kafka.validate(); err != nil {
+		return err
+	}
+	if err := c.Cache.validate(); err != nil {
 		return err
 	}
 	if err := c.Redis.validate(); err != nil {
