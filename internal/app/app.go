@@ -153,11 +153,15 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	api := restapi.New(svc, restapi.Options{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, Authenticator: acc,
+	apiLimits, err := newAPILimits(cfg, lims.api(), log, reg)
+	if err != nil {
+		return err
+	}
+	api := restapi.New(svc, restapi.Options{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, Authenticator: acc, Limits: apiLimits,
 		OpenAPI: openAPIDescribers(cfg), Realtime: hub, Heartbeat: cfg.Realtime.Heartbeat,
 		Search: srch.svc, SearchStatus: srch.svc,
 		ClientIP: func(r *http.Request) string { return authapi.ClientIP(r, cfg.Auth.TrustedProxies) }})
-	authAPI := authapi.New(acc, authapi.Options{Logger: log, TrustedProxies: cfg.Auth.TrustedProxies})
+	authAPI := authapi.New(acc, authapi.Options{Logger: log, TrustedProxies: cfg.Auth.TrustedProxies, Limits: apiLimits})
 	hooks, err := newWebhooks(cfg, db, bus, svc, log, reg)
 	if err != nil {
 		return err
@@ -169,8 +173,8 @@ func Run(ctx context.Context, cfg Config) error {
 	mountMetrics(mux, cfg, reg, log)
 	api.Register(mux)
 	authAPI.Register(mux)
-	webhookapi.New(hooks.svc, acc, log).Register(mux)
-	if err := mountEventsAdmin(mux, db, bus, acc, log); err != nil {
+	webhookapi.New(hooks.svc, acc, log).WithLimits(apiLimits).Register(mux)
+	if err := mountEventsAdmin(mux, db, bus, acc, apiLimits, log); err != nil {
 		return err
 	}
 	mux.Handle("/", restapi.NotFoundHandler())

@@ -14,6 +14,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/basaltdev/basalt/internal/apilimit"
 	"github.com/basaltdev/basalt/internal/auth/accounts"
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/eventbus/kafka"
@@ -65,6 +66,9 @@ type Config struct {
 	Kafka KafkaConfig
 	// Search configures the vector index snapshots and the embedders.
 	Search SearchConfig
+	// RateLimits are the API-wide rate limits (apilimit.DefaultConfig by
+	// default).
+	RateLimits apilimit.Config
 	// Redis, with a URL, is shared by the processes (login throttles).
 	Redis RedisConfig
 	// Cache configures the cache of document reads.
@@ -161,6 +165,7 @@ func DefaultConfig() Config {
 		Kafka:              KafkaConfig{TopicPrefix: kafka.DefaultTopicPrefix},
 		Search:             DefaultSearchConfig(),
 		Cache:              DefaultCacheConfig(),
+		RateLimits:         apilimit.DefaultConfig(),
 	}
 }
 
@@ -322,6 +327,7 @@ type serveCmd struct {
 	searchFlags
 	redisFlags
 	cacheFlags
+	rateLimitFlags
 }
 
 type migrateCmd struct {
@@ -354,7 +360,7 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 		kong.Exit(exit),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Resolvers(&envFileResolver{getenv: getenv, file: file}),
-		kong.Vars{"password_rules": accounts.PasswordRules()},
+		kong.Vars{"password_rules": accounts.PasswordRules(), "rate_limit_defaults": rateLimitDefaults()},
 	)
 	if err != nil {
 		return Command{}, err
@@ -394,6 +400,9 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 			return Command{}, err
 		}
 		if err := c.Serve.authFlags.apply(&cfg); err != nil {
+			return Command{}, err
+		}
+		if err := c.Serve.rateLimitFlags.apply(&cfg); err != nil {
 			return Command{}, err
 		}
 	case "migrate":
