@@ -115,7 +115,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer closeRedis(rdb)
-	reads, readCacheStore, err := readCache(cfg, store, db, rdb, news, log, reg)
+	reads, readCacheStore, err := readCache(ctx, cfg, store, db, rdb, news, log, reg)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -82,7 +83,12 @@ func (c CacheConfig) validate() error {
 // readCache wraps store in the cache of document reads, on Redis when rdb
 // is set and in process otherwise; it returns store itself and a nil
 // *storecache.Store when the cache is off.
-func readCache(cfg Config, store docstore.Store, db database, rdb rueidis.Client, news *eventbus.Signal,
+//
+// On Redis, keys are "basalt:cache:<deployment>:…", where the deployment
+// is named by a secret of the database: deployments that share a Redis
+// server never read each other's entries (whose log positions would mean
+// nothing to them).
+func readCache(ctx context.Context, cfg Config, store docstore.Store, db database, rdb rueidis.Client, news *eventbus.Signal,
 	log *slog.Logger, reg prometheus.Registerer) (docstore.Store, *storecache.Store, error) {
 	c := cfg.Cache
 	if !c.Enabled {
@@ -90,7 +96,11 @@ func readCache(cfg Config, store docstore.Store, db database, rdb rueidis.Client
 	}
 	var backing cache.Cache = memory.New(c.MaxBytes, time.Now)
 	if rdb != nil {
-		rc, err := cacheredis.New(cacheredis.Options{Client: rdb, Prefix: redisKeyPrefix + "cache:", Local: c.Local})
+		deployment, err := secret(ctx, db.Store, "cache-namespace")
+		if err != nil {
+			return nil, nil, err
+		}
+		rc, err := cacheredis.New(cacheredis.Options{Client: rdb, Prefix: fmt.Sprintf("%scache:%x:", redisKeyPrefix, deployment[:6]), Local: c.Local})
 		if err != nil {
 			return nil, nil, err
 		}
