@@ -131,16 +131,25 @@ func (s *Service) spendHash(ctx context.Context, op, ip string) error {
 	if ip == "" || s.hashPerIP == (ratelimit.Limit{}) {
 		return nil
 	}
-	return s.allow(ctx, op, "hash:ip:"+ip, s.hashPerIP)
+	lim := s.opts.HashLimiter
+	if lim == nil {
+		lim = s.opts.Limiter
+	}
+	return allowOn(ctx, lim, op, "hash:ip:"+ip, s.hashPerIP)
 }
 
 // allow spends one event of key under l: TooManyRequests, with a
 // Retry-After of at least a second, when there is none left.
 func (s *Service) allow(ctx context.Context, op, key string, l ratelimit.Limit) error {
-	if s.opts.Limiter == nil {
+	return allowOn(ctx, s.opts.Limiter, op, key, l)
+}
+
+// allowOn is allow on the limiter lim (nil: unlimited).
+func allowOn(ctx context.Context, lim ratelimit.Limiter, op, key string, l ratelimit.Limit) error {
+	if lim == nil {
 		return nil
 	}
-	d, err := s.opts.Limiter.Allow(ctx, key, l, 1)
+	d, err := lim.Allow(ctx, key, l, 1)
 	if err != nil {
 		return err
 	}

@@ -92,6 +92,11 @@ type Options struct {
 	// DefaultHashSharePerIP, and 1 lets one IP use the whole budget. It
 	// needs a Limiter and a hasher with a budget.
 	HashSharePerIP float64
+	// HashLimiter, if not nil, counts the hashes of HashSharePerIP instead
+	// of Limiter. The hashing budget is this process's own, so its share
+	// belongs in an in-process limiter when Limiter is shared between
+	// processes (Redis).
+	HashLimiter ratelimit.Limiter
 	// DerivationKey (at least 32 bytes, shared by every process on the
 	// database) derives a refresh token's successor from the token, so a
 	// retried refresh can be answered with the same successor although only
