@@ -299,6 +299,7 @@ func accountService(ctx context.Context, cfg Config, db database, log *slog.Logg
 		RefreshGrace: a.RefreshGrace, RequireVerified: a.RequireVerified, Mail: m, HashSharePerIP: a.PasswordIPShare,
 		Signup: accounts.SignupMode(a.Signup), InviteTTL: a.InviteTTL,
 		Limiter:       lim,
+		HashLimiter:   memory.New(time.Now, 100_000), // the hashing budget, and so its share per IP, is this process's
 		LoginPerIP:    ratelimit.Limit{Rate: float64(time.Second) / float64(a.LoginIPInterval), Burst: a.LoginIPBurst},
 		LoginPerEmail: ratelimit.Limit{Rate: float64(time.Second) / float64(a.LoginEmailInterval), Burst: a.LoginEmailBurst},
 		DerivationKey: derivation,
