@@ -103,6 +103,7 @@ func childServer(mode string, args []string) int {
 	fs.IntVar(&opts.emailBurst, "login-email-burst", opts.emailBurst, "")
 	fs.Float64("password-ip-share", 0.5, "accepted; the fake has no hashing budget")
 	fs.Int("realtime-streams-per-ip", 128, "accepted; the fake has no stream limits")
+	fs.Bool("rate-limits", true, "accepted; the fake has no rate limits")
 	fs.StringVar(&opts.kafka, "kafka", "", "")
 	if err := fs.Parse(args); err != nil {
 		return 2

@@ -315,11 +315,11 @@ func TestStormFlags(t *testing.T) {
 	}
 	ttl := "--auth-access-ttl=" + AccessTTL(cfg.MaxDuration).String()
 	args := strings.Join(basaltRunArgs(cfg), " ")
-	if args != ttl+" --login-ip-burst=1000000 --login-email-burst=1000000 --password-ip-share=1 --realtime-streams-per-ip=10064" {
+	if args != ttl+" --login-ip-burst=1000000 --login-email-burst=1000000 --password-ip-share=1 --realtime-streams-per-ip=10064 --rate-limits=false" {
 		t.Errorf("run args %q", args)
 	}
 	cfg.Scenarios = []string{ScenarioHello, ScenarioGet}
-	if args := strings.Join(basaltRunArgs(cfg), " "); args != ttl {
+	if args := strings.Join(basaltRunArgs(cfg), " "); args != ttl+" --rate-limits=false" {
 		t.Errorf("run args without the storm %q", args)
 	}
 }
