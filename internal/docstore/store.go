@@ -59,6 +59,11 @@ type Tx interface {
 	// order, stopping at the first error.
 	EachDocument(ctx context.Context, collection string, fn func(Document) error) error
 
+	// GetDocument returns a document as this transaction sees it, and
+	// holds it until the transaction ends: other transactions that read it
+	// to write it wait their turn, so that writing it back from the
+	// version read never fails for another's write (a write the client
+	// made unconditional must not answer 412).
 	GetDocument(ctx context.Context, collection, id string) (Document, error)
 	// MatchDocument reports whether the document exists and matches
 	// filter (nil: any document), as this transaction sees it, its own

@@ -203,12 +203,26 @@ func scanDocument(s pgx.Row, collection string) (docstore.Document, error) {
 }
 
 func getDocument(ctx context.Context, q queryer, collection, id string) (docstore.Document, error) {
+	return readDocument(ctx, q, collection, id, "")
+}
+
+// getDocumentForUpdate is getDocument in a write transaction: it locks the
+// row until the transaction ends, so that a transaction that reads a
+// document and writes it back from the version it read never finds that
+// another committed meanwhile (writers of one document take turns; under
+// READ COMMITTED, a writer that waited reads the version committed before
+// it).
+func getDocumentForUpdate(ctx context.Context, q queryer, collection, id string) (docstore.Document, error) {
+	return readDocument(ctx, q, collection, id, " FOR UPDATE")
+}
+
+func readDocument(ctx context.Context, q queryer, collection, id, lock string) (docstore.Document, error) {
 	const op = "postgres.GetDocument"
 	table, err := tableName(op, collection)
 	if err != nil {
 		return docstore.Document{}, err
 	}
-	d, err := scanDocument(q.QueryRow(ctx, `SELECT `+docColumns+` FROM `+table+` WHERE id = $1`, id), collection)
+	d, err := scanDocument(q.QueryRow(ctx, `SELECT `+docColumns+` FROM `+table+` WHERE id = $1`+lock, id), collection)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return d, fault.Newf(fault.NotFound, op, "document %q not found in %q", id, collection)
 	}

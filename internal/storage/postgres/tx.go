@@ -28,7 +28,7 @@ func (t *tx) GetCollection(ctx context.Context, name string) (docstore.Collectio
 }
 
 func (t *tx) GetDocument(ctx context.Context, collection, id string) (docstore.Document, error) {
-	return getDocument(ctx, t.q, collection, id)
+	return getDocumentForUpdate(ctx, t.q, collection, id)
 }
 
 // MatchDocument reports whether the document exists and matches filter, as

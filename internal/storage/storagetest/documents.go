@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -138,6 +140,51 @@ func testConditionalWrites(t *testing.T, s docstore.Store) {
 	got, err = s.GetDocument(ctx, "posts", "p1")
 	wantOK(t, "GetDocument", err)
 	sameDocument(t, got, d2)
+}
+
+// testConcurrentReadModifyWrite runs transactions that each read a
+// document and write it back from the version they read, at once: none
+// may fail, since a transaction that reads a document it goes on to write
+// sees the version no other transaction can change before it commits
+// (writers of one document take turns), and every increment survives.
+func testConcurrentReadModifyWrite(t *testing.T, s docstore.Store) {
+	ctx := context.Background()
+	createCollection(t, s, collection("posts"))
+	insert(t, s, doc("posts", "p1", `{"n":0}`))
+	const writers, rounds = 6, 10
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*rounds)
+	for range writers {
+		wg.Go(func() {
+			for range rounds {
+				errs <- s.Write(ctx, func(tx docstore.Tx) error {
+					cur, err := tx.GetDocument(ctx, "posts", "p1")
+					if err != nil {
+						return err
+					}
+					var v struct{ N int }
+					if err := json.Unmarshal(cur.Data, &v); err != nil {
+						return err
+					}
+					next := cur
+					next.Version, next.Data = cur.Version+1, json.RawMessage(`{"n":`+strconv.Itoa(v.N+1)+`}`)
+					return tx.UpdateDocument(ctx, next, cur.Version)
+				})
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("a read-modify-write transaction failed: %v", err)
+		}
+	}
+	got, err := s.GetDocument(ctx, "posts", "p1")
+	wantOK(t, "GetDocument", err)
+	if want := fmt.Sprintf(`{"n":%d}`, writers*rounds); got.Version != writers*rounds+1 || string(got.Data) != want {
+		t.Fatalf("after %d increments: version %d, data %s; want version %d, %s", writers*rounds, got.Version, got.Data, writers*rounds+1, want)
+	}
 }
 
 func testEachDocument(t *testing.T, s docstore.Store) {

@@ -36,6 +36,7 @@ func Run(t *testing.T, engine string, open func(t *testing.T) docstore.Store) {
 		{"DocumentRoundTrip", testDocumentRoundTrip},
 		{"DocumentMissingCollection", testDocumentMissingCollection},
 		{"ConditionalWrites", testConditionalWrites},
+		{"ConcurrentReadModifyWrite", testConcurrentReadModifyWrite},
 		{"EachDocument", testEachDocument},
 		{"WriteRollbackOnError", testWriteRollbackOnError},
 		{"WriteRollbackOnPanic", testWriteRollbackOnPanic},
