@@ -314,12 +314,15 @@ func (l *Limits) logError(class Class, err error) {
 // of the most restrictive: the fewest remaining requests, then the longest
 // reset.
 func (cs *checks) write(h http.Header) {
+	// The fields' names in canonical form, set directly: http.Header.Set
+	// would allocate the canonical form of "RateLimit" on every request.
+	const policyKey, stateKey = "Ratelimit-Policy", "Ratelimit"
 	switch cs.n {
 	case 0:
 		return
 	case 1:
-		h.Set("RateLimit-Policy", cs.p[0].p.field)
-		h.Set("RateLimit", Field(cs.p[0].p.name, cs.p[0].d))
+		h[policyKey] = []string{cs.p[0].p.field}
+		h[stateKey] = []string{Field(cs.p[0].p.name, cs.p[0].d)}
 		return
 	}
 	a, b := &cs.p[0], &cs.p[1]
@@ -327,8 +330,8 @@ func (cs *checks) write(h http.Header) {
 	if b.d.Remaining < a.d.Remaining || (b.d.Remaining == a.d.Remaining && b.d.ResetAfter > a.d.ResetAfter) {
 		best = b
 	}
-	h.Set("RateLimit-Policy", a.p.field+", "+b.p.field)
-	h.Set("RateLimit", Field(best.p.name, best.d))
+	h[policyKey] = []string{a.p.field + ", " + b.p.field}
+	h[stateKey] = []string{Field(best.p.name, best.d)}
 }
 
 // PolicyField renders one policy of the RateLimit-Policy field: the name,
