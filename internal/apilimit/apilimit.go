@@ -263,6 +263,11 @@ func (l *Limits) check(ctx context.Context, cs *checks, class Class, coll string
 	}
 	key, lim := pol.prefix+id, pol.limit
 	d, err := l.limiter.Allow(ctx, key, lim, 1)
+	if err != nil && ctx.Err() != nil {
+		// The client is gone or out of time, not the limiter: nothing
+		// to count or log, and the handler finds its context done.
+		return nil
+	}
 	if err != nil {
 		l.decisions[class][resultError].Inc()
 		l.errs[class].Inc()

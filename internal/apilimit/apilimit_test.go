@@ -398,3 +398,22 @@ func counter(t *testing.T, reg *prometheus.Registry, name string, labels ...stri
 	t.Fatalf("no %s%v", name, labels)
 	return nil
 }
+
+// TestCallerGone: a request whose context is done is not a limiter
+// failure: nothing is counted or logged.
+func TestCallerGone(t *testing.T) {
+	f := newFixture(t, nil)
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	ctx, cancel := context.WithCancel(r.Context())
+	cancel()
+	_, err := f.Admit(httptest.NewRecorder(), r.WithContext(ctx), readRoute, func() (auth.Principal, error) { return alice, nil })
+	if err != nil {
+		t.Errorf("Admit: %v, want the request passed on", err)
+	}
+	if got := testutil.ToFloat64(counter(t, f.reg, "basalt_ratelimit_errors_total", "class", "read")); got != 0 {
+		t.Errorf("errors_total{class=read} = %v, want 0", got)
+	}
+	if f.logs.Len() != 0 {
+		t.Errorf("logged: %s", f.logs)
+	}
+}
