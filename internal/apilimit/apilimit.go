@@ -178,9 +178,6 @@ func peerIP(r *http.Request) string {
 	return host
 }
 
-// Config returns the rules in force.
-func (l *Limits) Config() Config { return l.cfg }
-
 // applied is one limit checked for a request, and its decision.
 type applied struct {
 	p *policy
@@ -236,18 +233,6 @@ func (l *Limits) Admit(w http.ResponseWriter, r *http.Request, route string, aut
 		return auth.Principal{}, err
 	}
 	return p, nil
-}
-
-// Check decides one request of class on collection ("" for none) for the
-// key id of kind, as Admit does for each of its steps, and returns the
-// decision; a rule that is off allows everything (ok false).
-func (l *Limits) Check(ctx context.Context, class Class, collection string, kind Kind, id string) (d ratelimit.Decision, ok bool, err error) {
-	var cs checks
-	err = l.check(ctx, &cs, class, collection, kind, id)
-	if cs.n == 0 {
-		return ratelimit.Decision{}, false, err
-	}
-	return cs.p[0].d, true, err
 }
 
 // check decides one step and records it in cs.
