@@ -47,7 +47,7 @@ const fallbackKeys = 100_000
 // Options configures Limits.
 type Options struct {
 	// Config holds the rules: DefaultConfig with the operator's specs.
-	// The zero Config limits nothing.
+	// The zero Config limits nothing. New keeps it: do not Set it after.
 	Config Config
 	// Limiter counts the requests: an in-process limiter for one process,
 	// a shared one (Redis) for several. Required.
