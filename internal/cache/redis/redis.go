@@ -15,9 +15,10 @@
 // the keys this process wrote are read from the server (not from the
 // copy) for Options.Settle after each write.
 //
-// When Redis is unreachable or slow, calls fail within Options.Timeout and,
-// for Options.Backoff afterwards, at once without trying Redis; callers
-// read the database instead. A copy held by a process is dropped when its
+// When Redis is unreachable or slow, calls fail within Options.Timeout;
+// once Redis is known to be down (a refused or broken connection, or
+// SlowCalls timeouts in a row), calls fail at once without trying Redis
+// for Options.Backoff. Callers read the database instead. A copy held by a process is dropped when its
 // connection to the server is lost, since the server can no longer tell
 // it of changes.
 package redis
@@ -40,6 +41,9 @@ const (
 	DefaultTimeout = 100 * time.Millisecond
 	DefaultBackoff = 500 * time.Millisecond
 	DefaultSettle  = time.Second
+	// SlowCalls is how many calls in a row must time out before Redis is
+	// taken for down.
+	SlowCalls = 3
 )
 
 // ErrUnavailable is wrapped by the errors of calls that Redis did not
@@ -76,6 +80,7 @@ type Cache struct {
 	// (0 when the last call succeeded).
 	epoch     time.Time
 	downUntil atomic.Int64
+	slow      atomic.Int32 // calls in a row that timed out
 
 	settle  time.Duration
 	mu      sync.Mutex
@@ -185,6 +190,9 @@ func (c *Cache) start(ctx context.Context) (context.Context, context.CancelFunc,
 // done records the outcome of a call made under ctx (start's).
 func (c *Cache) done(ctx context.Context, err error) error {
 	if err == nil {
+		if c.slow.Load() != 0 {
+			c.slow.Store(0)
+		}
 		if c.downUntil.Load() != 0 {
 			c.downUntil.Store(0)
 		}
@@ -196,6 +204,9 @@ func (c *Cache) done(ctx context.Context, err error) error {
 	}
 	if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return err // the caller's context ended
+	}
+	if errors.Is(err, context.DeadlineExceeded) && c.slow.Add(1) < SlowCalls {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	c.downUntil.Store(int64(time.Since(c.epoch) + c.backoff))
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)

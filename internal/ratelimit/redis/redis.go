@@ -23,9 +23,12 @@
 // would print 14 significant digits).
 //
 // When Redis is unreachable or slow, Allow fails within Options.Timeout
-// with an error wrapping ratelimit.ErrUnavailable, and for Options.Backoff
-// afterwards fails at once without trying Redis, so callers do not each
-// wait for a timeout while it is down. Callers that must keep limiting
+// with an error wrapping ratelimit.ErrUnavailable. Once Redis is known to
+// be down — a call failed for another reason than the timeout (a refused
+// or broken connection), or SlowCalls calls in a row timed out — Allow
+// fails at once without trying Redis for Options.Backoff, so callers do
+// not each wait for a timeout while it is down. A single slow answer (a
+// busy machine) fails only its own call. Callers that must keep limiting
 // wrap the limiter in ratelimit.Fallback.
 package redis
 
@@ -43,7 +46,11 @@ import (
 )
 
 // DefaultTimeout bounds one decision when Options.Timeout is zero.
-const DefaultTimeout = 100 * time.Millisecond
+const DefaultTimeout = 250 * time.Millisecond
+
+// SlowCalls is how many calls in a row must time out before Redis is
+// taken for down.
+const SlowCalls = 3
 
 // DefaultBackoff is how long Allow fails at once after a failed call, when
 // Options.Backoff is zero.
@@ -80,6 +87,8 @@ type Limiter struct {
 	// downUntil is when, in nanoseconds since epoch, Allow tries Redis
 	// again after a failure; 0 when the last call succeeded.
 	downUntil atomic.Int64
+	// slow counts the calls in a row that timed out.
+	slow atomic.Int32
 }
 
 var _ ratelimit.Limiter = (*Limiter)(nil)
@@ -183,11 +192,17 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim ratelimit.Limit, n 
 		if cerr := ratelimit.CallerDone(ctx); cerr != nil {
 			return ratelimit.Decision{}, fmt.Errorf("ratelimit: %w", cerr)
 		}
-		l.downUntil.Store(int64(time.Since(l.epoch) + l.backoff))
 		if errors.Is(err, context.DeadlineExceeded) {
+			if l.slow.Add(1) >= SlowCalls {
+				l.downUntil.Store(int64(time.Since(l.epoch) + l.backoff))
+			}
 			return ratelimit.Decision{}, fmt.Errorf("%w: redis did not answer within %v", ratelimit.ErrUnavailable, l.timeout)
 		}
+		l.downUntil.Store(int64(time.Since(l.epoch) + l.backoff))
 		return ratelimit.Decision{}, fmt.Errorf("%w: redis: %w", ratelimit.ErrUnavailable, err)
+	}
+	if l.slow.Load() != 0 {
+		l.slow.Store(0)
 	}
 	if l.downUntil.Load() != 0 {
 		l.downUntil.Store(0)

@@ -244,24 +244,26 @@ func closedPort(t *testing.T) string {
 	return "redis://" + addr
 }
 
-// TestUnreachableFailsFast: a Redis that refuses connections or never
-// answers costs a caller at most Options.Timeout, and during the backoff
-// that follows nothing at all.
+// TestUnreachableFailsFast: a Redis that refuses connections costs a caller
+// one failed call, one that never answers SlowCalls timeouts (a single slow
+// answer is not an outage); after that, during the backoff, calls cost
+// nothing at all.
 func TestUnreachableFailsFast(t *testing.T) {
 	l := ratelimit.Limit{Rate: 1, Burst: 1}
 	for _, c := range []struct {
-		name string
-		url  func(*testing.T) string
+		name  string
+		url   func(*testing.T) string
+		tries int // calls that try Redis before the backoff
 	}{
-		{"refused", closedPort},
-		{"silent", silentServer},
+		{"refused", closedPort, 1},
+		{"silent", silentServer, rlredis.SlowCalls},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			const timeout = 200 * time.Millisecond
 			lim := rlredis.New(rlredis.Options{
 				Client: newClient(t, c.url(t)), Prefix: "basalt:rl:", Timeout: timeout, Backoff: time.Hour,
 			})
-			for i := range 3 {
+			for i := range c.tries + 3 {
 				start := time.Now()
 				d, err := lim.Allow(t.Context(), "k", l, 1)
 				took := time.Since(start)
@@ -274,7 +276,10 @@ func TestUnreachableFailsFast(t *testing.T) {
 				if took > time.Second {
 					t.Fatalf("call %d took %v, want at most about the %v timeout", i, took, timeout)
 				}
-				if i > 0 && took >= timeout {
+				if c.name == "silent" && i < c.tries && took < timeout {
+					t.Fatalf("call %d took %v: a timeout before the %dth in a row must not stop the next calls from trying Redis", i, took, rlredis.SlowCalls)
+				}
+				if i >= c.tries && took >= timeout {
 					t.Fatalf("call %d during the backoff took %v: it waited for Redis again", i, took)
 				}
 			}
