@@ -105,6 +105,25 @@ func Client(t testing.TB, u string) rueidis.Client {
 	return c
 }
 
+// CachingClient returns a client of the server at u with client-side
+// caching on (RESP3 CLIENT TRACKING), as a Basalt process makes it, closed
+// when t ends. Each call is a process of its own: its own connections and
+// its own local copies.
+func CachingClient(t testing.TB, u string) rueidis.Client {
+	t.Helper()
+	opt, err := rueidis.ParseURL(u)
+	if err != nil {
+		t.Fatalf("redistest: %s: %v", redact(u), err)
+	}
+	opt.Dialer.Timeout = time.Second
+	c, err := rueidis.NewClient(opt)
+	if err != nil {
+		t.Fatalf("redistest: connecting to %s: %v", redact(u), err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
 // Keys returns the keys under prefix on the server at u.
 func Keys(ctx context.Context, u, prefix string) ([]string, error) {
 	c, err := newClient(u)

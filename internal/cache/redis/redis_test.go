@@ -18,21 +18,8 @@ import (
 func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
 
 // client returns a client of the server at u with client-side caching
-// on, as Basalt makes it, closed when t ends.
-func client(t *testing.T, u string) rueidis.Client {
-	t.Helper()
-	opt, err := rueidis.ParseURL(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opt.Dialer.Timeout = time.Second
-	c, err := rueidis.NewClient(opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
+// on, as Basalt makes it.
+func client(t *testing.T, u string) rueidis.Client { return redistest.CachingClient(t, u) }
 
 func newCache(t *testing.T, c rueidis.Client, prefix string, local time.Duration) *cacheredis.Cache {
 	t.Helper()

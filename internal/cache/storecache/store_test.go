@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/rueidis"
-
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/cache"
 	"github.com/basaltdev/basalt/internal/cache/memory"
@@ -33,17 +31,7 @@ func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
 // as each Basalt process makes it (one client per process).
 func redisCache(t *testing.T, u, prefix string) cache.Cache {
 	t.Helper()
-	opt, err := rueidis.ParseURL(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opt.Dialer.Timeout = time.Second
-	c, err := rueidis.NewClient(opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	rc, err := cacheredis.New(cacheredis.Options{Client: c, Prefix: prefix, Local: time.Minute, Timeout: 2 * time.Second})
+	rc, err := cacheredis.New(cacheredis.Options{Client: redistest.CachingClient(t, u), Prefix: prefix, Local: time.Minute, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
