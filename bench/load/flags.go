@@ -9,7 +9,7 @@ import (
 )
 
 // DefaultConfig is the configuration of `make bench`: 100,000 documents,
-// 3 s steps and a 22 minute cap.
+// 3 s steps and a 36 minute cap.
 func DefaultConfig() Config {
 	return Config{
 		Scenarios:   DefaultScenarios(),
@@ -21,7 +21,7 @@ func DefaultConfig() Config {
 		Step:        3 * time.Second,
 		Warmup:      time.Second,
 		Settle:      250 * time.Millisecond,
-		MaxDuration: 22 * time.Minute, // room for every scenario on PostgreSQL, paired comparison included, the change-event scenarios (EventsConfig.reserve) and the search scenarios (SearchTextConfig.reserve: about 7 minutes at 100,000 documents)
+		MaxDuration: 36 * time.Minute, // room for every scenario on PostgreSQL, paired comparison included, the change-event scenarios (EventsConfig.reserve), the search scenarios (SearchTextConfig.reserve: about 7 minutes at 100,000 documents) and the comparison scenarios (CompareConfig.reserve: about 13.5 minutes)
 		MaxRequests: 12_000_000,       // enough for the hello reference to finish its search at ~50k req/s, and get-auth its paired comparison
 		Search: SearchConfig{
 			StartRate:  200,
@@ -38,6 +38,7 @@ func DefaultConfig() Config {
 		Events:     DefaultEventsConfig(),
 		Vectors:    DefaultVectorsConfig(),
 		SearchText: DefaultSearchTextConfig(),
+		Compare:    DefaultCompareConfig(),
 		DB:         DBSQLite,
 		PGURL:      DefaultPGURL,
 		PGBench:    DefaultPGBenchConfig(),
@@ -150,13 +151,22 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&st.Checks, "search-checks", st.Checks, "search-text, search-text-pg: queries of each class run one at a time, checked and timed, before the load")
 	fs.StringVar(&st.GOROOT, "search-goroot", st.GOROOT, "search-text, search-text-pg: Go tree whose documentation is the documents' text (default: go env GOROOT)")
 
+	cc := &c.Compare
+	fs.IntVar(&cc.Docs, "compare-docs", cc.Docs, "rate-limits, cache-pg: documents seeded into each variant's Basalt")
+	fs.StringVar(&cc.RedisServer, "redis-server", cc.RedisServer, "rate-limits, cache-pg: the redis-server binary started for each of them (a throwaway server on a free port)")
+	fs.IntVar(&cc.Rounds, "compare-rounds", cc.Rounds, "rate-limits, cache-pg: rounds of one step per variant at full speed (each request) and, for rate-limits, at a fixed rate, in rotating order; the medians of the rounds' throughput ratios and p50 differences are reported")
+	fs.Uint64Var(&cc.Workers, "compare-workers", cc.Workers, "rate-limits, cache-pg: clients of each full-speed step (each with one request in flight)")
+	fs.IntVar(&cc.Rate, "limits-rate", cc.Rate, "rate-limits: the fixed rate of the rounds (req/s); 0 means half of the slowest variant's highest sustained rate in the same run")
+	fs.DurationVar(&cc.MaxRedisP50, "max-p50-redis-limiter", cc.MaxRedisP50, "rate-limits: the most the Redis limiter may add to a get's p50 at the fixed rate (median of the rounds) for PASS (0 disables)")
+	fs.Float64Var(&cc.MinCacheGetRatio, "min-ratio-cache-get", cc.MinCacheGetRatio, "cache-pg: least highest sustained rate of a cached get as a multiple of an uncached get's for PASS (0 disables)")
+
 	if c.Thresholds == nil {
 		c.Thresholds = map[string]float64{}
 	}
 	sqlite, postgres := DefaultThresholdsFor(DBSQLite), DefaultThresholdsFor(DBPostgres)
 	for _, name := range AllScenarios() {
 		if name == ScenarioHello || name == ScenarioLoginStorm || name == ScenarioVectors || slices.Contains(EventScenarios(), name) ||
-			slices.Contains(SearchTextScenarios(), name) {
+			slices.Contains(SearchTextScenarios(), name) || slices.Contains(CompareScenarios(), name) {
 			continue
 		}
 		base := BaselineOf(name)

@@ -104,6 +104,10 @@ func childServer(mode string, args []string) int {
 	fs.Float64("password-ip-share", 0.5, "accepted; the fake has no hashing budget")
 	fs.Int("realtime-streams-per-ip", 128, "accepted; the fake has no stream limits")
 	fs.Bool("rate-limits", true, "accepted; the fake has no rate limits")
+	fs.Func("rate-limit", "accepted; the fake has no rate limits", func(string) error { return nil })
+	fs.String("redis", "", "accepted; the fake keeps everything in process")
+	fs.Bool("cache", true, "accepted; the fake has no read cache")
+	fs.Bool("no-cache", false, "accepted; the fake has no read cache")
 	fs.StringVar(&opts.kafka, "kafka", "", "")
 	if err := fs.Parse(args); err != nil {
 		return 2

@@ -154,6 +154,9 @@ type ScenarioReport struct {
 	// SearchText is the outcome of a full-text search scenario
 	// (SearchTextScenarios), judged on its checks and lines.
 	SearchText *SearchTextReport `json:"searchText,omitempty"`
+	// Compare is the outcome of a comparison scenario
+	// (CompareScenarios), judged on its lines and its target.
+	Compare *CompareReport `json:"compare,omitempty"`
 	// Verdict is one of the Verdict constants.
 	Verdict string `json:"verdict"`
 	// Notes explain anything that qualifies the numbers.
@@ -245,7 +248,7 @@ func (r *Report) Evaluate(thresholds map[string]float64) {
 		switch {
 		case s.Name == r.Reference:
 			s.Verdict = VerdictReference
-		case s.Storm != nil || s.Relay != nil || s.Realtime != nil || s.Idle != nil || s.Vectors != nil || s.SearchText != nil:
+		case s.Storm != nil || s.Relay != nil || s.Realtime != nil || s.Idle != nil || s.Vectors != nil || s.SearchText != nil || s.Compare != nil:
 			s.Threshold = 0
 			var notes []string
 			switch {
@@ -259,6 +262,8 @@ func (r *Report) Evaluate(thresholds map[string]float64) {
 				s.Verdict, notes = s.Vectors.evaluate()
 			case s.SearchText != nil:
 				s.Verdict, notes = s.SearchText.evaluate()
+			case s.Compare != nil:
+				s.Verdict, notes = s.Compare.evaluate(r.Criteria)
 			default:
 				s.Verdict, notes = s.Idle.evaluate()
 			}
@@ -363,6 +368,9 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 			continue
 		case s.SearchText != nil:
 			after = append(after, s.SearchText.markdown(s.Name, s.Verdict))
+			continue
+		case s.Compare != nil:
+			after = append(after, s.Compare.markdown(s.Name, s.Verdict))
 			continue
 		}
 		rate, p50, p99, p999, errs := "none", "—", "—", "—", "—"

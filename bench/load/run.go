@@ -51,7 +51,7 @@ const (
 func AllScenarios() []string {
 	return []string{ScenarioHello, ScenarioVectors, ScenarioGet, ScenarioGetAuth, ScenarioList, ScenarioListTotal, ScenarioListTotal1M,
 		ScenarioLoginStorm, ScenarioCreate, ScenarioRelay, ScenarioRealtimeLatency, ScenarioRealtimeFanout, ScenarioRelayKafka, ScenarioRealtimeIdle,
-		ScenarioSearchText, ScenarioSearchTextPG}
+		ScenarioSearchText, ScenarioSearchTextPG, ScenarioRateLimits, ScenarioCachePG}
 }
 
 // EventScenarios are the change-event scenarios.
@@ -62,7 +62,8 @@ func EventScenarios() []string {
 // ownProcess reports whether scenario runs against a Basalt of its own
 // rather than the one seeded for the other scenarios.
 func ownProcess(scenario string) bool {
-	return scenario == ScenarioRelayKafka || scenario == ScenarioRealtimeIdle || slices.Contains(SearchTextScenarios(), scenario)
+	return scenario == ScenarioRelayKafka || scenario == ScenarioRealtimeIdle || slices.Contains(SearchTextScenarios(), scenario) ||
+		slices.Contains(CompareScenarios(), scenario)
 }
 
 // DefaultScenarios are the scenarios of a run that names none: all but
@@ -128,6 +129,8 @@ type Config struct {
 	// SearchText shapes the full-text search scenarios
 	// (SearchTextScenarios).
 	SearchText SearchTextConfig
+	// Compare shapes the comparison scenarios (CompareScenarios).
+	Compare CompareConfig
 	// DB is the engine Basalt runs on: DBSQLite (a fresh data directory) or
 	// DBPostgres (a fresh database created through PGURL, dropped at the end).
 	DB string
@@ -180,6 +183,11 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
+	if slices.ContainsFunc(c.Scenarios, func(s string) bool { return slices.Contains(CompareScenarios(), s) }) {
+		if err := c.Compare.Validate(); err != nil {
+			return err
+		}
+	}
 	if slices.Contains(c.Scenarios, ScenarioGetAuth) {
 		if err := c.Paired.Validate(); err != nil {
 			return err
@@ -200,7 +208,7 @@ func (c Config) Validate() error {
 	}
 	switch c.DB {
 	case DBSQLite:
-		if slices.Contains(c.Scenarios, ScenarioSearchTextPG) {
+		if slices.Contains(c.Scenarios, ScenarioSearchTextPG) || slices.Contains(c.Scenarios, ScenarioCachePG) {
 			if _, err := parsePGURL(c.PGURL); err != nil {
 				return err
 			}
@@ -261,7 +269,8 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 	// is short.
 	start := time.Now()
 	runEnd := start.Add(max(cfg.MaxDuration-reserve, cfg.MaxDuration/2))
-	searchEnd := runEnd.Add(-cfg.Events.reserve(cfg.Scenarios) - cfg.Vectors.reserve(cfg.Scenarios) - cfg.SearchText.reserve(cfg.Scenarios))
+	searchEnd := runEnd.Add(-cfg.Events.reserve(cfg.Scenarios) - cfg.Vectors.reserve(cfg.Scenarios) - cfg.SearchText.reserve(cfg.Scenarios) -
+		cfg.Compare.reserve(cfg.Scenarios, cfg.Step))
 	if half := start.Add(runEnd.Sub(start) / 2); searchEnd.Before(half) {
 		searchEnd = half
 	}
@@ -287,7 +296,7 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 		pgMissing error
 	)
 	if (cfg.DB == DBPostgres && slices.ContainsFunc(cfg.Scenarios, func(s string) bool { return s != ScenarioHello && s != ScenarioVectors })) ||
-		slices.Contains(cfg.Scenarios, ScenarioSearchTextPG) {
+		slices.Contains(cfg.Scenarios, ScenarioSearchTextPG) || slices.Contains(cfg.Scenarios, ScenarioCachePG) {
 		admin = PGAdmin{URL: cfg.PGURL}
 		v, vErr := admin.ServerVersion(ctx)
 		switch {
@@ -295,7 +304,7 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 			return rep, vErr
 		case vErr != nil:
 			pgMissing = vErr
-			logf("postgres: %v: %s will not run", vErr, ScenarioSearchTextPG)
+			logf("postgres: %v: %s and %s will not run", vErr, ScenarioSearchTextPG, ScenarioCachePG)
 		default:
 			pgVersion = v
 			logf("postgres: %s at %s", pgVersion, RedactURL(cfg.PGURL))
@@ -304,7 +313,8 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 
 	left := 0 // searching scenarios still to run, each named once
 	for _, s := range AllScenarios() {
-		if slices.Contains(cfg.Scenarios, s) && !slices.Contains(EventScenarios(), s) && s != ScenarioVectors && !slices.Contains(SearchTextScenarios(), s) {
+		if slices.Contains(cfg.Scenarios, s) && !slices.Contains(EventScenarios(), s) && s != ScenarioVectors && !slices.Contains(SearchTextScenarios(), s) &&
+			!slices.Contains(CompareScenarios(), s) {
 			left++
 		}
 	}
@@ -314,7 +324,8 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 	// may use what is left until the run's end.
 	runOne := func(name string, measure func(share *Budget) ScenarioReport) error {
 		var share *Budget
-		if slices.Contains(EventScenarios(), name) || name == ScenarioVectors || slices.Contains(SearchTextScenarios(), name) {
+		if slices.Contains(EventScenarios(), name) || name == ScenarioVectors || slices.Contains(SearchTextScenarios(), name) ||
+			slices.Contains(CompareScenarios(), name) {
 			share = budget.Split(1)
 			share.deadline = runEnd
 		} else {
@@ -425,11 +436,7 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 	basaltSpec := func(storageArgs, extra []string) ProcessSpec {
 		return ProcessSpec{
 			Name: "basalt", Path: cfg.BasaltPath, Env: childEnv,
-			Args: func(addr string) []string {
-				args := append([]string{"serve", "--addr", addr}, storageArgs...)
-				args = append(append(args, runArgs...), extra...)
-				return append(args, cfg.BasaltArgs...)
-			},
+			Args:      func(addr string) []string { return serveArgs(addr, storageArgs, runArgs, extra, cfg.BasaltArgs) },
 			ReadyPath: "/readyz", ReadyTimeout: 60 * time.Second,
 		}
 	}
@@ -445,6 +452,18 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 	}
 	var corpus *TextCorpus // the search scenarios' text, read once
 	for _, name := range ownScenarios {
+		if slices.Contains(CompareScenarios(), name) {
+			if name == ScenarioCachePG && pgMissing != nil {
+				rep.Scenarios = append(rep.Scenarios, ScenarioReport{Name: name, Compare: &CompareReport{Engine: DBPostgres},
+					Err: "PostgreSQL is not reachable at -pg-url: " + pgMissing.Error()})
+				continue
+			}
+			fx := compareFixture{dir: dir, storage: newStorage, basaltSpec: basaltSpec}
+			if err := runOne(name, func(share *Budget) ScenarioReport { return runCompare(ctx, cfg, share, name, fx, logf) }); err != nil {
+				return rep, err
+			}
+			continue
+		}
 		if name == ScenarioSearchTextPG && pgMissing != nil {
 			rep.Scenarios = append(rep.Scenarios, ScenarioReport{Name: name, SearchText: &SearchTextReport{Engine: DBPostgres},
 				Err: "PostgreSQL is not reachable at -pg-url: " + pgMissing.Error()})
@@ -473,6 +492,15 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 		rep.PGBench = &pg
 	}
 	return rep, nil
+}
+
+// serveArgs are the arguments of `basalt serve` on addr: the storage's,
+// the run's own (basaltRunArgs), a scenario's extra ones, then
+// -basalt-arg's. Where a flag is given twice, the later wins.
+func serveArgs(addr string, storageArgs, runArgs, extra, basaltArgs []string) []string {
+	args := append([]string{"serve", "--addr", addr}, storageArgs...)
+	args = append(append(args, runArgs...), extra...)
+	return append(args, basaltArgs...)
 }
 
 // runMain runs scenarios on one Basalt process started from spec and set up

@@ -102,9 +102,11 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 	// The change-event scenarios need a real Basalt (the relay, realtime
 	// streams, /metrics): they are tested by parts in events_test.go.
-	// The search scenarios have their own run (searchtext_test.go).
+	// The search and comparison scenarios have their own runs
+	// (searchtext_test.go, compare_test.go).
 	want := slices.DeleteFunc(AllScenarios(), func(s string) bool {
-		return slices.Contains(EventScenarios(), s) || s == ScenarioVectors || slices.Contains(SearchTextScenarios(), s)
+		return slices.Contains(EventScenarios(), s) || s == ScenarioVectors || slices.Contains(SearchTextScenarios(), s) ||
+			slices.Contains(CompareScenarios(), s)
 	})
 	if rep.Docs != 250 || len(rep.Scenarios) != len(want) {
 		t.Fatalf("docs %d, %d scenarios", rep.Docs, len(rep.Scenarios))
