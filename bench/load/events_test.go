@@ -339,22 +339,26 @@ func TestRunRealtimeLatency(t *testing.T) {
 			if sr.Err != "" || rt == nil {
 				t.Fatalf("err %q", sr.Err)
 			}
-			if rt.Acked != 50 || rt.Subscribers != 8 || rt.Stream != streamDocument || rt.Expected != 50 {
+			// 100/s for 500 ms is 50 writes, or 49 when the machine is
+			// too busy for the attack's last tick to come in time.
+			n := rt.Acked
+			if n < 49 || n > 50 || rt.Subscribers != 8 || rt.Stream != streamDocument || rt.Expected != n {
 				t.Errorf("acked %d subscribers %d stream %q expected %d", rt.Acked, rt.Subscribers, rt.Stream, rt.Expected)
 			}
 			f.mu.Lock()
-			// 50 writes in turn over 8 documents: 2 documents at version 1+7, 6 at 1+6.
-			var sevens, sixes int
+			// n writes in turn over 8 documents: n%8 documents one write
+			// ahead of the others (50: 2 at version 1+7, 6 at 1+6).
+			var ahead, behind int
 			for _, v := range f.versions {
 				switch v {
-				case 8:
-					sevens++
-				case 7:
-					sixes++
+				case 1 + n/8 + 1:
+					ahead++
+				case 1 + n/8:
+					behind++
 				}
 			}
 			f.mu.Unlock()
-			if sevens != 2 || sixes != 6 {
+			if int64(ahead) != n%8 || int64(behind) != 8-n%8 {
 				t.Errorf("the writes were not spread evenly: versions %v", f.versions)
 			}
 			verdict, notes := rt.evaluate()
@@ -363,7 +367,7 @@ func TestRunRealtimeLatency(t *testing.T) {
 			}
 			switch tc.verdict {
 			case VerdictPass:
-				if rt.Deliveries != 50 || rt.Complete != 8 || rt.P99 <= 0 || rt.P99 > time.Second || rt.MinReceived != 6 || rt.MaxReceived != 7 ||
+				if rt.Deliveries != n || rt.Complete != 8 || rt.P99 <= 0 || rt.P99 > time.Second || rt.MinReceived != n/8 || rt.MaxReceived != (n+7)/8 ||
 					rt.Gaps != 0 || rt.Early != 0 || rt.DeliveriesPerSec <= 0 {
 					t.Errorf("deliveries %d (%.0f/s) complete %d p99 %s min %d max %d gaps %d early %d", rt.Deliveries, rt.DeliveriesPerSec,
 						rt.Complete, rt.P99, rt.MinReceived, rt.MaxReceived, rt.Gaps, rt.Early)
@@ -374,7 +378,7 @@ func TestRunRealtimeLatency(t *testing.T) {
 					t.Errorf("report line lacks %q: %s", want, md.String())
 				}
 			default:
-				if rt.Deliveries != 49 || rt.Complete != 7 || rt.Gaps != 1 {
+				if rt.Deliveries != n-1 || rt.Complete != 7 || rt.Gaps != 1 {
 					t.Errorf("deliveries %d complete %d gaps %d", rt.Deliveries, rt.Complete, rt.Gaps)
 				}
 			}

@@ -64,7 +64,9 @@ func TestStartProcessFailures(t *testing.T) {
 
 	never := helloSpec(t)
 	never.ReadyPath = "/not-found"
-	never.ReadyTimeout = 300 * time.Millisecond
+	// Long enough for the child to listen on a busy machine, so that the
+	// readiness probe meets its 404 before giving up.
+	never.ReadyTimeout = 3 * time.Second
 	if _, err := StartProcess(context.Background(), never); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "404") {
 		t.Errorf("never ready: err = %v, want a deadline error mentioning the 404", err)
 	}
