@@ -19,9 +19,13 @@ import (
 // read through all three at once, against a limit of 100 reads per 10 s
 // with a burst of 20 on the account: the processes together allow at most
 // 120 in the first 10 s (the burst and the first window's refill) and at
-// most 100 in each 10 s after. A request counts in a window only when it
-// was both sent and answered within it, so the counts are lower bounds of
-// the truth and the check cannot fail for the clock of the test.
+// most 100 more in each 10 s after. The bound is on the running total:
+// a window that follows a lull (a machine too busy to send or decide for a
+// moment) may use what the lull left in the bucket, as GCRA allows, but
+// never more than the limit over the whole run. A request counts in a
+// window only when it was both sent and answered within it, so the counts
+// are lower bounds of the truth and the check cannot fail for the clock of
+// the test.
 func TestRateLimitHoldsAcrossThreeProcesses(t *testing.T) {
 	db := pgtest.URL(t)
 	rs := redistest.Start(t)
@@ -119,12 +123,11 @@ func TestRateLimitHoldsAcrossThreeProcesses(t *testing.T) {
 	if refused < len(answers)/2 {
 		t.Fatalf("only %d of %d requests refused: the load did not press on the limit", refused, len(answers))
 	}
-	if allowed[0] > 120 {
-		t.Errorf("%d reads allowed in the first 10 s, want at most 120", allowed[0])
-	}
-	for w := 1; w < windows; w++ {
-		if allowed[w] > 100 {
-			t.Errorf("%d reads allowed in window %d, want at most 100", allowed[w], w+1)
+	total := 0
+	for w := range windows {
+		total += allowed[w]
+		if limit := 120 + 100*w; total > limit {
+			t.Errorf("%d reads allowed in the first %d s, want at most %d (per window: %v)", total, 10*(w+1), limit, allowed)
 		}
 	}
 	// The counter-case: the limit is reached, not just respected — three

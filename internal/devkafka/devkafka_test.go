@@ -80,8 +80,10 @@ func TestDataDirKeepsRecords(t *testing.T) {
 	}
 	defer c.Close()
 	got := roundTrip(t, c.Addrs(), "kept", "second")
-	if len(got) != 2 || got[0] != "first" {
-		t.Errorf("after a restart the topic holds %q, want first then second", got)
+	// Records without a key may go to any partition of the topic, and
+	// partitions are read in no set order: the records, not their order.
+	if len(got) != 2 || !contains(got, "first") || !contains(got, "second") {
+		t.Errorf("after a restart the topic holds %q, want first and second", got)
 	}
 }
 
