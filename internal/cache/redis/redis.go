@@ -28,22 +28,22 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
 
+	"github.com/basaltdev/basalt/internal/breaker"
 	"github.com/basaltdev/basalt/internal/cache"
 )
 
 // Defaults of Options.
 const (
 	DefaultTimeout = 100 * time.Millisecond
-	DefaultBackoff = 500 * time.Millisecond
+	DefaultBackoff = breaker.DefaultBackoff
 	DefaultSettle  = time.Second
 	// SlowCalls is how many calls in a row must time out before Redis is
 	// taken for down.
-	SlowCalls = 3
+	SlowCalls = breaker.DefaultSlowCalls
 )
 
 // ErrUnavailable is wrapped by the errors of calls that Redis did not
@@ -74,13 +74,8 @@ type Cache struct {
 	prefix  string
 	local   time.Duration
 	timeout time.Duration
-	backoff time.Duration
-	// epoch anchors downUntil on the monotonic clock; downUntil is when,
-	// in nanoseconds since epoch, calls try Redis again after a failure
-	// (0 when the last call succeeded).
-	epoch     time.Time
-	downUntil atomic.Int64
-	slow      atomic.Int32 // calls in a row that timed out
+	// down stops calls to Redis for a while once it is taken for down.
+	down *breaker.Breaker
 
 	settle  time.Duration
 	mu      sync.Mutex
@@ -100,16 +95,13 @@ func New(o Options) (*Cache, error) {
 	if o.Client == nil {
 		return nil, errors.New("cache/redis: a client is required")
 	}
-	c := &Cache{client: o.Client, prefix: o.Prefix, local: o.Local, timeout: o.Timeout, backoff: o.Backoff,
-		epoch: time.Now(), settle: o.Settle, written: map[string]time.Time{}}
+	c := &Cache{client: o.Client, prefix: o.Prefix, local: o.Local, timeout: o.Timeout,
+		down: breaker.New(o.Backoff, SlowCalls), settle: o.Settle, written: map[string]time.Time{}}
 	if c.settle <= 0 {
 		c.settle = DefaultSettle
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout
-	}
-	if c.backoff <= 0 {
-		c.backoff = DefaultBackoff
 	}
 	return c, nil
 }
@@ -178,10 +170,8 @@ func (c *Cache) start(ctx context.Context) (context.Context, context.CancelFunc,
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	if until := c.downUntil.Load(); until != 0 {
-		if wait := time.Duration(until) - time.Since(c.epoch); wait > 0 {
-			return nil, nil, fmt.Errorf("%w: it failed recently; trying again in %v", ErrUnavailable, wait.Round(time.Millisecond))
-		}
+	if wait := c.down.Wait(); wait > 0 {
+		return nil, nil, fmt.Errorf("%w: it failed recently; trying again in %v", ErrUnavailable, wait.Round(time.Millisecond))
 	}
 	cctx, cancel := context.WithTimeout(ctx, c.timeout)
 	return cctx, cancel, nil
@@ -190,12 +180,7 @@ func (c *Cache) start(ctx context.Context) (context.Context, context.CancelFunc,
 // done records the outcome of a call made under ctx (start's).
 func (c *Cache) done(ctx context.Context, err error) error {
 	if err == nil {
-		if c.slow.Load() != 0 {
-			c.slow.Store(0)
-		}
-		if c.downUntil.Load() != 0 {
-			c.downUntil.Store(0)
-		}
+		c.down.Succeeded()
 		return nil
 	}
 	var rerr *rueidis.RedisError
@@ -205,10 +190,11 @@ func (c *Cache) done(ctx context.Context, err error) error {
 	if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return err // the caller's context ended
 	}
-	if errors.Is(err, context.DeadlineExceeded) && c.slow.Add(1) < SlowCalls {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	if errors.Is(err, context.DeadlineExceeded) {
+		c.down.TimedOut()
+	} else {
+		c.down.Failed()
 	}
-	c.downUntil.Store(int64(time.Since(c.epoch) + c.backoff))
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 

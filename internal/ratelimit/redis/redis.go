@@ -37,11 +37,11 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
 
+	"github.com/basaltdev/basalt/internal/breaker"
 	"github.com/basaltdev/basalt/internal/ratelimit"
 )
 
@@ -50,11 +50,11 @@ const DefaultTimeout = 250 * time.Millisecond
 
 // SlowCalls is how many calls in a row must time out before Redis is
 // taken for down.
-const SlowCalls = 3
+const SlowCalls = breaker.DefaultSlowCalls
 
 // DefaultBackoff is how long Allow fails at once after a failed call, when
 // Options.Backoff is zero.
-const DefaultBackoff = 500 * time.Millisecond
+const DefaultBackoff = breaker.DefaultBackoff
 
 // Options configure a Limiter.
 type Options struct {
@@ -80,15 +80,8 @@ type Limiter struct {
 	prefix  string
 	now     func() time.Time
 	timeout time.Duration
-	backoff time.Duration
-
-	// epoch anchors downUntil on the monotonic clock.
-	epoch time.Time
-	// downUntil is when, in nanoseconds since epoch, Allow tries Redis
-	// again after a failure; 0 when the last call succeeded.
-	downUntil atomic.Int64
-	// slow counts the calls in a row that timed out.
-	slow atomic.Int32
+	// down stops calls to Redis for a while once it is taken for down.
+	down *breaker.Breaker
 }
 
 var _ ratelimit.Limiter = (*Limiter)(nil)
@@ -100,14 +93,10 @@ func New(o Options) *Limiter {
 		prefix:  o.Prefix,
 		now:     o.Now,
 		timeout: o.Timeout,
-		backoff: o.Backoff,
-		epoch:   time.Now(),
+		down:    breaker.New(o.Backoff, SlowCalls),
 	}
 	if l.timeout <= 0 {
 		l.timeout = DefaultTimeout
-	}
-	if l.backoff <= 0 {
-		l.backoff = DefaultBackoff
 	}
 	return l
 }
@@ -171,10 +160,8 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim ratelimit.Limit, n 
 	if err := ctx.Err(); err != nil {
 		return ratelimit.Decision{}, fmt.Errorf("ratelimit: %w", err)
 	}
-	if until := l.downUntil.Load(); until != 0 {
-		if wait := time.Duration(until) - time.Since(l.epoch); wait > 0 {
-			return ratelimit.Decision{}, fmt.Errorf("%w: redis failed recently; trying again in %v", ratelimit.ErrUnavailable, wait.Round(time.Millisecond))
-		}
+	if wait := l.down.Wait(); wait > 0 {
+		return ratelimit.Decision{}, fmt.Errorf("%w: redis failed recently; trying again in %v", ratelimit.ErrUnavailable, wait.Round(time.Millisecond))
 	}
 	now := ""
 	if l.now != nil {
@@ -193,20 +180,13 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim ratelimit.Limit, n 
 			return ratelimit.Decision{}, fmt.Errorf("ratelimit: %w", cerr)
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
-			if l.slow.Add(1) >= SlowCalls {
-				l.downUntil.Store(int64(time.Since(l.epoch) + l.backoff))
-			}
+			l.down.TimedOut()
 			return ratelimit.Decision{}, fmt.Errorf("%w: redis did not answer within %v", ratelimit.ErrUnavailable, l.timeout)
 		}
-		l.downUntil.Store(int64(time.Since(l.epoch) + l.backoff))
+		l.down.Failed()
 		return ratelimit.Decision{}, fmt.Errorf("%w: redis: %w", ratelimit.ErrUnavailable, err)
 	}
-	if l.slow.Load() != 0 {
-		l.slow.Store(0)
-	}
-	if l.downUntil.Load() != 0 {
-		l.downUntil.Store(0)
-	}
+	l.down.Succeeded()
 	d, _ := ratelimit.Decide(res[1], res[2], lim, n)
 	if d.Allowed != (res[0] == 1) {
 		// The script and Decide disagree: a bug, never a client's fault.
