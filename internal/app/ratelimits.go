@@ -12,7 +12,6 @@ import (
 	"github.com/basaltdev/basalt/internal/gateway/authapi"
 	"github.com/basaltdev/basalt/internal/ratelimit"
 	"github.com/basaltdev/basalt/internal/ratelimit/memory"
-	rlredis "github.com/basaltdev/basalt/internal/ratelimit/redis"
 )
 
 // rateLimitFlags are serve's flags of the API-wide rate limits.
@@ -46,10 +45,10 @@ func (f rateLimitFlags) apply(cfg *Config) error {
 // process). It has no fallback of its own: apilimit decides the auth class
 // in process and lets the others through while Redis fails.
 func (l *limiters) api() ratelimit.Limiter {
-	if l.client == nil {
-		return nil
+	if l.shared == nil {
+		return nil // a nil *rlredis.Limiter must not become a non-nil interface
 	}
-	return rlredis.New(rlredis.Options{Client: l.client, Prefix: redisKeyPrefix + "rl:"})
+	return l.shared
 }
 
 // apiLimitsKeys bounds the keys of the in-process limiters of the API-wide

@@ -93,8 +93,10 @@ type limiters struct {
 	// fallbacks counts decisions taken in-process because Redis failed,
 	// by the limits they were for ("auth").
 	fallbacks *prometheus.CounterVec
-	client    rueidis.Client
-	log       *slog.Logger
+	// shared is the Redis limiter of every shared limit (nil without
+	// Redis): one, so that its breaker learns of an outage once.
+	shared *rlredis.Limiter
+	log    *slog.Logger
 
 	mu      sync.Mutex
 	lastLog time.Time
@@ -103,14 +105,17 @@ type limiters struct {
 
 func newLimiters(client rueidis.Client, log *slog.Logger, reg prometheus.Registerer) (*limiters, error) {
 	l := &limiters{
-		client: client,
-		log:    log,
+		log: log,
 		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "basalt_ratelimit_fallbacks_total",
 			Help: "Rate-limit decisions taken in-process because Redis was unavailable, by the limits they were for.",
 		}, []string{"limits"}),
 	}
-	if client != nil && reg != nil {
+	if client == nil {
+		return l, nil
+	}
+	l.shared = rlredis.New(rlredis.Options{Client: client, Prefix: redisKeyPrefix + "rl:"})
+	if reg != nil {
 		if err := reg.Register(l.fallbacks); err != nil {
 			return nil, err
 		}
@@ -123,12 +128,11 @@ func newLimiters(client rueidis.Client, log *slog.Logger, reg prometheus.Registe
 // it never becomes unlimited.
 func (l *limiters) auth() ratelimit.Limiter {
 	mem := memory.New(time.Now, 100_000)
-	if l.client == nil {
+	if l.shared == nil {
 		return mem
 	}
-	shared := rlredis.New(rlredis.Options{Client: l.client, Prefix: redisKeyPrefix + "rl:"})
 	count := l.fallbacks.WithLabelValues("auth")
-	return ratelimit.Fallback(shared, mem, func(err error) {
+	return ratelimit.Fallback(l.shared, mem, func(err error) {
 		count.Inc()
 		l.logFallback("auth", err)
 	})
