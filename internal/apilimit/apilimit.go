@@ -73,7 +73,7 @@ type Options struct {
 type Limits struct {
 	cfg      Config
 	limiter  ratelimit.Limiter
-	fallback ratelimit.Limiter
+	auth     ratelimit.Limiter // limiter with the in-process fallback, for the auth class
 	clientIP func(*http.Request) string
 	log      *slog.Logger
 	now      func() time.Time
@@ -139,8 +139,13 @@ func New(opts Options) (*Limits, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	l := &Limits{cfg: opts.Config, limiter: opts.Limiter, fallback: opts.Fallback,
-		clientIP: opts.ClientIP, log: opts.Logger, now: opts.Now}
+	l := &Limits{cfg: opts.Config, limiter: opts.Limiter, clientIP: opts.ClientIP, log: opts.Logger, now: opts.Now}
+	// The auth class never becomes unlimited: when the limiter fails, the
+	// in-process fallback decides, and the failure is counted and logged.
+	l.auth = ratelimit.Fallback(opts.Limiter, opts.Fallback, func(err error) {
+		l.errs[Auth].Inc()
+		l.logError(Auth, err)
+	})
 	decisions := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "basalt_ratelimit_decisions_total",
 		Help: "API rate-limit checks by route class and result (allowed, denied, or error: the limiter failed). A request is checked against up to two limits.",
@@ -246,27 +251,31 @@ func (l *Limits) check(ctx context.Context, cs *checks, class Class, coll string
 		p := newPolicy(coll, class, kind, rule)
 		pol = &p
 	}
-	key, lim := pol.prefix+id, pol.limit
-	d, err := l.limiter.Allow(ctx, key, lim, 1)
+	limiter := l.limiter
+	if class == Auth {
+		limiter = l.auth
+	}
+	d, err := limiter.Allow(ctx, pol.prefix+id, pol.limit, 1)
 	if err != nil && ctx.Err() != nil {
 		// The client is gone or out of time, not the limiter: nothing
 		// to count or log, and the handler finds its context done.
 		return nil
 	}
-	if err != nil {
+	switch {
+	case err != nil && class == Auth:
+		// The fallback failed too (the limiter's failure is counted and
+		// logged by l.auth's onError).
+		l.decisions[class][resultError].Inc()
+		return &fault.Error{Kind: fault.Unavailable, Op: "apilimit", Msg: "the rate limiter is unavailable; try again later",
+			Err: err, RetryAfter: time.Second}
+	case err != nil:
 		l.decisions[class][resultError].Inc()
 		l.errs[class].Inc()
 		l.logError(class, err)
-		if class != Auth {
-			return nil // fail open
-		}
-		if d, err = l.fallback.Allow(ctx, key, lim, 1); err != nil {
-			return &fault.Error{Kind: fault.Unavailable, Op: "apilimit", Msg: "the rate limiter is unavailable; try again later",
-				Err: err, RetryAfter: time.Second}
-		}
-	} else if d.Allowed {
+		return nil // fail open
+	case d.Allowed:
 		l.decisions[class][resultAllowed].Inc()
-	} else {
+	default:
 		l.decisions[class][resultDenied].Inc()
 	}
 	cs.p[cs.n] = applied{p: pol, d: d}
