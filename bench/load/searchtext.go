@@ -325,16 +325,19 @@ func runSearchText(ctx context.Context, cfg Config, budget *Budget, name string,
 
 	// The three lines, each with its class breakdown.
 	classOf := map[string]string{}
-	var mixURLs, typoURLs []string
+	var mixURLs [][]string // one group per class, taken in turn
+	var typoURLs []string
 	for _, class := range QueryClasses() {
+		var urls []string
 		for _, q := range queries.Queries[class] {
 			u := SearchURL(fx.baseURL, TextCollection, q, class == QueryTypo)
 			classOf[u] = class
-			if class == QueryTypo {
-				typoURLs = append(typoURLs, u)
-			} else {
-				mixURLs = append(mixURLs, u)
-			}
+			urls = append(urls, u)
+		}
+		if class == QueryTypo {
+			typoURLs = urls
+		} else if len(urls) > 0 {
+			mixURLs = append(mixURLs, urls)
 		}
 	}
 	serial := func(classes ...string) time.Duration {
@@ -348,17 +351,17 @@ func runSearchText(ctx context.Context, cfg Config, budget *Budget, name string,
 	}
 	lines := []struct {
 		name, request string
-		urls          []string
+		urls          [][]string    // groups taken in turn, a URL drawn uniformly within each
 		serial        time.Duration // mean latency of one request alone
 	}{
-		{LineList, "GET /v1/collections/" + TextCollection + "/documents?limit=20", []string{TextListURL(fx.baseURL, TextCollection)}, listSerial},
-		{LineSearch, "GET /v1/collections/" + TextCollection + "/search?q=…&limit=20&typo=off, the rare word, common word, two words and phrase queries drawn uniformly",
+		{LineList, "GET /v1/collections/" + TextCollection + "/documents?limit=20", [][]string{{TextListURL(fx.baseURL, TextCollection)}}, listSerial},
+		{LineSearch, "GET /v1/collections/" + TextCollection + "/search?q=…&limit=20&typo=off, the rare word, common word, two words and phrase queries in turn, each query drawn uniformly within its class",
 			mixURLs, serial(QueryRare, QueryCommon, QueryTwo, QueryPhrase)},
-		{LineTypo, "GET /v1/collections/" + TextCollection + "/search?q=…&limit=20, misspelled words (the typo fallback answers)", typoURLs,
+		{LineTypo, "GET /v1/collections/" + TextCollection + "/search?q=…&limit=20, misspelled words (the typo fallback answers)", [][]string{typoURLs},
 			serial(QueryTypo)},
 	}
 	for i, l := range lines {
-		targeter, err := pickTargeter(l.urls, jsonHeader(""))
+		targeter, err := rotateTargeter(l.urls, jsonHeader(""))
 		if err != nil {
 			return fail(err)
 		}

@@ -117,6 +117,27 @@ func pickTargeter(urls []string, h http.Header) (vegeta.Targeter, error) {
 	}, nil
 }
 
+// rotateTargeter sends GET to a URL of each group in turn, drawn
+// uniformly within the group: every group gets the same share of the
+// requests, and any len(groups) requests in a row hold one of each, so a
+// short step still measures every group.
+func rotateTargeter(groups [][]string, h http.Header) (vegeta.Targeter, error) {
+	if len(groups) == 0 {
+		return nil, fmt.Errorf("load: targeter has no URLs")
+	}
+	for _, g := range groups {
+		if len(g) == 0 {
+			return nil, fmt.Errorf("load: targeter has an empty group of URLs")
+		}
+	}
+	var next atomic.Uint64
+	return func(t *vegeta.Target) error {
+		g := groups[(next.Add(1)-1)%uint64(len(groups))]
+		t.Method, t.URL, t.Header = http.MethodGet, g[rand.IntN(len(g))], h
+		return nil
+	}, nil
+}
+
 // GetTargeter fetches documents of collection by id, drawn uniformly from
 // ids, sending token (when not empty) as a bearer token.
 func GetTargeter(baseURL, collection, token string, ids []string) (vegeta.Targeter, error) {

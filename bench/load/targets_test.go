@@ -141,6 +141,40 @@ func TestTargeters(t *testing.T) {
 	}
 }
 
+// TestRotateTargeter checks that the groups are taken in turn, so that
+// any run of len(groups) requests holds one of each, and that every URL
+// of a group is drawn.
+func TestRotateTargeter(t *testing.T) {
+	groups := [][]string{{"http://h/a1", "http://h/a2"}, {"http://h/b1"}, {"http://h/c1", "http://h/c2", "http://h/c3"}}
+	tr, err := rotateTargeter(groups, jsonHeader(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for i := range 300 {
+		var tg vegeta.Target
+		if err := tr(&tg); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(groups[i%len(groups)], tg.URL) || tg.Method != http.MethodGet {
+			t.Fatalf("request %d: %s %s, want one of %v", i, tg.Method, tg.URL, groups[i%len(groups)])
+		}
+		seen[tg.URL]++
+	}
+	for _, g := range groups {
+		for _, u := range g {
+			if seen[u] == 0 {
+				t.Errorf("%s never drawn in 300 requests: %v", u, seen)
+			}
+		}
+	}
+	for _, bad := range [][][]string{nil, {{"http://h/a"}, {}}} {
+		if _, err := rotateTargeter(bad, nil); err == nil {
+			t.Errorf("rotateTargeter(%v) = nil error", bad)
+		}
+	}
+}
+
 func TestTargetersDoNotAllocate(t *testing.T) {
 	get, _ := GetTargeter("http://h", Collection, "", []string{"a", "b", "c"})
 	create, _ := CreateTargeter("http://h", 1, 8)
