@@ -4,11 +4,15 @@
 // key), optionally replaced per collection, configured by the operator in a
 // small grammar (ParseSpec).
 //
-// Every REST request is decided twice by Limits.Admit: before
-// authentication under the class's per-address (ip) rule, which applies to
-// everyone, so floods of bad credentials are refused before any token is
-// checked; after it under the caller's own rule (anonymous callers by
-// address, users by account, services by API key). Answers carry the
+// Every REST request is decided by Limits.Admit under two rules: the
+// class's per-address (ip) rule, which applies to everyone, and the
+// caller's own rule (anonymous callers by address, users by account,
+// services by API key). When the caller is known without cost (an
+// anonymous request, a credential verified recently), both are decided in
+// one step of the limiter, one round trip to Redis. Otherwise the address
+// is decided before the credential is checked, so floods of bad
+// credentials are refused before any token is verified, and the caller
+// after it. Answers carry the
 // RateLimit-Policy and RateLimit fields of draft-ietf-httpapi-ratelimit-
 // headers-10; a refused request gets fault.TooManyRequests with a
 // RetryAfter, which the transport answers 429.
@@ -196,15 +200,36 @@ type checks struct {
 	p [2]applied
 }
 
+// step is one limit to check: its policy and rule, and the request's key.
+type step struct {
+	pol  *policy
+	rule Rule
+	key  string
+}
+
+// steps are the limits to decide together: at most the address's and the
+// caller's.
+type steps struct {
+	n int
+	s [2]step
+}
+
 // Admit decides whether r, served by the route pattern ("METHOD /path"),
-// may run. It checks the route class's per-address rule, then calls
-// authenticate and checks the caller's own rule, and returns the caller.
-// Either way it sets the RateLimit-Policy and RateLimit fields on w for
-// the limits it checked. When a limit refuses r, Admit returns a
-// fault.TooManyRequests error with the wait as RetryAfter (at least a
-// second); an error of authenticate is returned as it is. The collection
-// of a per-collection rule is r.PathValue("collection").
-func (l *Limits) Admit(w http.ResponseWriter, r *http.Request, route string, authenticate func() (auth.Principal, error)) (auth.Principal, error) {
+// may run, under the route class's per-address rule and the caller's own
+// rule, and returns the caller. Either way it sets the RateLimit-Policy
+// and RateLimit fields on w for the limits it checked. When a limit
+// refuses r, Admit returns a fault.TooManyRequests error with the wait as
+// RetryAfter (at least a second), and authenticate is not called; an error
+// of authenticate is returned as it is. The collection of a per-collection
+// rule is r.PathValue("collection").
+//
+// known, if not nil, tells who the caller is when that costs nothing: an
+// anonymous request, or a credential verified recently (auth.Recognizer).
+// Then both limits are decided in one step (one round trip to Redis)
+// before authenticate runs. Otherwise the address's limit is decided
+// first, then authenticate runs, then the caller's limit: a flood of
+// unknown credentials is refused by address before any is checked.
+func (l *Limits) Admit(w http.ResponseWriter, r *http.Request, route string, known func() (auth.Principal, bool), authenticate func() (auth.Principal, error)) (auth.Principal, error) {
 	if l == nil || l.cfg.Disabled {
 		return authenticate()
 	}
@@ -212,27 +237,35 @@ func (l *Limits) Admit(w http.ResponseWriter, r *http.Request, route string, aut
 	coll := r.PathValue("collection")
 	ip := l.clientIP(r)
 	var cs checks
-	if ip != "" {
-		if err := l.check(r.Context(), &cs, class, coll, IP, ip); err != nil {
+	if known != nil {
+		if p, ok := known(); ok {
+			var both steps
+			l.plan(&both, class, coll, IP, ip)
+			kind, id := callerKey(p, ip)
+			l.plan(&both, class, coll, kind, id)
+			err := l.check(r.Context(), &cs, class, &both)
 			cs.write(w.Header())
-			return auth.Principal{}, err
+			if err != nil {
+				return auth.Principal{}, err
+			}
+			return authenticate()
 		}
+	}
+	var first steps
+	l.plan(&first, class, coll, IP, ip)
+	if err := l.check(r.Context(), &cs, class, &first); err != nil {
+		cs.write(w.Header())
+		return auth.Principal{}, err
 	}
 	p, err := authenticate()
 	if err != nil {
 		cs.write(w.Header())
 		return p, err
 	}
-	kind, id := Anonymous, ip
-	switch p.Kind {
-	case auth.KindUser:
-		kind, id = Account, p.ID
-	case auth.KindAPIKey:
-		kind, id = APIKey, p.ID
-	}
-	if id != "" {
-		err = l.check(r.Context(), &cs, class, coll, kind, id)
-	}
+	var second steps
+	kind, id := callerKey(p, ip)
+	l.plan(&second, class, coll, kind, id)
+	err = l.check(r.Context(), &cs, class, &second)
 	cs.write(w.Header())
 	if err != nil {
 		return auth.Principal{}, err
@@ -240,22 +273,51 @@ func (l *Limits) Admit(w http.ResponseWriter, r *http.Request, route string, aut
 	return p, nil
 }
 
-// check decides one step and records it in cs.
-func (l *Limits) check(ctx context.Context, cs *checks, class Class, coll string, kind Kind, id string) error {
+// callerKey is the key kind and id of p's own limits: anonymous callers
+// by address, users by account, services by API key.
+func callerKey(p auth.Principal, ip string) (Kind, string) {
+	switch p.Kind {
+	case auth.KindUser:
+		return Account, p.ID
+	case auth.KindAPIKey:
+		return APIKey, p.ID
+	}
+	return Anonymous, ip
+}
+
+// plan adds to st the limit of class on coll for the kind's id, unless
+// its rule is off or the id unknown.
+func (l *Limits) plan(st *steps, class Class, coll string, kind Kind, id string) {
 	rule, own := l.cfg.Rule(coll, class, kind)
-	if rule.Off() {
-		return nil
+	if rule.Off() || id == "" {
+		return
 	}
 	pol := &l.policies[class][kind]
 	if own {
 		p := newPolicy(coll, class, kind, rule)
 		pol = &p
 	}
+	st.s[st.n] = step{pol: pol, rule: rule, key: pol.prefix + id}
+	st.n++
+}
+
+// check decides st in one step of the limiter and records it in cs.
+func (l *Limits) check(ctx context.Context, cs *checks, class Class, st *steps) error {
+	if st.n == 0 {
+		return nil
+	}
+	var (
+		reqs [len(st.s)]ratelimit.Request
+		buf  [len(st.s)]ratelimit.Decision
+	)
+	for i, s := range st.s[:st.n] {
+		reqs[i] = ratelimit.Request{Key: s.key, Limit: s.pol.limit, N: 1}
+	}
 	limiter := l.limiter
 	if class == Auth {
 		limiter = l.auth
 	}
-	d, err := limiter.Allow(ctx, pol.prefix+id, pol.limit, 1)
+	ds, err := limiter.AllowAll(ctx, reqs[:st.n], buf[:0])
 	if err != nil && ctx.Err() != nil {
 		// The client is gone or out of time, not the limiter: nothing
 		// to count or log, and the handler finds its context done.
@@ -265,25 +327,26 @@ func (l *Limits) check(ctx context.Context, cs *checks, class Class, coll string
 	case err != nil && class == Auth:
 		// The fallback failed too (the limiter's failure is counted and
 		// logged by l.auth's onError).
-		l.decisions[class][resultError].Inc()
+		l.decisions[class][resultError].Add(float64(st.n))
 		return &fault.Error{Kind: fault.Unavailable, Op: "apilimit", Msg: "the rate limiter is unavailable; try again later",
 			Err: err, RetryAfter: time.Second}
 	case err != nil:
-		l.decisions[class][resultError].Inc()
-		l.errs[class].Inc()
+		l.decisions[class][resultError].Add(float64(st.n))
+		l.errs[class].Add(float64(st.n))
 		l.logError(class, err)
 		return nil // fail open
-	case d.Allowed:
-		l.decisions[class][resultAllowed].Inc()
-	default:
-		l.decisions[class][resultDenied].Inc()
 	}
-	cs.p[cs.n] = applied{p: pol, d: d}
-	cs.n++
-	if !d.Allowed {
-		return &fault.Error{Kind: fault.TooManyRequests, Op: "apilimit",
-			Msg:        "too many requests: the " + pol.name + " limit allows " + rule.String() + " (COUNT/PER:BURST); retry after the Retry-After seconds",
-			RetryAfter: max(d.RetryAfter, time.Second)}
+	for i, d := range ds {
+		s := &st.s[i]
+		cs.p[cs.n] = applied{p: s.pol, d: d}
+		cs.n++
+		if !d.Allowed {
+			l.decisions[class][resultDenied].Inc()
+			return &fault.Error{Kind: fault.TooManyRequests, Op: "apilimit",
+				Msg:        "too many requests: the " + s.pol.name + " limit allows " + s.rule.String() + " (COUNT/PER:BURST); retry after the Retry-After seconds",
+				RetryAfter: max(d.RetryAfter, time.Second)}
+		}
+		l.decisions[class][resultAllowed].Inc()
 	}
 	return nil
 }
@@ -310,6 +373,7 @@ func (l *Limits) logError(class Class, err error) {
 }
 
 // write sets the RateLimit-Policy of every checked limit and the RateLimit
+// of the one that refused the request, if one did (the last checked), else
 // of the most restrictive: the fewest remaining requests, then the longest
 // reset.
 func (cs *checks) write(h http.Header) {
@@ -326,7 +390,7 @@ func (cs *checks) write(h http.Header) {
 	}
 	a, b := &cs.p[0], &cs.p[1]
 	best := a
-	if b.d.Remaining < a.d.Remaining || (b.d.Remaining == a.d.Remaining && b.d.ResetAfter > a.d.ResetAfter) {
+	if !b.d.Allowed || b.d.Remaining < a.d.Remaining || (b.d.Remaining == a.d.Remaining && b.d.ResetAfter > a.d.ResetAfter) {
 		best = b
 	}
 	h[policyKey] = []string{a.p.field + ", " + b.p.field}

@@ -310,6 +310,17 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, credential string) (Principal, error)
 }
 
+// Recognizer is implemented by Authenticators that can tell whose a
+// credential is without any I/O or signature check, when they verified it
+// recently. Recognize returns the principal the credential had then, or
+// false when it is not known that cheaply (never seen, expired, malformed).
+// It decides nothing: a revoked credential may still be recognized, and
+// Authenticate must still be called. The rate limits use it to decide the
+// caller's limit and the address's in one step.
+type Recognizer interface {
+	Recognize(credential string) (Principal, bool)
+}
+
 // AuthenticatorFunc adapts a function to Authenticator.
 type AuthenticatorFunc func(ctx context.Context, credential string) (Principal, error)
 

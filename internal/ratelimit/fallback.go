@@ -35,3 +35,14 @@ func (f *fallback) Allow(ctx context.Context, key string, l Limit, n int) (Decis
 	}
 	return f.secondary.Allow(ctx, key, l, n)
 }
+
+func (f *fallback) AllowAll(ctx context.Context, reqs []Request, dst []Decision) ([]Decision, error) {
+	out, err := f.primary.AllowAll(ctx, reqs, dst)
+	if err == nil || errors.Is(err, ErrInvalid) || CallerDone(ctx) != nil {
+		return out, err
+	}
+	if f.onError != nil {
+		f.onError(err)
+	}
+	return f.secondary.AllowAll(ctx, reqs, dst)
+}

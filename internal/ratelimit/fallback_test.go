@@ -31,12 +31,28 @@ func (f *failing) Allow(ctx context.Context, _ string, l ratelimit.Limit, n int)
 	return ratelimit.Decision{}, f.err
 }
 
+func (f *failing) AllowAll(ctx context.Context, reqs []ratelimit.Request, dst []ratelimit.Decision) ([]ratelimit.Decision, error) {
+	f.calls.Add(1)
+	if err := ratelimit.CheckAll(reqs); err != nil {
+		return dst, err
+	}
+	if err := ctx.Err(); err != nil {
+		return dst, fmt.Errorf("ratelimit: %w", err)
+	}
+	return dst, f.err
+}
+
 // unused fails the test when asked anything.
 type unused struct{ t *testing.T }
 
 func (u unused) Allow(context.Context, string, ratelimit.Limit, int) (ratelimit.Decision, error) {
 	u.t.Error("the secondary limiter was asked while the primary works")
 	return ratelimit.Decision{}, errors.New("unused")
+}
+
+func (u unused) AllowAll(_ context.Context, _ []ratelimit.Request, dst []ratelimit.Decision) ([]ratelimit.Decision, error) {
+	u.t.Error("the secondary limiter was asked while the primary works")
+	return dst, errors.New("unused")
 }
 
 // deadlinePassed is a context whose deadline has passed but whose timer
@@ -88,6 +104,31 @@ func TestFallback(t *testing.T) {
 		})
 	}
 
+	t.Run("AllowAll falls back as a whole", func(t *testing.T) {
+		primary := &failing{err: down}
+		var seen []error
+		lim := ratelimit.Fallback(primary, memory.New(time.Now, 10), func(err error) { seen = append(seen, err) })
+		reqs := []ratelimit.Request{{Key: "ip", Limit: l, N: 1}, {Key: "account", Limit: l, N: 2}}
+		for i, want := range [][]bool{{true, true}, {true, false}} {
+			ds, err := lim.AllowAll(t.Context(), reqs, nil)
+			if err != nil {
+				t.Fatalf("batch %d: %v", i, err)
+			}
+			got := make([]bool, len(ds))
+			for j, d := range ds {
+				got[j] = d.Allowed
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("batch %d: %+v, want allowed %v (decided by the secondary)", i, ds, want)
+			}
+		}
+		if len(seen) != 2 || primary.calls.Load() != 2 {
+			t.Fatalf("onError saw %v after %d primary calls, want 2 of each", seen, primary.calls.Load())
+		}
+		if _, err := lim.AllowAll(t.Context(), []ratelimit.Request{{Key: "k", Limit: ratelimit.Limit{}, N: 1}}, nil); !errors.Is(err, ratelimit.ErrInvalid) || len(seen) != 2 {
+			t.Fatalf("invalid batch: %v, onError %d times; want ErrInvalid, no outage", err, len(seen))
+		}
+	})
 	t.Run("invalid argument is not an outage", func(t *testing.T) {
 		lim := ratelimit.Fallback(&failing{err: down}, unused{t}, func(err error) { t.Errorf("onError(%v)", err) })
 		if _, err := lim.Allow(t.Context(), "k", ratelimit.Limit{Rate: 1, Burst: 0}, 1); !errors.Is(err, ratelimit.ErrInvalid) {

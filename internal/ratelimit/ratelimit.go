@@ -128,12 +128,33 @@ type Decision struct {
 
 // Limiter decides whether events for a key may happen now. Keys are
 // independent; a Limit may differ between calls for the same key, and each
-// call is decided under the Limit it passes. Allow returns an error wrapping
-// ErrInvalid for an invalid Limit or n < 0, ctx's error if ctx is done, and
-// an implementation's error if its backing store fails; on error the
-// Decision is the zero value and nothing was counted.
+// call is decided under the Limit it passes.
+//
+// Allow decides one request. It returns an error wrapping ErrInvalid for
+// an invalid Limit or n < 0, ctx's error if ctx is done, and an
+// implementation's error if its backing store fails; on error the Decision
+// is the zero value and nothing was counted (a store error wrapping
+// ErrUnavailable may have counted it: see ErrUnavailable).
+//
+// AllowAll decides several requests in one atomic step (for Redis, one
+// round trip): reqs in order, as Allow would decide them one after another
+// at one instant with no other decision between, stopping after the first
+// refused request, whose successors are neither decided nor counted. It
+// appends the decisions made to dst and returns it, so the last is the
+// refusal if one was refused. It is how one request to Basalt is checked
+// against several limits (its address's and its caller's) for the price of
+// one. Its errors are Allow's, for any request (an invalid one is found
+// before anything is counted); on error it returns dst unchanged.
 type Limiter interface {
 	Allow(ctx context.Context, key string, l Limit, n int) (Decision, error)
+	AllowAll(ctx context.Context, reqs []Request, dst []Decision) ([]Decision, error)
+}
+
+// Request is one request of Limiter.AllowAll: N events for Key under Limit.
+type Request struct {
+	Key   string
+	Limit Limit
+	N     int
 }
 
 // Check validates the arguments of Allow, for implementations.
@@ -143,6 +164,16 @@ func Check(l Limit, n int) error {
 	}
 	if n < 0 {
 		return fmt.Errorf("%w: n %d must not be negative", ErrInvalid, n)
+	}
+	return nil
+}
+
+// CheckAll validates the requests of AllowAll, for implementations.
+func CheckAll(reqs []Request) error {
+	for i, r := range reqs {
+		if err := Check(r.Limit, r.N); err != nil {
+			return fmt.Errorf("request %d (key %q): %w", i, r.Key, err)
+		}
 	}
 	return nil
 }

@@ -885,3 +885,73 @@ func TestRunFinishesQueuedWorkWhenStopped(t *testing.T) {
 		}
 	})
 }
+
+// TestRecognize: Recognize names the caller of a credential Authenticate
+// accepted recently, without any I/O, and of no other.
+func TestRecognize(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, open openFunc) {
+		f := newFixture(t, open)
+		tok := f.user(t, "ada@example.com")
+		if _, ok := f.svc.Recognize(tok.AccessToken); ok {
+			// Login does not verify its own token: the first request does.
+			t.Fatal("a token never verified was recognized")
+		}
+		p, err := f.svc.Authenticate(bg, tok.AccessToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := f.svc.Recognize(tok.AccessToken)
+		if !ok || got.Kind != auth.KindUser || got.ID != p.ID || got.SessionID != p.SessionID {
+			t.Fatalf("Recognize(token) = %+v, %v; want %+v", got, ok, p)
+		}
+		for _, bad := range []string{"", "x", otherLast(tok.AccessToken), "bsk_", "bsk_nope"} {
+			if got, ok := f.svc.Recognize(bad); ok {
+				t.Errorf("Recognize(%q) = %+v", bad, got)
+			}
+		}
+
+		k, secret, err := f.svc.CreateAPIKey(admin, accounts.APIKeySpec{Name: "indexer", Scopes: []string{"posts:read"},
+			ExpiresAt: f.clock.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := f.svc.Recognize(secret); ok {
+			t.Fatal("a key never read was recognized")
+		}
+		if _, err := f.svc.Authenticate(bg, secret); err != nil {
+			t.Fatal(err)
+		}
+		got, ok = f.svc.Recognize(secret)
+		if !ok || got.Kind != auth.KindAPIKey || got.ID != k.ID {
+			t.Fatalf("Recognize(key) = %+v, %v", got, ok)
+		}
+		// Revoked, neither is recognized any more.
+		if err := f.svc.Logout(f.as(t, f.svc, tok.AccessToken)); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := f.svc.Recognize(tok.AccessToken); ok {
+			t.Error("the token of a revoked session was recognized")
+		}
+		_, secret2, err := f.svc.CreateAPIKey(admin, accounts.APIKeySpec{Name: "etl", Scopes: []string{"*:*"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p2, err := f.svc.Authenticate(bg, secret2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.RevokeAPIKey(admin, p2.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := f.svc.Recognize(secret2); ok {
+			t.Error("a revoked key was recognized")
+		}
+		f.clock.Advance(time.Hour)
+		if _, ok := f.svc.Recognize(secret); ok {
+			t.Error("an expired key was recognized")
+		}
+		if _, ok := f.svc.Recognize(tok.AccessToken); ok {
+			t.Error("an expired access token was recognized")
+		}
+	})
+}

@@ -475,6 +475,16 @@ func (s *Set) feedAge() float64 {
 	return s.now().Sub(*last).Seconds()
 }
 
+// Known answers Revoked from memory alone, when it can: known is false
+// when the set is stale and id not seen revoked, where Revoked would ask
+// the feed.
+func (s *Set) Known(id string) (revoked, known bool) {
+	s.mu.RLock()
+	_, revoked = s.entries[id]
+	s.mu.RUnlock()
+	return revoked, revoked || s.fresh(s.now())
+}
+
 // Revoked reports whether the session or API key id is revoked. A revocation
 // this process has seen is always reported. Otherwise, when the set is fresh
 // the answer comes from memory; when it is stale Revoked asks the feed, and

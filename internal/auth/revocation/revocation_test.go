@@ -313,6 +313,31 @@ func TestStaleFallsBackToFeed(t *testing.T) {
 	}
 }
 
+// TestKnownAnswersFromMemoryOnly: Known never asks the feed; it knows a
+// revocation it has seen, and that an ID is live only while fresh.
+func TestKnownAnswersFromMemoryOnly(t *testing.T) {
+	c := newClock()
+	feed := &fakeFeed{}
+	s := newSet(t, feed, c, Options{})
+	want := func(id string, revoked, known bool) {
+		t.Helper()
+		if r, k := s.Known(id); r != revoked || k != known {
+			t.Fatalf("Known(%s) = %v, %v; want %v, %v", id, r, k, revoked, known)
+		}
+	}
+	want("s1", false, false) // never synced
+	s.Add("s1", c.Now())
+	want("s1", true, true)
+	mustPoll(t, s)
+	want("s2", false, true)
+	c.Advance(DefaultMaxStaleness + time.Nanosecond)
+	want("s2", false, false)
+	want("s1", true, true)
+	if n := feed.revokedCalls.Load(); n != 0 {
+		t.Fatalf("feed.Revoked called %d times", n)
+	}
+}
+
 func TestFreshnessCountsFromPollStart(t *testing.T) {
 	c := newClock()
 	feed := &fakeFeed{}

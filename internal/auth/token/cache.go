@@ -102,6 +102,16 @@ func (c *Cache) Verify(token string) (Claims, error) {
 	return claims, nil
 }
 
+// Lookup returns the claims of token if it verified before and its cache
+// entry is still good now (not expired, its key unchanged and not
+// retired), without verifying anything; false otherwise.
+func (c *Cache) Lookup(token string) (Claims, bool) {
+	if len(token) > MaxTokenBytes || token == "" {
+		return Claims{}, false
+	}
+	return c.lookup(token)
+}
+
 // lookup returns the cached claims of token if they are still good now.
 func (c *Cache) lookup(token string) (Claims, bool) {
 	c.mu.RLock()

@@ -374,3 +374,41 @@ func BenchmarkCacheHit(b *testing.B) {
 		}
 	}
 }
+
+// TestCacheLookup: Lookup answers only from the cache, never verifies,
+// and holds to the same validity as a hit of Verify.
+func TestCacheLookup(t *testing.T) {
+	key := mustKey(t, "k1")
+	f := newCacheFixture(t, key)
+	c := f.cache(100)
+	tok, issued := issue(t, key, "u1")
+	before := f.verifies.Load()
+	if _, ok := c.Lookup(tok); ok {
+		t.Fatal("Lookup knew a token never verified")
+	}
+	if _, ok := c.Lookup(""); ok {
+		t.Fatal("Lookup knew the empty token")
+	}
+	if f.verifies.Load() != before {
+		t.Fatal("Lookup verified a token")
+	}
+	if _, err := c.Verify(tok); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := c.Lookup(tok)
+	if !ok || !reflect.DeepEqual(got, issued) {
+		t.Fatalf("Lookup after Verify = %+v, %v; want %+v", got, ok, issued)
+	}
+	f.setKeys(mustKey(t, "k2"))
+	if _, ok := c.Lookup(tok); ok {
+		t.Fatal("Lookup knew a token whose key was removed")
+	}
+	f.setKeys(key)
+	if _, err := c.Verify(tok); err != nil {
+		t.Fatal(err)
+	}
+	f.advance(issued.Expiry.Sub(f.clock()))
+	if _, ok := c.Lookup(tok); ok {
+		t.Fatal("Lookup knew an expired token")
+	}
+}

@@ -58,7 +58,9 @@ func guard(route string, lim Limits, a auth.Authenticator, fail func(http.Respon
 		if lim == nil {
 			p, wwwAuth, err = principalOf(r, a)
 		} else {
-			p, err = lim.Admit(w, r, route, func() (auth.Principal, error) {
+			p, err = lim.Admit(w, r, route, func() (auth.Principal, bool) {
+				return recognize(r, a)
+			}, func() (auth.Principal, error) {
 				var err error
 				p, wwwAuth, err = principalOf(r, a)
 				return p, err
@@ -82,28 +84,12 @@ func principalOf(r *http.Request, a auth.Authenticator) (auth.Principal, string,
 	if a == nil {
 		return auth.Anonymous(), "", nil
 	}
-	values := r.Header.Values("Authorization")
-	switch len(values) {
-	case 0:
+	credential, present, challenge, err := credentialOf(r)
+	if err != nil {
+		return auth.Principal{}, challenge, err
+	}
+	if !present {
 		return auth.Anonymous(), "", nil
-	case 1:
-	default:
-		return auth.Principal{}, challengeBadRequest, fault.New(fault.Unauthenticated, op, "send one Authorization header")
-	}
-	v := values[0]
-	if len(v) > MaxAuthorizationBytes {
-		return auth.Principal{}, challengeBadRequest, fault.New(fault.Unauthenticated, op,
-			"the Authorization header is longer than "+strconv.Itoa(MaxAuthorizationBytes)+" bytes")
-	}
-	scheme, credential, _ := strings.Cut(v, " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		return auth.Principal{}, challengeBadRequest, fault.New(fault.Unauthenticated, op,
-			`the Authorization header must be "Bearer <access token or API key>"`)
-	}
-	credential = strings.TrimLeft(credential, " ")
-	if !validCredential(credential) {
-		return auth.Principal{}, challengeBadRequest, fault.New(fault.Unauthenticated, op,
-			"the bearer credential is empty or malformed")
 	}
 	p, err := a.Authenticate(r.Context(), credential)
 	switch {
@@ -120,6 +106,60 @@ func principalOf(r *http.Request, a auth.Authenticator) (auth.Principal, string,
 	}
 	// Anything else is a failure to decide: never let the caller in.
 	return auth.Principal{}, "", &fault.Error{Kind: fault.Internal, Op: op, Err: err}
+}
+
+// recognize tells who sends r when that costs nothing: anonymous without
+// an Authorization header (or without an authenticator), the principal
+// of a credential a recognizes (auth.Recognizer); false otherwise,
+// malformed headers included, which principalOf refuses.
+func recognize(r *http.Request, a auth.Authenticator) (auth.Principal, bool) {
+	if a == nil {
+		return auth.Anonymous(), true
+	}
+	credential, present, _, err := credentialOf(r)
+	switch {
+	case err != nil:
+		return auth.Principal{}, false
+	case !present:
+		return auth.Anonymous(), true
+	}
+	rec, ok := a.(auth.Recognizer)
+	if !ok {
+		return auth.Principal{}, false
+	}
+	p, ok := rec.Recognize(credential)
+	return p, ok && p.Authenticated()
+}
+
+// credentialOf returns the bearer credential of r's Authorization header,
+// and whether there is one. A malformed header is an Unauthenticated
+// error, with the challenge to send.
+func credentialOf(r *http.Request) (credential string, present bool, challenge string, err error) {
+	const op = "restapi.Authenticate"
+	values := r.Header.Values("Authorization")
+	switch len(values) {
+	case 0:
+		return "", false, "", nil
+	case 1:
+	default:
+		return "", false, challengeBadRequest, fault.New(fault.Unauthenticated, op, "send one Authorization header")
+	}
+	v := values[0]
+	if len(v) > MaxAuthorizationBytes {
+		return "", false, challengeBadRequest, fault.New(fault.Unauthenticated, op,
+			"the Authorization header is longer than "+strconv.Itoa(MaxAuthorizationBytes)+" bytes")
+	}
+	scheme, credential, _ := strings.Cut(v, " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", false, challengeBadRequest, fault.New(fault.Unauthenticated, op,
+			`the Authorization header must be "Bearer <access token or API key>"`)
+	}
+	credential = strings.TrimLeft(credential, " ")
+	if !validCredential(credential) {
+		return "", false, challengeBadRequest, fault.New(fault.Unauthenticated, op,
+			"the bearer credential is empty or malformed")
+	}
+	return credential, true, "", nil
 }
 
 // tokenChar reports whether c may appear in a b64token before the padding.

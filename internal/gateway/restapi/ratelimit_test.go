@@ -1,10 +1,15 @@
 package restapi
 
 import (
+	"context"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/basaltdev/basalt/internal/apilimit"
+	"github.com/basaltdev/basalt/internal/auth"
+	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/ratelimit/memory"
 )
 
@@ -108,5 +113,73 @@ func TestRateLimitedHead(t *testing.T) {
 	rec := s.do("HEAD", "/v1/collections/posts", nil, "")
 	if rec.Code != 429 || rec.Body.Len() != 0 || rec.Header().Get("Retry-After") != "3600" {
 		t.Errorf("second HEAD: %d, Retry-After %q, body %q", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+	}
+}
+
+// recordingLimits is Limits that records what known told it, then
+// authenticates.
+type recordingLimits struct {
+	asked bool
+	p     auth.Principal
+	ok    bool
+}
+
+func (l *recordingLimits) Admit(_ http.ResponseWriter, _ *http.Request, _ string, known func() (auth.Principal, bool), authenticate func() (auth.Principal, error)) (auth.Principal, error) {
+	if known != nil {
+		l.asked = true
+		l.p, l.ok = known()
+	}
+	return authenticate()
+}
+
+// recognizer authenticates one token and recognizes it.
+type recognizer struct{ auth.AuthenticatorFunc }
+
+func (recognizer) Recognize(credential string) (auth.Principal, bool) {
+	if credential == "known-token" {
+		return auth.Principal{Kind: auth.KindUser, ID: "acc_known"}, true
+	}
+	return auth.Principal{}, false
+}
+
+// TestGuardTellsTheLimitsWhoIsKnown: the guard lets the limits decide
+// both steps at once for anonymous requests and recognized credentials,
+// and for nothing else.
+func TestGuardTellsTheLimitsWhoIsKnown(t *testing.T) {
+	authenticate := auth.AuthenticatorFunc(func(_ context.Context, cred string) (auth.Principal, error) {
+		if cred == "known-token" || cred == "other-token" {
+			return auth.Principal{Kind: auth.KindUser, ID: "acc_" + cred}, nil
+		}
+		return auth.Principal{}, fault.New(fault.Unauthenticated, "test", "no")
+	})
+	rec := recognizer{authenticate}
+	for _, c := range []struct {
+		name   string
+		a      auth.Authenticator
+		header []string
+		want   auth.Principal
+		ok     bool
+	}{
+		{"anonymous", rec, nil, auth.Anonymous(), true},
+		{"no authenticator: a public route", nil, []string{"Bearer known-token"}, auth.Anonymous(), true},
+		{"a recognized credential", rec, []string{"Bearer known-token"}, auth.Principal{Kind: auth.KindUser, ID: "acc_known"}, true},
+		{"a credential not recognized", rec, []string{"Bearer other-token"}, auth.Principal{}, false},
+		{"a malformed header", rec, []string{"Basic a25vd24tdG9rZW4="}, auth.Principal{}, false},
+		{"two headers", rec, []string{"Bearer known-token", "Bearer known-token"}, auth.Principal{}, false},
+		{"an authenticator that cannot recognize", authenticate, []string{"Bearer known-token"}, auth.Principal{}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			lim := &recordingLimits{}
+			h := guard("GET /v1/collections/{collection}/documents/{id}", lim, c.a, WriteProblem,
+				http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+			r := httptest.NewRequest(http.MethodGet, "/v1/collections/posts/documents/p1", nil)
+			for _, v := range c.header {
+				r.Header.Add("Authorization", v)
+			}
+			h.ServeHTTP(httptest.NewRecorder(), r)
+			if !lim.asked || lim.ok != c.ok || lim.p.Kind != c.want.Kind || lim.p.ID != c.want.ID {
+				t.Errorf("known() = %+v, %v (asked %v); want %+v, %v", lim.p, lim.ok, lim.asked, c.want, c.ok)
+			}
+		})
 	}
 }

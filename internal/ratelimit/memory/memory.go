@@ -71,6 +71,36 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim ratelimit.Limit, n 
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.dropExpired(now)
+	return l.decide(key, lim, n, now), nil
+}
+
+// AllowAll implements ratelimit.Limiter: the requests are decided under
+// one hold of the lock, at one instant.
+func (l *Limiter) AllowAll(ctx context.Context, reqs []ratelimit.Request, dst []ratelimit.Decision) ([]ratelimit.Decision, error) {
+	if err := ratelimit.CheckAll(reqs); err != nil {
+		return dst, err
+	}
+	if err := ctx.Err(); err != nil {
+		return dst, fmt.Errorf("ratelimit: %w", err)
+	}
+	now := l.now().UnixMicro()
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.dropExpired(now)
+	for _, r := range reqs {
+		d := l.decide(r.Key, r.Limit, r.N, now)
+		dst = append(dst, d)
+		if !d.Allowed {
+			break
+		}
+	}
+	return dst, nil
+}
+
+// decide applies one request at now and stores the key's new TAT; l.mu
+// is held and expired entries are dropped.
+func (l *Limiter) decide(key string, lim ratelimit.Limit, n int, now int64) ratelimit.Decision {
 	e := l.byKey[key]
 	tat := now
 	if e != nil {
@@ -79,13 +109,13 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim ratelimit.Limit, n 
 	d, next := ratelimit.Decide(tat, now, lim, n)
 	if next <= now {
 		// The bucket is full: nothing worth keeping. (An existing entry
-		// was dropped above already.)
-		return d, nil
+		// was dropped already.)
+		return d
 	}
 	if e != nil {
 		e.tat = next
 		heap.Fix(&l.heap, e.index)
-		return d, nil
+		return d
 	}
 	if len(l.byKey) >= l.maxKeys {
 		oldest := heap.Pop(&l.heap).(*entry)
@@ -94,7 +124,7 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim ratelimit.Limit, n 
 	e = &entry{key: key, tat: next}
 	heap.Push(&l.heap, e)
 	l.byKey[key] = e
-	return d, nil
+	return d
 }
 
 // Len returns the number of keys held, including any whose TAT has passed

@@ -12,7 +12,9 @@ package ratelimittest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -38,6 +40,12 @@ func Run(t *testing.T, impl string, newLimiter func(t *testing.T, now func() tim
 		{"InvalidArguments", testInvalidArguments},
 		{"CanceledContext", testCanceledContext},
 		{"Concurrency", testConcurrency},
+		{"AllowAllInOrder", testAllowAllInOrder},
+		{"AllowAllStopsAtRefusal", testAllowAllStopsAtRefusal},
+		{"AllowAllSameKeyTwice", testAllowAllSameKeyTwice},
+		{"AllowAllInvalidCountsNothing", testAllowAllInvalid},
+		{"AllowAllCanceledContext", testAllowAllCanceled},
+		{"AllowAllConcurrency", testAllowAllConcurrency},
 	}
 	t.Run("impl="+impl, func(t *testing.T) {
 		t.Run("contract=ratelimit", func(t *testing.T) {
@@ -93,6 +101,23 @@ func (s *suite) expect(t *testing.T, key string, l ratelimit.Limit, n int, want 
 	if got := s.allow(t, key, l, n); got != want {
 		t.Fatalf("at +%v Allow(%q, %+v, %d) = %+v, want %+v",
 			s.clock.now().Sub(start), key, l, n, got, want)
+	}
+}
+
+// expectAll calls AllowAll with a dst holding one sentinel decision and
+// compares the decisions it appends.
+func (s *suite) expectAll(t *testing.T, reqs []ratelimit.Request, want ...ratelimit.Decision) {
+	t.Helper()
+	sentinel := ratelimit.Decision{Remaining: -7}
+	got, err := s.lim.AllowAll(context.Background(), reqs, []ratelimit.Decision{sentinel})
+	if err != nil {
+		t.Fatalf("at +%v AllowAll(%+v): %v", s.clock.now().Sub(start), reqs, err)
+	}
+	if len(got) == 0 || got[0] != sentinel {
+		t.Fatalf("AllowAll did not append to dst: %+v", got)
+	}
+	if !slices.Equal(got[1:], want) {
+		t.Fatalf("at +%v AllowAll(%+v) = %+v, want %+v", s.clock.now().Sub(start), reqs, got[1:], want)
 	}
 }
 
@@ -309,4 +334,123 @@ func testConcurrency(t *testing.T, s *suite) {
 		t.Fatalf("allowed decisions by Remaining = %v, want %d in all", remaining, burst)
 	}
 	s.expect(t, "shared", l, 1, denied(0, time.Second, burst*time.Second))
+}
+
+func testAllowAllInOrder(t *testing.T, s *suite) {
+	fast := ratelimit.Limit{Rate: 10, Burst: 2} // T = 100ms
+	slow := ratelimit.Limit{Rate: 1, Burst: 3}  // T = 1s
+	s.expectAll(t, nil)
+	s.expectAll(t, []ratelimit.Request{{Key: "ip", Limit: fast, N: 1}, {Key: "account", Limit: slow, N: 2}},
+		allowed(1, 100*ms), allowed(1, 2*time.Second))
+	s.clock.advance(50 * ms)
+	s.expectAll(t, []ratelimit.Request{{Key: "ip", Limit: fast, N: 1}, {Key: "account", Limit: slow, N: 1}},
+		allowed(0, 150*ms), allowed(0, 2950*ms))
+	// The decisions are Allow's: the same keys answer alike afterwards.
+	s.expect(t, "ip", fast, 0, allowed(0, 150*ms))
+	s.expect(t, "account", slow, 0, allowed(0, 2950*ms))
+	// n = 0 queries inside a batch count nothing.
+	s.expectAll(t, []ratelimit.Request{{Key: "account", Limit: slow, N: 0}, {Key: "other", Limit: slow, N: 0}},
+		allowed(0, 2950*ms), allowed(3, 0))
+}
+
+func testAllowAllStopsAtRefusal(t *testing.T, s *suite) {
+	one := ratelimit.Limit{Rate: 1, Burst: 1}
+	three := ratelimit.Limit{Rate: 1, Burst: 3}
+	s.expect(t, "b", one, 1, allowed(0, time.Second))
+	// a is allowed and counted, b refused, c neither decided nor counted.
+	s.expectAll(t, []ratelimit.Request{{Key: "a", Limit: three, N: 1}, {Key: "b", Limit: one, N: 1}, {Key: "c", Limit: three, N: 1}},
+		allowed(2, time.Second), denied(0, time.Second, time.Second))
+	s.expect(t, "a", three, 0, allowed(2, time.Second))
+	s.expect(t, "c", three, 0, allowed(3, 0))
+	// A request for more than the burst stops the batch too.
+	s.expectAll(t, []ratelimit.Request{{Key: "c", Limit: three, N: 4}, {Key: "a", Limit: three, N: 1}},
+		denied(3, ratelimit.RetryNever, 0))
+	s.expect(t, "a", three, 0, allowed(2, time.Second))
+	// The first refused.
+	s.expectAll(t, []ratelimit.Request{{Key: "b", Limit: one, N: 1}, {Key: "a", Limit: three, N: 1}},
+		denied(0, time.Second, time.Second))
+	s.expect(t, "a", three, 0, allowed(2, time.Second))
+}
+
+func testAllowAllSameKeyTwice(t *testing.T, s *suite) {
+	l := ratelimit.Limit{Rate: 10, Burst: 3} // T = 100ms
+	s.expectAll(t, []ratelimit.Request{{Key: "k", Limit: l, N: 2}, {Key: "k", Limit: l, N: 1}, {Key: "k", Limit: l, N: 1}, {Key: "x", Limit: l, N: 1}},
+		allowed(1, 200*ms), allowed(0, 300*ms), denied(0, 100*ms, 300*ms))
+	s.expect(t, "x", l, 0, allowed(3, 0))
+}
+
+func testAllowAllInvalid(t *testing.T, s *suite) {
+	ok := ratelimit.Limit{Rate: 1, Burst: 1}
+	for _, bad := range []ratelimit.Request{{Key: "z", Limit: ratelimit.Limit{Rate: 0, Burst: 1}, N: 1}, {Key: "z", Limit: ok, N: -1}} {
+		dst := []ratelimit.Decision{{Remaining: -7}}
+		got, err := s.lim.AllowAll(context.Background(), []ratelimit.Request{{Key: "k", Limit: ok, N: 1}, bad}, dst)
+		if !errors.Is(err, ratelimit.ErrInvalid) {
+			t.Errorf("AllowAll with %+v: error = %v, want ErrInvalid", bad, err)
+		}
+		if !slices.Equal(got, dst) {
+			t.Errorf("AllowAll with %+v = %+v, want dst unchanged", bad, got)
+		}
+	}
+	// The valid request before the invalid one was not counted.
+	s.expect(t, "k", ok, 1, allowed(0, time.Second))
+}
+
+func testAllowAllCanceled(t *testing.T, s *suite) {
+	l := ratelimit.Limit{Rate: 1, Burst: 1}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	got, err := s.lim.AllowAll(ctx, []ratelimit.Request{{Key: "k", Limit: l, N: 1}}, nil)
+	if !errors.Is(err, context.Canceled) || len(got) != 0 {
+		t.Fatalf("AllowAll with canceled context = %+v, %v; want none, context.Canceled", got, err)
+	}
+	s.expect(t, "k", l, 1, allowed(0, time.Second))
+}
+
+// testAllowAllConcurrency: batches of (shared address, shared account)
+// from many goroutines at once. Each batch is atomic, so exactly the
+// address's burst pass the first limit, exactly the account's burst of
+// them pass both, and the refused at the address count nothing on the
+// account.
+func testAllowAllConcurrency(t *testing.T, s *suite) {
+	const ipBurst, accountBurst, workers = 7, 5, 100
+	ip := ratelimit.Limit{Rate: 1, Burst: ipBurst}
+	account := ratelimit.Limit{Rate: 1, Burst: accountBurst}
+	reqs := []ratelimit.Request{{Key: "ip", Limit: ip, N: 1}, {Key: "account", Limit: account, N: 1}}
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		ipLeft   = map[int]int{}
+		accLeft  = map[int]int{}
+		refusedA int
+		errs     []error
+	)
+	for range workers {
+		wg.Go(func() {
+			ds, err := s.lim.AllowAll(context.Background(), reqs, nil)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				errs = append(errs, err)
+			case len(ds) == 1 && !ds[0].Allowed:
+				refusedA++
+			case len(ds) == 2 && ds[0].Allowed:
+				ipLeft[ds[0].Remaining]++
+				if ds[1].Allowed {
+					accLeft[ds[1].Remaining]++
+				}
+			default:
+				errs = append(errs, fmt.Errorf("decisions %+v", ds))
+			}
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	if len(ipLeft) != ipBurst || len(accLeft) != accountBurst || refusedA != workers-ipBurst {
+		t.Fatalf("address decisions by Remaining %v, account's %v, %d refused at the address; want each of 0..%d and 0..%d once, %d refused",
+			ipLeft, accLeft, refusedA, ipBurst-1, accountBurst-1, workers-ipBurst)
+	}
+	s.expect(t, "account", account, 0, allowed(0, accountBurst*time.Second))
 }

@@ -3,7 +3,8 @@
 // events against the same limit.
 //
 // Each decision is one atomic Lua script (sent by SHA with EVALSHA, loaded
-// with EVAL when the server does not know it yet). The script reads the
+// with EVAL when the server does not know it yet); so is each AllowAll, in
+// one round trip whatever the number of requests. The script reads the
 // key's theoretical arrival time (TAT, in microseconds since the Unix
 // epoch), takes now from the Redis server's clock (TIME), so every process
 // agrees on it whatever its own clock says, applies the GCRA test of the
@@ -102,54 +103,60 @@ func New(o Options) *Limiter {
 }
 
 // script is GCRA as specified by package ratelimit, minus the reporting,
-// which the Go side derives from the numbers the script returns.
+// which the Go side derives from the numbers the script returns. It
+// decides one request per key, in order, at one now, and stops after the
+// first refused one (AllowAll; Allow is one key).
 //
-//	KEYS[1] the key
-//	ARGV[1] T, the emission interval in µs
-//	ARGV[2] Burst
-//	ARGV[3] n
-//	ARGV[4] now in µs, or "" for the server's clock
+//	KEYS[i]        the key of request i
+//	ARGV[1]        now in µs, or "" for the server's clock
+//	ARGV[3i-1..3i+1] T (the emission interval in µs), Burst and n of request i
 //
-// It returns {allowed (0/1), the stored TAT before the decision (or now
-// when the key is unknown), now}.
+// It returns {now, allowed (0/1) and the stored TAT before the decision
+// (now when the key is unknown) of each request decided}.
 var script = rueidis.NewLuaScript(`
-local t = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local n = tonumber(ARGV[3])
 local now
-if ARGV[4] == '' then
+if ARGV[1] == '' then
   local tm = redis.call('TIME')
   now = tonumber(tm[1]) * 1000000 + tonumber(tm[2])
 else
-  now = tonumber(ARGV[4])
+  now = tonumber(ARGV[1])
 end
-local stored = redis.call('GET', KEYS[1])
-local tat = now
-if stored then
-  tat = tonumber(stored) or now
-end
-local base = tat
-if base < now then base = now end
-local allowed = 0
-local keep = tat
-if n <= burst then
-  local nxt = base + n * t
-  if nxt - now <= t * burst then
-    allowed = 1
-    if n > 0 then keep = nxt end
+local out = {now}
+for i = 1, #KEYS do
+  local t = tonumber(ARGV[3 * i - 1])
+  local burst = tonumber(ARGV[3 * i])
+  local n = tonumber(ARGV[3 * i + 1])
+  local stored = redis.call('GET', KEYS[i])
+  local tat = now
+  if stored then
+    tat = tonumber(stored) or now
   end
-end
-if keep > now then
-  local px = math.ceil((keep - now) / 1000) + 1
-  if keep ~= tat or not stored then
-    redis.call('SET', KEYS[1], string.format('%d', keep), 'PX', string.format('%d', px))
-  else
-    redis.call('PEXPIRE', KEYS[1], string.format('%d', px))
+  local base = tat
+  if base < now then base = now end
+  local allowed = 0
+  local keep = tat
+  if n <= burst then
+    local nxt = base + n * t
+    if nxt - now <= t * burst then
+      allowed = 1
+      if n > 0 then keep = nxt end
+    end
   end
-elseif stored then
-  redis.call('DEL', KEYS[1])
+  if keep > now then
+    local px = math.ceil((keep - now) / 1000) + 1
+    if keep ~= tat or not stored then
+      redis.call('SET', KEYS[i], string.format('%d', keep), 'PX', string.format('%d', px))
+    else
+      redis.call('PEXPIRE', KEYS[i], string.format('%d', px))
+    end
+  elseif stored then
+    redis.call('DEL', KEYS[i])
+  end
+  out[#out + 1] = allowed
+  out[#out + 1] = tat
+  if allowed == 0 then break end
 end
-return {allowed, tat, now}
+return out
 `)
 
 // Allow implements ratelimit.Limiter.
@@ -157,41 +164,75 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim ratelimit.Limit, n 
 	if err := ratelimit.Check(lim, n); err != nil {
 		return ratelimit.Decision{}, err
 	}
+	var buf [1]ratelimit.Decision
+	ds, err := l.allowAll(ctx, []ratelimit.Request{{Key: key, Limit: lim, N: n}}, buf[:0])
+	if err != nil {
+		return ratelimit.Decision{}, err
+	}
+	return ds[0], nil
+}
+
+// AllowAll implements ratelimit.Limiter: one script call, so one round
+// trip, decides every request.
+func (l *Limiter) AllowAll(ctx context.Context, reqs []ratelimit.Request, dst []ratelimit.Decision) ([]ratelimit.Decision, error) {
+	if err := ratelimit.CheckAll(reqs); err != nil {
+		return dst, err
+	}
+	if len(reqs) == 0 {
+		return dst, nil
+	}
+	return l.allowAll(ctx, reqs, dst)
+}
+
+// allowAll runs the script for valid reqs (at least one).
+func (l *Limiter) allowAll(ctx context.Context, reqs []ratelimit.Request, dst []ratelimit.Decision) ([]ratelimit.Decision, error) {
 	if err := ctx.Err(); err != nil {
-		return ratelimit.Decision{}, fmt.Errorf("ratelimit: %w", err)
+		return dst, fmt.Errorf("ratelimit: %w", err)
 	}
 	if wait := l.down.Wait(); wait > 0 {
-		return ratelimit.Decision{}, fmt.Errorf("%w: redis failed recently; trying again in %v", ratelimit.ErrUnavailable, wait.Round(time.Millisecond))
+		return dst, fmt.Errorf("%w: redis failed recently; trying again in %v", ratelimit.ErrUnavailable, wait.Round(time.Millisecond))
 	}
-	now := ""
+	keys := make([]string, len(reqs))
+	args := make([]string, 1, 1+3*len(reqs))
 	if l.now != nil {
-		now = strconv.FormatInt(l.now().UnixMicro(), 10)
+		args[0] = strconv.FormatInt(l.now().UnixMicro(), 10)
 	}
-	t := int64(lim.EmissionInterval() / time.Microsecond)
+	for i, r := range reqs {
+		keys[i] = l.prefix + r.Key
+		args = append(args, strconv.FormatInt(int64(r.Limit.EmissionInterval()/time.Microsecond), 10),
+			strconv.Itoa(r.Limit.Burst), strconv.Itoa(r.N))
+	}
 	cctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
-	res, err := script.Exec(cctx, l.client, []string{l.prefix + key},
-		[]string{strconv.FormatInt(t, 10), strconv.Itoa(lim.Burst), strconv.Itoa(n), now}).AsIntSlice()
-	if err == nil && len(res) != 3 {
-		err = fmt.Errorf("script returned %d values, want 3", len(res))
+	res, err := script.Exec(cctx, l.client, keys, args).AsIntSlice()
+	if err == nil && (len(res) < 3 || len(res)%2 != 1 || len(res) > 1+2*len(reqs)) {
+		err = fmt.Errorf("script returned %d values for %d requests", len(res), len(reqs))
 	}
 	if err != nil {
 		if cerr := ratelimit.CallerDone(ctx); cerr != nil {
-			return ratelimit.Decision{}, fmt.Errorf("ratelimit: %w", cerr)
+			return dst, fmt.Errorf("ratelimit: %w", cerr)
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			l.down.TimedOut()
-			return ratelimit.Decision{}, fmt.Errorf("%w: redis did not answer within %v", ratelimit.ErrUnavailable, l.timeout)
+			return dst, fmt.Errorf("%w: redis did not answer within %v", ratelimit.ErrUnavailable, l.timeout)
 		}
 		l.down.Failed()
-		return ratelimit.Decision{}, fmt.Errorf("%w: redis: %w", ratelimit.ErrUnavailable, err)
+		return dst, fmt.Errorf("%w: redis: %w", ratelimit.ErrUnavailable, err)
 	}
 	l.down.Succeeded()
-	d, _ := ratelimit.Decide(res[1], res[2], lim, n)
-	if d.Allowed != (res[0] == 1) {
-		// The script and Decide disagree: a bug, never a client's fault.
-		return ratelimit.Decision{}, fmt.Errorf("%w: redis decided allowed=%d where the contract says %v (TAT %d, now %d)",
-			ratelimit.ErrUnavailable, res[0], d.Allowed, res[1], res[2])
+	now, n := res[0], len(dst)
+	for i := range (len(res) - 1) / 2 {
+		allowed, tat, r := res[1+2*i], res[2+2*i], reqs[i]
+		d, _ := ratelimit.Decide(tat, now, r.Limit, r.N)
+		if d.Allowed != (allowed == 1) || (!d.Allowed && 2*i+3 != len(res)) {
+			// The script and Decide disagree: a bug, never a client's fault.
+			return dst[:n], fmt.Errorf("%w: redis decided allowed=%d for request %d where the contract says %v (TAT %d, now %d, %d values)",
+				ratelimit.ErrUnavailable, allowed, i, d.Allowed, tat, now, len(res))
+		}
+		dst = append(dst, d)
 	}
-	return d, nil
+	if last := dst[len(dst)-1]; last.Allowed && len(dst)-n != len(reqs) {
+		return dst[:n], fmt.Errorf("%w: redis decided %d of %d requests, the last allowed", ratelimit.ErrUnavailable, len(dst)-n, len(reqs))
+	}
+	return dst, nil
 }

@@ -388,5 +388,37 @@ func BenchmarkAllow(b *testing.B) {
 				}
 			})
 		})
+		// A request's two limits (address, caller): two calls one after
+		// the other, or one AllowAll. The limits never refuse, so every
+		// request is decided.
+		big := ratelimit.Limit{Rate: 1e6, Burst: 1_000_000}
+		b.Run("impl="+impl.name+"/two-keys-serial", func(b *testing.B) {
+			lim := impl.lim(b)
+			ctx := context.Background()
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				for _, k := range [2]string{"ip", keys[i%len(keys)]} {
+					if _, err := lim.Allow(ctx, k, big, 1); err != nil {
+						b.Fatal(err)
+					}
+				}
+				i++
+			}
+		})
+		b.Run("impl="+impl.name+"/two-keys-allowall", func(b *testing.B) {
+			lim := impl.lim(b)
+			ctx := context.Background()
+			b.ReportAllocs()
+			var buf [2]ratelimit.Decision
+			i := 0
+			for b.Loop() {
+				reqs := [2]ratelimit.Request{{Key: "ip", Limit: big, N: 1}, {Key: keys[i%len(keys)], Limit: big, N: 1}}
+				if _, err := lim.AllowAll(ctx, reqs[:], buf[:0]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
 	}
 }
