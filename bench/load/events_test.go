@@ -410,7 +410,11 @@ func TestRunRealtimeFanout(t *testing.T) {
 			if sr.Err != "" || rt == nil {
 				t.Fatalf("err %q", sr.Err)
 			}
-			if rt.Acked != 50 || rt.Subscribers != 8 || rt.Stream != streamCollection || rt.Expected != 400 {
+			// 100/s for 500 ms is 50 creates, or 49 when the machine is
+			// too busy for the attack's last tick to come in time; each
+			// goes to the 8 streams.
+			n := rt.Acked
+			if n < 49 || n > 50 || rt.Subscribers != 8 || rt.Stream != streamCollection || rt.Expected != 8*n {
 				t.Errorf("acked %d subscribers %d stream %q expected %d", rt.Acked, rt.Subscribers, rt.Stream, rt.Expected)
 			}
 			verdict, notes := rt.evaluate()
@@ -419,7 +423,7 @@ func TestRunRealtimeFanout(t *testing.T) {
 			}
 			switch tc.verdict {
 			case VerdictPass:
-				if rt.Deliveries != 400 || rt.Complete != 8 || rt.P99 <= 0 || rt.P99 > time.Second || rt.MinReceived != 50 || rt.DeliveriesPerSec <= 0 {
+				if rt.Deliveries != 8*n || rt.Complete != 8 || rt.P99 <= 0 || rt.P99 > time.Second || rt.MinReceived != n || rt.DeliveriesPerSec <= 0 {
 					t.Errorf("deliveries %d (%.0f/s) complete %d p99 %s min %d", rt.Deliveries, rt.DeliveriesPerSec, rt.Complete, rt.P99, rt.MinReceived)
 				}
 				// The fake runs in this process: both CPU figures are this
@@ -428,7 +432,7 @@ func TestRunRealtimeFanout(t *testing.T) {
 					t.Errorf("CPU: Basalt %.3f, bench %.3f", rt.BasaltCPU, rt.BenchCPU)
 				}
 			default:
-				if rt.Deliveries != 399 || rt.Complete != 7 || rt.MinReceived != 49 {
+				if rt.Deliveries != 8*n-1 || rt.Complete != 7 || rt.MinReceived != n-1 {
 					t.Errorf("deliveries %d complete %d min %d", rt.Deliveries, rt.Complete, rt.MinReceived)
 				}
 			}
@@ -616,6 +620,11 @@ func TestRunEventScenarios(t *testing.T) {
 	var log strings.Builder
 	cfg.Log = &log
 	cfg.Scenarios = []string{ScenarioRealtimeIdle, ScenarioRelayKafka, ScenarioRealtimeFanout, ScenarioRealtimeLatency, ScenarioRelay, ScenarioCreate, ScenarioHello}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log:\n%s", log.String())
+		}
+	})
 	rep, err := Run(context.Background(), cfg, CurrentEnvironment([]string{"basalt-bench"}))
 	if err != nil {
 		t.Fatalf("Run: %v\nlog:\n%s", err, log.String())
