@@ -1,16 +1,16 @@
 package restapi
 
 import (
+	"errors"
 	"net/http"
-	"strconv"
-	"strings"
 
 	"github.com/basaltdev/basalt/internal/auth"
+	"github.com/basaltdev/basalt/internal/auth/bearer"
 	"github.com/basaltdev/basalt/internal/fault"
 )
 
 // MaxAuthorizationBytes bounds the Authorization header.
-const MaxAuthorizationBytes = 8 << 10
+const MaxAuthorizationBytes = bearer.MaxBytes
 
 // Challenges sent in WWW-Authenticate (RFC 6750) with 401 answers.
 const (
@@ -77,120 +77,22 @@ func guard(route string, lim Limits, a auth.Authenticator, fail func(http.Respon
 	})
 }
 
-// principalOf authenticates r. On a 401 it also returns the challenge to
-// send.
+// principalOf authenticates r (bearer.Authenticate). On a 401 it also
+// returns the challenge to send.
 func principalOf(r *http.Request, a auth.Authenticator) (auth.Principal, string, error) {
-	const op = "restapi.Authenticate"
-	if a == nil {
-		return auth.Anonymous(), "", nil
-	}
-	credential, present, challenge, err := credentialOf(r)
-	if err != nil {
-		return auth.Principal{}, challenge, err
-	}
-	if !present {
-		return auth.Anonymous(), "", nil
-	}
-	p, err := a.Authenticate(r.Context(), credential)
+	p, err := bearer.Authenticate(r.Context(), a, r.Header.Values("Authorization"))
 	switch {
-	case err == nil && !p.Authenticated():
-		// An authenticator that accepts a credential without saying whose
-		// it is has not authenticated anyone.
-		return auth.Principal{}, challengeInvalidToken, fault.New(fault.Unauthenticated, op, "the credential was not accepted")
 	case err == nil:
 		return p, "", nil
+	case errors.Is(err, bearer.ErrMalformed):
+		return auth.Principal{}, challengeBadRequest, err
 	case fault.KindOf(err) == fault.Unauthenticated:
 		return auth.Principal{}, challengeInvalidToken, err
-	case fault.KindOf(err) == fault.Unavailable:
-		return auth.Principal{}, "", err
 	}
-	// Anything else is a failure to decide: never let the caller in.
-	return auth.Principal{}, "", &fault.Error{Kind: fault.Internal, Op: op, Err: err}
+	return auth.Principal{}, "", err
 }
 
-// recognize tells who sends r when that costs nothing: anonymous without
-// an Authorization header (or without an authenticator), the principal
-// of a credential a recognizes (auth.Recognizer); false otherwise,
-// malformed headers included, which principalOf refuses.
+// recognize tells who sends r when that costs nothing (bearer.Recognize).
 func recognize(r *http.Request, a auth.Authenticator) (auth.Principal, bool) {
-	if a == nil {
-		return auth.Anonymous(), true
-	}
-	credential, present, _, err := credentialOf(r)
-	switch {
-	case err != nil:
-		return auth.Principal{}, false
-	case !present:
-		return auth.Anonymous(), true
-	}
-	rec, ok := a.(auth.Recognizer)
-	if !ok {
-		return auth.Principal{}, false
-	}
-	p, ok := rec.Recognize(credential)
-	return p, ok && p.Authenticated()
-}
-
-// credentialOf returns the bearer credential of r's Authorization header,
-// and whether there is one. A malformed header is an Unauthenticated
-// error, with the challenge to send.
-func credentialOf(r *http.Request) (credential string, present bool, challenge string, err error) {
-	const op = "restapi.Authenticate"
-	values := r.Header.Values("Authorization")
-	switch len(values) {
-	case 0:
-		return "", false, "", nil
-	case 1:
-	default:
-		return "", false, challengeBadRequest, fault.New(fault.Unauthenticated, op, "send one Authorization header")
-	}
-	v := values[0]
-	if len(v) > MaxAuthorizationBytes {
-		return "", false, challengeBadRequest, fault.New(fault.Unauthenticated, op,
-			"the Authorization header is longer than "+strconv.Itoa(MaxAuthorizationBytes)+" bytes")
-	}
-	scheme, credential, _ := strings.Cut(v, " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		return "", false, challengeBadRequest, fault.New(fault.Unauthenticated, op,
-			`the Authorization header must be "Bearer <access token or API key>"`)
-	}
-	credential = strings.TrimLeft(credential, " ")
-	if !validCredential(credential) {
-		return "", false, challengeBadRequest, fault.New(fault.Unauthenticated, op,
-			"the bearer credential is empty or malformed")
-	}
-	return credential, true, "", nil
-}
-
-// tokenChar reports whether c may appear in a b64token before the padding.
-func tokenChar(c byte) bool {
-	switch {
-	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		return true
-	}
-	return c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
-}
-
-// validCredential reports whether s is a b64token (RFC 6750): letters,
-// digits and -._~+/, then optional "=" padding.
-func validCredential(s string) bool {
-	if s == "" {
-		return false
-	}
-	i := 0
-	for ; i < len(s); i++ {
-		c := s[i]
-		if !tokenChar(c) {
-			break
-		}
-	}
-	if i == 0 {
-		return false
-	}
-	for ; i < len(s); i++ {
-		if s[i] != '=' {
-			return false
-		}
-	}
-	return true
+	return bearer.Recognize(a, r.Header.Values("Authorization"))
 }

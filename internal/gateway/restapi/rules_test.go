@@ -14,7 +14,7 @@ import (
 	"github.com/basaltdev/basalt/internal/docstore"
 )
 
-func bearer(token string) map[string]string {
+func withToken(token string) map[string]string {
 	return map[string]string{"Authorization": "Bearer " + token}
 }
 
@@ -53,11 +53,11 @@ func TestAuthenticationScenarios(t *testing.T) {
 	scenarios := []scenario{
 		{name: "anonymous on an admin route", method: "GET", path: "/v1/collections", headers: anonymous,
 			status: 401, code: "unauthenticated", header: map[string]string{"WWW-Authenticate": challenge}, has: []string{"authentication required"}},
-		{name: "user on an admin route", method: "GET", path: "/v1/collections", headers: bearer(ownerToken),
+		{name: "user on an admin route", method: "GET", path: "/v1/collections", headers: withToken(ownerToken),
 			status: 403, code: "forbidden", header: map[string]string{"WWW-Authenticate": ""}},
-		{name: "rejected credential", method: "GET", path: "/v1/collections", headers: bearer(unknownToken),
+		{name: "rejected credential", method: "GET", path: "/v1/collections", headers: withToken(unknownToken),
 			status: 401, code: "unauthenticated", header: map[string]string{"WWW-Authenticate": invalid}},
-		{name: "accepted without a principal", method: "GET", path: "/v1/collections", headers: bearer(nobodyToken),
+		{name: "accepted without a principal", method: "GET", path: "/v1/collections", headers: withToken(nobodyToken),
 			status: 401, code: "unauthenticated", header: map[string]string{"WWW-Authenticate": invalid}},
 		{name: "other scheme", method: "GET", path: "/v1/collections", headers: map[string]string{"Authorization": "Basic dTpw"},
 			status: 401, code: "unauthenticated", header: map[string]string{"WWW-Authenticate": malformed}},
@@ -70,9 +70,9 @@ func TestAuthenticationScenarios(t *testing.T) {
 		{name: "oversized header", method: "GET", path: "/v1/collections",
 			headers: map[string]string{"Authorization": "Bearer " + strings.Repeat("a", MaxAuthorizationBytes)},
 			status:  401, code: "unauthenticated", has: []string{"longer than 8192 bytes"}},
-		{name: "authenticator unavailable", method: "GET", path: "/v1/collections", headers: bearer(downToken),
+		{name: "authenticator unavailable", method: "GET", path: "/v1/collections", headers: withToken(downToken),
 			status: 503, code: "unavailable", header: map[string]string{"Retry-After": "1", "WWW-Authenticate": ""}},
-		{name: "authenticator failure", method: "GET", path: "/v1/collections", headers: bearer(brokenToken),
+		{name: "authenticator failure", method: "GET", path: "/v1/collections", headers: withToken(brokenToken),
 			status: 500, code: "internal",
 			check: func(t *testing.T, s *stack, _ *httptest.ResponseRecorder) {
 				if !strings.Contains(s.logs.String(), "the session store exploded") {
@@ -81,11 +81,11 @@ func TestAuthenticationScenarios(t *testing.T) {
 			}},
 		{name: "scheme is case-insensitive", seed: true, method: "GET", path: "/v1/collections",
 			headers: map[string]string{"Authorization": "bearer " + adminToken}, status: 200},
-		{name: "credential refused before the body is read", method: "POST", path: "/v1/collections", headers: bearer(unknownToken),
+		{name: "credential refused before the body is read", method: "POST", path: "/v1/collections", headers: withToken(unknownToken),
 			body: `{"name":`, status: 401, code: "unauthenticated"},
 		{name: "anonymous write under an admin-only rule", seed: true, method: "POST", path: docsPath, headers: anonymous,
 			body: `{"title":"x"}`, status: 401, code: "unauthenticated", header: map[string]string{"WWW-Authenticate": challenge}},
-		{name: "user write under an admin-only rule", seed: true, method: "DELETE", path: p1Path, headers: bearer(ownerToken),
+		{name: "user write under an admin-only rule", seed: true, method: "DELETE", path: p1Path, headers: withToken(ownerToken),
 			status: 403, code: "forbidden"},
 		{name: "openapi for everyone, without admin-only collections", seed: true, method: "GET", path: "/v1/openapi.json",
 			headers: anonymous, status: 200, has: []string{`"operationId":"getOpenAPI"`},
@@ -106,19 +106,19 @@ func TestRuleScenarios(t *testing.T) {
 		{name: "collection shape", setup: seed, method: "GET", path: "/v1/collections/notes", status: 200,
 			has: []string{`"rules":{"list":"owner = @auth.id","get":"owner = @auth.id","create":"owner = @auth.id",` +
 				`"update":"owner = @auth.id","delete":null},"hiddenFields":["secret"]`}},
-		{name: "owner lists own", setup: seed, method: "GET", path: notesDocs + "?total=true", headers: bearer(ownerToken), status: 200,
+		{name: "owner lists own", setup: seed, method: "GET", path: notesDocs + "?total=true", headers: withToken(ownerToken), status: 200,
 			has: []string{`"items":[{"id":"n1"`, `"total":1`, `"data":{"owner":"u1","text":"one"}`}},
 		{name: "anonymous lists nothing", setup: seed, method: "GET", path: notesDocs + "?total=true", headers: anonymous, status: 200,
 			has: []string{`{"items":[],"nextCursor":null,"total":0,"totalCapped":false}`}},
 		{name: "hidden field in a filter is unknown", setup: seed, method: "GET", path: notesDocs + `?filter=secret%3D%22s1%22`,
-			headers: bearer(ownerToken), status: 400, code: "invalid", has: []string{`unknown field \"secret\"`}},
+			headers: withToken(ownerToken), status: 400, code: "invalid", has: []string{`unknown field \"secret\"`}},
 		{name: "admin filters on a hidden field", setup: seed, method: "GET", path: notesDocs + `?filter=secret%3D%22s1%22`,
 			status: 200, has: []string{`"secret":"s1"`}},
-		{name: "owner gets own without hidden fields", setup: seed, method: "GET", path: notesDocs + "/n1", headers: bearer(ownerToken),
+		{name: "owner gets own without hidden fields", setup: seed, method: "GET", path: notesDocs + "/n1", headers: withToken(ownerToken),
 			status: 200, header: map[string]string{"ETag": `"1"`}, has: []string{`"data":{"owner":"u1","text":"one"}`}},
-		{name: "other's document is not found", setup: seed, method: "GET", path: notesDocs + "/n2", headers: bearer(ownerToken),
+		{name: "other's document is not found", setup: seed, method: "GET", path: notesDocs + "/n2", headers: withToken(ownerToken),
 			status: 404, code: "not_found"},
-		{name: "owner creates own", setup: seed, method: "POST", path: notesDocs + "?id=n3", headers: bearer(ownerToken),
+		{name: "owner creates own", setup: seed, method: "POST", path: notesDocs + "?id=n3", headers: withToken(ownerToken),
 			body: `{"owner":"u1","text":"three","secret":"s3"}`, status: 201, events: 1,
 			has: []string{`"data":{"owner":"u1","text":"three"}`},
 			check: func(t *testing.T, s *stack, _ *httptest.ResponseRecorder) {
@@ -126,21 +126,21 @@ func TestRuleScenarios(t *testing.T) {
 					t.Errorf("stored n3 = %s", d.Data)
 				}
 			}},
-		{name: "create for someone else", setup: seed, method: "POST", path: notesDocs + "?id=n3", headers: bearer(ownerToken),
+		{name: "create for someone else", setup: seed, method: "POST", path: notesDocs + "?id=n3", headers: withToken(ownerToken),
 			body: `{"owner":"u2","text":"three"}`, status: 403, code: "forbidden"},
-		{name: "hand a document over", setup: seed, method: "PATCH", path: notesDocs + "/n1", headers: bearer(ownerToken),
+		{name: "hand a document over", setup: seed, method: "PATCH", path: notesDocs + "/n1", headers: withToken(ownerToken),
 			body: `{"owner":"u2"}`, status: 403, code: "forbidden"},
-		{name: "update other's", setup: seed, method: "PUT", path: notesDocs + "/n2", headers: bearer(ownerToken),
+		{name: "update other's", setup: seed, method: "PUT", path: notesDocs + "/n2", headers: withToken(ownerToken),
 			body: `{"owner":"u1"}`, status: 404, code: "not_found"},
-		{name: "delete is admin-only", setup: seed, method: "DELETE", path: notesDocs + "/n1", headers: bearer(ownerToken),
+		{name: "delete is admin-only", setup: seed, method: "DELETE", path: notesDocs + "/n1", headers: withToken(ownerToken),
 			status: 403, code: "forbidden"},
-		{name: "API key without write scope", setup: seed, method: "POST", path: "/v1/batch", headers: bearer(readerToken),
+		{name: "API key without write scope", setup: seed, method: "POST", path: "/v1/batch", headers: withToken(readerToken),
 			body: `{"operations":[{"op":"create","collection":"notes","data":{"owner":"r1"}}]}`, status: 403, code: "forbidden"},
-		{name: "batch as the owner", setup: seed, method: "POST", path: "/v1/batch", headers: bearer(ownerToken),
+		{name: "batch as the owner", setup: seed, method: "POST", path: "/v1/batch", headers: withToken(ownerToken),
 			body: `{"operations":[{"op":"create","collection":"notes","id":"n4","data":{"owner":"u1","secret":"x"}},` +
 				`{"op":"patch","collection":"notes","id":"n1","data":{"text":"edited"}}]}`,
 			status: 200, events: 2, has: []string{`"data":{"owner":"u1"}`, `"data":{"owner":"u1","text":"edited"}`}},
-		{name: "batch rolls back on a refused op", setup: seed, method: "POST", path: "/v1/batch", headers: bearer(ownerToken),
+		{name: "batch rolls back on a refused op", setup: seed, method: "POST", path: "/v1/batch", headers: withToken(ownerToken),
 			body: `{"operations":[{"op":"create","collection":"notes","id":"n4","data":{"owner":"u1"}},` +
 				`{"op":"patch","collection":"notes","id":"n1","data":{"owner":"u2"}}]}`,
 			status: 403, code: "forbidden", has: []string{`/operations/1`}},
@@ -238,7 +238,7 @@ func TestCursorOfAnotherCaller(t *testing.T) {
 	if rec := s.do("PATCH", "/v1/collections/notes", mergePatch, `{"rules":{"list":""}}`); rec.Code != 200 {
 		t.Fatalf("opening the list: %d %s", rec.Code, rec.Body.String())
 	}
-	rec := s.do("GET", notesDocs+"?limit=1", bearer(ownerToken), "")
+	rec := s.do("GET", notesDocs+"?limit=1", withToken(ownerToken), "")
 	var page struct {
 		NextCursor string `json:"nextCursor"`
 	}
@@ -246,10 +246,10 @@ func TestCursorOfAnotherCaller(t *testing.T) {
 		t.Fatalf("first page: %s, %v", rec.Body.String(), err)
 	}
 	next := notesDocs + "?limit=1&cursor=" + page.NextCursor
-	if rec := s.do("GET", next, bearer(ownerToken), ""); rec.Code != 200 {
+	if rec := s.do("GET", next, withToken(ownerToken), ""); rec.Code != 200 {
 		t.Fatalf("the owner's cursor: %d %s", rec.Code, rec.Body.String())
 	}
-	if rec := s.do("GET", next, bearer(otherToken), ""); rec.Code != 400 || !strings.Contains(rec.Body.String(), "cursor") {
+	if rec := s.do("GET", next, withToken(otherToken), ""); rec.Code != 400 || !strings.Contains(rec.Body.String(), "cursor") {
 		t.Fatalf("another caller's cursor: %d %s", rec.Code, rec.Body.String())
 	}
 }
@@ -264,7 +264,7 @@ func TestIdempotencyKeyPerCaller(t *testing.T) {
 	}
 	ids := map[string]string{}
 	for _, token := range []string{ownerToken, otherToken, ownerToken} {
-		h := bearer(token)
+		h := withToken(token)
 		h["Idempotency-Key"] = "same"
 		rec := s.do("POST", "/v1/collections/open/documents", h, `{"n":1}`)
 		var d struct {
