@@ -528,7 +528,7 @@ func idempotent[T any](ctx context.Context, s *Service, op, key string, req requ
 	var hash []byte
 	if key != "" {
 		if len(key) > maxIdempotencyKey {
-			return out, fault.Newf(fault.Invalid, op, "Idempotency-Key is longer than %d bytes", maxIdempotencyKey)
+			return out, fault.Newf(fault.Invalid, op, "the idempotency key is longer than %d bytes", maxIdempotencyKey)
 		}
 		hash = req.hash()
 		key = callerOf(ctx).identity() + ":" + key
@@ -543,7 +543,7 @@ func idempotent[T any](ctx context.Context, s *Service, op, key string, req requ
 			}
 			if found {
 				if string(rec.RequestHash) != string(hash) {
-					return fault.New(fault.IdempotencyMismatch, op, "this Idempotency-Key was used with a different request")
+					return fault.New(fault.IdempotencyMismatch, op, "this idempotency key was used with a different request")
 				}
 				if err := json.Unmarshal(rec.Response, &out); err != nil {
 					return fault.Internalf(op, fmt.Errorf("stored idempotent answer: %w", err))
@@ -580,7 +580,7 @@ func idempotent[T any](ctx context.Context, s *Service, op, key string, req requ
 		}
 	}
 	if errors.Is(err, errIdempotencyRace) {
-		err = fault.New(fault.Unavailable, op, "concurrent requests with this Idempotency-Key; retry")
+		err = fault.New(fault.Unavailable, op, "concurrent requests with this idempotency key; retry")
 	}
 	if err != nil {
 		var zero T

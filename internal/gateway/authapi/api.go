@@ -4,7 +4,8 @@
 // signing keys, and the public JWKS at /.well-known/jwks.json.
 //
 // Like restapi, it is thin: each handler decodes the request strictly and
-// within bounds, calls one accounts.Service method and encodes the answer.
+// within bounds, calls one method of the account service (Accounts) and
+// encodes the answer.
 // The service decides who may do what; routes that need a caller are
 // wrapped in restapi's bearer authentication, which only says who the
 // caller is. Requests are decoded and answers written with restapi's shared
@@ -14,10 +15,12 @@
 package authapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/netip"
 
+	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/auth/accounts"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
 )
@@ -43,15 +46,56 @@ type Options struct {
 	Limits restapi.Limits
 }
 
+// Accounts is the account service the routes call; it also authenticates
+// their bearer credentials. *accounts.Service is the one in the process;
+// a client of an accounts component elsewhere is another. Its methods
+// authorize the caller (auth.FromContext) themselves.
+type Accounts interface {
+	auth.Authenticator
+
+	SignUp(ctx context.Context, r accounts.SignUpRequest) error
+	Login(ctx context.Context, r accounts.LoginRequest) (accounts.Tokens, error)
+	Refresh(ctx context.Context, r accounts.RefreshRequest) (accounts.Tokens, error)
+	Logout(ctx context.Context) error
+	Me(ctx context.Context) (accounts.Account, error)
+	DeleteMe(ctx context.Context, password string) error
+	ChangePassword(ctx context.Context, r accounts.ChangePasswordRequest) error
+	RequestPasswordReset(ctx context.Context, email string) error
+	ResetPassword(ctx context.Context, r accounts.ResetPasswordRequest) error
+	RequestVerification(ctx context.Context) error
+	VerifyEmail(ctx context.Context, token string) error
+	Sessions(ctx context.Context) ([]accounts.Session, error)
+	RevokeSession(ctx context.Context, id string) error
+
+	ListAccounts(ctx context.Context, after string, limit int) ([]accounts.Account, error)
+	GetAccount(ctx context.Context, id string) (accounts.Account, error)
+	CreateAccount(ctx context.Context, n accounts.NewAccount) (accounts.Account, error)
+	UpdateAccount(ctx context.Context, id string, u accounts.AccountUpdate) (accounts.Account, error)
+	DeleteAccount(ctx context.Context, id string) error
+	Invite(ctx context.Context, r accounts.InviteRequest) (accounts.Invitation, error)
+	AccountSessions(ctx context.Context, accountID string) ([]accounts.Session, error)
+	RevokeAnySession(ctx context.Context, id string) error
+
+	CreateAPIKey(ctx context.Context, spec accounts.APIKeySpec) (accounts.APIKey, string, error)
+	ListAPIKeys(ctx context.Context) ([]accounts.APIKey, error)
+	RevokeAPIKey(ctx context.Context, id string) error
+
+	ListSigningKeys(ctx context.Context) ([]accounts.SigningKey, error)
+	RotateKeys(ctx context.Context) (accounts.SigningKey, error)
+	JWKS(ctx context.Context) ([]byte, error)
+}
+
+var _ Accounts = (*accounts.Service)(nil)
+
 // API serves the account routes over an account service.
 type API struct {
-	svc  *accounts.Service
+	svc  Accounts
 	opts Options
 	resp *restapi.Responder
 }
 
 // New returns the account API over svc.
-func New(svc *accounts.Service, opts Options) *API {
+func New(svc Accounts, opts Options) *API {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}

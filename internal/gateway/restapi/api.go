@@ -1,6 +1,7 @@
 // Package restapi is Basalt's REST transport: the /v1 routes of API.md over
 // the document service. Handlers are thin: they decode the request (strictly
-// and within bounds), call one docstore.Service method and encode its answer.
+// and within bounds), call one method of the document service (Documents)
+// and encode its answer.
 // Every error becomes an RFC 9457 problem through one mapping (WriteProblem).
 //
 // The package also exports the HTTP plumbing of every Basalt REST transport
@@ -10,6 +11,7 @@
 package restapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -62,15 +64,41 @@ type Options struct {
 	Limits Limits
 }
 
+// Documents is the document service the REST routes call: collections,
+// documents, batches and event subscriptions. *docstore.Service is the one
+// in the process; a client of a documents component elsewhere is another.
+// Its methods authorize the caller (auth.FromContext) themselves.
+type Documents interface {
+	ListCollections(ctx context.Context) ([]docstore.Collection, error)
+	GetCollection(ctx context.Context, name string) (docstore.Collection, error)
+	CreateCollection(ctx context.Context, spec docstore.CollectionSpec) (docstore.Collection, error)
+	ReplaceCollection(ctx context.Context, name string, spec docstore.CollectionSpec, ifMatch docstore.Versions) (docstore.Collection, error)
+	PatchCollection(ctx context.Context, name string, patch docstore.Data, ifMatch docstore.Versions) (docstore.Collection, error)
+	DeleteCollection(ctx context.Context, name string, ifMatch docstore.Versions) error
+	Catalog(ctx context.Context) (docstore.Catalog, error)
+
+	GetDocument(ctx context.Context, collection, id string) (docstore.Document, error)
+	ListDocuments(ctx context.Context, r docstore.ListRequest) (docstore.Page, error)
+	CreateDocument(ctx context.Context, r docstore.CreateRequest) (docstore.Document, error)
+	ReplaceDocument(ctx context.Context, r docstore.ReplaceRequest) (docstore.Document, error)
+	PatchDocument(ctx context.Context, r docstore.PatchRequest) (docstore.Document, error)
+	DeleteDocument(ctx context.Context, r docstore.DeleteRequest) error
+	Batch(ctx context.Context, ops []docstore.BatchOp, idempotencyKey string) ([]docstore.BatchResult, error)
+
+	Subscribe(ctx context.Context, r docstore.SubscribeRequest) (*docstore.Delivery, error)
+}
+
+var _ Documents = (*docstore.Service)(nil)
+
 // API serves the REST routes over a document service.
 type API struct {
-	svc  *docstore.Service
+	svc  Documents
 	opts Options
 	resp *Responder
 }
 
 // New returns the REST API over svc.
-func New(svc *docstore.Service, opts Options) *API {
+func New(svc Documents, opts Options) *API {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
