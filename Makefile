@@ -28,7 +28,7 @@ test: check ## Run every check and test: gofmt, vet, lint, unit/integration/e2e 
 	$(GO) test -run='^$$' -bench=. -benchtime=1x -count=1 -timeout 10m ./...
 
 .PHONY: check
-check: fmt-check vet lint ## Static checks only
+check: fmt-check vet lint proto-check ## Static checks only
 
 .PHONY: fmt-check
 fmt-check:
@@ -45,6 +45,26 @@ $(GOLANGCI):
 .PHONY: lint
 lint: $(GOLANGCI) ## Run golangci-lint with the repository's configuration
 	$(GOLANGCI) run ./...
+
+# buf, pinned in its own module (it needs a pre-release of protobuf); the
+# code generators are tools of the main module.
+BUF := $(GO) tool -modfile=$(abspath tools/proto/go.mod) buf
+
+.PHONY: proto
+proto: ## Regenerate gen/ from the .proto files of proto/
+	cd proto && $(BUF) lint && $(BUF) generate
+
+.PHONY: proto-check
+proto-check: ## Lint proto/, compare it with the last release (buf breaking) and check gen/ is what it generates
+	cd proto && $(BUF) lint
+	@tag=$$(git describe --tags --abbrev=0 --match 'v*' 2>/dev/null || true); \
+	if [ -n "$$tag" ] && git cat-file -e "$$tag:proto/buf.yaml" 2>/dev/null; then \
+	  echo "buf breaking against $$tag"; cd proto && $(BUF) breaking --against "../.git#tag=$$tag,subdir=proto"; \
+	else echo "buf breaking: no release holds proto/ yet, nothing to compare"; fi
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	sed "s|out: ../gen|out: $$tmp/gen|" proto/buf.gen.yaml > "$$tmp/buf.gen.yaml"; \
+	(cd proto && $(BUF) generate --template "$$tmp/buf.gen.yaml") && \
+	if ! diff -r "$$tmp/gen" gen; then echo "gen/ is not what proto/ generates: run make proto and commit it"; exit 1; fi
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each (default 30s)
