@@ -34,6 +34,13 @@ const (
 	Unavailable         Kind = "unavailable"
 )
 
+// Kinds returns every kind above, for transports that must map each one
+// and for their tests.
+func Kinds() []Kind {
+	return []Kind{Internal, Invalid, Validation, Unauthenticated, Forbidden, NotFound, Conflict, PreconditionFailed,
+		NotModified, PayloadTooLarge, UnsupportedMedia, IdempotencyMismatch, TooManyRequests, Unavailable}
+}
+
 // Problem types name a problem more precisely than its kind, for problems
 // a client must tell apart from others of their kind (the REST transport
 // shows them as the problem's type URI, with a title of their own). An
