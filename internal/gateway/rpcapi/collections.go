@@ -1,0 +1,91 @@
+package rpcapi
+
+import (
+	"context"
+
+	basaltv1 "github.com/basaltdev/basalt/gen/basalt/v1"
+	"github.com/basaltdev/basalt/gen/basalt/v1/basaltv1connect"
+	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/jsonvalue"
+	"github.com/basaltdev/basalt/internal/rpcfault"
+)
+
+// Collections is the collection service the CollectionService handlers
+// call. *docstore.Service is the one in the process. Its methods
+// authorize the caller (auth.FromContext) themselves.
+type Collections interface {
+	ListCollections(ctx context.Context) ([]docstore.Collection, error)
+	GetCollection(ctx context.Context, name string) (docstore.Collection, error)
+	CreateCollection(ctx context.Context, spec docstore.CollectionSpec) (docstore.Collection, error)
+	ReplaceCollection(ctx context.Context, name string, spec docstore.CollectionSpec, ifMatch docstore.Versions) (docstore.Collection, error)
+	PatchCollection(ctx context.Context, name string, patch docstore.Data, ifMatch docstore.Versions) (docstore.Collection, error)
+	DeleteCollection(ctx context.Context, name string, ifMatch docstore.Versions) error
+}
+
+var _ Collections = (*docstore.Service)(nil)
+
+// NewCollectionService returns the handlers of basalt.v1.CollectionService
+// over svc, decoding JSON merge patches within limits.
+func NewCollectionService(svc Collections, limits jsonvalue.Limits) basaltv1connect.CollectionServiceHandler {
+	return &collectionService{svc: svc, dec: decoder{limits: limits}}
+}
+
+type collectionService struct {
+	svc Collections
+	dec decoder
+}
+
+func (s *collectionService) ListCollections(ctx context.Context, _ *basaltv1.ListCollectionsRequest) (*basaltv1.ListCollectionsResponse, error) {
+	cs, err := s.svc.ListCollections(ctx)
+	if err != nil {
+		return nil, rpcfault.Error(err)
+	}
+	out := &basaltv1.ListCollectionsResponse{Collections: make([]*basaltv1.Collection, len(cs))}
+	for i, c := range cs {
+		out.Collections[i] = collection(c)
+	}
+	return out, nil
+}
+
+func (s *collectionService) GetCollection(ctx context.Context, r *basaltv1.GetCollectionRequest) (*basaltv1.GetCollectionResponse, error) {
+	c, err := s.svc.GetCollection(ctx, r.GetName())
+	if err != nil {
+		return nil, rpcfault.Error(err)
+	}
+	return &basaltv1.GetCollectionResponse{Collection: collection(c)}, nil
+}
+
+func (s *collectionService) CreateCollection(ctx context.Context, r *basaltv1.CreateCollectionRequest) (*basaltv1.CreateCollectionResponse, error) {
+	c, err := s.svc.CreateCollection(ctx, collectionSpec(r.GetSpec()))
+	if err != nil {
+		return nil, rpcfault.Error(err)
+	}
+	return &basaltv1.CreateCollectionResponse{Collection: collection(c)}, nil
+}
+
+func (s *collectionService) ReplaceCollection(ctx context.Context, r *basaltv1.ReplaceCollectionRequest) (*basaltv1.ReplaceCollectionResponse, error) {
+	c, err := s.svc.ReplaceCollection(ctx, r.GetName(), collectionSpec(r.GetSpec()), docstore.Version(r.GetExpectedVersion()))
+	if err != nil {
+		return nil, rpcfault.Error(err)
+	}
+	return &basaltv1.ReplaceCollectionResponse{Collection: collection(c)}, nil
+}
+
+func (s *collectionService) PatchCollection(ctx context.Context, r *basaltv1.PatchCollectionRequest) (*basaltv1.PatchCollectionResponse, error) {
+	patch, err := s.dec.object(r.GetPatch(), "/patch")
+	if err != nil {
+		return nil, rpcfault.Error(err)
+	}
+	c, err := s.svc.PatchCollection(ctx, r.GetName(), patch, docstore.Version(r.GetExpectedVersion()))
+	if err != nil {
+		return nil, rpcfault.Error(err)
+	}
+	return &basaltv1.PatchCollectionResponse{Collection: collection(c)}, nil
+}
+
+func (s *collectionService) DeleteCollection(ctx context.Context, r *basaltv1.DeleteCollectionRequest) (*basaltv1.DeleteCollectionResponse, error) {
+	if err := s.svc.DeleteCollection(ctx, r.GetName(), docstore.Version(r.GetExpectedVersion())); err != nil {
+		return nil, rpcfault.Error(err)
+	}
+	return &basaltv1.DeleteCollectionResponse{}, nil
+}
