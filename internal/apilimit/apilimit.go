@@ -214,14 +214,60 @@ type steps struct {
 	s [2]step
 }
 
+// Request is what the limits need to know of a request, whatever its
+// transport.
+type Request struct {
+	// Route is the route pattern ("METHOD /path") or, for gRPC and
+	// Connect, "POST /<procedure>": it picks the class (ClassOf).
+	Route string
+	// Collection is the collection the request is about, for the rules of
+	// a collection of its own; "" for none.
+	Collection string
+	// ClientIP is the client's address (behind trusted proxies, the
+	// forwarded one); "" skips the per-address rule.
+	ClientIP string
+}
+
+// Fields are the RateLimit-Policy and RateLimit fields of an answer: ""
+// when no limit was checked.
+type Fields struct {
+	Policy, State string
+}
+
+// Write sets the fields on h (none that are empty).
+func (f Fields) Write(h http.Header) {
+	// The fields' names in canonical form, set directly: http.Header.Set
+	// would allocate the canonical form of "RateLimit" on every request.
+	const policyKey, stateKey = "Ratelimit-Policy", "Ratelimit"
+	if f.Policy != "" {
+		h[policyKey] = []string{f.Policy}
+	}
+	if f.State != "" {
+		h[stateKey] = []string{f.State}
+	}
+}
+
 // Admit decides whether r, served by the route pattern ("METHOD /path"),
-// may run, under the route class's per-address rule and the caller's own
-// rule, and returns the caller. Either way it sets the RateLimit-Policy
-// and RateLimit fields on w for the limits it checked. When a limit
-// refuses r, Admit returns a fault.TooManyRequests error with the wait as
-// RetryAfter (at least a second), and authenticate is not called; an error
-// of authenticate is returned as it is. The collection of a per-collection
-// rule is r.PathValue("collection").
+// may run (Decide, with the collection r.PathValue("collection") and the
+// client address of Options.ClientIP), sets the RateLimit-Policy and
+// RateLimit fields on w for the limits it checked, and returns the
+// caller.
+func (l *Limits) Admit(w http.ResponseWriter, r *http.Request, route string, known func() (auth.Principal, bool), authenticate func() (auth.Principal, error)) (auth.Principal, error) {
+	if l == nil || l.cfg.Disabled {
+		return authenticate()
+	}
+	p, f, err := l.Decide(r.Context(), Request{Route: route, Collection: r.PathValue("collection"), ClientIP: l.clientIP(r)},
+		known, authenticate)
+	f.Write(w.Header())
+	return p, err
+}
+
+// Decide decides whether req may run under the route class's per-address
+// rule and the caller's own rule, and returns the caller and the fields
+// of the limits it checked, to send either way. When a limit refuses req,
+// Decide returns a fault.TooManyRequests error with the wait as RetryAfter
+// (at least a second), and authenticate is not called; an error of
+// authenticate is returned as it is.
 //
 // known, if not nil, tells who the caller is when that costs nothing: an
 // anonymous request, or a credential verified recently (auth.Recognizer).
@@ -229,13 +275,13 @@ type steps struct {
 // before authenticate runs. Otherwise the address's limit is decided
 // first, then authenticate runs, then the caller's limit: a flood of
 // unknown credentials is refused by address before any is checked.
-func (l *Limits) Admit(w http.ResponseWriter, r *http.Request, route string, known func() (auth.Principal, bool), authenticate func() (auth.Principal, error)) (auth.Principal, error) {
+func (l *Limits) Decide(ctx context.Context, req Request, known func() (auth.Principal, bool), authenticate func() (auth.Principal, error)) (auth.Principal, Fields, error) {
 	if l == nil || l.cfg.Disabled {
-		return authenticate()
+		p, err := authenticate()
+		return p, Fields{}, err
 	}
-	class, _ := ClassOf(route)
-	coll := r.PathValue("collection")
-	ip := l.clientIP(r)
+	class, _ := ClassOf(req.Route)
+	coll, ip := req.Collection, req.ClientIP
 	var cs checks
 	if known != nil {
 		if p, ok := known(); ok {
@@ -243,34 +289,29 @@ func (l *Limits) Admit(w http.ResponseWriter, r *http.Request, route string, kno
 			l.plan(&both, class, coll, IP, ip)
 			kind, id := callerKey(p, ip)
 			l.plan(&both, class, coll, kind, id)
-			err := l.check(r.Context(), &cs, class, &both)
-			cs.write(w.Header())
-			if err != nil {
-				return auth.Principal{}, err
+			if err := l.check(ctx, &cs, class, &both); err != nil {
+				return auth.Principal{}, cs.fields(), err
 			}
-			return authenticate()
+			p, err := authenticate()
+			return p, cs.fields(), err
 		}
 	}
 	var first steps
 	l.plan(&first, class, coll, IP, ip)
-	if err := l.check(r.Context(), &cs, class, &first); err != nil {
-		cs.write(w.Header())
-		return auth.Principal{}, err
+	if err := l.check(ctx, &cs, class, &first); err != nil {
+		return auth.Principal{}, cs.fields(), err
 	}
 	p, err := authenticate()
 	if err != nil {
-		cs.write(w.Header())
-		return p, err
+		return p, cs.fields(), err
 	}
 	var second steps
 	kind, id := callerKey(p, ip)
 	l.plan(&second, class, coll, kind, id)
-	err = l.check(r.Context(), &cs, class, &second)
-	cs.write(w.Header())
-	if err != nil {
-		return auth.Principal{}, err
+	if err := l.check(ctx, &cs, class, &second); err != nil {
+		return auth.Principal{}, cs.fields(), err
 	}
-	return p, nil
+	return p, cs.fields(), nil
 }
 
 // callerKey is the key kind and id of p's own limits: anonymous callers
@@ -372,29 +413,23 @@ func (l *Limits) logError(class Class, err error) {
 		"class", class.String(), "this_request", policy, "errors_not_logged", l.suppressed.Swap(0), "err", err)
 }
 
-// write sets the RateLimit-Policy of every checked limit and the RateLimit
-// of the one that refused the request, if one did (the last checked), else
-// of the most restrictive: the fewest remaining requests, then the longest
-// reset.
-func (cs *checks) write(h http.Header) {
-	// The fields' names in canonical form, set directly: http.Header.Set
-	// would allocate the canonical form of "RateLimit" on every request.
-	const policyKey, stateKey = "Ratelimit-Policy", "Ratelimit"
+// fields are the RateLimit-Policy of every checked limit and the
+// RateLimit of the one that refused the request, if one did (the last
+// checked), else of the most restrictive: the fewest remaining requests,
+// then the longest reset.
+func (cs *checks) fields() Fields {
 	switch cs.n {
 	case 0:
-		return
+		return Fields{}
 	case 1:
-		h[policyKey] = []string{cs.p[0].p.field}
-		h[stateKey] = []string{Field(cs.p[0].p.name, cs.p[0].d)}
-		return
+		return Fields{Policy: cs.p[0].p.field, State: Field(cs.p[0].p.name, cs.p[0].d)}
 	}
 	a, b := &cs.p[0], &cs.p[1]
 	best := a
 	if !b.d.Allowed || b.d.Remaining < a.d.Remaining || (b.d.Remaining == a.d.Remaining && b.d.ResetAfter > a.d.ResetAfter) {
 		best = b
 	}
-	h[policyKey] = []string{a.p.field + ", " + b.p.field}
-	h[stateKey] = []string{Field(best.p.name, best.d)}
+	return Fields{Policy: a.p.field + ", " + b.p.field, State: Field(best.p.name, best.d)}
 }
 
 // PolicyField renders one policy of the RateLimit-Policy field: the name,

@@ -557,3 +557,39 @@ func TestKnownCallerAuthenticateFails(t *testing.T) {
 		t.Fatalf("Admit: %+v, %v", p, err)
 	}
 }
+
+// TestDecideWithoutHTTP: a transport that is not HTTP's (gRPC, Connect)
+// gets the same decisions from Decide, per collection too, and the fields
+// to send as it can.
+func TestDecideWithoutHTTP(t *testing.T) {
+	f := newFixture(t, nil, "read:account=1/1m:3", "posts.read:account=1/1m:1")
+	req := apilimit.Request{Route: "POST /basalt.v1.DocumentService/GetDocument", Collection: "posts", ClientIP: "192.0.2.1"}
+	known := func() (auth.Principal, bool) { return alice, true }
+	authenticate := func() (auth.Principal, error) { return alice, nil }
+	p, fields, err := f.Decide(context.Background(), req, known, authenticate)
+	if err != nil || p.ID != alice.ID {
+		t.Fatalf("first: %+v, %v", p, err)
+	}
+	if want := `"read-ip";q=1000;w=4, "posts.read-account";q=1;w=60`; fields.Policy != want {
+		t.Errorf("Policy = %q, want %q", fields.Policy, want)
+	}
+	_, fields, err = f.Decide(context.Background(), req, known, authenticate)
+	if fault.KindOf(err) != fault.TooManyRequests || fields.State != `"posts.read-account";r=0;t=60` {
+		t.Fatalf("second: %v, fields %+v; want the posts limit to refuse", err, fields)
+	}
+	// Another collection keeps the class's budget.
+	req.Collection = "notes"
+	if _, _, err := f.Decide(context.Background(), req, nil, authenticate); err != nil {
+		t.Fatalf("notes: %v", err)
+	}
+	h := http.Header{}
+	fields.Write(h)
+	if h.Get("RateLimit") != fields.State || h.Get("RateLimit-Policy") != fields.Policy {
+		t.Errorf("Write: %v", h)
+	}
+	h = http.Header{}
+	apilimit.Fields{}.Write(h)
+	if len(h) != 0 {
+		t.Errorf("empty fields wrote %v", h)
+	}
+}

@@ -3,7 +3,7 @@ package apilimit
 import "strings"
 
 // routeClasses classifies every route pattern ("METHOD /path") of the REST
-// transports. A test checks that each registered pattern is listed, so a
+// transports, and every procedure of the RPC one ("POST /<procedure>"). A test checks that each registered pattern is listed, so a
 // new route cannot go unclassified.
 var routeClasses = map[string]Class{
 	// restapi: collections, documents, searches, event streams, batch.
@@ -66,6 +66,22 @@ var routeClasses = map[string]Class{
 	"GET /v1/admin/webhooks/{id}/deliveries":                         Read,
 	"GET /v1/admin/webhooks/{id}/deliveries/{deliveryId}":            Read,
 	"POST /v1/admin/webhooks/{id}/deliveries/{deliveryId}/redeliver": Write,
+
+	// rpcapi: the basalt.v1 procedures over gRPC and Connect, classed
+	// like the REST routes they mirror.
+	"POST /basalt.v1.DocumentService/GetDocument":         Read,
+	"POST /basalt.v1.DocumentService/ListDocuments":       Read,
+	"POST /basalt.v1.DocumentService/CreateDocument":      Write,
+	"POST /basalt.v1.DocumentService/ReplaceDocument":     Write,
+	"POST /basalt.v1.DocumentService/PatchDocument":       Write,
+	"POST /basalt.v1.DocumentService/DeleteDocument":      Write,
+	"POST /basalt.v1.DocumentService/Batch":               Write,
+	"POST /basalt.v1.CollectionService/ListCollections":   Read,
+	"POST /basalt.v1.CollectionService/GetCollection":     Read,
+	"POST /basalt.v1.CollectionService/CreateCollection":  Write,
+	"POST /basalt.v1.CollectionService/ReplaceCollection": Write,
+	"POST /basalt.v1.CollectionService/PatchCollection":   Write,
+	"POST /basalt.v1.CollectionService/DeleteCollection":  Write,
 
 	// eventsapi.
 	"GET /v1/admin/consumers":                Read,

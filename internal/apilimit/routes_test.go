@@ -8,6 +8,7 @@ import (
 	"github.com/basaltdev/basalt/internal/gateway/authapi"
 	"github.com/basaltdev/basalt/internal/gateway/eventsapi"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
+	"github.com/basaltdev/basalt/internal/gateway/rpcapi"
 	"github.com/basaltdev/basalt/internal/gateway/webhookapi"
 )
 
@@ -22,6 +23,7 @@ func TestEveryRouteHasAClass(t *testing.T) {
 		"authapi":    authapi.RoutePatterns(),
 		"webhookapi": webhookapi.RoutePatterns(),
 		"eventsapi":  eventsapi.RoutePatterns(),
+		"rpcapi":     rpcapi.RoutePatterns(),
 	} {
 		if len(patterns) == 0 {
 			t.Errorf("%s registers no route", name)
@@ -57,6 +59,9 @@ func TestClassOf(t *testing.T) {
 		{"POST /v1/collections/{collection}/search", apilimit.Search, true},
 		{"GET /v1/collections/{collection}/events", apilimit.Realtime, true},
 		{"GET /v1/admin/consumers", apilimit.Read, true},
+		{"POST /basalt.v1.DocumentService/GetDocument", apilimit.Read, true},
+		{"POST /basalt.v1.DocumentService/Batch", apilimit.Write, true},
+		{"GET /basalt.v1.DocumentService/ListDocuments", apilimit.Read, false},
 		{"GET /v1/new", apilimit.Read, false},
 		{"DELETE /v1/new", apilimit.Write, false},
 	} {

@@ -3,6 +3,8 @@ package rpcapi
 import (
 	"context"
 
+	"google.golang.org/protobuf/reflect/protoreflect"
+
 	basaltv1 "github.com/basaltdev/basalt/gen/basalt/v1"
 	"github.com/basaltdev/basalt/gen/basalt/v1/basaltv1connect"
 	"github.com/basaltdev/basalt/internal/docstore"
@@ -88,4 +90,25 @@ func (s *collectionService) DeleteCollection(ctx context.Context, r *basaltv1.De
 		return nil, rpcfault.Error(err)
 	}
 	return &basaltv1.DeleteCollectionResponse{}, nil
+}
+
+// services are the basalt.v1 services this package serves.
+var services = []protoreflect.ServiceDescriptor{
+	basaltv1.File_basalt_v1_documents_proto.Services().ByName("DocumentService"),
+	basaltv1.File_basalt_v1_collections_proto.Services().ByName("CollectionService"),
+}
+
+// RoutePatterns returns the route of every procedure the handlers of this
+// package serve, as the rate limits name them: "POST /<procedure>", the
+// method every RPC protocol uses (Connect's GET of a read is classified
+// by its method).
+func RoutePatterns() []string {
+	var out []string
+	for _, sd := range services {
+		ms := sd.Methods()
+		for i := range ms.Len() {
+			out = append(out, "POST /"+string(sd.FullName())+"/"+string(ms.Get(i).Name()))
+		}
+	}
+	return out
 }
