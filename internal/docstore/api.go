@@ -4,10 +4,41 @@ package docstore
 // one API every transport (REST, GraphQL, gRPC) calls.
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"strconv"
 	"strings"
+)
+
+// Documents are the document calls every transport (REST, gRPC, and a
+// client of a documents component in another process) makes of the
+// document service; *Service implements them. Each authorizes its caller
+// (auth.FromContext) itself.
+type Documents interface {
+	GetDocument(ctx context.Context, collection, id string) (Document, error)
+	ListDocuments(ctx context.Context, r ListRequest) (Page, error)
+	CreateDocument(ctx context.Context, r CreateRequest) (Document, error)
+	ReplaceDocument(ctx context.Context, r ReplaceRequest) (Document, error)
+	PatchDocument(ctx context.Context, r PatchRequest) (Document, error)
+	DeleteDocument(ctx context.Context, r DeleteRequest) error
+	Batch(ctx context.Context, ops []BatchOp, idempotencyKey string) ([]BatchResult, error)
+}
+
+// Collections are the collection calls every transport makes of the
+// document service; *Service implements them.
+type Collections interface {
+	ListCollections(ctx context.Context) ([]Collection, error)
+	GetCollection(ctx context.Context, name string) (Collection, error)
+	CreateCollection(ctx context.Context, spec CollectionSpec) (Collection, error)
+	ReplaceCollection(ctx context.Context, name string, spec CollectionSpec, ifMatch Versions) (Collection, error)
+	PatchCollection(ctx context.Context, name string, patch Data, ifMatch Versions) (Collection, error)
+	DeleteCollection(ctx context.Context, name string, ifMatch Versions) error
+}
+
+var (
+	_ Documents   = (*Service)(nil)
+	_ Collections = (*Service)(nil)
 )
 
 // CollectionSpec is what a client supplies to create or replace a

@@ -65,26 +65,13 @@ type Options struct {
 }
 
 // Documents is the document service the REST routes call: collections,
-// documents, batches and event subscriptions. *docstore.Service is the one
-// in the process; a client of a documents component elsewhere is another.
-// Its methods authorize the caller (auth.FromContext) themselves.
+// documents, batches, the catalog and event subscriptions. *docstore.Service
+// is the one in the process. Its methods authorize the caller
+// (auth.FromContext) themselves.
 type Documents interface {
-	ListCollections(ctx context.Context) ([]docstore.Collection, error)
-	GetCollection(ctx context.Context, name string) (docstore.Collection, error)
-	CreateCollection(ctx context.Context, spec docstore.CollectionSpec) (docstore.Collection, error)
-	ReplaceCollection(ctx context.Context, name string, spec docstore.CollectionSpec, ifMatch docstore.Versions) (docstore.Collection, error)
-	PatchCollection(ctx context.Context, name string, patch docstore.Data, ifMatch docstore.Versions) (docstore.Collection, error)
-	DeleteCollection(ctx context.Context, name string, ifMatch docstore.Versions) error
+	docstore.Documents
+	docstore.Collections
 	Catalog(ctx context.Context) (docstore.Catalog, error)
-
-	GetDocument(ctx context.Context, collection, id string) (docstore.Document, error)
-	ListDocuments(ctx context.Context, r docstore.ListRequest) (docstore.Page, error)
-	CreateDocument(ctx context.Context, r docstore.CreateRequest) (docstore.Document, error)
-	ReplaceDocument(ctx context.Context, r docstore.ReplaceRequest) (docstore.Document, error)
-	PatchDocument(ctx context.Context, r docstore.PatchRequest) (docstore.Document, error)
-	DeleteDocument(ctx context.Context, r docstore.DeleteRequest) error
-	Batch(ctx context.Context, ops []docstore.BatchOp, idempotencyKey string) ([]docstore.BatchResult, error)
-
 	Subscribe(ctx context.Context, r docstore.SubscribeRequest) (*docstore.Delivery, error)
 }
 

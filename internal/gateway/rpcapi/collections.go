@@ -12,28 +12,14 @@ import (
 	"github.com/basaltdev/basalt/internal/rpcfault"
 )
 
-// Collections is the collection service the CollectionService handlers
-// call. *docstore.Service is the one in the process. Its methods
-// authorize the caller (auth.FromContext) themselves.
-type Collections interface {
-	ListCollections(ctx context.Context) ([]docstore.Collection, error)
-	GetCollection(ctx context.Context, name string) (docstore.Collection, error)
-	CreateCollection(ctx context.Context, spec docstore.CollectionSpec) (docstore.Collection, error)
-	ReplaceCollection(ctx context.Context, name string, spec docstore.CollectionSpec, ifMatch docstore.Versions) (docstore.Collection, error)
-	PatchCollection(ctx context.Context, name string, patch docstore.Data, ifMatch docstore.Versions) (docstore.Collection, error)
-	DeleteCollection(ctx context.Context, name string, ifMatch docstore.Versions) error
-}
-
-var _ Collections = (*docstore.Service)(nil)
-
 // NewCollectionService returns the handlers of basalt.v1.CollectionService
 // over svc, decoding JSON merge patches within limits.
-func NewCollectionService(svc Collections, limits jsonvalue.Limits) basaltv1connect.CollectionServiceHandler {
+func NewCollectionService(svc docstore.Collections, limits jsonvalue.Limits) basaltv1connect.CollectionServiceHandler {
 	return &collectionService{svc: svc, dec: decoder{limits: limits}}
 }
 
 type collectionService struct {
-	svc Collections
+	svc docstore.Collections
 	dec decoder
 }
 

@@ -10,30 +10,15 @@ import (
 	"github.com/basaltdev/basalt/internal/rpcfault"
 )
 
-// Documents is the document service the DocumentService handlers call.
-// *docstore.Service is the one in the process. Its methods authorize the
-// caller (auth.FromContext) themselves.
-type Documents interface {
-	GetDocument(ctx context.Context, collection, id string) (docstore.Document, error)
-	ListDocuments(ctx context.Context, r docstore.ListRequest) (docstore.Page, error)
-	CreateDocument(ctx context.Context, r docstore.CreateRequest) (docstore.Document, error)
-	ReplaceDocument(ctx context.Context, r docstore.ReplaceRequest) (docstore.Document, error)
-	PatchDocument(ctx context.Context, r docstore.PatchRequest) (docstore.Document, error)
-	DeleteDocument(ctx context.Context, r docstore.DeleteRequest) error
-	Batch(ctx context.Context, ops []docstore.BatchOp, idempotencyKey string) ([]docstore.BatchResult, error)
-}
-
-var _ Documents = (*docstore.Service)(nil)
-
 // NewDocumentService returns the handlers of basalt.v1.DocumentService over
 // svc, decoding JSON data within limits (zero fields: jsonvalue's
 // defaults, as REST).
-func NewDocumentService(svc Documents, limits jsonvalue.Limits) basaltv1connect.DocumentServiceHandler {
+func NewDocumentService(svc docstore.Documents, limits jsonvalue.Limits) basaltv1connect.DocumentServiceHandler {
 	return &documentService{svc: svc, dec: decoder{limits: limits}}
 }
 
 type documentService struct {
-	svc Documents
+	svc docstore.Documents
 	dec decoder
 }
 

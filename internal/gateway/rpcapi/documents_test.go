@@ -8,19 +8,21 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect/v2"
 	"connectrpc.com/connect/v2/connecthttp"
 
 	basaltv1 "github.com/basaltdev/basalt/gen/basalt/v1"
 	"github.com/basaltdev/basalt/gen/basalt/v1/basaltv1connect"
+	"github.com/basaltdev/basalt/internal/apilimit"
 	"github.com/basaltdev/basalt/internal/auth"
-	"github.com/basaltdev/basalt/internal/auth/bearer"
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/gateway/restapi/restapitest"
 	"github.com/basaltdev/basalt/internal/gateway/rpcapi"
 	"github.com/basaltdev/basalt/internal/jsonvalue"
+	"github.com/basaltdev/basalt/internal/ratelimit/memory"
 	"github.com/basaltdev/basalt/internal/rpcfault"
 	"github.com/basaltdev/basalt/internal/storage/sqlite"
 )
@@ -45,7 +47,7 @@ type fixture struct {
 	srv *httptest.Server
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, limits ...string) *fixture {
 	t.Helper()
 	store, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "basalt.db")})
 	if err != nil {
@@ -56,22 +58,23 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	server := connect.NewServer()
-	basaltv1connect.RegisterDocumentServiceHandler(server, rpcapi.NewDocumentService(svc, jsonvalue.Limits{MaxDepth: 8}))
-	basaltv1connect.RegisterCollectionServiceHandler(server, rpcapi.NewCollectionService(svc, jsonvalue.Limits{MaxDepth: 8}))
-	mux := http.NewServeMux()
-	connecthttp.Mount(mux, server)
-	authn := restapitest.Authenticator(nil)
-	errs := connecthttp.NewErrorWriter()
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := bearer.Authenticate(r.Context(), authn, r.Header.Values("Authorization"))
-		if err != nil {
-			_ = errs.Write(w, r, rpcfault.Error(err))
-			return
+	opts := rpcapi.Options{JSON: jsonvalue.Limits{MaxDepth: 8}, Authenticator: restapitest.Authenticator(nil)}
+	if limits != nil {
+		cfg := apilimit.DefaultConfig()
+		for _, l := range limits {
+			if err := cfg.Set(l); err != nil {
+				t.Fatal(err)
+			}
 		}
-		mux.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
-	})
-	srv := httptest.NewUnstartedServer(h)
+		lim, err := apilimit.New(apilimit.Options{Config: cfg, Limiter: memory.New(time.Now, 1000)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Limits = lim
+	}
+	mux := http.NewServeMux()
+	rpcapi.New(rpcapi.Services{Documents: svc, Collections: svc}, opts).Register(mux)
+	srv := httptest.NewUnstartedServer(mux)
 	srv.EnableHTTP2 = true
 	srv.StartTLS()
 	t.Cleanup(srv.Close)

@@ -1,0 +1,201 @@
+package rpcapi
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+
+	"connectrpc.com/connect/v2"
+	"connectrpc.com/connect/v2/connecthttp"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	basaltv1 "github.com/basaltdev/basalt/gen/basalt/v1"
+	"github.com/basaltdev/basalt/gen/basalt/v1/basaltv1connect"
+	"github.com/basaltdev/basalt/internal/apilimit"
+	"github.com/basaltdev/basalt/internal/auth"
+	"github.com/basaltdev/basalt/internal/auth/bearer"
+	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/jsonvalue"
+	"github.com/basaltdev/basalt/internal/rpcfault"
+)
+
+// DefaultMaxBodyBytes bounds a request message when Options.MaxBodyBytes
+// is zero, as REST bounds a body.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Limits decides the API-wide rate limits of a call (apilimit.Limits
+// implements it; see apilimit.Limits.Decide).
+type Limits interface {
+	Decide(ctx context.Context, req apilimit.Request, known func() (auth.Principal, bool), authenticate func() (auth.Principal, error)) (auth.Principal, apilimit.Fields, error)
+}
+
+// Options configures an API.
+type Options struct {
+	// MaxBodyBytes bounds every request message (DefaultMaxBodyBytes when
+	// zero).
+	MaxBodyBytes int
+	// JSON bounds the JSON data of request messages, as REST bounds its
+	// bodies. Zero fields take jsonvalue's defaults.
+	JSON jsonvalue.Limits
+	// Authenticator checks the bearer credential of the authorization
+	// metadata (bearer.Authenticate); nil makes every caller anonymous.
+	Authenticator auth.Authenticator
+	// Limits are the API-wide rate limits of every call; nil limits
+	// nothing.
+	Limits Limits
+	// ClientIP returns the client address of a call's HTTP request
+	// (behind trusted proxies, the forwarded one); nil takes the socket
+	// peer's.
+	ClientIP func(*http.Request) string
+}
+
+// Services are the services the API serves.
+type Services struct {
+	Documents   docstore.Documents
+	Collections docstore.Collections
+}
+
+// API serves the basalt.v1 services over gRPC, gRPC-Web and Connect.
+type API struct {
+	svc  Services
+	opts Options
+}
+
+// New returns the API over svc.
+func New(svc Services, opts Options) *API {
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.ClientIP == nil {
+		opts.ClientIP = peerIP
+	}
+	return &API{svc: svc, opts: opts}
+}
+
+// Register adds a route per procedure (the path /basalt.v1.<Service>/<Method>)
+// to mux. Every call is rate limited and authenticated (guard) before its
+// handler runs.
+func (a *API) Register(mux *http.ServeMux) {
+	server := connect.NewServer(a.guard)
+	basaltv1connect.RegisterDocumentServiceHandler(server, NewDocumentService(a.svc.Documents, a.opts.JSON))
+	basaltv1connect.RegisterCollectionServiceHandler(server, NewCollectionService(a.svc.Collections, a.opts.JSON))
+	connecthttp.Mount(withClientIP{mux: mux, ip: a.opts.ClientIP}, server, connecthttp.WithReadMaxBytes(a.opts.MaxBodyBytes))
+}
+
+// withClientIP mounts each handler behind one that puts the client
+// address of its requests in their context, for the guard.
+type withClientIP struct {
+	mux *http.ServeMux
+	ip  func(*http.Request) string
+}
+
+type clientIPKey struct{}
+
+func (m withClientIP) Handle(pattern string, h http.Handler) {
+	m.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientIPKey{}, m.ip(r))))
+	}))
+}
+
+// peerIP is the address of the socket peer, without its port.
+func peerIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// guard reads the request message of a call, decides its rate limits
+// (with the collection the message names, for the collection's own
+// rules), authenticates its caller, and only then runs the handler with
+// the caller in its context. A refused call gets the error as the service
+// would, with the RateLimit fields in its response metadata.
+func (a *API) guard(next connect.ServerFunc) connect.ServerFunc {
+	return func(ctx context.Context, spec connect.Spec, stream connect.ServerStream) error {
+		md, ok := spec.Schema.(protoreflect.MethodDescriptor)
+		if !ok || spec.StreamType != connect.StreamTypeUnary {
+			return rpcfault.Error(fault.Internalf(op, errors.New("rpcapi: "+spec.Procedure+" is not a unary protobuf procedure")))
+		}
+		mt, err := protoregistry.GlobalTypes.FindMessageByName(md.Input().FullName())
+		if err != nil {
+			return rpcfault.Error(fault.Internalf(op, err))
+		}
+		msg := mt.New().Interface()
+		if err := stream.Receive(msg); err != nil {
+			return err
+		}
+		info, _ := connect.CallInfoForServerContext(ctx)
+		var values []string
+		if info != nil {
+			values = info.RequestHeader().Values("Authorization")
+		}
+		authenticate := func() (auth.Principal, error) { return bearer.Authenticate(ctx, a.opts.Authenticator, values) }
+		var p auth.Principal
+		if a.opts.Limits == nil {
+			p, err = authenticate()
+		} else {
+			ip, _ := ctx.Value(clientIPKey{}).(string)
+			var fields apilimit.Fields
+			p, fields, err = a.opts.Limits.Decide(ctx, apilimit.Request{Route: "POST " + spec.Procedure, Collection: collectionOf(msg), ClientIP: ip},
+				func() (auth.Principal, bool) { return bearer.Recognize(a.opts.Authenticator, values) }, authenticate)
+			if info != nil {
+				setFields(info.ResponseHeader(), fields)
+			}
+		}
+		if err != nil {
+			return rpcfault.Error(err)
+		}
+		return next(auth.WithPrincipal(ctx, p), spec, &received{ServerStream: stream, msg: msg})
+	}
+}
+
+// setFields puts the RateLimit fields in the response metadata.
+func setFields(h *connect.Header, f apilimit.Fields) {
+	if f.Policy != "" {
+		h.Set("RateLimit-Policy", f.Policy)
+	}
+	if f.State != "" {
+		h.Set("RateLimit", f.State)
+	}
+}
+
+// collectionOf is the collection a request message is about: its
+// collection field, or the name of a collection's own request; "" for
+// none (a batch).
+func collectionOf(msg proto.Message) string {
+	switch m := msg.(type) {
+	case interface{ GetCollection() string }: // the document calls
+		return m.GetCollection()
+	case *basaltv1.CreateCollectionRequest:
+		return m.GetSpec().GetName()
+	case interface{ GetName() string }: // the other collection calls
+		return m.GetName()
+	}
+	return ""
+}
+
+// received hands the handler the request message the guard read.
+type received struct {
+	connect.ServerStream
+	msg  proto.Message
+	done bool
+}
+
+func (r *received) Receive(dst any) error {
+	if r.done {
+		return io.EOF
+	}
+	m, ok := dst.(proto.Message)
+	if !ok {
+		return rpcfault.Error(fault.Internalf(op, errors.New("rpcapi: a handler received into a value that is not a message")))
+	}
+	proto.Merge(m, r.msg)
+	r.done = true
+	return nil
+}

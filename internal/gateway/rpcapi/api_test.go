@@ -1,0 +1,92 @@
+package rpcapi_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect/v2"
+	"connectrpc.com/connect/v2/connecthttp"
+
+	basaltv1 "github.com/basaltdev/basalt/gen/basalt/v1"
+	"github.com/basaltdev/basalt/gen/basalt/v1/basaltv1connect"
+	"github.com/basaltdev/basalt/internal/apilimit"
+	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/gateway/rpcapi"
+	"github.com/basaltdev/basalt/internal/rpcfault"
+)
+
+// TestRateLimits: calls are limited like REST requests, per collection
+// too, with the RateLimit fields in the response metadata and the wait in
+// the refusal's Problem.
+func TestRateLimits(t *testing.T) {
+	for name, opts := range map[string][]connecthttp.Option{"connect": nil, "grpc": {connecthttp.WithGRPC()}} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, "read:account=1/1m:5", "posts.read:account=1/1m:2")
+			u := f.client("user", opts...)
+			ctx, info := connect.NewClientContext(context.Background())
+			req := &basaltv1.ListDocumentsRequest{Collection: "posts"}
+			if _, err := u.ListDocuments(ctx, req); err != nil {
+				t.Fatal(err)
+			}
+			if got := info.ResponseHeader().Get("RateLimit"); got != `"posts.read-account";r=1;t=60` {
+				t.Errorf("RateLimit = %q", got)
+			}
+			if got := info.ResponseHeader().Get("RateLimit-Policy"); !strings.Contains(got, `"posts.read-account";q=2;w=120`) {
+				t.Errorf("RateLimit-Policy = %q", got)
+			}
+			if _, err := u.ListDocuments(context.Background(), req); err != nil {
+				t.Fatal(err)
+			}
+			_, err := u.ListDocuments(context.Background(), req)
+			wantFault(t, "the third list of posts", err, fault.TooManyRequests, "")
+			if connect.CodeOf(err) != connect.CodeResourceExhausted || fault.RetryAfterOf(rpcfault.Fault(err)) < time.Second {
+				t.Errorf("refusal: %v, retry after %v", err, fault.RetryAfterOf(rpcfault.Fault(err)))
+			}
+			// Another collection has the class's budget.
+			if _, err := u.ListDocuments(context.Background(), &basaltv1.ListDocumentsRequest{Collection: "other"}); fault.KindOf(rpcfault.Fault(err)) == fault.TooManyRequests {
+				t.Errorf("another collection: %v", err)
+			}
+		})
+	}
+}
+
+// TestAddressBeforeBadCredentials: a credential the server does not know
+// is refused by the address's limit before it is checked.
+func TestAddressBeforeBadCredentials(t *testing.T) {
+	f := newFixture(t, "read:ip=1/1m:1")
+	bad := f.client("forged")
+	_, err := bad.GetDocument(context.Background(), &basaltv1.GetDocumentRequest{Collection: "posts", Id: "x"})
+	wantFault(t, "the first forged call", err, fault.Unauthenticated, "")
+	_, err = bad.GetDocument(context.Background(), &basaltv1.GetDocumentRequest{Collection: "posts", Id: "x"})
+	wantFault(t, "the second forged call", err, fault.TooManyRequests, "")
+}
+
+// TestEveryProcedureIsServed: RoutePatterns names what Register serves.
+func TestEveryProcedureIsServed(t *testing.T) {
+	var want []string
+	for _, p := range []string{
+		basaltv1connect.DocumentServiceGetDocumentProcedure, basaltv1connect.DocumentServiceListDocumentsProcedure,
+		basaltv1connect.DocumentServiceCreateDocumentProcedure, basaltv1connect.DocumentServiceReplaceDocumentProcedure,
+		basaltv1connect.DocumentServicePatchDocumentProcedure, basaltv1connect.DocumentServiceDeleteDocumentProcedure,
+		basaltv1connect.DocumentServiceBatchProcedure,
+		basaltv1connect.CollectionServiceListCollectionsProcedure, basaltv1connect.CollectionServiceGetCollectionProcedure,
+		basaltv1connect.CollectionServiceCreateCollectionProcedure, basaltv1connect.CollectionServiceReplaceCollectionProcedure,
+		basaltv1connect.CollectionServicePatchCollectionProcedure, basaltv1connect.CollectionServiceDeleteCollectionProcedure,
+	} {
+		want = append(want, "POST "+p)
+	}
+	got := rpcapi.RoutePatterns()
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("RoutePatterns() = %v, want %v", got, want)
+	}
+	for _, r := range got {
+		if _, ok := apilimit.ClassOf(r); !ok {
+			t.Errorf("%s has no rate-limit class", r)
+		}
+	}
+}
