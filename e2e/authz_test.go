@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/basaltdev/basalt/internal/gateway/authapi"
 	"github.com/basaltdev/basalt/internal/gateway/eventsapi"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
+	"github.com/basaltdev/basalt/internal/gateway/rpcapi"
 	"github.com/basaltdev/basalt/internal/gateway/webhookapi"
 )
 
@@ -92,6 +94,7 @@ func TestAuthorizationTable(t *testing.T) {
 	registered := append(restapi.RoutePatterns(), authapi.RoutePatterns()...)
 	registered = append(registered, webhookapi.RoutePatterns()...)
 	registered = append(registered, eventsapi.RoutePatterns()...)
+	registered = append(registered, rpcapi.RoutePatterns()...)
 	registered = append(registered, "GET /healthz", "GET /readyz", "GET /metrics")
 	var inTable []string
 	for _, r := range rows {
@@ -124,7 +127,11 @@ func TestAuthorizationTable(t *testing.T) {
 					t.Errorf("%s: %s %s: status %d, want %d\n%s", who, c.method, c.path, r.Status, row.want[i], r.Body)
 					continue
 				}
-				if r.Status >= 400 && r.Header.Get("Content-Type") != "application/problem+json" {
+				errorType := "application/problem+json"
+				if strings.HasPrefix(row.route, "POST /basalt.v1.") {
+					errorType = "application/json" // the Connect protocol's errors
+				}
+				if r.Status >= 400 && r.Header.Get("Content-Type") != errorType {
 					t.Errorf("%s: %s %s: %d with Content-Type %q", who, c.method, c.path, r.Status, r.Header.Get("Content-Type"))
 				}
 				if limited := !slices.Contains(unlimited, row.route); limited != (r.Header.Get("RateLimit") != "") {
@@ -421,7 +428,70 @@ func authzRows() []authzRow {
 		{route: "GET /.well-known/jwks.json", req: fixed("GET", "/.well-known/jwks.json", ""), want: everyone(200)},
 	}
 	rows = append(rows, webhookRows()...)
+	rows = append(rows, rpcRows()...)
 	return append(rows, eventsAdminRows()...)
+}
+
+// rpc is a call of a basalt.v1 procedure in the Connect protocol with a
+// JSON message: a success is 200, an error the status of its code (401,
+// 403, 404 …) with a JSON body.
+func rpc(procedure, message string) call {
+	return call{method: "POST", path: procedure, body: message, headers: []string{"Content-Type", "application/json"}}
+}
+
+// b64 is JSON text as a bytes field of a JSON message.
+func b64(json string) string { return `"` + base64.StdEncoding.EncodeToString([]byte(json)) + `"` }
+
+// rpcRows are the basalt.v1 procedures, with the answers of the REST
+// routes they mirror.
+func rpcRows() []authzRow {
+	const docs, colls = "/basalt.v1.DocumentService/", "/basalt.v1.CollectionService/"
+	fixedRPC := func(procedure, message string) func(*authzFixture, string) (call, string) {
+		return func(*authzFixture, string) (call, string) { return rpc(procedure, message), "" }
+	}
+	postGone := func(f *authzFixture, id string) bool {
+		return f.admin.do("GET", "/v1/collections/posts/documents/"+id, "").Status == 404
+	}
+	return []authzRow{
+		{route: "POST " + docs + "GetDocument", req: func(f *authzFixture, _ string) (call, string) {
+			return rpc(docs+"GetDocument", `{"collection":"posts","id":"`+f.post()+`"}`), ""
+		}, want: readPosts},
+		{route: "POST " + docs + "ListDocuments", req: fixedRPC(docs+"ListDocuments", `{"collection":"posts"}`), want: readPosts},
+		{route: "POST " + docs + "CreateDocument", req: fixedRPC(docs+"CreateDocument", `{"collection":"posts","data":`+b64(`{"title":"new"}`)+`}`),
+			want: writePosts(200)},
+		{route: "POST " + docs + "ReplaceDocument", req: func(f *authzFixture, _ string) (call, string) {
+			return rpc(docs+"ReplaceDocument", `{"collection":"posts","id":"`+f.post()+`","data":`+b64(`{"title":"replaced"}`)+`}`), ""
+		}, want: updatePosts},
+		{route: "POST " + docs + "PatchDocument", req: func(f *authzFixture, _ string) (call, string) {
+			return rpc(docs+"PatchDocument", `{"collection":"posts","id":"`+f.post()+`","patch":`+b64(`{"title":"patched"}`)+`}`), ""
+		}, want: updatePosts},
+		{route: "POST " + docs + "DeleteDocument", req: func(f *authzFixture, _ string) (call, string) {
+			id := f.post()
+			return rpc(docs+"DeleteDocument", `{"collection":"posts","id":"`+id+`"}`), id
+		}, gone: postGone, want: writePosts(200)},
+		{route: "POST " + docs + "Batch", req: fixedRPC(docs+"Batch",
+			`{"operations":[{"create":{"collection":"posts","data":`+b64(`{"title":"batched"}`)+`}}]}`), want: writePosts(200)},
+
+		{route: "POST " + colls + "ListCollections", req: fixedRPC(colls+"ListCollections", `{}`),
+			want: manage(200, auth.ScopeCollectionsView, auth.ScopeCollectionsManage)},
+		{route: "POST " + colls + "GetCollection", req: fixedRPC(colls+"GetCollection", `{"name":"posts"}`),
+			want: manage(200, auth.ScopeCollectionsView, auth.ScopeCollectionsManage)},
+		{route: "POST " + colls + "CreateCollection", req: func(f *authzFixture, _ string) (call, string) {
+			return rpc(colls+"CreateCollection", `{"spec":{"name":"`+f.name("n")+`"}}`), ""
+		}, want: manage(200, auth.ScopeCollectionsManage)},
+		{route: "POST " + colls + "ReplaceCollection", req: func(f *authzFixture, _ string) (call, string) {
+			return rpc(colls+"ReplaceCollection", `{"name":"`+f.collection()+`","spec":{"schema":`+b64(`{"type":"object"}`)+`}}`), ""
+		}, want: manage(200, auth.ScopeCollectionsManage)},
+		{route: "POST " + colls + "PatchCollection", req: func(f *authzFixture, _ string) (call, string) {
+			return rpc(colls+"PatchCollection", `{"name":"`+f.collection()+`","patch":`+b64(`{"rules":{"get":""}}`)+`}`), ""
+		}, want: manage(200, auth.ScopeCollectionsManage)},
+		{route: "POST " + colls + "DeleteCollection", req: func(f *authzFixture, _ string) (call, string) {
+			n := f.collection()
+			return rpc(colls+"DeleteCollection", `{"name":"`+n+`"}`), n
+		}, gone: func(f *authzFixture, n string) bool {
+			return f.admin.do("GET", "/v1/collections/"+n, "").Status == 404
+		}, want: manage(200, auth.ScopeCollectionsManage)},
+	}
 }
 
 // webhookRows are the rows of /v1/admin/webhooks. The webhooks point at a

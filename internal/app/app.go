@@ -34,6 +34,7 @@ import (
 	"github.com/basaltdev/basalt/internal/gateway"
 	"github.com/basaltdev/basalt/internal/gateway/authapi"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
+	"github.com/basaltdev/basalt/internal/gateway/rpcapi"
 	"github.com/basaltdev/basalt/internal/gateway/webhookapi"
 	"github.com/basaltdev/basalt/internal/ratelimit"
 	"github.com/basaltdev/basalt/internal/ratelimit/memory"
@@ -173,6 +174,9 @@ func Run(ctx context.Context, cfg Config) error {
 	mountMetrics(mux, cfg, reg, log)
 	api.Register(mux)
 	authAPI.Register(mux)
+	rpcapi.New(rpcapi.Services{Documents: svc, Collections: svc}, rpcapi.Options{MaxBodyBytes: int(cfg.MaxBodyBytes),
+		Authenticator: acc, Limits: apiLimits,
+		ClientIP: func(r *http.Request) string { return authapi.ClientIP(r, cfg.Auth.TrustedProxies) }}).Register(mux)
 	webhookapi.New(hooks.svc, acc, log).WithLimits(apiLimits).Register(mux)
 	if err := mountEventsAdmin(mux, db, bus, acc, apiLimits, log); err != nil {
 		return err
