@@ -195,7 +195,13 @@ func (r *received) Receive(dst any) error {
 	if !ok {
 		return rpcfault.Error(fault.Internalf(op, errors.New("rpcapi: a handler received into a value that is not a message")))
 	}
-	proto.Merge(m, r.msg)
+	// Move the fields over rather than Merge them: Merge would copy the
+	// message's data (up to --max-body-bytes) a second time.
+	to := m.ProtoReflect()
+	r.msg.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		to.Set(fd, v)
+		return true
+	})
 	r.done = true
 	return nil
 }
