@@ -2,12 +2,15 @@ package e2e
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/basaltdev/basalt/internal/apilimit"
 	"github.com/basaltdev/basalt/internal/app"
@@ -39,6 +42,7 @@ type call struct {
 	method, path, body string
 	headers            []string
 	bearer             string // instead of the column's credential, when set
+	h2c                bool   // sent over HTTP/2 (cleartext), not HTTP/1.1
 }
 
 // authzRow is one route of the table. req builds the request of one
@@ -95,6 +99,7 @@ func TestAuthorizationTable(t *testing.T) {
 	registered = append(registered, webhookapi.RoutePatterns()...)
 	registered = append(registered, eventsapi.RoutePatterns()...)
 	registered = append(registered, rpcapi.RoutePatterns()...)
+	registered = append(registered, rpcapi.HealthPatterns()...)
 	registered = append(registered, "GET /healthz", "GET /readyz", "GET /metrics")
 	var inTable []string
 	for _, r := range rows {
@@ -112,7 +117,7 @@ func TestAuthorizationTable(t *testing.T) {
 	}
 
 	// Every route is rate limited, but the operators' probes and metrics.
-	unlimited := []string{"GET /healthz", "GET /readyz", "GET /metrics"}
+	unlimited := append([]string{"GET /healthz", "GET /readyz", "GET /metrics"}, rpcapi.HealthPatterns()...)
 	for _, row := range rows {
 		t.Run(row.route, func(t *testing.T) {
 			for i, who := range callers {
@@ -122,13 +127,17 @@ func TestAuthorizationTable(t *testing.T) {
 				if c.bearer != "" {
 					bearer = c.bearer
 				}
-				r := f.base.as(bearer).do(c.method, c.path, c.body, c.headers...)
+				cl := f.base.as(bearer)
+				if c.h2c {
+					cl.http = h2cClient(t)
+				}
+				r := cl.do(c.method, c.path, c.body, c.headers...)
 				if r.Status != row.want[i] {
 					t.Errorf("%s: %s %s: status %d, want %d\n%s", who, c.method, c.path, r.Status, row.want[i], r.Body)
 					continue
 				}
 				errorType := "application/problem+json"
-				if strings.HasPrefix(row.route, "POST /basalt.v1.") {
+				if strings.HasPrefix(row.route, "POST /basalt.v1.") || strings.HasPrefix(row.route, "POST /grpc.") {
 					errorType = "application/json" // the Connect protocol's errors
 				}
 				if r.Status >= 400 && r.Header.Get("Content-Type") != errorType {
@@ -439,6 +448,24 @@ func rpc(procedure, message string) call {
 	return call{method: "POST", path: procedure, body: message, headers: []string{"Content-Type", "application/json"}}
 }
 
+// rpcStream is a call of a streaming procedure over the Connect protocol,
+// with one JSON message, over HTTP/2.
+func rpcStream(procedure, message string) call {
+	prefix := []byte{0, 0, 0, 0, 0}
+	binary.BigEndian.PutUint32(prefix[1:], uint32(len(message)))
+	return call{method: "POST", path: procedure, body: string(prefix) + message,
+		headers: []string{"Content-Type", "application/connect+json"}, h2c: true}
+}
+
+// h2cClient is an HTTP client that speaks HTTP/2 without TLS.
+func h2cClient(t *testing.T) *http.Client {
+	protocols := new(http.Protocols)
+	protocols.SetUnencryptedHTTP2(true)
+	tr := &http.Transport{Protocols: protocols}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+}
+
 // b64 is JSON text as a bytes field of a JSON message.
 func b64(json string) string { return `"` + base64.StdEncoding.EncodeToString([]byte(json)) + `"` }
 
@@ -491,6 +518,19 @@ func rpcRows() []authzRow {
 		}, gone: func(f *authzFixture, n string) bool {
 			return f.admin.do("GET", "/v1/collections/"+n, "").Status == 404
 		}, want: manage(200, auth.ScopeCollectionsManage)},
+
+		// Health checks and reflection are public; the streams answer
+		// 200 and carry any error in their last message.
+		{route: "POST /grpc.health.v1.Health/Check", req: fixedRPC("/grpc.health.v1.Health/Check", `{}`), want: everyone(200)},
+		{route: "POST /grpc.health.v1.Health/Watch", req: func(*authzFixture, string) (call, string) {
+			return rpcStream("/grpc.health.v1.Health/Watch", `{}`), ""
+		}, want: everyone(200)},
+		{route: "POST /grpc.reflection.v1.ServerReflection/ServerReflectionInfo", req: func(*authzFixture, string) (call, string) {
+			return rpcStream("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", `{"listServices":""}`), ""
+		}, want: everyone(200)},
+		{route: "POST /grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", req: func(*authzFixture, string) (call, string) {
+			return rpcStream("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", `{"listServices":""}`), ""
+		}, want: everyone(200)},
 	}
 }
 

@@ -82,6 +82,10 @@ var routeClasses = map[string]Class{
 	"POST /basalt.v1.CollectionService/ReplaceCollection": Write,
 	"POST /basalt.v1.CollectionService/PatchCollection":   Write,
 	"POST /basalt.v1.CollectionService/DeleteCollection":  Write,
+	// Server reflection: the API's descriptors, public like the OpenAPI
+	// document. (Health checks, like /healthz, are not limited.)
+	"POST /grpc.reflection.v1.ServerReflection/ServerReflectionInfo":      Read,
+	"POST /grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": Read,
 
 	// eventsapi.
 	"GET /v1/admin/consumers":                Read,

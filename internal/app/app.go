@@ -171,6 +171,7 @@ func Run(ctx context.Context, cfg Config) error {
 	readyz := &readiness{store: store, accounts: acc}
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("GET /readyz", readyz)
+	rpcapi.MountHealth(mux, readyz.ready)
 	mountMetrics(mux, cfg, reg, log)
 	api.Register(mux)
 	authAPI.Register(mux)
@@ -397,7 +398,8 @@ func (discardMail) Enqueue(mail.Message) error { return nil }
 
 // readiness answers GET /readyz: 200 while the server is not draining,
 // the database answers and the account service is ready; otherwise 503
-// with Retry-After and a JSON body that names what is not ready.
+// with Retry-After and a JSON body that names what is not ready. The gRPC
+// health checks answer from it too (ready).
 type readiness struct {
 	srv      *gateway.Server // nil until the server exists
 	store    docstore.Store
@@ -407,14 +409,34 @@ type readiness struct {
 func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	if rd.srv != nil && rd.srv.Draining() {
+	status, checks := rd.state(r.Context())
+	if status != "ready" {
 		w.Header().Set("Retry-After", "1")
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte(`{"status":"draining"}` + "\n"))
-		return
+	}
+	_ = json.NewEncoder(w).Encode(struct {
+		Status string            `json:"status"`
+		Checks map[string]string `json:"checks,omitempty"`
+	}{status, checks})
+}
+
+// ready is the readiness of the gRPC health checks: nil when /readyz
+// answers 200.
+func (rd *readiness) ready(ctx context.Context) error {
+	if status, _ := rd.state(ctx); status != "ready" {
+		return errors.New(status)
+	}
+	return nil
+}
+
+// state is "draining" (without checks), or "ready" or "not ready" with
+// the outcome of each check.
+func (rd *readiness) state(ctx context.Context) (string, map[string]string) {
+	if rd.srv != nil && rd.srv.Draining() {
+		return "draining", nil
 	}
 	checks := map[string]string{"database": "ok", "accounts": "ok"}
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := rd.store.Ping(ctx); err != nil {
 		checks["database"] = "unavailable"
@@ -422,20 +444,12 @@ func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := rd.accounts.Ready(); err != nil {
 		checks["accounts"] = fault.Message(err)
 	}
-	body := struct {
-		Status string            `json:"status"`
-		Checks map[string]string `json:"checks"`
-	}{Status: "ready", Checks: checks}
 	for _, v := range checks {
 		if v != "ok" {
-			body.Status = "not ready"
+			return "not ready", checks
 		}
 	}
-	if body.Status != "ready" {
-		w.Header().Set("Retry-After", "1")
-		w.WriteHeader(http.StatusServiceUnavailable)
-	}
-	_ = json.NewEncoder(w).Encode(body)
+	return "ready", checks
 }
 
 func newLogger(cfg Config) (*slog.Logger, error) {

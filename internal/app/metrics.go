@@ -15,6 +15,7 @@ import (
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/gateway"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
+	"github.com/basaltdev/basalt/internal/gateway/rpcapi"
 )
 
 // Where GET /metrics is served:
@@ -97,9 +98,10 @@ func mountMetrics(mux *http.ServeMux, cfg Config, reg *prometheus.Registry, log 
 
 // metricsListener returns the server of --metrics-addr, bound to its
 // address, or a nil server without --metrics-addr. It serves /metrics,
-// /healthz and /readyz (the main listener's readiness: readyz); every other
-// path is a 404 problem. It keeps serving while the main listener drains.
-func metricsListener(cfg Config, reg *prometheus.Registry, mw *gateway.Middleware, readyz http.Handler,
+// /healthz and /readyz (the main listener's readiness: readyz), and the
+// gRPC health checks (the same readiness); every other path is a 404
+// problem. It keeps serving while the main listener drains.
+func metricsListener(cfg Config, reg *prometheus.Registry, mw *gateway.Middleware, readyz *readiness,
 	log *slog.Logger) (*gateway.Server, error) {
 	if cfg.MetricsAddr == "" {
 		return nil, nil
@@ -108,6 +110,7 @@ func metricsListener(cfg Config, reg *prometheus.Registry, mw *gateway.Middlewar
 	mux.Handle("GET /metrics", metricsHandler(reg, cfg.MetricsToken))
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("GET /readyz", readyz)
+	rpcapi.MountHealth(mux, readyz.ready)
 	mux.Handle("/", restapi.NotFoundHandler())
 	srv := gateway.NewServer(gateway.Config{Addr: cfg.MetricsAddr, DrainTimeout: cfg.DrainTimeout}, mw.Wrap(mux), log)
 	addr, err := srv.Listen()

@@ -143,3 +143,7 @@ func (w *notModifiedTagWriter) WriteHeader(code int) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *notModifiedTagWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush sends what was written so far, for handlers that need an
+// http.Flusher (streaming RPCs).
+func (w *notModifiedTagWriter) Flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }

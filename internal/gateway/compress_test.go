@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -330,5 +331,63 @@ func TestCompressionOff(t *testing.T) {
 	}
 	if _, err := NewHandler(m, compressionMux(&seen{}), HandlerConfig{CompressMinBytes: -1}); err == nil {
 		t.Fatal("a negative threshold was accepted")
+	}
+}
+
+// TestHandlersCanFlush: a handler behind the whole chain (middleware,
+// CORS, compression) sees a writer that is an http.Flusher itself, as
+// streaming RPC handlers require, with and without a compressed answer,
+// and what it flushes reaches the client before the handler returns.
+func TestHandlersCanFlush(t *testing.T) {
+	m, _ := newTestMiddleware(t)
+	release := make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/stream", func(w http.ResponseWriter, _ *http.Request) {
+		f, ok := w.(http.Flusher)
+		if !ok {
+			http.Error(w, fmt.Sprintf("%T is not an http.Flusher", w), http.StatusInternalServerError)
+			return
+		}
+		_, _ = io.WriteString(w, "first\n")
+		f.Flush()
+		<-release
+		_, _ = io.WriteString(w, "second\n")
+	})
+	h, err := NewHandler(m, mux, HandlerConfig{CompressMinBytes: DefaultCompressMinBytes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	// Without DisableCompression the transport would ask for gzip.
+	tr := &http.Transport{DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	for _, enc := range []string{"", "gzip"} {
+		req, _ := http.NewRequest("GET", srv.URL+"/stream", nil)
+		if enc != "" {
+			req.Header.Set("Accept-Encoding", enc)
+		}
+		res, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode != 200 {
+			b, _ := io.ReadAll(res.Body)
+			t.Fatalf("Accept-Encoding %q: %d %s", enc, res.StatusCode, b)
+		}
+		var body io.Reader = res.Body
+		if res.Header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(res.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body = zr
+		}
+		line, err := bufio.NewReader(body).ReadString('\n')
+		if err != nil || line != "first\n" {
+			t.Fatalf("Accept-Encoding %q: first line %q, %v, before the handler returned", enc, line, err)
+		}
+		release <- struct{}{}
+		_ = res.Body.Close()
 	}
 }

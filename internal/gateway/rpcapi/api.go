@@ -9,6 +9,8 @@ import (
 
 	"connectrpc.com/connect/v2"
 	"connectrpc.com/connect/v2/connecthttp"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect/v2"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
@@ -84,20 +86,47 @@ func (a *API) Register(mux *http.ServeMux) {
 	server := connect.NewServer(a.guard)
 	basaltv1connect.RegisterDocumentServiceHandler(server, NewDocumentService(a.svc.Documents, a.opts.JSON))
 	basaltv1connect.RegisterCollectionServiceHandler(server, NewCollectionService(a.svc.Collections, a.opts.JSON))
-	connecthttp.Mount(withClientIP{mux: mux, ip: a.opts.ClientIP}, server, connecthttp.WithReadMaxBytes(a.opts.MaxBodyBytes))
+	// Reflection describes the basalt.v1 services, the health service
+	// (served beside, by MountHealth) and itself, for tools such as
+	// grpcurl. The descriptors are public: they are the .proto files.
+	grpcreflect.Register(server, grpcreflect.WithNamer(grpcreflect.NamerFunc(func() []string {
+		names := []string{grpchealth.HealthV1ServiceName, grpcreflect.ReflectV1ServiceName, grpcreflect.ReflectV1AlphaServiceName}
+		for _, sd := range services {
+			names = append(names, string(sd.FullName()))
+		}
+		return names
+	})))
+	connecthttp.Mount(withClientIP{mux: mux, ip: a.opts.ClientIP, errors: connecthttp.NewErrorWriter()}, server,
+		connecthttp.WithReadMaxBytes(a.opts.MaxBodyBytes))
 }
 
 // withClientIP mounts each handler behind one that puts the client
 // address of its requests in their context, for the guard.
 type withClientIP struct {
-	mux *http.ServeMux
-	ip  func(*http.Request) string
+	mux    *http.ServeMux
+	ip     func(*http.Request) string
+	errors *connecthttp.ErrorWriter
 }
 
 type clientIPKey struct{}
 
+// bidiProcedures are the procedures whose client and server both stream,
+// which only HTTP/2 (and HTTP/3) can carry.
+var bidiProcedures = map[string]bool{
+	"/" + grpcreflect.ReflectV1ServiceName + "/ServerReflectionInfo":      true,
+	"/" + grpcreflect.ReflectV1AlphaServiceName + "/ServerReflectionInfo": true,
+}
+
 func (m withClientIP) Handle(pattern string, h http.Handler) {
+	bidi := bidiProcedures[pattern]
 	m.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if bidi && r.ProtoMajor < 2 {
+			// Connect's own answer is a bare 505; this one is an error
+			// in the protocol the client speaks.
+			_ = m.errors.Write(w, r, rpcfault.Error(fault.New(fault.Invalid, op,
+				"this procedure streams both ways, which needs HTTP/2: "+r.Proto+" cannot carry it")))
+			return
+		}
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientIPKey{}, m.ip(r))))
 	}))
 }
@@ -115,20 +144,25 @@ func peerIP(r *http.Request) string {
 // (with the collection the message names, for the collection's own
 // rules), authenticates its caller, and only then runs the handler with
 // the caller in its context. A refused call gets the error as the service
-// would, with the RateLimit fields in its response metadata.
+// would, with the RateLimit fields in its response metadata. A call
+// whose client streams (reflection) is decided before its first message,
+// without a collection.
 func (a *API) guard(next connect.ServerFunc) connect.ServerFunc {
 	return func(ctx context.Context, spec connect.Spec, stream connect.ServerStream) error {
 		md, ok := spec.Schema.(protoreflect.MethodDescriptor)
-		if !ok || spec.StreamType != connect.StreamTypeUnary {
-			return rpcfault.Error(fault.Internalf(op, errors.New("rpcapi: "+spec.Procedure+" is not a unary protobuf procedure")))
+		if !ok {
+			return rpcfault.Error(fault.Internalf(op, errors.New("rpcapi: "+spec.Procedure+" is not a protobuf procedure")))
 		}
-		mt, err := protoregistry.GlobalTypes.FindMessageByName(md.Input().FullName())
-		if err != nil {
-			return rpcfault.Error(fault.Internalf(op, err))
-		}
-		msg := mt.New().Interface()
-		if err := stream.Receive(msg); err != nil {
-			return err
+		var msg proto.Message
+		if !md.IsStreamingClient() {
+			mt, err := protoregistry.GlobalTypes.FindMessageByName(md.Input().FullName())
+			if err != nil {
+				return rpcfault.Error(fault.Internalf(op, err))
+			}
+			msg = mt.New().Interface()
+			if err := stream.Receive(msg); err != nil {
+				return err
+			}
 		}
 		info, _ := connect.CallInfoForServerContext(ctx)
 		var values []string
@@ -137,6 +171,7 @@ func (a *API) guard(next connect.ServerFunc) connect.ServerFunc {
 		}
 		authenticate := func() (auth.Principal, error) { return bearer.Authenticate(ctx, a.opts.Authenticator, values) }
 		var p auth.Principal
+		var err error
 		if a.opts.Limits == nil {
 			p, err = authenticate()
 		} else {
@@ -150,6 +185,9 @@ func (a *API) guard(next connect.ServerFunc) connect.ServerFunc {
 		}
 		if err != nil {
 			return rpcfault.Error(err)
+		}
+		if msg == nil {
+			return next(auth.WithPrincipal(ctx, p), spec, stream)
 		}
 		return next(auth.WithPrincipal(ctx, p), spec, &received{ServerStream: stream, msg: msg})
 	}
@@ -170,6 +208,8 @@ func setFields(h *connect.Header, f apilimit.Fields) {
 // none (a batch).
 func collectionOf(msg proto.Message) string {
 	switch m := msg.(type) {
+	case nil: // a client stream's
+		return ""
 	case interface{ GetCollection() string }: // the document calls
 		return m.GetCollection()
 	case *basaltv1.CreateCollectionRequest:

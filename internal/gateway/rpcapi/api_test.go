@@ -2,6 +2,8 @@ package rpcapi_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -75,6 +77,7 @@ func TestEveryProcedureIsServed(t *testing.T) {
 		basaltv1connect.CollectionServiceListCollectionsProcedure, basaltv1connect.CollectionServiceGetCollectionProcedure,
 		basaltv1connect.CollectionServiceCreateCollectionProcedure, basaltv1connect.CollectionServiceReplaceCollectionProcedure,
 		basaltv1connect.CollectionServicePatchCollectionProcedure, basaltv1connect.CollectionServiceDeleteCollectionProcedure,
+		"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
 	} {
 		want = append(want, "POST "+p)
 	}
@@ -84,9 +87,16 @@ func TestEveryProcedureIsServed(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("RoutePatterns() = %v, want %v", got, want)
 	}
-	for _, r := range got {
-		if _, ok := apilimit.ClassOf(r); !ok {
+	mux := http.NewServeMux()
+	rpcapi.New(rpcapi.Services{}, rpcapi.Options{}).Register(mux)
+	rpcapi.MountHealth(mux, func(context.Context) error { return nil })
+	for _, r := range append(got, rpcapi.HealthPatterns()...) {
+		if _, ok := apilimit.ClassOf(r); !ok && !slices.Contains(rpcapi.HealthPatterns(), r) {
 			t.Errorf("%s has no rate-limit class", r)
+		}
+		method, path, _ := strings.Cut(r, " ")
+		if _, pattern := mux.Handler(httptest.NewRequest(method, path, nil)); !strings.HasSuffix(pattern, path) {
+			t.Errorf("%s is served by the pattern %q", r, pattern)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package rpcapi
 
 import (
+	"connectrpc.com/grpcreflect/v2"
 	"context"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -84,10 +85,10 @@ var services = []protoreflect.ServiceDescriptor{
 	basaltv1.File_basalt_v1_collections_proto.Services().ByName("CollectionService"),
 }
 
-// RoutePatterns returns the route of every procedure the handlers of this
-// package serve, as the rate limits name them: "POST /<procedure>", the
-// method every RPC protocol uses (Connect's GET of a read is classified
-// by its method).
+// RoutePatterns returns the route of every procedure API.Register serves,
+// as the rate limits name them: "POST /<procedure>", the method every RPC
+// protocol uses (Connect's GET of a read is classified by its method).
+// Those of MountHealth are HealthPatterns.
 func RoutePatterns() []string {
 	var out []string
 	for _, sd := range services {
@@ -95,6 +96,9 @@ func RoutePatterns() []string {
 		for i := range ms.Len() {
 			out = append(out, "POST /"+string(sd.FullName())+"/"+string(ms.Get(i).Name()))
 		}
+	}
+	for _, name := range []string{grpcreflect.ReflectV1ServiceName, grpcreflect.ReflectV1AlphaServiceName} {
+		out = append(out, "POST /"+name+"/ServerReflectionInfo")
 	}
 	return out
 }
