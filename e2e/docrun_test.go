@@ -31,8 +31,8 @@ import (
 //     against a test server (it needs mail delivery, a certificate, a
 //     proxy) is in a block right after a line "<!-- not run: reason -->".
 //   - A line "<!-- server flags: --rate-limit=SPEC … -->" starts the page's
-//     server with those flags (rate-limit flags only), as the page shows
-//     the reader's server started.
+//     server with those flags (rate-limit and TLS flags only), as the
+//     page shows the reader's server started.
 
 // docStep is one step of a page's runnable examples: its header, its
 // commands, and how the header says they end.

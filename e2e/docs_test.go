@@ -71,6 +71,7 @@ func runDocPage(t *testing.T, engine string, page docPage) {
 			t.Fatalf("the page's server flags %q: %v", page.serverFlags, err)
 		}
 		cfg.RateLimits = cmd.Config.RateLimits
+		cfg.TLS = cmd.Config.TLS
 	})
 	t.Cleanup(func() {
 		if t.Failed() {

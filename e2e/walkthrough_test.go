@@ -27,7 +27,13 @@ func TestWalkthrough(t *testing.T) { forEachEngine(t, walkthrough) }
 
 func walkthrough(t *testing.T, engine string) {
 	c, _ := startApp(t, engine)
+	walkthroughSteps(t, c, engine)
+}
 
+// walkthroughSteps are the README's walk-through as client c, the admin,
+// makes it on a server of engine.
+func walkthroughSteps(t *testing.T, c *client, engine string) {
+	t.Helper()
 	c.must(200, "GET", "/healthz", "")
 	c.must(200, "GET", "/readyz", "")
 

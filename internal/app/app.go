@@ -195,8 +195,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	srv := gateway.NewServer(gateway.Config{Addr: cfg.Addr, DrainTimeout: cfg.DrainTimeout,
-		TLSCert: cfg.TLSCert, TLSKey: cfg.TLSKey, Reload: cfg.Reload}, handler, log)
+	srvCfg := gateway.Config{Addr: cfg.Addr, DrainTimeout: cfg.DrainTimeout}
+	certComps, err := serverTLS(cfg, &srvCfg, log)
+	if err != nil {
+		return err
+	}
+	srv := gateway.NewServer(srvCfg, handler, log)
 	readyz.srv = srv
 	comps := []component{
 		{name: "account service", run: acc.Run},
@@ -209,6 +213,7 @@ func Run(ctx context.Context, cfg Config) error {
 	comps = append(hooks.components(), comps...)
 	srv.OnDrain(hub.Drain) // event streams end when the drain begins
 	comps = append([]component{{name: "realtime hub", run: hub.Run}}, comps...)
+	comps = append(certComps, comps...)
 	if readCacheStore != nil {
 		comps = append([]component{{name: "read cache", run: readCacheStore.Run}}, comps...)
 	}
@@ -220,7 +225,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	log.Info("basalt is serving", append(append([]any{"addr", addr.String(), "tls", srv.TLS(), "version", cfg.Version},
+	log.Info("basalt is serving", append(append([]any{"addr", addr.String(), "tls", srv.TLS(), "http3", srv.HTTP3(), "version", cfg.Version},
 		storageAttrs(cfg)...), append(busAttrs(cfg), redisAttrs(cfg)...)...)...)
 	if cfg.Ready != nil {
 		cfg.Ready(addr.String())

@@ -19,6 +19,7 @@ import (
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/eventbus/kafka"
 	"github.com/basaltdev/basalt/internal/gateway"
+	"github.com/basaltdev/basalt/internal/tlscert"
 )
 
 // Config is everything a Basalt process needs to run.
@@ -39,6 +40,8 @@ type Config struct {
 	TLSCert, TLSKey string
 	// Reload re-reads the TLS certificate on each value (main sends SIGHUP).
 	Reload <-chan os.Signal
+	// TLS: certificates from ACME or self-signed, and HTTP/3.
+	TLS TLSConfig
 	// CORSOrigins are the origins browser apps may call from.
 	CORSOrigins []string
 	// CompressMinBytes is the smallest JSON answer compressed; 0 turns
@@ -166,6 +169,7 @@ func DefaultConfig() Config {
 		Search:             DefaultSearchConfig(),
 		Cache:              DefaultCacheConfig(),
 		RateLimits:         apilimit.DefaultConfig(),
+		TLS:                DefaultTLSConfig(),
 	}
 }
 
@@ -314,11 +318,10 @@ type serveCmd struct {
 	DrainTimeout time.Duration `help:"How long shutdown waits for in-flight requests ($$BASALT_DRAIN_TIMEOUT)." default:"15s"`
 	MetricsAddr  string        `name:"metrics-addr" help:"Separate listen address of /metrics, /healthz and /readyz (plain HTTP, for a private network); /metrics then leaves --addr ($$BASALT_METRICS_ADDR)." placeholder:"HOST:PORT"`
 	MetricsToken string        `name:"metrics-token" help:"Bearer token that /metrics is served to (16 or more visible characters); without it and without --metrics-addr, /metrics is not served. Prefer the environment variable to the flag ($$BASALT_METRICS_TOKEN)." placeholder:"TOKEN"`
-	TLSCert      string        `name:"tls-cert" help:"PEM file of the TLS certificate chain; with --tls-key, Basalt serves HTTPS (HTTP/2 and HTTP/1.1) and re-reads both files on SIGHUP ($$BASALT_TLS_CERT)." placeholder:"FILE"`
-	TLSKey       string        `name:"tls-key" help:"PEM file of the TLS private key ($$BASALT_TLS_KEY)." placeholder:"FILE"`
 	CORSOrigins  []string      `name:"cors-origins" help:"Comma-separated origins (scheme://host[:port]) of browser apps allowed to call the API, or * for any; none by default ($$BASALT_CORS_ORIGINS)." placeholder:"ORIGIN,…"`
 	CompressMin  int           `name:"compress-min-bytes" help:"Smallest JSON answer compressed (zstd or gzip, as the client accepts); 0 turns compression off ($$BASALT_COMPRESS_MIN_BYTES)." default:"1024"`
 	ListTotalCap int           `name:"list-total-cap" help:"Most documents a list with total=true counts (1 to 1000000); when more match, the answer has total = the cap and totalCapped = true ($$BASALT_LIST_TOTAL_CAP)." default:"10000"`
+	tlsFlags
 	authFlags
 	eventsFlags
 	realtimeFlags
@@ -360,7 +363,7 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 		kong.Exit(exit),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Resolvers(&envFileResolver{getenv: getenv, file: file}),
-		kong.Vars{"password_rules": accounts.PasswordRules(), "rate_limit_defaults": rateLimitDefaults()},
+		kong.Vars{"password_rules": accounts.PasswordRules(), "rate_limit_defaults": rateLimitDefaults(), "acme_directory": tlscert.LetsEncrypt},
 	)
 	if err != nil {
 		return Command{}, err
@@ -385,7 +388,7 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 		c.Serve.storageFlags.apply(&cfg)
 		cfg.MaxBodyBytes, cfg.DrainTimeout = c.Serve.MaxBodyBytes, c.Serve.DrainTimeout
 		cfg.MetricsAddr, cfg.MetricsToken = c.Serve.MetricsAddr, c.Serve.MetricsToken
-		cfg.TLSCert, cfg.TLSKey = c.Serve.TLSCert, c.Serve.TLSKey
+		c.Serve.tlsFlags.apply(&cfg)
 		cfg.CORSOrigins, cfg.CompressMinBytes = c.Serve.CORSOrigins, c.Serve.CompressMin
 		cfg.ListTotalCap = c.Serve.ListTotalCap
 		c.Serve.eventsFlags.apply(&cfg)
@@ -439,8 +442,8 @@ func (c Config) validate() error {
 	if err := validateMetricsToken(c.MetricsToken); err != nil {
 		return err
 	}
-	if (c.TLSCert == "") != (c.TLSKey == "") {
-		return errors.New("--tls-cert and --tls-key go together: give both, or neither for plain HTTP")
+	if err := c.validateTLS(); err != nil {
+		return err
 	}
 	if _, err := gateway.ParseCORSOrigins(c.CORSOrigins); err != nil {
 		return err

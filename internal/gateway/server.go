@@ -1,6 +1,6 @@
 // Package gateway owns Basalt's listeners (plain HTTP/1.1 and h2c, or
-// HTTPS with HTTP/1.1 and HTTP/2) and the middleware every request passes
-// through (request ids, panic recovery, metrics, access logs, CORS,
+// HTTPS with HTTP/1.1 and HTTP/2 over TCP and HTTP/3 over QUIC) and the
+// middleware every request passes through (request ids, panic recovery, metrics, access logs, CORS,
 // compression). The transports (restapi, and later graphqlapi and rpcapi)
 // mount on its mux.
 package gateway
@@ -17,6 +17,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
 )
 
 // Config configures the HTTP server.
@@ -40,6 +43,18 @@ type Config struct {
 	// sends SIGHUP here). A certificate that fails to load is logged and
 	// the previous one stays in use.
 	Reload <-chan os.Signal
+	// GetCertificate, instead of TLSCert and TLSKey, serves certificates
+	// obtained elsewhere (ACME): with it the server speaks HTTPS.
+	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	// ChallengeProtocols are ALPN protocols a TLS handshake may also
+	// choose only to prove control of the domain (ACME's "acme-tls/1",
+	// RFC 8737): GetCertificate answers such a handshake, after which the
+	// connection is closed.
+	ChallengeProtocols []string
+	// HTTP3: with TLS, the server also serves HTTP/3 over QUIC on the UDP
+	// port of the same number, and advertises it to the clients of TCP
+	// with Alt-Svc.
+	HTTP3 bool
 }
 
 // Server serves one handler on one TCP listener until its context ends,
@@ -49,8 +64,11 @@ type Server struct {
 	log      *slog.Logger
 	srv      *http.Server
 	ln       net.Listener  // TCP
-	certs    *certReloader // nil without TLS
+	certs    *certReloader // nil without certificate files
 	tlsConf  *tls.Config   // nil without TLS
+	h3       *http3.Server // nil without HTTP/3
+	udp      net.PacketConn
+	altSvc   string // the Alt-Svc field of TCP answers, with HTTP/3
 	draining atomic.Bool
 	inFlight inFlight // handlers running
 }
@@ -83,9 +101,14 @@ func NewServer(cfg Config, handler http.Handler, log *slog.Logger) *Server {
 	protocols.SetHTTP1(true)
 	var certs *certReloader
 	var tlsConf *tls.Config
-	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+	switch {
+	case cfg.TLSCert != "" || cfg.TLSKey != "":
 		certs = newCertReloader(cfg.TLSCert, cfg.TLSKey, log)
-		tlsConf = tlsConfig(certs)
+		tlsConf = tlsConfig(certs.getCertificate, cfg.ChallengeProtocols)
+	case cfg.GetCertificate != nil:
+		tlsConf = tlsConfig(cfg.GetCertificate, cfg.ChallengeProtocols)
+	}
+	if tlsConf != nil {
 		protocols.SetHTTP2(true)
 	} else {
 		protocols.SetUnencryptedHTTP2(true) // h2c for clients that ask for it
@@ -100,8 +123,19 @@ func NewServer(cfg Config, handler http.Handler, log *slog.Logger) *Server {
 		certs:   certs,
 		tlsConf: tlsConf,
 	}
+	tcpHandler := s.inFlight.wrap(handler)
+	if tlsConf != nil && cfg.HTTP3 {
+		s.h3 = &http3.Server{
+			Handler:        s.inFlight.wrap(handler),
+			TLSConfig:      http3.ConfigureTLSConfig(tlsConf),
+			MaxHeaderBytes: cfg.MaxHeaderBytes,
+			IdleTimeout:    cfg.IdleTimeout,
+			Logger:         log,
+		}
+		tcpHandler = s.advertiseHTTP3(tcpHandler)
+	}
 	s.srv = &http.Server{
-		Handler:           s.inFlight.wrap(handler),
+		Handler:           tcpHandler,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
@@ -114,7 +148,7 @@ func NewServer(cfg Config, handler http.Handler, log *slog.Logger) *Server {
 }
 
 // Listen loads the TLS certificate, if the server has one, binds the
-// listening socket and returns its address.
+// listening sockets (TCP, and UDP for HTTP/3) and returns the TCP address.
 func (s *Server) Listen() (net.Addr, error) {
 	if s.certs != nil {
 		if s.cfg.TLSCert == "" || s.cfg.TLSKey == "" {
@@ -125,16 +159,44 @@ func (s *Server) Listen() (net.Addr, error) {
 		}
 		s.certs.logCertificate("TLS certificate loaded")
 	}
-	ln, err := net.Listen("tcp", s.cfg.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	// With port 0 the TCP listener picks the port, which UDP may have
+	// taken on its side: then try another.
+	for attempt := 1; ; attempt++ {
+		ln, err := net.Listen("tcp", s.cfg.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+		}
+		if s.h3 == nil {
+			s.ln = ln
+			return ln.Addr(), nil
+		}
+		udp, err := net.ListenPacket("udp", ln.Addr().String())
+		if err == nil {
+			s.ln, s.udp = ln, udp
+			s.altSvc = fmt.Sprintf(`h3=":%d"; ma=86400`, ln.Addr().(*net.TCPAddr).Port)
+			return ln.Addr(), nil
+		}
+		_ = ln.Close()
+		if _, port, _ := net.SplitHostPort(s.cfg.Addr); port != "0" || attempt == 5 {
+			return nil, fmt.Errorf("listen on UDP %s for HTTP/3: %w", ln.Addr(), err)
+		}
 	}
-	s.ln = ln
-	return ln.Addr(), nil
 }
 
 // TLS reports whether the server speaks HTTPS.
-func (s *Server) TLS() bool { return s.certs != nil }
+func (s *Server) TLS() bool { return s.tlsConf != nil }
+
+// HTTP3 reports whether the server also speaks HTTP/3.
+func (s *Server) HTTP3() bool { return s.h3 != nil }
+
+// advertiseHTTP3 tells the clients of h, over TCP, where HTTP/3 is
+// served: the same port number, over UDP, for a day (RFC 7838's Alt-Svc).
+func (s *Server) advertiseHTTP3(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Alt-Svc"] = []string{s.altSvc}
+		h.ServeHTTP(w, r)
+	})
+}
 
 // Draining reports whether the server has begun shutting down; readiness
 // checks answer 503 from then on.
@@ -174,17 +236,34 @@ func (s *Server) Run(ctx context.Context) error {
 		wg.Go(func() { s.certs.run(rctx, s.cfg.Reload) })
 		defer wg.Wait()
 		defer stop()
+	}
+	if s.tlsConf != nil {
 		// The handshake has the time limit net/http would give it.
 		timeout := min(s.cfg.ReadHeaderTimeout, s.cfg.ReadTimeout, s.cfg.WriteTimeout)
-		ln = newTLSListener(s.ln, s.tlsConf, timeout, s.log)
+		ln = newTLSListener(s.ln, s.tlsConf, timeout, s.cfg.ChallengeProtocols, s.log)
 	} else {
 		ln = problemListener{s.ln}
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(ln) }()
+	h3errc := make(chan error, 1)
+	if s.h3 != nil {
+		// The QUIC server gets the same base context only through its
+		// connections being closed (Close, at a cut-off).
+		defer func() { _ = s.udp.Close() }()
+		go func() { h3errc <- s.h3.Serve(s.udp) }()
+	}
 	select {
 	case err := <-errc:
+		if s.h3 != nil {
+			_ = s.h3.Close()
+			s.closed("HTTP/3", <-h3errc)
+		}
 		return fmt.Errorf("http server: %w", err)
+	case err := <-h3errc:
+		_ = s.srv.Close()
+		s.closed("HTTP", <-errc)
+		return fmt.Errorf("http/3 server: %w", err)
 	case <-ctx.Done():
 	}
 	// Readiness fails before anything else changes.
@@ -193,9 +272,33 @@ func (s *Server) Run(ctx context.Context) error {
 	s.log.Info("draining HTTP server", "addr", addr, "timeout", s.cfg.DrainTimeout.String(), "requests", s.inFlight.count())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.DrainTimeout)
 	defer cancel()
+	var h3err error
+	var h3wg sync.WaitGroup
+	if s.h3 != nil {
+		h3wg.Go(func() {
+			h3err = s.h3.Shutdown(sctx)
+			if serr := <-h3errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && !errors.Is(serr, quic.ErrServerClosed) && h3err == nil {
+				h3err = serr
+			}
+		})
+	}
 	err := s.srv.Shutdown(sctx)
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
+	}
+	if s.h3 != nil {
+		// After the GOAWAY an HTTP/3 client closes its connection once
+		// its requests are answered; one that keeps it open has no
+		// request left either, so the drain waits for the handlers only.
+		select {
+		case <-s.inFlight.idle():
+			_ = s.h3.Close()
+		case <-sctx.Done():
+		}
+	}
+	h3wg.Wait()
+	if err == nil && h3err != nil {
+		err = h3err
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return s.cutOff(cutOff)
@@ -205,6 +308,14 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.log.Info("HTTP server drained", "addr", addr)
 	return nil
+}
+
+// closed logs how a server that was closed because the other failed
+// ended, unless it merely reports being closed.
+func (s *Server) closed(which string, err error) {
+	if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, quic.ErrServerClosed) {
+		s.log.Warn(which+" server", "err", err)
+	}
 }
 
 // cutOff ends a drain that timed out: it closes every connection, then
@@ -217,6 +328,11 @@ func (s *Server) cutOff(cancelRequests context.CancelFunc) error {
 		"requests", n, "timeout", s.cfg.DrainTimeout.String())
 	if err := s.srv.Close(); err != nil {
 		s.log.Warn("closing connections", "err", err)
+	}
+	if s.h3 != nil {
+		if err := s.h3.Close(); err != nil {
+			s.log.Warn("closing HTTP/3 connections", "err", err)
+		}
 	}
 	cancelRequests()
 	t := time.NewTimer(handlerGrace)

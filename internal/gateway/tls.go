@@ -93,10 +93,11 @@ func (c *certReloader) run(ctx context.Context, reload <-chan os.Signal) {
 // with TLS 1.2 only ECDHE key exchange with AEAD ciphers (Go would also
 // accept CBC-mode suites). Go's defaults choose the rest: the TLS 1.3
 // suites and the key exchanges (hybrid post-quantum X25519MLKEM768
-// first). ALPN offers HTTP/2, then HTTP/1.1. The certificate comes from c.
-func tlsConfig(c *certReloader) *tls.Config {
+// first). ALPN offers HTTP/2, then HTTP/1.1, then the challenge
+// protocols. The certificate comes from getCertificate.
+func tlsConfig(getCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error), challenges []string) *tls.Config {
 	return &tls.Config{
-		NextProtos: []string{"h2", "http/1.1"},
+		NextProtos: append([]string{"h2", "http/1.1"}, challenges...),
 		MinVersion: tls.VersionTLS12,
 		CipherSuites: []uint16{ // TLS 1.2 only; TLS 1.3's are not configurable
 			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
@@ -106,6 +107,6 @@ func tlsConfig(c *certReloader) *tls.Config {
 			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
 			tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 		},
-		GetCertificate: c.getCertificate,
+		GetCertificate: getCertificate,
 	}
 }

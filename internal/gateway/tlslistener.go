@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 )
@@ -27,10 +28,11 @@ import (
 // over it (HTTP/1.1). Close stops the handshakes under way and waits for
 // them.
 type tlsListener struct {
-	ln      net.Listener // TCP
-	conf    *tls.Config
-	timeout time.Duration // of each handshake
-	log     *slog.Logger
+	ln         net.Listener // TCP
+	conf       *tls.Config
+	timeout    time.Duration // of each handshake
+	challenges []string      // ALPN protocols of handshakes that end the connection
+	log        *slog.Logger
 
 	ctx    context.Context // ends when the listener is closed
 	cancel context.CancelFunc
@@ -51,9 +53,9 @@ var _ net.Listener = (*tlsListener)(nil)
 
 // newTLSListener starts accepting on ln; closing the returned listener
 // closes ln.
-func newTLSListener(ln net.Listener, conf *tls.Config, timeout time.Duration, log *slog.Logger) *tlsListener {
+func newTLSListener(ln net.Listener, conf *tls.Config, timeout time.Duration, challenges []string, log *slog.Logger) *tlsListener {
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &tlsListener{ln: ln, conf: conf, timeout: timeout, log: log, ctx: ctx, cancel: cancel, conns: make(chan accepted)}
+	l := &tlsListener{ln: ln, conf: conf, timeout: timeout, challenges: challenges, log: log, ctx: ctx, cancel: cancel, conns: make(chan accepted)}
 	l.wg.Go(l.acceptLoop)
 	return l
 }
@@ -128,6 +130,12 @@ func (l *tlsListener) handshake(c net.Conn) {
 		if l.ctx.Err() == nil {
 			l.log.Warn("TLS handshake failed", "remote_addr", c.RemoteAddr().String(), "err", reason)
 		}
+		return
+	}
+	if slices.Contains(l.challenges, tc.ConnectionState().NegotiatedProtocol) {
+		// A validation server checked the certificate of the handshake
+		// (RFC 8737 §3): nothing follows.
+		_ = c.Close()
 		return
 	}
 	_ = c.SetDeadline(time.Time{}) // net/http sets its own from here on
