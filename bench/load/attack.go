@@ -38,6 +38,15 @@ type Attacker struct {
 	observe func(*vegeta.Result)
 }
 
+// NewAttackerWith returns an Attacker that sends its requests with client
+// (a transport of its own: HTTP/2, HTTP/3); nil is NewAttacker's.
+func NewAttackerWith(cfg AttackConfig, client *http.Client) *Attacker {
+	if client == nil {
+		return NewAttacker(cfg)
+	}
+	return &Attacker{cfg: cfg, client: client}
+}
+
 // NewAttacker returns an Attacker with its own keep-alive connection pool.
 func NewAttacker(cfg AttackConfig) *Attacker {
 	tr := &http.Transport{

@@ -34,7 +34,7 @@ const (
 )
 
 // CompareScenarios are the comparison scenarios.
-func CompareScenarios() []string { return []string{ScenarioRateLimits, ScenarioCachePG} }
+func CompareScenarios() []string { return []string{ScenarioRateLimits, ScenarioCachePG, ScenarioTransports} }
 
 // compareEngine is the engine a comparison scenario runs on when the run's
 // is db.
@@ -115,8 +115,11 @@ func CacheVariants(redisURL string) []Variant {
 
 // compareVariants are scenario's variants.
 func compareVariants(scenario, redisURL string) []Variant {
-	if scenario == ScenarioCachePG {
+	switch scenario {
+	case ScenarioCachePG:
 		return CacheVariants(redisURL)
+	case ScenarioTransports:
+		return TransportVariants()
 	}
 	return RateLimitVariants(redisURL)
 }
@@ -162,18 +165,23 @@ type CompareConfig struct {
 	// MinCacheGetRatio is the least highest sustained rate of a cached get
 	// on PostgreSQL as a multiple of the uncached one's; 0 disables.
 	MinCacheGetRatio float64
+	// MinConnectRatio is the least full-speed throughput of a get over
+	// Connect (HTTP/2) as a fraction of the same get over REST (HTTP/2);
+	// 0 disables.
+	MinConnectRatio float64
 }
 
 // DefaultCompareConfig is 10,000 documents, 6 rounds at half the slowest
 // variant's rate, and the targets: the Redis limiter adds at most 0.3 ms
 // to the p50, a cached get sustains at least 1.5× an uncached one.
 func DefaultCompareConfig() CompareConfig {
-	return CompareConfig{Docs: 10_000, RedisServer: "redis-server", Rounds: 6, Workers: 64, MaxRedisP50: 300 * time.Microsecond, MinCacheGetRatio: 1.5}
+	return CompareConfig{Docs: 10_000, RedisServer: "redis-server", Rounds: 6, Workers: 64, MaxRedisP50: 300 * time.Microsecond, MinCacheGetRatio: 1.5,
+		MinConnectRatio: 0.9}
 }
 
 // Validate checks c.
 func (c CompareConfig) Validate() error {
-	if c.Docs < 1 || c.RedisServer == "" || c.Rounds < 1 || c.Workers < 1 || c.Rate < 0 || c.MaxRedisP50 < 0 || c.MinCacheGetRatio < 0 {
+	if c.Docs < 1 || c.RedisServer == "" || c.Rounds < 1 || c.Workers < 1 || c.Rate < 0 || c.MaxRedisP50 < 0 || c.MinCacheGetRatio < 0 || c.MinConnectRatio < 0 {
 		return fmt.Errorf("load: %s, %s: need docs ≥ 1, a redis-server, rounds and workers ≥ 1, rate ≥ 0 and targets ≥ 0 (got %d, %q, %d, %d, %d, %s, %g)",
 			ScenarioRateLimits, ScenarioCachePG, c.Docs, c.RedisServer, c.Rounds, c.Workers, c.Rate, c.MaxRedisP50, c.MinCacheGetRatio)
 	}
@@ -218,6 +226,8 @@ type CompareReport struct {
 	// MaxRedisP50 and MinCacheGetRatio are the targets (0: none).
 	MaxRedisP50      time.Duration `json:"maxRedisP50Ns,omitempty"`
 	MinCacheGetRatio float64       `json:"minCacheGetRatio,omitempty"`
+	// MinConnectRatio is ScenarioTransports' target (0: none).
+	MinConnectRatio float64 `json:"minConnectRatio,omitempty"`
 }
 
 // CompareLine is the rate search of one request on one variant.
@@ -280,6 +290,19 @@ func (r *CompareReport) cacheGetRatio() float64 {
 		return f.Ratio[v]
 	}
 	if l := r.line(CompareGet, VariantCache); l != nil {
+		return l.Ratio
+	}
+	return 0
+}
+
+// ratioOf is variant's median full-speed ratio on request, or without the
+// rounds the ratio of the rate searches; 0 when unknown.
+func (r *CompareReport) ratioOf(request, variant string) float64 {
+	v := r.variantIndex(variant)
+	if f := r.full(request); f != nil && v >= 0 && v < len(f.Ratio) {
+		return f.Ratio[v]
+	}
+	if l := r.line(request, variant); l != nil {
 		return l.Ratio
 	}
 	return 0
@@ -369,6 +392,9 @@ func (r *CompareReport) evaluate(c Criteria) (string, []string) {
 	if r.MinCacheGetRatio > 0 && r.variantIndex(VariantCache) >= 0 && r.cacheGetRatio() < r.MinCacheGetRatio {
 		ok = false
 	}
+	if r.MinConnectRatio > 0 && r.variantIndex(VariantConnectHTTP2) >= 0 && r.ratioOf(CompareGet, VariantConnectHTTP2) < r.MinConnectRatio {
+		ok = false
+	}
 	if !ok {
 		return VerdictFail, notes
 	}
@@ -382,7 +408,11 @@ func (r *CompareReport) markdown(scenario, verdict string) string {
 	if len(r.Variants) > 0 {
 		base = r.Variants[0].Name
 	}
-	fmt.Fprintf(&b, "%s (%s, %s documents in each variant's own process, side by side):\n\n", scenario, r.Engine, thousands(int64(r.Docs)))
+	if scenario == ScenarioTransports {
+		fmt.Fprintf(&b, "%s (%s, %s documents, one Basalt with TLS: its transports side by side):\n\n", scenario, r.Engine, thousands(int64(r.Docs)))
+	} else {
+		fmt.Fprintf(&b, "%s (%s, %s documents in each variant's own process, side by side):\n\n", scenario, r.Engine, thousands(int64(r.Docs)))
+	}
 	b.WriteString("| request | variant | max sustained req/s | p50 | p99 | errors | vs " + base + " |\n")
 	b.WriteString("|---|---|---:|---:|---:|---:|---:|\n")
 	for _, l := range r.Lines {
@@ -458,6 +488,9 @@ func (r *CompareReport) markdown(scenario, verdict string) string {
 		if req == CompareGet && r.MinCacheGetRatio > 0 && r.variantIndex(VariantCache) >= 0 {
 			target = fmt.Sprintf("; target for cache ≥ %s×", ratioX(r.MinCacheGetRatio))
 		}
+		if req == CompareGet && r.MinConnectRatio > 0 && r.variantIndex(VariantConnectHTTP2) >= 0 {
+			target = fmt.Sprintf("; target for %s ≥ %s×", VariantConnectHTTP2, ratioX(r.MinConnectRatio))
+		}
 		fmt.Fprintf(&b, "\n%s %s at full speed (%d clients, closed loop), %d round(s) of one %s step per variant in rotating order; throughput over %s's, median of the rounds: %s%s.\n",
 			scenario, req, f.Workers, len(f.Rounds), f.Step, base, strings.Join(parts, ", "), target)
 	}
@@ -514,6 +547,9 @@ type compareFixture struct {
 // page) once, then the rate search of each request on each variant, and
 // for ScenarioRateLimits the rounds at a fixed rate.
 func runCompare(ctx context.Context, cfg Config, budget *Budget, name string, fx compareFixture, logf func(string, ...any)) ScenarioReport {
+	if name == ScenarioTransports {
+		return runTransports(ctx, cfg, budget, fx, logf)
+	}
 	cc := cfg.Compare
 	cr := &CompareReport{Engine: compareEngine(name, cfg.DB), Docs: cc.Docs}
 	switch name {
@@ -653,16 +689,17 @@ func measureCompare(ctx context.Context, cfg Config, budget *Budget, name string
 			}
 		}
 	}
-	runCompareRounds(ctx, cfg, budget, name, cr, targeters, max(rate, 0), logf)
+	runCompareRounds(ctx, cfg, budget, name, cr, targeters, nil, max(rate, 0), logf)
 	return nil
 }
 
 // runCompareRounds runs cfg.Compare.Rounds rounds, round r taking the
 // variants in turn from variant r mod n: for each request, one step at
 // full speed per variant (cr.Full); with rate > 0, then one step of get at
-// rate per variant (cr.Fixed).
+// rate per variant (cr.Fixed). clients, when not nil, hold each variant's
+// HTTP client (nil entries: the attacker's own).
 func runCompareRounds(ctx context.Context, cfg Config, budget *Budget, name string, cr *CompareReport, targeters []map[string]vegeta.Targeter,
-	rate int, logf func(string, ...any)) {
+	clients []*http.Client, rate int, logf func(string, ...any)) {
 	cc := cfg.Compare
 	requests := compareRequests(name)
 	n := len(targeters)
@@ -683,11 +720,18 @@ func runCompareRounds(ctx context.Context, cfg Config, budget *Budget, name stri
 	if rate > 0 {
 		cr.Fixed = &FixedRateReport{Rate: rate, Step: cfg.Step}
 	}
-	atk := NewAttacker(cfg.Attack)
-	defer atk.Close()
+	atks := make([]*Attacker, n)
+	for v := range atks {
+		var client *http.Client
+		if v < len(clients) {
+			client = clients[v]
+		}
+		atks[v] = NewAttackerWith(cfg.Attack, client)
+		defer atks[v].Close()
+	}
 	overhead := cfg.Settle + cfg.Attack.Timeout
 	// step runs one step per variant in the round's order.
-	step := func(round int, rate int, run func(tr vegeta.Targeter) (StepResult, error), tr func(v int) vegeta.Targeter) ([]StepResult, bool) {
+	step := func(round int, rate int, run func(atk *Attacker, tr vegeta.Targeter) (StepResult, error), tr func(v int) vegeta.Targeter) ([]StepResult, bool) {
 		steps := make([]StepResult, n)
 		for k := range n {
 			v := (round + k) % n
@@ -698,7 +742,7 @@ func runCompareRounds(ctx context.Context, cfg Config, budget *Budget, name stri
 			if pause(ctx, cfg.Settle) != nil {
 				return nil, false
 			}
-			s, err := run(tr(v))
+			s, err := run(atks[v], tr(v))
 			if err != nil {
 				return nil, false
 			}
@@ -709,7 +753,7 @@ func runCompareRounds(ctx context.Context, cfg Config, budget *Budget, name stri
 	for round := range cc.Rounds {
 		var line []string
 		for i, req := range requests {
-			steps, ok := step(round, est, func(tr vegeta.Targeter) (StepResult, error) { return atk.Saturate(ctx, tr, cc.Workers, cfg.Step) },
+			steps, ok := step(round, est, func(atk *Attacker, tr vegeta.Targeter) (StepResult, error) { return atk.Saturate(ctx, tr, cc.Workers, cfg.Step) },
 				func(v int) vegeta.Targeter { return targeters[v][req] })
 			if !ok {
 				return
@@ -720,7 +764,7 @@ func runCompareRounds(ctx context.Context, cfg Config, budget *Budget, name stri
 			}
 		}
 		if rate > 0 {
-			steps, ok := step(round, rate, func(tr vegeta.Targeter) (StepResult, error) { return atk.Step(ctx, tr, rate, cfg.Step) },
+			steps, ok := step(round, rate, func(atk *Attacker, tr vegeta.Targeter) (StepResult, error) { return atk.Step(ctx, tr, rate, cfg.Step) },
 				func(v int) vegeta.Targeter { return targeters[v][CompareGet] })
 			if !ok {
 				return

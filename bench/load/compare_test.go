@@ -155,7 +155,8 @@ func TestRedisServerArgs(t *testing.T) {
 
 func TestCompareFlagsAndValidate(t *testing.T) {
 	cfg := DefaultConfig()
-	if !slices.Contains(DefaultScenarios(), ScenarioRateLimits) || !slices.Contains(DefaultScenarios(), ScenarioCachePG) {
+	if !slices.Contains(DefaultScenarios(), ScenarioRateLimits) || !slices.Contains(DefaultScenarios(), ScenarioCachePG) ||
+		!slices.Contains(DefaultScenarios(), ScenarioTransports) {
 		t.Errorf("default scenarios %v", DefaultScenarios())
 	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
@@ -164,10 +165,11 @@ func TestCompareFlagsAndValidate(t *testing.T) {
 		t.Error("comparison scenarios have no ratio to hello")
 	}
 	if err := fs.Parse([]string{"-compare-docs", "500", "-redis-server", "/x/redis-server", "-compare-rounds", "4", "-compare-workers", "8", "-limits-rate", "900",
-		"-max-p50-redis-limiter", "250us", "-min-ratio-cache-get", "2"}); err != nil {
+		"-max-p50-redis-limiter", "250us", "-min-ratio-cache-get", "2", "-min-ratio-connect-get", "0.8"}); err != nil {
 		t.Fatal(err)
 	}
-	want := CompareConfig{Docs: 500, RedisServer: "/x/redis-server", Rounds: 4, Workers: 8, Rate: 900, MaxRedisP50: 250 * time.Microsecond, MinCacheGetRatio: 2}
+	want := CompareConfig{Docs: 500, RedisServer: "/x/redis-server", Rounds: 4, Workers: 8, Rate: 900, MaxRedisP50: 250 * time.Microsecond, MinCacheGetRatio: 2,
+		MinConnectRatio: 0.8}
 	if cfg.Compare != want {
 		t.Errorf("flags: %+v, want %+v", cfg.Compare, want)
 	}

@@ -152,12 +152,13 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&st.GOROOT, "search-goroot", st.GOROOT, "search-text, search-text-pg: Go tree whose documentation is the documents' text (default: go env GOROOT)")
 
 	cc := &c.Compare
-	fs.IntVar(&cc.Docs, "compare-docs", cc.Docs, "rate-limits, cache-pg: documents seeded into each variant's Basalt")
+	fs.IntVar(&cc.Docs, "compare-docs", cc.Docs, "rate-limits, cache-pg, transports: documents seeded into each variant's Basalt (transports: into its one Basalt)")
 	fs.StringVar(&cc.RedisServer, "redis-server", cc.RedisServer, "rate-limits, cache-pg: the redis-server binary started for each of them (a throwaway server on a free port)")
-	fs.IntVar(&cc.Rounds, "compare-rounds", cc.Rounds, "rate-limits, cache-pg: rounds of one step per variant at full speed (each request) and, for rate-limits, at a fixed rate, in rotating order; the medians of the rounds' throughput ratios and p50 differences are reported")
-	fs.Uint64Var(&cc.Workers, "compare-workers", cc.Workers, "rate-limits, cache-pg: clients of each full-speed step (each with one request in flight)")
+	fs.IntVar(&cc.Rounds, "compare-rounds", cc.Rounds, "rate-limits, cache-pg, transports: rounds of one step per variant at full speed (each request) and, for rate-limits, at a fixed rate, in rotating order; the medians of the rounds' throughput ratios and p50 differences are reported")
+	fs.Uint64Var(&cc.Workers, "compare-workers", cc.Workers, "rate-limits, cache-pg, transports: clients of each full-speed step (each with one request in flight)")
 	fs.IntVar(&cc.Rate, "limits-rate", cc.Rate, "rate-limits: the fixed rate of the rounds (req/s); 0 means half of the slowest variant's highest sustained rate in the same run")
 	fs.DurationVar(&cc.MaxRedisP50, "max-p50-redis-limiter", cc.MaxRedisP50, "rate-limits: the most the Redis limiter may add to a get's p50 at the fixed rate (median of the rounds) for PASS (0 disables)")
+	fs.Float64Var(&cc.MinConnectRatio, "min-ratio-connect-get", cc.MinConnectRatio, "transports: least full-speed throughput of a get over Connect (HTTP/2) as a fraction of the same get over REST (HTTP/2) for PASS (0 disables)")
 	fs.Float64Var(&cc.MinCacheGetRatio, "min-ratio-cache-get", cc.MinCacheGetRatio, "cache-pg: least highest sustained rate of a cached get as a multiple of an uncached get's for PASS (0 disables)")
 
 	if c.Thresholds == nil {

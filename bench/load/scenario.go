@@ -3,6 +3,7 @@ package load
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -13,8 +14,15 @@ import (
 // sustained rate of one scenario within budget. Failures end up in the
 // report, not in an error.
 func runScenario(ctx context.Context, cfg Config, search SearchConfig, budget *Budget, name string, tr vegeta.Targeter, logf func(string, ...any)) ScenarioReport {
+	return runScenarioWith(ctx, cfg, search, budget, name, tr, nil, logf)
+}
+
+// runScenarioWith is runScenario with the requests sent by client (nil:
+// the attacker's own, HTTP/1.1).
+func runScenarioWith(ctx context.Context, cfg Config, search SearchConfig, budget *Budget, name string, tr vegeta.Targeter, client *http.Client,
+	logf func(string, ...any)) ScenarioReport {
 	sr := ScenarioReport{Name: name}
-	atk := NewAttacker(cfg.Attack)
+	atk := NewAttackerWith(cfg.Attack, client)
 	defer atk.Close()
 	overhead := cfg.Settle + cfg.Attack.Timeout
 
