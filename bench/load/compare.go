@@ -34,7 +34,9 @@ const (
 )
 
 // CompareScenarios are the comparison scenarios.
-func CompareScenarios() []string { return []string{ScenarioRateLimits, ScenarioCachePG, ScenarioTransports} }
+func CompareScenarios() []string {
+	return []string{ScenarioRateLimits, ScenarioCachePG, ScenarioTransports}
+}
 
 // compareEngine is the engine a comparison scenario runs on when the run's
 // is db.
@@ -753,7 +755,9 @@ func runCompareRounds(ctx context.Context, cfg Config, budget *Budget, name stri
 	for round := range cc.Rounds {
 		var line []string
 		for i, req := range requests {
-			steps, ok := step(round, est, func(atk *Attacker, tr vegeta.Targeter) (StepResult, error) { return atk.Saturate(ctx, tr, cc.Workers, cfg.Step) },
+			steps, ok := step(round, est, func(atk *Attacker, tr vegeta.Targeter) (StepResult, error) {
+				return atk.Saturate(ctx, tr, cc.Workers, cfg.Step)
+			},
 				func(v int) vegeta.Targeter { return targeters[v][req] })
 			if !ok {
 				return

@@ -198,7 +198,7 @@ func waitHTTPS(ctx context.Context, client *http.Client, url string, timeout tim
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("load: %s not ready (last: %v): %w", url, err, ctx.Err())
+			return fmt.Errorf("load: %s not ready (last: %w): %w", url, err, ctx.Err())
 		case <-tick.C:
 		}
 	}
