@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -184,21 +185,26 @@ func waitHTTPS(ctx context.Context, client *http.Client, url string, timeout tim
 	defer cancel()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
+	last := errors.New("not polled yet")
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
 			return err
 		}
 		res, err := client.Do(req)
-		if err == nil {
+		switch {
+		case err != nil:
+			last = err
+		case res.StatusCode == http.StatusOK:
 			_ = res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return nil
-			}
+			return nil
+		default:
+			_ = res.Body.Close()
+			last = fmt.Errorf("status %d", res.StatusCode)
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("load: %s not ready (last: %w): %w", url, err, ctx.Err())
+			return fmt.Errorf("load: %s not ready (last: %w): %w", url, last, ctx.Err())
 		case <-tick.C:
 		}
 	}
