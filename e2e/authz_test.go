@@ -438,6 +438,7 @@ func authzRows() []authzRow {
 	}
 	rows = append(rows, webhookRows()...)
 	rows = append(rows, rpcRows()...)
+	rows = append(rows, rpcAccountRows()...)
 	return append(rows, eventsAdminRows()...)
 }
 
@@ -571,5 +572,104 @@ func webhookRows() []authzRow {
 		{route: "GET " + hooks + "/{id}/deliveries/{deliveryId}", req: on("GET", missing, ""), want: manage(404, auth.ScopeAdminWebhooks)},
 		{route: "POST " + hooks + "/{id}/deliveries/{deliveryId}/redeliver", req: on("POST", missing+"/redeliver", ""),
 			want: manage(404, auth.ScopeAdminWebhooks)},
+	}
+}
+
+// rpcAccountRows are the basalt.v1 account procedures, with the answers
+// of the REST routes they mirror (200 where REST answers 201, 202 or 204).
+func rpcAccountRows() []authzRow {
+	const authSvc, admin, keys = "/basalt.v1.AuthService/", "/basalt.v1.AdminService/", "/basalt.v1.APIKeyService/"
+	fixedRPC := func(procedure, message string) func(*authzFixture, string) (call, string) {
+		return func(*authzFixture, string) (call, string) { return rpc(procedure, message), "" }
+	}
+	withBearer := func(c call, b string) call {
+		c.bearer = b
+		return c
+	}
+	return []authzRow{
+		{route: "POST " + authSvc + "SignUp", req: func(f *authzFixture, _ string) (call, string) {
+			return rpc(authSvc+"SignUp", credentials(f.t, f.name("s")+"@authz.test", authzPassword)), ""
+		}, want: everyone(200)},
+		{route: "POST " + authSvc + "Login", req: fixedRPC(authSvc+"Login", `{"email":"user@authz.test","password":"`+authzPassword+`"}`),
+			want: everyone(200)},
+		{route: "POST " + authSvc + "Refresh", req: func(f *authzFixture, _ string) (call, string) {
+			tk := f.base.login("user@authz.test", authzPassword)
+			return rpc(authSvc+"Refresh", `{"refreshToken":"`+tk.RefreshToken+`"}`), ""
+		}, want: everyone(200)},
+		{route: "POST " + authSvc + "Logout", req: func(f *authzFixture, who string) (call, string) {
+			b, _ := f.fresh(who)
+			return withBearer(rpc(authSvc+"Logout", `{}`), b), b
+		}, gone: func(f *authzFixture, b string) bool {
+			return b != "" && f.base.as(b).do("GET", "/v1/auth/sessions", "").Status == 401
+		}, want: self(200)},
+		{route: "POST " + authSvc + "GetMe", req: fixedRPC(authSvc+"GetMe", `{}`), want: self(200)},
+		{route: "POST " + authSvc + "DeleteMe", req: func(f *authzFixture, who string) (call, string) {
+			b, email := f.fresh(who)
+			return withBearer(rpc(authSvc+"DeleteMe", `{"password":"`+authzPassword+`"}`), b), email
+		}, gone: func(f *authzFixture, email string) bool {
+			return email != "" && f.base.do("POST", "/v1/auth/login", credentials(f.t, email, authzPassword)).Status == 401
+		}, want: self(200)},
+		{route: "POST " + authSvc + "ListSessions", req: fixedRPC(authSvc+"ListSessions", `{}`), want: self(200)},
+		{route: "POST " + authSvc + "RevokeSession", req: func(f *authzFixture, who string) (call, string) {
+			email, pw := "user@authz.test", authzPassword
+			if who == "admin" {
+				email, pw = adminEmail, adminPassword
+			}
+			return rpc(authSvc+"RevokeSession", `{"id":"`+f.base.login(email, pw).Session.ID+`"}`), ""
+		}, want: self(200)},
+		{route: "POST " + authSvc + "ChangePassword", req: func(f *authzFixture, who string) (call, string) {
+			b, _ := f.fresh(who)
+			return withBearer(rpc(authSvc+"ChangePassword", `{"currentPassword":"`+authzPassword+`","newPassword":"another password"}`), b), ""
+		}, want: self(200)},
+		{route: "POST " + authSvc + "RequestPasswordReset", req: fixedRPC(authSvc+"RequestPasswordReset", `{"email":"user@authz.test"}`),
+			want: everyone(200)},
+		{route: "POST " + authSvc + "ResetPassword", req: fixedRPC(authSvc+"ResetPassword", `{"token":"bse_made-up","newPassword":"a new password"}`),
+			want: everyone(400)},
+		{route: "POST " + authSvc + "RequestVerification", req: fixedRPC(authSvc+"RequestVerification", `{}`), want: self(200)},
+		{route: "POST " + authSvc + "VerifyEmail", req: fixedRPC(authSvc+"VerifyEmail", `{"token":"bse_made-up"}`), want: everyone(400)},
+
+		{route: "POST " + admin + "ListAccounts", req: fixedRPC(admin+"ListAccounts", `{}`), want: manage(200, auth.ScopeAdminAccounts)},
+		{route: "POST " + admin + "CreateAccount", req: func(f *authzFixture, _ string) (call, string) {
+			return rpc(admin+"CreateAccount", credentials(f.t, f.name("a")+"@authz.test", authzPassword)), ""
+		}, want: manage(200, auth.ScopeAdminAccounts)},
+		{route: "POST " + admin + "GetAccount", req: func(f *authzFixture, _ string) (call, string) {
+			id, _ := f.account()
+			return rpc(admin+"GetAccount", `{"id":"`+id+`"}`), ""
+		}, want: manage(200, auth.ScopeAdminAccounts)},
+		{route: "POST " + admin + "UpdateAccount", req: func(f *authzFixture, _ string) (call, string) {
+			id, _ := f.account()
+			return rpc(admin+"UpdateAccount", `{"id":"`+id+`","disabled":true}`), ""
+		}, want: manage(200, auth.ScopeAdminAccounts)},
+		{route: "POST " + admin + "DeleteAccount", req: func(f *authzFixture, _ string) (call, string) {
+			id, _ := f.account()
+			return rpc(admin+"DeleteAccount", `{"id":"`+id+`"}`), id
+		}, gone: func(f *authzFixture, id string) bool {
+			return f.admin.do("GET", "/v1/admin/accounts/"+id, "").Status == 404
+		}, want: manage(200, auth.ScopeAdminAccounts)},
+		{route: "POST " + admin + "ListAccountSessions", req: func(f *authzFixture, _ string) (call, string) {
+			return rpc(admin+"ListAccountSessions", `{"accountId":"`+f.user.accountID()+`"}`), ""
+		}, want: manage(200, auth.ScopeAdminSessions)},
+		{route: "POST " + admin + "RevokeAccountSession", req: func(f *authzFixture, _ string) (call, string) {
+			tk := f.base.login("user@authz.test", authzPassword)
+			return rpc(admin+"RevokeAccountSession", `{"id":"`+tk.Session.ID+`"}`), tk.AccessToken
+		}, gone: func(f *authzFixture, access string) bool {
+			return f.base.as(access).do("GET", "/v1/auth/me", "").Status == 401
+		}, want: manage(200, auth.ScopeAdminSessions)},
+		{route: "POST " + admin + "InviteAccount", req: func(f *authzFixture, _ string) (call, string) {
+			return rpc(admin+"InviteAccount", `{"email":"`+f.name("i")+`@authz.test"}`), ""
+		}, want: manage(200, auth.ScopeAdminAccounts)},
+		{route: "POST " + admin + "ListSigningKeys", req: fixedRPC(admin+"ListSigningKeys", `{}`), want: manage(200, auth.ScopeAdminSigningKeys)},
+		{route: "POST " + admin + "RotateSigningKeys", req: fixedRPC(admin+"RotateSigningKeys", `{}`), want: manage(200, auth.ScopeAdminSigningKeys)},
+
+		{route: "POST " + keys + "ListAPIKeys", req: fixedRPC(keys+"ListAPIKeys", `{}`), want: manage(200, auth.ScopeAdminAPIKeys)},
+		{route: "POST " + keys + "CreateAPIKey", req: fixedRPC(keys+"CreateAPIKey", `{"name":"made","scopes":["admin:api-keys"]}`),
+			want: manage(200, auth.ScopeAdminAPIKeys)},
+		{route: "POST " + keys + "RevokeAPIKey", req: func(f *authzFixture, _ string) (call, string) {
+			var k struct{ ID, Key string }
+			decodeInto(f.t, f.admin.must(201, "POST", "/v1/admin/api-keys", `{"name":"victim","scopes":["posts:read"]}`), &k)
+			return rpc(keys+"RevokeAPIKey", `{"id":"`+k.ID+`"}`), k.Key
+		}, gone: func(f *authzFixture, key string) bool {
+			return f.base.as(key).do("GET", "/v1/collections/posts/documents", "").Status == 401
+		}, want: manage(200, auth.ScopeAdminAPIKeys)},
 	}
 }

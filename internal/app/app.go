@@ -175,7 +175,7 @@ func Run(ctx context.Context, cfg Config) error {
 	mountMetrics(mux, cfg, reg, log)
 	api.Register(mux)
 	authAPI.Register(mux)
-	rpcapi.New(rpcapi.Services{Documents: svc, Collections: svc}, rpcapi.Options{MaxBodyBytes: int(cfg.MaxBodyBytes),
+	rpcapi.New(rpcapi.Services{Documents: svc, Collections: svc, Accounts: acc}, rpcapi.Options{MaxBodyBytes: int(cfg.MaxBodyBytes),
 		Authenticator: acc, Limits: apiLimits,
 		ClientIP: func(r *http.Request) string { return authapi.ClientIP(r, cfg.Auth.TrustedProxies) }}).Register(mux)
 	webhookapi.New(hooks.svc, acc, log).WithLimits(apiLimits).Register(mux)

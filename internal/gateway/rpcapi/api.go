@@ -60,6 +60,7 @@ type Options struct {
 type Services struct {
 	Documents   docstore.Documents
 	Collections docstore.Collections
+	Accounts    Accounts
 }
 
 // API serves the basalt.v1 services over gRPC, gRPC-Web and Connect.
@@ -86,6 +87,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	server := connect.NewServer(a.guard)
 	basaltv1connect.RegisterDocumentServiceHandler(server, NewDocumentService(a.svc.Documents, a.opts.JSON))
 	basaltv1connect.RegisterCollectionServiceHandler(server, NewCollectionService(a.svc.Collections, a.opts.JSON))
+	basaltv1connect.RegisterAuthServiceHandler(server, NewAuthService(a.svc.Accounts))
+	basaltv1connect.RegisterAdminServiceHandler(server, NewAdminService(a.svc.Accounts))
+	basaltv1connect.RegisterAPIKeyServiceHandler(server, NewAPIKeyService(a.svc.Accounts))
 	// Reflection describes the basalt.v1 services, the health service
 	// (served beside, by MountHealth) and itself, for tools such as
 	// grpcurl. The descriptors are public: they are the .proto files.
@@ -170,6 +174,13 @@ func (a *API) guard(next connect.ServerFunc) connect.ServerFunc {
 			values = info.RequestHeader().Values("Authorization")
 		}
 		authenticate := func() (auth.Principal, error) { return bearer.Authenticate(ctx, a.opts.Authenticator, values) }
+		known := func() (auth.Principal, bool) { return bearer.Recognize(a.opts.Authenticator, values) }
+		if publicProcedures[spec.Procedure] {
+			// As REST's public routes: the call is anonymous, whatever it
+			// carries.
+			authenticate = func() (auth.Principal, error) { return auth.Anonymous(), nil }
+			known = func() (auth.Principal, bool) { return auth.Anonymous(), true }
+		}
 		var p auth.Principal
 		var err error
 		if a.opts.Limits == nil {
@@ -178,7 +189,7 @@ func (a *API) guard(next connect.ServerFunc) connect.ServerFunc {
 			ip, _ := ctx.Value(clientIPKey{}).(string)
 			var fields apilimit.Fields
 			p, fields, err = a.opts.Limits.Decide(ctx, apilimit.Request{Route: "POST " + spec.Procedure, Collection: collectionOf(msg), ClientIP: ip},
-				func() (auth.Principal, bool) { return bearer.Recognize(a.opts.Authenticator, values) }, authenticate)
+				known, authenticate)
 			if info != nil {
 				setFields(info.ResponseHeader(), fields)
 			}

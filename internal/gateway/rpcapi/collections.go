@@ -83,6 +83,9 @@ func (s *collectionService) DeleteCollection(ctx context.Context, r *basaltv1.De
 var services = []protoreflect.ServiceDescriptor{
 	basaltv1.File_basalt_v1_documents_proto.Services().ByName("DocumentService"),
 	basaltv1.File_basalt_v1_collections_proto.Services().ByName("CollectionService"),
+	basaltv1.File_basalt_v1_accounts_proto.Services().ByName("AuthService"),
+	basaltv1.File_basalt_v1_accounts_proto.Services().ByName("AdminService"),
+	basaltv1.File_basalt_v1_accounts_proto.Services().ByName("APIKeyService"),
 }
 
 // RoutePatterns returns the route of every procedure API.Register serves,
