@@ -3,8 +3,11 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -188,6 +191,27 @@ func TestStockGRPCClient(t *testing.T) {
 			}
 			if problem.GetCode() != tc.problem {
 				t.Errorf("%s: details %v, want a Problem with code %q", tc.name, st.Details(), tc.problem)
+			}
+		}
+	})
+
+	t.Run("Metrics", func(t *testing.T) {
+		// gRPC answers 200 and puts its status in the trailers: the
+		// metrics count the status REST would have answered.
+		res, err := http.Get("http://" + s.metricsAddr(t) + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		_ = res.Body.Close()
+		for _, want := range []string{
+			`basalt_http_requests_total{code="404",method="POST",route="/basalt.v1.DocumentService/GetDocument"} 1`,
+			`basalt_http_requests_total{code="401",method="POST",route="/basalt.v1.DocumentService/CreateDocument"} 1`,
+			`basalt_http_requests_total{code="400",method="POST",route="/basalt.v1.DocumentService/CreateDocument"} 1`,
+			`basalt_http_requests_total{code="200",method="POST",route="/basalt.v1.DocumentService/GetDocument"} 1`,
+		} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("metrics lack %s", want)
 			}
 		}
 	})

@@ -160,7 +160,10 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 				}
 			}
 			status := rec.status
-			if status == 0 {
+			switch {
+			case rec.outcome != 0:
+				status = rec.outcome
+			case status == 0:
 				status = http.StatusOK
 			}
 			method, route, code := methodLabel(r.Method), m.routeLabel(r.Pattern), codeLabel(status)
@@ -220,10 +223,36 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// statusRecorder remembers the status code a handler wrote.
+// statusRecorder remembers the status code a handler wrote, and the
+// outcome a handler recorded when that status does not tell it.
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
+	status  int
+	outcome int
+}
+
+// SetOutcome records the status that counts for the request in the
+// metrics and the access log (see OutcomeOf).
+func (r *statusRecorder) SetOutcome(status int) { r.outcome = status }
+
+// OutcomeOf returns the function that records, for a request answered
+// through w, the HTTP status its metrics and access log count instead of
+// the one written: an RPC can fail in a 200 answer (gRPC puts its status
+// in the trailers, Connect streams in their last message), and its
+// transport records the status REST would have answered. It is a no-op
+// when w does not pass through the middleware. Call it from the handler's
+// goroutine, before the handler returns.
+func OutcomeOf(w http.ResponseWriter) func(status int) {
+	for {
+		if o, ok := w.(interface{ SetOutcome(int) }); ok {
+			return o.SetOutcome
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return func(int) {}
+		}
+		w = u.Unwrap()
+	}
 }
 
 // WriteHeader records the first final status: informational answers

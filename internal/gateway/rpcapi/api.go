@@ -22,6 +22,7 @@ import (
 	"github.com/basaltdev/basalt/internal/auth/bearer"
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/gateway"
 	"github.com/basaltdev/basalt/internal/jsonvalue"
 	"github.com/basaltdev/basalt/internal/rpcfault"
 )
@@ -114,6 +115,10 @@ type withClientIP struct {
 
 type clientIPKey struct{}
 
+// outcomeKey holds the function that records a call's outcome for the
+// gateway's metrics and access log (gateway.OutcomeOf).
+type outcomeKey struct{}
+
 // bidiProcedures are the procedures whose client and server both stream,
 // which only HTTP/2 (and HTTP/3) can carry.
 var bidiProcedures = map[string]bool{
@@ -131,7 +136,8 @@ func (m withClientIP) Handle(pattern string, h http.Handler) {
 				"this procedure streams both ways, which needs HTTP/2: "+r.Proto+" cannot carry it")))
 			return
 		}
-		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientIPKey{}, m.ip(r))))
+		ctx := context.WithValue(r.Context(), clientIPKey{}, m.ip(r))
+		h.ServeHTTP(w, r.WithContext(context.WithValue(ctx, outcomeKey{}, gateway.OutcomeOf(w))))
 	}))
 }
 
@@ -152,7 +158,10 @@ func peerIP(r *http.Request) string {
 // whose client streams (reflection) is decided before its first message,
 // without a collection.
 func (a *API) guard(next connect.ServerFunc) connect.ServerFunc {
-	return func(ctx context.Context, spec connect.Spec, stream connect.ServerStream) error {
+	return func(ctx context.Context, spec connect.Spec, stream connect.ServerStream) (err error) {
+		if record, ok := ctx.Value(outcomeKey{}).(func(int)); ok {
+			defer func() { record(httpStatus(err)) }()
+		}
 		md, ok := spec.Schema.(protoreflect.MethodDescriptor)
 		if !ok {
 			return rpcfault.Error(fault.Internalf(op, errors.New("rpcapi: "+spec.Procedure+" is not a protobuf procedure")))
@@ -182,7 +191,6 @@ func (a *API) guard(next connect.ServerFunc) connect.ServerFunc {
 			known = func() (auth.Principal, bool) { return auth.Anonymous(), true }
 		}
 		var p auth.Principal
-		var err error
 		if a.opts.Limits == nil {
 			p, err = authenticate()
 		} else {
@@ -255,4 +263,37 @@ func (r *received) Receive(dst any) error {
 	})
 	r.done = true
 	return nil
+}
+
+// httpStatus is the HTTP status that stands for a call's outcome in the
+// metrics and the access log: 200 for success, else the status the
+// Connect protocol gives the error's code, which for Basalt's errors is
+// the status REST answers.
+func httpStatus(err error) int {
+	if err == nil {
+		return http.StatusOK
+	}
+	switch connect.CodeOf(err) {
+	case connect.CodeCanceled:
+		return 499 // the client went away (as nginx counts it)
+	case connect.CodeInvalidArgument, connect.CodeFailedPrecondition, connect.CodeOutOfRange:
+		return http.StatusBadRequest
+	case connect.CodeDeadlineExceeded:
+		return http.StatusGatewayTimeout
+	case connect.CodeNotFound:
+		return http.StatusNotFound
+	case connect.CodeAlreadyExists, connect.CodeAborted:
+		return http.StatusConflict
+	case connect.CodePermissionDenied:
+		return http.StatusForbidden
+	case connect.CodeResourceExhausted:
+		return http.StatusTooManyRequests
+	case connect.CodeUnimplemented:
+		return http.StatusNotImplemented
+	case connect.CodeUnavailable:
+		return http.StatusServiceUnavailable
+	case connect.CodeUnauthenticated:
+		return http.StatusUnauthorized
+	}
+	return http.StatusInternalServerError
 }
