@@ -132,12 +132,18 @@ func TestAuthorizationTable(t *testing.T) {
 					cl.http = h2cClient(t)
 				}
 				r := cl.do(c.method, c.path, c.body, c.headers...)
+				if c.h2c && r.Status == 200 {
+					r.Status = streamOutcome(t, r.Body)
+				}
 				if r.Status != row.want[i] {
 					t.Errorf("%s: %s %s: status %d, want %d\n%s", who, c.method, c.path, r.Status, row.want[i], r.Body)
 					continue
 				}
 				errorType := "application/problem+json"
-				if strings.HasPrefix(row.route, "POST /basalt.v1.") || strings.HasPrefix(row.route, "POST /grpc.") {
+				switch {
+				case c.h2c:
+					errorType = "application/connect+json" // a Connect stream's, in its last message
+				case strings.HasPrefix(row.route, "POST /basalt.v1.") || strings.HasPrefix(row.route, "POST /grpc."):
 					errorType = "application/json" // the Connect protocol's errors
 				}
 				if r.Status >= 400 && r.Header.Get("Content-Type") != errorType {
@@ -458,6 +464,42 @@ func rpcStream(procedure, message string) call {
 		headers: []string{"Content-Type", "application/connect+json"}, h2c: true}
 }
 
+// streamOutcome is the status that stands for how a Connect stream ended:
+// 200 when it ended without error or by its deadline (Connect-Timeout-Ms:
+// the stream was admitted and open), else the HTTP status of its error's
+// code, as the Connect protocol maps them for unary calls.
+func streamOutcome(t *testing.T, body []byte) int {
+	t.Helper()
+	var last []byte
+	for len(body) >= 5 {
+		n := int(binary.BigEndian.Uint32(body[1:5]))
+		if len(body) < 5+n {
+			t.Fatalf("a truncated stream message: %q", body)
+		}
+		if body[0]&0x02 != 0 {
+			last = body[5 : 5+n]
+		}
+		body = body[5+n:]
+	}
+	var end struct {
+		Error *struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(last, &end); err != nil {
+		t.Fatalf("the stream's end message %q: %v", last, err)
+	}
+	if end.Error == nil {
+		return 200
+	}
+	status := map[string]int{"deadline_exceeded": 200, "invalid_argument": 400, "unauthenticated": 401, "permission_denied": 403,
+		"not_found": 404, "resource_exhausted": 429, "unimplemented": 501, "unavailable": 503}[end.Error.Code]
+	if status == 0 {
+		t.Fatalf("the stream ended with %q", end.Error.Code)
+	}
+	return status
+}
+
 // h2cClient is an HTTP client that speaks HTTP/2 without TLS.
 func h2cClient(t *testing.T) *http.Client {
 	protocols := new(http.Protocols)
@@ -520,12 +562,20 @@ func rpcRows() []authzRow {
 			return f.admin.do("GET", "/v1/collections/"+n, "").Status == 404
 		}, want: manage(200, auth.ScopeCollectionsManage)},
 
+		// A stream of the posts' changes, open for 300 ms: admitted like a
+		// list of them.
+		{route: "POST " + docs + "WatchDocuments", req: func(*authzFixture, string) (call, string) {
+			c := rpcStream(docs+"WatchDocuments", `{"collection":"posts"}`)
+			c.headers = append(c.headers, "Connect-Timeout-Ms", "300")
+			return c, ""
+		}, want: readPosts},
+
 		// Health checks and reflection are public; the streams answer
 		// 200 and carry any error in their last message.
 		{route: "POST /grpc.health.v1.Health/Check", req: fixedRPC("/grpc.health.v1.Health/Check", `{}`), want: everyone(200)},
 		{route: "POST /grpc.health.v1.Health/Watch", req: func(*authzFixture, string) (call, string) {
 			return rpcStream("/grpc.health.v1.Health/Watch", `{}`), ""
-		}, want: everyone(200)},
+		}, want: everyone(501)},
 		{route: "POST /grpc.reflection.v1.ServerReflection/ServerReflectionInfo", req: func(*authzFixture, string) (call, string) {
 			return rpcStream("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", `{"listServices":""}`), ""
 		}, want: everyone(200)},

@@ -76,6 +76,7 @@ var routeClasses = map[string]Class{
 	"POST /basalt.v1.DocumentService/PatchDocument":       Write,
 	"POST /basalt.v1.DocumentService/DeleteDocument":      Write,
 	"POST /basalt.v1.DocumentService/Batch":               Write,
+	"POST /basalt.v1.DocumentService/WatchDocuments":      Realtime,
 	"POST /basalt.v1.CollectionService/ListCollections":   Read,
 	"POST /basalt.v1.CollectionService/GetCollection":     Read,
 	"POST /basalt.v1.CollectionService/CreateCollection":  Write,

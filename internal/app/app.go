@@ -175,8 +175,8 @@ func Run(ctx context.Context, cfg Config) error {
 	mountMetrics(mux, cfg, reg, log)
 	api.Register(mux)
 	authAPI.Register(mux)
-	rpcapi.New(rpcapi.Services{Documents: svc, Collections: svc, Accounts: acc}, rpcapi.Options{MaxBodyBytes: int(cfg.MaxBodyBytes),
-		Authenticator: acc, Limits: apiLimits,
+	rpcapi.New(rpcapi.Services{Documents: svc, Collections: svc, Accounts: acc, Subscriber: svc}, rpcapi.Options{MaxBodyBytes: int(cfg.MaxBodyBytes),
+		Authenticator: acc, Limits: apiLimits, Realtime: hub,
 		ClientIP: func(r *http.Request) string { return authapi.ClientIP(r, cfg.Auth.TrustedProxies) }}).Register(mux)
 	webhookapi.New(hooks.svc, acc, log).WithLimits(apiLimits).Register(mux)
 	if err := mountEventsAdmin(mux, db, bus, acc, apiLimits, log); err != nil {

@@ -1116,6 +1116,327 @@ func (x *BatchResponse) GetResults() []*BatchResult {
 	return nil
 }
 
+type WatchDocumentsRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	// One document's events (and its collection's) instead of the whole
+	// collection's; it must exist and be visible to the caller.
+	DocumentId string `protobuf:"bytes,2,opt,name=document_id,json=documentId,proto3" json:"document_id,omitempty"`
+	// Only the events whose document matches this filter, as in a list
+	// (collection streams only).
+	Filter string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
+	// Resume after this position: the position of the last event received.
+	// Unset: from the next event on.
+	After         *int64 `protobuf:"varint,4,opt,name=after,proto3,oneof" json:"after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchDocumentsRequest) Reset() {
+	*x = WatchDocumentsRequest{}
+	mi := &file_basalt_v1_documents_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchDocumentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchDocumentsRequest) ProtoMessage() {}
+
+func (x *WatchDocumentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_basalt_v1_documents_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchDocumentsRequest.ProtoReflect.Descriptor instead.
+func (*WatchDocumentsRequest) Descriptor() ([]byte, []int) {
+	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *WatchDocumentsRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *WatchDocumentsRequest) GetDocumentId() string {
+	if x != nil {
+		return x.DocumentId
+	}
+	return ""
+}
+
+func (x *WatchDocumentsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *WatchDocumentsRequest) GetAfter() int64 {
+	if x != nil && x.After != nil {
+		return *x.After
+	}
+	return 0
+}
+
+type WatchDocumentsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Message:
+	//
+	//	*WatchDocumentsResponse_Event
+	//	*WatchDocumentsResponse_Gap
+	Message       isWatchDocumentsResponse_Message `protobuf_oneof:"message"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchDocumentsResponse) Reset() {
+	*x = WatchDocumentsResponse{}
+	mi := &file_basalt_v1_documents_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchDocumentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchDocumentsResponse) ProtoMessage() {}
+
+func (x *WatchDocumentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_basalt_v1_documents_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchDocumentsResponse.ProtoReflect.Descriptor instead.
+func (*WatchDocumentsResponse) Descriptor() ([]byte, []int) {
+	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *WatchDocumentsResponse) GetMessage() isWatchDocumentsResponse_Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *WatchDocumentsResponse) GetEvent() *ChangeEvent {
+	if x != nil {
+		if x, ok := x.Message.(*WatchDocumentsResponse_Event); ok {
+			return x.Event
+		}
+	}
+	return nil
+}
+
+func (x *WatchDocumentsResponse) GetGap() *StreamGap {
+	if x != nil {
+		if x, ok := x.Message.(*WatchDocumentsResponse_Gap); ok {
+			return x.Gap
+		}
+	}
+	return nil
+}
+
+type isWatchDocumentsResponse_Message interface {
+	isWatchDocumentsResponse_Message()
+}
+
+type WatchDocumentsResponse_Event struct {
+	Event *ChangeEvent `protobuf:"bytes,1,opt,name=event,proto3,oneof"`
+}
+
+type WatchDocumentsResponse_Gap struct {
+	Gap *StreamGap `protobuf:"bytes,2,opt,name=gap,proto3,oneof"`
+}
+
+func (*WatchDocumentsResponse_Event) isWatchDocumentsResponse_Message() {}
+
+func (*WatchDocumentsResponse_Gap) isWatchDocumentsResponse_Message() {}
+
+// ChangeEvent is one change, as the caller may see it.
+type ChangeEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unique per event, the same on every delivery.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// document.created, document.updated, document.deleted,
+	// collection.updated, collection.deleted, …
+	Type       string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	Collection string `protobuf:"bytes,3,opt,name=collection,proto3" json:"collection,omitempty"`
+	// Empty for collection events.
+	DocumentId string                 `protobuf:"bytes,4,opt,name=document_id,json=documentId,proto3" json:"document_id,omitempty"`
+	Version    int64                  `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	Time       *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=time,proto3" json:"time,omitempty"`
+	// JSON text: the document after the change (as the caller may see it),
+	// the collection's definition, or {"id","collection","version"} for a
+	// delete.
+	Payload []byte `protobuf:"bytes,7,opt,name=payload,proto3" json:"payload,omitempty"`
+	// The same for every event of one batch.
+	BatchId string `protobuf:"bytes,8,opt,name=batch_id,json=batchId,proto3" json:"batch_id,omitempty"`
+	// The event's place in the server's log: resume after it.
+	Position      int64 `protobuf:"varint,9,opt,name=position,proto3" json:"position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeEvent) Reset() {
+	*x = ChangeEvent{}
+	mi := &file_basalt_v1_documents_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeEvent) ProtoMessage() {}
+
+func (x *ChangeEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_basalt_v1_documents_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeEvent.ProtoReflect.Descriptor instead.
+func (*ChangeEvent) Descriptor() ([]byte, []int) {
+	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ChangeEvent) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ChangeEvent) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *ChangeEvent) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *ChangeEvent) GetDocumentId() string {
+	if x != nil {
+		return x.DocumentId
+	}
+	return ""
+}
+
+func (x *ChangeEvent) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *ChangeEvent) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *ChangeEvent) GetPayload() []byte {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
+func (x *ChangeEvent) GetBatchId() string {
+	if x != nil {
+		return x.BatchId
+	}
+	return ""
+}
+
+func (x *ChangeEvent) GetPosition() int64 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+// StreamGap says that events after the position a stream resumed from are
+// no longer kept: some were lost, so reload what you show. The stream goes
+// on after position.
+type StreamGap struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Position      int64                  `protobuf:"varint,1,opt,name=position,proto3" json:"position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamGap) Reset() {
+	*x = StreamGap{}
+	mi := &file_basalt_v1_documents_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamGap) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamGap) ProtoMessage() {}
+
+func (x *StreamGap) ProtoReflect() protoreflect.Message {
+	mi := &file_basalt_v1_documents_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamGap.ProtoReflect.Descriptor instead.
+func (*StreamGap) Descriptor() ([]byte, []int) {
+	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *StreamGap) GetPosition() int64 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
 var File_basalt_v1_documents_proto protoreflect.FileDescriptor
 
 const file_basalt_v1_documents_proto_rawDesc = "" +
@@ -1208,7 +1529,35 @@ const file_basalt_v1_documents_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12/\n" +
 	"\bdocument\x18\x02 \x01(\v2\x13.basalt.v1.DocumentR\bdocument\"A\n" +
 	"\rBatchResponse\x120\n" +
-	"\aresults\x18\x01 \x03(\v2\x16.basalt.v1.BatchResultR\aresults2\xd5\x04\n" +
+	"\aresults\x18\x01 \x03(\v2\x16.basalt.v1.BatchResultR\aresults\"\x95\x01\n" +
+	"\x15WatchDocumentsRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12\x1f\n" +
+	"\vdocument_id\x18\x02 \x01(\tR\n" +
+	"documentId\x12\x16\n" +
+	"\x06filter\x18\x03 \x01(\tR\x06filter\x12\x19\n" +
+	"\x05after\x18\x04 \x01(\x03H\x00R\x05after\x88\x01\x01B\b\n" +
+	"\x06_after\"}\n" +
+	"\x16WatchDocumentsResponse\x12.\n" +
+	"\x05event\x18\x01 \x01(\v2\x16.basalt.v1.ChangeEventH\x00R\x05event\x12(\n" +
+	"\x03gap\x18\x02 \x01(\v2\x14.basalt.v1.StreamGapH\x00R\x03gapB\t\n" +
+	"\amessage\"\x8d\x02\n" +
+	"\vChangeEvent\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x03 \x01(\tR\n" +
+	"collection\x12\x1f\n" +
+	"\vdocument_id\x18\x04 \x01(\tR\n" +
+	"documentId\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\x03R\aversion\x12.\n" +
+	"\x04time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x18\n" +
+	"\apayload\x18\a \x01(\fR\apayload\x12\x19\n" +
+	"\bbatch_id\x18\b \x01(\tR\abatchId\x12\x1a\n" +
+	"\bposition\x18\t \x01(\x03R\bposition\"'\n" +
+	"\tStreamGap\x12\x1a\n" +
+	"\bposition\x18\x01 \x01(\x03R\bposition2\xb3\x05\n" +
 	"\x0fDocumentService\x12Q\n" +
 	"\vGetDocument\x12\x1d.basalt.v1.GetDocumentRequest\x1a\x1e.basalt.v1.GetDocumentResponse\"\x03\x90\x02\x01\x12W\n" +
 	"\rListDocuments\x12\x1f.basalt.v1.ListDocumentsRequest\x1a .basalt.v1.ListDocumentsResponse\"\x03\x90\x02\x01\x12U\n" +
@@ -1216,7 +1565,8 @@ const file_basalt_v1_documents_proto_rawDesc = "" +
 	"\x0fReplaceDocument\x12!.basalt.v1.ReplaceDocumentRequest\x1a\".basalt.v1.ReplaceDocumentResponse\x12R\n" +
 	"\rPatchDocument\x12\x1f.basalt.v1.PatchDocumentRequest\x1a .basalt.v1.PatchDocumentResponse\x12U\n" +
 	"\x0eDeleteDocument\x12 .basalt.v1.DeleteDocumentRequest\x1a!.basalt.v1.DeleteDocumentResponse\x12:\n" +
-	"\x05Batch\x12\x17.basalt.v1.BatchRequest\x1a\x18.basalt.v1.BatchResponseB4Z2github.com/basaltdev/basalt/gen/basalt/v1;basaltv1b\x06proto3"
+	"\x05Batch\x12\x17.basalt.v1.BatchRequest\x1a\x18.basalt.v1.BatchResponse\x12\\\n" +
+	"\x0eWatchDocuments\x12 .basalt.v1.WatchDocumentsRequest\x1a!.basalt.v1.WatchDocumentsResponse\"\x03\x90\x02\x010\x01B4Z2github.com/basaltdev/basalt/gen/basalt/v1;basaltv1b\x06proto3"
 
 var (
 	file_basalt_v1_documents_proto_rawDescOnce sync.Once
@@ -1230,7 +1580,7 @@ func file_basalt_v1_documents_proto_rawDescGZIP() []byte {
 	return file_basalt_v1_documents_proto_rawDescData
 }
 
-var file_basalt_v1_documents_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_basalt_v1_documents_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_basalt_v1_documents_proto_goTypes = []any{
 	(*Document)(nil),                // 0: basalt.v1.Document
 	(*GetDocumentRequest)(nil),      // 1: basalt.v1.GetDocumentRequest
@@ -1249,11 +1599,15 @@ var file_basalt_v1_documents_proto_goTypes = []any{
 	(*BatchRequest)(nil),            // 14: basalt.v1.BatchRequest
 	(*BatchResult)(nil),             // 15: basalt.v1.BatchResult
 	(*BatchResponse)(nil),           // 16: basalt.v1.BatchResponse
-	(*timestamppb.Timestamp)(nil),   // 17: google.protobuf.Timestamp
+	(*WatchDocumentsRequest)(nil),   // 17: basalt.v1.WatchDocumentsRequest
+	(*WatchDocumentsResponse)(nil),  // 18: basalt.v1.WatchDocumentsResponse
+	(*ChangeEvent)(nil),             // 19: basalt.v1.ChangeEvent
+	(*StreamGap)(nil),               // 20: basalt.v1.StreamGap
+	(*timestamppb.Timestamp)(nil),   // 21: google.protobuf.Timestamp
 }
 var file_basalt_v1_documents_proto_depIdxs = []int32{
-	17, // 0: basalt.v1.Document.created_at:type_name -> google.protobuf.Timestamp
-	17, // 1: basalt.v1.Document.updated_at:type_name -> google.protobuf.Timestamp
+	21, // 0: basalt.v1.Document.created_at:type_name -> google.protobuf.Timestamp
+	21, // 1: basalt.v1.Document.updated_at:type_name -> google.protobuf.Timestamp
 	0,  // 2: basalt.v1.GetDocumentResponse.document:type_name -> basalt.v1.Document
 	0,  // 3: basalt.v1.ListDocumentsResponse.items:type_name -> basalt.v1.Document
 	0,  // 4: basalt.v1.CreateDocumentResponse.document:type_name -> basalt.v1.Document
@@ -1266,25 +1620,30 @@ var file_basalt_v1_documents_proto_depIdxs = []int32{
 	13, // 11: basalt.v1.BatchRequest.operations:type_name -> basalt.v1.BatchOperation
 	0,  // 12: basalt.v1.BatchResult.document:type_name -> basalt.v1.Document
 	15, // 13: basalt.v1.BatchResponse.results:type_name -> basalt.v1.BatchResult
-	1,  // 14: basalt.v1.DocumentService.GetDocument:input_type -> basalt.v1.GetDocumentRequest
-	3,  // 15: basalt.v1.DocumentService.ListDocuments:input_type -> basalt.v1.ListDocumentsRequest
-	5,  // 16: basalt.v1.DocumentService.CreateDocument:input_type -> basalt.v1.CreateDocumentRequest
-	7,  // 17: basalt.v1.DocumentService.ReplaceDocument:input_type -> basalt.v1.ReplaceDocumentRequest
-	9,  // 18: basalt.v1.DocumentService.PatchDocument:input_type -> basalt.v1.PatchDocumentRequest
-	11, // 19: basalt.v1.DocumentService.DeleteDocument:input_type -> basalt.v1.DeleteDocumentRequest
-	14, // 20: basalt.v1.DocumentService.Batch:input_type -> basalt.v1.BatchRequest
-	2,  // 21: basalt.v1.DocumentService.GetDocument:output_type -> basalt.v1.GetDocumentResponse
-	4,  // 22: basalt.v1.DocumentService.ListDocuments:output_type -> basalt.v1.ListDocumentsResponse
-	6,  // 23: basalt.v1.DocumentService.CreateDocument:output_type -> basalt.v1.CreateDocumentResponse
-	8,  // 24: basalt.v1.DocumentService.ReplaceDocument:output_type -> basalt.v1.ReplaceDocumentResponse
-	10, // 25: basalt.v1.DocumentService.PatchDocument:output_type -> basalt.v1.PatchDocumentResponse
-	12, // 26: basalt.v1.DocumentService.DeleteDocument:output_type -> basalt.v1.DeleteDocumentResponse
-	16, // 27: basalt.v1.DocumentService.Batch:output_type -> basalt.v1.BatchResponse
-	21, // [21:28] is the sub-list for method output_type
-	14, // [14:21] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	19, // 14: basalt.v1.WatchDocumentsResponse.event:type_name -> basalt.v1.ChangeEvent
+	20, // 15: basalt.v1.WatchDocumentsResponse.gap:type_name -> basalt.v1.StreamGap
+	21, // 16: basalt.v1.ChangeEvent.time:type_name -> google.protobuf.Timestamp
+	1,  // 17: basalt.v1.DocumentService.GetDocument:input_type -> basalt.v1.GetDocumentRequest
+	3,  // 18: basalt.v1.DocumentService.ListDocuments:input_type -> basalt.v1.ListDocumentsRequest
+	5,  // 19: basalt.v1.DocumentService.CreateDocument:input_type -> basalt.v1.CreateDocumentRequest
+	7,  // 20: basalt.v1.DocumentService.ReplaceDocument:input_type -> basalt.v1.ReplaceDocumentRequest
+	9,  // 21: basalt.v1.DocumentService.PatchDocument:input_type -> basalt.v1.PatchDocumentRequest
+	11, // 22: basalt.v1.DocumentService.DeleteDocument:input_type -> basalt.v1.DeleteDocumentRequest
+	14, // 23: basalt.v1.DocumentService.Batch:input_type -> basalt.v1.BatchRequest
+	17, // 24: basalt.v1.DocumentService.WatchDocuments:input_type -> basalt.v1.WatchDocumentsRequest
+	2,  // 25: basalt.v1.DocumentService.GetDocument:output_type -> basalt.v1.GetDocumentResponse
+	4,  // 26: basalt.v1.DocumentService.ListDocuments:output_type -> basalt.v1.ListDocumentsResponse
+	6,  // 27: basalt.v1.DocumentService.CreateDocument:output_type -> basalt.v1.CreateDocumentResponse
+	8,  // 28: basalt.v1.DocumentService.ReplaceDocument:output_type -> basalt.v1.ReplaceDocumentResponse
+	10, // 29: basalt.v1.DocumentService.PatchDocument:output_type -> basalt.v1.PatchDocumentResponse
+	12, // 30: basalt.v1.DocumentService.DeleteDocument:output_type -> basalt.v1.DeleteDocumentResponse
+	16, // 31: basalt.v1.DocumentService.Batch:output_type -> basalt.v1.BatchResponse
+	18, // 32: basalt.v1.DocumentService.WatchDocuments:output_type -> basalt.v1.WatchDocumentsResponse
+	25, // [25:33] is the sub-list for method output_type
+	17, // [17:25] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_basalt_v1_documents_proto_init() }
@@ -1299,13 +1658,18 @@ func file_basalt_v1_documents_proto_init() {
 		(*BatchOperation_Patch)(nil),
 		(*BatchOperation_Delete)(nil),
 	}
+	file_basalt_v1_documents_proto_msgTypes[17].OneofWrappers = []any{}
+	file_basalt_v1_documents_proto_msgTypes[18].OneofWrappers = []any{
+		(*WatchDocumentsResponse_Event)(nil),
+		(*WatchDocumentsResponse_Gap)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_basalt_v1_documents_proto_rawDesc), len(file_basalt_v1_documents_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

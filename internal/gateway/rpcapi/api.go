@@ -24,6 +24,7 @@ import (
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/gateway"
 	"github.com/basaltdev/basalt/internal/jsonvalue"
+	"github.com/basaltdev/basalt/internal/realtime"
 	"github.com/basaltdev/basalt/internal/rpcfault"
 )
 
@@ -55,6 +56,8 @@ type Options struct {
 	// (behind trusted proxies, the forwarded one); nil takes the socket
 	// peer's.
 	ClientIP func(*http.Request) string
+	// Realtime feeds WatchDocuments; nil answers it unavailable.
+	Realtime *realtime.Hub
 }
 
 // Services are the services the API serves.
@@ -62,6 +65,8 @@ type Services struct {
 	Documents   docstore.Documents
 	Collections docstore.Collections
 	Accounts    Accounts
+	// Subscriber decides WatchDocuments' subscriptions and events.
+	Subscriber Subscriber
 }
 
 // API serves the basalt.v1 services over gRPC, gRPC-Web and Connect.
@@ -86,7 +91,8 @@ func New(svc Services, opts Options) *API {
 // handler runs.
 func (a *API) Register(mux *http.ServeMux) {
 	server := connect.NewServer(a.guard)
-	basaltv1connect.RegisterDocumentServiceHandler(server, NewDocumentService(a.svc.Documents, a.opts.JSON))
+	basaltv1connect.RegisterDocumentServiceHandler(server, &documentService{svc: a.svc.Documents, dec: decoder{limits: a.opts.JSON},
+		watch: &watcher{subs: a.svc.Subscriber, hub: a.opts.Realtime, authenticator: a.opts.Authenticator}})
 	basaltv1connect.RegisterCollectionServiceHandler(server, NewCollectionService(a.svc.Collections, a.opts.JSON))
 	basaltv1connect.RegisterAuthServiceHandler(server, NewAuthService(a.svc.Accounts))
 	basaltv1connect.RegisterAdminServiceHandler(server, NewAdminService(a.svc.Accounts))
@@ -127,7 +133,7 @@ var bidiProcedures = map[string]bool{
 }
 
 func (m withClientIP) Handle(pattern string, h http.Handler) {
-	bidi := bidiProcedures[pattern]
+	bidi, streams := bidiProcedures[pattern], streamProcedures[pattern]
 	m.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if bidi && r.ProtoMajor < 2 {
 			// Connect's own answer is a bare 505; this one is an error
@@ -137,6 +143,9 @@ func (m withClientIP) Handle(pattern string, h http.Handler) {
 			return
 		}
 		ctx := context.WithValue(r.Context(), clientIPKey{}, m.ip(r))
+		if streams {
+			ctx = context.WithValue(ctx, responseKey{}, http.NewResponseController(w))
+		}
 		h.ServeHTTP(w, r.WithContext(context.WithValue(ctx, outcomeKey{}, gateway.OutcomeOf(w))))
 	}))
 }

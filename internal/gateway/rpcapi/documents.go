@@ -18,8 +18,9 @@ func NewDocumentService(svc docstore.Documents, limits jsonvalue.Limits) basaltv
 }
 
 type documentService struct {
-	svc docstore.Documents
-	dec decoder
+	svc   docstore.Documents
+	dec   decoder
+	watch *watcher // nil: WatchDocuments is unavailable
 }
 
 func (s *documentService) GetDocument(ctx context.Context, r *basaltv1.GetDocumentRequest) (*basaltv1.GetDocumentResponse, error) {

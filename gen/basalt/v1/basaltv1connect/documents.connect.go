@@ -44,6 +44,9 @@ const (
 	DocumentServiceDeleteDocumentProcedure = "/basalt.v1.DocumentService/DeleteDocument"
 	// DocumentServiceBatchProcedure is the procedure name of the DocumentService's Batch RPC.
 	DocumentServiceBatchProcedure = "/basalt.v1.DocumentService/Batch"
+	// DocumentServiceWatchDocumentsProcedure is the procedure name of the DocumentService's
+	// WatchDocuments RPC.
+	DocumentServiceWatchDocumentsProcedure = "/basalt.v1.DocumentService/WatchDocuments"
 )
 
 var (
@@ -98,6 +101,14 @@ var (
 			Procedure:  DocumentServiceBatchProcedure,
 		}
 	})
+	documentServiceWatchDocumentsSpec = sync.OnceValue(func() connect.Spec {
+		return connect.Spec{
+			StreamType:       connect.StreamTypeServer,
+			Schema:           v1.File_basalt_v1_documents_proto.Services().ByName("DocumentService").Methods().ByName("WatchDocuments"),
+			Procedure:        DocumentServiceWatchDocumentsProcedure,
+			IdempotencyLevel: connect.IdempotencyNoSideEffects,
+		}
+	})
 )
 
 // DocumentServiceClient is a client for the basalt.v1.DocumentService service.
@@ -117,12 +128,43 @@ type DocumentServiceClient interface {
 	DeleteDocument(context.Context, *v1.DeleteDocumentRequest) (*v1.DeleteDocumentResponse, error)
 	// Batch applies several writes in one transaction: all or none.
 	Batch(context.Context, *v1.BatchRequest) (*v1.BatchResponse, error)
+	// WatchDocuments streams the change events of a collection, or of one
+	// document and its collection, as GET …/events does: each event as the
+	// caller may see it when it is delivered (rules, scopes, hidden
+	// fields), from now on or after a position. The stream ends with
+	// resource_exhausted when the client does not keep up, unavailable when
+	// the server shuts down, unauthenticated when the credential is revoked
+	// or expires, permission_denied when the rules stop admitting it (each
+	// time resume with after = the last position received); and without
+	// error after a collection.deleted event.
+	WatchDocuments(context.Context, *v1.WatchDocumentsRequest) (DocumentServiceWatchDocumentsClientStream, error)
 }
 
 // NewDocumentServiceClient constructs a client for the basalt.v1.DocumentService service. Multiple
 // service clients may share a single connect.Client.
 func NewDocumentServiceClient(client *connect.Client) DocumentServiceClient {
 	return &documentServiceClient{client: client}
+}
+
+// DocumentServiceWatchDocumentsClientStream is the client stream for the DocumentService's
+// WatchDocuments RPC.
+type DocumentServiceWatchDocumentsClientStream struct {
+	stream connect.ClientStream
+}
+
+// Receive returns the next response message from the server.
+func (s DocumentServiceWatchDocumentsClientStream) Receive() (*v1.WatchDocumentsResponse, error) {
+	var res v1.WatchDocumentsResponse
+	if err := s.stream.Receive(&res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// Close releases the stream's resources. It is idempotent and is typically deferred to clean up a
+// stream abandoned before io.EOF.
+func (s DocumentServiceWatchDocumentsClientStream) Close() error {
+	return s.stream.Close()
 }
 
 // DocumentServiceHandler is an implementation of the basalt.v1.DocumentService service.
@@ -142,6 +184,16 @@ type DocumentServiceHandler interface {
 	DeleteDocument(context.Context, *v1.DeleteDocumentRequest) (*v1.DeleteDocumentResponse, error)
 	// Batch applies several writes in one transaction: all or none.
 	Batch(context.Context, *v1.BatchRequest) (*v1.BatchResponse, error)
+	// WatchDocuments streams the change events of a collection, or of one
+	// document and its collection, as GET …/events does: each event as the
+	// caller may see it when it is delivered (rules, scopes, hidden
+	// fields), from now on or after a position. The stream ends with
+	// resource_exhausted when the client does not keep up, unavailable when
+	// the server shuts down, unauthenticated when the credential is revoked
+	// or expires, permission_denied when the rules stop admitting it (each
+	// time resume with after = the last position received); and without
+	// error after a collection.deleted event.
+	WatchDocuments(context.Context, *v1.WatchDocumentsRequest, DocumentServiceWatchDocumentsServerStream) error
 }
 
 // RegisterDocumentServiceHandler registers svc as the basalt.v1.DocumentService implementation on
@@ -156,7 +208,24 @@ func RegisterDocumentServiceHandler(server *connect.Server, svc DocumentServiceH
 		connect.Method{Spec: documentServicePatchDocumentSpec(), Handler: adapter.patchDocument},
 		connect.Method{Spec: documentServiceDeleteDocumentSpec(), Handler: adapter.deleteDocument},
 		connect.Method{Spec: documentServiceBatchSpec(), Handler: adapter.batch},
+		connect.Method{Spec: documentServiceWatchDocumentsSpec(), Handler: adapter.watchDocuments},
 	)
+}
+
+// DocumentServiceWatchDocumentsServerStream is the server stream for the DocumentService's
+// WatchDocuments RPC.
+type DocumentServiceWatchDocumentsServerStream struct {
+	stream connect.ServerStream
+}
+
+// SendHeaders flushes the response headers without a message. The first Send does this implicitly.
+func (s DocumentServiceWatchDocumentsServerStream) SendHeaders() error {
+	return s.stream.SendHeaders()
+}
+
+// Send sends a response message to the client.
+func (s DocumentServiceWatchDocumentsServerStream) Send(res *v1.WatchDocumentsResponse) error {
+	return s.stream.Send(res)
 }
 
 // UnimplementedDocumentServiceHandler returns CodeUnimplemented from all methods.
@@ -188,6 +257,10 @@ func (UnimplementedDocumentServiceHandler) DeleteDocument(context.Context, *v1.D
 
 func (UnimplementedDocumentServiceHandler) Batch(context.Context, *v1.BatchRequest) (*v1.BatchResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, "basalt.v1.DocumentService.Batch is not implemented")
+}
+
+func (UnimplementedDocumentServiceHandler) WatchDocuments(context.Context, *v1.WatchDocumentsRequest, DocumentServiceWatchDocumentsServerStream) error {
+	return connect.NewError(connect.CodeUnimplemented, "basalt.v1.DocumentService.WatchDocuments is not implemented")
 }
 
 type documentServiceClient struct {
@@ -248,6 +321,14 @@ func (c *documentServiceClient) Batch(ctx context.Context, req *v1.BatchRequest)
 		return nil, err
 	}
 	return &res, nil
+}
+
+func (c *documentServiceClient) WatchDocuments(ctx context.Context, req *v1.WatchDocumentsRequest) (DocumentServiceWatchDocumentsClientStream, error) {
+	stream, err := c.client.CallServerStream(ctx, documentServiceWatchDocumentsSpec(), req)
+	if err != nil {
+		return DocumentServiceWatchDocumentsClientStream{}, err
+	}
+	return DocumentServiceWatchDocumentsClientStream{stream: stream}, nil
 }
 
 type documentServiceHandler struct{ svc DocumentServiceHandler }
@@ -334,4 +415,12 @@ func (h documentServiceHandler) batch(ctx context.Context, _ connect.Spec, strea
 		return err
 	}
 	return stream.Send(res)
+}
+
+func (h documentServiceHandler) watchDocuments(ctx context.Context, _ connect.Spec, stream connect.ServerStream) error {
+	var req v1.WatchDocumentsRequest
+	if err := stream.Receive(&req); err != nil {
+		return err
+	}
+	return h.svc.WatchDocuments(ctx, &req, DocumentServiceWatchDocumentsServerStream{stream: stream})
 }
