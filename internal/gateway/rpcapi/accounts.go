@@ -70,6 +70,9 @@ const maxListCursor = 1024
 // account service's throttles and session records.
 func callerOf(ctx context.Context) (ip, userAgent string) {
 	ip, _ = ctx.Value(clientIPKey{}).(string)
+	if ua, ok := ctx.Value(userAgentKey{}).(string); ok {
+		return ip, ua // an internal call's: the client's
+	}
 	if info, ok := connect.CallInfoForServerContext(ctx); ok {
 		userAgent = info.RequestHeader().Get("User-Agent")
 	}

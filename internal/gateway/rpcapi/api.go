@@ -58,6 +58,8 @@ type Options struct {
 	ClientIP func(*http.Request) string
 	// Realtime feeds WatchDocuments; nil answers it unavailable.
 	Realtime *realtime.Hub
+	// Internal, when set, serves other Basalt components (see Internal).
+	Internal *Internal
 }
 
 // Services are the services the API serves.
@@ -190,6 +192,17 @@ func (a *API) guard(next connect.ServerFunc) connect.ServerFunc {
 		var values []string
 		if info != nil {
 			values = info.RequestHeader().Values("Authorization")
+			p, ip, ua, internal, err := a.opts.Internal.internalCall(info.RequestHeader())
+			if err != nil {
+				return rpcfault.Error(err)
+			}
+			if internal {
+				ctx = forwarded(auth.WithPrincipal(ctx, p), ip, ua)
+				if msg == nil {
+					return next(ctx, spec, stream)
+				}
+				return next(ctx, spec, &received{ServerStream: stream, msg: msg})
+			}
 		}
 		authenticate := func() (auth.Principal, error) { return bearer.Authenticate(ctx, a.opts.Authenticator, values) }
 		known := func() (auth.Principal, bool) { return bearer.Recognize(a.opts.Authenticator, values) }

@@ -212,3 +212,51 @@ func search(s docstore.Search) *basaltv1.Search {
 	}
 	return out
 }
+
+// The conversions of the other direction, for the clients of this API
+// that stand for the services (package remote).
+
+// DocumentOf is the document of message m.
+func DocumentOf(m *basaltv1.Document) docstore.Document {
+	return docstore.Document{Collection: m.GetCollection(), ID: m.GetId(), Version: m.GetVersion(),
+		CreatedAt: m.GetCreatedAt().AsTime(), UpdatedAt: m.GetUpdatedAt().AsTime(), Data: json.RawMessage(m.GetData())}
+}
+
+// PageOf is the page of a list's response.
+func PageOf(m *basaltv1.ListDocumentsResponse) docstore.Page {
+	p := docstore.Page{NextCursor: m.GetNextCursor(), TotalCapped: m.GetTotalCapped(), Items: make([]docstore.Document, len(m.GetItems()))}
+	if m.Total != nil {
+		t := m.GetTotal()
+		p.Total = &t
+	}
+	for i, d := range m.GetItems() {
+		p.Items[i] = DocumentOf(d)
+	}
+	return p
+}
+
+// CollectionOf is the collection of message m.
+func CollectionOf(m *basaltv1.Collection) docstore.Collection {
+	c := docstore.Collection{Name: m.GetName(), Schema: json.RawMessage(m.GetSchema()), HiddenFields: m.GetHiddenFields(),
+		Version: m.GetVersion(), CreatedAt: m.GetCreatedAt().AsTime(), UpdatedAt: m.GetUpdatedAt().AsTime()}
+	for _, ix := range m.GetIndexes() {
+		c.Indexes = append(c.Indexes, docstore.Index{Fields: ix.GetFields()})
+	}
+	if r := m.GetRules(); r != nil {
+		c.Rules = docstore.Rules{List: r.List, Get: r.Get, Create: r.Create, Update: r.Update, Delete: r.Delete}
+	}
+	if s := collectionSpec(&basaltv1.CollectionSpec{Search: m.GetSearch()}).Search; s != nil {
+		c.Search = *s
+	}
+	return c
+}
+
+// CollectionSpecMessage is the message of spec.
+func CollectionSpecMessage(spec docstore.CollectionSpec) *basaltv1.CollectionSpec {
+	m := &basaltv1.CollectionSpec{Name: spec.Name, Schema: []byte(spec.Schema), Indexes: indexes(spec.Indexes), Rules: rules(spec.Rules),
+		HiddenFields: spec.HiddenFields}
+	if spec.Search != nil {
+		m.Search = search(*spec.Search)
+	}
+	return m
+}
