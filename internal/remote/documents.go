@@ -48,28 +48,48 @@ func jsonOf(data docstore.Data) ([]byte, error) {
 	return b, nil
 }
 
-// expected is the expected version that stands for ifMatch on document id
-// of collection: none, its one version, or, for several (an If-Match of
-// several tags), the document's current version when it is one of them.
-// A write that expects a version the document is not at fails as the
-// service fails it.
-func (d *Documents) expected(ctx context.Context, collection, id string, ifMatch docstore.Versions) (int64, error) {
+// expected is the expected version that stands for ifMatch: none, its one
+// version, or, for several (an If-Match of several tags), the current
+// version when it is one of them. A write that expects a version the
+// thing is not at fails as the service fails it (mismatch).
+func expected(ifMatch docstore.Versions, current func() (int64, error), mismatch func(cur int64) error) (int64, error) {
 	switch {
 	case len(ifMatch) == 0:
 		return 0, nil
 	case len(ifMatch) == 1 && ifMatch[0] > 0:
 		return ifMatch[0], nil
 	}
-	cur, err := d.GetDocument(ctx, collection, id)
+	cur, err := current()
 	if err != nil {
 		return 0, err
 	}
 	for _, v := range ifMatch {
-		if v == cur.Version {
+		if v == cur {
 			return v, nil
 		}
 	}
-	return 0, fault.Newf(fault.PreconditionFailed, op, "document %q is at version %d, not %s", id, cur.Version, ifMatch)
+	return 0, mismatch(cur)
+}
+
+// documentVersion is the expected version of document id for ifMatch.
+func (d *Documents) documentVersion(ctx context.Context, collection, id string, ifMatch docstore.Versions) (int64, error) {
+	return expected(ifMatch, func() (int64, error) {
+		doc, err := d.GetDocument(ctx, collection, id)
+		return doc.Version, err
+	}, func(cur int64) error {
+		return fault.Newf(fault.PreconditionFailed, op, "document %q is at version %d, not %s", id, cur, ifMatch)
+	})
+}
+
+// collectionVersion is the expected version of collection name for
+// ifMatch.
+func (d *Documents) collectionVersion(ctx context.Context, name string, ifMatch docstore.Versions) (int64, error) {
+	return expected(ifMatch, func() (int64, error) {
+		c, err := d.GetCollection(ctx, name)
+		return c.Version, err
+	}, func(cur int64) error {
+		return fault.Newf(fault.PreconditionFailed, op, "collection %q is at version %d, not %s", name, cur, ifMatch)
+	})
 }
 
 // GetDocument returns a document (a read: retried).
@@ -117,7 +137,7 @@ func (d *Documents) ReplaceDocument(ctx context.Context, r docstore.ReplaceReque
 	if err != nil {
 		return docstore.Document{}, err
 	}
-	v, err := d.expected(ctx, r.Collection, r.ID, r.IfMatch)
+	v, err := d.documentVersion(ctx, r.Collection, r.ID, r.IfMatch)
 	if err != nil {
 		return docstore.Document{}, err
 	}
@@ -137,7 +157,7 @@ func (d *Documents) PatchDocument(ctx context.Context, r docstore.PatchRequest) 
 	if err != nil {
 		return docstore.Document{}, err
 	}
-	v, err := d.expected(ctx, r.Collection, r.ID, r.IfMatch)
+	v, err := d.documentVersion(ctx, r.Collection, r.ID, r.IfMatch)
 	if err != nil {
 		return docstore.Document{}, err
 	}
@@ -153,7 +173,7 @@ func (d *Documents) PatchDocument(ctx context.Context, r docstore.PatchRequest) 
 
 // DeleteDocument deletes a document.
 func (d *Documents) DeleteDocument(ctx context.Context, r docstore.DeleteRequest) error {
-	v, err := d.expected(ctx, r.Collection, r.ID, r.IfMatch)
+	v, err := d.documentVersion(ctx, r.Collection, r.ID, r.IfMatch)
 	if err != nil {
 		return err
 	}
@@ -246,27 +266,6 @@ func (d *Documents) CreateCollection(ctx context.Context, spec docstore.Collecti
 		return docstore.Collection{}, err
 	}
 	return rpcapi.CollectionOf(res.GetCollection()), nil
-}
-
-// collectionVersion is the expected version that stands for ifMatch on a
-// collection (see expected).
-func (d *Documents) collectionVersion(ctx context.Context, name string, ifMatch docstore.Versions) (int64, error) {
-	switch {
-	case len(ifMatch) == 0:
-		return 0, nil
-	case len(ifMatch) == 1 && ifMatch[0] > 0:
-		return ifMatch[0], nil
-	}
-	cur, err := d.GetCollection(ctx, name)
-	if err != nil {
-		return 0, err
-	}
-	for _, v := range ifMatch {
-		if v == cur.Version {
-			return v, nil
-		}
-	}
-	return 0, fault.Newf(fault.PreconditionFailed, op, "collection %q is at version %d, not %s", name, cur.Version, ifMatch)
 }
 
 // ReplaceCollection replaces a collection's definition.

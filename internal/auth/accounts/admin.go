@@ -110,20 +110,31 @@ func (s *Service) CreateAccount(ctx context.Context, n NewAccount) (Account, err
 	return a, err
 }
 
-// ListAccounts returns up to limit accounts after the ID after, by ID.
-// Admins only.
-func (s *Service) ListAccounts(ctx context.Context, after string, limit int) ([]Account, error) {
+// ListAccounts returns a page of up to limit accounts (a default when 0)
+// after the ID after, by ID, with the cursor of the next page. Admins
+// only.
+func (s *Service) ListAccounts(ctx context.Context, after string, limit int) (AccountPage, error) {
 	if err := requireAdmin(ctx, "accounts.ListAccounts", auth.ScopeAdminAccounts); err != nil {
-		return nil, err
+		return AccountPage{}, err
 	}
 	if limit <= 0 {
 		limit = defaultPerPage
 	}
 	limit = min(limit, maxPageSize)
 	if len(after) > 64 {
-		return nil, fieldErr("accounts.ListAccounts", "/after", "must be an account ID")
+		return AccountPage{}, fieldErr("accounts.ListAccounts", "/after", "must be an account ID")
 	}
-	return s.store.ListAccounts(ctx, after, limit)
+	// One account more than the page says whether another page follows.
+	accts, err := s.store.ListAccounts(ctx, after, limit+1)
+	if err != nil {
+		return AccountPage{}, err
+	}
+	page := AccountPage{Items: accts}
+	if len(accts) > limit {
+		page.Items = accts[:limit]
+		page.Next = accts[limit-1].ID
+	}
+	return page, nil
 }
 
 // GetAccount returns an account. Admins only.

@@ -3,7 +3,10 @@ package accounts
 // This file declares the requests and answers of the account service, the
 // one API every transport calls.
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // SignUpRequest creates an account. Invite is the token of an invitation
 // to Email (see Service.Invite): needed in SignupInvite mode, accepted in
@@ -92,3 +95,60 @@ type APIKeySpec struct {
 	Scopes    []string  `json:"scopes"`
 	ExpiresAt time.Time `json:"expiresAt,omitzero"`
 }
+
+// The calls every transport (REST, gRPC, and a client of an accounts
+// component in another process) makes of the account service, grouped as
+// the basalt.v1 services group them; *Service implements them. Each
+// authorizes its caller (auth.FromContext) itself.
+
+// AccountPage is a page of accounts, oldest first.
+type AccountPage struct {
+	Items []Account
+	// Next is the cursor (the after) of the next page; "" on the last.
+	Next string
+}
+
+// Auth are the caller's own account calls.
+type Auth interface {
+	SignUp(ctx context.Context, r SignUpRequest) error
+	Login(ctx context.Context, r LoginRequest) (Tokens, error)
+	Refresh(ctx context.Context, r RefreshRequest) (Tokens, error)
+	Logout(ctx context.Context) error
+	Me(ctx context.Context) (Account, error)
+	DeleteMe(ctx context.Context, password string) error
+	ChangePassword(ctx context.Context, r ChangePasswordRequest) error
+	RequestPasswordReset(ctx context.Context, email string) error
+	ResetPassword(ctx context.Context, r ResetPasswordRequest) error
+	RequestVerification(ctx context.Context) error
+	VerifyEmail(ctx context.Context, token string) error
+	Sessions(ctx context.Context) ([]Session, error)
+	RevokeSession(ctx context.Context, id string) error
+}
+
+// Admin are the administration calls: every account, its sessions, the
+// signing keys.
+type Admin interface {
+	ListAccounts(ctx context.Context, after string, limit int) (AccountPage, error)
+	GetAccount(ctx context.Context, id string) (Account, error)
+	CreateAccount(ctx context.Context, n NewAccount) (Account, error)
+	UpdateAccount(ctx context.Context, id string, u AccountUpdate) (Account, error)
+	DeleteAccount(ctx context.Context, id string) error
+	Invite(ctx context.Context, r InviteRequest) (Invitation, error)
+	AccountSessions(ctx context.Context, accountID string) ([]Session, error)
+	RevokeAnySession(ctx context.Context, id string) error
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+	RotateKeys(ctx context.Context) (SigningKey, error)
+}
+
+// APIKeys are the API key calls.
+type APIKeys interface {
+	CreateAPIKey(ctx context.Context, spec APIKeySpec) (APIKey, string, error)
+	ListAPIKeys(ctx context.Context) ([]APIKey, error)
+	RevokeAPIKey(ctx context.Context, id string) error
+}
+
+var (
+	_ Auth    = (*Service)(nil)
+	_ Admin   = (*Service)(nil)
+	_ APIKeys = (*Service)(nil)
+)

@@ -47,19 +47,9 @@ func (a *API) listAccounts(w http.ResponseWriter, r *http.Request) {
 		a.resp.WriteProblem(w, r, err)
 		return
 	}
-	page := pageView[accountView]{Items: mapSlice(accts, viewAccount)}
-	if len(accts) > 0 {
-		// The page may have been cut by the limit: look one account ahead
-		// so that nextCursor is null exactly on the last page.
-		last := accts[len(accts)-1].ID
-		more, err := a.svc.ListAccounts(r.Context(), last, 1)
-		if err != nil {
-			a.resp.WriteProblem(w, r, err)
-			return
-		}
-		if len(more) > 0 {
-			page.NextCursor = &last
-		}
+	page := pageView[accountView]{Items: mapSlice(accts.Items, viewAccount)}
+	if accts.Next != "" {
+		page.NextCursor = &accts.Next
 	}
 	a.resp.WriteJSON(w, r, http.StatusOK, page)
 }

@@ -52,36 +52,9 @@ type Options struct {
 // authorize the caller (auth.FromContext) themselves.
 type Accounts interface {
 	auth.Authenticator
-
-	SignUp(ctx context.Context, r accounts.SignUpRequest) error
-	Login(ctx context.Context, r accounts.LoginRequest) (accounts.Tokens, error)
-	Refresh(ctx context.Context, r accounts.RefreshRequest) (accounts.Tokens, error)
-	Logout(ctx context.Context) error
-	Me(ctx context.Context) (accounts.Account, error)
-	DeleteMe(ctx context.Context, password string) error
-	ChangePassword(ctx context.Context, r accounts.ChangePasswordRequest) error
-	RequestPasswordReset(ctx context.Context, email string) error
-	ResetPassword(ctx context.Context, r accounts.ResetPasswordRequest) error
-	RequestVerification(ctx context.Context) error
-	VerifyEmail(ctx context.Context, token string) error
-	Sessions(ctx context.Context) ([]accounts.Session, error)
-	RevokeSession(ctx context.Context, id string) error
-
-	ListAccounts(ctx context.Context, after string, limit int) ([]accounts.Account, error)
-	GetAccount(ctx context.Context, id string) (accounts.Account, error)
-	CreateAccount(ctx context.Context, n accounts.NewAccount) (accounts.Account, error)
-	UpdateAccount(ctx context.Context, id string, u accounts.AccountUpdate) (accounts.Account, error)
-	DeleteAccount(ctx context.Context, id string) error
-	Invite(ctx context.Context, r accounts.InviteRequest) (accounts.Invitation, error)
-	AccountSessions(ctx context.Context, accountID string) ([]accounts.Session, error)
-	RevokeAnySession(ctx context.Context, id string) error
-
-	CreateAPIKey(ctx context.Context, spec accounts.APIKeySpec) (accounts.APIKey, string, error)
-	ListAPIKeys(ctx context.Context) ([]accounts.APIKey, error)
-	RevokeAPIKey(ctx context.Context, id string) error
-
-	ListSigningKeys(ctx context.Context) ([]accounts.SigningKey, error)
-	RotateKeys(ctx context.Context) (accounts.SigningKey, error)
+	accounts.Auth
+	accounts.Admin
+	accounts.APIKeys
 	JWKS(ctx context.Context) ([]byte, error)
 }
 

@@ -18,35 +18,9 @@ import (
 // Accounts are the account calls the RPC API makes of the account
 // service; *accounts.Service implements them.
 type Accounts interface {
-	SignUp(ctx context.Context, r accounts.SignUpRequest) error
-	Login(ctx context.Context, r accounts.LoginRequest) (accounts.Tokens, error)
-	Refresh(ctx context.Context, r accounts.RefreshRequest) (accounts.Tokens, error)
-	Logout(ctx context.Context) error
-	Me(ctx context.Context) (accounts.Account, error)
-	DeleteMe(ctx context.Context, password string) error
-	ChangePassword(ctx context.Context, r accounts.ChangePasswordRequest) error
-	RequestPasswordReset(ctx context.Context, email string) error
-	ResetPassword(ctx context.Context, r accounts.ResetPasswordRequest) error
-	RequestVerification(ctx context.Context) error
-	VerifyEmail(ctx context.Context, token string) error
-	Sessions(ctx context.Context) ([]accounts.Session, error)
-	RevokeSession(ctx context.Context, id string) error
-
-	ListAccounts(ctx context.Context, after string, limit int) ([]accounts.Account, error)
-	GetAccount(ctx context.Context, id string) (accounts.Account, error)
-	CreateAccount(ctx context.Context, n accounts.NewAccount) (accounts.Account, error)
-	UpdateAccount(ctx context.Context, id string, u accounts.AccountUpdate) (accounts.Account, error)
-	DeleteAccount(ctx context.Context, id string) error
-	Invite(ctx context.Context, r accounts.InviteRequest) (accounts.Invitation, error)
-	AccountSessions(ctx context.Context, accountID string) ([]accounts.Session, error)
-	RevokeAnySession(ctx context.Context, id string) error
-
-	CreateAPIKey(ctx context.Context, spec accounts.APIKeySpec) (accounts.APIKey, string, error)
-	ListAPIKeys(ctx context.Context) ([]accounts.APIKey, error)
-	RevokeAPIKey(ctx context.Context, id string) error
-
-	ListSigningKeys(ctx context.Context) ([]accounts.SigningKey, error)
-	RotateKeys(ctx context.Context) (accounts.SigningKey, error)
+	accounts.Auth
+	accounts.Admin
+	accounts.APIKeys
 }
 
 var _ Accounts = (*accounts.Service)(nil)
@@ -200,21 +174,9 @@ func (s adminService) ListAccounts(ctx context.Context, r *basaltv1.ListAccounts
 	if err != nil {
 		return nil, rpcfault.Error(err)
 	}
-	out := &basaltv1.ListAccountsResponse{Items: make([]*basaltv1.Account, len(accts))}
-	for i, a := range accts {
+	out := &basaltv1.ListAccountsResponse{Items: make([]*basaltv1.Account, len(accts.Items)), NextCursor: accts.Next}
+	for i, a := range accts.Items {
 		out.Items[i] = account(a)
-	}
-	if len(accts) > 0 {
-		// The page may have been cut by the limit: look one account ahead
-		// so that next_cursor is empty exactly on the last page.
-		last := accts[len(accts)-1].ID
-		more, err := s.svc.ListAccounts(ctx, last, 1)
-		if err != nil {
-			return nil, rpcfault.Error(err)
-		}
-		if len(more) > 0 {
-			out.NextCursor = last
-		}
 	}
 	return out, nil
 }
