@@ -197,7 +197,18 @@ func TestStockGRPCClient(t *testing.T) {
 
 	t.Run("Metrics", func(t *testing.T) {
 		// gRPC answers 200 and puts its status in the trailers: the
-		// metrics count the status REST would have answered.
+		// metrics count the status REST would have answered (412 for a
+		// version that does not match, where gRPC says aborted).
+		created := &basaltv1.CreateDocumentResponse{}
+		if err := conn.Invoke(admin, "/basalt.v1.DocumentService/CreateDocument",
+			&basaltv1.CreateDocumentRequest{Collection: "posts", Data: []byte(`{}`)}, created); err != nil {
+			t.Fatal(err)
+		}
+		err := conn.Invoke(admin, "/basalt.v1.DocumentService/ReplaceDocument", &basaltv1.ReplaceDocumentRequest{Collection: "posts",
+			Id: created.GetDocument().GetId(), Data: []byte(`{}`), ExpectedVersion: 7}, &basaltv1.ReplaceDocumentResponse{})
+		if status.Code(err) != grpccodes.Aborted {
+			t.Fatalf("a replace at another version: %v", err)
+		}
 		res, err := http.Get("http://" + s.metricsAddr(t) + "/metrics")
 		if err != nil {
 			t.Fatal(err)
@@ -209,6 +220,7 @@ func TestStockGRPCClient(t *testing.T) {
 			`basalt_http_requests_total{code="401",method="POST",route="/basalt.v1.DocumentService/CreateDocument"} 1`,
 			`basalt_http_requests_total{code="400",method="POST",route="/basalt.v1.DocumentService/CreateDocument"} 1`,
 			`basalt_http_requests_total{code="200",method="POST",route="/basalt.v1.DocumentService/GetDocument"} 1`,
+			`basalt_http_requests_total{code="412",method="POST",route="/basalt.v1.DocumentService/ReplaceDocument"} 1`,
 		} {
 			if !strings.Contains(string(b), want) {
 				t.Errorf("metrics lack %s", want)

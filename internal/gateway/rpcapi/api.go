@@ -23,6 +23,7 @@ import (
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/gateway"
+	"github.com/basaltdev/basalt/internal/gateway/restapi"
 	"github.com/basaltdev/basalt/internal/jsonvalue"
 	"github.com/basaltdev/basalt/internal/realtime"
 	"github.com/basaltdev/basalt/internal/rpcfault"
@@ -188,6 +189,13 @@ func (a *API) guard(next connect.ServerFunc) connect.ServerFunc {
 				return err
 			}
 		}
+		// run runs the handler as the caller in ctx, with the message read.
+		run := func(ctx context.Context) error {
+			if msg == nil {
+				return next(ctx, spec, stream)
+			}
+			return next(ctx, spec, &received{ServerStream: stream, msg: msg})
+		}
 		info, _ := connect.CallInfoForServerContext(ctx)
 		var values []string
 		if info != nil {
@@ -197,11 +205,7 @@ func (a *API) guard(next connect.ServerFunc) connect.ServerFunc {
 				return rpcfault.Error(err)
 			}
 			if internal {
-				ctx = forwarded(auth.WithPrincipal(ctx, p), ip, ua)
-				if msg == nil {
-					return next(ctx, spec, stream)
-				}
-				return next(ctx, spec, &received{ServerStream: stream, msg: msg})
+				return run(forwarded(auth.WithPrincipal(ctx, p), ip, ua))
 			}
 		}
 		authenticate := func() (auth.Principal, error) { return bearer.Authenticate(ctx, a.opts.Authenticator, values) }
@@ -227,10 +231,7 @@ func (a *API) guard(next connect.ServerFunc) connect.ServerFunc {
 		if err != nil {
 			return rpcfault.Error(err)
 		}
-		if msg == nil {
-			return next(auth.WithPrincipal(ctx, p), spec, stream)
-		}
-		return next(auth.WithPrincipal(ctx, p), spec, &received{ServerStream: stream, msg: msg})
+		return run(auth.WithPrincipal(ctx, p))
 	}
 }
 
@@ -288,34 +289,16 @@ func (r *received) Receive(dst any) error {
 }
 
 // httpStatus is the HTTP status that stands for a call's outcome in the
-// metrics and the access log: 200 for success, else the status the
-// Connect protocol gives the error's code, which for Basalt's errors is
-// the status REST answers.
+// metrics and the access log: 200 for success, 499 when the client went
+// away (as nginx counts it), else the status REST answers the same error
+// with (restapi.ProblemFor: 412 for precondition_failed, 422 for
+// idempotency_mismatch, …).
 func httpStatus(err error) int {
-	if err == nil {
+	switch {
+	case err == nil:
 		return http.StatusOK
+	case connect.CodeOf(err) == connect.CodeCanceled:
+		return 499
 	}
-	switch connect.CodeOf(err) {
-	case connect.CodeCanceled:
-		return 499 // the client went away (as nginx counts it)
-	case connect.CodeInvalidArgument, connect.CodeFailedPrecondition, connect.CodeOutOfRange:
-		return http.StatusBadRequest
-	case connect.CodeDeadlineExceeded:
-		return http.StatusGatewayTimeout
-	case connect.CodeNotFound:
-		return http.StatusNotFound
-	case connect.CodeAlreadyExists, connect.CodeAborted:
-		return http.StatusConflict
-	case connect.CodePermissionDenied:
-		return http.StatusForbidden
-	case connect.CodeResourceExhausted:
-		return http.StatusTooManyRequests
-	case connect.CodeUnimplemented:
-		return http.StatusNotImplemented
-	case connect.CodeUnavailable:
-		return http.StatusServiceUnavailable
-	case connect.CodeUnauthenticated:
-		return http.StatusUnauthorized
-	}
-	return http.StatusInternalServerError
+	return restapi.ProblemFor(rpcfault.Fault(err)).Status
 }
