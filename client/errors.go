@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"connectrpc.com/connect/v2"
-	"connectrpc.com/connect/v2/connectproto"
 
-	basaltv1 "github.com/basaltdev/basalt/gen/basalt/v1"
+	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/rpcfault"
 )
 
 // The codes of Basalt's errors: the "code" of a REST problem, the code of
@@ -76,25 +76,10 @@ func (e *Error) Unwrap() []error {
 	return out
 }
 
-// codeOf is the Basalt code nearest to a gRPC code, for errors without
-// Basalt's detail.
-var codeOf = map[connect.Code]string{
-	connect.CodeInvalidArgument:    CodeInvalid,
-	connect.CodeOutOfRange:         CodeInvalid,
-	connect.CodeUnauthenticated:    CodeUnauthenticated,
-	connect.CodePermissionDenied:   CodeForbidden,
-	connect.CodeNotFound:           CodeNotFound,
-	connect.CodeAlreadyExists:      CodeConflict,
-	connect.CodeAborted:            CodePreconditionFailed,
-	connect.CodeFailedPrecondition: CodePreconditionFailed,
-	connect.CodeResourceExhausted:  CodeTooManyRequests,
-	connect.CodeUnavailable:        CodeUnavailable,
-	connect.CodeDeadlineExceeded:   CodeUnavailable,
-	connect.CodeCanceled:           CodeUnavailable,
-}
-
 // errorOf turns an RPC error into an *Error (nil stays nil; an *Error
-// stays as it is).
+// stays as it is), with the kind, type, message, fields and retry delay
+// of its basalt.v1.Problem detail, as Basalt's own components read them
+// (rpcfault.Fault), or without one the code nearest to its gRPC code.
 func errorOf(err error) error {
 	if err == nil {
 		return nil
@@ -107,23 +92,12 @@ func errorOf(err error) error {
 		return &Error{Code: CodeUnavailable, Message: "no answer from the server: " + err.Error(), GRPCCode: connect.CodeUnavailable, err: err}
 	}
 	e := &Error{Code: CodeInternal, Message: ce.Message(), GRPCCode: ce.Code(), err: ce}
-	if code, ok := codeOf[ce.Code()]; ok {
-		e.Code = code
-	}
-	for _, d := range ce.Details() {
-		msg, derr := connectproto.UnmarshalErrorDetail(d)
-		p, ok := msg.(*basaltv1.Problem)
-		if derr != nil || !ok {
-			continue
+	var fe *fault.Error
+	if errors.As(rpcfault.Fault(ce), &fe) {
+		e.Code, e.Type, e.Message, e.RetryAfter = string(fe.Kind), fe.Type, fe.Msg, fe.RetryAfter
+		for _, f := range fe.Fields {
+			e.Fields = append(e.Fields, FieldError{Pointer: f.Pointer, Message: f.Message})
 		}
-		e.Code, e.Type, e.Message = p.GetCode(), p.GetType(), p.GetDetail()
-		for _, f := range p.GetErrors() {
-			e.Fields = append(e.Fields, FieldError{Pointer: f.GetPointer(), Message: f.GetMessage()})
-		}
-		if ra := p.GetRetryAfter(); ra != nil {
-			e.RetryAfter = max(ra.AsDuration(), 0)
-		}
-		break
 	}
 	return e
 }
