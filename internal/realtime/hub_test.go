@@ -415,7 +415,6 @@ func TestTryNext(t *testing.T) {
 	if m, ok, err := s.TryNext(t.Context()); ok || err != nil {
 		t.Fatalf("nothing written: %+v, %v, %v", m, ok, err)
 	}
-	// Written before the notice: the hub queues all three at once.
 	for _, id := range []string{"d0", "d1", "d2"} {
 		if _, err := f.svc.CreateDocument(f.admin, docstore.CreateRequest{Collection: "posts", ID: id,
 			Data: docstore.Data{"n": json.Number("1")}}); err != nil {
@@ -423,6 +422,20 @@ func TestTryNext(t *testing.T) {
 		}
 	}
 	f.news.Notify()
+	// Once the hub has read up to the newest event, all three are queued
+	// (it queues a read's events before it moves its position).
+	newest := f.newest()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		f.hub.mu.Lock()
+		pos := f.hub.pos
+		f.hub.mu.Unlock()
+		if pos >= newest {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the hub read up to %d, not %d", pos, newest)
+		}
+	}
 	f.expect(s, "d0")
 	for _, id := range []string{"d1", "d2"} {
 		m, ok, err := s.TryNext(t.Context())
