@@ -92,7 +92,22 @@ var (
 // checks each answer against the table, which must name every route the
 // server registers.
 func TestAuthorizationTable(t *testing.T) {
-	f := newAuthzFixture(t)
+	authorizationTable(t, newAuthzFixture(t, func(configure func(*app.Config)) *client {
+		c, _, _ := serveApp(t, "sqlite", true, configure)
+		return c
+	}))
+}
+
+// TestAuthorizationTableSplit is the table through the gateway of a split
+// deployment (accounts, documents and gateway apart, on PostgreSQL): the
+// same answers, as the components decide them over gRPC.
+func TestAuthorizationTableSplit(t *testing.T) {
+	authorizationTable(t, newAuthzFixture(t, func(configure func(*app.Config)) *client {
+		return serveSplitApp(t, configure)
+	}))
+}
+
+func authorizationTable(t *testing.T, f *authzFixture) {
 	rows := authzRows()
 
 	registered := append(restapi.RoutePatterns(), authapi.RoutePatterns()...)
@@ -174,8 +189,8 @@ type authzFixture struct {
 
 const authzPassword = "authz test password"
 
-func newAuthzFixture(t *testing.T) *authzFixture {
-	c, _, _ := serveApp(t, "sqlite", true, func(cfg *app.Config) {
+func newAuthzFixture(t *testing.T, serve func(configure func(*app.Config)) *client) *authzFixture {
+	c := serve(func(cfg *app.Config) {
 		// The table logs in far more often than a person would.
 		cfg.Auth.LoginIPBurst, cfg.Auth.LoginEmailBurst = 100_000, 100_000
 		cfg.Auth.PasswordMaxRate = 100_000

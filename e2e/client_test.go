@@ -151,6 +151,18 @@ func serveApp(t *testing.T, engine string, withAdmin bool, configure ...func(*ap
 			t.Fatalf("app.CreateAdmin: %v\n%s", err, logs.String())
 		}
 	}
+	a := runApp(t, cfg)
+	scheme := "http://"
+	if cfg.TLSCert != "" {
+		scheme = "https://" // the client needs the server's CA: see serveBrowserApp
+	}
+	return &client{t: t, base: scheme + a, http: &http.Client{Timeout: 30 * time.Second}}, cfg, logs
+}
+
+// runApp runs app.Run with cfg until the test ends and returns the
+// address it serves on.
+func runApp(t *testing.T, cfg app.Config) string {
+	t.Helper()
 	addr := make(chan string, 1)
 	cfg.Ready = func(a string) { addr <- a }
 	ctx, cancel := context.WithCancel(context.Background())
@@ -171,17 +183,56 @@ func serveApp(t *testing.T, engine string, withAdmin bool, configure ...func(*ap
 			t.Error("app.Run did not stop within 30s")
 		}
 	})
-	scheme := "http://"
-	if cfg.TLSCert != "" {
-		scheme = "https://" // the client needs the server's CA: see serveBrowserApp
-	}
 	select {
 	case a := <-addr:
-		return &client{t: t, base: scheme + a, http: &http.Client{Timeout: 30 * time.Second}}, cfg, logs
+		return a
 	case <-done:
 		t.Fatalf("app.Run returned before serving: %v", runErr)
 	case <-time.After(30 * time.Second):
 		t.Fatal("app.Run did not start within 30s")
 	}
-	return nil, cfg, nil
+	return ""
+}
+
+// serveSplitApp is serveApp on PostgreSQL as a split deployment in this
+// process: app.Run of the accounts component, of the documents component
+// and of the gateway, each reaching the others over gRPC. The client is
+// the gateway's; the admin account exists.
+func serveSplitApp(t *testing.T, configure ...func(*app.Config)) *client {
+	t.Helper()
+	cfg := app.DefaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.MetricsToken = metricsToken
+	cfg.Auth.PasswordIPShare = 1
+	cfg.DB = pgtest.URL(t)
+	for _, f := range configure {
+		f(&cfg)
+	}
+	logs := &syncBuffer{}
+	cfg.Logs = logs
+	admin := cfg
+	admin.DataDir = filepath.Join(t.TempDir(), "admin")
+	admin.Admin = app.AdminAccount{Email: adminEmail, Password: adminPassword}
+	if err := app.CreateAdmin(t.Context(), admin); err != nil {
+		t.Fatalf("app.CreateAdmin: %v\n%s", err, logs.String())
+	}
+	cfg.Split.InternalToken = strings.Repeat("split-deployment-token-", 2)
+	component := func(target string, urls ...string) string {
+		c := cfg
+		c.DataDir = filepath.Join(t.TempDir(), target)
+		c.Split.Targets = []string{target}
+		for i := 0; i+1 < len(urls); i += 2 {
+			switch urls[i] {
+			case app.TargetDocuments:
+				c.Split.DocumentsURL = "http://" + urls[i+1]
+			case app.TargetAccounts:
+				c.Split.AccountsURL = "http://" + urls[i+1]
+			}
+		}
+		return runApp(t, c)
+	}
+	acc := component(app.TargetAccounts)
+	docs := component(app.TargetDocuments, app.TargetAccounts, acc)
+	gw := component(app.TargetGateway, app.TargetDocuments, docs, app.TargetAccounts, acc)
+	return &client{t: t, base: "http://" + gw, http: &http.Client{Timeout: 30 * time.Second}}
 }

@@ -49,6 +49,8 @@ func run() int {
 	case "version":
 		fmt.Print(versionText(cmd.Config.Version))
 		return 0
+	case "targets":
+		err = app.PrintTargets(os.Stdout)
 	case "migrate":
 		err = app.Migrate(ctx, cmd.Config)
 	case "admin create":

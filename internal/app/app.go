@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,11 +34,13 @@ import (
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/gateway"
 	"github.com/basaltdev/basalt/internal/gateway/authapi"
+	"github.com/basaltdev/basalt/internal/gateway/eventsapi"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
 	"github.com/basaltdev/basalt/internal/gateway/rpcapi"
 	"github.com/basaltdev/basalt/internal/gateway/webhookapi"
 	"github.com/basaltdev/basalt/internal/ratelimit"
 	"github.com/basaltdev/basalt/internal/ratelimit/memory"
+	"github.com/basaltdev/basalt/internal/remote"
 	"github.com/basaltdev/basalt/internal/storage/postgres"
 	"github.com/basaltdev/basalt/internal/storage/sqlite"
 	"github.com/basaltdev/basalt/internal/storage/timing"
@@ -45,112 +48,85 @@ import (
 )
 
 // Run runs the Basalt server until ctx ends, then drains in-flight
-// requests and closes the database.
+// requests and closes the database. It runs the components of
+// cfg.Split.Targets (every one by default) and reaches the others over
+// gRPC; nothing past this wiring knows which are where.
 func Run(ctx context.Context, cfg Config) error {
 	log, err := newLogger(cfg)
 	if err != nil {
 		return err
 	}
 	reg := telemetry.NewRegistry()
-
-	if cfg.DB == "" {
-		// One server per SQLite data directory; with PostgreSQL, several
-		// processes on one database is how Basalt scales out.
-		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-			return fmt.Errorf("data directory: %w", err)
+	here, err := cfg.Split.plan()
+	if err != nil {
+		return err
+	}
+	var internal *rpcapi.Internal
+	var internalHTTP *http.Client
+	if !here.all() {
+		// Calls between components carry the internal token; a process
+		// without the gateway serves components only.
+		internal = &rpcapi.Internal{Token: cfg.Split.InternalToken, Only: !here.gateway}
+		if internalHTTP, err = cfg.Split.internalClient(); err != nil {
+			return err
 		}
-		lock, err := lockDataDir(cfg.DataDir)
-		if err != nil {
+	}
+	// clientIP is a request's client address: the one the gateway
+	// vouches for with the internal token, else the socket's or, behind
+	// trusted proxies, the forwarded one.
+	clientIP := func(r *http.Request) string {
+		if internal.Valid(r.Header.Get(rpcapi.InternalTokenHeader)) {
+			if ip := r.Header.Get(rpcapi.ClientIPHeader); ip != "" {
+				return ip
+			}
+		}
+		return authapi.ClientIP(r, cfg.Auth.TrustedProxies)
+	}
+	readyz := &readiness{}
+
+	var db database
+	var store docstore.Store
+	if here.database() {
+		if cfg.DB == "" {
+			// One server per SQLite data directory; with PostgreSQL, several
+			// processes on one database is how Basalt scales out.
+			if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+				return fmt.Errorf("data directory: %w", err)
+			}
+			lock, err := lockDataDir(cfg.DataDir)
+			if err != nil {
+				return err
+			}
+			defer func() {
+				if err := lock.release(); err != nil {
+					log.Error("releasing the data directory lock failed", "err", err)
+				}
+			}()
+		}
+		if db, err = openStore(ctx, cfg, log); err != nil {
 			return err
 		}
 		defer func() {
-			if err := lock.release(); err != nil {
-				log.Error("releasing the data directory lock failed", "err", err)
+			if cerr := db.Close(); cerr != nil {
+				log.Error("closing the database failed", "err", cerr)
 			}
 		}()
-	}
-	db, err := openStore(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := db.Close(); cerr != nil {
-			log.Error("closing the database failed", "err", cerr)
+		if db.collector != nil {
+			if err := reg.Register(db.collector); err != nil {
+				return err
+			}
 		}
-	}()
-	if db.collector != nil {
-		if err := reg.Register(db.collector); err != nil {
+		if store, err = timing.New(db.Store, db.engine, reg, telemetry.LatencyBuckets); err != nil {
 			return err
 		}
-	}
-	store, err := timing.New(db.Store, db.engine, reg, telemetry.LatencyBuckets)
-	if err != nil {
-		return err
-	}
-	key, err := cursorKey(ctx, db.Store)
-	if err != nil {
-		return err
-	}
-	// news tells this process's readers of the event log (the in-process
-	// bus, realtime) that it may hold new events: the relay notifies it.
-	news := &eventbus.Signal{}
-	bus, local, err := eventBus(cfg, db, news, log, reg)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := bus.Close(); err != nil {
-			log.Error("closing the event bus failed", "err", err)
-		}
-	}()
-	relay, err := newRelay(cfg, db, bus, local, news, log, reg)
-	if err != nil {
-		return err
-	}
-	set, err := embedders(cfg)
-	if err != nil {
-		return err
+		readyz.add("database", databaseReady(store))
 	}
 	rdb, err := openRedis(cfg, log)
 	if err != nil {
 		return err
 	}
 	defer closeRedis(rdb)
-	reads, readCacheStore, err := readCache(ctx, cfg, store, db, rdb, news, log, reg)
-	if err != nil {
-		return err
-	}
-	svc, err := docstore.NewService(reads, docstore.Options{Logger: log, CursorKey: key,
-		Limits: docstore.Limits{ListTotalCap: cfg.ListTotalCap}, Committed: relay.Wake, Embedders: set.Check})
-	if err != nil {
-		return err
-	}
-	queue, err := mailQueue(cfg, log)
-	if err != nil {
-		return err
-	}
 	lims, err := newLimiters(rdb, log, reg)
-	if err != nil {
-		return err
-	}
-	acc, hasher, err := accountService(ctx, cfg, db, log, reg, queue, lims.auth(), revocationBroadcaster(rdb, log))
-	if err != nil {
-		return err
-	}
-	defer closeHasher(hasher, log)
-	if err := acc.Start(ctx); err != nil {
-		return fmt.Errorf("signing keys: %w", err)
-	}
-
-	hub, err := realtimeHub(cfg, db, news, log, reg)
-	if err != nil {
-		return err
-	}
-	snapshotID, err := secret(ctx, db.Store, "search-snapshot-id")
-	if err != nil {
-		return err
-	}
-	srch, err := newSearch(cfg, db, bus, svc, set, fmt.Sprintf("%x", snapshotID[:8]), relay.Wake, news, log, reg)
 	if err != nil {
 		return err
 	}
@@ -158,29 +134,111 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	api := restapi.New(svc, restapi.Options{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, Authenticator: acc, Limits: apiLimits,
-		OpenAPI: openAPIDescribers(cfg), Realtime: hub, Heartbeat: cfg.Realtime.Heartbeat,
-		Search: srch.svc, SearchStatus: srch.svc,
-		ClientIP: func(r *http.Request) string { return authapi.ClientIP(r, cfg.Auth.TrustedProxies) }})
-	authAPI := authapi.New(acc, authapi.Options{Logger: log, TrustedProxies: cfg.Auth.TrustedProxies, Limits: apiLimits})
-	hooks, err := newWebhooks(cfg, db, bus, svc, log, reg)
-	if err != nil {
-		return err
+
+	// The accounts component: here, or reached over gRPC.
+	var comps []component
+	var accAPI authapi.Accounts
+	var localAccounts *accounts.Service
+	if here.accounts {
+		queue, err := mailQueue(cfg, log)
+		if err != nil {
+			return err
+		}
+		acc, hasher, err := accountService(ctx, cfg, db, log, reg, queue, lims.auth(), revocationBroadcaster(rdb, log))
+		if err != nil {
+			return err
+		}
+		defer closeHasher(hasher, log)
+		if err := acc.Start(ctx); err != nil {
+			return fmt.Errorf("signing keys: %w", err)
+		}
+		accAPI, localAccounts = acc, acc
+		readyz.add("accounts", func(context.Context) error { return acc.Ready() })
+		// The account service queues mail (password resets) in the work it
+		// finishes; the mail queue then sends everything queued.
+		comps = append(comps, component{name: "account service", run: acc.Run}, component{name: "mail queue", run: queue.Run, flush: queue.Flush})
+	} else {
+		acc, err := remote.NewAccounts(remote.Options{URL: cfg.Split.AccountsURL, HTTPClient: internalHTTP, Token: cfg.Split.InternalToken})
+		if err != nil {
+			return err
+		}
+		accAPI = acc
+		readyz.add("accounts", acc.Ready)
 	}
+
+	// The documents component: here, or reached over gRPC, with the
+	// routes of what lives beside the documents (event streams, search,
+	// webhooks, the event log) passed on to it.
+	var docs restapi.Documents
+	var mount []func(*http.ServeMux) error
+	ropts := restapi.Options{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, Authenticator: accAPI, Limits: apiLimits,
+		OpenAPI: openAPIDescribers(cfg), Heartbeat: cfg.Realtime.Heartbeat, ClientIP: clientIP}
+	ropts2 := rpcapi.Options{MaxBodyBytes: int(cfg.MaxBodyBytes), Authenticator: accAPI, Limits: apiLimits, ClientIP: clientIP,
+		Internal: internal, Ready: readyz.ready}
+	services := rpcapi.Services{Accounts: accAPI}
+	if localAccounts != nil {
+		services.Component = localAccounts
+	}
+	var hub interface{ Drain() }
+	if here.documents {
+		d, err := documentsComponent(ctx, cfg, db, store, rdb, log, reg)
+		if err != nil {
+			return err
+		}
+		defer d.close()
+		docs = d.svc
+		ropts.Catalog, ropts.Subscriber, ropts.Realtime = d.svc, d.svc, d.hub
+		ropts.Search, ropts.SearchStatus = d.search.svc, d.search.svc
+		ropts2.Realtime = d.hub
+		services.Subscriber = d.svc
+		hub = d.hub
+		mount = append(mount, func(mux *http.ServeMux) error {
+			webhookapi.New(d.hooks.svc, accAPI, log).WithLimits(apiLimits).Register(mux)
+			return mountEventsAdmin(mux, db, d.bus, accAPI, apiLimits, log)
+		})
+		comps = append(d.components(), comps...)
+		comps = append(comps, component{name: "document service", run: d.svc.Run},
+			// Last: the consumers above depend on it.
+			component{name: "event relay", run: d.relay.Run})
+	} else if here.gateway {
+		rd, err := remote.NewDocuments(remote.Options{URL: cfg.Split.DocumentsURL, HTTPClient: internalHTTP, Token: cfg.Split.InternalToken})
+		if err != nil {
+			return err
+		}
+		docs = rd
+		readyz.add("documents", rd.Ready)
+		forward, err := remote.Forwarder(remote.ForwardOptions{Options: remote.Options{URL: cfg.Split.DocumentsURL,
+			HTTPClient: internalHTTP, Token: cfg.Split.InternalToken}, ClientIP: clientIP,
+			Problem: restapi.NewResponder("gateway", log).WriteProblem})
+		if err != nil {
+			return err
+		}
+		ropts.Elsewhere, ropts2.Elsewhere = forward, forward
+		mount = append(mount, func(mux *http.ServeMux) error {
+			for _, p := range append(webhookapi.RoutePatterns(), eventsapi.RoutePatterns()...) {
+				mux.Handle(p, forward)
+			}
+			return nil
+		})
+	}
+	if docs != nil {
+		services.Documents, services.Collections = docs, docs
+	}
+
 	mux := http.NewServeMux()
-	readyz := &readiness{store: store, accounts: acc}
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("GET /readyz", readyz)
 	rpcapi.MountHealth(mux, readyz.ready)
 	mountMetrics(mux, cfg, reg, log)
-	api.Register(mux)
-	authAPI.Register(mux)
-	rpcapi.New(rpcapi.Services{Documents: svc, Collections: svc, Accounts: acc, Subscriber: svc}, rpcapi.Options{MaxBodyBytes: int(cfg.MaxBodyBytes),
-		Authenticator: acc, Limits: apiLimits, Realtime: hub,
-		ClientIP: func(r *http.Request) string { return authapi.ClientIP(r, cfg.Auth.TrustedProxies) }}).Register(mux)
-	webhookapi.New(hooks.svc, acc, log).WithLimits(apiLimits).Register(mux)
-	if err := mountEventsAdmin(mux, db, bus, acc, apiLimits, log); err != nil {
-		return err
+	if docs != nil {
+		restapi.New(docs, ropts).Register(mux)
+	}
+	authapi.New(accAPI, authapi.Options{Logger: log, TrustedProxies: cfg.Auth.TrustedProxies, Limits: apiLimits}).Register(mux)
+	rpcapi.New(services, ropts2).Register(mux)
+	for _, m := range mount {
+		if err := m(mux); err != nil {
+			return err
+		}
 	}
 	mux.Handle("/", restapi.NotFoundHandler())
 	mw, err := gateway.NewMiddleware(gateway.MiddlewareOptions{
@@ -191,7 +249,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	handler, err := gateway.NewHandler(mw, mux, gateway.HandlerConfig{CORSOrigins: cfg.CORSOrigins, CompressMinBytes: cfg.CompressMinBytes})
+	var routes http.Handler = mux
+	if internal != nil && internal.Only {
+		routes = componentsOnly(mux, internal)
+	}
+	handler, err := gateway.NewHandler(mw, routes, gateway.HandlerConfig{CORSOrigins: cfg.CORSOrigins, CompressMinBytes: cfg.CompressMinBytes})
 	if err != nil {
 		return err
 	}
@@ -200,23 +262,15 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	if err := requireClientCerts(cfg, here, &srvCfg); err != nil {
+		return err
+	}
 	srv := gateway.NewServer(srvCfg, handler, log)
 	readyz.srv = srv
-	comps := []component{
-		{name: "account service", run: acc.Run},
-		{name: "mail queue", run: queue.Run, flush: queue.Flush},
-		{name: "document service", run: svc.Run},
-		// Last: the consumers above depend on it.
-		{name: "event relay", run: relay.Run},
+	if hub != nil {
+		srv.OnDrain(hub.Drain) // event streams end when the drain begins
 	}
-	comps = append(srch.components(), comps...)
-	comps = append(hooks.components(), comps...)
-	srv.OnDrain(hub.Drain) // event streams end when the drain begins
-	comps = append([]component{{name: "realtime hub", run: hub.Run}}, comps...)
 	comps = append(certComps, comps...)
-	if readCacheStore != nil {
-		comps = append([]component{{name: "read cache", run: readCacheStore.Run}}, comps...)
-	}
 	metricsSrv, err := metricsListener(cfg, reg, mw, readyz, log)
 	if err != nil {
 		return err
@@ -225,16 +279,20 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	log.Info("basalt is serving", append(append([]any{"addr", addr.String(), "tls", srv.TLS(), "http3", srv.HTTP3(), "version", cfg.Version},
-		storageAttrs(cfg)...), append(busAttrs(cfg), redisAttrs(cfg)...)...)...)
+	attrs := []any{"addr", addr.String(), "tls", srv.TLS(), "http3", srv.HTTP3(), "version", cfg.Version, "targets", here.String()}
+	if here.database() {
+		attrs = append(attrs, storageAttrs(cfg)...)
+	}
+	if here.documents {
+		attrs = append(attrs, busAttrs(cfg)...)
+	}
+	log.Info("basalt is serving", append(attrs, redisAttrs(cfg)...)...)
 	if cfg.Ready != nil {
 		cfg.Ready(addr.String())
 	}
-	// Stopped in this order once the listeners have drained: the account
-	// service queues mail (password resets) in the work it finishes, the
-	// mail queue then sends everything queued; the event relay stops
-	// last, after the consumers it feeds. The event bus, the password
-	// worker and the database close after (deferred above).
+	// Stopped in reverse order once the listeners have drained: the
+	// event relay last, after the consumers it feeds. The event bus, the
+	// password worker and the database close after (deferred above).
 	err = serve(ctx, log, srv, metricsSrv, comps)
 	if errors.Is(err, gateway.ErrDrainTimeout) {
 		log.Warn("basalt stopped: requests were cut off at the drain timeout", "exit_code", ExitDrainTimeout)
@@ -401,14 +459,35 @@ type discardMail struct{}
 
 func (discardMail) Enqueue(mail.Message) error { return nil }
 
-// readiness answers GET /readyz: 200 while the server is not draining,
-// the database answers and the account service is ready; otherwise 503
-// with Retry-After and a JSON body that names what is not ready. The gRPC
-// health checks answer from it too (ready).
+// readiness answers GET /readyz: 200 while the server is not draining
+// and every check passes (the database, the account service, the
+// components in other processes); otherwise 503 with Retry-After and a
+// JSON body that names what is not ready. The gRPC health checks and
+// ComponentService.Ready answer from it too (ready).
 type readiness struct {
-	srv      *gateway.Server // nil until the server exists
-	store    docstore.Store
-	accounts *accounts.Service
+	srv    *gateway.Server // nil until the server exists
+	checks []readyCheck
+}
+
+// databaseReady checks that the database answers.
+func databaseReady(store docstore.Store) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if store.Ping(ctx) != nil {
+			return fault.New(fault.Unavailable, "readyz", "unavailable")
+		}
+		return nil
+	}
+}
+
+// readyCheck is one thing a process needs to serve.
+type readyCheck struct {
+	name  string
+	check func(context.Context) error
+}
+
+// add adds a check; its error's message is what /readyz says of it.
+func (rd *readiness) add(name string, check func(context.Context) error) {
+	rd.checks = append(rd.checks, readyCheck{name: name, check: check})
 }
 
 func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -428,33 +507,48 @@ func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // ready is the readiness of the gRPC health checks: nil when /readyz
 // answers 200.
 func (rd *readiness) ready(ctx context.Context) error {
-	if status, _ := rd.state(ctx); status != "ready" {
-		return errors.New(status)
+	if status, checks := rd.state(ctx); status != "ready" {
+		var why []string
+		for _, c := range rd.checks {
+			if v := checks[c.name]; v != "ok" {
+				why = append(why, c.name+": "+v)
+			}
+		}
+		if len(why) == 0 {
+			return errors.New(status)
+		}
+		return errors.New(strings.Join(why, "; "))
 	}
 	return nil
 }
 
 // state is "draining" (without checks), or "ready" or "not ready" with
-// the outcome of each check.
+// the outcome of each check, run at once.
 func (rd *readiness) state(ctx context.Context) (string, map[string]string) {
 	if rd.srv != nil && rd.srv.Draining() {
 		return "draining", nil
 	}
-	checks := map[string]string{"database": "ok", "accounts": "ok"}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if err := rd.store.Ping(ctx); err != nil {
-		checks["database"] = "unavailable"
+	results := make([]string, len(rd.checks))
+	var wg sync.WaitGroup
+	for i, c := range rd.checks {
+		wg.Go(func() {
+			results[i] = "ok"
+			if err := c.check(ctx); err != nil {
+				results[i] = fault.Message(err)
+			}
+		})
 	}
-	if err := rd.accounts.Ready(); err != nil {
-		checks["accounts"] = fault.Message(err)
-	}
-	for _, v := range checks {
-		if v != "ok" {
-			return "not ready", checks
+	wg.Wait()
+	status, checks := "ready", make(map[string]string, len(rd.checks))
+	for i, c := range rd.checks {
+		checks[c.name] = results[i]
+		if results[i] != "ok" {
+			status = "not ready"
 		}
 	}
-	return "ready", checks
+	return status, checks
 }
 
 func newLogger(cfg Config) (*slog.Logger, error) {

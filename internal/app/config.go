@@ -76,6 +76,9 @@ type Config struct {
 	Redis RedisConfig
 	// Cache configures the cache of document reads.
 	Cache CacheConfig
+	// Split places this process's components (--target) and reaches the
+	// others.
+	Split SplitConfig
 
 	// Executable is the Basalt binary, which serve starts again as its
 	// password-hashing worker (password.InWorker); empty hashes in-process,
@@ -192,6 +195,7 @@ type cli struct {
 	Events struct {
 		Status eventsStatusCmd `cmd:"" help:"Print the change-event consumers on the database (position, lag, dead letters; the relay first) and the event log's size and bounds."`
 	} `cmd:"" help:"Inspect the change events."`
+	Targets     struct{}    `cmd:"" help:"List the components serve --target can run in a process, what each serves and what it needs."`
 	Version     struct{}    `cmd:"" help:"Print the version, the Go version and the VCS revision, and exit."`
 	VersionFlag versionFlag `name:"version" help:"Print the version, the Go version and the VCS revision, and exit (as the version command)."`
 	Dev         struct {
@@ -322,6 +326,7 @@ type serveCmd struct {
 	CompressMin  int           `name:"compress-min-bytes" help:"Smallest JSON answer compressed (zstd or gzip, as the client accepts); 0 turns compression off ($$BASALT_COMPRESS_MIN_BYTES)." default:"1024"`
 	ListTotalCap int           `name:"list-total-cap" help:"Most documents a list with total=true counts (1 to 1000000); when more match, the answer has total = the cap and totalCapped = true ($$BASALT_LIST_TOTAL_CAP)." default:"10000"`
 	tlsFlags
+	splitFlags
 	authFlags
 	eventsFlags
 	realtimeFlags
@@ -339,7 +344,7 @@ type migrateCmd struct {
 
 // Command is a parsed command line.
 type Command struct {
-	Name   string // serve, migrate, "admin create", "keys rotate", "dev kafka", "events status" or version
+	Name   string // serve, migrate, "admin create", "keys rotate", "dev kafka", "events status", targets or version
 	Config Config
 }
 
@@ -389,6 +394,7 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 		cfg.MaxBodyBytes, cfg.DrainTimeout = c.Serve.MaxBodyBytes, c.Serve.DrainTimeout
 		cfg.MetricsAddr, cfg.MetricsToken = c.Serve.MetricsAddr, c.Serve.MetricsToken
 		c.Serve.tlsFlags.apply(&cfg)
+		c.Serve.splitFlags.apply(&cfg)
 		cfg.CORSOrigins, cfg.CompressMinBytes = c.Serve.CORSOrigins, c.Serve.CompressMin
 		cfg.ListTotalCap = c.Serve.ListTotalCap
 		c.Serve.eventsFlags.apply(&cfg)
@@ -443,6 +449,9 @@ func (c Config) validate() error {
 		return err
 	}
 	if err := c.validateTLS(); err != nil {
+		return err
+	}
+	if err := c.validateSplit(); err != nil {
 		return err
 	}
 	if _, err := gateway.ParseCORSOrigins(c.CORSOrigins); err != nil {

@@ -160,7 +160,9 @@ func TestReadinessNamesWhatIsNotReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { closeHasher(hasher, log) })
-	rd := &readiness{store: db.Store, accounts: acc}
+	rd := &readiness{}
+	rd.add("database", databaseReady(db.Store))
+	rd.add("accounts", func(context.Context) error { return acc.Ready() })
 	check := func(wantCode int, wantStatus string, wantChecks map[string]string) {
 		t.Helper()
 		w := httptest.NewRecorder()

@@ -8,6 +8,7 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,6 +56,10 @@ type Config struct {
 	// port of the same number, and advertises it to the clients of TCP
 	// with Alt-Svc.
 	HTTP3 bool
+	// ClientCAs, with TLS, makes every client present a certificate that
+	// one of them signed (mutual TLS), as the components of a split
+	// deployment prove themselves to each other.
+	ClientCAs *x509.CertPool
 }
 
 // Server serves one handler on one TCP listener until its context ends,
@@ -107,6 +112,9 @@ func NewServer(cfg Config, handler http.Handler, log *slog.Logger) *Server {
 		tlsConf = tlsConfig(certs.getCertificate, cfg.ChallengeProtocols)
 	case cfg.GetCertificate != nil:
 		tlsConf = tlsConfig(cfg.GetCertificate, cfg.ChallengeProtocols)
+	}
+	if tlsConf != nil && cfg.ClientCAs != nil {
+		tlsConf.ClientCAs, tlsConf.ClientAuth = cfg.ClientCAs, tls.RequireAndVerifyClientCert
 	}
 	if tlsConf != nil {
 		protocols.SetHTTP2(true)

@@ -61,7 +61,7 @@ func newStreamServer(t *testing.T) *streamServer {
 		}
 		return auth.Principal{Kind: auth.KindUser, ID: "a1", Roles: []string{auth.RoleAdmin}}, nil
 	})
-	api := restapi.New(svc, restapi.Options{Authenticator: authn, Realtime: hub, Heartbeat: 50 * time.Millisecond})
+	api := restapi.New(svc, restapi.Options{Authenticator: authn, Realtime: hub, Subscriber: svc, Heartbeat: 50 * time.Millisecond})
 	mux := http.NewServeMux()
 	api.Register(mux)
 	mw, _ := newTestMiddleware(t)

@@ -425,14 +425,19 @@ func TestTryNext(t *testing.T) {
 	// Once the hub has read up to the newest event, all three are queued
 	// (it queues a read's events before it moves its position).
 	newest := f.newest()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for {
 		f.hub.mu.Lock()
 		pos := f.hub.pos
 		f.hub.mu.Unlock()
 		if pos >= newest {
 			break
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-tick.C:
+		case <-deadline:
 			t.Fatalf("the hub read up to %d, not %d", pos, newest)
 		}
 	}

@@ -17,6 +17,7 @@ type Documents struct {
 	c     *conn
 	docs  basaltv1connect.DocumentServiceClient
 	colls basaltv1connect.CollectionServiceClient
+	comp  basaltv1connect.ComponentServiceClient
 }
 
 var (
@@ -31,8 +32,11 @@ func NewDocuments(o Options) (*Documents, error) {
 		return nil, err
 	}
 	return &Documents{c: c, docs: basaltv1connect.NewDocumentServiceClient(c.client),
-		colls: basaltv1connect.NewCollectionServiceClient(c.client)}, nil
+		colls: basaltv1connect.NewCollectionServiceClient(c.client), comp: basaltv1connect.NewComponentServiceClient(c.client)}, nil
 }
+
+// Ready returns nil when the component is ready to serve.
+func (d *Documents) Ready(ctx context.Context) error { return ready(ctx, d.c, d.comp) }
 
 const op = "remote"
 

@@ -61,10 +61,7 @@ func newConn(o Options) (*conn, error) {
 	}
 	hc := o.HTTPClient
 	if hc == nil {
-		p := new(http.Protocols)
-		p.SetUnencryptedHTTP2(true)
-		p.SetHTTP2(true)
-		hc = &http.Client{Transport: &http.Transport{Protocols: p, MaxIdleConnsPerHost: 16, IdleConnTimeout: 90 * time.Second}}
+		hc = defaultClient()
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
@@ -78,6 +75,14 @@ func newConn(o Options) (*conn, error) {
 	tr := &http.Client{Transport: metadata{token: o.Token, next: transportOf(hc)}, Jar: hc.Jar}
 	client := connect.NewClient(connecthttp.NewTransport(tr, strings.TrimRight(o.URL, "/"), connecthttp.WithGRPC()))
 	return &conn{client: client, timeout: o.Timeout, retries: o.Retries}, nil
+}
+
+// defaultClient is a pooled client of cleartext HTTP/2.
+func defaultClient() *http.Client {
+	p := new(http.Protocols)
+	p.SetUnencryptedHTTP2(true)
+	p.SetHTTP2(true)
+	return &http.Client{Transport: &http.Transport{Protocols: p, MaxIdleConnsPerHost: 16, IdleConnTimeout: 90 * time.Second}}
 }
 
 func transportOf(hc *http.Client) http.RoundTripper {
@@ -97,7 +102,27 @@ func (m metadata) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.Header.Set(rpcapi.InternalTokenHeader, m.token)
 	r.Header.Set(rpcapi.PrincipalHeader, rpcapi.EncodePrincipal(auth.FromContext(r.Context())))
+	if c, ok := r.Context().Value(clientKey{}).(client); ok {
+		if c.ip != "" {
+			r.Header.Set(rpcapi.ClientIPHeader, c.ip)
+		}
+		if c.userAgent != "" {
+			r.Header.Set(rpcapi.UserAgentHeader, c.userAgent)
+		}
+	}
 	return m.next.RoundTrip(r)
+}
+
+// client is the address and User-Agent of the client a call is made for,
+// which the account service records and throttles by.
+type client struct{ ip, userAgent string }
+
+type clientKey struct{}
+
+// withClient makes the calls in ctx carry the client's address and
+// User-Agent.
+func withClient(ctx context.Context, ip, userAgent string) context.Context {
+	return context.WithValue(ctx, clientKey{}, client{ip: ip, userAgent: userAgent})
 }
 
 // call runs f with a deadline, retrying a read (idempotent) while the

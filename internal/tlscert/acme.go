@@ -77,13 +77,9 @@ func NewACME(opts ACMEOptions) (*ACME, error) {
 	}
 	transport := http.DefaultTransport
 	if opts.CAFile != "" {
-		pem, err := os.ReadFile(opts.CAFile)
+		pool, err := ReadCAFile(opts.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("ACME CA file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ACME CA file %s holds no PEM certificate", opts.CAFile)
 		}
 		transport = &http.Transport{
 			Proxy:           http.ProxyFromEnvironment,
@@ -245,4 +241,17 @@ func (a *ACME) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	return nil
+}
+
+// ReadCAFile reads a PEM file of CA certificates into a pool.
+func ReadCAFile(path string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
 }

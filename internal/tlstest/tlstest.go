@@ -73,7 +73,8 @@ func (ca *CA) issue(t testing.TB, serial int64) ([]byte, *ecdsa.PrivateKey) {
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		// A server's and, for mutual TLS, a client's.
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {
@@ -111,4 +112,13 @@ func (ca *CA) Issue(t testing.TB, serial int64, certFile, keyFile string) {
 	}
 	write(certFile, "CERTIFICATE", der)
 	write(keyFile, "PRIVATE KEY", keyDER)
+}
+
+// WriteCert writes the CA's own certificate to path in PEM, the file
+// clients (and servers that check client certificates) are told to trust.
+func (ca *CA) WriteCert(t testing.TB, path string) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -62,20 +62,43 @@ type Options struct {
 	// Limits are the API-wide rate limits of every route (see
 	// Responder.Guard); nil limits nothing.
 	Limits Limits
+	// Catalog describes the caller's API in GET /v1/openapi.json; nil
+	// answers it 503.
+	Catalog Cataloger
+	// Subscriber decides the event streams' subscriptions, with Realtime.
+	Subscriber Subscriber
+	// Elsewhere, when set, serves the routes whose services live in
+	// another process (ElsewhereRoutes: search, event streams and the
+	// OpenAPI document, which the process with the document database
+	// serves), passing the requests on as they came: it authenticates and
+	// limits them itself.
+	Elsewhere http.Handler
 }
 
 // Documents is the document service the REST routes call: collections,
-// documents, batches, the catalog and event subscriptions. *docstore.Service
-// is the one in the process. Its methods authorize the caller
-// (auth.FromContext) themselves.
+// documents and batches. *docstore.Service is the one in the process, a
+// remote.Documents the one of a documents component in another. Its
+// methods authorize the caller (auth.FromContext) themselves.
 type Documents interface {
 	docstore.Documents
 	docstore.Collections
+}
+
+// Cataloger tells what a caller may reach (the OpenAPI document).
+type Cataloger interface {
 	Catalog(ctx context.Context) (docstore.Catalog, error)
+}
+
+// Subscriber decides the subscriptions and events of the event streams.
+type Subscriber interface {
 	Subscribe(ctx context.Context, r docstore.SubscribeRequest) (*docstore.Delivery, error)
 }
 
-var _ Documents = (*docstore.Service)(nil)
+var (
+	_ Documents  = (*docstore.Service)(nil)
+	_ Cataloger  = (*docstore.Service)(nil)
+	_ Subscriber = (*docstore.Service)(nil)
+)
 
 // API serves the REST routes over a document service.
 type API struct {
@@ -106,6 +129,10 @@ const CatchAll = Base + "/"
 // other methods, 405 with Allow — both as problems.
 func (a *API) Register(mux *http.ServeMux) {
 	for _, rt := range a.routes() {
+		if rt.local && a.opts.Elsewhere != nil {
+			mux.Handle(rt.pattern, a.opts.Elsewhere)
+			continue
+		}
 		mux.Handle(rt.pattern, a.resp.Guard(rt.pattern, a.opts.Limits, a.opts.Authenticator, rt.h))
 	}
 	mux.Handle(CatchAll, fallback{mux: mux})
@@ -124,6 +151,21 @@ func RoutePatterns() []string {
 type route struct {
 	pattern string
 	h       http.HandlerFunc
+	// local: the route's service lives with the document database
+	// (Options.Elsewhere).
+	local bool
+}
+
+// ElsewhereRoutes returns the patterns of the routes Options.Elsewhere
+// serves when set.
+func ElsewhereRoutes() []string {
+	var out []string
+	for _, rt := range (&API{}).routes() {
+		if rt.local {
+			out = append(out, rt.pattern)
+		}
+	}
+	return out
 }
 
 func (a *API) routes() []route {
@@ -134,24 +176,24 @@ func (a *API) routes() []route {
 		doc   = docs + "/{id}"
 	)
 	return []route{
-		{"GET " + colls, a.listCollections},
-		{"POST " + colls, a.createCollection},
-		{"GET " + coll, a.getCollection},
-		{"PUT " + coll, a.replaceCollection},
-		{"PATCH " + coll, a.patchCollection},
-		{"DELETE " + coll, a.deleteCollection},
-		{"GET " + docs, a.listDocuments},
-		{"POST " + docs, a.createDocument},
-		{"GET " + doc, a.getDocument},
-		{"PUT " + doc, a.replaceDocument},
-		{"PATCH " + doc, a.patchDocument},
-		{"DELETE " + doc, a.deleteDocument},
-		{"GET " + coll + "/search", a.searchGet},
-		{"POST " + coll + "/search", a.searchPost},
-		{"GET " + coll + "/events", a.collectionEvents},
-		{"GET " + doc + "/events", a.documentEvents},
-		{"POST " + Base + "/batch", a.batch},
-		{"GET " + Base + "/openapi.json", a.openAPI},
+		{"GET " + colls, a.listCollections, false},
+		{"POST " + colls, a.createCollection, false},
+		{"GET " + coll, a.getCollection, false},
+		{"PUT " + coll, a.replaceCollection, false},
+		{"PATCH " + coll, a.patchCollection, false},
+		{"DELETE " + coll, a.deleteCollection, false},
+		{"GET " + docs, a.listDocuments, false},
+		{"POST " + docs, a.createDocument, false},
+		{"GET " + doc, a.getDocument, false},
+		{"PUT " + doc, a.replaceDocument, false},
+		{"PATCH " + doc, a.patchDocument, false},
+		{"DELETE " + doc, a.deleteDocument, false},
+		{"GET " + coll + "/search", a.searchGet, true},
+		{"POST " + coll + "/search", a.searchPost, true},
+		{"GET " + coll + "/events", a.collectionEvents, true},
+		{"GET " + doc + "/events", a.documentEvents, true},
+		{"POST " + Base + "/batch", a.batch, false},
+		{"GET " + Base + "/openapi.json", a.openAPI, true},
 	}
 }
 

@@ -104,12 +104,12 @@ func (a *API) events(w http.ResponseWriter, r *http.Request, req docstore.Subscr
 		a.WriteProblem(w, r, err)
 		return
 	}
-	if a.opts.Realtime == nil {
+	if a.opts.Realtime == nil || a.opts.Subscriber == nil {
 		a.WriteProblem(w, r, fault.New(fault.Unavailable, op, "realtime subscriptions are not served here"))
 		return
 	}
 	ctx := r.Context()
-	d, err := a.svc.Subscribe(ctx, req)
+	d, err := a.opts.Subscriber.Subscribe(ctx, req)
 	if err != nil {
 		a.WriteProblem(w, r, err)
 		return

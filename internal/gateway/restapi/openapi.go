@@ -36,7 +36,11 @@ func (a *API) openAPI(w http.ResponseWriter, r *http.Request) {
 		a.WriteProblem(w, r, err)
 		return
 	}
-	cat, err := a.svc.Catalog(r.Context())
+	if a.opts.Catalog == nil {
+		a.WriteProblem(w, r, fault.New(fault.Unavailable, "restapi.openAPI", "the API description is not served here"))
+		return
+	}
+	cat, err := a.opts.Catalog.Catalog(r.Context())
 	if err != nil {
 		a.WriteProblem(w, r, err)
 		return

@@ -107,6 +107,7 @@ func newStack(t testing.TB, limits ...string) *stack {
 	if limits != nil {
 		opts.Limits = testLimits(t, limits...)
 	}
+	opts.Catalog, opts.Subscriber = svc, svc
 	New(svc, opts).Register(mux)
 	return &stack{t: t, store: store, svc: svc, handler: mux, logs: logs}
 }

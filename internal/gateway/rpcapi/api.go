@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 
 	"connectrpc.com/connect/v2"
 	"connectrpc.com/connect/v2/connecthttp"
@@ -59,8 +60,16 @@ type Options struct {
 	ClientIP func(*http.Request) string
 	// Realtime feeds WatchDocuments; nil answers it unavailable.
 	Realtime *realtime.Hub
-	// Internal, when set, serves other Basalt components (see Internal).
+	// Internal, when set, serves other Basalt components (see Internal),
+	// and basalt.v1.ComponentService to them.
 	Internal *Internal
+	// Ready is the readiness ComponentService.Ready reports (nil: ready).
+	Ready func(context.Context) error
+	// Elsewhere, when set, serves the procedures whose service lives in
+	// another process: WatchDocuments, fed by the realtime hub of the
+	// process that has the document database. It passes the calls on as
+	// they came.
+	Elsewhere http.Handler
 }
 
 // Services are the services the API serves.
@@ -70,6 +79,9 @@ type Services struct {
 	Accounts    Accounts
 	// Subscriber decides WatchDocuments' subscriptions and events.
 	Subscriber Subscriber
+	// Component answers ComponentService's account calls (an accounts
+	// component's); nil answers them unavailable.
+	Component Component
 }
 
 // API serves the basalt.v1 services over gRPC, gRPC-Web and Connect.
@@ -94,12 +106,17 @@ func New(svc Services, opts Options) *API {
 // handler runs.
 func (a *API) Register(mux *http.ServeMux) {
 	server := connect.NewServer(a.guard)
+	// A service without its implementation here (a component that runs
+	// without it) answers unimplemented (the guard).
 	basaltv1connect.RegisterDocumentServiceHandler(server, &documentService{svc: a.svc.Documents, dec: decoder{limits: a.opts.JSON},
 		watch: &watcher{subs: a.svc.Subscriber, hub: a.opts.Realtime, authenticator: a.opts.Authenticator}})
 	basaltv1connect.RegisterCollectionServiceHandler(server, NewCollectionService(a.svc.Collections, a.opts.JSON))
 	basaltv1connect.RegisterAuthServiceHandler(server, NewAuthService(a.svc.Accounts))
 	basaltv1connect.RegisterAdminServiceHandler(server, NewAdminService(a.svc.Accounts))
 	basaltv1connect.RegisterAPIKeyServiceHandler(server, NewAPIKeyService(a.svc.Accounts))
+	if a.opts.Internal != nil {
+		basaltv1connect.RegisterComponentServiceHandler(server, componentService{svc: a.svc.Component, ready: a.opts.Ready})
+	}
 	// Reflection describes the basalt.v1 services, the health service
 	// (served beside, by MountHealth) and itself, for tools such as
 	// grpcurl. The descriptors are public: they are the .proto files.
@@ -110,16 +127,17 @@ func (a *API) Register(mux *http.ServeMux) {
 		}
 		return names
 	})))
-	connecthttp.Mount(withClientIP{mux: mux, ip: a.opts.ClientIP, errors: connecthttp.NewErrorWriter()}, server,
+	connecthttp.Mount(withClientIP{mux: mux, ip: a.opts.ClientIP, errors: connecthttp.NewErrorWriter(), elsewhere: a.opts.Elsewhere}, server,
 		connecthttp.WithReadMaxBytes(a.opts.MaxBodyBytes))
 }
 
 // withClientIP mounts each handler behind one that puts the client
 // address of its requests in their context, for the guard.
 type withClientIP struct {
-	mux    *http.ServeMux
-	ip     func(*http.Request) string
-	errors *connecthttp.ErrorWriter
+	mux       *http.ServeMux
+	ip        func(*http.Request) string
+	errors    *connecthttp.ErrorWriter
+	elsewhere http.Handler
 }
 
 type clientIPKey struct{}
@@ -137,6 +155,10 @@ var bidiProcedures = map[string]bool{
 
 func (m withClientIP) Handle(pattern string, h http.Handler) {
 	bidi, streams := bidiProcedures[pattern], streamProcedures[pattern]
+	if streams && m.elsewhere != nil {
+		m.mux.Handle(pattern, m.elsewhere)
+		return
+	}
 	m.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if bidi && r.ProtoMajor < 2 {
 			// Connect's own answer is a bare 505; this one is an error
@@ -174,6 +196,9 @@ func (a *API) guard(next connect.ServerFunc) connect.ServerFunc {
 		if record, ok := ctx.Value(outcomeKey{}).(func(int)); ok {
 			defer func() { record(httpStatus(err)) }()
 		}
+		if !a.serves(spec.Procedure) {
+			return connect.NewError(connect.CodeUnimplemented, spec.Procedure+" is not served by this component")
+		}
 		md, ok := spec.Schema.(protoreflect.MethodDescriptor)
 		if !ok {
 			return rpcfault.Error(fault.Internalf(op, errors.New("rpcapi: "+spec.Procedure+" is not a protobuf procedure")))
@@ -200,13 +225,23 @@ func (a *API) guard(next connect.ServerFunc) connect.ServerFunc {
 		var values []string
 		if info != nil {
 			values = info.RequestHeader().Values("Authorization")
-			p, ip, ua, internal, err := a.opts.Internal.internalCall(info.RequestHeader())
+			p, ip, ua, from, err := a.opts.Internal.internalCall(info.RequestHeader())
 			if err != nil {
 				return rpcfault.Error(err)
 			}
-			if internal {
+			switch from {
+			case fromComponent:
 				return run(forwarded(auth.WithPrincipal(ctx, p), ip, ua))
+			case forwardedByGateway:
+				ctx = forwarded(ctx, ip, ua)
+			default:
+				if componentProcedures[spec.Procedure] {
+					return rpcfault.Error(fault.New(fault.Unauthenticated, op, "this procedure serves other Basalt components only"))
+				}
 			}
+		}
+		if info == nil && componentProcedures[spec.Procedure] {
+			return rpcfault.Error(fault.New(fault.Unauthenticated, op, "this procedure serves other Basalt components only"))
 		}
 		authenticate := func() (auth.Principal, error) { return bearer.Authenticate(ctx, a.opts.Authenticator, values) }
 		known := func() (auth.Principal, bool) { return bearer.Recognize(a.opts.Authenticator, values) }
@@ -233,6 +268,21 @@ func (a *API) guard(next connect.ServerFunc) connect.ServerFunc {
 		}
 		return run(auth.WithPrincipal(ctx, p))
 	}
+}
+
+// serves reports whether the service of procedure has its
+// implementation in this API.
+func (a *API) serves(procedure string) bool {
+	service, _, _ := strings.Cut(strings.TrimPrefix(procedure, "/"), "/")
+	switch service {
+	case basaltv1connect.DocumentServiceName:
+		return a.svc.Documents != nil
+	case basaltv1connect.CollectionServiceName:
+		return a.svc.Collections != nil
+	case basaltv1connect.AuthServiceName, basaltv1connect.AdminServiceName, basaltv1connect.APIKeyServiceName:
+		return a.svc.Accounts != nil
+	}
+	return true
 }
 
 // setFields puts the RateLimit fields in the response metadata.

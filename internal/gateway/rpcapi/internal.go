@@ -95,29 +95,58 @@ type headers interface {
 	Get(key string) string
 }
 
-// internalCall reports whether a call with headers h comes from another
-// component, and then as whom; an error refuses the call.
-func (i *Internal) internalCall(h headers) (p auth.Principal, ip, userAgent string, internal bool, err error) {
+// origin is where a call comes from.
+type origin int
+
+const (
+	// fromClient: a client's call, or a component's that carries no
+	// token.
+	fromClient origin = iota
+	// fromComponent: a component's call made as the principal of its
+	// metadata (the gateway authenticated and limited the client).
+	fromComponent
+	// forwardedByGateway: a client's call the gateway passed on as it
+	// came (a stream): it is authenticated and limited here, from the
+	// client address and User-Agent of its metadata.
+	forwardedByGateway
+)
+
+// internalCall tells where a call with headers h comes from, as whom when
+// from a component, and the client address and User-Agent a component
+// vouches for; an error refuses the call.
+func (i *Internal) internalCall(h headers) (p auth.Principal, ip, userAgent string, from origin, err error) {
 	const op = "rpcapi.internal"
 	if i == nil {
-		return auth.Principal{}, "", "", false, nil
+		return auth.Principal{}, "", "", fromClient, nil
 	}
 	vs := h.Values(InternalTokenHeader)
 	if len(vs) == 0 {
 		if i.Only {
-			return auth.Principal{}, "", "", false, fault.New(fault.Unauthenticated, op, "this component serves other Basalt components only")
+			return auth.Principal{}, "", "", fromClient, fault.New(fault.Unauthenticated, op, "this component serves other Basalt components only")
 		}
-		return auth.Principal{}, "", "", false, nil
+		return auth.Principal{}, "", "", fromClient, nil
 	}
-	got, want := sha256.Sum256([]byte(vs[0])), sha256.Sum256([]byte(i.Token))
-	if len(vs) != 1 || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-		return auth.Principal{}, "", "", false, fault.New(fault.Unauthenticated, op, "the internal token is not this deployment's")
+	if len(vs) != 1 || !i.Valid(vs[0]) {
+		return auth.Principal{}, "", "", fromClient, fault.New(fault.Unauthenticated, op, "the internal token is not this deployment's")
+	}
+	if len(h.Values(PrincipalHeader)) == 0 {
+		return auth.Principal{}, h.Get(ClientIPHeader), h.Get(UserAgentHeader), forwardedByGateway, nil
 	}
 	p, err = DecodePrincipal(h.Get(PrincipalHeader))
 	if err != nil {
-		return auth.Principal{}, "", "", false, fault.New(fault.Invalid, op, "the principal of an internal call is malformed")
+		return auth.Principal{}, "", "", fromClient, fault.New(fault.Invalid, op, "the principal of an internal call is malformed")
 	}
-	return p, h.Get(ClientIPHeader), h.Get(UserAgentHeader), true, nil
+	return p, h.Get(ClientIPHeader), h.Get(UserAgentHeader), fromComponent, nil
+}
+
+// Valid reports whether token is the deployment's internal token, in
+// constant time.
+func (i *Internal) Valid(token string) bool {
+	if i == nil || i.Token == "" {
+		return false
+	}
+	got, want := sha256.Sum256([]byte(token)), sha256.Sum256([]byte(i.Token))
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
 
 // userAgentKey holds the User-Agent an internal call forwarded.

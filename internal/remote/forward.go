@@ -1,0 +1,85 @@
+package remote
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+
+	"connectrpc.com/connect/v2/connecthttp"
+
+	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/gateway/rpcapi"
+	"github.com/basaltdev/basalt/internal/rpcfault"
+)
+
+// ForwardOptions configures a Forwarder.
+type ForwardOptions struct {
+	// Options are the component's URL, HTTP client and internal token
+	// (Timeout and Retries do not apply: a forwarded request is the
+	// client's, and its stream lasts as long as the client keeps it).
+	Options
+	// ClientIP is the client address of a request, as this process
+	// decided it (behind its trusted proxies).
+	ClientIP func(*http.Request) string
+	// Problem writes the answer of a REST request the component could not
+	// be reached for (restapi.WriteStatusProblem's shape).
+	Problem func(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// internalHeaders are the metadata of calls between components: a
+// client's own are dropped, never passed on.
+var internalHeaders = []string{rpcapi.InternalTokenHeader, rpcapi.PrincipalHeader, rpcapi.ClientIPHeader, rpcapi.UserAgentHeader}
+
+// Forwarder passes requests on to the component at o.URL as they came
+// (method, path, query, body, credentials), adding the internal token and
+// the client's address, which the component trusts only with the token;
+// the component authenticates and limits them itself. It streams both
+// ways (server-sent events, gRPC streams with their trailers). When the
+// component cannot be reached, a REST request gets a 503 problem and an
+// RPC a Connect, gRPC or gRPC-Web error, unavailable.
+func Forwarder(o ForwardOptions) (http.Handler, error) {
+	u, err := url.Parse(o.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errors.New("remote: " + o.URL + " is not a component's URL (http:// or https://host:port)")
+	}
+	if len(o.Token) < rpcapi.MinInternalTokenBytes {
+		return nil, errors.New("remote: the internal token is too short")
+	}
+	hc := o.HTTPClient
+	if hc == nil {
+		hc = defaultClient()
+	}
+	rpcErrors := connecthttp.NewErrorWriter()
+	p := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(u)
+			pr.Out.Host = u.Host
+			for _, h := range internalHeaders {
+				pr.Out.Header.Del(h)
+			}
+			pr.Out.Header.Set(rpcapi.InternalTokenHeader, o.Token)
+			if o.ClientIP != nil {
+				pr.Out.Header.Set(rpcapi.ClientIPHeader, o.ClientIP(pr.In))
+			}
+			if ua := pr.In.Header.Get("User-Agent"); ua != "" {
+				pr.Out.Header.Set(rpcapi.UserAgentHeader, ua)
+			}
+		},
+		Transport:     transportOf(hc),
+		FlushInterval: -1, // streams: every write reaches the client at once
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if r.Context().Err() != nil {
+				return // the client went away
+			}
+			f := &fault.Error{Kind: fault.Unavailable, Op: "remote.Forward", Msg: "the documents component cannot be reached; try again", Err: err}
+			if strings.HasPrefix(r.URL.Path, "/basalt.") || strings.HasPrefix(r.URL.Path, "/grpc.") {
+				_ = rpcErrors.Write(w, r, rpcfault.Error(f))
+				return
+			}
+			o.Problem(w, r, f)
+		},
+	}
+	return p, nil
+}
