@@ -35,13 +35,13 @@ const (
 
 // CompareScenarios are the comparison scenarios.
 func CompareScenarios() []string {
-	return []string{ScenarioRateLimits, ScenarioCachePG, ScenarioTransports}
+	return []string{ScenarioRateLimits, ScenarioCachePG, ScenarioTransports, ScenarioSplit}
 }
 
 // compareEngine is the engine a comparison scenario runs on when the run's
 // is db.
 func compareEngine(scenario, db string) string {
-	if scenario == ScenarioCachePG {
+	if scenario == ScenarioCachePG || scenario == ScenarioSplit {
 		return DBPostgres
 	}
 	return db
@@ -122,6 +122,8 @@ func compareVariants(scenario, redisURL string) []Variant {
 		return CacheVariants(redisURL)
 	case ScenarioTransports:
 		return TransportVariants()
+	case ScenarioSplit:
+		return SplitVariants()
 	}
 	return RateLimitVariants(redisURL)
 }
@@ -410,9 +412,12 @@ func (r *CompareReport) markdown(scenario, verdict string) string {
 	if len(r.Variants) > 0 {
 		base = r.Variants[0].Name
 	}
-	if scenario == ScenarioTransports {
+	switch scenario {
+	case ScenarioTransports:
 		fmt.Fprintf(&b, "%s (%s, %s documents, one Basalt with TLS: its transports side by side):\n\n", scenario, r.Engine, thousands(int64(r.Docs)))
-	} else {
+	case ScenarioSplit:
+		fmt.Fprintf(&b, "%s (%s, %s documents in one database, a monolith and a gateway with its components side by side):\n\n", scenario, r.Engine, thousands(int64(r.Docs)))
+	default:
 		fmt.Fprintf(&b, "%s (%s, %s documents in each variant's own process, side by side):\n\n", scenario, r.Engine, thousands(int64(r.Docs)))
 	}
 	b.WriteString("| request | variant | max sustained req/s | p50 | p99 | errors | vs " + base + " |\n")
@@ -549,8 +554,11 @@ type compareFixture struct {
 // page) once, then the rate search of each request on each variant, and
 // for ScenarioRateLimits the rounds at a fixed rate.
 func runCompare(ctx context.Context, cfg Config, budget *Budget, name string, fx compareFixture, logf func(string, ...any)) ScenarioReport {
-	if name == ScenarioTransports {
+	switch name {
+	case ScenarioTransports:
 		return runTransports(ctx, cfg, budget, fx, logf)
+	case ScenarioSplit:
+		return runSplit(ctx, cfg, budget, fx, logf)
 	}
 	cc := cfg.Compare
 	cr := &CompareReport{Engine: compareEngine(name, cfg.DB), Docs: cc.Docs}

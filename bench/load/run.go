@@ -51,7 +51,12 @@ const (
 func AllScenarios() []string {
 	return []string{ScenarioHello, ScenarioVectors, ScenarioGet, ScenarioGetAuth, ScenarioList, ScenarioListTotal, ScenarioListTotal1M,
 		ScenarioLoginStorm, ScenarioCreate, ScenarioRelay, ScenarioRealtimeLatency, ScenarioRealtimeFanout, ScenarioRelayKafka, ScenarioRealtimeIdle,
-		ScenarioSearchText, ScenarioSearchTextPG, ScenarioRateLimits, ScenarioCachePG, ScenarioTransports}
+		ScenarioSearchText, ScenarioSearchTextPG, ScenarioRateLimits, ScenarioCachePG, ScenarioTransports, ScenarioSplit}
+}
+
+// pgScenario reports whether scenario runs on PostgreSQL whatever -db.
+func pgScenario(scenario string) bool {
+	return scenario == ScenarioSearchTextPG || scenario == ScenarioCachePG || scenario == ScenarioSplit
 }
 
 // EventScenarios are the change-event scenarios.
@@ -208,7 +213,7 @@ func (c Config) Validate() error {
 	}
 	switch c.DB {
 	case DBSQLite:
-		if slices.Contains(c.Scenarios, ScenarioSearchTextPG) || slices.Contains(c.Scenarios, ScenarioCachePG) {
+		if slices.ContainsFunc(c.Scenarios, pgScenario) {
 			if _, err := parsePGURL(c.PGURL); err != nil {
 				return err
 			}
@@ -296,7 +301,7 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 		pgMissing error
 	)
 	if (cfg.DB == DBPostgres && slices.ContainsFunc(cfg.Scenarios, func(s string) bool { return s != ScenarioHello && s != ScenarioVectors })) ||
-		slices.Contains(cfg.Scenarios, ScenarioSearchTextPG) || slices.Contains(cfg.Scenarios, ScenarioCachePG) {
+		slices.ContainsFunc(cfg.Scenarios, pgScenario) {
 		admin = PGAdmin{URL: cfg.PGURL}
 		v, vErr := admin.ServerVersion(ctx)
 		switch {
@@ -304,7 +309,7 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 			return rep, vErr
 		case vErr != nil:
 			pgMissing = vErr
-			logf("postgres: %v: %s and %s will not run", vErr, ScenarioSearchTextPG, ScenarioCachePG)
+			logf("postgres: %v: %s, %s and %s will not run", vErr, ScenarioSearchTextPG, ScenarioCachePG, ScenarioSplit)
 		default:
 			pgVersion = v
 			logf("postgres: %s at %s", pgVersion, RedactURL(cfg.PGURL))
@@ -453,7 +458,7 @@ func Run(ctx context.Context, cfg Config, env Environment) (rep Report, err erro
 	var corpus *TextCorpus // the search scenarios' text, read once
 	for _, name := range ownScenarios {
 		if slices.Contains(CompareScenarios(), name) {
-			if name == ScenarioCachePG && pgMissing != nil {
+			if compareEngine(name, cfg.DB) == DBPostgres && pgMissing != nil {
 				rep.Scenarios = append(rep.Scenarios, ScenarioReport{Name: name, Compare: &CompareReport{Engine: DBPostgres},
 					Err: "PostgreSQL is not reachable at -pg-url: " + pgMissing.Error()})
 				continue
