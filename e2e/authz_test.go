@@ -102,6 +102,7 @@ func TestAuthorizationTable(t *testing.T) {
 // deployment (accounts, documents and gateway apart, on PostgreSQL): the
 // same answers, as the components decide them over gRPC.
 func TestAuthorizationTableSplit(t *testing.T) {
+	t.Parallel() // its own processes and databases
 	authorizationTable(t, newAuthzFixture(t, func(configure func(*app.Config)) *client {
 		return serveSplitApp(t, configure)
 	}))

@@ -61,6 +61,7 @@ func startSplit(t *testing.T, extra ...string) *split {
 // components refuse clients, the gateway's readiness follows theirs, and
 // a component that goes away turns into 503s, not hangs or 500s.
 func TestSplitDeployment(t *testing.T) {
+	t.Parallel() // its own processes and databases
 	s := startSplit(t)
 	gw := s.gateway.client(t)
 
@@ -150,6 +151,7 @@ func TestSplitDeployment(t *testing.T) {
 // TestTargetsCommand: basalt targets lists each component with what it
 // needs, and serve refuses a split that lacks what it needs.
 func TestTargetsCommand(t *testing.T) {
+	t.Parallel() // its own processes and databases
 	out, err := exec.Command(basaltBinary(t), "targets").CombinedOutput()
 	if err != nil {
 		t.Fatalf("basalt targets: %v\n%s", err, out)
@@ -252,6 +254,7 @@ func realtimeStreams(t *testing.T, gw *client) {
 // TestMonolithSameScenarios runs the split deployment's own scenarios on
 // one process with every component, on PostgreSQL: both answer alike.
 func TestMonolithSameScenarios(t *testing.T) {
+	t.Parallel() // its own processes and databases
 	db := pgtest.URL(t)
 	dir := t.TempDir()
 	p := startProcess(t, filepath.Join(dir, "all"), "--db", db)
@@ -268,6 +271,7 @@ func TestMonolithSameScenarios(t *testing.T) {
 // one with a certificate but without the internal token is refused by
 // Basalt.
 func TestSplitDeploymentMutualTLS(t *testing.T) {
+	t.Parallel() // its own processes and databases
 	dir := t.TempDir()
 	ca := tlstest.NewCA(t)
 	caFile := filepath.Join(dir, "ca.pem")

@@ -21,6 +21,7 @@ import (
 // the body with ids, times and secrets replaced by stable placeholders)
 // and requires the two transcripts to be identical, line by line.
 func TestSplitTranscriptMatchesMonolith(t *testing.T) {
+	t.Parallel() // its own processes and databases
 	monolith := func() *server {
 		db := pgtest.URL(t)
 		dir := t.TempDir()
