@@ -173,7 +173,7 @@ func Run(ctx context.Context, cfg Config) error {
 	var mount []func(*http.ServeMux) error
 	ropts := restapi.Options{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, Authenticator: accAPI, Limits: apiLimits,
 		OpenAPI: openAPIDescribers(cfg), Heartbeat: cfg.Realtime.Heartbeat, ClientIP: clientIP}
-	ropts2 := rpcapi.Options{MaxBodyBytes: int(cfg.MaxBodyBytes), Authenticator: accAPI, Limits: apiLimits, ClientIP: clientIP,
+	ropts2 := rpcapi.Options{MaxBodyBytes: int(cfg.MaxBodyBytes), CompressMinBytes: cfg.CompressMinBytes, Authenticator: accAPI, Limits: apiLimits, ClientIP: clientIP,
 		Internal: internal, Ready: readyz.ready}
 	services := rpcapi.Services{Accounts: accAPI}
 	if localAccounts != nil {

@@ -323,7 +323,7 @@ type serveCmd struct {
 	MetricsAddr  string        `name:"metrics-addr" help:"Separate listen address of /metrics, /healthz and /readyz (plain HTTP, for a private network); /metrics then leaves --addr ($$BASALT_METRICS_ADDR)." placeholder:"HOST:PORT"`
 	MetricsToken string        `name:"metrics-token" help:"Bearer token that /metrics is served to (16 or more visible characters); without it and without --metrics-addr, /metrics is not served. Prefer the environment variable to the flag ($$BASALT_METRICS_TOKEN)." placeholder:"TOKEN"`
 	CORSOrigins  []string      `name:"cors-origins" help:"Comma-separated origins (scheme://host[:port]) of browser apps allowed to call the API, or * for any; none by default ($$BASALT_CORS_ORIGINS)." placeholder:"ORIGIN,…"`
-	CompressMin  int           `name:"compress-min-bytes" help:"Smallest JSON answer compressed (zstd or gzip, as the client accepts); 0 turns compression off ($$BASALT_COMPRESS_MIN_BYTES)." default:"1024"`
+	CompressMin  int           `name:"compress-min-bytes" help:"Smallest JSON answer (and gRPC/Connect message) compressed (zstd or gzip, as the client accepts); 0 turns compression off ($$BASALT_COMPRESS_MIN_BYTES)." default:"1024"`
 	ListTotalCap int           `name:"list-total-cap" help:"Most documents a list with total=true counts (1 to 1000000); when more match, the answer has total = the cap and totalCapped = true ($$BASALT_LIST_TOTAL_CAP)." default:"10000"`
 	tlsFlags
 	splitFlags

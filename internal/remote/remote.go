@@ -73,7 +73,9 @@ func newConn(o Options) (*conn, error) {
 		o.Retries = 0
 	}
 	tr := &http.Client{Transport: metadata{token: o.Token, next: transportOf(hc)}, Jar: hc.Jar}
-	client := connect.NewClient(connecthttp.NewTransport(tr, strings.TrimRight(o.URL, "/"), connecthttp.WithGRPC()))
+	// Components talk on a private network, where compressing a message
+	// costs more than sending it: the calls ask for none.
+	client := connect.NewClient(connecthttp.NewTransport(tr, strings.TrimRight(o.URL, "/"), connecthttp.WithGRPC(), connecthttp.WithCompressors()))
 	return &conn{client: client, timeout: o.Timeout, retries: o.Retries}, nil
 }
 

@@ -25,7 +25,7 @@ import (
 const token = "an internal token of thirty-two bytes or more"
 
 // service is a document service on a database of its own.
-func service(t *testing.T) *docstore.Service {
+func service(t testing.TB) *docstore.Service {
 	t.Helper()
 	store, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "basalt.db")})
 	if err != nil {
@@ -41,7 +41,7 @@ func service(t *testing.T) *docstore.Service {
 
 // component serves svc as a documents component (cleartext HTTP/2, the
 // internal token required) and returns its URL.
-func component(t *testing.T, svc *docstore.Service) string {
+func component(t testing.TB, svc *docstore.Service) string {
 	t.Helper()
 	mux := http.NewServeMux()
 	rpcapi.New(rpcapi.Services{Documents: svc, Collections: svc}, rpcapi.Options{Internal: &rpcapi.Internal{Token: token, Only: true}}).Register(mux)

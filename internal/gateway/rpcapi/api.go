@@ -60,6 +60,10 @@ type Options struct {
 	ClientIP func(*http.Request) string
 	// Realtime feeds WatchDocuments; nil answers it unavailable.
 	Realtime *realtime.Hub
+	// CompressMinBytes is the smallest message compressed (gzip, when the
+	// client accepts it), as REST's --compress-min-bytes; zero compresses
+	// none.
+	CompressMinBytes int
 	// Internal, when set, serves other Basalt components (see Internal),
 	// and basalt.v1.ComponentService to them.
 	Internal *Internal
@@ -128,7 +132,16 @@ func (a *API) Register(mux *http.ServeMux) {
 		return names
 	})))
 	connecthttp.Mount(withClientIP{mux: mux, ip: a.opts.ClientIP, errors: connecthttp.NewErrorWriter(), elsewhere: a.opts.Elsewhere}, server,
-		connecthttp.WithReadMaxBytes(a.opts.MaxBodyBytes))
+		a.compression(), connecthttp.WithReadMaxBytes(a.opts.MaxBodyBytes))
+}
+
+// compression is the answers' compression: gzip from
+// Options.CompressMinBytes up, as the client accepts it; none when zero.
+func (a *API) compression() connecthttp.Option {
+	if a.opts.CompressMinBytes <= 0 {
+		return connecthttp.WithCompressors()
+	}
+	return connecthttp.WithCompressMinBytes(a.opts.CompressMinBytes)
 }
 
 // withClientIP mounts each handler behind one that puts the client
