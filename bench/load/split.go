@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -57,7 +58,14 @@ func runSplit(ctx context.Context, cfg Config, budget *Budget, fx compareFixture
 	dataDir := func(label string) []string {
 		return []string{"--data-dir", filepath.Join(fx.dir, "data-"+name+"-"+label)}
 	}
-	components := fx.basaltSpec(append(dataDir("components"), storageArgs[2:]...), []string{"--target=documents,accounts", token})
+	// The components share the monolith's database, with a data directory
+	// of their own.
+	i := slices.Index(storageArgs, "--db")
+	if i < 0 || i+1 >= len(storageArgs) {
+		sr.Err = fmt.Sprintf("%s: no --db in the storage arguments %q", name, storageArgs)
+		return sr
+	}
+	components := fx.basaltSpec(append(dataDir("components"), storageArgs[i:i+2]...), []string{"--target=documents,accounts", token})
 	logPath := func(label string) string { return filepath.Join(fx.dir, "basalt-"+name+"-"+label+".log") }
 	err = withServer(ctx, fx.basaltSpec(storageArgs, nil), logPath(VariantMonolith), logf, func(monolith *Process) error {
 		return withServer(ctx, components, logPath("components"), logf, func(comp *Process) error {

@@ -171,9 +171,9 @@ func Run(ctx context.Context, cfg Config) error {
 	// webhooks, the event log) passed on to it.
 	var docs restapi.Documents
 	var mount []func(*http.ServeMux) error
-	ropts := restapi.Options{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, Authenticator: accAPI, Limits: apiLimits,
+	restOpts := restapi.Options{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, Authenticator: accAPI, Limits: apiLimits,
 		OpenAPI: openAPIDescribers(cfg), Heartbeat: cfg.Realtime.Heartbeat, ClientIP: clientIP}
-	ropts2 := rpcapi.Options{MaxBodyBytes: int(cfg.MaxBodyBytes), CompressMinBytes: cfg.CompressMinBytes, Authenticator: accAPI, Limits: apiLimits, ClientIP: clientIP,
+	rpcOpts := rpcapi.Options{MaxBodyBytes: int(cfg.MaxBodyBytes), CompressMinBytes: cfg.CompressMinBytes, Authenticator: accAPI, Limits: apiLimits, ClientIP: clientIP,
 		Internal: internal, Ready: readyz.ready}
 	services := rpcapi.Services{Accounts: accAPI}
 	if localAccounts != nil {
@@ -187,9 +187,9 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		defer d.close()
 		docs = d.svc
-		ropts.Catalog, ropts.Subscriber, ropts.Realtime = d.svc, d.svc, d.hub
-		ropts.Search, ropts.SearchStatus = d.search.svc, d.search.svc
-		ropts2.Realtime = d.hub
+		restOpts.Catalog, restOpts.Subscriber, restOpts.Realtime = d.svc, d.svc, d.hub
+		restOpts.Search, restOpts.SearchStatus = d.search.svc, d.search.svc
+		rpcOpts.Realtime = d.hub
 		services.Subscriber = d.svc
 		hub = d.hub
 		mount = append(mount, func(mux *http.ServeMux) error {
@@ -213,7 +213,7 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
-		ropts.Elsewhere, ropts2.Elsewhere = forward, forward
+		restOpts.Elsewhere, rpcOpts.Elsewhere = forward, forward
 		mount = append(mount, func(mux *http.ServeMux) error {
 			for _, p := range append(webhookapi.RoutePatterns(), eventsapi.RoutePatterns()...) {
 				mux.Handle(p, forward)
@@ -231,10 +231,10 @@ func Run(ctx context.Context, cfg Config) error {
 	rpcapi.MountHealth(mux, readyz.ready)
 	mountMetrics(mux, cfg, reg, log)
 	if docs != nil {
-		restapi.New(docs, ropts).Register(mux)
+		restapi.New(docs, restOpts).Register(mux)
 	}
 	authapi.New(accAPI, authapi.Options{Logger: log, TrustedProxies: cfg.Auth.TrustedProxies, Limits: apiLimits}).Register(mux)
-	rpcapi.New(services, ropts2).Register(mux)
+	rpcapi.New(services, rpcOpts).Register(mux)
 	for _, m := range mount {
 		if err := m(mux); err != nil {
 			return err

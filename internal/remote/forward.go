@@ -1,10 +1,8 @@
 package remote
 
 import (
-	"errors"
 	"net/http"
 	"net/http/httputil"
-	"net/url"
 	"strings"
 
 	"connectrpc.com/connect/v2/connecthttp"
@@ -40,12 +38,9 @@ var internalHeaders = []string{rpcapi.InternalTokenHeader, rpcapi.PrincipalHeade
 // component cannot be reached, a REST request gets a 503 problem and an
 // RPC a Connect, gRPC or gRPC-Web error, unavailable.
 func Forwarder(o ForwardOptions) (http.Handler, error) {
-	u, err := url.Parse(o.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, errors.New("remote: " + o.URL + " is not a component's URL (http:// or https://host:port)")
-	}
-	if len(o.Token) < rpcapi.MinInternalTokenBytes {
-		return nil, errors.New("remote: the internal token is too short")
+	u, err := o.check()
+	if err != nil {
+		return nil, err
 	}
 	hc := o.HTTPClient
 	if hc == nil {

@@ -51,13 +51,21 @@ type conn struct {
 	retries int
 }
 
-func newConn(o Options) (*conn, error) {
+// check returns the component's URL, or why o cannot reach it.
+func (o Options) check() (*url.URL, error) {
 	u, err := url.Parse(o.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("remote: %q is not a component's URL (http:// or https://host:port)", o.URL)
 	}
 	if len(o.Token) < rpcapi.MinInternalTokenBytes {
 		return nil, fmt.Errorf("remote: the internal token must have at least %d bytes", rpcapi.MinInternalTokenBytes)
+	}
+	return u, nil
+}
+
+func newConn(o Options) (*conn, error) {
+	if _, err := o.check(); err != nil {
+		return nil, err
 	}
 	hc := o.HTTPClient
 	if hc == nil {
