@@ -55,6 +55,10 @@ func TestCacheAcrossProcessesAndRedisFaults(t *testing.T) {
 	}
 	const user, password = "reader@basalt.test", "a password of the reader"
 	ca.anonymous().must(202, "POST", "/v1/auth/signup", credentials(t, user, password))
+	// The session is opened before the load starts: passwords are hashed
+	// at idle priority, so a login waits while the load keeps both cores
+	// busy, as it is meant to.
+	tk := b.client(t).login(user, password)
 
 	var (
 		mu       sync.Mutex
@@ -138,7 +142,6 @@ func TestCacheAcrossProcessesAndRedisFaults(t *testing.T) {
 
 	// Redis goes away for 30 s. A session is revoked on A meanwhile:
 	// B refuses it through the database poll.
-	tk := b.client(t).login(user, password)
 	rs.Stop(t)
 	pause(2 * time.Second)
 	onB := b.client(t).as(tk.AccessToken)
