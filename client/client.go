@@ -39,8 +39,11 @@ import (
 type Protocol int
 
 const (
-	// ProtocolConnect is the Connect protocol: plain HTTP POSTs, over
-	// HTTP/1.1 or HTTP/2 (the default).
+	// ProtocolConnect is the Connect protocol, plain HTTP over HTTP/1.1,
+	// HTTP/2 or HTTP/3 (the default). Reads that change nothing (Get,
+	// List, Me, …) are GETs, whose request is one frame on HTTP/2 and
+	// which HTTP caches understand; a read whose URL would pass
+	// MaxGetURLBytes, and every other call, is a POST.
 	ProtocolConnect Protocol = iota
 	// ProtocolGRPC is gRPC, which needs HTTP/2: TLS (https://), or an
 	// HTTPClient whose transport speaks HTTP/2 without TLS.
@@ -48,6 +51,10 @@ const (
 	// ProtocolGRPCWeb is gRPC-Web.
 	ProtocolGRPCWeb
 )
+
+// MaxGetURLBytes is the longest URL of a read sent as a GET in the
+// Connect protocol: 4 KiB passes the proxies and CDNs in common use.
+const MaxGetURLBytes = 4096
 
 // Options configures a client.
 type Options struct {
@@ -114,7 +121,7 @@ func New(baseURL string, opts Options) (*Client, error) {
 	c := &Client{opts: opts, now: time.Now}
 	hc := &http.Client{Transport: credentials{c: c, next: transportOf(opts.HTTPClient)}, Timeout: opts.HTTPClient.Timeout,
 		Jar: opts.HTTPClient.Jar, CheckRedirect: opts.HTTPClient.CheckRedirect}
-	var tropts []connecthttp.Option
+	tropts := []connecthttp.Option{connecthttp.WithHTTPGet(), connecthttp.WithHTTPGetMaxURLSize(MaxGetURLBytes, true)}
 	switch opts.Protocol {
 	case ProtocolGRPC:
 		tropts = append(tropts, connecthttp.WithGRPC())

@@ -220,3 +220,80 @@ func TestNewRefusesBadURLs(t *testing.T) {
 func apiKeyRequest() *basaltv1.CreateAPIKeyRequest {
 	return &basaltv1.CreateAPIKeyRequest{Name: "client test", Scopes: []string{"collections:view"}}
 }
+
+// recorded is a RoundTripper that records the method, path and answer's
+// Cache-Control of each request it passes on.
+type recorded struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	seen []string
+}
+
+func (r *recorded) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := r.next.RoundTrip(req)
+	if err == nil {
+		r.mu.Lock()
+		r.seen = append(r.seen, req.Method+" "+req.URL.Path+" "+res.Header.Get("Cache-Control"))
+		r.mu.Unlock()
+	}
+	return res, err
+}
+
+func (r *recorded) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seen := r.seen
+	r.seen = nil
+	return seen
+}
+
+// TestConnectReadsAreGETs: in the Connect protocol, the reads that change
+// nothing are GETs, unless their URL would pass client.MaxGetURLBytes;
+// writes are POSTs; the account service's answers are never cached.
+func TestConnectReadsAreGETs(t *testing.T) {
+	base := startServer(t)
+	ctx := context.Background()
+	rec := &recorded{next: h2c(t).Transport}
+	c, err := client.New(base, client.Options{HTTPClient: &http.Client{Transport: rec, Timeout: 10 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Login(ctx, adminEmail, adminPassword); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CreateCollection(ctx, client.CollectionSpec{Name: "gets",
+		Schema: map[string]any{"type": "object", "properties": map[string]any{"title": map[string]any{"type": "string"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	docs := c.Documents("gets")
+	rec.take()
+	d, err := docs.Create(ctx, map[string]any{"title": "one"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := docs.Get(ctx, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := docs.List(ctx, client.ListOptions{Filter: `title = "one"`}); err != nil {
+		t.Fatal(err)
+	}
+	// Within the longest filter (4 KiB), but past the longest GET URL once
+	// in base64.
+	long := strings.Repeat(`title = "`+strings.Repeat("x", 1000)+`" || `, 3) + `title = "y"`
+	if page, err := docs.List(ctx, client.ListOptions{Filter: long}); err != nil || len(page.Items) != 0 {
+		t.Fatalf("a list with a %d-byte filter: %+v, %v", len(long), page, err)
+	}
+	if _, err := c.Me(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"POST /basalt.v1.DocumentService/CreateDocument ",
+		"GET /basalt.v1.DocumentService/GetDocument ",
+		"GET /basalt.v1.DocumentService/ListDocuments ",
+		"POST /basalt.v1.DocumentService/ListDocuments ",
+		"GET /basalt.v1.AuthService/GetMe no-store",
+	}
+	if got := rec.take(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -115,6 +116,7 @@ func authorizationTable(t *testing.T, f *authzFixture) {
 	registered = append(registered, webhookapi.RoutePatterns()...)
 	registered = append(registered, eventsapi.RoutePatterns()...)
 	registered = append(registered, rpcapi.RoutePatterns()...)
+	registered = append(registered, rpcapi.GetPatterns()...)
 	registered = append(registered, rpcapi.HealthPatterns()...)
 	registered = append(registered, "GET /healthz", "GET /readyz", "GET /metrics")
 	var inTable []string
@@ -159,7 +161,8 @@ func authorizationTable(t *testing.T, f *authzFixture) {
 				switch {
 				case c.h2c:
 					errorType = "application/connect+json" // a Connect stream's, in its last message
-				case strings.HasPrefix(row.route, "POST /basalt.v1.") || strings.HasPrefix(row.route, "POST /grpc."):
+				case strings.HasPrefix(row.route, "POST /basalt.v1.") || strings.HasPrefix(row.route, "GET /basalt.v1.") ||
+					strings.HasPrefix(row.route, "POST /grpc."):
 					errorType = "application/json" // the Connect protocol's errors
 				}
 				if r.Status >= 400 && r.Header.Get("Content-Type") != errorType {
@@ -461,7 +464,31 @@ func authzRows() []authzRow {
 	rows = append(rows, webhookRows()...)
 	rows = append(rows, rpcRows()...)
 	rows = append(rows, rpcAccountRows()...)
+	rows = append(rows, rpcGetRows(rows)...)
 	return append(rows, eventsAdminRows()...)
+}
+
+// rpcGetRows are the procedures that change nothing called as Connect
+// GETs, the message in the URL: the answers of their POST rows in rows.
+func rpcGetRows(rows []authzRow) []authzRow {
+	var out []authzRow
+	for _, get := range rpcapi.GetPatterns() {
+		i := slices.IndexFunc(rows, func(r authzRow) bool { return r.route == "POST "+strings.TrimPrefix(get, "GET ") })
+		if i < 0 {
+			out = append(out, authzRow{route: get}) // no row to mirror: the table reports it missing
+			continue
+		}
+		row := rows[i]
+		req := row.req
+		row.route, row.req = get, func(f *authzFixture, who string) (call, string) {
+			c, target := req(f, who)
+			c.method, c.path = "GET", c.path+"?connect=v1&encoding=json&message="+url.QueryEscape(c.body)
+			c.body, c.headers = "", nil
+			return c, target
+		}
+		out = append(out, row)
+	}
+	return out
 }
 
 // rpc is a call of a basalt.v1 procedure in the Connect protocol with a

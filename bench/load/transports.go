@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -21,7 +22,7 @@ import (
 
 // ScenarioTransports measures a get by id through each transport of one
 // Basalt with TLS: REST over HTTP/2, the Connect protocol (binary
-// protobuf) over HTTP/2, and REST over HTTP/3. The variants are the
+// protobuf) over HTTP/2 as a POST and as a GET, and REST over HTTP/3. The variants are the
 // transports of one process, measured one after another in rotating
 // rounds, so they see the same server and the same machine.
 const ScenarioTransports = "transports"
@@ -29,9 +30,10 @@ const ScenarioTransports = "transports"
 // The variants of ScenarioTransports; the first is the one the others are
 // compared with.
 const (
-	VariantRESTHTTP2    = "rest-h2"
-	VariantConnectHTTP2 = "connect-h2"
-	VariantRESTHTTP3    = "rest-h3"
+	VariantRESTHTTP2       = "rest-h2"
+	VariantConnectHTTP2    = "connect-h2"
+	VariantConnectGetHTTP2 = "connect-get-h2"
+	VariantRESTHTTP3       = "rest-h3"
 )
 
 // TransportVariants are the variants of ScenarioTransports. Their Args
@@ -39,7 +41,8 @@ const (
 func TransportVariants() []Variant {
 	return []Variant{
 		{VariantRESTHTTP2, nil, "REST GET over HTTP/2 (TLS)"},
-		{VariantConnectHTTP2, nil, "GetDocument in the Connect protocol, binary protobuf, over HTTP/2 (TLS)"},
+		{VariantConnectHTTP2, nil, "GetDocument in the Connect protocol, binary protobuf, over HTTP/2 (TLS): a POST"},
+		{VariantConnectGetHTTP2, nil, "the same as a GET, as Basalt's Go client sends a read that changes nothing"},
 		{VariantRESTHTTP3, nil, "REST GET over HTTP/3 (QUIC)"},
 	}
 }
@@ -88,7 +91,7 @@ func transportClients(cfg Config, roots *x509.CertPool) []*http.Client {
 		IdleConnTimeout: 90 * time.Second, DisableCompression: true}
 	h3 := &http3.Transport{TLSClientConfig: conf, DisableCompression: true}
 	h2c := &http.Client{Transport: h2, Timeout: cfg.Attack.Timeout}
-	return []*http.Client{h2c, h2c, {Transport: h3, Timeout: cfg.Attack.Timeout}}
+	return []*http.Client{h2c, h2c, h2c, {Transport: h3, Timeout: cfg.Attack.Timeout}}
 }
 
 // measureTransports sets up and seeds the Basalt at base, then measures
@@ -101,7 +104,7 @@ func measureTransports(ctx context.Context, cfg Config, budget *Budget, cr *Comp
 		for _, c := range clients {
 			c.CloseIdleConnections()
 		}
-		if h3, ok := clients[2].Transport.(*http3.Transport); ok {
+		if h3, ok := clients[len(clients)-1].Transport.(*http3.Transport); ok {
 			_ = h3.Close()
 		}
 	}()
@@ -122,11 +125,15 @@ func measureTransports(ctx context.Context, cfg Config, budget *Budget, cr *Comp
 	if err != nil {
 		return err
 	}
-	connect, err := ConnectGetTargeter(base, Collection, ids)
+	connect, err := ConnectGetTargeter(base, Collection, ids, false)
 	if err != nil {
 		return err
 	}
-	targeters := []map[string]vegeta.Targeter{{CompareGet: rest}, {CompareGet: connect}, {CompareGet: rest}}
+	connectGet, err := ConnectGetTargeter(base, Collection, ids, true)
+	if err != nil {
+		return err
+	}
+	targeters := []map[string]vegeta.Targeter{{CompareGet: rest}, {CompareGet: connect}, {CompareGet: connectGet}, {CompareGet: rest}}
 	// Warm every transport: one read of each document through each.
 	atks := make([]*Attacker, len(clients))
 	for v := range clients {
@@ -157,21 +164,30 @@ func measureTransports(ctx context.Context, cfg Config, budget *Budget, cr *Comp
 
 // ConnectGetTargeter calls basalt.v1.DocumentService/GetDocument in the
 // Connect protocol with a binary protobuf message, for a document of ids
-// in collection drawn uniformly, anonymously.
-func ConnectGetTargeter(baseURL, collection string, ids []string) (vegeta.Targeter, error) {
+// in collection drawn uniformly, anonymously: as a POST, or, with get, as
+// a GET with the message in the URL (the protocol's form for a call that
+// changes nothing).
+func ConnectGetTargeter(baseURL, collection string, ids []string, get bool) (vegeta.Targeter, error) {
 	if len(ids) == 0 {
 		return nil, fmt.Errorf("load: targeter has no documents")
 	}
-	bodies := make([][]byte, len(ids))
+	url := baseURL + "/basalt.v1.DocumentService/GetDocument"
+	bodies, urls := make([][]byte, len(ids)), make([]string, len(ids))
 	for i, id := range ids {
 		b, err := proto.Marshal(&basaltv1.GetDocumentRequest{Collection: collection, Id: id})
 		if err != nil {
 			return nil, err
 		}
 		bodies[i] = b
+		urls[i] = url + "?connect=v1&encoding=proto&base64=1&message=" + base64.RawURLEncoding.EncodeToString(b)
+	}
+	if get {
+		return func(t *vegeta.Target) error {
+			t.Method, t.URL, t.Header, t.Body = http.MethodGet, urls[rand.IntN(len(urls))], nil, nil
+			return nil
+		}, nil
 	}
 	h := http.Header{"Content-Type": {"application/proto"}, "Connect-Protocol-Version": {"1"}}
-	url := baseURL + "/basalt.v1.DocumentService/GetDocument"
 	return func(t *vegeta.Target) error {
 		t.Method, t.URL, t.Header, t.Body = http.MethodPost, url, h, bodies[rand.IntN(len(bodies))]
 		return nil

@@ -3,7 +3,9 @@ package load
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -18,30 +20,48 @@ import (
 
 func TestConnectGetTargeter(t *testing.T) {
 	ids := []string{"a", "b", "c"}
-	tr, err := ConnectGetTargeter("https://127.0.0.1:1", "posts", ids)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string]bool{}
-	for range 200 {
-		var tg vegeta.Target
-		if err := tr(&tg); err != nil {
+	for _, get := range []bool{false, true} {
+		tr, err := ConnectGetTargeter("https://127.0.0.1:1", "posts", ids, get)
+		if err != nil {
 			t.Fatal(err)
 		}
-		var req basaltv1.GetDocumentRequest
-		if err := proto.Unmarshal(tg.Body, &req); err != nil {
-			t.Fatal(err)
+		seen := map[string]bool{}
+		for range 200 {
+			var tg vegeta.Target
+			if err := tr(&tg); err != nil {
+				t.Fatal(err)
+			}
+			u, err := url.Parse(tg.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, method := tg.Body, http.MethodPost
+			if get {
+				method = http.MethodGet
+				q := u.Query()
+				if q.Get("connect") != "v1" || q.Get("encoding") != "proto" || q.Get("base64") != "1" || len(tg.Body) != 0 {
+					t.Fatalf("GET %s with a %d-byte body", tg.URL, len(tg.Body))
+				}
+				if body, err = base64.RawURLEncoding.DecodeString(q.Get("message")); err != nil {
+					t.Fatal(err)
+				}
+			} else if tg.Header.Get("Content-Type") != "application/proto" || u.RawQuery != "" {
+				t.Fatalf("POST %s %v", tg.URL, tg.Header)
+			}
+			var req basaltv1.GetDocumentRequest
+			if err := proto.Unmarshal(body, &req); err != nil {
+				t.Fatal(err)
+			}
+			if tg.Method != method || u.Path != "/basalt.v1.DocumentService/GetDocument" || req.GetCollection() != "posts" {
+				t.Fatalf("target %s %s %v: %v", tg.Method, tg.URL, tg.Header, &req)
+			}
+			seen[req.GetId()] = true
 		}
-		if tg.Method != http.MethodPost || tg.URL != "https://127.0.0.1:1/basalt.v1.DocumentService/GetDocument" ||
-			tg.Header.Get("Content-Type") != "application/proto" || req.GetCollection() != "posts" {
-			t.Fatalf("target %s %s %v: %v", tg.Method, tg.URL, tg.Header, &req)
+		if len(seen) != len(ids) {
+			t.Errorf("get %v: ids drawn: %v", get, seen)
 		}
-		seen[req.GetId()] = true
 	}
-	if len(seen) != len(ids) {
-		t.Errorf("ids drawn: %v", seen)
-	}
-	if _, err := ConnectGetTargeter("x", "posts", nil); err == nil {
+	if _, err := ConnectGetTargeter("x", "posts", nil, false); err == nil {
 		t.Error("no ids: no error")
 	}
 }
@@ -58,9 +78,10 @@ func TestTransportsTarget(t *testing.T) {
 			Lines: []CompareLine{
 				{Request: CompareGet, Variant: VariantRESTHTTP2, Search: SearchResult{Best: &StepResult{Rate: 1000}}},
 				{Request: CompareGet, Variant: VariantConnectHTTP2, Search: SearchResult{Best: &StepResult{Rate: 1000}}},
+				{Request: CompareGet, Variant: VariantConnectGetHTTP2, Search: SearchResult{Best: &StepResult{Rate: 1000}}},
 				{Request: CompareGet, Variant: VariantRESTHTTP3, Search: SearchResult{Best: &StepResult{Rate: 1000}}},
 			},
-			Full: []FullSpeedReport{{Request: CompareGet, Rounds: [][]StepResult{{step(1000), step(tc.connect), step(tc.h3)}}}},
+			Full: []FullSpeedReport{{Request: CompareGet, Rounds: [][]StepResult{{step(1000), step(tc.connect), step(1000), step(tc.h3)}}}},
 		}
 		if got, notes := r.evaluate(DefaultCriteria()); got != tc.want {
 			t.Errorf("connect %v, h3 %v: %s (%v), want %s", tc.connect, tc.h3, got, notes, tc.want)

@@ -43,10 +43,11 @@ const maxListCursor = 1024
 // callerOf is the client address and User-Agent of a call, for the
 // account service's throttles and session records.
 func callerOf(ctx context.Context) (ip, userAgent string) {
-	ip, _ = ctx.Value(clientIPKey{}).(string)
-	if ua, ok := ctx.Value(userAgentKey{}).(string); ok {
-		return ip, ua // an internal call's: the client's
+	call := callOf(ctx)
+	if call.forwarded {
+		return call.ip, call.userAgent // an internal call's: the client's
 	}
+	ip = call.ip
 	if info, ok := connect.CallInfoForServerContext(ctx); ok {
 		userAgent = info.RequestHeader().Get("User-Agent")
 	}

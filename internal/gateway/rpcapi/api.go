@@ -92,6 +92,10 @@ type Services struct {
 type API struct {
 	svc  Services
 	opts Options
+	// inputs are the request message types of the procedures whose
+	// client sends one message, by procedure; Register fills it before
+	// the first call, and calls only read it.
+	inputs map[string]protoreflect.MessageType
 }
 
 // New returns the API over svc.
@@ -131,6 +135,18 @@ func (a *API) Register(mux *http.ServeMux) {
 		}
 		return names
 	})))
+	a.inputs = map[string]protoreflect.MessageType{}
+	for spec := range server.Specs() {
+		md, ok := spec.Schema.(protoreflect.MethodDescriptor)
+		if !ok || md.IsStreamingClient() {
+			continue
+		}
+		mt, err := protoregistry.GlobalTypes.FindMessageByName(md.Input().FullName())
+		if err != nil { // a generated service without its generated messages: a build that cannot serve
+			panic("rpcapi: " + spec.Procedure + ": " + err.Error())
+		}
+		a.inputs[spec.Procedure] = mt
+	}
 	connecthttp.Mount(withClientIP{mux: mux, ip: a.opts.ClientIP, errors: connecthttp.NewErrorWriter(), elsewhere: a.opts.Elsewhere}, server,
 		a.compression(), connecthttp.WithReadMaxBytes(a.opts.MaxBodyBytes))
 }
@@ -153,11 +169,30 @@ type withClientIP struct {
 	elsewhere http.Handler
 }
 
-type clientIPKey struct{}
+// httpCall is what a call's HTTP request leaves the guard and the
+// handlers, in one context value: its client address and, for an internal
+// call, the client's User-Agent (forwarded); the function that records
+// its outcome for the gateway's metrics and access log
+// (gateway.OutcomeOf); and, for a streaming call, its
+// http.ResponseController, so that each send has a deadline of its own
+// instead of the server's write timeout, which would cut every stream.
+type httpCall struct {
+	ip        string
+	userAgent string
+	forwarded bool // ip and userAgent are an internal call's: its client's
+	record    func(status int)
+	response  *http.ResponseController
+}
 
-// outcomeKey holds the function that records a call's outcome for the
-// gateway's metrics and access log (gateway.OutcomeOf).
-type outcomeKey struct{}
+type httpCallKey struct{}
+
+// callOf is the httpCall of ctx (zero outside an HTTP request).
+func callOf(ctx context.Context) *httpCall {
+	if c, ok := ctx.Value(httpCallKey{}).(*httpCall); ok {
+		return c
+	}
+	return &httpCall{}
+}
 
 // bidiProcedures are the procedures whose client and server both stream,
 // which only HTTP/2 (and HTTP/3) can carry.
@@ -180,11 +215,11 @@ func (m withClientIP) Handle(pattern string, h http.Handler) {
 				"this procedure streams both ways, which needs HTTP/2: "+r.Proto+" cannot carry it")))
 			return
 		}
-		ctx := context.WithValue(r.Context(), clientIPKey{}, m.ip(r))
+		call := &httpCall{ip: m.ip(r), record: gateway.OutcomeOf(w)}
 		if streams {
-			ctx = context.WithValue(ctx, responseKey{}, http.NewResponseController(w))
+			call.response = http.NewResponseController(w)
 		}
-		h.ServeHTTP(w, r.WithContext(context.WithValue(ctx, outcomeKey{}, gateway.OutcomeOf(w))))
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), httpCallKey{}, call)))
 	}))
 }
 
@@ -206,22 +241,14 @@ func peerIP(r *http.Request) string {
 // without a collection.
 func (a *API) guard(next connect.ServerFunc) connect.ServerFunc {
 	return func(ctx context.Context, spec connect.Spec, stream connect.ServerStream) (err error) {
-		if record, ok := ctx.Value(outcomeKey{}).(func(int)); ok {
+		if record := callOf(ctx).record; record != nil {
 			defer func() { record(httpStatus(err)) }()
 		}
 		if !a.serves(spec.Procedure) {
 			return connect.NewError(connect.CodeUnimplemented, spec.Procedure+" is not served by this component")
 		}
-		md, ok := spec.Schema.(protoreflect.MethodDescriptor)
-		if !ok {
-			return rpcfault.Error(fault.Internalf(op, errors.New("rpcapi: "+spec.Procedure+" is not a protobuf procedure")))
-		}
 		var msg proto.Message
-		if !md.IsStreamingClient() {
-			mt, err := protoregistry.GlobalTypes.FindMessageByName(md.Input().FullName())
-			if err != nil {
-				return rpcfault.Error(fault.Internalf(op, err))
-			}
+		if mt, ok := a.inputs[spec.Procedure]; ok {
 			msg = mt.New().Interface()
 			if err := stream.Receive(msg); err != nil {
 				return err
@@ -237,6 +264,11 @@ func (a *API) guard(next connect.ServerFunc) connect.ServerFunc {
 		info, _ := connect.CallInfoForServerContext(ctx)
 		var values []string
 		if info != nil {
+			if private(spec.Procedure) {
+				// As REST's account routes: a read in the Connect protocol
+				// may be a GET, and caches keep GETs.
+				info.ResponseHeader().Set("Cache-Control", "no-store")
+			}
 			values = info.RequestHeader().Values("Authorization")
 			p, ip, ua, from, err := a.opts.Internal.internalCall(info.RequestHeader())
 			if err != nil {
@@ -268,7 +300,7 @@ func (a *API) guard(next connect.ServerFunc) connect.ServerFunc {
 		if a.opts.Limits == nil {
 			p, err = authenticate()
 		} else {
-			ip, _ := ctx.Value(clientIPKey{}).(string)
+			ip := callOf(ctx).ip
 			var fields apilimit.Fields
 			p, fields, err = a.opts.Limits.Decide(ctx, apilimit.Request{Route: "POST " + spec.Procedure, Collection: collectionOf(msg), ClientIP: ip},
 				known, authenticate)
@@ -296,6 +328,17 @@ func (a *API) serves(procedure string) bool {
 		return a.svc.Accounts != nil
 	}
 	return true
+}
+
+// private reports whether the answers of procedure hold tokens, secrets
+// or personal data: those of the account services.
+func private(procedure string) bool {
+	service, _, _ := strings.Cut(strings.TrimPrefix(procedure, "/"), "/")
+	switch service {
+	case basaltv1connect.AuthServiceName, basaltv1connect.AdminServiceName, basaltv1connect.APIKeyServiceName, basaltv1connect.ComponentServiceName:
+		return true
+	}
+	return false
 }
 
 // setFields puts the RateLimit fields in the response metadata.

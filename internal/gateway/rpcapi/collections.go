@@ -1,10 +1,11 @@
 package rpcapi
 
 import (
-	"connectrpc.com/grpcreflect/v2"
 	"context"
 
+	"connectrpc.com/grpcreflect/v2"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
 
 	basaltv1 "github.com/basaltdev/basalt/gen/basalt/v1"
 	"github.com/basaltdev/basalt/gen/basalt/v1/basaltv1connect"
@@ -86,6 +87,26 @@ var services = []protoreflect.ServiceDescriptor{
 	basaltv1.File_basalt_v1_accounts_proto.Services().ByName("AuthService"),
 	basaltv1.File_basalt_v1_accounts_proto.Services().ByName("AdminService"),
 	basaltv1.File_basalt_v1_accounts_proto.Services().ByName("APIKeyService"),
+}
+
+// GetPatterns returns "GET /<procedure>" for every unary procedure
+// API.Register serves that changes nothing (idempotency_level =
+// NO_SIDE_EFFECTS): the
+// Connect protocol may call those with an HTTP GET. The rate limits class
+// them with their POST (RoutePatterns).
+func GetPatterns() []string {
+	var out []string
+	for _, sd := range services {
+		ms := sd.Methods()
+		for i := range ms.Len() {
+			md := ms.Get(i)
+			opts, _ := md.Options().(*descriptorpb.MethodOptions)
+			if !md.IsStreamingClient() && !md.IsStreamingServer() && opts.GetIdempotencyLevel() == descriptorpb.MethodOptions_NO_SIDE_EFFECTS {
+				out = append(out, "GET /"+string(sd.FullName())+"/"+string(ms.Get(i).Name()))
+			}
+		}
+	}
+	return out
 }
 
 // RoutePatterns returns the route of every procedure API.Register serves,

@@ -149,11 +149,10 @@ func (i *Internal) Valid(token string) bool {
 	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
 
-// userAgentKey holds the User-Agent an internal call forwarded.
-type userAgentKey struct{}
-
 // forwarded puts the client address and User-Agent of an internal call in
 // ctx, where callerOf finds them.
 func forwarded(ctx context.Context, ip, userAgent string) context.Context {
-	return context.WithValue(context.WithValue(ctx, clientIPKey{}, ip), userAgentKey{}, userAgent)
+	call := *callOf(ctx)
+	call.ip, call.userAgent, call.forwarded = ip, userAgent, true
+	return context.WithValue(ctx, httpCallKey{}, &call)
 }

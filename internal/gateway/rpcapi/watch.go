@@ -9,7 +9,6 @@ package rpcapi
 import (
 	"context"
 	"errors"
-	"net/http"
 	"time"
 
 	"connectrpc.com/connect/v2"
@@ -40,11 +39,6 @@ const (
 	// to take an event loses its stream.
 	sendTimeout = 30 * time.Second
 )
-
-// responseKey holds the http.ResponseController of a streaming call, so
-// that each send has a deadline of its own instead of the server's write
-// timeout, which would cut every stream.
-type responseKey struct{}
 
 // streamProcedures are the procedures whose server streams.
 var streamProcedures = map[string]bool{
@@ -82,14 +76,14 @@ func (w *watcher) watch(ctx context.Context, r *basaltv1.WatchDocumentsRequest, 
 	if p.Authenticated() {
 		account = p.Kind.String() + ":" + p.ID
 	}
-	ip, _ := ctx.Value(clientIPKey{}).(string)
+	ip := callOf(ctx).ip
 	sub, err := w.hub.Subscribe(ctx, realtime.Request{Collection: r.GetCollection(), DocumentID: r.GetDocumentId(),
 		Account: account, ClientIP: ip, Resume: r.After != nil, After: r.GetAfter(), Deliverer: d})
 	if err != nil {
 		return rpcfault.Error(err)
 	}
 	defer sub.Close()
-	rc, _ := ctx.Value(responseKey{}).(*http.ResponseController)
+	rc := callOf(ctx).response
 	if rc != nil {
 		// A stream reads nothing more and writes when it has something:
 		// the server's timeouts must not end it.
