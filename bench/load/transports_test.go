@@ -119,7 +119,7 @@ func TestRunTransports(t *testing.T) {
 	if s.Err != "" || cr == nil || s.Verdict != VerdictPass {
 		t.Fatalf("verdict %s, error %q, notes %v\nlog:\n%s", s.Verdict, s.Err, s.Notes, log.String())
 	}
-	if len(cr.Lines) != 3 || len(cr.Full) != 1 || len(cr.Full[0].Rounds) != 2 || len(cr.Full[0].Ratio) != 3 {
+	if n := len(TransportVariants()); len(cr.Lines) != n || len(cr.Full) != 1 || len(cr.Full[0].Rounds) != 2 || len(cr.Full[0].Ratio) != n {
 		t.Fatalf("%d lines, full %+v", len(cr.Lines), cr.Full)
 	}
 	for _, round := range cr.Full[0].Rounds {
@@ -133,7 +133,7 @@ func TestRunTransports(t *testing.T) {
 	if err := rep.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(md.String(), "one Basalt with TLS") || !strings.Contains(md.String(), "rest-h3") {
+	if !strings.Contains(md.String(), "one Basalt with TLS") || !strings.Contains(md.String(), "connect-get-h2") || !strings.Contains(md.String(), "rest-h3") {
 		t.Errorf("markdown:\n%s", md.String())
 	}
 }
