@@ -127,6 +127,9 @@ type ListRequest struct {
 	Cursor     string // opaque, from a previous Page
 	Limit      int    // 0 means the default page size
 	Total      bool   // count all matching documents
+	// Cursors asks for Page.Cursors, a cursor after each item (GraphQL's
+	// edges have one each).
+	Cursors bool
 }
 
 // Page is one page of a list.
@@ -139,6 +142,9 @@ type Page struct {
 	// is the cap and TotalCapped is set.
 	Total       *int64
 	TotalCapped bool
+	// Cursors, when asked for, continue the list after each item (the
+	// last one is NextCursor when there is more).
+	Cursors []string
 }
 
 // BatchOp is one write of a batch. Op is OpCreate, OpReplace, OpPatch or

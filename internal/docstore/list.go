@@ -67,7 +67,15 @@ func (s *Service) ListDocuments(ctx context.Context, r ListRequest) (Page, error
 			return Page{}, fault.Internalf(op, err)
 		}
 	}
+	if r.Cursors {
+		page.Cursors = make([]string, len(docs))
+	}
 	for i := range docs {
+		if r.Cursors {
+			if page.Cursors[i], err = s.encodeCursor(fp, p.order, docs[i]); err != nil {
+				return Page{}, fault.Internalf(op, err)
+			}
+		}
 		if docs[i], err = p.Show(docs[i]); err != nil {
 			return Page{}, err
 		}

@@ -74,6 +74,22 @@ func TestListFilterSortPaginate(t *testing.T) {
 		}
 	}
 
+	// A cursor per item continues after that item, and the last is the
+	// page's next cursor; without asking, there are none.
+	withCursors, err := f.svc.ListDocuments(ctx, docstore.ListRequest{Collection: "posts", Sort: "score,-title", Limit: 5, Cursors: true})
+	if err != nil || len(withCursors.Cursors) != 5 || withCursors.Cursors[4] != withCursors.NextCursor {
+		t.Fatalf("cursors: %v %v", withCursors.Cursors, err)
+	}
+	for i, c := range withCursors.Cursors {
+		p, err := f.svc.ListDocuments(ctx, docstore.ListRequest{Collection: "posts", Sort: "score,-title", Limit: 1, Cursor: c})
+		if err != nil || len(p.Items) != 1 || p.Items[0].ID != full.Items[i+1].ID {
+			t.Fatalf("after cursor %d: %s, want %s (%v)", i, ids(p), full.Items[i+1].ID, err)
+		}
+	}
+	if page.Cursors != nil || full.Cursors != nil {
+		t.Errorf("cursors not asked for: %v", full.Cursors)
+	}
+
 	// Field selection keeps only the named paths.
 	p, err := f.svc.ListDocuments(ctx, docstore.ListRequest{Collection: "posts", Filter: `id = "p01"`, Fields: "title"})
 	if err != nil || len(p.Items) != 1 || string(p.Items[0].Data) != `{"title":"post 01"}` {

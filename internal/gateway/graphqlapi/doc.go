@@ -1,0 +1,15 @@
+// Package graphqlapi serves Basalt's GraphQL API over the document and
+// account services: a schema built at run time, per caller, from the
+// collections their catalog lists (docstore.Catalog), so that a caller
+// sees only the collections, root fields and data fields their rules and
+// hidden fields admit.
+//
+// Documents are parsed and validated with github.com/vektah/gqlparser/v2
+// (the parser and validator of gqlgen, complete to the specification and
+// maintained), against the schema the package builds as SDL text, then
+// bounded (Limits) and executed by the package's own executor: the one
+// Go engine that builds types from values at run time,
+// github.com/graphql-go/graphql, is no longer released, and a schema of
+// collections needs little of an engine beyond selection, fragments,
+// directives, variables and null propagation.
+package graphqlapi

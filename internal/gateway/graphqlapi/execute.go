@@ -1,0 +1,457 @@
+package graphqlapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/validator"
+
+	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/fault"
+)
+
+// Services are what the root fields read.
+type Services struct {
+	Documents docstore.Documents
+	// Me returns the caller's account as GET /v1/auth/me shows it (the
+	// fields of the Account type), or nil without credentials.
+	Me func(ctx context.Context) (map[string]any, error)
+}
+
+// Result is the answer to one operation: its data (null when the
+// operation could not start or a non-null root failed) and its errors.
+type Result struct {
+	Data   any           `json:"data"`
+	Errors gqlerror.List `json:"errors,omitempty"`
+}
+
+// Execute runs the query operation opName (the only one when "") of doc,
+// validated against s, with the variables vars, as the caller in ctx:
+// every document it reads comes from svc, so the caller's rules decide
+// what it holds. A failed field is null, with an error that carries the
+// fault's code in extensions.code, as REST's problem does; Execute itself
+// does not fail.
+func Execute(ctx context.Context, s *Schema, svc Services, doc *ast.QueryDocument, opName string, vars map[string]any) Result {
+	op := doc.Operations.ForName(opName)
+	if op == nil {
+		msg := "no operation " + strconv.Quote(opName) + " in the document"
+		if opName == "" {
+			msg = "the document has several operations: name one with operationName"
+		}
+		return Result{Errors: gqlerror.List{{Message: msg, Extensions: code(string(fault.Invalid))}}}
+	}
+	if op.Operation != ast.Query {
+		return Result{Errors: gqlerror.List{{Message: "only queries are served so far", Extensions: code(string(fault.Invalid))}}}
+	}
+	coerced, err := coerceVariables(s.AST, op, vars)
+	if err != nil {
+		return Result{Errors: gqlerror.List{err}}
+	}
+	e := &executor{ctx: ctx, s: s, svc: svc, doc: doc, vars: coerced}
+	data, ok := e.selectionSet(nil, s.AST.Query, op.SelectionSet, rootValue{})
+	r := Result{Errors: e.errs}
+	if ok {
+		r.Data = data
+	}
+	return r
+}
+
+// coerceVariables checks and coerces the operation's variables.
+func coerceVariables(schema *ast.Schema, op *ast.OperationDefinition, vars map[string]any) (map[string]any, *gqlerror.Error) {
+	coerced, err := validator.VariableValues(schema, op, vars)
+	if err != nil {
+		var ge *gqlerror.Error
+		if !errors.As(err, &ge) {
+			ge = &gqlerror.Error{Message: err.Error()}
+		}
+		ge.Extensions = code(string(fault.Invalid))
+		return nil, ge
+	}
+	return coerced, nil
+}
+
+func code(c string) map[string]any { return map[string]any{"code": c} }
+
+// rootValue stands for the operation's root: its fields are resolved
+// from the services.
+type rootValue struct{}
+
+type executor struct {
+	ctx  context.Context
+	s    *Schema
+	svc  Services
+	doc  *ast.QueryDocument
+	vars map[string]any
+	errs gqlerror.List
+}
+
+// object is a JSON object whose keys keep their order.
+type object struct {
+	keys []string
+	vals []any
+}
+
+func (o *object) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, k := range o.keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		kb, _ := json.Marshal(k)
+		b.Write(kb)
+		b.WriteByte(':')
+		vb, err := json.Marshal(o.vals[i])
+		if err != nil {
+			return nil, err
+		}
+		b.Write(vb)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// selectionSet resolves the selections of set on v, a value of the object
+// type def. It is false when a non-null field failed: the object is null.
+func (e *executor) selectionSet(path ast.Path, def *ast.Definition, set ast.SelectionSet, v any) (*object, bool) {
+	fields := e.collect(def, set, nil, map[string]bool{})
+	out := &object{keys: make([]string, 0, len(fields)), vals: make([]any, 0, len(fields))}
+	for _, f := range fields {
+		key := f.Alias
+		if key == "" {
+			key = f.Name
+		}
+		fp := append(append(ast.Path(nil), path...), ast.PathName(key))
+		var val any
+		if f.Name == "__typename" {
+			val = def.Name
+		} else {
+			fd := def.Fields.ForName(f.Name)
+			if fd == nil { // validation keeps this from happening
+				e.fail(fp, f, fault.New(fault.Invalid, op, "no field "+f.Name+" on "+def.Name))
+				return nil, false
+			}
+			raw, err := e.resolve(def, f, v)
+			if err != nil {
+				e.fail(fp, f, err)
+				if fd.Type.NonNull {
+					return nil, false
+				}
+				raw = nil
+			}
+			var ok bool
+			if val, ok = e.complete(fp, f, fd.Type, raw); !ok {
+				return nil, false
+			}
+		}
+		out.keys = append(out.keys, key)
+		out.vals = append(out.vals, val)
+	}
+	return out, true
+}
+
+// collect returns the fields set selects on def, fragments spread and
+// @skip/@include applied, merging fields of one response key (the
+// validator has made sure they agree).
+func (e *executor) collect(def *ast.Definition, set ast.SelectionSet, out []*ast.Field, spread map[string]bool) []*ast.Field {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if !e.included(s.Directives) {
+				continue
+			}
+			merged := false
+			for i, f := range out {
+				if responseKey(f) == responseKey(s) {
+					cp := *f
+					cp.SelectionSet = append(append(ast.SelectionSet(nil), f.SelectionSet...), s.SelectionSet...)
+					out[i], merged = &cp, true
+					break
+				}
+			}
+			if !merged {
+				out = append(out, s)
+			}
+		case *ast.InlineFragment:
+			if e.included(s.Directives) && (s.TypeCondition == "" || s.TypeCondition == def.Name) {
+				out = e.collect(def, s.SelectionSet, out, spread)
+			}
+		case *ast.FragmentSpread:
+			if !e.included(s.Directives) || spread[s.Name] {
+				continue
+			}
+			spread[s.Name] = true
+			frag := e.doc.Fragments.ForName(s.Name)
+			if frag != nil && frag.TypeCondition == def.Name {
+				out = e.collect(def, frag.SelectionSet, out, spread)
+			}
+		}
+	}
+	return out
+}
+
+func responseKey(f *ast.Field) string {
+	if f.Alias != "" {
+		return f.Alias
+	}
+	return f.Name
+}
+
+// included applies @skip and @include.
+func (e *executor) included(ds ast.DirectiveList) bool {
+	if d := ds.ForName("skip"); d != nil {
+		if b, _ := d.ArgumentMap(e.vars)["if"].(bool); b {
+			return false
+		}
+	}
+	if d := ds.ForName("include"); d != nil {
+		if b, _ := d.ArgumentMap(e.vars)["if"].(bool); !b {
+			return false
+		}
+	}
+	return true
+}
+
+// resolve is the raw value of field f of v, a value of type def.
+func (e *executor) resolve(def *ast.Definition, f *ast.Field, v any) (any, error) {
+	if _, ok := v.(rootValue); ok {
+		return e.root(f)
+	}
+	m, _ := v.(map[string]any)
+	return m[f.Name], nil
+}
+
+// root resolves a root field of Query.
+func (e *executor) root(f *ast.Field) (any, error) {
+	if f.Name == "me" {
+		if e.svc.Me == nil {
+			return nil, nil
+		}
+		m, err := e.svc.Me(e.ctx)
+		if m == nil || err != nil {
+			return nil, err
+		}
+		return m, nil
+	}
+	r, ok := e.s.Roots[f.Name]
+	if !ok {
+		return nil, fault.New(fault.Invalid, op, "no root field "+f.Name)
+	}
+	args := f.ArgumentMap(e.vars)
+	if r.ByID {
+		id, _ := args["id"].(string)
+		d, err := e.svc.Documents.GetDocument(e.ctx, r.Collection, id)
+		if fault.Is(err, fault.NotFound) {
+			return nil, nil // as REST's 404: null, and no error
+		}
+		if err != nil {
+			return nil, err
+		}
+		return documentValue(d)
+	}
+	req := docstore.ListRequest{Collection: r.Collection, Cursors: true}
+	req.Filter, _ = args["filter"].(string)
+	req.Sort, _ = args["sort"].(string)
+	req.Cursor, _ = args["after"].(string)
+	req.Total, _ = args["total"].(bool)
+	if first, ok := intArg(args["first"]); ok {
+		if first < 0 {
+			return nil, fault.New(fault.Invalid, op, "first must not be negative")
+		}
+		req.Limit = int(min(first, math.MaxInt32))
+		if first == 0 {
+			req.Limit = -1 // an empty page, but its pageInfo and totalCount
+		}
+	}
+	page, err := e.listPage(req)
+	if err != nil {
+		return nil, err
+	}
+	edges, nodes := make([]any, len(page.Items)), make([]any, len(page.Items))
+	for i, d := range page.Items {
+		node, err := documentValue(d)
+		if err != nil {
+			return nil, err
+		}
+		nodes[i] = node
+		edges[i] = map[string]any{"cursor": page.Cursors[i], "node": node}
+	}
+	info := map[string]any{"hasNextPage": page.NextCursor != "", "hasPreviousPage": req.Cursor != "", "startCursor": nil, "endCursor": nil}
+	if len(page.Cursors) > 0 {
+		info["startCursor"], info["endCursor"] = page.Cursors[0], page.Cursors[len(page.Cursors)-1]
+	}
+	var total any
+	if page.Total != nil {
+		total = *page.Total
+	}
+	return map[string]any{"edges": edges, "nodes": nodes, "pageInfo": info, "totalCount": total}, nil
+}
+
+// listPage lists req; with req.Limit -1 (first: 0), a page without
+// items that tells whether any document comes next.
+func (e *executor) listPage(req docstore.ListRequest) (docstore.Page, error) {
+	empty := req.Limit == -1
+	if empty {
+		req.Limit = 1
+	}
+	page, err := e.svc.Documents.ListDocuments(e.ctx, req)
+	if err != nil {
+		return page, err
+	}
+	if len(page.Cursors) != len(page.Items) {
+		return page, fault.New(fault.Unavailable, op, "the document service gave no cursor per document")
+	}
+	if empty {
+		if len(page.Items) > 0 {
+			page.NextCursor = page.Cursors[0]
+		}
+		page.Items, page.Cursors = nil, nil
+	}
+	return page, nil
+}
+
+// intArg is an Int argument's value, literal (int64) or from a variable.
+func intArg(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int64:
+		return n, true
+	case int:
+		return int64(n), true
+	case float64:
+		return int64(n), n == math.Trunc(n)
+	case json.Number:
+		i, err := n.Int64()
+		return i, err == nil
+	}
+	return 0, false
+}
+
+// documentValue is d as a value of its collection's type: its data's
+// properties, and the system fields over them.
+func documentValue(d docstore.Document) (map[string]any, error) {
+	m := map[string]any{}
+	if len(d.Data) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(d.Data))
+		dec.UseNumber()
+		if err := dec.Decode(&m); err != nil {
+			return nil, fault.Internalf(op, err)
+		}
+	}
+	m["id"], m["collection"], m["version"] = d.ID, d.Collection, json.Number(strconv.FormatInt(d.Version, 10))
+	m["createdAt"], m["updatedAt"] = d.CreatedAt.UTC().Format(time.RFC3339Nano), d.UpdatedAt.UTC().Format(time.RFC3339Nano)
+	return m, nil
+}
+
+// complete turns v, the raw value of field f, into a value of type t. It
+// is false when the value is null (or failed) where t is non-null: the
+// null then propagates to the parent.
+func (e *executor) complete(path ast.Path, f *ast.Field, t *ast.Type, v any) (any, bool) {
+	if v == nil {
+		if t.NonNull {
+			e.fail(path, f, fault.New(fault.Internal, op, "a non-null field is null"))
+			return nil, false
+		}
+		return nil, true
+	}
+	if t.Elem != nil {
+		items, ok := v.([]any)
+		if !ok {
+			return e.mismatch(path, f, t)
+		}
+		out := make([]any, len(items))
+		for i, it := range items {
+			ip := append(append(ast.Path(nil), path...), ast.PathIndex(i))
+			val, ok := e.complete(ip, f, t.Elem, it)
+			if !ok {
+				if t.NonNull {
+					return nil, false
+				}
+				return nil, true
+			}
+			out[i] = val
+		}
+		return out, true
+	}
+	def := e.s.AST.Types[t.NamedType]
+	switch def.Kind {
+	case ast.Object:
+		obj, ok := e.selectionSet(path, def, f.SelectionSet, v)
+		if !ok {
+			if t.NonNull {
+				return nil, false
+			}
+			return nil, true
+		}
+		return obj, true
+	case ast.Scalar:
+		if val, ok := scalar(def.Name, v); ok {
+			return val, true
+		}
+	}
+	return e.mismatch(path, f, t)
+}
+
+// mismatch fails a value that is not of its field's type: a document
+// written before its collection's schema changed.
+func (e *executor) mismatch(path ast.Path, f *ast.Field, t *ast.Type) (any, bool) {
+	e.fail(path, f, fault.New(fault.Validation, op, "the stored value is not a "+t.String()+
+		" (the document predates its collection's schema): read it through a JSON field or REST"))
+	if t.NonNull {
+		return nil, false
+	}
+	return nil, true
+}
+
+// scalar is v as a value of the scalar type name, if it is one.
+func scalar(name string, v any) (any, bool) {
+	switch name {
+	case "JSON":
+		return v, true
+	case "String", "DateTime":
+		s, ok := v.(string)
+		return s, ok
+	case "ID":
+		s, ok := v.(string)
+		return s, ok
+	case "Boolean":
+		b, ok := v.(bool)
+		return b, ok
+	case "Int":
+		switch n := v.(type) {
+		case json.Number:
+			i, err := strconv.ParseInt(string(n), 10, 32)
+			return i, err == nil
+		case int64:
+			return n, n >= math.MinInt32 && n <= math.MaxInt32
+		}
+	case "Float":
+		switch n := v.(type) {
+		case json.Number:
+			f, err := n.Float64()
+			return f, err == nil && !math.IsInf(f, 0)
+		case int64:
+			return float64(n), true
+		}
+	}
+	return nil, false
+}
+
+// fail records err as the error of field f at path.
+func (e *executor) fail(path ast.Path, f *ast.Field, err error) {
+	c := fault.TypeOf(err)
+	msg := fault.Message(err)
+	ge := &gqlerror.Error{Message: msg, Path: path, Extensions: code(c)}
+	if f != nil && f.Position != nil {
+		ge.Locations = []gqlerror.Location{{Line: f.Position.Line, Column: f.Position.Column}}
+	}
+	e.errs = append(e.errs, ge)
+}
+
+const op = "graphqlapi"

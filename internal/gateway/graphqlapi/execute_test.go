@@ -1,0 +1,222 @@
+package graphqlapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/basaltdev/basalt/internal/auth"
+	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/storage/sqlite"
+)
+
+// fixture is a document service on SQLite with the collection notes:
+// owners read their own notes (list and get), everyone reads the public
+// ones, and the field secret is hidden from all but admins.
+type fixture struct {
+	svc          *docstore.Service
+	admin, alice context.Context
+	anonymous    context.Context
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	store, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "basalt.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	svc, err := docstore.NewService(store, docstore.Options{CursorKey: bytes.Repeat([]byte("k"), 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{svc: svc, admin: auth.WithPrincipal(t.Context(), auth.System()),
+		alice:     auth.WithPrincipal(t.Context(), auth.Principal{Kind: auth.KindUser, ID: "alice"}),
+		anonymous: auth.WithPrincipal(t.Context(), auth.Anonymous())}
+	read := `public = true || owner = @auth.id`
+	_, err = svc.CreateCollection(f.admin, docstore.CollectionSpec{
+		Name: "notes",
+		Schema: json.RawMessage(`{"type": "object", "properties": {"title": {"type": "string"}, "score": {"type": "integer", "minimum": 0, "maximum": 1000},
+			"owner": {"type": "string"}, "public": {"type": "boolean"}, "secret": {"type": "string"},
+			"meta": {"type": "object", "properties": {"tags": {"type": "array", "items": {"type": "string"}}}}}}`),
+		Rules:        docstore.Rules{List: &read, Get: &read},
+		HiddenFields: []string{"secret"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range []string{
+		`{"title": "alice 1", "score": 1, "owner": "alice", "public": false, "secret": "s1", "meta": {"tags": ["a", "b"]}}`,
+		`{"title": "bob 2", "score": 2, "owner": "bob", "public": false, "secret": "s2"}`,
+		`{"title": "public 3", "score": 3, "owner": "bob", "public": true, "secret": "s3"}`,
+		`{"title": "alice 4", "score": 4, "owner": "alice", "public": true, "secret": "s4"}`,
+	} {
+		var data docstore.Data
+		if err := json.Unmarshal([]byte(d), &data); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.CreateDocument(f.admin, docstore.CreateRequest{Collection: "notes", ID: "n" + string(rune('1'+i)), Data: data}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
+}
+
+// run builds the schema of the caller in ctx, validates query against it
+// and executes it, returning the answer as JSON.
+func (f *fixture) run(ctx context.Context, t *testing.T, query string, vars map[string]any) (string, *Schema) {
+	t.Helper()
+	cat, err := f.svc.Catalog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := BuildSchema(cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, errs := Parse(s, query, Limits{})
+	if len(errs) > 0 {
+		b, _ := json.Marshal(Result{Errors: errs})
+		return string(b), s
+	}
+	r := Execute(ctx, s, Services{Documents: f.svc}, doc, "", vars)
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b), s
+}
+
+func TestExecuteListFollowsRules(t *testing.T) {
+	f := newFixture(t)
+	q := `{ notes(sort: "score") { nodes { id title } totalCount } }`
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+		want string
+	}{
+		{"admin", f.admin, `{"data":{"notes":{"nodes":[{"id":"n1","title":"alice 1"},{"id":"n2","title":"bob 2"},{"id":"n3","title":"public 3"},{"id":"n4","title":"alice 4"}],"totalCount":null}}}`},
+		{"alice", f.alice, `{"data":{"notes":{"nodes":[{"id":"n1","title":"alice 1"},{"id":"n3","title":"public 3"},{"id":"n4","title":"alice 4"}],"totalCount":null}}}`},
+		{"anonymous", f.anonymous, `{"data":{"notes":{"nodes":[{"id":"n3","title":"public 3"},{"id":"n4","title":"alice 4"}],"totalCount":null}}}`},
+	} {
+		if got, _ := f.run(tc.ctx, t, q, nil); got != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)
+		}
+	}
+	// The same filter as REST's, the same documents.
+	got, _ := f.run(f.alice, t, `{ notes(filter: "score >= 2", sort: "-score", total: true) { nodes { id } totalCount } }`, nil)
+	page, err := f.svc.ListDocuments(f.alice, docstore.ListRequest{Collection: "notes", Filter: "score >= 2", Sort: "-score", Total: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, d := range page.Items {
+		ids = append(ids, `{"id":"`+d.ID+`"}`)
+	}
+	want := `{"data":{"notes":{"nodes":[` + strings.Join(ids, ",") + `],"totalCount":` + jsonInt(*page.Total) + `}}}`
+	if got != want || len(ids) != 2 {
+		t.Errorf("filtered:\n got %s\nwant %s", got, want)
+	}
+}
+
+func jsonInt(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+func TestExecuteHiddenFieldsAndNesting(t *testing.T) {
+	f := newFixture(t)
+	q := `query One($id: ID!) { note: notesById(id: $id) { __typename id version title meta { tags } } }`
+	got, s := f.run(f.alice, t, q, map[string]any{"id": "n1"})
+	if want := `{"data":{"note":{"__typename":"Notes","id":"n1","version":1,"title":"alice 1","meta":{"tags":["a","b"]}}}}`; got != want {
+		t.Errorf("\n got %s\nwant %s", got, want)
+	}
+	if s.AST.Types["Notes"].Fields.ForName("secret") != nil {
+		t.Error("alice's schema has the hidden field secret")
+	}
+	if got, _ := f.run(f.alice, t, `{ notesById(id: "n1") { secret } }`, nil); !strings.Contains(got, `Cannot query field \"secret\"`) {
+		t.Errorf("the hidden field: %s", got)
+	}
+	if got, s := f.run(f.admin, t, `{ notesById(id: "n1") { secret } }`, nil); got != `{"data":{"notesById":{"secret":"s1"}}}` ||
+		s.AST.Types["Notes"].Fields.ForName("secret") == nil {
+		t.Errorf("the admin: %s", got)
+	}
+	// Another owner's private note: null, as REST's 404.
+	if got, _ := f.run(f.alice, t, `{ notesById(id: "n2") { id } }`, nil); got != `{"data":{"notesById":null}}` {
+		t.Errorf("bob's note: %s", got)
+	}
+}
+
+func TestExecutePagination(t *testing.T) {
+	f := newFixture(t)
+	var ids []string
+	after := ""
+	for range 4 {
+		got, _ := f.run(f.admin, t, `query Page($after: String) { notes(first: 1, after: $after, sort: "-score") {
+			edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }`, map[string]any{"after": after})
+		var r struct {
+			Data struct {
+				Notes struct {
+					Edges []struct {
+						Cursor string
+						Node   struct{ ID string }
+					}
+					PageInfo struct {
+						HasNextPage bool
+						EndCursor   string
+					}
+				}
+			}
+		}
+		if err := json.Unmarshal([]byte(got), &r); err != nil || len(r.Data.Notes.Edges) != 1 {
+			t.Fatalf("page %d: %s (%v)", len(ids), got, err)
+		}
+		n := r.Data.Notes
+		ids = append(ids, n.Edges[0].Node.ID)
+		if n.Edges[0].Cursor != n.PageInfo.EndCursor || n.PageInfo.HasNextPage != (len(ids) < 4) {
+			t.Errorf("page %d: %s", len(ids), got)
+		}
+		after = n.PageInfo.EndCursor
+	}
+	if strings.Join(ids, ",") != "n4,n3,n2,n1" {
+		t.Errorf("pages: %v", ids)
+	}
+	// first: 0 tells whether there is anything, with no edge.
+	if got, _ := f.run(f.anonymous, t, `{ notes(first: 0) { nodes { id } pageInfo { hasNextPage } } }`, nil); got != `{"data":{"notes":{"nodes":[],"pageInfo":{"hasNextPage":true}}}}` {
+		t.Errorf("first: 0: %s", got)
+	}
+}
+
+func TestExecuteErrors(t *testing.T) {
+	f := newFixture(t)
+	// A filter REST refuses: the same code, the field null, the data kept
+	// for the others.
+	got, _ := f.run(f.admin, t, `{ bad: notes(filter: "nope = 1") { nodes { id } } ok: notesById(id: "n1") { id } }`, nil)
+	var r struct {
+		Data   map[string]any
+		Errors []struct {
+			Message    string
+			Path       []any
+			Extensions map[string]any
+		}
+	}
+	if err := json.Unmarshal([]byte(got), &r); err != nil {
+		t.Fatal(err)
+	}
+	_, restErr := f.svc.ListDocuments(f.admin, docstore.ListRequest{Collection: "notes", Filter: "nope = 1"})
+	if r.Data != nil || len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != "invalid" || restErr == nil {
+		// bad is non-null (a connection): its null reaches the root.
+		t.Errorf("%s (REST: %v)", got, restErr)
+	}
+	// Fragments, aliases and directives.
+	got, _ = f.run(f.admin, t, `query($skip: Boolean!) { notesById(id: "n4") { ...F t: title score @skip(if: $skip) ... on Notes { owner } } }
+		fragment F on Notes { id }`, map[string]any{"skip": true})
+	if want := `{"data":{"notesById":{"id":"n4","t":"alice 4","owner":"alice"}}}`; got != want {
+		t.Errorf("\n got %s\nwant %s", got, want)
+	}
+	// A variable of the wrong type: refused before anything runs.
+	got, _ = f.run(f.admin, t, `query($id: ID!) { notesById(id: $id) { id } }`, map[string]any{"id": []any{1}})
+	if !strings.Contains(got, `"data":null`) || !strings.Contains(got, `"code":"invalid"`) {
+		t.Errorf("a bad variable: %s", got)
+	}
+}

@@ -1,0 +1,360 @@
+package graphqlapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/basaltdev/basalt/internal/auth"
+	"github.com/basaltdev/basalt/internal/docstore"
+)
+
+// Bounds of the walk of a collection's JSON Schema, as the query
+// language's (query.SchemaFromJSON): deeper properties, and properties past
+// the first maxFields of a collection, are not fields of its types (their
+// values are still in the JSON of the enclosing field's parent … and in
+// REST).
+const (
+	maxDepth  = 16
+	maxFields = 4096
+)
+
+// The types every schema has, and the names no collection's type may take.
+var builtinTypes = []string{
+	"Query", "Mutation", "Subscription", "String", "Int", "Float", "Boolean", "ID",
+	"JSON", "DateTime", "PageInfo", "Account",
+}
+
+// Schema is the GraphQL schema of one caller: the types and root fields
+// of the collections their catalog lists, with the fields they may see,
+// and the collection each type and root field stands for.
+type Schema struct {
+	// SDL is the schema in the GraphQL schema language.
+	SDL string
+	// AST is SDL parsed and validated.
+	AST *ast.Schema
+	// Collections are the collections of the schema, by name.
+	Collections map[string]*Collection
+	// Roots maps each root field of Query to the collection it lists or
+	// gets ("" for the others, such as me).
+	Roots map[string]Root
+}
+
+// Root is what a root field of Query reads.
+type Root struct {
+	Collection string
+	// ByID: the field gets one document by id; else it lists them.
+	ByID bool
+}
+
+// Collection is one collection as the schema shows it.
+type Collection struct {
+	Name string
+	// Type is its object type; Connection and Edge its Relay connection's.
+	Type, Connection, Edge string
+	// Fields are the data properties that are fields of Type (system
+	// fields apart), in order.
+	Fields []Field
+}
+
+// Field is a data property shown as a field of an object type.
+type Field struct {
+	// Name is the property's name, and the field's.
+	Name string
+	// Type is the GraphQL type, such as "String", "[Int]" or
+	// "PostsAddress".
+	Type string
+	// Object, for a property holding an object with fields of its own, is
+	// its type's fields.
+	Object []Field
+}
+
+// BuildSchema returns the GraphQL schema of the caller whose catalog is
+// cat: per collection an object type (the system fields, then the data
+// properties of the schema the caller may see), its Relay connection, and
+// root fields to list it (where they may list) and to get one document
+// (where they may get). Names follow ../shared/API.md: a collection
+// blog_posts is the type BlogPosts and the root fields blogPosts and
+// blogPostsById.
+func BuildSchema(cat docstore.Catalog) (*Schema, error) {
+	b := &builder{types: newNamespace(builtinTypes...), roots: newNamespace("me"),
+		s: &Schema{Collections: map[string]*Collection{}, Roots: map[string]Root{}}}
+	// Every collection claims its own type name first, so that another
+	// collection's derived type (a connection, a nested object) never
+	// takes it.
+	names := make([]string, len(cat.Collections))
+	for i, e := range cat.Collections {
+		names[i] = b.types.claim(pascal(e.Name), "Document")
+	}
+	for i, e := range cat.Collections {
+		if err := b.collection(e, names[i]); err != nil {
+			return nil, err
+		}
+	}
+	b.sdl.WriteString(commonSDL)
+	b.sdl.WriteString("type Query {\n  \"The caller's account; null without credentials.\"\n  me: Account\n")
+	b.sdl.Write(b.query.Bytes())
+	b.sdl.WriteString("}\n")
+	b.s.SDL = b.sdl.String()
+	sch, err := gqlparser.LoadSchema(&ast.Source{Name: "basalt", Input: b.s.SDL})
+	if err != nil {
+		return nil, fmt.Errorf("graphqlapi: the built schema does not load: %w", err)
+	}
+	b.s.AST = sch
+	return b.s, nil
+}
+
+// commonSDL declares the types every schema has.
+const commonSDL = `"Any JSON value: what a collection's schema does not type."
+scalar JSON
+
+"A date and time, RFC 3339 with nanoseconds, in UTC (as REST writes them)."
+scalar DateTime
+
+"Where a page of a connection stands (Relay cursor connections)."
+type PageInfo {
+  hasNextPage: Boolean!
+  hasPreviousPage: Boolean!
+  startCursor: String
+  endCursor: String
+}
+
+"An account, as GET /v1/auth/me shows it."
+type Account {
+  id: ID!
+  email: String!
+  roles: [String!]!
+  verified: Boolean!
+  verifiedAt: DateTime
+  disabled: Boolean!
+  createdAt: DateTime!
+  updatedAt: DateTime!
+}
+
+`
+
+type builder struct {
+	types, roots *namespace
+	s            *Schema
+	sdl, query   bytes.Buffer
+	fields       int // fields of the current collection so far
+}
+
+// collection adds the types and root fields of e, whose type is named typ.
+func (b *builder) collection(e docstore.CatalogEntry, typ string) error {
+	c := &Collection{Name: e.Name, Type: typ}
+	var root map[string]any
+	dec := json.NewDecoder(bytes.NewReader(e.Schema))
+	dec.UseNumber()
+	if err := dec.Decode(&root); err != nil {
+		return fmt.Errorf("graphqlapi: the schema of %q: %w", e.Name, err)
+	}
+	b.fields = 0
+	c.Fields = b.properties(typ, root, 0, true)
+	c.Connection = b.types.claim(typ+"Connection", "_")
+	c.Edge = b.types.claim(typ+"Edge", "_")
+	b.s.Collections[e.Name] = c
+
+	fmt.Fprintf(&b.sdl, "%s\ntype %s {\n", description("A document of the collection "+e.Name+"."), typ)
+	b.sdl.WriteString("  id: ID!\n  collection: String!\n  version: Int!\n  createdAt: DateTime!\n  updatedAt: DateTime!\n")
+	writeFields(&b.sdl, c.Fields)
+	b.sdl.WriteString("}\n\n")
+	b.objects(c.Fields)
+	fmt.Fprintf(&b.sdl, "%s\ntype %s {\n  edges: [%s!]!\n  nodes: [%s!]!\n  pageInfo: PageInfo!\n"+
+		"  \"How many documents match, when asked for with total: true (at most the server's --list-total-cap).\"\n  totalCount: Int\n}\n\n",
+		description("A page of the collection "+e.Name+"."), c.Connection, c.Edge, typ)
+	fmt.Fprintf(&b.sdl, "type %s {\n  cursor: String!\n  node: %s!\n}\n\n", c.Edge, typ)
+
+	field := camel(e.Name)
+	if e.Allows(auth.ActionList) {
+		name := b.roots.claim(field, "Documents")
+		b.s.Roots[name] = Root{Collection: e.Name}
+		fmt.Fprintf(&b.query, "  %s\n  %s(first: Int, after: String, filter: String, sort: String, total: Boolean): %s!\n",
+			description("Documents of "+e.Name+" the list rule admits, in pages: filter and sort in REST's query language."), name, c.Connection)
+	}
+	if e.Allows(auth.ActionGet) {
+		name := b.roots.claim(field+"ById", "_")
+		b.s.Roots[name] = Root{Collection: e.Name, ByID: true}
+		fmt.Fprintf(&b.query, "  %s\n  %s(id: ID!): %s\n", description("The document of "+e.Name+" with this id, if the get rule admits it; else null."), name, typ)
+	}
+	return nil
+}
+
+// objects writes the object types of the object fields in fs, depth
+// first.
+func (b *builder) objects(fs []Field) {
+	for _, f := range fs {
+		if f.Object == nil {
+			continue
+		}
+		name := strings.Trim(f.Type, "[]!")
+		fmt.Fprintf(&b.sdl, "type %s {\n", name)
+		writeFields(&b.sdl, f.Object)
+		b.sdl.WriteString("}\n\n")
+		b.objects(f.Object)
+	}
+}
+
+func writeFields(w *bytes.Buffer, fs []Field) {
+	for _, f := range fs {
+		fmt.Fprintf(w, "  %s: %s\n", f.Name, f.Type)
+	}
+}
+
+// properties returns the fields of the object schema obj, a property of
+// type parent (top: the document's data, whose system-named properties
+// the system fields shadow), in name order.
+func (b *builder) properties(parent string, obj map[string]any, depth int, top bool) []Field {
+	props, _ := obj["properties"].(map[string]any)
+	keys := make([]string, 0, len(props))
+	for k := range props {
+		if fieldName(k) && (!top || !system(k)) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	fields := make([]Field, 0, len(keys))
+	for _, k := range keys {
+		if b.fields >= maxFields {
+			break
+		}
+		sub, ok := props[k].(map[string]any)
+		if !ok {
+			if v, isBool := props[k].(bool); isBool && v {
+				sub = map[string]any{} // the schema true: any value
+			} else {
+				continue // false, or not a schema: never present
+			}
+		}
+		b.fields++
+		fields = append(fields, b.field(parent, k, sub, depth))
+	}
+	return fields
+}
+
+// field is the field of property name of type parent, whose schema is
+// prop.
+func (b *builder) field(parent, name string, prop map[string]any, depth int) Field {
+	f := Field{Name: name}
+	switch t := typeOf(prop); t {
+	case "object":
+		if depth+1 >= maxDepth {
+			f.Type = "JSON"
+			break
+		}
+		typ := b.types.claim(parent+pascal(name), "_")
+		f.Object = b.properties(typ, prop, depth+1, false)
+		if len(f.Object) == 0 {
+			f.Type, f.Object = "JSON", nil // nothing to select: the value whole
+			break
+		}
+		f.Type = typ
+	case "array":
+		items, _ := prop["items"].(map[string]any)
+		if items == nil {
+			f.Type = "[JSON]"
+			break
+		}
+		item := b.field(parent, name+"Item", items, depth)
+		f.Type, f.Object = "["+item.Type+"]", item.Object
+	case "string":
+		f.Type = "String"
+	case "integer":
+		f.Type = "Int"
+		if !int32Bounded(prop) {
+			f.Type = "Float" // beyond GraphQL's Int (32 bits): every JSON number fits a Float
+		}
+	case "number":
+		f.Type = "Float"
+	case "boolean":
+		f.Type = "Boolean"
+	default:
+		f.Type = "JSON"
+	}
+	return f
+}
+
+// typeOf is the JSON type a property schema's "type" allows besides null:
+// "" for none or several (["integer", "number"] is "number").
+func typeOf(prop map[string]any) string {
+	switch v := prop["type"].(type) {
+	case string:
+		return v
+	case []any:
+		t := ""
+		for _, e := range v {
+			name, ok := e.(string)
+			switch {
+			case !ok:
+				return ""
+			case name == "null":
+			case t == "" || t == name:
+				t = name
+			case (t == "integer" && name == "number") || (t == "number" && name == "integer"):
+				t = "number"
+			default:
+				return ""
+			}
+		}
+		return t
+	}
+	return ""
+}
+
+// int32Bounded reports whether an integer schema's minimum and maximum
+// keep its values within GraphQL's Int.
+func int32Bounded(prop map[string]any) bool {
+	bound := func(key string, limit float64, below bool) bool {
+		n, ok := prop[key].(json.Number)
+		if !ok {
+			return false
+		}
+		f, err := n.Float64()
+		if err != nil {
+			return false
+		}
+		if below {
+			return f <= limit
+		}
+		return f >= limit
+	}
+	return (bound("minimum", math.MinInt32, false) || bound("exclusiveMinimum", math.MinInt32-1, false)) &&
+		(bound("maximum", math.MaxInt32, true) || bound("exclusiveMaximum", math.MaxInt32+1, true))
+}
+
+// fieldName reports whether a property's name is a GraphQL field name
+// the query language can also address: [A-Za-z_][A-Za-z0-9_]{0,63},
+// without GraphQL's reserved "__" prefix.
+func fieldName(name string) bool {
+	if len(name) == 0 || len(name) > 64 || strings.HasPrefix(name, "__") {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		letter := c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+		if !letter && (i == 0 || c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// system reports whether a top-level property is shadowed by a system
+// field of the document's type.
+func system(name string) bool {
+	switch name {
+	case "id", "collection", "version", "createdAt", "updatedAt":
+		return true
+	}
+	return false
+}
+
+// description is s as a GraphQL string description.
+func description(s string) string { return strconv.Quote(s) }
