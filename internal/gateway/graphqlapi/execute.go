@@ -30,6 +30,9 @@ type Services struct {
 type Result struct {
 	Data   any           `json:"data"`
 	Errors gqlerror.List `json:"errors,omitempty"`
+	// executed: the operation started (its variables were valid), so the
+	// answer has data, null or not.
+	executed bool
 }
 
 // Execute runs the query operation opName (the only one when "") of doc,
@@ -56,7 +59,7 @@ func Execute(ctx context.Context, s *Schema, svc Services, doc *ast.QueryDocumen
 	}
 	e := &executor{ctx: ctx, s: s, svc: svc, doc: doc, vars: coerced}
 	data, ok := e.selectionSet(nil, s.AST.Query, op.SelectionSet, rootValue{})
-	r := Result{Errors: e.errs}
+	r := Result{Errors: e.errs, executed: true}
 	if ok {
 		r.Data = data
 	}
@@ -75,6 +78,20 @@ func coerceVariables(schema *ast.Schema, op *ast.OperationDefinition, vars map[s
 		return nil, ge
 	}
 	return coerced, nil
+}
+
+// MarshalJSON writes data only for an operation that ran: a request
+// error's answer has no data entry (GraphQL-over-HTTP).
+func (r Result) MarshalJSON() ([]byte, error) {
+	if !r.executed {
+		return json.Marshal(struct {
+			Errors gqlerror.List `json:"errors"`
+		}{r.Errors})
+	}
+	return json.Marshal(struct {
+		Data   any           `json:"data"`
+		Errors gqlerror.List `json:"errors,omitempty"`
+	}{r.Data, r.Errors})
 }
 
 func code(c string) map[string]any { return map[string]any{"code": c} }

@@ -45,6 +45,8 @@ type Schema struct {
 	// Roots maps each root field of Query to the collection it lists or
 	// gets ("" for the others, such as me).
 	Roots map[string]Root
+	// fingerprint identifies the catalog the schema was built from.
+	fingerprint [32]byte
 }
 
 // Root is what a root field of Query reads.

@@ -1,0 +1,363 @@
+package graphqlapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/basaltdev/basalt/internal/auth"
+	"github.com/basaltdev/basalt/internal/auth/bearer"
+	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/fault"
+)
+
+// Media types of GraphQL over HTTP.
+const (
+	mediaGraphQLResponse = "application/graphql-response+json"
+	mediaJSON            = "application/json"
+)
+
+// Cataloger is the catalog of the caller in a context (docstore.Service).
+type Cataloger interface {
+	Catalog(ctx context.Context) (docstore.Catalog, error)
+}
+
+// Options configures an API.
+type Options struct {
+	// Limits bound each document (DefaultLimits' for zero fields).
+	Limits Limits
+	// Authenticator checks the bearer credential of the Authorization
+	// header; nil makes every caller anonymous.
+	Authenticator auth.Authenticator
+	// MaxBodyBytes bounds a POST's body (1 MiB when zero).
+	MaxBodyBytes int64
+	// MaxBatch bounds the operations of one batched POST (a JSON array of
+	// requests; 10 when zero).
+	MaxBatch int
+	// CacheEntries bounds the schemas and the parsed documents kept
+	// (1,000 of each when zero).
+	CacheEntries int
+}
+
+// API serves GraphQL over HTTP (POST and GET /graphql) per the
+// GraphQL-over-HTTP specification.
+type API struct {
+	svc     Services
+	catalog Cataloger
+	opts    Options
+	// schemas are the schemas built, by their catalog's fingerprint;
+	// documents the documents parsed, by schema fingerprint and text.
+	schemas   *lru.Cache[[32]byte, *Schema]
+	documents *lru.Cache[docKey, *ast.QueryDocument]
+}
+
+type docKey struct {
+	schema [32]byte
+	query  string
+}
+
+// New returns the API over svc, whose callers' schemas come from cat.
+func New(svc Services, cat Cataloger, opts Options) (*API, error) {
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 1 << 20
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 10
+	}
+	if opts.CacheEntries <= 0 {
+		opts.CacheEntries = 1000
+	}
+	opts.Limits = opts.Limits.withDefaults()
+	schemas, err := lru.New[[32]byte, *Schema](opts.CacheEntries)
+	if err != nil {
+		return nil, err
+	}
+	documents, err := lru.New[docKey, *ast.QueryDocument](opts.CacheEntries)
+	if err != nil {
+		return nil, err
+	}
+	return &API{svc: svc, catalog: cat, opts: opts, schemas: schemas, documents: documents}, nil
+}
+
+// request is one GraphQL-over-HTTP request's parameters.
+type request struct {
+	Query         *string         `json:"query"`
+	OperationName *string         `json:"operationName"`
+	Variables     map[string]any  `json:"variables"`
+	Extensions    json.RawMessage `json:"extensions"`
+}
+
+// ServeHTTP answers POST and GET /graphql.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	media, ok := negotiate(r.Header.Values("Accept"))
+	if !ok {
+		a.write(w, media, http.StatusNotAcceptable, requestError(fault.Invalid, "the answer is "+mediaGraphQLResponse+" or "+mediaJSON+": accept one"))
+		return
+	}
+	var reqs []request
+	batch := false
+	switch r.Method {
+	case http.MethodGet:
+		q := r.URL.Query()
+		req := request{}
+		if q.Has("query") {
+			s := q.Get("query")
+			req.Query = &s
+		}
+		if q.Has("operationName") {
+			s := q.Get("operationName")
+			req.OperationName = &s
+		}
+		if v := q.Get("variables"); v != "" {
+			if err := decodeJSON([]byte(v), &req.Variables); err != nil {
+				a.write(w, media, http.StatusBadRequest, requestError(fault.Invalid, "variables is not a JSON object: "+err.Error()))
+				return
+			}
+		}
+		reqs = []request{req}
+	case http.MethodPost:
+		ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err != nil || ct != mediaJSON {
+			a.write(w, media, http.StatusUnsupportedMediaType, requestError(fault.UnsupportedMedia, "the body must be "+mediaJSON))
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.opts.MaxBodyBytes))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				a.write(w, media, http.StatusRequestEntityTooLarge, requestError(fault.PayloadTooLarge, "the body is larger than the limit"))
+				return
+			}
+			a.write(w, media, http.StatusBadRequest, requestError(fault.Invalid, "the body could not be read"))
+			return
+		}
+		if trimmed := bytes.TrimSpace(body); len(trimmed) > 0 && trimmed[0] == '[' {
+			batch = true
+			if err := decodeJSON(body, &reqs); err != nil {
+				a.write(w, media, http.StatusBadRequest, requestError(fault.Invalid, "the body is not a JSON array of GraphQL requests: "+err.Error()))
+				return
+			}
+			if len(reqs) == 0 || len(reqs) > a.opts.MaxBatch {
+				a.write(w, media, http.StatusBadRequest, requestError(fault.Invalid, "a batch holds 1 to "+itoa(a.opts.MaxBatch)+" requests"))
+				return
+			}
+		} else {
+			var req request
+			if err := decodeJSON(body, &req); err != nil {
+				a.write(w, media, http.StatusBadRequest, requestError(fault.Invalid, "the body is not a GraphQL request (a JSON object): "+err.Error()))
+				return
+			}
+			reqs = []request{req}
+		}
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		a.write(w, media, http.StatusMethodNotAllowed, requestError(fault.Invalid, "GraphQL is served to GET and POST"))
+		return
+	}
+
+	ctx := r.Context()
+	if a.opts.Authenticator != nil {
+		p, err := bearer.Authenticate(ctx, a.opts.Authenticator, r.Header.Values("Authorization"))
+		if err != nil {
+			status := http.StatusUnauthorized
+			if fault.KindOf(err) != fault.Unauthenticated {
+				status = statusOf(err)
+			}
+			a.write(w, media, status, Result{Errors: gqlerror.List{errorOf(err)}})
+			return
+		}
+		ctx = auth.WithPrincipal(ctx, p)
+	}
+	results := make([]Result, len(reqs))
+	status := http.StatusOK
+	for i, req := range reqs {
+		var st int
+		results[i], st = a.one(ctx, r.Method, req)
+		if media == mediaJSON && st == http.StatusBadRequest && req.Query != nil && *req.Query != "" {
+			// A GraphQL request error of a well-formed request: 200 with
+			// the legacy type (GraphQL-over-HTTP).
+			st = http.StatusOK
+		}
+		if !batch {
+			status = st
+		}
+	}
+	if batch {
+		a.write(w, media, http.StatusOK, results)
+		return
+	}
+	a.write(w, media, status, results[0])
+}
+
+// one runs one request; the status is its answer's alone (a request
+// error's is 400 when the answer is application/graphql-response+json).
+func (a *API) one(ctx context.Context, method string, req request) (Result, int) {
+	if req.Query == nil || *req.Query == "" {
+		return requestError(fault.Invalid, "the request has no query"), http.StatusBadRequest
+	}
+	s, err := a.schema(ctx)
+	if err != nil {
+		return Result{Errors: gqlerror.List{errorOf(err)}}, statusOf(err)
+	}
+	doc, errs := a.document(s, *req.Query)
+	if len(errs) > 0 {
+		status := http.StatusBadRequest
+		if errs[0].Extensions["code"] == string(fault.PayloadTooLarge) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		return Result{Errors: errs}, status
+	}
+	name := ""
+	if req.OperationName != nil {
+		name = *req.OperationName
+	}
+	if opDef := doc.Operations.ForName(name); opDef != nil && opDef.Operation != ast.Query && method == http.MethodGet {
+		return requestError(fault.Invalid, "a "+string(opDef.Operation)+" is sent with POST"), http.StatusMethodNotAllowed
+	}
+	res := Execute(ctx, s, a.svc, doc, name, req.Variables)
+	if !res.executed {
+		return res, http.StatusBadRequest
+	}
+	return res, http.StatusOK
+}
+
+// schema is the caller's schema, built once per distinct catalog.
+func (a *API) schema(ctx context.Context) (*Schema, error) {
+	cat, err := a.catalog.Catalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fp, err := fingerprint(cat)
+	if err != nil {
+		return nil, fault.Internalf(op, err)
+	}
+	if s, ok := a.schemas.Get(fp); ok {
+		return s, nil
+	}
+	s, err := BuildSchema(cat)
+	if err != nil {
+		return nil, fault.Internalf(op, err)
+	}
+	s.fingerprint = fp
+	a.schemas.Add(fp, s)
+	return s, nil
+}
+
+// fingerprint identifies a catalog's schema: callers whose catalogs are
+// alike share one.
+func fingerprint(cat docstore.Catalog) ([32]byte, error) {
+	b, err := json.Marshal(cat.Collections)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	return sha256.Sum256(b), nil
+}
+
+// document is query parsed, validated and bounded against s, once per
+// schema and text.
+func (a *API) document(s *Schema, query string) (*ast.QueryDocument, gqlerror.List) {
+	key := docKey{schema: s.fingerprint, query: query}
+	if doc, ok := a.documents.Get(key); ok {
+		return doc, nil
+	}
+	doc, errs := Parse(s, query, a.opts.Limits)
+	if len(errs) == 0 {
+		a.documents.Add(key, doc)
+	}
+	return doc, errs
+}
+
+// negotiate picks the answer's media type from Accept: the GraphQL
+// response type when accepted, else JSON (also without Accept); false
+// when neither is.
+func negotiate(accept []string) (string, bool) {
+	if len(accept) == 0 {
+		return mediaJSON, true
+	}
+	plain := false
+	for _, v := range accept {
+		for _, part := range strings.Split(v, ",") {
+			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+			if err != nil || params["q"] == "0" {
+				continue
+			}
+			switch mt {
+			case mediaGraphQLResponse:
+				return mediaGraphQLResponse, true
+			case mediaJSON, "*/*", "application/*":
+				plain = true
+			}
+		}
+	}
+	return mediaJSON, plain
+}
+
+// write writes v as the answer, of media type media.
+func (a *API) write(w http.ResponseWriter, media string, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b, _ = json.Marshal(requestError(fault.Internal, "the answer could not be encoded"))
+		status = http.StatusInternalServerError
+	}
+	h := w.Header()
+	h.Set("Content-Type", media+"; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// requestError is the answer to a request that does not run: no data.
+func requestError(kind fault.Kind, msg string) Result {
+	return Result{Errors: gqlerror.List{{Message: msg, Extensions: code(string(kind))}}}
+}
+
+// errorOf is err as a GraphQL error with its code.
+func errorOf(err error) *gqlerror.Error {
+	return &gqlerror.Error{Message: fault.Message(err), Extensions: code(fault.TypeOf(err))}
+}
+
+// statusOf is the HTTP status of an error that keeps a request from
+// running.
+func statusOf(err error) int {
+	switch fault.KindOf(err) {
+	case fault.Unauthenticated:
+		return http.StatusUnauthorized
+	case fault.Forbidden:
+		return http.StatusForbidden
+	case fault.TooManyRequests:
+		return http.StatusTooManyRequests
+	case fault.Unavailable:
+		return http.StatusServiceUnavailable
+	case fault.Invalid, fault.Validation:
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
+}
+
+// decodeJSON decodes b into v, numbers kept as json.Number.
+func decodeJSON(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after the JSON value")
+	}
+	return nil
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}

@@ -1,0 +1,133 @@
+package graphqlapi
+
+import (
+	"context"
+	"io"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/basaltdev/basalt/internal/auth"
+	"github.com/basaltdev/basalt/internal/fault"
+)
+
+// tokens is an Authenticator of two made-up credentials.
+type tokens struct{}
+
+func (tokens) Authenticate(_ context.Context, credential string) (auth.Principal, error) {
+	switch credential {
+	case "alice-token":
+		return auth.Principal{Kind: auth.KindUser, ID: "alice"}, nil
+	case "admin-token":
+		return auth.System(), nil
+	}
+	return auth.Principal{}, fault.New(fault.Unauthenticated, "test", "unknown credential")
+}
+
+func (tokens) Recognize(string) (auth.Principal, bool) { return auth.Principal{}, false }
+
+type answer struct {
+	status      int
+	contentType string
+	body        string
+}
+
+func serve(t *testing.T, a *API, method, target, body string, headers ...string) answer {
+	t.Helper()
+	r := httptest.NewRequestWithContext(t.Context(), method, target, strings.NewReader(body))
+	for i := 0; i+1 < len(headers); i += 2 {
+		r.Header.Set(headers[i], headers[i+1])
+	}
+	w := httptest.NewRecorder()
+	a.ServeHTTP(w, r)
+	b, err := io.ReadAll(w.Result().Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return answer{w.Code, w.Header().Get("Content-Type"), string(b)}
+}
+
+func newAPI(t *testing.T, f *fixture) *API {
+	t.Helper()
+	a, err := New(Services{Documents: f.svc}, f.svc, Options{Authenticator: tokens{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func TestHTTP(t *testing.T) {
+	f := newFixture(t)
+	a := newAPI(t, f)
+	const gql, js = "application/graphql-response+json; charset=utf-8", "application/json; charset=utf-8"
+	q := `{"query": "{ notes(sort: \"score\") { nodes { id } } }"}`
+	for _, tc := range []struct {
+		name, method, target, body string
+		headers                    []string
+		want                       answer
+	}{
+		{"anonymous POST", "POST", "/graphql", q, []string{"Content-Type", "application/json", "Accept", "application/graphql-response+json"},
+			answer{200, gql, `{"data":{"notes":{"nodes":[{"id":"n3"},{"id":"n4"}]}}}`}},
+		{"alice's POST, JSON by default", "POST", "/graphql", q, []string{"Content-Type", "application/json; charset=utf-8", "Authorization", "Bearer alice-token"},
+			answer{200, js, `{"data":{"notes":{"nodes":[{"id":"n1"},{"id":"n3"},{"id":"n4"}]}}}`}},
+		{"GET", "GET", "/graphql?query=" + url.QueryEscape(`query($id: ID!) { notesById(id: $id) { title } }`) + "&variables=" + url.QueryEscape(`{"id": "n3"}`), "", nil,
+			answer{200, js, `{"data":{"notesById":{"title":"public 3"}}}`}},
+		{"a credential refused", "POST", "/graphql", q, []string{"Content-Type", "application/json", "Authorization", "Bearer nope"},
+			answer{401, js, `{"errors":[{"message":"unknown credential","extensions":{"code":"unauthenticated"}}]}`}},
+		{"not JSON", "POST", "/graphql", `{"query": `, []string{"Content-Type", "application/json", "Accept", "application/graphql-response+json"},
+			answer{400, gql, ""}},
+		{"no query", "POST", "/graphql", `{}`, []string{"Content-Type", "application/json"},
+			answer{400, js, `{"errors":[{"message":"the request has no query","extensions":{"code":"invalid"}}]}`}},
+		{"a form", "POST", "/graphql", `query=x`, []string{"Content-Type", "application/x-www-form-urlencoded"},
+			answer{415, js, ""}},
+		{"validation error, graphql-response", "POST", "/graphql", `{"query": "{ nope }"}`, []string{"Content-Type", "application/json", "Accept", "application/graphql-response+json"},
+			answer{400, gql, ""}},
+		{"validation error, legacy JSON", "POST", "/graphql", `{"query": "{ nope }"}`, []string{"Content-Type", "application/json", "Accept", "application/json"},
+			answer{200, js, ""}},
+		{"nothing acceptable", "POST", "/graphql", q, []string{"Content-Type", "application/json", "Accept", "text/html"},
+			answer{406, js, ""}},
+		{"PUT", "PUT", "/graphql", q, nil, answer{405, js, ""}},
+		{"a batch", "POST", "/graphql", `[` + q + `, {"query": "{ notesById(id: \"n4\") { id } }"}]`, []string{"Content-Type", "application/json"},
+			answer{200, js, `[{"data":{"notes":{"nodes":[{"id":"n3"},{"id":"n4"}]}}},{"data":{"notesById":{"id":"n4"}}}]`}},
+		{"a batch too large", "POST", "/graphql", `[` + strings.Repeat(q+",", 10) + q + `]`, []string{"Content-Type", "application/json"},
+			answer{400, js, `{"errors":[{"message":"a batch holds 1 to 10 requests","extensions":{"code":"invalid"}}]}`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := serve(t, a, tc.method, tc.target, tc.body, tc.headers...)
+			if got.status != tc.want.status || got.contentType != tc.want.contentType || (tc.want.body != "" && got.body != tc.want.body) {
+				t.Errorf("got %d %s %s\nwant %d %s %s", got.status, got.contentType, got.body, tc.want.status, tc.want.contentType, tc.want.body)
+			}
+			if got.status >= 400 && !strings.Contains(got.body, `"code":`) {
+				t.Errorf("an error without its code: %s", got.body)
+			}
+		})
+	}
+}
+
+// TestHTTPCaches: callers with the same catalog share one schema; a
+// document is parsed once per schema; a collection's change gives a new
+// schema.
+func TestHTTPCaches(t *testing.T) {
+	f := newFixture(t)
+	a := newAPI(t, f)
+	post := func(token, query string) answer {
+		return serve(t, a, "POST", "/graphql", `{"query": "`+query+`"}`, "Content-Type", "application/json", "Authorization", "Bearer "+token)
+	}
+	post("alice-token", "{ me { id } }")
+	post("alice-token", "{ me { id } }")
+	if a.schemas.Len() != 1 || a.documents.Len() != 1 {
+		t.Errorf("%d schemas, %d documents after two identical requests", a.schemas.Len(), a.documents.Len())
+	}
+	post("admin-token", "{ me { id } }") // the admin sees the hidden field: another schema
+	if a.schemas.Len() != 2 {
+		t.Errorf("%d schemas for two catalogs", a.schemas.Len())
+	}
+	if _, err := f.svc.PatchCollection(f.admin, "notes", map[string]any{"hiddenFields": []any{}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := post("alice-token", "{ notesById(id: \\\"n1\\\") { secret } }")
+	if got.status != 200 || got.body != `{"data":{"notesById":{"secret":"s1"}}}` {
+		t.Errorf("after the field stopped being hidden: %d %s", got.status, got.body)
+	}
+}
