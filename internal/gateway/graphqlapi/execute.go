@@ -411,6 +411,10 @@ func (e *executor) complete(path ast.Path, f *ast.Field, t *ast.Type, v any) (an
 		if val, ok := scalar(def.Name, v); ok {
 			return val, true
 		}
+	case ast.Enum:
+		if s, ok := v.(string); ok && def.EnumValues.ForName(s) != nil {
+			return s, true
+		}
 	}
 	return e.mismatch(path, f, t)
 }

@@ -40,7 +40,7 @@ func newFixture(t *testing.T) *fixture {
 	_, err = svc.CreateCollection(f.admin, docstore.CollectionSpec{
 		Name: "notes",
 		Schema: json.RawMessage(`{"type": "object", "properties": {"title": {"type": "string"}, "score": {"type": "integer", "minimum": 0, "maximum": 1000},
-			"owner": {"type": "string"}, "public": {"type": "boolean"}, "secret": {"type": "string"},
+			"owner": {"type": "string"}, "public": {"type": "boolean"}, "secret": {"type": "string"}, "kind": {"type": "string", "enum": ["memo", "todo"]},
 			"meta": {"type": "object", "properties": {"tags": {"type": "array", "items": {"type": "string"}}}}}}`),
 		Rules:        docstore.Rules{List: &read, Get: &read},
 		HiddenFields: []string{"secret"},
@@ -49,7 +49,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	for i, d := range []string{
-		`{"title": "alice 1", "score": 1, "owner": "alice", "public": false, "secret": "s1", "meta": {"tags": ["a", "b"]}}`,
+		`{"title": "alice 1", "score": 1, "owner": "alice", "public": false, "secret": "s1", "kind": "todo", "meta": {"tags": ["a", "b"]}}`,
 		`{"title": "bob 2", "score": 2, "owner": "bob", "public": false, "secret": "s2"}`,
 		`{"title": "public 3", "score": 3, "owner": "bob", "public": true, "secret": "s3"}`,
 		`{"title": "alice 4", "score": 4, "owner": "alice", "public": true, "secret": "s4"}`,
@@ -126,9 +126,9 @@ func jsonInt(n int64) string { b, _ := json.Marshal(n); return string(b) }
 
 func TestExecuteHiddenFieldsAndNesting(t *testing.T) {
 	f := newFixture(t)
-	q := `query One($id: ID!) { note: notesById(id: $id) { __typename id version title meta { tags } } }`
+	q := `query One($id: ID!) { note: notesById(id: $id) { __typename id version title kind meta { tags } } }`
 	got, s := f.run(f.alice, t, q, map[string]any{"id": "n1"})
-	if want := `{"data":{"note":{"__typename":"Notes","id":"n1","version":1,"title":"alice 1","meta":{"tags":["a","b"]}}}}`; got != want {
+	if want := `{"data":{"note":{"__typename":"Notes","id":"n1","version":1,"title":"alice 1","kind":"todo","meta":{"tags":["a","b"]}}}}`; got != want {
 		t.Errorf("\n got %s\nwant %s", got, want)
 	}
 	if s.AST.Types["Notes"].Fields.ForName("secret") != nil {

@@ -76,6 +76,9 @@ type Field struct {
 	// Object, for a property holding an object with fields of its own, is
 	// its type's fields.
 	Object []Field
+	// Enum, for a string property whose schema lists its values (each a
+	// GraphQL name), are the values of its enum type.
+	Enum []string
 }
 
 // BuildSchema returns the GraphQL schema of the caller whose catalog is
@@ -193,6 +196,13 @@ func (b *builder) collection(e docstore.CatalogEntry, typ string) error {
 // first.
 func (b *builder) objects(fs []Field) {
 	for _, f := range fs {
+		if f.Enum != nil {
+			fmt.Fprintf(&b.sdl, "enum %s {\n", strings.Trim(f.Type, "[]!"))
+			for _, v := range f.Enum {
+				fmt.Fprintf(&b.sdl, "  %s\n", v)
+			}
+			b.sdl.WriteString("}\n\n")
+		}
 		if f.Object == nil {
 			continue
 		}
@@ -265,9 +275,13 @@ func (b *builder) field(parent, name string, prop map[string]any, depth int) Fie
 			break
 		}
 		item := b.field(parent, name+"Item", items, depth)
-		f.Type, f.Object = "["+item.Type+"]", item.Object
+		f.Type, f.Object, f.Enum = "["+item.Type+"]", item.Object, item.Enum
 	case "string":
 		f.Type = "String"
+		if values, ok := enumValues(prop); ok {
+			f.Type = b.types.claim(parent+pascal(name), "_")
+			f.Enum = values
+		}
 	case "integer":
 		f.Type = "Int"
 		if !int32Bounded(prop) {
@@ -281,6 +295,28 @@ func (b *builder) field(parent, name string, prop map[string]any, depth int) Fie
 		f.Type = "JSON"
 	}
 	return f
+}
+
+// enumValues are the values of a string schema's "enum", when there are
+// some and each is a GraphQL enum value (a name, not true, false or null).
+func enumValues(prop map[string]any) ([]string, bool) {
+	list, ok := prop["enum"].([]any)
+	if !ok || len(list) == 0 {
+		return nil, false
+	}
+	values := make([]string, 0, len(list))
+	seen := map[string]bool{}
+	for _, v := range list {
+		s, ok := v.(string)
+		if !ok || !fieldName(s) || s == "true" || s == "false" || s == "null" {
+			return nil, false
+		}
+		if !seen[s] {
+			seen[s] = true
+			values = append(values, s)
+		}
+	}
+	return values, true
 }
 
 // typeOf is the JSON type a property schema's "type" allows besides null:

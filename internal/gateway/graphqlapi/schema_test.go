@@ -52,6 +52,9 @@ func TestBuildSchemaTypes(t *testing.T) {
 			"extra": {},
 			"empty": {"type": "object"},
 			"mixed": {"type": ["string", "integer"]},
+			"status": {"type": "string", "enum": ["draft", "published", "draft"]},
+			"labels": {"type": "array", "items": {"type": "string", "enum": ["red", "GREEN"]}},
+			"odd": {"type": "string", "enum": ["a b", "c"]},
 			"never": false,
 			"id": {"type": "string"},
 			"__typename": {"type": "string"},
@@ -65,6 +68,7 @@ func TestBuildSchemaTypes(t *testing.T) {
 	want := map[string]string{
 		"title": "String", "score": "Int", "views": "Float", "rating": "Float", "draft": "Boolean", "tags": "[String]",
 		"author": "BlogPostsAuthor", "links": "[BlogPostsLinksItem]", "extra": "JSON", "empty": "JSON", "mixed": "JSON",
+		"status": "BlogPostsStatus", "labels": "[BlogPostsLabelsItem]", "odd": "String",
 		"id": "ID!", "collection": "String!", "version": "Int!", "createdAt": "DateTime!", "updatedAt": "DateTime!",
 	}
 	def := s.AST.Types["BlogPosts"]
@@ -90,6 +94,12 @@ func TestBuildSchemaTypes(t *testing.T) {
 	}
 	if city := s.AST.Types["BlogPostsAuthorAddress"]; city == nil || city.Fields.ForName("city") == nil {
 		t.Errorf("no BlogPostsAuthorAddress.city in\n%s", s.SDL)
+	}
+	if e := s.AST.Types["BlogPostsStatus"]; e == nil || e.Kind != "ENUM" || len(e.EnumValues) != 2 || e.EnumValues.ForName("published") == nil {
+		t.Errorf("the enum status: %+v", e)
+	}
+	if e := s.AST.Types["BlogPostsLabelsItem"]; e == nil || e.EnumValues.ForName("GREEN") == nil {
+		t.Errorf("the enum of labels' items: %+v", e)
 	}
 	if s.AST.Types["BlogPostsLinksItem"].Fields.ForName("url") == nil {
 		t.Errorf("no BlogPostsLinksItem.url")
