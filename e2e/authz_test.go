@@ -18,6 +18,7 @@ import (
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/gateway/authapi"
 	"github.com/basaltdev/basalt/internal/gateway/eventsapi"
+	"github.com/basaltdev/basalt/internal/gateway/graphqlapi"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
 	"github.com/basaltdev/basalt/internal/gateway/rpcapi"
 	"github.com/basaltdev/basalt/internal/gateway/webhookapi"
@@ -117,6 +118,7 @@ func authorizationTable(t *testing.T, f *authzFixture) {
 	registered = append(registered, eventsapi.RoutePatterns()...)
 	registered = append(registered, rpcapi.RoutePatterns()...)
 	registered = append(registered, rpcapi.GetPatterns()...)
+	registered = append(registered, graphqlapi.RoutePatterns()...)
 	registered = append(registered, rpcapi.HealthPatterns()...)
 	registered = append(registered, "GET /healthz", "GET /readyz", "GET /metrics")
 	var inTable []string
@@ -164,6 +166,8 @@ func authorizationTable(t *testing.T, f *authzFixture) {
 				case strings.HasPrefix(row.route, "POST /basalt.v1.") || strings.HasPrefix(row.route, "GET /basalt.v1.") ||
 					strings.HasPrefix(row.route, "POST /grpc."):
 					errorType = "application/json" // the Connect protocol's errors
+				case strings.HasSuffix(row.route, " /graphql"):
+					errorType = "application/graphql-response+json; charset=utf-8" // GraphQL's errors
 				}
 				if r.Status >= 400 && r.Header.Get("Content-Type") != errorType {
 					t.Errorf("%s: %s %s: %d with Content-Type %q", who, c.method, c.path, r.Status, r.Header.Get("Content-Type"))
@@ -465,7 +469,34 @@ func authzRows() []authzRow {
 	rows = append(rows, rpcRows()...)
 	rows = append(rows, rpcAccountRows()...)
 	rows = append(rows, rpcGetRows(rows)...)
+	rows = append(rows, graphqlRows()...)
 	return append(rows, eventsAdminRows()...)
+}
+
+// graphqlRows get a post through GraphQL: the callers who may get posts
+// find postsById in their schema (200); for the others the field does
+// not exist, and the document is refused before it runs (400).
+func graphqlRows() []authzRow {
+	want := readPosts
+	for i, c := range want {
+		if c == 403 {
+			want[i] = 400
+		}
+	}
+	query := func(f *authzFixture) string { return `{ postsById(id: "` + f.post() + `") { id } }` }
+	accept := []string{"Accept", "application/graphql-response+json"}
+	return []authzRow{
+		{route: "POST /graphql", req: func(f *authzFixture, _ string) (call, string) {
+			body, err := json.Marshal(map[string]string{"query": query(f)})
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			return call{method: "POST", path: "/graphql", body: string(body), headers: append([]string{"Content-Type", "application/json"}, accept...)}, ""
+		}, want: want},
+		{route: "GET /graphql", req: func(f *authzFixture, _ string) (call, string) {
+			return call{method: "GET", path: "/graphql?query=" + url.QueryEscape(query(f)), headers: accept}, ""
+		}, want: want},
+	}
 }
 
 // rpcGetRows are the procedures that change nothing called as Connect

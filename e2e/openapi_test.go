@@ -10,6 +10,7 @@ import (
 
 	"github.com/basaltdev/basalt/internal/gateway/authapi"
 	"github.com/basaltdev/basalt/internal/gateway/eventsapi"
+	"github.com/basaltdev/basalt/internal/gateway/graphqlapi"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
 	"github.com/basaltdev/basalt/internal/gateway/webhookapi"
 )
@@ -19,7 +20,7 @@ var openAPIOperationIDs = []string{
 	"signUp", "login", "refresh", "logout", "getMe", "deleteMe", "listMySessions", "revokeMySession", "changePassword",
 	"requestPasswordReset", "confirmPasswordReset", "requestVerification", "verifyEmail", "listAccounts", "createAccount",
 	"getAccount", "updateAccount", "deleteAccount", "listAccountSessions", "revokeSession", "listAPIKeys", "createAPIKey",
-	"revokeAPIKey", "listSigningKeys", "rotateSigningKeys", "getJWKS", "getHealth", "getReadiness", "getMetrics",
+	"revokeAPIKey", "listSigningKeys", "rotateSigningKeys", "getJWKS", "getHealth", "getReadiness", "getMetrics", "graphqlPost", "graphqlGet",
 	"listCollections", "createCollection", "getCollection", "replaceCollection", "patchCollection", "deleteCollection",
 	"listDocuments", "createDocument", "getDocument", "replaceDocument", "patchDocument", "deleteDocument", "batch",
 	"getOpenAPI", "createDocument_notes", "listDocuments_notes", "searchDocuments", "searchDocumentsWithBody",
@@ -113,6 +114,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		routes := append(restapi.RoutePatterns(), authapi.RoutePatterns()...)
 		routes = append(routes, webhookapi.RoutePatterns()...)
 		routes = append(routes, eventsapi.RoutePatterns()...)
+		routes = append(routes, graphqlapi.RoutePatterns()...)
 		routes = append(routes, "GET /healthz", "GET /readyz", "GET /metrics")
 		for _, pattern := range routes {
 			method, path, _ := strings.Cut(pattern, " ")

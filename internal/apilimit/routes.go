@@ -67,6 +67,10 @@ var routeClasses = map[string]Class{
 	"GET /v1/admin/webhooks/{id}/deliveries/{deliveryId}":            Read,
 	"POST /v1/admin/webhooks/{id}/deliveries/{deliveryId}/redeliver": Write,
 
+	// graphqlapi: queries, read like the lists and gets they make.
+	"GET /graphql":  Read,
+	"POST /graphql": Read,
+
 	// rpcapi: the basalt.v1 procedures over gRPC and Connect, classed
 	// like the REST routes they mirror.
 	"POST /basalt.v1.DocumentService/GetDocument":         Read,

@@ -7,6 +7,7 @@ import (
 	"github.com/basaltdev/basalt/internal/apilimit"
 	"github.com/basaltdev/basalt/internal/gateway/authapi"
 	"github.com/basaltdev/basalt/internal/gateway/eventsapi"
+	"github.com/basaltdev/basalt/internal/gateway/graphqlapi"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
 	"github.com/basaltdev/basalt/internal/gateway/rpcapi"
 	"github.com/basaltdev/basalt/internal/gateway/webhookapi"
@@ -24,6 +25,7 @@ func TestEveryRouteHasAClass(t *testing.T) {
 		"webhookapi": webhookapi.RoutePatterns(),
 		"eventsapi":  eventsapi.RoutePatterns(),
 		"rpcapi":     rpcapi.RoutePatterns(),
+		"graphqlapi": graphqlapi.RoutePatterns(),
 	} {
 		if len(patterns) == 0 {
 			t.Errorf("%s registers no route", name)

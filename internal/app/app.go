@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +36,7 @@ import (
 	"github.com/basaltdev/basalt/internal/gateway"
 	"github.com/basaltdev/basalt/internal/gateway/authapi"
 	"github.com/basaltdev/basalt/internal/gateway/eventsapi"
+	"github.com/basaltdev/basalt/internal/gateway/graphqlapi"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
 	"github.com/basaltdev/basalt/internal/gateway/rpcapi"
 	"github.com/basaltdev/basalt/internal/gateway/webhookapi"
@@ -194,6 +196,12 @@ func Run(ctx context.Context, cfg Config) error {
 		hub = d.hub
 		mount = append(mount, func(mux *http.ServeMux) error {
 			webhookapi.New(d.hooks.svc, accAPI, log).WithLimits(apiLimits).Register(mux)
+			gql, err := graphqlapi.New(graphqlapi.Services{Documents: d.svc, Accounts: accAPI}, d.svc,
+				graphqlapi.Options{Authenticator: accAPI, RateLimits: apiLimits, MaxBodyBytes: cfg.MaxBodyBytes})
+			if err != nil {
+				return err
+			}
+			gql.Register(mux)
 			return mountEventsAdmin(mux, db, d.bus, accAPI, apiLimits, log)
 		})
 		comps = append(d.components(), comps...)
@@ -215,7 +223,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		restOpts.Elsewhere, rpcOpts.Elsewhere = forward, forward
 		mount = append(mount, func(mux *http.ServeMux) error {
-			for _, p := range append(webhookapi.RoutePatterns(), eventsapi.RoutePatterns()...) {
+			for _, p := range slices.Concat(webhookapi.RoutePatterns(), eventsapi.RoutePatterns(), graphqlapi.RoutePatterns()) {
 				mux.Handle(p, forward)
 			}
 			return nil

@@ -8,6 +8,7 @@ import (
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/gateway/authapi"
 	"github.com/basaltdev/basalt/internal/gateway/eventsapi"
+	"github.com/basaltdev/basalt/internal/gateway/graphqlapi"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
 	"github.com/basaltdev/basalt/internal/gateway/webhookapi"
 )
@@ -16,7 +17,7 @@ import (
 // REST API's on the main listener: the account routes and the operational
 // ones of this package.
 func openAPIDescribers(cfg Config) []restapi.OpenAPIDescriber {
-	return []restapi.OpenAPIDescriber{authapi.DescribeOpenAPI, webhookapi.DescribeOpenAPI, eventsapi.DescribeOpenAPI, describeOperations(cfg)}
+	return []restapi.OpenAPIDescriber{authapi.DescribeOpenAPI, webhookapi.DescribeOpenAPI, eventsapi.DescribeOpenAPI, graphqlapi.DescribeOpenAPI, describeOperations(cfg)}
 }
 
 // describeOperations describes /healthz and /readyz, which are public, and

@@ -13,6 +13,8 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/validator"
 
+	"github.com/basaltdev/basalt/internal/auth"
+	"github.com/basaltdev/basalt/internal/auth/accounts"
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/fault"
 )
@@ -20,9 +22,13 @@ import (
 // Services are what the root fields read.
 type Services struct {
 	Documents docstore.Documents
-	// Me returns the caller's account as GET /v1/auth/me shows it (the
-	// fields of the Account type), or nil without credentials.
-	Me func(ctx context.Context) (map[string]any, error)
+	// Accounts answer me; nil makes it null.
+	Accounts Accounts
+}
+
+// Accounts are the account calls of the root fields (accounts.Auth).
+type Accounts interface {
+	Me(ctx context.Context) (accounts.Account, error)
 }
 
 // Result is the answer to one operation: its data (null when the
@@ -248,14 +254,14 @@ func (e *executor) resolve(def *ast.Definition, f *ast.Field, v any) (any, error
 // root resolves a root field of Query.
 func (e *executor) root(f *ast.Field) (any, error) {
 	if f.Name == "me" {
-		if e.svc.Me == nil {
-			return nil, nil
+		if e.svc.Accounts == nil || auth.FromContext(e.ctx).Kind != auth.KindUser {
+			return nil, nil // no account: anonymous, or an API key
 		}
-		m, err := e.svc.Me(e.ctx)
-		if m == nil || err != nil {
+		a, err := e.svc.Accounts.Me(e.ctx)
+		if err != nil {
 			return nil, err
 		}
-		return m, nil
+		return accountValue(a), nil
 	}
 	r, ok := e.s.Roots[f.Name]
 	if !ok {
@@ -350,6 +356,23 @@ func intArg(v any) (int64, bool) {
 	return 0, false
 }
 
+// accountValue is a as a value of the Account type: GET /v1/auth/me's
+// fields.
+func accountValue(a accounts.Account) map[string]any {
+	roles := make([]any, len(a.Roles))
+	for i, r := range a.Roles {
+		roles[i] = r
+	}
+	stamp := func(t time.Time) any {
+		if t.IsZero() {
+			return nil
+		}
+		return t.UTC().Format(docstore.TimeFormat)
+	}
+	return map[string]any{"id": a.ID, "email": a.Email, "roles": roles, "verified": !a.VerifiedAt.IsZero(), "verifiedAt": stamp(a.VerifiedAt),
+		"disabled": !a.DisabledAt.IsZero(), "createdAt": stamp(a.CreatedAt), "updatedAt": stamp(a.UpdatedAt)}
+}
+
 // documentValue is d as a value of its collection's type: its data's
 // properties, and the system fields over them.
 func documentValue(d docstore.Document) (map[string]any, error) {
@@ -362,7 +385,7 @@ func documentValue(d docstore.Document) (map[string]any, error) {
 		}
 	}
 	m["id"], m["collection"], m["version"] = d.ID, d.Collection, json.Number(strconv.FormatInt(d.Version, 10))
-	m["createdAt"], m["updatedAt"] = d.CreatedAt.UTC().Format(time.RFC3339Nano), d.UpdatedAt.UTC().Format(time.RFC3339Nano)
+	m["createdAt"], m["updatedAt"] = d.CreatedAt.UTC().Format(docstore.TimeFormat), d.UpdatedAt.UTC().Format(docstore.TimeFormat)
 	return m, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -32,6 +33,27 @@ type Cataloger interface {
 	Catalog(ctx context.Context) (docstore.Catalog, error)
 }
 
+// Admitter decides a request's rate limits and authenticates its caller
+// (apilimit.Limits implements it).
+type Admitter interface {
+	Admit(w http.ResponseWriter, r *http.Request, route string, known func() (auth.Principal, bool), authenticate func() (auth.Principal, error)) (auth.Principal, error)
+}
+
+// The routes of the API.
+const (
+	routeGet  = "GET /graphql"
+	routePost = "POST /graphql"
+)
+
+// RoutePatterns are the route patterns Register adds.
+func RoutePatterns() []string { return []string{routeGet, routePost} }
+
+// Register serves the API on mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.Handle(routeGet, a)
+	mux.Handle(routePost, a)
+}
+
 // Options configures an API.
 type Options struct {
 	// Limits bound each document (DefaultLimits' for zero fields).
@@ -39,6 +61,9 @@ type Options struct {
 	// Authenticator checks the bearer credential of the Authorization
 	// header; nil makes every caller anonymous.
 	Authenticator auth.Authenticator
+	// RateLimits admit each request (apilimit.Limits.Admit) under the
+	// route's class; nil limits nothing.
+	RateLimits Admitter
 	// MaxBodyBytes bounds a POST's body (1 MiB when zero).
 	MaxBodyBytes int64
 	// MaxBatch bounds the operations of one batched POST (a JSON array of
@@ -165,19 +190,20 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	ctx := r.Context()
-	if a.opts.Authenticator != nil {
-		p, err := bearer.Authenticate(ctx, a.opts.Authenticator, r.Header.Values("Authorization"))
-		if err != nil {
-			status := http.StatusUnauthorized
-			if fault.KindOf(err) != fault.Unauthenticated {
-				status = statusOf(err)
+	p, err := a.admit(w, r)
+	if err != nil {
+		switch fault.KindOf(err) {
+		case fault.Unauthenticated:
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		case fault.TooManyRequests, fault.Unavailable:
+			if d := fault.RetryAfterOf(err); d > 0 {
+				w.Header().Set("Retry-After", itoa(int((d+time.Second-1)/time.Second)))
 			}
-			a.write(w, media, status, Result{Errors: gqlerror.List{errorOf(err)}})
-			return
 		}
-		ctx = auth.WithPrincipal(ctx, p)
+		a.write(w, media, statusOf(err), Result{Errors: gqlerror.List{errorOf(err)}})
+		return
 	}
+	ctx := auth.WithPrincipal(r.Context(), p)
 	results := make([]Result, len(reqs))
 	status := http.StatusOK
 	for i, req := range reqs {
@@ -197,6 +223,31 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.write(w, media, status, results[0])
+}
+
+// admit decides the request's rate limits and authenticates its caller.
+func (a *API) admit(w http.ResponseWriter, r *http.Request) (auth.Principal, error) {
+	values := r.Header.Values("Authorization")
+	authenticate := func() (auth.Principal, error) {
+		if a.opts.Authenticator == nil {
+			return auth.Anonymous(), nil
+		}
+		return bearer.Authenticate(r.Context(), a.opts.Authenticator, values)
+	}
+	if a.opts.RateLimits == nil {
+		return authenticate()
+	}
+	known := func() (auth.Principal, bool) {
+		if a.opts.Authenticator == nil {
+			return auth.Anonymous(), true
+		}
+		return bearer.Recognize(a.opts.Authenticator, values)
+	}
+	route := routePost
+	if r.Method == http.MethodGet {
+		route = routeGet
+	}
+	return a.opts.RateLimits.Admit(w, r, route, known, authenticate)
 }
 
 // one runs one request; the status is its answer's alone (a request

@@ -120,7 +120,7 @@ func BuildSchema(cat docstore.Catalog) (*Schema, error) {
 const commonSDL = `"Any JSON value: what a collection's schema does not type."
 scalar JSON
 
-"A date and time, RFC 3339 with nanoseconds, in UTC (as REST writes them)."
+"A date and time, RFC 3339 with microseconds, in UTC (as REST writes them)."
 scalar DateTime
 
 "Where a page of a connection stands (Relay cursor connections)."
