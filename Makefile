@@ -23,9 +23,14 @@ run: build ## Run Basalt on the embedded default (SQLite in ./basalt_data, http:
 	$(BIN)/basalt serve
 
 .PHONY: test
-test: check ## Run every check and test: gofmt, vet, lint, unit/integration/e2e tests with -race, fuzz seeds, benchmark smoke run
+test: check e2e/graphqlhttp/node_modules ## Run every check and test: gofmt, vet, lint, unit/integration/e2e tests with -race, fuzz seeds, benchmark smoke run
 	$(GO) test -race -count=1 -timeout 20m ./...
 	$(GO) test -run='^$$' -bench=. -benchtime=1x -count=1 -timeout 10m ./...
+
+# The graphql-http audits' npm packages, pinned by their lock file.
+e2e/graphqlhttp/node_modules: e2e/graphqlhttp/package.json e2e/graphqlhttp/package-lock.json
+	cd e2e/graphqlhttp && npm ci --no-audit --no-fund --silent
+	touch $@
 
 .PHONY: check
 check: fmt-check vet lint proto-check ## Static checks only

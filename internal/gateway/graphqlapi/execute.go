@@ -244,8 +244,11 @@ func (e *executor) included(ds ast.DirectiveList) bool {
 
 // resolve is the raw value of field f of v, a value of type def.
 func (e *executor) resolve(def *ast.Definition, f *ast.Field, v any) (any, error) {
-	if _, ok := v.(rootValue); ok {
+	switch r := v.(type) {
+	case rootValue:
 		return e.root(f)
+	case resolver:
+		return r.field(f.Name, f.ArgumentMap(e.vars)), nil
 	}
 	m, _ := v.(map[string]any)
 	return m[f.Name], nil
@@ -253,6 +256,13 @@ func (e *executor) resolve(def *ast.Definition, f *ast.Field, v any) (any, error
 
 // root resolves a root field of Query.
 func (e *executor) root(f *ast.Field) (any, error) {
+	switch f.Name {
+	case "__schema":
+		return schemaValue{s: e.s.AST}, nil
+	case "__type":
+		name, _ := f.ArgumentMap(e.vars)["name"].(string)
+		return named(e.s.AST, e.s.AST.Types[name]), nil
+	}
 	if f.Name == "me" {
 		if e.svc.Accounts == nil || auth.FromContext(e.ctx).Kind != auth.KindUser {
 			return nil, nil // no account: anonymous, or an API key

@@ -221,3 +221,59 @@ func TestExecuteErrors(t *testing.T) {
 		t.Errorf("a bad variable: %s", got)
 	}
 }
+
+// TestIntrospection: __type and __schema describe the caller's own
+// schema: no hidden field, wrappers as NON_NULL and LIST.
+func TestIntrospection(t *testing.T) {
+	f := newFixture(t)
+	got, _ := f.run(f.alice, t, `{ __type(name: "Notes") { kind name fields { name type { kind name ofType { kind name } } } }
+		__schema { queryType { name } mutationType { name } types { name } } }`, nil)
+	var r struct {
+		Data struct {
+			Type struct {
+				Kind, Name string
+				Fields     []struct {
+					Name string
+					Type struct {
+						Kind, Name string
+						OfType     *struct{ Kind, Name string }
+					}
+				}
+			} `json:"__type"`
+			Schema struct {
+				QueryType    struct{ Name string }
+				MutationType *struct{ Name string }
+				Types        []struct{ Name string }
+			} `json:"__schema"`
+		}
+	}
+	if err := json.Unmarshal([]byte(got), &r); err != nil {
+		t.Fatal(err)
+	}
+	ty := r.Data.Type
+	fields := map[string]string{}
+	for _, fd := range ty.Fields {
+		desc := fd.Type.Kind + " " + fd.Type.Name
+		if fd.Type.OfType != nil {
+			desc += " of " + fd.Type.OfType.Kind + " " + fd.Type.OfType.Name
+		}
+		fields[fd.Name] = desc
+	}
+	if ty.Kind != "OBJECT" || ty.Name != "Notes" || fields["id"] != "NON_NULL  of SCALAR ID" || fields["title"] != "SCALAR String" ||
+		fields["meta"] != "OBJECT NotesMeta" || fields["kind"] != "ENUM NotesKind" {
+		t.Errorf("__type: %s", got)
+	}
+	if _, ok := fields["secret"]; ok {
+		t.Errorf("the hidden field in alice's introspection: %s", got)
+	}
+	names := map[string]bool{}
+	for _, n := range r.Data.Schema.Types {
+		names[n.Name] = true
+	}
+	if r.Data.Schema.QueryType.Name != "Query" || r.Data.Schema.MutationType != nil || !names["NotesConnection"] || !names["__Type"] {
+		t.Errorf("__schema: %s", got)
+	}
+	if got, _ := f.run(f.alice, t, `{ __type(name: "Nope") { name } }`, nil); got != `{"data":{"__type":null}}` {
+		t.Errorf("an unknown type: %s", got)
+	}
+}

@@ -204,6 +204,12 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := auth.WithPrincipal(r.Context(), p)
+	for _, req := range reqs {
+		if ext := bytes.TrimSpace(req.Extensions); len(ext) > 0 && ext[0] != '{' && string(ext) != "null" {
+			a.write(w, media, http.StatusBadRequest, requestError(fault.Invalid, "extensions must be a JSON object"))
+			return
+		}
+	}
 	results := make([]Result, len(reqs))
 	status := http.StatusOK
 	for i, req := range reqs {

@@ -75,10 +75,6 @@ func Parse(s *Schema, query string, l Limits) (*ast.QueryDocument, gqlerror.List
 	if errs := validator.ValidateWithRules(s.AST, doc, nil); len(errs) > 0 {
 		return nil, invalid(errs...)
 	}
-	if introspects(doc) {
-		return nil, gqlerror.List{{Message: "introspection (__schema, __type) is not answered: the schema is documented in docs/graphql.md",
-			Extensions: code(string(fault.Invalid))}}
-	}
 	c := cost{doc: doc, l: l, frags: map[string]measure{}}
 	for _, op := range doc.Operations {
 		m := c.selections(op.SelectionSet, 1)
@@ -122,37 +118,6 @@ func fieldsIn(doc *ast.QueryDocument) int {
 		n += walk(f.SelectionSet)
 	}
 	return n
-}
-
-// introspects reports whether doc asks for __schema or __type.
-func introspects(doc *ast.QueryDocument) bool {
-	var walk func(ast.SelectionSet) bool
-	walk = func(set ast.SelectionSet) bool {
-		for _, sel := range set {
-			switch s := sel.(type) {
-			case *ast.Field:
-				if s.Name == "__schema" || s.Name == "__type" || walk(s.SelectionSet) {
-					return true
-				}
-			case *ast.InlineFragment:
-				if walk(s.SelectionSet) {
-					return true
-				}
-			}
-		}
-		return false
-	}
-	for _, op := range doc.Operations {
-		if walk(op.SelectionSet) {
-			return true
-		}
-	}
-	for _, f := range doc.Fragments {
-		if walk(f.SelectionSet) {
-			return true
-		}
-	}
-	return false
 }
 
 // invalid gives errs the code invalid.
@@ -224,8 +189,13 @@ func (c *cost) selections(set ast.SelectionSet, times int) measure {
 	return m
 }
 
-// field measures one field and what it selects.
+// field measures one field and what it selects. Introspection (__schema,
+// __type) reads the schema in memory, and the validator's own rule
+// bounds how deep it nests: it counts as one field.
 func (c *cost) field(f *ast.Field) measure {
+	if f.Name == "__schema" || f.Name == "__type" {
+		return measure{depth: 1, complexity: 1}
+	}
 	per := 1
 	if f.Definition != nil && f.ObjectDefinition != nil && f.ObjectDefinition.Name == "Query" && f.Definition.Type.NamedType != "" &&
 		len(f.Definition.Arguments) > 0 && f.Definition.Arguments.ForName("first") != nil {
