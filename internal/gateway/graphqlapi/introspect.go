@@ -181,15 +181,21 @@ func (v fieldValue) field(name string, _ map[string]any) any {
 	case "description":
 		return text(v.f.Description)
 	case "args":
-		out := make([]any, len(v.f.Arguments))
-		for i, a := range v.f.Arguments {
-			out[i] = inputValue{s: v.s, name: a.Name, description: a.Description, t: a.Type, def: a.DefaultValue, directives: a.Directives}
-		}
-		return out
+		return arguments(v.s, v.f.Arguments)
 	case "type":
 		return typeOfRef(v.s, v.f.Type)
 	}
 	return deprecation(v.f.Directives, name)
+}
+
+// arguments are the __InputValues of a field's or a directive's
+// arguments.
+func arguments(s *ast.Schema, args ast.ArgumentDefinitionList) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		out[i] = inputValue{s: s, name: a.Name, description: a.Description, t: a.Type, def: a.DefaultValue, directives: a.Directives}
+	}
+	return out
 }
 
 // inputValue is an __InputValue: an argument or an input field.
@@ -250,11 +256,7 @@ func (v directiveValue) field(name string, _ map[string]any) any {
 		}
 		return out
 	case "args":
-		out := make([]any, len(v.d.Arguments))
-		for i, a := range v.d.Arguments {
-			out[i] = inputValue{s: v.s, name: a.Name, description: a.Description, t: a.Type, def: a.DefaultValue, directives: a.Directives}
-		}
-		return out
+		return arguments(v.s, v.d.Arguments)
 	case "isRepeatable":
 		return v.d.IsRepeatable
 	}
