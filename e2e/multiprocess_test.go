@@ -305,11 +305,25 @@ func batchesAllOrNothing(t *testing.T, a, b *server) {
 		return
 	}
 
+	// B may answer from its read cache, which learns of A's writes from
+	// the event log within about a second (docs/caching.md): the final
+	// state is read once B shows as many patches as batches were
+	// acknowledged, or after 5 s, whichever comes first.
 	cb := b.client(t)
-	shared, err := decodeDoc(cb.must(200, "GET", "/v1/collections/ledger/documents/shared", "").Body)
-	if err != nil {
-		t.Fatal(err)
+	acknowledged := 0
+	for _, o := range outcomes {
+		if o.status == 200 {
+			acknowledged++
+		}
 	}
+	var shared doc
+	waitUntil(5*time.Second, func() bool {
+		var err error
+		if shared, err = decodeDoc(cb.must(200, "GET", "/v1/collections/ledger/documents/shared", "").Body); err != nil {
+			t.Fatal(err)
+		}
+		return shared.Version >= int64(acknowledged)+1
+	})
 	seen, _ := shared.Data["seen"].(map[string]any)
 	committed, failed := 0, 0
 	for _, o := range outcomes {
