@@ -1,6 +1,7 @@
 package graphqlapi
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -20,11 +21,7 @@ type schemaValue struct{ s *ast.Schema }
 func (v schemaValue) field(name string, _ map[string]any) any {
 	switch name {
 	case "types":
-		names := make([]string, 0, len(v.s.Types))
-		for n := range v.s.Types {
-			names = append(names, n)
-		}
-		slices.Sort(names)
+		names := slices.Sorted(maps.Keys(v.s.Types))
 		out := make([]any, len(names))
 		for i, n := range names {
 			out[i] = typeValue{s: v.s, def: v.s.Types[n]}
@@ -37,11 +34,7 @@ func (v schemaValue) field(name string, _ map[string]any) any {
 	case "subscriptionType":
 		return named(v.s, v.s.Subscription)
 	case "directives":
-		names := make([]string, 0, len(v.s.Directives))
-		for n := range v.s.Directives {
-			names = append(names, n)
-		}
-		slices.Sort(names)
+		names := slices.Sorted(maps.Keys(v.s.Directives))
 		out := make([]any, len(names))
 		for i, n := range names {
 			out[i] = directiveValue{s: v.s, d: v.s.Directives[n]}
