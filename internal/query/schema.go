@@ -77,7 +77,7 @@ func (s *Schema) walk(obj map[string]any, prefix []string) {
 	}
 	keys := make([]string, 0, len(props))
 	for k := range props {
-		if validName(k) && (len(prefix) > 0 || systemOf(k) == SystemNone) {
+		if ValidName(k) && (len(prefix) > 0 || systemOf(k) == SystemNone) {
 			keys = append(keys, k)
 		}
 	}
@@ -201,8 +201,10 @@ func (s *Schema) Lookup(name string) (Field, bool) {
 	return f, ok
 }
 
-// validName reports whether name matches [A-Za-z_][A-Za-z0-9_]{0,63}.
-func validName(name string) bool {
+// ValidName reports whether name matches [A-Za-z_][A-Za-z0-9_]{0,63}: a
+// property the query language can address (and other transports name
+// alike).
+func ValidName(name string) bool {
 	if len(name) == 0 || len(name) > maxNameLen || !identStart(name[0]) {
 		return false
 	}

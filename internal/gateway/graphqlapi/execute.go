@@ -144,7 +144,7 @@ func (o *object) MarshalJSON() ([]byte, error) {
 // selectionSet resolves the selections of set on v, a value of the object
 // type def. It is false when a non-null field failed: the object is null.
 func (e *executor) selectionSet(path ast.Path, def *ast.Definition, set ast.SelectionSet, v any) (*object, bool) {
-	fields := e.collect(def, set, nil, map[string]bool{})
+	fields := e.collect(def, set, nil, map[string]int{}, map[string]bool{})
 	out := &object{keys: make([]string, 0, len(fields)), vals: make([]any, 0, len(fields))}
 	for _, f := range fields {
 		key := f.Alias
@@ -161,7 +161,7 @@ func (e *executor) selectionSet(path ast.Path, def *ast.Definition, set ast.Sele
 				e.fail(fp, f, fault.New(fault.Invalid, op, "no field "+f.Name+" on "+def.Name))
 				return nil, false
 			}
-			raw, err := e.resolve(def, f, v)
+			raw, err := e.resolve(f, v)
 			if err != nil {
 				e.fail(fp, f, err)
 				if fd.Type.NonNull {
@@ -181,30 +181,26 @@ func (e *executor) selectionSet(path ast.Path, def *ast.Definition, set ast.Sele
 }
 
 // collect returns the fields set selects on def, fragments spread and
-// @skip/@include applied, merging fields of one response key (the
-// validator has made sure they agree).
-func (e *executor) collect(def *ast.Definition, set ast.SelectionSet, out []*ast.Field, spread map[string]bool) []*ast.Field {
+// @skip/@include applied, merging fields of one response key (at, their
+// index in out; the validator has made sure they agree).
+func (e *executor) collect(def *ast.Definition, set ast.SelectionSet, out []*ast.Field, at map[string]int, spread map[string]bool) []*ast.Field {
 	for _, sel := range set {
 		switch s := sel.(type) {
 		case *ast.Field:
 			if !e.included(s.Directives) {
 				continue
 			}
-			merged := false
-			for i, f := range out {
-				if responseKey(f) == responseKey(s) {
-					cp := *f
-					cp.SelectionSet = append(append(ast.SelectionSet(nil), f.SelectionSet...), s.SelectionSet...)
-					out[i], merged = &cp, true
-					break
-				}
+			if i, ok := at[responseKey(s)]; ok {
+				cp := *out[i]
+				cp.SelectionSet = append(append(ast.SelectionSet(nil), out[i].SelectionSet...), s.SelectionSet...)
+				out[i] = &cp
+				continue
 			}
-			if !merged {
-				out = append(out, s)
-			}
+			at[responseKey(s)] = len(out)
+			out = append(out, s)
 		case *ast.InlineFragment:
 			if e.included(s.Directives) && (s.TypeCondition == "" || s.TypeCondition == def.Name) {
-				out = e.collect(def, s.SelectionSet, out, spread)
+				out = e.collect(def, s.SelectionSet, out, at, spread)
 			}
 		case *ast.FragmentSpread:
 			if !e.included(s.Directives) || spread[s.Name] {
@@ -213,7 +209,7 @@ func (e *executor) collect(def *ast.Definition, set ast.SelectionSet, out []*ast
 			spread[s.Name] = true
 			frag := e.doc.Fragments.ForName(s.Name)
 			if frag != nil && frag.TypeCondition == def.Name {
-				out = e.collect(def, frag.SelectionSet, out, spread)
+				out = e.collect(def, frag.SelectionSet, out, at, spread)
 			}
 		}
 	}
@@ -242,8 +238,8 @@ func (e *executor) included(ds ast.DirectiveList) bool {
 	return true
 }
 
-// resolve is the raw value of field f of v, a value of type def.
-func (e *executor) resolve(def *ast.Definition, f *ast.Field, v any) (any, error) {
+// resolve is the raw value of field f of v.
+func (e *executor) resolve(f *ast.Field, v any) (any, error) {
 	switch r := v.(type) {
 	case rootValue:
 		return e.root(f)

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
 	"strings"
-	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -20,6 +20,7 @@ import (
 	"github.com/basaltdev/basalt/internal/auth/bearer"
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/gateway/restapi"
 )
 
 // Media types of GraphQL over HTTP.
@@ -129,6 +130,19 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.write(w, media, http.StatusNotAcceptable, requestError(fault.Invalid, "the answer is "+mediaGraphQLResponse+" or "+mediaJSON+": accept one"))
 		return
 	}
+	// The limits and the caller are decided before the body is read: a
+	// refused request costs no parsing.
+	p, err := a.admit(w, r)
+	if err != nil {
+		if c := restapi.Challenge(err); c != "" {
+			w.Header().Set("WWW-Authenticate", c)
+		}
+		if d := fault.RetryAfterOf(err); d > 0 {
+			w.Header().Set("Retry-After", restapi.RetryAfterSeconds(d))
+		}
+		a.write(w, media, statusOf(err), Result{Errors: gqlerror.List{errorOf(err)}})
+		return
+	}
 	var reqs []request
 	batch := false
 	switch r.Method {
@@ -190,19 +204,6 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	p, err := a.admit(w, r)
-	if err != nil {
-		switch fault.KindOf(err) {
-		case fault.Unauthenticated:
-			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		case fault.TooManyRequests, fault.Unavailable:
-			if d := fault.RetryAfterOf(err); d > 0 {
-				w.Header().Set("Retry-After", itoa(int((d+time.Second-1)/time.Second)))
-			}
-		}
-		a.write(w, media, statusOf(err), Result{Errors: gqlerror.List{errorOf(err)}})
-		return
-	}
 	ctx := auth.WithPrincipal(r.Context(), p)
 	for _, req := range reqs {
 		if ext := bytes.TrimSpace(req.Extensions); len(ext) > 0 && ext[0] != '{' && string(ext) != "null" {
@@ -294,10 +295,7 @@ func (a *API) schema(ctx context.Context) (*Schema, error) {
 	if err != nil {
 		return nil, err
 	}
-	fp, err := fingerprint(cat)
-	if err != nil {
-		return nil, fault.Internalf(op, err)
-	}
+	fp := fingerprint(cat)
 	if s, ok := a.schemas.Get(fp); ok {
 		return s, nil
 	}
@@ -311,13 +309,24 @@ func (a *API) schema(ctx context.Context) (*Schema, error) {
 }
 
 // fingerprint identifies a catalog's schema: callers whose catalogs are
-// alike share one.
-func fingerprint(cat docstore.Catalog) ([32]byte, error) {
-	b, err := json.Marshal(cat.Collections)
-	if err != nil {
-		return [32]byte{}, err
+// alike share one. It hashes what the schema is built from (names,
+// actions, schemas), each part prefixed by its length.
+func fingerprint(cat docstore.Catalog) [32]byte {
+	h := sha256.New()
+	part := func(b []byte) {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+		h.Write(n[:])
+		h.Write(b)
 	}
-	return sha256.Sum256(b), nil
+	for _, e := range cat.Collections {
+		part([]byte(e.Name))
+		part([]byte(strings.Join(e.Actions, ",")))
+		part(e.Schema)
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum
 }
 
 // document is query parsed, validated and bounded against s, once per
@@ -384,22 +393,8 @@ func errorOf(err error) *gqlerror.Error {
 }
 
 // statusOf is the HTTP status of an error that keeps a request from
-// running.
-func statusOf(err error) int {
-	switch fault.KindOf(err) {
-	case fault.Unauthenticated:
-		return http.StatusUnauthorized
-	case fault.Forbidden:
-		return http.StatusForbidden
-	case fault.TooManyRequests:
-		return http.StatusTooManyRequests
-	case fault.Unavailable:
-		return http.StatusServiceUnavailable
-	case fault.Invalid, fault.Validation:
-		return http.StatusBadRequest
-	}
-	return http.StatusInternalServerError
-}
+// running: REST's for the same error.
+func statusOf(err error) int { return restapi.ProblemFor(err).Status }
 
 // decodeJSON decodes b into v, numbers kept as json.Number.
 func decodeJSON(b []byte, v any) error {

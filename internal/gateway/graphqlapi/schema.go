@@ -14,6 +14,7 @@ import (
 
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/query"
 )
 
 // Bounds of the walk of a collection's JSON Schema, as the query
@@ -368,20 +369,10 @@ func int32Bounded(prop map[string]any) bool {
 }
 
 // fieldName reports whether a property's name is a GraphQL field name
-// the query language can also address: [A-Za-z_][A-Za-z0-9_]{0,63},
-// without GraphQL's reserved "__" prefix.
+// the query language can also address (query.ValidName), without
+// GraphQL's reserved "__" prefix.
 func fieldName(name string) bool {
-	if len(name) == 0 || len(name) > 64 || strings.HasPrefix(name, "__") {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		letter := c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-		if !letter && (i == 0 || c < '0' || c > '9') {
-			return false
-		}
-	}
-	return true
+	return query.ValidName(name) && !strings.HasPrefix(name, "__")
 }
 
 // system reports whether a top-level property is shadowed by a system

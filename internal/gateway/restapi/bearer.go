@@ -81,15 +81,23 @@ func guard(route string, lim Limits, a auth.Authenticator, fail func(http.Respon
 // returns the challenge to send.
 func principalOf(r *http.Request, a auth.Authenticator) (auth.Principal, string, error) {
 	p, err := bearer.Authenticate(r.Context(), a, r.Header.Values("Authorization"))
-	switch {
-	case err == nil:
-		return p, "", nil
-	case errors.Is(err, bearer.ErrMalformed):
-		return auth.Principal{}, challengeBadRequest, err
-	case fault.KindOf(err) == fault.Unauthenticated:
-		return auth.Principal{}, challengeInvalidToken, err
+	if err != nil {
+		return auth.Principal{}, Challenge(err), err
 	}
-	return auth.Principal{}, "", err
+	return p, "", nil
+}
+
+// Challenge is the WWW-Authenticate challenge of an authentication error
+// (bearer.Authenticate's): invalid_request for a malformed credential,
+// invalid_token for one refused; "" for an error of another kind.
+func Challenge(err error) string {
+	switch {
+	case errors.Is(err, bearer.ErrMalformed):
+		return challengeBadRequest
+	case fault.KindOf(err) == fault.Unauthenticated:
+		return challengeInvalidToken
+	}
+	return ""
 }
 
 // recognize tells who sends r when that costs nothing (bearer.Recognize).

@@ -117,7 +117,7 @@ func ProblemFor(err error) Problem {
 // Bearer realm="basalt", unless the caller set these headers already.
 func WriteProblem(w http.ResponseWriter, r *http.Request, err error) {
 	if d := fault.RetryAfterOf(err); d > 0 && w.Header().Get("Retry-After") == "" {
-		w.Header().Set("Retry-After", retryAfterSeconds(d))
+		w.Header().Set("Retry-After", RetryAfterSeconds(d))
 	}
 	writeProblem(w, r, ProblemFor(err))
 }
@@ -162,9 +162,9 @@ func StatusProblem(status int, detail string) Problem {
 	return p
 }
 
-// retryAfterSeconds renders d as a Retry-After value: whole seconds,
+// RetryAfterSeconds renders d as a Retry-After value: whole seconds,
 // rounded up, at least 1.
-func retryAfterSeconds(d time.Duration) string {
+func RetryAfterSeconds(d time.Duration) string {
 	s := int64(min(d, math.MaxInt32*time.Second)+time.Second-1) / int64(time.Second)
 	return strconv.FormatInt(max(s, 1), 10)
 }

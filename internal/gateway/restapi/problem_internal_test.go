@@ -10,8 +10,8 @@ func TestRetryAfterSeconds(t *testing.T) {
 		time.Millisecond: "1", time.Second: "1", 1500 * time.Millisecond: "2", time.Minute: "60",
 		-time.Second: "1", 1 << 62: "2147483647",
 	} {
-		if got := retryAfterSeconds(d); got != want {
-			t.Errorf("retryAfterSeconds(%v) = %q, want %q", d, got, want)
+		if got := RetryAfterSeconds(d); got != want {
+			t.Errorf("RetryAfterSeconds(%v) = %q, want %q", d, got, want)
 		}
 	}
 }

@@ -318,8 +318,7 @@ func (a *API) guard(next connect.ServerFunc) connect.ServerFunc {
 // serves reports whether the service of procedure has its
 // implementation in this API.
 func (a *API) serves(procedure string) bool {
-	service, _, _ := strings.Cut(strings.TrimPrefix(procedure, "/"), "/")
-	switch service {
+	switch serviceOf(procedure) {
 	case basaltv1connect.DocumentServiceName:
 		return a.svc.Documents != nil
 	case basaltv1connect.CollectionServiceName:
@@ -330,11 +329,17 @@ func (a *API) serves(procedure string) bool {
 	return true
 }
 
+// serviceOf is the service of a procedure ("/basalt.v1.DocumentService/Get…"
+// → "basalt.v1.DocumentService").
+func serviceOf(procedure string) string {
+	service, _, _ := strings.Cut(strings.TrimPrefix(procedure, "/"), "/")
+	return service
+}
+
 // private reports whether the answers of procedure hold tokens, secrets
 // or personal data: those of the account services.
 func private(procedure string) bool {
-	service, _, _ := strings.Cut(strings.TrimPrefix(procedure, "/"), "/")
-	switch service {
+	switch serviceOf(procedure) {
 	case basaltv1connect.AuthServiceName, basaltv1connect.AdminServiceName, basaltv1connect.APIKeyServiceName, basaltv1connect.ComponentServiceName:
 		return true
 	}
