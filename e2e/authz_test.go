@@ -473,16 +473,20 @@ func authzRows() []authzRow {
 	return append(rows, eventsAdminRows()...)
 }
 
-// graphqlRows get a post through GraphQL: the callers who may get posts
-// find postsById in their schema (200); for the others the field does
-// not exist, and the document is refused before it runs (400).
+// graphqlRows get and delete a post through GraphQL: the callers who may
+// get (delete) posts find postsById (postsDelete) in their schema (200);
+// for the others the field does not exist, and the document is refused
+// before it runs (400).
 func graphqlRows() []authzRow {
-	want := readPosts
-	for i, c := range want {
-		if c == 403 {
-			want[i] = 400
+	absent := func(c codes) codes {
+		for i, code := range c {
+			if code == 401 || code == 403 {
+				c[i] = 400
+			}
 		}
+		return c
 	}
+	want := absent(readPosts)
 	query := func(f *authzFixture) string { return `{ postsById(id: "` + f.post() + `") { id } }` }
 	accept := []string{"Accept", "application/graphql-response+json"}
 	return []authzRow{
@@ -496,6 +500,16 @@ func graphqlRows() []authzRow {
 		{route: "GET /graphql", req: func(f *authzFixture, _ string) (call, string) {
 			return call{method: "GET", path: "/graphql?query=" + url.QueryEscape(query(f)), headers: accept}, ""
 		}, want: want},
+		{route: "POST /graphql", req: func(f *authzFixture, _ string) (call, string) {
+			id := f.post()
+			body, err := json.Marshal(map[string]string{"query": `mutation { postsDelete(id: "` + id + `") { id } }`})
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			return call{method: "POST", path: "/graphql", body: string(body), headers: append([]string{"Content-Type", "application/json"}, accept...)}, id
+		}, gone: func(f *authzFixture, id string) bool {
+			return f.admin.do("GET", "/v1/collections/posts/documents/"+id, "").Status == 404
+		}, want: absent(writePosts(200))},
 	}
 }
 

@@ -67,9 +67,11 @@ var routeClasses = map[string]Class{
 	"GET /v1/admin/webhooks/{id}/deliveries/{deliveryId}":            Read,
 	"POST /v1/admin/webhooks/{id}/deliveries/{deliveryId}/redeliver": Write,
 
-	// graphqlapi: queries, read like the lists and gets they make.
-	"GET /graphql":  Read,
-	"POST /graphql": Read,
+	// graphqlapi: every request is a read, decided before its body is
+	// read; a mutation, once parsed, is also limited as a write.
+	"GET /graphql":           Read,
+	"POST /graphql":          Read,
+	"POST /graphql#mutation": Write,
 
 	// rpcapi: the basalt.v1 procedures over gRPC and Connect, classed
 	// like the REST routes they mirror.

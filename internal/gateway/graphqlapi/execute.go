@@ -41,12 +41,14 @@ type Result struct {
 	executed bool
 }
 
-// Execute runs the query operation opName (the only one when "") of doc,
+// Execute runs the operation opName (the only one when "") of doc,
 // validated against s, with the variables vars, as the caller in ctx:
-// every document it reads comes from svc, so the caller's rules decide
-// what it holds. A failed field is null, with an error that carries the
-// fault's code in extensions.code, as REST's problem does; Execute itself
-// does not fail.
+// every document it reads or writes goes through svc, so the caller's
+// rules decide what it holds and what it may change. A failed field is
+// null, with an error that carries the fault's code in extensions.code, as
+// REST's problem does; Execute itself does not fail. A mutation's root
+// fields run one after another, in order; each write is the document
+// service's, whole or not at all.
 func Execute(ctx context.Context, s *Schema, svc Services, doc *ast.QueryDocument, opName string, vars map[string]any) Result {
 	op := doc.Operations.ForName(opName)
 	if op == nil {
@@ -56,15 +58,23 @@ func Execute(ctx context.Context, s *Schema, svc Services, doc *ast.QueryDocumen
 		}
 		return Result{Errors: gqlerror.List{{Message: msg, Extensions: code(string(fault.Invalid))}}}
 	}
-	if op.Operation != ast.Query {
-		return Result{Errors: gqlerror.List{{Message: "only queries are served so far", Extensions: code(string(fault.Invalid))}}}
+	root := s.AST.Query
+	switch op.Operation {
+	case ast.Query:
+	case ast.Mutation:
+		root = s.AST.Mutation
+	default:
+		root = nil
+	}
+	if root == nil { // validation refuses these first
+		return Result{Errors: gqlerror.List{{Message: "the schema has no " + string(op.Operation) + " type", Extensions: code(string(fault.Invalid))}}}
 	}
 	coerced, err := coerceVariables(s.AST, op, vars)
 	if err != nil {
 		return Result{Errors: gqlerror.List{err}}
 	}
 	e := &executor{ctx: ctx, s: s, svc: svc, doc: doc, vars: coerced}
-	data, ok := e.selectionSet(nil, s.AST.Query, op.SelectionSet, rootValue{})
+	data, ok := e.selectionSet(nil, root, op.SelectionSet, rootValue{mutation: op.Operation == ast.Mutation})
 	r := Result{Errors: e.errs, executed: true}
 	if ok {
 		r.Data = data
@@ -104,7 +114,7 @@ func code(c string) map[string]any { return map[string]any{"code": c} }
 
 // rootValue stands for the operation's root: its fields are resolved
 // from the services.
-type rootValue struct{}
+type rootValue struct{ mutation bool }
 
 type executor struct {
 	ctx  context.Context
@@ -242,6 +252,9 @@ func (e *executor) included(ds ast.DirectiveList) bool {
 func (e *executor) resolve(f *ast.Field, v any) (any, error) {
 	switch r := v.(type) {
 	case rootValue:
+		if r.mutation {
+			return e.mutate(f)
+		}
 		return e.root(f)
 	case resolver:
 		return r.field(f.Name, f.ArgumentMap(e.vars)), nil
@@ -274,8 +287,8 @@ func (e *executor) root(f *ast.Field) (any, error) {
 		return nil, fault.New(fault.Invalid, op, "no root field "+f.Name)
 	}
 	args := f.ArgumentMap(e.vars)
-	if r.ByID {
-		id, _ := args["id"].(string)
+	if r.Kind == RootGet {
+		id := idArg(args["id"])
 		d, err := e.svc.Documents.GetDocument(e.ctx, r.Collection, id)
 		if fault.Is(err, fault.NotFound) {
 			return nil, nil // as REST's 404: null, and no error
@@ -321,6 +334,114 @@ func (e *executor) root(f *ast.Field) (any, error) {
 		total = *page.Total
 	}
 	return map[string]any{"edges": edges, "nodes": nodes, "pageInfo": info, "totalCount": total}, nil
+}
+
+// mutate resolves a root field of Mutation: one write of the document
+// service, whose answer is the document written (as the caller may see
+// it) or, for a delete, its id.
+func (e *executor) mutate(f *ast.Field) (any, error) {
+	r, ok := e.s.Mutations[f.Name]
+	if !ok {
+		return nil, fault.New(fault.Invalid, op, "no mutation "+f.Name)
+	}
+	args := f.ArgumentMap(e.vars)
+	id, key := idArg(args["id"]), ""
+	if k, ok := args["idempotencyKey"].(string); ok {
+		key = k
+	}
+	var ifMatch docstore.Versions
+	if v, set := args["expectedVersion"]; set && v != nil {
+		n, ok := intArg(v)
+		if !ok || n <= 0 {
+			// No version is 0 or less: a condition no document meets.
+			n = 0
+		}
+		ifMatch = docstore.Versions{n}
+	}
+	var (
+		d    docstore.Document
+		data docstore.Data
+		err  error
+	)
+	switch r.Kind {
+	case RootCreate:
+		if data, err = dataArg("data", args["data"]); err == nil {
+			d, err = e.svc.Documents.CreateDocument(e.ctx, docstore.CreateRequest{Collection: r.Collection, ID: id, Data: data, IdempotencyKey: key})
+		}
+	case RootReplace:
+		if data, err = dataArg("data", args["data"]); err == nil {
+			d, err = e.svc.Documents.ReplaceDocument(e.ctx, docstore.ReplaceRequest{Collection: r.Collection, ID: id, Data: data, IfMatch: ifMatch, IdempotencyKey: key})
+		}
+	case RootPatch:
+		if data, err = dataArg("patch", args["patch"]); err == nil {
+			d, err = e.svc.Documents.PatchDocument(e.ctx, docstore.PatchRequest{Collection: r.Collection, ID: id, Patch: data, IfMatch: ifMatch, IdempotencyKey: key})
+		}
+	case RootDelete:
+		if err := e.svc.Documents.DeleteDocument(e.ctx, docstore.DeleteRequest{Collection: r.Collection, ID: id, IfMatch: ifMatch, IdempotencyKey: key}); err != nil {
+			return nil, err
+		}
+		return map[string]any{"id": id, "collection": r.Collection}, nil
+	default:
+		return nil, fault.New(fault.Invalid, op, "no mutation "+f.Name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return documentValue(d)
+}
+
+// idArg is an ID argument's value: a string, or an integer literal or
+// variable (GraphQL's ID accepts both).
+func idArg(v any) string {
+	switch id := v.(type) {
+	case string:
+		return id
+	case json.Number:
+		return id.String()
+	}
+	if n, ok := intArg(v); ok {
+		return strconv.FormatInt(n, 10)
+	}
+	return ""
+}
+
+// dataArg is an input object's value as document data: numbers as
+// json.Number, as a decoded request body has them. A JSON input given
+// something else than an object is refused, as REST refuses such a body.
+func dataArg(name string, v any) (docstore.Data, error) {
+	m, ok := jsonValue(v).(map[string]any)
+	if !ok {
+		return nil, fault.New(fault.Invalid, op, name+" must be an object")
+	}
+	return m, nil
+}
+
+// jsonValue is v, an argument's value (a literal's or a variable's), with
+// its numbers as json.Number.
+func jsonValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = jsonValue(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = jsonValue(e)
+		}
+		return out
+	case int64:
+		return json.Number(strconv.FormatInt(x, 10))
+	case int:
+		return json.Number(strconv.Itoa(x))
+	case int32:
+		return json.Number(strconv.FormatInt(int64(x), 10))
+	case float64:
+		return json.Number(strconv.FormatFloat(x, 'g', -1, 64))
+	}
+	return v
 }
 
 // listPage lists req; with req.Limit -1 (first: 0), a page without

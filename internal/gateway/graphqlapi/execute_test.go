@@ -10,12 +10,14 @@ import (
 
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/storage/sqlite"
 )
 
 // fixture is a document service on SQLite with the collection notes:
 // owners read their own notes (list and get), everyone reads the public
-// ones, and the field secret is hidden from all but admins.
+// ones, callers write notes they own, and the field secret is hidden from
+// all but admins.
 type fixture struct {
 	svc          *docstore.Service
 	admin, alice context.Context
@@ -36,13 +38,13 @@ func newFixture(t testing.TB) *fixture {
 	f := &fixture{svc: svc, admin: auth.WithPrincipal(t.Context(), auth.System()),
 		alice:     auth.WithPrincipal(t.Context(), auth.Principal{Kind: auth.KindUser, ID: "alice"}),
 		anonymous: auth.WithPrincipal(t.Context(), auth.Anonymous())}
-	read := `public = true || owner = @auth.id`
+	read, own := `public = true || owner = @auth.id`, `owner = @auth.id`
 	_, err = svc.CreateCollection(f.admin, docstore.CollectionSpec{
 		Name: "notes",
 		Schema: json.RawMessage(`{"type": "object", "properties": {"title": {"type": "string"}, "score": {"type": "integer", "minimum": 0, "maximum": 1000},
 			"owner": {"type": "string"}, "public": {"type": "boolean"}, "secret": {"type": "string"}, "kind": {"type": "string", "enum": ["memo", "todo"]},
 			"meta": {"type": "object", "properties": {"tags": {"type": "array", "items": {"type": "string"}}}}}}`),
-		Rules:        docstore.Rules{List: &read, Get: &read},
+		Rules:        docstore.Rules{List: &read, Get: &read, Create: &own, Update: &own, Delete: &own},
 		HiddenFields: []string{"secret"},
 	})
 	if err != nil {
@@ -222,6 +224,91 @@ func TestExecuteErrors(t *testing.T) {
 	}
 }
 
+// TestMutations: creates, replaces, patches and deletes go through the
+// document service as the caller, with its rules, its schema's validation
+// and compare-and-set on expectedVersion; a refused write changes
+// nothing, and the root fields of one mutation run in order.
+func TestMutations(t *testing.T) {
+	f := newFixture(t)
+	stored := func(id string) string {
+		t.Helper()
+		d, err := f.svc.GetDocument(f.admin, "notes", id)
+		if fault.Is(err, fault.NotFound) {
+			return "none"
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return jsonInt(d.Version) + " " + string(d.Data)
+	}
+	for _, step := range []struct {
+		name  string
+		ctx   context.Context
+		query string
+		vars  string
+		want  string
+		// id and state: what the store holds for id afterwards.
+		id, state string
+	}{
+		{"create, literal", f.alice, `mutation { notesCreate(id: "m1", data: {title: "mine", owner: "alice", score: 5, kind: memo, meta: {tags: ["x"]}}) { id version title score kind meta { tags } } }`, ``,
+			`{"data":{"notesCreate":{"id":"m1","version":1,"title":"mine","score":5,"kind":"memo","meta":{"tags":["x"]}}}}`,
+			"m1", `1 {"kind":"memo","meta":{"tags":["x"]},"owner":"alice","score":5,"title":"mine"}`},
+		{"create for another owner", f.alice, `mutation { notesCreate(id: "m2", data: {title: "bob's", owner: "bob"}) { id } }`, ``,
+			`{"data":{"notesCreate":null},"errors":[{"message":"the access rules of collection \"notes\" do not allow this create","path":["notesCreate"],"locations":[{"line":1,"column":12}],"extensions":{"code":"forbidden"}}]}`,
+			"m2", "none"},
+		{"create against the schema", f.alice, `mutation { notesCreate(id: "m2", data: {owner: "alice", score: 5000}) { id } }`, ``,
+			`validation`, "m2", "none"},
+		{"create, variables", f.alice, `mutation($d: NotesInput!) { notesCreate(id: "m2", data: $d) { id owner score } }`, `{"d": {"owner": "alice", "score": 7}}`,
+			`{"data":{"notesCreate":{"id":"m2","owner":"alice","score":7}}}`, "m2", `1 {"owner":"alice","score":7}`},
+		{"a hidden field is no input", f.alice, `mutation { notesCreate(data: {owner: "alice", secret: "x"}) { id } }`, ``,
+			`Field \"secret\" is not defined by type \"NotesInput\"`, "", ""},
+		{"patch at the expected version", f.alice, `mutation { notesPatch(id: "m1", patch: {kind: null, score: 6}, expectedVersion: 1) { version kind score } }`, ``,
+			`{"data":{"notesPatch":{"version":2,"kind":null,"score":6}}}`, "m1", `2 {"meta":{"tags":["x"]},"owner":"alice","score":6,"title":"mine"}`},
+		{"patch at a stale version", f.alice, `mutation { notesPatch(id: "m1", patch: {score: 9}, expectedVersion: 1) { version } }`, ``,
+			`precondition_failed`, "m1", `2 {"meta":{"tags":["x"]},"owner":"alice","score":6,"title":"mine"}`},
+		{"expectedVersion 0 matches no version", f.alice, `mutation { notesPatch(id: "m1", patch: {score: 9}, expectedVersion: 0) { version } }`, ``,
+			`precondition_failed`, "m1", `2 {"meta":{"tags":["x"]},"owner":"alice","score":6,"title":"mine"}`},
+		{"mutations run in order", f.alice, `mutation { a: notesPatch(id: "m1", patch: {score: 10}, expectedVersion: 2) { version } b: notesPatch(id: "m1", patch: {score: 11}, expectedVersion: 3) { version score } }`, ``,
+			`{"data":{"a":{"version":3},"b":{"version":4,"score":11}}}`, "m1", `4 {"meta":{"tags":["x"]},"owner":"alice","score":11,"title":"mine"}`},
+		{"one failure leaves the others", f.alice, `mutation { a: notesPatch(id: "m1", patch: {score: 12}, expectedVersion: 1) { version } b: notesPatch(id: "m2", patch: {score: 8}) { version } }`, ``,
+			`{"data":{"a":null,"b":{"version":2}},"errors":[{"message":"document \"m1\" is at version 4, not 1","path":["a"],"locations":[{"line":1,"column":12}],"extensions":{"code":"precondition_failed"}}]}`,
+			"m2", `2 {"owner":"alice","score":8}`},
+		{"replace", f.alice, `mutation($v: Int) { notesReplace(id: "m1", data: {owner: "alice", title: "new"}, expectedVersion: $v) { version title score } }`, `{"v": 4}`,
+			`{"data":{"notesReplace":{"version":5,"title":"new","score":null}}}`, "m1", `5 {"owner":"alice","title":"new"}`},
+		{"replace another's", f.alice, `mutation { notesReplace(id: "n2", data: {owner: "alice"}) { version } }`, ``,
+			`"code":"`, "n2", `1 {"owner":"bob","public":false,"score":2,"secret":"s2","title":"bob 2"}`},
+		{"delete at a stale version", f.alice, `mutation { notesDelete(id: "m1", expectedVersion: 4) { id } }`, ``,
+			`precondition_failed`, "m1", `5 {"owner":"alice","title":"new"}`},
+		{"delete", f.alice, `mutation { notesDelete(id: "m1", expectedVersion: 5) { id collection } }`, ``,
+			`{"data":{"notesDelete":{"id":"m1","collection":"notes"}}}`, "m1", "none"},
+		{"anonymous callers have no mutations", f.anonymous, `mutation { notesDelete(id: "m2") { id } }`, ``,
+			`"code":"invalid"`, "m2", `2 {"owner":"alice","score":8}`},
+	} {
+		var vars map[string]any
+		if step.vars != "" {
+			if err := decodeJSON([]byte(step.vars), &vars); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, _ := f.run(step.ctx, t, step.query, vars)
+		if got != step.want && (strings.HasPrefix(step.want, "{") || !strings.Contains(got, step.want)) {
+			t.Errorf("%s:\n got %s\nwant %s", step.name, got, step.want)
+		}
+		if step.id != "" && step.state != "" {
+			if st := stored(step.id); st != step.state {
+				t.Errorf("%s: %s holds %s; want %s", step.name, step.id, st, step.state)
+			}
+		}
+	}
+	// The same idempotency key twice: one document, the same answer.
+	q := `mutation { notesCreate(data: {owner: "alice"}, idempotencyKey: "k1") { id } }`
+	first, _ := f.run(f.alice, t, q, nil)
+	again, _ := f.run(f.alice, t, q, nil)
+	if first != again || !strings.Contains(first, `"id":"`) {
+		t.Errorf("a retried create: %s, then %s", first, again)
+	}
+}
+
 // TestIntrospection: __type and __schema describe the caller's own
 // schema: no hidden field, wrappers as NON_NULL and LIST.
 func TestIntrospection(t *testing.T) {
@@ -270,8 +357,14 @@ func TestIntrospection(t *testing.T) {
 	for _, n := range r.Data.Schema.Types {
 		names[n.Name] = true
 	}
-	if r.Data.Schema.QueryType.Name != "Query" || r.Data.Schema.MutationType != nil || !names["NotesConnection"] || !names["__Type"] {
+	if r.Data.Schema.QueryType.Name != "Query" || r.Data.Schema.MutationType == nil || r.Data.Schema.MutationType.Name != "Mutation" ||
+		!names["NotesConnection"] || !names["NotesInput"] || !names["__Type"] {
 		t.Errorf("__schema: %s", got)
+	}
+	// Anonymous callers may write nothing: their schema has no mutation.
+	got, _ = f.run(f.anonymous, t, `{ __schema { mutationType { name } } }`, nil)
+	if got != `{"data":{"__schema":{"mutationType":null}}}` {
+		t.Errorf("anonymous __schema: %s", got)
 	}
 	if got, _ := f.run(f.alice, t, `{ __type(name: "Nope") { name } }`, nil); got != `{"data":{"__type":null}}` {
 		t.Errorf("an unknown type: %s", got)

@@ -44,10 +44,18 @@ type Admitter interface {
 const (
 	routeGet  = "GET /graphql"
 	routePost = "POST /graphql"
+	// routeMutation is the route a mutation is limited as, besides the
+	// POST that carries it: the write class.
+	routeMutation = "POST /graphql#mutation"
 )
 
 // RoutePatterns are the route patterns Register adds.
 func RoutePatterns() []string { return []string{routeGet, routePost} }
+
+// LimitRoutes are the routes a request is rate limited as (apilimit
+// classifies each): RoutePatterns, and the route of a mutation, which a
+// POST's operation is limited as too once it is parsed.
+func LimitRoutes() []string { return []string{routeGet, routePost, routeMutation} }
 
 // Register serves the API on mux.
 func (a *API) Register(mux *http.ServeMux) {
@@ -211,11 +219,24 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// A mutation is also limited as a write, once per operation (as a
+	// REST batch is), by the caller already authenticated.
+	write := func() error {
+		if a.opts.RateLimits == nil {
+			return nil
+		}
+		caller := func() (auth.Principal, bool) { return p, true }
+		_, err := a.opts.RateLimits.Admit(w, r, routeMutation, caller, func() (auth.Principal, error) { return p, nil })
+		if d := fault.RetryAfterOf(err); d > 0 {
+			w.Header().Set("Retry-After", restapi.RetryAfterSeconds(d))
+		}
+		return err
+	}
 	results := make([]Result, len(reqs))
 	status := http.StatusOK
 	for i, req := range reqs {
 		var st int
-		results[i], st = a.one(ctx, r.Method, req)
+		results[i], st = a.one(ctx, r.Method, req, write)
 		if media == mediaJSON && st == http.StatusBadRequest && req.Query != nil && *req.Query != "" {
 			// A GraphQL request error of a well-formed request: 200 with
 			// the legacy type (GraphQL-over-HTTP).
@@ -257,9 +278,10 @@ func (a *API) admit(w http.ResponseWriter, r *http.Request) (auth.Principal, err
 	return a.opts.RateLimits.Admit(w, r, route, known, authenticate)
 }
 
-// one runs one request; the status is its answer's alone (a request
-// error's is 400 when the answer is application/graphql-response+json).
-func (a *API) one(ctx context.Context, method string, req request) (Result, int) {
+// one runs one request, a mutation once write admits it; the status is
+// its answer's alone (a request error's is 400 when the answer is
+// application/graphql-response+json).
+func (a *API) one(ctx context.Context, method string, req request, write func() error) (Result, int) {
 	if req.Query == nil || *req.Query == "" {
 		return requestError(fault.Invalid, "the request has no query"), http.StatusBadRequest
 	}
@@ -279,8 +301,13 @@ func (a *API) one(ctx context.Context, method string, req request) (Result, int)
 	if req.OperationName != nil {
 		name = *req.OperationName
 	}
-	if opDef := doc.Operations.ForName(name); opDef != nil && opDef.Operation != ast.Query && method == http.MethodGet {
-		return requestError(fault.Invalid, "a "+string(opDef.Operation)+" is sent with POST"), http.StatusMethodNotAllowed
+	if opDef := doc.Operations.ForName(name); opDef != nil && opDef.Operation != ast.Query {
+		if method == http.MethodGet {
+			return requestError(fault.Invalid, "a "+string(opDef.Operation)+" is sent with POST"), http.StatusMethodNotAllowed
+		}
+		if err := write(); err != nil {
+			return Result{Errors: gqlerror.List{errorOf(err)}}, statusOf(err)
+		}
 	}
 	res := Execute(ctx, s, a.svc, doc, name, req.Variables)
 	if !res.executed {

@@ -3,9 +3,11 @@ package graphqlapi
 import (
 	"context"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -105,6 +107,62 @@ func TestHTTP(t *testing.T) {
 				t.Errorf("an error without its code: %s", got.body)
 			}
 		})
+	}
+}
+
+// admitter records the routes it is asked to admit, and refuses the
+// route refuse.
+type admitter struct {
+	routes []string
+	refuse string
+}
+
+func (a *admitter) Admit(_ http.ResponseWriter, r *http.Request, route string, known func() (auth.Principal, bool), authenticate func() (auth.Principal, error)) (auth.Principal, error) {
+	a.routes = append(a.routes, route)
+	if route == a.refuse {
+		e := fault.New(fault.TooManyRequests, "test", "slow down")
+		e.RetryAfter = 3 * time.Second
+		return auth.Principal{}, e
+	}
+	return authenticate()
+}
+
+// TestHTTPMutations: a mutation is sent with POST, and is limited as a
+// write besides the POST's read; refused there, it writes nothing.
+func TestHTTPMutations(t *testing.T) {
+	f := newFixture(t)
+	limits := &admitter{}
+	a, err := New(Services{Documents: f.svc}, f.svc, Options{Authenticator: tokens{}, RateLimits: limits})
+	if err != nil {
+		t.Fatal(err)
+	}
+	create := `mutation { notesCreate(id: "h1", data: {owner: "alice"}) { id version } }`
+	got := serve(t, a, "GET", "/graphql?query="+url.QueryEscape(create), "", "Authorization", "Bearer alice-token")
+	if got.status != 405 || !strings.Contains(got.body, "is sent with POST") {
+		t.Errorf("a mutation by GET: %d %s", got.status, got.body)
+	}
+	body := `{"query": ` + strconv.Quote(create) + `}`
+	limits.routes = nil
+	got = serve(t, a, "POST", "/graphql", body, "Content-Type", "application/json", "Authorization", "Bearer alice-token")
+	if got.status != 200 || got.body != `{"data":{"notesCreate":{"id":"h1","version":1}}}` || !slices.Equal(limits.routes, []string{routePost, routeMutation}) {
+		t.Errorf("a mutation: %d %s, limited as %v", got.status, got.body, limits.routes)
+	}
+	limits.routes = nil
+	serve(t, a, "POST", "/graphql", `{"query": "{ me { id } }"}`, "Content-Type", "application/json", "Authorization", "Bearer alice-token")
+	if !slices.Equal(limits.routes, []string{routePost}) {
+		t.Errorf("a query limited as %v", limits.routes)
+	}
+	limits.refuse = routeMutation
+	r := httptest.NewRequestWithContext(t.Context(), "POST", "/graphql", strings.NewReader(strings.ReplaceAll(body, "h1", "h2")))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Authorization", "Bearer alice-token")
+	w := httptest.NewRecorder()
+	a.ServeHTTP(w, r)
+	if w.Code != 429 || w.Header().Get("Retry-After") != "3" || !strings.Contains(w.Body.String(), `"code":"too_many_requests"`) {
+		t.Errorf("a mutation past the write limit: %d %v %s", w.Code, w.Header(), w.Body)
+	}
+	if _, err := f.svc.GetDocument(f.admin, "notes", "h2"); !fault.Is(err, fault.NotFound) {
+		t.Errorf("a refused mutation wrote: %v", err)
 	}
 }
 

@@ -34,6 +34,9 @@ type Limits struct {
 	// counts once per document the page may hold (first, or
 	// DefaultPageSize; at most MaxPageSize).
 	MaxComplexity int
+	// MaxMutations bounds the root fields of a mutation, fragments
+	// expanded: the writes one request makes, each its own transaction.
+	MaxMutations int
 	// DefaultPageSize and MaxPageSize are the document service's, for the
 	// complexity of a list without first, or with a larger one.
 	DefaultPageSize, MaxPageSize int
@@ -42,13 +45,13 @@ type Limits struct {
 // DefaultLimits are the limits of Limits' zero fields.
 func DefaultLimits() Limits {
 	return Limits{MaxBytes: 32 << 10, MaxTokens: 10_000, MaxFields: 500, MaxDepth: 12, MaxAliases: 50, MaxComplexity: 10_000,
-		DefaultPageSize: 20, MaxPageSize: 200}
+		MaxMutations: 20, DefaultPageSize: 20, MaxPageSize: 200}
 }
 
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits()
 	for _, p := range []struct{ v, d *int }{{&l.MaxBytes, &d.MaxBytes}, {&l.MaxTokens, &d.MaxTokens}, {&l.MaxFields, &d.MaxFields}, {&l.MaxDepth, &d.MaxDepth},
-		{&l.MaxAliases, &d.MaxAliases}, {&l.MaxComplexity, &d.MaxComplexity}, {&l.DefaultPageSize, &d.DefaultPageSize}, {&l.MaxPageSize, &d.MaxPageSize}} {
+		{&l.MaxAliases, &d.MaxAliases}, {&l.MaxComplexity, &d.MaxComplexity}, {&l.MaxMutations, &d.MaxMutations}, {&l.DefaultPageSize, &d.DefaultPageSize}, {&l.MaxPageSize, &d.MaxPageSize}} {
 		if *p.v <= 0 {
 			*p.v = *p.d
 		}
@@ -87,6 +90,11 @@ func Parse(s *Schema, query string, l Limits) (*ast.QueryDocument, gqlerror.List
 		}
 		if m.complexity > l.MaxComplexity {
 			errs = append(errs, limitError(op, "its complexity is %s; at most %d (lower first, or ask for fewer fields)", count(m.complexity), l.MaxComplexity))
+		}
+		if op.Operation == ast.Mutation {
+			if n := c.roots(op.SelectionSet); n > l.MaxMutations {
+				errs = append(errs, limitError(op, "it makes %s mutations; at most %d", count(n), l.MaxMutations))
+			}
 		}
 		if len(errs) > 0 {
 			return nil, errs
@@ -163,6 +171,8 @@ type cost struct {
 	doc   *ast.QueryDocument
 	l     Limits
 	frags map[string]measure
+	// rootFrags are the root fields of each fragment, counted once.
+	rootFrags map[string]int
 	// open are the fragments being measured (validation has refused
 	// cycles; this keeps a missed one from recursing).
 	open map[string]bool
@@ -218,6 +228,39 @@ func (c *cost) field(f *ast.Field) measure {
 		m.aliases = add(m.aliases, 1)
 	}
 	return m
+}
+
+// roots counts the root fields of an operation's selection set set,
+// fragments expanded.
+func (c *cost) roots(set ast.SelectionSet) int {
+	n := 0
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if s.Name != "__typename" {
+				n = add(n, 1)
+			}
+		case *ast.InlineFragment:
+			n = add(n, c.roots(s.SelectionSet))
+		case *ast.FragmentSpread:
+			m, ok := c.rootFrags[s.Name]
+			frag := c.doc.Fragments.ForName(s.Name)
+			if !ok && frag != nil && !c.open[s.Name] {
+				if c.open == nil {
+					c.open = map[string]bool{}
+				}
+				c.open[s.Name] = true
+				m = c.roots(frag.SelectionSet)
+				delete(c.open, s.Name)
+				if c.rootFrags == nil {
+					c.rootFrags = map[string]int{}
+				}
+				c.rootFrags[s.Name] = m
+			}
+			n = add(n, m)
+		}
+	}
+	return n
 }
 
 // fragment measures the fragment called name, once.

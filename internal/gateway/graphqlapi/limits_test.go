@@ -17,7 +17,7 @@ func limitsSchema(t *testing.T) *Schema {
 		nested = `{"type": "object", "properties": {"n": ` + nested + `, "x": {"type": "string"}}}`
 	}
 	s, err := BuildSchema(docstore.Catalog{Collections: []docstore.CatalogEntry{
-		entry("posts", `{"type": "object", "properties": {"title": {"type": "string"}, "deep": `+nested+`}}`, auth.ActionList, auth.ActionGet),
+		entry("posts", `{"type": "object", "properties": {"title": {"type": "string"}, "deep": `+nested+`}}`, auth.ActionList, auth.ActionGet, auth.ActionDelete),
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -42,6 +42,13 @@ func TestLimitsRefuseAbuse(t *testing.T) {
 		fmt.Fprintf(&frags, "fragment F%d on Posts { a%d: title ...F%d ...F%d }\n", i, i, i+1, i+1)
 	}
 	frags.WriteString("fragment F30 on Posts { id }\n")
+	// Mutations, some through fragments that spread each other.
+	var mutations strings.Builder
+	mutations.WriteString("mutation { ...M0 " + strings.Repeat(`postsDelete(id: "x") { id } `, 6) + "}\n")
+	for i := range 4 {
+		fmt.Fprintf(&mutations, "fragment M%d on Mutation { m%d: postsDelete(id: \"x\") { id } ...M%d ...M%d }\n", i, i, i+1, i+1)
+	}
+	mutations.WriteString("fragment M4 on Mutation { __typename }\n")
 	for _, tc := range []struct {
 		name, query, code, want string
 	}{
@@ -55,6 +62,7 @@ func TestLimitsRefuseAbuse(t *testing.T) {
 		{"a variable page size counts as the largest", "query($n: Int) { " +
 			strings.Repeat(`p: posts(first: $n) { nodes { id title deep { x n { x n { x n { x n { x n { x } } } } } } } } `, 4) + "}", "invalid", "complexity is"},
 		{"fragments expanded", frags.String(), "invalid", "more than"},
+		{"mutations", mutations.String(), "invalid", "it makes 21 mutations; at most 20"},
 		{"not valid", `{ posts { nodes { nope } } }`, "invalid", `Cannot query field "nope"`},
 		{"not GraphQL", `{ posts(`, "invalid", "Expected"},
 	} {
@@ -100,7 +108,7 @@ func TestLimitsAdmitAScreen(t *testing.T) {
 func BenchmarkParseLargest(b *testing.B) {
 	nested := `{"type": "object", "properties": {"x": {"type": "object", "properties": {"y": {"type": "string"}}}}}`
 	s, err := BuildSchema(docstore.Catalog{Collections: []docstore.CatalogEntry{
-		entry("posts", `{"type": "object", "properties": {"title": {"type": "string"}, "deep": `+nested+`}}`, auth.ActionList, auth.ActionGet),
+		entry("posts", `{"type": "object", "properties": {"title": {"type": "string"}, "deep": `+nested+`}}`, auth.ActionList, auth.ActionGet, auth.ActionDelete),
 	}})
 	if err != nil {
 		b.Fatal(err)

@@ -30,7 +30,7 @@ const (
 // The types every schema has, and the names no collection's type may take.
 var builtinTypes = []string{
 	"Query", "Mutation", "Subscription", "String", "Int", "Float", "Boolean", "ID",
-	"JSON", "DateTime", "PageInfo", "Account",
+	"JSON", "DateTime", "PageInfo", "Account", "DeletedDocument",
 }
 
 // Schema is the GraphQL schema of one caller: the types and root fields
@@ -46,22 +46,42 @@ type Schema struct {
 	// Roots maps each root field of Query to the collection it lists or
 	// gets ("" for the others, such as me).
 	Roots map[string]Root
+	// Mutations maps each root field of Mutation to the collection it
+	// writes.
+	Mutations map[string]Root
 	// fingerprint identifies the catalog the schema was built from.
 	fingerprint [32]byte
 }
 
-// Root is what a root field of Query reads.
+// Root is what a root field of Query or Mutation does, and to which
+// collection.
 type Root struct {
 	Collection string
-	// ByID: the field gets one document by id; else it lists them.
-	ByID bool
+	Kind       RootKind
 }
+
+// RootKind is what a root field does: the document service's call it
+// makes.
+type RootKind string
+
+// The root fields of a collection: its queries, then its mutations.
+const (
+	RootList    RootKind = "list"    // Query.<c>: ListDocuments
+	RootGet     RootKind = "get"     // Query.<c>ById: GetDocument
+	RootCreate  RootKind = "create"  // Mutation.<c>Create: CreateDocument
+	RootReplace RootKind = "replace" // Mutation.<c>Replace: ReplaceDocument
+	RootPatch   RootKind = "patch"   // Mutation.<c>Patch: PatchDocument
+	RootDelete  RootKind = "delete"  // Mutation.<c>Delete: DeleteDocument
+)
 
 // Collection is one collection as the schema shows it.
 type Collection struct {
 	Name string
 	// Type is its object type; Connection and Edge its Relay connection's.
 	Type, Connection, Edge string
+	// Input is the input type of its data in create, replace and patch
+	// ("JSON" when no property is typed).
+	Input string
 	// Fields are the data properties that are fields of Type (system
 	// fields apart), in order.
 	Fields []Field
@@ -72,8 +92,9 @@ type Field struct {
 	// Name is the property's name, and the field's.
 	Name string
 	// Type is the GraphQL type, such as "String", "[Int]" or
-	// "PostsAddress".
-	Type string
+	// "PostsAddress"; Input its input type ("PostsAddressInput" for an
+	// object's, else Type).
+	Type, Input string
 	// Object, for a property holding an object with fields of its own, is
 	// its type's fields.
 	Object []Field
@@ -90,8 +111,8 @@ type Field struct {
 // blog_posts is the type BlogPosts and the root fields blogPosts and
 // blogPostsById.
 func BuildSchema(cat docstore.Catalog) (*Schema, error) {
-	b := &builder{types: newNamespace(builtinTypes...), roots: newNamespace("me"),
-		s: &Schema{Collections: map[string]*Collection{}, Roots: map[string]Root{}}}
+	b := &builder{types: newNamespace(builtinTypes...), roots: newNamespace("me"), mutations: newNamespace(),
+		s: &Schema{Collections: map[string]*Collection{}, Roots: map[string]Root{}, Mutations: map[string]Root{}}}
 	// Every collection claims its own type name first, so that another
 	// collection's derived type (a connection, a nested object) never
 	// takes it.
@@ -108,6 +129,11 @@ func BuildSchema(cat docstore.Catalog) (*Schema, error) {
 	b.sdl.WriteString("type Query {\n  \"The caller's account; null without credentials.\"\n  me: Account\n")
 	b.sdl.Write(b.query.Bytes())
 	b.sdl.WriteString("}\n")
+	if b.mutation.Len() > 0 {
+		b.sdl.WriteString("\ntype Mutation {\n")
+		b.sdl.Write(b.mutation.Bytes())
+		b.sdl.WriteString("}\n")
+	}
 	b.s.SDL = b.sdl.String()
 	sch, err := gqlparser.LoadSchema(&ast.Source{Name: "basalt", Input: b.s.SDL})
 	if err != nil {
@@ -144,13 +170,19 @@ type Account {
   updatedAt: DateTime!
 }
 
+"A document a mutation deleted."
+type DeletedDocument {
+  id: ID!
+  collection: String!
+}
+
 `
 
 type builder struct {
-	types, roots *namespace
-	s            *Schema
-	sdl, query   bytes.Buffer
-	fields       int // fields of the current collection so far
+	types, roots, mutations *namespace
+	s                       *Schema
+	sdl, query, mutation    bytes.Buffer
+	fields                  int // fields of the current collection so far
 }
 
 // collection adds the types and root fields of e, whose type is named typ.
@@ -166,12 +198,22 @@ func (b *builder) collection(e docstore.CatalogEntry, typ string) error {
 	c.Fields = b.properties(typ, root, 0, true)
 	c.Connection = b.types.claim(typ+"Connection", "_")
 	c.Edge = b.types.claim(typ+"Edge", "_")
+	c.Input = "JSON"
+	if len(c.Fields) > 0 {
+		c.Input = b.types.claim(typ+"Input", "_")
+	}
 	b.s.Collections[e.Name] = c
 
 	fmt.Fprintf(&b.sdl, "%s\ntype %s {\n", description("A document of the collection "+e.Name+"."), typ)
 	b.sdl.WriteString("  id: ID!\n  collection: String!\n  version: Int!\n  createdAt: DateTime!\n  updatedAt: DateTime!\n")
 	writeFields(&b.sdl, c.Fields)
 	b.sdl.WriteString("}\n\n")
+	if c.Input != "JSON" {
+		fmt.Fprintf(&b.sdl, "%s\ninput %s {\n", description("The data of a document of "+e.Name+
+			" to create, replace or patch: the collection's schema validates it, and in a patch (JSON Merge Patch) null removes a field."), c.Input)
+		writeInputs(&b.sdl, c.Fields)
+		b.sdl.WriteString("}\n\n")
+	}
 	b.objects(c.Fields)
 	fmt.Fprintf(&b.sdl, "%s\ntype %s {\n  edges: [%s!]!\n  nodes: [%s!]!\n  pageInfo: PageInfo!\n"+
 		"  \"How many documents match, when asked for with total: true (at most the server's --list-total-cap).\"\n  totalCount: Int\n}\n\n",
@@ -181,16 +223,44 @@ func (b *builder) collection(e docstore.CatalogEntry, typ string) error {
 	field := camel(e.Name)
 	if e.Allows(auth.ActionList) {
 		name := b.roots.claim(field, "Documents")
-		b.s.Roots[name] = Root{Collection: e.Name}
+		b.s.Roots[name] = Root{Collection: e.Name, Kind: RootList}
 		fmt.Fprintf(&b.query, "  %s\n  %s(first: Int, after: String, filter: String, sort: String, total: Boolean): %s!\n",
 			description("Documents of "+e.Name+" the list rule admits, in pages: filter and sort in REST's query language."), name, c.Connection)
 	}
 	if e.Allows(auth.ActionGet) {
 		name := b.roots.claim(field+"ById", "_")
-		b.s.Roots[name] = Root{Collection: e.Name, ByID: true}
+		b.s.Roots[name] = Root{Collection: e.Name, Kind: RootGet}
 		fmt.Fprintf(&b.query, "  %s\n  %s(id: ID!): %s\n", description("The document of "+e.Name+" with this id, if the get rule admits it; else null."), name, typ)
 	}
+	b.mutationsOf(e, field, c)
 	return nil
+}
+
+// mutationsOf adds the mutations of the collection e (field: its
+// camelCase name) the caller could be admitted to. Each answers null, with
+// an error, where REST answers a problem; expectedVersion is REST's
+// If-Match, and idempotencyKey its Idempotency-Key.
+func (b *builder) mutationsOf(e docstore.CatalogEntry, field string, c *Collection) {
+	add := func(suffix string, kind RootKind, doc, args, typ string) {
+		name := b.mutations.claim(field+suffix, "_")
+		b.s.Mutations[name] = Root{Collection: e.Name, Kind: kind}
+		fmt.Fprintf(&b.mutation, "  %s\n  %s(%s, idempotencyKey: String): %s\n", description(doc), name, args, typ)
+	}
+	const cas = "expectedVersion: Int"
+	if e.Allows(auth.ActionCreate) {
+		add("Create", RootCreate, "Creates a document of "+e.Name+" (id: generated when left out), if the create rule admits it.",
+			"id: ID, data: "+c.Input+"!", c.Type)
+	}
+	if e.Allows(auth.ActionUpdate) {
+		add("Replace", RootReplace, "Replaces the data of a document of "+e.Name+", if the update rule admits it; with expectedVersion, only at that version.",
+			"id: ID!, data: "+c.Input+"!, "+cas, c.Type)
+		add("Patch", RootPatch, "Patches the data of a document of "+e.Name+" (JSON Merge Patch: null removes a field), if the update rule admits it; with expectedVersion, only at that version.",
+			"id: ID!, patch: "+c.Input+"!, "+cas, c.Type)
+	}
+	if e.Allows(auth.ActionDelete) {
+		add("Delete", RootDelete, "Deletes a document of "+e.Name+", if the delete rule admits it; with expectedVersion, only at that version.",
+			"id: ID!, "+cas, "DeletedDocument")
+	}
 }
 
 // objects writes the object types of the object fields in fs, depth
@@ -207,9 +277,11 @@ func (b *builder) objects(fs []Field) {
 		if f.Object == nil {
 			continue
 		}
-		name := strings.Trim(f.Type, "[]!")
-		fmt.Fprintf(&b.sdl, "type %s {\n", name)
+		fmt.Fprintf(&b.sdl, "type %s {\n", strings.Trim(f.Type, "[]!"))
 		writeFields(&b.sdl, f.Object)
+		b.sdl.WriteString("}\n\n")
+		fmt.Fprintf(&b.sdl, "input %s {\n", strings.Trim(f.Input, "[]!"))
+		writeInputs(&b.sdl, f.Object)
 		b.sdl.WriteString("}\n\n")
 		b.objects(f.Object)
 	}
@@ -218,6 +290,12 @@ func (b *builder) objects(fs []Field) {
 func writeFields(w *bytes.Buffer, fs []Field) {
 	for _, f := range fs {
 		fmt.Fprintf(w, "  %s: %s\n", f.Name, f.Type)
+	}
+}
+
+func writeInputs(w *bytes.Buffer, fs []Field) {
+	for _, f := range fs {
+		fmt.Fprintf(w, "  %s: %s\n", f.Name, f.Input)
 	}
 }
 
@@ -268,7 +346,7 @@ func (b *builder) field(parent, name string, prop map[string]any, depth int) Fie
 			f.Type, f.Object = "JSON", nil // nothing to select: the value whole
 			break
 		}
-		f.Type = typ
+		f.Type, f.Input = typ, b.types.claim(typ+"Input", "_")
 	case "array":
 		items, _ := prop["items"].(map[string]any)
 		if items == nil {
@@ -276,7 +354,7 @@ func (b *builder) field(parent, name string, prop map[string]any, depth int) Fie
 			break
 		}
 		item := b.field(parent, name+"Item", items, depth)
-		f.Type, f.Object, f.Enum = "["+item.Type+"]", item.Object, item.Enum
+		f.Type, f.Input, f.Object, f.Enum = "["+item.Type+"]", "["+item.Input+"]", item.Object, item.Enum
 	case "string":
 		f.Type = "String"
 		if values, ok := enumValues(prop); ok {
@@ -294,6 +372,9 @@ func (b *builder) field(parent, name string, prop map[string]any, depth int) Fie
 		f.Type = "Boolean"
 	default:
 		f.Type = "JSON"
+	}
+	if f.Input == "" {
+		f.Input = f.Type
 	}
 	return f
 }

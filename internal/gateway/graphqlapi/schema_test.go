@@ -114,7 +114,7 @@ func TestBuildSchemaTypes(t *testing.T) {
 			t.Errorf("blogPosts has no argument %s", arg)
 		}
 	}
-	if s.Roots["blogPosts"] != (Root{Collection: "blog_posts"}) || s.Roots["blogPostsById"] != (Root{Collection: "blog_posts", ByID: true}) {
+	if s.Roots["blogPosts"] != (Root{Collection: "blog_posts", Kind: RootList}) || s.Roots["blogPostsById"] != (Root{Collection: "blog_posts", Kind: RootGet}) {
 		t.Errorf("roots %v", s.Roots)
 	}
 	// A query a mobile screen would send validates against the schema.
