@@ -67,7 +67,8 @@ func TestGraphQLOverHTTPAudits(t *testing.T) {
 		t.Fatalf("the schema read by introspection: %s", report.SchemaError)
 	}
 	for _, want := range []string{"type BlogPosts {", "author: BlogPostsAuthor", "status: BlogPostsStatus", "enum BlogPostsStatus {",
-		"blogPosts(first: Int, after: String, filter: String, sort: String, total: Boolean): BlogPostsConnection!", "me: Account"} {
+		"blogPosts(first: Int, after: String, filter: BlogPostsFilter, orderBy: [BlogPostsOrderBy!], where: String, sort: String, total: Boolean): BlogPostsConnection!",
+		"input BlogPostsFilter {", "status: BlogPostsStatusComparison", "me: Account"} {
 		if !strings.Contains(report.Schema, want) {
 			t.Errorf("the introspected schema lacks %q:\n%s", want, report.Schema)
 		}

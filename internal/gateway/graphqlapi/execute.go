@@ -299,8 +299,9 @@ func (e *executor) root(f *ast.Field) (any, error) {
 		return documentValue(d)
 	}
 	req := docstore.ListRequest{Collection: r.Collection, Cursors: true}
-	req.Filter, _ = args["filter"].(string)
-	req.Sort, _ = args["sort"].(string)
+	if err := listQuery(e.s.Collections[r.Collection], args, &req); err != nil {
+		return nil, err
+	}
 	req.Cursor, _ = args["after"].(string)
 	req.Total, _ = args["total"].(bool)
 	if first, ok := intArg(args["first"]); ok {
@@ -442,6 +443,40 @@ func jsonValue(v any) any {
 		return json.Number(strconv.FormatFloat(x, 'g', -1, 64))
 	}
 	return v
+}
+
+// listQuery sets req's filter and sort from a list field's arguments:
+// filter (typed) and-ed with where (text), orderBy (typed) or sort
+// (text).
+func listQuery(c *Collection, args map[string]any, req *docstore.ListRequest) error {
+	where, _ := args["where"].(string)
+	req.Sort, _ = args["sort"].(string)
+	var typed string
+	if v := args["filter"]; v != nil && c != nil && c.filter != nil {
+		var err error
+		if typed, err = compileFilter(c.filter, v); err != nil {
+			return err
+		}
+	}
+	switch {
+	case where != "" && typed != "":
+		req.Filter = "(" + where + ") && (" + typed + ")"
+	case where != "":
+		req.Filter = where
+	default:
+		req.Filter = typed
+	}
+	if v := args["orderBy"]; v != nil && c != nil && c.order != nil {
+		if req.Sort != "" {
+			return fault.New(fault.Invalid, op, "orderBy and sort are one or the other")
+		}
+		sort, err := compileOrder(c.order, v)
+		if err != nil {
+			return err
+		}
+		req.Sort = sort
+	}
+	return nil
 }
 
 // listPage lists req; with req.Limit -1 (first: 0), a page without

@@ -11,6 +11,8 @@ import (
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/storage/pgtest"
+	"github.com/basaltdev/basalt/internal/storage/postgres"
 	"github.com/basaltdev/basalt/internal/storage/sqlite"
 )
 
@@ -24,13 +26,30 @@ type fixture struct {
 	anonymous    context.Context
 }
 
-func newFixture(t testing.TB) *fixture {
+func newFixture(t testing.TB) *fixture { return newFixtureOn(t, "sqlite") }
+
+// newFixtureOn is the fixture on the engine "sqlite" or "postgres".
+func newFixtureOn(t testing.TB, engine string) *fixture {
 	t.Helper()
-	store, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "basalt.db")})
-	if err != nil {
-		t.Fatal(err)
+	var store docstore.Store
+	switch engine {
+	case "sqlite":
+		st, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "basalt.db")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		store = st
+	case "postgres":
+		st, err := postgres.Open(t.Context(), postgres.Options{URL: pgtest.URL(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		store = st
+	default:
+		t.Fatalf("no engine %q", engine)
 	}
-	t.Cleanup(func() { _ = store.Close() })
 	svc, err := docstore.NewService(store, docstore.Options{CursorKey: bytes.Repeat([]byte("k"), 32)})
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +128,7 @@ func TestExecuteListFollowsRules(t *testing.T) {
 		}
 	}
 	// The same filter as REST's, the same documents.
-	got, _ := f.run(f.alice, t, `{ notes(filter: "score >= 2", sort: "-score", total: true) { nodes { id } totalCount } }`, nil)
+	got, _ := f.run(f.alice, t, `{ notes(where: "score >= 2", sort: "-score", total: true) { nodes { id } totalCount } }`, nil)
 	page, err := f.svc.ListDocuments(f.alice, docstore.ListRequest{Collection: "notes", Filter: "score >= 2", Sort: "-score", Total: true})
 	if err != nil {
 		t.Fatal(err)
@@ -193,7 +212,7 @@ func TestExecuteErrors(t *testing.T) {
 	f := newFixture(t)
 	// A filter REST refuses: the same code, the field null, the data kept
 	// for the others.
-	got, _ := f.run(f.admin, t, `{ bad: notes(filter: "nope = 1") { nodes { id } } ok: notesById(id: "n1") { id } }`, nil)
+	got, _ := f.run(f.admin, t, `{ bad: notes(where: "nope = 1") { nodes { id } } ok: notesById(id: "n1") { id } }`, nil)
 	var r struct {
 		Data   map[string]any
 		Errors []struct {

@@ -82,6 +82,11 @@ type Collection struct {
 	// Input is the input type of its data in create, replace and patch
 	// ("JSON" when no property is typed).
 	Input string
+	// Filter and OrderBy are the input types of its list's filter and
+	// orderBy ("" without a list field).
+	Filter, OrderBy string
+	filter          *filterSpec
+	order           *orderSpec
 	// Fields are the data properties that are fields of Type (system
 	// fields apart), in order.
 	Fields []Field
@@ -111,7 +116,7 @@ type Field struct {
 // blog_posts is the type BlogPosts and the root fields blogPosts and
 // blogPostsById.
 func BuildSchema(cat docstore.Catalog) (*Schema, error) {
-	b := &builder{types: newNamespace(builtinTypes...), roots: newNamespace("me"), mutations: newNamespace(),
+	b := &builder{types: newNamespace(slices.Concat(builtinTypes, filterTypes)...), roots: newNamespace("me"), mutations: newNamespace(),
 		s: &Schema{Collections: map[string]*Collection{}, Roots: map[string]Root{}, Mutations: map[string]Root{}}}
 	// Every collection claims its own type name first, so that another
 	// collection's derived type (a connection, a nested object) never
@@ -126,6 +131,7 @@ func BuildSchema(cat docstore.Catalog) (*Schema, error) {
 		}
 	}
 	b.sdl.WriteString(commonSDL)
+	b.sdl.WriteString(filterSDL)
 	b.sdl.WriteString("type Query {\n  \"The caller's account; null without credentials.\"\n  me: Account\n")
 	b.sdl.Write(b.query.Bytes())
 	b.sdl.WriteString("}\n")
@@ -179,6 +185,10 @@ type DeletedDocument {
 `
 
 type builder struct {
+	// enumComparisons are the comparison types of enums written so far,
+	// by enum type ("[E]" for lists of E).
+	enumComparisons map[string]string
+
 	types, roots, mutations *namespace
 	s                       *Schema
 	sdl, query, mutation    bytes.Buffer
@@ -222,10 +232,14 @@ func (b *builder) collection(e docstore.CatalogEntry, typ string) error {
 
 	field := camel(e.Name)
 	if e.Allows(auth.ActionList) {
+		c.Filter = b.types.claim(typ+"Filter", "_")
+		c.filter = b.filterOf(c.Filter, c.Fields, "", true)
+		c.order, c.OrderBy = b.orderOf(typ, c.Fields, "", true)
 		name := b.roots.claim(field, "Documents")
 		b.s.Roots[name] = Root{Collection: e.Name, Kind: RootList}
-		fmt.Fprintf(&b.query, "  %s\n  %s(first: Int, after: String, filter: String, sort: String, total: Boolean): %s!\n",
-			description("Documents of "+e.Name+" the list rule admits, in pages: filter and sort in REST's query language."), name, c.Connection)
+		fmt.Fprintf(&b.query, "  %s\n  %s(first: Int, after: String, filter: %s, orderBy: [%s!], where: String, sort: String, total: Boolean): %s!\n",
+			description("Documents of "+e.Name+" the list rule admits, in pages. filter and orderBy are typed; where and sort are the same in REST's query language (where is and-ed with filter; sort and orderBy are one or the other)."),
+			name, c.Filter, c.OrderBy, c.Connection)
 	}
 	if e.Allows(auth.ActionGet) {
 		name := b.roots.claim(field+"ById", "_")

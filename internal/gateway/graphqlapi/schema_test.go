@@ -118,7 +118,7 @@ func TestBuildSchemaTypes(t *testing.T) {
 		t.Errorf("roots %v", s.Roots)
 	}
 	// A query a mobile screen would send validates against the schema.
-	query := `{ blogPosts(first: 10, filter: "score > 3") { edges { cursor node { id title author { address { city } } links { url } } }
+	query := `{ blogPosts(first: 10, where: "score > 3") { edges { cursor node { id title author { address { city } } links { url } } }
 		pageInfo { hasNextPage endCursor } } me { email } }`
 	if _, errs := Parse(s, query, Limits{}); len(errs) > 0 {
 		t.Errorf("query: %v", errs)
