@@ -3,7 +3,6 @@ package docstore
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/fault"
@@ -55,7 +54,10 @@ func (e CatalogEntry) Allows(action string) bool {
 
 // Catalog returns what the caller in ctx may reach: every collection with
 // at least one action that could admit them. It never fails for lack of
-// rights; a caller who may reach nothing gets an empty catalog.
+// rights; a caller who may reach nothing gets an empty catalog. Like reads,
+// it trusts the definitions this process read within DefinitionTTL:
+// changes made here apply at once, those made through another process
+// within DefinitionTTL.
 func (s *Service) Catalog(ctx context.Context) (Catalog, error) {
 	const op = "docstore.Catalog"
 	p := auth.FromContext(ctx)
@@ -64,9 +66,9 @@ func (s *Service) Catalog(ctx context.Context) (Catalog, error) {
 		ViewDefinitions:   p.Manage(op, auth.ScopeCollectionsView) == nil,
 		ManageDefinitions: p.Manage(op, auth.ScopeCollectionsManage) == nil,
 	}
-	cs, err := s.store.ListCollections(ctx)
+	cs, err := s.allCollections(ctx, op)
 	if err != nil {
-		return Catalog{}, s.storeErr(op, err)
+		return Catalog{}, err
 	}
 	for _, c := range cs {
 		compiled, err := s.schemaOf(op, c)
@@ -95,9 +97,7 @@ func (s *Service) Catalog(ctx context.Context) (Catalog, error) {
 		}
 		schema := c.Schema
 		if !a.shows(who) {
-			if schema, err = schemaWithoutHidden(c.Schema, a.hidden); err != nil {
-				return Catalog{}, fault.Internalf(op, fmt.Errorf("schema of %q without hidden fields: %w", c.Name, err))
-			}
+			schema = compiled.public
 		}
 		cat.Collections = append(cat.Collections, CatalogEntry{Name: c.Name, Actions: actions, Anonymous: anonymous, Schema: schema})
 	}

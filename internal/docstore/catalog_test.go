@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/docstore"
@@ -79,4 +80,58 @@ func TestCatalog(t *testing.T) {
 			t.Errorf("owner's board schema: %s", s)
 		}
 	})
+}
+
+// TestCatalogFollowsChanges: the catalog reflects a collection created,
+// changed or deleted through this process at once, and one changed
+// through another process sharing the database within DefinitionTTL (at
+// once with a negative one; not before it with an hour).
+func TestCatalogFollowsChanges(t *testing.T) {
+	f := newAccessFixture(t, "sqlite")
+	key := []byte(strings.Repeat("k", 32))
+	fresh, err := docstore.NewService(f.store, docstore.Options{CursorKey: key, DefinitionTTL: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusting, err := docstore.NewService(f.store, docstore.Options{CursorKey: key, DefinitionTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func(svc *docstore.Service) string {
+		t.Helper()
+		cat, err := svc.Catalog(as(t, "anonymous"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range cat.Collections {
+			out = append(out, e.Name+":"+strings.Join(e.Actions, ","))
+		}
+		return strings.Join(out, " ")
+	}
+	if got := names(trusting); got != "" {
+		t.Fatalf("before any collection: %q", got)
+	}
+	f.createNotes(t, "notes", docstore.Rules{List: rule("")})
+	if got := names(f.svc); got != "notes:list" {
+		t.Errorf("after a create here: %q", got)
+	}
+	if _, err := f.svc.PatchCollection(as(t, "admin"), "notes", data(t, `{"rules":{"list":"","get":""}}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(f.svc); got != "notes:list,get" {
+		t.Errorf("after a change here: %q", got)
+	}
+	if got := names(fresh); got != "notes:list,get" {
+		t.Errorf("another process, DefinitionTTL -1: %q", got)
+	}
+	if got := names(trusting); got != "" {
+		t.Errorf("another process, DefinitionTTL 1 h, within it: %q (the list it read first)", got)
+	}
+	if err := f.svc.DeleteCollection(as(t, "admin"), "notes", nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(f.svc); got != "" {
+		t.Errorf("after a delete here: %q", got)
+	}
 }

@@ -110,6 +110,7 @@ func (s *Service) CreateCollection(ctx context.Context, spec CollectionSpec) (Co
 		}
 		return Collection{}, s.storeErr(op, err)
 	}
+	s.forgetSchema(c.Name) // the list of collections has one more
 	return c, nil
 }
 

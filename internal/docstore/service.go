@@ -69,6 +69,17 @@ type Service struct {
 
 	mu      sync.Mutex
 	schemas map[string]schemaEntry // collection name → compiled schema of one version
+	// all is every collection's definition as this process read it last,
+	// for catalogs; allGen counts the collection changes made here, so
+	// that a list read before one is not kept after it.
+	all    collectionList
+	allGen uint64
+}
+
+// collectionList is a list of every collection, and when it was read.
+type collectionList struct {
+	cs     []Collection
+	loaded time.Time // zero: no list
 }
 
 // schemaEntry is a compiled schema and access definition, and the exact
@@ -204,6 +215,11 @@ func (s *Service) schemaOf(op string, c Collection) (*compiledSchema, error) {
 		return nil, fault.Internalf(op, fmt.Errorf("stored access definition of %q: %w", c.Name, err))
 	}
 	cs.vectors = clientVectors(c.Search)
+	if len(cs.access.hidden) > 0 {
+		if cs.public, err = schemaWithoutHidden(c.Schema, cs.access.hidden); err != nil {
+			return nil, fault.Internalf(op, fmt.Errorf("schema of %q without hidden fields: %w", c.Name, err))
+		}
+	}
 	s.mu.Lock()
 	// The definition read last wins, even at a lower version (a collection
 	// deleted and created again starts over at 1); a stale one is caught
@@ -213,10 +229,38 @@ func (s *Service) schemaOf(op string, c Collection) (*compiledSchema, error) {
 	return cs, nil
 }
 
+// forgetSchema drops what this process keeps of the definition of the
+// collection name, after it changed: its compiled schema, and the list of
+// collections.
 func (s *Service) forgetSchema(name string) {
 	s.mu.Lock()
 	delete(s.schemas, name)
+	s.all = collectionList{}
+	s.allGen++
 	s.mu.Unlock()
+}
+
+// allCollections returns every collection's definition: the list this
+// process read last when it is younger than DefinitionTTL and no
+// collection changed through this process since, else the store's (as
+// readCollection does for one collection).
+func (s *Service) allCollections(ctx context.Context, op string) ([]Collection, error) {
+	s.mu.Lock()
+	all, gen := s.all, s.allGen
+	s.mu.Unlock()
+	if !all.loaded.IsZero() && time.Since(all.loaded) < s.defTTL {
+		return all.cs, nil
+	}
+	cs, err := s.store.ListCollections(ctx)
+	if err != nil {
+		return nil, s.storeErr(op, err)
+	}
+	s.mu.Lock()
+	if s.allGen == gen {
+		s.all = collectionList{cs: cs, loaded: time.Now()}
+	}
+	s.mu.Unlock()
+	return cs, nil
 }
 
 // collection loads a collection and its compiled schema.

@@ -146,6 +146,9 @@ type compiledSchema struct {
 	// vectors are the client-supplied vector fields of the collection's
 	// search configuration and their dimensions (schemaOf, checkSpec).
 	vectors map[string]int
+	// public is the schema without the hidden fields, as catalogs show it
+	// to callers who are not admins (schemaOf; nil when none is hidden).
+	public json.RawMessage
 }
 
 // compileSchema checks a collection schema and compiles it. It never loads

@@ -298,8 +298,9 @@ func (e *executor) root(f *ast.Field) (any, error) {
 		}
 		return documentValue(d)
 	}
-	req := docstore.ListRequest{Collection: r.Collection, Cursors: true}
-	if err := listQuery(e.s.Collections[r.Collection], args, &req); err != nil {
+	c := e.s.Collections[r.Collection]
+	req := docstore.ListRequest{Collection: r.Collection, Cursors: e.wantsCursors(f, c)}
+	if err := listQuery(c, args, &req); err != nil {
 		return nil, err
 	}
 	req.Cursor, _ = args["after"].(string)
@@ -324,7 +325,11 @@ func (e *executor) root(f *ast.Field) (any, error) {
 			return nil, err
 		}
 		nodes[i] = node
-		edges[i] = map[string]any{"cursor": page.Cursors[i], "node": node}
+		var cursor any
+		if page.Cursors != nil {
+			cursor = page.Cursors[i]
+		}
+		edges[i] = map[string]any{"cursor": cursor, "node": node}
 	}
 	info := map[string]any{"hasNextPage": page.NextCursor != "", "hasPreviousPage": req.Cursor != "", "startCursor": nil, "endCursor": nil}
 	if len(page.Cursors) > 0 {
@@ -445,6 +450,36 @@ func jsonValue(v any) any {
 	return v
 }
 
+// wantsCursors reports whether the selection of the list field f asks for
+// a cursor of its own per document (edges' cursor, pageInfo's startCursor
+// or endCursor): they are signed only then.
+func (e *executor) wantsCursors(f *ast.Field, c *Collection) bool {
+	if c == nil {
+		return true
+	}
+	conn, edge, info := e.s.AST.Types[c.Connection], e.s.AST.Types[c.Edge], e.s.AST.Types["PageInfo"]
+	if conn == nil || edge == nil || info == nil {
+		return true
+	}
+	for _, sub := range e.collect(conn, f.SelectionSet, nil, map[string]int{}, map[string]bool{}) {
+		var def *ast.Definition
+		switch sub.Name {
+		case "edges":
+			def = edge
+		case "pageInfo":
+			def = info
+		default:
+			continue
+		}
+		for _, g := range e.collect(def, sub.SelectionSet, nil, map[string]int{}, map[string]bool{}) {
+			if g.Name == "cursor" || g.Name == "startCursor" || g.Name == "endCursor" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // listQuery sets req's filter and sort from a list field's arguments:
 // filter (typed) and-ed with where (text), orderBy (typed) or sort
 // (text).
@@ -490,12 +525,12 @@ func (e *executor) listPage(req docstore.ListRequest) (docstore.Page, error) {
 	if err != nil {
 		return page, err
 	}
-	if len(page.Cursors) != len(page.Items) {
+	if req.Cursors && len(page.Cursors) != len(page.Items) {
 		return page, fault.New(fault.Unavailable, op, "the document service gave no cursor per document")
 	}
 	if empty {
 		if len(page.Items) > 0 {
-			page.NextCursor = page.Cursors[0]
+			page.NextCursor = "more" // hasNextPage only: no cursor is shown
 		}
 		page.Items, page.Cursors = nil, nil
 	}

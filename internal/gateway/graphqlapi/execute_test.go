@@ -389,3 +389,49 @@ func TestIntrospection(t *testing.T) {
 		t.Errorf("an unknown type: %s", got)
 	}
 }
+
+// recorder records the list requests made of a document service.
+type recorder struct {
+	docstore.Documents
+	lists []docstore.ListRequest
+}
+
+func (r *recorder) ListDocuments(ctx context.Context, req docstore.ListRequest) (docstore.Page, error) {
+	r.lists = append(r.lists, req)
+	return r.Documents.ListDocuments(ctx, req)
+}
+
+// TestCursorsSignedWhenAsked: a cursor per document is asked of the
+// service only when the selection shows one.
+func TestCursorsSignedWhenAsked(t *testing.T) {
+	f := newFixture(t)
+	cat, err := f.svc.Catalog(f.alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := BuildSchema(cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		query string
+		want  bool
+	}{
+		{`{ notes { nodes { id } pageInfo { hasNextPage } } }`, false},
+		{`{ notes { edges { node { id } } } }`, false},
+		{`{ notes { edges { cursor } } }`, true},
+		{`{ notes { pageInfo { endCursor } } }`, true},
+		{`{ notes { ...P } } fragment P on NotesConnection { pageInfo { ... on PageInfo { c: startCursor } } }`, true},
+		{`{ notes(first: 0) { pageInfo { hasNextPage } } }`, false},
+	} {
+		doc, errs := Parse(s, tc.query, Limits{})
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		rec := &recorder{Documents: f.svc}
+		r := Execute(f.alice, s, Services{Documents: rec}, doc, "", nil)
+		if len(r.Errors) > 0 || len(rec.lists) != 1 || rec.lists[0].Cursors != tc.want {
+			t.Errorf("%s: %v, requests %+v; want Cursors %v", tc.query, r.Errors, rec.lists, tc.want)
+		}
+	}
+}
