@@ -35,7 +35,7 @@ const (
 
 // CompareScenarios are the comparison scenarios.
 func CompareScenarios() []string {
-	return []string{ScenarioRateLimits, ScenarioCachePG, ScenarioTransports, ScenarioSplit}
+	return []string{ScenarioRateLimits, ScenarioCachePG, ScenarioTransports, ScenarioSplit, ScenarioGraphQL}
 }
 
 // compareEngine is the engine a comparison scenario runs on when the run's
@@ -124,14 +124,19 @@ func compareVariants(scenario, redisURL string) []Variant {
 		return TransportVariants()
 	case ScenarioSplit:
 		return SplitVariants()
+	case ScenarioGraphQL:
+		return GraphQLVariants()
 	}
 	return RateLimitVariants(redisURL)
 }
 
 // compareRequests are the requests scenario measures on every variant.
 func compareRequests(scenario string) []string {
-	if scenario == ScenarioCachePG {
+	switch scenario {
+	case ScenarioCachePG:
 		return []string{CompareGet, CompareList}
+	case ScenarioGraphQL:
+		return []string{CompareList}
 	}
 	return []string{CompareGet}
 }
@@ -173,6 +178,10 @@ type CompareConfig struct {
 	// Connect (HTTP/2) as a fraction of the same get over REST (HTTP/2);
 	// 0 disables.
 	MinConnectRatio float64
+	// MinGraphQLListRatio is the least full-speed throughput of a list
+	// through GraphQL as a fraction of the same list through REST; 0
+	// disables.
+	MinGraphQLListRatio float64
 }
 
 // DefaultCompareConfig is 10,000 documents, 6 rounds at half the slowest
@@ -180,12 +189,12 @@ type CompareConfig struct {
 // to the p50, a cached get sustains at least 1.5× an uncached one.
 func DefaultCompareConfig() CompareConfig {
 	return CompareConfig{Docs: 10_000, RedisServer: "redis-server", Rounds: 6, Workers: 64, MaxRedisP50: 300 * time.Microsecond, MinCacheGetRatio: 1.5,
-		MinConnectRatio: 0.9}
+		MinConnectRatio: 0.9, MinGraphQLListRatio: 0.6}
 }
 
 // Validate checks c.
 func (c CompareConfig) Validate() error {
-	if c.Docs < 1 || c.RedisServer == "" || c.Rounds < 1 || c.Workers < 1 || c.Rate < 0 || c.MaxRedisP50 < 0 || c.MinCacheGetRatio < 0 || c.MinConnectRatio < 0 {
+	if c.Docs < 1 || c.RedisServer == "" || c.Rounds < 1 || c.Workers < 1 || c.Rate < 0 || c.MaxRedisP50 < 0 || c.MinCacheGetRatio < 0 || c.MinConnectRatio < 0 || c.MinGraphQLListRatio < 0 {
 		return fmt.Errorf("load: %s, %s: need docs ≥ 1, a redis-server, rounds and workers ≥ 1, rate ≥ 0 and targets ≥ 0 (got %d, %q, %d, %d, %d, %s, %g)",
 			ScenarioRateLimits, ScenarioCachePG, c.Docs, c.RedisServer, c.Rounds, c.Workers, c.Rate, c.MaxRedisP50, c.MinCacheGetRatio)
 	}
@@ -232,6 +241,8 @@ type CompareReport struct {
 	MinCacheGetRatio float64       `json:"minCacheGetRatio,omitempty"`
 	// MinConnectRatio is ScenarioTransports' target (0: none).
 	MinConnectRatio float64 `json:"minConnectRatio,omitempty"`
+	// MinGraphQLListRatio is ScenarioGraphQL's target (0: none).
+	MinGraphQLListRatio float64 `json:"minGraphQLListRatio,omitempty"`
 }
 
 // CompareLine is the rate search of one request on one variant.
@@ -399,6 +410,9 @@ func (r *CompareReport) evaluate(c Criteria) (string, []string) {
 	if r.MinConnectRatio > 0 && r.variantIndex(VariantConnectHTTP2) >= 0 && r.ratioOf(CompareGet, VariantConnectHTTP2) < r.MinConnectRatio {
 		ok = false
 	}
+	if r.MinGraphQLListRatio > 0 && r.variantIndex(VariantGraphQL) >= 0 && r.ratioOf(CompareList, VariantGraphQL) < r.MinGraphQLListRatio {
+		ok = false
+	}
 	if !ok {
 		return VerdictFail, notes
 	}
@@ -417,6 +431,8 @@ func (r *CompareReport) markdown(scenario, verdict string) string {
 		fmt.Fprintf(&b, "%s (%s, %s documents, one Basalt with TLS: its transports side by side):\n\n", scenario, r.Engine, thousands(int64(r.Docs)))
 	case ScenarioSplit:
 		fmt.Fprintf(&b, "%s (%s, %s documents in one database, a monolith and a gateway with its components side by side):\n\n", scenario, r.Engine, thousands(int64(r.Docs)))
+	case ScenarioGraphQL:
+		fmt.Fprintf(&b, "%s (%s, %s documents, one Basalt: the same list through REST and GraphQL side by side):\n\n", scenario, r.Engine, thousands(int64(r.Docs)))
 	default:
 		fmt.Fprintf(&b, "%s (%s, %s documents in each variant's own process, side by side):\n\n", scenario, r.Engine, thousands(int64(r.Docs)))
 	}
@@ -498,6 +514,9 @@ func (r *CompareReport) markdown(scenario, verdict string) string {
 		if req == CompareGet && r.MinConnectRatio > 0 && r.variantIndex(VariantConnectHTTP2) >= 0 {
 			target = fmt.Sprintf("; target for %s ≥ %s×", VariantConnectHTTP2, ratioX(r.MinConnectRatio))
 		}
+		if req == CompareList && r.MinGraphQLListRatio > 0 && r.variantIndex(VariantGraphQL) >= 0 {
+			target = fmt.Sprintf("; target for %s ≥ %s×", VariantGraphQL, ratioX(r.MinGraphQLListRatio))
+		}
 		fmt.Fprintf(&b, "\n%s %s at full speed (%d clients, closed loop), %d round(s) of one %s step per variant in rotating order; throughput over %s's, median of the rounds: %s%s.\n",
 			scenario, req, f.Workers, len(f.Rounds), f.Step, base, strings.Join(parts, ", "), target)
 	}
@@ -559,6 +578,8 @@ func runCompare(ctx context.Context, cfg Config, budget *Budget, name string, fx
 		return runTransports(ctx, cfg, budget, fx, logf)
 	case ScenarioSplit:
 		return runSplit(ctx, cfg, budget, fx, logf)
+	case ScenarioGraphQL:
+		return runGraphQL(ctx, cfg, budget, fx, logf)
 	}
 	cc := cfg.Compare
 	cr := &CompareReport{Engine: compareEngine(name, cfg.DB), Docs: cc.Docs}

@@ -1,7 +1,6 @@
 package graphqlapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/valyala/fastjson"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/validator"
@@ -98,17 +98,7 @@ func coerceVariables(schema *ast.Schema, op *ast.OperationDefinition, vars map[s
 
 // MarshalJSON writes data only for an operation that ran: a request
 // error's answer has no data entry (GraphQL-over-HTTP).
-func (r Result) MarshalJSON() ([]byte, error) {
-	if !r.executed {
-		return json.Marshal(struct {
-			Errors gqlerror.List `json:"errors"`
-		}{r.Errors})
-	}
-	return json.Marshal(struct {
-		Data   any           `json:"data"`
-		Errors gqlerror.List `json:"errors,omitempty"`
-	}{r.Data, r.Errors})
-}
+func (r Result) MarshalJSON() ([]byte, error) { return appendResult(nil, r) }
 
 func code(c string) map[string]any { return map[string]any{"code": c} }
 
@@ -123,6 +113,61 @@ type executor struct {
 	doc  *ast.QueryDocument
 	vars map[string]any
 	errs gqlerror.List
+	// parser parses the data of the documents read.
+	parser fastjson.Parser
+	// fields are the fields each selection set selects on each type,
+	// collected once per execution (the nodes of a page share them).
+	fields map[fieldsKey][]*ast.Field
+}
+
+type fieldsKey struct {
+	def   *ast.Definition
+	first *ast.Selection // the selection set's first element
+	n     int
+}
+
+// fieldsOf returns the fields set selects on def (collect), once.
+func (e *executor) fieldsOf(def *ast.Definition, set ast.SelectionSet) []*ast.Field {
+	if len(set) == 0 {
+		return nil
+	}
+	k := fieldsKey{def: def, first: &set[0], n: len(set)}
+	if fs, ok := e.fields[k]; ok {
+		return fs
+	}
+	fs := e.collect(def, set, nil, map[string]int{}, map[string]bool{})
+	if e.fields == nil {
+		e.fields = map[fieldsKey][]*ast.Field{}
+	}
+	e.fields[k] = fs
+	return fs
+}
+
+// path is where a value stands in the answer: a field's response key, or
+// a list's index, below its parent (nil at the root). Paths live on the
+// stack; an error turns its own into an ast.Path.
+type path struct {
+	parent *path
+	key    string // "" for an index
+	index  int
+}
+
+// ast is p as GraphQL's error path.
+func (p *path) ast() ast.Path {
+	n := 0
+	for q := p; q != nil; q = q.parent {
+		n++
+	}
+	out := make(ast.Path, n)
+	for q := p; q != nil; q = q.parent {
+		n--
+		if q.key != "" {
+			out[n] = ast.PathName(q.key)
+		} else {
+			out[n] = ast.PathIndex(q.index)
+		}
+	}
+	return out
 }
 
 // object is a JSON object whose keys keep their order.
@@ -131,37 +176,19 @@ type object struct {
 	vals []any
 }
 
-func (o *object) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, k := range o.keys {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		kb, _ := json.Marshal(k)
-		b.Write(kb)
-		b.WriteByte(':')
-		vb, err := json.Marshal(o.vals[i])
-		if err != nil {
-			return nil, err
-		}
-		b.Write(vb)
-	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
-}
+func (o *object) MarshalJSON() ([]byte, error) { return appendValue(nil, o) }
 
 // selectionSet resolves the selections of set on v, a value of the object
 // type def. It is false when a non-null field failed: the object is null.
-func (e *executor) selectionSet(path ast.Path, def *ast.Definition, set ast.SelectionSet, v any) (*object, bool) {
-	fields := e.collect(def, set, nil, map[string]int{}, map[string]bool{})
+func (e *executor) selectionSet(parent *path, def *ast.Definition, set ast.SelectionSet, v any) (*object, bool) {
+	fields := e.fieldsOf(def, set)
 	out := &object{keys: make([]string, 0, len(fields)), vals: make([]any, 0, len(fields))}
 	for _, f := range fields {
 		key := f.Alias
 		if key == "" {
 			key = f.Name
 		}
-		fp := append(append(ast.Path(nil), path...), ast.PathName(key))
+		fp := &path{parent: parent, key: key}
 		var val any
 		if f.Name == "__typename" {
 			val = def.Name
@@ -296,7 +323,7 @@ func (e *executor) root(f *ast.Field) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return documentValue(d)
+		return e.documentValue(d)
 	}
 	c := e.s.Collections[r.Collection]
 	req := docstore.ListRequest{Collection: r.Collection, Cursors: e.wantsCursors(f, c)}
@@ -320,7 +347,7 @@ func (e *executor) root(f *ast.Field) (any, error) {
 	}
 	edges, nodes := make([]any, len(page.Items)), make([]any, len(page.Items))
 	for i, d := range page.Items {
-		node, err := documentValue(d)
+		node, err := e.documentValue(d)
 		if err != nil {
 			return nil, err
 		}
@@ -393,7 +420,7 @@ func (e *executor) mutate(f *ast.Field) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return documentValue(d)
+	return e.documentValue(d)
 }
 
 // idArg is an ID argument's value: a string, or an integer literal or
@@ -461,7 +488,7 @@ func (e *executor) wantsCursors(f *ast.Field, c *Collection) bool {
 	if conn == nil || edge == nil || info == nil {
 		return true
 	}
-	for _, sub := range e.collect(conn, f.SelectionSet, nil, map[string]int{}, map[string]bool{}) {
+	for _, sub := range e.fieldsOf(conn, f.SelectionSet) {
 		var def *ast.Definition
 		switch sub.Name {
 		case "edges":
@@ -471,7 +498,7 @@ func (e *executor) wantsCursors(f *ast.Field, c *Collection) bool {
 		default:
 			continue
 		}
-		for _, g := range e.collect(def, sub.SelectionSet, nil, map[string]int{}, map[string]bool{}) {
+		for _, g := range e.fieldsOf(def, sub.SelectionSet) {
 			if g.Name == "cursor" || g.Name == "startCursor" || g.Name == "endCursor" {
 				return true
 			}
@@ -571,28 +598,63 @@ func accountValue(a accounts.Account) map[string]any {
 }
 
 // documentValue is d as a value of its collection's type: its data's
-// properties, and the system fields over them.
-func documentValue(d docstore.Document) (map[string]any, error) {
-	m := map[string]any{}
+// properties, and the system fields over them. The data is parsed with
+// the execution's own fastjson parser, reused across the documents of a
+// page; the values are copied out of it.
+func (e *executor) documentValue(d docstore.Document) (map[string]any, error) {
+	var m map[string]any
 	if len(d.Data) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(d.Data))
-		dec.UseNumber()
-		if err := dec.Decode(&m); err != nil {
+		v, err := e.parser.ParseBytes(d.Data)
+		if err != nil {
 			return nil, fault.Internalf(op, err)
 		}
+		m, _ = jsonOf(v).(map[string]any)
+	}
+	if m == nil {
+		m = make(map[string]any, 5)
 	}
 	m["id"], m["collection"], m["version"] = d.ID, d.Collection, json.Number(strconv.FormatInt(d.Version, 10))
 	m["createdAt"], m["updatedAt"] = d.CreatedAt.UTC().Format(docstore.TimeFormat), d.UpdatedAt.UTC().Format(docstore.TimeFormat)
 	return m, nil
 }
 
+// jsonOf is a parsed JSON value as the executor's values: objects as
+// maps, arrays as []any, numbers as json.Number (their text, as written),
+// strings, booleans and nil.
+func jsonOf(v *fastjson.Value) any {
+	switch v.Type() {
+	case fastjson.TypeObject:
+		o, _ := v.Object()
+		m := make(map[string]any, o.Len()+5)
+		o.Visit(func(k []byte, x *fastjson.Value) { m[string(k)] = jsonOf(x) })
+		return m
+	case fastjson.TypeArray:
+		a, _ := v.Array()
+		out := make([]any, len(a))
+		for i, x := range a {
+			out[i] = jsonOf(x)
+		}
+		return out
+	case fastjson.TypeString:
+		b, _ := v.StringBytes()
+		return string(b)
+	case fastjson.TypeNumber:
+		return json.Number(v.MarshalTo(nil))
+	case fastjson.TypeTrue:
+		return true
+	case fastjson.TypeFalse:
+		return false
+	}
+	return nil
+}
+
 // complete turns v, the raw value of field f, into a value of type t. It
 // is false when the value is null (or failed) where t is non-null: the
 // null then propagates to the parent.
-func (e *executor) complete(path ast.Path, f *ast.Field, t *ast.Type, v any) (any, bool) {
+func (e *executor) complete(at *path, f *ast.Field, t *ast.Type, v any) (any, bool) {
 	if v == nil {
 		if t.NonNull {
-			e.fail(path, f, fault.New(fault.Internal, op, "a non-null field is null"))
+			e.fail(at, f, fault.New(fault.Internal, op, "a non-null field is null"))
 			return nil, false
 		}
 		return nil, true
@@ -600,12 +662,11 @@ func (e *executor) complete(path ast.Path, f *ast.Field, t *ast.Type, v any) (an
 	if t.Elem != nil {
 		items, ok := v.([]any)
 		if !ok {
-			return e.mismatch(path, f, t)
+			return e.mismatch(at, f, t)
 		}
 		out := make([]any, len(items))
 		for i, it := range items {
-			ip := append(append(ast.Path(nil), path...), ast.PathIndex(i))
-			val, ok := e.complete(ip, f, t.Elem, it)
+			val, ok := e.complete(&path{parent: at, index: i}, f, t.Elem, it)
 			if !ok {
 				if t.NonNull {
 					return nil, false
@@ -619,7 +680,7 @@ func (e *executor) complete(path ast.Path, f *ast.Field, t *ast.Type, v any) (an
 	def := e.s.AST.Types[t.NamedType]
 	switch def.Kind {
 	case ast.Object:
-		obj, ok := e.selectionSet(path, def, f.SelectionSet, v)
+		obj, ok := e.selectionSet(at, def, f.SelectionSet, v)
 		if !ok {
 			if t.NonNull {
 				return nil, false
@@ -636,13 +697,13 @@ func (e *executor) complete(path ast.Path, f *ast.Field, t *ast.Type, v any) (an
 			return s, true
 		}
 	}
-	return e.mismatch(path, f, t)
+	return e.mismatch(at, f, t)
 }
 
 // mismatch fails a value that is not of its field's type: a document
 // written before its collection's schema changed.
-func (e *executor) mismatch(path ast.Path, f *ast.Field, t *ast.Type) (any, bool) {
-	e.fail(path, f, fault.New(fault.Validation, op, "the stored value is not a "+t.String()+
+func (e *executor) mismatch(at *path, f *ast.Field, t *ast.Type) (any, bool) {
+	e.fail(at, f, fault.New(fault.Validation, op, "the stored value is not a "+t.String()+
 		" (the document predates its collection's schema): read it through a JSON field or REST"))
 	if t.NonNull {
 		return nil, false
@@ -684,11 +745,11 @@ func scalar(name string, v any) (any, bool) {
 	return nil, false
 }
 
-// fail records err as the error of field f at path.
-func (e *executor) fail(path ast.Path, f *ast.Field, err error) {
+// fail records err as the error of field f at at.
+func (e *executor) fail(at *path, f *ast.Field, err error) {
 	c := fault.TypeOf(err)
 	msg := fault.Message(err)
-	ge := &gqlerror.Error{Message: msg, Path: path, Extensions: code(c)}
+	ge := &gqlerror.Error{Message: msg, Path: at.ast(), Extensions: code(c)}
 	if f != nil && f.Position != nil {
 		ge.Locations = []gqlerror.Location{{Line: f.Position.Line, Column: f.Position.Column}}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -78,9 +79,14 @@ type Options struct {
 	// MaxBatch bounds the operations of one batched POST (a JSON array of
 	// requests; 10 when zero).
 	MaxBatch int
-	// CacheEntries bounds the schemas and the parsed documents kept
-	// (1,000 of each when zero).
+	// CacheEntries bounds the schemas, the parsed documents and the
+	// persisted queries kept (1,000 of each when zero).
 	CacheEntries int
+	// NoIntrospection turns introspection (__schema, __type) off.
+	NoIntrospection bool
+	// NoSuggestions leaves the suggestions ("Did you mean …?") out of
+	// validation errors.
+	NoSuggestions bool
 }
 
 // API serves GraphQL over HTTP (POST and GET /graphql) per the
@@ -93,6 +99,10 @@ type API struct {
 	// documents the documents parsed, by schema fingerprint and text.
 	schemas   *lru.Cache[[32]byte, *Schema]
 	documents *lru.Cache[docKey, *ast.QueryDocument]
+	// persisted are the texts of automatic persisted queries, by the hex
+	// SHA-256 of each.
+	persisted  *lru.Cache[string, string]
+	validation Validation
 }
 
 type docKey struct {
@@ -120,7 +130,12 @@ func New(svc Services, cat Cataloger, opts Options) (*API, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &API{svc: svc, catalog: cat, opts: opts, schemas: schemas, documents: documents}, nil
+	persisted, err := lru.New[string, string](opts.CacheEntries)
+	if err != nil {
+		return nil, err
+	}
+	return &API{svc: svc, catalog: cat, opts: opts, schemas: schemas, documents: documents, persisted: persisted,
+		validation: NewValidation(!opts.NoIntrospection, !opts.NoSuggestions)}, nil
 }
 
 // request is one GraphQL-over-HTTP request's parameters.
@@ -129,6 +144,28 @@ type request struct {
 	OperationName *string         `json:"operationName"`
 	Variables     map[string]any  `json:"variables"`
 	Extensions    json.RawMessage `json:"extensions"`
+	// persisted is the request's automatic persisted query, if any.
+	persisted *persistedQuery
+}
+
+// extensions are the request extensions Basalt reads.
+type extensions struct {
+	// PersistedQuery is Apollo's automatic persisted query: the query's
+	// SHA-256, with or without its text.
+	PersistedQuery *persistedQuery `json:"persistedQuery"`
+}
+
+type persistedQuery struct {
+	Version    int    `json:"version"`
+	SHA256Hash string `json:"sha256Hash"`
+}
+
+// orNull is b, or the JSON null when b is empty.
+func orNull(b []byte) []byte {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return []byte("null")
+	}
+	return b
 }
 
 // ServeHTTP answers POST and GET /graphql.
@@ -170,6 +207,9 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				a.write(w, media, http.StatusBadRequest, requestError(fault.Invalid, "variables is not a JSON object: "+err.Error()))
 				return
 			}
+		}
+		if v := q.Get("extensions"); v != "" {
+			req.Extensions = json.RawMessage(v)
 		}
 		reqs = []request{req}
 	case http.MethodPost:
@@ -213,11 +253,13 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ctx := auth.WithPrincipal(r.Context(), p)
-	for _, req := range reqs {
-		if ext := bytes.TrimSpace(req.Extensions); len(ext) > 0 && ext[0] != '{' && string(ext) != "null" {
-			a.write(w, media, http.StatusBadRequest, requestError(fault.Invalid, "extensions must be a JSON object"))
+	for i, req := range reqs {
+		var ext extensions
+		if err := decodeJSON(orNull(req.Extensions), &ext); err != nil {
+			a.write(w, media, http.StatusBadRequest, requestError(fault.Invalid, "extensions must be a JSON object: "+err.Error()))
 			return
 		}
+		reqs[i].persisted = ext.PersistedQuery
 	}
 	// A mutation is also limited as a write, once per operation (as a
 	// REST batch is), by the caller already authenticated.
@@ -237,7 +279,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for i, req := range reqs {
 		var st int
 		results[i], st = a.one(ctx, r.Method, req, write)
-		if media == mediaJSON && st == http.StatusBadRequest && req.Query != nil && *req.Query != "" {
+		if media == mediaJSON && st == http.StatusBadRequest && (req.persisted != nil || req.Query != nil && *req.Query != "") {
 			// A GraphQL request error of a well-formed request: 200 with
 			// the legacy type (GraphQL-over-HTTP).
 			st = http.StatusOK
@@ -282,20 +324,24 @@ func (a *API) admit(w http.ResponseWriter, r *http.Request) (auth.Principal, err
 // its answer's alone (a request error's is 400 when the answer is
 // application/graphql-response+json).
 func (a *API) one(ctx context.Context, method string, req request, write func() error) (Result, int) {
-	if req.Query == nil || *req.Query == "" {
-		return requestError(fault.Invalid, "the request has no query"), http.StatusBadRequest
+	query, refused, ok := a.queryOf(req)
+	if !ok {
+		return refused, http.StatusBadRequest
 	}
 	s, err := a.schema(ctx)
 	if err != nil {
 		return Result{Errors: gqlerror.List{errorOf(err)}}, statusOf(err)
 	}
-	doc, errs := a.document(s, *req.Query)
+	doc, errs := a.document(s, query)
 	if len(errs) > 0 {
 		status := http.StatusBadRequest
 		if errs[0].Extensions["code"] == string(fault.PayloadTooLarge) {
 			status = http.StatusRequestEntityTooLarge
 		}
 		return Result{Errors: errs}, status
+	}
+	if p := req.persisted; p != nil && req.Query != nil {
+		a.persisted.Add(strings.ToLower(p.SHA256Hash), query) // valid against a schema: kept for its hash
 	}
 	name := ""
 	if req.OperationName != nil {
@@ -314,6 +360,35 @@ func (a *API) one(ctx context.Context, method string, req request, write func() 
 		return res, http.StatusBadRequest
 	}
 	return res, http.StatusOK
+}
+
+// queryOf is the text of req's query: its own, or with only the hash of
+// an automatic persisted query, the text registered under that hash by an
+// earlier request (with both, the text must have that hash). A request
+// whose hash is not known is answered PersistedQueryNotFound, the message
+// Apollo's clients answer by sending the text with the hash.
+func (a *API) queryOf(req request) (string, Result, bool) {
+	p := req.persisted
+	if p == nil {
+		if req.Query == nil || *req.Query == "" {
+			return "", requestError(fault.Invalid, "the request has no query"), false
+		}
+		return *req.Query, Result{}, true
+	}
+	if p.Version != 1 || len(p.SHA256Hash) != 64 {
+		return "", requestError(fault.Invalid, "persistedQuery is version 1 with a sha256Hash of 64 hexadecimal digits"), false
+	}
+	if req.Query != nil && *req.Query != "" {
+		sum := sha256.Sum256([]byte(*req.Query))
+		if hex.EncodeToString(sum[:]) != strings.ToLower(p.SHA256Hash) {
+			return "", requestError(fault.Invalid, "provided sha does not match query"), false
+		}
+		return *req.Query, Result{}, true
+	}
+	if q, ok := a.persisted.Get(strings.ToLower(p.SHA256Hash)); ok {
+		return q, Result{}, true
+	}
+	return "", requestError(fault.NotFound, "PersistedQueryNotFound"), false
 }
 
 // schema is the caller's schema, built once per distinct catalog.
@@ -363,7 +438,7 @@ func (a *API) document(s *Schema, query string) (*ast.QueryDocument, gqlerror.Li
 	if doc, ok := a.documents.Get(key); ok {
 		return doc, nil
 	}
-	doc, errs := Parse(s, query, a.opts.Limits)
+	doc, errs := ParseWith(s, query, a.opts.Limits, a.validation)
 	if len(errs) == 0 {
 		a.documents.Add(key, doc)
 	}
@@ -397,7 +472,15 @@ func negotiate(accept []string) (string, bool) {
 
 // write writes v as the answer, of media type media.
 func (a *API) write(w http.ResponseWriter, media string, status int, v any) {
-	b, err := json.Marshal(v)
+	var (
+		b   []byte
+		err error
+	)
+	if r, ok := v.(Result); ok {
+		b, err = appendResult(make([]byte, 0, 1024), r)
+	} else {
+		b, err = json.Marshal(v)
+	}
 	if err != nil {
 		b, _ = json.Marshal(requestError(fault.Internal, "the answer could not be encoded"))
 		status = http.StatusInternalServerError

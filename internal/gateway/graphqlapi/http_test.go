@@ -2,6 +2,8 @@ package graphqlapi
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -238,4 +240,80 @@ func BenchmarkList(b *testing.B) {
 	b.ReportMetric(float64(g.Nanoseconds()), "graphql-ns/op")
 	b.ReportMetric(float64(s.Nanoseconds()), "service-ns/op")
 	b.ReportMetric(100*(float64(g)/float64(s)-1), "overhead-%")
+}
+
+// TestHTTPPersistedQueries: Apollo's automatic persisted queries — a hash
+// alone that the server does not know is PersistedQueryNotFound; sent
+// with its text it runs and is kept; then the hash alone runs it, by POST
+// or GET. A text that does not match its hash is refused.
+func TestHTTPPersistedQueries(t *testing.T) {
+	f := newFixture(t)
+	a := newAPI(t, f)
+	query := `{ notesById(id: "n3") { title } }`
+	sum := sha256.Sum256([]byte(query))
+	hash := hex.EncodeToString(sum[:])
+	ext := `{"persistedQuery": {"version": 1, "sha256Hash": "` + hash + `"}}`
+	post := func(body string, accept string) answer {
+		return serve(t, a, "POST", "/graphql", body, "Content-Type", "application/json", "Accept", accept)
+	}
+	const want = `{"data":{"notesById":{"title":"public 3"}}}`
+	got := post(`{"extensions": `+ext+`}`, "application/json")
+	if got.status != 200 || got.body != `{"errors":[{"message":"PersistedQueryNotFound","extensions":{"code":"not_found"}}]}` {
+		t.Errorf("an unknown hash: %d %s", got.status, got.body)
+	}
+	if got := post(`{"extensions": `+ext+`}`, "application/graphql-response+json"); got.status != 400 || !strings.Contains(got.body, "PersistedQueryNotFound") {
+		t.Errorf("an unknown hash, graphql-response+json: %d %s", got.status, got.body)
+	}
+	if got := post(`{"query": `+strconv.Quote(`{ notesById(id: "n4") { title } }`)+`, "extensions": `+ext+`}`, "application/graphql-response+json"); got.status != 400 ||
+		!strings.Contains(got.body, "provided sha does not match query") {
+		t.Errorf("a text that does not match its hash: %d %s", got.status, got.body)
+	}
+	if got := post(`{"query": `+strconv.Quote(query)+`, "extensions": `+ext+`}`, "application/json"); got.status != 200 || got.body != want {
+		t.Errorf("the text with its hash: %d %s", got.status, got.body)
+	}
+	if got := post(`{"extensions": `+ext+`}`, "application/json"); got.status != 200 || got.body != want {
+		t.Errorf("the hash alone, then: %d %s", got.status, got.body)
+	}
+	if got := serve(t, a, "GET", "/graphql?extensions="+url.QueryEscape(ext), ""); got.status != 200 || got.body != want {
+		t.Errorf("the hash alone by GET: %d %s", got.status, got.body)
+	}
+	for _, bad := range []string{`{"persistedQuery": {"version": 2, "sha256Hash": "` + hash + `"}}`, `{"persistedQuery": {"version": 1, "sha256Hash": "abc"}}`, `[1]`} {
+		if got := post(`{"extensions": `+bad+`}`, "application/graphql-response+json"); got.status != 400 || !strings.Contains(got.body, `"code":"invalid"`) {
+			t.Errorf("extensions %s: %d %s", bad, got.status, got.body)
+		}
+	}
+}
+
+// TestHTTPValidationOptions: introspection and suggestions turned off.
+func TestHTTPValidationOptions(t *testing.T) {
+	f := newFixture(t)
+	for _, tc := range []struct {
+		opts                   Options
+		introspects, suggested bool
+	}{
+		{Options{}, true, true},
+		{Options{NoIntrospection: true}, false, true},
+		{Options{NoSuggestions: true}, true, false},
+		{Options{NoIntrospection: true, NoSuggestions: true}, false, false},
+	} {
+		a, err := New(Services{Documents: f.svc}, f.svc, tc.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := serve(t, a, "POST", "/graphql", `{"query": "{ __schema { queryType { name } } __type(name: \"Notes\") { name } }"}`, "Content-Type", "application/json")
+		if introspects := strings.Contains(got.body, `"queryType":{"name":"Query"}`); introspects != tc.introspects {
+			t.Errorf("%+v: introspection %s", tc.opts, got.body)
+		}
+		if !tc.introspects && (!strings.Contains(got.body, "introspection is turned off") || strings.Contains(got.body, `"data"`)) {
+			t.Errorf("%+v: introspection refused with %s", tc.opts, got.body)
+		}
+		got = serve(t, a, "POST", "/graphql", `{"query": "{ notes { nodes { titel } } }"}`, "Content-Type", "application/json")
+		if suggested := strings.Contains(got.body, "Did you mean"); suggested != tc.suggested || !strings.Contains(got.body, `Cannot query field \"titel\"`) {
+			t.Errorf("%+v: suggestions %s", tc.opts, got.body)
+		}
+		got = serve(t, a, "POST", "/graphql", `{"query": "{ __typename notes { nodes { __typename } } }"}`, "Content-Type", "application/json")
+		if !strings.Contains(got.body, `"__typename":"Query"`) {
+			t.Errorf("%+v: __typename %s", tc.opts, got.body)
+		}
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
-	"github.com/vektah/gqlparser/v2/validator"
 
 	"github.com/basaltdev/basalt/internal/fault"
 )
@@ -63,6 +62,11 @@ func (l Limits) withDefaults() Limits {
 // l: the errors of a document that must not run, each with
 // extensions.code (invalid, or payload_too_large for the size).
 func Parse(s *Schema, query string, l Limits) (*ast.QueryDocument, gqlerror.List) {
+	return ParseWith(s, query, l, Validation{})
+}
+
+// ParseWith is Parse with the validation rules v.
+func ParseWith(s *Schema, query string, l Limits, v Validation) (*ast.QueryDocument, gqlerror.List) {
 	l = l.withDefaults()
 	if len(query) > l.MaxBytes {
 		return nil, gqlerror.List{{Message: fmt.Sprintf("the document is larger than %d bytes", l.MaxBytes),
@@ -75,7 +79,7 @@ func Parse(s *Schema, query string, l Limits) (*ast.QueryDocument, gqlerror.List
 	if n := fieldsIn(doc); n > l.MaxFields {
 		return nil, gqlerror.List{{Message: fmt.Sprintf("the document has %d fields; at most %d", n, l.MaxFields), Extensions: code(string(fault.Invalid))}}
 	}
-	if errs := validator.ValidateWithRules(s.AST, doc, nil); len(errs) > 0 {
+	if errs := v.validate(s.AST, doc); len(errs) > 0 {
 		return nil, invalid(errs...)
 	}
 	c := cost{doc: doc, l: l, frags: map[string]measure{}}
