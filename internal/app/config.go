@@ -52,6 +52,8 @@ type Config struct {
 	ListTotalCap int
 	// Realtime configures realtime subscriptions.
 	Realtime RealtimeConfig
+	// GraphQL configures the GraphQL API.
+	GraphQL GraphQLConfig
 	// Webhooks configures webhook deliveries.
 	Webhooks WebhookConfig
 	Version  string
@@ -164,6 +166,7 @@ func DefaultConfig() Config {
 		DrainTimeout:       15 * time.Second,
 		CompressMinBytes:   gateway.DefaultCompressMinBytes,
 		ListTotalCap:       docstore.DefaultListTotalCap,
+		GraphQL:            DefaultGraphQLConfig(),
 		Realtime:           DefaultRealtimeConfig(),
 		Events:             DefaultEventsConfig(),
 		Webhooks:           DefaultWebhookConfig(),
@@ -336,6 +339,7 @@ type serveCmd struct {
 	redisFlags
 	cacheFlags
 	rateLimitFlags
+	graphqlFlags
 }
 
 type migrateCmd struct {
@@ -414,6 +418,7 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 		if err := c.Serve.rateLimitFlags.apply(&cfg); err != nil {
 			return Command{}, err
 		}
+		c.Serve.graphqlFlags.apply(&cfg)
 	case "migrate":
 		c.Migrate.apply(&cfg)
 	case "admin create":
@@ -470,6 +475,9 @@ func (c Config) validate() error {
 		return err
 	}
 	if err := c.Kafka.validate(); err != nil {
+		return err
+	}
+	if err := c.GraphQL.validate(); err != nil {
 		return err
 	}
 	if err := c.Cache.validate(); err != nil {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/basaltdev/basalt/internal/gateway/graphqlapi"
 )
 
 func parse(t *testing.T, env map[string]string, args ...string) (Command, error) {
@@ -233,6 +235,36 @@ func TestMetricsFlags(t *testing.T) {
 	for _, bad := range []string{"short", "sixteen chars ok", strings.Repeat("x", 1025), "0123456789abcdef\x7f"} {
 		if _, err := parse(t, nil, "serve", "--metrics-token", bad); err == nil || !strings.Contains(err.Error(), "metrics-token") {
 			t.Errorf("--metrics-token %q: %v", bad, err)
+		}
+	}
+}
+
+// TestGraphQLFlags: the GraphQL settings from flags and the environment,
+// their defaults, and the bounds of the limits.
+func TestGraphQLFlags(t *testing.T) {
+	cmd, err := parse(t, nil, "serve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cmd.Config.GraphQL; got != DefaultGraphQLConfig() || !got.Introspection || !got.Suggestions || got.IDE || got.MaxDepth != 12 {
+		t.Errorf("defaults %+v", got)
+	}
+	cmd, err = parse(t, map[string]string{"BASALT_GRAPHQL_SUGGESTIONS": "false", "BASALT_GRAPHQL_MAX_COMPLEXITY": "500"},
+		"serve", "--no-graphql-introspection", "--graphql-ide", "--graphql-max-depth", "5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := GraphQLConfig{Introspection: false, Suggestions: false, IDE: true, MaxDepth: 5, MaxComplexity: 500}
+	if cmd.Config.GraphQL != want {
+		t.Errorf("got %+v, want %+v", cmd.Config.GraphQL, want)
+	}
+	o := want.options(graphqlapi.Options{MaxBatch: 3})
+	if !o.NoIntrospection || !o.NoSuggestions || !o.IDE || o.Limits.MaxDepth != 5 || o.Limits.MaxComplexity != 500 || o.MaxBatch != 3 {
+		t.Errorf("options %+v", o)
+	}
+	for _, args := range [][]string{{"--graphql-max-depth", "0"}, {"--graphql-max-depth", "101"}, {"--graphql-max-complexity", "1000001"}} {
+		if _, err := parse(t, nil, append([]string{"serve"}, args...)...); err == nil || !strings.Contains(err.Error(), args[0]) {
+			t.Errorf("%v: %v", args, err)
 		}
 	}
 }

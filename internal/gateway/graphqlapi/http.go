@@ -87,6 +87,10 @@ type Options struct {
 	// NoSuggestions leaves the suggestions ("Did you mean …?") out of
 	// validation errors.
 	NoSuggestions bool
+	// IDE serves GraphiQL, an IDE in the browser, to a browser's GET
+	// /graphql without a query (for development: its scripts come from
+	// unpkg.com).
+	IDE bool
 }
 
 // API serves GraphQL over HTTP (POST and GET /graphql) per the
@@ -103,6 +107,7 @@ type API struct {
 	// SHA-256 of each.
 	persisted  *lru.Cache[string, string]
 	validation Validation
+	ideCSP     string
 }
 
 type docKey struct {
@@ -135,7 +140,7 @@ func New(svc Services, cat Cataloger, opts Options) (*API, error) {
 		return nil, err
 	}
 	return &API{svc: svc, catalog: cat, opts: opts, schemas: schemas, documents: documents, persisted: persisted,
-		validation: NewValidation(!opts.NoIntrospection, !opts.NoSuggestions)}, nil
+		validation: NewValidation(!opts.NoIntrospection, !opts.NoSuggestions), ideCSP: ideCSP()}, nil
 }
 
 // request is one GraphQL-over-HTTP request's parameters.
@@ -170,6 +175,10 @@ func orNull(b []byte) []byte {
 
 // ServeHTTP answers POST and GET /graphql.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if a.opts.IDE && wantsIDE(r) {
+		a.serveIDE(w)
+		return
+	}
 	media, ok := negotiate(r.Header.Values("Accept"))
 	if !ok {
 		a.write(w, media, http.StatusNotAcceptable, requestError(fault.Invalid, "the answer is "+mediaGraphQLResponse+" or "+mediaJSON+": accept one"))

@@ -3,6 +3,7 @@ package graphqlapi
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"io"
 	"net/http"
@@ -315,5 +316,42 @@ func TestHTTPValidationOptions(t *testing.T) {
 		if !strings.Contains(got.body, `"__typename":"Query"`) {
 			t.Errorf("%+v: __typename %s", tc.opts, got.body)
 		}
+	}
+}
+
+// TestHTTPIDE: with IDE, a browser's GET /graphql without a query is the
+// GraphiQL page, its scripts pinned by their hashes and its own script
+// allowed by the CSP; anything else is GraphQL as before, and without IDE
+// the browser is told what the endpoint speaks.
+func TestHTTPIDE(t *testing.T) {
+	f := newFixture(t)
+	a, err := New(Services{Documents: f.svc}, f.svc, Options{IDE: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+	r := httptest.NewRequestWithContext(t.Context(), "GET", "/graphql", nil)
+	r.Header.Set("Accept", browser)
+	w := httptest.NewRecorder()
+	a.ServeHTTP(w, r)
+	body := w.Body.String()
+	csp := w.Header().Get("Content-Security-Policy")
+	sum := sha256.Sum256([]byte(ideScript))
+	if w.Code != 200 || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") || !strings.Contains(body, "<script>"+ideScript+"</script>") ||
+		!strings.Contains(csp, "'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Fatalf("%d %v\n%s", w.Code, w.Header(), body)
+	}
+	if n := strings.Count(body, `integrity="sha384-`); n != 4 || strings.Count(body, "https://unpkg.com/") != 4 {
+		t.Errorf("%d pinned assets of 4:\n%s", n, body)
+	}
+	if got := serve(t, a, "GET", "/graphql?query="+url.QueryEscape("{ __typename }"), "", "Accept", browser); got.status != 200 || got.body != `{"data":{"__typename":"Query"}}` {
+		t.Errorf("a browser's query: %d %s", got.status, got.body)
+	}
+	if got := serve(t, a, "GET", "/graphql", "", "Accept", "application/json"); got.status != 400 || !strings.Contains(got.body, "no query") {
+		t.Errorf("a client's GET without a query: %d %s", got.status, got.body)
+	}
+	off := newAPI(t, f)
+	if got := serve(t, off, "GET", "/graphql", "", "Accept", browser); got.status != 400 || strings.Contains(got.body, "graphiql") {
+		t.Errorf("without IDE: %d %s", got.status, got.body)
 	}
 }
