@@ -68,10 +68,12 @@ var routeClasses = map[string]Class{
 	"POST /v1/admin/webhooks/{id}/deliveries/{deliveryId}/redeliver": Write,
 
 	// graphqlapi: every request is a read, decided before its body is
-	// read; a mutation, once parsed, is also limited as a write.
+	// read; a mutation, once parsed, is also limited as a write, and its
+	// login, refresh or logout in the auth class.
 	"GET /graphql":           Read,
 	"POST /graphql":          Read,
 	"POST /graphql#mutation": Write,
+	"POST /graphql#auth":     Auth,
 
 	// rpcapi: the basalt.v1 procedures over gRPC and Connect, classed
 	// like the REST routes they mirror.

@@ -197,7 +197,7 @@ func Run(ctx context.Context, cfg Config) error {
 		mount = append(mount, func(mux *http.ServeMux) error {
 			webhookapi.New(d.hooks.svc, accAPI, log).WithLimits(apiLimits).Register(mux)
 			gql, err := graphqlapi.New(graphqlapi.Services{Documents: d.svc, Accounts: accAPI}, d.svc,
-				cfg.GraphQL.options(graphqlapi.Options{Authenticator: accAPI, RateLimits: apiLimits, MaxBodyBytes: cfg.MaxBodyBytes}))
+				cfg.GraphQL.options(graphqlapi.Options{Authenticator: accAPI, RateLimits: apiLimits, MaxBodyBytes: cfg.MaxBodyBytes, ClientIP: clientIP}))
 			if err != nil {
 				return err
 			}

@@ -50,7 +50,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		Email:     body.Str("email"),
 		Password:  body.Str("password"),
 		Device:    body.Str("device"),
-		UserAgent: userAgent(r),
+		UserAgent: UserAgent(r),
 		IP:        ClientIP(r, a.opts.TrustedProxies),
 	}
 	if err := body.Done(); err != nil {
@@ -75,7 +75,7 @@ func (a *API) refresh(w http.ResponseWriter, r *http.Request) {
 	}
 	req := accounts.RefreshRequest{
 		RefreshToken: body.Str("refreshToken"),
-		UserAgent:    userAgent(r),
+		UserAgent:    UserAgent(r),
 		IP:           ClientIP(r, a.opts.TrustedProxies),
 	}
 	if err := body.Done(); err != nil {

@@ -108,10 +108,10 @@ func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 // maxUserAgent bounds the User-Agent recorded on a session.
 const maxUserAgent = 512
 
-// userAgent returns the User-Agent of r as recorded on a session: valid
+// UserAgent returns the User-Agent of r as recorded on a session: valid
 // UTF-8 without control characters, at most 512 bytes, cut on a character
 // boundary.
-func userAgent(r *http.Request) string {
+func UserAgent(r *http.Request) string {
 	ua := r.Header.Get("User-Agent")
 	if len(ua) > 4*maxUserAgent {
 		ua = ua[:4*maxUserAgent]

@@ -88,7 +88,7 @@ func TestUserAgent(t *testing.T) {
 	for _, tc := range tests {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.Header.Set("User-Agent", tc.in)
-		got := userAgent(r)
+		got := UserAgent(r)
 		if got != tc.want {
 			t.Errorf("userAgent(%q) = %q, want %q", tc.in, got, tc.want)
 		}

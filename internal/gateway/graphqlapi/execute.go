@@ -6,15 +6,12 @@ import (
 	"errors"
 	"math"
 	"strconv"
-	"time"
 
 	"github.com/valyala/fastjson"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/validator"
 
-	"github.com/basaltdev/basalt/internal/auth"
-	"github.com/basaltdev/basalt/internal/auth/accounts"
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/fault"
 )
@@ -24,11 +21,6 @@ type Services struct {
 	Documents docstore.Documents
 	// Accounts answer me; nil makes it null.
 	Accounts Accounts
-}
-
-// Accounts are the account calls of the root fields (accounts.Auth).
-type Accounts interface {
-	Me(ctx context.Context) (accounts.Account, error)
 }
 
 // Result is the answer to one operation: its data (null when the
@@ -299,15 +291,8 @@ func (e *executor) root(f *ast.Field) (any, error) {
 		name, _ := f.ArgumentMap(e.vars)["name"].(string)
 		return named(e.s.AST, e.s.AST.Types[name]), nil
 	}
-	if f.Name == "me" {
-		if e.svc.Accounts == nil || auth.FromContext(e.ctx).Kind != auth.KindUser {
-			return nil, nil // no account: anonymous, or an API key
-		}
-		a, err := e.svc.Accounts.Me(e.ctx)
-		if err != nil {
-			return nil, err
-		}
-		return accountValue(a), nil
+	if v, ok, err := e.accountRoot(f.Name); ok {
+		return v, err
 	}
 	r, ok := e.s.Roots[f.Name]
 	if !ok {
@@ -373,11 +358,14 @@ func (e *executor) root(f *ast.Field) (any, error) {
 // service, whose answer is the document written (as the caller may see
 // it) or, for a delete, its id.
 func (e *executor) mutate(f *ast.Field) (any, error) {
+	args := f.ArgumentMap(e.vars)
+	if v, ok, err := e.accountMutation(f.Name, args); ok {
+		return v, err
+	}
 	r, ok := e.s.Mutations[f.Name]
 	if !ok {
 		return nil, fault.New(fault.Invalid, op, "no mutation "+f.Name)
 	}
-	args := f.ArgumentMap(e.vars)
 	id, key := idArg(args["id"]), ""
 	if k, ok := args["idempotencyKey"].(string); ok {
 		key = k
@@ -578,23 +566,6 @@ func intArg(v any) (int64, bool) {
 		return i, err == nil
 	}
 	return 0, false
-}
-
-// accountValue is a as a value of the Account type: GET /v1/auth/me's
-// fields.
-func accountValue(a accounts.Account) map[string]any {
-	roles := make([]any, len(a.Roles))
-	for i, r := range a.Roles {
-		roles[i] = r
-	}
-	stamp := func(t time.Time) any {
-		if t.IsZero() {
-			return nil
-		}
-		return t.UTC().Format(docstore.TimeFormat)
-	}
-	return map[string]any{"id": a.ID, "email": a.Email, "roles": roles, "verified": !a.VerifiedAt.IsZero(), "verifiedAt": stamp(a.VerifiedAt),
-		"disabled": !a.DisabledAt.IsZero(), "createdAt": stamp(a.CreatedAt), "updatedAt": stamp(a.UpdatedAt)}
 }
 
 // documentValue is d as a value of its collection's type: its data's

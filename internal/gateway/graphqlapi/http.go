@@ -21,6 +21,7 @@ import (
 	"github.com/basaltdev/basalt/internal/auth/bearer"
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/gateway/authapi"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
 )
 
@@ -46,8 +47,10 @@ const (
 	routeGet  = "GET /graphql"
 	routePost = "POST /graphql"
 	// routeMutation is the route a mutation is limited as, besides the
-	// POST that carries it: the write class.
+	// POST that carries it: the write class; routeAuth that of the
+	// account flows (login, refresh, logout): the auth class.
 	routeMutation = "POST /graphql#mutation"
+	routeAuth     = "POST /graphql#auth"
 )
 
 // RoutePatterns are the route patterns Register adds.
@@ -56,7 +59,7 @@ func RoutePatterns() []string { return []string{routeGet, routePost} }
 // LimitRoutes are the routes a request is rate limited as (apilimit
 // classifies each): RoutePatterns, and the route of a mutation, which a
 // POST's operation is limited as too once it is parsed.
-func LimitRoutes() []string { return []string{routeGet, routePost, routeMutation} }
+func LimitRoutes() []string { return []string{routeGet, routePost, routeMutation, routeAuth} }
 
 // Register serves the API on mux.
 func (a *API) Register(mux *http.ServeMux) {
@@ -87,6 +90,10 @@ type Options struct {
 	// NoSuggestions leaves the suggestions ("Did you mean …?") out of
 	// validation errors.
 	NoSuggestions bool
+	// ClientIP is a request's client address, recorded on the sessions
+	// of logins and refreshes (authapi.ClientIP without trusted proxies
+	// when nil).
+	ClientIP func(*http.Request) string
 	// IDE serves GraphiQL, an IDE in the browser, to a browser's GET
 	// /graphql without a query (for development: its scripts come from
 	// unpkg.com).
@@ -270,14 +277,22 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		reqs[i].persisted = ext.PersistedQuery
 	}
+	ip := ""
+	if a.opts.ClientIP != nil {
+		ip = a.opts.ClientIP(r)
+	} else {
+		ip = authapi.ClientIP(r, nil)
+	}
+	ctx = withClient(ctx, client{ip: ip, userAgent: authapi.UserAgent(r)})
 	// A mutation is also limited as a write, once per operation (as a
-	// REST batch is), by the caller already authenticated.
-	write := func() error {
+	// REST batch is), and the account flows in the auth class, by the
+	// caller already authenticated.
+	write := func(route string) error {
 		if a.opts.RateLimits == nil {
 			return nil
 		}
 		caller := func() (auth.Principal, bool) { return p, true }
-		_, err := a.opts.RateLimits.Admit(w, r, routeMutation, caller, func() (auth.Principal, error) { return p, nil })
+		_, err := a.opts.RateLimits.Admit(w, r, route, caller, func() (auth.Principal, error) { return p, nil })
 		if d := fault.RetryAfterOf(err); d > 0 {
 			w.Header().Set("Retry-After", restapi.RetryAfterSeconds(d))
 		}
@@ -332,7 +347,7 @@ func (a *API) admit(w http.ResponseWriter, r *http.Request) (auth.Principal, err
 // one runs one request, a mutation once write admits it; the status is
 // its answer's alone (a request error's is 400 when the answer is
 // application/graphql-response+json).
-func (a *API) one(ctx context.Context, method string, req request, write func() error) (Result, int) {
+func (a *API) one(ctx context.Context, method string, req request, write func(route string) error) (Result, int) {
 	query, refused, ok := a.queryOf(req)
 	if !ok {
 		return refused, http.StatusBadRequest
@@ -360,8 +375,17 @@ func (a *API) one(ctx context.Context, method string, req request, write func() 
 		if method == http.MethodGet {
 			return requestError(fault.Invalid, "a "+string(opDef.Operation)+" is sent with POST"), http.StatusMethodNotAllowed
 		}
-		if err := write(); err != nil {
-			return Result{Errors: gqlerror.List{errorOf(err)}}, statusOf(err)
+		flows, writes := mutationClasses(doc, opDef.SelectionSet)
+		for _, c := range []struct {
+			route string
+			in    bool
+		}{{routeAuth, flows}, {routeMutation, writes}} {
+			if !c.in {
+				continue
+			}
+			if err := write(c.route); err != nil {
+				return Result{Errors: gqlerror.List{errorOf(err)}}, statusOf(err)
+			}
 		}
 	}
 	res := Execute(ctx, s, a.svc, doc, name, req.Variables)
@@ -369,6 +393,36 @@ func (a *API) one(ctx context.Context, method string, req request, write func() 
 		return res, http.StatusBadRequest
 	}
 	return res, http.StatusOK
+}
+
+// mutationClasses reports whether the root fields of a mutation's
+// selection set (fragments expanded) hold account flows, and other
+// writes.
+func mutationClasses(doc *ast.QueryDocument, set ast.SelectionSet) (flows, writes bool) {
+	seen := map[string]bool{}
+	var walk func(ast.SelectionSet)
+	walk = func(set ast.SelectionSet) {
+		for _, sel := range set {
+			switch s := sel.(type) {
+			case *ast.Field:
+				switch {
+				case authMutation(s.Name):
+					flows = true
+				case s.Name != "__typename":
+					writes = true
+				}
+			case *ast.InlineFragment:
+				walk(s.SelectionSet)
+			case *ast.FragmentSpread:
+				if f := doc.Fragments.ForName(s.Name); f != nil && !seen[s.Name] {
+					seen[s.Name] = true
+					walk(f.SelectionSet)
+				}
+			}
+		}
+	}
+	walk(set)
+	return flows, writes
 }
 
 // queryOf is the text of req's query: its own, or with only the hash of

@@ -155,6 +155,20 @@ func TestHTTPMutations(t *testing.T) {
 	if !slices.Equal(limits.routes, []string{routePost}) {
 		t.Errorf("a query limited as %v", limits.routes)
 	}
+	for _, tc := range []struct {
+		query string
+		want  []string
+	}{
+		{`mutation { login(email: \"a@b.c\", password: \"p\") { accessToken } }`, []string{routePost, routeAuth}},
+		{`mutation { ...F } fragment F on Mutation { logout notesDelete(id: \"x\") { id } }`, []string{routePost, routeAuth, routeMutation}},
+		{`mutation { revokeSession(id: \"x\") }`, []string{routePost, routeMutation}},
+	} {
+		limits.routes = nil
+		serve(t, a, "POST", "/graphql", `{"query": "`+tc.query+`"}`, "Content-Type", "application/json", "Authorization", "Bearer alice-token")
+		if !slices.Equal(limits.routes, tc.want) {
+			t.Errorf("%s: limited as %v, want %v", tc.query, limits.routes, tc.want)
+		}
+	}
 	limits.refuse = routeMutation
 	r := httptest.NewRequestWithContext(t.Context(), "POST", "/graphql", strings.NewReader(strings.ReplaceAll(body, "h1", "h2")))
 	r.Header.Set("Content-Type", "application/json")

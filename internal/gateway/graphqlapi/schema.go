@@ -116,8 +116,9 @@ type Field struct {
 // blog_posts is the type BlogPosts and the root fields blogPosts and
 // blogPostsById.
 func BuildSchema(cat docstore.Catalog) (*Schema, error) {
-	b := &builder{types: newNamespace(slices.Concat(builtinTypes, filterTypes)...), roots: newNamespace("me"), mutations: newNamespace(),
-		s: &Schema{Collections: map[string]*Collection{}, Roots: map[string]Root{}, Mutations: map[string]Root{}}}
+	b := &builder{types: newNamespace(slices.Concat(builtinTypes, filterTypes, accountTypes)...), roots: newNamespace(accountRoots...),
+		mutations: newNamespace(accountMutations...),
+		s:         &Schema{Collections: map[string]*Collection{}, Roots: map[string]Root{}, Mutations: map[string]Root{}}}
 	// Every collection claims its own type name first, so that another
 	// collection's derived type (a connection, a nested object) never
 	// takes it.
@@ -132,14 +133,14 @@ func BuildSchema(cat docstore.Catalog) (*Schema, error) {
 	}
 	b.sdl.WriteString(commonSDL)
 	b.sdl.WriteString(filterSDL)
+	b.sdl.WriteString(accountSDL)
 	b.sdl.WriteString("type Query {\n  \"The caller's account; null without credentials.\"\n  me: Account\n")
+	b.sdl.WriteString(accountQuery)
 	b.sdl.Write(b.query.Bytes())
+	b.sdl.WriteString("}\n\ntype Mutation {\n")
+	b.sdl.WriteString(accountMutation)
+	b.sdl.Write(b.mutation.Bytes())
 	b.sdl.WriteString("}\n")
-	if b.mutation.Len() > 0 {
-		b.sdl.WriteString("\ntype Mutation {\n")
-		b.sdl.Write(b.mutation.Bytes())
-		b.sdl.WriteString("}\n")
-	}
 	b.s.SDL = b.sdl.String()
 	sch, err := gqlparser.LoadSchema(&ast.Source{Name: "basalt", Input: b.s.SDL})
 	if err != nil {

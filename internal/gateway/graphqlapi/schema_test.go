@@ -129,7 +129,7 @@ func TestBuildSchemaTypes(t *testing.T) {
 }
 
 // TestBuildSchemaFollowsTheCatalog: root fields only for the actions the
-// catalog lists; no collection means only me.
+// catalog lists; no collection means only the caller's own account.
 func TestBuildSchemaFollowsTheCatalog(t *testing.T) {
 	obj := `{"type": "object", "properties": {"title": {"type": "string"}}}`
 	s, err := BuildSchema(docstore.Catalog{Collections: []docstore.CatalogEntry{
@@ -144,7 +144,7 @@ func TestBuildSchemaFollowsTheCatalog(t *testing.T) {
 			roots = append(roots, f.Name)
 		}
 	}
-	if got := strings.Join(roots, " "); got != "me listed gotById" {
+	if got := strings.Join(roots, " "); got != "me sessions listed gotById" {
 		t.Errorf("roots %q", got)
 	}
 	empty, err := BuildSchema(docstore.Catalog{})
