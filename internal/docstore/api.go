@@ -50,6 +50,12 @@ type CollectionSpec struct {
 	Rules        Rules           `json:"rules"`
 	HiddenFields []string        `json:"hiddenFields,omitempty"`
 	Search       *Search         `json:"search,omitempty"`
+	// References declare relations: each key is a top-level data field of
+	// type string (the id of one document) or array of strings (ids), and
+	// its value the collection those documents are in. Reads can expand a
+	// reference into the documents (REST's expand, GraphQL's relation
+	// fields); nothing checks that the ids exist.
+	References map[string]string `json:"references,omitempty"`
 }
 
 // Data is a document's content as decoded from a request: a JSON object

@@ -3,6 +3,7 @@ package docstore
 import (
 	"context"
 	"encoding/json"
+	"slices"
 
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/fault"
@@ -40,6 +41,9 @@ type CatalogEntry struct {
 	// for callers who are not admins, without the hidden fields (removed
 	// from "properties" and "required" along their paths).
 	Schema json.RawMessage
+	// References are the collection's references whose field the caller
+	// may see (field → collection); nil for none.
+	References map[string]string
 }
 
 // Allows reports whether e lists action.
@@ -99,7 +103,16 @@ func (s *Service) Catalog(ctx context.Context) (Catalog, error) {
 		if !a.shows(who) {
 			schema = compiled.public
 		}
-		cat.Collections = append(cat.Collections, CatalogEntry{Name: c.Name, Actions: actions, Anonymous: anonymous, Schema: schema})
+		var refs map[string]string
+		for field, target := range c.References {
+			if a.shows(who) || !slices.ContainsFunc(a.hidden, func(h []string) bool { return h[0] == field }) {
+				if refs == nil {
+					refs = make(map[string]string, len(c.References))
+				}
+				refs[field] = target
+			}
+		}
+		cat.Collections = append(cat.Collections, CatalogEntry{Name: c.Name, Actions: actions, Anonymous: anonymous, Schema: schema, References: refs})
 	}
 	return cat, nil
 }

@@ -3,12 +3,15 @@ package docstore_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/fault"
 )
 
 // TestCatalog checks what each kind of caller may reach: the collections
@@ -134,4 +137,49 @@ func TestCatalogFollowsChanges(t *testing.T) {
 	if got := names(f.svc); got != "" {
 		t.Errorf("after a delete here: %q", got)
 	}
+}
+
+// TestReferences: a definition's references are checked against its
+// schema, kept by both engines, merged by a patch, and shown in catalogs
+// only where their field is (a hidden field's reference is the admins').
+func TestReferences(t *testing.T) {
+	onEngines(t, func(t *testing.T, f *accessFixture) {
+		admin := as(t, "admin")
+		schema := json.RawMessage(`{"type":"object","properties":{"author":{"type":"string"},"reviewers":{"type":"array","items":{"type":"string"}},
+			"score":{"type":"integer"},"meta":{"type":"object","properties":{"owner":{"type":"string"}}},"editor":{"type":"string"}}}`)
+		for ref, want := range map[string]string{
+			"score": "a reference is a string", "meta.owner": "not a top-level property", "nope": "not a top-level property",
+			"meta": "a reference is a string", "id": "not a top-level property",
+		} {
+			_, err := f.svc.CreateCollection(admin, docstore.CollectionSpec{Name: "bad", Schema: schema, References: map[string]string{ref: "users"}})
+			if !fault.Is(err, fault.Invalid) || !strings.Contains(err.Error(), want) {
+				t.Errorf("reference %s: %v, want %q", ref, err, want)
+			}
+		}
+		if _, err := f.svc.CreateCollection(admin, docstore.CollectionSpec{Name: "bad", Schema: schema, References: map[string]string{"author": "Not A Name"}}); !fault.Is(err, fault.Invalid) {
+			t.Errorf("a target that is no collection name: %v", err)
+		}
+		c, err := f.svc.CreateCollection(admin, docstore.CollectionSpec{Name: "posts", Schema: schema, Rules: docstore.Rules{List: new(""), Get: new("")},
+			HiddenFields: []string{"editor"}, References: map[string]string{"author": "users", "reviewers": "users", "editor": "users"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := f.svc.GetCollection(admin, "posts")
+		if err != nil || len(got.References) != 3 || got.References["reviewers"] != "users" || got.Version != c.Version {
+			t.Fatalf("stored: %+v, %v", got.References, err)
+		}
+		got, err = f.svc.PatchCollection(admin, "posts", data(t, `{"references":{"reviewers":null}}`), nil)
+		if err != nil || len(got.References) != 2 || got.References["author"] != "users" {
+			t.Fatalf("patched: %+v, %v", got.References, err)
+		}
+		for who, want := range map[string]string{"anonymous": "author", "admin": "author,editor"} {
+			cat, err := f.svc.Catalog(as(t, who))
+			if err != nil || len(cat.Collections) != 1 {
+				t.Fatalf("%s: %+v, %v", who, cat, err)
+			}
+			if got := strings.Join(slices.Sorted(maps.Keys(cat.Collections[0].References)), ","); got != want {
+				t.Errorf("%s's catalog references %s, want %s", who, got, want)
+			}
+		}
+	})
 }

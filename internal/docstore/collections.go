@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 
 	"github.com/basaltdev/basalt/internal/auth"
@@ -19,7 +20,8 @@ type checkedSpec struct {
 	indexes []Index
 	rules   Rules
 	hidden  []string
-	search  Search          // defaults explicit; the zero Search for none
+	search  Search // defaults explicit; the zero Search for none
+	refs    map[string]string
 	cs      *compiledSchema // with its access definition and vector fields
 }
 
@@ -82,7 +84,44 @@ func (s *Service) checkSpec(op string, spec CollectionSpec) (checkedSpec, error)
 		return checkedSpec{}, searchError(op, problems, s.limits)
 	}
 	cs.vectors = clientVectors(search)
-	return checkedSpec{canon: canon, indexes: indexes, rules: rules, hidden: hidden, search: search, cs: cs}, nil
+	refs, err := checkReferences(op, spec.References, cs.fields, s.limits)
+	if err != nil {
+		return checkedSpec{}, err
+	}
+	return checkedSpec{canon: canon, indexes: indexes, rules: rules, hidden: hidden, search: search, refs: refs, cs: cs}, nil
+}
+
+// checkReferences checks a definition's references: each a top-level
+// data field of type string or array of strings, naming a valid
+// collection name; nil for none.
+func checkReferences(op string, refs map[string]string, fields *query.Schema, lim Limits) (map[string]string, error) {
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	bad := func(field, msg string) error {
+		ptr := pointer([]string{"references", truncate(field, 80)})
+		return &fault.Error{Kind: fault.Invalid, Op: op, Msg: ptr + ": " + msg, Fields: []fault.FieldError{{Pointer: ptr, Message: msg}}}
+	}
+	if len(refs) > lim.MaxReferences {
+		return nil, &fault.Error{Kind: fault.Invalid, Op: op, Msg: fmt.Sprintf("a collection has at most %d references", lim.MaxReferences),
+			Fields: []fault.FieldError{{Pointer: "/references", Message: "too many references"}}}
+	}
+	out := make(map[string]string, len(refs))
+	for _, field := range slices.Sorted(maps.Keys(refs)) {
+		target := refs[field]
+		fd, ok := fields.Lookup(field)
+		switch {
+		case !ok || len(fd.Path) != 1 || fd.System != query.SystemNone:
+			return nil, bad(field, "not a top-level property of the schema")
+		case fd.Type != query.TypeString && !(fd.Type == query.TypeArray && fd.Items == query.TypeString):
+			return nil, bad(field, "a reference is a string (one id) or an array of strings (ids)")
+		}
+		if err := checkCollectionName(op, target); err != nil {
+			return nil, bad(field, "not a collection name")
+		}
+		out[field] = target
+	}
+	return out, nil
 }
 
 // CreateCollection creates a collection.
@@ -96,7 +135,7 @@ func (s *Service) CreateCollection(ctx context.Context, spec CollectionSpec) (Co
 		return Collection{}, err
 	}
 	now := s.timestamp()
-	c := Collection{Name: spec.Name, Schema: cs.canon, Indexes: cs.indexes, Rules: cs.rules, HiddenFields: cs.hidden,
+	c := Collection{Name: spec.Name, Schema: cs.canon, Indexes: cs.indexes, Rules: cs.rules, HiddenFields: cs.hidden, References: cs.refs,
 		Search: cs.search, Version: 1, CreatedAt: now, UpdatedAt: now}
 	err = s.write(ctx, func(tx Tx) error {
 		if err := tx.CreateCollection(ctx, c); err != nil {
@@ -183,7 +222,7 @@ func (s *Service) ReplaceCollection(ctx context.Context, name string, spec Colle
 			return fault.Newf(fault.PreconditionFailed, op, "collection %q is at version %d, not %s", name, cur.Version, ifMatch)
 		}
 		out = Collection{Name: name, Schema: canon, Indexes: checked.indexes, Rules: checked.rules,
-			HiddenFields: checked.hidden, Search: checked.search, Version: cur.Version + 1, CreatedAt: cur.CreatedAt, UpdatedAt: s.timestamp()}
+			HiddenFields: checked.hidden, Search: checked.search, References: checked.refs, Version: cur.Version + 1, CreatedAt: cur.CreatedAt, UpdatedAt: s.timestamp()}
 		// Change the definition first, then check the documents: once the
 		// definition is changed, writes validated against the old one have
 		// committed (or wait and see the new one), so the check sees every
@@ -247,7 +286,7 @@ func (s *Service) PatchCollection(ctx context.Context, name string, patch Data, 
 	}
 	for k := range patch {
 		switch k {
-		case "schema", "indexes", "name", "rules", "hiddenFields", "search":
+		case "schema", "indexes", "name", "rules", "hiddenFields", "search", "references":
 		default:
 			return Collection{}, &fault.Error{Kind: fault.Invalid, Op: op, Msg: fmt.Sprintf("unknown member %q", truncate(k, 80)),
 				Fields: []fault.FieldError{{Pointer: "/" + k, Message: "unknown member"}}}
@@ -283,7 +322,11 @@ func (s *Service) PatchCollection(ctx context.Context, name string, patch Data, 
 	for i, h := range cur.HiddenFields {
 		hidden[i] = h
 	}
-	def := map[string]any{"name": name, "schema": curSchema, "indexes": idx, "rules": rules, "hiddenFields": hidden}
+	refs := make(map[string]any, len(cur.References))
+	for k, v := range cur.References {
+		refs[k] = v
+	}
+	def := map[string]any{"name": name, "schema": curSchema, "indexes": idx, "rules": rules, "hiddenFields": hidden, "references": refs}
 	if sj := searchJSON(cur.Search); sj != nil {
 		def["search"] = sj
 	}

@@ -66,21 +66,22 @@ func (d *Document) UnmarshalJSON(b []byte) error {
 }
 
 type collectionJSON struct {
-	Name         string          `json:"name"`
-	Schema       json.RawMessage `json:"schema"`
-	Indexes      []Index         `json:"indexes"`
-	Rules        Rules           `json:"rules"`
-	HiddenFields []string        `json:"hiddenFields"`
-	Search       *Search         `json:"search,omitempty"`
-	Version      int64           `json:"version"`
-	CreatedAt    string          `json:"createdAt"`
-	UpdatedAt    string          `json:"updatedAt"`
+	Name         string            `json:"name"`
+	Schema       json.RawMessage   `json:"schema"`
+	Indexes      []Index           `json:"indexes"`
+	Rules        Rules             `json:"rules"`
+	HiddenFields []string          `json:"hiddenFields"`
+	Search       *Search           `json:"search,omitempty"`
+	References   map[string]string `json:"references"`
+	Version      int64             `json:"version"`
+	CreatedAt    string            `json:"createdAt"`
+	UpdatedAt    string            `json:"updatedAt"`
 }
 
 // MarshalJSON renders a collection in the public shape of API.md: rules
 // always has its five members (null when unset), hiddenFields is an array
-// ([] when none) and search is left out when the collection configures
-// none.
+// ([] when none), references an object ({} when none) and search is left
+// out when the collection configures none.
 func (c Collection) MarshalJSON() ([]byte, error) {
 	idx := c.Indexes
 	if idx == nil {
@@ -94,8 +95,12 @@ func (c Collection) MarshalJSON() ([]byte, error) {
 	if c.Search.Enabled() {
 		search = &c.Search
 	}
+	refs := c.References
+	if refs == nil {
+		refs = map[string]string{}
+	}
 	return marshalUnescaped(collectionJSON{
-		Name: c.Name, Schema: c.Schema, Indexes: idx, Rules: c.Rules, HiddenFields: hidden, Search: search, Version: c.Version,
+		Name: c.Name, Schema: c.Schema, Indexes: idx, Rules: c.Rules, HiddenFields: hidden, Search: search, References: refs, Version: c.Version,
 		CreatedAt: c.CreatedAt.UTC().Format(TimeFormat),
 		UpdatedAt: c.UpdatedAt.UTC().Format(TimeFormat),
 	})

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -151,6 +152,7 @@ func withDefaults(l Limits) Limits {
 	set(&l.MaxCursorBytes, d.MaxCursorBytes)
 	set(&l.MaxSchemaErrors, d.MaxSchemaErrors)
 	set(&l.MaxHiddenFields, d.MaxHiddenFields)
+	set(&l.MaxReferences, d.MaxReferences)
 	set(&l.ListTotalCap, d.ListTotalCap)
 	l.ListTotalCap = min(l.ListTotalCap, MaxListTotalCap)
 	if l.Query == (Limits{}).Query {
@@ -190,7 +192,7 @@ func (s *Service) Run(ctx context.Context) error {
 // collection, as far as validation and access checks go.
 func sameDefinition(a, b Collection) bool {
 	return a.Version == b.Version && bytes.Equal(a.Schema, b.Schema) && a.Rules.Equal(b.Rules) &&
-		slices.Equal(a.HiddenFields, b.HiddenFields) && a.Search.Equal(b.Search)
+		slices.Equal(a.HiddenFields, b.HiddenFields) && a.Search.Equal(b.Search) && maps.Equal(a.References, b.References)
 }
 
 // schemaOf returns the compiled schema and access definition of c,

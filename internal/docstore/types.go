@@ -19,10 +19,13 @@ type Collection struct {
 	// documents returned to callers who are not admins.
 	HiddenFields []string
 	// Search configures full-text and vector search; the zero value: none.
-	Search    Search
-	Version   int64 // starts at 1, +1 on every change of the definition
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Search Search
+	// References declare the data fields that hold the ids of documents of
+	// other collections: field → collection (see CollectionSpec).
+	References map[string]string
+	Version    int64 // starts at 1, +1 on every change of the definition
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // Rules are the access rules of a collection, one per action on its

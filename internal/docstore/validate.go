@@ -26,6 +26,7 @@ type Limits struct {
 	MaxCursorBytes   int
 	MaxSchemaErrors  int // validation errors reported per request
 	MaxHiddenFields  int // hidden fields per collection
+	MaxReferences    int // references per collection
 	// ListTotalCap is the most documents a list's total counts (at most
 	// MaxListTotalCap); when more match, the total is the cap and says so.
 	ListTotalCap int
@@ -53,6 +54,7 @@ func DefaultLimits() Limits {
 		MaxCursorBytes:   2048,
 		MaxSchemaErrors:  20,
 		MaxHiddenFields:  64,
+		MaxReferences:    32,
 		ListTotalCap:     DefaultListTotalCap,
 		Query:            query.DefaultLimits(),
 	}

@@ -34,7 +34,10 @@ type CollectionSpec struct {
 	// hidden_fields are data paths no caller but an administrator reads.
 	HiddenFields []string `protobuf:"bytes,5,rep,name=hidden_fields,json=hiddenFields,proto3" json:"hidden_fields,omitempty"`
 	// search configures full-text and vector search; unset: none.
-	Search        *Search `protobuf:"bytes,6,opt,name=search,proto3" json:"search,omitempty"`
+	Search *Search `protobuf:"bytes,6,opt,name=search,proto3" json:"search,omitempty"`
+	// references declare relations: a top-level data field of type string
+	// (an id) or array of strings (ids) → the collection of those documents.
+	References    map[string]string `protobuf:"bytes,7,rep,name=references,proto3" json:"references,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -111,6 +114,13 @@ func (x *CollectionSpec) GetSearch() *Search {
 	return nil
 }
 
+func (x *CollectionSpec) GetReferences() map[string]string {
+	if x != nil {
+		return x.References
+	}
+	return nil
+}
+
 // Collection is a collection's definition with its version.
 type Collection struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -123,6 +133,7 @@ type Collection struct {
 	Version       int64                  `protobuf:"varint,7,opt,name=version,proto3" json:"version,omitempty"`
 	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	References    map[string]string      `protobuf:"bytes,10,rep,name=references,proto3" json:"references,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -216,6 +227,13 @@ func (x *Collection) GetCreatedAt() *timestamppb.Timestamp {
 func (x *Collection) GetUpdatedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *Collection) GetReferences() map[string]string {
+	if x != nil {
+		return x.References
 	}
 	return nil
 }
@@ -1096,14 +1114,20 @@ var File_basalt_v1_collections_proto protoreflect.FileDescriptor
 
 const file_basalt_v1_collections_proto_rawDesc = "" +
 	"\n" +
-	"\x1bbasalt/v1/collections.proto\x12\tbasalt.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe0\x01\n" +
+	"\x1bbasalt/v1/collections.proto\x12\tbasalt.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x02\n" +
 	"\x0eCollectionSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06schema\x18\x02 \x01(\fR\x06schema\x12*\n" +
 	"\aindexes\x18\x03 \x03(\v2\x10.basalt.v1.IndexR\aindexes\x12&\n" +
 	"\x05rules\x18\x04 \x01(\v2\x10.basalt.v1.RulesR\x05rules\x12#\n" +
 	"\rhidden_fields\x18\x05 \x03(\tR\fhiddenFields\x12)\n" +
-	"\x06search\x18\x06 \x01(\v2\x11.basalt.v1.SearchR\x06search\"\xec\x02\n" +
+	"\x06search\x18\x06 \x01(\v2\x11.basalt.v1.SearchR\x06search\x12I\n" +
+	"\n" +
+	"references\x18\a \x03(\v2).basalt.v1.CollectionSpec.ReferencesEntryR\n" +
+	"references\x1a=\n" +
+	"\x0fReferencesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf2\x03\n" +
 	"\n" +
 	"Collection\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
@@ -1116,7 +1140,14 @@ const file_basalt_v1_collections_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
-	"updated_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\x1f\n" +
+	"updated_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12E\n" +
+	"\n" +
+	"references\x18\n" +
+	" \x03(\v2%.basalt.v1.Collection.ReferencesEntryR\n" +
+	"references\x1a=\n" +
+	"\x0fReferencesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x1f\n" +
 	"\x05Index\x12\x16\n" +
 	"\x06fields\x18\x01 \x03(\tR\x06fields\"\xc0\x01\n" +
 	"\x05Rules\x12\x17\n" +
@@ -1206,7 +1237,7 @@ func file_basalt_v1_collections_proto_rawDescGZIP() []byte {
 	return file_basalt_v1_collections_proto_rawDescData
 }
 
-var file_basalt_v1_collections_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_basalt_v1_collections_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_basalt_v1_collections_proto_goTypes = []any{
 	(*CollectionSpec)(nil),            // 0: basalt.v1.CollectionSpec
 	(*Collection)(nil),                // 1: basalt.v1.Collection
@@ -1227,47 +1258,51 @@ var file_basalt_v1_collections_proto_goTypes = []any{
 	(*PatchCollectionResponse)(nil),   // 16: basalt.v1.PatchCollectionResponse
 	(*DeleteCollectionRequest)(nil),   // 17: basalt.v1.DeleteCollectionRequest
 	(*DeleteCollectionResponse)(nil),  // 18: basalt.v1.DeleteCollectionResponse
-	nil,                               // 19: basalt.v1.Search.VectorsEntry
-	nil,                               // 20: basalt.v1.TextSearch.FieldsEntry
-	(*timestamppb.Timestamp)(nil),     // 21: google.protobuf.Timestamp
+	nil,                               // 19: basalt.v1.CollectionSpec.ReferencesEntry
+	nil,                               // 20: basalt.v1.Collection.ReferencesEntry
+	nil,                               // 21: basalt.v1.Search.VectorsEntry
+	nil,                               // 22: basalt.v1.TextSearch.FieldsEntry
+	(*timestamppb.Timestamp)(nil),     // 23: google.protobuf.Timestamp
 }
 var file_basalt_v1_collections_proto_depIdxs = []int32{
 	2,  // 0: basalt.v1.CollectionSpec.indexes:type_name -> basalt.v1.Index
 	3,  // 1: basalt.v1.CollectionSpec.rules:type_name -> basalt.v1.Rules
 	4,  // 2: basalt.v1.CollectionSpec.search:type_name -> basalt.v1.Search
-	2,  // 3: basalt.v1.Collection.indexes:type_name -> basalt.v1.Index
-	3,  // 4: basalt.v1.Collection.rules:type_name -> basalt.v1.Rules
-	4,  // 5: basalt.v1.Collection.search:type_name -> basalt.v1.Search
-	21, // 6: basalt.v1.Collection.created_at:type_name -> google.protobuf.Timestamp
-	21, // 7: basalt.v1.Collection.updated_at:type_name -> google.protobuf.Timestamp
-	5,  // 8: basalt.v1.Search.text:type_name -> basalt.v1.TextSearch
-	19, // 9: basalt.v1.Search.vectors:type_name -> basalt.v1.Search.VectorsEntry
-	20, // 10: basalt.v1.TextSearch.fields:type_name -> basalt.v1.TextSearch.FieldsEntry
-	1,  // 11: basalt.v1.ListCollectionsResponse.collections:type_name -> basalt.v1.Collection
-	1,  // 12: basalt.v1.GetCollectionResponse.collection:type_name -> basalt.v1.Collection
-	0,  // 13: basalt.v1.CreateCollectionRequest.spec:type_name -> basalt.v1.CollectionSpec
-	1,  // 14: basalt.v1.CreateCollectionResponse.collection:type_name -> basalt.v1.Collection
-	0,  // 15: basalt.v1.ReplaceCollectionRequest.spec:type_name -> basalt.v1.CollectionSpec
-	1,  // 16: basalt.v1.ReplaceCollectionResponse.collection:type_name -> basalt.v1.Collection
-	1,  // 17: basalt.v1.PatchCollectionResponse.collection:type_name -> basalt.v1.Collection
-	6,  // 18: basalt.v1.Search.VectorsEntry.value:type_name -> basalt.v1.VectorField
-	7,  // 19: basalt.v1.CollectionService.ListCollections:input_type -> basalt.v1.ListCollectionsRequest
-	9,  // 20: basalt.v1.CollectionService.GetCollection:input_type -> basalt.v1.GetCollectionRequest
-	11, // 21: basalt.v1.CollectionService.CreateCollection:input_type -> basalt.v1.CreateCollectionRequest
-	13, // 22: basalt.v1.CollectionService.ReplaceCollection:input_type -> basalt.v1.ReplaceCollectionRequest
-	15, // 23: basalt.v1.CollectionService.PatchCollection:input_type -> basalt.v1.PatchCollectionRequest
-	17, // 24: basalt.v1.CollectionService.DeleteCollection:input_type -> basalt.v1.DeleteCollectionRequest
-	8,  // 25: basalt.v1.CollectionService.ListCollections:output_type -> basalt.v1.ListCollectionsResponse
-	10, // 26: basalt.v1.CollectionService.GetCollection:output_type -> basalt.v1.GetCollectionResponse
-	12, // 27: basalt.v1.CollectionService.CreateCollection:output_type -> basalt.v1.CreateCollectionResponse
-	14, // 28: basalt.v1.CollectionService.ReplaceCollection:output_type -> basalt.v1.ReplaceCollectionResponse
-	16, // 29: basalt.v1.CollectionService.PatchCollection:output_type -> basalt.v1.PatchCollectionResponse
-	18, // 30: basalt.v1.CollectionService.DeleteCollection:output_type -> basalt.v1.DeleteCollectionResponse
-	25, // [25:31] is the sub-list for method output_type
-	19, // [19:25] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	19, // 3: basalt.v1.CollectionSpec.references:type_name -> basalt.v1.CollectionSpec.ReferencesEntry
+	2,  // 4: basalt.v1.Collection.indexes:type_name -> basalt.v1.Index
+	3,  // 5: basalt.v1.Collection.rules:type_name -> basalt.v1.Rules
+	4,  // 6: basalt.v1.Collection.search:type_name -> basalt.v1.Search
+	23, // 7: basalt.v1.Collection.created_at:type_name -> google.protobuf.Timestamp
+	23, // 8: basalt.v1.Collection.updated_at:type_name -> google.protobuf.Timestamp
+	20, // 9: basalt.v1.Collection.references:type_name -> basalt.v1.Collection.ReferencesEntry
+	5,  // 10: basalt.v1.Search.text:type_name -> basalt.v1.TextSearch
+	21, // 11: basalt.v1.Search.vectors:type_name -> basalt.v1.Search.VectorsEntry
+	22, // 12: basalt.v1.TextSearch.fields:type_name -> basalt.v1.TextSearch.FieldsEntry
+	1,  // 13: basalt.v1.ListCollectionsResponse.collections:type_name -> basalt.v1.Collection
+	1,  // 14: basalt.v1.GetCollectionResponse.collection:type_name -> basalt.v1.Collection
+	0,  // 15: basalt.v1.CreateCollectionRequest.spec:type_name -> basalt.v1.CollectionSpec
+	1,  // 16: basalt.v1.CreateCollectionResponse.collection:type_name -> basalt.v1.Collection
+	0,  // 17: basalt.v1.ReplaceCollectionRequest.spec:type_name -> basalt.v1.CollectionSpec
+	1,  // 18: basalt.v1.ReplaceCollectionResponse.collection:type_name -> basalt.v1.Collection
+	1,  // 19: basalt.v1.PatchCollectionResponse.collection:type_name -> basalt.v1.Collection
+	6,  // 20: basalt.v1.Search.VectorsEntry.value:type_name -> basalt.v1.VectorField
+	7,  // 21: basalt.v1.CollectionService.ListCollections:input_type -> basalt.v1.ListCollectionsRequest
+	9,  // 22: basalt.v1.CollectionService.GetCollection:input_type -> basalt.v1.GetCollectionRequest
+	11, // 23: basalt.v1.CollectionService.CreateCollection:input_type -> basalt.v1.CreateCollectionRequest
+	13, // 24: basalt.v1.CollectionService.ReplaceCollection:input_type -> basalt.v1.ReplaceCollectionRequest
+	15, // 25: basalt.v1.CollectionService.PatchCollection:input_type -> basalt.v1.PatchCollectionRequest
+	17, // 26: basalt.v1.CollectionService.DeleteCollection:input_type -> basalt.v1.DeleteCollectionRequest
+	8,  // 27: basalt.v1.CollectionService.ListCollections:output_type -> basalt.v1.ListCollectionsResponse
+	10, // 28: basalt.v1.CollectionService.GetCollection:output_type -> basalt.v1.GetCollectionResponse
+	12, // 29: basalt.v1.CollectionService.CreateCollection:output_type -> basalt.v1.CreateCollectionResponse
+	14, // 30: basalt.v1.CollectionService.ReplaceCollection:output_type -> basalt.v1.ReplaceCollectionResponse
+	16, // 31: basalt.v1.CollectionService.PatchCollection:output_type -> basalt.v1.PatchCollectionResponse
+	18, // 32: basalt.v1.CollectionService.DeleteCollection:output_type -> basalt.v1.DeleteCollectionResponse
+	27, // [27:33] is the sub-list for method output_type
+	21, // [21:27] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_basalt_v1_collections_proto_init() }
@@ -1282,7 +1317,7 @@ func file_basalt_v1_collections_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_basalt_v1_collections_proto_rawDesc), len(file_basalt_v1_collections_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

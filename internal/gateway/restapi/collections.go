@@ -90,8 +90,14 @@ func collectionSpec(body map[string]any, pathName string) (docstore.CollectionSp
 				return spec, err
 			}
 			spec.Search = search
+		case "references":
+			refs, err := references(v)
+			if err != nil {
+				return spec, err
+			}
+			spec.References = refs
 		default:
-			return spec, BodyError("/"+escapeToken(k), "unknown member "+quote(k)+" (expected name, schema, indexes, rules, hiddenFields, search)")
+			return spec, BodyError("/"+escapeToken(k), "unknown member "+quote(k)+" (expected name, schema, indexes, rules, hiddenFields, search, references)")
 		}
 	}
 	if pathName != "" {
@@ -357,4 +363,25 @@ func firstError(checks ...func() error) error {
 		}
 	}
 	return nil
+}
+
+// references decodes the references member: an object of strings (a
+// field → the collection it refers to), or null for none.
+func references(v any) (map[string]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, BodyError("/references", "references must be an object of collection names")
+	}
+	out := make(map[string]string, len(m))
+	for k, c := range m {
+		s, ok := c.(string)
+		if !ok {
+			return nil, BodyError("/references/"+escapeToken(k), "a reference names a collection (a string)")
+		}
+		out[k] = s
+	}
+	return out, nil
 }

@@ -129,6 +129,10 @@ func fixedSchemas() openapi3.Schemas {
 	}
 	hidden := ArrayOf(String("A data path, like author.email"))
 	hidden.Value.Description = "Data fields left out of the documents returned to callers who are not admins"
+	refs := &openapi3.SchemaRef{Value: &openapi3.Schema{Type: &openapi3.Types{openapi3.TypeObject},
+		AdditionalProperties: openapi3.AdditionalProperties{Schema: String("The collection of the referenced documents")},
+		Description: "Relations: a top-level data field holding an id (a string) or ids (an array of strings) → the collection of those documents; " +
+			"reads expand them with expand"}}
 	schemas := openapi3.Schemas{
 		"Rules":      withDescription(Object(nil, ruleProps, true), "The access rule of each action on documents; a missing member is null"),
 		"Data":       anyObject("A document's data: one JSON object"),
@@ -137,11 +141,11 @@ func fixedSchemas() openapi3.Schemas {
 		"CollectionSpec": Object([]string{"name", "schema"}, openapi3.Schemas{
 			"name": name, "schema": anyObject("A JSON Schema (2020-12) for the data"),
 			"indexes": ArrayOf(SchemaRef("Index")), "rules": SchemaRef("Rules"), "hiddenFields": hidden,
-			"search": SchemaRef("SearchConfig"),
+			"search": SchemaRef("SearchConfig"), "references": refs,
 		}, true),
-		"Collection": Object([]string{"name", "schema", "indexes", "rules", "hiddenFields", "version", "createdAt", "updatedAt"}, openapi3.Schemas{
+		"Collection": Object([]string{"name", "schema", "indexes", "rules", "hiddenFields", "references", "version", "createdAt", "updatedAt"}, openapi3.Schemas{
 			"name": name, "schema": anyObject("The JSON Schema (2020-12) of the data"), "indexes": ArrayOf(SchemaRef("Index")),
-			"rules": SchemaRef("Rules"), "hiddenFields": hidden, "search": SchemaRef("SearchConfig"),
+			"rules": SchemaRef("Rules"), "hiddenFields": hidden, "search": SchemaRef("SearchConfig"), "references": refs,
 			"status": collectionStatusSchema(), "version": versionSchema(), "createdAt": Timestamp(), "updatedAt": Timestamp(),
 		}, true),
 		"CollectionList": Object([]string{"items"}, openapi3.Schemas{"items": ArrayOf(SchemaRef("Collection"))}, true),

@@ -68,7 +68,7 @@ func TestCollectionSearchConfig(t *testing.T) {
 			body: articlesSpec[:strings.Index(articlesSpec, `,"search"`)] + `}`, status: 200, events: 1, check: noSearch},
 		{name: "patch merges", setup: seedArticles, method: "PATCH", path: "/v1/collections/articles", headers: mergePatch,
 			body: `{"search":{"text":{"fields":{"body":4}},"vectors":{"embedding":null}}}`, status: 200, events: 1,
-			has: []string{`"search":{"text":{"fields":{"body":4,"title":2},"language":"english"}},"version":2`}},
+			has: []string{`"search":{"text":{"fields":{"body":4,"title":2},"language":"english"}},"references":{},"version":2`}},
 		{name: "patch null", setup: seedArticles, method: "PATCH", path: "/v1/collections/articles", headers: mergePatch,
 			body: `{"search":null}`, status: 200, events: 1, check: noSearch},
 		{name: "patch unknown member", setup: seedArticles, method: "PATCH", path: "/v1/collections/articles", headers: mergePatch,

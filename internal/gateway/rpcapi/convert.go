@@ -142,13 +142,13 @@ func collection(c docstore.Collection) *basaltv1.Collection {
 	return &basaltv1.Collection{
 		Name: c.Name, Schema: []byte(c.Schema), Indexes: indexes(c.Indexes), Rules: rules(c.Rules),
 		HiddenFields: c.HiddenFields, Search: search(c.Search), Version: c.Version,
-		CreatedAt: timestamppb.New(c.CreatedAt), UpdatedAt: timestamppb.New(c.UpdatedAt),
+		CreatedAt: timestamppb.New(c.CreatedAt), UpdatedAt: timestamppb.New(c.UpdatedAt), References: c.References,
 	}
 }
 
 // collectionSpec is the service's spec of s.
 func collectionSpec(s *basaltv1.CollectionSpec) docstore.CollectionSpec {
-	spec := docstore.CollectionSpec{Name: s.GetName(), HiddenFields: s.GetHiddenFields()}
+	spec := docstore.CollectionSpec{Name: s.GetName(), HiddenFields: s.GetHiddenFields(), References: s.GetReferences()}
 	if len(s.GetSchema()) > 0 {
 		spec.Schema = json.RawMessage(s.GetSchema())
 	}
@@ -239,6 +239,9 @@ func PageOf(m *basaltv1.ListDocumentsResponse) docstore.Page {
 func CollectionOf(m *basaltv1.Collection) docstore.Collection {
 	c := docstore.Collection{Name: m.GetName(), Schema: json.RawMessage(m.GetSchema()), HiddenFields: m.GetHiddenFields(),
 		Version: m.GetVersion(), CreatedAt: m.GetCreatedAt().AsTime(), UpdatedAt: m.GetUpdatedAt().AsTime()}
+	if len(m.GetReferences()) > 0 {
+		c.References = m.GetReferences()
+	}
 	for _, ix := range m.GetIndexes() {
 		c.Indexes = append(c.Indexes, docstore.Index{Fields: ix.GetFields()})
 	}
@@ -254,7 +257,7 @@ func CollectionOf(m *basaltv1.Collection) docstore.Collection {
 // CollectionSpecMessage is the message of spec.
 func CollectionSpecMessage(spec docstore.CollectionSpec) *basaltv1.CollectionSpec {
 	m := &basaltv1.CollectionSpec{Name: spec.Name, Schema: []byte(spec.Schema), Indexes: indexes(spec.Indexes), Rules: rules(spec.Rules),
-		HiddenFields: spec.HiddenFields}
+		HiddenFields: spec.HiddenFields, References: spec.References}
 	if spec.Search != nil {
 		m.Search = search(*spec.Search)
 	}

@@ -68,9 +68,10 @@ const collectionColumns = "name, schema, indexes, access, version, created_at, u
 // accessJSON is the content of the access column: a collection's rules,
 // hidden fields and search configuration.
 type accessJSON struct {
-	Rules        docstore.Rules  `json:"rules"`
-	HiddenFields []string        `json:"hiddenFields"`
-	Search       docstore.Search `json:"search"`
+	Rules        docstore.Rules    `json:"rules"`
+	HiddenFields []string          `json:"hiddenFields"`
+	Search       docstore.Search   `json:"search"`
+	References   map[string]string `json:"references,omitempty"`
 }
 
 func encodeAccess(c docstore.Collection) (string, error) {
@@ -78,7 +79,7 @@ func encodeAccess(c docstore.Collection) (string, error) {
 	if hidden == nil {
 		hidden = []string{}
 	}
-	b, err := json.Marshal(accessJSON{Rules: c.Rules, HiddenFields: hidden, Search: c.Search})
+	b, err := json.Marshal(accessJSON{Rules: c.Rules, HiddenFields: hidden, Search: c.Search, References: c.References})
 	return string(b), err
 }
 
@@ -99,6 +100,9 @@ func scanCollection(s scanner) (docstore.Collection, error) {
 	}
 	c.Rules = a.Rules
 	c.Search = a.Search
+	if len(a.References) > 0 {
+		c.References = a.References
+	}
 	if len(a.HiddenFields) > 0 {
 		c.HiddenFields = a.HiddenFields
 	}
