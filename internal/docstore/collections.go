@@ -113,7 +113,7 @@ func checkReferences(op string, refs map[string]string, fields *query.Schema, li
 		switch {
 		case !ok || len(fd.Path) != 1 || fd.System != query.SystemNone:
 			return nil, bad(field, "not a top-level property of the schema")
-		case fd.Type != query.TypeString && !(fd.Type == query.TypeArray && fd.Items == query.TypeString):
+		case fd.Type != query.TypeString && (fd.Type != query.TypeArray || fd.Items != query.TypeString):
 			return nil, bad(field, "a reference is a string (one id) or an array of strings (ids)")
 		}
 		if err := checkCollectionName(op, target); err != nil {
