@@ -105,6 +105,11 @@ func TestDocumentsAndErrors(t *testing.T) {
 			if _, err := notes.Get(ctx, mine.ID); !client.IsNotFound(err) {
 				t.Errorf("another owner's document: %v", err)
 			}
+			// A batch get leaves out what a get would refuse.
+			many, err := notes.GetMany(ctx, mine.ID, d.ID, "missing", d.ID)
+			if err != nil || len(many) != 1 || many[0].ID != d.ID || many[0].Version != 2 {
+				t.Errorf("GetMany: %+v, %v", many, err)
+			}
 			if err := notes.Delete(ctx, d.ID); err != nil {
 				t.Fatal(err)
 			}

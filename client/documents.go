@@ -70,6 +70,26 @@ func (d Documents) Get(ctx context.Context, id string) (Document, error) {
 	return documentOf(res.GetDocument()), nil
 }
 
+// GetMany returns the documents among ids that exist and that the caller
+// may get (as Get would decide for each), in the order of ids, once each:
+// one call for up to 1,000 ids.
+func (d Documents) GetMany(ctx context.Context, ids ...string) ([]Document, error) {
+	if d.collection == "" {
+		return nil, errNoCollection
+	}
+	res, err := call(ctx, d.c, func(ctx context.Context) (*basaltv1.BatchGetDocumentsResponse, error) {
+		return d.c.Services.Documents.BatchGetDocuments(ctx, &basaltv1.BatchGetDocumentsRequest{Collection: d.collection, Ids: ids})
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Document, len(res.GetDocuments()))
+	for i, m := range res.GetDocuments() {
+		out[i] = documentOf(m)
+	}
+	return out, nil
+}
+
 // ListOptions select and order the documents of a list, in Basalt's filter
 // and sort language (see docs/filters.md).
 type ListOptions struct {

@@ -614,6 +614,9 @@ func rpcRows() []authzRow {
 		{route: "POST " + docs + "GetDocument", req: func(f *authzFixture, _ string) (call, string) {
 			return rpc(docs+"GetDocument", `{"collection":"posts","id":"`+f.post()+`"}`), ""
 		}, want: readPosts},
+		{route: "POST " + docs + "BatchGetDocuments", req: func(f *authzFixture, _ string) (call, string) {
+			return rpc(docs+"BatchGetDocuments", `{"collection":"posts","ids":["`+f.post()+`"]}`), ""
+		}, want: readPosts},
 		{route: "POST " + docs + "ListDocuments", req: fixedRPC(docs+"ListDocuments", `{"collection":"posts"}`), want: readPosts},
 		{route: "POST " + docs + "CreateDocument", req: fixedRPC(docs+"CreateDocument", `{"collection":"posts","data":`+b64(`{"title":"new"}`)+`}`),
 			want: writePosts(200)},

@@ -78,6 +78,7 @@ var routeClasses = map[string]Class{
 	// rpcapi: the basalt.v1 procedures over gRPC and Connect, classed
 	// like the REST routes they mirror.
 	"POST /basalt.v1.DocumentService/GetDocument":         Read,
+	"POST /basalt.v1.DocumentService/BatchGetDocuments":   Read,
 	"POST /basalt.v1.DocumentService/ListDocuments":       Read,
 	"POST /basalt.v1.DocumentService/CreateDocument":      Write,
 	"POST /basalt.v1.DocumentService/ReplaceDocument":     Write,

@@ -17,6 +17,7 @@ import (
 // (auth.FromContext) itself.
 type Documents interface {
 	GetDocument(ctx context.Context, collection, id string) (Document, error)
+	BatchGetDocuments(ctx context.Context, collection string, ids []string) ([]Document, error)
 	ListDocuments(ctx context.Context, r ListRequest) (Page, error)
 	CreateDocument(ctx context.Context, r CreateRequest) (Document, error)
 	ReplaceDocument(ctx context.Context, r ReplaceRequest) (Document, error)

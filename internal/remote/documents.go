@@ -107,6 +107,22 @@ func (d *Documents) GetDocument(ctx context.Context, collection, id string) (doc
 	return rpcapi.DocumentOf(res.GetDocument()), nil
 }
 
+// BatchGetDocuments returns the documents among ids the caller may get (a
+// read: retried).
+func (d *Documents) BatchGetDocuments(ctx context.Context, collection string, ids []string) ([]docstore.Document, error) {
+	res, err := call(ctx, d.c, true, func(ctx context.Context) (*basaltv1.BatchGetDocumentsResponse, error) {
+		return d.docs.BatchGetDocuments(ctx, &basaltv1.BatchGetDocumentsRequest{Collection: collection, Ids: ids})
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]docstore.Document, len(res.GetDocuments()))
+	for i, m := range res.GetDocuments() {
+		out[i] = rpcapi.DocumentOf(m)
+	}
+	return out, nil
+}
+
 // ListDocuments returns a page of documents (a read: retried).
 func (d *Documents) ListDocuments(ctx context.Context, r docstore.ListRequest) (docstore.Page, error) {
 	res, err := call(ctx, d.c, true, func(ctx context.Context) (*basaltv1.ListDocumentsResponse, error) {

@@ -208,6 +208,102 @@ func (x *GetDocumentResponse) GetDocument() *Document {
 	return nil
 }
 
+type BatchGetDocumentsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Ids           []string               `protobuf:"bytes,2,rep,name=ids,proto3" json:"ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchGetDocumentsRequest) Reset() {
+	*x = BatchGetDocumentsRequest{}
+	mi := &file_basalt_v1_documents_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchGetDocumentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchGetDocumentsRequest) ProtoMessage() {}
+
+func (x *BatchGetDocumentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_basalt_v1_documents_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchGetDocumentsRequest.ProtoReflect.Descriptor instead.
+func (*BatchGetDocumentsRequest) Descriptor() ([]byte, []int) {
+	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *BatchGetDocumentsRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *BatchGetDocumentsRequest) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+type BatchGetDocumentsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Documents     []*Document            `protobuf:"bytes,1,rep,name=documents,proto3" json:"documents,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchGetDocumentsResponse) Reset() {
+	*x = BatchGetDocumentsResponse{}
+	mi := &file_basalt_v1_documents_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchGetDocumentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchGetDocumentsResponse) ProtoMessage() {}
+
+func (x *BatchGetDocumentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_basalt_v1_documents_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchGetDocumentsResponse.ProtoReflect.Descriptor instead.
+func (*BatchGetDocumentsResponse) Descriptor() ([]byte, []int) {
+	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *BatchGetDocumentsResponse) GetDocuments() []*Document {
+	if x != nil {
+		return x.Documents
+	}
+	return nil
+}
+
 // ListDocumentsRequest takes the parameters of REST's list, as the same
 // strings.
 type ListDocumentsRequest struct {
@@ -235,7 +331,7 @@ type ListDocumentsRequest struct {
 
 func (x *ListDocumentsRequest) Reset() {
 	*x = ListDocumentsRequest{}
-	mi := &file_basalt_v1_documents_proto_msgTypes[3]
+	mi := &file_basalt_v1_documents_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -247,7 +343,7 @@ func (x *ListDocumentsRequest) String() string {
 func (*ListDocumentsRequest) ProtoMessage() {}
 
 func (x *ListDocumentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_basalt_v1_documents_proto_msgTypes[3]
+	mi := &file_basalt_v1_documents_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -260,7 +356,7 @@ func (x *ListDocumentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDocumentsRequest.ProtoReflect.Descriptor instead.
 func (*ListDocumentsRequest) Descriptor() ([]byte, []int) {
-	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{3}
+	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListDocumentsRequest) GetCollection() string {
@@ -327,7 +423,7 @@ type ListDocumentsResponse struct {
 
 func (x *ListDocumentsResponse) Reset() {
 	*x = ListDocumentsResponse{}
-	mi := &file_basalt_v1_documents_proto_msgTypes[4]
+	mi := &file_basalt_v1_documents_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -339,7 +435,7 @@ func (x *ListDocumentsResponse) String() string {
 func (*ListDocumentsResponse) ProtoMessage() {}
 
 func (x *ListDocumentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_basalt_v1_documents_proto_msgTypes[4]
+	mi := &file_basalt_v1_documents_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -352,7 +448,7 @@ func (x *ListDocumentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDocumentsResponse.ProtoReflect.Descriptor instead.
 func (*ListDocumentsResponse) Descriptor() ([]byte, []int) {
-	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{4}
+	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListDocumentsResponse) GetItems() []*Document {
@@ -400,7 +496,7 @@ type CreateDocumentRequest struct {
 
 func (x *CreateDocumentRequest) Reset() {
 	*x = CreateDocumentRequest{}
-	mi := &file_basalt_v1_documents_proto_msgTypes[5]
+	mi := &file_basalt_v1_documents_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -412,7 +508,7 @@ func (x *CreateDocumentRequest) String() string {
 func (*CreateDocumentRequest) ProtoMessage() {}
 
 func (x *CreateDocumentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_basalt_v1_documents_proto_msgTypes[5]
+	mi := &file_basalt_v1_documents_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -425,7 +521,7 @@ func (x *CreateDocumentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateDocumentRequest.ProtoReflect.Descriptor instead.
 func (*CreateDocumentRequest) Descriptor() ([]byte, []int) {
-	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{5}
+	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateDocumentRequest) GetCollection() string {
@@ -465,7 +561,7 @@ type CreateDocumentResponse struct {
 
 func (x *CreateDocumentResponse) Reset() {
 	*x = CreateDocumentResponse{}
-	mi := &file_basalt_v1_documents_proto_msgTypes[6]
+	mi := &file_basalt_v1_documents_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -477,7 +573,7 @@ func (x *CreateDocumentResponse) String() string {
 func (*CreateDocumentResponse) ProtoMessage() {}
 
 func (x *CreateDocumentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_basalt_v1_documents_proto_msgTypes[6]
+	mi := &file_basalt_v1_documents_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -490,7 +586,7 @@ func (x *CreateDocumentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateDocumentResponse.ProtoReflect.Descriptor instead.
 func (*CreateDocumentResponse) Descriptor() ([]byte, []int) {
-	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{6}
+	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateDocumentResponse) GetDocument() *Document {
@@ -516,7 +612,7 @@ type ReplaceDocumentRequest struct {
 
 func (x *ReplaceDocumentRequest) Reset() {
 	*x = ReplaceDocumentRequest{}
-	mi := &file_basalt_v1_documents_proto_msgTypes[7]
+	mi := &file_basalt_v1_documents_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -528,7 +624,7 @@ func (x *ReplaceDocumentRequest) String() string {
 func (*ReplaceDocumentRequest) ProtoMessage() {}
 
 func (x *ReplaceDocumentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_basalt_v1_documents_proto_msgTypes[7]
+	mi := &file_basalt_v1_documents_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -541,7 +637,7 @@ func (x *ReplaceDocumentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaceDocumentRequest.ProtoReflect.Descriptor instead.
 func (*ReplaceDocumentRequest) Descriptor() ([]byte, []int) {
-	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{7}
+	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ReplaceDocumentRequest) GetCollection() string {
@@ -588,7 +684,7 @@ type ReplaceDocumentResponse struct {
 
 func (x *ReplaceDocumentResponse) Reset() {
 	*x = ReplaceDocumentResponse{}
-	mi := &file_basalt_v1_documents_proto_msgTypes[8]
+	mi := &file_basalt_v1_documents_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -600,7 +696,7 @@ func (x *ReplaceDocumentResponse) String() string {
 func (*ReplaceDocumentResponse) ProtoMessage() {}
 
 func (x *ReplaceDocumentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_basalt_v1_documents_proto_msgTypes[8]
+	mi := &file_basalt_v1_documents_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -613,7 +709,7 @@ func (x *ReplaceDocumentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaceDocumentResponse.ProtoReflect.Descriptor instead.
 func (*ReplaceDocumentResponse) Descriptor() ([]byte, []int) {
-	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{8}
+	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ReplaceDocumentResponse) GetDocument() *Document {
@@ -637,7 +733,7 @@ type PatchDocumentRequest struct {
 
 func (x *PatchDocumentRequest) Reset() {
 	*x = PatchDocumentRequest{}
-	mi := &file_basalt_v1_documents_proto_msgTypes[9]
+	mi := &file_basalt_v1_documents_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -649,7 +745,7 @@ func (x *PatchDocumentRequest) String() string {
 func (*PatchDocumentRequest) ProtoMessage() {}
 
 func (x *PatchDocumentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_basalt_v1_documents_proto_msgTypes[9]
+	mi := &file_basalt_v1_documents_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -662,7 +758,7 @@ func (x *PatchDocumentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PatchDocumentRequest.ProtoReflect.Descriptor instead.
 func (*PatchDocumentRequest) Descriptor() ([]byte, []int) {
-	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{9}
+	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PatchDocumentRequest) GetCollection() string {
@@ -709,7 +805,7 @@ type PatchDocumentResponse struct {
 
 func (x *PatchDocumentResponse) Reset() {
 	*x = PatchDocumentResponse{}
-	mi := &file_basalt_v1_documents_proto_msgTypes[10]
+	mi := &file_basalt_v1_documents_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -721,7 +817,7 @@ func (x *PatchDocumentResponse) String() string {
 func (*PatchDocumentResponse) ProtoMessage() {}
 
 func (x *PatchDocumentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_basalt_v1_documents_proto_msgTypes[10]
+	mi := &file_basalt_v1_documents_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -734,7 +830,7 @@ func (x *PatchDocumentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PatchDocumentResponse.ProtoReflect.Descriptor instead.
 func (*PatchDocumentResponse) Descriptor() ([]byte, []int) {
-	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{10}
+	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PatchDocumentResponse) GetDocument() *Document {
@@ -756,7 +852,7 @@ type DeleteDocumentRequest struct {
 
 func (x *DeleteDocumentRequest) Reset() {
 	*x = DeleteDocumentRequest{}
-	mi := &file_basalt_v1_documents_proto_msgTypes[11]
+	mi := &file_basalt_v1_documents_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -768,7 +864,7 @@ func (x *DeleteDocumentRequest) String() string {
 func (*DeleteDocumentRequest) ProtoMessage() {}
 
 func (x *DeleteDocumentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_basalt_v1_documents_proto_msgTypes[11]
+	mi := &file_basalt_v1_documents_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -781,7 +877,7 @@ func (x *DeleteDocumentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteDocumentRequest.ProtoReflect.Descriptor instead.
 func (*DeleteDocumentRequest) Descriptor() ([]byte, []int) {
-	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{11}
+	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DeleteDocumentRequest) GetCollection() string {
@@ -820,7 +916,7 @@ type DeleteDocumentResponse struct {
 
 func (x *DeleteDocumentResponse) Reset() {
 	*x = DeleteDocumentResponse{}
-	mi := &file_basalt_v1_documents_proto_msgTypes[12]
+	mi := &file_basalt_v1_documents_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -832,7 +928,7 @@ func (x *DeleteDocumentResponse) String() string {
 func (*DeleteDocumentResponse) ProtoMessage() {}
 
 func (x *DeleteDocumentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_basalt_v1_documents_proto_msgTypes[12]
+	mi := &file_basalt_v1_documents_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -845,7 +941,7 @@ func (x *DeleteDocumentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteDocumentResponse.ProtoReflect.Descriptor instead.
 func (*DeleteDocumentResponse) Descriptor() ([]byte, []int) {
-	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{12}
+	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{14}
 }
 
 // BatchOperation is one write of a batch.
@@ -864,7 +960,7 @@ type BatchOperation struct {
 
 func (x *BatchOperation) Reset() {
 	*x = BatchOperation{}
-	mi := &file_basalt_v1_documents_proto_msgTypes[13]
+	mi := &file_basalt_v1_documents_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -876,7 +972,7 @@ func (x *BatchOperation) String() string {
 func (*BatchOperation) ProtoMessage() {}
 
 func (x *BatchOperation) ProtoReflect() protoreflect.Message {
-	mi := &file_basalt_v1_documents_proto_msgTypes[13]
+	mi := &file_basalt_v1_documents_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -889,7 +985,7 @@ func (x *BatchOperation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchOperation.ProtoReflect.Descriptor instead.
 func (*BatchOperation) Descriptor() ([]byte, []int) {
-	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{13}
+	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *BatchOperation) GetOperation() isBatchOperation_Operation {
@@ -975,7 +1071,7 @@ type BatchRequest struct {
 
 func (x *BatchRequest) Reset() {
 	*x = BatchRequest{}
-	mi := &file_basalt_v1_documents_proto_msgTypes[14]
+	mi := &file_basalt_v1_documents_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -987,7 +1083,7 @@ func (x *BatchRequest) String() string {
 func (*BatchRequest) ProtoMessage() {}
 
 func (x *BatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_basalt_v1_documents_proto_msgTypes[14]
+	mi := &file_basalt_v1_documents_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1000,7 +1096,7 @@ func (x *BatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchRequest.ProtoReflect.Descriptor instead.
 func (*BatchRequest) Descriptor() ([]byte, []int) {
-	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{14}
+	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *BatchRequest) GetOperations() []*BatchOperation {
@@ -1029,7 +1125,7 @@ type BatchResult struct {
 
 func (x *BatchResult) Reset() {
 	*x = BatchResult{}
-	mi := &file_basalt_v1_documents_proto_msgTypes[15]
+	mi := &file_basalt_v1_documents_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1041,7 +1137,7 @@ func (x *BatchResult) String() string {
 func (*BatchResult) ProtoMessage() {}
 
 func (x *BatchResult) ProtoReflect() protoreflect.Message {
-	mi := &file_basalt_v1_documents_proto_msgTypes[15]
+	mi := &file_basalt_v1_documents_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1054,7 +1150,7 @@ func (x *BatchResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchResult.ProtoReflect.Descriptor instead.
 func (*BatchResult) Descriptor() ([]byte, []int) {
-	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{15}
+	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *BatchResult) GetId() string {
@@ -1081,7 +1177,7 @@ type BatchResponse struct {
 
 func (x *BatchResponse) Reset() {
 	*x = BatchResponse{}
-	mi := &file_basalt_v1_documents_proto_msgTypes[16]
+	mi := &file_basalt_v1_documents_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1093,7 +1189,7 @@ func (x *BatchResponse) String() string {
 func (*BatchResponse) ProtoMessage() {}
 
 func (x *BatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_basalt_v1_documents_proto_msgTypes[16]
+	mi := &file_basalt_v1_documents_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1106,7 +1202,7 @@ func (x *BatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchResponse.ProtoReflect.Descriptor instead.
 func (*BatchResponse) Descriptor() ([]byte, []int) {
-	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{16}
+	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *BatchResponse) GetResults() []*BatchResult {
@@ -1134,7 +1230,7 @@ type WatchDocumentsRequest struct {
 
 func (x *WatchDocumentsRequest) Reset() {
 	*x = WatchDocumentsRequest{}
-	mi := &file_basalt_v1_documents_proto_msgTypes[17]
+	mi := &file_basalt_v1_documents_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1146,7 +1242,7 @@ func (x *WatchDocumentsRequest) String() string {
 func (*WatchDocumentsRequest) ProtoMessage() {}
 
 func (x *WatchDocumentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_basalt_v1_documents_proto_msgTypes[17]
+	mi := &file_basalt_v1_documents_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1159,7 +1255,7 @@ func (x *WatchDocumentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchDocumentsRequest.ProtoReflect.Descriptor instead.
 func (*WatchDocumentsRequest) Descriptor() ([]byte, []int) {
-	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{17}
+	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *WatchDocumentsRequest) GetCollection() string {
@@ -1203,7 +1299,7 @@ type WatchDocumentsResponse struct {
 
 func (x *WatchDocumentsResponse) Reset() {
 	*x = WatchDocumentsResponse{}
-	mi := &file_basalt_v1_documents_proto_msgTypes[18]
+	mi := &file_basalt_v1_documents_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1215,7 +1311,7 @@ func (x *WatchDocumentsResponse) String() string {
 func (*WatchDocumentsResponse) ProtoMessage() {}
 
 func (x *WatchDocumentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_basalt_v1_documents_proto_msgTypes[18]
+	mi := &file_basalt_v1_documents_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1228,7 +1324,7 @@ func (x *WatchDocumentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchDocumentsResponse.ProtoReflect.Descriptor instead.
 func (*WatchDocumentsResponse) Descriptor() ([]byte, []int) {
-	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{18}
+	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *WatchDocumentsResponse) GetMessage() isWatchDocumentsResponse_Message {
@@ -1299,7 +1395,7 @@ type ChangeEvent struct {
 
 func (x *ChangeEvent) Reset() {
 	*x = ChangeEvent{}
-	mi := &file_basalt_v1_documents_proto_msgTypes[19]
+	mi := &file_basalt_v1_documents_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1311,7 +1407,7 @@ func (x *ChangeEvent) String() string {
 func (*ChangeEvent) ProtoMessage() {}
 
 func (x *ChangeEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_basalt_v1_documents_proto_msgTypes[19]
+	mi := &file_basalt_v1_documents_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1324,7 +1420,7 @@ func (x *ChangeEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeEvent.ProtoReflect.Descriptor instead.
 func (*ChangeEvent) Descriptor() ([]byte, []int) {
-	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{19}
+	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ChangeEvent) GetId() string {
@@ -1402,7 +1498,7 @@ type StreamGap struct {
 
 func (x *StreamGap) Reset() {
 	*x = StreamGap{}
-	mi := &file_basalt_v1_documents_proto_msgTypes[20]
+	mi := &file_basalt_v1_documents_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1414,7 +1510,7 @@ func (x *StreamGap) String() string {
 func (*StreamGap) ProtoMessage() {}
 
 func (x *StreamGap) ProtoReflect() protoreflect.Message {
-	mi := &file_basalt_v1_documents_proto_msgTypes[20]
+	mi := &file_basalt_v1_documents_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1427,7 +1523,7 @@ func (x *StreamGap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamGap.ProtoReflect.Descriptor instead.
 func (*StreamGap) Descriptor() ([]byte, []int) {
-	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{20}
+	return file_basalt_v1_documents_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *StreamGap) GetPosition() int64 {
@@ -1459,7 +1555,14 @@ const file_basalt_v1_documents_proto_rawDesc = "" +
 	"collection\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\"F\n" +
 	"\x13GetDocumentResponse\x12/\n" +
-	"\bdocument\x18\x01 \x01(\v2\x13.basalt.v1.DocumentR\bdocument\"\xbe\x01\n" +
+	"\bdocument\x18\x01 \x01(\v2\x13.basalt.v1.DocumentR\bdocument\"L\n" +
+	"\x18BatchGetDocumentsRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12\x10\n" +
+	"\x03ids\x18\x02 \x03(\tR\x03ids\"N\n" +
+	"\x19BatchGetDocumentsResponse\x121\n" +
+	"\tdocuments\x18\x01 \x03(\v2\x13.basalt.v1.DocumentR\tdocuments\"\xbe\x01\n" +
 	"\x14ListDocumentsRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -1557,9 +1660,10 @@ const file_basalt_v1_documents_proto_rawDesc = "" +
 	"\bbatch_id\x18\b \x01(\tR\abatchId\x12\x1a\n" +
 	"\bposition\x18\t \x01(\x03R\bposition\"'\n" +
 	"\tStreamGap\x12\x1a\n" +
-	"\bposition\x18\x01 \x01(\x03R\bposition2\xb3\x05\n" +
+	"\bposition\x18\x01 \x01(\x03R\bposition2\x98\x06\n" +
 	"\x0fDocumentService\x12Q\n" +
-	"\vGetDocument\x12\x1d.basalt.v1.GetDocumentRequest\x1a\x1e.basalt.v1.GetDocumentResponse\"\x03\x90\x02\x01\x12W\n" +
+	"\vGetDocument\x12\x1d.basalt.v1.GetDocumentRequest\x1a\x1e.basalt.v1.GetDocumentResponse\"\x03\x90\x02\x01\x12c\n" +
+	"\x11BatchGetDocuments\x12#.basalt.v1.BatchGetDocumentsRequest\x1a$.basalt.v1.BatchGetDocumentsResponse\"\x03\x90\x02\x01\x12W\n" +
 	"\rListDocuments\x12\x1f.basalt.v1.ListDocumentsRequest\x1a .basalt.v1.ListDocumentsResponse\"\x03\x90\x02\x01\x12U\n" +
 	"\x0eCreateDocument\x12 .basalt.v1.CreateDocumentRequest\x1a!.basalt.v1.CreateDocumentResponse\x12X\n" +
 	"\x0fReplaceDocument\x12!.basalt.v1.ReplaceDocumentRequest\x1a\".basalt.v1.ReplaceDocumentResponse\x12R\n" +
@@ -1580,70 +1684,75 @@ func file_basalt_v1_documents_proto_rawDescGZIP() []byte {
 	return file_basalt_v1_documents_proto_rawDescData
 }
 
-var file_basalt_v1_documents_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_basalt_v1_documents_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_basalt_v1_documents_proto_goTypes = []any{
-	(*Document)(nil),                // 0: basalt.v1.Document
-	(*GetDocumentRequest)(nil),      // 1: basalt.v1.GetDocumentRequest
-	(*GetDocumentResponse)(nil),     // 2: basalt.v1.GetDocumentResponse
-	(*ListDocumentsRequest)(nil),    // 3: basalt.v1.ListDocumentsRequest
-	(*ListDocumentsResponse)(nil),   // 4: basalt.v1.ListDocumentsResponse
-	(*CreateDocumentRequest)(nil),   // 5: basalt.v1.CreateDocumentRequest
-	(*CreateDocumentResponse)(nil),  // 6: basalt.v1.CreateDocumentResponse
-	(*ReplaceDocumentRequest)(nil),  // 7: basalt.v1.ReplaceDocumentRequest
-	(*ReplaceDocumentResponse)(nil), // 8: basalt.v1.ReplaceDocumentResponse
-	(*PatchDocumentRequest)(nil),    // 9: basalt.v1.PatchDocumentRequest
-	(*PatchDocumentResponse)(nil),   // 10: basalt.v1.PatchDocumentResponse
-	(*DeleteDocumentRequest)(nil),   // 11: basalt.v1.DeleteDocumentRequest
-	(*DeleteDocumentResponse)(nil),  // 12: basalt.v1.DeleteDocumentResponse
-	(*BatchOperation)(nil),          // 13: basalt.v1.BatchOperation
-	(*BatchRequest)(nil),            // 14: basalt.v1.BatchRequest
-	(*BatchResult)(nil),             // 15: basalt.v1.BatchResult
-	(*BatchResponse)(nil),           // 16: basalt.v1.BatchResponse
-	(*WatchDocumentsRequest)(nil),   // 17: basalt.v1.WatchDocumentsRequest
-	(*WatchDocumentsResponse)(nil),  // 18: basalt.v1.WatchDocumentsResponse
-	(*ChangeEvent)(nil),             // 19: basalt.v1.ChangeEvent
-	(*StreamGap)(nil),               // 20: basalt.v1.StreamGap
-	(*timestamppb.Timestamp)(nil),   // 21: google.protobuf.Timestamp
+	(*Document)(nil),                  // 0: basalt.v1.Document
+	(*GetDocumentRequest)(nil),        // 1: basalt.v1.GetDocumentRequest
+	(*GetDocumentResponse)(nil),       // 2: basalt.v1.GetDocumentResponse
+	(*BatchGetDocumentsRequest)(nil),  // 3: basalt.v1.BatchGetDocumentsRequest
+	(*BatchGetDocumentsResponse)(nil), // 4: basalt.v1.BatchGetDocumentsResponse
+	(*ListDocumentsRequest)(nil),      // 5: basalt.v1.ListDocumentsRequest
+	(*ListDocumentsResponse)(nil),     // 6: basalt.v1.ListDocumentsResponse
+	(*CreateDocumentRequest)(nil),     // 7: basalt.v1.CreateDocumentRequest
+	(*CreateDocumentResponse)(nil),    // 8: basalt.v1.CreateDocumentResponse
+	(*ReplaceDocumentRequest)(nil),    // 9: basalt.v1.ReplaceDocumentRequest
+	(*ReplaceDocumentResponse)(nil),   // 10: basalt.v1.ReplaceDocumentResponse
+	(*PatchDocumentRequest)(nil),      // 11: basalt.v1.PatchDocumentRequest
+	(*PatchDocumentResponse)(nil),     // 12: basalt.v1.PatchDocumentResponse
+	(*DeleteDocumentRequest)(nil),     // 13: basalt.v1.DeleteDocumentRequest
+	(*DeleteDocumentResponse)(nil),    // 14: basalt.v1.DeleteDocumentResponse
+	(*BatchOperation)(nil),            // 15: basalt.v1.BatchOperation
+	(*BatchRequest)(nil),              // 16: basalt.v1.BatchRequest
+	(*BatchResult)(nil),               // 17: basalt.v1.BatchResult
+	(*BatchResponse)(nil),             // 18: basalt.v1.BatchResponse
+	(*WatchDocumentsRequest)(nil),     // 19: basalt.v1.WatchDocumentsRequest
+	(*WatchDocumentsResponse)(nil),    // 20: basalt.v1.WatchDocumentsResponse
+	(*ChangeEvent)(nil),               // 21: basalt.v1.ChangeEvent
+	(*StreamGap)(nil),                 // 22: basalt.v1.StreamGap
+	(*timestamppb.Timestamp)(nil),     // 23: google.protobuf.Timestamp
 }
 var file_basalt_v1_documents_proto_depIdxs = []int32{
-	21, // 0: basalt.v1.Document.created_at:type_name -> google.protobuf.Timestamp
-	21, // 1: basalt.v1.Document.updated_at:type_name -> google.protobuf.Timestamp
+	23, // 0: basalt.v1.Document.created_at:type_name -> google.protobuf.Timestamp
+	23, // 1: basalt.v1.Document.updated_at:type_name -> google.protobuf.Timestamp
 	0,  // 2: basalt.v1.GetDocumentResponse.document:type_name -> basalt.v1.Document
-	0,  // 3: basalt.v1.ListDocumentsResponse.items:type_name -> basalt.v1.Document
-	0,  // 4: basalt.v1.CreateDocumentResponse.document:type_name -> basalt.v1.Document
-	0,  // 5: basalt.v1.ReplaceDocumentResponse.document:type_name -> basalt.v1.Document
-	0,  // 6: basalt.v1.PatchDocumentResponse.document:type_name -> basalt.v1.Document
-	5,  // 7: basalt.v1.BatchOperation.create:type_name -> basalt.v1.CreateDocumentRequest
-	7,  // 8: basalt.v1.BatchOperation.replace:type_name -> basalt.v1.ReplaceDocumentRequest
-	9,  // 9: basalt.v1.BatchOperation.patch:type_name -> basalt.v1.PatchDocumentRequest
-	11, // 10: basalt.v1.BatchOperation.delete:type_name -> basalt.v1.DeleteDocumentRequest
-	13, // 11: basalt.v1.BatchRequest.operations:type_name -> basalt.v1.BatchOperation
-	0,  // 12: basalt.v1.BatchResult.document:type_name -> basalt.v1.Document
-	15, // 13: basalt.v1.BatchResponse.results:type_name -> basalt.v1.BatchResult
-	19, // 14: basalt.v1.WatchDocumentsResponse.event:type_name -> basalt.v1.ChangeEvent
-	20, // 15: basalt.v1.WatchDocumentsResponse.gap:type_name -> basalt.v1.StreamGap
-	21, // 16: basalt.v1.ChangeEvent.time:type_name -> google.protobuf.Timestamp
-	1,  // 17: basalt.v1.DocumentService.GetDocument:input_type -> basalt.v1.GetDocumentRequest
-	3,  // 18: basalt.v1.DocumentService.ListDocuments:input_type -> basalt.v1.ListDocumentsRequest
-	5,  // 19: basalt.v1.DocumentService.CreateDocument:input_type -> basalt.v1.CreateDocumentRequest
-	7,  // 20: basalt.v1.DocumentService.ReplaceDocument:input_type -> basalt.v1.ReplaceDocumentRequest
-	9,  // 21: basalt.v1.DocumentService.PatchDocument:input_type -> basalt.v1.PatchDocumentRequest
-	11, // 22: basalt.v1.DocumentService.DeleteDocument:input_type -> basalt.v1.DeleteDocumentRequest
-	14, // 23: basalt.v1.DocumentService.Batch:input_type -> basalt.v1.BatchRequest
-	17, // 24: basalt.v1.DocumentService.WatchDocuments:input_type -> basalt.v1.WatchDocumentsRequest
-	2,  // 25: basalt.v1.DocumentService.GetDocument:output_type -> basalt.v1.GetDocumentResponse
-	4,  // 26: basalt.v1.DocumentService.ListDocuments:output_type -> basalt.v1.ListDocumentsResponse
-	6,  // 27: basalt.v1.DocumentService.CreateDocument:output_type -> basalt.v1.CreateDocumentResponse
-	8,  // 28: basalt.v1.DocumentService.ReplaceDocument:output_type -> basalt.v1.ReplaceDocumentResponse
-	10, // 29: basalt.v1.DocumentService.PatchDocument:output_type -> basalt.v1.PatchDocumentResponse
-	12, // 30: basalt.v1.DocumentService.DeleteDocument:output_type -> basalt.v1.DeleteDocumentResponse
-	16, // 31: basalt.v1.DocumentService.Batch:output_type -> basalt.v1.BatchResponse
-	18, // 32: basalt.v1.DocumentService.WatchDocuments:output_type -> basalt.v1.WatchDocumentsResponse
-	25, // [25:33] is the sub-list for method output_type
-	17, // [17:25] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	0,  // 3: basalt.v1.BatchGetDocumentsResponse.documents:type_name -> basalt.v1.Document
+	0,  // 4: basalt.v1.ListDocumentsResponse.items:type_name -> basalt.v1.Document
+	0,  // 5: basalt.v1.CreateDocumentResponse.document:type_name -> basalt.v1.Document
+	0,  // 6: basalt.v1.ReplaceDocumentResponse.document:type_name -> basalt.v1.Document
+	0,  // 7: basalt.v1.PatchDocumentResponse.document:type_name -> basalt.v1.Document
+	7,  // 8: basalt.v1.BatchOperation.create:type_name -> basalt.v1.CreateDocumentRequest
+	9,  // 9: basalt.v1.BatchOperation.replace:type_name -> basalt.v1.ReplaceDocumentRequest
+	11, // 10: basalt.v1.BatchOperation.patch:type_name -> basalt.v1.PatchDocumentRequest
+	13, // 11: basalt.v1.BatchOperation.delete:type_name -> basalt.v1.DeleteDocumentRequest
+	15, // 12: basalt.v1.BatchRequest.operations:type_name -> basalt.v1.BatchOperation
+	0,  // 13: basalt.v1.BatchResult.document:type_name -> basalt.v1.Document
+	17, // 14: basalt.v1.BatchResponse.results:type_name -> basalt.v1.BatchResult
+	21, // 15: basalt.v1.WatchDocumentsResponse.event:type_name -> basalt.v1.ChangeEvent
+	22, // 16: basalt.v1.WatchDocumentsResponse.gap:type_name -> basalt.v1.StreamGap
+	23, // 17: basalt.v1.ChangeEvent.time:type_name -> google.protobuf.Timestamp
+	1,  // 18: basalt.v1.DocumentService.GetDocument:input_type -> basalt.v1.GetDocumentRequest
+	3,  // 19: basalt.v1.DocumentService.BatchGetDocuments:input_type -> basalt.v1.BatchGetDocumentsRequest
+	5,  // 20: basalt.v1.DocumentService.ListDocuments:input_type -> basalt.v1.ListDocumentsRequest
+	7,  // 21: basalt.v1.DocumentService.CreateDocument:input_type -> basalt.v1.CreateDocumentRequest
+	9,  // 22: basalt.v1.DocumentService.ReplaceDocument:input_type -> basalt.v1.ReplaceDocumentRequest
+	11, // 23: basalt.v1.DocumentService.PatchDocument:input_type -> basalt.v1.PatchDocumentRequest
+	13, // 24: basalt.v1.DocumentService.DeleteDocument:input_type -> basalt.v1.DeleteDocumentRequest
+	16, // 25: basalt.v1.DocumentService.Batch:input_type -> basalt.v1.BatchRequest
+	19, // 26: basalt.v1.DocumentService.WatchDocuments:input_type -> basalt.v1.WatchDocumentsRequest
+	2,  // 27: basalt.v1.DocumentService.GetDocument:output_type -> basalt.v1.GetDocumentResponse
+	4,  // 28: basalt.v1.DocumentService.BatchGetDocuments:output_type -> basalt.v1.BatchGetDocumentsResponse
+	6,  // 29: basalt.v1.DocumentService.ListDocuments:output_type -> basalt.v1.ListDocumentsResponse
+	8,  // 30: basalt.v1.DocumentService.CreateDocument:output_type -> basalt.v1.CreateDocumentResponse
+	10, // 31: basalt.v1.DocumentService.ReplaceDocument:output_type -> basalt.v1.ReplaceDocumentResponse
+	12, // 32: basalt.v1.DocumentService.PatchDocument:output_type -> basalt.v1.PatchDocumentResponse
+	14, // 33: basalt.v1.DocumentService.DeleteDocument:output_type -> basalt.v1.DeleteDocumentResponse
+	18, // 34: basalt.v1.DocumentService.Batch:output_type -> basalt.v1.BatchResponse
+	20, // 35: basalt.v1.DocumentService.WatchDocuments:output_type -> basalt.v1.WatchDocumentsResponse
+	27, // [27:36] is the sub-list for method output_type
+	18, // [18:27] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_basalt_v1_documents_proto_init() }
@@ -1651,15 +1760,15 @@ func file_basalt_v1_documents_proto_init() {
 	if File_basalt_v1_documents_proto != nil {
 		return
 	}
-	file_basalt_v1_documents_proto_msgTypes[4].OneofWrappers = []any{}
-	file_basalt_v1_documents_proto_msgTypes[13].OneofWrappers = []any{
+	file_basalt_v1_documents_proto_msgTypes[6].OneofWrappers = []any{}
+	file_basalt_v1_documents_proto_msgTypes[15].OneofWrappers = []any{
 		(*BatchOperation_Create)(nil),
 		(*BatchOperation_Replace)(nil),
 		(*BatchOperation_Patch)(nil),
 		(*BatchOperation_Delete)(nil),
 	}
-	file_basalt_v1_documents_proto_msgTypes[17].OneofWrappers = []any{}
-	file_basalt_v1_documents_proto_msgTypes[18].OneofWrappers = []any{
+	file_basalt_v1_documents_proto_msgTypes[19].OneofWrappers = []any{}
+	file_basalt_v1_documents_proto_msgTypes[20].OneofWrappers = []any{
 		(*WatchDocumentsResponse_Event)(nil),
 		(*WatchDocumentsResponse_Gap)(nil),
 	}
@@ -1669,7 +1778,7 @@ func file_basalt_v1_documents_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_basalt_v1_documents_proto_rawDesc), len(file_basalt_v1_documents_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

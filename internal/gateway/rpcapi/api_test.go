@@ -70,7 +70,7 @@ func TestAddressBeforeBadCredentials(t *testing.T) {
 func TestEveryProcedureIsServed(t *testing.T) {
 	var want []string
 	for _, p := range []string{
-		basaltv1connect.DocumentServiceGetDocumentProcedure, basaltv1connect.DocumentServiceListDocumentsProcedure,
+		basaltv1connect.DocumentServiceGetDocumentProcedure, basaltv1connect.DocumentServiceBatchGetDocumentsProcedure, basaltv1connect.DocumentServiceListDocumentsProcedure,
 		basaltv1connect.DocumentServiceCreateDocumentProcedure, basaltv1connect.DocumentServiceReplaceDocumentProcedure,
 		basaltv1connect.DocumentServicePatchDocumentProcedure, basaltv1connect.DocumentServiceDeleteDocumentProcedure,
 		basaltv1connect.DocumentServiceBatchProcedure, basaltv1connect.DocumentServiceWatchDocumentsProcedure,

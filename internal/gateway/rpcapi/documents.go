@@ -23,6 +23,18 @@ type documentService struct {
 	watch *watcher // nil: WatchDocuments is unavailable
 }
 
+func (s *documentService) BatchGetDocuments(ctx context.Context, r *basaltv1.BatchGetDocumentsRequest) (*basaltv1.BatchGetDocumentsResponse, error) {
+	docs, err := s.svc.BatchGetDocuments(ctx, r.GetCollection(), r.GetIds())
+	if err != nil {
+		return nil, rpcfault.Error(err)
+	}
+	out := &basaltv1.BatchGetDocumentsResponse{Documents: make([]*basaltv1.Document, len(docs))}
+	for i, d := range docs {
+		out.Documents[i] = document(d)
+	}
+	return out, nil
+}
+
 func (s *documentService) GetDocument(ctx context.Context, r *basaltv1.GetDocumentRequest) (*basaltv1.GetDocumentResponse, error) {
 	d, err := s.svc.GetDocument(ctx, r.GetCollection(), r.GetId())
 	if err != nil {

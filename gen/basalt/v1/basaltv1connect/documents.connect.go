@@ -27,6 +27,9 @@ const (
 	// DocumentServiceGetDocumentProcedure is the procedure name of the DocumentService's GetDocument
 	// RPC.
 	DocumentServiceGetDocumentProcedure = "/basalt.v1.DocumentService/GetDocument"
+	// DocumentServiceBatchGetDocumentsProcedure is the procedure name of the DocumentService's
+	// BatchGetDocuments RPC.
+	DocumentServiceBatchGetDocumentsProcedure = "/basalt.v1.DocumentService/BatchGetDocuments"
 	// DocumentServiceListDocumentsProcedure is the procedure name of the DocumentService's
 	// ListDocuments RPC.
 	DocumentServiceListDocumentsProcedure = "/basalt.v1.DocumentService/ListDocuments"
@@ -55,6 +58,14 @@ var (
 			StreamType:       connect.StreamTypeUnary,
 			Schema:           v1.File_basalt_v1_documents_proto.Services().ByName("DocumentService").Methods().ByName("GetDocument"),
 			Procedure:        DocumentServiceGetDocumentProcedure,
+			IdempotencyLevel: connect.IdempotencyNoSideEffects,
+		}
+	})
+	documentServiceBatchGetDocumentsSpec = sync.OnceValue(func() connect.Spec {
+		return connect.Spec{
+			StreamType:       connect.StreamTypeUnary,
+			Schema:           v1.File_basalt_v1_documents_proto.Services().ByName("DocumentService").Methods().ByName("BatchGetDocuments"),
+			Procedure:        DocumentServiceBatchGetDocumentsProcedure,
 			IdempotencyLevel: connect.IdempotencyNoSideEffects,
 		}
 	})
@@ -115,6 +126,10 @@ var (
 type DocumentServiceClient interface {
 	// GetDocument returns one document.
 	GetDocument(context.Context, *v1.GetDocumentRequest) (*v1.GetDocumentResponse, error)
+	// BatchGetDocuments returns the documents among ids that exist and that
+	// the caller may get (each as GetDocument would decide), in the order of
+	// ids, once each; at most 1,000 ids.
+	BatchGetDocuments(context.Context, *v1.BatchGetDocumentsRequest) (*v1.BatchGetDocumentsResponse, error)
 	// ListDocuments returns a page of documents, filtered and sorted.
 	ListDocuments(context.Context, *v1.ListDocumentsRequest) (*v1.ListDocumentsResponse, error)
 	// CreateDocument adds a document.
@@ -171,6 +186,10 @@ func (s DocumentServiceWatchDocumentsClientStream) Close() error {
 type DocumentServiceHandler interface {
 	// GetDocument returns one document.
 	GetDocument(context.Context, *v1.GetDocumentRequest) (*v1.GetDocumentResponse, error)
+	// BatchGetDocuments returns the documents among ids that exist and that
+	// the caller may get (each as GetDocument would decide), in the order of
+	// ids, once each; at most 1,000 ids.
+	BatchGetDocuments(context.Context, *v1.BatchGetDocumentsRequest) (*v1.BatchGetDocumentsResponse, error)
 	// ListDocuments returns a page of documents, filtered and sorted.
 	ListDocuments(context.Context, *v1.ListDocumentsRequest) (*v1.ListDocumentsResponse, error)
 	// CreateDocument adds a document.
@@ -202,6 +221,7 @@ func RegisterDocumentServiceHandler(server *connect.Server, svc DocumentServiceH
 	adapter := documentServiceHandler{svc: svc}
 	server.Register(
 		connect.Method{Spec: documentServiceGetDocumentSpec(), Handler: adapter.getDocument},
+		connect.Method{Spec: documentServiceBatchGetDocumentsSpec(), Handler: adapter.batchGetDocuments},
 		connect.Method{Spec: documentServiceListDocumentsSpec(), Handler: adapter.listDocuments},
 		connect.Method{Spec: documentServiceCreateDocumentSpec(), Handler: adapter.createDocument},
 		connect.Method{Spec: documentServiceReplaceDocumentSpec(), Handler: adapter.replaceDocument},
@@ -233,6 +253,10 @@ type UnimplementedDocumentServiceHandler struct{}
 
 func (UnimplementedDocumentServiceHandler) GetDocument(context.Context, *v1.GetDocumentRequest) (*v1.GetDocumentResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, "basalt.v1.DocumentService.GetDocument is not implemented")
+}
+
+func (UnimplementedDocumentServiceHandler) BatchGetDocuments(context.Context, *v1.BatchGetDocumentsRequest) (*v1.BatchGetDocumentsResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, "basalt.v1.DocumentService.BatchGetDocuments is not implemented")
 }
 
 func (UnimplementedDocumentServiceHandler) ListDocuments(context.Context, *v1.ListDocumentsRequest) (*v1.ListDocumentsResponse, error) {
@@ -270,6 +294,14 @@ type documentServiceClient struct {
 func (c *documentServiceClient) GetDocument(ctx context.Context, req *v1.GetDocumentRequest) (*v1.GetDocumentResponse, error) {
 	var res v1.GetDocumentResponse
 	if err := c.client.CallUnary(ctx, documentServiceGetDocumentSpec(), req, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+func (c *documentServiceClient) BatchGetDocuments(ctx context.Context, req *v1.BatchGetDocumentsRequest) (*v1.BatchGetDocumentsResponse, error) {
+	var res v1.BatchGetDocumentsResponse
+	if err := c.client.CallUnary(ctx, documentServiceBatchGetDocumentsSpec(), req, &res); err != nil {
 		return nil, err
 	}
 	return &res, nil
@@ -339,6 +371,18 @@ func (h documentServiceHandler) getDocument(ctx context.Context, _ connect.Spec,
 		return err
 	}
 	res, err := h.svc.GetDocument(ctx, &req)
+	if err != nil {
+		return err
+	}
+	return stream.Send(res)
+}
+
+func (h documentServiceHandler) batchGetDocuments(ctx context.Context, _ connect.Spec, stream connect.ServerStream) error {
+	var req v1.BatchGetDocumentsRequest
+	if err := stream.Receive(&req); err != nil {
+		return err
+	}
+	res, err := h.svc.BatchGetDocuments(ctx, &req)
 	if err != nil {
 		return err
 	}
