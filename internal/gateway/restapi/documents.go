@@ -43,6 +43,13 @@ type listPage struct {
 	TotalCapped *bool               `json:"totalCapped,omitempty"`
 }
 
+// expandedPage is a list answer whose documents have their references
+// expanded.
+type expandedPage struct {
+	listPage
+	Items []expanded `json:"items"`
+}
+
 // listDocuments serves GET /v1/collections/{collection}/documents with the
 // query parameters filter, sort, limit, cursor, fields and total; any other
 // parameter is a 400, as it is most likely a typo.
@@ -52,7 +59,16 @@ func (a *API) listDocuments(w http.ResponseWriter, r *http.Request) {
 		a.WriteProblem(w, r, err)
 		return
 	}
-	q, err := ParseQuery(r, "filter", "sort", "limit", "cursor", "fields", "total")
+	q, err := ParseQuery(r, "filter", "sort", "limit", "cursor", "fields", "total", "expand")
+	if err != nil {
+		a.WriteProblem(w, r, err)
+		return
+	}
+	if q.Has("expand") && a.opts.Elsewhere != nil {
+		a.opts.Elsewhere.ServeHTTP(w, r) // the references are the documents component's to read
+		return
+	}
+	refs, err := a.expansion(r.Context(), coll, q.Get("expand"))
 	if err != nil {
 		a.WriteProblem(w, r, err)
 		return
@@ -91,6 +107,15 @@ func (a *API) listDocuments(w http.ResponseWriter, r *http.Request) {
 	}
 	if page.NextCursor != "" {
 		out.NextCursor = &page.NextCursor
+	}
+	if refs != nil {
+		items, err := a.expand(r.Context(), page.Items, refs)
+		if err != nil {
+			a.WriteProblem(w, r, err)
+			return
+		}
+		a.resp.WriteJSON(w, r, http.StatusOK, expandedPage{listPage: out, Items: items})
+		return
 	}
 	a.resp.WriteJSON(w, r, http.StatusOK, out)
 }
@@ -153,10 +178,37 @@ func documentTarget(r *http.Request) (coll, id string, err error) {
 	return coll, id, nil
 }
 
+// getTarget is documentTarget for a get, which may expand references.
+func getTarget(r *http.Request) (coll, id, expand string, err error) {
+	if coll, err = PathValue(r, "collection"); err != nil {
+		return "", "", "", err
+	}
+	if id, err = PathValue(r, "id"); err != nil {
+		return "", "", "", err
+	}
+	q, err := ParseQuery(r, "expand")
+	if err != nil {
+		return "", "", "", err
+	}
+	if q.Has("expand") && q.Get("expand") == "" {
+		return "", "", "", BadRequest("expand names one or more references")
+	}
+	return coll, id, q.Get("expand"), nil
+}
+
 // getDocument serves GET …/documents/{id}; If-None-Match with the current
 // ETag answers 304.
 func (a *API) getDocument(w http.ResponseWriter, r *http.Request) {
-	coll, id, err := documentTarget(r)
+	coll, id, expand, err := getTarget(r)
+	if err != nil {
+		a.WriteProblem(w, r, err)
+		return
+	}
+	if expand != "" && a.opts.Elsewhere != nil {
+		a.opts.Elsewhere.ServeHTTP(w, r) // the references are the documents component's to read
+		return
+	}
+	refs, err := a.expansion(r.Context(), coll, expand)
 	if err != nil {
 		a.WriteProblem(w, r, err)
 		return
@@ -164,6 +216,15 @@ func (a *API) getDocument(w http.ResponseWriter, r *http.Request) {
 	d, err := a.svc.GetDocument(r.Context(), coll, id)
 	if err != nil {
 		a.WriteProblem(w, r, err)
+		return
+	}
+	if refs != nil {
+		out, err := a.expand(r.Context(), []docstore.Document{d}, refs)
+		if err != nil {
+			a.WriteProblem(w, r, err)
+			return
+		}
+		a.writeExpanded(w, r, out[0])
 		return
 	}
 	nm, err := notModified(r, d.Version)

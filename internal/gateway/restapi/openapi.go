@@ -374,7 +374,7 @@ func addDocumentPaths(doc *openapi3.T, base, suffix string, acts, anonymous map[
 			"One page of the documents the caller may list, filtered, sorted and projected (fields=) as asked; "+
 				"pass nextCursor as cursor for the next page.",
 			security(anonymous[auth.ActionList]), nil, Responses(200, JSONResponse("One page of documents", list), 400, 401, 403, 404),
-			"Filter", "Sort", "Limit", "Cursor", "Fields", "Total")
+			"Filter", "Sort", "Limit", "Cursor", "Fields", "Total", "Expand")
 	}
 	if acts[auth.ActionCreate] {
 		coll.Post = Operation("createDocument"+suffix, tag, "Create a document; the body is its data",
@@ -390,7 +390,7 @@ func addDocumentPaths(doc *openapi3.T, base, suffix string, acts, anonymous map[
 	if acts[auth.ActionGet] {
 		one.Get = Operation("getDocument"+suffix, tag, "Get a document",
 			"One document the caller may see, with its version as the ETag.",
-			security(anonymous[auth.ActionGet]), nil, Responses(200, JSONResponse("The document", docRef, "ETag"), 304, 400, 401, 403, 404), "IfNoneMatch")
+			security(anonymous[auth.ActionGet]), nil, Responses(200, JSONResponse("The document", docRef, "ETag"), 304, 400, 401, 403, 404), "IfNoneMatch", "Expand")
 	}
 	if acts[auth.ActionUpdate] {
 		one.Put = Operation("replaceDocument"+suffix, tag, "Replace a document's data",

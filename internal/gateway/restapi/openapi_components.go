@@ -86,9 +86,11 @@ func documentSchema(data *openapi3.SchemaRef, collection string) *openapi3.Schem
 	if collection != "" {
 		coll.Value.Const = collection
 	}
+	expand := anyObject("With expand: each reference named, as the document it refers to (null when missing or not readable) " +
+		"or, for a field of several ids, the documents found")
 	return Object([]string{"id", "collection", "version", "createdAt", "updatedAt", "data"}, openapi3.Schemas{
 		"id": String("The document id"), "collection": coll, "version": versionSchema(),
-		"createdAt": Timestamp(), "updatedAt": Timestamp(), "data": data,
+		"createdAt": Timestamp(), "updatedAt": Timestamp(), "data": data, "expand": expand,
 	}, true)
 }
 
@@ -240,6 +242,7 @@ func fixedParameters() openapi3.ParametersMap {
 		"Cursor":         str(openapi3.NewQueryParameter("cursor"), "The nextCursor of the previous page"),
 		"Fields":         str(openapi3.NewQueryParameter("fields"), "Comma-separated data fields to return"),
 		"Total":          str(total, "Also count every matching document"),
+		"Expand":         str(openapi3.NewQueryParameter("expand"), "Comma-separated references of the collection (at most 8) to expand into the documents they refer to"),
 		"CreateID":       str(openapi3.NewQueryParameter("id"), "The id of the new document; generated when absent"),
 		"IfMatch":        str(openapi3.NewHeaderParameter("If-Match"), `Write only if the version is one of these strong entity tags ("3", or a list "3", "4"); weak tags never match; * requires existence`),
 		"IfNoneMatch":    str(openapi3.NewHeaderParameter("If-None-Match"), "Answer 304 if the current ETag is listed"),

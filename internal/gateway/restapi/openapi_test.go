@@ -94,7 +94,7 @@ func TestOpenAPIDocument(t *testing.T) {
 	for _, p := range list.Parameters {
 		names = append(names, p.Value.Name)
 	}
-	if strings.Join(names, ",") != "filter,sort,limit,cursor,fields,total" {
+	if strings.Join(names, ",") != "filter,sort,limit,cursor,fields,total,expand" {
 		t.Errorf("list parameters = %v", names)
 	}
 
