@@ -107,6 +107,8 @@ type executor struct {
 	errs gqlerror.List
 	// parser parses the data of the documents read.
 	parser fastjson.Parser
+	// load batches the reads of relation fields.
+	load loader
 	// fields are the fields each selection set selects on each type,
 	// collected once per execution (the nodes of a page share them).
 	fields map[fieldsKey][]*ast.Field
@@ -190,7 +192,14 @@ func (e *executor) selectionSet(parent *path, def *ast.Definition, set ast.Selec
 				e.fail(fp, f, fault.New(fault.Invalid, op, "no field "+f.Name+" on "+def.Name))
 				return nil, false
 			}
-			raw, err := e.resolve(f, v)
+			var raw any
+			var err error
+			if r, ok := e.s.relations[def.Name][f.Name]; ok {
+				coll, _ := v.(map[string]any)["collection"].(string)
+				raw, err = e.relation(coll, f.Name, r, v)
+			} else {
+				raw, err = e.resolve(f, v)
+			}
 			if err != nil {
 				e.fail(fp, f, err)
 				if fd.Type.NonNull {
@@ -584,6 +593,7 @@ func (e *executor) documentValue(d docstore.Document) (map[string]any, error) {
 	if m == nil {
 		m = make(map[string]any, 5)
 	}
+	e.register(d, m)
 	m["id"], m["collection"], m["version"] = d.ID, d.Collection, json.Number(strconv.FormatInt(d.Version, 10))
 	m["createdAt"], m["updatedAt"] = d.CreatedAt.UTC().Format(docstore.TimeFormat), d.UpdatedAt.UTC().Format(docstore.TimeFormat)
 	return m, nil

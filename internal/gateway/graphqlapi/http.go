@@ -9,8 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -488,6 +490,10 @@ func fingerprint(cat docstore.Catalog) [32]byte {
 		part([]byte(e.Name))
 		part([]byte(strings.Join(e.Actions, ",")))
 		part(e.Schema)
+		for _, f := range slices.Sorted(maps.Keys(e.References)) {
+			part([]byte(f))
+			part([]byte(e.References[f]))
+		}
 	}
 	var sum [32]byte
 	h.Sum(sum[:0])

@@ -31,7 +31,8 @@ type Limits struct {
 	// MaxComplexity bounds the document's cost, fragments expanded: each
 	// field costs 1, and what is selected under a list of documents
 	// counts once per document the page may hold (first, or
-	// DefaultPageSize; at most MaxPageSize).
+	// DefaultPageSize; at most MaxPageSize), under a relation to several
+	// documents once per document it may resolve (MaxRelationItems).
 	MaxComplexity int
 	// MaxMutations bounds the root fields of a mutation, fragments
 	// expanded: the writes one request makes, each its own transaction.
@@ -82,7 +83,7 @@ func ParseWith(s *Schema, query string, l Limits, v Validation) (*ast.QueryDocum
 	if errs := v.validate(s.AST, doc); len(errs) > 0 {
 		return nil, invalid(errs...)
 	}
-	c := cost{doc: doc, l: l, frags: map[string]measure{}}
+	c := cost{doc: doc, l: l, frags: map[string]measure{}, s: s}
 	for _, op := range doc.Operations {
 		m := c.selections(op.SelectionSet, 1)
 		var errs gqlerror.List
@@ -172,6 +173,7 @@ type measure struct {
 
 // cost measures selection sets, each fragment once.
 type cost struct {
+	s     *Schema
 	doc   *ast.QueryDocument
 	l     Limits
 	frags map[string]measure
@@ -211,6 +213,9 @@ func (c *cost) field(f *ast.Field) measure {
 		return measure{depth: 1, complexity: 1}
 	}
 	per := 1
+	if f.ObjectDefinition != nil && c.s != nil && c.s.relations[f.ObjectDefinition.Name][f.Name].Many {
+		per = MaxRelationItems // a relation to several documents: as many as it may resolve
+	}
 	if f.Definition != nil && f.ObjectDefinition != nil && f.ObjectDefinition.Name == "Query" && f.Definition.Type.NamedType != "" &&
 		len(f.Definition.Arguments) > 0 && f.Definition.Arguments.ForName("first") != nil {
 		per = c.l.DefaultPageSize

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -51,6 +52,9 @@ type Schema struct {
 	Mutations map[string]Root
 	// fingerprint identifies the catalog the schema was built from.
 	fingerprint [32]byte
+	// relations are the relation fields of each object type, by type and
+	// field name.
+	relations map[string]map[string]Relation
 }
 
 // Root is what a root field of Query or Mutation does, and to which
@@ -90,6 +94,19 @@ type Collection struct {
 	// Fields are the data properties that are fields of Type (system
 	// fields apart), in order.
 	Fields []Field
+	// Relations are the relation fields of Type, by field name.
+	Relations map[string]Relation
+}
+
+// Relation is a field of a collection's type that resolves a reference
+// to the documents it refers to.
+type Relation struct {
+	// Name is the GraphQL field; Field the data field holding the ids.
+	Name, Field string
+	// Collection is the collection of the referenced documents.
+	Collection string
+	// Many: the field holds several ids, and the relation a list.
+	Many bool
 }
 
 // Field is a data property shown as a field of an object type.
@@ -123,8 +140,12 @@ func BuildSchema(cat docstore.Catalog) (*Schema, error) {
 	// collection's derived type (a connection, a nested object) never
 	// takes it.
 	names := make([]string, len(cat.Collections))
+	b.gettable = map[string]string{}
 	for i, e := range cat.Collections {
 		names[i] = b.types.claim(pascal(e.Name), "Document")
+		if e.Allows(auth.ActionGet) {
+			b.gettable[e.Name] = names[i]
+		}
 	}
 	for i, e := range cat.Collections {
 		if err := b.collection(e, names[i]); err != nil {
@@ -186,6 +207,9 @@ type DeletedDocument {
 `
 
 type builder struct {
+	// gettable are the types of the collections the caller may get, by
+	// collection: the targets of relation fields.
+	gettable map[string]string
 	// enumComparisons are the comparison types of enums written so far,
 	// by enum type ("[E]" for lists of E).
 	enumComparisons map[string]string
@@ -218,6 +242,7 @@ func (b *builder) collection(e docstore.CatalogEntry, typ string) error {
 	fmt.Fprintf(&b.sdl, "%s\ntype %s {\n", description("A document of the collection "+e.Name+"."), typ)
 	b.sdl.WriteString("  id: ID!\n  collection: String!\n  version: Int!\n  createdAt: DateTime!\n  updatedAt: DateTime!\n")
 	writeFields(&b.sdl, c.Fields)
+	b.relations(e, c)
 	b.sdl.WriteString("}\n\n")
 	if c.Input != "JSON" {
 		fmt.Fprintf(&b.sdl, "%s\ninput %s {\n", description("The data of a document of "+e.Name+
@@ -277,6 +302,53 @@ func (b *builder) mutationsOf(e docstore.CatalogEntry, field string, c *Collecti
 			"id: ID!, "+cas, "DeletedDocument")
 	}
 }
+
+// relations writes the relation fields of the collection e's type: for
+// each reference whose field is a field of the type and whose collection
+// the caller may get, <field>Document (one id) or <field>Documents (ids).
+func (b *builder) relations(e docstore.CatalogEntry, c *Collection) {
+	if len(e.References) == 0 {
+		return
+	}
+	names := newNamespace("id", "collection", "version", "createdAt", "updatedAt")
+	byName := map[string]Field{}
+	for _, f := range c.Fields {
+		names.claim(f.Name, "")
+		byName[f.Name] = f
+	}
+	for _, field := range slices.Sorted(maps.Keys(e.References)) {
+		target := e.References[field]
+		typ, ok := b.gettable[target]
+		f, declared := byName[field]
+		if !ok || !declared || (f.Type != "String" && f.Type != "[String]") {
+			continue
+		}
+		r := Relation{Field: field, Collection: target, Many: f.Type == "[String]"}
+		if r.Many {
+			r.Name = names.claim(field+"Documents", "_")
+			fmt.Fprintf(&b.sdl, "  %s\n  %s: [%s!]!\n", description(fmt.Sprintf("The documents of %s that %s refers to, those the caller may get (the first %d ids).",
+				target, field, MaxRelationItems)), r.Name, typ)
+		} else {
+			r.Name = names.claim(field+"Document", "_")
+			fmt.Fprintf(&b.sdl, "  %s\n  %s: %s\n", description("The document of "+target+" that "+field+" refers to; null when missing or not the caller's to get."), r.Name, typ)
+		}
+		if c.Relations == nil {
+			c.Relations = map[string]Relation{}
+		}
+		c.Relations[r.Name] = r
+		if b.s.relations == nil {
+			b.s.relations = map[string]map[string]Relation{}
+		}
+		if b.s.relations[c.Type] == nil {
+			b.s.relations[c.Type] = map[string]Relation{}
+		}
+		b.s.relations[c.Type][r.Name] = r
+	}
+}
+
+// MaxRelationItems is the most ids a relation field of several documents
+// resolves (the first ones of its field).
+const MaxRelationItems = 50
 
 // objects writes the object types of the object fields in fs, depth
 // first.
