@@ -62,6 +62,9 @@ const (
 const (
 	CompareGet  = "get"
 	CompareList = "list"
+	// CompareRelation is a page of documents with a reference, and that
+	// reference's own, expanded (ScenarioGraphQL).
+	CompareRelation = "relation"
 )
 
 // Variant is one configuration of Basalt in a comparison scenario.
@@ -136,7 +139,7 @@ func compareRequests(scenario string) []string {
 	case ScenarioCachePG:
 		return []string{CompareGet, CompareList}
 	case ScenarioGraphQL:
-		return []string{CompareList}
+		return []string{CompareList, CompareRelation}
 	}
 	return []string{CompareGet}
 }
@@ -243,6 +246,19 @@ type CompareReport struct {
 	MinConnectRatio float64 `json:"minConnectRatio,omitempty"`
 	// MinGraphQLListRatio is ScenarioGraphQL's target (0: none).
 	MinGraphQLListRatio float64 `json:"minGraphQLListRatio,omitempty"`
+	// RequestsPerOp, for a request whose operation takes a variant
+	// several HTTP requests, is their number per variant: its ratios
+	// compare operations, not requests (absent or 0: one).
+	RequestsPerOp map[string][]int `json:"requestsPerOp,omitempty"`
+}
+
+// perOp is how many HTTP requests one operation of request takes variant
+// v.
+func (r *CompareReport) perOp(request string, v int) float64 {
+	if n := r.RequestsPerOp[request]; v >= 0 && v < len(n) && n[v] > 0 {
+		return float64(n[v])
+	}
+	return 1
 }
 
 // CompareLine is the rate search of one request on one variant.
@@ -353,7 +369,7 @@ func (r *CompareReport) evaluate(c Criteria) (string, []string) {
 		}
 		if len(r.Variants) > 0 {
 			if base := r.line(l.Request, r.Variants[0].Name); base != nil && base.Search.Best != nil {
-				l.Ratio = float64(l.Search.Best.Rate) / float64(base.Search.Best.Rate)
+				l.Ratio = float64(l.Search.Best.Rate) / float64(base.Search.Best.Rate) * r.perOp(l.Request, 0) / r.perOp(l.Request, r.variantIndex(l.Variant))
 			}
 		}
 	}
@@ -372,7 +388,7 @@ func (r *CompareReport) evaluate(c Criteria) (string, []string) {
 					notes = appendOnce(notes, fmt.Sprintf("%s at full speed had failing requests on %s", f.Request, r.Variants[v].Name))
 				}
 				if round[0].Throughput > 0 {
-					ratios = append(ratios, s.Throughput/round[0].Throughput)
+					ratios = append(ratios, s.Throughput/round[0].Throughput*r.perOp(f.Request, 0)/r.perOp(f.Request, v))
 				}
 			}
 			f.Ratio[v] = median(ratios)
@@ -432,7 +448,8 @@ func (r *CompareReport) markdown(scenario, verdict string) string {
 	case ScenarioSplit:
 		fmt.Fprintf(&b, "%s (%s, %s documents in one database, a monolith and a gateway with its components side by side):\n\n", scenario, r.Engine, thousands(int64(r.Docs)))
 	case ScenarioGraphQL:
-		fmt.Fprintf(&b, "%s (%s, %s documents, one Basalt: the same list through REST and GraphQL side by side):\n\n", scenario, r.Engine, thousands(int64(r.Docs)))
+		fmt.Fprintf(&b, "%s (%s, %s documents, one Basalt: the same reads through REST and GraphQL side by side; "+
+			"relation through REST is two requests, compared per operation):\n\n", scenario, r.Engine, thousands(int64(r.Docs)))
 	default:
 		fmt.Fprintf(&b, "%s (%s, %s documents in each variant's own process, side by side):\n\n", scenario, r.Engine, thousands(int64(r.Docs)))
 	}
@@ -502,7 +519,7 @@ func (r *CompareReport) markdown(scenario, verdict string) string {
 			var perRound []string
 			for _, round := range f.Rounds {
 				if v < len(round) && round[0].Throughput > 0 {
-					perRound = append(perRound, ratioX(round[v].Throughput/round[0].Throughput))
+					perRound = append(perRound, ratioX(round[v].Throughput/round[0].Throughput*r.perOp(req, 0)/r.perOp(req, v)))
 				}
 			}
 			parts = append(parts, fmt.Sprintf("%s **%s×** (rounds: %s)", vr.Name, ratioX(f.Ratio[v]), strings.Join(perRound, ", ")))

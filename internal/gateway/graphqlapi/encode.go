@@ -36,14 +36,14 @@ func appendValue(b []byte, v any) ([]byte, error) {
 		return strconv.AppendInt(b, int64(x), 10), nil
 	case *object:
 		b = append(b, '{')
-		for i, k := range x.keys {
+		for i, m := range x.members {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, k)
+			b = appendString(b, m.key)
 			b = append(b, ':')
 			var err error
-			if b, err = appendValue(b, x.vals[i]); err != nil {
+			if b, err = appendValue(b, m.val); err != nil {
 				return nil, err
 			}
 		}

@@ -34,8 +34,8 @@ func FuzzAppendString(f *testing.F) {
 
 // TestAppendValue: the value tree of an answer written as JSON.
 func TestAppendValue(t *testing.T) {
-	v := &object{keys: []string{"b", "a", "list", "json"}, vals: []any{json.Number("1.5"), int64(-3),
-		[]any{nil, true, "x", 2.5, int(7)}, map[string]any{"z": []any{}, "y": map[string]any{}, "x": json.Number("10")}}}
+	v := &object{members: []member{{"b", json.Number("1.5")}, {"a", int64(-3)},
+		{"list", []any{nil, true, "x", 2.5, int(7)}}, {"json", map[string]any{"z": []any{}, "y": map[string]any{}, "x": json.Number("10")}}}}
 	got, err := appendValue(nil, v)
 	if err != nil || string(got) != `{"b":1.5,"a":-3,"list":[null,true,"x",2.5,7],"json":{"x":10,"y":{},"z":[]}}` {
 		t.Errorf("%s, %v", got, err)

@@ -66,7 +66,7 @@ func Execute(ctx context.Context, s *Schema, svc Services, doc *ast.QueryDocumen
 		return Result{Errors: gqlerror.List{err}}
 	}
 	e := &executor{ctx: ctx, s: s, svc: svc, doc: doc, vars: coerced}
-	data, ok := e.selectionSet(nil, root, op.SelectionSet, rootValue{mutation: op.Operation == ast.Mutation})
+	data, ok := e.selectionSet(root, op.SelectionSet, rootValue{mutation: op.Operation == ast.Mutation})
 	r := Result{Errors: e.errs, executed: true}
 	if ok {
 		r.Data = data
@@ -109,6 +109,8 @@ type executor struct {
 	parser fastjson.Parser
 	// load batches the reads of relation fields.
 	load loader
+	// trail is the path to the value being completed.
+	trail []step
 	// fields are the fields each selection set selects on each type,
 	// collected once per execution (the nodes of a page share them).
 	fields map[fieldsKey][]*ast.Field
@@ -137,83 +139,86 @@ func (e *executor) fieldsOf(def *ast.Definition, set ast.SelectionSet) []*ast.Fi
 	return fs
 }
 
-// path is where a value stands in the answer: a field's response key, or
-// a list's index, below its parent (nil at the root). Paths live on the
-// stack; an error turns its own into an ast.Path.
-type path struct {
-	parent *path
-	key    string // "" for an index
-	index  int
+// step is one step of the path to the value being completed: a field's
+// response key, or (key "") a list's index. The executor keeps the path
+// as a stack of steps, so that only an error copies it.
+type step struct {
+	key   string
+	index int
 }
 
-// ast is p as GraphQL's error path.
-func (p *path) ast() ast.Path {
-	n := 0
-	for q := p; q != nil; q = q.parent {
-		n++
-	}
-	out := make(ast.Path, n)
-	for q := p; q != nil; q = q.parent {
-		n--
-		if q.key != "" {
-			out[n] = ast.PathName(q.key)
+// errorPath is the executor's current path as GraphQL's error path.
+func (e *executor) errorPath() ast.Path {
+	out := make(ast.Path, len(e.trail))
+	for i, st := range e.trail {
+		if st.key != "" {
+			out[i] = ast.PathName(st.key)
 		} else {
-			out[n] = ast.PathIndex(q.index)
+			out[i] = ast.PathIndex(st.index)
 		}
 	}
 	return out
 }
 
-// object is a JSON object whose keys keep their order.
+// object is a JSON object whose members keep their order.
 type object struct {
-	keys []string
-	vals []any
+	members []member
+}
+
+type member struct {
+	key string
+	val any
 }
 
 func (o *object) MarshalJSON() ([]byte, error) { return appendValue(nil, o) }
 
 // selectionSet resolves the selections of set on v, a value of the object
 // type def. It is false when a non-null field failed: the object is null.
-func (e *executor) selectionSet(parent *path, def *ast.Definition, set ast.SelectionSet, v any) (*object, bool) {
+func (e *executor) selectionSet(def *ast.Definition, set ast.SelectionSet, v any) (*object, bool) {
 	fields := e.fieldsOf(def, set)
-	out := &object{keys: make([]string, 0, len(fields)), vals: make([]any, 0, len(fields))}
+	out := &object{members: make([]member, 0, len(fields))}
+	depth := len(e.trail)
+	defer func() { e.trail = e.trail[:depth] }()
+	rels := e.s.relations[def.Name]
 	for _, f := range fields {
 		key := f.Alias
 		if key == "" {
 			key = f.Name
 		}
-		fp := &path{parent: parent, key: key}
+		e.trail = append(e.trail[:depth], step{key: key})
 		var val any
 		if f.Name == "__typename" {
 			val = def.Name
 		} else {
-			fd := def.Fields.ForName(f.Name)
+			fd := f.Definition
+			if fd == nil || f.ObjectDefinition != def {
+				fd = def.Fields.ForName(f.Name)
+			}
 			if fd == nil { // validation keeps this from happening
-				e.fail(fp, f, fault.New(fault.Invalid, op, "no field "+f.Name+" on "+def.Name))
+				e.fail(f, fault.New(fault.Invalid, op, "no field "+f.Name+" on "+def.Name))
 				return nil, false
 			}
 			var raw any
 			var err error
-			if r, ok := e.s.relations[def.Name][f.Name]; ok {
+			if r, ok := rels[f.Name]; ok {
 				coll, _ := v.(map[string]any)["collection"].(string)
 				raw, err = e.relation(coll, f.Name, r, v)
 			} else {
 				raw, err = e.resolve(f, v)
 			}
 			if err != nil {
-				e.fail(fp, f, err)
+				e.fail(f, err)
 				if fd.Type.NonNull {
 					return nil, false
 				}
 				raw = nil
 			}
 			var ok bool
-			if val, ok = e.complete(fp, f, fd.Type, raw); !ok {
+			if val, ok = e.complete(f, fd.Type, raw); !ok {
 				return nil, false
 			}
 		}
-		out.keys = append(out.keys, key)
-		out.vals = append(out.vals, val)
+		out.members = append(out.members, member{key: key, val: val})
 	}
 	return out, true
 }
@@ -632,10 +637,10 @@ func jsonOf(v *fastjson.Value) any {
 // complete turns v, the raw value of field f, into a value of type t. It
 // is false when the value is null (or failed) where t is non-null: the
 // null then propagates to the parent.
-func (e *executor) complete(at *path, f *ast.Field, t *ast.Type, v any) (any, bool) {
+func (e *executor) complete(f *ast.Field, t *ast.Type, v any) (any, bool) {
 	if v == nil {
 		if t.NonNull {
-			e.fail(at, f, fault.New(fault.Internal, op, "a non-null field is null"))
+			e.fail(f, fault.New(fault.Internal, op, "a non-null field is null"))
 			return nil, false
 		}
 		return nil, true
@@ -643,11 +648,14 @@ func (e *executor) complete(at *path, f *ast.Field, t *ast.Type, v any) (any, bo
 	if t.Elem != nil {
 		items, ok := v.([]any)
 		if !ok {
-			return e.mismatch(at, f, t)
+			return e.mismatch(f, t)
 		}
 		out := make([]any, len(items))
+		depth := len(e.trail)
+		defer func() { e.trail = e.trail[:depth] }()
 		for i, it := range items {
-			val, ok := e.complete(&path{parent: at, index: i}, f, t.Elem, it)
+			e.trail = append(e.trail[:depth], step{index: i})
+			val, ok := e.complete(f, t.Elem, it)
 			if !ok {
 				if t.NonNull {
 					return nil, false
@@ -661,7 +669,7 @@ func (e *executor) complete(at *path, f *ast.Field, t *ast.Type, v any) (any, bo
 	def := e.s.AST.Types[t.NamedType]
 	switch def.Kind {
 	case ast.Object:
-		obj, ok := e.selectionSet(at, def, f.SelectionSet, v)
+		obj, ok := e.selectionSet(def, f.SelectionSet, v)
 		if !ok {
 			if t.NonNull {
 				return nil, false
@@ -678,13 +686,13 @@ func (e *executor) complete(at *path, f *ast.Field, t *ast.Type, v any) (any, bo
 			return s, true
 		}
 	}
-	return e.mismatch(at, f, t)
+	return e.mismatch(f, t)
 }
 
 // mismatch fails a value that is not of its field's type: a document
 // written before its collection's schema changed.
-func (e *executor) mismatch(at *path, f *ast.Field, t *ast.Type) (any, bool) {
-	e.fail(at, f, fault.New(fault.Validation, op, "the stored value is not a "+t.String()+
+func (e *executor) mismatch(f *ast.Field, t *ast.Type) (any, bool) {
+	e.fail(f, fault.New(fault.Validation, op, "the stored value is not a "+t.String()+
 		" (the document predates its collection's schema): read it through a JSON field or REST"))
 	if t.NonNull {
 		return nil, false
@@ -726,11 +734,15 @@ func scalar(name string, v any) (any, bool) {
 	return nil, false
 }
 
-// fail records err as the error of field f at at.
-func (e *executor) fail(at *path, f *ast.Field, err error) {
+// fail records err as the error of field f at the current path.
+func (e *executor) fail(f *ast.Field, err error) {
 	c := fault.TypeOf(err)
 	msg := fault.Message(err)
-	ge := &gqlerror.Error{Message: msg, Path: at.ast(), Extensions: code(c)}
+	var p ast.Path
+	if len(e.trail) > 0 {
+		p = e.errorPath()
+	}
+	ge := &gqlerror.Error{Message: msg, Path: p, Extensions: code(c)}
 	if f != nil && f.Position != nil {
 		ge.Locations = []gqlerror.Location{{Line: f.Position.Line, Column: f.Position.Column}}
 	}
