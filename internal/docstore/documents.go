@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -266,46 +265,19 @@ func (s *Service) BatchGetDocuments(ctx context.Context, collection string, ids 
 		}
 		filter, acc = v.filter, cs.access
 	}
-	idField, _ := (*query.Schema)(nil).Lookup(string(query.SystemID))
-	seen := make(map[string]bool, len(ids))
-	want := make([]string, 0, len(ids))
-	for _, id := range ids {
-		if validDocumentID(id) && !seen[id] {
-			seen[id] = true
-			want = append(want, id)
+	docs, err := s.readIDs(ctx, op, collection, filter, ids)
+	if err != nil {
+		return nil, err
+	}
+	if acc == nil {
+		return docs, nil
+	}
+	for i, d := range docs {
+		if docs[i], err = s.shown(op, c, acc, d); err != nil {
+			return nil, err
 		}
 	}
-	found := make(map[string]Document, len(want))
-	for chunk := range slices.Chunk(want, maxIDsPerRead) {
-		values := make([]query.Value, len(chunk))
-		for i, id := range chunk {
-			values[i] = query.Value{Kind: query.ValueString, Str: id}
-		}
-		in := &query.Compare{Field: idField, Op: query.OpIn, Values: values}
-		docs, err := s.store.ListDocuments(ctx, ListParams{Collection: collection, Filter: andFilter(filter, in),
-			Sort: []query.SortKey{{Field: idField}}, Limit: len(chunk)})
-		if err != nil {
-			return nil, s.storeErr(op, err)
-		}
-		for _, d := range docs {
-			found[d.ID] = d
-		}
-	}
-	out := make([]Document, 0, len(found))
-	for _, id := range want {
-		d, ok := found[id]
-		if !ok {
-			continue
-		}
-		if acc != nil {
-			var err error
-			if d, err = s.shown(op, c, acc, d); err != nil {
-				return nil, err
-			}
-		}
-		out = append(out, d)
-	}
-	return out, nil
+	return docs, nil
 }
 
 func (s *Service) documentErr(op, collection, id string, err error) error {

@@ -265,10 +265,17 @@ const maxIDsPerRead = 200
 // pass each through p.Show before returning it. Ids that are not document
 // ids are skipped. It reads up to 200 ids per query of the store.
 func (s *Service) GetDocuments(ctx context.Context, p *ReadPlan, ids []string) ([]Document, error) {
-	const op = "docstore.GetDocuments"
 	if p.none || len(ids) == 0 {
 		return []Document{}, nil
 	}
+	return s.readIDs(ctx, "docstore.GetDocuments", p.coll.Name, p.filter, ids)
+}
+
+// readIDs returns the documents of collection among ids that exist and
+// that filter admits (nil: all), in the order of ids, once each, as
+// stored. Ids that are not document ids are skipped. It reads up to 200
+// ids per query of the store.
+func (s *Service) readIDs(ctx context.Context, op, collection string, filter query.Expr, ids []string) ([]Document, error) {
 	idField, _ := (*query.Schema)(nil).Lookup(string(query.SystemID))
 	seen := make(map[string]bool, len(ids))
 	want := make([]string, 0, len(ids))
@@ -285,7 +292,7 @@ func (s *Service) GetDocuments(ctx context.Context, p *ReadPlan, ids []string) (
 			values[i] = query.Value{Kind: query.ValueString, Str: id}
 		}
 		in := &query.Compare{Field: idField, Op: query.OpIn, Values: values}
-		docs, err := s.store.ListDocuments(ctx, ListParams{Collection: p.coll.Name, Filter: andFilter(p.filter, in),
+		docs, err := s.store.ListDocuments(ctx, ListParams{Collection: collection, Filter: andFilter(filter, in),
 			Sort: []query.SortKey{{Field: idField}}, Limit: len(chunk)})
 		if err != nil {
 			return nil, s.storeErr(op, err)

@@ -104,6 +104,15 @@ func formatValue(b *strings.Builder, v Value) {
 	}
 }
 
+// Quote returns s as a double-quoted string literal of the language, as
+// Format writes one.
+func Quote(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	quoteString(&b, s)
+	return b.String()
+}
+
 // quoteString writes s as a double-quoted string literal of the language.
 // Invalid UTF-8 is written as U+FFFD.
 func quoteString(b *strings.Builder, s string) {

@@ -14,9 +14,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/query"
 )
 
 // The input types every schema with a list has: a comparison per scalar
@@ -497,7 +497,7 @@ func literal(v any, kind valueKind) (string, error) {
 	switch x := v.(type) {
 	case string:
 		if kind == kindString || kind == kindJSON {
-			return quote(x), nil
+			return query.Quote(x), nil
 		}
 	case bool:
 		if kind == kindBoolean || kind == kindJSON {
@@ -516,33 +516,6 @@ func literal(v any, kind valueKind) (string, error) {
 		}
 	}
 	return "", fault.New(fault.Invalid, op, fmt.Sprintf("%v cannot be compared here", v))
-}
-
-// quote is s as a string literal of the query language: double quotes,
-// with ", \ and control characters escaped.
-func quote(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\u%04x`, r)
-		case r == utf8.RuneError:
-			b.WriteString(`\ufffd`)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
 }
 
 // compileOrder is the orderBy value v in the query language's sort: each
