@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -32,29 +31,7 @@ func BenchmarkGraphQLList(b *testing.B) {
 	cfg.Logs = io.Discard
 	cfg.LogLevel = "error"
 	cfg.RateLimits.Disabled = true
-	admin := cfg
-	admin.Admin = app.AdminAccount{Email: "admin@basalt.test", Password: "a password of the admin"}
-	if err := app.CreateAdmin(b.Context(), admin); err != nil {
-		b.Fatal(err)
-	}
-	addr := make(chan string, 1)
-	cfg.Ready = func(a string) { addr <- a }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx, cfg) }()
-	b.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			b.Errorf("app.Run: %v", err)
-		}
-	})
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case err := <-done:
-		b.Fatalf("app.Run: %v", err)
-	}
+	base := "http://" + serveForBenchmark(b, cfg)
 	tr := &http.Transport{DisableCompression: true}
 	b.Cleanup(tr.CloseIdleConnections)
 	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}

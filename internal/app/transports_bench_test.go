@@ -42,29 +42,7 @@ func BenchmarkTransportsGet(b *testing.B) {
 	cfg.Logs = io.Discard
 	cfg.LogLevel = "error"
 	cfg.RateLimits.Disabled = true // as the load generator runs it: its one address stands for many clients
-	admin := cfg
-	admin.Admin = app.AdminAccount{Email: "admin@basalt.test", Password: "a password of the admin"}
-	if err := app.CreateAdmin(b.Context(), admin); err != nil {
-		b.Fatal(err)
-	}
-	addr := make(chan string, 1)
-	cfg.Ready = func(a string) { addr <- a }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx, cfg) }()
-	b.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			b.Errorf("app.Run: %v", err)
-		}
-	})
-	var base string
-	select {
-	case a := <-addr:
-		base = "https://" + a
-	case err := <-done:
-		b.Fatalf("app.Run: %v", err)
-	}
+	base := "https://" + serveForBenchmark(b, cfg)
 	pem, err := os.ReadFile(filepath.Join(cfg.DataDir, "tls", "cert.pem"))
 	if err != nil {
 		b.Fatal(err)
@@ -175,4 +153,34 @@ func BenchmarkTransportsGet(b *testing.B) {
 func median(ds []time.Duration) time.Duration {
 	slices.Sort(ds)
 	return ds[len(ds)/2]
+}
+
+// serveForBenchmark creates the admin (admin@basalt.test, "a password of
+// the admin") and runs app.Run with cfg until b ends, returning the
+// address it listens on.
+func serveForBenchmark(b *testing.B, cfg app.Config) string {
+	b.Helper()
+	admin := cfg
+	admin.Admin = app.AdminAccount{Email: "admin@basalt.test", Password: "a password of the admin"}
+	if err := app.CreateAdmin(b.Context(), admin); err != nil {
+		b.Fatal(err)
+	}
+	addr := make(chan string, 1)
+	cfg.Ready = func(a string) { addr <- a }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx, cfg) }()
+	b.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Errorf("app.Run: %v", err)
+		}
+	})
+	select {
+	case a := <-addr:
+		return a
+	case err := <-done:
+		b.Fatalf("app.Run: %v", err)
+	}
+	return ""
 }

@@ -340,7 +340,7 @@ func (e *executor) root(f *ast.Field) (any, error) {
 			req.Limit = -1 // an empty page, but its pageInfo and totalCount
 		}
 	}
-	page, err := e.listPage(req)
+	page, more, err := e.listPage(req)
 	if err != nil {
 		return nil, err
 	}
@@ -357,7 +357,7 @@ func (e *executor) root(f *ast.Field) (any, error) {
 		}
 		edges[i] = map[string]any{"cursor": cursor, "node": node}
 	}
-	info := map[string]any{"hasNextPage": page.NextCursor != "", "hasPreviousPage": req.Cursor != "", "startCursor": nil, "endCursor": nil}
+	info := map[string]any{"hasNextPage": more, "hasPreviousPage": req.Cursor != "", "startCursor": nil, "endCursor": nil}
 	if len(page.Cursors) > 0 {
 		info["startCursor"], info["endCursor"] = page.Cursors[0], page.Cursors[len(page.Cursors)-1]
 	}
@@ -543,27 +543,27 @@ func listQuery(c *Collection, args map[string]any, req *docstore.ListRequest) er
 	return nil
 }
 
-// listPage lists req; with req.Limit -1 (first: 0), a page without
-// items that tells whether any document comes next.
-func (e *executor) listPage(req docstore.ListRequest) (docstore.Page, error) {
+// listPage lists req, and tells whether documents come after the page;
+// with req.Limit -1 (first: 0), a page without items, and whether any
+// document matches after the cursor.
+func (e *executor) listPage(req docstore.ListRequest) (docstore.Page, bool, error) {
 	empty := req.Limit == -1
 	if empty {
 		req.Limit = 1
 	}
 	page, err := e.svc.Documents.ListDocuments(e.ctx, req)
 	if err != nil {
-		return page, err
+		return page, false, err
 	}
 	if req.Cursors && len(page.Cursors) != len(page.Items) {
-		return page, fault.New(fault.Unavailable, op, "the document service gave no cursor per document")
+		return page, false, fault.New(fault.Unavailable, op, "the document service gave no cursor per document")
 	}
 	if empty {
-		if len(page.Items) > 0 {
-			page.NextCursor = "more" // hasNextPage only: no cursor is shown
-		}
+		more := len(page.Items) > 0
 		page.Items, page.Cursors = nil, nil
+		return page, more, nil
 	}
-	return page, nil
+	return page, page.NextCursor != "", nil
 }
 
 // intArg is an Int argument's value, literal (int64) or from a variable.

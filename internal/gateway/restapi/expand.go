@@ -102,11 +102,17 @@ func (a *API) expand(ctx context.Context, docs []docstore.Document, refs []refer
 			out[i].expand = make(map[string]any, len(refs))
 		}
 	}
+	// Each document's data is decoded once, for all its references.
+	fields := make([]map[string]json.RawMessage, len(docs))
+	for i, d := range docs {
+		_ = json.Unmarshal(d.Data, &fields[i]) // stored data is a JSON object
+	}
 	for _, ref := range refs {
 		ids := make([][]string, len(docs))
+		many := make([]bool, len(docs))
 		var all []string
-		for i, d := range docs {
-			ids[i] = referenced(d.Data, ref.field)
+		for i := range docs {
+			ids[i], many[i] = referenced(fields[i][ref.field])
 			all = append(all, ids[i]...)
 		}
 		found := map[string]docstore.Document{}
@@ -123,8 +129,8 @@ func (a *API) expand(ctx context.Context, docs []docstore.Document, refs []refer
 				found[g.ID] = g
 			}
 		}
-		for i, d := range docs {
-			if many(d.Data, ref.field) {
+		for i := range docs {
+			if many[i] {
 				list := []docstore.Document{}
 				for _, id := range ids[i] {
 					if g, ok := found[id]; ok {
@@ -146,42 +152,23 @@ func (a *API) expand(ctx context.Context, docs []docstore.Document, refs []refer
 	return out, nil
 }
 
-// referenced is the ids a document's data holds in field: a string, or
-// the strings of an array; none for anything else.
-func referenced(data json.RawMessage, field string) []string {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(data, &m) != nil {
-		return nil
-	}
-	raw, ok := m[field]
-	if !ok {
-		return nil
-	}
+// referenced is the ids a reference field's value holds — a string, or
+// the strings of an array — and whether it is an array.
+func referenced(raw json.RawMessage) (ids []string, many bool) {
 	var one string
 	if json.Unmarshal(raw, &one) == nil {
-		return []string{one}
+		return []string{one}, false
 	}
 	var list []any
 	if json.Unmarshal(raw, &list) != nil {
-		return nil
+		return nil, false
 	}
-	var ids []string
 	for _, v := range list {
 		if s, ok := v.(string); ok {
 			ids = append(ids, s)
 		}
 	}
-	return ids
-}
-
-// many reports whether field of data holds an array (of ids).
-func many(data json.RawMessage, field string) bool {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(data, &m) != nil {
-		return false
-	}
-	raw := bytes.TrimSpace(m[field])
-	return len(raw) > 0 && raw[0] == '['
+	return ids, true
 }
 
 // writeExpanded writes one document with its expanded references: no
