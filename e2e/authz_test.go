@@ -45,6 +45,10 @@ type call struct {
 	headers            []string
 	bearer             string // instead of the column's credential, when set
 	h2c                bool   // sent over HTTP/2 (cleartext), not HTTP/1.1
+	// subscription, when set, is a GraphQL subscription sent over
+	// WebSocket (the upgrade is the GET of path): the answer is its
+	// outcome (subscriptionOutcome).
+	subscription string
 }
 
 // authzRow is one route of the table. req builds the request of one
@@ -151,7 +155,12 @@ func authorizationTable(t *testing.T, f *authzFixture) {
 				if c.h2c {
 					cl.http = h2cClient(t)
 				}
-				r := cl.do(c.method, c.path, c.body, c.headers...)
+				var r response
+				if c.subscription != "" {
+					r = subscriptionOutcome(t, cl, c.subscription)
+				} else {
+					r = cl.do(c.method, c.path, c.body, c.headers...)
+				}
 				if c.h2c && r.Status == 200 {
 					r.Status = streamOutcome(t, r.Body)
 				}
@@ -166,10 +175,12 @@ func authorizationTable(t *testing.T, f *authzFixture) {
 				case strings.HasPrefix(row.route, "POST /basalt.v1.") || strings.HasPrefix(row.route, "GET /basalt.v1.") ||
 					strings.HasPrefix(row.route, "POST /grpc."):
 					errorType = "application/json" // the Connect protocol's errors
+				case c.subscription != "":
+					errorType = "" // an error message of the connection
 				case strings.HasSuffix(row.route, " /graphql"):
 					errorType = "application/graphql-response+json; charset=utf-8" // GraphQL's errors
 				}
-				if r.Status >= 400 && r.Header.Get("Content-Type") != errorType {
+				if r.Status >= 400 && errorType != "" && r.Header.Get("Content-Type") != errorType {
 					t.Errorf("%s: %s %s: %d with Content-Type %q", who, c.method, c.path, r.Status, r.Header.Get("Content-Type"))
 				}
 				if limited := !slices.Contains(unlimited, row.route); limited != (r.Header.Get("RateLimit") != "") {
@@ -473,8 +484,9 @@ func authzRows() []authzRow {
 	return append(rows, eventsAdminRows()...)
 }
 
-// graphqlRows get and delete a post through GraphQL: the callers who may
-// get (delete) posts find postsById (postsDelete) in their schema (200);
+// graphqlRows get, subscribe to and delete a post through GraphQL: the
+// callers who may get (delete) posts find postsById and postsByIdChanges
+// (postsDelete) in their schema (200);
 // for the others the field does not exist, and the document is refused
 // before it runs (400).
 func graphqlRows() []authzRow {
@@ -499,6 +511,11 @@ func graphqlRows() []authzRow {
 		}, want: want},
 		{route: "GET /graphql", req: func(f *authzFixture, _ string) (call, string) {
 			return call{method: "GET", path: "/graphql?query=" + url.QueryEscape(query(f)), headers: accept}, ""
+		}, want: want},
+		// A subscription over WebSocket to a post's changes: opened for
+		// the callers who may get it.
+		{route: "GET /graphql", req: func(f *authzFixture, _ string) (call, string) {
+			return call{method: "GET", path: "/graphql", subscription: `subscription { postsByIdChanges(id: "` + f.post() + `") { type } }`}, ""
 		}, want: want},
 		{route: "POST /graphql", req: func(f *authzFixture, _ string) (call, string) {
 			id := f.post()

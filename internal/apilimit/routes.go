@@ -74,6 +74,8 @@ var routeClasses = map[string]Class{
 	"POST /graphql":          Read,
 	"POST /graphql#mutation": Write,
 	"POST /graphql#auth":     Auth,
+	// A subscription, over WebSocket, is an event stream.
+	"GET /graphql#subscription": Realtime,
 
 	// rpcapi: the basalt.v1 procedures over gRPC and Connect, classed
 	// like the REST routes they mirror.

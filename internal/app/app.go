@@ -84,6 +84,14 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		return authapi.ClientIP(r, cfg.Auth.TrustedProxies)
 	}
+	// publicHost is the host a client sent a request to: a gateway's,
+	// which it tells the component it passes the request on to.
+	publicHost := func(r *http.Request) string {
+		if h := r.Header.Get(rpcapi.HostHeader); h != "" && internal.Valid(r.Header.Get(rpcapi.InternalTokenHeader)) {
+			return h
+		}
+		return r.Host
+	}
 	readyz := &readiness{}
 
 	var db database
@@ -182,6 +190,9 @@ func Run(ctx context.Context, cfg Config) error {
 		services.Component = localAccounts
 	}
 	var hub interface{ Drain() }
+	// drains end what outlives a request when the server drains: the
+	// GraphQL WebSocket connections.
+	var drains []func()
 	if here.documents {
 		d, err := documentsComponent(ctx, cfg, db, store, rdb, log, reg)
 		if err != nil {
@@ -197,11 +208,13 @@ func Run(ctx context.Context, cfg Config) error {
 		mount = append(mount, func(mux *http.ServeMux) error {
 			webhookapi.New(d.hooks.svc, accAPI, log).WithLimits(apiLimits).Register(mux)
 			gql, err := graphqlapi.New(graphqlapi.Services{Documents: d.svc, Accounts: accAPI}, d.svc,
-				cfg.GraphQL.options(graphqlapi.Options{Authenticator: accAPI, RateLimits: apiLimits, MaxBodyBytes: cfg.MaxBodyBytes, ClientIP: clientIP}))
+				cfg.GraphQL.options(graphqlapi.Options{Authenticator: accAPI, RateLimits: apiLimits, MaxBodyBytes: cfg.MaxBodyBytes, ClientIP: clientIP,
+					Realtime: d.hub, Subscriber: d.svc, Origins: cfg.CORSOrigins, Host: publicHost, Heartbeat: cfg.Realtime.Heartbeat, MaxConnectionsPerIP: cfg.Realtime.MaxPerIP}))
 			if err != nil {
 				return err
 			}
 			gql.Register(mux)
+			drains = append(drains, gql.Drain)
 			return mountEventsAdmin(mux, db, d.bus, accAPI, apiLimits, log)
 		})
 		comps = append(d.components(), comps...)
@@ -277,6 +290,9 @@ func Run(ctx context.Context, cfg Config) error {
 	readyz.srv = srv
 	if hub != nil {
 		srv.OnDrain(hub.Drain) // event streams end when the drain begins
+	}
+	for _, d := range drains {
+		srv.OnDrain(d)
 	}
 	comps = append(certComps, comps...)
 	metricsSrv, err := metricsListener(cfg, reg, mw, readyz, log)

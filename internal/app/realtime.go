@@ -46,9 +46,9 @@ func (c RealtimeConfig) validate() error {
 
 // realtimeFlags are serve's flags of realtime subscriptions.
 type realtimeFlags struct {
-	RealtimeHeartbeat  time.Duration `name:"realtime-heartbeat" help:"Interval of the heartbeat comments of idle event streams (1s to 10m) ($$BASALT_REALTIME_HEARTBEAT)." default:"15s"`
-	RealtimePerAccount int           `name:"realtime-streams-per-account" help:"Most open event streams of one account or API key; more are answered 429 ($$BASALT_REALTIME_STREAMS_PER_ACCOUNT)." default:"32"`
-	RealtimePerIP      int           `name:"realtime-streams-per-ip" help:"Most open event streams of one client address; more are answered 429 ($$BASALT_REALTIME_STREAMS_PER_IP)." default:"128"`
+	RealtimeHeartbeat  time.Duration `name:"realtime-heartbeat" help:"Interval of the heartbeat comments of idle event streams and of the pings of GraphQL WebSocket connections (1s to 10m) ($$BASALT_REALTIME_HEARTBEAT)." default:"15s"`
+	RealtimePerAccount int           `name:"realtime-streams-per-account" help:"Most open event streams (GraphQL subscriptions included) of one account or API key; more are answered 429 ($$BASALT_REALTIME_STREAMS_PER_ACCOUNT)." default:"32"`
+	RealtimePerIP      int           `name:"realtime-streams-per-ip" help:"Most open event streams (GraphQL subscriptions included), and GraphQL WebSocket connections, of one client address; more are answered 429 ($$BASALT_REALTIME_STREAMS_PER_IP)." default:"128"`
 	RealtimeQueue      int           `name:"realtime-queue" help:"Events that may wait for one event stream; a stream further behind is ended with a dropped event and resumes with Last-Event-ID ($$BASALT_REALTIME_QUEUE)." default:"256"`
 }
 

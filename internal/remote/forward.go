@@ -28,7 +28,7 @@ type ForwardOptions struct {
 
 // internalHeaders are the metadata of calls between components: a
 // client's own are dropped, never passed on.
-var internalHeaders = []string{rpcapi.InternalTokenHeader, rpcapi.PrincipalHeader, rpcapi.ClientIPHeader, rpcapi.UserAgentHeader}
+var internalHeaders = []string{rpcapi.InternalTokenHeader, rpcapi.PrincipalHeader, rpcapi.ClientIPHeader, rpcapi.UserAgentHeader, rpcapi.HostHeader}
 
 // Forwarder passes requests on to the component at o.URL as they came
 // (method, path, query, body, credentials), adding the internal token and
@@ -61,8 +61,9 @@ func Forwarder(o ForwardOptions) (http.Handler, error) {
 			if ua := pr.In.Header.Get("User-Agent"); ua != "" {
 				pr.Out.Header.Set(rpcapi.UserAgentHeader, ua)
 			}
+			pr.Out.Header.Set(rpcapi.HostHeader, pr.In.Host)
 		},
-		Transport:     transportOf(hc),
+		Transport:     upgrading(transportOf(hc)),
 		FlushInterval: -1, // streams: every write reaches the client at once
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if r.Context().Err() != nil {
@@ -77,4 +78,29 @@ func Forwarder(o ForwardOptions) (http.Handler, error) {
 		},
 	}
 	return p, nil
+}
+
+// upgrading is t, except that a request asking to switch protocols (a
+// WebSocket's, GraphQL subscriptions') goes over HTTP/1.1, the only
+// version with Upgrade: the internal client otherwise speaks HTTP/2 only.
+func upgrading(t http.RoundTripper) http.RoundTripper {
+	ht, ok := t.(*http.Transport)
+	if !ok {
+		return t
+	}
+	h1 := ht.Clone()
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	h1.Protocols = p
+	h1.ForceAttemptHTTP2 = false
+	return upgradeTransport{next: t, h1: h1}
+}
+
+type upgradeTransport struct{ next, h1 http.RoundTripper }
+
+func (u upgradeTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("Upgrade") != "" {
+		return u.h1.RoundTrip(r)
+	}
+	return u.next.RoundTrip(r)
 }

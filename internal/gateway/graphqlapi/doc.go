@@ -19,4 +19,9 @@
 // the answer is written by the package's own encoder for its few value
 // types; together they halved the time of a list through GraphQL
 // (BenchmarkGraphQLList in internal/app).
+//
+// Subscriptions are served over WebSocket (github.com/coder/websocket)
+// with the graphql-transport-ws protocol, written here (ws.go); their
+// events come from the realtime hub, each decided for its subscriber by
+// the document service at delivery (subscriptions.go).
 package graphqlapi

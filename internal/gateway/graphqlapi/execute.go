@@ -14,6 +14,7 @@ import (
 
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/realtime"
 )
 
 // Services are what the root fields read.
@@ -55,6 +56,9 @@ func Execute(ctx context.Context, s *Schema, svc Services, doc *ast.QueryDocumen
 	case ast.Query:
 	case ast.Mutation:
 		root = s.AST.Mutation
+	case ast.Subscription:
+		return Result{Errors: gqlerror.List{{Message: "a subscription is served over WebSocket (the graphql-transport-ws protocol, at /graphql)",
+			Extensions: code(string(fault.Invalid))}}}
 	default:
 		root = nil
 	}
@@ -95,8 +99,11 @@ func (r Result) MarshalJSON() ([]byte, error) { return appendResult(nil, r) }
 func code(c string) map[string]any { return map[string]any{"code": c} }
 
 // rootValue stands for the operation's root: its fields are resolved
-// from the services.
-type rootValue struct{ mutation bool }
+// from the services, or for a subscription's event from change.
+type rootValue struct {
+	mutation bool
+	change   *realtime.Message
+}
 
 type executor struct {
 	ctx  context.Context
@@ -285,7 +292,10 @@ func (e *executor) included(ds ast.DirectiveList) bool {
 func (e *executor) resolve(f *ast.Field, v any) (any, error) {
 	switch r := v.(type) {
 	case rootValue:
-		if r.mutation {
+		switch {
+		case r.change != nil:
+			return e.changeValue(r.change)
+		case r.mutation:
 			return e.mutate(f)
 		}
 		return e.root(f)

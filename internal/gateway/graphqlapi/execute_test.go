@@ -10,6 +10,7 @@ import (
 
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/docstore"
+	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/storage/pgtest"
 	"github.com/basaltdev/basalt/internal/storage/postgres"
@@ -21,7 +22,11 @@ import (
 // ones, callers write notes they own, and the field secret is hidden from
 // all but admins.
 type fixture struct {
-	svc          *docstore.Service
+	svc *docstore.Service
+	// log is the store's event log; news is notified after each write
+	// that recorded events.
+	log          eventbus.Log
+	news         *eventbus.Signal
 	admin, alice context.Context
 	anonymous    context.Context
 }
@@ -31,7 +36,10 @@ func newFixture(t testing.TB) *fixture { return newFixtureOn(t, "sqlite") }
 // newFixtureOn is the fixture on the engine "sqlite" or "postgres".
 func newFixtureOn(t testing.TB, engine string) *fixture {
 	t.Helper()
-	var store docstore.Store
+	var (
+		store docstore.Store
+		log   eventbus.Log
+	)
 	switch engine {
 	case "sqlite":
 		st, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "basalt.db")})
@@ -39,22 +47,23 @@ func newFixtureOn(t testing.TB, engine string) *fixture {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = st.Close() })
-		store = st
+		store, log = st, st
 	case "postgres":
 		st, err := postgres.Open(t.Context(), postgres.Options{URL: pgtest.URL(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = st.Close() })
-		store = st
+		store, log = st, st
 	default:
 		t.Fatalf("no engine %q", engine)
 	}
-	svc, err := docstore.NewService(store, docstore.Options{CursorKey: bytes.Repeat([]byte("k"), 32)})
+	news := &eventbus.Signal{}
+	svc, err := docstore.NewService(store, docstore.Options{CursorKey: bytes.Repeat([]byte("k"), 32), Committed: news.Notify})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{svc: svc, admin: auth.WithPrincipal(t.Context(), auth.System()),
+	f := &fixture{svc: svc, log: log, news: news, admin: auth.WithPrincipal(t.Context(), auth.System()),
 		alice:     auth.WithPrincipal(t.Context(), auth.Principal{Kind: auth.KindUser, ID: "alice"}),
 		anonymous: auth.WithPrincipal(t.Context(), auth.Anonymous())}
 	read, own := `public = true || owner = @auth.id`, `owner = @auth.id`

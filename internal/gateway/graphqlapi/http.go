@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -25,6 +26,7 @@ import (
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/gateway/authapi"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
+	"github.com/basaltdev/basalt/internal/realtime"
 )
 
 // Media types of GraphQL over HTTP.
@@ -61,7 +63,9 @@ func RoutePatterns() []string { return []string{routeGet, routePost} }
 // LimitRoutes are the routes a request is rate limited as (apilimit
 // classifies each): RoutePatterns, and the route of a mutation, which a
 // POST's operation is limited as too once it is parsed.
-func LimitRoutes() []string { return []string{routeGet, routePost, routeMutation, routeAuth} }
+func LimitRoutes() []string {
+	return []string{routeGet, routePost, routeMutation, routeAuth, routeSubscription}
+}
 
 // Register serves the API on mux.
 func (a *API) Register(mux *http.ServeMux) {
@@ -100,6 +104,28 @@ type Options struct {
 	// /graphql without a query (for development: its scripts come from
 	// unpkg.com).
 	IDE bool
+
+	// Realtime and Subscriber serve subscriptions (over WebSocket): the
+	// hub of change events, and the document service that decides who
+	// may subscribe and what each receives. Without them a subscription
+	// is answered unavailable.
+	Realtime   *realtime.Hub
+	Subscriber Subscriber
+	// Origins are the origins (--cors-origins) whose browser apps may
+	// open a WebSocket besides the server's own ("*": any).
+	Origins []string
+	// Host is the host a request was sent to, which a browser's
+	// WebSocket may come from without being in Origins (r.Host when
+	// nil; a gateway in front tells the one it was sent).
+	Host func(*http.Request) string
+	// InitTimeout bounds the wait for a connection's connection_init
+	// (DefaultInitTimeout when zero); Heartbeat is the interval of its
+	// pings (DefaultHeartbeat when zero).
+	InitTimeout, Heartbeat time.Duration
+	// MaxOperations bounds the operations running on one connection
+	// (DefaultMaxOperations when zero), MaxConnectionsPerIP the open
+	// connections of one client address (DefaultMaxConnectionsPerIP).
+	MaxOperations, MaxConnectionsPerIP int
 }
 
 // API serves GraphQL over HTTP (POST and GET /graphql) per the
@@ -117,6 +143,8 @@ type API struct {
 	persisted  *lru.Cache[string, string]
 	validation Validation
 	ideCSP     string
+	// conns are the open WebSocket connections.
+	conns conns
 }
 
 type docKey struct {
@@ -136,6 +164,18 @@ func New(svc Services, cat Cataloger, opts Options) (*API, error) {
 		opts.CacheEntries = 1000
 	}
 	opts.Limits = opts.Limits.withDefaults()
+	if opts.InitTimeout <= 0 {
+		opts.InitTimeout = DefaultInitTimeout
+	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = DefaultHeartbeat
+	}
+	if opts.MaxOperations <= 0 {
+		opts.MaxOperations = DefaultMaxOperations
+	}
+	if opts.MaxConnectionsPerIP <= 0 {
+		opts.MaxConnectionsPerIP = DefaultMaxConnectionsPerIP
+	}
 	schemas, err := lru.New[[32]byte, *Schema](opts.CacheEntries)
 	if err != nil {
 		return nil, err
@@ -184,6 +224,10 @@ func orNull(b []byte) []byte {
 
 // ServeHTTP answers POST and GET /graphql.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if isUpgrade(r) {
+		a.serveWS(w, r)
+		return
+	}
 	if a.opts.IDE && wantsIDE(r) {
 		a.serveIDE(w)
 		return
@@ -279,13 +323,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		reqs[i].persisted = ext.PersistedQuery
 	}
-	ip := ""
-	if a.opts.ClientIP != nil {
-		ip = a.opts.ClientIP(r)
-	} else {
-		ip = authapi.ClientIP(r, nil)
-	}
-	ctx = withClient(ctx, client{ip: ip, userAgent: authapi.UserAgent(r)})
+	ctx = withClient(ctx, client{ip: a.clientIP(r), userAgent: authapi.UserAgent(r)})
 	// A mutation is also limited as a write, once per operation (as a
 	// REST batch is), and the account flows in the auth class, by the
 	// caller already authenticated.

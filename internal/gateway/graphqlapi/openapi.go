@@ -68,9 +68,19 @@ func DescribeOpenAPI(_ context.Context, doc *openapi3.T) error {
 		Post: restapi.Operation("graphqlPost", tag, "Run a GraphQL request", desc+" A JSON array of up to 10 requests is a batch.",
 			restapi.OptionalBearer(), restapi.JSONBody(restapi.SchemaRef("GraphQLRequest"), mediaJSON),
 			responses(400, 401, 406, 413, 415, 429)),
-		Get: restapi.Operation("graphqlGet", tag, "Run a GraphQL query", desc,
-			restapi.OptionalBearer(), nil, responses(400, 401, 406, 429),
+		Get: restapi.Operation("graphqlGet", tag, "Run a GraphQL query, or open a WebSocket for subscriptions", desc+
+			" With Upgrade: websocket and the subprotocol "+wsProtocol+" (Sec-WebSocket-Protocol), the GET opens a WebSocket "+
+			"that carries subscriptions to change events, queries and mutations (the graphql-ws library's protocol); its "+
+			"credential is the Authorization header or the authorization entry of connection_init's payload.",
+			restapi.OptionalBearer(), nil, wsResponses(responses(400, 401, 403, 406, 426, 429)),
 			"GraphQLQuery", "GraphQLOperationName", "GraphQLVariables"),
 	})
 	return nil
+}
+
+// wsResponses adds the upgrade's answer to rs.
+func wsResponses(rs *openapi3.Responses) *openapi3.Responses {
+	rs.Set("101", &openapi3.ResponseRef{Value: openapi3.NewResponse().WithDescription(
+		"Switching Protocols: the WebSocket is open, speaking " + wsProtocol)})
+	return rs
 }

@@ -31,7 +31,7 @@ const (
 // The types every schema has, and the names no collection's type may take.
 var builtinTypes = []string{
 	"Query", "Mutation", "Subscription", "String", "Int", "Float", "Boolean", "ID",
-	"JSON", "DateTime", "PageInfo", "Account", "DeletedDocument",
+	"JSON", "DateTime", "PageInfo", "Account", "DeletedDocument", "ChangeType",
 }
 
 // Schema is the GraphQL schema of one caller: the types and root fields
@@ -50,6 +50,9 @@ type Schema struct {
 	// Mutations maps each root field of Mutation to the collection it
 	// writes.
 	Mutations map[string]Root
+	// Subscriptions maps each root field of Subscription to the
+	// collection whose change events it streams.
+	Subscriptions map[string]Root
 	// fingerprint identifies the catalog the schema was built from.
 	fingerprint [32]byte
 	// relations are the relation fields of each object type, by type and
@@ -76,13 +79,19 @@ const (
 	RootReplace RootKind = "replace" // Mutation.<c>Replace: ReplaceDocument
 	RootPatch   RootKind = "patch"   // Mutation.<c>Patch: PatchDocument
 	RootDelete  RootKind = "delete"  // Mutation.<c>Delete: DeleteDocument
+	// Subscription.<c>Changes: the collection's change events.
+	RootChanges RootKind = "changes"
+	// Subscription.<c>ByIdChanges: one document's change events.
+	RootDocumentChanges RootKind = "documentChanges"
 )
 
 // Collection is one collection as the schema shows it.
 type Collection struct {
 	Name string
-	// Type is its object type; Connection and Edge its Relay connection's.
-	Type, Connection, Edge string
+	// Type is its object type; Connection and Edge its Relay connection's;
+	// Change the type of its change events ("" without a subscription
+	// field).
+	Type, Connection, Edge, Change string
 	// Input is the input type of its data in create, replace and patch
 	// ("JSON" when no property is typed).
 	Input string
@@ -134,8 +143,9 @@ type Field struct {
 // blogPostsById.
 func BuildSchema(cat docstore.Catalog) (*Schema, error) {
 	b := &builder{types: newNamespace(slices.Concat(builtinTypes, filterTypes, accountTypes)...), roots: newNamespace(accountRoots...),
-		mutations: newNamespace(accountMutations...),
-		s:         &Schema{Collections: map[string]*Collection{}, Roots: map[string]Root{}, Mutations: map[string]Root{}}}
+		mutations: newNamespace(accountMutations...), subscriptions: newNamespace(),
+		s: &Schema{Collections: map[string]*Collection{}, Roots: map[string]Root{}, Mutations: map[string]Root{},
+			Subscriptions: map[string]Root{}}}
 	// Every collection claims its own type name first, so that another
 	// collection's derived type (a connection, a nested object) never
 	// takes it.
@@ -162,6 +172,11 @@ func BuildSchema(cat docstore.Catalog) (*Schema, error) {
 	b.sdl.WriteString(accountMutation)
 	b.sdl.Write(b.mutation.Bytes())
 	b.sdl.WriteString("}\n")
+	if b.subscription.Len() > 0 { // an object type has at least one field
+		b.sdl.WriteString("\n" + changeTypeSDL + "type Subscription {\n")
+		b.sdl.Write(b.subscription.Bytes())
+		b.sdl.WriteString("}\n")
+	}
 	b.s.SDL = b.sdl.String()
 	sch, err := gqlparser.LoadSchema(&ast.Source{Name: "basalt", Input: b.s.SDL})
 	if err != nil {
@@ -214,10 +229,10 @@ type builder struct {
 	// by enum type ("[E]" for lists of E).
 	enumComparisons map[string]string
 
-	types, roots, mutations *namespace
-	s                       *Schema
-	sdl, query, mutation    bytes.Buffer
-	fields                  int // fields of the current collection so far
+	types, roots, mutations, subscriptions *namespace
+	s                                      *Schema
+	sdl, query, mutation, subscription     bytes.Buffer
+	fields                                 int // fields of the current collection so far
 }
 
 // collection adds the types and root fields of e, whose type is named typ.
@@ -273,7 +288,68 @@ func (b *builder) collection(e docstore.CatalogEntry, typ string) error {
 		fmt.Fprintf(&b.query, "  %s\n  %s(id: ID!): %s\n", description("The document of "+e.Name+" with this id, if the get rule admits it; else null."), name, typ)
 	}
 	b.mutationsOf(e, field, c)
+	b.subscriptionsOf(e, field, c)
 	return nil
+}
+
+// changeTypeSDL declares what a change event reports, in every schema
+// with subscriptions.
+const changeTypeSDL = `"What a change event reports."
+enum ChangeType {
+  "A document was created."
+  CREATED
+  "A document's data was replaced."
+  REPLACED
+  "A document's data was patched."
+  PATCHED
+  "A document was deleted (document is null)."
+  DELETED
+  "The collection's definition changed: delivered to admins who may view definitions; the events after it are decided under the new rules."
+  COLLECTION_REPLACED
+  "The collection was deleted: the subscription completes after this event."
+  COLLECTION_DELETED
+  "Events after the position resumed from are no longer kept: some were lost. Reload what you show, then go on from this event's position."
+  GAP
+}
+
+`
+
+// subscriptionsOf adds the subscription fields of the collection e (field:
+// its camelCase name) the caller could be admitted to, and the type of
+// its change events: <c>Changes, the collection's events, where the
+// caller may list and get (its events are decided by the get rule, and
+// filter selects among them as in a list); <c>ByIdChanges, one
+// document's, where they may get.
+func (b *builder) subscriptionsOf(e docstore.CatalogEntry, field string, c *Collection) {
+	list, get := e.Allows(auth.ActionList), e.Allows(auth.ActionGet)
+	if !get {
+		return
+	}
+	c.Change = b.types.claim(c.Type+"Change", "_")
+	fmt.Fprintf(&b.sdl, "%s\ntype %s {\n", description("A change event of the collection "+e.Name+", as the caller may see it."), c.Change)
+	b.sdl.WriteString("  \"What happened.\"\n  type: ChangeType!\n" +
+		"  \"The event's position: pass it as after to resume after this event.\"\n  position: String!\n" +
+		"  \"The event's id: unique, the same however often it is delivered (null for a gap).\"\n  eventId: ID\n" +
+		"  \"The document written (null for collection events and gaps).\"\n  documentId: ID\n" +
+		"  \"The version the write produced: the document's new version; for a delete, the deleted version + 1; for collection events, the definition's.\"\n  version: Int\n" +
+		"  \"When the write happened.\"\n  time: DateTime\n" +
+		"  \"The batch the write was part of (POST /v1/batch), if any.\"\n  batchId: ID\n")
+	fmt.Fprintf(&b.sdl, "  %s\n  document: %s\n}\n\n", description("The document after the write, as the caller may see it (hidden fields removed); null for deletes, collection events and gaps."), c.Type)
+	const after = "after: String"
+	if list {
+		name := b.subscriptions.claim(field+"Changes", "_")
+		b.s.Subscriptions[name] = Root{Collection: e.Name, Kind: RootChanges}
+		args := "where: String, " + after
+		if c.Filter != "" {
+			args = "filter: " + c.Filter + ", " + args
+		}
+		fmt.Fprintf(&b.subscription, "  %s\n  %s(%s): %s!\n", description("The change events of "+e.Name+" from now on (or after the position after), each delivered if the get rule admits the document as written; "+
+			"filter and where select among them as in a list. Deletes reach admins, and callers the subscription showed the document to."), name, args, c.Change)
+	}
+	name := b.subscriptions.claim(field+"ByIdChanges", "_")
+	b.s.Subscriptions[name] = Root{Collection: e.Name, Kind: RootDocumentChanges}
+	fmt.Fprintf(&b.subscription, "  %s\n  %s(id: ID!, %s): %s!\n", description("The change events of the document of "+e.Name+" with this id, from now on (or after the position after), while the get rule admits it."),
+		name, after, c.Change)
 }
 
 // mutationsOf adds the mutations of the collection e (field: its

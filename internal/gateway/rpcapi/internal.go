@@ -31,6 +31,9 @@ const (
 	ClientIPHeader = "Basalt-Client-Ip"
 	// UserAgentHeader carries the client's User-Agent (session records).
 	UserAgentHeader = "Basalt-User-Agent"
+	// HostHeader carries the host the client asked for (the origin
+	// check of WebSocket connections).
+	HostHeader = "Basalt-Host"
 )
 
 // MinInternalTokenBytes is the shortest internal token accepted.
