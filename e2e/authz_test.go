@@ -484,9 +484,9 @@ func authzRows() []authzRow {
 	return append(rows, eventsAdminRows()...)
 }
 
-// graphqlRows get, subscribe to and delete a post through GraphQL: the
-// callers who may get (delete) posts find postsById and postsByIdChanges
-// (postsDelete) in their schema (200);
+// graphqlRows get, search, subscribe to and delete a post through
+// GraphQL: the callers who may get (list, delete) posts find postsById
+// and postsByIdChanges (postsSearch, postsDelete) in their schema (200);
 // for the others the field does not exist, and the document is refused
 // before it runs (400).
 func graphqlRows() []authzRow {
@@ -511,6 +511,11 @@ func graphqlRows() []authzRow {
 		}, want: want},
 		{route: "GET /graphql", req: func(f *authzFixture, _ string) (call, string) {
 			return call{method: "GET", path: "/graphql?query=" + url.QueryEscape(query(f)), headers: accept}, ""
+		}, want: want},
+		// A search: the field of the callers who may list posts.
+		{route: "POST /graphql", req: func(f *authzFixture, _ string) (call, string) {
+			return call{method: "POST", path: "/graphql", body: `{"query": "{ postsSearch(q: \"t\") { nodes { id } } }"}`,
+				headers: append([]string{"Content-Type", "application/json"}, accept...)}, ""
 		}, want: want},
 		// A subscription over WebSocket to a post's changes: opened for
 		// the callers who may get it.

@@ -74,6 +74,7 @@ var routeClasses = map[string]Class{
 	"POST /graphql":          Read,
 	"POST /graphql#mutation": Write,
 	"POST /graphql#auth":     Auth,
+	"POST /graphql#search":   Search,
 	// A subscription, over WebSocket, is an event stream.
 	"GET /graphql#subscription": Realtime,
 

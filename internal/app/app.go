@@ -207,7 +207,7 @@ func Run(ctx context.Context, cfg Config) error {
 		hub = d.hub
 		mount = append(mount, func(mux *http.ServeMux) error {
 			webhookapi.New(d.hooks.svc, accAPI, log).WithLimits(apiLimits).Register(mux)
-			gql, err := graphqlapi.New(graphqlapi.Services{Documents: d.svc, Accounts: accAPI}, d.svc,
+			gql, err := graphqlapi.New(graphqlapi.Services{Documents: d.svc, Accounts: accAPI, Search: d.search.svc}, d.svc,
 				cfg.GraphQL.options(graphqlapi.Options{Authenticator: accAPI, RateLimits: apiLimits, MaxBodyBytes: cfg.MaxBodyBytes, ClientIP: clientIP,
 					Realtime: d.hub, Subscriber: d.svc, Origins: cfg.CORSOrigins, Host: publicHost, Heartbeat: cfg.Realtime.Heartbeat, MaxConnectionsPerIP: cfg.Realtime.MaxPerIP}))
 			if err != nil {

@@ -73,7 +73,7 @@ func documentsComponent(ctx context.Context, cfg Config, db database, store docs
 	if err != nil {
 		return nil, err
 	}
-	if d.hub, err = realtimeHub(cfg, db, news, log, reg); err != nil {
+	if d.hub, err = realtimeHub(cfg, db, news, d.svc, log, reg); err != nil {
 		return nil, err
 	}
 	snapshotID, err := secret(ctx, db.Store, "search-snapshot-id")

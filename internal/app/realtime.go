@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
 	"github.com/basaltdev/basalt/internal/realtime"
@@ -59,7 +60,14 @@ func (f realtimeFlags) apply(cfg *Config) {
 
 // realtimeHub returns the hub of realtime subscriptions over the
 // database's event log, woken by news (the relay's notices).
-func realtimeHub(cfg Config, db database, news *eventbus.Signal, log *slog.Logger, reg prometheus.Registerer) (*realtime.Hub, error) {
-	return realtime.New(realtime.Options{Log: db.log, News: news, Queue: cfg.Realtime.Queue,
+// The hub also tells svc of the collection events it reads, so that a
+// definition changed through another process applies here at once.
+func realtimeHub(cfg Config, db database, news *eventbus.Signal, svc *docstore.Service, log *slog.Logger, reg prometheus.Registerer) (*realtime.Hub, error) {
+	onEvent := func(e eventbus.Event) {
+		if e.Type.IsCollection() {
+			svc.DefinitionChanged(e.Collection)
+		}
+	}
+	return realtime.New(realtime.Options{Log: db.log, News: news, Queue: cfg.Realtime.Queue, OnEvent: onEvent,
 		MaxPerAccount: cfg.Realtime.MaxPerAccount, MaxPerIP: cfg.Realtime.MaxPerIP, Logger: log, Registerer: reg})
 }

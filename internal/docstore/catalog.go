@@ -3,6 +3,7 @@ package docstore
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"slices"
 
 	"github.com/basaltdev/basalt/internal/auth"
@@ -44,6 +45,18 @@ type CatalogEntry struct {
 	// References are the collection's references whose field the caller
 	// may see (field → collection); nil for none.
 	References map[string]string
+	// Search says how the collection is searchable, when it is and the
+	// caller could be admitted to list it (searches apply the list rule);
+	// nil otherwise.
+	Search *CatalogSearch
+}
+
+// CatalogSearch is what a caller may search a collection by.
+type CatalogSearch struct {
+	// Text: full-text search is configured.
+	Text bool
+	// Vectors are the vector fields the caller may see, in name order.
+	Vectors []string
 }
 
 // Allows reports whether e lists action.
@@ -112,7 +125,16 @@ func (s *Service) Catalog(ctx context.Context) (Catalog, error) {
 				refs[field] = target
 			}
 		}
-		cat.Collections = append(cat.Collections, CatalogEntry{Name: c.Name, Actions: actions, Anonymous: anonymous, Schema: schema, References: refs})
+		e := CatalogEntry{Name: c.Name, Actions: actions, Anonymous: anonymous, Schema: schema, References: refs}
+		if c.Search.Enabled() && e.Allows(auth.ActionList) {
+			e.Search = &CatalogSearch{Text: c.Search.Text != nil}
+			for _, f := range slices.Sorted(maps.Keys(c.Search.Vectors)) {
+				if a.shows(who) || !slices.ContainsFunc(a.hidden, func(h []string) bool { return h[0] == f }) {
+					e.Search.Vectors = append(e.Search.Vectors, f)
+				}
+			}
+		}
+		cat.Collections = append(cat.Collections, e)
 	}
 	return cat, nil
 }

@@ -231,6 +231,12 @@ func (s *Service) schemaOf(op string, c Collection) (*compiledSchema, error) {
 	return cs, nil
 }
 
+// DefinitionChanged tells the service that the definition of the
+// collection name changed through another process (a collection event of
+// the log): it forgets its copy, and reads the definition again at once
+// rather than within DefinitionTTL.
+func (s *Service) DefinitionChanged(name string) { s.forgetSchema(name) }
+
 // forgetSchema drops what this process keeps of the definition of the
 // collection name, after it changed: its compiled schema, and the list of
 // collections.

@@ -86,8 +86,14 @@ type Options struct {
 	// SlowAfter and MaxLag say when a subscription whose queue overflowed
 	// is dropped: when it has handled no event for SlowAfter (default
 	// 5 s), or is more than MaxLag events behind (default 10,000).
-	SlowAfter  time.Duration
-	MaxLag     int64
+	SlowAfter time.Duration
+	MaxLag    int64
+	// OnEvent, when set, is called with every event the hub reads from
+	// the log, written through this process or another, before it is
+	// fanned out: what else of the process follows the log (the document
+	// service forgets its copy of a definition that changed). It runs in
+	// the hub's goroutine and must return quickly.
+	OnEvent    func(eventbus.Event)
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 }
@@ -104,6 +110,7 @@ type Hub struct {
 	slowAfter          time.Duration
 	maxLag             int64
 	delivered, dropped prometheus.Counter
+	onEvent            func(eventbus.Event)
 
 	ready chan struct{} // closed once pos is known
 
@@ -146,7 +153,7 @@ func New(opts Options) (*Hub, error) {
 	h := &Hub{
 		log: opts.Log, news: opts.News, logger: opts.Logger, poll: opts.Poll,
 		queue: opts.Queue, batch: opts.ReadBatch, perAccount: opts.MaxPerAccount, perIP: opts.MaxPerIP,
-		slowAfter: opts.SlowAfter, maxLag: opts.MaxLag,
+		slowAfter: opts.SlowAfter, maxLag: opts.MaxLag, onEvent: opts.OnEvent,
 		ready:    make(chan struct{}),
 		subs:     make(map[string]*streams),
 		accounts: make(map[string]int),
@@ -244,6 +251,11 @@ func (h *Hub) readOnce(ctx context.Context) (int, error) {
 	evs, err := h.log.ReadEvents(ctx, after, h.batch)
 	if err != nil || len(evs) == 0 {
 		return 0, err
+	}
+	if h.onEvent != nil {
+		for _, e := range evs {
+			h.onEvent(e)
+		}
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()

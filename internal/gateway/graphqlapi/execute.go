@@ -22,6 +22,8 @@ type Services struct {
 	Documents docstore.Documents
 	// Accounts answer me; nil makes it null.
 	Accounts Accounts
+	// Search runs the search fields; nil answers them unavailable.
+	Search Searcher
 }
 
 // Result is the answer to one operation: its data (null when the
@@ -323,6 +325,9 @@ func (e *executor) root(f *ast.Field) (any, error) {
 		return nil, fault.New(fault.Invalid, op, "no root field "+f.Name)
 	}
 	args := f.ArgumentMap(e.vars)
+	if r.Kind == RootSearch {
+		return e.search(r, args)
+	}
 	if r.Kind == RootGet {
 		id := idArg(args["id"])
 		d, err := e.svc.Documents.GetDocument(e.ctx, r.Collection, id)
@@ -739,6 +744,8 @@ func scalar(name string, v any) (any, bool) {
 			return f, err == nil && !math.IsInf(f, 0)
 		case int64:
 			return float64(n), true
+		case float64: // a score
+			return n, !math.IsInf(n, 0) && !math.IsNaN(n)
 		}
 	}
 	return nil, false

@@ -27,6 +27,7 @@ type fixture struct {
 	// that recorded events.
 	log          eventbus.Log
 	news         *eventbus.Signal
+	url          string // the PostgreSQL database's
 	admin, alice context.Context
 	anonymous    context.Context
 }
@@ -39,6 +40,7 @@ func newFixtureOn(t testing.TB, engine string) *fixture {
 	var (
 		store docstore.Store
 		log   eventbus.Log
+		url   string
 	)
 	switch engine {
 	case "sqlite":
@@ -49,7 +51,8 @@ func newFixtureOn(t testing.TB, engine string) *fixture {
 		t.Cleanup(func() { _ = st.Close() })
 		store, log = st, st
 	case "postgres":
-		st, err := postgres.Open(t.Context(), postgres.Options{URL: pgtest.URL(t)})
+		url = pgtest.URL(t)
+		st, err := postgres.Open(t.Context(), postgres.Options{URL: url})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,7 +66,7 @@ func newFixtureOn(t testing.TB, engine string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{svc: svc, log: log, news: news, admin: auth.WithPrincipal(t.Context(), auth.System()),
+	f := &fixture{svc: svc, log: log, news: news, url: url, admin: auth.WithPrincipal(t.Context(), auth.System()),
 		alice:     auth.WithPrincipal(t.Context(), auth.Principal{Kind: auth.KindUser, ID: "alice"}),
 		anonymous: auth.WithPrincipal(t.Context(), auth.Anonymous())}
 	read, own := `public = true || owner = @auth.id`, `owner = @auth.id`

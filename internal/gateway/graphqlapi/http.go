@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"mime"
@@ -55,6 +56,9 @@ const (
 	// account flows (login, refresh, logout): the auth class.
 	routeMutation = "POST /graphql#mutation"
 	routeAuth     = "POST /graphql#auth"
+	// routeSearch is the route a query with a search field is limited as
+	// too: the search class, as REST's searches.
+	routeSearch = "POST /graphql#search"
 )
 
 // RoutePatterns are the route patterns Register adds.
@@ -64,7 +68,7 @@ func RoutePatterns() []string { return []string{routeGet, routePost} }
 // classifies each): RoutePatterns, and the route of a mutation, which a
 // POST's operation is limited as too once it is parsed.
 func LimitRoutes() []string {
-	return []string{routeGet, routePost, routeMutation, routeAuth, routeSubscription}
+	return []string{routeGet, routePost, routeMutation, routeAuth, routeSearch, routeSubscription}
 }
 
 // Register serves the API on mux.
@@ -411,7 +415,11 @@ func (a *API) one(ctx context.Context, method string, req request, write func(ro
 	if req.OperationName != nil {
 		name = *req.OperationName
 	}
-	if opDef := doc.Operations.ForName(name); opDef != nil && opDef.Operation != ast.Query {
+	if opDef := doc.Operations.ForName(name); opDef != nil && opDef.Operation == ast.Query && searchSelected(s, doc, opDef.SelectionSet) {
+		if err := write(routeSearch); err != nil {
+			return Result{Errors: gqlerror.List{errorOf(err)}}, statusOf(err)
+		}
+	} else if opDef != nil && opDef.Operation != ast.Query {
 		if method == http.MethodGet {
 			return requestError(fault.Invalid, "a "+string(opDef.Operation)+" is sent with POST"), http.StatusMethodNotAllowed
 		}
@@ -531,6 +539,9 @@ func fingerprint(cat docstore.Catalog) [32]byte {
 		for _, f := range slices.Sorted(maps.Keys(e.References)) {
 			part([]byte(f))
 			part([]byte(e.References[f]))
+		}
+		if e.Search != nil {
+			part([]byte(fmt.Sprint(e.Search.Text, e.Search.Vectors)))
 		}
 	}
 	var sum [32]byte

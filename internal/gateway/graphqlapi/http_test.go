@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +20,7 @@ import (
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/search"
 )
 
 // tokens is an Authenticator of two made-up credentials.
@@ -367,5 +370,78 @@ func TestHTTPIDE(t *testing.T) {
 	off := newAPI(t, f)
 	if got := serve(t, off, "GET", "/graphql", "", "Accept", browser); got.status != 400 || strings.Contains(got.body, "graphiql") {
 		t.Errorf("without IDE: %d %s", got.status, got.body)
+	}
+}
+
+// fakeSearch records the searches asked for and finds the note n4.
+type fakeSearch struct {
+	f    *fixture
+	reqs []search.Request
+}
+
+func (s *fakeSearch) Search(ctx context.Context, r search.Request) (search.Result, error) {
+	s.reqs = append(s.reqs, r)
+	d, err := s.f.svc.GetDocument(ctx, "notes", "n4")
+	if err != nil {
+		return search.Result{}, err
+	}
+	return search.Result{Mode: search.ModeHybrid, NextCursor: "next", Pending: 1, PendingIDs: []string{"n9"}, Hits: []search.Hit{{
+		Document: d, Score: 0.5, Text: &search.TextScore{Score: 0.25, Rank: 2}, Vector: &search.VectorScore{Score: 0.75, Distance: 0.1, Rank: 1},
+		Highlights: map[string]string{"title": "<mark>alice</mark> 4"}}}}, nil
+}
+
+// TestHTTPSearch: a searchable collection's search field makes the
+// search service's request of its arguments, answers its result, and is
+// limited in the search class besides the request's read.
+func TestHTTPSearch(t *testing.T) {
+	f := newFixture(t)
+	c, err := f.svc.GetCollection(f.admin, "notes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema map[string]any
+	if err := json.Unmarshal(c.Schema, &schema); err != nil {
+		t.Fatal(err)
+	}
+	schema["properties"].(map[string]any)["emb"] = map[string]any{"type": "array", "items": map[string]any{"type": "number"}}
+	if _, err := f.svc.PatchCollection(f.admin, "notes", docstore.Data{"schema": schema, "search": map[string]any{"text": map[string]any{"fields": map[string]any{"title": json.Number("1")}},
+		"vectors": map[string]any{"emb": map[string]any{"dimensions": json.Number("2"), "metric": "l2"}}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	limits, searcher := &admitter{}, &fakeSearch{f: f}
+	a, err := New(Services{Documents: f.svc, Search: searcher}, f.svc, Options{Authenticator: tokens{}, RateLimits: limits})
+	if err != nil {
+		t.Fatal(err)
+	}
+	query := `{ notesSearch(q: \"alice\", mode: HYBRID, field: \"emb\", vector: [1, 2.5], weight: 0.25, typo: OFF, filter: {score: {gt: 1}}, where: \"public = true\", orderBy: [{score: DESC}], first: 5, after: \"c1\") {` +
+		` mode fuzzy pending pendingIds pageInfo { hasNextPage hasPreviousPage endCursor }` +
+		` items { score text { score rank } vector { score distance rank } highlights { field snippet } document { id title } } } }`
+	got := serve(t, a, "POST", "/graphql", `{"query": "`+query+`"}`, "Content-Type", "application/json", "Authorization", "Bearer alice-token")
+	want := `{"data":{"notesSearch":{"mode":"HYBRID","fuzzy":false,"pending":1,"pendingIds":["n9"],"pageInfo":{"hasNextPage":true,"hasPreviousPage":true,"endCursor":"next"},` +
+		`"items":[{"score":0.5,"text":{"score":0.25,"rank":2},"vector":{"score":0.75,"distance":0.1,"rank":1},"highlights":[{"field":"title","snippet":"<mark>alice</mark> 4"}],"document":{"id":"n4","title":"alice 4"}}]}}}`
+	if got.status != 200 || got.body != want {
+		t.Fatalf("%d %s", got.status, got.body)
+	}
+	if len(searcher.reqs) != 1 || searcher.reqs[0].Weight == nil || *searcher.reqs[0].Weight != 0.25 {
+		t.Fatalf("the search asked for: %+v", searcher.reqs)
+	}
+	searcher.reqs[0].Weight = nil
+	if fmt.Sprintf("%+v", searcher.reqs[0]) != fmt.Sprintf("%+v", search.Request{Collection: "notes", Query: "alice", Mode: search.ModeHybrid,
+		Field: "emb", Filter: "(public = true) && (score > 1)", Sort: "-score", Limit: 5, Cursor: "c1", Typo: search.TypoOff, Vector: []float32{1, 2.5}}) {
+		t.Errorf("the search asked for: %+v", searcher.reqs[0])
+	}
+	if !slices.Equal(limits.routes, []string{routePost, routeSearch}) {
+		t.Errorf("a search limited as %v", limits.routes)
+	}
+	for _, bad := range []string{`first: 0`, `first: 101`, `weight: 2`, `vector: []`} {
+		got := serve(t, a, "POST", "/graphql", `{"query": "{ notesSearch(`+strings.ReplaceAll(bad, `"`, `\"`)+`) { mode } }"}`, "Content-Type", "application/json")
+		if got.status != 200 || !strings.Contains(got.body, `"code":"invalid"`) {
+			t.Errorf("%s: %d %s", bad, got.status, got.body)
+		}
+	}
+	limits.refuse, searcher.reqs = routeSearch, nil
+	got = serve(t, a, "POST", "/graphql", `{"query": "{ notesSearch(q: \"x\") { mode } }"}`, "Content-Type", "application/json")
+	if got.status != 429 || len(searcher.reqs) != 0 {
+		t.Errorf("a search past its limit: %d %s, searched %v", got.status, got.body, searcher.reqs)
 	}
 }

@@ -79,6 +79,7 @@ const (
 	RootReplace RootKind = "replace" // Mutation.<c>Replace: ReplaceDocument
 	RootPatch   RootKind = "patch"   // Mutation.<c>Patch: PatchDocument
 	RootDelete  RootKind = "delete"  // Mutation.<c>Delete: DeleteDocument
+	// Query.<c>Search (search.go).
 	// Subscription.<c>Changes: the collection's change events.
 	RootChanges RootKind = "changes"
 	// Subscription.<c>ByIdChanges: one document's change events.
@@ -142,7 +143,7 @@ type Field struct {
 // blog_posts is the type BlogPosts and the root fields blogPosts and
 // blogPostsById.
 func BuildSchema(cat docstore.Catalog) (*Schema, error) {
-	b := &builder{types: newNamespace(slices.Concat(builtinTypes, filterTypes, accountTypes)...), roots: newNamespace(accountRoots...),
+	b := &builder{types: newNamespace(slices.Concat(builtinTypes, filterTypes, accountTypes, searchTypes)...), roots: newNamespace(accountRoots...),
 		mutations: newNamespace(accountMutations...), subscriptions: newNamespace(),
 		s: &Schema{Collections: map[string]*Collection{}, Roots: map[string]Root{}, Mutations: map[string]Root{},
 			Subscriptions: map[string]Root{}}}
@@ -165,6 +166,9 @@ func BuildSchema(cat docstore.Catalog) (*Schema, error) {
 	b.sdl.WriteString(commonSDL)
 	b.sdl.WriteString(filterSDL)
 	b.sdl.WriteString(accountSDL)
+	if b.searchable {
+		b.sdl.WriteString(searchSDL)
+	}
 	b.sdl.WriteString("type Query {\n  \"The caller's account; null without credentials.\"\n  me: Account\n")
 	b.sdl.WriteString(accountQuery)
 	b.sdl.Write(b.query.Bytes())
@@ -229,6 +233,9 @@ type builder struct {
 	// by enum type ("[E]" for lists of E).
 	enumComparisons map[string]string
 
+	// searchable: some collection has a search field.
+	searchable bool
+
 	types, roots, mutations, subscriptions *namespace
 	s                                      *Schema
 	sdl, query, mutation, subscription     bytes.Buffer
@@ -282,6 +289,7 @@ func (b *builder) collection(e docstore.CatalogEntry, typ string) error {
 			description("Documents of "+e.Name+" the list rule admits, in pages. filter and orderBy are typed; where and sort are the same in REST's query language (where is and-ed with filter; sort and orderBy are one or the other)."),
 			name, c.Filter, c.OrderBy, c.Connection)
 	}
+	b.searchOf(e, field, c)
 	if e.Allows(auth.ActionGet) {
 		name := b.roots.claim(field+"ById", "_")
 		b.s.Roots[name] = Root{Collection: e.Name, Kind: RootGet}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/realtime"
+	"github.com/basaltdev/basalt/internal/storage/postgres"
 )
 
 // revocable is tokens whose alice-token can be revoked.
@@ -46,35 +48,7 @@ func newWSServer(t *testing.T, engine string, opts Options) *wsServer {
 	t.Helper()
 	f := newFixtureOn(t, engine)
 	ws := &wsServer{fixture: f}
-	news := &eventbus.Signal{}
-	hub, err := realtime.New(realtime.Options{Log: f.log, News: news, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done, numbered := make(chan error, 1), make(chan struct{})
-	go func() { done <- hub.Run(ctx) }()
-	go func() {
-		// What the event relay does: number the events committed (on
-		// PostgreSQL), then wake the hub.
-		defer close(numbered)
-		for {
-			written := f.news.C()
-			for {
-				n, err := f.log.Sequence(ctx, 1000)
-				if err != nil || n < 1000 {
-					break
-				}
-			}
-			news.Notify()
-			select {
-			case <-ctx.Done():
-				return
-			case <-written:
-			case <-time.After(time.Second):
-			}
-		}
-	}()
+	hub := startHub(t, f.log, f.news, nil)
 	opts.Authenticator, opts.Realtime, opts.Subscriber = revocable{&ws.revoked}, hub, f.svc
 	a, err := New(Services{Documents: f.svc, Accounts: nil}, f.svc, opts)
 	if err != nil {
@@ -87,15 +61,52 @@ func newWSServer(t *testing.T, engine string, opts Options) *wsServer {
 	ws.url = "ws" + strings.TrimPrefix(srv.URL, "http") + "/graphql"
 	t.Cleanup(func() {
 		a.Drain()
-		hub.Drain()
 		srv.Close()
+	})
+	return ws
+}
+
+// startHub runs a realtime hub over log until the test ends, with what
+// the event relay does for it: number the events committed (on
+// PostgreSQL) after each notice of written, then wake the hub.
+func startHub(t *testing.T, log eventbus.Log, written *eventbus.Signal, onEvent func(eventbus.Event)) *realtime.Hub {
+	t.Helper()
+	news := &eventbus.Signal{}
+	hub, err := realtime.New(realtime.Options{Log: log, News: news, OnEvent: onEvent, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done, numbered := make(chan error, 1), make(chan struct{})
+	go func() { done <- hub.Run(ctx) }()
+	go func() {
+		defer close(numbered)
+		for {
+			next := written.C()
+			for {
+				n, err := log.Sequence(ctx, 1000)
+				if err != nil || n < 1000 {
+					break
+				}
+			}
+			news.Notify()
+			select {
+			case <-ctx.Done():
+				return
+			case <-next:
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		hub.Drain()
 		cancel()
 		<-numbered
 		if err := <-done; err != nil {
 			t.Errorf("hub: %v", err)
 		}
 	})
-	return ws
+	return hub
 }
 
 // wsClient is one graphql-transport-ws connection of a test.
@@ -448,6 +459,28 @@ func TestWebSocketProtocol(t *testing.T) {
 		}
 	})
 
+	t.Run("a gap", func(t *testing.T) {
+		// Resuming after events that have left the log: a GAP first, at
+		// the newest position, then what comes.
+		if _, err := ws.log.TrimEvents(t.Context(), time.Now().Add(time.Hour), 3); err != nil {
+			t.Fatal(err)
+		}
+		_, newest, err := ws.log.LogBounds(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := ws.dial(t, "Authorization", "Bearer admin-token")
+		c.init("")
+		c.subscribe("g", `subscription { notesChanges(after: "1") { type position documentId } }`, nil)
+		if got, want := c.next("g"), `{"data":{"notesChanges":{"type":"GAP","position":"`+strconv.FormatInt(newest, 10)+`","documentId":null}}}`; got != want {
+			t.Fatalf("got %s, want %s", got, want)
+		}
+		ws.write(t, "g1", `{"title": "after the gap"}`)
+		if got := c.next("g"); !strings.Contains(got, `"type":"CREATED"`) || !strings.Contains(got, `"documentId":"g1"`) {
+			t.Fatalf("got %s", got)
+		}
+	})
+
 	t.Run("drain", func(t *testing.T) {
 		ws := newWSServer(t, "sqlite", Options{})
 		c := ws.dial(t)
@@ -542,5 +575,65 @@ func TestWebSocketHandshake(t *testing.T) {
 		"Content-Type", "application/json", "Accept", mediaGraphQLResponse)
 	if a.status != 400 || !strings.Contains(a.body, "WebSocket") {
 		t.Fatalf("%d %s", a.status, a.body)
+	}
+}
+
+// TestSchemaFollowsOtherProcesses: a collection changed through another
+// process sharing the database changes the schema here as soon as the
+// realtime hub reads its event, however long the document service would
+// otherwise trust its copy of the definition (an hour here).
+func TestSchemaFollowsOtherProcesses(t *testing.T) {
+	f := newFixtureOn(t, "postgres")
+	here, err := postgres.Open(t.Context(), postgres.Options{URL: f.url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = here.Close() })
+	written := &eventbus.Signal{}
+	svc, err := docstore.NewService(here, docstore.Options{CursorKey: []byte(strings.Repeat("k", 32)), DefinitionTTL: time.Hour, Committed: written.Notify})
+	if err != nil {
+		t.Fatal(err)
+	}
+	startHub(t, here, f.news, func(e eventbus.Event) {
+		if e.Type.IsCollection() {
+			svc.DefinitionChanged(e.Collection)
+		}
+	})
+	a, err := New(Services{Documents: svc}, svc, Options{Authenticator: tokens{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ask := func() answer {
+		return serve(t, a, "POST", "/graphql", `{"query": "{ notes(first: 1) { nodes { mood } } }"}`, "Content-Type", "application/json",
+			"Accept", mediaGraphQLResponse, "Authorization", "Bearer admin-token")
+	}
+	if got := ask(); got.status != 400 {
+		t.Fatalf("a field the schema lacks: %d %s", got.status, got.body)
+	}
+	// The other process (the fixture's service) adds the field.
+	c, err := f.svc.GetCollection(f.admin, "notes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema map[string]any
+	if err := json.Unmarshal(c.Schema, &schema); err != nil {
+		t.Fatal(err)
+	}
+	schema["properties"].(map[string]any)["mood"] = map[string]any{"type": "string"}
+	if _, err := f.svc.PatchCollection(f.admin, "notes", docstore.Data{"schema": schema}, nil); err != nil {
+		t.Fatal(err)
+	}
+	tick, deadline := time.NewTicker(20*time.Millisecond), time.After(10*time.Second)
+	defer tick.Stop()
+	for {
+		got := ask()
+		if got.status == 200 {
+			break
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("the schema here still lacks the field: %d %s", got.status, got.body)
+		}
 	}
 }
