@@ -1,11 +1,13 @@
 package graphqlapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/valyala/fastjson"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -116,6 +118,8 @@ type executor struct {
 	errs gqlerror.List
 	// parser parses the data of the documents read.
 	parser fastjson.Parser
+	// json turns what parser parsed into values.
+	json jsonReader
 	// load batches the reads of relation fields.
 	load loader
 	// trail is the path to the value being completed.
@@ -359,18 +363,25 @@ func (e *executor) root(f *ast.Field) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	edges, nodes := make([]any, len(page.Items)), make([]any, len(page.Items))
+	// Edges are made only for a selection that asks for them.
+	var edges []any
+	if e.selects(c, f, "edges") {
+		edges = make([]any, len(page.Items))
+	}
+	nodes := make([]any, len(page.Items))
 	for i, d := range page.Items {
 		node, err := e.documentValue(d)
 		if err != nil {
 			return nil, err
 		}
 		nodes[i] = node
-		var cursor any
-		if page.Cursors != nil {
-			cursor = page.Cursors[i]
+		if edges != nil {
+			var cursor any
+			if page.Cursors != nil {
+				cursor = page.Cursors[i]
+			}
+			edges[i] = map[string]any{"cursor": cursor, "node": node}
 		}
-		edges[i] = map[string]any{"cursor": cursor, "node": node}
 	}
 	info := map[string]any{"hasNextPage": more, "hasPreviousPage": req.Cursor != "", "startCursor": nil, "endCursor": nil}
 	if len(page.Cursors) > 0 {
@@ -494,6 +505,20 @@ func jsonValue(v any) any {
 	return v
 }
 
+// selects reports whether the selection of the list field f asks for the
+// connection's field name.
+func (e *executor) selects(c *Collection, f *ast.Field, name string) bool {
+	if c == nil || e.s.AST.Types[c.Connection] == nil {
+		return true
+	}
+	for _, sub := range e.fieldsOf(e.s.AST.Types[c.Connection], f.SelectionSet) {
+		if sub.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // wantsCursors reports whether the selection of the list field f asks for
 // a cursor of its own per document (edges' cursor, pageInfo's startCursor
 // or endCursor): they are signed only then.
@@ -604,11 +629,11 @@ func intArg(v any) (int64, bool) {
 func (e *executor) documentValue(d docstore.Document) (map[string]any, error) {
 	var m map[string]any
 	if len(d.Data) > 0 {
-		v, err := e.parser.ParseBytes(d.Data)
+		v, err := e.json.parse(&e.parser, d.Data)
 		if err != nil {
 			return nil, fault.Internalf(op, err)
 		}
-		m, _ = jsonOf(v).(map[string]any)
+		m, _ = v.(map[string]any)
 	}
 	if m == nil {
 		m = make(map[string]any, 5)
@@ -619,34 +644,100 @@ func (e *executor) documentValue(d docstore.Document) (map[string]any, error) {
 	return m, nil
 }
 
-// jsonOf is a parsed JSON value as the executor's values: objects as
-// maps, arrays as []any, numbers as json.Number (their text, as written),
-// strings, booleans and nil.
-func jsonOf(v *fastjson.Value) any {
+// jsonReader turns parsed JSON values into the executor's values:
+// objects as maps, arrays as []any, numbers as json.Number (their text, as
+// written), strings, booleans and nil. It reuses the keys of the objects
+// it has read (a page's documents share theirs) and one buffer for
+// numbers' text.
+type jsonReader struct {
+	keys map[string]string
+	num  []byte
+}
+
+// parse parses the JSON text b with p and returns its value. fastjson
+// leaves an escaped lone surrogate ("\ud800") as its escape, where
+// encoding/json (and every JSON decoder a client has) reads U+FFFD: a text
+// with an escaped surrogate is decoded by encoding/json instead.
+func (r *jsonReader) parse(p *fastjson.Parser, b []byte) (any, error) {
+	if escapedSurrogate(b) {
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		return v, nil
+	}
+	v, err := p.ParseBytes(b)
+	if err != nil {
+		return nil, err
+	}
+	return r.value(v), nil
+}
+
+// escapedSurrogate reports whether b holds the escape of a UTF-16
+// surrogate (\uD800 to \uDFFF), or something that may be one.
+func escapedSurrogate(b []byte) bool {
+	for {
+		i := bytes.IndexByte(b, '\\')
+		if i < 0 || i+3 >= len(b) {
+			return false
+		}
+		if b[i+1] == '\\' {
+			b = b[i+2:] // an escaped backslash
+			continue
+		}
+		if b[i+1] == 'u' && (b[i+2] == 'd' || b[i+2] == 'D') && strings.IndexByte("89abcdefABCDEF", b[i+3]) >= 0 {
+			return true
+		}
+		b = b[i+1:]
+	}
+}
+
+// maxKeys bounds the keys a jsonReader keeps for reuse.
+const maxKeys = 1024
+
+func (r *jsonReader) value(v *fastjson.Value) any {
 	switch v.Type() {
 	case fastjson.TypeObject:
 		o, _ := v.Object()
 		m := make(map[string]any, o.Len()+5)
-		o.Visit(func(k []byte, x *fastjson.Value) { m[string(k)] = jsonOf(x) })
+		o.Visit(func(k []byte, x *fastjson.Value) { m[r.key(k)] = r.value(x) })
 		return m
 	case fastjson.TypeArray:
 		a, _ := v.Array()
 		out := make([]any, len(a))
 		for i, x := range a {
-			out[i] = jsonOf(x)
+			out[i] = r.value(x)
 		}
 		return out
 	case fastjson.TypeString:
 		b, _ := v.StringBytes()
 		return string(b)
 	case fastjson.TypeNumber:
-		return json.Number(v.MarshalTo(nil))
+		r.num = v.MarshalTo(r.num[:0])
+		return json.Number(r.num)
 	case fastjson.TypeTrue:
 		return true
 	case fastjson.TypeFalse:
 		return false
 	}
 	return nil
+}
+
+// key is k as a string, the one read before when there was one.
+func (r *jsonReader) key(k []byte) string {
+	if s, ok := r.keys[string(k)]; ok { // no allocation to look up
+		return s
+	}
+	s := string(k)
+	if r.keys == nil {
+		r.keys = make(map[string]string)
+	}
+	if len(r.keys) < maxKeys {
+		r.keys[s] = s
+	}
+	return s
 }
 
 // complete turns v, the raw value of field f, into a value of type t. It
@@ -715,37 +806,37 @@ func (e *executor) mismatch(f *ast.Field, t *ast.Type) (any, bool) {
 	return nil, true
 }
 
-// scalar is v as a value of the scalar type name, if it is one.
+// scalar is v as a value of the scalar type name, if it is one. A value
+// already in its answer's form is returned as it is (v itself, rather
+// than its content boxed again): a page's strings and numbers cost no
+// allocation here.
 func scalar(name string, v any) (any, bool) {
 	switch name {
 	case "JSON":
 		return v, true
-	case "String", "DateTime":
-		s, ok := v.(string)
-		return s, ok
-	case "ID":
-		s, ok := v.(string)
-		return s, ok
+	case "String", "DateTime", "ID":
+		_, ok := v.(string)
+		return v, ok
 	case "Boolean":
-		b, ok := v.(bool)
-		return b, ok
+		_, ok := v.(bool)
+		return v, ok
 	case "Int":
 		switch n := v.(type) {
 		case json.Number:
-			i, err := strconv.ParseInt(string(n), 10, 32)
-			return i, err == nil
+			_, err := strconv.ParseInt(string(n), 10, 32)
+			return v, err == nil
 		case int64:
-			return n, n >= math.MinInt32 && n <= math.MaxInt32
+			return v, n >= math.MinInt32 && n <= math.MaxInt32
 		}
 	case "Float":
 		switch n := v.(type) {
 		case json.Number:
 			f, err := n.Float64()
-			return f, err == nil && !math.IsInf(f, 0)
+			return v, err == nil && !math.IsInf(f, 0)
 		case int64:
-			return float64(n), true
+			return v, true
 		case float64: // a score
-			return n, !math.IsInf(n, 0) && !math.IsNaN(n)
+			return v, !math.IsInf(n, 0) && !math.IsNaN(n)
 		}
 	}
 	return nil, false

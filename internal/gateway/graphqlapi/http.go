@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -149,7 +150,12 @@ type API struct {
 	ideCSP     string
 	// conns are the open WebSocket connections.
 	conns conns
+	// bufs are buffers to write answers in (*[]byte).
+	bufs sync.Pool
 }
+
+// maxPooledAnswer is the largest buffer kept for the next answer.
+const maxPooledAnswer = 256 << 10
 
 type docKey struct {
 	schema [32]byte
@@ -595,7 +601,19 @@ func (a *API) write(w http.ResponseWriter, media string, status int, v any) {
 		err error
 	)
 	if r, ok := v.(Result); ok {
-		b, err = appendResult(make([]byte, 0, 1024), r)
+		// The buffers of answers are reused: a page's answer is written
+		// into one grown by earlier answers, rather than grown again.
+		bp, _ := a.bufs.Get().(*[]byte)
+		if bp == nil {
+			bp = new([]byte)
+		}
+		b, err = appendResult((*bp)[:0], r)
+		defer func() {
+			if cap(b) <= maxPooledAnswer {
+				*bp = b
+				a.bufs.Put(bp)
+			}
+		}()
 	} else {
 		b, err = json.Marshal(v)
 	}

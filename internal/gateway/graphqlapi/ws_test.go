@@ -98,6 +98,13 @@ func startHub(t *testing.T, log eventbus.Log, written *eventbus.Signal, onEvent 
 			}
 		}
 	}()
+	// Started: the hub knows the log's position (a subscription waits for
+	// that), and what commits from now on reaches it.
+	sub, err := hub.Subscribe(t.Context(), realtime.Request{Collection: "started", Deliverer: nothing{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.Close()
 	t.Cleanup(func() {
 		hub.Drain()
 		cancel()
@@ -576,6 +583,13 @@ func TestWebSocketHandshake(t *testing.T) {
 	if a.status != 400 || !strings.Contains(a.body, "WebSocket") {
 		t.Fatalf("%d %s", a.status, a.body)
 	}
+}
+
+// nothing is a realtime.Deliverer that delivers nothing.
+type nothing struct{}
+
+func (nothing) DeliverShared(context.Context, *docstore.SharedEvent) (docstore.Decision, error) {
+	return docstore.Decision{}, nil
 }
 
 // TestSchemaFollowsOtherProcesses: a collection changed through another
