@@ -395,19 +395,9 @@ func (s *fakeSearch) Search(ctx context.Context, r search.Request) (search.Resul
 // limited in the search class besides the request's read.
 func TestHTTPSearch(t *testing.T) {
 	f := newFixture(t)
-	c, err := f.svc.GetCollection(f.admin, "notes")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var schema map[string]any
-	if err := json.Unmarshal(c.Schema, &schema); err != nil {
-		t.Fatal(err)
-	}
-	schema["properties"].(map[string]any)["emb"] = map[string]any{"type": "array", "items": map[string]any{"type": "number"}}
-	if _, err := f.svc.PatchCollection(f.admin, "notes", docstore.Data{"schema": schema, "search": map[string]any{"text": map[string]any{"fields": map[string]any{"title": json.Number("1")}},
-		"vectors": map[string]any{"emb": map[string]any{"dimensions": json.Number("2"), "metric": "l2"}}}}, nil); err != nil {
-		t.Fatal(err)
-	}
+	f.patchNotes(t, "emb", map[string]any{"type": "array", "items": map[string]any{"type": "number"}}, docstore.Data{"search": map[string]any{
+		"text":    map[string]any{"fields": map[string]any{"title": json.Number("1")}},
+		"vectors": map[string]any{"emb": map[string]any{"dimensions": json.Number("2"), "metric": "l2"}}}})
 	limits, searcher := &admitter{}, &fakeSearch{f: f}
 	a, err := New(Services{Documents: f.svc, Search: searcher}, f.svc, Options{Authenticator: tokens{}, RateLimits: limits})
 	if err != nil {
@@ -443,5 +433,27 @@ func TestHTTPSearch(t *testing.T) {
 	got = serve(t, a, "POST", "/graphql", `{"query": "{ notesSearch(q: \"x\") { mode } }"}`, "Content-Type", "application/json")
 	if got.status != 429 || len(searcher.reqs) != 0 {
 		t.Errorf("a search past its limit: %d %s, searched %v", got.status, got.body, searcher.reqs)
+	}
+}
+
+// patchNotes adds the property name, of JSON Schema prop, to the schema of
+// notes, with the other members of patch.
+func (f *fixture) patchNotes(t *testing.T, name string, prop map[string]any, patch docstore.Data) {
+	t.Helper()
+	c, err := f.svc.GetCollection(f.admin, "notes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema map[string]any
+	if err := json.Unmarshal(c.Schema, &schema); err != nil {
+		t.Fatal(err)
+	}
+	schema["properties"].(map[string]any)[name] = prop
+	if patch == nil {
+		patch = docstore.Data{}
+	}
+	patch["schema"] = schema
+	if _, err := f.svc.PatchCollection(f.admin, "notes", patch, nil); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -625,18 +625,7 @@ func TestSchemaFollowsOtherProcesses(t *testing.T) {
 		t.Fatalf("a field the schema lacks: %d %s", got.status, got.body)
 	}
 	// The other process (the fixture's service) adds the field.
-	c, err := f.svc.GetCollection(f.admin, "notes")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var schema map[string]any
-	if err := json.Unmarshal(c.Schema, &schema); err != nil {
-		t.Fatal(err)
-	}
-	schema["properties"].(map[string]any)["mood"] = map[string]any{"type": "string"}
-	if _, err := f.svc.PatchCollection(f.admin, "notes", docstore.Data{"schema": schema}, nil); err != nil {
-		t.Fatal(err)
-	}
+	f.patchNotes(t, "mood", map[string]any{"type": "string"}, nil)
 	tick, deadline := time.NewTicker(20*time.Millisecond), time.After(10*time.Second)
 	defer tick.Stop()
 	for {
