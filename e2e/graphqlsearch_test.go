@@ -133,6 +133,13 @@ func TestGraphQLSearch(t *testing.T) {
 		if len(got) != 2 || got[0].ID != "n3" || res["mode"] != "VECTOR" {
 			t.Errorf("vector search: %v", res)
 		}
+		// The search service's own checks, as REST's.
+		for _, bad := range []string{`q: "x", first: 101`, `mode: HYBRID, q: "x", weight: 2`} {
+			status, r := gql(t, admin, `{ notesSearch(`+bad+`) { mode } }`, nil)
+			if status != 200 || !strings.Contains(fmt.Sprint(r["errors"]), "code:invalid") {
+				t.Errorf("notesSearch(%s): %d %v", bad, status, r)
+			}
+		}
 		// A hidden field is not a field of a user's results.
 		if status, r := gql(t, user, `{ notesSearch(q: "consensus") { nodes { secret } } }`, nil, "Accept", "application/graphql-response+json"); status != 400 {
 			t.Errorf("a hidden field: %d %v", status, r)

@@ -423,7 +423,7 @@ func TestHTTPSearch(t *testing.T) {
 	if !slices.Equal(limits.routes, []string{routePost, routeSearch}) {
 		t.Errorf("a search limited as %v", limits.routes)
 	}
-	for _, bad := range []string{`first: 0`, `first: 101`, `weight: 2`, `vector: []`} {
+	for _, bad := range []string{`first: 0`, `vector: []`, `vector: [1e300]`} {
 		got := serve(t, a, "POST", "/graphql", `{"query": "{ notesSearch(`+strings.ReplaceAll(bad, `"`, `\"`)+`) { mode } }"}`, "Content-Type", "application/json")
 		if got.status != 200 || !strings.Contains(got.body, `"code":"invalid"`) {
 			t.Errorf("%s: %d %s", bad, got.status, got.body)

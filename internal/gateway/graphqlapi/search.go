@@ -128,12 +128,8 @@ func (e *executor) search(r Root, args map[string]any) (any, error) {
 	if t, ok := args["typo"].(string); ok {
 		req.Typo = map[string]search.Typo{"AUTO": search.TypoAuto, "OFF": search.TypoOff}[t]
 	}
-	if v, ok := args["weight"]; ok && v != nil {
-		w, ok := floatArg(v)
-		if !ok || math.IsNaN(w) || w < 0 || w > 1 {
-			return nil, fault.New(fault.Invalid, op, "weight must be a number from 0 to 1")
-		}
-		req.Weight = &w
+	if w, ok := floatArg(args["weight"]); ok {
+		req.Weight = &w // the search service checks it, as the page size
 	}
 	if v, ok := args["vector"].([]any); ok {
 		if len(v) == 0 {
@@ -149,10 +145,10 @@ func (e *executor) search(r Root, args map[string]any) (any, error) {
 		}
 	}
 	if first, ok := intArg(args["first"]); ok {
-		if limit := search.DefaultLimits().MaxLimit; first < 1 || first > int64(limit) {
-			return nil, fault.Newf(fault.Invalid, op, "first must be an integer from 1 to %d", limit)
+		if first < 1 { // a Limit of 0 would be the default page
+			return nil, fault.New(fault.Invalid, op, "first must be at least 1")
 		}
-		req.Limit = int(first)
+		req.Limit = int(min(first, math.MaxInt32))
 	}
 	lr := docstore.ListRequest{}
 	if err := listQuery(e.s.Collections[r.Collection], args, &lr); err != nil {
