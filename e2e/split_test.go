@@ -314,6 +314,22 @@ func TestSplitDeploymentMutualTLS(t *testing.T) {
 	c.must(201, "POST", "/v1/collections/notes/documents?id=n1", `{"text":"over mutual TLS"}`)
 	c.must(200, "GET", "/v1/collections/notes/documents/n1", "")
 	c.must(200, "GET", "/readyz", "")
+	// A GraphQL subscription: the gateway passes the WebSocket on over
+	// HTTP/1.1 with TLS.
+	ws, res := dialGraphQL(t, c)
+	if ws == nil {
+		t.Fatalf("the WebSocket handshake through the gateway: %d %s", res.Status, res.Body)
+	}
+	ws.subscribe("s", `subscription { notesChanges { type documentId } }`)
+	ws.subscribe("q", "{ __typename }")
+	if m := ws.recv(); m.ID != "q" || m.Type != "next" {
+		t.Fatalf("got %+v", m)
+	}
+	ws.recv() // q's complete
+	c.must(201, "POST", "/v1/collections/notes/documents?id=n2", `{"text":"watched over mutual TLS"}`)
+	if m := ws.recv(); m.ID != "s" || string(m.Payload) != `{"data":{"notesChanges":{"type":"CREATED","documentId":"n2"}}}` {
+		t.Fatalf("got %s %s %s", m.ID, m.Type, m.Payload)
+	}
 
 	for _, addr := range []string{acc, docs} {
 		// No client certificate: the handshake fails.
