@@ -38,6 +38,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/fault"
@@ -425,6 +426,15 @@ type Request struct {
 	After  int64
 	// Deliverer decides what the subscriber receives of each event.
 	Deliverer Deliverer
+}
+
+// AccountOf is the key a Request's Account counts p's subscriptions by:
+// its kind and id ("" for anonymous callers, counted by address only).
+func AccountOf(p auth.Principal) string {
+	if !p.Authenticated() {
+		return ""
+	}
+	return p.Kind.String() + ":" + p.ID
 }
 
 // Deliverer decides, event by event, what one subscriber receives:

@@ -17,7 +17,6 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/fault"
@@ -166,13 +165,4 @@ type errUnknownEvent eventbus.Type
 
 func (t errUnknownEvent) Error() string {
 	return "graphqlapi: no change type for events of type " + string(t)
-}
-
-// accountOf is the key the realtime hub counts a caller's subscriptions
-// by ("" for anonymous callers).
-func accountOf(p auth.Principal) string {
-	if !p.Authenticated() {
-		return ""
-	}
-	return p.Kind.String() + ":" + p.ID
 }

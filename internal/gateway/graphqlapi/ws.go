@@ -535,9 +535,6 @@ func (c *wsConn) start(o *wsOp, req request) func() {
 	if len(errs) > 0 {
 		return fail(errs)
 	}
-	if pq := req.persisted; pq != nil && req.Query != nil {
-		a.persisted.Add(strings.ToLower(pq.SHA256Hash), query)
-	}
 	name := ""
 	if req.OperationName != nil {
 		name = *req.OperationName
@@ -561,7 +558,10 @@ func (c *wsConn) start(o *wsOp, req request) func() {
 	if err := c.limit(routeSubscription, p); err != nil {
 		return fail(gqlerror.List{errorOf(err)})
 	}
-	st, errs := a.openStream(ctx, s, doc, opDef, req.Variables, accountOf(p), c.ip)
+	if pq := req.persisted; pq != nil && req.Query != nil {
+		a.persisted.Add(strings.ToLower(pq.SHA256Hash), query) // as one does for queries and mutations
+	}
+	st, errs := a.openStream(ctx, s, doc, opDef, req.Variables, realtime.AccountOf(p), c.ip)
 	if len(errs) > 0 {
 		return fail(errs)
 	}

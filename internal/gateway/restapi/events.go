@@ -119,13 +119,8 @@ func (a *API) events(w http.ResponseWriter, r *http.Request, req docstore.Subscr
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	p := auth.FromContext(ctx)
-	account := ""
-	if p.Authenticated() {
-		account = p.Kind.String() + ":" + p.ID
-	}
 	sub, err := a.opts.Realtime.Subscribe(ctx, realtime.Request{Collection: req.Collection, DocumentID: req.DocumentID,
-		Account: account, ClientIP: a.clientIP(r), Resume: resume, After: after, Deliverer: d})
+		Account: realtime.AccountOf(auth.FromContext(ctx)), ClientIP: a.clientIP(r), Resume: resume, After: after, Deliverer: d})
 	if err != nil {
 		a.WriteProblem(w, r, err)
 		return

@@ -71,14 +71,9 @@ func (w *watcher) watch(ctx context.Context, r *basaltv1.WatchDocumentsRequest, 
 	if err != nil {
 		return rpcfault.Error(err)
 	}
-	p := auth.FromContext(ctx)
-	account := ""
-	if p.Authenticated() {
-		account = p.Kind.String() + ":" + p.ID
-	}
 	ip := callOf(ctx).ip
 	sub, err := w.hub.Subscribe(ctx, realtime.Request{Collection: r.GetCollection(), DocumentID: r.GetDocumentId(),
-		Account: account, ClientIP: ip, Resume: r.After != nil, After: r.GetAfter(), Deliverer: d})
+		Account: realtime.AccountOf(auth.FromContext(ctx)), ClientIP: ip, Resume: r.After != nil, After: r.GetAfter(), Deliverer: d})
 	if err != nil {
 		return rpcfault.Error(err)
 	}
