@@ -216,11 +216,11 @@ func TestStockGRPCClient(t *testing.T) {
 		b, _ := io.ReadAll(res.Body)
 		_ = res.Body.Close()
 		for _, want := range []string{
-			`basalt_http_requests_total{code="404",method="POST",route="/basalt.v1.DocumentService/GetDocument"} 1`,
-			`basalt_http_requests_total{code="401",method="POST",route="/basalt.v1.DocumentService/CreateDocument"} 1`,
-			`basalt_http_requests_total{code="400",method="POST",route="/basalt.v1.DocumentService/CreateDocument"} 1`,
-			`basalt_http_requests_total{code="200",method="POST",route="/basalt.v1.DocumentService/GetDocument"} 1`,
-			`basalt_http_requests_total{code="412",method="POST",route="/basalt.v1.DocumentService/ReplaceDocument"} 1`,
+			`basalt_http_requests_total{class="read",code="404",method="POST",route="/basalt.v1.DocumentService/GetDocument"} 1`,
+			`basalt_http_requests_total{class="write",code="401",method="POST",route="/basalt.v1.DocumentService/CreateDocument"} 1`,
+			`basalt_http_requests_total{class="write",code="400",method="POST",route="/basalt.v1.DocumentService/CreateDocument"} 1`,
+			`basalt_http_requests_total{class="read",code="200",method="POST",route="/basalt.v1.DocumentService/GetDocument"} 1`,
+			`basalt_http_requests_total{class="write",code="412",method="POST",route="/basalt.v1.DocumentService/ReplaceDocument"} 1`,
 		} {
 			if !strings.Contains(string(b), want) {
 				t.Errorf("metrics lack %s", want)

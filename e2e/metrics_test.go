@@ -2,14 +2,18 @@ package e2e
 
 import (
 	"crypto/rand"
+	"crypto/tls"
 	"io"
 	"net/http"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/basaltdev/basalt/internal/app"
+	"github.com/basaltdev/basalt/internal/tlstest"
 )
 
 // scrape reads the metrics at base+"/metrics" with the bearer token (none
@@ -143,5 +147,63 @@ func TestMetricsSeriesAreBounded(t *testing.T) {
 		if !strings.Contains(s, `method="other"`) && !strings.Contains(s, `method="GET"`) {
 			t.Errorf("unexpected series %s", s)
 		}
+	}
+}
+
+// TestMetricsForAlerts: the series the shipped alert rules read exist on
+// a live server: requests by route class (a GraphQL mutation counts as a
+// write, a query as a read, a login as auth, a health check as other),
+// the dependencies answering, the data directory's space, the password
+// hashes, and, with TLS, when the served certificate expires.
+func TestMetricsForAlerts(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	ca := tlstest.NewCA(t)
+	ca.Issue(t, 30, certFile, keyFile)
+	c, _, _ := serveApp(t, "sqlite", true, func(cfg *app.Config) { cfg.TLSCert, cfg.TLSKey = certFile, keyFile })
+	c.http = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool}}}
+	admin := c.as(c.login(adminEmail, adminPassword).AccessToken)
+	admin.must(201, "POST", "/v1/collections", `{"name":"notes","schema":{"type":"object"}}`)
+	if st, res := gql(t, admin, `mutation { notesCreate(data: {}) { id } }`, nil); st != 200 || res["errors"] != nil {
+		t.Fatalf("mutation: %d %v", st, res)
+	}
+	if st, res := gql(t, admin, `{ notes { nodes { id } } }`, nil); st != 200 || res["errors"] != nil {
+		t.Fatalf("query: %d %v", st, res)
+	}
+	c.must(200, "GET", "/healthz", "")
+	body := string(c.as(metricsToken).must(200, "GET", "/metrics", "").Body)
+	for _, want := range []string{
+		`basalt_http_requests_total{class="auth",code="200",method="POST",route="POST /v1/auth/login"} 1`,
+		`basalt_http_requests_total{class="write",code="201",method="POST",route="POST /v1/collections"} 1`,
+		`basalt_http_requests_total{class="write",code="200",method="POST",route="POST /graphql"} 1`,
+		`basalt_http_requests_total{class="read",code="200",method="POST",route="POST /graphql"} 1`,
+		`basalt_http_requests_total{class="other",code="200",method="GET",route="GET /healthz"} 1`,
+		`basalt_http_request_duration_seconds_bucket{class="read",code="200",method="POST",route="POST /graphql",le="0.25"} 1`,
+		`basalt_dependency_up{dependency="database"} 1`,
+		`basalt_password_hashes_total 1`,
+		`basalt_password_hash_refusals_total{reason="budget"} 0`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	for _, re := range []string{
+		`(?m)^basalt_data_dir_available_bytes [0-9.e+]+$`,
+		`(?m)^basalt_data_dir_capacity_bytes [0-9.e+]+$`,
+		`(?m)^basalt_tls_certificate_expiry_timestamp_seconds\{certificate="server"\} ([0-9.e+]+)$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(body) {
+			t.Errorf("metrics lack %s", re)
+		}
+	}
+	m := regexp.MustCompile(`(?m)^basalt_tls_certificate_expiry_timestamp_seconds\{certificate="server"\} ([0-9.e+]+)$`).FindStringSubmatch(body)
+	if m != nil {
+		v, _ := strconv.ParseFloat(m[1], 64)
+		if until := time.Until(time.Unix(int64(v), 0)); until < 50*time.Minute || until > time.Hour {
+			t.Errorf("the server certificate expires in %v, want the issued hour", until)
+		}
+	}
+	if strings.Contains(body, `dependency="redis"`) || strings.Contains(body, `dependency="kafka"`) {
+		t.Error("dependencies reported that this server does not use")
 	}
 }

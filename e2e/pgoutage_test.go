@@ -21,7 +21,8 @@ import (
 func TestPostgresOutage(t *testing.T) {
 	cluster := pgtest.StartCluster(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
-	s := startProcess(t, dataDir, "--db", cluster.AdminURL(), "--db-acquire-timeout", "1s", "--db-statement-timeout", "2s")
+	s := startProcess(t, dataDir, "--db", cluster.AdminURL(), "--db-acquire-timeout", "1s", "--db-statement-timeout", "2s",
+		"--metrics-token", metricsToken)
 	actAsAdmin(t, []string{"--data-dir", dataDir, "--db", cluster.AdminURL()}, s)
 	c := s.client(t)
 	c.must(201, "POST", "/v1/collections", `{"name":"events","schema":{"type":"object","properties":{"n":{"type":"integer"}}}}`)
@@ -101,6 +102,10 @@ func TestPostgresOutage(t *testing.T) {
 	if r := c.do("GET", "/readyz", ""); r.Status != http.StatusServiceUnavailable {
 		t.Errorf("/readyz during the outage: %d %s", r.Status, r.Body)
 	}
+	const dbDown, dbUp = `basalt_dependency_up{dependency="database"} 0`, `basalt_dependency_up{dependency="database"} 1`
+	if m := scrape(t, c.base, metricsToken); !strings.Contains(m, dbDown) {
+		t.Errorf("the metrics during the outage lack %s", dbDown)
+	}
 	if r := c.do("GET", "/v1/collections/events/documents/w0-0", ""); r.Status != http.StatusServiceUnavailable ||
 		r.Header.Get("Content-Type") != "application/problem+json" || r.JSON(t)["code"] != "unavailable" {
 		t.Errorf("read during the outage: %d %s %s", r.Status, r.Header.Get("Content-Type"), r.Body)
@@ -133,6 +138,9 @@ func TestPostgresOutage(t *testing.T) {
 	}
 	if r := c.do("GET", "/readyz", ""); r.Status != http.StatusOK {
 		t.Errorf("/readyz after recovery: %d %s", r.Status, r.Body)
+	}
+	if m := scrape(t, c.base, metricsToken); !strings.Contains(m, dbUp) {
+		t.Errorf("the metrics after recovery lack %s", dbUp)
 	}
 	mu.Lock()
 	defer mu.Unlock()

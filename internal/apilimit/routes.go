@@ -156,3 +156,18 @@ func ClassifiedRoutes() map[string]Class {
 	}
 	return out
 }
+
+// MetricClass names the class of route for the metrics' class label (the
+// classes of the service-level objectives): a classified route's class,
+// or "other" for the rest (health checks, metrics, gRPC health and
+// reflection). An RPC procedure's route is its path alone ("/<procedure>",
+// as the mux registers it) or "POST /<procedure>".
+func MetricClass(route string) string {
+	if strings.HasPrefix(route, "/") {
+		route = "POST " + route
+	}
+	if c, ok := routeClasses[route]; ok {
+		return c.String()
+	}
+	return "other"
+}

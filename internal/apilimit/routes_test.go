@@ -73,3 +73,28 @@ func TestClassOf(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricClass: the metrics' class of registered patterns, of RPC
+// procedures as the mux registers them (path only), and "other" for the
+// routes outside the API.
+func TestMetricClass(t *testing.T) {
+	for route, want := range map[string]string{
+		"POST /v1/auth/login":                        "auth",
+		"GET /v1/collections/{collection}/documents": "read",
+		"POST /v1/batch":                             "write",
+		"GET /v1/collections/{collection}/search":    "search",
+		"GET /v1/collections/{collection}/events":    "realtime",
+		"/basalt.v1.DocumentService/GetDocument":     "read",
+		"/basalt.v1.DocumentService/WatchDocuments":  "realtime",
+		"POST /graphql#mutation":                     "write",
+		"GET /graphql#subscription":                  "realtime",
+		"/grpc.health.v1.Health/Check":               "other",
+		"GET /healthz":                               "other",
+		"GET /metrics":                               "other",
+		"GET /v1/new":                                "other",
+	} {
+		if got := apilimit.MetricClass(route); got != want {
+			t.Errorf("MetricClass(%q) = %q, want %q", route, got, want)
+		}
+	}
+}

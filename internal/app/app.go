@@ -24,6 +24,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/basaltdev/basalt/internal/apilimit"
 	"github.com/basaltdev/basalt/internal/auth"
 	"github.com/basaltdev/basalt/internal/auth/accounts"
 	"github.com/basaltdev/basalt/internal/auth/mail"
@@ -59,6 +60,12 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	reg := telemetry.NewRegistry()
+	// What operators alert on beside the requests: the dependencies as
+	// they answer at each scrape, and when the certificates expire.
+	deps, certs := telemetry.NewDependencies(time.Second), telemetry.NewCertificates()
+	if err := registerAll(reg, deps, certs); err != nil {
+		return err
+	}
 	here, err := cfg.Split.plan()
 	if err != nil {
 		return err
@@ -69,7 +76,7 @@ func Run(ctx context.Context, cfg Config) error {
 		// Calls between components carry the internal token; a process
 		// without the gateway serves components only.
 		internal = &rpcapi.Internal{Token: cfg.Split.InternalToken, Only: !here.gateway}
-		if internalHTTP, err = cfg.Split.internalClient(); err != nil {
+		if internalHTTP, err = cfg.Split.internalClient(certs); err != nil {
 			return err
 		}
 	}
@@ -107,6 +114,9 @@ func Run(ctx context.Context, cfg Config) error {
 			if err != nil {
 				return err
 			}
+			if err := reg.Register(telemetry.NewDataDir(cfg.DataDir)); err != nil {
+				return err
+			}
 			defer func() {
 				if err := lock.release(); err != nil {
 					log.Error("releasing the data directory lock failed", "err", err)
@@ -130,12 +140,16 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 		readyz.add("database", databaseReady(store))
+		deps.Add("database", db.Ping)
 	}
 	rdb, err := openRedis(cfg, log)
 	if err != nil {
 		return err
 	}
 	defer closeRedis(rdb)
+	if rdb != nil {
+		deps.Add("redis", func(ctx context.Context) error { return rdb.Do(ctx, rdb.B().Ping().Build()).Error() })
+	}
 	lims, err := newLimiters(rdb, log, reg)
 	if err != nil {
 		return err
@@ -205,6 +219,9 @@ func Run(ctx context.Context, cfg Config) error {
 		rpcOpts.Realtime = d.hub
 		services.Subscriber = d.svc
 		hub = d.hub
+		if k, ok := d.bus.(interface{ Check(context.Context) error }); ok { // Kafka
+			deps.Add("kafka", k.Check)
+		}
 		mount = append(mount, func(mux *http.ServeMux) error {
 			webhookapi.New(d.hooks.svc, accAPI, log).WithLimits(apiLimits).Register(mux)
 			gql, err := graphqlapi.New(graphqlapi.Services{Documents: d.svc, Accounts: accAPI, Search: d.search.svc}, d.svc,
@@ -265,6 +282,7 @@ func Run(ctx context.Context, cfg Config) error {
 	mw, err := gateway.NewMiddleware(gateway.MiddlewareOptions{
 		Logger: log, Registerer: reg, Buckets: telemetry.LatencyBuckets,
 		Fallbacks: []string{"/", restapi.CatchAll},
+		Classify:  apilimit.MetricClass,
 		Problem:   restapi.WriteStatusProblem,
 	})
 	if err != nil {
@@ -279,7 +297,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	srvCfg := gateway.Config{Addr: cfg.Addr, DrainTimeout: cfg.DrainTimeout}
-	certComps, err := serverTLS(cfg, &srvCfg, log)
+	certComps, acmeNotAfter, err := serverTLS(cfg, &srvCfg, log)
 	if err != nil {
 		return err
 	}
@@ -288,6 +306,12 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	srv := gateway.NewServer(srvCfg, handler, log)
 	readyz.srv = srv
+	switch {
+	case acmeNotAfter != nil:
+		certs.Add("server", acmeNotAfter)
+	case srv.TLS():
+		certs.Add("server", srv.CertificateNotAfter)
+	}
 	if hub != nil {
 		srv.OnDrain(hub.Drain) // event streams end when the drain begins
 	}
@@ -365,7 +389,7 @@ func mailQueue(cfg Config, log *slog.Logger) (*mail.Queue, error) {
 // (password.InWorker); without, in-process.
 func accountService(ctx context.Context, cfg Config, db database, log *slog.Logger, reg prometheus.Registerer, m accounts.Mailer, lim ratelimit.Limiter, bc revocation.Broadcaster) (*accounts.Service, *password.Hasher, error) {
 	a := cfg.Auth
-	opts := []password.Option{password.MaxRate(a.PasswordMaxRate, max(1, int(math.Ceil(a.PasswordMaxRate))))}
+	opts := []password.Option{password.MaxRate(a.PasswordMaxRate, max(1, int(math.Ceil(a.PasswordMaxRate)))), password.Metrics(reg)}
 	if cfg.Executable != "" {
 		stderr := cfg.Logs
 		if stderr == nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/basaltdev/basalt/internal/gateway"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
 	"github.com/basaltdev/basalt/internal/gateway/rpcapi"
+	"github.com/basaltdev/basalt/internal/telemetry"
 	"github.com/basaltdev/basalt/internal/tlscert"
 )
 
@@ -196,8 +197,8 @@ func (c Config) hasTLS() bool {
 // internalClient is the HTTP client of calls to other components: pooled
 // HTTP/2, cleartext for http:// URLs, TLS checked against the internal CA
 // (or the system's roots) for https:// ones, with this process's
-// certificate when it has one.
-func (s SplitConfig) internalClient() (*http.Client, error) {
+// certificate when it has one, whose end of validity certs is told of.
+func (s SplitConfig) internalClient(certs *telemetry.Certificates) (*http.Client, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if s.InternalCAFile != "" {
 		pool, err := tlscert.ReadCAFile(s.InternalCAFile)
@@ -212,6 +213,7 @@ func (s SplitConfig) internalClient() (*http.Client, error) {
 			return nil, fmt.Errorf("--internal-cert: %w", err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
+		certs.Add("internal-client", func() (time.Time, bool) { return cert.Leaf.NotAfter, cert.Leaf != nil })
 	}
 	p := new(http.Protocols)
 	p.SetUnencryptedHTTP2(true)

@@ -82,8 +82,9 @@ func (c Config) validateTLS() error {
 
 // serverTLS completes the server's configuration with its certificates:
 // files, a self-signed certificate made now if need be, or ACME, whose
-// component obtains and renews them.
-func serverTLS(cfg Config, gc *gateway.Config, log *slog.Logger) ([]component, error) {
+// component obtains and renews them; with ACME, notAfter tells when the
+// certificates served expire (the server tells it of files).
+func serverTLS(cfg Config, gc *gateway.Config, log *slog.Logger) (comps []component, notAfter func() (time.Time, bool), err error) {
 	gc.HTTP3 = cfg.TLS.HTTP3
 	switch {
 	case cfg.TLSCert != "":
@@ -91,7 +92,7 @@ func serverTLS(cfg Config, gc *gateway.Config, log *slog.Logger) ([]component, e
 	case cfg.TLS.SelfSigned:
 		certFile, keyFile, made, err := tlscert.SelfSigned(filepath.Join(cfg.DataDir, "tls"), time.Now())
 		if err != nil {
-			return nil, fmt.Errorf("self-signed certificate: %w", err)
+			return nil, nil, fmt.Errorf("self-signed certificate: %w", err)
 		}
 		if made {
 			log.Info("made a self-signed TLS certificate for localhost: clients must be told to trust it", "cert", certFile)
@@ -105,12 +106,12 @@ func serverTLS(cfg Config, gc *gateway.Config, log *slog.Logger) ([]component, e
 		a, err := tlscert.NewACME(tlscert.ACMEOptions{Domains: cfg.TLS.Domains, Email: cfg.TLS.ACMEEmail,
 			Directory: cfg.TLS.ACMEDirectory, CAFile: cfg.TLS.ACMECAFile, CacheDir: dir, Logger: log})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		gc.GetCertificate = a.GetCertificate
 		gc.ChallengeProtocols = []string{tlscert.ChallengeProtocol}
 		log.Info("TLS certificates come from ACME", "domains", a.Domains(), "directory", cfg.TLS.ACMEDirectory, "cache_dir", dir)
-		return []component{{name: "ACME certificates", run: a.Run}}, nil
+		return []component{{name: "ACME certificates", run: a.Run}}, a.NotAfter, nil
 	}
-	return nil, nil
+	return nil, nil, nil
 }

@@ -242,7 +242,7 @@ func TestCompression(t *testing.T) {
 			t.Fatalf("headers %v", res.Header)
 		}
 	}
-	if n := testutil.ToFloat64(m.requests.WithLabelValues("GET", "GET /things/{id}", "200")); n != 2 {
+	if n := testutil.ToFloat64(m.requests.WithLabelValues("GET", "GET /things/{id}", "other", "200")); n != 2 {
 		t.Errorf("requests{GET /things/{id},200} = %v, want 2", n)
 	}
 	req, _ = http.NewRequest("GET", srv.URL+"/panic", nil)

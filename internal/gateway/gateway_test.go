@@ -87,7 +87,7 @@ func TestMiddlewareRequestIDsMetricsAndPanics(t *testing.T) {
 		{"GET /things/{id}", "500", 1},
 		{"unmatched", "404", 1},
 	} {
-		got := testutil.ToFloat64(m.requests.WithLabelValues("GET", c.route, c.code))
+		got := testutil.ToFloat64(m.requests.WithLabelValues("GET", c.route, "other", c.code))
 		if got != c.n {
 			t.Errorf("requests{%s,%s} = %v, want %v", c.route, c.code, got, c.n)
 		}

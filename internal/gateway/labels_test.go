@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -68,7 +69,7 @@ func TestMetricLabelsAreBounded(t *testing.T) {
 		{"other", "unmatched", "404"},
 		{"GET", "unmatched", "404"},
 	} {
-		if testutil.ToFloat64(m.requests.WithLabelValues(want.method, want.route, want.code)) == 0 {
+		if testutil.ToFloat64(m.requests.WithLabelValues(want.method, want.route, "other", want.code)) == 0 {
 			t.Errorf("no requests counted as %v", want)
 		}
 	}
@@ -91,13 +92,69 @@ func TestMetricCodeLabelIsBounded(t *testing.T) {
 	for _, p := range []string{"/odd", "/early-hints"} {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", p, nil))
 	}
-	if got := testutil.ToFloat64(m.requests.WithLabelValues("GET", "unmatched", "other")); got != 1 {
+	if got := testutil.ToFloat64(m.requests.WithLabelValues("GET", "unmatched", "other", "other")); got != 1 {
 		t.Errorf("requests{code=other} = %v, want 1", got)
 	}
-	if got := testutil.ToFloat64(m.requests.WithLabelValues("GET", "unmatched", "201")); got != 1 {
+	if got := testutil.ToFloat64(m.requests.WithLabelValues("GET", "unmatched", "other", "201")); got != 1 {
 		t.Errorf("requests{code=201} = %v, want 1 (a 103 before it is not the answer)", got)
 	}
 	if n := testutil.CollectAndCount(reg, "basalt_http_requests_total"); n != 2 {
 		t.Errorf("%d series, want 2", n)
 	}
+}
+
+// TestMetricClassLabel: the class label is Classify's name of the route
+// pattern, or of the pseudo-route a handler records (through the wrappers
+// of the chain), and "other" for requests no route matched, whatever a
+// handler records.
+func TestMetricClassLabel(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := NewMiddleware(MiddlewareOptions{
+		Registerer: reg, Buckets: []float64{0.1}, Fallbacks: []string{"/"}, Problem: testProblem,
+		Classify: func(route string) string {
+			switch route {
+			case "POST /query":
+				return "read"
+			case "POST /query#write":
+				return "write"
+			}
+			return "other"
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /query", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("write") {
+			ClassRouteOf(w)("POST /query#write")
+		}
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		ClassRouteOf(w)("POST /query#write")
+		w.WriteHeader(http.StatusNotFound)
+	})
+	h := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(&notModifiedTagWriter{ResponseWriter: w}, r) // a wrapper with Unwrap, as in the chain
+	}))
+	for _, target := range []string{"/query", "/query?write", "/query?write", "/elsewhere"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", target, nil))
+	}
+	for _, c := range []struct {
+		route, class, code string
+		want               float64
+	}{
+		{"POST /query", "read", "200", 1},
+		{"POST /query", "write", "200", 2},
+		{"unmatched", "other", "404", 1},
+	} {
+		if got := testutil.ToFloat64(m.requests.WithLabelValues("POST", c.route, c.class, c.code)); got != c.want {
+			t.Errorf("requests{route=%q,class=%q} = %v, want %v", c.route, c.class, got, c.want)
+		}
+	}
+	if n := testutil.CollectAndCount(reg, "basalt_http_requests_total"); n != 3 {
+		t.Errorf("%d series, want 3", n)
+	}
+	// Outside the middleware, recording a class does nothing.
+	ClassRouteOf(httptest.NewRecorder())("POST /query#write")
 }

@@ -32,6 +32,12 @@ type MiddlewareOptions struct {
 	// answer requests that no route matches: their requests are labelled
 	// route="unmatched", like requests the mux answers itself.
 	Fallbacks []string
+	// Classify names the class of a route pattern (reads, writes, auth,
+	// search, realtime: the classes of the service-level objectives), the
+	// metrics' class label. A handler may refine a request's class by the
+	// pseudo-route it was decided as (ClassRouteOf). Nil, and the
+	// fallbacks, give "other".
+	Classify func(route string) string
 	// Problem writes the answers the middleware decides.
 	Problem ProblemWriter
 	// MaxHeaderBytes bounds the request line and header block of a request
@@ -50,9 +56,11 @@ const DefaultMaxHeaderBytes = 64 << 10
 //
 // The labels of the metrics come from a fixed set whatever clients send:
 // method is one of methods or "other", route a registered pattern or
-// "unmatched", code a status that HTTP defines or "other".
+// "unmatched", class what Classify names a registered pattern (or
+// "other"), code a status that HTTP defines or "other".
 type Middleware struct {
 	log       *slog.Logger
+	classify  func(string) string
 	requests  *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
 	inflight  prometheus.Gauge
@@ -75,18 +83,19 @@ func NewMiddleware(opts MiddlewareOptions) (*Middleware, error) {
 		log: opts.Logger,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "basalt_http_requests_total",
-			Help: "HTTP requests served, by method, route pattern and status code.",
-		}, []string{"method", "route", "code"}),
+			Help: "HTTP requests served, by method, route pattern, route class (auth, read, write, search, realtime, other) and status code.",
+		}, []string{"method", "route", "class", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "basalt_http_request_duration_seconds",
-			Help:    "HTTP request latency, by method, route pattern and status code.",
+			Help:    "HTTP request latency, by method, route pattern, route class and status code; an event stream's is its lifetime.",
 			Buckets: opts.Buckets,
-		}, []string{"method", "route", "code"}),
+		}, []string{"method", "route", "class", "code"}),
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "basalt_http_requests_in_flight",
 			Help: "HTTP requests being served.",
 		}),
 		fallbacks: map[string]bool{},
+		classify:  opts.Classify,
 		problem:   opts.Problem,
 		maxHeader: opts.MaxHeaderBytes,
 	}
@@ -124,6 +133,18 @@ func (m *Middleware) routeLabel(pattern string) string {
 		return "unmatched"
 	}
 	return pattern
+}
+
+// classLabel is the class of a request with route label route, decided as
+// classRoute when its handler said so.
+func (m *Middleware) classLabel(route, classRoute string) string {
+	if route == "unmatched" || m.classify == nil {
+		return "other"
+	}
+	if classRoute != "" {
+		route = classRoute
+	}
+	return m.classify(route)
 }
 
 // codeLabel bounds the code label to the statuses HTTP defines.
@@ -167,8 +188,9 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 				status = http.StatusOK
 			}
 			method, route, code := methodLabel(r.Method), m.routeLabel(r.Pattern), codeLabel(status)
-			m.requests.WithLabelValues(method, route, code).Inc()
-			m.duration.WithLabelValues(method, route, code).Observe(time.Since(start).Seconds())
+			class := m.classLabel(route, rec.classRoute)
+			m.requests.WithLabelValues(method, route, class, code).Inc()
+			m.duration.WithLabelValues(method, route, class, code).Observe(time.Since(start).Seconds())
 			if m.log.Enabled(r.Context(), slog.LevelDebug) {
 				m.log.Debug("request", "request_id", id, "method", r.Method, "path", r.URL.Path,
 					"route", route, "status", status, "duration_ms", float64(time.Since(start).Microseconds())/1000)
@@ -227,8 +249,33 @@ func newRequestID() string {
 // outcome a handler recorded when that status does not tell it.
 type statusRecorder struct {
 	http.ResponseWriter
-	status  int
-	outcome int
+	status     int
+	outcome    int
+	classRoute string
+}
+
+// SetClassRoute records the pseudo-route whose class the request counts
+// in (see ClassRouteOf).
+func (r *statusRecorder) SetClassRoute(route string) { r.classRoute = route }
+
+// ClassRouteOf returns the function that records, for a request answered
+// through w, the route its class is decided by instead of its pattern's:
+// a GraphQL POST is a read until its operation is parsed, then a write
+// ("POST /graphql#mutation"), a search, or, upgraded to a WebSocket, an
+// event stream. The last route recorded counts. It is a no-op when w does
+// not pass through the middleware. Call it from the handler's goroutine,
+// before the handler returns.
+func ClassRouteOf(w http.ResponseWriter) func(route string) {
+	for {
+		if o, ok := w.(interface{ SetClassRoute(string) }); ok {
+			return o.SetClassRoute
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return func(string) {}
+		}
+		w = u.Unwrap()
+	}
 }
 
 // SetOutcome records the status that counts for the request in the

@@ -194,6 +194,20 @@ func (s *Server) Listen() (net.Addr, error) {
 // TLS reports whether the server speaks HTTPS.
 func (s *Server) TLS() bool { return s.tlsConf != nil }
 
+// CertificateNotAfter returns the end of validity of the certificate the
+// server serves from its files (Config.TLSCert, as last loaded), and
+// false when it serves none from files.
+func (s *Server) CertificateNotAfter() (time.Time, bool) {
+	if s.certs == nil {
+		return time.Time{}, false
+	}
+	cert := s.certs.cert.Load()
+	if cert == nil || cert.Leaf == nil {
+		return time.Time{}, false
+	}
+	return cert.Leaf.NotAfter, true
+}
+
 // HTTP3 reports whether the server also speaks HTTP/3.
 func (s *Server) HTTP3() bool { return s.h3 != nil }
 

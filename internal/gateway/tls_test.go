@@ -68,6 +68,10 @@ func TestTLSServesHTTP2AndReloadsTheCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	first, ok := s.CertificateNotAfter()
+	if until := time.Until(first); !ok || until < 50*time.Minute || until > time.Hour {
+		t.Fatalf("CertificateNotAfter = %v, %v; want the served certificate's, in an hour", first, ok)
+	}
 	if !s.TLS() {
 		t.Fatal("TLS() = false with a certificate")
 	}
@@ -152,6 +156,9 @@ func TestTLSServesHTTP2AndReloadsTheCertificate(t *testing.T) {
 	ca.Issue(t, 200, certFile, keyFile)
 	reload <- syscall.SIGHUP
 	waitFor(t, "the new certificate", func() bool { return serial(t) == 200 })
+	if next, ok := s.CertificateNotAfter(); !ok || next.Before(first) {
+		t.Errorf("CertificateNotAfter after the reload = %v, %v; want the new certificate's (not before %v)", next, ok, first)
+	}
 	waitFor(t, "the reload log line", func() bool { return strings.Contains(logs.String(), "TLS certificate reloaded") })
 	if !strings.Contains(logs.String(), "ip_addresses=[127.0.0.1]") {
 		t.Errorf("the reload log line does not name the certificate's addresses:\n%s", logs)

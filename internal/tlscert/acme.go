@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/acme"
@@ -57,6 +58,9 @@ type ACME struct {
 	domains []string
 	log     *slog.Logger
 	stopped chan struct{} // closed when Run returns: no more requests to the CA
+
+	mu       sync.Mutex
+	notAfter map[string]time.Time // of the certificate last served per domain
 }
 
 // NewACME returns the certificates of opts.
@@ -100,7 +104,7 @@ func NewACME(opts ACMEOptions) (*ACME, error) {
 		Email:      opts.Email,
 		Client:     client,
 	}
-	return &ACME{m: m, domains: domains, log: log, stopped: stopped}, nil
+	return &ACME{m: m, domains: domains, log: log, stopped: stopped, notAfter: map[string]time.Time{}}, nil
 }
 
 // errStopped fails the requests to the CA once the server stops.
@@ -176,7 +180,37 @@ func (a *ACME) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, err
 		}
 		hello = &h
 	}
-	return a.m.GetCertificate(hello)
+	cert, err := a.m.GetCertificate(hello)
+	if err == nil && !slices.Contains(hello.SupportedProtos, ChallengeProtocol) {
+		a.served(strings.ToLower(strings.TrimSuffix(hello.ServerName, ".")), cert)
+	}
+	return cert, err
+}
+
+// served records the end of validity of the certificate served for a
+// domain (names outside Domains are not recorded).
+func (a *ACME) served(domain string, cert *tls.Certificate) {
+	if cert == nil || cert.Leaf == nil || !slices.Contains(a.domains, domain) {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.notAfter[domain] = cert.Leaf.NotAfter
+}
+
+// NotAfter returns the earliest end of validity among the certificates
+// last served for the domains (renewals replace a domain's at its next
+// handshake), and false before any was.
+func (a *ACME) NotAfter() (time.Time, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var first time.Time
+	for _, t := range a.notAfter {
+		if first.IsZero() || t.Before(first) {
+			first = t
+		}
+	}
+	return first, !first.IsZero()
 }
 
 // offersTLS13Only reports whether a client hello offers no version below
@@ -222,6 +256,7 @@ func (a *ACME) Run(ctx context.Context) error {
 				failed = append(failed, d)
 				continue
 			}
+			a.served(d, cert)
 			attrs := []any{"domain", d}
 			if leaf := cert.Leaf; leaf != nil {
 				attrs = append(attrs, "issuer", leaf.Issuer.String(), "not_after", leaf.NotAfter.UTC().Format(time.RFC3339))

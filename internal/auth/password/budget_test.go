@@ -2,8 +2,12 @@ package password
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/basaltdev/basalt/internal/fault"
 )
@@ -13,7 +17,8 @@ func TestMaxRate(t *testing.T) {
 	if _, err := New(p, 1, MaxRate(0, 1)); !fault.Is(err, fault.Invalid) {
 		t.Fatalf("zero rate: %v", err)
 	}
-	h, err := New(p, 2, MaxRate(0.001, 3)) // a burst of 3, then one every 1000 s
+	reg := prometheus.NewPedanticRegistry()
+	h, err := New(p, 2, MaxRate(0.001, 3), Metrics(reg)) // a burst of 3, then one every 1000 s
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,5 +44,17 @@ func TestMaxRate(t *testing.T) {
 	// exist, fails alike: an unknown account must not answer otherwise.
 	if err := h.DummyVerify(ctx, "another one"); !fault.Is(err, fault.TooManyRequests) || fault.RetryAfterOf(err) < 900*time.Second {
 		t.Fatalf("DummyVerify over budget: %v", err)
+	}
+	// The metrics count the three hashes computed and the three refused.
+	want := `# HELP basalt_password_hash_refusals_total Password hashes refused before they started, by reason: budget (the hashing budget, --password-max-rate, was spent: 429), canceled (the request ended while waiting for a hashing slot: 503).
+# TYPE basalt_password_hash_refusals_total counter
+basalt_password_hash_refusals_total{reason="budget"} 3
+basalt_password_hash_refusals_total{reason="canceled"} 0
+# HELP basalt_password_hashes_total Password hashes computed (sign-ups, logins, password changes, and the dummy checks of unknown accounts).
+# TYPE basalt_password_hashes_total counter
+basalt_password_hashes_total 3
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
+		t.Error(err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/argon2"
 
 	"github.com/basaltdev/basalt/internal/fault"
@@ -27,6 +28,20 @@ type Hasher struct {
 	worker *worker       // hash in a separate process (InWorker)
 	budget *memory.Limiter
 	rate   ratelimit.Limit
+
+	reg      prometheus.Registerer // set by Metrics
+	hashes   prometheus.Counter
+	refusals *prometheus.CounterVec
+}
+
+// Metrics registers the hasher's metrics with reg:
+// basalt_password_hashes_total, the hashes computed, and
+// basalt_password_hash_refusals_total{reason}, the hashes refused before
+// they started: "budget" when MaxRate's budget was spent (the caller got
+// 429), "canceled" when the request ended while waiting for a slot (it
+// got 503).
+func Metrics(reg prometheus.Registerer) Option {
+	return func(h *Hasher) { h.reg = reg }
 }
 
 // Option tunes a Hasher.
@@ -74,6 +89,21 @@ func New(p Params, maxConcurrent int, opts ...Option) (*Hasher, error) {
 	}
 	for _, o := range opts {
 		o(h)
+	}
+	h.hashes = prometheus.NewCounter(prometheus.CounterOpts{Name: "basalt_password_hashes_total",
+		Help: "Password hashes computed (sign-ups, logins, password changes, and the dummy checks of unknown accounts)."})
+	h.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "basalt_password_hash_refusals_total",
+		Help: "Password hashes refused before they started, by reason: budget (the hashing budget, --password-max-rate, was spent: 429), canceled (the request ended while waiting for a hashing slot: 503)."},
+		[]string{"reason"})
+	for _, r := range []string{"budget", "canceled"} {
+		h.refusals.WithLabelValues(r)
+	}
+	if h.reg != nil {
+		for _, c := range []prometheus.Collector{h.hashes, h.refusals} {
+			if err := h.reg.Register(c); err != nil {
+				return nil, fault.Internalf(op, err)
+			}
+		}
 	}
 	if h.budget != nil {
 		if err := h.rate.Validate(); err != nil {
@@ -201,14 +231,17 @@ func (h *Hasher) acquire(ctx context.Context, op string) (release func(), err er
 			return nil, fault.Internalf(op, err)
 		}
 		if !d.Allowed {
+			h.refusals.WithLabelValues("budget").Inc()
 			return nil, &fault.Error{Kind: fault.TooManyRequests, Op: op,
 				Msg: "too many password checks right now; try again shortly", RetryAfter: d.RetryAfter}
 		}
 	}
 	select {
 	case h.sem <- struct{}{}:
+		h.hashes.Inc()
 		return func() { <-h.sem }, nil
 	case <-ctx.Done():
+		h.refusals.WithLabelValues("canceled").Inc()
 		return nil, unavailable(op, ctx.Err())
 	}
 }

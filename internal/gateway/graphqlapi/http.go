@@ -26,6 +26,7 @@ import (
 	"github.com/basaltdev/basalt/internal/auth/bearer"
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/gateway"
 	"github.com/basaltdev/basalt/internal/gateway/authapi"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
 	"github.com/basaltdev/basalt/internal/realtime"
@@ -337,7 +338,9 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// A mutation is also limited as a write, once per operation (as a
 	// REST batch is), and the account flows in the auth class, by the
 	// caller already authenticated.
+	class := gateway.ClassRouteOf(w)
 	write := func(route string) error {
+		class(route) // the request's class in the metrics
 		if a.opts.RateLimits == nil {
 			return nil
 		}

@@ -49,6 +49,7 @@ import (
 	"github.com/basaltdev/basalt/internal/auth/bearer"
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/fault"
+	"github.com/basaltdev/basalt/internal/gateway"
 	"github.com/basaltdev/basalt/internal/gateway/authapi"
 	"github.com/basaltdev/basalt/internal/gateway/restapi"
 	"github.com/basaltdev/basalt/internal/realtime"
@@ -177,7 +178,9 @@ func (a *API) serveWS(w http.ResponseWriter, r *http.Request) {
 		a.write(w, media, statusOf(err), Result{Errors: gqlerror.List{errorOf(err)}})
 		return
 	}
-	// The connection outlives the server's timeouts, which would cut it.
+	// The connection counts as an event stream in the metrics, and
+	// outlives the server's timeouts, which would cut it.
+	gateway.ClassRouteOf(w)(routeSubscription)
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})

@@ -252,6 +252,20 @@ func (s *Store) Ping(ctx context.Context) error {
 	})
 }
 
+// Reachable checks that the server accepts a new connection and answers
+// on it, outside the pool: a pool whose connections are all in use makes
+// Ping wait, while the server is up. The connection is closed at once.
+func (s *Store) Reachable(ctx context.Context) error {
+	const op = "postgres.Reachable"
+	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return mapErr(op, err)
+	}
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
+	_, err = conn.Exec(ctx, "SELECT 1")
+	return mapErr(op, err)
+}
+
 // GetCollection returns the named collection.
 func (s *Store) GetCollection(ctx context.Context, name string) (c docstore.Collection, err error) {
 	err = s.read(ctx, "postgres.GetCollection", func(q queryer) error {
