@@ -61,6 +61,10 @@ func run() int {
 		err = app.DevKafka(ctx, cmd.Config, os.Stdout)
 	case "events status":
 		err = app.EventsStatus(ctx, cmd.Config, os.Stdout)
+	case "alerts rules":
+		err = app.PrintAlertRules(cmd.Config, os.Stdout)
+	case "alerts objectives":
+		err = app.PrintObjectives(os.Stdout)
 	default:
 		err = app.Run(ctx, cmd.Config)
 	}

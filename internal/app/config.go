@@ -19,6 +19,7 @@ import (
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/eventbus/kafka"
 	"github.com/basaltdev/basalt/internal/gateway"
+	"github.com/basaltdev/basalt/internal/slo"
 	"github.com/basaltdev/basalt/internal/tlscert"
 )
 
@@ -62,6 +63,8 @@ type Config struct {
 	Admin AdminAccount
 	// DevKafka is the cluster "basalt dev kafka" runs.
 	DevKafka DevKafkaConfig
+	// Alerts configures "basalt alerts rules".
+	Alerts AlertsConfig
 	// EventsStatusJSON makes "basalt events status" print JSON.
 	EventsStatusJSON bool
 	// Events configures the event log and its relay.
@@ -198,6 +201,10 @@ type cli struct {
 	Events struct {
 		Status eventsStatusCmd `cmd:"" help:"Print the change-event consumers on the database (position, lag, dead letters; the relay first) and the event log's size and bounds."`
 	} `cmd:"" help:"Inspect the change events."`
+	Alerts struct {
+		Rules      alertsRulesCmd `cmd:"" help:"Print Basalt's Prometheus rules: the service-level indicators and burn-rate alerts of the objectives, and the alerts on causes (dependencies down, saturation, backlogs, certificates), each with its runbook's URL."`
+		Objectives struct{}       `cmd:"" help:"Print the default service-level objectives (YAML), to edit and pass to alerts rules --objectives."`
+	} `cmd:"" help:"Prometheus alert rules and service-level objectives (docs/observability.md)."`
 	Targets     struct{}    `cmd:"" help:"List the components serve --target can run in a process, what each serves and what it needs."`
 	Version     struct{}    `cmd:"" help:"Print the version, the Go version and the VCS revision, and exit."`
 	VersionFlag versionFlag `name:"version" help:"Print the version, the Go version and the VCS revision, and exit (as the version command)."`
@@ -372,7 +379,7 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 		kong.Exit(exit),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Resolvers(&envFileResolver{getenv: getenv, file: file}),
-		kong.Vars{"password_rules": accounts.PasswordRules(), "rate_limit_defaults": rateLimitDefaults(), "acme_directory": tlscert.LetsEncrypt},
+		kong.Vars{"password_rules": accounts.PasswordRules(), "rate_limit_defaults": rateLimitDefaults(), "acme_directory": tlscert.LetsEncrypt, "runbook_base": slo.DefaultRunbookBase},
 	)
 	if err != nil {
 		return Command{}, err
@@ -388,7 +395,7 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 	cfg.LogLevel = c.LogLevel
 	words := strings.Fields(kctx.Command())
 	cmd := words[0]
-	if (cmd == "admin" || cmd == "keys" || cmd == "dev" || cmd == "events") && len(words) > 1 {
+	if (cmd == "admin" || cmd == "keys" || cmd == "dev" || cmd == "events" || cmd == "alerts") && len(words) > 1 {
 		cmd += " " + words[1]
 	}
 	switch cmd {
@@ -429,6 +436,8 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 		cfg.Auth.AccessTTL = c.Keys.Rotate.AccessTTL
 	case "dev kafka":
 		c.Dev.Kafka.apply(&cfg)
+	case "alerts rules":
+		c.Alerts.Rules.apply(&cfg)
 	case "events status":
 		c.Events.Status.storageFlags.apply(&cfg)
 		c.Events.Status.kafkaFlags.apply(&cfg)

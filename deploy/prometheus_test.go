@@ -1,0 +1,175 @@
+package deploy_test
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v4"
+
+	"github.com/basaltdev/basalt/internal/app"
+	"github.com/basaltdev/basalt/internal/slo"
+)
+
+// ruleFiles are the shipped rule files.
+var ruleFiles = []string{"prometheus/slo.rules.yaml", "prometheus/alerts.rules.yaml"}
+
+// promtool returns the path of Prometheus's promtool. CI installs
+// Debian's prometheus package; a machine without it fails here rather
+// than skip the rules' tests.
+func promtool(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatal("promtool is not installed (Debian: apt-get install prometheus); the alert rules cannot be checked")
+	}
+	return p
+}
+
+// TestSLORulesAreFresh: the committed slo.rules.yaml is what "basalt
+// alerts rules --only slo" makes of the committed objectives.
+func TestSLORulesAreFresh(t *testing.T) {
+	want, err := app.AlertRules(app.AlertsConfig{Only: "slo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile("prometheus/slo.rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Error("deploy/prometheus/slo.rules.yaml is stale: run make prometheus-rules")
+	}
+}
+
+// TestPromtool checks the rule files (syntax, expressions, templates and
+// promtool's lint) and runs their unit tests, and checks the single file
+// "basalt alerts rules" prints, with a runbook base of an operator's own.
+func TestPromtool(t *testing.T) {
+	bin := promtool(t)
+	all, err := app.AlertRules(app.AlertsConfig{RunbookBase: "https://runbooks.example.com/basalt/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	combined := filepath.Join(t.TempDir(), "basalt.rules.yaml")
+	if err := os.WriteFile(combined, all, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(all), slo.DefaultRunbookBase) {
+		t.Error("the printed rules keep the default runbook base instead of --runbook-base's")
+	}
+	for _, args := range [][]string{
+		append([]string{"check", "rules"}, append(slices.Clone(ruleFiles), combined)...),
+		{"test", "rules", "prometheus/tests/slo.test.yaml", "prometheus/tests/causes.test.yaml"},
+	} {
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		if err != nil {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
+
+// rule is an alerting rule as a rule file holds it.
+type rule struct {
+	Alert       string            `yaml:"alert"`
+	Labels      map[string]string `yaml:"labels"`
+	Annotations map[string]string `yaml:"annotations"`
+}
+
+// alerts reads the alerting rules of the shipped files.
+func alerts(t *testing.T) []rule {
+	t.Helper()
+	var out []rule
+	for _, f := range ruleFiles {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var file struct {
+			Groups []struct {
+				Rules []rule `yaml:"rules"`
+			} `yaml:"groups"`
+		}
+		if err := yaml.Unmarshal(data, &file); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, g := range file.Groups {
+			for _, r := range g.Rules {
+				if r.Alert != "" {
+					out = append(out, r)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestEveryAlertIsActionable: every alert has a severity (page or
+// ticket), a summary, a description and the link of its runbook.
+func TestEveryAlertIsActionable(t *testing.T) {
+	rules := alerts(t)
+	if len(rules) < 15 {
+		t.Fatalf("%d alerting rules; the shipped files have more", len(rules))
+	}
+	for _, r := range rules {
+		if s := r.Labels["severity"]; s != "page" && s != "ticket" {
+			t.Errorf("%s: severity %q, want page or ticket", r.Alert, s)
+		}
+		for _, a := range []string{"summary", "description"} {
+			if strings.TrimSpace(r.Annotations[a]) == "" {
+				t.Errorf("%s: no %s", r.Alert, a)
+			}
+		}
+		if want := slo.DefaultRunbookBase + r.Alert + ".md"; r.Annotations["runbook_url"] != want {
+			t.Errorf("%s: runbook_url %q, want %q", r.Alert, r.Annotations["runbook_url"], want)
+		}
+	}
+}
+
+// TestEveryAlertIsTested: the promtool tests see every alert fire, at
+// each of its severities, and see it not fire.
+func TestEveryAlertIsTested(t *testing.T) {
+	type key struct{ alert, severity string }
+	fires, quiet := map[key]bool{}, map[string]bool{}
+	for _, f := range []string{"prometheus/tests/slo.test.yaml", "prometheus/tests/causes.test.yaml"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var file struct {
+			Tests []struct {
+				AlertRuleTest []struct {
+					Alertname string `yaml:"alertname"`
+					ExpAlerts []struct {
+						ExpLabels map[string]string `yaml:"exp_labels"`
+					} `yaml:"exp_alerts"`
+				} `yaml:"alert_rule_test"`
+			} `yaml:"tests"`
+		}
+		if err := yaml.Unmarshal(data, &file); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, tc := range file.Tests {
+			for _, a := range tc.AlertRuleTest {
+				if len(a.ExpAlerts) == 0 {
+					quiet[a.Alertname] = true
+				}
+				for _, e := range a.ExpAlerts {
+					fires[key{a.Alertname, e.ExpLabels["severity"]}] = true
+				}
+			}
+		}
+	}
+	for _, r := range alerts(t) {
+		if !fires[key{r.Alert, r.Labels["severity"]}] {
+			t.Errorf("no promtool test sees %s fire with severity %s", r.Alert, r.Labels["severity"])
+		}
+		if !quiet[r.Alert] {
+			t.Errorf("no promtool test sees %s stay quiet", r.Alert)
+		}
+	}
+}
