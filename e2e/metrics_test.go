@@ -206,4 +206,19 @@ func TestMetricsForAlerts(t *testing.T) {
 	if strings.Contains(body, `dependency="redis"`) || strings.Contains(body, `dependency="kafka"`) {
 		t.Error("dependencies reported that this server does not use")
 	}
+
+	// basalt status reads the same process over TLS.
+	caFile := filepath.Join(dir, "ca.crt")
+	ca.WriteCert(t, caFile)
+	st, err := app.ReadStatus(t.Context(), app.StatusConfig{Server: c.base, MetricsToken: metricsToken, CAFile: caFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Ready != "ready" || !st.Metrics || len(st.Dependencies) != 1 || !st.Dependencies[0].Up || st.Migration == nil ||
+		st.DataDir == nil || st.Passwords == nil || st.Passwords.Hashes != 1 || len(st.Certificates) != 1 || st.Revocations == nil {
+		t.Errorf("basalt status of the server: %+v", st)
+	}
+	if len(st.Requests) < 3 || st.Requests[0].Class != "read" || st.Requests[0].ServerErrors != 0 {
+		t.Errorf("basalt status: requests %+v", st.Requests)
+	}
 }

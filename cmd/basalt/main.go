@@ -61,6 +61,8 @@ func run() int {
 		err = app.DevKafka(ctx, cmd.Config, os.Stdout)
 	case "events status":
 		err = app.EventsStatus(ctx, cmd.Config, os.Stdout)
+	case "status":
+		err = app.PrintStatus(ctx, cmd.Config, os.Stdout)
 	case "alerts rules":
 		err = app.PrintAlertRules(cmd.Config, os.Stdout)
 	case "alerts objectives":

@@ -140,7 +140,18 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 		readyz.add("database", databaseReady(store))
-		deps.Add("database", db.Ping)
+		dbCheck := db.Ping
+		if r, ok := db.Store.(interface{ Reachable(context.Context) error }); ok {
+			dbCheck = r.Reachable // PostgreSQL: on a connection of its own, outside the pool
+		}
+		deps.Add("database", dbCheck)
+		if m, ok := db.Store.(interface{ MigrationVersion() int64 }); ok {
+			if err := reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "basalt_db_migration_version",
+				Help: "Version of the last database migration applied, as read when the process started."},
+				func() float64 { return float64(m.MigrationVersion()) })); err != nil {
+				return err
+			}
+		}
 	}
 	rdb, err := openRedis(cfg, log)
 	if err != nil {

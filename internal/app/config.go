@@ -63,6 +63,8 @@ type Config struct {
 	Admin AdminAccount
 	// DevKafka is the cluster "basalt dev kafka" runs.
 	DevKafka DevKafkaConfig
+	// Status configures "basalt status".
+	Status StatusConfig
 	// Alerts configures "basalt alerts rules".
 	Alerts AlertsConfig
 	// EventsStatusJSON makes "basalt events status" print JSON.
@@ -201,6 +203,7 @@ type cli struct {
 	Events struct {
 		Status eventsStatusCmd `cmd:"" help:"Print the change-event consumers on the database (position, lag, dead letters; the relay first) and the event log's size and bounds."`
 	} `cmd:"" help:"Inspect the change events."`
+	Status statusCmd `cmd:"" help:"Inspect a running Basalt process through its /readyz and /metrics: readiness, dependencies, database pool and migrations, revocation feed, outbox and consumers, password hashing, data directory, certificates, requests by class. Exits 1 when the process is not ready or cannot be reached."`
 	Alerts struct {
 		Rules      alertsRulesCmd `cmd:"" help:"Print Basalt's Prometheus rules: the service-level indicators and burn-rate alerts of the objectives, and the alerts on causes (dependencies down, saturation, backlogs, certificates), each with its runbook's URL."`
 		Objectives struct{}       `cmd:"" help:"Print the default service-level objectives (YAML), to edit and pass to alerts rules --objectives."`
@@ -436,6 +439,8 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 		cfg.Auth.AccessTTL = c.Keys.Rotate.AccessTTL
 	case "dev kafka":
 		c.Dev.Kafka.apply(&cfg)
+	case "status":
+		c.Status.apply(&cfg)
 	case "alerts rules":
 		c.Alerts.Rules.apply(&cfg)
 	case "events status":

@@ -3,6 +3,9 @@ package postgres_test
 import (
 	"context"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/basaltdev/basalt/internal/docstore"
@@ -35,4 +38,28 @@ func TestConformance(t *testing.T) {
 
 func TestSearchConformance(t *testing.T) {
 	searchdbtest.Run(t, "postgres", func(t *testing.T) searchdbtest.Engine { return openStore(t) })
+}
+
+// TestMigrationVersion: a new database is migrated to the newest
+// migration, and a store opened on it again reads the same version.
+func TestMigrationVersion(t *testing.T) {
+	files, err := filepath.Glob("migrations/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("migrations: %v %v", files, err)
+	}
+	newest, _ := strconv.ParseInt(strings.SplitN(filepath.Base(files[len(files)-1]), "_", 2)[0], 10, 64)
+	url := pgtest.URL(t)
+	for range 2 {
+		s, err := postgres.Open(context.Background(), postgres.Options{URL: url, MaxConns: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := s.MigrationVersion(); v != newest {
+			t.Errorf("MigrationVersion = %d, want %d", v, newest)
+		}
+		if err := s.Reachable(context.Background()); err != nil {
+			t.Errorf("Reachable: %v", err)
+		}
+		_ = s.Close()
+	}
 }

@@ -106,6 +106,7 @@ type Options struct {
 // Store is the PostgreSQL storage engine. It is safe for concurrent use.
 type Store struct {
 	pool           *pgxpool.Pool
+	migration      int64 // the version migrated to at Open
 	acquireTimeout time.Duration
 	log            *slog.Logger
 	closeOnce      sync.Once
@@ -170,7 +171,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	if err := migrate(ctx, pool); err != nil {
+	if s.migration, err = migrate(ctx, pool); err != nil {
 		pool.Close()
 		return nil, mapErr(op, err)
 	}
@@ -182,26 +183,30 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 // migrate applies the embedded migrations through database/sql (goose's
 // interface), holding PostgreSQL's session advisory lock so that
 // concurrent processes apply each migration once.
-func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+func migrate(ctx context.Context, pool *pgxpool.Pool) (version int64, err error) {
 	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
+		return 0, fmt.Errorf("migrations: %w", err)
 	}
 	locker, err := lock.NewPostgresSessionLocker()
 	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
+		return 0, fmt.Errorf("migrations: %w", err)
 	}
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
 	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
 		goose.WithDisableGlobalRegistry(true), goose.WithSessionLocker(locker))
 	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
+		return 0, fmt.Errorf("migrations: %w", err)
 	}
 	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("migrations: %w", err)
+		return 0, fmt.Errorf("migrations: %w", err)
 	}
-	return nil
+	v, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("migrations: %w", err)
+	}
+	return v, nil
 }
 
 // Close closes the pool, waiting for connections in use to be released.
@@ -251,6 +256,10 @@ func (s *Store) Ping(ctx context.Context) error {
 		return mapErr(op, err)
 	})
 }
+
+// MigrationVersion is the version of the last migration applied to the
+// database, as read when the store opened.
+func (s *Store) MigrationVersion() int64 { return s.migration }
 
 // Reachable checks that the server accepts a new connection and answers
 // on it, outside the pool: a pool whose connections are all in use makes

@@ -103,6 +103,7 @@ type Store struct {
 	log      *slog.Logger
 	// cursorLocks are the event consumers' locks (LockCursor).
 	cursorLocks cursorLocks
+	migration   int64 // the version migrated to at Open
 }
 
 // stmtCacheSize bounds the prepared statements kept per pool.
@@ -154,7 +155,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, w); err != nil {
+	migration, err := migrate(ctx, w)
+	if err != nil {
 		_ = w.Close()
 		return nil, mapErr(op, err)
 	}
@@ -180,7 +182,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		_ = r.Close()
 		return nil, mapErr(op, err)
 	}
-	st := &Store{write: w, read: r, wconn: wconn, log: log,
+	st := &Store{write: w, read: r, wconn: wconn, log: log, migration: migration,
 		wstmts: newStmtCache(wconn, stmtCacheSize), rstmts: newStmtCache(r, stmtCacheSize),
 		writes: make(chan *writeReq, maxGroup), stopped: make(chan struct{}), loopDone: make(chan struct{})}
 	st.reads = cachedDB{st.rstmts}
@@ -201,21 +203,29 @@ func dsn(path string, pragmas []string, immediate bool) string {
 	return "file:" + path + "?" + v.Encode()
 }
 
-func migrate(ctx context.Context, db *sql.DB) error {
+func migrate(ctx context.Context, db *sql.DB) (version int64, err error) {
 	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
+		return 0, fmt.Errorf("migrations: %w", err)
 	}
 	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys,
 		goose.WithDisableGlobalRegistry(true))
 	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
+		return 0, fmt.Errorf("migrations: %w", err)
 	}
 	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("migrations: %w", err)
+		return 0, fmt.Errorf("migrations: %w", err)
 	}
-	return nil
+	v, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("migrations: %w", err)
+	}
+	return v, nil
 }
+
+// MigrationVersion is the version of the last migration applied to the
+// database, as read when the store opened.
+func (s *Store) MigrationVersion() int64 { return s.migration }
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
