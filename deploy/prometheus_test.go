@@ -2,6 +2,8 @@ package deploy_test
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/alecthomas/kong"
 	"go.yaml.in/yaml/v4"
 
 	"github.com/basaltdev/basalt/internal/app"
@@ -171,5 +174,160 @@ func TestEveryAlertIsTested(t *testing.T) {
 		if !quiet[r.Alert] {
 			t.Errorf("no promtool test sees %s stay quiet", r.Alert)
 		}
+	}
+}
+
+// TestRunbooks: every alert has its runbook (docs/runbooks/<alert>.md)
+// with the sections an on-call engineer looks for, the index lists it,
+// and every basalt command the runbooks give exists, with its flags, in
+// basalt --help.
+func TestRunbooks(t *testing.T) {
+	index, err := os.ReadFile("../docs/runbooks/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, r := range alerts(t) {
+		if seen[r.Alert] {
+			continue
+		}
+		seen[r.Alert] = true
+		body, err := os.ReadFile("../docs/runbooks/" + r.Alert + ".md")
+		if err != nil {
+			t.Errorf("%s has no runbook: %v", r.Alert, err)
+			continue
+		}
+		for _, section := range []string{"# " + r.Alert + "\n", "\n## Meaning\n", "\n## Impact\n", "\n## Confirm\n", "\n## Mitigate\n", "\n## Verify recovery\n"} {
+			if !strings.Contains(string(body), section) {
+				t.Errorf("docs/runbooks/%s.md lacks %q", r.Alert, strings.TrimSpace(section))
+			}
+		}
+		if !strings.Contains(string(index), "("+r.Alert+".md)") {
+			t.Errorf("docs/runbooks/README.md does not link %s.md", r.Alert)
+		}
+	}
+	files, err := filepath.Glob("../docs/runbooks/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	commands := 0
+	for _, f := range files {
+		if name := strings.TrimSuffix(filepath.Base(f), ".md"); name != "README" && !seen[name] {
+			t.Errorf("%s is the runbook of no alert", f)
+		}
+		body, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range shellLines(string(body)) {
+			args := shellWords(line)
+			if len(args) == 0 || args[0] != "basalt" {
+				continue
+			}
+			commands++
+			_, err := app.ParseCommandLine(args[1:], func(string) string { return "" }, io.Discard, io.Discard, func(int) {})
+			var pe *kong.ParseError
+			if errors.As(err, &pe) {
+				t.Errorf("%s: %q is not a basalt command line: %v", filepath.Base(f), line, err)
+			}
+		}
+	}
+	if commands < len(seen) {
+		t.Errorf("the runbooks give %d basalt commands in all; each should give at least one", commands)
+	}
+}
+
+// shellLines returns the command lines of the ```sh blocks of a
+// Markdown text, continuation lines joined.
+func shellLines(md string) []string {
+	var out []string
+	in, cur := false, ""
+	for _, line := range strings.Split(md, "\n") {
+		switch {
+		case strings.HasPrefix(line, "```"):
+			in = !in && strings.TrimSpace(strings.TrimPrefix(line, "```")) == "sh"
+		case in:
+			cur += strings.TrimSpace(line)
+			if strings.HasSuffix(cur, "\\") {
+				cur = strings.TrimSuffix(cur, "\\") + " "
+				continue
+			}
+			out = append(out, cur)
+			cur = ""
+		}
+	}
+	return out
+}
+
+// shellWords splits a command line into words as a shell would (quotes,
+// no expansion), up to the first pipe, redirection, separator or
+// comment.
+func shellWords(line string) []string {
+	var words []string
+	var w strings.Builder
+	inWord := false
+	var quote rune
+	for _, r := range line {
+		switch {
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			} else {
+				w.WriteRune(r)
+			}
+		case r == '\'' || r == '"':
+			quote, inWord = r, true
+		case r == ' ' || r == '\t':
+			if inWord {
+				words = append(words, w.String())
+				w.Reset()
+				inWord = false
+			}
+		case strings.ContainsRune("|><;&", r) || (r == '#' && !inWord):
+			if inWord {
+				words = append(words, w.String())
+			}
+			return words
+		default:
+			w.WriteRune(r)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, w.String())
+	}
+	return words
+}
+
+// TestObservabilityDocConfig: the Prometheus configuration of
+// docs/observability.md, with the rules "basalt alerts rules" prints
+// beside it, is one promtool accepts.
+func TestObservabilityDocConfig(t *testing.T) {
+	bin := promtool(t)
+	doc, err := os.ReadFile("../docs/observability.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "```yaml\n# prometheus.yml\n")
+	config, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("docs/observability.md has no prometheus.yml block")
+	}
+	dir := t.TempDir()
+	rules, err := app.AlertRules(app.AlertsConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "basalt.rules.yaml"), rules, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "basalt-metrics-token"), []byte("a-metrics-token-of-16+"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "check", "config", filepath.Join(dir, "prometheus.yml")).CombinedOutput(); err != nil {
+		t.Errorf("promtool check config of the documented prometheus.yml: %v\n%s", err, out)
 	}
 }

@@ -116,7 +116,9 @@ func (o Objectives) Rules(opts RuleOptions) []byte {
 	}
 	availSel := `class=~"` + strings.Join(avail, "|") + `"`
 
-	w("  - name: basalt-slo-indicators\n")
+	// One group: its rules run in order, so each alert reads the
+	// indicators recorded at the same evaluation.
+	w("  - name: basalt-slo\n")
 	w("    rules:\n")
 	for _, win := range windows() {
 		d := model.Duration(win).String()
@@ -161,8 +163,6 @@ func (o Objectives) Rules(opts RuleOptions) []byte {
 		}
 	}
 
-	w("  - name: basalt-slo-alerts\n")
-	w("    rules:\n")
 	for _, obj := range o.Objectives {
 		o.alerts(w, base, AvailabilityAlert, "availability", errorsRecord, obj.Class, obj.Availability,
 			"server errors (5xx)", "")
