@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/basaltdev/basalt/internal/apilimit"
 	"github.com/basaltdev/basalt/internal/auth"
@@ -63,6 +64,17 @@ func Run(ctx context.Context, cfg Config) error {
 	// What operators alert on beside the requests: the dependencies as
 	// they answer at each scrape, and when the certificates expire.
 	deps, certs := telemetry.NewDependencies(time.Second), telemetry.NewCertificates()
+	tracing, err := newTracing(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer shutdownTracing(tracing, log)
+	// traced is the tracer provider of the components, nil when tracing
+	// is off: they then skip every span.
+	var traced trace.TracerProvider
+	if tracing.On() {
+		traced = tracing.Provider
+	}
 	if err := registerAll(reg, deps, certs); err != nil {
 		return err
 	}
@@ -123,7 +135,7 @@ func Run(ctx context.Context, cfg Config) error {
 				}
 			}()
 		}
-		if db, err = openStore(ctx, cfg, log); err != nil {
+		if db, err = openStore(ctx, cfg, log, traced); err != nil {
 			return err
 		}
 		defer func() {
@@ -136,7 +148,11 @@ func Run(ctx context.Context, cfg Config) error {
 				return err
 			}
 		}
-		if store, err = timing.New(db.Store, db.engine, reg, telemetry.LatencyBuckets); err != nil {
+		var opts []timing.Option
+		if traced != nil {
+			opts = append(opts, timing.Traced(traced))
+		}
+		if store, err = timing.New(db.Store, db.engine, reg, telemetry.LatencyBuckets, opts...); err != nil {
 			return err
 		}
 		readyz.add("database", databaseReady(store))
@@ -295,6 +311,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Fallbacks: []string{"/", restapi.CatchAll},
 		Classify:  apilimit.MetricClass,
 		Problem:   restapi.WriteStatusProblem,
+		Tracer:    tracerOf(traced, "gateway"), Propagator: tracing.Propagator,
 	})
 	if err != nil {
 		return err
@@ -496,7 +513,7 @@ func withAccounts(ctx context.Context, cfg Config, fn func(*accounts.Service, *s
 	if err != nil {
 		return err
 	}
-	db, err := openStore(ctx, cfg, log)
+	db, err := openStore(ctx, cfg, log, nil)
 	if err != nil {
 		return err
 	}
@@ -637,7 +654,7 @@ func (d database) Close() error { return d.close() }
 
 // openStore opens (and migrates) the configured database: PostgreSQL when
 // --db is a postgres:// URL, else the embedded SQLite file in --data-dir.
-func openStore(ctx context.Context, cfg Config, log *slog.Logger) (database, error) {
+func openStore(ctx context.Context, cfg Config, log *slog.Logger, tp trace.TracerProvider) (database, error) {
 	switch {
 	case strings.HasPrefix(cfg.DB, "postgres://") || strings.HasPrefix(cfg.DB, "postgresql://"):
 		s, err := postgres.Open(ctx, postgres.Options{
@@ -646,6 +663,7 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger) (database, err
 			AcquireTimeout:   cfg.DBAcquireTimeout,
 			StatementTimeout: cfg.DBStatementTimeout,
 			MaxConnLifetime:  cfg.DBConnLifetime,
+			Tracer:           tp,
 			Logger:           log,
 		})
 		if err != nil {
@@ -685,7 +703,7 @@ func Migrate(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	s, err := openStore(ctx, cfg, log)
+	s, err := openStore(ctx, cfg, log, nil)
 	if err != nil {
 		return err
 	}

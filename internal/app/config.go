@@ -63,6 +63,8 @@ type Config struct {
 	Admin AdminAccount
 	// DevKafka is the cluster "basalt dev kafka" runs.
 	DevKafka DevKafkaConfig
+	// Tracing configures OpenTelemetry tracing.
+	Tracing TracingConfig
 	// Status configures "basalt status".
 	Status StatusConfig
 	// Alerts configures "basalt alerts rules".
@@ -350,6 +352,7 @@ type serveCmd struct {
 	cacheFlags
 	rateLimitFlags
 	graphqlFlags
+	tracingFlags
 }
 
 type migrateCmd struct {
@@ -429,6 +432,7 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 			return Command{}, err
 		}
 		c.Serve.graphqlFlags.apply(&cfg)
+		c.Serve.tracingFlags.apply(&cfg)
 	case "migrate":
 		c.Migrate.apply(&cfg)
 	case "admin create":

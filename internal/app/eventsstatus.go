@@ -47,7 +47,7 @@ func EventsStatus(ctx context.Context, cfg Config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	db, err := openStore(ctx, cfg, log)
+	db, err := openStore(ctx, cfg, log, nil)
 	if err != nil {
 		return err
 	}

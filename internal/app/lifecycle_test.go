@@ -151,7 +151,7 @@ func TestReadinessNamesWhatIsNotReady(t *testing.T) {
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.Auth.PasswordMemoryKiB, cfg.Auth.PasswordIterations = 8192, 1
 	log := slog.New(slog.DiscardHandler)
-	db, err := openStore(t.Context(), cfg, log)
+	db, err := openStore(t.Context(), cfg, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,7 +52,9 @@ func validateMetricsToken(token string) error {
 // metricsHandler serves the metrics of reg, to the bearer token only when
 // token is set.
 func metricsHandler(reg *prometheus.Registry, token string) http.Handler {
-	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+	// OpenMetrics, to a scraper that asks for it, carries the exemplars:
+	// the trace of a sampled request beside its latency.
+	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, EnableOpenMetrics: true})
 	if token == "" {
 		return h
 	}

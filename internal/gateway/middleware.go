@@ -8,9 +8,14 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // RequestIDHeader carries the request id, echoed from the client when it
@@ -38,6 +43,13 @@ type MiddlewareOptions struct {
 	// pseudo-route it was decided as (ClassRouteOf). Nil, and the
 	// fallbacks, give "other".
 	Classify func(route string) string
+	// Tracer, when set, starts a server span for each request, a child
+	// of the trace context the request carries (Propagator: W3C
+	// traceparent), which the handlers' spans continue; the latency
+	// histogram's observations of sampled requests carry the trace id as
+	// an exemplar. Nil traces nothing.
+	Tracer     trace.Tracer
+	Propagator propagation.TextMapPropagator
 	// Problem writes the answers the middleware decides.
 	Problem ProblemWriter
 	// MaxHeaderBytes bounds the request line and header block of a request
@@ -61,6 +73,8 @@ const DefaultMaxHeaderBytes = 64 << 10
 type Middleware struct {
 	log       *slog.Logger
 	classify  func(string) string
+	tracer    trace.Tracer
+	prop      propagation.TextMapPropagator
 	requests  *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
 	inflight  prometheus.Gauge
@@ -96,6 +110,8 @@ func NewMiddleware(opts MiddlewareOptions) (*Middleware, error) {
 		}),
 		fallbacks: map[string]bool{},
 		classify:  opts.Classify,
+		tracer:    opts.Tracer,
+		prop:      opts.Propagator,
 		problem:   opts.Problem,
 		maxHeader: opts.MaxHeaderBytes,
 	}
@@ -135,6 +151,22 @@ func (m *Middleware) routeLabel(pattern string) string {
 	return pattern
 }
 
+// endSpan names a request's span by its route ("GET /v1/…/{id}"),
+// records its outcome and ends it; a 5xx is an error.
+func (m *Middleware) endSpan(span trace.Span, method, route, class string, status int) {
+	if strings.Contains(route, " ") {
+		span.SetName(route) // "METHOD /path"
+	} else {
+		span.SetName(method + " " + route) // an RPC procedure's path, or unmatched
+	}
+	span.SetAttributes(attribute.String("http.route", route), attribute.String("basalt.class", class),
+		attribute.Int("http.response.status_code", status))
+	if status >= 500 {
+		span.SetStatus(codes.Error, http.StatusText(status))
+	}
+	span.End()
+}
+
 // classLabel is the class of a request with route label route, decided as
 // classRoute when its handler said so.
 func (m *Middleware) classLabel(route, classRoute string) string {
@@ -166,17 +198,36 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 		}
 		w.Header().Set(RequestIDHeader, id)
 		rec := &statusRecorder{ResponseWriter: w}
+		var span trace.Span
+		if m.tracer != nil {
+			ctx := r.Context()
+			if m.prop != nil {
+				ctx = m.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
+			}
+			ctx, span = m.tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer),
+				trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path),
+					attribute.String("basalt.request_id", id)))
+			r = r.WithContext(ctx) // the mux sets Pattern on this request, read below
+		}
 		m.inflight.Inc()
 		defer func() {
 			m.inflight.Dec()
 			if p := recover(); p != nil {
+				aborted := func() {
+					if span != nil {
+						span.SetStatus(codes.Error, "the answer was cut off")
+						span.End()
+					}
+				}
 				if err, ok := p.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+					aborted()
 					panic(p)
 				}
-				m.log.Error("handler panicked", "request_id", id, "method", r.Method, "path", r.URL.Path, "panic", p)
+				m.log.ErrorContext(r.Context(), "handler panicked", "request_id", id, "method", r.Method, "path", r.URL.Path, "panic", p)
 				if rec.status == 0 {
 					m.problem(rec, r, http.StatusInternalServerError, "")
 				} else {
+					aborted()
 					panic(http.ErrAbortHandler)
 				}
 			}
@@ -190,9 +241,18 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 			method, route, code := methodLabel(r.Method), m.routeLabel(r.Pattern), codeLabel(status)
 			class := m.classLabel(route, rec.classRoute)
 			m.requests.WithLabelValues(method, route, class, code).Inc()
-			m.duration.WithLabelValues(method, route, class, code).Observe(time.Since(start).Seconds())
+			took := time.Since(start).Seconds()
+			if span != nil {
+				m.endSpan(span, method, route, class, status)
+			}
+			if sc := trace.SpanContextFromContext(r.Context()); span != nil && sc.IsSampled() {
+				m.duration.WithLabelValues(method, route, class, code).(prometheus.ExemplarObserver).ObserveWithExemplar(took,
+					prometheus.Labels{"trace_id": sc.TraceID().String()})
+			} else {
+				m.duration.WithLabelValues(method, route, class, code).Observe(took)
+			}
 			if m.log.Enabled(r.Context(), slog.LevelDebug) {
-				m.log.Debug("request", "request_id", id, "method", r.Method, "path", r.URL.Path,
+				m.log.DebugContext(r.Context(), "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
 					"route", route, "status", status, "duration_ms", float64(time.Since(start).Microseconds())/1000)
 			}
 		}()

@@ -1,5 +1,6 @@
-// Package telemetry builds Basalt's loggers and metric registries. Nothing
-// here is global: each process (or test) makes its own and injects them.
+// Package telemetry builds Basalt's loggers, metric registries and tracer
+// providers. Nothing here is global: each process (or test) makes its own
+// and injects them.
 package telemetry
 
 import (
@@ -13,13 +14,14 @@ import (
 )
 
 // NewLogger returns a JSON logger writing to w at the named level (debug,
-// info, warn, error).
+// info, warn, error). A line logged with a context that holds a recorded
+// span names its trace_id and span_id.
 func NewLogger(w io.Writer, level string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
 		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+	return slog.New(WithTraceIDs(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))), nil
 }
 
 // NewRegistry returns a Prometheus registry with the Go runtime and process

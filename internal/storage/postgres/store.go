@@ -65,6 +65,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/fault"
@@ -101,6 +102,9 @@ type Options struct {
 	MaxConnLifetime time.Duration
 	// Logger receives lifecycle messages; nil discards them.
 	Logger *slog.Logger
+	// Tracer, when set, makes a span of each statement run within a
+	// recorded span.
+	Tracer trace.TracerProvider
 }
 
 // Store is the PostgreSQL storage engine. It is safe for concurrent use.
@@ -161,6 +165,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	// up to statement_timeout, for nobody.
 	cfg.ConnConfig.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
 		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: cancelGrace}
+	}
+	if opts.Tracer != nil {
+		cfg.ConnConfig.Tracer = queryTracer{tracer: opts.Tracer.Tracer("github.com/basaltdev/basalt/internal/storage/postgres")}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
