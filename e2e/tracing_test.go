@@ -58,6 +58,18 @@ func TestTracingOfAWrite(t *testing.T) {
 			}
 		}
 
+		// A login's trace shows the password verification.
+		const loginTrace = "6bf92f3577b34da6a3ce929d0e0e4738"
+		c.must(200, "POST", "/v1/auth/login", `{"email":"`+adminEmail+`","password":"`+adminPassword+`"}`,
+			"traceparent", "00-"+loginTrace+"-00f067aa0ba902b7-01")
+		login := map[string]tracetest.SpanStub{}
+		for _, s := range exp.GetSpans() {
+			if s.SpanContext.TraceID().String() == loginTrace {
+				login[s.Name] = s
+			}
+		}
+		childOf(t, login, "password verify", login["POST /v1/auth/login"])
+
 		var logged bool
 		for _, line := range strings.Split(logs.String(), "\n") {
 			var entry map[string]any
@@ -99,6 +111,44 @@ func names(spans tracetest.SpanStubs) []string {
 	out := make([]string, len(spans))
 	for i, s := range spans {
 		out[i] = s.Name
+	}
+	return out
+}
+
+// TestTracingAcrossComponents: in a split deployment, a write sent to the
+// gateway is one trace across processes: the gateway's server span, its
+// call to the documents component (a client span whose context travels in
+// traceparent), the component's server span, and the write within it.
+func TestTracingAcrossComponents(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	c := serveSplitApp(t, func(cfg *app.Config) { cfg.Tracing = app.TracingConfig{Exporter: exp} })
+	admin := c.as(c.login(adminEmail, adminPassword).AccessToken)
+	admin.must(201, "POST", "/v1/collections", `{"name":"notes","schema":{"type":"object"}}`)
+	const traceID = "5bf92f3577b34da6a3ce929d0e0e4737"
+	admin.must(201, "POST", "/v1/collections/notes/documents?id=n1", `{"title":"basalt"}`,
+		"traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+
+	byKey := map[string]tracetest.SpanStub{}
+	for _, s := range exp.GetSpans() {
+		if s.SpanContext.TraceID().String() == traceID {
+			byKey[s.SpanKind.String()+" "+s.Name] = s
+		}
+	}
+	const procedure = "POST /basalt.v1.DocumentService/CreateDocument"
+	gateway, ok := byKey["server POST /v1/collections/{collection}/documents"]
+	if !ok {
+		t.Fatalf("no gateway span in the trace: %v", spanKeys(byKey))
+	}
+	call := childOf(t, byKey, "client "+procedure, gateway)
+	component := childOf(t, byKey, "server "+procedure, call)
+	write := childOf(t, byKey, "client db write", component)
+	childOf(t, byKey, "client outbox append", write)
+}
+
+func spanKeys(m map[string]tracetest.SpanStub) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
 	}
 	return out
 }

@@ -91,6 +91,8 @@ func Run(ctx context.Context, cfg Config) error {
 		if internalHTTP, err = cfg.Split.internalClient(certs); err != nil {
 			return err
 		}
+		// Calls to other components continue the caller's trace.
+		internalHTTP.Transport = telemetry.Transport(internalHTTP.Transport, tracerOf(traced, "remote"), tracing.Propagator)
 	}
 	// clientIP is a request's client address: the one the gateway
 	// vouches for with the internal token, else the socket's or, behind
@@ -195,7 +197,7 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
-		acc, hasher, err := accountService(ctx, cfg, db, log, reg, queue, lims.auth(), revocationBroadcaster(rdb, log))
+		acc, hasher, err := accountService(ctx, cfg, db, log, reg, traced, queue, lims.auth(), revocationBroadcaster(rdb, log))
 		if err != nil {
 			return err
 		}
@@ -415,9 +417,12 @@ func mailQueue(cfg Config, log *slog.Logger) (*mail.Queue, error) {
 // the password hasher it uses, which the caller closes after the service's
 // last use. With cfg.Executable the hasher runs hashes in a worker process
 // (password.InWorker); without, in-process.
-func accountService(ctx context.Context, cfg Config, db database, log *slog.Logger, reg prometheus.Registerer, m accounts.Mailer, lim ratelimit.Limiter, bc revocation.Broadcaster) (*accounts.Service, *password.Hasher, error) {
+func accountService(ctx context.Context, cfg Config, db database, log *slog.Logger, reg prometheus.Registerer, tp trace.TracerProvider, m accounts.Mailer, lim ratelimit.Limiter, bc revocation.Broadcaster) (*accounts.Service, *password.Hasher, error) {
 	a := cfg.Auth
 	opts := []password.Option{password.MaxRate(a.PasswordMaxRate, max(1, int(math.Ceil(a.PasswordMaxRate)))), password.Metrics(reg)}
+	if tp != nil {
+		opts = append(opts, password.Traced(tp))
+	}
 	if cfg.Executable != "" {
 		stderr := cfg.Logs
 		if stderr == nil {
@@ -522,7 +527,7 @@ func withAccounts(ctx context.Context, cfg Config, fn func(*accounts.Service, *s
 			log.Error("closing the database failed", "err", cerr)
 		}
 	}()
-	acc, hasher, err := accountService(ctx, cfg, db, log, nil, discardMail{}, memory.New(time.Now, 100_000), nil)
+	acc, hasher, err := accountService(ctx, cfg, db, log, nil, nil, discardMail{}, memory.New(time.Now, 100_000), nil)
 	if err != nil {
 		return err
 	}

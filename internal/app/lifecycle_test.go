@@ -155,7 +155,7 @@ func TestReadinessNamesWhatIsNotReady(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acc, hasher, err := accountService(t.Context(), cfg, db, log, nil, discardMail{}, memory.New(time.Now, 1000), nil)
+	acc, hasher, err := accountService(t.Context(), cfg, db, log, nil, nil, discardMail{}, memory.New(time.Now, 1000), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -110,4 +112,43 @@ func (h traceHandler) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (h traceHandler) WithGroup(name string) slog.Handler {
 	return traceHandler{h.Handler.WithGroup(name)}
+}
+
+// Transport returns next, or, with a tracer, a transport that makes a
+// client span of each request sent within a recorded span and passes the
+// span's context on in the request's traceparent header, so that the
+// component called continues the trace.
+func Transport(next http.RoundTripper, tracer trace.Tracer, prop propagation.TextMapPropagator) http.RoundTripper {
+	if tracer == nil {
+		return next
+	}
+	return tracingTransport{next: next, tracer: tracer, prop: prop}
+}
+
+type tracingTransport struct {
+	next   http.RoundTripper
+	tracer trace.Tracer
+	prop   propagation.TextMapPropagator
+}
+
+func (t tracingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if !trace.SpanFromContext(r.Context()).IsRecording() {
+		return t.next.RoundTrip(r)
+	}
+	ctx, span := t.tracer.Start(r.Context(), r.Method+" "+r.URL.Path, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("server.address", r.URL.Host),
+			attribute.String("url.path", r.URL.Path)))
+	out := r.Clone(ctx)
+	t.prop.Inject(ctx, propagation.HeaderCarrier(out.Header))
+	res, err := t.next.RoundTrip(out)
+	if err != nil {
+		span.SetStatus(codes.Error, "the request failed")
+	} else {
+		span.SetAttributes(attribute.Int("http.response.status_code", res.StatusCode))
+		if res.StatusCode >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(res.StatusCode))
+		}
+	}
+	span.End()
+	return res, err
 }

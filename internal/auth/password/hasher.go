@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/crypto/argon2"
 
 	"github.com/basaltdev/basalt/internal/fault"
@@ -29,9 +31,32 @@ type Hasher struct {
 	budget *memory.Limiter
 	rate   ratelimit.Limit
 
+	tracer   trace.Tracer          // set by Traced
 	reg      prometheus.Registerer // set by Metrics
 	hashes   prometheus.Counter
 	refusals *prometheus.CounterVec
+}
+
+// Traced makes a span of each hash and verification run within a
+// recorded span ("password hash", "password verify"), from the wait for a
+// slot to the end of the work: the part of a login's time that is the
+// hash.
+func Traced(tp trace.TracerProvider) Option {
+	return func(h *Hasher) { h.tracer = tp.Tracer("github.com/basaltdev/basalt/internal/auth/password") }
+}
+
+// span starts the span of one hash when tracing; end ends it.
+func (h *Hasher) span(ctx context.Context, name string) (context.Context, func(error)) {
+	if h.tracer == nil || !trace.SpanFromContext(ctx).IsRecording() {
+		return ctx, func(error) {}
+	}
+	ctx, span := h.tracer.Start(ctx, name)
+	return ctx, func(err error) {
+		if err != nil {
+			span.SetStatus(codes.Error, string(fault.KindOf(err)))
+		}
+		span.End()
+	}
 }
 
 // Metrics registers the hasher's metrics with reg:
@@ -142,11 +167,13 @@ func (h *Hasher) Params() Params { return h.params }
 // salt. It fails with fault.Invalid for an empty password or one longer than
 // MaxPasswordBytes, and with fault.Unavailable (wrapping the context error)
 // if ctx ends while waiting for a hashing slot.
-func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+func (h *Hasher) Hash(ctx context.Context, password string) (_ string, err error) {
 	const op = "password.Hash"
 	if err := checkPassword(op, password); err != nil {
 		return "", err
 	}
+	ctx, end := h.span(ctx, "password hash")
+	defer func() { end(err) }()
 	salt := make([]byte, h.params.SaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fault.Internalf(op, err)
@@ -181,6 +208,8 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, need
 	if err != nil {
 		return false, false, fault.Wrap(fault.Internal, op, err, "")
 	}
+	ctx, end := h.span(ctx, "password verify")
+	defer func() { end(err) }()
 	release, err := h.acquire(ctx, op)
 	if err != nil {
 		return false, false, err
