@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -51,6 +52,24 @@ func TestTracingOfAWrite(t *testing.T) {
 		write := childOf(t, byName, "db write", server)
 		childOf(t, byName, "db insert_document", write)
 		outbox := childOf(t, byName, "outbox append", write)
+		// The event carries the trace on: the relay's publish and the
+		// consumers' handling of it join the write's trace.
+		var later map[string]tracetest.SpanStub
+		waitFor(t, 20*time.Second, "the relay's and the webhooks consumer's spans", func() bool {
+			later = map[string]tracetest.SpanStub{}
+			for _, s := range exp.GetSpans() {
+				if s.SpanContext.TraceID().String() == traceID {
+					later[s.Name] = s
+				}
+			}
+			_, published := later["outbox publish"]
+			_, consumed := later["consume webhooks"]
+			return published && consumed
+		})
+		childOf(t, later, "outbox publish", outbox)
+		if c := childOf(t, later, "consume webhooks", outbox); c.SpanKind != trace.SpanKindConsumer {
+			t.Errorf("consume webhooks is a %v span", c.SpanKind)
+		}
 		if engine == "postgres" {
 			stmt := childOf(t, byName, "postgres INSERT", outbox)
 			if q := attr(stmt, "db.query.text"); !strings.Contains(q, "INSERT INTO outbox") {

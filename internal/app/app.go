@@ -237,7 +237,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// GraphQL WebSocket connections.
 	var drains []func()
 	if here.documents {
-		d, err := documentsComponent(ctx, cfg, db, store, rdb, log, reg)
+		d, err := documentsComponent(ctx, cfg, db, store, rdb, log, reg, traced)
 		if err != nil {
 			return err
 		}

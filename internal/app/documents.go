@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/rueidis"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/basaltdev/basalt/internal/cache/storecache"
 	"github.com/basaltdev/basalt/internal/docstore"
@@ -32,7 +33,7 @@ type documents struct {
 // documentsComponent builds the documents component over db (whose
 // timed store is store). The caller calls close once it has stopped.
 func documentsComponent(ctx context.Context, cfg Config, db database, store docstore.Store, rdb rueidis.Client,
-	log *slog.Logger, reg prometheus.Registerer) (_ *documents, err error) {
+	log *slog.Logger, reg prometheus.Registerer, tp trace.TracerProvider) (_ *documents, err error) {
 	d := &documents{close: func() {}}
 	defer func() {
 		if err != nil {
@@ -56,7 +57,7 @@ func documentsComponent(ctx context.Context, cfg Config, db database, store docs
 			log.Error("closing the event bus failed", "err", err)
 		}
 	}
-	if d.relay, err = newRelay(cfg, db, bus, local, news, log, reg); err != nil {
+	if d.relay, err = newRelay(cfg, db, bus, local, news, log, reg, tp); err != nil {
 		return nil, err
 	}
 	set, err := embedders(cfg)
@@ -80,10 +81,10 @@ func documentsComponent(ctx context.Context, cfg Config, db database, store docs
 	if err != nil {
 		return nil, err
 	}
-	if d.search, err = newSearch(cfg, db, bus, d.svc, set, fmt.Sprintf("%x", snapshotID[:8]), d.relay.Wake, news, log, reg); err != nil {
+	if d.search, err = newSearch(cfg, db, bus, d.svc, set, fmt.Sprintf("%x", snapshotID[:8]), d.relay.Wake, news, log, reg, tp); err != nil {
 		return nil, err
 	}
-	if d.hooks, err = newWebhooks(cfg, db, bus, d.svc, log, reg); err != nil {
+	if d.hooks, err = newWebhooks(cfg, db, bus, d.svc, log, reg, tp); err != nil {
 		return nil, err
 	}
 	return d, nil

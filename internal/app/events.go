@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/eventbus/memory"
@@ -68,7 +69,7 @@ func eventBus(cfg Config, db database, news *eventbus.Signal, log *slog.Logger, 
 // of this process wake it (docstore's Committed hook); on PostgreSQL,
 // other processes' do too (the engine's Waker).
 func newRelay(cfg Config, db database, bus eventbus.Bus, local bool, news *eventbus.Signal, log *slog.Logger,
-	reg prometheus.Registerer) (*outbox.Relay, error) {
+	reg prometheus.Registerer, tp trace.TracerProvider) (*outbox.Relay, error) {
 	return outbox.New(outbox.Config{Log: db.log, Cursors: db.cursors, Bus: bus, Waker: db.waker, News: news,
-		Logger: log, Registerer: reg, Retention: cfg.Events.Retention, WaitForConsumers: local})
+		Logger: log, Registerer: reg, Retention: cfg.Events.Retention, WaitForConsumers: local, Tracer: tracerOf(tp, "outbox")})
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/eventbus"
@@ -124,7 +125,7 @@ type searching struct {
 // newSearch builds the search of this process over db. committed wakes
 // the relay after the embedder stored vectors (their events).
 func newSearch(cfg Config, db database, bus eventbus.Bus, docs *docstore.Service, set *embed.Set, snapshotID string,
-	committed func(), news *eventbus.Signal, log *slog.Logger, reg prometheus.Registerer) (*searching, error) {
+	committed func(), news *eventbus.Signal, log *slog.Logger, reg prometheus.Registerer, tp trace.TracerProvider) (*searching, error) {
 	sdb, ok := db.Store.(searchdb.Store)
 	if !ok {
 		return nil, fmt.Errorf("the %s engine has no search", db.engine)
@@ -149,7 +150,7 @@ func newSearch(cfg Config, db database, bus eventbus.Bus, docs *docstore.Service
 	}
 	if bus != nil && db.deadLetters != nil {
 		s.embedder, err = search.NewEmbedder(search.EmbedderConfig{Bus: bus, DeadLetters: db.deadLetters, Collections: db.Store,
-			Vectors: sdb, Embedders: set.Embedder, Committed: committed, Logger: log, Registerer: reg})
+			Vectors: sdb, Embedders: set.Embedder, Committed: committed, Logger: log, Registerer: reg, Tracer: tracerOf(tp, "search")})
 		if err != nil {
 			return nil, err
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/basaltdev/basalt/internal/consumer"
 	"github.com/basaltdev/basalt/internal/docstore"
@@ -88,7 +89,7 @@ type webhooks struct {
 // event stream (on bus; none when bus is nil) and the delivery worker.
 // Deliveries leave without hidden fields (docstore.OutboundEvent).
 func newWebhooks(cfg Config, db database, bus eventbus.Bus, docs *docstore.Service, log *slog.Logger,
-	reg prometheus.Registerer) (*webhooks, error) {
+	reg prometheus.Registerer, tp trace.TracerProvider) (*webhooks, error) {
 	store, ok := db.Store.(webhook.Store)
 	if !ok {
 		return nil, fmt.Errorf("the %s engine keeps no webhooks", db.engine)
@@ -112,7 +113,7 @@ func newWebhooks(cfg Config, db database, bus eventbus.Bus, docs *docstore.Servi
 	if bus != nil && db.deadLetters != nil {
 		disp := webhook.NewDispatcher(store, nil, worker.Wake)
 		w.consumer, err = consumer.New(consumer.Config{Name: webhook.ConsumerName, Bus: bus, DeadLetters: db.deadLetters,
-			Handle: disp.Handle, Logger: log, Registerer: reg})
+			Handle: disp.Handle, Logger: log, Registerer: reg, Tracer: tracerOf(tp, "webhook")})
 		if err != nil {
 			return nil, err
 		}

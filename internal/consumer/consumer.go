@@ -10,6 +10,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/fault"
@@ -55,6 +59,11 @@ type Config struct {
 	// Registerer receives the metrics; none when nil. Consumers of one
 	// process share the metrics, labelled by consumer name.
 	Registerer prometheus.Registerer
+	// Tracer, when set, makes a span ("consume <name>") of the handling
+	// of each event of a traced write, a child of the write's trace
+	// (Event.TraceParent): the handler's own spans (a webhook's delivery,
+	// an embedding) continue it.
+	Tracer trace.Tracer
 }
 
 // Backoff is the wait between two attempts at an event: Base after the
@@ -251,7 +260,20 @@ func IsPermanent(err error) bool {
 // handleEvent calls Handle until it succeeds, fails permanently or
 // MaxAttempts calls failed; it then stores the event as a dead letter. It returns an error only when
 // ctx ended or the dead letter could not be stored.
-func (c *Consumer) handleEvent(ctx context.Context, e eventbus.Event) error {
+func (c *Consumer) handleEvent(ctx context.Context, e eventbus.Event) (err error) {
+	if c.cfg.Tracer != nil && e.TraceParent != "" {
+		var span trace.Span
+		ctx = propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": e.TraceParent})
+		ctx, span = c.cfg.Tracer.Start(ctx, "consume "+c.cfg.Name, trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithAttributes(attribute.String("messaging.consumer.group.name", c.cfg.Name), attribute.String("basalt.event.id", e.ID),
+				attribute.String("basalt.event.type", string(e.Type)), attribute.Int64("basalt.event.position", e.Position)))
+		defer func() {
+			if err != nil {
+				span.SetStatus(codes.Error, "not handled")
+			}
+			span.End()
+		}()
+	}
 	for attempt := 1; ; attempt++ {
 		err := c.cfg.Handle(ctx, e)
 		if err == nil {

@@ -102,6 +102,11 @@ type Event struct {
 	// in commit order and are never reused. Zero until the relay numbers
 	// the event.
 	Position int64 `json:"position"`
+	// TraceParent is the W3C traceparent of the write that made the event
+	// when it was traced (empty otherwise), so that its consumers continue
+	// the write's trace. It is not part of the event's JSON: Kafka carries
+	// it in a record header, webhooks in the traceparent header.
+	TraceParent string `json:"-"`
 }
 
 // Key is the partition key that keeps one document's events in order:

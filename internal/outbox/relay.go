@@ -36,6 +36,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/basaltdev/basalt/internal/eventbus"
 )
@@ -86,6 +90,10 @@ type Config struct {
 	// after a failed Publish (defaults 100 ms and 30 s): it doubles from
 	// MinBackoff up to MaxBackoff, with jitter.
 	MinBackoff, MaxBackoff time.Duration
+	// Tracer, when set, makes a span ("outbox publish") of each publish
+	// that carries events of traced writes: a child of the first one's
+	// trace, linked to the others'.
+	Tracer trace.Tracer
 }
 
 // Relay moves events from the log to the bus. Create it with New, run it
@@ -367,7 +375,10 @@ func (r *Relay) publishFrom(ctx context.Context, lock eventbus.CursorLock, pos i
 		// Internal events (search.vectors) never leave Basalt: the
 		// processes read them from the log itself.
 		if pub := publicEvents(evs); len(pub) > 0 {
-			if err := r.cfg.Bus.Publish(ctx, pub); err != nil {
+			end := r.traceBatch(ctx, pub)
+			err := r.cfg.Bus.Publish(ctx, pub)
+			end(err)
+			if err != nil {
 				r.m.failed.Inc()
 				return pos, fmt.Errorf("publish events %d to %d: %w", evs[0].Position, evs[len(evs)-1].Position, err)
 			}
@@ -382,6 +393,39 @@ func (r *Relay) publishFrom(ctx context.Context, lock eventbus.CursorLock, pos i
 		if len(evs) < r.cfg.BatchSize {
 			return pos, nil
 		}
+	}
+}
+
+// traceBatch starts the span of a publish whose events include traced
+// writes' (none otherwise); the returned function ends it.
+func (r *Relay) traceBatch(ctx context.Context, evs []eventbus.Event) func(error) {
+	if r.cfg.Tracer == nil {
+		return func(error) {}
+	}
+	var parent context.Context
+	var links []trace.Link
+	for _, e := range evs {
+		if e.TraceParent == "" {
+			continue
+		}
+		tctx := propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": e.TraceParent})
+		if parent == nil {
+			parent = tctx
+			continue
+		}
+		links = append(links, trace.LinkFromContext(tctx))
+	}
+	if parent == nil {
+		return func(error) {}
+	}
+	_, span := r.cfg.Tracer.Start(parent, "outbox publish", trace.WithSpanKind(trace.SpanKindProducer), trace.WithLinks(links...),
+		trace.WithAttributes(attribute.Int("messaging.batch.message_count", len(evs)),
+			attribute.Int64("basalt.event.first_position", evs[0].Position), attribute.Int64("basalt.event.last_position", evs[len(evs)-1].Position)))
+	return func(err error) {
+		if err != nil {
+			span.SetStatus(codes.Error, "the bus refused the batch")
+		}
+		span.End()
 	}
 }
 

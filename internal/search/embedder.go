@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/basaltdev/basalt/internal/consumer"
 	"github.com/basaltdev/basalt/internal/docstore"
@@ -65,6 +66,9 @@ type EmbedderConfig struct {
 	RetryInterval time.Duration
 	Logger        *slog.Logger
 	Registerer    prometheus.Registerer
+	// Tracer, when set, makes a span of the embedding of each event of a
+	// traced write (consumer.Config.Tracer).
+	Tracer trace.Tracer
 }
 
 // Embedder is the consumer that keeps the vectors of embedder-sourced
@@ -106,7 +110,7 @@ func NewEmbedder(cfg EmbedderConfig) (*Embedder, error) {
 	e := &Embedder{cfg: cfg, log: log.With("consumer", EmbedderConsumerName)}
 	c, err := consumer.New(consumer.Config{Name: EmbedderConsumerName, Bus: cfg.Bus, DeadLetters: cfg.DeadLetters,
 		Handle: e.Handle, Prepare: e.prepare, MaxAttempts: cfg.MaxAttempts, Backoff: cfg.Backoff,
-		RetryInterval: cfg.RetryInterval, Logger: log, Registerer: cfg.Registerer})
+		RetryInterval: cfg.RetryInterval, Logger: log, Registerer: cfg.Registerer, Tracer: cfg.Tracer})
 	if err != nil {
 		return nil, err
 	}

@@ -227,7 +227,7 @@ func checkEvent(t *testing.T, what string, want, got eventbus.Event) {
 	t.Helper()
 	if got.Type != want.Type || got.Collection != want.Collection || got.DocumentID != want.DocumentID ||
 		got.Version != want.Version || got.BatchID != want.BatchID || got.Position != want.Position ||
-		!got.Time.Equal(want.Time) || !sameJSON(got.Payload, want.Payload) {
+		!got.Time.Equal(want.Time) || !sameJSON(got.Payload, want.Payload) || got.TraceParent != want.TraceParent {
 		t.Errorf("%s: event %s delivered as\n%+v\nappended as\n%+v", what, want.ID, got, want)
 	}
 }
@@ -282,6 +282,9 @@ func (g *generator) events(n, docs int) []eventbus.Event {
 			continue
 		case g.n%29 == 0:
 			e.BatchID = fmt.Sprintf("batch-%d", g.n)
+		}
+		if g.n%3 == 0 { // the event of a traced write
+			e.TraceParent = fmt.Sprintf("00-%032x-%016x-01", g.n, g.n)
 		}
 		// A stride co-prime with docs interleaves the documents.
 		e.DocumentID = fmt.Sprintf("doc-%d", (g.n*7)%docs)

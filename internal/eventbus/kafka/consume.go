@@ -163,6 +163,11 @@ func (b *Bus) decode(log interface {
 				"topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)
 			continue
 		}
+		for _, h := range r.Headers {
+			if h.Key == HeaderTraceParent {
+				e.TraceParent = string(h.Value)
+			}
+		}
 		events = append(events, e)
 	}
 	return events

@@ -39,6 +39,9 @@ const (
 	HeaderID       = "basalt-event-id"
 	HeaderType     = "basalt-event-type"
 	HeaderPosition = "basalt-event-position"
+	// HeaderTraceParent, on the events of traced writes, is the W3C
+	// traceparent of the write: a consumer continues its trace.
+	HeaderTraceParent = "traceparent"
 )
 
 // DefaultTopicPrefix is the prefix of topic and consumer group names.
@@ -264,7 +267,7 @@ func (b *Bus) record(e eventbus.Event) (*kgo.Record, error) {
 	if e.Type.IsCollection() {
 		topic = b.colls
 	}
-	return &kgo.Record{
+	r := &kgo.Record{
 		Topic: topic,
 		Key:   []byte(e.Key()),
 		Value: value,
@@ -273,7 +276,11 @@ func (b *Bus) record(e eventbus.Event) (*kgo.Record, error) {
 			{Key: HeaderType, Value: []byte(e.Type)},
 			{Key: HeaderPosition, Value: []byte(strconv.FormatInt(e.Position, 10))},
 		},
-	}, nil
+	}
+	if e.TraceParent != "" {
+		r.Headers = append(r.Headers, kgo.RecordHeader{Key: HeaderTraceParent, Value: []byte(e.TraceParent)})
+	}
+	return r, nil
 }
 
 // Publish produces one record per event, in order, and returns once the

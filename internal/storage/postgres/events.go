@@ -104,7 +104,7 @@ func (s *Store) ReadEvents(ctx context.Context, after int64, limit int) ([]event
 	}
 	var out []eventbus.Event
 	err := s.read(ctx, op, func(q queryer) error {
-		rows, err := q.Query(ctx, `SELECT position, event_id, type, collection, document_id, version, payload, batch_id, created_at
+		rows, err := q.Query(ctx, `SELECT position, event_id, type, collection, document_id, version, payload, batch_id, created_at, trace_parent
 			FROM outbox WHERE position > $1 ORDER BY position LIMIT $2`, after, limit)
 		if err != nil {
 			return mapErr(op, err)
@@ -115,7 +115,7 @@ func (s *Store) ReadEvents(ctx context.Context, after int64, limit int) ([]event
 			var e eventbus.Event
 			var typ, payload string
 			var at int64
-			if err := rows.Scan(&e.Position, &e.ID, &typ, &e.Collection, &e.DocumentID, &e.Version, &payload, &e.BatchID, &at); err != nil {
+			if err := rows.Scan(&e.Position, &e.ID, &typ, &e.Collection, &e.DocumentID, &e.Version, &payload, &e.BatchID, &at, &e.TraceParent); err != nil {
 				return mapErr(op, err)
 			}
 			e.Type = eventbus.Type(typ)

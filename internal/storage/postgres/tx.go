@@ -344,9 +344,9 @@ func (t *tx) DeleteDocument(ctx context.Context, collection, id string, prevVers
 
 func (t *tx) AppendOutbox(ctx context.Context, e eventbus.Event) error {
 	const op = "postgres.AppendOutbox"
-	tag, err := t.q.Exec(ctx, `INSERT INTO outbox (event_id, type, collection, document_id, version, payload, batch_id, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id) DO NOTHING`, e.ID, string(e.Type), e.Collection,
-		e.DocumentID, e.Version, string(e.Payload), e.BatchID, toMicros(e.Time))
+	tag, err := t.q.Exec(ctx, `INSERT INTO outbox (event_id, type, collection, document_id, version, payload, batch_id, created_at, trace_parent)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (event_id) DO NOTHING`, e.ID, string(e.Type), e.Collection,
+		e.DocumentID, e.Version, string(e.Payload), e.BatchID, toMicros(e.Time), e.TraceParent)
 	if err != nil {
 		return mapErr(op, err)
 	}

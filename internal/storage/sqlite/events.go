@@ -43,7 +43,7 @@ func (s *Store) ReadEvents(ctx context.Context, after int64, limit int) ([]event
 	if limit <= 0 {
 		return nil, fault.Newf(fault.Invalid, op, "limit must be positive, not %d", limit)
 	}
-	rows, err := s.reads.QueryContext(ctx, `SELECT seq, event_id, type, collection, document_id, version, payload, batch_id, created_at
+	rows, err := s.reads.QueryContext(ctx, `SELECT seq, event_id, type, collection, document_id, version, payload, batch_id, created_at, trace_parent
 		FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, mapErr(op, err)
@@ -55,7 +55,7 @@ func (s *Store) ReadEvents(ctx context.Context, after int64, limit int) ([]event
 		var typ string
 		var payload []byte
 		var at int64
-		if err := rows.Scan(&e.Position, &e.ID, &typ, &e.Collection, &e.DocumentID, &e.Version, &payload, &e.BatchID, &at); err != nil {
+		if err := rows.Scan(&e.Position, &e.ID, &typ, &e.Collection, &e.DocumentID, &e.Version, &payload, &e.BatchID, &at, &e.TraceParent); err != nil {
 			return nil, mapErr(op, err)
 		}
 		e.Type = eventbus.Type(typ)

@@ -328,9 +328,9 @@ func (t *tx) DeleteDocument(ctx context.Context, collection, id string, prevVers
 
 func (t *tx) AppendOutbox(ctx context.Context, e eventbus.Event) error {
 	const op = "sqlite.AppendOutbox"
-	_, err := t.q.ExecContext(ctx, `INSERT INTO outbox (event_id, type, collection, document_id, version, payload, batch_id, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, string(e.Type), e.Collection, e.DocumentID, e.Version,
-		string(e.Payload), e.BatchID, toMicros(e.Time))
+	_, err := t.q.ExecContext(ctx, `INSERT INTO outbox (event_id, type, collection, document_id, version, payload, batch_id, created_at, trace_parent)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, string(e.Type), e.Collection, e.DocumentID, e.Version,
+		string(e.Payload), e.BatchID, toMicros(e.Time), e.TraceParent)
 	if isConstraintUnique(err) {
 		return fault.Newf(fault.Conflict, op, "event %q already recorded", e.ID)
 	}

@@ -68,7 +68,7 @@ func sameEvents(t *testing.T, got, want []eventbus.Event) {
 	for i := range want {
 		g, w := got[i], want[i]
 		if g.ID != w.ID || g.Type != w.Type || g.Collection != w.Collection || g.DocumentID != w.DocumentID ||
-			g.Version != w.Version || g.BatchID != w.BatchID || string(g.Payload) != string(w.Payload) {
+			g.Version != w.Version || g.BatchID != w.BatchID || string(g.Payload) != string(w.Payload) || g.TraceParent != w.TraceParent {
 			t.Fatalf("event %d = %+v (payload %s), want %+v (payload %s)", i, g, g.Payload, w, w.Payload)
 		}
 		sameTime(t, "event "+w.ID+" time", g.Time, w.Time)
@@ -108,6 +108,7 @@ func testEventsRoundTrip(t *testing.T, s docstore.Store) {
 	created.Payload = json.RawMessage(`{"id":"p1", "title":"caf\u00e9 é 😀","n":1.50}`) // bytes kept as written
 	patched := event("e2", "p1", 2)
 	patched.Type = eventbus.DocumentPatched
+	patched.TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" // a traced write's
 	b1, b2 := event("b1", "p2", 1), event("b2", "p3", 1)
 	b1.BatchID, b2.BatchID = "batch-1", "batch-1"
 	deleted := event("e3", "p1", 3)

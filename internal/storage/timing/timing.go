@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/basaltdev/basalt/internal/docstore"
@@ -185,10 +186,15 @@ func (t tracedTx) DeleteDocument(ctx context.Context, collection, id string, pre
 	return t.Tx.DeleteDocument(ctx, collection, id, prevVersion)
 }
 
+// AppendOutbox records, with the event, the traceparent of its span: the
+// relay and the event's consumers continue the write's trace from it.
 func (t tracedTx) AppendOutbox(ctx context.Context, e eventbus.Event) (err error) {
 	ctx, span := t.start(ctx, "outbox append")
 	span.SetAttributes(attribute.String("basalt.event.type", string(e.Type)), attribute.String("basalt.event.id", e.ID))
 	defer func() { endSpan(span, err) }()
+	carrier := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, carrier)
+	e.TraceParent = carrier["traceparent"]
 	return t.Tx.AppendOutbox(ctx, e)
 }
 
