@@ -2,12 +2,16 @@ package deploy_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -329,5 +333,96 @@ func TestObservabilityDocConfig(t *testing.T) {
 	}
 	if out, err := exec.Command(bin, "check", "config", filepath.Join(dir, "prometheus.yml")).CombinedOutput(); err != nil {
 		t.Errorf("promtool check config of the documented prometheus.yml: %v\n%s", err, out)
+	}
+}
+
+// TestDashboard: the Grafana dashboard is JSON whose every panel queries
+// Prometheus, every query parses (promtool checks it as a recording rule,
+// with the dashboard's variables given values), and every Basalt series it
+// reads is documented (docs/) or recorded by the shipped rules.
+func TestDashboard(t *testing.T) {
+	bin := promtool(t)
+	data, err := os.ReadFile("grafana/basalt.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		UID    string `json:"uid"`
+		Panels []struct {
+			Type    string `json:"type"`
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(data, &dash); err != nil {
+		t.Fatalf("grafana/basalt.json: %v", err)
+	}
+	if dash.UID == "" || len(dash.Panels) < 20 {
+		t.Fatalf("dashboard uid %q with %d panels", dash.UID, len(dash.Panels))
+	}
+	vars := strings.NewReplacer("$__rate_interval", "5m", "$job", "basalt", "$instance", ".*")
+	var rules strings.Builder
+	rules.WriteString("groups:\n  - name: dashboard\n    rules:\n")
+	var documented []byte
+	pages, err := filepath.Glob("../docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, page := range pages {
+		b, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		documented = append(documented, b...)
+	}
+	// The pool's metrics are documented as basalt_db_pool_conns,
+	// …_acquired_conns and so on.
+	isDocumented := func(name string) bool {
+		if rest, ok := strings.CutPrefix(name, "basalt_db_pool_"); ok && bytes.Contains(documented, []byte("…_"+rest)) {
+			return true
+		}
+		return bytes.Contains(documented, []byte(name))
+	}
+	recorded, err := os.ReadFile("prometheus/slo.rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	series := regexp.MustCompile(`\bbasalt_[a-z_:]+`)
+	n := 0
+	for _, p := range dash.Panels {
+		if p.Type == "row" {
+			continue
+		}
+		if len(p.Targets) == 0 {
+			t.Errorf("panel %q has no query", p.Title)
+		}
+		for _, q := range p.Targets {
+			if strings.TrimSpace(q.Expr) == "" {
+				t.Errorf("panel %q has an empty query", p.Title)
+				continue
+			}
+			n++
+			fmt.Fprintf(&rules, "      - record: dashboard:query%d\n        expr: %s\n", n, strconv.Quote(vars.Replace(q.Expr)))
+			for _, name := range series.FindAllString(q.Expr, -1) {
+				name = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, "_bucket"), "_count"), "_sum")
+				switch {
+				case strings.HasPrefix(name, "basalt_slo:"):
+					if !strings.Contains(string(recorded), "record: "+name) {
+						t.Errorf("panel %q reads %s, which the rules do not record", p.Title, name)
+					}
+				case !isDocumented(name):
+					t.Errorf("panel %q reads %s, which no page of docs/ documents", p.Title, name)
+				}
+			}
+		}
+	}
+	file := filepath.Join(t.TempDir(), "dashboard.rules.yaml")
+	if err := os.WriteFile(file, []byte(rules.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "check", "rules", file).CombinedOutput(); err != nil {
+		t.Errorf("the dashboard's queries do not all parse: %v\n%s", err, out)
 	}
 }
