@@ -154,6 +154,10 @@ func (m *Middleware) routeLabel(pattern string) string {
 // endSpan names a request's span by its route ("GET /v1/…/{id}"),
 // records its outcome and ends it; a 5xx is an error.
 func (m *Middleware) endSpan(span trace.Span, method, route, class string, status int) {
+	if !span.IsRecording() {
+		span.End()
+		return
+	}
 	if strings.Contains(route, " ") {
 		span.SetName(route) // "METHOD /path"
 	} else {
@@ -204,9 +208,11 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 			if m.prop != nil {
 				ctx = m.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
 			}
-			ctx, span = m.tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer),
-				trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path),
-					attribute.String("basalt.request_id", id)))
+			ctx, span = m.tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer))
+			if span.IsRecording() { // attributes only for the sampled
+				span.SetAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path),
+					attribute.String("basalt.request_id", id))
+			}
 			r = r.WithContext(ctx) // the mux sets Pattern on this request, read below
 		}
 		m.inflight.Inc()

@@ -132,8 +132,15 @@ type tracingTransport struct {
 }
 
 func (t tracingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if !trace.SpanFromContext(r.Context()).IsRecording() {
-		return t.next.RoundTrip(r)
+	if parent := trace.SpanFromContext(r.Context()); !parent.IsRecording() {
+		if !parent.SpanContext().IsValid() {
+			return t.next.RoundTrip(r)
+		}
+		// A trace not sampled: the component called follows the
+		// decision rather than sample it again.
+		out := r.Clone(r.Context())
+		t.prop.Inject(r.Context(), propagation.HeaderCarrier(out.Header))
+		return t.next.RoundTrip(out)
 	}
 	ctx, span := t.tracer.Start(r.Context(), r.Method+" "+r.URL.Path, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("server.address", r.URL.Host),
