@@ -70,6 +70,9 @@ func TestTracingOfAWrite(t *testing.T) {
 		if c := childOf(t, later, "consume webhooks", outbox); c.SpanKind != trace.SpanKindConsumer {
 			t.Errorf("consume webhooks is a %v span", c.SpanKind)
 		}
+		if engine == "sqlite" { // the group commit the write shared
+			childOf(t, byName, "sqlite commit group", write)
+		}
 		if engine == "postgres" {
 			stmt := childOf(t, byName, "postgres INSERT", outbox)
 			if q := attr(stmt, "db.query.text"); !strings.Contains(q, "INSERT INTO outbox") {

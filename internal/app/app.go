@@ -686,6 +686,7 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger, tp trace.Trace
 		Path:        filepath.Join(cfg.DataDir, "basalt.db"),
 		Synchronous: cfg.SQLiteSynchronous,
 		Logger:      log,
+		Tracer:      tp,
 	})
 	if err != nil {
 		return database{}, err

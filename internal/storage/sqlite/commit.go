@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/fault"
 )
@@ -128,6 +132,8 @@ func (s *Store) commitGroup(group []*writeReq, results []writeResult) []writeRes
 		}
 		return results
 	}
+	end := s.traceGroup(group)
+	defer func() { end(results) }()
 	if err := exec("BEGIN IMMEDIATE"); err != nil {
 		return failAll(mapErr(op, err))
 	}
@@ -169,6 +175,47 @@ func (s *Store) commitGroup(group []*writeReq, results []writeResult) []writeRes
 		return s.abandon(op, failAll(mapErr(op, err)))
 	}
 	return results
+}
+
+// traceGroup starts, when tracing and a member of the group is traced,
+// the span of the group's shared transaction ("sqlite commit group"): a
+// child of the first traced member's write, linked to the others'. The
+// returned function ends it with the members' outcomes.
+func (s *Store) traceGroup(group []*writeReq) func([]writeResult) {
+	if s.tracer == nil {
+		return func([]writeResult) {}
+	}
+	var parent trace.SpanContext
+	var links []trace.Link
+	for _, r := range group {
+		sc := trace.SpanContextFromContext(r.ctx)
+		if !sc.IsSampled() {
+			continue
+		}
+		if !parent.IsValid() {
+			parent = sc
+			continue
+		}
+		links = append(links, trace.Link{SpanContext: sc})
+	}
+	if !parent.IsValid() {
+		return func([]writeResult) {}
+	}
+	_, span := s.tracer.Start(trace.ContextWithSpanContext(context.Background(), parent), "sqlite commit group",
+		trace.WithLinks(links...), trace.WithAttributes(attribute.Int("basalt.group.size", len(group))))
+	return func(results []writeResult) {
+		failed := 0
+		for _, r := range results {
+			if r.err != nil || r.panicked {
+				failed++
+			}
+		}
+		span.SetAttributes(attribute.Int("basalt.group.failed", failed))
+		if failed == len(results) {
+			span.SetStatus(codes.Error, "nothing committed")
+		}
+		span.End()
+	}
 }
 
 // abandon rolls back whatever remains of a broken group transaction.

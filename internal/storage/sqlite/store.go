@@ -50,6 +50,7 @@ import (
 	"time"
 
 	"github.com/pressly/goose/v3"
+	"go.opentelemetry.io/otel/trace"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/basaltdev/basalt/internal/docstore"
@@ -81,6 +82,9 @@ type Options struct {
 	CacheSizeKiB int
 	// Logger receives lifecycle messages; nil discards them.
 	Logger *slog.Logger
+	// Tracer, when set, makes a span of each group commit that holds a
+	// traced write ("sqlite commit group").
+	Tracer trace.TracerProvider
 }
 
 // Store is the SQLite storage engine. It is safe for concurrent use.
@@ -103,7 +107,8 @@ type Store struct {
 	log      *slog.Logger
 	// cursorLocks are the event consumers' locks (LockCursor).
 	cursorLocks cursorLocks
-	migration   int64 // the version migrated to at Open
+	migration   int64        // the version migrated to at Open
+	tracer      trace.Tracer // nil: no spans
 }
 
 // stmtCacheSize bounds the prepared statements kept per pool.
@@ -182,7 +187,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		_ = r.Close()
 		return nil, mapErr(op, err)
 	}
-	st := &Store{write: w, read: r, wconn: wconn, log: log, migration: migration,
+	st := &Store{write: w, read: r, wconn: wconn, log: log, migration: migration, tracer: tracerOf(opts.Tracer),
 		wstmts: newStmtCache(wconn, stmtCacheSize), rstmts: newStmtCache(r, stmtCacheSize),
 		writes: make(chan *writeReq, maxGroup), stopped: make(chan struct{}), loopDone: make(chan struct{})}
 	st.reads = cachedDB{st.rstmts}
@@ -221,6 +226,14 @@ func migrate(ctx context.Context, db *sql.DB) (version int64, err error) {
 		return 0, fmt.Errorf("migrations: %w", err)
 	}
 	return v, nil
+}
+
+// tracerOf is the store's tracer of tp, nil without one.
+func tracerOf(tp trace.TracerProvider) trace.Tracer {
+	if tp == nil {
+		return nil
+	}
+	return tp.Tracer("github.com/basaltdev/basalt/internal/storage/sqlite")
 }
 
 // MigrationVersion is the version of the last migration applied to the
