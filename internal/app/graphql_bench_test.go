@@ -37,24 +37,7 @@ func BenchmarkGraphQLList(b *testing.B) {
 	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	call := func(method, path, token string, body []byte) []byte {
 		b.Helper()
-		r, err := http.NewRequestWithContext(b.Context(), method, base+path, bytes.NewReader(body))
-		if err != nil {
-			b.Fatal(err)
-		}
-		r.Header.Set("Content-Type", "application/json")
-		r.Header.Set("Accept", "application/json")
-		if token != "" {
-			r.Header.Set("Authorization", "Bearer "+token)
-		}
-		res, err := hc.Do(r)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer res.Body.Close()
-		out, err := io.ReadAll(res.Body)
-		if err != nil {
-			b.Fatal(err)
-		}
+		res, out := benchDo(b, hc, method, base+path, token, body, "Accept", "application/json")
 		if res.StatusCode/100 != 2 || bytes.Contains(out, []byte(`"errors"`)) {
 			b.Fatalf("%s %s: %d %s", method, path, res.StatusCode, out)
 		}

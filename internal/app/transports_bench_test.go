@@ -55,26 +55,7 @@ func BenchmarkTransportsGet(b *testing.B) {
 
 	call := func(method, path, token string, body []byte, header ...string) []byte {
 		b.Helper()
-		r, err := http.NewRequestWithContext(b.Context(), method, base+path, bytes.NewReader(body))
-		if err != nil {
-			b.Fatal(err)
-		}
-		r.Header.Set("Content-Type", "application/json")
-		for i := 0; i+1 < len(header); i += 2 {
-			r.Header.Set(header[i], header[i+1])
-		}
-		if token != "" {
-			r.Header.Set("Authorization", "Bearer "+token)
-		}
-		res, err := hc.Do(r)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer res.Body.Close()
-		out, err := io.ReadAll(res.Body)
-		if err != nil {
-			b.Fatal(err)
-		}
+		res, out := benchDo(b, hc, method, base+path, token, body, header...)
 		if res.StatusCode/100 != 2 {
 			b.Fatalf("%s %s: %d %s", method, path, res.StatusCode, out)
 		}
@@ -153,6 +134,40 @@ func BenchmarkTransportsGet(b *testing.B) {
 func median(ds []time.Duration) time.Duration {
 	slices.Sort(ds)
 	return ds[len(ds)/2]
+}
+
+// benchDo sends one request of a benchmark (a JSON body, the bearer
+// token when set, then the header pairs) and returns the answer, whose
+// body it has read and closed; a transport error fails b.
+func benchDo(b *testing.B, hc *http.Client, method, url, token string, body []byte, header ...string) (benchAnswer, []byte) {
+	b.Helper()
+	r, err := http.NewRequestWithContext(b.Context(), method, url, bytes.NewReader(body))
+	if err != nil {
+		b.Fatal(err)
+	}
+	r.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		r.Header.Set(header[i], header[i+1])
+	}
+	if token != "" {
+		r.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := hc.Do(r)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer res.Body.Close()
+	out, err := io.ReadAll(res.Body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return benchAnswer{StatusCode: res.StatusCode, Proto: res.Proto, ProtoMajor: res.ProtoMajor}, out
+}
+
+// benchAnswer is what benchDo's callers check of an answer.
+type benchAnswer struct {
+	StatusCode, ProtoMajor int
+	Proto                  string
 }
 
 // serveForBenchmark creates the admin (admin@basalt.test, "a password of
