@@ -35,7 +35,7 @@ const (
 
 // CompareScenarios are the comparison scenarios.
 func CompareScenarios() []string {
-	return []string{ScenarioRateLimits, ScenarioCachePG, ScenarioTransports, ScenarioSplit, ScenarioGraphQL}
+	return []string{ScenarioRateLimits, ScenarioCachePG, ScenarioTransports, ScenarioSplit, ScenarioGraphQL, ScenarioTracing}
 }
 
 // compareEngine is the engine a comparison scenario runs on when the run's
@@ -118,9 +118,12 @@ func CacheVariants(redisURL string) []Variant {
 	}
 }
 
-// compareVariants are scenario's variants.
-func compareVariants(scenario, redisURL string) []Variant {
+// compareVariants are scenario's variants; redisURL is the scenario's
+// Redis, otlpURL its OpenTelemetry collector.
+func compareVariants(scenario, redisURL, otlpURL string) []Variant {
 	switch scenario {
+	case ScenarioTracing:
+		return TracingVariants(otlpURL)
 	case ScenarioCachePG:
 		return CacheVariants(redisURL)
 	case ScenarioTransports:
@@ -185,6 +188,10 @@ type CompareConfig struct {
 	// through GraphQL as a fraction of the same list through REST; 0
 	// disables.
 	MinGraphQLListRatio float64
+	// MinTracingRatio is the least full-speed throughput of a get with
+	// tracing on at 1 % as a fraction of the same get with tracing off; 0
+	// disables.
+	MinTracingRatio float64
 }
 
 // DefaultCompareConfig is 10,000 documents, 6 rounds at half the slowest
@@ -192,12 +199,12 @@ type CompareConfig struct {
 // to the p50, a cached get sustains at least 1.5× an uncached one.
 func DefaultCompareConfig() CompareConfig {
 	return CompareConfig{Docs: 10_000, RedisServer: "redis-server", Rounds: 6, Workers: 64, MaxRedisP50: 300 * time.Microsecond, MinCacheGetRatio: 1.5,
-		MinConnectRatio: 0.9, MinGraphQLListRatio: 0.6}
+		MinConnectRatio: 0.9, MinGraphQLListRatio: 0.6, MinTracingRatio: 0.95}
 }
 
 // Validate checks c.
 func (c CompareConfig) Validate() error {
-	if c.Docs < 1 || c.RedisServer == "" || c.Rounds < 1 || c.Workers < 1 || c.Rate < 0 || c.MaxRedisP50 < 0 || c.MinCacheGetRatio < 0 || c.MinConnectRatio < 0 || c.MinGraphQLListRatio < 0 {
+	if c.Docs < 1 || c.RedisServer == "" || c.Rounds < 1 || c.Workers < 1 || c.Rate < 0 || c.MaxRedisP50 < 0 || c.MinCacheGetRatio < 0 || c.MinConnectRatio < 0 || c.MinGraphQLListRatio < 0 || c.MinTracingRatio < 0 {
 		return fmt.Errorf("load: %s, %s: need docs ≥ 1, a redis-server, rounds and workers ≥ 1, rate ≥ 0 and targets ≥ 0 (got %d, %q, %d, %d, %d, %s, %g)",
 			ScenarioRateLimits, ScenarioCachePG, c.Docs, c.RedisServer, c.Rounds, c.Workers, c.Rate, c.MaxRedisP50, c.MinCacheGetRatio)
 	}
@@ -214,7 +221,7 @@ func (c CompareConfig) reserve(scenarios []string, step time.Duration) time.Dura
 		if !slices.Contains(CompareScenarios(), s) {
 			continue
 		}
-		variants := len(compareVariants(s, ""))
+		variants := len(compareVariants(s, "", ""))
 		d += time.Duration(variants) * (10*time.Second + time.Duration(c.Docs)*time.Second/1000)
 		d += time.Duration(variants*len(compareRequests(s))) * 45 * time.Second
 		steps := len(compareRequests(s))
@@ -246,6 +253,8 @@ type CompareReport struct {
 	MinConnectRatio float64 `json:"minConnectRatio,omitempty"`
 	// MinGraphQLListRatio is ScenarioGraphQL's target (0: none).
 	MinGraphQLListRatio float64 `json:"minGraphQLListRatio,omitempty"`
+	// MinTracingRatio is ScenarioTracing's target (0: none).
+	MinTracingRatio float64 `json:"minTracingRatio,omitempty"`
 	// RequestsPerOp, for a request whose operation takes a variant
 	// several HTTP requests, is their number per variant: its ratios
 	// compare operations, not requests (absent or 0: one).
@@ -429,6 +438,9 @@ func (r *CompareReport) evaluate(c Criteria) (string, []string) {
 	if r.MinGraphQLListRatio > 0 && r.variantIndex(VariantGraphQL) >= 0 && r.ratioOf(CompareList, VariantGraphQL) < r.MinGraphQLListRatio {
 		ok = false
 	}
+	if r.MinTracingRatio > 0 && r.variantIndex(VariantTracingOn) >= 0 && r.ratioOf(CompareGet, VariantTracingOn) < r.MinTracingRatio {
+		ok = false
+	}
 	if !ok {
 		return VerdictFail, notes
 	}
@@ -534,6 +546,9 @@ func (r *CompareReport) markdown(scenario, verdict string) string {
 		if req == CompareList && r.MinGraphQLListRatio > 0 && r.variantIndex(VariantGraphQL) >= 0 {
 			target = fmt.Sprintf("; target for %s ≥ %s×", VariantGraphQL, ratioX(r.MinGraphQLListRatio))
 		}
+		if req == CompareGet && r.MinTracingRatio > 0 && r.variantIndex(VariantTracingOn) >= 0 {
+			target = fmt.Sprintf("; target for %s ≥ %s×", VariantTracingOn, ratioX(r.MinTracingRatio))
+		}
 		fmt.Fprintf(&b, "\n%s %s at full speed (%d clients, closed loop), %d round(s) of one %s step per variant in rotating order; throughput over %s's, median of the rounds: %s%s.\n",
 			scenario, req, f.Workers, len(f.Rounds), f.Step, base, strings.Join(parts, ", "), target)
 	}
@@ -607,10 +622,21 @@ func runCompare(ctx context.Context, cfg Config, budget *Budget, name string, fx
 		cr.MinCacheGetRatio = cc.MinCacheGetRatio
 	}
 	sr := ScenarioReport{Name: name, Compare: cr}
+	otlpURL := ""
+	if name == ScenarioTracing {
+		cr.MinTracingRatio = cc.MinTracingRatio
+		sink, err := startOTLPSink()
+		if err != nil {
+			sr.Err = err.Error()
+			return sr
+		}
+		defer func() { _ = sink.Close() }()
+		otlpURL = sink.URL()
+	}
 	redisBin, err := exec.LookPath(cc.RedisServer)
 	if err != nil {
 		sr.Err = fmt.Sprintf("redis-server not found (-redis-server %q): install Redis (apt-get install redis-server): %v", cc.RedisServer, err)
-		cr.Variants = compareVariants(name, "redis://127.0.0.1:6379/0")
+		cr.Variants = compareVariants(name, "redis://127.0.0.1:6379/0", "")
 		return sr
 	}
 	redisDir := filepath.Join(fx.dir, "redis-"+name)
@@ -629,7 +655,7 @@ func runCompare(ctx context.Context, cfg Config, budget *Budget, name string, fx
 		if argsErr != nil {
 			return argsErr
 		}
-		cr.Variants = compareVariants(name, "redis://"+redis.Addr+"/0")
+		cr.Variants = compareVariants(name, "redis://"+redis.Addr+"/0", otlpURL)
 		procs := make([]*Process, 0, len(cr.Variants))
 		storages := make([][]string, 0, len(cr.Variants))
 		var start func(i int) error

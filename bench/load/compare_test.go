@@ -165,11 +165,11 @@ func TestCompareFlagsAndValidate(t *testing.T) {
 		t.Error("comparison scenarios have no ratio to hello")
 	}
 	if err := fs.Parse([]string{"-compare-docs", "500", "-redis-server", "/x/redis-server", "-compare-rounds", "4", "-compare-workers", "8", "-limits-rate", "900",
-		"-max-p50-redis-limiter", "250us", "-min-ratio-cache-get", "2", "-min-ratio-connect-get", "0.8", "-min-ratio-graphql-list", "0.7"}); err != nil {
+		"-max-p50-redis-limiter", "250us", "-min-ratio-cache-get", "2", "-min-ratio-connect-get", "0.8", "-min-ratio-graphql-list", "0.7", "-min-ratio-tracing-get", "0.9"}); err != nil {
 		t.Fatal(err)
 	}
 	want := CompareConfig{Docs: 500, RedisServer: "/x/redis-server", Rounds: 4, Workers: 8, Rate: 900, MaxRedisP50: 250 * time.Microsecond, MinCacheGetRatio: 2,
-		MinConnectRatio: 0.8, MinGraphQLListRatio: 0.7}
+		MinConnectRatio: 0.8, MinGraphQLListRatio: 0.7, MinTracingRatio: 0.9}
 	if cfg.Compare != want {
 		t.Errorf("flags: %+v, want %+v", cfg.Compare, want)
 	}

@@ -160,6 +160,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&cc.MaxRedisP50, "max-p50-redis-limiter", cc.MaxRedisP50, "rate-limits: the most the Redis limiter may add to a get's p50 at the fixed rate (median of the rounds) for PASS (0 disables)")
 	fs.Float64Var(&cc.MinConnectRatio, "min-ratio-connect-get", cc.MinConnectRatio, "transports: least full-speed throughput of a get over Connect (HTTP/2) as a fraction of the same get over REST (HTTP/2) for PASS (0 disables)")
 	fs.Float64Var(&cc.MinGraphQLListRatio, "min-ratio-graphql-list", cc.MinGraphQLListRatio, "graphql: least full-speed throughput of a list through GraphQL as a fraction of the same list through REST for PASS (0 disables)")
+	fs.Float64Var(&cc.MinTracingRatio, "min-ratio-tracing-get", cc.MinTracingRatio, "tracing: least full-speed throughput of a get with tracing on at 1 % as a fraction of the same get with tracing off for PASS (0 disables)")
 	fs.Float64Var(&cc.MinCacheGetRatio, "min-ratio-cache-get", cc.MinCacheGetRatio, "cache-pg: least highest sustained rate of a cached get as a multiple of an uncached get's for PASS (0 disables)")
 
 	if c.Thresholds == nil {

@@ -51,7 +51,7 @@ const (
 func AllScenarios() []string {
 	return []string{ScenarioHello, ScenarioVectors, ScenarioGet, ScenarioGetAuth, ScenarioList, ScenarioListTotal, ScenarioListTotal1M,
 		ScenarioLoginStorm, ScenarioCreate, ScenarioRelay, ScenarioRealtimeLatency, ScenarioRealtimeFanout, ScenarioRelayKafka, ScenarioRealtimeIdle,
-		ScenarioSearchText, ScenarioSearchTextPG, ScenarioRateLimits, ScenarioCachePG, ScenarioTransports, ScenarioSplit, ScenarioGraphQL}
+		ScenarioSearchText, ScenarioSearchTextPG, ScenarioRateLimits, ScenarioCachePG, ScenarioTransports, ScenarioSplit, ScenarioGraphQL, ScenarioTracing}
 }
 
 // pgScenario reports whether scenario runs on PostgreSQL whatever -db.
