@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -33,7 +35,7 @@ func TestACMEWithPebble(t *testing.T) {
 	const domain = "basalt.test"
 	dataDir := filepath.Join(t.TempDir(), "data")
 	args := []string{"--addr", "127.0.0.1:" + p.validationPort, "--tls-domain", domain, "--acme-directory", p.directory,
-		"--acme-ca-file", p.caFile, "--acme-email", "ops@basalt.test"}
+		"--acme-ca-file", p.caFile, "--acme-email", "ops@basalt.test", "--metrics-token", metricsToken}
 	s := startProcess(t, dataDir, args...)
 	s.waitForLog(t, "ACME certificate ready")
 
@@ -67,6 +69,17 @@ func TestACMEWithPebble(t *testing.T) {
 	defer func() { _ = h3.Close() }()
 	if got := serial(t, h3); got != first {
 		t.Errorf("HTTP/3 serves certificate %s, TCP %s", got, first)
+	}
+
+	// The metrics tell when the served certificate expires.
+	metrics := &client{t: t, base: "https://" + s.addr, http: &http.Client{Transport: tcp, Timeout: 10 * time.Second}}
+	body := string(metrics.as(metricsToken).must(200, "GET", "/metrics", "").Body)
+	m := regexp.MustCompile(`(?m)^basalt_tls_certificate_expiry_timestamp_seconds\{certificate="server"\} (\S+)$`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("the metrics have no expiry of the ACME certificate")
+	}
+	if v, err := strconv.ParseFloat(m[1], 64); err != nil || time.Until(time.Unix(int64(v), 0)) < 24*time.Hour {
+		t.Errorf("the ACME certificate expires at %s: %v", m[1], err)
 	}
 
 	// Another name: no certificate, so no handshake.

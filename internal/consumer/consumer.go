@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/basaltdev/basalt/internal/eventbus"
@@ -261,10 +260,9 @@ func IsPermanent(err error) bool {
 // MaxAttempts calls failed; it then stores the event as a dead letter. It returns an error only when
 // ctx ended or the dead letter could not be stored.
 func (c *Consumer) handleEvent(ctx context.Context, e eventbus.Event) (err error) {
-	if c.cfg.Tracer != nil && e.TraceParent != "" {
+	if tctx, sc := eventbus.TraceContext(ctx, e); c.cfg.Tracer != nil && sc.IsValid() {
 		var span trace.Span
-		ctx = propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": e.TraceParent})
-		ctx, span = c.cfg.Tracer.Start(ctx, "consume "+c.cfg.Name, trace.WithSpanKind(trace.SpanKindConsumer),
+		ctx, span = c.cfg.Tracer.Start(tctx, "consume "+c.cfg.Name, trace.WithSpanKind(trace.SpanKindConsumer),
 			trace.WithAttributes(attribute.String("messaging.consumer.group.name", c.cfg.Name), attribute.String("basalt.event.id", e.ID),
 				attribute.String("basalt.event.type", string(e.Type)), attribute.Int64("basalt.event.position", e.Position)))
 		defer func() {

@@ -251,11 +251,11 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 			if span != nil {
 				m.endSpan(span, method, route, class, status)
 			}
-			if sc := trace.SpanContextFromContext(r.Context()); span != nil && sc.IsSampled() {
-				m.duration.WithLabelValues(method, route, class, code).(prometheus.ExemplarObserver).ObserveWithExemplar(took,
-					prometheus.Labels{"trace_id": sc.TraceID().String()})
+			latency := m.duration.WithLabelValues(method, route, class, code)
+			if span != nil && span.SpanContext().IsSampled() {
+				latency.(prometheus.ExemplarObserver).ObserveWithExemplar(took, prometheus.Labels{"trace_id": span.SpanContext().TraceID().String()})
 			} else {
-				m.duration.WithLabelValues(method, route, class, code).Observe(took)
+				latency.Observe(took)
 			}
 			if m.log.Enabled(r.Context(), slog.LevelDebug) {
 				m.log.DebugContext(r.Context(), "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
@@ -332,13 +332,21 @@ func (r *statusRecorder) SetClassRoute(route string) { r.classRoute = route }
 // not pass through the middleware. Call it from the handler's goroutine,
 // before the handler returns.
 func ClassRouteOf(w http.ResponseWriter) func(route string) {
+	if rec, ok := recorderOf(w); ok {
+		return rec.SetClassRoute
+	}
+	return func(string) {}
+}
+
+// recorderOf finds the middleware's recorder under w's wrappers.
+func recorderOf(w http.ResponseWriter) (*statusRecorder, bool) {
 	for {
-		if o, ok := w.(interface{ SetClassRoute(string) }); ok {
-			return o.SetClassRoute
+		if rec, ok := w.(*statusRecorder); ok {
+			return rec, true
 		}
 		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
 		if !ok {
-			return func(string) {}
+			return nil, false
 		}
 		w = u.Unwrap()
 	}
@@ -356,16 +364,10 @@ func (r *statusRecorder) SetOutcome(status int) { r.outcome = status }
 // when w does not pass through the middleware. Call it from the handler's
 // goroutine, before the handler returns.
 func OutcomeOf(w http.ResponseWriter) func(status int) {
-	for {
-		if o, ok := w.(interface{ SetOutcome(int) }); ok {
-			return o.SetOutcome
-		}
-		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
-		if !ok {
-			return func(int) {}
-		}
-		w = u.Unwrap()
+	if rec, ok := recorderOf(w); ok {
+		return rec.SetOutcome
 	}
+	return func(int) {}
 }
 
 // WriteHeader records the first final status: informational answers

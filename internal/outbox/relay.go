@@ -38,7 +38,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/basaltdev/basalt/internal/eventbus"
@@ -405,15 +404,14 @@ func (r *Relay) traceBatch(ctx context.Context, evs []eventbus.Event) func(error
 	var parent context.Context
 	var links []trace.Link
 	for _, e := range evs {
-		if e.TraceParent == "" {
-			continue
-		}
-		tctx := propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": e.TraceParent})
-		if parent == nil {
+		tctx, sc := eventbus.TraceContext(ctx, e)
+		switch {
+		case !sc.IsValid():
+		case parent == nil:
 			parent = tctx
-			continue
+		default:
+			links = append(links, trace.Link{SpanContext: sc})
 		}
-		links = append(links, trace.LinkFromContext(tctx))
 	}
 	if parent == nil {
 		return func(error) {}

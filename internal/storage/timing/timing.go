@@ -11,7 +11,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/basaltdev/basalt/internal/docstore"
@@ -192,9 +191,7 @@ func (t tracedTx) AppendOutbox(ctx context.Context, e eventbus.Event) (err error
 	ctx, span := t.start(ctx, "outbox append")
 	span.SetAttributes(attribute.String("basalt.event.type", string(e.Type)), attribute.String("basalt.event.id", e.ID))
 	defer func() { endSpan(span, err) }()
-	carrier := propagation.MapCarrier{}
-	propagation.TraceContext{}.Inject(ctx, carrier)
-	e.TraceParent = carrier["traceparent"]
+	e.TraceParent = eventbus.TraceParentOf(ctx)
 	return t.Tx.AppendOutbox(ctx, e)
 }
 
