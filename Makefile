@@ -6,7 +6,11 @@ GOLANGCI      := $(BIN)/golangci-lint
 GOLANGCI_VER  := v2.15.0
 FUZZTIME      ?= 30s
 VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
-LDFLAGS       := -s -w -X main.version=$(VERSION)
+# The commit and its date (UTC), so that the build date is the same on every
+# build of a commit (reproducible builds).
+COMMIT        ?= $(shell git rev-parse HEAD 2>/dev/null)
+DATE          ?= $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null)
+LDFLAGS       := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 
 .DEFAULT_GOAL := help
 

@@ -7,12 +7,14 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/basaltdev/basalt/internal/app"
+	"github.com/basaltdev/basalt/internal/buildinfo"
 	"github.com/basaltdev/basalt/internal/tlstest"
 )
 
@@ -160,7 +162,11 @@ func TestMetricsForAlerts(t *testing.T) {
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
 	ca := tlstest.NewCA(t)
 	ca.Issue(t, 30, certFile, keyFile)
-	c, _, _ := serveApp(t, "sqlite", true, func(cfg *app.Config) { cfg.TLSCert, cfg.TLSKey = certFile, keyFile })
+	c, _, _ := serveApp(t, "sqlite", true, func(cfg *app.Config) {
+		cfg.TLSCert, cfg.TLSKey = certFile, keyFile
+		cfg.Build = buildinfo.Read("v9.9.9-test", "", "")
+		cfg.Version = cfg.Build.Version
+	})
 	c.http = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool}}}
 	admin := c.as(c.login(adminEmail, adminPassword).AccessToken)
 	admin.must(201, "POST", "/v1/collections", `{"name":"notes","schema":{"type":"object"}}`)
@@ -188,6 +194,8 @@ func TestMetricsForAlerts(t *testing.T) {
 		}
 	}
 	for _, re := range []string{
+		`(?m)^basalt_build_info\{commit="[0-9a-f]*",go_version="` + regexp.QuoteMeta(runtime.Version()) + `",version="v9\.9\.9-test"\} 1$`,
+		`(?m)^basalt_db_migration_version [1-9][0-9]*$`,
 		`(?m)^basalt_data_dir_available_bytes [0-9.e+]+$`,
 		`(?m)^basalt_data_dir_capacity_bytes [0-9.e+]+$`,
 		`(?m)^basalt_tls_certificate_expiry_timestamp_seconds\{certificate="server"\} ([0-9.e+]+)$`,

@@ -8,15 +8,17 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/basaltdev/basalt/internal/app"
+	"github.com/basaltdev/basalt/internal/buildinfo"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = ""
+// The release version, its commit and the commit's date (RFC 3339), set at
+// build time with -ldflags "-X main.version=… -X main.commit=… -X
+// main.date=…" (see the Makefile). Without them the build's VCS stamp
+// gives the commit and date.
+var version, commit, date string
 
 func main() {
 	os.Exit(run())
@@ -31,7 +33,8 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "basalt:", err)
 		return app.ExitUsage
 	}
-	cmd.Config.Version = buildVersion()
+	cmd.Config.Build = buildinfo.Read(version, commit, date)
+	cmd.Config.Version = cmd.Config.Build.Version
 	if exe, err := os.Executable(); err == nil {
 		cmd.Config.Executable = exe
 	}
@@ -47,12 +50,16 @@ func run() int {
 	}
 	switch cmd.Name {
 	case "version":
-		fmt.Print(versionText(cmd.Config.Version))
+		if cmd.Config.VersionJSON {
+			fmt.Print(cmd.Config.Build.JSON())
+		} else {
+			fmt.Print(cmd.Config.Build.Text())
+		}
 		return 0
 	case "targets":
 		err = app.PrintTargets(os.Stdout)
 	case "migrate":
-		err = app.Migrate(ctx, cmd.Config)
+		err = app.Migrate(ctx, cmd.Config, os.Stdout)
 	case "admin create":
 		err = app.CreateAdmin(ctx, cmd.Config)
 	case "keys rotate":
@@ -74,57 +81,4 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "basalt:", err)
 	}
 	return app.ExitCode(err) // documented in docs/operations.md
-}
-
-// versionText is what "basalt version" and "basalt --version" print: the
-// version, the Go version that built the binary and, when the build
-// recorded it, the VCS revision.
-func versionText(v string) string {
-	text := "basalt " + v + "\n" + "go " + runtime.Version() + "\n"
-	if info, ok := debug.ReadBuildInfo(); ok {
-		rev, modified := "", ""
-		for _, s := range info.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				rev = s.Value
-			case "vcs.modified":
-				if s.Value == "true" {
-					modified = " (modified)"
-				}
-			}
-		}
-		if rev != "" {
-			text += "revision " + rev + modified + "\n"
-		}
-	}
-	return text
-}
-
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "devel"
-	}
-	rev, dirty := "", false
-	for _, s := range info.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			dirty = s.Value == "true"
-		}
-	}
-	if rev == "" {
-		return "devel"
-	}
-	if len(rev) > 12 {
-		rev = rev[:12]
-	}
-	if dirty {
-		rev += "-dirty"
-	}
-	return "devel-" + rev
 }

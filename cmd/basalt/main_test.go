@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/basaltdev/basalt/internal/buildinfo"
 )
 
 // testVersion is the version the test binary is built with.
@@ -71,22 +74,32 @@ func runBasalt(t *testing.T, env []string, args ...string) result {
 func TestVersion(t *testing.T) {
 	for _, args := range [][]string{{"--version"}, {"version"}, {"serve", "--version"}} {
 		r := runBasalt(t, nil, args...)
-		want := "basalt " + testVersion + "\ngo " + runtime.Version() + "\n"
-		if r.code != 0 || !strings.HasPrefix(r.stdout, want) {
-			t.Errorf("basalt %s: exit %d, output %q (stderr %q), want exit 0 and output starting %q",
-				strings.Join(args, " "), r.code, r.stdout, r.stderr, want)
+		if r.code != 0 || !versionText(inCheckout(t)).MatchString(r.stdout) {
+			t.Errorf("basalt %s: exit %d, output %q (stderr %q), want exit 0 and the lines of %s",
+				strings.Join(args, " "), r.code, r.stdout, r.stderr, versionText(inCheckout(t)))
 		}
-		// In a git checkout, the build records the revision.
-		rest := strings.TrimPrefix(r.stdout, want)
-		if inCheckout(t) && !revisionLine.MatchString(rest) || !inCheckout(t) && rest != "" {
-			t.Errorf("basalt %s: after the versions %q, want a revision line in a git checkout (and nothing outside one)",
-				strings.Join(args, " "), rest)
-		}
+	}
+	r := runBasalt(t, nil, "version", "--json")
+	var got buildinfo.Info
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != 0 {
+		t.Fatalf("basalt version --json: exit %d, %q: %v", r.code, r.stdout, err)
+	}
+	if got.Version != testVersion || got.Go != runtime.Version() || got.Platform != runtime.GOOS+"/"+runtime.GOARCH ||
+		inCheckout(t) && (len(got.Commit) != 40 || got.Date == "") {
+		t.Errorf("basalt version --json = %+v", got)
 	}
 }
 
-// revisionLine is the last line of the version text in a checkout.
-var revisionLine = regexp.MustCompile(`^revision [0-9a-f]{40}( \(modified\))?\n$`)
+// versionText matches the version text: with the commit and its date in
+// a checkout, where go build records them, and "unknown" outside one.
+func versionText(checkout bool) *regexp.Regexp {
+	commit, date := `unknown`, `unknown`
+	if checkout {
+		commit, date = `[0-9a-f]{40}( \(modified\))?`, `\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`
+	}
+	return regexp.MustCompile(`^basalt ` + regexp.QuoteMeta(testVersion) + `\ncommit ` + commit + `\ndate ` + date +
+		`\ngo ` + regexp.QuoteMeta(runtime.Version()+" "+runtime.GOOS+"/"+runtime.GOARCH) + `\n$`)
+}
 
 // inCheckout reports whether this test runs in a git checkout with git
 // installed, where go build records the revision.

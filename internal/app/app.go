@@ -61,6 +61,15 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	reg := telemetry.NewRegistry()
+	// Which build runs: during a rolling or canary upgrade, the
+	// processes of each version side by side.
+	build := prometheus.NewGauge(prometheus.GaugeOpts{Name: "basalt_build_info",
+		Help:        "Always 1; the labels name the build of the running binary.",
+		ConstLabels: prometheus.Labels{"version": cfg.Build.Version, "commit": cfg.Build.Commit, "go_version": cfg.Build.Go}})
+	build.Set(1)
+	if err := reg.Register(build); err != nil {
+		return err
+	}
 	// What operators alert on beside the requests: the dependencies as
 	// they answer at each scrape, and when the certificates expire.
 	deps, certs := telemetry.NewDependencies(time.Second), telemetry.NewCertificates()
@@ -670,6 +679,7 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger, tp trace.Trace
 			MaxConnLifetime:  cfg.DBConnLifetime,
 			Tracer:           tp,
 			Logger:           log,
+			Migrate:          cfg.Migration.Phase,
 		})
 		if err != nil {
 			return database{}, fmt.Errorf("opening PostgreSQL: %w", err)
@@ -687,6 +697,7 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger, tp trace.Trace
 		Synchronous: cfg.SQLiteSynchronous,
 		Logger:      log,
 		Tracer:      tp,
+		Migrate:     cfg.Migration.Phase,
 	})
 	if err != nil {
 		return database{}, err
@@ -701,20 +712,6 @@ func redactURL(s string) string {
 		return "(unparsable)"
 	}
 	return u.Redacted()
-}
-
-// Migrate opens the database, applies pending migrations and closes it.
-func Migrate(ctx context.Context, cfg Config) error {
-	log, err := newLogger(cfg)
-	if err != nil {
-		return err
-	}
-	s, err := openStore(ctx, cfg, log, nil)
-	if err != nil {
-		return err
-	}
-	log.Info("database is migrated", storageAttrs(cfg)...)
-	return s.Close()
 }
 
 // cursorKey returns the key that signs list cursors.

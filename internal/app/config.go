@@ -16,10 +16,12 @@ import (
 
 	"github.com/basaltdev/basalt/internal/apilimit"
 	"github.com/basaltdev/basalt/internal/auth/accounts"
+	"github.com/basaltdev/basalt/internal/buildinfo"
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/eventbus/kafka"
 	"github.com/basaltdev/basalt/internal/gateway"
 	"github.com/basaltdev/basalt/internal/slo"
+	"github.com/basaltdev/basalt/internal/storage/migration"
 	"github.com/basaltdev/basalt/internal/tlscert"
 )
 
@@ -57,8 +59,13 @@ type Config struct {
 	GraphQL GraphQLConfig
 	// Webhooks configures webhook deliveries.
 	Webhooks WebhookConfig
-	Version  string
-	Auth     AuthConfig
+	// Version is Build.Version.
+	Version string
+	// Build is the running binary's build (main sets it).
+	Build buildinfo.Info
+	// VersionJSON makes "basalt version" print JSON.
+	VersionJSON bool
+	Auth        AuthConfig
 	// Admin is the account "basalt admin create" makes.
 	Admin AdminAccount
 	// DevKafka is the cluster "basalt dev kafka" runs.
@@ -71,6 +78,8 @@ type Config struct {
 	Alerts AlertsConfig
 	// EventsStatusJSON makes "basalt events status" print JSON.
 	EventsStatusJSON bool
+	// Migration is what "basalt migrate" does.
+	Migration MigrateConfig
 	// Events configures the event log and its relay.
 	Events EventsConfig
 	// Kafka, with brokers, carries change events through Kafka instead
@@ -211,11 +220,15 @@ type cli struct {
 		Objectives struct{}       `cmd:"" help:"Print the default service-level objectives (YAML), to edit and pass to alerts rules --objectives."`
 	} `cmd:"" help:"Prometheus alert rules and service-level objectives (docs/observability.md)."`
 	Targets     struct{}    `cmd:"" help:"List the components serve --target can run in a process, what each serves and what it needs."`
-	Version     struct{}    `cmd:"" help:"Print the version, the Go version and the VCS revision, and exit."`
-	VersionFlag versionFlag `name:"version" help:"Print the version, the Go version and the VCS revision, and exit (as the version command)."`
+	Version     versionCmd  `cmd:"" help:"Print the version, the commit and its date, the Go version and the platform, and exit."`
+	VersionFlag versionFlag `name:"version" help:"Print the version, the commit and its date, the Go version and the platform, and exit (as the version command)."`
 	Dev         struct {
 		Kafka devKafkaCmd `cmd:"" help:"Run a Kafka-protocol development cluster in this process (franz-go's kfake) for trying --kafka by hand; not for production."`
 	} `cmd:"" help:"Tools for development."`
+}
+
+type versionCmd struct {
+	JSON bool `name:"json" help:"Print JSON: version, commit, modified, date, go, platform."`
 }
 
 // versionFlag is --version, which ParseCommandLine answers as the version
@@ -357,6 +370,14 @@ type serveCmd struct {
 
 type migrateCmd struct {
 	storageFlags
+	Phase string `help:"expand applies the pending migrations that only add (safe while the previous release still runs; basalt serve applies them too); contract applies every pending migration, including those that remove what the previous release used: run it only once every process of that release has stopped ($$BASALT_MIGRATE_PHASE)." enum:"expand,contract" default:"expand"`
+	List  bool   `help:"List the migrations, their phase and whether the database has them; apply nothing."`
+	JSON  bool   `name:"json" help:"Print the migrations as JSON."`
+}
+
+func (c migrateCmd) apply(cfg *Config) {
+	c.storageFlags.apply(cfg)
+	cfg.Migration = MigrateConfig{Phase: migration.Phase(c.Phase), List: c.List, JSON: c.JSON}
 }
 
 // Command is a parsed command line.
@@ -441,6 +462,8 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 	case "keys rotate":
 		c.Keys.Rotate.apply(&cfg)
 		cfg.Auth.AccessTTL = c.Keys.Rotate.AccessTTL
+	case "version":
+		cfg.VersionJSON = c.Version.JSON
 	case "dev kafka":
 		c.Dev.Kafka.apply(&cfg)
 	case "status":

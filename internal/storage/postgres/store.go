@@ -70,6 +70,7 @@ import (
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/query"
+	"github.com/basaltdev/basalt/internal/storage/migration"
 )
 
 //go:embed migrations/*.sql
@@ -105,6 +106,10 @@ type Options struct {
 	// Tracer, when set, makes a span of each statement run within a
 	// recorded span.
 	Tracer trace.TracerProvider
+	// Migrate is the phase of migrations Open applies: expand (the
+	// default) applies those that only add; contract applies every
+	// pending one (see internal/storage/migration).
+	Migrate migration.Phase
 }
 
 // Store is the PostgreSQL storage engine. It is safe for concurrent use.
@@ -178,7 +183,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	if s.migration, err = migrate(ctx, pool); err != nil {
+	phase := opts.Migrate
+	if phase == "" {
+		phase = migration.Expand
+	}
+	if s.migration, err = migrate(ctx, pool, phase, log); err != nil {
 		pool.Close()
 		return nil, mapErr(op, err)
 	}
@@ -187,33 +196,59 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// migrate applies the embedded migrations through database/sql (goose's
-// interface), holding PostgreSQL's session advisory lock so that
-// concurrent processes apply each migration once.
-func migrate(ctx context.Context, pool *pgxpool.Pool) (version int64, err error) {
+// migrator reads the embedded migrations for the database behind pool,
+// through database/sql (goose's interface), holding PostgreSQL's session
+// advisory lock while it applies one so that concurrent processes apply
+// each once. close releases its database/sql handle.
+func migrator(pool *pgxpool.Pool) (m *migration.Migrator, close func(), err error) {
 	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {
-		return 0, fmt.Errorf("migrations: %w", err)
+		return nil, nil, fmt.Errorf("migrations: %w", err)
 	}
 	locker, err := lock.NewPostgresSessionLocker()
 	if err != nil {
-		return 0, fmt.Errorf("migrations: %w", err)
+		return nil, nil, fmt.Errorf("migrations: %w", err)
 	}
 	db := stdlib.OpenDBFromPool(pool)
-	defer db.Close()
 	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
 		goose.WithDisableGlobalRegistry(true), goose.WithSessionLocker(locker))
+	if err == nil {
+		m, err = migration.New(p, fsys)
+	}
 	if err != nil {
-		return 0, fmt.Errorf("migrations: %w", err)
+		_ = db.Close()
+		return nil, nil, fmt.Errorf("migrations: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
-		return 0, fmt.Errorf("migrations: %w", err)
-	}
-	v, err := p.GetDBVersion(ctx)
+	return m, func() { _ = db.Close() }, nil
+}
+
+// migrate applies the pending migrations of phase and returns the
+// database's migration version.
+func migrate(ctx context.Context, pool *pgxpool.Pool, phase migration.Phase, log *slog.Logger) (version int64, err error) {
+	m, closeDB, err := migrator(pool)
 	if err != nil {
-		return 0, fmt.Errorf("migrations: %w", err)
+		return 0, err
 	}
-	return v, nil
+	defer closeDB()
+	applied, err := m.Apply(ctx, phase)
+	for _, a := range applied {
+		log.Info("migration applied", "migration", a.Name, "phase", string(a.Phase))
+	}
+	if err != nil {
+		return 0, err
+	}
+	return m.Version(ctx)
+}
+
+// Migrations lists the engine's migrations with their phase and whether
+// the database has them.
+func (s *Store) Migrations(ctx context.Context) ([]migration.Migration, error) {
+	m, closeDB, err := migrator(s.pool)
+	if err != nil {
+		return nil, err
+	}
+	defer closeDB()
+	return m.Status(ctx)
 }
 
 // Close closes the pool, waiting for connections in use to be released.

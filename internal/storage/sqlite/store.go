@@ -56,6 +56,7 @@ import (
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/query"
+	"github.com/basaltdev/basalt/internal/storage/migration"
 )
 
 //go:embed migrations/*.sql
@@ -85,6 +86,10 @@ type Options struct {
 	// Tracer, when set, makes a span of each group commit that holds a
 	// traced write ("sqlite commit group").
 	Tracer trace.TracerProvider
+	// Migrate is the phase of migrations Open applies: expand (the
+	// default) applies those that only add; contract applies every
+	// pending one (see internal/storage/migration).
+	Migrate migration.Phase
 }
 
 // Store is the SQLite storage engine. It is safe for concurrent use.
@@ -160,7 +165,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	migration, err := migrate(ctx, w)
+	phase := opts.Migrate
+	if phase == "" {
+		phase = migration.Expand
+	}
+	version, err := migrate(ctx, w, phase, log)
 	if err != nil {
 		_ = w.Close()
 		return nil, mapErr(op, err)
@@ -187,7 +196,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		_ = r.Close()
 		return nil, mapErr(op, err)
 	}
-	st := &Store{write: w, read: r, wconn: wconn, log: log, migration: migration, tracer: tracerOf(opts.Tracer),
+	st := &Store{write: w, read: r, wconn: wconn, log: log, migration: version, tracer: tracerOf(opts.Tracer),
 		wstmts: newStmtCache(wconn, stmtCacheSize), rstmts: newStmtCache(r, stmtCacheSize),
 		writes: make(chan *writeReq, maxGroup), stopped: make(chan struct{}), loopDone: make(chan struct{})}
 	st.reads = cachedDB{st.rstmts}
@@ -208,24 +217,46 @@ func dsn(path string, pragmas []string, immediate bool) string {
 	return "file:" + path + "?" + v.Encode()
 }
 
-func migrate(ctx context.Context, db *sql.DB) (version int64, err error) {
+// migrator reads the embedded migrations for db.
+func migrator(db *sql.DB) (*migration.Migrator, error) {
 	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {
-		return 0, fmt.Errorf("migrations: %w", err)
+		return nil, fmt.Errorf("migrations: %w", err)
 	}
 	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys,
 		goose.WithDisableGlobalRegistry(true))
 	if err != nil {
-		return 0, fmt.Errorf("migrations: %w", err)
+		return nil, fmt.Errorf("migrations: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
-		return 0, fmt.Errorf("migrations: %w", err)
-	}
-	v, err := p.GetDBVersion(ctx)
+	return migration.New(p, fsys)
+}
+
+// migrate applies the pending migrations of phase and returns the
+// database's migration version. The caller holds the data directory's
+// lock, so no other process migrates at the same time.
+func migrate(ctx context.Context, db *sql.DB, phase migration.Phase, log *slog.Logger) (version int64, err error) {
+	m, err := migrator(db)
 	if err != nil {
-		return 0, fmt.Errorf("migrations: %w", err)
+		return 0, err
 	}
-	return v, nil
+	applied, err := m.Apply(ctx, phase)
+	for _, a := range applied {
+		log.Info("migration applied", "migration", a.Name, "phase", string(a.Phase))
+	}
+	if err != nil {
+		return 0, err
+	}
+	return m.Version(ctx)
+}
+
+// Migrations lists the engine's migrations with their phase and whether
+// the database has them. It reads through the read pool.
+func (s *Store) Migrations(ctx context.Context) ([]migration.Migration, error) {
+	m, err := migrator(s.read)
+	if err != nil {
+		return nil, err
+	}
+	return m.Status(ctx)
 }
 
 // tracerOf is the store's tracer of tp, nil without one.
