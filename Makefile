@@ -22,6 +22,20 @@ help: ## Show this help
 build: ## Build bin/basalt (static, CGO_ENABLED=0)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/basalt ./cmd/basalt
 
+# The OCI image: static binaries for each platform and an image layout that
+# crane or skopeo push as it is; no container engine needed.
+IMAGE_DIR       ?= $(BIN)/image
+IMAGE_PLATFORMS ?= linux/amd64 linux/arm64
+
+.PHONY: image
+image: ## Build the OCI image into bin/image (no Docker needed): non-root, static, with an SBOM, for IMAGE_PLATFORMS
+	@set -e; args=""; for p in $(IMAGE_PLATFORMS); do os=$${p%/*}; arch=$${p#*/}; \
+	  echo "building $(BIN)/$$os-$$arch/basalt"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/$$os-$$arch/basalt ./cmd/basalt; \
+	  args="$$args -binary $$p=$(BIN)/$$os-$$arch/basalt"; \
+	done; \
+	$(GO) run ./deploy/cmd/basalt-image -out $(IMAGE_DIR) -version $(VERSION) -commit $(COMMIT) -created $(DATE) $$args
+
 .PHONY: run
 run: build ## Run Basalt on the embedded default (SQLite in ./basalt_data, http://127.0.0.1:8080)
 	$(BIN)/basalt serve

@@ -38,7 +38,7 @@ func basaltBinary(t *testing.T) string {
 			buildOnce.err = err
 			return
 		}
-		cmd := exec.Command(gobin, "build", "-o", buildOnce.path, "../cmd/basalt")
+		cmd := exec.Command(gobin, "build", "-trimpath", "-o", buildOnce.path, "../cmd/basalt") // -trimpath as the Makefile, and so that TestUpgrade's build of the previous release reuses the compiled packages
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildOnce.err = fmt.Errorf("go build: %w\n%s", err, out)
@@ -85,12 +85,18 @@ func startProcess(t *testing.T, dataDir string, extra ...string) *server {
 // (migrations, the shared cursor key) at the same time.
 func launch(t *testing.T, dataDir string, extra ...string) (wait func() *server) {
 	t.Helper()
+	return launchWith(t, basaltBinary(t), dataDir, extra...)
+}
+
+// launchWith is launch with the basalt binary bin.
+func launchWith(t *testing.T, bin, dataDir string, extra ...string) (wait func() *server) {
+	t.Helper()
 	// Every client is 127.0.0.1, standing for many users: it may use the
 	// whole hashing budget, and the API-wide rate limits are off (the load
 	// of these tests is far above any client's) unless a test turns them
 	// on with --rate-limits=true.
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--password-ip-share=1", "--rate-limits=false"}, extra...)
-	cmd := exec.Command(basaltBinary(t), args...)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -10,6 +10,11 @@ import (
 	"os/signal"
 	"syscall"
 
+	// Certificate authorities for when the system has none (the
+	// container image holds no CA bundle): TLS to a managed database,
+	// Kafka, Redis or trace collector still verifies.
+	_ "golang.org/x/crypto/x509roots/fallback"
+
 	"github.com/basaltdev/basalt/internal/app"
 	"github.com/basaltdev/basalt/internal/buildinfo"
 )
