@@ -70,9 +70,11 @@ lint: $(GOLANGCI) ## Run golangci-lint with the repository's configuration
 	$(GOLANGCI) run ./...
 
 .PHONY: prometheus-rules
-prometheus-rules: ## Regenerate deploy/prometheus/slo.rules.yaml from deploy/prometheus/slos.yaml
+prometheus-rules: ## Regenerate deploy/prometheus/slo.rules.yaml and deploy/argo/analysis-template.yaml from deploy/prometheus/slos.yaml
 	$(GO) run ./cmd/basalt alerts rules --only slo --objectives deploy/prometheus/slos.yaml > deploy/prometheus/slo.rules.yaml.tmp
 	mv deploy/prometheus/slo.rules.yaml.tmp deploy/prometheus/slo.rules.yaml
+	$(GO) run ./cmd/basalt alerts analysis --objectives deploy/prometheus/slos.yaml > deploy/argo/analysis-template.yaml.tmp
+	mv deploy/argo/analysis-template.yaml.tmp deploy/argo/analysis-template.yaml
 
 # buf, pinned in its own module (it needs a pre-release of protobuf); the
 # code generators are tools of the main module.

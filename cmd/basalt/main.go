@@ -77,6 +77,8 @@ func run() int {
 		err = app.PrintStatus(ctx, cmd.Config, os.Stdout)
 	case "alerts rules":
 		err = app.PrintAlertRules(cmd.Config, os.Stdout)
+	case "alerts analysis":
+		err = app.PrintAnalysis(cmd.Config, os.Stdout)
 	case "alerts objectives":
 		err = app.PrintObjectives(os.Stdout)
 	default:

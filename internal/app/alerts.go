@@ -37,6 +37,43 @@ func (f alertsRulesCmd) apply(cfg *Config) {
 	cfg.Alerts = AlertsConfig(f)
 }
 
+type alertsAnalysisCmd struct {
+	Objectives string `help:"Objectives file (YAML, as basalt alerts objectives prints it); without it, the defaults." placeholder:"FILE" noresolve:""`
+}
+
+func (f alertsAnalysisCmd) apply(cfg *Config) {
+	cfg.Alerts = AlertsConfig{Objectives: f.Objectives}
+}
+
+// PrintAnalysis writes, for "basalt alerts analysis", the Argo Rollouts
+// AnalysisTemplate that fails a canary (or blue-green preview) burning
+// its error or latency budget as fast as would page.
+func PrintAnalysis(cfg Config, out io.Writer) error {
+	objs, source, err := objectives(cfg.Alerts)
+	if err != nil {
+		return err
+	}
+	_, err = out.Write(objs.Analysis(source))
+	return err
+}
+
+// objectives reads the objectives "basalt alerts" works from.
+func objectives(ac AlertsConfig) (slo.Objectives, string, error) {
+	data, source := deploy.Objectives, "deploy/prometheus/slos.yaml"
+	if ac.Objectives != "" {
+		b, err := os.ReadFile(ac.Objectives)
+		if err != nil {
+			return slo.Objectives{}, "", fmt.Errorf("--objectives: %w", err)
+		}
+		data, source = b, ac.Objectives
+	}
+	objs, err := slo.Parse(data, telemetry.LatencyBuckets)
+	if err != nil {
+		return slo.Objectives{}, "", fmt.Errorf("%s: %w", source, err)
+	}
+	return objs, source, nil
+}
+
 // PrintAlertRules writes, for "basalt alerts rules", Basalt's Prometheus
 // rule file: the indicators and burn-rate alerts of the objectives, then
 // the alerts on causes, with runbook links under cfg.Alerts.RunbookBase.
@@ -51,17 +88,9 @@ func PrintAlertRules(cfg Config, out io.Writer) error {
 
 // AlertRules renders the rule file "basalt alerts rules" prints.
 func AlertRules(ac AlertsConfig) ([]byte, error) {
-	data, source := deploy.Objectives, "deploy/prometheus/slos.yaml"
-	if ac.Objectives != "" {
-		b, err := os.ReadFile(ac.Objectives)
-		if err != nil {
-			return nil, fmt.Errorf("--objectives: %w", err)
-		}
-		data, source = b, ac.Objectives
-	}
-	objs, err := slo.Parse(data, telemetry.LatencyBuckets)
+	objs, source, err := objectives(ac)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", source, err)
+		return nil, err
 	}
 	base := ac.RunbookBase
 	if base == "" {

@@ -216,8 +216,9 @@ type cli struct {
 	} `cmd:"" help:"Inspect the change events."`
 	Status statusCmd `cmd:"" help:"Inspect a running Basalt process through its /readyz and /metrics: readiness, dependencies, database pool and migrations, revocation feed, outbox and consumers, password hashing, data directory, certificates, requests by class. Exits 1 when the process is not ready or cannot be reached."`
 	Alerts struct {
-		Rules      alertsRulesCmd `cmd:"" help:"Print Basalt's Prometheus rules: the service-level indicators and burn-rate alerts of the objectives, and the alerts on causes (dependencies down, saturation, backlogs, certificates), each with its runbook's URL."`
-		Objectives struct{}       `cmd:"" help:"Print the default service-level objectives (YAML), to edit and pass to alerts rules --objectives."`
+		Rules      alertsRulesCmd    `cmd:"" help:"Print Basalt's Prometheus rules: the service-level indicators and burn-rate alerts of the objectives, and the alerts on causes (dependencies down, saturation, backlogs, certificates), each with its runbook's URL."`
+		Objectives struct{}          `cmd:"" help:"Print the default service-level objectives (YAML), to edit and pass to alerts rules --objectives."`
+		Analysis   alertsAnalysisCmd `cmd:"" help:"Print the Argo Rollouts AnalysisTemplate that fails a canary or blue-green preview whose pods burn their error or latency budget as fast as would page (see docs/deployment.md)."`
 	} `cmd:"" help:"Prometheus alert rules and service-level objectives (docs/observability.md)."`
 	Targets     struct{}    `cmd:"" help:"List the components serve --target can run in a process, what each serves and what it needs."`
 	Version     versionCmd  `cmd:"" help:"Print the version, the commit and its date, the Go version and the platform, and exit."`
@@ -470,6 +471,8 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 		c.Status.apply(&cfg)
 	case "alerts rules":
 		c.Alerts.Rules.apply(&cfg)
+	case "alerts analysis":
+		c.Alerts.Analysis.apply(&cfg)
 	case "events status":
 		c.Events.Status.storageFlags.apply(&cfg)
 		c.Events.Status.kafkaFlags.apply(&cfg)

@@ -180,3 +180,39 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestAnalysis: the canary analysis fails at the fast-burn page factor of
+// the objectives' window, and has a term per class with an objective.
+func TestAnalysis(t *testing.T) {
+	o, err := Parse([]byte(strings.Replace(valid, "window: 30d", "window: 7d", 1)), buckets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2 % of a 7-day budget in an hour: 0.02 × 168 = 3.36.
+	if got := o.AnalysisThreshold(); got != 3.36 {
+		t.Fatalf("AnalysisThreshold = %v; want 3.36", got)
+	}
+	a := string(o.Analysis("t.yaml"))
+	if !strings.Contains(a, "successCondition: result[0] < 3.36") || !strings.Contains(a, `from t.yaml`) {
+		t.Fatalf("Analysis:\n%s", a)
+	}
+	q := o.AnalysisQuery(ErrorBurnMetric, `job="j"`)
+	for _, obj := range o.Objectives {
+		if !strings.Contains(q, `class="`+obj.Class+`",code=~"5.."`) {
+			t.Errorf("the error query has no term for %s:\n%s", obj.Class, q)
+		}
+	}
+	if strings.Count(o.AnalysisQuery(LatencyBurnMetric, `job="j"`), "le=~") != latencyObjectives(o) {
+		t.Errorf("the latency query has not one term per latency objective")
+	}
+}
+
+func latencyObjectives(o Objectives) int {
+	n := 0
+	for _, obj := range o.Objectives {
+		if obj.Latency != nil {
+			n++
+		}
+	}
+	return n
+}
