@@ -41,9 +41,18 @@ run: build ## Run Basalt on the embedded default (SQLite in ./basalt_data, http:
 	$(BIN)/basalt serve
 
 .PHONY: test
-test: check e2e/graphqlhttp/node_modules ## Run every check and test: gofmt, vet, lint, unit/integration/e2e tests with -race, fuzz seeds, benchmark smoke run
+test: check e2e/graphqlhttp/node_modules ## Run every check and test: gofmt, vet, lint, unit/integration/e2e tests with -race, fuzz seeds, benchmark smoke run, the Pulumi program's tests
 	$(GO) test -race -count=1 -timeout 20m ./...
 	$(GO) test -run='^$$' -bench=. -benchtime=1x -count=1 -timeout 10m ./...
+	$(MAKE) test-pulumi
+
+# The Pulumi program is a module of its own, so that the main module (and
+# the basalt binary) never pull in the Pulumi SDK; its tests run offline
+# against mocks.
+.PHONY: test-pulumi
+test-pulumi: $(GOLANGCI) ## Vet, lint and test the Pulumi program (deploy/pulumi) offline with mocks
+	@if grep -q pulumi go.mod; then echo "the main module requires the Pulumi SDK: keep it in deploy/pulumi"; exit 1; fi
+	cd deploy/pulumi && $(GO) vet ./... && $(abspath $(GOLANGCI)) run ./... && $(GO) test -count=1 ./...
 
 # The graphql-http audits' npm packages, pinned by their lock file.
 e2e/graphqlhttp/node_modules: e2e/graphqlhttp/package.json e2e/graphqlhttp/package-lock.json
