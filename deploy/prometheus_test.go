@@ -248,8 +248,8 @@ func shellLines(md string) []string {
 	in, cur := false, ""
 	for _, line := range strings.Split(md, "\n") {
 		switch {
-		case strings.HasPrefix(line, "```"):
-			in = !in && strings.TrimSpace(strings.TrimPrefix(line, "```")) == "sh"
+		case strings.HasPrefix(strings.TrimSpace(line), "```"): // also fenced in a list item
+			in = !in && strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "```")) == "sh"
 		case in:
 			cur += strings.TrimSpace(line)
 			if strings.HasSuffix(cur, "\\") {
