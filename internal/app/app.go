@@ -358,6 +358,12 @@ func Run(ctx context.Context, cfg Config) error {
 		srv.OnDrain(d)
 	}
 	comps = append(certComps, comps...)
+	if db.Store != nil {
+		// First to stop: a draining process leaves the registry at once.
+		if c := instanceComponent(cfg, db, here.String(), log); c != nil {
+			comps = append([]component{*c}, comps...)
+		}
+	}
 	metricsSrv, err := metricsListener(cfg, reg, mw, readyz, log)
 	if err != nil {
 		return err

@@ -372,13 +372,14 @@ type serveCmd struct {
 type migrateCmd struct {
 	storageFlags
 	Phase string `help:"expand applies the pending migrations that only add (safe while the previous release still runs; basalt serve applies them too); contract applies every pending migration, including those that remove what the previous release used: run it only once every process of that release has stopped ($$BASALT_MIGRATE_PHASE)." enum:"expand,contract" default:"expand"`
-	List  bool   `help:"List the migrations, their phase and whether the database has them; apply nothing."`
-	JSON  bool   `name:"json" help:"Print the migrations as JSON."`
+	List  bool   `help:"List the migrations, their phase and whether the database has them, and the processes serving from it; apply nothing."`
+	JSON  bool   `name:"json" help:"Print the migrations and the processes as JSON."`
+	Force bool   `help:"With --phase contract: apply the contract migrations even while processes that predate them still serve from the database (by default it refuses)."`
 }
 
 func (c migrateCmd) apply(cfg *Config) {
 	c.storageFlags.apply(cfg)
-	cfg.Migration = MigrateConfig{Phase: migration.Phase(c.Phase), List: c.List, JSON: c.JSON}
+	cfg.Migration = MigrateConfig{Phase: migration.Phase(c.Phase), List: c.List, JSON: c.JSON, Force: c.Force}
 }
 
 // Command is a parsed command line.

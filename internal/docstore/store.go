@@ -96,6 +96,34 @@ type IdempotencyPurger interface {
 	PurgeIdempotency(ctx context.Context, before time.Time) (int64, error)
 }
 
+// Instance is a Basalt process serving from a database.
+type Instance struct {
+	ID      string // random, new at each start
+	Version string // the build's version
+	// Migration is the highest database migration the process's binary
+	// knows: a pending contract migration above it may remove what the
+	// process uses.
+	Migration int64
+	Host      string // the host name
+	Targets   string // the components it runs (serve --target)
+	StartedAt time.Time
+	SeenAt    time.Time // its last heartbeat
+}
+
+// InstanceRegistry is implemented by stores that record the processes
+// serving from them, so that "basalt migrate --phase contract" can tell
+// whether a process of an earlier release still runs.
+type InstanceRegistry interface {
+	// Heartbeat records in, seen now, and forgets the instances not seen
+	// for a day (processes that did not leave: killed, crashed).
+	Heartbeat(ctx context.Context, in Instance) error
+	// Leave forgets the instance id.
+	Leave(ctx context.Context, id string) error
+	// Instances lists the instances seen at or after since, the earliest
+	// started first.
+	Instances(ctx context.Context, since time.Time) ([]Instance, error)
+}
+
 // SecretKeeper is implemented by stores that keep server secrets, such as
 // the key that signs list cursors, in the database, so that every Basalt
 // process on one database shares them.

@@ -195,6 +195,15 @@ func (m *Migrator) Apply(ctx context.Context, phase Phase) ([]Migration, error) 
 	return applied, nil
 }
 
+// Known is the highest migration the engine has: what this binary knows.
+func (m *Migrator) Known() int64 {
+	var k int64
+	for v := range m.phases {
+		k = max(k, v)
+	}
+	return k
+}
+
 // Version is the highest migration applied to the database.
 func (m *Migrator) Version(ctx context.Context) (int64, error) {
 	v, err := m.p.GetDBVersion(ctx)

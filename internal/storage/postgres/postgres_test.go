@@ -57,6 +57,9 @@ func TestMigrationVersion(t *testing.T) {
 		if v := s.MigrationVersion(); v != newest {
 			t.Errorf("MigrationVersion = %d, want %d", v, newest)
 		}
+		if v := s.KnownMigration(); v != newest {
+			t.Errorf("KnownMigration = %d, want %d", v, newest)
+		}
 		if err := s.Reachable(context.Background()); err != nil {
 			t.Errorf("Reachable: %v", err)
 		}

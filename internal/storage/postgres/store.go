@@ -116,6 +116,7 @@ type Options struct {
 type Store struct {
 	pool           *pgxpool.Pool
 	migration      int64 // the version migrated to at Open
+	known          int64 // the highest migration this binary has
 	acquireTimeout time.Duration
 	log            *slog.Logger
 	closeOnce      sync.Once
@@ -187,7 +188,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if phase == "" {
 		phase = migration.Expand
 	}
-	if s.migration, err = migrate(ctx, pool, phase, log); err != nil {
+	if s.migration, s.known, err = migrate(ctx, pool, phase, log); err != nil {
 		pool.Close()
 		return nil, mapErr(op, err)
 	}
@@ -224,10 +225,10 @@ func migrator(pool *pgxpool.Pool) (m *migration.Migrator, close func(), err erro
 
 // migrate applies the pending migrations of phase and returns the
 // database's migration version.
-func migrate(ctx context.Context, pool *pgxpool.Pool, phase migration.Phase, log *slog.Logger) (version int64, err error) {
+func migrate(ctx context.Context, pool *pgxpool.Pool, phase migration.Phase, log *slog.Logger) (version, known int64, err error) {
 	m, closeDB, err := migrator(pool)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer closeDB()
 	applied, err := m.Apply(ctx, phase)
@@ -235,10 +236,16 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, phase migration.Phase, log
 		log.Info("migration applied", "migration", a.Name, "phase", string(a.Phase))
 	}
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return m.Version(ctx)
+	version, err = m.Version(ctx)
+	return version, m.Known(), err
 }
+
+// KnownMigration is the highest migration this binary has (applied or
+// not): what a process of it registers, so that a contract migration
+// above it waits for the process to stop.
+func (s *Store) KnownMigration() int64 { return s.known }
 
 // Migrations lists the engine's migrations with their phase and whether
 // the database has them.

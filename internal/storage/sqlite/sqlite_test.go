@@ -47,6 +47,9 @@ func TestMigrationVersion(t *testing.T) {
 		if v := s.MigrationVersion(); v != newest {
 			t.Errorf("MigrationVersion = %d, want %d", v, newest)
 		}
+		if v := s.KnownMigration(); v != newest {
+			t.Errorf("KnownMigration = %d, want %d", v, newest)
+		}
 		_ = s.Close()
 	}
 }

@@ -113,6 +113,7 @@ type Store struct {
 	// cursorLocks are the event consumers' locks (LockCursor).
 	cursorLocks cursorLocks
 	migration   int64        // the version migrated to at Open
+	known       int64        // the highest migration this binary has
 	tracer      trace.Tracer // nil: no spans
 }
 
@@ -169,7 +170,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if phase == "" {
 		phase = migration.Expand
 	}
-	version, err := migrate(ctx, w, phase, log)
+	version, known, err := migrate(ctx, w, phase, log)
 	if err != nil {
 		_ = w.Close()
 		return nil, mapErr(op, err)
@@ -196,7 +197,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		_ = r.Close()
 		return nil, mapErr(op, err)
 	}
-	st := &Store{write: w, read: r, wconn: wconn, log: log, migration: version, tracer: tracerOf(opts.Tracer),
+	st := &Store{write: w, read: r, wconn: wconn, log: log, migration: version, known: known, tracer: tracerOf(opts.Tracer),
 		wstmts: newStmtCache(wconn, stmtCacheSize), rstmts: newStmtCache(r, stmtCacheSize),
 		writes: make(chan *writeReq, maxGroup), stopped: make(chan struct{}), loopDone: make(chan struct{})}
 	st.reads = cachedDB{st.rstmts}
@@ -234,20 +235,26 @@ func migrator(db *sql.DB) (*migration.Migrator, error) {
 // migrate applies the pending migrations of phase and returns the
 // database's migration version. The caller holds the data directory's
 // lock, so no other process migrates at the same time.
-func migrate(ctx context.Context, db *sql.DB, phase migration.Phase, log *slog.Logger) (version int64, err error) {
+func migrate(ctx context.Context, db *sql.DB, phase migration.Phase, log *slog.Logger) (version, known int64, err error) {
 	m, err := migrator(db)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	applied, err := m.Apply(ctx, phase)
 	for _, a := range applied {
 		log.Info("migration applied", "migration", a.Name, "phase", string(a.Phase))
 	}
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return m.Version(ctx)
+	version, err = m.Version(ctx)
+	return version, m.Known(), err
 }
+
+// KnownMigration is the highest migration this binary has (applied or
+// not): what a process of it registers, so that a contract migration
+// above it waits for the process to stop.
+func (s *Store) KnownMigration() int64 { return s.known }
 
 // Migrations lists the engine's migrations with their phase and whether
 // the database has them. It reads through the read pool.

@@ -45,6 +45,7 @@ func Run(t *testing.T, engine string, open func(t *testing.T) docstore.Store) {
 		{"Idempotency", testIdempotency},
 		{"IdempotencyPurge", testIdempotencyPurge},
 		{"Secrets", testSecrets},
+		{"Instances", testInstances},
 		{"Filter", testFilter},
 		{"FilterRejectsUnsafeFields", testFilterRejectsUnsafeFields},
 		{"Numbers", testNumbers},
