@@ -339,10 +339,10 @@ func TestRunRealtimeLatency(t *testing.T) {
 			if sr.Err != "" || rt == nil {
 				t.Fatalf("err %q", sr.Err)
 			}
-			// 100/s for 500 ms is 50 writes, or 49 when the machine is
-			// too busy for the attack's last tick to come in time.
+			// 100/s for 500 ms is 50 writes, or fewer when the machine is
+			// too busy for the attack's last ticks to come in time.
 			n := rt.Acked
-			if n < 49 || n > 50 || rt.Subscribers != 8 || rt.Stream != streamDocument || rt.Expected != n {
+			if n < 40 || n > 50 || rt.Subscribers != 8 || rt.Stream != streamDocument || rt.Expected != n {
 				t.Errorf("acked %d subscribers %d stream %q expected %d", rt.Acked, rt.Subscribers, rt.Stream, rt.Expected)
 			}
 			f.mu.Lock()
@@ -410,11 +410,11 @@ func TestRunRealtimeFanout(t *testing.T) {
 			if sr.Err != "" || rt == nil {
 				t.Fatalf("err %q", sr.Err)
 			}
-			// 100/s for 500 ms is 50 creates, or 49 when the machine is
-			// too busy for the attack's last tick to come in time; each
+			// 100/s for 500 ms is 50 creates, or fewer when the machine is
+			// too busy for the attack's last ticks to come in time; each
 			// goes to the 8 streams.
 			n := rt.Acked
-			if n < 49 || n > 50 || rt.Subscribers != 8 || rt.Stream != streamCollection || rt.Expected != 8*n {
+			if n < 40 || n > 50 || rt.Subscribers != 8 || rt.Stream != streamCollection || rt.Expected != 8*n {
 				t.Errorf("acked %d subscribers %d stream %q expected %d", rt.Acked, rt.Subscribers, rt.Stream, rt.Expected)
 			}
 			verdict, notes := rt.evaluate()
