@@ -122,7 +122,7 @@ func newBasalt(ctx *pulumi.Context, c Config) (*Deployment, error) {
 				RollingUpdate: &appsv1.RollingUpdateDeploymentArgs{MaxUnavailable: pulumi.Int(0), MaxSurge: pulumi.String("25%")}},
 			MinReadySeconds:      pulumi.Int(10),
 			RevisionHistoryLimit: pulumi.Int(5),
-		}}, opts...)
+		}}, withOpts(opts, pulumi.IgnoreChanges([]string{"spec.replicas"}))...) // the autoscaler's
 		if err != nil {
 			return nil, err
 		}
@@ -133,7 +133,8 @@ func newBasalt(ctx *pulumi.Context, c Config) (*Deployment, error) {
 		if err != nil {
 			return nil, err
 		}
-		r, err := rollout(ctx, c, meta(name), labels, template, withOpts(opts, pulumi.DependsOn([]pulumi.Resource{analysis, svc}))...)
+		r, err := rollout(ctx, c, meta(name), labels, template,
+			withOpts(opts, pulumi.DependsOn([]pulumi.Resource{analysis, svc}), pulumi.IgnoreChanges([]string{"spec.replicas"}))...)
 		if err != nil {
 			return nil, err
 		}
@@ -426,6 +427,9 @@ func monitoring(ctx *pulumi.Context, c Config, ns pulumi.StringInput, labels pul
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(name), Namespace: ns, Labels: labels},
 		OtherFields: kubernetes.UntypedArgs{"spec": map[string]any{
 			"selector": map[string]any{"matchLabels": labels},
+			// job="basalt" whichever Service (active or blue-green's
+			// preview) a pod is found through, as the analysis expects.
+			"jobLabel": "app.kubernetes.io/name",
 			"endpoints": []any{map[string]any{
 				"port": "metrics", "interval": "15s",
 				"relabelings": []any{map[string]any{

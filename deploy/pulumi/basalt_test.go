@@ -221,7 +221,7 @@ func TestRollingDeployment(t *testing.T) {
 		t.Errorf("the metrics port is open to %v", at(t, np, "spec.ingress"))
 	}
 	sm := plain(m.one(t, "monitoring.coreos.com/v1:ServiceMonitor").inputs)
-	if at(t, sm, "spec.endpoints.0.port") != "metrics" || at(t, sm, "spec.endpoints.0.relabelings.0.targetLabel") != "rollouts_pod_template_hash" {
+	if at(t, sm, "spec.endpoints.0.port") != "metrics" || at(t, sm, "spec.jobLabel") != "app.kubernetes.io/name" || at(t, sm, "spec.endpoints.0.relabelings.0.targetLabel") != "rollouts_pod_template_hash" {
 		t.Errorf("service monitor %v", sm["spec"])
 	}
 	rules, _ := json.Marshal(plain(m.one(t, "monitoring.coreos.com/v1:PrometheusRule").inputs))
