@@ -308,10 +308,19 @@ func crossVersions(t *testing.T, issuer, verifier *server, email string) {
 	mustDecode(t, vc.must(200, "POST", "/v1/auth/refresh", fmt.Sprintf(`{"refreshToken":%q}`, tok.RefreshToken)), &refreshed)
 	ic.as(refreshed.AccessToken).must(200, "GET", "/v1/auth/me", "")
 	ic.as(refreshed.AccessToken).must(204, "POST", "/v1/auth/logout", "")
+	// A request the verifier starts a second after the logout must be
+	// refused (one started earlier may still be honored).
 	loggedOut := time.Now()
-	waitFor(t, time.Second, "the logout at "+issuer.addr+" to reach "+verifier.addr, func() bool {
-		return vc.as(refreshed.AccessToken).do("GET", "/v1/auth/me", "").Status == http.StatusUnauthorized
-	})
+	for {
+		start := time.Now()
+		if vc.as(refreshed.AccessToken).do("GET", "/v1/auth/me", "").Status == http.StatusUnauthorized {
+			break
+		}
+		if start.Sub(loggedOut) > time.Second {
+			t.Fatalf("%s honored a token logged out at %s %v before", verifier.addr, issuer.addr, start.Sub(loggedOut).Round(time.Millisecond))
+		}
+		<-time.After(20 * time.Millisecond)
+	}
 	t.Logf("a logout at %s reached %s in %v", issuer.addr, verifier.addr, time.Since(loggedOut).Round(time.Millisecond))
 }
 
@@ -596,13 +605,14 @@ func (l *upgradeLoad) sessions(ctx context.Context, email string) {
 		// row refused, spread over the rotation, say every process has.
 		loggedOut, refusedInRow := time.Now(), 0
 		for refusedInRow < 5 && ctx.Err() == nil {
+			start := time.Now()
 			st, _, ok := l.call(ctx, tok.AccessToken, "GET", "/v1/auth/me", "", []int{200, 401})
 			switch {
 			case !ok:
 			case st == 401:
 				refusedInRow++
-			case time.Since(loggedOut) > time.Second:
-				l.fail(fmt.Sprintf("a token logged out %v ago was honored", time.Since(loggedOut).Round(time.Millisecond)))
+			case start.Sub(loggedOut) > time.Second:
+				l.fail(fmt.Sprintf("a token logged out %v before the request was honored", start.Sub(loggedOut).Round(time.Millisecond)))
 			default:
 				refusedInRow = 0
 			}
