@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
@@ -507,9 +509,5 @@ func sortEnv(env corev1.EnvVarArray) {
 		}
 		return ""
 	}
-	for i := 1; i < len(env); i++ {
-		for j := i; j > 0 && nameOf(env[j]) < nameOf(env[j-1]); j-- {
-			env[j], env[j-1] = env[j-1], env[j]
-		}
-	}
+	slices.SortStableFunc(env, func(a, b corev1.EnvVarInput) int { return strings.Compare(nameOf(a), nameOf(b)) })
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -40,7 +41,7 @@ func TestMigrateLists(t *testing.T) {
 	if err := Migrate(ctx, cfg, &out); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "00012_instances.sql     expand  applied now") ||
+	if !regexp.MustCompile(`(?m)^12\s+00012_instances\.sql\s+expand\s+applied now$`).MatchString(out.String()) ||
 		!strings.Contains(out.String(), "the database has every migration of this version") {
 		t.Fatalf("basalt migrate:\n%s", out.String())
 	}

@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"path"
 	"sort"
 	"strings"
@@ -193,6 +194,21 @@ func (m *Migrator) Apply(ctx context.Context, phase Phase) ([]Migration, error) 
 		applied = append(applied, mg)
 	}
 	return applied, nil
+}
+
+// Migrate applies the pending migrations of phase, logging each, and
+// returns the database's migration version and Known: what an engine's
+// Open does.
+func (m *Migrator) Migrate(ctx context.Context, phase Phase, log *slog.Logger) (version, known int64, err error) {
+	applied, err := m.Apply(ctx, phase)
+	for _, a := range applied {
+		log.Info("migration applied", "migration", a.Name, "phase", string(a.Phase))
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	version, err = m.Version(ctx)
+	return version, m.Known(), err
 }
 
 // Known is the highest migration the engine has: what this binary knows.

@@ -240,15 +240,7 @@ func migrate(ctx context.Context, db *sql.DB, phase migration.Phase, log *slog.L
 	if err != nil {
 		return 0, 0, err
 	}
-	applied, err := m.Apply(ctx, phase)
-	for _, a := range applied {
-		log.Info("migration applied", "migration", a.Name, "phase", string(a.Phase))
-	}
-	if err != nil {
-		return 0, 0, err
-	}
-	version, err = m.Version(ctx)
-	return version, m.Known(), err
+	return m.Migrate(ctx, phase, log)
 }
 
 // KnownMigration is the highest migration this binary has (applied or
