@@ -42,8 +42,10 @@ func TestUpgrade(t *testing.T) {
 	newBin := basaltBinary(t)
 	db := pgtest.URL(t)
 	const metricsTok = "upgrade-metrics-token-0123456789"
+	// Five processes and the commands share the test machine's PostgreSQL
+	// server with the other tests: small pools.
 	start := func(bin, name string) *server {
-		return launchWith(t, bin, filepath.Join(t.TempDir(), name), "--db", db, "--metrics-token", metricsTok,
+		return launchWith(t, bin, filepath.Join(t.TempDir(), name), "--db", db, "--db-max-conns=4", "--metrics-token", metricsTok,
 			"--login-ip-burst=100000", "--login-ip-interval=1ms", "--login-email-burst=100000", "--login-email-interval=1ms")()
 	}
 	runBinary(t, oldBin, []string{"BASALT_PASSWORD=" + adminPassword}, "admin", "create", "--email", adminEmail, "--db", db, "--data-dir", t.TempDir())
@@ -81,7 +83,7 @@ func TestUpgrade(t *testing.T) {
 	}
 
 	pause("version N serves", 3*time.Second)
-	out := runBinary(t, newBin, nil, "migrate", "--phase", "expand", "--db", db, "--data-dir", t.TempDir())
+	out := runBinary(t, newBin, nil, "migrate", "--phase", "expand", "--db", db, "--db-max-conns=2", "--data-dir", t.TempDir())
 	t.Logf("basalt migrate --phase expand (N+1):\n%s", out)
 	m1, m2 := start(newBin, "m1"), start(newBin, "m2")
 	proxy.add("N+1/1", m1)
@@ -187,7 +189,7 @@ func TestUpgrade(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^basalt_build_info\{.*version="[^"]+".*\} 1$`).MatchString(metrics) {
 		t.Errorf("N+1 does not export basalt_build_info")
 	}
-	out = runBinary(t, newBin, nil, "migrate", "--phase", "contract", "--db", db, "--data-dir", t.TempDir())
+	out = runBinary(t, newBin, nil, "migrate", "--phase", "contract", "--db", db, "--db-max-conns=2", "--data-dir", t.TempDir())
 	if !strings.Contains(out, "the database has every migration of this version") {
 		t.Errorf("basalt migrate --phase contract after the upgrade:\n%s", out)
 	}
@@ -211,7 +213,7 @@ func instancesOn(t *testing.T, bin, db string) []map[string]any {
 	var listed struct {
 		Instances []map[string]any `json:"instances"`
 	}
-	out := runBinary(t, bin, nil, "migrate", "--list", "--json", "--db", db, "--data-dir", t.TempDir())
+	out := runBinary(t, bin, nil, "migrate", "--list", "--json", "--db", db, "--db-max-conns=2", "--data-dir", t.TempDir())
 	if err := json.Unmarshal([]byte(out), &listed); err != nil {
 		t.Fatalf("basalt migrate --list --json: %v\n%s", err, out)
 	}
