@@ -37,8 +37,6 @@ const (
 type Deployment struct {
 	Namespace pulumi.StringOutput
 	Service   pulumi.StringOutput
-	// Workload is the Deployment or the Rollout.
-	Workload pulumi.Resource
 }
 
 // newBasalt declares Basalt on Kubernetes as c says.
@@ -170,7 +168,7 @@ func newBasalt(ctx *pulumi.Context, c Config) (*Deployment, error) {
 			return nil, err
 		}
 	}
-	return &Deployment{Namespace: ns.ToStringOutput(), Service: svc.Metadata.Name().Elem(), Workload: workload}, nil
+	return &Deployment{Namespace: ns.ToStringOutput(), Service: svc.Metadata.Name().Elem()}, nil
 }
 
 func serviceSpec(labels pulumi.StringMap) *corev1.ServiceSpecArgs {

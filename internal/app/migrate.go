@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/basaltdev/basalt/internal/docstore"
 	"github.com/basaltdev/basalt/internal/storage/migration"
@@ -32,53 +32,47 @@ type migrationLister interface {
 	Migrations(ctx context.Context) ([]migration.Migration, error)
 }
 
-// Migrate opens the database, applies the pending migrations of
-// cfg.Migration.Phase (none with List) and prints every migration with
-// its phase and state to out.
+// migrationStore is a store that tells of its migrations (both engines).
+type migrationStore interface {
+	migrationLister
+	MigratedAtOpen() []migration.Migration
+}
+
+// Migrate opens the database, applying the pending migrations of
+// cfg.Migration.Phase (none with List), and prints every migration with
+// its phase and state, and the processes serving from the database, to
+// out. Before a contract phase it checks, on the database as it is, that
+// no serving process predates a pending contract migration.
 func Migrate(ctx context.Context, cfg Config, out io.Writer) error {
 	log, err := newLogger(cfg)
 	if err != nil {
 		return err
 	}
-	if cfg.Migration.Phase == "" {
-		cfg.Migration.Phase = migration.Expand
+	phase := cfg.Migration.Phase
+	switch {
+	case cfg.Migration.List:
+		phase = migration.None
+	case phase == "":
+		phase = migration.Expand
 	}
-	// What the database has before, to tell what this run applies, and
-	// which processes serve from it.
-	probe := cfg
-	probe.Migration.Phase = migration.None
-	pdb, err := openStore(ctx, probe, log, nil)
+	if phase == migration.Contract && !cfg.Migration.Force {
+		if err := checkContract(ctx, cfg, log); err != nil {
+			return err
+		}
+	}
+	cfg.Migration.Phase = phase
+	db, err := openStore(ctx, cfg, log, nil)
 	if err != nil {
 		return err
 	}
-	ms, err := listMigrations(ctx, pdb)
-	var live []docstore.Instance
-	if err == nil && registryApplied(ms) {
-		live, err = liveInstances(ctx, pdb)
-	}
-	_ = pdb.Close()
+	defer db.Close()
+	ms, live, err := migrationState(ctx, db)
 	if err != nil {
 		return err
 	}
-	before := map[int64]bool{}
-	for _, m := range ms {
-		before[m.Version] = m.Applied
-	}
-	if cfg.Migration.Phase == migration.Contract && !cfg.Migration.Force {
-		if blockers := contractBlockers(ms, live); len(blockers) > 0 {
-			return fmt.Errorf("%d process(es) serving from this database predate a pending contract migration, which may remove what they use: %s; stop them (or, if they are gone, wait %v for their registrations to lapse), or pass --force",
-				len(blockers), strings.Join(describeInstances(blockers), "; "), liveWithin)
-		}
-	}
-	db := pdb
-	if !cfg.Migration.List {
-		if db, err = openStore(ctx, cfg, log, nil); err != nil {
-			return err
-		}
-		defer db.Close()
-		if ms, err = listMigrations(ctx, db); err != nil {
-			return err
-		}
+	now := map[int64]bool{}
+	for _, m := range db.Store.(migrationStore).MigratedAtOpen() {
+		now[m.Version] = true
 	}
 	type row struct {
 		migration.Migration
@@ -87,7 +81,7 @@ func Migrate(ctx context.Context, cfg Config, out io.Writer) error {
 	rows := make([]row, len(ms))
 	var pendingContract, pendingExpand int
 	for i, m := range ms {
-		rows[i] = row{Migration: m, AppliedNow: m.Applied && !cfg.Migration.List && !before[m.Version]}
+		rows[i] = row{Migration: m, AppliedNow: now[m.Version]}
 		if !m.Applied {
 			if m.Phase == migration.Contract {
 				pendingContract++
@@ -99,23 +93,11 @@ func Migrate(ctx context.Context, cfg Config, out io.Writer) error {
 	if cfg.Migration.JSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		type instance struct {
-			Version   string    `json:"version"`
-			Migration int64     `json:"knownMigration"`
-			Host      string    `json:"host"`
-			Targets   string    `json:"targets"`
-			StartedAt time.Time `json:"startedAt"`
-			SeenAt    time.Time `json:"seenAt"`
-		}
-		is := []instance{}
-		for _, in := range live {
-			is = append(is, instance{in.Version, in.Migration, in.Host, in.Targets, in.StartedAt, in.SeenAt})
-		}
 		return enc.Encode(struct {
-			Engine     string     `json:"engine"`
-			Migrations []row      `json:"migrations"`
-			Instances  []instance `json:"instances"`
-		}{db.engine, rows, is})
+			Engine     string              `json:"engine"`
+			Migrations []row               `json:"migrations"`
+			Instances  []docstore.Instance `json:"instances"`
+		}{db.engine, rows, append([]docstore.Instance{}, live...)})
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "VERSION\tNAME\tPHASE\tSTATE")
@@ -161,10 +143,38 @@ func registryApplied(ms []migration.Migration) bool {
 	return false
 }
 
-func listMigrations(ctx context.Context, db database) ([]migration.Migration, error) {
-	l, ok := db.Store.(migrationLister)
-	if !ok {
-		return nil, fmt.Errorf("the %s store does not list its migrations", db.engine)
+// checkContract refuses a contract phase while a process serving from
+// the database predates a pending contract migration. It opens the
+// database without migrating it.
+func checkContract(ctx context.Context, cfg Config, log *slog.Logger) error {
+	cfg.Migration.Phase = migration.None
+	db, err := openStore(ctx, cfg, log, nil)
+	if err != nil {
+		return err
 	}
-	return l.Migrations(ctx)
+	defer db.Close()
+	ms, live, err := migrationState(ctx, db)
+	if err != nil {
+		return err
+	}
+	if blockers := contractBlockers(ms, live); len(blockers) > 0 {
+		return fmt.Errorf("%d process(es) serving from this database predate a pending contract migration, which may remove what they use: %s; stop them (or, if they are gone, wait %v for their registrations to lapse), or pass --force",
+			len(blockers), strings.Join(describeInstances(blockers), "; "), liveWithin)
+	}
+	return nil
+}
+
+// migrationState is the migrations of db with their state, and the
+// processes serving from it.
+func migrationState(ctx context.Context, db database) ([]migration.Migration, []docstore.Instance, error) {
+	l, ok := db.Store.(migrationStore)
+	if !ok {
+		return nil, nil, fmt.Errorf("the %s store does not list its migrations", db.engine)
+	}
+	ms, err := l.Migrations(ctx)
+	if err != nil || !registryApplied(ms) {
+		return ms, nil, err
+	}
+	live, err := liveInstances(ctx, db)
+	return ms, live, err
 }

@@ -98,16 +98,16 @@ type IdempotencyPurger interface {
 
 // Instance is a Basalt process serving from a database.
 type Instance struct {
-	ID      string // random, new at each start
-	Version string // the build's version
+	ID      string `json:"id"`      // random, new at each start
+	Version string `json:"version"` // the build's version
 	// Migration is the highest database migration the process's binary
 	// knows: a pending contract migration above it may remove what the
 	// process uses.
-	Migration int64
-	Host      string // the host name
-	Targets   string // the components it runs (serve --target)
-	StartedAt time.Time
-	SeenAt    time.Time // its last heartbeat
+	Migration int64     `json:"knownMigration"`
+	Host      string    `json:"host"`    // the host name
+	Targets   string    `json:"targets"` // the components it runs (serve --target)
+	StartedAt time.Time `json:"startedAt"`
+	SeenAt    time.Time `json:"seenAt"` // its last heartbeat
 }
 
 // InstanceRegistry is implemented by stores that record the processes

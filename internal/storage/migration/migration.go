@@ -196,19 +196,25 @@ func (m *Migrator) Apply(ctx context.Context, phase Phase) ([]Migration, error) 
 	return applied, nil
 }
 
-// Migrate applies the pending migrations of phase, logging each, and
-// returns the database's migration version and Known: what an engine's
-// Open does.
-func (m *Migrator) Migrate(ctx context.Context, phase Phase, log *slog.Logger) (version, known int64, err error) {
+// Outcome is what Migrate did and found.
+type Outcome struct {
+	Applied []Migration // what it applied, in order
+	Version int64       // the highest migration the database has
+	Known   int64       // the highest migration the engine has (Known)
+}
+
+// Migrate applies the pending migrations of phase, logging each: what an
+// engine's Open does.
+func (m *Migrator) Migrate(ctx context.Context, phase Phase, log *slog.Logger) (Outcome, error) {
 	applied, err := m.Apply(ctx, phase)
 	for _, a := range applied {
 		log.Info("migration applied", "migration", a.Name, "phase", string(a.Phase))
 	}
 	if err != nil {
-		return 0, 0, err
+		return Outcome{}, err
 	}
-	version, err = m.Version(ctx)
-	return version, m.Known(), err
+	version, err := m.Version(ctx)
+	return Outcome{Applied: applied, Version: version, Known: m.Known()}, err
 }
 
 // Known is the highest migration the engine has: what this binary knows.

@@ -115,8 +115,7 @@ type Options struct {
 // Store is the PostgreSQL storage engine. It is safe for concurrent use.
 type Store struct {
 	pool           *pgxpool.Pool
-	migration      int64 // the version migrated to at Open
-	known          int64 // the highest migration this binary has
+	migrated       migration.Outcome // what Open's migration did
 	acquireTimeout time.Duration
 	log            *slog.Logger
 	closeOnce      sync.Once
@@ -188,7 +187,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if phase == "" {
 		phase = migration.Expand
 	}
-	if s.migration, s.known, err = migrate(ctx, pool, phase, log); err != nil {
+	if s.migrated, err = migrate(ctx, pool, phase, log); err != nil {
 		pool.Close()
 		return nil, mapErr(op, err)
 	}
@@ -223,21 +222,28 @@ func migrator(pool *pgxpool.Pool) (m *migration.Migrator, close func(), err erro
 	return m, func() { _ = db.Close() }, nil
 }
 
-// migrate applies the pending migrations of phase and returns the
-// database's migration version.
-func migrate(ctx context.Context, pool *pgxpool.Pool, phase migration.Phase, log *slog.Logger) (version, known int64, err error) {
+// migrate applies the pending migrations of phase and returns what it
+// did.
+func migrate(ctx context.Context, pool *pgxpool.Pool, phase migration.Phase, log *slog.Logger) (migration.Outcome, error) {
 	m, closeDB, err := migrator(pool)
 	if err != nil {
-		return 0, 0, err
+		return migration.Outcome{}, err
 	}
 	defer closeDB()
 	return m.Migrate(ctx, phase, log)
 }
 
+// MigrationVersion is the version of the last migration applied to the
+// database, as read when the store opened.
+func (s *Store) MigrationVersion() int64 { return s.migrated.Version }
+
 // KnownMigration is the highest migration this binary has (applied or
 // not): what a process of it registers, so that a contract migration
 // above it waits for the process to stop.
-func (s *Store) KnownMigration() int64 { return s.known }
+func (s *Store) KnownMigration() int64 { return s.migrated.Known }
+
+// MigratedAtOpen lists the migrations Open applied.
+func (s *Store) MigratedAtOpen() []migration.Migration { return s.migrated.Applied }
 
 // Migrations lists the engine's migrations with their phase and whether
 // the database has them.
@@ -297,10 +303,6 @@ func (s *Store) Ping(ctx context.Context) error {
 		return mapErr(op, err)
 	})
 }
-
-// MigrationVersion is the version of the last migration applied to the
-// database, as read when the store opened.
-func (s *Store) MigrationVersion() int64 { return s.migration }
 
 // Reachable checks that the server accepts a new connection and answers
 // on it, outside the pool: a pool whose connections are all in use makes

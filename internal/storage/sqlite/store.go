@@ -112,9 +112,8 @@ type Store struct {
 	log      *slog.Logger
 	// cursorLocks are the event consumers' locks (LockCursor).
 	cursorLocks cursorLocks
-	migration   int64        // the version migrated to at Open
-	known       int64        // the highest migration this binary has
-	tracer      trace.Tracer // nil: no spans
+	migrated    migration.Outcome // what Open's migration did
+	tracer      trace.Tracer      // nil: no spans
 }
 
 // stmtCacheSize bounds the prepared statements kept per pool.
@@ -170,7 +169,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if phase == "" {
 		phase = migration.Expand
 	}
-	version, known, err := migrate(ctx, w, phase, log)
+	migrated, err := migrate(ctx, w, phase, log)
 	if err != nil {
 		_ = w.Close()
 		return nil, mapErr(op, err)
@@ -197,7 +196,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		_ = r.Close()
 		return nil, mapErr(op, err)
 	}
-	st := &Store{write: w, read: r, wconn: wconn, log: log, migration: version, known: known, tracer: tracerOf(opts.Tracer),
+	st := &Store{write: w, read: r, wconn: wconn, log: log, migrated: migrated, tracer: tracerOf(opts.Tracer),
 		wstmts: newStmtCache(wconn, stmtCacheSize), rstmts: newStmtCache(r, stmtCacheSize),
 		writes: make(chan *writeReq, maxGroup), stopped: make(chan struct{}), loopDone: make(chan struct{})}
 	st.reads = cachedDB{st.rstmts}
@@ -232,21 +231,27 @@ func migrator(db *sql.DB) (*migration.Migrator, error) {
 	return migration.New(p, fsys)
 }
 
-// migrate applies the pending migrations of phase and returns the
-// database's migration version. The caller holds the data directory's
-// lock, so no other process migrates at the same time.
-func migrate(ctx context.Context, db *sql.DB, phase migration.Phase, log *slog.Logger) (version, known int64, err error) {
+// migrate applies the pending migrations of phase and returns what it
+// did.
+func migrate(ctx context.Context, db *sql.DB, phase migration.Phase, log *slog.Logger) (migration.Outcome, error) {
 	m, err := migrator(db)
 	if err != nil {
-		return 0, 0, err
+		return migration.Outcome{}, err
 	}
 	return m.Migrate(ctx, phase, log)
 }
 
+// MigrationVersion is the version of the last migration applied to the
+// database, as read when the store opened.
+func (s *Store) MigrationVersion() int64 { return s.migrated.Version }
+
 // KnownMigration is the highest migration this binary has (applied or
 // not): what a process of it registers, so that a contract migration
 // above it waits for the process to stop.
-func (s *Store) KnownMigration() int64 { return s.known }
+func (s *Store) KnownMigration() int64 { return s.migrated.Known }
+
+// MigratedAtOpen lists the migrations Open applied.
+func (s *Store) MigratedAtOpen() []migration.Migration { return s.migrated.Applied }
 
 // Migrations lists the engine's migrations with their phase and whether
 // the database has them. It reads through the read pool.
@@ -265,10 +270,6 @@ func tracerOf(tp trace.TracerProvider) trace.Tracer {
 	}
 	return tp.Tracer("github.com/basaltdev/basalt/internal/storage/sqlite")
 }
-
-// MigrationVersion is the version of the last migration applied to the
-// database, as read when the store opened.
-func (s *Store) MigrationVersion() int64 { return s.migration }
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
