@@ -60,7 +60,35 @@ e2e/graphqlhttp/node_modules: e2e/graphqlhttp/package.json e2e/graphqlhttp/packa
 	touch $@
 
 .PHONY: check
-check: fmt-check vet lint proto-check ## Static checks only
+check: fmt-check vet lint proto-check ui-check ## Static checks only
+
+# The admin console (ui/admin): TypeScript and Preact, bundled by esbuild
+# from packages pinned by the lock file. Its build is committed in
+# internal/gateway/adminui/dist, so building Basalt needs no Node.js.
+UI := ui/admin
+
+$(UI)/node_modules: $(UI)/package.json $(UI)/package-lock.json
+	cd $(UI) && npm ci --no-audit --no-fund --silent
+	touch $@
+
+.PHONY: ui
+ui: $(UI)/node_modules ## Format, type-check and rebuild the admin console into internal/gateway/adminui/dist
+	cd $(UI) && ./node_modules/.bin/prettier --log-level warn --write src build.mjs && ./node_modules/.bin/tsc --noEmit -p . && node build.mjs
+
+# The screenshots of docs/admin-ui.md, as the browser test takes them.
+UI_SHOTS := 01-sign-in 03-collection-rule-refused 05-documents 06-filter-error 07-document-conflict 09-api-key-created 12-account 13-status 17-phone-documents
+
+.PHONY: ui-screenshots
+ui-screenshots: ## Refresh the screenshots of docs/admin-ui.md from the admin console's browser test
+	BASALT_TEST_ARTIFACTS=$(abspath $(BIN)/test-artifacts) $(GO) test -count=1 -run '^TestAdminConsole$$' ./e2e/
+	for s in $(UI_SHOTS); do cp $(BIN)/test-artifacts/admin-ui/$$s.png docs/admin-ui/$$s.png; done
+
+.PHONY: ui-check
+ui-check: $(UI)/node_modules ## Check the admin console's formatting and types, and that the committed build is what its sources give
+	cd $(UI) && ./node_modules/.bin/prettier --check --log-level warn src build.mjs && ./node_modules/.bin/tsc --noEmit -p .
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	(cd $(UI) && node build.mjs "$$tmp/dist") && \
+	if ! diff -r "$$tmp/dist" internal/gateway/adminui/dist; then echo "internal/gateway/adminui/dist is not what ui/admin builds: run make ui and commit it"; exit 1; fi
 
 .PHONY: fmt-check
 fmt-check:

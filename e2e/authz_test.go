@@ -16,6 +16,7 @@ import (
 	"github.com/basaltdev/basalt/internal/apilimit"
 	"github.com/basaltdev/basalt/internal/app"
 	"github.com/basaltdev/basalt/internal/auth"
+	"github.com/basaltdev/basalt/internal/gateway/adminui"
 	"github.com/basaltdev/basalt/internal/gateway/authapi"
 	"github.com/basaltdev/basalt/internal/gateway/eventsapi"
 	"github.com/basaltdev/basalt/internal/gateway/graphqlapi"
@@ -124,6 +125,7 @@ func authorizationTable(t *testing.T, f *authzFixture) {
 	registered = append(registered, rpcapi.GetPatterns()...)
 	registered = append(registered, graphqlapi.RoutePatterns()...)
 	registered = append(registered, rpcapi.HealthPatterns()...)
+	registered = append(registered, adminui.RoutePatterns()...)
 	registered = append(registered, "GET /healthz", "GET /readyz", "GET /metrics")
 	var inTable []string
 	for _, r := range rows {
@@ -140,8 +142,11 @@ func authorizationTable(t *testing.T, f *authzFixture) {
 		}
 	}
 
-	// Every route is rate limited, but the operators' probes and metrics.
+	// Every route is rate limited, but the operators' probes and metrics,
+	// and the admin console's static files (served from memory; the API
+	// calls the console makes are limited like any other).
 	unlimited := append([]string{"GET /healthz", "GET /readyz", "GET /metrics"}, rpcapi.HealthPatterns()...)
+	unlimited = append(unlimited, adminui.RoutePatterns()...)
 	for _, row := range rows {
 		t.Run(row.route, func(t *testing.T) {
 			for i, who := range callers {
@@ -326,6 +331,11 @@ func authzRows() []authzRow {
 		{route: "GET /healthz", req: fixed("GET", "/healthz", ""), want: everyone(200)},
 		{route: "GET /readyz", req: fixed("GET", "/readyz", ""), want: everyone(200)},
 		{route: "GET /metrics", req: fixed("GET", "/metrics", ""), want: everyone(401)},
+
+		// The admin console's files are public: it holds no privilege, and
+		// signs an admin in through the API (GET /_ redirects to /_/).
+		{route: "GET /_/{file...}", req: fixed("GET", "/_/", ""), want: everyone(200)},
+		{route: "GET /_", req: fixed("GET", "/_", ""), want: everyone(200)},
 
 		// Collections.
 		{route: "GET /v1/collections", req: fixed("GET", "/v1/collections", ""),

@@ -36,6 +36,7 @@ import (
 	"github.com/basaltdev/basalt/internal/eventbus"
 	"github.com/basaltdev/basalt/internal/fault"
 	"github.com/basaltdev/basalt/internal/gateway"
+	"github.com/basaltdev/basalt/internal/gateway/adminui"
 	"github.com/basaltdev/basalt/internal/gateway/authapi"
 	"github.com/basaltdev/basalt/internal/gateway/eventsapi"
 	"github.com/basaltdev/basalt/internal/gateway/graphqlapi"
@@ -315,6 +316,13 @@ func Run(ctx context.Context, cfg Config) error {
 		if err := m(mux); err != nil {
 			return err
 		}
+	}
+	if cfg.AdminUI && here.gateway {
+		console, err := adminui.New(restapi.WriteStatusProblem)
+		if err != nil {
+			return err
+		}
+		console.Register(mux)
 	}
 	mux.Handle("/", restapi.NotFoundHandler())
 	mw, err := gateway.NewMiddleware(gateway.MiddlewareOptions{

@@ -57,6 +57,8 @@ type Config struct {
 	Realtime RealtimeConfig
 	// GraphQL configures the GraphQL API.
 	GraphQL GraphQLConfig
+	// AdminUI serves the admin console at /_/ (with the public API).
+	AdminUI bool
 	// Webhooks configures webhook deliveries.
 	Webhooks WebhookConfig
 	// Version is Build.Version.
@@ -183,6 +185,7 @@ func DefaultConfig() Config {
 		CompressMinBytes:   gateway.DefaultCompressMinBytes,
 		ListTotalCap:       docstore.DefaultListTotalCap,
 		GraphQL:            DefaultGraphQLConfig(),
+		AdminUI:            true,
 		Realtime:           DefaultRealtimeConfig(),
 		Events:             DefaultEventsConfig(),
 		Webhooks:           DefaultWebhookConfig(),
@@ -353,6 +356,7 @@ type serveCmd struct {
 	MetricsToken string        `name:"metrics-token" help:"Bearer token that /metrics is served to (16 or more visible characters); without it and without --metrics-addr, /metrics is not served. Prefer the environment variable to the flag ($$BASALT_METRICS_TOKEN)." placeholder:"TOKEN"`
 	CORSOrigins  []string      `name:"cors-origins" help:"Comma-separated origins (scheme://host[:port]) of browser apps allowed to call the API, or * for any; none by default ($$BASALT_CORS_ORIGINS)." placeholder:"ORIGIN,…"`
 	CompressMin  int           `name:"compress-min-bytes" help:"Smallest JSON answer (and gRPC/Connect message) compressed (zstd or gzip, as the client accepts); 0 turns compression off ($$BASALT_COMPRESS_MIN_BYTES)." default:"1024"`
+	AdminUI      bool          `name:"admin-ui" help:"Serve the admin console at /_/ (static pages that sign an admin in and call the public API; nothing else is exposed by it) ($$BASALT_ADMIN_UI)." default:"true" negatable:""`
 	ListTotalCap int           `name:"list-total-cap" help:"Most documents a list with total=true counts (1 to 1000000); when more match, the answer has total = the cap and totalCapped = true ($$BASALT_LIST_TOTAL_CAP)." default:"10000"`
 	tlsFlags
 	splitFlags
@@ -436,7 +440,7 @@ func ParseCommandLine(args []string, getenv func(string) string, stdout, stderr 
 		c.Serve.tlsFlags.apply(&cfg)
 		c.Serve.splitFlags.apply(&cfg)
 		cfg.CORSOrigins, cfg.CompressMinBytes = c.Serve.CORSOrigins, c.Serve.CompressMin
-		cfg.ListTotalCap = c.Serve.ListTotalCap
+		cfg.ListTotalCap, cfg.AdminUI = c.Serve.ListTotalCap, c.Serve.AdminUI
 		c.Serve.eventsFlags.apply(&cfg)
 		c.Serve.realtimeFlags.apply(&cfg)
 		c.Serve.kafkaFlags.apply(&cfg)

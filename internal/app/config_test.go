@@ -268,3 +268,27 @@ func TestGraphQLFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminUIFlag: the console is on by default, and off by flag
+// (--no-admin-ui or --admin-ui=false) or environment.
+func TestAdminUIFlag(t *testing.T) {
+	for _, c := range []struct {
+		env  map[string]string
+		args []string
+		want bool
+	}{
+		{nil, []string{"serve"}, true},
+		{nil, []string{"serve", "--no-admin-ui"}, false},
+		{nil, []string{"serve", "--admin-ui=false"}, false},
+		{map[string]string{"BASALT_ADMIN_UI": "false"}, []string{"serve"}, false},
+		{map[string]string{"BASALT_ADMIN_UI": "false"}, []string{"serve", "--admin-ui"}, true},
+	} {
+		cmd, err := parse(t, c.env, c.args...)
+		if err != nil {
+			t.Fatalf("%v %v: %v", c.env, c.args, err)
+		}
+		if cmd.Config.AdminUI != c.want {
+			t.Errorf("%v %v: AdminUI %v, want %v", c.env, c.args, cmd.Config.AdminUI, c.want)
+		}
+	}
+}

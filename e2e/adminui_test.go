@@ -1,0 +1,364 @@
+package e2e
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/basaltdev/basalt/internal/app"
+)
+
+// axeSource is axe-core, from the admin console's pinned npm packages
+// (make installs them).
+func axeSource(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "ui", "admin", "node_modules", "axe-core", "axe.min.js"))
+	if err != nil {
+		t.Fatalf("axe-core: %v (run make ui-check, which installs the console's npm packages)", err)
+	}
+	return string(b)
+}
+
+// TestAdminConsole drives the admin console at /_/ in headless Chromium as
+// an admin would: a user who is not an admin is turned away; the admin
+// signs in, creates a collection with a schema, a rule (first one the
+// server refuses, shown at the rule) and an index; adds documents (one the
+// schema refuses, shown at its field), filters them (a misspelt filter
+// shown with a caret), edits one while the API changes it (a conflict, not
+// an overwrite), sees a change made elsewhere appear live, deletes one;
+// creates an API key (shown once, and working) and revokes it; revokes
+// another session of theirs; deletes the collection after typing its
+// name; and signs out. Every page is screenshot and checked by axe-core;
+// the page never requests another origin, never breaks its CSP, throws
+// nothing, and keeps no token in storage or cookies.
+func TestAdminConsole(t *testing.T) {
+	c, _, _ := serveApp(t, "sqlite", true)
+	admin := c.as(c.login(adminEmail, adminPassword).AccessToken)
+	adminID := admin.accountID()
+	user := c.signUp("user@example.com", "a long user password")
+	axe := axeSource(t)
+	b := newChromium(t, c.base, "admin-ui")
+
+	// The page and its headers.
+	res := c.anonymous().must(200, "GET", "/_/", "")
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "script-src 'self'") {
+		t.Errorf("the console's CSP is %q", csp)
+	}
+	for _, r := range []response{c.anonymous().do("POST", "/_/", "{}"), c.anonymous().do("GET", "/_/nope.js", "")} {
+		if r.Status != 405 && r.Status != 404 || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/problem+json") {
+			t.Errorf("a request the console does not serve answers %d %s", r.Status, r.Header.Get("Content-Type"))
+		}
+	}
+
+	// Sign-in page.
+	b.do("opening the console", chromedp.Navigate(c.base+"/_/"), chromedp.WaitVisible(chromedp.CSS(`input[name=email]`)))
+	b.screenshot("01-sign-in")
+	b.checkAccessibility("sign-in", axe)
+
+	// A user who is not an admin is turned away, and the session the
+	// attempt opened is ended at once.
+	b.fill(`input[name=email]`, "user@example.com")
+	b.fill(`input[name=password]`, "a long user password")
+	b.press("Sign in")
+	b.waitText(`[role=alert]`, "not have the admin role")
+	userID := c.as(user.AccessToken).accountID()
+	for _, s := range admin.sessionsOf(t, userID) {
+		if s.Device == "Basalt admin console" && s.RevokedAt == nil {
+			t.Errorf("the console left the non-admin's session %s open", s.ID)
+		}
+	}
+
+	// The admin signs in.
+	b.fill(`input[name=email]`, adminEmail)
+	b.fill(`input[name=password]`, adminPassword)
+	b.press("Sign in")
+	b.waitText(`main h1`, "Collections")
+	b.screenshot("02-collections-empty")
+	b.checkAccessibility("collections (empty)", axe)
+
+	// A collection with a schema, a rule and an index. The first rule
+	// names a field the schema does not have: the refusal shows at it.
+	b.press("New collection")
+	b.fill(`input[name=name]`, "notes")
+	b.fill(`input[name=field-0-name]`, "title")
+	b.click(`input[name=field-0-required]`)
+	b.press("Add a field")
+	b.fill(`input[name=field-1-name]`, "score")
+	b.choose(`select[name=field-1-type]`, "integer")
+	b.press("Add a field")
+	b.fill(`input[name=field-2-name]`, "owner")
+	b.click(`input[name=field-2-hidden]`)
+	b.choose(`select[name=rule-list-mode]`, "everyone")
+	b.choose(`select[name=rule-get-mode]`, "expression")
+	b.fill(`input[name=rule-get]`, "ownr = @auth.id")
+	b.press("Add an index")
+	b.fill(`input[name=index-0]`, "score")
+	b.press("Create collection")
+	b.waitText(`#rule-get-errors`, "ownr")
+	if !eval[bool](b, "rule marked invalid", `document.querySelector("input[name=rule-get]").getAttribute("aria-invalid") === "true"`) {
+		t.Error("the refused rule's input is not marked invalid")
+	}
+	b.screenshot("03-collection-rule-refused")
+	b.checkAccessibility("collection editor with errors", axe)
+	b.fill(`input[name=rule-get]`, "owner = @auth.id")
+	b.press("Create collection")
+	b.waitFor("the documents page", `location.hash === "#/collections/notes"`)
+	b.waitText(`main h1`, "notes")
+
+	var coll struct {
+		Schema struct {
+			Properties map[string]map[string]any `json:"properties"`
+			Required   []string                  `json:"required"`
+		} `json:"schema"`
+		Indexes      []struct{ Fields []string } `json:"indexes"`
+		Rules        map[string]*string          `json:"rules"`
+		HiddenFields []string                    `json:"hiddenFields"`
+	}
+	mustDecode(t, admin.must(200, "GET", "/v1/collections/notes", ""), &coll)
+	if coll.Schema.Properties["score"]["type"] != "integer" || len(coll.Schema.Required) != 1 || coll.Schema.Required[0] != "title" {
+		t.Errorf("the collection's schema is %+v", coll.Schema)
+	}
+	if len(coll.Indexes) != 1 || strings.Join(coll.Indexes[0].Fields, ",") != "score" {
+		t.Errorf("the collection's indexes are %+v", coll.Indexes)
+	}
+	if r := coll.Rules["get"]; r == nil || *r != "owner = @auth.id" || coll.Rules["list"] == nil || *coll.Rules["list"] != "" || coll.Rules["delete"] != nil {
+		t.Errorf("the collection's rules are %v", coll.Rules)
+	}
+	if strings.Join(coll.HiddenFields, ",") != "owner" {
+		t.Errorf("the collection's hidden fields are %v", coll.HiddenFields)
+	}
+
+	// Documents: the first lacks its required title, which the server
+	// refuses and the form shows at the field.
+	b.press("New document")
+	b.fill(`input[name=id]`, "first")
+	b.fill(`input[name=data-score]`, "3")
+	b.press("Create")
+	b.waitFor("the title's error", `!!document.querySelector("#data-title-errors")`)
+	b.screenshot("04-document-refused")
+	b.checkAccessibility("document editor with errors", axe)
+	b.fill(`input[name=data-title]`, "First note")
+	b.press("Create")
+	b.waitText(`table.documents`, "First note")
+	for _, d := range []struct{ id, title, score string }{{"second", "Second note", "7"}, {"third", "Third note", "9"}} {
+		b.press("New document")
+		b.fill(`input[name=id]`, d.id)
+		b.fill(`input[name=data-title]`, d.title)
+		b.fill(`input[name=data-score]`, d.score)
+		b.press("Create")
+		b.waitText(`table.documents`, d.title)
+	}
+	b.waitText(`#doc-count`, "3 documents")
+	b.screenshot("05-documents")
+	b.checkAccessibility("documents", axe)
+
+	// Filtering: a misspelt field is shown with a caret at its offset,
+	// then the right filter narrows the table.
+	b.fill(`input[name=filter]`, "scroe > 5")
+	b.press("Apply")
+	b.waitText(`#filter-error`, "unknown field")
+	b.waitText(`#filter-error`, "^")
+	b.screenshot("06-filter-error")
+	b.fill(`input[name=filter]`, "score > 5")
+	b.fill(`input[name=sort]`, "-score")
+	b.press("Apply")
+	b.waitText(`#doc-count`, "2 documents match")
+	if got := eval[string](b, "rows", `[...document.querySelectorAll("table.documents tbody th")].map((e) => e.textContent).join(",")`); got != "third,second" {
+		t.Errorf("the filtered, sorted rows are %q, want third,second", got)
+	}
+	b.fill(`input[name=filter]`, "")
+	b.fill(`input[name=sort]`, "")
+	b.press("Apply")
+	b.waitText(`#doc-count`, "3 documents")
+
+	// A concurrent edit: the admin opens "first", someone changes it
+	// through the API, the admin's save is refused as a conflict and
+	// nothing is overwritten; the admin loads their version and saves
+	// on top of it.
+	b.press("first")
+	b.waitFor("the editor", `!!document.querySelector("dialog[open] input[name=data-title]")`)
+	admin.must(200, "PATCH", "/v1/collections/notes/documents/first", `{"score": 4}`, "Content-Type", "application/merge-patch+json")
+	b.fill(`input[name=data-title]`, "First note, edited")
+	b.press("Save")
+	b.waitText(`.conflict`, "Someone saved version 2")
+	b.screenshot("07-document-conflict")
+	b.checkAccessibility("document conflict", axe)
+	var doc struct {
+		Version int `json:"version"`
+		Data    struct {
+			Title string `json:"title"`
+			Score int    `json:"score"`
+		} `json:"data"`
+	}
+	mustDecode(t, admin.must(200, "GET", "/v1/collections/notes/documents/first", ""), &doc)
+	if doc.Version != 2 || doc.Data.Title != "First note" || doc.Data.Score != 4 {
+		t.Fatalf("after the conflict the document is %+v: the console overwrote the concurrent change", doc)
+	}
+	b.press("Discard mine, load theirs")
+	b.waitFor("their score", `document.querySelector("input[name=data-score]").value === "4"`)
+	b.fill(`input[name=data-title]`, "First note, edited")
+	b.press("Save")
+	b.waitText(`table.documents`, "First note, edited")
+	mustDecode(t, admin.must(200, "GET", "/v1/collections/notes/documents/first", ""), &doc)
+	if doc.Version != 3 || doc.Data.Title != "First note, edited" || doc.Data.Score != 4 {
+		t.Errorf("after the second save the document is %+v", doc)
+	}
+
+	// Live updates: a change made elsewhere shows in place, a new
+	// document is announced.
+	admin.must(200, "PATCH", "/v1/collections/notes/documents/second", `{"title": "Second note, changed elsewhere"}`, "Content-Type", "application/merge-patch+json")
+	b.waitText(`table.documents`, "Second note, changed elsewhere")
+	admin.must(201, "POST", "/v1/collections/notes/documents?id=fourth", `{"title": "Fourth note"}`)
+	b.waitText(`#live-changes`, "1 change since this page")
+	b.press("Refresh")
+	b.waitText(`table.documents`, "Fourth note")
+
+	// Deleting asks first.
+	b.click(`button[aria-label="Delete third"]`)
+	b.waitText(`dialog[open]`, "Delete the document")
+	b.screenshot("08-document-delete")
+	b.press("Delete document")
+	b.waitFor("third gone", `![...document.querySelectorAll("table.documents tbody th")].some((e) => e.textContent === "third")`)
+	admin.must(404, "GET", "/v1/collections/notes/documents/third", "")
+
+	// An API key: created with a scope, shown once, working; then revoked.
+	b.click(`a[href="#/api-keys"]`)
+	b.waitText(`main h1`, "API keys")
+	b.press("New API key")
+	b.fill(`input[name=name]`, "reporting")
+	b.fill(`input[name=scopes]`, "notes:read")
+	b.press("Create key")
+	b.waitFor("the new key", `(document.querySelector("input[name=secret]")?.value ?? "").startsWith("bsk_")`)
+	key := eval[string](b, "the key", `document.querySelector("input[name=secret]").value`)
+	b.screenshot("09-api-key-created")
+	b.checkAccessibility("API key shown once", axe)
+	c.as(key).must(200, "GET", "/v1/collections/notes/documents", "")
+	c.as(key).must(403, "DELETE", "/v1/collections/notes/documents/first", "")
+	b.press("Done")
+	if eval[bool](b, "key still shown", `document.body.innerText.includes(`+js(key)+`)`) {
+		t.Error("the key is still on the page after Done")
+	}
+	b.waitText(`main table`, "reporting")
+	b.screenshot("10-api-keys")
+	b.checkAccessibility("API keys", axe)
+	b.click(`button[aria-label="Revoke reporting"]`)
+	b.press("Revoke key")
+	b.waitText(`main table`, "revoked")
+	c.as(key).must(401, "GET", "/v1/collections/notes/documents", "")
+
+	// Another session of the admin's, revoked from the account's page.
+	other := c.anonymous().must(200, "POST", "/v1/auth/login",
+		`{"email": "`+adminEmail+`", "password": "`+adminPassword+`", "device": "Laptop in the office"}`)
+	otherToken := decodeTokens(t, other).AccessToken
+	b.click(`a[href="#/accounts"]`)
+	b.waitText(`main table`, adminEmail)
+	b.screenshot("11-accounts")
+	b.checkAccessibility("accounts", axe)
+	b.do("opening the admin's account", chromedp.Click(`//a[normalize-space()="`+adminEmail+`"]`, chromedp.NodeVisible))
+	b.waitText(`main`, "Laptop in the office")
+	b.screenshot("12-account")
+	b.checkAccessibility("account", axe)
+	b.do("revoking the laptop's session", chromedp.Click(`//tr[th[normalize-space()="Laptop in the office"]]//button[normalize-space()="Revoke"]`, chromedp.NodeVisible))
+	b.press("Revoke session")
+	b.waitFor("the session ended", `[...document.querySelectorAll("main tr")].some((r) => r.textContent.includes("Laptop in the office") && r.textContent.includes("ended (admin)"))`)
+	waitFor(t, 5*time.Second, "the revoked session's token to be refused", func() bool {
+		return c.as(otherToken).do("GET", "/v1/auth/me", "").Status == http.StatusUnauthorized
+	})
+
+	// Status, and the signing keys.
+	b.click(`a[href="#/status"]`)
+	b.waitText(`main`, "ready")
+	b.waitText(`main`, "Event consumers")
+	b.screenshot("13-status")
+	b.checkAccessibility("status", axe)
+	b.click(`a[href="#/signing-keys"]`)
+	b.waitText(`main table`, "current")
+	b.press("Rotate")
+	b.do("confirming the rotation", chromedp.Click(`//dialog//button[normalize-space()="Rotate"]`, chromedp.NodeVisible))
+	b.waitFor("two signing keys", `document.querySelectorAll("main tbody tr").length === 2`)
+	b.screenshot("14-signing-keys")
+
+	// On a phone: the pages fit the screen's width (wide tables scroll
+	// inside their frame) and stay accessible.
+	b.do("a phone's screen", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch))
+	for _, p := range []struct{ hash, shot, wait string }{
+		{"#/collections/notes", "17-phone-documents", "table.documents"},
+		{"#/collections/notes/settings", "18-phone-collection", "fieldset"},
+	} {
+		b.do("opening "+p.hash, chromedp.Evaluate[chromedp.Void](`location.hash = `+js(p.hash)), chromedp.WaitVisible(chromedp.CSS(p.wait)))
+		if w := eval[[]int](b, "widths", `[document.documentElement.scrollWidth, window.innerWidth]`); w[0] > w[1] {
+			t.Errorf("%s on a phone is %d px wide, wider than the screen's %d", p.hash, w[0], w[1])
+		}
+		b.screenshot(p.shot)
+		b.checkAccessibility(p.shot, axe)
+	}
+	b.do("a desktop's screen", chromedp.ResetViewport())
+
+	// Deleting the collection needs its name typed.
+	b.click(`a[href="#/collections"]`)
+	b.waitText(`main table`, "notes")
+	b.screenshot("15-collections")
+	b.checkAccessibility("collections", axe)
+	b.click(`a[aria-label="Settings of notes"]`)
+	b.press("Delete collection")
+	b.waitFor("the confirmation", `!!document.querySelector("dialog[open] input[name=confirm]")`)
+	if !eval[bool](b, "delete disabled", `document.querySelector("dialog[open] button[type=submit]").disabled`) {
+		t.Error("the collection could be deleted before its name was typed")
+	}
+	b.fill(`input[name=confirm]`, "note")
+	if !eval[bool](b, "delete disabled", `document.querySelector("dialog[open] button[type=submit]").disabled`) {
+		t.Error("the collection could be deleted with the wrong name typed")
+	}
+	b.fill(`input[name=confirm]`, "notes")
+	b.screenshot("16-collection-delete")
+	b.checkAccessibility("collection delete", axe)
+	b.do("confirming", chromedp.Click(`//dialog//button[normalize-space()="Delete collection"]`, chromedp.NodeVisible))
+	b.waitFor("the collection list", `location.hash === "#/collections"`)
+	admin.must(404, "GET", "/v1/collections/notes", "")
+
+	// No token ever reached storage or a cookie.
+	if got := eval[string](b, "storage", `JSON.stringify([localStorage.length, sessionStorage.length, document.cookie])`); got != `[0,0,""]` {
+		t.Errorf("the console stored something: %s", got)
+	}
+
+	// Signing out ends the console's session on the server.
+	b.press("Sign out")
+	b.waitText(`[role=status]`, "signed out")
+	for _, s := range admin.sessionsOf(t, adminID) {
+		if s.Device == "Basalt admin console" && s.RevokedAt == nil {
+			t.Errorf("the console's session %s is still open after signing out", s.ID)
+		}
+	}
+	b.checkClean()
+}
+
+// sessionOf is a session as the admin API lists it.
+type sessionOf struct {
+	ID        string  `json:"id"`
+	Device    string  `json:"device"`
+	RevokedAt *string `json:"revokedAt"`
+}
+
+// sessionsOf lists an account's sessions (the client is an admin's).
+func (c *client) sessionsOf(t *testing.T, account string) []sessionOf {
+	t.Helper()
+	var page struct {
+		Items []sessionOf `json:"items"`
+	}
+	mustDecode(t, c.must(200, "GET", "/v1/admin/accounts/"+account+"/sessions", ""), &page)
+	return page.Items
+}
+
+// TestAdminConsoleOff: with --admin-ui=false nothing is served at /_/.
+func TestAdminConsoleOff(t *testing.T) {
+	c, _, _ := serveApp(t, "sqlite", false, func(cfg *app.Config) { cfg.AdminUI = false })
+	r := c.must(404, "GET", "/_/", "")
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+		t.Errorf("GET /_/ with the console off answers %s", ct)
+	}
+}
