@@ -76,7 +76,7 @@ ui: $(UI)/node_modules ## Format, type-check and rebuild the admin console into 
 	cd $(UI) && ./node_modules/.bin/prettier --log-level warn --write src build.mjs && ./node_modules/.bin/tsc --noEmit -p . && node build.mjs
 
 # The screenshots of docs/admin-ui.md, as the browser test takes them.
-UI_SHOTS := 01-sign-in 03-collection-rule-refused 05-documents 06-filter-error 07-document-conflict 09-api-key-created 12-account 13-status 17-phone-documents
+UI_SHOTS := 01-sign-in 03-collection-rule-refused 05-documents 06-filter-error 07-document-conflict 10-webhook-deliveries 11-api-key-created 14-account 15-status 17-phone-documents
 
 .PHONY: ui-screenshots
 ui-screenshots: ## Refresh the screenshots of docs/admin-ui.md from the admin console's browser test

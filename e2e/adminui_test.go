@@ -2,9 +2,12 @@ package e2e
 
 import (
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,7 +40,21 @@ func axeSource(t *testing.T) string {
 // the page never requests another origin, never breaks its CSP, throws
 // nothing, and keeps no token in storage or cookies.
 func TestAdminConsole(t *testing.T) {
-	c, _, _ := serveApp(t, "sqlite", true)
+	// A webhook receiver that fails until told to succeed.
+	var succeed, received atomic.Int32
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		received.Add(1)
+		if succeed.Load() == 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer receiver.Close()
+	c, _, _ := serveApp(t, "sqlite", true, func(cfg *app.Config) {
+		cfg.Webhooks.AllowNetworks = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		cfg.Webhooks.MaxAttempts = 1 // the first failure is final, until redelivered
+	})
 	admin := c.as(c.login(adminEmail, adminPassword).AccessToken)
 	adminID := admin.accountID()
 	user := c.signUp("user@example.com", "a long user password")
@@ -100,6 +117,7 @@ func TestAdminConsole(t *testing.T) {
 	b.fill(`input[name=index-0]`, "score")
 	b.press("Create collection")
 	b.waitText(`#rule-get-errors`, "ownr")
+	b.waitText(`#rule-get-errors .caret-line`, "^")
 	if !eval[bool](b, "rule marked invalid", `document.querySelector("input[name=rule-get]").getAttribute("aria-invalid") === "true"`) {
 		t.Error("the refused rule's input is not marked invalid")
 	}
@@ -226,6 +244,32 @@ func TestAdminConsole(t *testing.T) {
 	b.waitFor("third gone", `![...document.querySelectorAll("table.documents tbody th")].some((e) => e.textContent === "third")`)
 	admin.must(404, "GET", "/v1/collections/notes/documents/third", "")
 
+	// A webhook of the collection: its secret shown once; a delivery the
+	// receiver refused, sent again from its page.
+	b.click(`a[href="#/collections/notes/settings"]`)
+	b.click(`main a[href="#/webhooks/collection/notes"]`)
+	b.waitText(`main h1`, "Webhooks of notes")
+	b.press("New webhook")
+	b.fill(`input[name=url]`, receiver.URL+"/hooks")
+	b.click(`input[name="type-document.created"]`)
+	b.fill(`input[name=description]`, "search indexer")
+	b.press("Create webhook")
+	b.waitFor("the secret", `(document.querySelector("input[name=secret]")?.value ?? "").startsWith("whsec_")`)
+	b.screenshot("09-webhook-secret")
+	b.press("Done")
+	b.do("opening the webhook", chromedp.Click(`//a[normalize-space()="`+receiver.URL+`/hooks"]`, chromedp.NodeVisible))
+	b.waitText(`main`, "No delivery yet")
+	admin.must(201, "POST", "/v1/collections/notes/documents?id=fifth", `{"title": "Fifth note"}`)
+	waitFor(t, 10*time.Second, "the receiver to refuse the delivery", func() bool { return received.Load() >= 1 })
+	b.waitFor("the failed delivery", `(document.querySelector("button[aria-label^=Redeliver]") || document.querySelector("button.refresh-deliveries")?.click()) && document.querySelector("table.deliveries").textContent.includes("failed")`)
+	b.screenshot("10-webhook-deliveries")
+	b.checkAccessibility("webhook", axe)
+	succeed.Store(1)
+	b.click(`button[aria-label^=Redeliver]`)
+	b.do("confirming the redelivery", chromedp.Click(`//dialog//button[normalize-space()="Redeliver"]`, chromedp.NodeVisible))
+	waitFor(t, 10*time.Second, "the redelivery", func() bool { return received.Load() >= 2 })
+	b.waitFor("the delivery succeeded", `(document.querySelector("button.refresh-deliveries").click(), document.querySelector("table.deliveries").textContent.includes("succeeded"))`)
+
 	// An API key: created with a scope, shown once, working; then revoked.
 	b.click(`a[href="#/api-keys"]`)
 	b.waitText(`main h1`, "API keys")
@@ -235,7 +279,7 @@ func TestAdminConsole(t *testing.T) {
 	b.press("Create key")
 	b.waitFor("the new key", `(document.querySelector("input[name=secret]")?.value ?? "").startsWith("bsk_")`)
 	key := eval[string](b, "the key", `document.querySelector("input[name=secret]").value`)
-	b.screenshot("09-api-key-created")
+	b.screenshot("11-api-key-created")
 	b.checkAccessibility("API key shown once", axe)
 	c.as(key).must(200, "GET", "/v1/collections/notes/documents", "")
 	c.as(key).must(403, "DELETE", "/v1/collections/notes/documents/first", "")
@@ -244,7 +288,7 @@ func TestAdminConsole(t *testing.T) {
 		t.Error("the key is still on the page after Done")
 	}
 	b.waitText(`main table`, "reporting")
-	b.screenshot("10-api-keys")
+	b.screenshot("12-api-keys")
 	b.checkAccessibility("API keys", axe)
 	b.click(`button[aria-label="Revoke reporting"]`)
 	b.press("Revoke key")
@@ -257,11 +301,28 @@ func TestAdminConsole(t *testing.T) {
 	otherToken := decodeTokens(t, other).AccessToken
 	b.click(`a[href="#/accounts"]`)
 	b.waitText(`main table`, adminEmail)
-	b.screenshot("11-accounts")
+	b.screenshot("13-accounts")
 	b.checkAccessibility("accounts", axe)
+
+	// Finding an account by its address, and marking it verified.
+	b.fill(`input[name=search]`, "USER@")
+	b.press("Search")
+	b.waitFor("the search's one account", `document.querySelectorAll("main tbody tr").length === 1 && document.querySelector("main tbody").textContent.includes("user@example.com")`)
+	b.do("opening the user's account", chromedp.Click(`//a[normalize-space()="user@example.com"]`, chromedp.NodeVisible))
+	b.press("Mark verified")
+	b.waitText(`[role=status]`, "marked verified")
+	var userAcct struct {
+		Verified bool `json:"verified"`
+	}
+	mustDecode(t, admin.must(200, "GET", "/v1/admin/accounts/"+userID, ""), &userAcct)
+	if !userAcct.Verified {
+		t.Error("the account marked verified in the console is not verified")
+	}
+	b.click(`a[href="#/accounts"]`)
+	b.waitText(`main table`, adminEmail)
 	b.do("opening the admin's account", chromedp.Click(`//a[normalize-space()="`+adminEmail+`"]`, chromedp.NodeVisible))
 	b.waitText(`main`, "Laptop in the office")
-	b.screenshot("12-account")
+	b.screenshot("14-account")
 	b.checkAccessibility("account", axe)
 	b.do("revoking the laptop's session", chromedp.Click(`//tr[th[normalize-space()="Laptop in the office"]]//button[normalize-space()="Revoke"]`, chromedp.NodeVisible))
 	b.press("Revoke session")
@@ -274,14 +335,23 @@ func TestAdminConsole(t *testing.T) {
 	b.click(`a[href="#/status"]`)
 	b.waitText(`main`, "ready")
 	b.waitText(`main`, "Event consumers")
-	b.screenshot("13-status")
+	// The metrics, read with the metrics token typed in (a wrong one is
+	// refused).
+	b.fill(`input[name=metrics-token]`, "not-the-metrics-token")
+	b.press("Read metrics")
+	b.waitText(`[role=status]`, "token was refused")
+	b.fill(`input[name=metrics-token]`, metricsToken)
+	b.press("Read metrics")
+	b.waitText(`table.metrics`, "read")
+	b.waitText(`main`, "Requests in flight")
+	b.screenshot("15-status")
 	b.checkAccessibility("status", axe)
 	b.click(`a[href="#/signing-keys"]`)
 	b.waitText(`main table`, "current")
 	b.press("Rotate")
 	b.do("confirming the rotation", chromedp.Click(`//dialog//button[normalize-space()="Rotate"]`, chromedp.NodeVisible))
 	b.waitFor("two signing keys", `document.querySelectorAll("main tbody tr").length === 2`)
-	b.screenshot("14-signing-keys")
+	b.screenshot("16-signing-keys")
 
 	// On a phone: the pages fit the screen's width (wide tables scroll
 	// inside their frame) and stay accessible.
@@ -302,7 +372,7 @@ func TestAdminConsole(t *testing.T) {
 	// Deleting the collection needs its name typed.
 	b.click(`a[href="#/collections"]`)
 	b.waitText(`main table`, "notes")
-	b.screenshot("15-collections")
+	b.screenshot("19-collections")
 	b.checkAccessibility("collections", axe)
 	b.click(`a[aria-label="Settings of notes"]`)
 	b.press("Delete collection")
@@ -315,7 +385,7 @@ func TestAdminConsole(t *testing.T) {
 		t.Error("the collection could be deleted with the wrong name typed")
 	}
 	b.fill(`input[name=confirm]`, "notes")
-	b.screenshot("16-collection-delete")
+	b.screenshot("20-collection-delete")
 	b.checkAccessibility("collection delete", axe)
 	b.do("confirming", chromedp.Click(`//dialog//button[normalize-space()="Delete collection"]`, chromedp.NodeVisible))
 	b.waitFor("the collection list", `location.hash === "#/collections"`)

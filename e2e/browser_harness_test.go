@@ -118,6 +118,9 @@ func artifactsDir(t *testing.T, name string) string {
 		root = abs
 	}
 	dir := filepath.Join(root, name)
+	if err := os.RemoveAll(dir); err != nil { // the screenshots of an earlier run
+		t.Fatal(err)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

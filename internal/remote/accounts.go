@@ -196,9 +196,9 @@ func (a *Accounts) RevokeSession(ctx context.Context, id string) error {
 }
 
 // ListAccounts returns a page of accounts (a read: retried).
-func (a *Accounts) ListAccounts(ctx context.Context, after string, limit int) (accounts.AccountPage, error) {
+func (a *Accounts) ListAccounts(ctx context.Context, q accounts.AccountQuery) (accounts.AccountPage, error) {
 	res, err := call(ctx, a.c, true, func(ctx context.Context) (*basaltv1.ListAccountsResponse, error) {
-		return a.admin.ListAccounts(ctx, &basaltv1.ListAccountsRequest{Cursor: after, Limit: int32(min(max(limit, 0), 1<<30))})
+		return a.admin.ListAccounts(ctx, &basaltv1.ListAccountsRequest{Cursor: q.After, Limit: int32(min(max(q.Limit, 0), 1<<30)), Email: q.Email})
 	})
 	if err != nil {
 		return accounts.AccountPage{}, err
@@ -234,7 +234,7 @@ func (a *Accounts) CreateAccount(ctx context.Context, n accounts.NewAccount) (ac
 
 // UpdateAccount changes an account.
 func (a *Accounts) UpdateAccount(ctx context.Context, id string, u accounts.AccountUpdate) (accounts.Account, error) {
-	req := &basaltv1.UpdateAccountRequest{Id: id, Disabled: u.Disabled}
+	req := &basaltv1.UpdateAccountRequest{Id: id, Disabled: u.Disabled, Verified: u.Verified}
 	if u.Roles != nil {
 		req.Roles = &basaltv1.Roles{Roles: *u.Roles}
 	}

@@ -1433,7 +1433,10 @@ type ListAccountsRequest struct {
 	// The most accounts in the page (the server's default when 0).
 	Limit int32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
 	// The next_cursor of the previous page; empty for the first.
-	Cursor        string `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	Cursor string `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// Only the accounts whose email address contains this, ignoring case
+	// (at most 254 bytes); empty for every account.
+	Email         string `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1478,6 +1481,13 @@ func (x *ListAccountsRequest) GetLimit() int32 {
 func (x *ListAccountsRequest) GetCursor() string {
 	if x != nil {
 		return x.Cursor
+	}
+	return ""
+}
+
+func (x *ListAccountsRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
 	}
 	return ""
 }
@@ -1788,7 +1798,10 @@ type UpdateAccountRequest struct {
 	// Unset: unchanged.
 	Disabled *bool `protobuf:"varint,2,opt,name=disabled,proto3,oneof" json:"disabled,omitempty"`
 	// Unset: unchanged.
-	Roles         *Roles `protobuf:"bytes,3,opt,name=roles,proto3" json:"roles,omitempty"`
+	Roles *Roles `protobuf:"bytes,3,opt,name=roles,proto3" json:"roles,omitempty"`
+	// Unset: unchanged. True marks the address verified now (when it was
+	// not), false not verified.
+	Verified      *bool `protobuf:"varint,4,opt,name=verified,proto3,oneof" json:"verified,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1842,6 +1855,13 @@ func (x *UpdateAccountRequest) GetRoles() *Roles {
 		return x.Roles
 	}
 	return nil
+}
+
+func (x *UpdateAccountRequest) GetVerified() bool {
+	if x != nil && x.Verified != nil {
+		return *x.Verified
+	}
+	return false
 }
 
 type UpdateAccountResponse struct {
@@ -2973,10 +2993,11 @@ const file_basalt_v1_accounts_proto_rawDesc = "" +
 	"\x05items\x18\x01 \x03(\v2\x12.basalt.v1.SessionR\x05items\"&\n" +
 	"\x14RevokeSessionRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x17\n" +
-	"\x15RevokeSessionResponse\"C\n" +
+	"\x15RevokeSessionResponse\"Y\n" +
 	"\x13ListAccountsRequest\x12\x14\n" +
 	"\x05limit\x18\x01 \x01(\x05R\x05limit\x12\x16\n" +
-	"\x06cursor\x18\x02 \x01(\tR\x06cursor\"a\n" +
+	"\x06cursor\x18\x02 \x01(\tR\x06cursor\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\"a\n" +
 	"\x14ListAccountsResponse\x12(\n" +
 	"\x05items\x18\x01 \x03(\v2\x12.basalt.v1.AccountR\x05items\x12\x1f\n" +
 	"\vnext_cursor\x18\x02 \x01(\tR\n" +
@@ -2993,12 +3014,14 @@ const file_basalt_v1_accounts_proto_rawDesc = "" +
 	"\x15CreateAccountResponse\x12,\n" +
 	"\aaccount\x18\x01 \x01(\v2\x12.basalt.v1.AccountR\aaccount\"\x1d\n" +
 	"\x05Roles\x12\x14\n" +
-	"\x05roles\x18\x01 \x03(\tR\x05roles\"|\n" +
+	"\x05roles\x18\x01 \x03(\tR\x05roles\"\xaa\x01\n" +
 	"\x14UpdateAccountRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\bdisabled\x18\x02 \x01(\bH\x00R\bdisabled\x88\x01\x01\x12&\n" +
-	"\x05roles\x18\x03 \x01(\v2\x10.basalt.v1.RolesR\x05rolesB\v\n" +
-	"\t_disabled\"E\n" +
+	"\x05roles\x18\x03 \x01(\v2\x10.basalt.v1.RolesR\x05roles\x12\x1f\n" +
+	"\bverified\x18\x04 \x01(\bH\x01R\bverified\x88\x01\x01B\v\n" +
+	"\t_disabledB\v\n" +
+	"\t_verified\"E\n" +
 	"\x15UpdateAccountResponse\x12,\n" +
 	"\aaccount\x18\x01 \x01(\v2\x12.basalt.v1.AccountR\aaccount\"&\n" +
 	"\x14DeleteAccountRequest\x12\x0e\n" +

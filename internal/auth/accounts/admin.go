@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -110,22 +111,32 @@ func (s *Service) CreateAccount(ctx context.Context, n NewAccount) (Account, err
 	return a, err
 }
 
-// ListAccounts returns a page of up to limit accounts (a default when 0)
-// after the ID after, by ID, with the cursor of the next page. Admins
-// only.
-func (s *Service) ListAccounts(ctx context.Context, after string, limit int) (AccountPage, error) {
-	if err := requireAdmin(ctx, "accounts.ListAccounts", auth.ScopeAdminAccounts); err != nil {
+// maxEmailQuery is the longest email search: an address's longest.
+const maxEmailQuery = 254
+
+// ListAccounts returns a page of the accounts q asks for, by ID, with the
+// cursor of the next page. The email search reads the accounts in ID
+// order until it fills the page, so on a large table a rare match costs a
+// scan. Admins only.
+func (s *Service) ListAccounts(ctx context.Context, q AccountQuery) (AccountPage, error) {
+	const op = "accounts.ListAccounts"
+	if err := requireAdmin(ctx, op, auth.ScopeAdminAccounts); err != nil {
 		return AccountPage{}, err
 	}
+	limit := q.Limit
 	if limit <= 0 {
 		limit = defaultPerPage
 	}
 	limit = min(limit, maxPageSize)
-	if len(after) > 64 {
-		return AccountPage{}, fieldErr("accounts.ListAccounts", "/after", "must be an account ID")
+	if len(q.After) > 64 {
+		return AccountPage{}, fieldErr(op, "/after", "must be an account ID")
 	}
+	if len(q.Email) > maxEmailQuery || !utf8.ValidString(q.Email) {
+		return AccountPage{}, fieldErr(op, "/email", fmt.Sprintf("must be at most %d bytes of UTF-8", maxEmailQuery))
+	}
+	email := strings.ToLower(strings.TrimSpace(q.Email))
 	// One account more than the page says whether another page follows.
-	accts, err := s.store.ListAccounts(ctx, after, limit+1)
+	accts, err := s.store.ListAccounts(ctx, AccountQuery{After: q.After, Limit: limit + 1, Email: email})
 	if err != nil {
 		return AccountPage{}, err
 	}
@@ -187,6 +198,14 @@ func (s *Service) UpdateAccount(ctx context.Context, id string, u AccountUpdate)
 		}
 		if u.Roles != nil {
 			a.Roles = roles
+		}
+		if u.Verified != nil {
+			switch {
+			case *u.Verified && a.VerifiedAt.IsZero():
+				a.VerifiedAt = now
+			case !*u.Verified:
+				a.VerifiedAt = time.Time{}
+			}
 		}
 		a.UpdatedAt = now
 		return tx.UpdateAccount(ctx, a)

@@ -78,6 +78,9 @@ type ResetPasswordRequest struct {
 type AccountUpdate struct {
 	Disabled *bool     `json:"disabled,omitempty"`
 	Roles    *[]string `json:"roles,omitempty"`
+	// Verified marks the address verified now (true, when it was not) or
+	// not verified (false), as a verification by mail would.
+	Verified *bool `json:"verified,omitempty"`
 }
 
 // NewAccount is an admin's request to create an account.
@@ -100,6 +103,16 @@ type APIKeySpec struct {
 // component in another process) makes of the account service, grouped as
 // the basalt.v1 services group them; *Service implements them. Each
 // authorizes its caller (auth.FromContext) itself.
+
+// AccountQuery asks for a page of accounts by ID: those whose ID sorts
+// after After (the cursor of the previous page; "" for the first), at most
+// Limit (the default page size when 0), and, when Email is not empty,
+// only those whose email address contains it (ignoring case).
+type AccountQuery struct {
+	After string
+	Limit int
+	Email string
+}
 
 // AccountPage is a page of accounts, oldest first.
 type AccountPage struct {
@@ -128,7 +141,7 @@ type Auth interface {
 // Admin are the administration calls: every account, its sessions, the
 // signing keys.
 type Admin interface {
-	ListAccounts(ctx context.Context, after string, limit int) (AccountPage, error)
+	ListAccounts(ctx context.Context, q AccountQuery) (AccountPage, error)
 	GetAccount(ctx context.Context, id string) (Account, error)
 	CreateAccount(ctx context.Context, n NewAccount) (Account, error)
 	UpdateAccount(ctx context.Context, id string, u AccountUpdate) (Account, error)

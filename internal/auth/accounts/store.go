@@ -115,8 +115,10 @@ type Store interface {
 	// AccountByID and AccountByEmail read one account.
 	AccountByID(ctx context.Context, id string) (Account, error)
 	AccountByEmail(ctx context.Context, email string) (Account, error)
-	// ListAccounts returns up to limit accounts with ID > after, by ID.
-	ListAccounts(ctx context.Context, after string, limit int) ([]Account, error)
+	// ListAccounts returns up to q.Limit accounts with ID > q.After, by
+	// ID, and when q.Email is not empty only those whose (lower-case)
+	// address contains it; q.Email is lower case.
+	ListAccounts(ctx context.Context, q AccountQuery) ([]Account, error)
 	// SessionByID reads one session.
 	SessionByID(ctx context.Context, id string) (Session, error)
 	// ListSessions returns the sessions of an account, newest first,

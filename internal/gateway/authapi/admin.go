@@ -23,7 +23,7 @@ func accountLocation(id string) string {
 // {"items":[account…],"nextCursor":…} by ID. nextCursor is null on the
 // last page; otherwise it is passed as cursor to get the next one.
 func (a *API) listAccounts(w http.ResponseWriter, r *http.Request) {
-	q, err := restapi.ParseQuery(r, "limit", "cursor")
+	q, err := restapi.ParseQuery(r, "limit", "cursor", "email")
 	if err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return
@@ -42,7 +42,7 @@ func (a *API) listAccounts(w http.ResponseWriter, r *http.Request) {
 		a.resp.WriteProblem(w, r, restapi.BadRequest("cursor must be the nextCursor of a previous page"))
 		return
 	}
-	accts, err := a.svc.ListAccounts(r.Context(), cursor, limit)
+	accts, err := a.svc.ListAccounts(r.Context(), accounts.AccountQuery{After: cursor, Limit: limit, Email: q.Get("email")})
 	if err != nil {
 		a.resp.WriteProblem(w, r, err)
 		return
@@ -117,7 +117,7 @@ func (a *API) getAccount(w http.ResponseWriter, r *http.Request) {
 	a.resp.WriteJSON(w, r, http.StatusOK, viewAccount(acct))
 }
 
-// updateAccount serves PATCH /v1/admin/accounts/{id}: {"disabled","roles"}
+// updateAccount serves PATCH /v1/admin/accounts/{id}: {"disabled","roles","verified"}
 // (application/merge-patch+json or application/json; absent members stay)
 // → 200 with the account.
 func (a *API) updateAccount(w http.ResponseWriter, r *http.Request) {
@@ -141,6 +141,9 @@ func (a *API) updateAccount(w http.ResponseWriter, r *http.Request) {
 	}
 	if roles, ok := body.StrList("roles"); ok {
 		u.Roles = &roles
+	}
+	if v, ok := body.Boolean("verified"); ok {
+		u.Verified = &v
 	}
 	if err := body.Done(); err != nil {
 		a.resp.WriteProblem(w, r, err)

@@ -87,7 +87,20 @@ func TestAdminAccounts(t *testing.T) {
 	if len(all.Items) != 5 || all.NextCursor != nil {
 		t.Fatalf("default page: %d items, nextCursor %v", len(all.Items), all.NextCursor)
 	}
-	for _, q := range []string{"limit=0", "limit=-1", "limit=x", "cursor=", "limit=1&limit=2", "after=x"} {
+	// An email search, ignoring case, in pages.
+	found := decodeJSON[items[account]](t, s.expect(request{method: "GET", path: "/v1/admin/accounts?email=%20D%40Example.COM", bearer: as}, 200))
+	if len(found.Items) != 1 || found.Items[0].Email != "cid@example.com" {
+		t.Fatalf("email=d@example.com found %+v", found.Items)
+	}
+	found = decodeJSON[items[account]](t, s.expect(request{method: "GET", path: "/v1/admin/accounts?email=example&limit=4", bearer: as}, 200))
+	if len(found.Items) != 4 || found.NextCursor == nil {
+		t.Fatalf("email=example&limit=4: %d items, nextCursor %v", len(found.Items), found.NextCursor)
+	}
+	found = decodeJSON[items[account]](t, s.expect(request{method: "GET", path: "/v1/admin/accounts?email=example&limit=4&cursor=" + *found.NextCursor, bearer: as}, 200))
+	if len(found.Items) != 1 || found.NextCursor != nil {
+		t.Fatalf("email=example, second page: %d items, nextCursor %v", len(found.Items), found.NextCursor)
+	}
+	for _, q := range []string{"limit=0", "limit=-1", "limit=x", "cursor=", "limit=1&limit=2", "after=x", "email=" + strings.Repeat("x", 255), "email=%ff"} {
 		s.expect(request{method: "GET", path: "/v1/admin/accounts?" + q, bearer: as}, 400)
 	}
 
@@ -114,6 +127,23 @@ func TestAdminAccounts(t *testing.T) {
 	}
 	s.expect(request{method: "GET", path: "/v1/auth/me", bearer: adaTok.AccessToken}, 401)
 	s.expect(request{method: "POST", path: "/v1/auth/login", body: `{"email":"ada@example.com","password":"` + testPassword + `"}`}, 403)
+	// Verified: set now, kept by another true, cleared by false.
+	verified := decodeJSON[account](t, s.expect(request{method: "PATCH", path: "/v1/admin/accounts/" + ada.ID, bearer: as,
+		body: `{"verified":true}`}, 200))
+	if !verified.Verified || verified.VerifiedAt == nil || !verified.Disabled {
+		t.Fatalf("verified = %+v", verified)
+	}
+	again := decodeJSON[account](t, s.expect(request{method: "PATCH", path: "/v1/admin/accounts/" + ada.ID, bearer: as,
+		body: `{"verified":true}`}, 200))
+	if again.VerifiedAt == nil || *again.VerifiedAt != *verified.VerifiedAt {
+		t.Fatalf("verifying again moved verifiedAt from %v to %v", verified.VerifiedAt, again.VerifiedAt)
+	}
+	unverified := decodeJSON[account](t, s.expect(request{method: "PATCH", path: "/v1/admin/accounts/" + ada.ID, bearer: as,
+		body: `{"verified":false}`}, 200))
+	if unverified.Verified || unverified.VerifiedAt != nil {
+		t.Fatalf("unverified = %+v", unverified)
+	}
+	s.expect(request{method: "PATCH", path: "/v1/admin/accounts/" + ada.ID, bearer: as, body: `{"verified":"yes"}`}, 400)
 	s.expect(request{method: "PATCH", path: "/v1/admin/accounts/" + ada.ID, bearer: as, body: `{"disabled":"yes"}`}, 400)
 	s.expect(request{method: "PATCH", path: "/v1/admin/accounts/" + ada.ID, bearer: as, body: `{"roles":null}`}, 400)
 	s.expect(request{method: "PATCH", path: "/v1/admin/accounts/" + ada.ID, bearer: as, body: `{"email":"x@example.com"}`}, 400)

@@ -28,6 +28,9 @@ func DescribeOpenAPI(ctx context.Context, doc *openapi3.T) error {
 		WithSchema(openapi3.NewIntegerSchema().WithMin(1)).WithDescription("The most accounts in the page")}
 	doc.Components.Parameters["AccountsCursor"] = &openapi3.ParameterRef{Value: openapi3.NewQueryParameter("cursor").
 		WithSchema(openapi3.NewStringSchema()).WithDescription("The nextCursor of the previous page")}
+	doc.Components.Parameters["AccountsEmail"] = &openapi3.ParameterRef{Value: openapi3.NewQueryParameter("email").
+		WithSchema(openapi3.NewStringSchema().WithMaxLength(254)).
+		WithDescription("Only the accounts whose email address contains this, ignoring case")}
 
 	restapi.AddTag(doc, "auth", "Sign-up, login and tokens, and the caller's own account, sessions and password")
 	paths := doc.Paths
@@ -131,9 +134,9 @@ func adminRoutes(paths *openapi3.Paths, allowed func(scope string) bool) {
 	if allowed(auth.ScopeAdminAccounts) {
 		paths.Set(adminBase+"/accounts", &openapi3.PathItem{
 			Get: restapi.Operation("listAccounts", tag, "List accounts",
-				"One page of accounts by id; pass nextCursor as cursor for the next page (null on the last).",
+				"One page of accounts by id, all of them or those whose address contains email; pass nextCursor as cursor for the next page (null on the last).",
 				sec, nil, restapi.Responses(200, restapi.JSONResponse("One page of accounts", ref("AccountPage")), 400, 401, 403),
-				"AccountsLimit", "AccountsCursor"),
+				"AccountsLimit", "AccountsCursor", "AccountsEmail"),
 			Post: restapi.Operation("createAccount", tag, "Create an account",
 				"Creates an account with a password, roles and, optionally, an address already verified.",
 				sec, restapi.JSONBody(ref("NewAccount"), restapi.MediaJSON),
@@ -147,8 +150,8 @@ func adminRoutes(paths *openapi3.Paths, allowed func(scope string) bool) {
 		paths.Set(adminBase+"/accounts/{id}", &openapi3.PathItem{Parameters: restapi.Params("AccountID"),
 			Get: restapi.Operation("getAccount", tag, "Get an account", "One account.",
 				sec, nil, restapi.Responses(200, restapi.JSONResponse("The account", ref("Account")), 400, 401, 403, 404)),
-			Patch: restapi.Operation("updateAccount", tag, "Disable, enable or change the roles of an account",
-				"Sets the members present (a merge patch): disabling an account ends its sessions.",
+			Patch: restapi.Operation("updateAccount", tag, "Disable, enable, verify or change the roles of an account",
+				"Sets the members present (a merge patch): disabling an account ends its sessions; verified marks the address verified (now) or not.",
 				sec, restapi.JSONBody(ref("AccountPatch"), restapi.MediaMergePatch, restapi.MediaJSON),
 				restapi.Responses(200, restapi.JSONResponse("The account", ref("Account")), 400, 401, 403, 404, 413, 415, 422)),
 			Delete: restapi.Operation("deleteAccount", tag, "Delete an account", "Deletes the account and ends its sessions.",
@@ -238,7 +241,8 @@ func schemas() openapi3.Schemas {
 		"NoParameters":              obj(nil, openapi3.Schemas{}),
 		"NewAccount": obj([]string{"email", "password"}, openapi3.Schemas{"email": email, "password": password, "roles": roles,
 			"verified": boolean("The address counts as verified")}),
-		"AccountPatch": obj(nil, openapi3.Schemas{"disabled": boolean("Disable (true) or enable (false) the account"), "roles": roles}),
+		"AccountPatch": obj(nil, openapi3.Schemas{"disabled": boolean("Disable (true) or enable (false) the account"), "roles": roles,
+			"verified": boolean("Mark the address verified (true; the time of the first such change is kept) or not verified (false)")}),
 		"APIKeySpec": obj([]string{"name"}, openapi3.Schemas{"name": str("A name for people"), "scopes": scopes, "roles": roles,
 			"expiresAt": restapi.Timestamp()}),
 		"Account": obj([]string{"id", "email", "roles", "verified", "verifiedAt", "disabled", "createdAt", "updatedAt"}, openapi3.Schemas{

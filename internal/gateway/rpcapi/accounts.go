@@ -171,7 +171,7 @@ func (s adminService) ListAccounts(ctx context.Context, r *basaltv1.ListAccounts
 	if len(r.GetCursor()) > maxListCursor {
 		return nil, rpcfault.Error(invalid("cursor must be the next_cursor of a previous page", "/cursor"))
 	}
-	accts, err := s.svc.ListAccounts(ctx, r.GetCursor(), int(r.GetLimit()))
+	accts, err := s.svc.ListAccounts(ctx, accounts.AccountQuery{After: r.GetCursor(), Limit: int(r.GetLimit()), Email: r.GetEmail()})
 	if err != nil {
 		return nil, rpcfault.Error(err)
 	}
@@ -203,6 +203,10 @@ func (s adminService) UpdateAccount(ctx context.Context, r *basaltv1.UpdateAccou
 	if r.Disabled != nil {
 		d := r.GetDisabled()
 		u.Disabled = &d
+	}
+	if r.Verified != nil {
+		v := r.GetVerified()
+		u.Verified = &v
 	}
 	if r.GetRoles() != nil {
 		roles := r.GetRoles().GetRoles()

@@ -208,19 +208,20 @@ func (s *Store) AccountByEmail(ctx context.Context, email string) (a accounts.Ac
 	return a, err
 }
 
-// ListAccounts returns up to limit accounts with ID > after, by ID. A
-// negative limit is Invalid.
-func (s *Store) ListAccounts(ctx context.Context, after string, limit int) (out []accounts.Account, err error) {
+// ListAccounts returns up to q.Limit accounts with ID > q.After, by ID,
+// whose email contains q.Email. A negative limit is Invalid.
+func (s *Store) ListAccounts(ctx context.Context, aq accounts.AccountQuery) (out []accounts.Account, err error) {
 	const op = "postgres.ListAccounts"
-	if limit < 0 {
-		return nil, fault.Newf(fault.Invalid, op, "limit must not be negative, not %d", limit)
+	if aq.Limit < 0 {
+		return nil, fault.Newf(fault.Invalid, op, "limit must not be negative, not %d", aq.Limit)
 	}
-	if limit == 0 {
+	if aq.Limit == 0 {
 		return nil, nil
 	}
 	err = s.read(ctx, op, func(q queryer) error {
 		out, err = authList(ctx, q, op, scanAccount,
-			`SELECT `+accountColumns+` FROM accounts WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+			`SELECT `+accountColumns+` FROM accounts WHERE id > $1 AND ($3 = '' OR strpos(email, $3) > 0) ORDER BY id LIMIT $2`,
+			aq.After, aq.Limit, aq.Email)
 		return err
 	})
 	return out, err

@@ -247,10 +247,10 @@ func TestAuthErrors(t *testing.T) {
 	err = authWrite(s, func(ctx context.Context, tx accounts.Tx) error { return tx.InsertAccount(ctx, bad) })
 	wantAuthKind(t, "InsertAccount with invalid UTF-8", err, fault.Invalid)
 
-	if list, err := s.ListAccounts(ctx, "", 0); err != nil || len(list) != 0 {
+	if list, err := s.ListAccounts(ctx, accounts.AccountQuery{After: "", Limit: 0}); err != nil || len(list) != 0 {
 		t.Errorf("ListAccounts with limit 0 = %v, %v; want none", list, err)
 	}
-	_, err = s.ListAccounts(ctx, "", -1)
+	_, err = s.ListAccounts(ctx, accounts.AccountQuery{After: "", Limit: -1})
 	wantAuthKind(t, "ListAccounts with a negative limit", err, fault.Invalid)
 
 	_ = s.Close()

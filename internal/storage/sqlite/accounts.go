@@ -202,18 +202,20 @@ func (s *Store) AccountByEmail(ctx context.Context, email string) (accounts.Acco
 	return accountByEmail(ctx, s.reads, "sqlite.AccountByEmail", email)
 }
 
-// ListAccounts returns up to limit accounts with an ID greater than after,
-// by ID. A negative limit is Invalid.
-func (s *Store) ListAccounts(ctx context.Context, after string, limit int) ([]accounts.Account, error) {
+// ListAccounts returns up to q.Limit accounts with an ID greater than
+// q.After, by ID, whose email contains q.Email. A negative limit is
+// Invalid.
+func (s *Store) ListAccounts(ctx context.Context, q accounts.AccountQuery) ([]accounts.Account, error) {
 	const op = "sqlite.ListAccounts"
-	if limit < 0 {
-		return nil, fault.Newf(fault.Invalid, op, "limit must not be negative, not %d", limit)
+	if q.Limit < 0 {
+		return nil, fault.Newf(fault.Invalid, op, "limit must not be negative, not %d", q.Limit)
 	}
-	if limit == 0 {
+	if q.Limit == 0 {
 		return nil, nil
 	}
 	return queryAll(ctx, s.reads, op, scanAccount,
-		`SELECT `+accountColumns+` FROM accounts WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+		`SELECT `+accountColumns+` FROM accounts WHERE id > ? AND (? = '' OR instr(email, ?) > 0) ORDER BY id LIMIT ?`,
+		q.After, q.Email, q.Email, q.Limit)
 }
 
 func (t *authTx) GetAccount(ctx context.Context, id string) (accounts.Account, error) {

@@ -152,7 +152,7 @@ func TestAuthErrors(t *testing.T) {
 	wantFault(t, "APIKeyByHash missing", err, fault.NotFound)
 	_, err = s.APIKeyByHash(ctx, nil)
 	wantFault(t, "APIKeyByHash nil", err, fault.NotFound)
-	_, err = s.ListAccounts(ctx, "", -1)
+	_, err = s.ListAccounts(ctx, accounts.AccountQuery{After: "", Limit: -1})
 	wantFault(t, "ListAccounts negative limit", err, fault.Invalid)
 
 	cases := []struct {
@@ -297,12 +297,12 @@ func TestAuthAccountsUpdateListDelete(t *testing.T) {
 				AccountID: "a1", CreatedAt: authAt(0), ExpiresAt: authAt(10)}))
 	})
 
-	page, err := s.ListAccounts(ctx, "a1", 2)
+	page, err := s.ListAccounts(ctx, accounts.AccountQuery{After: "a1", Limit: 2})
 	wantOK(t, "ListAccounts", err)
 	if len(page) != 2 || page[0].ID != "a2" || page[1].ID != "a3" {
 		t.Fatalf("ListAccounts(a1, 2) = %+v", page)
 	}
-	page, err = s.ListAccounts(ctx, "", 0)
+	page, err = s.ListAccounts(ctx, accounts.AccountQuery{After: "", Limit: 0})
 	wantOK(t, "ListAccounts limit 0", err)
 	if len(page) != 0 {
 		t.Fatalf("ListAccounts limit 0 = %+v", page)

@@ -177,7 +177,7 @@ func testListAccounts(t *testing.T, s docstore.Store) {
 	insertAccounts(t, a, byID[3], byID[0], byID[4])
 	insertAccounts(t, a, byID[2], byID[1])
 
-	got, err := a.ListAccounts(ctx, "", 100)
+	got, err := a.ListAccounts(ctx, accounts.AccountQuery{After: "", Limit: 100})
 	wantOK(t, "ListAccounts", err)
 	sameList(t, "ListAccounts(\"\", 100)", got, byID, diffAccount)
 
@@ -187,7 +187,7 @@ func testListAccounts(t *testing.T, s docstore.Store) {
 		if page > len(byID) {
 			t.Fatalf("ListAccounts by pages of 2 does not end: %d pages", page)
 		}
-		got, err := a.ListAccounts(ctx, after, 2)
+		got, err := a.ListAccounts(ctx, accounts.AccountQuery{After: after, Limit: 2})
 		wantOK(t, "ListAccounts after "+after, err)
 		if len(got) > 2 {
 			t.Fatalf("ListAccounts(%q, 2) returned %d accounts", after, len(got))
@@ -201,15 +201,33 @@ func testListAccounts(t *testing.T, s docstore.Store) {
 	sameList(t, "ListAccounts by pages of 2", walked, byID, diffAccount)
 
 	// after need not be an existing ID.
-	got, err = a.ListAccounts(ctx, accountID(25), 2)
+	got, err = a.ListAccounts(ctx, accounts.AccountQuery{After: accountID(25), Limit: 2})
 	wantOK(t, "ListAccounts after a missing ID", err)
 	sameList(t, "ListAccounts(accountID(25), 2)", got, byID[2:4], diffAccount)
-	got, err = a.ListAccounts(ctx, accountID(20), 1)
+	got, err = a.ListAccounts(ctx, accounts.AccountQuery{After: accountID(20), Limit: 1})
 	wantOK(t, "ListAccounts with limit 1", err)
 	sameList(t, "ListAccounts(accountID(20), 1)", got, byID[2:3], diffAccount)
-	got, err = a.ListAccounts(ctx, accountID(50), 10)
+	got, err = a.ListAccounts(ctx, accounts.AccountQuery{After: accountID(50), Limit: 10})
 	wantOK(t, "ListAccounts after the last", err)
 	sameList(t, "ListAccounts after the last", got, nil, diffAccount)
+
+	// An email search: the addresses that contain it, by ID, in pages.
+	// The addresses are user10@… to user50@…; "0@" is in all of them,
+	// "r30" in one, "user3" in one; "%" and "_" are plain characters.
+	got, err = a.ListAccounts(ctx, accounts.AccountQuery{Limit: 100, Email: "r30"})
+	wantOK(t, "ListAccounts with an email search", err)
+	sameList(t, "ListAccounts(email r30)", got, byID[2:3], diffAccount)
+	got, err = a.ListAccounts(ctx, accounts.AccountQuery{Limit: 2, Email: "0@example"})
+	wantOK(t, "ListAccounts with an email search, first page", err)
+	sameList(t, "ListAccounts(email 0@example, 2)", got, byID[:2], diffAccount)
+	got, err = a.ListAccounts(ctx, accounts.AccountQuery{After: byID[1].ID, Limit: 2, Email: "0@example"})
+	wantOK(t, "ListAccounts with an email search, second page", err)
+	sameList(t, "ListAccounts(email 0@example, after the second, 2)", got, byID[2:4], diffAccount)
+	for _, none := range []string{"user%", "user_0", "nobody"} {
+		got, err = a.ListAccounts(ctx, accounts.AccountQuery{Limit: 100, Email: none})
+		wantOK(t, "ListAccounts with an email search that matches nothing", err)
+		sameList(t, "ListAccounts(email "+none+")", got, nil, diffAccount)
+	}
 }
 
 func testDeleteAccount(t *testing.T, s docstore.Store) {

@@ -441,7 +441,7 @@ func testConcurrentInsertsOfOneEmail(t *testing.T, s docstore.Store) {
 	want := newAccount(winner + 1)
 	want.Email = "race@example.com"
 	checkAccountReads(t, a, want)
-	all, err := a.ListAccounts(context.Background(), "", 100)
+	all, err := a.ListAccounts(context.Background(), accounts.AccountQuery{After: "", Limit: 100})
 	wantOK(t, "ListAccounts", err)
 	sameList(t, "ListAccounts after the race", all, []accounts.Account{want}, diffAccount)
 }

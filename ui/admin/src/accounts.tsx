@@ -7,23 +7,39 @@ export function AccountsPage() {
   const client = useClient();
   const pages = useCursors();
   const [search, setSearch] = useState("");
+  const [email, setEmail] = useState("");
   const list = useLoad(
     async (signal) =>
-      (await client.get<Page<Account>>("/v1/admin/accounts", { signal, query: { limit: 50, cursor: pages.cursor } })).body,
-    [pages.cursor],
+      (await client.get<Page<Account>>("/v1/admin/accounts", { signal, query: { limit: 50, cursor: pages.cursor, email } })).body,
+    [pages.cursor, email],
   );
-  const needle = search.trim().toLowerCase();
-  const shown = (list.value?.items ?? []).filter(
-    (a) => !needle || a.email.toLowerCase().includes(needle) || a.roles.some((r) => r.includes(needle)),
-  );
+  const shown = list.value?.items ?? [];
   return (
     <section>
       <h1>Accounts</h1>
-      <form class="query" role="search" aria-label="Search accounts" onSubmit={(e) => e.preventDefault()}>
+      <form
+        class="query"
+        role="search"
+        aria-label="Search accounts"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setEmail(search.trim());
+          pages.reset();
+        }}
+      >
         <label class="grow">
-          Search this page by email or role
-          <input name="search" type="search" value={search} onInput={(e) => setSearch(e.currentTarget.value)} />
+          Email address contains
+          <input
+            name="search"
+            type="search"
+            value={search}
+            spellcheck={false}
+            onInput={(e) => setSearch(e.currentTarget.value)}
+          />
         </label>
+        <button type="submit" class="primary">
+          Search
+        </button>
       </form>
       <ErrorBox error={list.error} />
       {list.value && (
@@ -57,7 +73,9 @@ export function AccountsPage() {
               </tbody>
             </table>
           </div>
-          {shown.length === 0 && <p class="empty">No account{needle ? " on this page matches" : ""}.</p>}
+          {shown.length === 0 && (
+            <p class="empty">{email ? "No account's address contains " + JSON.stringify(email) + "." : "No account."}</p>
+          )}
           <Pager pages={pages} nextCursor={list.value.nextCursor} />
         </>
       )}
@@ -85,7 +103,7 @@ export function AccountPage({ id, me }: { id: string; me: Account }) {
   if (acct.error) return <ErrorBox error={acct.error} />;
   if (!a) return <p class="muted">Loading…</p>;
   const self = a.id === me.id;
-  const patch = async (body: { roles?: string[]; disabled?: boolean }, what: string) => {
+  const patch = async (body: { roles?: string[]; disabled?: boolean; verified?: boolean }, what: string) => {
     setError(null);
     setSaved(null);
     try {
@@ -139,6 +157,15 @@ export function AccountPage({ id, me }: { id: string; me: Account }) {
         </button>
       </form>
       <div class="buttons">
+        {a.verified ? (
+          <button type="button" onClick={() => void patch({ verified: false }, "The address is marked not verified.")}>
+            Mark not verified
+          </button>
+        ) : (
+          <button type="button" onClick={() => void patch({ verified: true }, "The address is marked verified.")}>
+            Mark verified
+          </button>
+        )}
         {a.disabled ? (
           <button type="button" onClick={() => void patch({ disabled: false }, "The account is enabled.")}>
             Enable account

@@ -2,7 +2,20 @@
 // (schema, indexes, access rules, hidden fields, search).
 import { useState } from "preact/hooks";
 import { Collection, JSONSchema, Problem, Rule, RuleAction, collectionPath, ruleActions } from "./api";
-import { Confirm, ErrorBox, FieldErrors, Time, href, navigate, splitList, useClient, useLoad, HiddenHeader } from "./ui";
+import {
+  Confirm,
+  ErrorBox,
+  FieldErrors,
+  Time,
+  href,
+  navigate,
+  splitList,
+  useClient,
+  useLoad,
+  HiddenHeader,
+  Caret,
+  offsetOf,
+} from "./ui";
 
 export function CollectionList() {
   const client = useClient();
@@ -278,9 +291,14 @@ function Editor({ collection, reload }: { collection: Collection | null; reload:
       <div class="title-row">
         <h1>{isNew ? "New collection" : collection.name}</h1>
         {!isNew && (
-          <a class="button" href={href("collections", collection.name)}>
-            Documents
-          </a>
+          <div class="buttons">
+            <a class="button" href={href("webhooks", "collection", collection.name)}>
+              Webhooks
+            </a>
+            <a class="button" href={href("collections", collection.name)}>
+              Documents
+            </a>
+          </div>
         )}
       </div>
       <form onSubmit={save} class="editor" noValidate>
@@ -618,7 +636,11 @@ function RuleInput(props: { action: RuleAction; value: Rule; errors: string[]; o
           }}
         />
       )}
-      <FieldErrors id={id + "-errors"} messages={props.errors} />
+      {mode === "expression" && props.errors.length === 1 && offsetOf(props.errors[0]) !== null ? (
+        <Caret text={value ?? ""} at={offsetOf(props.errors[0])} id={id + "-errors"} message={props.errors[0]} />
+      ) : (
+        <FieldErrors id={id + "-errors"} messages={props.errors} />
+      )}
     </div>
   );
 }

@@ -4,7 +4,21 @@
 // overwriting a concurrent change.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { Collection, Doc, JSONSchema, Page, Problem, collectionPath } from "./api";
-import { Confirm, Dialog, ErrorBox, FieldErrors, Time, href, useClient, useLoad, HiddenHeader, Pager, useCursors } from "./ui";
+import {
+  Confirm,
+  Dialog,
+  ErrorBox,
+  FieldErrors,
+  Time,
+  href,
+  useClient,
+  useLoad,
+  HiddenHeader,
+  Pager,
+  useCursors,
+  Caret,
+  offsetOf,
+} from "./ui";
 import { useLiveEvents } from "./live";
 
 const pageSizes = [10, 20, 50, 100];
@@ -35,9 +49,7 @@ export function DocumentsPage({ collection }: { collection: string }) {
 
 /** The offset a filter or sort error names ("… at offset 7"), if any. */
 function errorOffset(p: Problem | null, what: "filter" | "sort"): number | null {
-  if (!p || !p.detail.startsWith(what + ":")) return null;
-  const m = / at offset (\d+)$/.exec(p.detail);
-  return m ? Number(m[1]) : null;
+  return p && p.detail.startsWith(what + ":") ? offsetOf(p.detail) : null;
 }
 
 function Documents({ collection }: { collection: Collection }) {
@@ -297,22 +309,6 @@ function Documents({ collection }: { collection: Collection }) {
         />
       )}
     </section>
-  );
-}
-
-/** A filter or sort error under its input, with a caret at the offset it names. */
-function Caret({ text, at, id, message }: { text: string; at: number | null; id: string; message: string }) {
-  return (
-    <span class="field-errors caret" id={id} role="alert">
-      {at !== null && (
-        <code class="caret-line" aria-hidden="true">
-          {text}
-          {"\n"}
-          {" ".repeat(Math.min(at, text.length))}^
-        </code>
-      )}
-      <span>{message}</span>
-    </span>
   );
 }
 

@@ -9,6 +9,7 @@ import { DocumentsPage } from "./documents";
 import { AccountPage, AccountsPage } from "./accounts";
 import { APIKeysPage, SigningKeysPage } from "./keys";
 import { StatusPage } from "./status";
+import { WebhookPage, WebhooksPage } from "./webhooks";
 
 function App() {
   const [me, setMe] = useState<Account | null>(null);
@@ -114,6 +115,7 @@ const sections = [
   { id: "accounts", label: "Accounts" },
   { id: "api-keys", label: "API keys" },
   { id: "signing-keys", label: "Signing keys" },
+  { id: "webhooks", label: "Webhooks" },
   { id: "status", label: "Status" },
 ];
 
@@ -164,6 +166,9 @@ function Page({ route, me }: { route: string[]; me: Account }) {
       return <APIKeysPage />;
     case "signing-keys":
       return <SigningKeysPage />;
+    case "webhooks":
+      if (a === "collection" && b) return <WebhooksPage key={b} collection={b} />;
+      return a === undefined ? <WebhooksPage /> : <WebhookPage key={a} id={a} />;
     case "status":
       return <StatusPage />;
   }

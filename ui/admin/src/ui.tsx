@@ -245,3 +245,25 @@ export function HiddenHeader({ label }: { label: string }) {
     </th>
   );
 }
+
+/** An error in an expression (a filter, a sort, a rule) under its input, with a caret at the offset it names. */
+export function Caret({ text, at, id, message }: { text: string; at: number | null; id: string; message: string }) {
+  return (
+    <span class="field-errors caret" id={id} role="alert">
+      {at !== null && (
+        <code class="caret-line" aria-hidden="true">
+          {text}
+          {"\n"}
+          {" ".repeat(Math.min(at, text.length))}^
+        </code>
+      )}
+      <span>{message}</span>
+    </span>
+  );
+}
+
+/** The offset an expression error names ("… at offset 7"), if any. */
+export function offsetOf(message: string): number | null {
+  const m = / at offset (\d+)$/.exec(message);
+  return m ? Number(m[1]) : null;
+}
