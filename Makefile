@@ -73,7 +73,7 @@ $(UI)/node_modules: $(UI)/package.json $(UI)/package-lock.json
 
 .PHONY: ui
 ui: $(UI)/node_modules ## Format, type-check and rebuild the admin console into internal/gateway/adminui/dist
-	cd $(UI) && ./node_modules/.bin/prettier --log-level warn --write src build.mjs && ./node_modules/.bin/tsc --noEmit -p . && node build.mjs
+	cd $(UI) && ./node_modules/.bin/prettier --log-level warn --write src test build.mjs && ./node_modules/.bin/tsc --noEmit -p . && node build.mjs
 
 # The screenshots of docs/admin-ui.md, as the browser test takes them.
 UI_SHOTS := 01-sign-in 03-collection-rule-refused 05-documents 06-filter-error 07-document-conflict 10-webhook-deliveries 11-api-key-created 14-account 15-status 17-phone-documents
@@ -84,8 +84,8 @@ ui-screenshots: ## Refresh the screenshots of docs/admin-ui.md from the admin co
 	for s in $(UI_SHOTS); do cp $(BIN)/test-artifacts/admin-ui/$$s.png docs/admin-ui/$$s.png; done
 
 .PHONY: ui-check
-ui-check: $(UI)/node_modules ## Check the admin console's formatting and types, and that the committed build is what its sources give
-	cd $(UI) && ./node_modules/.bin/prettier --check --log-level warn src build.mjs && ./node_modules/.bin/tsc --noEmit -p .
+ui-check: $(UI)/node_modules ## Check the admin console's formatting and types, run its unit tests, and check the committed build is what its sources give
+	cd $(UI) && ./node_modules/.bin/prettier --check --log-level warn src test build.mjs && ./node_modules/.bin/tsc --noEmit -p . && node test/run.mjs
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	(cd $(UI) && node build.mjs "$$tmp/dist") && \
 	if ! diff -r "$$tmp/dist" internal/gateway/adminui/dist; then echo "internal/gateway/adminui/dist is not what ui/admin builds: run make ui and commit it"; exit 1; fi

@@ -352,6 +352,7 @@ func TestAdminConsole(t *testing.T) {
 	b.do("confirming the rotation", chromedp.Click(`//dialog//button[normalize-space()="Rotate"]`, chromedp.NodeVisible))
 	b.waitFor("two signing keys", `document.querySelectorAll("main tbody tr").length === 2`)
 	b.screenshot("16-signing-keys")
+	b.checkAccessibility("signing keys", axe)
 
 	// On a phone: the pages fit the screen's width (wide tables scroll
 	// inside their frame) and stay accessible.
@@ -431,4 +432,29 @@ func TestAdminConsoleOff(t *testing.T) {
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
 		t.Errorf("GET /_/ with the console off answers %s", ct)
 	}
+}
+
+// TestAdminConsoleSessionRevoked: when the console's session is revoked
+// elsewhere, its next request is refused, its refresh token too, and the
+// console returns to the sign-in page and says why.
+func TestAdminConsoleSessionRevoked(t *testing.T) {
+	c, _, _ := serveApp(t, "sqlite", true)
+	admin := c.as(c.login(adminEmail, adminPassword).AccessToken)
+	adminID := admin.accountID()
+	b := newChromium(t, c.base, "admin-ui-revoked")
+	b.do("opening the console", chromedp.Navigate(c.base+"/_/"), chromedp.WaitVisible(chromedp.CSS(`input[name=email]`)))
+	b.fill(`input[name=email]`, adminEmail)
+	b.fill(`input[name=password]`, adminPassword)
+	b.press("Sign in")
+	b.waitText(`main h1`, "Collections")
+	for _, s := range admin.sessionsOf(t, adminID) {
+		if s.Device == "Basalt admin console" && s.RevokedAt == nil {
+			admin.must(204, "DELETE", "/v1/admin/sessions/"+s.ID, "")
+		}
+	}
+	b.click(`a[href="#/api-keys"]`)
+	b.waitText(`[role=status]`, "Your session ended")
+	b.waitFor("the sign-in page", `!!document.querySelector("input[name=password]")`)
+	b.screenshot("session-ended")
+	b.checkClean()
 }
