@@ -320,6 +320,38 @@ func TestAdminConsole(t *testing.T) {
 	}
 	b.click(`a[href="#/accounts"]`)
 	b.waitText(`main table`, adminEmail)
+
+	// An account made here, then deleted after typing its address; an
+	// invitation sent.
+	b.press("New account")
+	b.fill(`input[name=new-email]`, "made@example.com")
+	b.fill(`input[name=new-password]`, "short")
+	b.press("Create account")
+	b.waitFor("the password's error", `!!document.querySelector("#new-password-errors li")`)
+	b.fill(`input[name=new-password]`, "a long enough password")
+	b.fill(`input[name=new-roles]`, "editor")
+	b.press("Create account")
+	b.waitText(`main h1`, "made@example.com")
+	var made struct {
+		Items []struct {
+			ID       string   `json:"id"`
+			Roles    []string `json:"roles"`
+			Verified bool     `json:"verified"`
+		} `json:"items"`
+	}
+	mustDecode(t, admin.must(200, "GET", "/v1/admin/accounts?email=made@", ""), &made)
+	if len(made.Items) != 1 || strings.Join(made.Items[0].Roles, ",") != "editor" || !made.Items[0].Verified {
+		t.Fatalf("the account made in the console is %+v", made.Items)
+	}
+	b.press("Delete account")
+	b.fill(`input[name=confirm]`, "made@example.com")
+	b.do("confirming", chromedp.Click(`//dialog//button[normalize-space()="Delete account"]`, chromedp.NodeVisible))
+	b.waitFor("the account list", `location.hash === "#/accounts"`)
+	admin.must(404, "GET", "/v1/admin/accounts/"+made.Items[0].ID, "")
+	b.press("Invite")
+	b.fill(`input[name=new-email]`, "invited@example.com")
+	b.press("Send invitation")
+	b.waitText(`[role=status]`, "invitation is on its way to invited@example.com")
 	b.do("opening the admin's account", chromedp.Click(`//a[normalize-space()="`+adminEmail+`"]`, chromedp.NodeVisible))
 	b.waitText(`main`, "Laptop in the office")
 	b.screenshot("14-account")

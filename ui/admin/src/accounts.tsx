@@ -1,7 +1,21 @@
 // Accounts: the list, one account (roles, disabled) and its sessions.
 import { useState } from "preact/hooks";
-import { Account, Page, Session } from "./api";
-import { Confirm, ErrorBox, Time, href, splitList, useClient, useLoad, HiddenHeader, Pager, useCursors } from "./ui";
+import { Account, Page, Problem, Session } from "./api";
+import {
+  Confirm,
+  Dialog,
+  ErrorBox,
+  FieldErrors,
+  HiddenHeader,
+  Pager,
+  Time,
+  href,
+  navigate,
+  splitList,
+  useClient,
+  useCursors,
+  useLoad,
+} from "./ui";
 
 export function AccountsPage() {
   const client = useClient();
@@ -14,9 +28,21 @@ export function AccountsPage() {
     [pages.cursor, email],
   );
   const shown = list.value?.items ?? [];
+  const [adding, setAdding] = useState<"account" | "invite" | null>(null);
+  const [invited, setInvited] = useState<string | null>(null);
   return (
     <section>
-      <h1>Accounts</h1>
+      <div class="title-row">
+        <h1>Accounts</h1>
+        <div class="buttons">
+          <button type="button" onClick={() => setAdding("invite")}>
+            Invite
+          </button>
+          <button type="button" class="primary" onClick={() => setAdding("account")}>
+            New account
+          </button>
+        </div>
+      </div>
       <form
         class="query"
         role="search"
@@ -79,7 +105,126 @@ export function AccountsPage() {
           <Pager pages={pages} nextCursor={list.value.nextCursor} />
         </>
       )}
+      {invited && (
+        <p class="ok" role="status">
+          {invited}
+        </p>
+      )}
+      {adding && (
+        <NewAccount
+          invite={adding === "invite"}
+          onClose={() => setAdding(null)}
+          onDone={(a, email) => {
+            setAdding(null);
+            if (a) navigate("accounts", a.id);
+            else setInvited(`An invitation is on its way to ${email}.`);
+          }}
+        />
+      )}
     </section>
+  );
+}
+
+/** The dialog that creates an account (with a password) or invites someone to sign up. */
+function NewAccount(props: { invite: boolean; onClose: () => void; onDone: (a: Account | null, email: string) => void }) {
+  const client = useClient();
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const [roles, setRoles] = useState("");
+  const [verified, setVerified] = useState(true);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const at = (p: string) => (error instanceof Problem ? error.at(p) : []);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      if (props.invite) {
+        await client.request("POST", "/v1/admin/invites", { body: { email: email.trim(), roles: splitList(roles) } });
+        props.onDone(null, email.trim());
+      } else {
+        const a = await client.request<Account>("POST", "/v1/admin/accounts", {
+          body: { email: email.trim(), password, roles: splitList(roles), verified },
+        });
+        props.onDone(a.body, email.trim());
+      }
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog title={props.invite ? "Invite someone" : "New account"} onClose={props.onClose}>
+      <form onSubmit={submit} noValidate>
+        <div class="dialog-body">
+          {props.invite && <p class="help">Basalt mails a one-time invitation, with which they sign up with these roles.</p>}
+          <label>
+            Email
+            <input
+              name="new-email"
+              type="email"
+              autoComplete="off"
+              required
+              value={email}
+              aria-invalid={at("/email").length > 0}
+              aria-describedby="new-email-errors"
+              onInput={(e) => setEmail(e.currentTarget.value)}
+            />
+          </label>
+          <FieldErrors id="new-email-errors" messages={at("/email")} />
+          {!props.invite && (
+            <>
+              <label>
+                Password
+                <input
+                  name="new-password"
+                  type="password"
+                  autoComplete="new-password"
+                  required
+                  value={password}
+                  aria-invalid={at("/password").length > 0}
+                  aria-describedby="new-password-errors"
+                  onInput={(e) => setPassword(e.currentTarget.value)}
+                />
+              </label>
+              <FieldErrors id="new-password-errors" messages={at("/password")} />
+            </>
+          )}
+          <label>
+            Roles (comma-separated)
+            <input
+              name="new-roles"
+              value={roles}
+              spellcheck={false}
+              aria-describedby="new-roles-errors"
+              onInput={(e) => setRoles(e.currentTarget.value)}
+            />
+          </label>
+          <FieldErrors id="new-roles-errors" messages={at("/roles")} />
+          {!props.invite && (
+            <label class="check">
+              <input
+                type="checkbox"
+                name="new-verified"
+                checked={verified}
+                onChange={(e) => setVerified(e.currentTarget.checked)}
+              />
+              The address is verified
+            </label>
+          )}
+          <ErrorBox error={error} />
+        </div>
+        <footer class="dialog-foot">
+          <button type="button" onClick={props.onClose}>
+            Cancel
+          </button>
+          <button type="submit" class="primary" disabled={busy}>
+            {props.invite ? "Send invitation" : "Create account"}
+          </button>
+        </footer>
+      </form>
+    </Dialog>
   );
 }
 
@@ -99,6 +244,7 @@ export function AccountPage({ id, me }: { id: string; me: Account }) {
   const [saved, setSaved] = useState<string | null>(null);
   const [revoking, setRevoking] = useState<Session | null>(null);
   const [disabling, setDisabling] = useState(false);
+  const [deleting, setDeleting] = useState(false);
   const a = acct.value;
   if (acct.error) return <ErrorBox error={acct.error} />;
   if (!a) return <p class="muted">Loading…</p>;
@@ -181,6 +327,15 @@ export function AccountPage({ id, me }: { id: string; me: Account }) {
             Disable account
           </button>
         )}
+        <button
+          type="button"
+          class="danger"
+          disabled={self}
+          title={self ? "You cannot delete your own account here" : undefined}
+          onClick={() => setDeleting(true)}
+        >
+          Delete account
+        </button>
       </div>
       <ErrorBox error={error} />
       {saved && (
@@ -205,6 +360,19 @@ export function AccountPage({ id, me }: { id: string; me: Account }) {
           onConfirm={async () => {
             await client.request("DELETE", `/v1/admin/sessions/${encodeURIComponent(revoking.id)}`);
             sessions.reload();
+          }}
+        />
+      )}
+      {deleting && (
+        <Confirm
+          title={`Delete ${a.email}`}
+          message="This deletes the account and ends its sessions. It cannot be undone."
+          action="Delete account"
+          expect={a.email}
+          onClose={() => setDeleting(false)}
+          onConfirm={async () => {
+            await client.request("DELETE", `/v1/admin/accounts/${encodeURIComponent(a.id)}`);
+            navigate("accounts");
           }}
         />
       )}

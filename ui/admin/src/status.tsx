@@ -40,6 +40,7 @@ export function StatusPage() {
     [],
   );
   const [retrying, setRetrying] = useState<DeadLetter | null>(null);
+  const [discarding, setDiscarding] = useState<DeadLetter | null>(null);
   const [error, setError] = useState<unknown>(null);
   const reload = () => {
     ready.reload();
@@ -145,6 +146,14 @@ export function StatusPage() {
                   <td class="actions">
                     <button type="button" class="small" disabled={d.retry} onClick={() => setRetrying(d)}>
                       {d.retry ? "Retry queued" : "Retry"}
+                    </button>{" "}
+                    <button
+                      type="button"
+                      class="small danger"
+                      aria-label={`Discard dead letter ${d.id}`}
+                      onClick={() => setDiscarding(d)}
+                    >
+                      Discard
                     </button>
                   </td>
                 </tr>
@@ -152,6 +161,18 @@ export function StatusPage() {
             </tbody>
           </table>
         </div>
+      )}
+      {discarding && (
+        <Confirm
+          title={`Discard dead letter ${discarding.id}`}
+          message={`${discarding.consumer} will never handle this ${discarding.event.type} event. Discard it?`}
+          action="Discard"
+          onClose={() => setDiscarding(null)}
+          onConfirm={async () => {
+            await client.request("DELETE", `/v1/admin/dead-letters/${discarding.id}`);
+            dead.reload();
+          }}
+        />
       )}
       {retrying && (
         <Confirm
