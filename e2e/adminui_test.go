@@ -459,10 +459,13 @@ func (c *client) sessionsOf(t *testing.T, account string) []sessionOf {
 
 // TestAdminConsoleOff: with --admin-ui=false nothing is served at /_/.
 func TestAdminConsoleOff(t *testing.T) {
-	c, _, _ := serveApp(t, "sqlite", false, func(cfg *app.Config) { cfg.AdminUI = false })
+	c, _, logs := serveApp(t, "sqlite", false, func(cfg *app.Config) { cfg.AdminUI = false })
 	r := c.must(404, "GET", "/_/", "")
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
 		t.Errorf("GET /_/ with the console off answers %s", ct)
+	}
+	if strings.Contains(logs.String(), "admin_console") {
+		t.Error("the start-up log names the console, which is off")
 	}
 }
 

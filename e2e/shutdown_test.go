@@ -343,7 +343,7 @@ func TestStartupLogNamesTheEngine(t *testing.T) {
 		if line == nil {
 			t.Fatalf("no start-up line:\n%s", logs.String())
 		}
-		want := map[string]any{"engine": engine}
+		want := map[string]any{"engine": engine, "admin_console": "/_/"}
 		absent := []string{}
 		switch engine {
 		case "sqlite":

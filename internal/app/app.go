@@ -381,6 +381,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	attrs := []any{"addr", addr.String(), "tls", srv.TLS(), "http3", srv.HTTP3(), "version", cfg.Version, "targets", here.String()}
+	if cfg.AdminUI && here.gateway {
+		attrs = append(attrs, "admin_console", adminui.Path)
+	}
 	if here.database() {
 		attrs = append(attrs, storageAttrs(cfg)...)
 	}
