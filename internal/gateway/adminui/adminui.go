@@ -181,7 +181,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	setSecurityHeaders(h)
 	name := r.PathValue("file")
 	a, ok := c.files[name]
-	if !ok || name == "index.html" {
+	if !ok {
 		c.problem(w, r, http.StatusNotFound, "the admin console has no file "+Path+name)
 		return
 	}

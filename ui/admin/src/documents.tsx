@@ -17,6 +17,7 @@ import {
   Pager,
   useCursors,
   Caret,
+  Checks,
   offsetOf,
 } from "./ui";
 import { useLiveEvents } from "./live";
@@ -180,26 +181,7 @@ function Documents({ collection }: { collection: Collection }) {
       </form>
 
       {showColumns && (
-        <fieldset id="columns" class="columns">
-          <legend>Columns</legend>
-          {props.map((p) => (
-            <label key={p} class="check">
-              <input
-                type="checkbox"
-                name={`column-${p}`}
-                checked={columns.includes(p)}
-                onChange={(e) =>
-                  setColumns(
-                    e.currentTarget.checked
-                      ? props.filter((x) => x === p || columns.includes(x))
-                      : columns.filter((c) => c !== p),
-                  )
-                }
-              />
-              {p}
-            </label>
-          ))}
-        </fieldset>
+        <Checks id="columns" legend="Columns" prefix="column" options={props} value={columns} onChange={setColumns} />
       )}
 
       {problem && !filterError && !sortError && <ErrorBox error={list.error} />}

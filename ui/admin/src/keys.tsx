@@ -2,7 +2,19 @@
 // signing keys of access tokens (rotated).
 import { useState } from "preact/hooks";
 import { APIKey, Collection, Problem, SigningKey } from "./api";
-import { Confirm, Dialog, ErrorBox, FieldErrors, Time, splitList, useClient, useLoad, HiddenHeader } from "./ui";
+import {
+  Checks,
+  Confirm,
+  Dialog,
+  ErrorBox,
+  FieldErrors,
+  Time,
+  splitList,
+  useClient,
+  useLoad,
+  HiddenHeader,
+  ShownOnce,
+} from "./ui";
 
 /** The management scopes (docs/auth.md#scopes), offered as ticks. */
 const managementScopes = [
@@ -95,25 +107,9 @@ export function APIKeysPage() {
         />
       )}
       {created && (
-        <Dialog title="Copy the new key now" onClose={() => setCreated(null)}>
-          <div class="dialog-body">
-            <p>
-              This is the only time the key <strong>{created.name}</strong> is shown. Basalt keeps only its hash.
-            </p>
-            <label>
-              API key
-              <input name="secret" class="code" readOnly value={created.key} onFocus={(e) => e.currentTarget.select()} />
-            </label>
-          </div>
-          <footer class="dialog-foot">
-            <button type="button" onClick={() => void navigator.clipboard?.writeText(created.key ?? "")}>
-              Copy
-            </button>
-            <button type="button" class="primary" onClick={() => setCreated(null)}>
-              Done
-            </button>
-          </footer>
-        </Dialog>
+        <ShownOnce title="Copy the new key now" label="API key" secret={created.key ?? ""} onClose={() => setCreated(null)}>
+          This is the only time the key <strong>{created.name}</strong> is shown. Basalt keeps only its hash.
+        </ShownOnce>
       )}
       {revoking && (
         <Confirm
@@ -201,22 +197,13 @@ function NewKey(props: { onClose: () => void; onCreated: (k: APIKey) => void }) 
             write.
           </p>
           <FieldErrors id="key-scopes-errors" messages={at("/scopes")} />
-          <fieldset>
-            <legend>Management scopes (with the admin role)</legend>
-            <div class="checks">
-              {managementScopes.map((s) => (
-                <label key={s} class="check">
-                  <input
-                    type="checkbox"
-                    name={`scope-${s}`}
-                    checked={mgmt.includes(s)}
-                    onChange={(e) => setMgmt(e.currentTarget.checked ? [...mgmt, s] : mgmt.filter((x) => x !== s))}
-                  />
-                  {s}
-                </label>
-              ))}
-            </div>
-          </fieldset>
+          <Checks
+            legend="Management scopes (with the admin role)"
+            prefix="scope"
+            options={managementScopes}
+            value={mgmt}
+            onChange={setMgmt}
+          />
           <label>
             Roles (comma-separated)
             <input

@@ -267,3 +267,69 @@ export function offsetOf(message: string): number | null {
   const m = / at offset (\d+)$/.exec(message);
   return m ? Number(m[1]) : null;
 }
+
+/**
+ * A group of ticks, one per option, under a legend: the options ticked,
+ * kept in the order of options. Each input is named prefix-option.
+ */
+export function Checks(props: {
+  legend: string;
+  prefix: string;
+  options: readonly string[];
+  value: string[];
+  onChange: (v: string[]) => void;
+  id?: string;
+}) {
+  const { options, value } = props;
+  return (
+    <fieldset id={props.id}>
+      <legend>{props.legend}</legend>
+      <div class="checks">
+        {options.map((o) => (
+          <label key={o} class="check">
+            <input
+              type="checkbox"
+              name={`${props.prefix}-${o}`}
+              checked={value.includes(o)}
+              onChange={(e) =>
+                props.onChange(
+                  e.currentTarget.checked ? options.filter((x) => x === o || value.includes(x)) : value.filter((x) => x !== o),
+                )
+              }
+            />
+            {o}
+          </label>
+        ))}
+      </div>
+    </fieldset>
+  );
+}
+
+/** A secret shown the only time it is: in a read-only field, with a copy button. */
+export function ShownOnce(props: {
+  title: string;
+  label: string;
+  secret: string;
+  children: ComponentChildren;
+  onClose: () => void;
+}) {
+  return (
+    <Dialog title={props.title} onClose={props.onClose}>
+      <div class="dialog-body">
+        <p>{props.children}</p>
+        <label>
+          {props.label}
+          <input name="secret" class="code" readOnly value={props.secret} onFocus={(e) => e.currentTarget.select()} />
+        </label>
+      </div>
+      <footer class="dialog-foot">
+        <button type="button" onClick={() => void navigator.clipboard?.writeText(props.secret)}>
+          Copy
+        </button>
+        <button type="button" class="primary" onClick={props.onClose}>
+          Done
+        </button>
+      </footer>
+    </Dialog>
+  );
+}

@@ -3,6 +3,7 @@
 import { useState } from "preact/hooks";
 import { Collection, Page, Problem } from "./api";
 import {
+  Checks,
   Confirm,
   Dialog,
   ErrorBox,
@@ -15,6 +16,7 @@ import {
   useClient,
   useCursors,
   useLoad,
+  ShownOnce,
 } from "./ui";
 
 interface Webhook {
@@ -132,46 +134,15 @@ export function WebhooksPage({ collection }: { collection?: string }) {
 /** The secret of a new webhook, or of a rotation: shown this once. */
 function SecretShown({ hook, onClose }: { hook: Webhook; onClose: () => void }) {
   return (
-    <Dialog title="Copy the signing secret now" onClose={onClose}>
-      <div class="dialog-body">
-        <p>
-          The receiver at <code>{hook.url}</code> verifies each delivery with this secret. This is the only time it is shown.
-        </p>
-        <label>
-          Signing secret
-          <input name="secret" class="code" readOnly value={hook.secret} onFocus={(e) => e.currentTarget.select()} />
-        </label>
-      </div>
-      <footer class="dialog-foot">
-        <button type="button" onClick={() => void navigator.clipboard?.writeText(hook.secret ?? "")}>
-          Copy
-        </button>
-        <button type="button" class="primary" onClick={onClose}>
-          Done
-        </button>
-      </footer>
-    </Dialog>
+    <ShownOnce title="Copy the signing secret now" label="Signing secret" secret={hook.secret ?? ""} onClose={onClose}>
+      The receiver at <code>{hook.url}</code> verifies each delivery with this secret. This is the only time it is shown.
+    </ShownOnce>
   );
 }
 
 function TypeChecks({ types, onChange }: { types: string[]; onChange: (t: string[]) => void }) {
   return (
-    <fieldset>
-      <legend>Events (none ticked: every type)</legend>
-      <div class="checks">
-        {eventTypes.map((t) => (
-          <label key={t} class="check">
-            <input
-              type="checkbox"
-              name={`type-${t}`}
-              checked={types.includes(t)}
-              onChange={(e) => onChange(e.currentTarget.checked ? [...types, t] : types.filter((x) => x !== t))}
-            />
-            {t}
-          </label>
-        ))}
-      </div>
-    </fieldset>
+    <Checks legend="Events (none ticked: every type)" prefix="type" options={eventTypes} value={types} onChange={onChange} />
   );
 }
 
