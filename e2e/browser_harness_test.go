@@ -295,14 +295,32 @@ func (b *chromium) choose(sel, value string) {
 // click clicks the element of a CSS selector once it is visible.
 func (b *chromium) click(sel string) {
 	b.t.Helper()
-	b.do("clicking "+sel, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+	b.clickOnce("clicking "+sel, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
 }
 
 // press clicks the button (or button-like link) whose text is label.
 func (b *chromium) press(label string) {
 	b.t.Helper()
 	sel := fmt.Sprintf(`//*[self::button or self::a][normalize-space()=%q]`, label)
-	b.do("pressing "+label, chromedp.Click(sel, chromedp.NodeVisible))
+	b.clickOnce("pressing "+label, chromedp.Click(sel, chromedp.NodeVisible))
+}
+
+// clickOnce runs a click, again when the element it found was replaced
+// before the click reached it (the page re-rendered in between: the
+// DevTools node id is then gone), at most three times.
+func (b *chromium) clickOnce(what string, click chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+		err := chromedp.Do(ctx, click)
+		cancel()
+		if err == nil {
+			return
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "Could not find node with given id") {
+			b.fail(what, err)
+		}
+	}
 }
 
 // screenshot writes the whole page as <name>.png.

@@ -27,7 +27,7 @@ export function CollectionList() {
     <section>
       <div class="title-row">
         <h1>Collections</h1>
-        <a class="button primary" href={href("collections", "new")}>
+        <a class="button primary" href={href("new-collection")}>
           New collection
         </a>
       </div>
@@ -179,6 +179,7 @@ function draftOf(c: Collection | null): Draft {
 /** The editor of a new collection (no name) or of an existing one. */
 export function CollectionEditor({ name }: { name?: string }) {
   const client = useClient();
+  const [saved, setSaved] = useState<string | null>(null);
   const loaded = useLoad(
     async (signal) => {
       if (!name) return null;
@@ -196,14 +197,28 @@ export function CollectionEditor({ name }: { name?: string }) {
     );
   }
   if (name && !loaded.value) return <p class="muted">Loading…</p>;
-  return <Editor collection={loaded.value ?? null} reload={loaded.reload} key={loaded.value?.version ?? 0} />;
+  // The editor starts again from each version it loads: after a save,
+  // and after a reload that shows another admin's change.
+  return (
+    <Editor
+      collection={loaded.value ?? null}
+      reload={loaded.reload}
+      saved={saved}
+      onSaved={() => {
+        setSaved("Saved.");
+        loaded.reload();
+      }}
+      key={loaded.value?.version ?? 0}
+    />
+  );
 }
 
-function Editor({ collection, reload }: { collection: Collection | null; reload: () => void }) {
+function Editor(props: { collection: Collection | null; reload: () => void; saved: string | null; onSaved: () => void }) {
+  const { collection, reload } = props;
   const client = useClient();
   const [d, setD] = useState<Draft>(() => draftOf(collection));
   const [error, setError] = useState<unknown>(null);
-  const [saved, setSaved] = useState<string | null>(null);
+  const [saved, setSaved] = useState<string | null>(props.saved);
   const [busy, setBusy] = useState(false);
   const [confirmDelete, setConfirmDelete] = useState(false);
   const isNew = collection === null;
@@ -277,8 +292,7 @@ function Editor({ collection, reload }: { collection: Collection | null; reload:
       }
       body.references = collection.references;
       await client.request("PUT", collectionPath(collection.name), { body, headers: { "If-Match": `"${collection.version}"` } });
-      setSaved("Saved.");
-      reload();
+      props.onSaved();
     } catch (err) {
       setError(err);
     } finally {

@@ -85,7 +85,7 @@ function Documents({ collection }: { collection: Collection }) {
   }, [list.value]);
   const itemsRef = useRef(items);
   itemsRef.current = items;
-  const liveError = useLiveEvents(collection.name, (type, e) => {
+  const live = useLiveEvents(collection.name, (type, e) => {
     const id = e?.documentId;
     const here = id !== undefined ? itemsRef.current.find((d) => d.id === id) : undefined;
     if (!e || id === undefined) {
@@ -201,7 +201,7 @@ function Documents({ collection }: { collection: Collection }) {
           </button>
         </p>
       )}
-      {liveError && <p class="muted small">Live updates paused: {liveError}</p>}
+      {live.error && <p class="muted small">Live updates paused: {live.error}</p>}
 
       {list.value && (
         <>
@@ -209,6 +209,12 @@ function Documents({ collection }: { collection: Collection }) {
             {list.value.total !== undefined &&
               `${list.value.total}${list.value.totalCapped ? "+" : ""} document${list.value.total === 1 ? "" : "s"}${query.filter ? " match" : ""}`}
             {list.loading && " · loading…"}
+            {live.open && (
+              <span class="live" title="Changes made elsewhere show here as they happen">
+                {" "}
+                · live
+              </span>
+            )}
           </p>
           <div class="table-wrap">
             <table class="documents">

@@ -23,20 +23,24 @@ export interface ChangeEvent {
  * then reload what it shows). The answer is the error that holds the
  * stream up, if any.
  */
-export function useLiveEvents(collection: string, onEvent: (type: string, e: ChangeEvent | null) => void): string | null {
+export function useLiveEvents(
+  collection: string,
+  onEvent: (type: string, e: ChangeEvent | null) => void,
+): { open: boolean; error: string | null } {
   const client = useClient();
   const cb = useRef(onEvent);
   cb.current = onEvent;
   const [error, setError] = useState<string | null>(null);
+  const [open, setOpen] = useState(false);
   useEffect(() => {
     const ctl = new AbortController();
-    void follow(client, collectionPath(collection, "events"), ctl.signal, setError, (type, data) => {
+    void follow(client, collectionPath(collection, "events"), ctl.signal, setOpen, setError, (type, data) => {
       if (type.startsWith("document.")) cb.current(type, data as ChangeEvent);
       else if (type === "gap" || type.startsWith("collection.")) cb.current(type, null);
     });
     return () => ctl.abort();
   }, [collection]);
-  return error;
+  return { open, error };
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -53,6 +57,7 @@ async function follow(
   client: Client,
   url: string,
   signal: AbortSignal,
+  setOpen: (open: boolean) => void,
   setError: (e: string | null) => void,
   onEvent: (type: string, data: unknown) => void,
 ) {
@@ -73,6 +78,7 @@ async function follow(
         setError(p.detail ?? `the stream answered ${res.status}`);
       } else {
         setError(null);
+        setOpen(true);
         backoff = 1000;
         const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
         let buf = "";
@@ -100,6 +106,8 @@ async function follow(
       if (signal.aborted) return;
       setError("the stream was interrupted: " + String(e));
     }
+    if (signal.aborted) return;
+    setOpen(false);
     if (refresh) {
       if (!(await client.refresh())) return;
       continue;

@@ -121,7 +121,7 @@ const sections = [
 
 function Shell(props: { me: Account; onSignOut: () => void }) {
   const route = useRoute();
-  const section = route[0] ?? "collections";
+  const section = route[0] === "new-collection" ? "collections" : (route[0] ?? "collections");
   return (
     <>
       <header class="top">
@@ -154,10 +154,11 @@ function Shell(props: { me: Account; onSignOut: () => void }) {
 function Page({ route, me }: { route: string[]; me: Account }) {
   const [section, a, b] = route;
   switch (section) {
+    case "new-collection":
+      return <CollectionEditor key="new" />;
     case undefined:
     case "collections":
       if (a === undefined) return <CollectionList />;
-      if (a === "new") return <CollectionEditor key="new" />;
       if (b === "settings") return <CollectionEditor key={a} name={a} />;
       return <DocumentsPage key={a} collection={a} />;
     case "accounts":
