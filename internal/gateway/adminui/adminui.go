@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 )
 
@@ -52,7 +53,10 @@ var dist embed.FS
 type asset struct {
 	body, gzipped []byte
 	contentType   string
-	etag          string
+	// etag is the strong entity tag of body; the gzipped body, another
+	// representation, has its own: etag with the gateway's coding suffix
+	// ("…-gzip"), as the gateway's compressed answers have.
+	etag, gzipETag string
 	// immutable is true for files whose name carries a hash of their
 	// content: browsers keep them for a year without asking again.
 	immutable bool
@@ -130,8 +134,8 @@ func newAsset(name string, body []byte) (*asset, error) {
 		return nil, fmt.Errorf("%s: unknown file type", name)
 	}
 	sum := sha256.Sum256(body)
-	a := &asset{body: body, contentType: ctype,
-		etag:      `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`,
+	tag := base64.RawURLEncoding.EncodeToString(sum[:12])
+	a := &asset{body: body, contentType: ctype, etag: `"` + tag + `"`, gzipETag: `"` + tag + `-gzip"`,
 		immutable: strings.HasPrefix(name, "assets/")}
 	var buf bytes.Buffer
 	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
@@ -186,19 +190,22 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Set("Content-Type", a.contentType)
-	h.Set("ETag", a.etag)
 	h.Set("Vary", "Accept-Encoding")
 	if a.immutable {
 		h.Set("Cache-Control", "public, max-age=31536000, immutable")
 	} else {
 		h.Set("Cache-Control", "no-cache")
 	}
-	body := a.body
+	body, tag := a.body, a.etag
 	if a.gzipped != nil && acceptsGzip(r) {
 		h.Set("Content-Encoding", "gzip")
-		body = a.gzipped
+		body, tag = a.gzipped, a.gzipETag
 	}
-	if match := r.Header.Get("If-None-Match"); match != "" && etagMatches(match, a.etag) {
+	h.Set("ETag", tag)
+	// Behind the gateway's compression middleware, If-None-Match arrives
+	// with the coding suffix removed (and the 304 gets the tag as sent):
+	// a cached copy in either coding is still the current content.
+	if match := r.Header.Get("If-None-Match"); match != "" && (etagMatches(match, a.etag) || etagMatches(match, a.gzipETag)) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -220,17 +227,21 @@ func setSecurityHeaders(h http.Header) {
 	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
 }
 
-// acceptsGzip reports whether the request's Accept-Encoding takes gzip
-// (with a q-value above 0).
+// acceptsGzip reports whether the request's Accept-Encoding takes gzip:
+// named with a q-value above 0 (RFC 9110, section 12.5.3).
 func acceptsGzip(r *http.Request) bool {
 	for _, v := range r.Header.Values("Accept-Encoding") {
-		for _, part := range strings.Split(v, ",") {
+		for part := range strings.SplitSeq(v, ",") {
 			coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 			if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
 				continue
 			}
-			q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
-			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+			name, value, found := strings.Cut(strings.TrimSpace(params), "=")
+			if !found || !strings.EqualFold(strings.TrimSpace(name), "q") {
+				return true
+			}
+			q, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+			return err == nil && q > 0
 		}
 	}
 	return false
@@ -239,7 +250,7 @@ func acceptsGzip(r *http.Request) bool {
 // etagMatches reports whether an If-None-Match header names tag (or *),
 // comparing weakly as RFC 9110 asks for If-None-Match.
 func etagMatches(header, tag string) bool {
-	for _, part := range strings.Split(header, ",") {
+	for part := range strings.SplitSeq(header, ",") {
 		part = strings.TrimPrefix(strings.TrimSpace(part), "W/")
 		if part == "*" || part == tag {
 			return true

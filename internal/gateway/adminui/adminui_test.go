@@ -116,8 +116,23 @@ func TestEncodingAndValidators(t *testing.T) {
 	if err != nil || !bytes.Equal(unzipped, plain.Body.Bytes()) {
 		t.Fatalf("the gzipped page is not the page (%v)", err)
 	}
-	if get(mux, "GET", Path, "Accept-Encoding", "gzip;q=0").Header().Get("Content-Encoding") != "" {
-		t.Error("gzip;q=0 got gzip")
+	for _, ae := range []string{"gzip;q=0", "gzip; q=0.000", "gzip;q=x", "deflate, br"} {
+		if get(mux, "GET", Path, "Accept-Encoding", ae).Header().Get("Content-Encoding") != "" {
+			t.Errorf("Accept-Encoding %q got gzip", ae)
+		}
+	}
+	for _, ae := range []string{"GZIP", "gzip;q=0.001", "br;q=1, gzip ; q=0.5"} {
+		if get(mux, "GET", Path, "Accept-Encoding", ae).Header().Get("Content-Encoding") != "gzip" {
+			t.Errorf("Accept-Encoding %q did not get gzip", ae)
+		}
+	}
+	// The gzipped page is another representation, with its own tag.
+	ztag := zipped.Header().Get("ETag")
+	if ztag != strings.TrimSuffix(plain.Header().Get("ETag"), `"`)+`-gzip"` {
+		t.Errorf("ETags: %s plain, %s gzipped", plain.Header().Get("ETag"), ztag)
+	}
+	if w := get(mux, "GET", Path, "Accept-Encoding", "gzip", "If-None-Match", ztag); w.Code != http.StatusNotModified || w.Header().Get("ETag") != ztag {
+		t.Errorf("If-None-Match of the gzipped tag: %d, ETag %s", w.Code, w.Header().Get("ETag"))
 	}
 	tag := plain.Header().Get("ETag")
 	if tag == "" || plain.Header().Get("Vary") != "Accept-Encoding" {

@@ -5,7 +5,6 @@ import {
   Confirm,
   Dialog,
   ErrorBox,
-  FieldErrors,
   HiddenHeader,
   Pager,
   Time,
@@ -15,6 +14,7 @@ import {
   useClient,
   useCursors,
   useLoad,
+  TextField,
 } from "./ui";
 
 export function AccountsPage() {
@@ -159,49 +159,30 @@ function NewAccount(props: { invite: boolean; onClose: () => void; onDone: (a: A
       <form onSubmit={submit} noValidate>
         <div class="dialog-body">
           {props.invite && <p class="help">Basalt mails a one-time invitation, with which they sign up with these roles.</p>}
-          <label>
-            Email
-            <input
-              name="new-email"
-              type="email"
-              autoComplete="off"
-              required
-              value={email}
-              aria-invalid={at("/email").length > 0}
-              aria-describedby="new-email-errors"
-              onInput={(e) => setEmail(e.currentTarget.value)}
-            />
-          </label>
-          <FieldErrors id="new-email-errors" messages={at("/email")} />
+          <TextField
+            label="Email"
+            name="new-email"
+            type="email"
+            required
+            value={email}
+            onInput={setEmail}
+            errors={at("/email")}
+          />
           {!props.invite && (
             <>
-              <label>
-                Password
-                <input
-                  name="new-password"
-                  type="password"
-                  autoComplete="new-password"
-                  required
-                  value={password}
-                  aria-invalid={at("/password").length > 0}
-                  aria-describedby="new-password-errors"
-                  onInput={(e) => setPassword(e.currentTarget.value)}
-                />
-              </label>
-              <FieldErrors id="new-password-errors" messages={at("/password")} />
+              <TextField
+                label="Password"
+                name="new-password"
+                type="password"
+                autoComplete="new-password"
+                required
+                value={password}
+                onInput={setPassword}
+                errors={at("/password")}
+              />
             </>
           )}
-          <label>
-            Roles (comma-separated)
-            <input
-              name="new-roles"
-              value={roles}
-              spellcheck={false}
-              aria-describedby="new-roles-errors"
-              onInput={(e) => setRoles(e.currentTarget.value)}
-            />
-          </label>
-          <FieldErrors id="new-roles-errors" messages={at("/roles")} />
+          <TextField label="Roles (comma-separated)" name="new-roles" value={roles} onInput={setRoles} errors={at("/roles")} />
           {!props.invite && (
             <label class="check">
               <input

@@ -2,19 +2,7 @@
 // signing keys of access tokens (rotated).
 import { useState } from "preact/hooks";
 import { APIKey, Collection, Problem, SigningKey } from "./api";
-import {
-  Checks,
-  Confirm,
-  Dialog,
-  ErrorBox,
-  FieldErrors,
-  Time,
-  splitList,
-  useClient,
-  useLoad,
-  HiddenHeader,
-  ShownOnce,
-} from "./ui";
+import { Checks, Confirm, Dialog, ErrorBox, Time, splitList, useClient, useLoad, HiddenHeader, ShownOnce, TextField } from "./ui";
 
 /** The management scopes (docs/auth.md#scopes), offered as ticks. */
 const managementScopes = [
@@ -168,35 +156,21 @@ function NewKey(props: { onClose: () => void; onCreated: (k: APIKey) => void }) 
     <Dialog title="New API key" onClose={props.onClose}>
       <form onSubmit={submit} noValidate>
         <div class="dialog-body">
-          <label>
-            Name
-            <input
-              name="name"
-              required
-              value={name}
-              autoComplete="off"
-              aria-describedby="key-name-errors"
-              onInput={(e) => setName(e.currentTarget.value)}
-            />
-          </label>
-          <FieldErrors id="key-name-errors" messages={at("/name")} />
-          <label>
-            Document scopes (comma-separated)
-            <input
-              name="scopes"
-              class="code"
-              value={docScopes}
-              spellcheck={false}
-              placeholder={names[0] ? `${names[0]}:read, ${names[0]}:create` : "posts:read, *:write"}
-              aria-describedby="key-scopes-help key-scopes-errors"
-              onInput={(e) => setDocScopes(e.currentTarget.value)}
-            />
-          </label>
+          <TextField label="Name" name="name" required value={name} onInput={setName} errors={at("/name")} />
+          <TextField
+            label="Document scopes (comma-separated)"
+            name="scopes"
+            class="code"
+            value={docScopes}
+            placeholder={names[0] ? `${names[0]}:read, ${names[0]}:create` : "posts:read, *:write"}
+            help="key-scopes-help"
+            onInput={setDocScopes}
+            errors={at("/scopes")}
+          />
           <p class="help" id="key-scopes-help">
             <code>collection:action</code>, either side may be <code>*</code>; actions list, get, create, update, delete, read,
             write.
           </p>
-          <FieldErrors id="key-scopes-errors" messages={at("/scopes")} />
           <Checks
             legend="Management scopes (with the admin role)"
             prefix="scope"
@@ -204,28 +178,19 @@ function NewKey(props: { onClose: () => void; onCreated: (k: APIKey) => void }) 
             value={mgmt}
             onChange={setMgmt}
           />
-          <label>
-            Roles (comma-separated)
-            <input
-              name="roles"
-              value={roles}
-              spellcheck={false}
-              aria-describedby="key-roles-errors"
-              onInput={(e) => setRoles(e.currentTarget.value)}
-            />
-          </label>
-          <FieldErrors id="key-roles-errors" messages={at("/roles")} />
-          <label>
-            Expires <span class="muted">(optional)</span>
-            <input
-              name="expires"
-              type="datetime-local"
-              value={expires}
-              aria-describedby="key-expires-errors"
-              onInput={(e) => setExpires(e.currentTarget.value)}
-            />
-          </label>
-          <FieldErrors id="key-expires-errors" messages={at("/expiresAt")} />
+          <TextField label="Roles (comma-separated)" name="roles" value={roles} onInput={setRoles} errors={at("/roles")} />
+          <TextField
+            label={
+              <>
+                Expires <span class="muted">(optional)</span>
+              </>
+            }
+            name="expires"
+            type="datetime-local"
+            value={expires}
+            onInput={setExpires}
+            errors={at("/expiresAt")}
+          />
           <ErrorBox error={error} />
         </div>
         <footer class="dialog-foot">

@@ -333,3 +333,47 @@ export function ShownOnce(props: {
     </Dialog>
   );
 }
+
+/**
+ * A labelled text input with the errors the API reported for it below,
+ * tied to it (aria-invalid, aria-describedby). help names the id of a
+ * help text it is also described by.
+ */
+export function TextField(props: {
+  label: ComponentChildren;
+  name: string;
+  value: string;
+  onInput: (v: string) => void;
+  errors: string[];
+  type?: "text" | "email" | "password" | "url" | "datetime-local";
+  class?: string;
+  placeholder?: string;
+  autoComplete?: string;
+  required?: boolean;
+  help?: string;
+}) {
+  const errorsID = props.name + "-errors";
+  return (
+    <>
+      <label>
+        {props.label}
+        <input
+          name={props.name}
+          // Preact's types pick an input's attributes by its literal
+          // type; these attributes suit every type TextField takes.
+          type={(props.type ?? "text") as "text"}
+          class={props.class}
+          value={props.value}
+          placeholder={props.placeholder}
+          autoComplete={props.autoComplete ?? "off"}
+          required={props.required}
+          spellcheck={false}
+          aria-invalid={props.errors.length > 0}
+          aria-describedby={props.help ? `${props.help} ${errorsID}` : errorsID}
+          onInput={(e) => props.onInput(e.currentTarget.value)}
+        />
+      </label>
+      <FieldErrors id={errorsID} messages={props.errors} />
+    </>
+  );
+}

@@ -17,6 +17,7 @@ import {
   useCursors,
   useLoad,
   ShownOnce,
+  TextField,
 } from "./ui";
 
 interface Webhook {
@@ -177,20 +178,16 @@ function NewWebhook(props: { collection?: string; onClose: () => void; onCreated
     <Dialog title="New webhook" onClose={props.onClose}>
       <form onSubmit={submit} noValidate>
         <div class="dialog-body">
-          <label>
-            Endpoint URL
-            <input
-              name="url"
-              type="url"
-              required
-              value={url}
-              placeholder="https://example.com/hooks/basalt"
-              aria-invalid={at("/url").length > 0}
-              aria-describedby="hook-url-errors"
-              onInput={(e) => setURL(e.currentTarget.value)}
-            />
-          </label>
-          <FieldErrors id="hook-url-errors" messages={at("/url")} />
+          <TextField
+            label="Endpoint URL"
+            name="url"
+            type="url"
+            required
+            value={url}
+            placeholder="https://example.com/hooks/basalt"
+            onInput={setURL}
+            errors={at("/url")}
+          />
           <label>
             Collection
             <select name="collection" value={collection} onChange={(e) => setCollection(e.currentTarget.value)}>
